@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { demoCommand } from './cli/demo.js';
+import { keysCreateCommand } from './cli/keys.js';
+import { serveCommand } from './cli/serve.js';
+
+const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite ledger');
+
+program
+  .command('serve')
+  .description('start the proxy')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('-p, --port <port>', 'listen port, overriding listen.port')
+  .option('--host <host>', 'listen host, overriding listen.host')
+  .action(serveCommand);
+
+const keys = program.command('keys').description('company API keys');
+keys
+  .command('create')
+  .description('mint a company key: prints the key once and the config entry to paste')
+  .requiredOption('--company <id>', 'the company the key belongs to')
+  .requiredOption('--id <id>', 'a name for the key, unique in the config (e.g. acme-prod)')
+  .option('--expires <instant>', 'expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
+  .option('--note <text>', 'a note stored with the entry')
+  .action(keysCreateCommand);
+
+program
+  .command('demo')
+  .description('start a built-in mock upstream and tollgate, send a few SDK requests, print the ledger rows')
+  .action(demoCommand);
+
+await program.parseAsync();

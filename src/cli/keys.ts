@@ -1,0 +1,25 @@
+import { mintKey } from '../auth/api-key.js';
+
+/**
+ * `tollgate keys create`: mints a company key, prints it once, and prints the config entry
+ * (hash and display prefix, never the key) to paste under `companies.<company>.keys`.
+ */
+export function keysCreateCommand(opts: { company: string; id: string; expires?: string; note?: string }): void {
+  if (opts.expires !== undefined && Number.isNaN(Date.parse(opts.expires))) {
+    process.stderr.write(`--expires: expected an ISO 8601 instant such as 2027-01-01T00:00:00Z, got "${opts.expires}"\n`);
+    process.exit(1);
+  }
+  const minted = mintKey();
+  const entry = {
+    id: opts.id,
+    sha256: minted.sha256,
+    prefix: minted.prefix,
+    ...(opts.expires ? { expiresAt: new Date(opts.expires).toISOString() } : {}),
+    revoked: false,
+    ...(opts.note ? { note: opts.note } : {}),
+  };
+  process.stdout.write(
+    `API key for company "${opts.company}" (shown once, store it now):\n\n  ${minted.key}\n\n` +
+      `Add this entry to companies.${opts.company}.keys in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,
+  );
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+
+/** The committed drizzle-kit migrations, two levels up from this file in both `src/` and `dist/`. */
+const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/** An open ledger database: the drizzle handle and the raw better-sqlite3 connection. */
+export interface LedgerDb {
+  db: BetterSQLite3Database<typeof schema>;
+  sqlite: Database.Database;
+}
+
+/**
+ * Opens (creating if needed) the ledger file and applies pending migrations.
+ * WAL mode with `synchronous = NORMAL`: a committed transaction survives a crash of the process
+ * (kill -9); only an OS crash or power loss can drop the last few commits.
+ * @throws if the file cannot be opened or a migration fails.
+ */
+export function openLedgerDb(path: string): LedgerDb {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder: MIGRATIONS });
+  return { db, sqlite };
+}

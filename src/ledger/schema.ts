@@ -1,0 +1,91 @@
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The ledger's tables (SQLite, via drizzle). Conventions an operator can rely on:
+ * times are ISO 8601 UTC text (`2026-11-22T01:02:03.456Z`), tokens and money are integers,
+ * money is micro-USD (1 USD = 1,000,000), durations are milliseconds.
+ */
+
+/**
+ * Grants (the config's `allocations`), mirrored from the config at start. `spent_tokens` and
+ * `held_tokens` are running totals kept in the same transaction as the debits and holds that
+ * change them, so admission never sums history.
+ */
+export const grants = sqliteTable(
+  'grants',
+  {
+    id: text('id').primaryKey(),
+    companyId: text('company_id').notNull(),
+    amountTokens: integer('amount_tokens').notNull(),
+    startsAt: text('starts_at'),
+    expiresAt: text('expires_at'),
+    /** Set when the grant disappears from the config: it stops counting, its history stays. */
+    removedAt: text('removed_at'),
+    note: text('note'),
+    spentTokens: integer('spent_tokens').notNull().default(0),
+    heldTokens: integer('held_tokens').notNull().default(0),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('grants_company').on(t.companyId)],
+);
+
+/** One row per request forwarded upstream, written (status `held`) before the first byte goes upstream. */
+export const requests = sqliteTable(
+  'requests',
+  {
+    id: text('id').primaryKey(),
+    createdAt: text('created_at').notNull(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    endpoint: text('endpoint').notNull(),
+    requestedModel: text('requested_model'),
+    returnedModel: text('returned_model'),
+    stream: integer('stream', { mode: 'boolean' }).notNull(),
+    /** held → settled | voided | interrupted. */
+    status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
+    holdTokens: integer('hold_tokens').notNull(),
+    httpStatus: integer('http_status'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    totalTokens: integer('total_tokens').notNull().default(0),
+    /** Tokens charged to grants. */
+    meteredTokens: integer('metered_tokens').notNull().default(0),
+    costMicroUsd: integer('cost_micro_usd').notNull().default(0),
+    /**
+     * `upstream`: the upstream's own usage; `estimated`: counted with gpt-tokenizer because the
+     * upstream's usage never arrived (stream cut); `none`: no usage and nothing charged.
+     */
+    usageSource: text('usage_source', { enum: ['upstream', 'estimated', 'none'] }),
+    latencyMs: real('latency_ms'),
+    ttfbMs: real('ttfb_ms'),
+    upstreamRequestId: text('upstream_request_id'),
+    errorCode: text('error_code'),
+    settledAt: text('settled_at'),
+  },
+  (t) => [index('requests_company_created').on(t.companyId, t.createdAt), index('requests_status').on(t.status)],
+);
+
+/** An open hold: the part of a request's estimate reserved on one grant. Deleted when the request settles or voids. */
+export const holds = sqliteTable(
+  'holds',
+  {
+    requestId: text('request_id').notNull(),
+    grantId: text('grant_id').notNull(),
+    tokens: integer('tokens').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.grantId] })],
+);
+
+/** What a settled request burned from each grant it touched. */
+export const debits = sqliteTable(
+  'debits',
+  {
+    requestId: text('request_id').notNull(),
+    grantId: text('grant_id').notNull(),
+    tokens: integer('tokens').notNull(),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.grantId] }), index('debits_grant').on(t.grantId)],
+);

@@ -1,0 +1,110 @@
+import { countTokens, maxOutputTokens } from './tokenizer.js';
+
+/**
+ * Worst-case token estimate of a request, made before it is forwarded.
+ *
+ * Prompt tokens follow OpenAI's cookbook ("How to count tokens with tiktoken"): 3 tokens of
+ * overhead per message or input item, 1 per `name`, 3 to prime the reply, plus the tokens of every
+ * text the request carries. Approximations, documented in the README:
+ * - an image part counts 85 tokens at `detail: "low"`, else 765 (a 1024×1024 high-detail image);
+ * - an audio or file part counts 0 (its tokens are unknown before the upstream reports them);
+ * - tools and response formats count as the tokens of their JSON text.
+ */
+export interface RequestEstimate {
+  /** Prompt tokens counted with gpt-tokenizer. */
+  promptTokens: number;
+  /** The request's own output ceiling × the number of choices, or undefined when it set none. */
+  outputCeiling?: number;
+  /** The model's largest possible output (tokens), used when the request set no ceiling. */
+  modelMaxOutput: number;
+  /** How many outputs the ceiling applies to (`n`, `best_of`), for spreading a clamped ceiling. */
+  choices: number;
+}
+
+type Json = Record<string, unknown>;
+
+const MESSAGE_OVERHEAD = 3;
+const REPLY_PRIMING = 3;
+const IMAGE_LOW = 85;
+const IMAGE_HIGH = 765;
+/** Keys whose string values are identifiers or enums, not text the model reads. */
+const NON_TEXT_KEYS = new Set(['type', 'role', 'id', 'call_id', 'detail', 'format', 'file_id', 'status', 'image_url', 'file_data', 'data']);
+
+const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+
+/** Collects the text a value carries and counts fixed tokens for the parts that are not text. */
+function walk(value: unknown, texts: string[], fixed: { tokens: number }): void {
+  if (typeof value === 'string') {
+    texts.push(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) walk(v, texts, fixed);
+  } else if (value && typeof value === 'object') {
+    const o = value as Json;
+    if (o.type === 'image_url' || o.type === 'input_image') {
+      const detail = (o.image_url as Json | undefined)?.detail ?? o.detail;
+      fixed.tokens += detail === 'low' ? IMAGE_LOW : IMAGE_HIGH;
+      return;
+    }
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'name' && typeof v === 'string') fixed.tokens += 1;
+      if (!NON_TEXT_KEYS.has(k)) walk(v, texts, fixed);
+    }
+  }
+}
+
+function countValue(model: string, value: unknown, perItem: number): number {
+  const texts: string[] = [];
+  const fixed = { tokens: 0 };
+  const items = Array.isArray(value) ? value : [value];
+  for (const item of items) walk(item, texts, fixed);
+  return countTokens(model, texts.join('\n')) + fixed.tokens + perItem * items.length;
+}
+
+/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays. */
+function countInput(model: string, input: unknown): number {
+  if (typeof input === 'string') return countTokens(model, input);
+  if (!Array.isArray(input)) return 0;
+  if (input.every((x) => typeof x === 'number')) return input.length;
+  return input.reduce((sum: number, x) => sum + countInput(model, x), 0);
+}
+
+const jsonTokens = (model: string, v: unknown) => (v === undefined ? 0 : countTokens(model, JSON.stringify(v)));
+
+/**
+ * Estimates a JSON request to one of the token-metered endpoints. `path` is the OpenAI path
+ * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`).
+ */
+export function estimateRequest(path: string, model: string, body: Json): RequestEstimate {
+  const modelMaxOutput = maxOutputTokens(model);
+  switch (path) {
+    case '/v1/chat/completions': {
+      const n = positiveInt(body.n) ?? 1;
+      const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
+      return {
+        promptTokens: countValue(model, body.messages, MESSAGE_OVERHEAD) + REPLY_PRIMING + jsonTokens(model, body.tools ?? body.functions) + jsonTokens(model, body.response_format),
+        outputCeiling: ceiling && ceiling * n,
+        modelMaxOutput,
+        choices: n,
+      };
+    }
+    case '/v1/completions': {
+      // The legacy endpoint's max_tokens defaults to 16 (openai-openapi, CreateCompletionRequest).
+      const choices = Math.max(positiveInt(body.n) ?? 1, positiveInt(body.best_of) ?? 1);
+      const ceiling = positiveInt(body.max_tokens) ?? 16;
+      return { promptTokens: countInput(model, body.prompt), outputCeiling: ceiling * choices, modelMaxOutput, choices };
+    }
+    case '/v1/responses': {
+      const instructions = typeof body.instructions === 'string' ? countTokens(model, body.instructions) + MESSAGE_OVERHEAD : 0;
+      return {
+        promptTokens: instructions + countValue(model, body.input ?? '', MESSAGE_OVERHEAD) + REPLY_PRIMING + jsonTokens(model, body.tools) + jsonTokens(model, body.text),
+        outputCeiling: positiveInt(body.max_output_tokens),
+        modelMaxOutput,
+        choices: 1,
+      };
+    }
+    case '/v1/embeddings':
+      return { promptTokens: countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
+    default:
+      return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
+  }
+}

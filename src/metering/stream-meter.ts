@@ -1,0 +1,125 @@
+import { parseSseEvent } from './sse.js';
+import { parseUsage, type Metered } from './usage.js';
+
+/** What metering a stream found: usage and model as in `Metered`, the text generated, and an error code the stream carried. */
+export interface StreamMetered extends Metered {
+  /** The generated text seen so far (content, refusals, tool-call names and arguments), for estimates. */
+  outputText: string;
+  /** `error.code` (or `error.type`) of an error event in the stream. */
+  errorCode?: string;
+}
+
+/** Meters an SSE response event by event. */
+export interface StreamMeter {
+  /**
+   * Takes one complete event block (see `SseSplitter`) and returns the text to send on to the
+   * client: the block itself, a rewritten block, or null to drop it.
+   */
+  event(block: string): string | null;
+  result(): StreamMetered;
+}
+
+type Json = Record<string, unknown>;
+
+function parseData(data: string): Json | undefined {
+  if (!data.startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(data);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorCodeOf(j: Json): string | undefined {
+  const e = j.error as Json | undefined;
+  if (!e || typeof e !== 'object') return undefined;
+  return String(e.code ?? e.type ?? 'stream_error');
+}
+
+/**
+ * Meters Chat Completions and legacy Completions streams (`data: {chunk}` … `data: [DONE]`).
+ *
+ * With `hideUsage` (the client did not ask for `stream_options.include_usage`, tollgate did), the
+ * stream is rewritten to what OpenAI sends without that option: the usage-only chunk
+ * (`"choices":[]` with `usage`) is dropped, and the `"usage":null` member OpenAI adds to every other
+ * chunk is removed. That member can be cut out as text: inside a JSON string its quotes would be
+ * escaped, so an unescaped `"usage":null` is always a key.
+ * Wire format source: openai-openapi CreateChatCompletionStreamResponse, and recordings in which
+ * the two variants of the same stream differ in exactly these ways.
+ */
+export function chatStreamMeter(hideUsage: boolean): StreamMeter {
+  const out: StreamMetered = { outputText: '' };
+  return {
+    event(block) {
+      const j = parseData(parseSseEvent(block).data);
+      if (!j) return block;
+      if (out.model === undefined && typeof j.model === 'string') out.model = j.model;
+      out.errorCode ??= errorCodeOf(j);
+      const usage = parseUsage(j.usage);
+      if (usage) out.usage = usage;
+      if (Array.isArray(j.choices)) {
+        for (const c of j.choices as Json[]) {
+          const d = (c?.delta ?? {}) as Json;
+          if (typeof d.content === 'string') out.outputText += d.content;
+          if (typeof d.refusal === 'string') out.outputText += d.refusal;
+          if (typeof c?.text === 'string') out.outputText += c.text;
+          if (Array.isArray(d.tool_calls)) {
+            for (const t of d.tool_calls as Json[]) {
+              const f = (t?.function ?? {}) as Json;
+              if (typeof f.name === 'string') out.outputText += f.name;
+              if (typeof f.arguments === 'string') out.outputText += f.arguments;
+            }
+          }
+        }
+      }
+      if (!hideUsage) return block;
+      if (usage && Array.isArray(j.choices) && j.choices.length === 0) return null;
+      return j.usage === null ? block.replace(/,"usage":null(?=[,}])|"usage":null,/, '') : block;
+    },
+    result: () => out,
+  };
+}
+
+/** Response events that end a Responses stream and carry the final `response` with its `usage`. */
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+/** Response events whose `delta` is generated text. */
+const TEXT_DELTAS = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.function_call_arguments.delta',
+  'response.reasoning_summary_text.delta',
+  'response.custom_tool_call_input.delta',
+]);
+
+/**
+ * Meters a Responses API stream (`event: response.*` + `data: {...}`; no `[DONE]`). Usage comes
+ * from `response.completed`, `response.incomplete` or `response.failed`. Passes every event through
+ * unchanged. Source: openai-openapi ResponseStreamEvent.
+ */
+export function responsesStreamMeter(): StreamMeter {
+  const out: StreamMetered = { outputText: '' };
+  return {
+    event(block) {
+      const j = parseData(parseSseEvent(block).data);
+      if (!j) return block;
+      const type = typeof j.type === 'string' ? j.type : '';
+      if (TEXT_DELTAS.has(type) && typeof j.delta === 'string') {
+        out.outputText += j.delta;
+      } else if (type === 'error') {
+        out.errorCode ??= String(j.code ?? 'stream_error');
+      } else {
+        const response = j.response as Json | undefined;
+        if (response && typeof response === 'object') {
+          if (typeof response.model === 'string') out.model = response.model;
+          if (TERMINAL.has(type)) {
+            out.usage = parseUsage(response.usage) ?? out.usage;
+            if (type === 'response.failed') out.errorCode ??= errorCodeOf(response) ?? 'response_failed';
+          }
+        }
+      }
+      return block;
+    },
+    result: () => out,
+  };
+}

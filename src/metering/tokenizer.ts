@@ -1,0 +1,29 @@
+import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
+import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
+import { modelToEncodingMap } from 'gpt-tokenizer/mapping';
+import * as models from 'gpt-tokenizer/models';
+import { modelFamily } from './model.js';
+
+/** Output ceiling assumed for a model gpt-tokenizer does not know (tokens). */
+const FALLBACK_MAX_OUTPUT = 16_384;
+
+type Spec = { max_output_tokens?: number };
+const specs = models as unknown as Record<string, Spec | undefined>;
+
+/**
+ * Counts tokens of `text` in the model's encoding: cl100k_base for the models gpt-tokenizer maps to
+ * it (GPT-3.5, GPT-4, ada-002 and v3 embeddings), o200k_base for everything else (GPT-4o, GPT-4.1,
+ * GPT-5, o-series). Special-token strings such as `<|endoftext|>` count as plain text.
+ * Source: gpt-tokenizer's modelToEncodingMap, after OpenAI's tiktoken.
+ */
+export function countTokens(model: string, text: string): number {
+  if (text.length === 0) return 0;
+  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
+  const encoder = enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? cl100k : o200k;
+  return encoder.countTokens(text, { disallowedSpecial: new Set() });
+}
+
+/** The model's largest possible output in tokens, from gpt-tokenizer's model table (16,384 if unknown). */
+export function maxOutputTokens(model: string): number {
+  return specs[model]?.max_output_tokens ?? specs[modelFamily(model)]?.max_output_tokens ?? FALLBACK_MAX_OUTPUT;
+}

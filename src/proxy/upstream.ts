@@ -1,0 +1,46 @@
+import { Pool, type Dispatcher } from 'undici';
+
+/** Settings for the upstream connection pool. */
+export interface UpstreamOptions {
+  /** Origin plus optional path prefix, e.g. `https://api.openai.com`; a trailing `/v1` is tolerated. */
+  baseUrl: string;
+  apiKey: string;
+  /** Maximum pooled keep-alive connections to the upstream. */
+  connections: number;
+}
+
+/**
+ * The upstream OpenAI-compatible API, reached through one undici keep-alive pool.
+ * Paths given to `request` start with `/v1/`.
+ */
+export class Upstream {
+  readonly apiKey: string;
+  private readonly pool: Pool;
+  private readonly prefix: string;
+
+  constructor(opts: UpstreamOptions) {
+    const url = new URL(opts.baseUrl);
+    this.prefix = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+    this.pool = new Pool(url.origin, { connections: opts.connections, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.apiKey = opts.apiKey;
+  }
+
+  /**
+   * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
+   * headers arrive; the body is read by the caller. Rejects on connection errors and on `signal` abort.
+   */
+  request(opts: { method: Dispatcher.HttpMethod; pathAndQuery: string; headers: Record<string, string>; body?: Uint8Array | string | ReadableStream<Uint8Array>; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    return this.pool.request({
+      method: opts.method,
+      path: this.prefix + opts.pathAndQuery,
+      headers: opts.headers,
+      body: opts.body as Dispatcher.DispatchOptions['body'],
+      signal: opts.signal,
+    });
+  }
+
+  /** Closes pooled connections; in-flight requests finish first. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

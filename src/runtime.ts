@@ -1,0 +1,16 @@
+import type { KeyIndex } from './auth/api-key.js';
+import type { Config } from './config/schema.js';
+import type { Ledger } from './ledger/ledger.js';
+import type { Logger } from './log.js';
+import type { Upstream } from './proxy/upstream.js';
+
+/** Everything a request handler needs, built once by `startServer`. */
+export interface Runtime {
+  config: Config;
+  keys: KeyIndex;
+  ledger: Ledger;
+  upstream: Upstream;
+  /** The current instant; injectable so tests can move time (expiry). */
+  clock: () => Date;
+  log: Logger;
+}

@@ -1,0 +1,64 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp } from './app.js';
+import { KeyIndex } from './auth/api-key.js';
+import type { Config } from './config/schema.js';
+import { openLedgerDb } from './ledger/db.js';
+import { Ledger } from './ledger/ledger.js';
+import { createLogger, type Logger } from './log.js';
+import { Upstream } from './proxy/upstream.js';
+import type { Runtime } from './runtime.js';
+
+/** Options for `startServer`; everything but the config has a production default. */
+export interface ServerOptions {
+  /** The upstream API key; defaults to the env var the config names (`upstream.apiKeyEnv`). */
+  upstreamKey?: string;
+  clock?: () => Date;
+  log?: Logger;
+}
+
+/** A running tollgate: its base URL (`http://host:port`), runtime, and a `close` that drains and closes the ledger. */
+export interface RunningServer {
+  url: string;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the ledger (applying migrations), mirrors the config's grants, resolves holds left open by
+ * a crash, and listens on `config.listen`.
+ * @throws if the upstream key env var is unset, or the ledger cannot be opened.
+ */
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger();
+  const clock = opts.clock ?? (() => new Date());
+  const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
+  if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
+
+  const { db, sqlite } = openLedgerDb(config.ledger.path);
+  const ledger = new Ledger(db);
+  ledger.syncGrants(config, clock());
+  const interrupted = ledger.recoverOpenHolds(clock());
+  if (interrupted.length) log.warn({ count: interrupted.length }, 'resolved holds left open by an unclean stop (marked interrupted)');
+
+  const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections });
+  const runtime: Runtime = { config, keys: new KeyIndex(config), ledger, upstream, clock, log };
+  const app = createApp(runtime);
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s));
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl }, 'tollgate listening');
+
+  return {
+    url: `http://${host}:${port}`,
+    runtime,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await upstream.close();
+      sqlite.close();
+    },
+  };
+}

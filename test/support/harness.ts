@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import OpenAI from 'openai';
+import { mintKey } from '../../src/auth/api-key.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export const UPSTREAM_KEY = 'sk-upstream-test-key';
+const SOURCE = 'https://platform.openai.com/docs/pricing';
+
+/** Prices for every model the recordings use (USD per 1M tokens). */
+export const TEST_PRICES = {
+  'gpt-3.5-turbo': { input: 0.5, output: 1.5, source: SOURCE, date: '2025-08-07' },
+  'gpt-3.5-turbo-instruct': { input: 1.5, output: 2, source: SOURCE, date: '2025-08-07' },
+  'gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10, source: SOURCE, date: '2025-08-07' },
+  'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6, source: SOURCE, date: '2025-08-07' },
+  'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8, source: SOURCE, date: '2025-08-07' },
+  'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2, source: SOURCE, date: '2025-08-07' },
+  'text-embedding-3-small': { input: 0.02, source: SOURCE, date: '2025-08-07' },
+  'text-embedding-ada-002': { input: 0.1, source: SOURCE, date: '2025-08-07' },
+  nonexistent: { input: 1, output: 1, source: 'test', date: '2025-08-07' },
+};
+
+/** A ledger row as stored (snake_case columns). */
+export type Row = Record<string, string | number | null>;
+
+export interface Tollgate {
+  url: string;
+  server: RunningServer;
+  /** Plaintext keys by key id. */
+  keys: Record<string, string>;
+  /** An SDK client with the given key (default: the first company's first key), no retries unless asked. */
+  client(key?: string, opts?: { maxRetries?: number; fetch?: typeof fetch }): OpenAI;
+  /** All request rows, oldest first. */
+  rows(): Row[];
+  /** Runs a read query on the ledger file through a separate connection. */
+  query(sql: string, ...params: unknown[]): Row[];
+  close(): Promise<void>;
+}
+
+export interface TollgateOptions {
+  upstreamUrl: string;
+  /** Company id → allocations; keys `<company>-key` are minted for each. */
+  companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean }[] }>;
+  admission?: Record<string, unknown>;
+  unknownPaths?: 'reject' | 'passthrough';
+  clock?: () => Date;
+}
+
+/** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
+export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const keys: Record<string, string> = {};
+  const companies: Record<string, unknown> = {};
+  for (const [id, c] of Object.entries(opts.companies ?? { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] } })) {
+    const keyEntries = (c.keys ?? [{ id: `${id}-key` }]).map((k) => {
+      const minted = mintKey();
+      keys[k.id] = minted.key;
+      return { id: k.id, sha256: minted.sha256, prefix: minted.prefix, expiresAt: k.expiresAt, revoked: k.revoked ?? false };
+    });
+    companies[id] = { name: id, keys: keyEntries, allocations: c.allocations };
+  }
+  const config = parseConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    upstream: { baseUrl: opts.upstreamUrl },
+    ledger: { path: join(dir, 'ledger.db') },
+    admission: opts.admission,
+    unknownPaths: opts.unknownPaths,
+    companies,
+    prices: TEST_PRICES,
+  });
+  const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock });
+  const reader = new Database(config.ledger.path, { readonly: true });
+  const firstKey = Object.values(keys)[0]!;
+  return {
+    url: server.url,
+    server,
+    keys,
+    client: (key = firstKey, o = {}) => new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: o.maxRetries ?? 0, fetch: o.fetch }),
+    rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
+    query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],
+    async close() {
+      reader.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
