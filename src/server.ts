@@ -17,11 +17,15 @@ export interface ServerOptions {
   log?: Logger;
 }
 
-/** A running tollgate: its base URL (`http://host:port`), runtime, and a `close` that drains and closes the ledger. */
+/** A running tollgate: its base URL (`http://host:port`) and runtime. */
 export interface RunningServer {
   url: string;
   runtime: Runtime;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets in-flight responses finish for up to `graceMs` (default
+   * 10,000 ms) before cutting the connections left, then closes the upstream pool and the ledger.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -55,8 +59,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   return {
     url: `http://${host}:${port}`,
     runtime,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    async close(graceMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(force);
       await upstream.close();
       sqlite.close();
     },

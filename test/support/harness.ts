@@ -84,7 +84,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],
     async close() {
       reader.close();
-      await server.close();
+      await server.close(200);
       rmSync(dir, { recursive: true, force: true });
     },
   };
