@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hashKey } from '../src/auth/api-key.js';
+import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
+
+/** The config's validation and the CLI commands an admin runs. */
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
+
+function tollgate(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 20_000 });
+}
+
+const sample = () => JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<string, any>;
+
+describe('config validation', () => {
+  it('accepts the committed sample config', () => {
+    const config = loadConfig(join(import.meta.dirname, '../proxy.config.json'));
+    expect(config.companies.demo?.allocations.map((a) => a.id)).toEqual(['demo-2026-q4', 'demo-standing']);
+    expect(config.companies.demo?.keys[0]?.expiresAt).toEqual(new Date('2027-06-30T00:00:00Z'));
+  });
+
+  it.each([
+    ['a malformed key hash', (c: any) => (c.companies.demo.keys[0].sha256 = 'abc'), 'companies.demo.keys.0.sha256: expected the lowercase hex SHA-256'],
+    ['a negative allocation', (c: any) => (c.companies.demo.allocations[0].tokens = -5), 'companies.demo.allocations.0.tokens'],
+    ['an instant without offset', (c: any) => (c.companies.demo.allocations[0].expiresAt = '2027-01-01'), 'companies.demo.allocations.0.expiresAt: expected an ISO 8601 instant'],
+    ['an unknown field', (c: any) => (c.upstream.baseURL = 'x'), 'upstream: Unrecognized key: "baseURL"'],
+    ['a price with 7 decimals', (c: any) => (c.prices['gpt-4o'].input = 0.1234567), 'prices.gpt-4o.input: expected at most 6 decimal places'],
+    ['a duplicate allocation id', (c: any) => c.companies.demo.allocations.push({ id: 'demo-standing', tokens: 1 }), 'companies.demo.allocations.2.id: duplicate allocation id'],
+    ['a port out of range', (c: any) => (c.listen.port = 70000), 'listen.port'],
+  ])('refuses %s, naming the JSON path', (_case, edit, message) => {
+    const c = sample();
+    edit(c);
+    expect(() => parseConfig(c)).toThrow(ConfigError);
+    try {
+      parseConfig(c);
+    } catch (err) {
+      expect((err as ConfigError).issues.join('\n')).toContain(message);
+    }
+  });
+});
+
+describe('tollgate serve', () => {
+  it('exits non-zero naming the offending path when the config is invalid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    const c = sample();
+    c.companies.demo.keys[0].prefix = 'x';
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(c));
+    const viaFlag = tollgate(['serve', '--config', join(dir, 'bad.json')]);
+    expect(viaFlag.status).toBe(1);
+    expect(viaFlag.stderr).toContain('companies.demo.keys.0.prefix');
+    const viaEnv = tollgate(['serve'], { TOLLGATE_CONFIG: join(dir, 'missing.json') });
+    expect(viaEnv.status).toBe(1);
+    expect(viaEnv.stderr).toContain(`invalid config ${join(dir, 'missing.json')}`);
+  });
+
+  it('refuses a file that is not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    writeFileSync(join(dir, 'broken.json'), '{ "listen": ');
+    const r = tollgate(['serve', '--config', join(dir, 'broken.json')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('not valid JSON');
+  });
+});
+
+describe('tollgate keys create', () => {
+  it('prints the key once and a config entry holding only its hash and prefix', () => {
+    const r = tollgate(['keys', 'create', '--company', 'acme', '--id', 'acme-prod', '--expires', '2027-01-01T00:00:00Z']);
+    expect(r.status).toBe(0);
+    const key = /^\s+(sk-tg-[A-Za-z0-9_-]{43})$/m.exec(r.stdout)?.[1];
+    expect(key).toBeDefined();
+    const entry = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as Record<string, unknown>;
+    expect(entry).toEqual({ id: 'acme-prod', sha256: hashKey(key!), prefix: key!.slice(0, 10), expiresAt: '2027-01-01T00:00:00.000Z', revoked: false });
+    expect(r.stdout.split(key!).length - 1).toBe(1);
+    // The entry is valid config as printed.
+    const c = sample();
+    c.companies.demo.keys.push(entry);
+    expect(() => parseConfig(c)).not.toThrow();
+  });
+});
