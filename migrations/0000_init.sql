@@ -1,7 +1,9 @@
 CREATE TABLE `debits` (
 	`request_id` text NOT NULL,
 	`grant_id` text NOT NULL,
-	`tokens` integer NOT NULL,
+	`unit` text NOT NULL,
+	`amount` integer NOT NULL,
+	`overdraft` integer DEFAULT 0 NOT NULL,
 	`created_at` text NOT NULL,
 	PRIMARY KEY(`request_id`, `grant_id`)
 );
@@ -10,22 +12,38 @@ CREATE INDEX `debits_grant` ON `debits` (`grant_id`);--> statement-breakpoint
 CREATE TABLE `grants` (
 	`id` text PRIMARY KEY NOT NULL,
 	`company_id` text NOT NULL,
-	`amount_tokens` integer NOT NULL,
+	`unit` text NOT NULL,
+	`amount` integer NOT NULL,
+	`unlimited` integer DEFAULT false NOT NULL,
+	`models` text,
 	`starts_at` text,
 	`expires_at` text,
-	`removed_at` text,
+	`purchase_id` text,
 	`note` text,
-	`spent_tokens` integer DEFAULT 0 NOT NULL,
-	`held_tokens` integer DEFAULT 0 NOT NULL,
-	`created_at` text NOT NULL
+	`removed_at` text,
+	`spent` integer DEFAULT 0 NOT NULL,
+	`held` integer DEFAULT 0 NOT NULL,
+	`created_at` text NOT NULL,
+	`updated_at` text NOT NULL
 );
 --> statement-breakpoint
 CREATE INDEX `grants_company` ON `grants` (`company_id`);--> statement-breakpoint
 CREATE TABLE `holds` (
 	`request_id` text NOT NULL,
 	`grant_id` text NOT NULL,
-	`tokens` integer NOT NULL,
+	`amount` integer NOT NULL,
 	PRIMARY KEY(`request_id`, `grant_id`)
+);
+--> statement-breakpoint
+CREATE TABLE `purchases` (
+	`id` text PRIMARY KEY NOT NULL,
+	`date` text NOT NULL,
+	`total_tokens` integer NOT NULL,
+	`cost_per_token_usd` real NOT NULL,
+	`provider` text NOT NULL,
+	`expires_at` text,
+	`notes` text,
+	`removed_at` text
 );
 --> statement-breakpoint
 CREATE TABLE `requests` (
@@ -33,12 +51,15 @@ CREATE TABLE `requests` (
 	`created_at` text NOT NULL,
 	`company_id` text NOT NULL,
 	`key_id` text,
+	`user_id` text,
 	`endpoint` text NOT NULL,
 	`requested_model` text,
 	`returned_model` text,
 	`stream` integer NOT NULL,
 	`status` text NOT NULL,
+	`estimated_prompt_tokens` integer DEFAULT 0 NOT NULL,
 	`hold_tokens` integer NOT NULL,
+	`hold_micro_usd` integer DEFAULT 0 NOT NULL,
 	`http_status` integer,
 	`input_tokens` integer DEFAULT 0 NOT NULL,
 	`cached_input_tokens` integer DEFAULT 0 NOT NULL,

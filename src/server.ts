@@ -1,11 +1,13 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import type { Config } from './config/schema.js';
 import { openLedgerDb } from './ledger/db.js';
 import { Ledger } from './ledger/ledger.js';
 import { createLogger, type Logger } from './log.js';
+import { costMicroUsd, findPrice } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
 import type { Runtime } from './runtime.js';
 
@@ -42,15 +44,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const { db, sqlite } = openLedgerDb(config.ledger.path);
   const ledger = new Ledger(db);
   ledger.syncGrants(config, clock());
-  const interrupted = ledger.recoverOpenHolds(clock());
-  if (interrupted.length) log.warn({ count: interrupted.length }, 'resolved holds left open by an unclean stop (marked interrupted)');
+  const interrupted = ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
+    const price = model ? findPrice(config.prices, model) : undefined;
+    return price ? costMicroUsd(usage, price) : 0;
+  });
+  if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections });
   const runtime: Runtime = { config, keys: new KeyIndex(config), ledger, upstream, clock, log };
   const app = createApp(runtime);
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s));
+  const server: Server = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s as Server));
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;

@@ -116,7 +116,7 @@ describe('allocations', () => {
     expect(calls).toBe(1); // the SDK obeyed x-should-retry and did not retry
     expect(upstream.received).toHaveLength(3);
     expect(t.rows().map((r) => r.status)).toEqual(['settled', 'settled', 'settled']);
-    expect(t.server.runtime.ledger.balance('acme', now).availableTokens).toBe(p - 1);
+    expect(t.server.runtime.ledger.balance('acme', now).tokens).toBe(p - 1);
   });
 
   it('stops counting a grant at its expiry instant and starts it at its start', async () => {
@@ -137,9 +137,9 @@ describe('allocations', () => {
     await expect(client.chat.completions.create(chatBody as never)).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
     now = new Date('2026-11-22T12:00:05Z');
     await expect(client.chat.completions.create(chatBody as never)).resolves.toBeTruthy();
-    expect(t.query('SELECT grant_id, tokens FROM debits ORDER BY created_at')).toEqual([
-      { grant_id: 'ends', tokens: 22 },
-      { grant_id: 'later', tokens: 22 },
+    expect(t.query('SELECT grant_id, amount FROM debits ORDER BY created_at')).toEqual([
+      { grant_id: 'ends', amount: 22 },
+      { grant_id: 'later', amount: 22 },
     ]);
   });
 });

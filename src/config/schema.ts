@@ -41,20 +41,52 @@ export const apiKeySchema = z
   })
   .strict();
 
-/** A grant of tokens to a company: counts from `startsAt` (inclusive) until `expiresAt` (exclusive). */
+/**
+ * A grant (allocation) to a company. Exactly one of `tokens` (an amount of tokens), `usd` (an
+ * amount of money, charged at the model's price) or `unlimited: true` (no limit, for the models in
+ * `models`; usage is still debited to it for reporting). `models` scopes the grant to those models
+ * (names or families, e.g. "gpt-4o" covers "gpt-4o-2024-08-06"); absent, it covers every model.
+ * It counts from `startsAt` (inclusive) until `expiresAt` (exclusive). `purchase` names an entry
+ * of the top-level `purchases` it was allocated from.
+ */
 export const allocationSchema = z
   .object({
     id: identifier,
-    tokens,
+    tokens: tokens.optional(),
+    usd: z
+      .number()
+      .nonnegative()
+      .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, { message: 'expected at most 6 decimal places (USD)' })
+      .optional(),
+    unlimited: z.literal(true).optional(),
+    models: z.array(z.string().min(1)).min(1).optional(),
     startsAt: instant.optional(),
     expiresAt: instant.optional(),
+    purchase: identifier.optional(),
     note: z.string().optional(),
   })
   .strict()
+  .refine((a) => [a.tokens, a.usd, a.unlimited].filter((v) => v !== undefined).length === 1, {
+    message: 'expected exactly one of "tokens", "usd" or "unlimited": true',
+  })
+  .refine((a) => !a.unlimited || a.models, { message: 'an unlimited grant must name its "models"', path: ['models'] })
   .refine((a) => !a.startsAt || !a.expiresAt || a.startsAt < a.expiresAt, {
     message: 'expiresAt must be after startsAt',
     path: ['expiresAt'],
   });
+
+/** A purchase record (seed 000): where a company's tokens came from and what they cost. */
+export const purchaseSchema = z
+  .object({
+    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
+    totalTokens: tokens,
+    /** USD per token paid to the provider, e.g. 0.00003. */
+    costPerTokenUsd: z.number().nonnegative(),
+    provider: z.string().min(1),
+    expiresAt: instant.optional(),
+    notes: z.string().optional(),
+  })
+  .strict();
 
 export const companySchema = z
   .object({
@@ -99,17 +131,24 @@ export const configSchema = z
       .default({ path: './data/ledger.db' }),
     admission: z
       .object({
+        /**
+         * A request without an output ceiling: `clamp` holds the model's maximum output, or caps the
+         * request's ceiling at what the balance affords; `default` holds `defaultMaxOutputTokens`.
+         */
         noCeilingPolicy: z.enum(['clamp', 'default']).default('clamp'),
         defaultMaxOutputTokens: tokens.default(4096),
+        /** Holds found open at start (the process died): `charge_prompt` bills the counted prompt; `release` bills nothing. */
+        interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt'),
       })
       .strict()
-      .default({ noCeilingPolicy: 'clamp', defaultMaxOutputTokens: 4096 }),
+      .default({ noCeilingPolicy: 'clamp', defaultMaxOutputTokens: 4096, interruptedPolicy: 'charge_prompt' }),
     /**
      * Requests to `/v1/...` paths tollgate does not meter: `reject` answers OpenAI's 404 shape;
      * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
      */
     unknownPaths: z.enum(['reject', 'passthrough']).default('reject'),
     companies: z.record(identifier, companySchema),
+    purchases: z.record(identifier, purchaseSchema).default({}),
     prices: z.record(z.string().min(1), priceSchema).default({}),
   })
   .strict()
@@ -127,6 +166,9 @@ export const configSchema = z
         const owner = seen.get(`grant:${a.id}`);
         if (owner) ctx.addIssue({ code: 'custom', path: ['companies', companyId, 'allocations', i, 'id'], message: `duplicate allocation id (also at ${owner})` });
         seen.set(`grant:${a.id}`, `companies.${companyId}.allocations.${i}`);
+        if (a.purchase && !cfg.purchases[a.purchase]) {
+          ctx.addIssue({ code: 'custom', path: ['companies', companyId, 'allocations', i, 'purchase'], message: `no purchase "${a.purchase}" under "purchases"` });
+        }
       });
     }
   });
@@ -137,3 +179,4 @@ export type CompanyConfig = z.output<typeof companySchema>;
 export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type AllocationConfig = z.output<typeof allocationSchema>;
 export type PriceConfig = z.output<typeof priceSchema>;
+export type PurchaseConfig = z.output<typeof purchaseSchema>;

@@ -2,13 +2,15 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { Config } from '../config/schema.js';
 import type { Usage } from '../metering/usage.js';
-import { debits, grants, holds, requests } from './schema.js';
+import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from './allocate.js';
+import { debits, grants, holds, purchases, requests } from './schema.js';
 import * as schema from './schema.js';
 
 type Db = BetterSQLite3Database<typeof schema>;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 type GrantRow = typeof grants.$inferSelect;
 
-/** What a request asks to reserve, in tokens. */
+/** What a request asks to reserve. Tokens are the request's own (prompt + output). */
 export interface HoldRequest {
   /** Tokens the request costs at the very least (its counted prompt). */
   minTokens: number;
@@ -16,6 +18,8 @@ export interface HoldRequest {
   maxTokens: number;
   /** When the balance cannot cover `maxTokens`, hold what is left if it exceeds `minTokens`. */
   clamp: boolean;
+  /** The model's highest per-token price in pico-USD (1e-12 USD), to reserve on USD grants. */
+  maxPicoPerToken: number;
 }
 
 /** The fixed facts of a request, recorded on its row at admission. */
@@ -26,9 +30,11 @@ export interface RequestFacts {
   endpoint: string;
   requestedModel: string | null;
   stream: boolean;
+  /** Prompt tokens counted at admission. */
+  estimatedPromptTokens?: number;
 }
 
-/** Outcome of `admit`: a hold of `holdTokens`, or a refusal with the balance that was left. */
+/** Outcome of `admit`: a hold of `holdTokens`, or a refusal with the request-tokens that were left. */
 export type AdmitResult = { ok: true; holdTokens: number } | { ok: false; availableTokens: number };
 
 /** What the proxy learned by the end of a request, written on its row by `settle` or `void`. */
@@ -36,8 +42,9 @@ export interface Outcome {
   httpStatus: number | null;
   usage?: Usage;
   usageSource: 'upstream' | 'estimated' | 'none';
-  /** Tokens to charge to grants. */
+  /** Tokens to charge to tokens grants. */
   meteredTokens: number;
+  /** Micro-USD to charge to USD grants (and the row's cost). */
   costMicroUsd: number;
   returnedModel?: string;
   latencyMs: number;
@@ -46,62 +53,71 @@ export interface Outcome {
   errorCode?: string;
 }
 
-/** One grant's standing, for balance reports. Amounts in tokens. */
+/** One grant's standing for balance reports; amounts in the grant's `unit`. */
 export interface GrantBalance {
   id: string;
-  amountTokens: number;
-  spentTokens: number;
-  heldTokens: number;
-  remainingTokens: number;
+  unit: 'tokens' | 'micro_usd';
+  unlimited: boolean;
+  models: string[] | null;
+  amount: number;
+  spent: number;
+  held: number;
+  /** What is left; null for an unlimited grant. */
+  remaining: number | null;
   active: boolean;
   startsAt: string | null;
   expiresAt: string | null;
+  purchaseId: string | null;
 }
 
-/** A company's balance at an instant: the sum of `remainingTokens` over its active grants. */
+/** A company's balance at an instant, summed over its active grants per unit. */
 export interface Balance {
   companyId: string;
-  availableTokens: number;
+  /** Tokens left on active tokens grants (not counting unlimited ones). */
+  tokens: number;
+  /** Micro-USD left on active USD grants. */
+  microUsd: number;
+  /** Models with an active unlimited grant. */
+  unlimitedModels: string[];
   grants: GrantBalance[];
 }
 
+/** Policy for holds found open at start: bill the counted prompt, or nothing. */
+export type InterruptedPolicy = 'charge_prompt' | 'release';
+
 const iso = (d: Date) => d.toISOString();
 
-function isActive(g: GrantRow, now: string): boolean {
-  return !g.removedAt && (!g.startsAt || g.startsAt <= now) && (!g.expiresAt || g.expiresAt > now);
+function toState(g: GrantRow): GrantState {
+  return { ...g, models: g.models ? (JSON.parse(g.models) as string[]) : null };
 }
-
-const remaining = (g: GrantRow) => Math.max(0, g.amountTokens - g.spentTokens - g.heldTokens);
 
 /**
  * The ledger: grants, two-phase holds and debits in SQLite.
  *
- * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same
- * grants are serialised by SQLite's write lock. Grants burn in this order: earliest `expires_at`
- * first (no expiry last), then earliest `starts_at`, then `id`. Running totals on `grants`
- * (`spent_tokens`, `held_tokens`) keep admission independent of the ledger's size.
+ * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same grants
+ * are serialised by SQLite's write lock and two requests can never both take the last tokens.
+ * Burn order: earliest `expires_at` first (no expiry last), then the oldest (earliest `starts_at`,
+ * or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
+ * only the company's grants, never the history of requests or debits.
  */
 export class Ledger {
   private readonly grantsOf;
   private readonly grantById;
   private readonly holdsOf;
+  private readonly rowById;
 
   constructor(private readonly db: Db) {
-    const burnOrder = [sql`${grants.expiresAt} IS NULL`, asc(grants.expiresAt), asc(grants.startsAt), asc(grants.id)];
-    this.grantsOf = db
-      .select()
-      .from(grants)
-      .where(and(eq(grants.companyId, sql.placeholder('companyId')), isNull(grants.removedAt)))
-      .orderBy(...burnOrder)
-      .prepare();
+    const burnOrder = [sql`${grants.expiresAt} IS NULL`, asc(grants.expiresAt), asc(sql`COALESCE(${grants.startsAt}, ${grants.createdAt})`), asc(grants.id)];
+    this.grantsOf = db.select().from(grants).where(and(eq(grants.companyId, sql.placeholder('companyId')), isNull(grants.removedAt))).orderBy(...burnOrder).prepare();
     this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
     this.holdsOf = db.select().from(holds).where(eq(holds.requestId, sql.placeholder('requestId'))).prepare();
+    this.rowById = db.select().from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare();
   }
 
   /**
-   * Mirrors the config's allocations into `grants`: new ones are inserted, edited ones take their new
-   * terms, and ones no longer in the config are marked removed. Spent and held totals, debits and
-   * request rows are never rewritten.
+   * Mirrors the config's allocations and purchases into `grants` and `purchases`: new ones are
+   * inserted, edited ones take their new terms from now on, and ones gone from the config are marked
+   * removed (they stop counting). Spent and held totals, debits and request rows are never rewritten.
    */
   syncGrants(config: Config, now: Date): void {
     const at = iso(now);
@@ -113,24 +129,49 @@ export class Ledger {
             present.add(a.id);
             const terms = {
               companyId,
-              amountTokens: a.tokens,
+              unit: a.usd !== undefined ? ('micro_usd' as const) : ('tokens' as const),
+              amount: a.usd !== undefined ? Math.round(a.usd * 1_000_000) : (a.tokens ?? 0),
+              unlimited: a.unlimited === true,
+              models: a.models ? JSON.stringify(a.models) : null,
               startsAt: a.startsAt ? iso(a.startsAt) : null,
               expiresAt: a.expiresAt ? iso(a.expiresAt) : null,
+              purchaseId: a.purchase ?? null,
               note: a.note ?? null,
               removedAt: null,
+              updatedAt: at,
             };
-            tx.insert(grants)
-              .values({ id: a.id, createdAt: at, ...terms })
-              .onConflictDoUpdate({ target: grants.id, set: terms })
-              .run();
+            const existing = this.grantById.get({ id: a.id });
+            if (existing && existing.companyId !== companyId) throw new Error(`allocation "${a.id}" moved from company "${existing.companyId}" to "${companyId}"; give it a new id`);
+            if (existing && existing.unit !== terms.unit && (existing.spent !== 0 || existing.held !== 0)) {
+              throw new Error(`allocation "${a.id}" changed unit after use; give it a new id`);
+            }
+            if (!existing) tx.insert(grants).values({ id: a.id, createdAt: at, ...terms }).run();
+            else if (changed(existing, terms)) tx.update(grants).set(terms).where(eq(grants.id, a.id)).run();
           }
         }
         for (const g of tx.select({ id: grants.id }).from(grants).where(isNull(grants.removedAt)).all()) {
-          if (!present.has(g.id)) tx.update(grants).set({ removedAt: at }).where(eq(grants.id, g.id)).run();
+          if (!present.has(g.id)) tx.update(grants).set({ removedAt: at, updatedAt: at }).where(eq(grants.id, g.id)).run();
         }
+        for (const [id, p] of Object.entries(config.purchases)) {
+          const row = { date: p.date, totalTokens: p.totalTokens, costPerTokenUsd: p.costPerTokenUsd, provider: p.provider, expiresAt: p.expiresAt ? iso(p.expiresAt) : null, notes: p.notes ?? null, removedAt: null };
+          tx.insert(purchases).values({ id, ...row }).onConflictDoUpdate({ target: purchases.id, set: row }).run();
+        }
+        const purchaseIds = Object.keys(config.purchases);
+        tx.update(purchases)
+          .set({ removedAt: at })
+          .where(and(isNull(purchases.removedAt), purchaseIds.length ? sql`${purchases.id} NOT IN ${purchaseIds}` : sql`1`))
+          .run();
       },
       { behavior: 'immediate' },
     );
+  }
+
+  /** The company's active grants that cover `model`, in burn order. */
+  private eligible(companyId: string, model: string | null, at: string): GrantState[] {
+    return this.grantsOf
+      .all({ companyId })
+      .map(toState)
+      .filter((g) => isActive(g, at) && covers(g, model));
   }
 
   /**
@@ -142,16 +183,16 @@ export class Ledger {
   }
 
   /**
-   * Admission: in one transaction, checks the company's active grants and either places a hold
-   * (spread over grants in burn order) and writes the request row with status `held`, or refuses.
-   * A hold is always at least 1 token, so a company with nothing left is refused.
+   * Admission: in one transaction, checks the company's active grants covering the model and either
+   * places a hold (spread over them in burn order) and writes the request row with status `held`,
+   * or refuses. A hold is at least 1 token, so a company with nothing left is refused.
    */
   admit(facts: RequestFacts, want: HoldRequest, now: Date): AdmitResult {
     const at = iso(now);
     return this.db.transaction(
       (tx) => {
-        const active = this.grantsOf.all({ companyId: facts.companyId }).filter((g) => isActive(g, at));
-        const available = active.reduce((sum, g) => sum + remaining(g), 0);
+        const eligible = this.eligible(facts.companyId, facts.requestedModel, at);
+        const available = eligible.reduce((sum, g) => sum + capacityTokens(g, want.maxPicoPerToken), 0);
         const min = Math.max(1, want.minTokens);
         const max = Math.max(min, want.maxTokens);
         let hold: number;
@@ -160,19 +201,14 @@ export class Ledger {
         else return { ok: false, availableTokens: available };
 
         tx.insert(requests)
-          .values({ ...facts, createdAt: at, status: 'held', holdTokens: hold })
+          .values({ ...facts, createdAt: at, status: 'held', holdTokens: hold, holdMicroUsd: microUsdOf(hold, want.maxPicoPerToken) })
           .run();
-        let need = hold;
-        for (const g of active) {
-          const take = Math.min(remaining(g), need);
-          if (take === 0) continue;
-          tx.insert(holds).values({ requestId: facts.id, grantId: g.id, tokens: take }).run();
+        for (const part of planHold(eligible, hold, want.maxPicoPerToken)) {
+          tx.insert(holds).values({ requestId: facts.id, grantId: part.grantId, amount: part.amount }).run();
           tx.update(grants)
-            .set({ heldTokens: sql`${grants.heldTokens} + ${take}` })
-            .where(eq(grants.id, g.id))
+            .set({ held: sql`${grants.held} + ${part.amount}` })
+            .where(eq(grants.id, part.grantId))
             .run();
-          need -= take;
-          if (need === 0) break;
         }
         return { ok: true, holdTokens: hold };
       },
@@ -181,9 +217,10 @@ export class Ledger {
   }
 
   /**
-   * Settles a held request: releases its hold, burns `outcome.meteredTokens` (first from the grants
-   * it held, then from the company's other active grants, in burn order; any excess over what they
-   * have left overdraws the first of them) and writes one debit per grant touched.
+   * Settles a held request: releases its hold, then burns `outcome.meteredTokens` (tokens grants) or
+   * `outcome.costMicroUsd` (USD grants) first from the grants it held, then from the company's other
+   * active grants covering the model, in burn order, writing one debit per grant touched. What none
+   * can cover overdraws the first grant (bounded by the request's use beyond its hold).
    * Idempotent: returns false and changes nothing if the request is not `held`.
    */
   settle(requestId: string, outcome: Outcome, now: Date): boolean {
@@ -196,14 +233,22 @@ export class Ledger {
   }
 
   /**
-   * Crash recovery, run at start before serving: every request still `held` (its process died
-   * mid-request) is marked `interrupted`, its hold released and nothing charged, since no usage
-   * was ever read for it. Returns the ids it resolved.
+   * Crash recovery, run at start before serving. Every request still `held` belonged to a process
+   * that died mid-request; no usage was read for it. It is marked `interrupted` and its hold
+   * released; with `charge_prompt` it is billed its counted prompt tokens (usage source
+   * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
    */
-  recoverOpenHolds(now: Date): string[] {
-    const open = this.db.select({ id: requests.id }).from(requests).where(eq(requests.status, 'held')).all();
-    for (const { id } of open) {
-      this.finish(id, 'interrupted', { httpStatus: null, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0, latencyMs: 0, errorCode: 'interrupted' }, now);
+  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: (model: string | null, usage: Usage) => number): string[] {
+    const open = this.db.select().from(requests).where(eq(requests.status, 'held')).all();
+    for (const r of open) {
+      const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
+      const usage = { inputTokens: prompt, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: prompt };
+      this.finish(
+        r.id,
+        'interrupted',
+        { httpStatus: null, usage, usageSource: prompt > 0 ? 'estimated' : 'none', meteredTokens: prompt, costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0, latencyMs: 0, errorCode: 'interrupted' },
+        now,
+      );
     }
     return open.map((r) => r.id);
   }
@@ -213,7 +258,7 @@ export class Ledger {
     return this.db.transaction(
       (tx) => {
         const u = o.usage;
-        const changed = tx
+        const changedRows = tx
           .update(requests)
           .set({
             status,
@@ -235,61 +280,79 @@ export class Ledger {
           })
           .where(and(eq(requests.id, requestId), eq(requests.status, 'held')))
           .run();
-        if (changed.changes === 0) return false;
+        if (changedRows.changes === 0) return false;
 
         const held = this.holdsOf.all({ requestId });
         for (const h of held) {
           tx.update(grants)
-            .set({ heldTokens: sql`${grants.heldTokens} - ${h.tokens}` })
+            .set({ held: sql`${grants.held} - ${h.amount}` })
             .where(eq(grants.id, h.grantId))
             .run();
         }
-        tx.delete(holds).where(eq(holds.requestId, requestId)).run();
-        if (o.meteredTokens > 0) this.burn(tx, requestId, held.map((h) => h.grantId), o.meteredTokens, at);
+        if (held.length) tx.delete(holds).where(eq(holds.requestId, requestId)).run();
+        if (o.meteredTokens > 0 || o.costMicroUsd > 0) this.burn(tx, requestId, held.map((h) => h.grantId), o, at);
         return true;
       },
       { behavior: 'immediate' },
     );
   }
 
-  private burn(tx: Parameters<Parameters<Db['transaction']>[0]>[0], requestId: string, heldIds: string[], tokens: number, at: string): void {
-    const heldGrants = heldIds.map((id) => this.grantById.get({ id })).filter((g): g is GrantRow => !!g);
-    const companyId = heldGrants[0]?.companyId ?? tx.select({ c: requests.companyId }).from(requests).where(eq(requests.id, requestId)).get()?.c;
-    const others = companyId ? this.grantsOf.all({ companyId }).filter((g) => isActive(g, at) && !heldIds.includes(g.id)) : [];
-    const order = [...heldGrants, ...others];
-    const take = new Map<string, number>();
-    let need = tokens;
-    for (const g of order) {
-      const t = Math.min(remaining(g), need);
-      if (t > 0) take.set(g.id, t);
-      need -= t;
-      if (need === 0) break;
+  private burn(tx: Tx, requestId: string, heldIds: string[], o: Outcome, at: string): void {
+    const row = this.rowById.get({ id: requestId })!;
+    const heldGrants = this.grantsOf
+      .all({ companyId: row.companyId })
+      .filter((g) => heldIds.includes(g.id))
+      .map(toState);
+    // A held grant removed from the config since admission still takes the request it reserved.
+    for (const id of heldIds) {
+      if (!heldGrants.some((g) => g.id === id)) {
+        const g = this.grantById.get({ id });
+        if (g) heldGrants.push(toState(g));
+      }
     }
-    const first = order[0];
-    if (need > 0 && first) take.set(first.id, (take.get(first.id) ?? 0) + need);
-    for (const [grantId, t] of take) {
-      tx.insert(debits).values({ requestId, grantId, tokens: t, createdAt: at }).run();
+    const others = this.eligible(row.companyId, row.requestedModel, at).filter((g) => !heldIds.includes(g.id));
+    for (const part of planBurn([...heldGrants, ...others], o.meteredTokens, o.costMicroUsd)) {
+      tx.insert(debits).values({ requestId, grantId: part.grantId, unit: part.unit, amount: part.amount, overdraft: part.overdraft, createdAt: at }).run();
       tx.update(grants)
-        .set({ spentTokens: sql`${grants.spentTokens} + ${t}` })
-        .where(eq(grants.id, grantId))
+        .set({ spent: sql`${grants.spent} + ${part.amount}` })
+        .where(eq(grants.id, part.grantId))
         .run();
     }
   }
 
-  /** The company's balance at `now`: every grant not removed, with its standing. */
+  /** The company's balance at `now`: every grant still in the config, with its standing. */
   balance(companyId: string, now: Date): Balance {
     const at = iso(now);
-    const rows = this.grantsOf.all({ companyId });
-    const list = rows.map((g) => ({
-      id: g.id,
-      amountTokens: g.amountTokens,
-      spentTokens: g.spentTokens,
-      heldTokens: g.heldTokens,
-      remainingTokens: remaining(g),
-      active: isActive(g, at),
-      startsAt: g.startsAt,
-      expiresAt: g.expiresAt,
-    }));
-    return { companyId, availableTokens: list.filter((g) => g.active).reduce((s, g) => s + g.remainingTokens, 0), grants: list };
+    const list: GrantBalance[] = this.grantsOf.all({ companyId }).map((row) => {
+      const g = toState(row);
+      const left = remaining(g);
+      return {
+        id: g.id,
+        unit: g.unit,
+        unlimited: g.unlimited,
+        models: g.models,
+        amount: g.amount,
+        spent: g.spent,
+        held: g.held,
+        remaining: left === Infinity ? null : left,
+        active: isActive(g, at),
+        startsAt: g.startsAt,
+        expiresAt: g.expiresAt,
+        purchaseId: row.purchaseId,
+      };
+    });
+    const active = list.filter((g) => g.active);
+    const sum = (unit: GrantBalance['unit']) => active.filter((g) => g.unit === unit && !g.unlimited).reduce((s, g) => s + (g.remaining ?? 0), 0);
+    return {
+      companyId,
+      tokens: sum('tokens'),
+      microUsd: sum('micro_usd'),
+      unlimitedModels: active.filter((g) => g.unlimited).flatMap((g) => g.models ?? []),
+      grants: list,
+    };
   }
+}
+
+function changed(existing: GrantRow, terms: Partial<GrantRow>): boolean {
+  return (Object.keys(terms) as (keyof GrantRow)[]).some((k) => k !== 'updatedAt' && existing[k] !== terms[k]);
 }

@@ -7,8 +7,10 @@ import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm
  */
 
 /**
- * Grants (the config's `allocations`), mirrored from the config at start. `spent_tokens` and
- * `held_tokens` are running totals kept in the same transaction as the debits and holds that
+ * Grants (the config's `allocations`), mirrored from the config at start and on reload. A grant's
+ * `amount`, `spent` and `held` are in its `unit`: `tokens`, or `micro_usd` (1 USD = 1,000,000).
+ * An `unlimited` grant has no amount; what it covers is still debited to it, in tokens.
+ * `spent` and `held` are running totals kept in the same transaction as the debits and holds that
  * change them, so admission never sums history.
  */
 export const grants = sqliteTable(
@@ -16,18 +18,37 @@ export const grants = sqliteTable(
   {
     id: text('id').primaryKey(),
     companyId: text('company_id').notNull(),
-    amountTokens: integer('amount_tokens').notNull(),
+    unit: text('unit', { enum: ['tokens', 'micro_usd'] }).notNull(),
+    amount: integer('amount').notNull(),
+    unlimited: integer('unlimited', { mode: 'boolean' }).notNull().default(false),
+    /** JSON array of model names or families the grant covers; NULL covers every model. */
+    models: text('models'),
     startsAt: text('starts_at'),
     expiresAt: text('expires_at'),
+    purchaseId: text('purchase_id'),
+    note: text('note'),
     /** Set when the grant disappears from the config: it stops counting, its history stays. */
     removedAt: text('removed_at'),
-    note: text('note'),
-    spentTokens: integer('spent_tokens').notNull().default(0),
-    heldTokens: integer('held_tokens').notNull().default(0),
+    spent: integer('spent').notNull().default(0),
+    held: integer('held').notNull().default(0),
     createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
   },
   (t) => [index('grants_company').on(t.companyId)],
 );
+
+/** Purchase records (seed 000), mirrored from the config's `purchases`. */
+export const purchases = sqliteTable('purchases', {
+  id: text('id').primaryKey(),
+  date: text('date').notNull(),
+  totalTokens: integer('total_tokens').notNull(),
+  /** USD per token, as the admin entered it (a price, not an amount of money owed). */
+  costPerTokenUsd: real('cost_per_token_usd').notNull(),
+  provider: text('provider').notNull(),
+  expiresAt: text('expires_at'),
+  notes: text('notes'),
+  removedAt: text('removed_at'),
+});
 
 /** One row per request forwarded upstream, written (status `held`) before the first byte goes upstream. */
 export const requests = sqliteTable(
@@ -37,13 +58,18 @@ export const requests = sqliteTable(
     createdAt: text('created_at').notNull(),
     companyId: text('company_id').notNull(),
     keyId: text('key_id'),
+    userId: text('user_id'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
     stream: integer('stream', { mode: 'boolean' }).notNull(),
     /** held → settled | voided | interrupted. */
     status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
+    /** The prompt tokens counted at admission (gpt-tokenizer). */
+    estimatedPromptTokens: integer('estimated_prompt_tokens').notNull().default(0),
+    /** The worst case held at admission, in tokens and in micro-USD. */
     holdTokens: integer('hold_tokens').notNull(),
+    holdMicroUsd: integer('hold_micro_usd').notNull().default(0),
     httpStatus: integer('http_status'),
     inputTokens: integer('input_tokens').notNull().default(0),
     cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
@@ -67,24 +93,30 @@ export const requests = sqliteTable(
   (t) => [index('requests_company_created').on(t.companyId, t.createdAt), index('requests_status').on(t.status)],
 );
 
-/** An open hold: the part of a request's estimate reserved on one grant. Deleted when the request settles or voids. */
+/** An open hold: the part of a request's worst case reserved on one grant, in the grant's unit. Deleted when the request settles or voids. */
 export const holds = sqliteTable(
   'holds',
   {
     requestId: text('request_id').notNull(),
     grantId: text('grant_id').notNull(),
-    tokens: integer('tokens').notNull(),
+    amount: integer('amount').notNull(),
   },
   (t) => [primaryKey({ columns: [t.requestId, t.grantId] })],
 );
 
-/** What a settled request burned from each grant it touched. */
+/**
+ * What a settled request burned from each grant it touched, in the grant's unit. `overdraft` is
+ * the part of `amount` the grant did not have left (the request used more than its hold and no
+ * other grant could cover it); it is 0 for all but such rows.
+ */
 export const debits = sqliteTable(
   'debits',
   {
     requestId: text('request_id').notNull(),
     grantId: text('grant_id').notNull(),
-    tokens: integer('tokens').notNull(),
+    unit: text('unit', { enum: ['tokens', 'micro_usd'] }).notNull(),
+    amount: integer('amount').notNull(),
+    overdraft: integer('overdraft').notNull().default(0),
     createdAt: text('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.requestId, t.grantId] }), index('debits_grant').on(t.grantId)],

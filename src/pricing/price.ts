@@ -11,7 +11,12 @@ export function findPrice(prices: Record<string, PriceConfig>, model: string): P
 }
 
 /** USD per 1M tokens → integer pico-USD per token (1e-12 USD): exact for prices with ≤ 6 decimals. */
-const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion * 1e6);
+export const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion * 1e6);
+
+/** The model's highest per-token price in pico-USD: what a hold on a USD grant reserves per token. */
+export function maxPicoPerToken(price: PriceConfig): number {
+  return picoPerToken(Math.max(price.input, price.cachedInput ?? 0, price.output));
+}
 
 /**
  * Cost of a usage in integer micro-USD. Uncached input tokens at `input`, cached input tokens at

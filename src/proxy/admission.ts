@@ -3,7 +3,7 @@ import { bearerToken, type AuthFailure, type Principal } from '../auth/api-key.j
 import type { PriceConfig } from '../config/schema.js';
 import { insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
-import { findPrice } from '../pricing/price.js';
+import { findPrice, maxPicoPerToken } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
 import type { MeteredEndpoint } from './endpoints.js';
 
@@ -66,8 +66,8 @@ export function admit(rt: Runtime, principal: Principal, endpoint: MeteredEndpoi
   const clamp = estimate.outputCeiling === undefined && policy === 'clamp';
   const requestId = newRequestId();
   const result = rt.ledger.admit(
-    { id: requestId, companyId: principal.companyId, keyId: principal.keyId, endpoint: endpoint.path, requestedModel: model, stream },
-    { minTokens: estimate.promptTokens, maxTokens: estimate.promptTokens + output, clamp },
+    { id: requestId, companyId: principal.companyId, keyId: principal.keyId, endpoint: endpoint.path, requestedModel: model, stream, estimatedPromptTokens: estimate.promptTokens },
+    { minTokens: estimate.promptTokens, maxTokens: estimate.promptTokens + output, clamp, maxPicoPerToken: maxPicoPerToken(price) },
     now,
   );
   if (!result.ok) {
