@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { demoCommand } from './cli/demo.js';
 import { keysCreateCommand } from './cli/keys.js';
+import { ledgerVerifyCommand } from './cli/ledger.js';
 import { serveCommand } from './cli/serve.js';
 
 const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite ledger');
@@ -24,9 +24,17 @@ keys
   .option('--note <text>', 'a note stored with the entry')
   .action(keysCreateCommand);
 
+const ledger = program.command('ledger').description('the SQLite ledger');
+ledger
+  .command('verify [file]')
+  .description("check the ledger's invariants; exits 1 naming the offending rows")
+  .option('-c, --config <file>', 'config file whose ledger.path to check when no file is given')
+  .action(ledgerVerifyCommand);
+
 program
   .command('demo')
   .description('start a built-in mock upstream and tollgate, send a few SDK requests, print the ledger rows')
-  .action(demoCommand);
+  // Loaded on demand: it pulls in the openai SDK, which `serve` does not need.
+  .action(async () => (await import('./cli/demo.js')).demoCommand());
 
 await program.parseAsync();
