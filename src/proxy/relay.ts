@@ -78,6 +78,9 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
   const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
 
   const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted?.stream ?? false);
+  // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
+  // ledger row and the upstream's logs then share an id, unless the client sent its own.
+  upstreamHeaders['x-client-request-id'] ??= requestId;
   const length = req.headers.get('content-length');
   if (body instanceof ReadableStream && length) upstreamHeaders['content-length'] = length;
   let res: Dispatcher.ResponseData;

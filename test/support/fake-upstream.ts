@@ -31,7 +31,7 @@ function ssePieces(text: string): string[] {
 /**
  * A fake OpenAI on 127.0.0.1 that replays recordings. The recording is chosen per request by the
  * `x-test-recording` header (tests send it through tollgate, which forwards it), or by `next`.
- * SSE bodies are sent in pieces `delayMs` apart. Every request received is kept in `received`.
+ * JSON bodies are sent after `delayMs`; SSE bodies in pieces `delayMs` apart. Every request received is kept in `received`.
  */
 export class FakeUpstream {
   readonly received: Received[] = [];
@@ -72,6 +72,7 @@ export class FakeUpstream {
     for (const [k, v] of Object.entries(rec.response.headers)) if (!SKIP.has(k.toLowerCase())) headers[k] = v;
     res.writeHead(rec.response.status, headers);
     if (rec.response.body_text === undefined) {
+      await new Promise((r) => setTimeout(r, this.delayMs));
       res.end(JSON.stringify(rec.response.body));
       got.finishedAt = performance.now();
       return;
