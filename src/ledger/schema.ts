@@ -59,6 +59,10 @@ export const requests = sqliteTable(
     companyId: text('company_id').notNull(),
     keyId: text('key_id'),
     userId: text('user_id'),
+    /** The JWT's session id (`sid`), for per-session quotas. */
+    sessionId: text('session_id'),
+    /** The feature named by the request's `x-tollgate-feature` header, whose rate scaled `metered_tokens`. */
+    feature: text('feature'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
@@ -79,6 +83,8 @@ export const requests = sqliteTable(
     /** Tokens charged to grants. */
     meteredTokens: integer('metered_tokens').notNull().default(0),
     costMicroUsd: integer('cost_micro_usd').notNull().default(0),
+    /** Which price the cost used: `<priced model>@<effective date>` (e.g. `gpt-4o@2025-08-07`). */
+    priceVersion: text('price_version'),
     /**
      * `upstream`: the upstream's own usage; `estimated`: counted with gpt-tokenizer because the
      * upstream's usage never arrived (stream cut); `none`: no usage and nothing charged.
@@ -121,3 +127,62 @@ export const debits = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.requestId, t.grantId] }), index('debits_grant').on(t.grantId)],
 );
+
+/**
+ * Quota windows (per user or per key): one row per scope, window and window key — the local date
+ * for `daily` (`2026-11-22`), the local month for `monthly` (`2026-11`), `all` for `hard`, the
+ * session id for `session`. Running totals, kept in the admission and settle transactions.
+ */
+export const quotaCounters = sqliteTable(
+  'quota_counters',
+  {
+    id: text('id').primaryKey(),
+    companyId: text('company_id').notNull(),
+    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scopeId: text('scope_id').notNull(),
+    window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
+    windowKey: text('window_key').notNull(),
+    spentTokens: integer('spent_tokens').notNull().default(0),
+    heldTokens: integer('held_tokens').notNull().default(0),
+    spentMicroUsd: integer('spent_micro_usd').notNull().default(0),
+    heldMicroUsd: integer('held_micro_usd').notNull().default(0),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('quota_counters_scope').on(t.scope, t.scopeId)],
+);
+
+/** A request's hold on a quota counter; deleted when the request settles or voids. */
+export const quotaHolds = sqliteTable(
+  'quota_holds',
+  {
+    requestId: text('request_id').notNull(),
+    counterId: text('counter_id').notNull(),
+    tokens: integer('tokens').notNull(),
+    microUsd: integer('micro_usd').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.counterId] })],
+);
+
+/** Threshold and spike alerts, each fired once: `key` names the threshold and the window it fired in. */
+export const alerts = sqliteTable('alerts', {
+  key: text('key').primaryKey(),
+  firedAt: text('fired_at').notNull(),
+  kind: text('kind', { enum: ['quota_warning', 'quota_critical', 'low_balance_warning', 'low_balance_critical', 'usage_spike', 'quota_increase_request'] }).notNull(),
+  companyId: text('company_id').notNull(),
+  /** JSON body sent to the webhook. */
+  payload: text('payload').notNull(),
+  /** Set when the webhook answered 2xx; NULL while undelivered (or when no webhook is configured). */
+  deliveredAt: text('delivered_at'),
+  attempts: integer('attempts').notNull().default(0),
+});
+
+/** Quota-increase requests filed by users (seed 001); an admin grants one by editing the config. */
+export const quotaRequests = sqliteTable('quota_requests', {
+  id: text('id').primaryKey(),
+  createdAt: text('created_at').notNull(),
+  companyId: text('company_id').notNull(),
+  userId: text('user_id').notNull(),
+  /** What the user asks for, as JSON: e.g. {"window":"daily","tokens":200000}. */
+  requested: text('requested').notNull(),
+  justification: text('justification').notNull(),
+});
