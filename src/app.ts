@@ -18,7 +18,7 @@ function clientRequest(c: Context): ClientRequest {
 async function metered(rt: Runtime, c: Context, endpoint: MeteredEndpoint): Promise<Response> {
   const started = performance.now();
   const now = rt.clock();
-  const principal = authenticate(rt, c.req.header('authorization'), now);
+  const principal = await authenticate(rt, c.req.header('authorization'), now);
   if (principal instanceof Response) return principal;
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const admitted = admit(rt, principal, endpoint, raw, now);
@@ -29,10 +29,10 @@ async function metered(rt: Runtime, c: Context, endpoint: MeteredEndpoint): Prom
 async function passThrough(rt: Runtime, c: Context): Promise<Response> {
   const started = performance.now();
   const now = rt.clock();
-  const principal = authenticate(rt, c.req.header('authorization'), now);
+  const principal = await authenticate(rt, c.req.header('authorization'), now);
   if (principal instanceof Response) return principal;
   const requestId = newRequestId();
-  rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, endpoint: c.req.path, requestedModel: c.req.param('model') ?? null, stream: false }, now);
+  rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: c.req.path, requestedModel: c.req.param('model') ?? null, stream: false }, now);
   return relay(rt, clientRequest(c), { requestId }, c.req.raw.body ?? undefined, started);
 }
 

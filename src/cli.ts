@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { keysCreateCommand } from './cli/keys.js';
 import { ledgerVerifyCommand } from './cli/ledger.js';
+import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
 
 const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite ledger');
@@ -30,6 +31,8 @@ ledger
   .description("check the ledger's invariants; exits 1 naming the offending rows")
   .option('-c, --config <file>', 'config file whose ledger.path to check when no file is given')
   .action(ledgerVerifyCommand);
+
+registerReportCommands(program);
 
 program
   .command('demo')

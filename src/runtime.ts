@@ -1,6 +1,8 @@
 import type { KeyIndex } from './auth/api-key.js';
+import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
 import type { Ledger } from './ledger/ledger.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
 import type { Upstream } from './proxy/upstream.js';
 
@@ -8,6 +10,8 @@ import type { Upstream } from './proxy/upstream.js';
 export interface Runtime {
   config: Config;
   keys: KeyIndex;
+  jwt: JwtVerifier;
+  rateLimiter: RateLimiter;
   ledger: Ledger;
   upstream: Upstream;
   /** The current instant; injectable so tests can move time (expiry). */

@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
+import { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
 import { openLedgerDb } from './ledger/db.js';
 import { Ledger } from './ledger/ledger.js';
+import { RateLimiter } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { costMicroUsd, findPrice } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
@@ -51,7 +53,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), ledger, upstream, clock, log };
+  const jwt = new JwtVerifier(config);
+  await jwt.check();
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), ledger, upstream, clock, log };
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiKeyConfig, Config } from '../config/schema.js';
+import type { AuthFailure, Principal } from './principal.js';
 
 /** Company API keys look like `sk-tg-` followed by 43 base64url characters (256 random bits). */
 export const KEY_PREFIX = 'sk-tg-';
@@ -22,36 +23,35 @@ export function mintKey(): MintedKey {
   return { key, sha256: hashKey(key), prefix: key.slice(0, KEY_PREFIX.length + 4) };
 }
 
-/** The caller a credential resolved to. */
-export interface Principal {
-  companyId: string;
-  keyId: string;
-}
-
-/** Why a credential was refused; each becomes a 401 `invalid_api_key`. */
-export type AuthFailure = 'missing' | 'unknown' | 'revoked' | 'expired';
-
 /** Looks credentials up by hash in O(1); built once per config. */
 export class KeyIndex {
   private readonly byHash = new Map<string, { companyId: string; key: ApiKeyConfig }>();
+  private readonly byId = new Map<string, ApiKeyConfig>();
 
   constructor(config: Config) {
     for (const [companyId, company] of Object.entries(config.companies)) {
-      for (const key of company.keys) this.byHash.set(key.sha256, { companyId, key });
+      for (const key of company.keys) {
+        this.byHash.set(key.sha256, { companyId, key });
+        this.byId.set(key.id, key);
+      }
     }
+  }
+
+  /** The key's config entry (for its limits), by key id. */
+  key(keyId: string): ApiKeyConfig | undefined {
+    return this.byId.get(keyId);
   }
 
   /**
    * Resolves a bearer token to its company and key, checking the revoked flag and expiry at `now` (UTC).
    * Returns the failure reason instead of throwing.
    */
-  authenticate(token: string | undefined, now: Date): Principal | AuthFailure {
-    if (!token) return 'missing';
+  authenticate(token: string, now: Date): Principal | AuthFailure {
     const hit = this.byHash.get(hashKey(token));
     if (!hit) return 'unknown';
     if (hit.key.revoked) return 'revoked';
     if (hit.key.expiresAt && hit.key.expiresAt <= now) return 'expired';
-    return { companyId: hit.companyId, keyId: hit.key.id };
+    return { companyId: hit.companyId, keyId: hit.key.id, userId: null, role: hit.key.role, sessionId: null };
   }
 }
 

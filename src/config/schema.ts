@@ -21,6 +21,63 @@ const identifier = z
 
 const tokens = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/** An amount in USD with at most 6 decimals, so that it is exact in integer micro-USD. */
+const usd = z
+  .number()
+  .nonnegative()
+  .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, { message: 'expected at most 6 decimal places (USD)' });
+
+/** A limit in tokens and/or USD; both apply when both are given. */
+const limit = z
+  .object({ tokens: tokens.optional(), usd: usd.optional() })
+  .strict()
+  .refine((l) => l.tokens !== undefined || l.usd !== undefined, { message: 'expected "tokens" and/or "usd"' });
+
+/**
+ * Quotas of one user or key: `daily` and `monthly` are calendar windows in the company's
+ * `timeZone`; `hard` is for the lifetime of the user or key; `session` is per JWT session (`sid`).
+ */
+export const quotasSchema = z
+  .object({ daily: limit.optional(), monthly: limit.optional(), hard: limit.optional(), session: limit.optional() })
+  .strict();
+
+/** Rate limits of one user or key, per rolling minute. Source of the shape: OpenAI's own RPM/TPM limits. */
+export const rateLimitsSchema = z
+  .object({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
+  .strict();
+
+/** Limits for a user or key: quotas and rate limits. */
+const limitsSchema = z.object({ quotas: quotasSchema.optional(), rateLimits: rateLimitsSchema.optional() }).strict();
+
+const jwtAlgorithm = z.enum(['HS256', 'HS384', 'HS512', 'ES256', 'ES384', 'EdDSA', 'RS256', 'RS384', 'RS512', 'PS256']);
+
+/**
+ * How a company's user tokens (JWTs) are verified. Exactly one key source: `secretEnv` (the name of
+ * an env var holding an HMAC secret, for HS*), `publicKey` (a PEM SPKI public key) or `jwksUrl`.
+ * `algorithms` are pinned: a token signed with any other algorithm, or with `none`, is refused.
+ */
+export const jwtSchema = z
+  .object({
+    algorithms: z.array(jwtAlgorithm).min(1),
+    secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+    publicKey: z.string().includes('BEGIN PUBLIC KEY', { message: 'expected a PEM public key (-----BEGIN PUBLIC KEY-----)' }).optional(),
+    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    issuer: z.string().optional(),
+    audience: z.string().optional(),
+  })
+  .strict()
+  .refine((j) => [j.secretEnv, j.publicKey, j.jwksUrl].filter((v) => v !== undefined).length === 1, {
+    message: 'expected exactly one of "secretEnv", "publicKey" or "jwksUrl"',
+  })
+  .refine((j) => !j.secretEnv || j.algorithms.every((a) => a.startsWith('HS')), {
+    message: 'a shared secret (secretEnv) verifies only HS256/HS384/HS512',
+    path: ['algorithms'],
+  })
+  .refine((j) => j.secretEnv || j.algorithms.every((a) => !a.startsWith('HS')), {
+    message: 'HS* algorithms need "secretEnv"; a public key or JWKS verifies only asymmetric algorithms',
+    path: ['algorithms'],
+  });
+
 /** USD per 1M tokens, with at most 6 decimals so that costs stay exact in integer micro-USD. */
 const usdPerMillion = z
   .number()
@@ -37,7 +94,11 @@ export const apiKeySchema = z
     prefix: z.string().min(4).max(16).describe('The first characters of the key, shown in logs and reports.'),
     expiresAt: instant.optional(),
     revoked: z.boolean().default(false),
+    /** `admin` keys see their whole company's usage in the read API; `member` keys only their own. */
+    role: z.enum(['member', 'admin']).default('member'),
     note: z.string().optional(),
+    /** Overrides of the company's `limits.key` for this key, window by window. */
+    limits: limitsSchema.optional(),
   })
   .strict();
 
@@ -53,11 +114,7 @@ export const allocationSchema = z
   .object({
     id: identifier,
     tokens: tokens.optional(),
-    usd: z
-      .number()
-      .nonnegative()
-      .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, { message: 'expected at most 6 decimal places (USD)' })
-      .optional(),
+    usd: usd.optional(),
     unlimited: z.literal(true).optional(),
     models: z.array(z.string().min(1)).min(1).optional(),
     startsAt: instant.optional(),
@@ -88,11 +145,30 @@ export const purchaseSchema = z
   })
   .strict();
 
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as "Europe/Berlin"' },
+);
+
 export const companySchema = z
   .object({
     name: z.string().min(1),
+    /** The zone whose calendar days and months bound daily and monthly quotas (default UTC). */
+    timeZone: timeZone.default('UTC'),
     keys: z.array(apiKeySchema).default([]),
     allocations: z.array(allocationSchema).default([]),
+    jwt: jwtSchema.optional(),
+    /** Defaults for every user (`user`) and every key (`key`) of the company. */
+    limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
+    /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
+    users: z.record(z.string().min(1), limitsSchema).default({}),
   })
   .strict();
 
@@ -149,6 +225,24 @@ export const configSchema = z
     unknownPaths: z.enum(['reject', 'passthrough']).default('reject'),
     companies: z.record(identifier, companySchema),
     purchases: z.record(identifier, purchaseSchema).default({}),
+    alerts: z
+      .object({
+        /** Where alerts are POSTed as JSON; without it they are only logged and stored. */
+        webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Env var holding the HMAC-SHA256 secret that signs webhook bodies (header `x-tollgate-signature`). */
+        webhookSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+        /** Fractions of a quota used at which a warning and a critical alert fire. */
+        quotaThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
+        /** Fractions of a grant left at which a low-balance warning and critical alert fire. */
+        lowBalanceThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.1, 0.05]),
+        /** A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`. */
+        spike: z
+          .object({ multiple: z.number().gt(1).default(5), windowMinutes: z.number().int().min(2).max(1440).default(60), minTokens: tokens.default(1000) })
+          .strict()
+          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000 }),
+      })
+      .strict()
+      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000 } }),
     prices: z.record(z.string().min(1), priceSchema).default({}),
   })
   .strict()
@@ -180,3 +274,7 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type AllocationConfig = z.output<typeof allocationSchema>;
 export type PriceConfig = z.output<typeof priceSchema>;
 export type PurchaseConfig = z.output<typeof purchaseSchema>;
+export type QuotasConfig = z.output<typeof quotasSchema>;
+export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
+export type JwtConfig = z.output<typeof jwtSchema>;
+export type AlertsConfig = z.output<typeof configSchema>['alerts'];

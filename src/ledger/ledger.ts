@@ -3,12 +3,24 @@ import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { Config } from '../config/schema.js';
 import type { Usage } from '../metering/usage.js';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from './allocate.js';
-import { debits, grants, holds, purchases, requests } from './schema.js';
+import type { QuotaCheck } from '../limits/quotas.js';
+import { debits, grants, holds, purchases, quotaCounters, quotaHolds, requests } from './schema.js';
 import * as schema from './schema.js';
 
 type Db = BetterSQLite3Database<typeof schema>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 type GrantRow = typeof grants.$inferSelect;
+type CounterRow = typeof quotaCounters.$inferSelect;
+
+/** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
+function quotaCapacityTokens(check: QuotaCheck, row: CounterRow, maxPicoPerToken: number): number {
+  let cap = Infinity;
+  if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
+  if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
+    cap = Math.min(cap, Math.floor((Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken));
+  }
+  return cap;
+}
 
 /** What a request asks to reserve. Tokens are the request's own (prompt + output). */
 export interface HoldRequest {
@@ -32,10 +44,38 @@ export interface RequestFacts {
   stream: boolean;
   /** Prompt tokens counted at admission. */
   estimatedPromptTokens?: number;
+  userId?: string | null;
+  sessionId?: string | null;
+  feature?: string | null;
 }
 
-/** Outcome of `admit`: a hold of `holdTokens`, or a refusal with the request-tokens that were left. */
-export type AdmitResult = { ok: true; holdTokens: number } | { ok: false; availableTokens: number };
+/** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */
+export interface QuotaStanding {
+  check: QuotaCheck;
+  remainingTokens?: number;
+  remainingMicroUsd?: number;
+}
+
+/** The caller's standing after the hold, for response headers. */
+export interface Standing {
+  /** Tokens left on active tokens grants covering the model. */
+  tokens: number;
+  /** Micro-USD left on active USD grants covering the model. */
+  microUsd: number;
+  /** An unlimited grant covers the model. */
+  unlimited: boolean;
+  quotas: QuotaStanding[];
+}
+
+/**
+ * Outcome of `admit`: a hold of `holdTokens` (with the standing after it), or a refusal — by the
+ * grants (`balance`, with the request-tokens they had left) or by a quota (the first that could not
+ * cover the request, with the request-tokens it had left).
+ */
+export type AdmitResult =
+  | { ok: true; holdTokens: number; standing: Standing }
+  | { ok: false; reason: 'balance'; availableTokens: number }
+  | { ok: false; reason: 'quota'; quota: QuotaCheck; availableTokens: number };
 
 /** What the proxy learned by the end of a request, written on its row by `settle` or `void`. */
 export interface Outcome {
@@ -105,6 +145,8 @@ export class Ledger {
   private readonly grantById;
   private readonly holdsOf;
   private readonly rowById;
+  private readonly counterById;
+  private readonly quotaHoldsOf;
 
   constructor(private readonly db: Db) {
     const burnOrder = [sql`${grants.expiresAt} IS NULL`, asc(grants.expiresAt), asc(sql`COALESCE(${grants.startsAt}, ${grants.createdAt})`), asc(grants.id)];
@@ -112,6 +154,8 @@ export class Ledger {
     this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
     this.holdsOf = db.select().from(holds).where(eq(holds.requestId, sql.placeholder('requestId'))).prepare();
     this.rowById = db.select().from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare();
+    this.counterById = db.select().from(quotaCounters).where(eq(quotaCounters.id, sql.placeholder('id'))).prepare();
+    this.quotaHoldsOf = db.select().from(quotaHolds).where(eq(quotaHolds.requestId, sql.placeholder('requestId'))).prepare();
   }
 
   /**
@@ -187,40 +231,81 @@ export class Ledger {
    * places a hold (spread over them in burn order) and writes the request row with status `held`,
    * or refuses. A hold is at least 1 token, so a company with nothing left is refused.
    */
-  admit(facts: RequestFacts, want: HoldRequest, now: Date): AdmitResult {
+  admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
     const at = iso(now);
     return this.db.transaction(
       (tx) => {
         const eligible = this.eligible(facts.companyId, facts.requestedModel, at);
-        const available = eligible.reduce((sum, g) => sum + capacityTokens(g, want.maxPicoPerToken), 0);
+        const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, want.maxPicoPerToken), 0);
+        const counters = quotas.map((check) => ({ check, row: this.counter(tx, facts.companyId, check, at) }));
+        const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(check, row, want.maxPicoPerToken));
+        const available = Math.min(grantCapacity, ...quotaCapacity);
         const min = Math.max(1, want.minTokens);
         const max = Math.max(min, want.maxTokens);
         let hold: number;
         if (available >= max) hold = max;
         else if (want.clamp && available > min) hold = available;
-        else return { ok: false, availableTokens: available };
+        else {
+          const q = quotaCapacity.findIndex((c) => c === available && c < grantCapacity);
+          return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
+        }
 
+        const holdMicroUsd = microUsdOf(hold, want.maxPicoPerToken);
         tx.insert(requests)
-          .values({ ...facts, createdAt: at, status: 'held', holdTokens: hold, holdMicroUsd: microUsdOf(hold, want.maxPicoPerToken) })
+          .values({ ...facts, createdAt: at, status: 'held', holdTokens: hold, holdMicroUsd })
           .run();
-        for (const part of planHold(eligible, hold, want.maxPicoPerToken)) {
+        const parts = planHold(eligible, hold, want.maxPicoPerToken);
+        for (const part of parts) {
           tx.insert(holds).values({ requestId: facts.id, grantId: part.grantId, amount: part.amount }).run();
           tx.update(grants)
             .set({ held: sql`${grants.held} + ${part.amount}` })
             .where(eq(grants.id, part.grantId))
             .run();
         }
-        return { ok: true, holdTokens: hold };
+        for (const { check } of counters) {
+          tx.insert(quotaHolds).values({ requestId: facts.id, counterId: check.counterId, tokens: hold, microUsd: holdMicroUsd }).run();
+          tx.update(quotaCounters)
+            .set({ heldTokens: sql`${quotaCounters.heldTokens} + ${hold}`, heldMicroUsd: sql`${quotaCounters.heldMicroUsd} + ${holdMicroUsd}` })
+            .where(eq(quotaCounters.id, check.counterId))
+            .run();
+        }
+        const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
+        const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
+        const finite = eligible.filter((g) => !g.unlimited);
+        return {
+          ok: true,
+          holdTokens: hold,
+          standing: {
+            tokens: finite.filter((g) => g.unit === 'tokens').reduce((s, g) => s + left(g), 0),
+            microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((s, g) => s + left(g), 0),
+            unlimited: eligible.some((g) => g.unlimited),
+            quotas: counters.map(({ check, row }) => ({
+              check,
+              remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - hold),
+              remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
+            })),
+          },
+        };
       },
       { behavior: 'immediate' },
     );
+  }
+
+  /** The quota counter of a window, created empty on first use. */
+  private counter(tx: Tx, companyId: string, check: QuotaCheck, at: string): CounterRow {
+    tx.insert(quotaCounters)
+      .values({ id: check.counterId, companyId, scope: check.scope, scopeId: check.scopeId, window: check.window, windowKey: check.windowKey, createdAt: at })
+      .onConflictDoNothing()
+      .run();
+    return this.counterById.get({ id: check.counterId })!;
   }
 
   /**
    * Settles a held request: releases its hold, then burns `outcome.meteredTokens` (tokens grants) or
    * `outcome.costMicroUsd` (USD grants) first from the grants it held, then from the company's other
    * active grants covering the model, in burn order, writing one debit per grant touched. What none
-   * can cover overdraws the first grant (bounded by the request's use beyond its hold).
+   * can cover overdraws the first grant (bounded by the request's use beyond its hold). The quota
+   * windows the request held (those of its admission) are charged the same tokens and cost.
    * Idempotent: returns false and changes nothing if the request is not `held`.
    */
   settle(requestId: string, outcome: Outcome, now: Date): boolean {
@@ -290,6 +375,20 @@ export class Ledger {
             .run();
         }
         if (held.length) tx.delete(holds).where(eq(holds.requestId, requestId)).run();
+        const charged = status !== 'voided';
+        const quotaHeld = this.quotaHoldsOf.all({ requestId });
+        for (const h of quotaHeld) {
+          tx.update(quotaCounters)
+            .set({
+              heldTokens: sql`${quotaCounters.heldTokens} - ${h.tokens}`,
+              heldMicroUsd: sql`${quotaCounters.heldMicroUsd} - ${h.microUsd}`,
+              spentTokens: sql`${quotaCounters.spentTokens} + ${charged ? o.meteredTokens : 0}`,
+              spentMicroUsd: sql`${quotaCounters.spentMicroUsd} + ${charged ? o.costMicroUsd : 0}`,
+            })
+            .where(eq(quotaCounters.id, h.counterId))
+            .run();
+        }
+        if (quotaHeld.length) tx.delete(quotaHolds).where(eq(quotaHolds.requestId, requestId)).run();
         if (o.meteredTokens > 0 || o.costMicroUsd > 0) this.burn(tx, requestId, held.map((h) => h.grantId), o, at);
         return true;
       },

@@ -41,6 +41,21 @@ const CHECKS: Check[] = [
           FROM grants g LEFT JOIN debits d ON d.grant_id = g.id GROUP BY g.id HAVING g.spent != COALESCE(SUM(d.amount), 0)`,
   },
   {
+    name: 'quota_held_matches_holds',
+    severity: 'error',
+    detail: 'quota_counters.held_tokens / held_micro_usd differ from the sum of its open quota holds',
+    sql: `SELECT c.id AS row, 'held=' || c.held_tokens || '/' || c.held_micro_usd || ' holds=' || COALESCE(SUM(h.tokens), 0) || '/' || COALESCE(SUM(h.micro_usd), 0) AS info
+          FROM quota_counters c LEFT JOIN quota_holds h ON h.counter_id = c.id GROUP BY c.id
+          HAVING c.held_tokens != COALESCE(SUM(h.tokens), 0) OR c.held_micro_usd != COALESCE(SUM(h.micro_usd), 0)`,
+  },
+  {
+    name: 'quota_holds_only_on_held_requests',
+    severity: 'error',
+    detail: 'a quota hold is still open on a request that is no longer held (or does not exist)',
+    sql: `SELECT h.request_id || '/' || h.counter_id AS row, COALESCE(r.status, 'no row') AS info
+          FROM quota_holds h LEFT JOIN requests r ON r.id = h.request_id WHERE r.status IS NOT 'held'`,
+  },
+  {
     name: 'holds_only_on_held_requests',
     severity: 'error',
     detail: 'a hold is still open on a request that is no longer held (or does not exist)',

@@ -107,6 +107,7 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
   const upstreamRequestId = header(res.headers, 'x-request-id');
   const headers = clientResponseHeaders(res.headers, hideUsage);
   headers.set('x-tollgate-request-id', requestId);
+  if (admitted) for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
 
   const splitter = new SseSplitter();
   const decoder = new TextDecoder();

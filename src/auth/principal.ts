@@ -1,0 +1,14 @@
+/**
+ * The caller a credential resolved to. A company key gives `keyId` (and no user); a user token
+ * (JWT) gives `userId` (its `sub`), its `role` and optional `sessionId` (its `sid`), and no key.
+ */
+export interface Principal {
+  companyId: string;
+  keyId: string | null;
+  userId: string | null;
+  role: 'member' | 'admin';
+  sessionId: string | null;
+}
+
+/** Why a credential was refused; each becomes a 401 `invalid_api_key`. */
+export type AuthFailure = 'missing' | 'unknown' | 'revoked' | 'expired' | 'invalid_token';

@@ -1,0 +1,321 @@
+import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { Command, Option } from 'commander';
+import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import {
+  balanceReport,
+  exportCsv,
+  exportRows,
+  formatMicroUsd,
+  formatTable,
+  GROUP_BYS,
+  historyReport,
+  int,
+  openLedgerReadOnly,
+  parseInstant,
+  PERIODS,
+  resolveWindow,
+  toCsv,
+  usageReport,
+  type Column,
+  type CompanyBalance,
+  type GrantReport,
+  type GroupBy,
+  type HistoryRow,
+  type Period,
+  type ReadOnlyLedger,
+  type RequestFilter,
+  type ScopeBalance,
+  type UsageRow,
+} from '../reports/index.js';
+
+/**
+ * The report commands: `tollgate balance`, `usage`, `export` and `history`. Each opens the ledger
+ * read-only (the config's `ledger.path`, or `--ledger <file>`), prints a text table by default,
+ * JSON with `--json` and CSV with `--csv`, and exits 2 when the ledger or an option is unusable.
+ */
+
+interface SourceOpts {
+  config?: string;
+  ledger?: string;
+  now?: string;
+}
+interface FormatOpts {
+  json?: boolean;
+  csv?: boolean;
+}
+interface FilterOpts {
+  company?: string;
+  user?: string;
+  key?: string;
+  model?: string;
+  endpoint?: string;
+  feature?: string;
+  period?: Period;
+  since?: string;
+  until?: string;
+}
+
+/** Thrown for a problem the user can fix (bad option, missing ledger); printed without a stack. */
+class UsageError extends Error {}
+
+function withSource(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file whose ledger.path to read (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+    .option('--ledger <file>', 'the ledger file to read, instead of the config\'s ledger.path')
+    .addOption(new Option('--now <instant>', 'evaluate as of this instant instead of the clock (ISO 8601)').hideHelp());
+}
+
+function withFormat(cmd: Command, csv = true): Command {
+  cmd.addOption(new Option('--json', 'print JSON instead of a table'));
+  if (csv) cmd.addOption(new Option('--csv', 'print CSV (RFC 4180) instead of a table').conflicts('json'));
+  return cmd;
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .option('--company <id>', 'only this company')
+    .option('--user <id>', 'only this user (requests.user_id)')
+    .option('--key <id>', 'only this company key (requests.key_id)')
+    .option('--model <name>', 'only this requested model (exact name)')
+    .option('--endpoint <path>', 'only this endpoint, e.g. /v1/chat/completions')
+    .option('--feature <name>', 'only this feature (x-tollgate-feature)')
+    .addOption(new Option('--period <period>', 'the last 7, 30 or 90 days (24 h each) before now').choices(Object.keys(PERIODS)).conflicts(['since', 'until']))
+    .option('--since <instant>', 'from this instant, inclusive (ISO 8601 with offset, or a date: midnight UTC)')
+    .option('--until <instant>', 'until this instant, exclusive');
+}
+
+/** Runs a command body with the ledger open; prints user errors on stderr and exits 2. */
+function run<O extends SourceOpts>(body: (ledger: ReadOnlyLedger, now: Date, opts: O) => void) {
+  return (opts: O): void => {
+    let ledger: ReadOnlyLedger | undefined;
+    try {
+      const now = opts.now !== undefined ? new Date(userInput(() => parseInstant(opts.now!, '--now'))) : new Date();
+      ledger = openLedger(opts);
+      body(ledger, now, opts);
+    } catch (err) {
+      if (!(err instanceof UsageError || err instanceof ConfigError || err instanceof Database.SqliteError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+    } finally {
+      ledger?.close();
+    }
+  };
+}
+
+function openLedger(opts: SourceOpts): ReadOnlyLedger {
+  const path = opts.ledger ?? loadConfig(configPath(opts.config)).ledger.path;
+  try {
+    return openLedgerReadOnly(path);
+  } catch (err) {
+    throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `parse`, turning what it throws into a UsageError. */
+function userInput<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function filterOf(opts: FilterOpts, now: Date): RequestFilter {
+  const f: RequestFilter = { ...userInput(() => resolveWindow({ period: opts.period, since: opts.since, until: opts.until }, now)) };
+  if (opts.company !== undefined) f.companyId = opts.company;
+  if (opts.user !== undefined) f.userId = opts.user;
+  if (opts.key !== undefined) f.keyId = opts.key;
+  if (opts.model !== undefined) f.model = opts.model;
+  if (opts.endpoint !== undefined) f.endpoint = opts.endpoint;
+  if (opts.feature !== undefined) f.feature = opts.feature;
+  return f;
+}
+
+const out = (text: string) => process.stdout.write(text);
+const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
+/** An amount in a grant's unit, for tables: tokens with separators, micro-USD as USD. */
+const amount = (unit: 'tokens' | 'micro_usd', n: number | null) => (n === null ? 'unlimited' : unit === 'tokens' ? int(n) : formatMicroUsd(n));
+
+// balance
+
+const GRANT_COLUMNS: Column<GrantReport>[] = [
+  { title: 'grant', cell: (g) => g.id },
+  { title: 'unit', cell: (g) => (g.unit === 'tokens' ? 'tokens' : 'USD') },
+  { title: 'models', cell: (g) => g.models?.join(' ') ?? 'all' },
+  { title: 'amount', cell: (g) => (g.unlimited ? 'unlimited' : amount(g.unit, g.amount)), numeric: true },
+  { title: 'spent', cell: (g) => amount(g.unit, g.spent), numeric: true },
+  { title: 'held', cell: (g) => amount(g.unit, g.held), numeric: true },
+  { title: 'remaining', cell: (g) => amount(g.unit, g.remaining), numeric: true },
+  { title: 'active', cell: (g) => (g.active ? 'yes' : 'no') },
+  { title: 'expires', cell: (g) => g.expiresAt ?? 'never' },
+  { title: 'purchase', cell: (g) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : (g.purchaseId ?? '-')) },
+];
+
+const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
+  { title: 'models', cell: (s) => s.models?.join(' ') ?? 'all models' },
+  { title: 'tokens', cell: (s) => int(s.tokens), numeric: true },
+  { title: 'USD', cell: (s) => formatMicroUsd(s.microUsd), numeric: true },
+  { title: 'unlimited', cell: (s) => (s.unlimited ? 'yes' : 'no') },
+  { title: 'expires', cell: (s) => s.expiresAt ?? 'never' },
+  { title: 'grants', cell: (s) => s.grantIds.join(' ') },
+];
+
+function printBalance(b: CompanyBalance): void {
+  const unlimited = b.unlimitedModels.length ? `; unlimited: ${b.unlimitedModels.join(', ')}` : '';
+  out(`${b.companyId}: ${int(b.tokens)} tokens and ${formatMicroUsd(b.microUsd)} USD left on active grants${unlimited}\n\n`);
+  out(formatTable(GRANT_COLUMNS, b.grants));
+  out('\nby model:\n');
+  out(formatTable(SCOPE_COLUMNS, b.byModel));
+}
+
+function balanceCsv(report: CompanyBalance[]): string {
+  const header = ['company', 'grant', 'unit', 'unlimited', 'models', 'amount', 'spent', 'held', 'remaining', 'active', 'starts_at', 'expires_at', 'purchase'];
+  return toCsv(
+    header,
+    report.flatMap((b) =>
+      b.grants.map((g) => [b.companyId, g.id, g.unit, g.unlimited, g.models?.join(' ') ?? null, g.unlimited ? null : g.amount, g.spent, g.held, g.remaining, g.active, g.startsAt, g.expiresAt, g.purchaseId]),
+    ),
+  );
+}
+
+// usage
+
+function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
+  const cols: Column<UsageRow>[] = [];
+  if (groupBy === 'user') cols.push({ title: 'company', cell: (r) => r.companyId ?? '-' });
+  if (groupBy !== 'none') cols.push({ title: groupBy, cell: (r) => r.key ?? '-' });
+  return [
+    ...cols,
+    { title: 'requests', cell: (r) => int(r.requests), numeric: true },
+    { title: 'input', cell: (r) => int(r.inputTokens), numeric: true },
+    { title: 'cached', cell: (r) => int(r.cachedInputTokens), numeric: true },
+    { title: 'output', cell: (r) => int(r.outputTokens), numeric: true },
+    { title: 'reasoning', cell: (r) => int(r.reasoningTokens), numeric: true },
+    { title: 'total', cell: (r) => int(r.totalTokens), numeric: true },
+    { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
+    { title: 'errors', cell: (r) => int(r.errors), numeric: true },
+    { title: 'avg ms', cell: (r) => (r.avgLatencyMs === null ? '-' : r.avgLatencyMs.toFixed(1)), numeric: true },
+  ];
+}
+
+function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
+  const lead = [...(groupBy === 'user' ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
+  const header = [...lead, 'requests', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'total_tokens', 'cost_micro_usd', 'cost_usd', 'errors', 'avg_latency_ms'];
+  return toCsv(
+    header,
+    rows.map((r) => [
+      ...(groupBy === 'user' ? [r.companyId] : []),
+      ...(groupBy !== 'none' ? [r.key] : []),
+      r.requests,
+      r.inputTokens,
+      r.cachedInputTokens,
+      r.outputTokens,
+      r.reasoningTokens,
+      r.totalTokens,
+      r.costMicroUsd,
+      formatMicroUsd(r.costMicroUsd),
+      r.errors,
+      r.avgLatencyMs,
+    ]),
+  );
+}
+
+// history
+
+const HISTORY_COLUMNS: Column<HistoryRow>[] = [
+  { title: 'date', cell: (r) => r.createdAt },
+  { title: 'company', cell: (r) => r.companyId },
+  { title: 'user', cell: (r) => r.userId ?? '-' },
+  { title: 'generator', cell: (r) => r.model ?? '-' },
+  { title: 'endpoint', cell: (r) => r.endpoint },
+  { title: 'status', cell: (r) => r.status },
+  { title: 'tokens used', cell: (r) => int(r.tokensUsed), numeric: true },
+  { title: 'remaining', cell: (r) => int(r.remainingTokens), numeric: true },
+  { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
+];
+
+function historyCsv(rows: HistoryRow[]): string {
+  return toCsv(
+    ['date', 'company', 'user', 'generator', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
+    rows.map((r) => [r.createdAt, r.companyId, r.userId, r.model, r.endpoint, r.feature, r.status, r.tokensUsed, r.remainingTokens, r.costMicroUsd, r.requestId]),
+  );
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`-n: expected a positive integer, got "${text}"`);
+  return n;
+}
+
+/** Adds `balance`, `usage`, `export` and `history` to the tollgate command. */
+export function registerReportCommands(program: Command): void {
+  withFormat(
+    withSource(
+      program
+        .command('balance')
+        .description("what is left per company: per grant, per model scope, and the unlimited models")
+        .option('--company <id>', 'only this company (default: every company with a grant)'),
+    ),
+  ).action(
+    run<SourceOpts & FormatOpts & { company?: string }>((ledger, now, opts) => {
+      const report = balanceReport(ledger.db, now, opts.company);
+      if (opts.json) json(report);
+      else if (opts.csv) out(balanceCsv(report));
+      else if (report.length === 0) out('(no grants)\n');
+      else report.forEach((b, i) => (i && out('\n'), printBalance(b)));
+    }),
+  );
+
+  withFormat(
+    withFilters(
+      withSource(
+        program
+          .command('usage')
+          .description('requests, tokens, cost (USD), errors and mean latency, filtered and grouped; in-flight requests are left out')
+          .addOption(new Option('--group-by <field>', 'one row per user, model, endpoint, day or hour (UTC)').choices(GROUP_BYS).default('none')),
+      ),
+    ),
+  ).action(
+    run<SourceOpts & FormatOpts & FilterOpts & { groupBy: GroupBy }>((ledger, now, opts) => {
+      const rows = usageReport(ledger.db, filterOf(opts, now), opts.groupBy);
+      if (opts.json) json(rows);
+      else if (opts.csv) out(usageCsv(rows, opts.groupBy));
+      else out(formatTable(usageColumns(opts.groupBy), rows));
+    }),
+  );
+
+  withFilters(
+    withSource(
+      program
+        .command('export')
+        .description("the ledger's requests as CSV (seed 003's columns, then Company and Request ID), oldest first")
+        .option('-o, --output <file>', 'write the CSV to this file instead of stdout'),
+    ),
+  ).action(
+    run<SourceOpts & FilterOpts & { output?: string }>((ledger, now, opts) => {
+      const rows = exportRows(ledger.db, filterOf(opts, now));
+      const csv = exportCsv(rows);
+      if (opts.output === undefined) return void out(csv);
+      writeFileSync(opts.output, csv);
+      process.stderr.write(`wrote ${rows.length} rows to ${opts.output}\n`);
+    }),
+  );
+
+  withFormat(
+    withSource(
+      program
+        .command('history')
+        .description('the last requests, newest first, with the tokens remaining after each')
+        .option('--company <id>', 'only this company')
+        .option('-n, --limit <n>', 'how many requests', '50'),
+    ),
+  ).action(
+    run<SourceOpts & FormatOpts & { company?: string; limit: string }>((ledger, now, opts) => {
+      const rows = historyReport(ledger.db, now, { companyId: opts.company, limit: positiveInt(opts.limit) });
+      if (opts.json) json(rows);
+      else if (opts.csv) out(historyCsv(rows));
+      else out(formatTable(HISTORY_COLUMNS, rows));
+    }),
+  );
+}

@@ -1,0 +1,88 @@
+import type { Principal } from '../auth/principal.js';
+import type { CompanyConfig, QuotasConfig, RateLimitsConfig } from '../config/schema.js';
+import { dailyWindow, monthlyWindow } from './windows.js';
+
+export type QuotaWindow = 'daily' | 'monthly' | 'hard' | 'session';
+
+/**
+ * One quota that bounds a request: a window of a user or key, its counter in the ledger
+ * (`quota_counters.id`), its limits (tokens and/or micro-USD) and when it resets (null: never).
+ */
+export interface QuotaCheck {
+  counterId: string;
+  scope: 'user' | 'key';
+  /** `<company>/<user>` for users, the key id for keys. */
+  scopeId: string;
+  window: QuotaWindow;
+  windowKey: string;
+  limitTokens?: number;
+  limitMicroUsd?: number;
+  resetsAt: Date | null;
+}
+
+/** One rate-limit bucket that bounds a request: per rolling minute, for a user or a key. */
+export interface RateLimitCheck {
+  bucketId: string;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+const WINDOWS: QuotaWindow[] = ['daily', 'monthly', 'hard', 'session'];
+
+/** The limits in force for the principal: the company default for its scope, overridden window by window. */
+function limitsFor(company: CompanyConfig, principal: Principal, keyLimits: { quotas?: QuotasConfig; rateLimits?: RateLimitsConfig } | undefined) {
+  const scope = principal.userId !== null ? 'user' : 'key';
+  const defaults = company.limits?.[scope];
+  const override = scope === 'user' ? company.users[principal.userId!] : keyLimits;
+  return {
+    scope,
+    quotas: { ...defaults?.quotas, ...override?.quotas } as QuotasConfig,
+    rateLimits: { ...defaults?.rateLimits, ...override?.rateLimits } as RateLimitsConfig,
+  } as const;
+}
+
+/**
+ * The quotas that bound a request of `principal` at `now`: daily and monthly windows in the
+ * company's time zone, the hard (lifetime) quota, and the session quota when the user token has a
+ * session id. `keyLimits` is the key's own override, for key principals.
+ */
+export function quotasFor(company: CompanyConfig, principal: Principal, keyLimits: { quotas?: QuotasConfig } | undefined, now: Date): QuotaCheck[] {
+  const { scope, quotas } = limitsFor(company, principal, keyLimits);
+  const scopeId = scope === 'user' ? `${principal.companyId}/${principal.userId}` : principal.keyId!;
+  const checks: QuotaCheck[] = [];
+  for (const window of WINDOWS) {
+    const limit = quotas[window];
+    if (!limit) continue;
+    let windowKey: string;
+    let resetsAt: Date | null = null;
+    if (window === 'daily' || window === 'monthly') {
+      const w = window === 'daily' ? dailyWindow(now, company.timeZone) : monthlyWindow(now, company.timeZone);
+      windowKey = w.key;
+      resetsAt = w.resetsAt;
+    } else if (window === 'session') {
+      if (!principal.sessionId) continue;
+      windowKey = principal.sessionId;
+    } else {
+      windowKey = 'all';
+    }
+    checks.push({
+      counterId: `${scope}:${scopeId}:${window}:${windowKey}`,
+      scope,
+      scopeId,
+      window,
+      windowKey,
+      limitTokens: limit.tokens,
+      limitMicroUsd: limit.usd === undefined ? undefined : Math.round(limit.usd * 1_000_000),
+      resetsAt,
+    });
+  }
+  return checks;
+}
+
+/** The rate limits that bound a request of `principal`, as one bucket (per user or per key). */
+export function rateLimitsFor(company: CompanyConfig, principal: Principal, keyLimits: { rateLimits?: RateLimitsConfig } | undefined): RateLimitCheck[] {
+  const { scope, rateLimits } = limitsFor(company, principal, keyLimits);
+  if (!rateLimits.requestsPerMinute && !rateLimits.tokensPerMinute) return [];
+  const bucketId = scope === 'user' ? `user:${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
+  return [{ bucketId, requestsPerMinute: rateLimits.requestsPerMinute, tokensPerMinute: rateLimits.tokensPerMinute }];
+}

@@ -1,0 +1,87 @@
+import { and, eq, gte, lt, ne, type SQL } from 'drizzle-orm';
+import { requests } from '../ledger/schema.js';
+
+/** The fixed look-back windows: 7, 30 or 90 days of 24 h before "now". */
+export const PERIODS = { '7d': 7, '30d': 30, '90d': 90 } as const;
+export type Period = keyof typeof PERIODS;
+
+/**
+ * Which ledger rows a usage or export report reads. Every field is optional; all given ones must
+ * match (exactly). `since` is inclusive and `until` exclusive, both ISO 8601 UTC instants compared
+ * with `requests.created_at` (the admission time).
+ */
+export interface RequestFilter {
+  companyId?: string;
+  /** `requests.user_id`: the end user named by the caller's token. */
+  userId?: string;
+  /** `requests.key_id`: the company key the request came with. */
+  keyId?: string;
+  /** `requests.requested_model`: the model as the caller asked for it. */
+  model?: string;
+  /** `requests.endpoint`, e.g. `/v1/chat/completions`. */
+  endpoint?: string;
+  /** `requests.feature`: the `x-tollgate-feature` header. */
+  feature?: string;
+  since?: string;
+  until?: string;
+}
+
+/** A time window as given on the command line: a period back from `now`, or explicit bounds. */
+export interface WindowSpec {
+  period?: Period;
+  since?: string;
+  until?: string;
+}
+
+const OFFSET = /(Z|[+-]\d\d:\d\d)$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Parses an instant given by a user into ISO 8601 UTC (`2026-11-24T00:00:00.000Z`). Accepts an
+ * instant with an explicit offset, or a bare date (`2026-11-24`, midnight UTC).
+ * @throws Error naming `what` when the text is neither.
+ */
+export function parseInstant(text: string, what: string): string {
+  const ms = Date.parse(text);
+  if ((!OFFSET.test(text) && !DATE_ONLY.test(text)) || Number.isNaN(ms)) {
+    throw new Error(`${what}: expected an ISO 8601 instant with an offset (2026-11-24T00:00:00Z) or a date (2026-11-24), got "${text}"`);
+  }
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Resolves a window to `since`/`until` (ISO UTC). A period `Nd` means since `now` − N × 24 h,
+ * with no upper bound; `since` and `until` are parsed with `parseInstant`. A period and explicit
+ * bounds together are refused.
+ * @throws Error on a bad instant, an unknown period, or a period combined with since/until.
+ */
+export function resolveWindow(spec: WindowSpec, now: Date): { since?: string; until?: string } {
+  if (spec.period !== undefined) {
+    if (spec.since !== undefined || spec.until !== undefined) throw new Error('give either a period or since/until, not both');
+    const days = PERIODS[spec.period];
+    if (days === undefined) throw new Error(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${spec.period}"`);
+    return { since: new Date(now.getTime() - days * 86_400_000).toISOString() };
+  }
+  return {
+    ...(spec.since !== undefined ? { since: parseInstant(spec.since, 'since') } : {}),
+    ...(spec.until !== undefined ? { until: parseInstant(spec.until, 'until') } : {}),
+  };
+}
+
+/**
+ * The SQL condition for a filter over `requests`. Rows still `held` are in flight (no usage yet)
+ * and always left out.
+ */
+export function requestWhere(f: RequestFilter): SQL | undefined {
+  return and(
+    ne(requests.status, 'held'),
+    f.companyId !== undefined ? eq(requests.companyId, f.companyId) : undefined,
+    f.userId !== undefined ? eq(requests.userId, f.userId) : undefined,
+    f.keyId !== undefined ? eq(requests.keyId, f.keyId) : undefined,
+    f.model !== undefined ? eq(requests.requestedModel, f.model) : undefined,
+    f.endpoint !== undefined ? eq(requests.endpoint, f.endpoint) : undefined,
+    f.feature !== undefined ? eq(requests.feature, f.feature) : undefined,
+    f.since !== undefined ? gte(requests.createdAt, f.since) : undefined,
+    f.until !== undefined ? lt(requests.createdAt, f.until) : undefined,
+  );
+}
