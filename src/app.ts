@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { quotaRequestRoutes } from './api/quota-requests.js';
 import { errorResponse } from './http/errors.js';
 import { admit, authenticate, newRequestId } from './proxy/admission.js';
 import { METERED_ENDPOINTS, type MeteredEndpoint } from './proxy/endpoints.js';
@@ -48,6 +49,7 @@ export function createApp(rt: Runtime): Hono {
     onError: () => errorResponse(413, { message: `Request body too large: the limit is ${MAX_JSON_BODY} bytes.`, type: 'invalid_request_error', param: null, code: 'request_too_large' }),
   });
   for (const endpoint of METERED_ENDPOINTS.values()) app.post(endpoint.path, limit, (c) => metered(rt, c, endpoint));
+  quotaRequestRoutes(app, rt);
   app.get('/v1/models', (c) => passThrough(rt, c));
   app.get('/v1/models/:model', (c) => passThrough(rt, c));
   const notFound = (c: Context) => errorResponse(404, { message: `Invalid URL (${c.req.method} ${c.req.path})`, type: 'invalid_request_error', param: null, code: null });

@@ -1,3 +1,4 @@
+import type { AlertService } from './alerts/alerts.js';
 import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
@@ -12,6 +13,7 @@ export interface Runtime {
   keys: KeyIndex;
   jwt: JwtVerifier;
   rateLimiter: RateLimiter;
+  alerts: AlertService;
   ledger: Ledger;
   upstream: Upstream;
   /** The current instant; injectable so tests can move time (expiry). */

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { AlertService } from './alerts/alerts.js';
+import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import { JwtVerifier } from './auth/jwt.js';
@@ -19,6 +21,8 @@ export interface ServerOptions {
   upstreamKey?: string;
   clock?: () => Date;
   log?: Logger;
+  /** Webhook retry timing (tests shorten it). */
+  webhook?: Pick<WebhookOptions, 'retryBaseMs' | 'maxAttempts' | 'timeoutMs'>;
 }
 
 /** A running tollgate: its base URL (`http://host:port`) and runtime. */
@@ -55,7 +59,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections });
   const jwt = new JwtVerifier(config);
   await jwt.check();
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), ledger, upstream, clock, log };
+  const { webhookUrl, webhookSecretEnv } = config.alerts;
+  const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
+  const alerts = new AlertService(db, config.alerts, log, webhook, clock);
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log };
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {

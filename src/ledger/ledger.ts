@@ -148,7 +148,8 @@ export class Ledger {
   private readonly counterById;
   private readonly quotaHoldsOf;
 
-  constructor(private readonly db: Db) {
+  /** @param db the ledger's drizzle handle, also used by tollgate's own API for its small tables. */
+  constructor(readonly db: Db) {
     const burnOrder = [sql`${grants.expiresAt} IS NULL`, asc(grants.expiresAt), asc(sql`COALESCE(${grants.startsAt}, ${grants.createdAt})`), asc(grants.id)];
     this.grantsOf = db.select().from(grants).where(and(eq(grants.companyId, sql.placeholder('companyId')), isNull(grants.removedAt))).orderBy(...burnOrder).prepare();
     this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();

@@ -139,7 +139,13 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
       outcome = { ...base, usage, usageSource: 'estimated', meteredTokens: usage.totalTokens, costMicroUsd: costMicroUsd(usage, admitted.price) };
     }
     const now = rt.clock();
-    if (outcome) rt.ledger.settle(requestId, outcome, now);
+    if (outcome && admitted) {
+      rt.ledger.settle(requestId, outcome, now);
+      const { principal, model, quotas } = admitted;
+      const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
+      const tokens = outcome.meteredTokens;
+      setImmediate(() => rt.alerts.afterSettle({ companyId: principal.companyId, subject, model, quotas, tokens }));
+    }
     else if (admitted) rt.ledger.void(requestId, { ...base, usageSource: 'none' }, now);
     else rt.ledger.settle(requestId, { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 }, now);
     rt.log.info({ requestId, status: res.statusCode, usage: outcome?.usageSource ?? 'none', tokens: outcome?.meteredTokens ?? 0, latencyMs: base.latencyMs, errorCode }, 'request finished');

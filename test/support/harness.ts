@@ -43,11 +43,16 @@ export interface Tollgate {
 
 export interface TollgateOptions {
   upstreamUrl: string;
-  /** Company id → allocations; keys `<company>-key` are minted for each. */
-  companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean }[] }>;
+  /**
+   * Company id → allocations and any other company fields (jwt, limits, users, timeZone); keys are
+   * minted for each entry of `keys` (default one key, `<company>-key`).
+   */
+  companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean; role?: string; limits?: unknown }[]; [field: string]: unknown }>;
   admission?: Record<string, unknown>;
   unknownPaths?: 'reject' | 'passthrough';
+  alerts?: Record<string, unknown>;
   clock?: () => Date;
+  webhook?: { retryBaseMs?: number; maxAttempts?: number; timeoutMs?: number };
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -56,12 +61,13 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const keys: Record<string, string> = {};
   const companies: Record<string, unknown> = {};
   for (const [id, c] of Object.entries(opts.companies ?? { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] } })) {
-    const keyEntries = (c.keys ?? [{ id: `${id}-key` }]).map((k) => {
+    const { keys: keySpecs, ...rest } = c;
+    const keyEntries = (keySpecs ?? [{ id: `${id}-key` }]).map((k) => {
       const minted = mintKey();
       keys[k.id] = minted.key;
-      return { id: k.id, sha256: minted.sha256, prefix: minted.prefix, expiresAt: k.expiresAt, revoked: k.revoked ?? false };
+      return { ...k, sha256: minted.sha256, prefix: minted.prefix, revoked: k.revoked ?? false };
     });
-    companies[id] = { name: id, keys: keyEntries, allocations: c.allocations };
+    companies[id] = { name: id, ...rest, keys: keyEntries };
   }
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
@@ -69,10 +75,11 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     ledger: { path: join(dir, 'ledger.db') },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
+    alerts: opts.alerts,
     companies,
     prices: TEST_PRICES,
   });
-  const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock });
+  const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock, webhook: opts.webhook });
   const reader = new Database(config.ledger.path, { readonly: true });
   const firstKey = Object.values(keys)[0]!;
   return {

@@ -1,0 +1,140 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type { AlertsConfig } from '../config/schema.js';
+import { covers, isActive, type GrantState } from '../ledger/allocate.js';
+import * as schema from '../ledger/schema.js';
+import { alerts, grants, quotaCounters } from '../ledger/schema.js';
+import type { QuotaCheck } from '../limits/quotas.js';
+import type { Logger } from '../log.js';
+import type { WebhookSender } from './webhook.js';
+
+type Db = BetterSQLite3Database<typeof schema>;
+type Kind = (typeof alerts.$inferInsert)['kind'];
+
+/** What settled, as the alert checks need it. */
+export interface SettledUsage {
+  companyId: string;
+  /** `<company>/<user>` for a user, `key:<id>` for a key: whose spikes are tracked. */
+  subject: string;
+  model: string;
+  quotas: QuotaCheck[];
+  /** Tokens the request was charged. */
+  tokens: number;
+}
+
+/**
+ * Threshold and spike alerts. Each alert has a key naming what crossed which threshold in which
+ * window (`quota:<counter id>:<threshold>`, `balance:<grant>:<amount>:<threshold>`,
+ * `spike:<subject>:<minute>`); the `alerts` table's primary key makes it fire exactly once, even
+ * across restarts. Firing writes a structured log line (warn) and, when a webhook is configured,
+ * POSTs the alert in the background. Nothing here can fail or delay a request: `afterSettle` is
+ * called after the response and catches everything.
+ */
+export class AlertService {
+  /** Per subject: tokens per minute (minute index since the epoch → tokens), trimmed to the spike window. */
+  private readonly minutes = new Map<string, Map<number, number>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: AlertsConfig,
+    private readonly log: Logger,
+    private readonly webhook: WebhookSender | undefined,
+    private readonly clock: () => Date,
+  ) {}
+
+  /** Checks the quotas and grants a settled request touched, and its subject's minute, for alerts. */
+  afterSettle(u: SettledUsage): void {
+    try {
+      this.checkQuotas(u);
+      this.checkBalance(u);
+      this.checkSpike(u);
+    } catch (err) {
+      this.log.error({ err }, 'alert check failed');
+    }
+  }
+
+  /** Fires the alert for a new quota-increase request (seed 001). */
+  quotaIncreaseRequested(companyId: string, request: Record<string, unknown>): void {
+    this.fire(`quota_request:${String(request.id)}`, 'quota_increase_request', companyId, { request });
+  }
+
+  private checkQuotas(u: SettledUsage): void {
+    const [warning, critical] = this.config.quotaThresholds;
+    for (const q of u.quotas) {
+      const row = this.db.select().from(quotaCounters).where(eq(quotaCounters.id, q.counterId)).get();
+      if (!row) continue;
+      const used = Math.max(q.limitTokens ? row.spentTokens / q.limitTokens : 0, q.limitMicroUsd ? row.spentMicroUsd / q.limitMicroUsd : 0);
+      for (const [threshold, kind] of [[critical, 'quota_critical'], [warning, 'quota_warning']] as const) {
+        if (used < threshold) continue;
+        this.fire(`quota:${q.counterId}:${threshold}`, kind, u.companyId, {
+          scope: q.scope,
+          subject: q.scopeId,
+          window: q.window,
+          windowKey: q.windowKey,
+          threshold,
+          used: Number(used.toFixed(4)),
+          spentTokens: row.spentTokens,
+          limitTokens: q.limitTokens ?? null,
+          spentMicroUsd: row.spentMicroUsd,
+          limitMicroUsd: q.limitMicroUsd ?? null,
+          resetsAt: q.resetsAt?.toISOString() ?? null,
+        });
+      }
+    }
+  }
+
+  private checkBalance(u: SettledUsage): void {
+    const [warning, critical] = this.config.lowBalanceThresholds;
+    const at = this.clock().toISOString();
+    const rows = this.db.select().from(grants).where(and(eq(grants.companyId, u.companyId), isNull(grants.removedAt))).all();
+    for (const row of rows) {
+      const g: GrantState = { ...row, models: row.models ? (JSON.parse(row.models) as string[]) : null };
+      if (g.unlimited || g.amount === 0 || !isActive(g, at) || !covers(g, u.model)) continue;
+      const left = Math.max(0, g.amount - g.spent) / g.amount;
+      for (const [threshold, kind] of [[critical, 'low_balance_critical'], [warning, 'low_balance_warning']] as const) {
+        if (left > threshold) continue;
+        this.fire(`balance:${g.id}:${g.amount}:${threshold}`, kind, u.companyId, { grant: g.id, unit: g.unit, amount: g.amount, spent: g.spent, left: Number(left.toFixed(4)), threshold, expiresAt: g.expiresAt });
+      }
+    }
+  }
+
+  private checkSpike(u: SettledUsage): void {
+    const { multiple, windowMinutes, minTokens } = this.config.spike;
+    const minute = Math.floor(this.clock().getTime() / 60_000);
+    let buckets = this.minutes.get(u.subject);
+    if (!buckets) this.minutes.set(u.subject, (buckets = new Map()));
+    buckets.set(minute, (buckets.get(minute) ?? 0) + u.tokens);
+    let trailing = 0;
+    for (const [m, tokens] of buckets) {
+      if (m <= minute - windowMinutes) buckets.delete(m);
+      else if (m < minute) trailing += tokens;
+    }
+    const now = buckets.get(minute)!;
+    const average = trailing / (windowMinutes - 1);
+    if (now >= minTokens && average > 0 && now > multiple * average) {
+      this.fire(`spike:${u.subject}:${new Date(minute * 60_000).toISOString()}`, 'usage_spike', u.companyId, {
+        subject: u.subject,
+        minute: new Date(minute * 60_000).toISOString(),
+        tokens: now,
+        trailingAveragePerMinute: Math.round(average),
+        multiple,
+      });
+    }
+  }
+
+  /** Records the alert once; when it is new, logs it and queues the webhook. */
+  private fire(key: string, kind: Kind, companyId: string, details: Record<string, unknown>): void {
+    const firedAt = this.clock().toISOString();
+    const payload = { key, kind, companyId, firedAt, ...details };
+    const inserted = this.db.insert(alerts).values({ key, kind, companyId, firedAt, payload: JSON.stringify(payload) }).onConflictDoNothing().run();
+    if (inserted.changes === 0) return;
+    this.log.warn({ alert: payload }, `alert: ${kind}`);
+    this.webhook?.send(payload, (delivered) => {
+      this.db
+        .update(alerts)
+        .set({ attempts: sql`${alerts.attempts} + 1`, ...(delivered ? { deliveredAt: new Date().toISOString() } : {}) })
+        .where(eq(alerts.key, key))
+        .run();
+    });
+  }
+}
