@@ -25,6 +25,19 @@ keys
   .option('--note <text>', 'a note stored with the entry')
   .action(keysCreateCommand);
 
+const token = program.command('token').description('user tokens (JWT)');
+token
+  .command('mint')
+  .description("mint a user token signed with the company's key (HS secret from its env var, or --private-key)")
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .requiredOption('--company <id>', 'the company the user belongs to')
+  .requiredOption('--user <id>', 'the user id (the sub claim)')
+  .option('--role <role>', 'member or admin', 'member')
+  .option('--session <id>', 'a session id (the sid claim), for per-session quotas')
+  .option('--ttl <seconds>', 'lifetime in seconds', '3600')
+  .option('--private-key <file>', 'PKCS#8 PEM private key, for ES256/EdDSA/RS256 companies')
+  .action(async (opts) => (await import('./cli/token.js')).tokenMintCommand(opts));
+
 const ledger = program.command('ledger').description('the SQLite ledger');
 ledger
   .command('verify [file]')

@@ -273,7 +273,7 @@ export function registerReportCommands(program: Command): void {
         program
           .command('usage')
           .description('requests, tokens, cost (USD), errors and mean latency, filtered and grouped; in-flight requests are left out')
-          .addOption(new Option('--group-by <field>', 'one row per user, model, endpoint, day or hour (UTC)').choices(GROUP_BYS).default('none')),
+          .addOption(new Option('--group-by <field>', 'one row per company, user, model, endpoint, day or hour (UTC); none: one total row').choices(GROUP_BYS).default('none')),
       ),
     ),
   ).action(
