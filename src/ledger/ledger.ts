@@ -127,6 +127,11 @@ export type InterruptedPolicy = 'charge_prompt' | 'release';
 
 const iso = (d: Date) => d.toISOString();
 
+/** Unlimited grants first (stable): a model covered without limit never burns a limited grant. */
+function unlimitedFirst(list: GrantState[]): GrantState[] {
+  return [...list.filter((g) => g.unlimited), ...list.filter((g) => !g.unlimited)];
+}
+
 function toState(g: GrantRow): GrantState {
   return { ...g, models: g.models ? (JSON.parse(g.models) as string[]) : null };
 }
@@ -136,8 +141,9 @@ function toState(g: GrantRow): GrantState {
  *
  * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same grants
  * are serialised by SQLite's write lock and two requests can never both take the last tokens.
- * Burn order: earliest `expires_at` first (no expiry last), then the oldest (earliest `starts_at`,
- * or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
+ * Burn order: unlimited grants covering the model first (they never run out, and limited grants
+ * are then kept for what they alone cover), then earliest `expires_at` (no expiry last), then the
+ * oldest (earliest `starts_at`, or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
  * only the company's grants, never the history of requests or debits.
  */
 export class Ledger {
@@ -213,10 +219,12 @@ export class Ledger {
 
   /** The company's active grants that cover `model`, in burn order. */
   private eligible(companyId: string, model: string | null, at: string): GrantState[] {
-    return this.grantsOf
-      .all({ companyId })
-      .map(toState)
-      .filter((g) => isActive(g, at) && covers(g, model));
+    return unlimitedFirst(
+      this.grantsOf
+        .all({ companyId })
+        .map(toState)
+        .filter((g) => isActive(g, at) && covers(g, model)),
+    );
   }
 
   /**
@@ -411,7 +419,7 @@ export class Ledger {
       }
     }
     const others = this.eligible(row.companyId, row.requestedModel, at).filter((g) => !heldIds.includes(g.id));
-    for (const part of planBurn([...heldGrants, ...others], o.meteredTokens, o.costMicroUsd)) {
+    for (const part of planBurn([...unlimitedFirst(heldGrants), ...others], o.meteredTokens, o.costMicroUsd)) {
       tx.insert(debits).values({ requestId, grantId: part.grantId, unit: part.unit, amount: part.amount, overdraft: part.overdraft, createdAt: at }).run();
       tx.update(grants)
         .set({ spent: sql`${grants.spent} + ${part.amount}` })
