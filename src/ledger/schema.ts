@@ -186,3 +186,15 @@ export const quotaRequests = sqliteTable('quota_requests', {
   requested: text('requested').notNull(),
   justification: text('justification').notNull(),
 });
+
+/**
+ * Upstream objects already billed: a Responses object (by response id) or a batch (by batch id).
+ * A response created in the background, retrieved twice and cancelled is billed once, on the
+ * first row that saw its final usage.
+ */
+export const billedObjects = sqliteTable('billed_objects', {
+  objectId: text('object_id').primaryKey(),
+  kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
+  requestId: text('request_id').notNull(),
+  billedAt: text('billed_at').notNull(),
+});
