@@ -45,6 +45,16 @@ ledger
   .option('-c, --config <file>', 'config file whose ledger.path to check when no file is given')
   .action(ledgerVerifyCommand);
 
+const configCmd = program.command('config').description('the config file (proxy.config.json)');
+configCmd
+  .command('check [file]')
+  .description('validate a config as a reload would, and print what it would change (exit 1 with the errors when invalid)')
+  .option('-c, --config <file>', 'the config to check when no file is given (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--against <file>', 'compare with this config file (default: with the grants mirrored in the ledger)')
+  .option('--ledger <file>', "the ledger whose grants to compare with, instead of the config's ledger.path")
+  .option('--json', 'print the report as JSON')
+  .action(async (file, opts) => (await import('./cli/config.js')).configCheckCommand(file, opts));
+
 registerReportCommands(program);
 
 program

@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import type { Ledger } from './ledger/ledger.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './observability/metrics.js';
 import type { Upstream } from './proxy/upstream.js';
 
 /** Everything a request handler needs, built once by `startServer`. */
@@ -19,4 +20,6 @@ export interface Runtime {
   /** The current instant; injectable so tests can move time (expiry). */
   clock: () => Date;
   log: Logger;
+  /** Prometheus metrics; absent in runtimes built without them (some tests). */
+  metrics?: Metrics;
 }

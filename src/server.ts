@@ -1,17 +1,21 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { eq, sql } from 'drizzle-orm';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import { JwtVerifier } from './auth/jwt.js';
+import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { openLedgerDb } from './ledger/db.js';
 import { Ledger } from './ledger/ledger.js';
+import { requests } from './ledger/schema.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
-import { costMicroUsd, findPrice } from './pricing/price.js';
+import { Metrics } from './observability/metrics.js';
+import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
 import type { Runtime } from './runtime.js';
 
@@ -23,6 +27,12 @@ export interface ServerOptions {
   log?: Logger;
   /** Webhook retry timing (tests shorten it). */
   webhook?: Pick<WebhookOptions, 'retryBaseMs' | 'maxAttempts' | 'timeoutMs'>;
+  /** The file `config` was loaded from: enables `reload()` (and SIGHUP in `serve`). */
+  configFile?: string;
+  /** Watch `configFile` and reload it when it changes (default false; `serve` turns it on). */
+  watchConfig?: boolean;
+  /** Also export prom-client's process metrics (CPU, memory, event loop; default true). */
+  processMetrics?: boolean;
 }
 
 /** A running tollgate: its base URL (`http://host:port`) and runtime. */
@@ -34,6 +44,13 @@ export interface RunningServer {
    * 10,000 ms) before cutting the connections left, then closes the upstream pool and the ledger.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Re-reads `configFile` and swaps the running config (see `ConfigReloader`); a bad edit is
+   * refused and the running config kept. Refused when the server was started without a file.
+   */
+  reload(): Promise<ReloadResult>;
+  /** The reloader, when started with `configFile`: it emits `reload` with every result. */
+  reloader?: ConfigReloader;
 }
 
 /**
@@ -51,18 +68,41 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const ledger = new Ledger(db);
   ledger.syncGrants(config, clock());
   const interrupted = ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-    const price = model ? findPrice(config.prices, model) : undefined;
-    return price ? costMicroUsd(usage, price) : 0;
+    const priced = model ? priceBook(config).find(model, clock()) : undefined;
+    return priced ? costMicroUsd(usage, priced.price) : 0;
   });
   if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
-  const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections });
+  const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections, timeouts: config.upstream.timeouts });
   const jwt = new JwtVerifier(config);
   await jwt.check();
-  const { webhookUrl, webhookSecretEnv } = config.alerts;
-  const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
-  const alerts = new AlertService(db, config.alerts, log, webhook, clock);
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log };
+  const alertService = (alertsConfig: Config['alerts']) => {
+    const { webhookUrl, webhookSecretEnv } = alertsConfig;
+    const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
+    return new AlertService(db, alertsConfig, log, webhook, clock);
+  };
+  const alerts = alertService(config.alerts);
+  const openHolds = db.select({ n: sql<number>`count(*)` }).from(requests).where(eq(requests.status, 'held')).prepare();
+  const companyOf = db.select({ companyId: requests.companyId }).from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare();
+  const metrics = new Metrics({
+    config: () => runtime.config,
+    openHolds: () => openHolds.get()?.n ?? 0,
+    companyOf: (id) => companyOf.get({ id })?.companyId,
+    processMetrics: opts.processMetrics,
+  });
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
+  const reloader = opts.configFile
+    ? new ConfigReloader(runtime, opts.configFile, {
+        async prepare(next: Config, prev: Config): Promise<RuntimeParts> {
+          const verifier = new JwtVerifier(next);
+          await verifier.check();
+          const parts: RuntimeParts = { keys: new KeyIndex(next), jwt: verifier };
+          if (JSON.stringify(next.alerts) !== JSON.stringify(prev.alerts)) parts.alerts = alertService(next.alerts);
+          return parts;
+        },
+      })
+    : undefined;
+  if (reloader && opts.watchConfig) reloader.watch();
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {
@@ -70,12 +110,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl }, 'tollgate listening');
+  log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
 
   return {
     url: `http://${host}:${port}`,
     runtime,
+    reloader,
+    reload: () => (reloader ? reloader.reload() : Promise.resolve({ status: 'refused', error: 'started without a config file', issues: ['started without a config file'] })),
     async close(graceMs = 10_000) {
+      reloader?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseUsage } from '../src/metering/usage.js';
-import { costMicroUsd, findPrice } from '../src/pricing/price.js';
+import { costMicroUsd, priceBook } from '../src/pricing/price.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings, sseData, type Recording } from './support/fixtures.js';
 import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
@@ -19,7 +19,7 @@ let tollgate: Tollgate;
 
 beforeAll(async () => {
   upstream = await new FakeUpstream(byName).start();
-  // Paths tollgate does not meter yet (images, audio, fine-tuning) pass through unbilled.
+  // Paths tollgate does not meter (fine-tuning) pass through unbilled.
   tollgate = await startTollgate({ upstreamUrl: upstream.url, unknownPaths: 'passthrough' });
 });
 afterAll(async () => {
@@ -68,7 +68,7 @@ async function send(client: OpenAI, rec: Recording): Promise<unknown> {
 
 /** The usage a recording reports: its JSON body's `usage`, or the last usage in its SSE stream. */
 function recordedUsage(rec: Recording) {
-  if (rec.response.body_text === undefined) return parseUsage((rec.response.body as { usage?: unknown } | undefined)?.usage);
+  if (rec.response.body_text === undefined) return parseUsage((rec.response.body as { usage?: unknown } | undefined)?.usage, rec.request.path.startsWith('/v1/images/') ? 'image' : 'text');
   let usage;
   for (const d of sseData(rec.response.body_text)) {
     if (!d.startsWith('{')) continue;
@@ -79,7 +79,7 @@ function recordedUsage(rec: Recording) {
 }
 
 const header = (rec: Recording, name: string) => Object.entries(rec.response.headers).find(([k]) => k.toLowerCase() === name)?.[1];
-const metered = new Set(['/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/embeddings']);
+const metered = new Set(['/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/embeddings', '/v1/images/edits', '/v1/audio/transcriptions']);
 
 describe('every recording through the SDK and tollgate', () => {
   it('has recordings to replay', () => {
@@ -125,7 +125,7 @@ describe('every recording through the SDK and tollgate', () => {
       } else if (rec.response.status >= 400) {
         expect(row).toMatchObject({ status: 'voided', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0, error_code: (rec.response.body as { error: { code: string } }).error.code });
       } else if (usage) {
-        const price = findPrice(tollgate.server.runtime.config.prices, String(row.requested_model))!;
+        const { price } = priceBook(tollgate.server.runtime.config).find(String(row.requested_model), new Date())!;
         expect(row).toMatchObject({
           status: 'settled',
           usage_source: 'upstream',
@@ -139,6 +139,10 @@ describe('every recording through the SDK and tollgate', () => {
         });
         const model = rec.response.body_text === undefined ? (rec.response.body as { model: string }).model : undefined;
         if (model) expect(row.returned_model).toBe(model);
+      } else if (rec.request.path === '/v1/audio/transcriptions') {
+        // whisper-1 answered without usage: its length is estimated from the upload (12 bytes at
+        // 128 kbps → 1 s) and priced per minute ($0.006/min → 100 micro-USD).
+        expect(row).toMatchObject({ status: 'settled', usage_source: 'estimated', requested_model: 'whisper-1', metered_tokens: 0, cost_micro_usd: 100 });
       } else {
         // A successful stream that never reported usage is charged an estimate, never free.
         expect(row).toMatchObject({ status: 'settled', usage_source: 'estimated' });

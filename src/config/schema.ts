@@ -172,14 +172,52 @@ export const companySchema = z
   })
   .strict();
 
-/** One model's price. Source: the provider's published price list, named in `source` with its `date`. */
+/**
+ * One model's price, USD per 1M tokens unless named otherwise, with its `source` and `date`.
+ * Token prices: `input` (text), `cachedInput`, `output` (text; reasoning included), `audioInput`,
+ * `audioOutput`, `imageInput`, `imageOutput` (each falls back to `input` / `output` when absent).
+ * Other units: `perMinute` (USD per minute of audio, whisper), `perMillionCharacters` (USD per 1M
+ * input characters, tts-1), `perImage` (USD per image by `"<size>/<quality>"`, e.g.
+ * `"1024x1024/standard"`, DALL·E). `batchDiscount` is the fraction taken off for the Batch API
+ * (OpenAI: 0.5). `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
+ */
 export const priceSchema = z
   .object({
-    input: usdPerMillion,
+    input: usdPerMillion.default(0),
     cachedInput: usdPerMillion.optional(),
     output: usdPerMillion.default(0),
+    audioInput: usdPerMillion.optional(),
+    audioOutput: usdPerMillion.optional(),
+    imageInput: usdPerMillion.optional(),
+    imageOutput: usdPerMillion.optional(),
+    perMinute: z.number().nonnegative().optional(),
+    perMillionCharacters: usdPerMillion.optional(),
+    perImage: z.record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative()).optional(),
+    batchDiscount: z.number().min(0).max(1).default(0.5),
+    effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD').optional(),
     source: z.string().min(1),
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
+  })
+  .strict();
+
+/** A feature rate (seed 002): requests naming the feature have their metered tokens multiplied. */
+export const featureSchema = z
+  .object({ multiplier: z.number().positive().max(1000), description: z.string().optional() })
+  .strict();
+
+/**
+ * An operator credential: sees every company's usage through the read API (`/tollgate/v1/...`) and,
+ * when `metrics.requireAuth` is set, may scrape `/metrics`. Stored hashed like company keys; an
+ * operator key cannot call the proxy (`/v1/...`).
+ */
+export const operatorSchema = z
+  .object({
+    id: identifier,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the lowercase hex SHA-256 of the key (64 chars)'),
+    prefix: z.string().min(4).max(16),
+    expiresAt: instant.optional(),
+    revoked: z.boolean().default(false),
+    note: z.string().optional(),
   })
   .strict();
 
@@ -198,9 +236,17 @@ export const configSchema = z
         baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.openai.com'),
         apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').default('OPENAI_API_KEY'),
         connections: z.number().int().positive().default(128),
+        /**
+         * Timeouts in ms: `connectMs` to open a connection, `firstByteMs` until response headers,
+         * `idleMs` between two chunks of a body (a stalled stream). 0 disables one.
+         */
+        timeouts: z
+          .object({ connectMs: z.number().int().nonnegative().default(10_000), firstByteMs: z.number().int().nonnegative().default(600_000), idleMs: z.number().int().nonnegative().default(300_000) })
+          .strict()
+          .default({ connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 }),
       })
       .strict()
-      .default({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', connections: 128 }),
+      .default({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', connections: 128, timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 } }),
     ledger: z
       .object({ path: z.string().min(1).default('./data/ledger.db') })
       .strict()
@@ -215,9 +261,13 @@ export const configSchema = z
         defaultMaxOutputTokens: tokens.default(4096),
         /** Holds found open at start (the process died): `charge_prompt` bills the counted prompt; `release` bills nothing. */
         interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt'),
+        /** A model with no price: `reject` (400 `model_not_priced`) or `unbilled` (forwarded, tokens metered, cost 0, flagged). */
+        unpricedModels: z.enum(['reject', 'unbilled']).default('reject'),
+        /** What multipart requests (audio, image edits) hold before their model is known, in tokens and USD. */
+        multipartHold: z.object({ tokens: tokens.default(16_384), usd: usd.default(0.5) }).strict().default({ tokens: 16_384, usd: 0.5 }),
       })
       .strict()
-      .default({ noCeilingPolicy: 'clamp', defaultMaxOutputTokens: 4096, interruptedPolicy: 'charge_prompt' }),
+      .default({ noCeilingPolicy: 'clamp', defaultMaxOutputTokens: 4096, interruptedPolicy: 'charge_prompt', unpricedModels: 'reject', multipartHold: { tokens: 16_384, usd: 0.5 } }),
     /**
      * Requests to `/v1/...` paths tollgate does not meter: `reject` answers OpenAI's 404 shape;
      * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
@@ -243,11 +293,27 @@ export const configSchema = z
       })
       .strict()
       .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000 } }),
-    prices: z.record(z.string().min(1), priceSchema).default({}),
+    /**
+     * Price overrides and additions, by model name or family: one price, or several with
+     * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
+     */
+    prices: z.record(z.string().min(1), z.union([priceSchema, z.array(priceSchema).min(1)])).default({}),
+    /** Feature rates by name, chosen per request with the `x-tollgate-feature` header. */
+    features: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema).default({}),
+    /** Operator credentials (see `operatorSchema`). */
+    operators: z.array(operatorSchema).default([]),
+    /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
+    metrics: z.object({ requireAuth: z.boolean().default(false) }).strict().default({ requireAuth: false }),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, string>();
+    cfg.operators.forEach((o, i) => {
+      const owner = seen.get(`operator:${o.id}`) ?? seen.get(`hash:${o.sha256}`);
+      if (owner) ctx.addIssue({ code: 'custom', path: ['operators', i], message: `duplicate operator id or hash (also at ${owner})` });
+      seen.set(`operator:${o.id}`, `operators.${i}`);
+      seen.set(`hash:${o.sha256}`, `operators.${i}`);
+    });
     for (const [companyId, company] of Object.entries(cfg.companies)) {
       company.keys.forEach((k, i) => {
         const where = `companies.${companyId}.keys.${i}`;
@@ -274,6 +340,8 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type AllocationConfig = z.output<typeof allocationSchema>;
 export type PriceConfig = z.output<typeof priceSchema>;
 export type PurchaseConfig = z.output<typeof purchaseSchema>;
+export type FeatureConfig = z.output<typeof featureSchema>;
+export type OperatorConfig = z.output<typeof operatorSchema>;
 export type QuotasConfig = z.output<typeof quotasSchema>;
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 export type JwtConfig = z.output<typeof jwtSchema>;

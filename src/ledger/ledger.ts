@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Usage } from '../metering/usage.js';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from './allocate.js';
 import type { QuotaCheck } from '../limits/quotas.js';
-import { debits, grants, holds, purchases, quotaCounters, quotaHolds, requests } from './schema.js';
+import { billedObjects, debits, grants, holds, purchases, quotaCounters, quotaHolds, requests } from './schema.js';
 import * as schema from './schema.js';
 
 type Db = BetterSQLite3Database<typeof schema>;
@@ -32,6 +32,11 @@ export interface HoldRequest {
   clamp: boolean;
   /** The model's highest per-token price in pico-USD (1e-12 USD), to reserve on USD grants. */
   maxPicoPerToken: number;
+  /**
+   * The request is priced in money only (DALL·E images, tts-1 characters): its min/max are
+   * micro-USD, only USD and unlimited grants and USD quota limits can cover it, and no tokens are held.
+   */
+  costOnly?: boolean;
 }
 
 /** The fixed facts of a request, recorded on its row at admission. */
@@ -81,12 +86,18 @@ export type AdmitResult =
 export interface Outcome {
   httpStatus: number | null;
   usage?: Usage;
-  usageSource: 'upstream' | 'estimated' | 'none';
+  usageSource: 'upstream' | 'computed' | 'estimated' | 'none';
   /** Tokens to charge to tokens grants. */
   meteredTokens: number;
   /** Micro-USD to charge to USD grants (and the row's cost). */
   costMicroUsd: number;
   returnedModel?: string;
+  /** The model the charge was priced for, when the row did not know it at admission (uploads, object retrievals). */
+  model?: string;
+  /** `<model>@<effective date>` of the price used. */
+  priceVersion?: string;
+  /** The upstream object this outcome bills (a response or batch id): billed once per id, whichever row sees it first. */
+  billedObject?: { id: string; kind: 'response' | 'batch' };
   latencyMs: number;
   ttfbMs?: number;
   upstreamRequestId?: string;
@@ -244,10 +255,13 @@ export class Ledger {
     const at = iso(now);
     return this.db.transaction(
       (tx) => {
-        const eligible = this.eligible(facts.companyId, facts.requestedModel, at);
-        const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, want.maxPicoPerToken), 0);
+        const costOnly = want.costOnly === true;
+        // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
+        const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
+        const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter((g) => !costOnly || g.unlimited || g.unit === 'micro_usd');
+        const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
         const counters = quotas.map((check) => ({ check, row: this.counter(tx, facts.companyId, check, at) }));
-        const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(check, row, want.maxPicoPerToken));
+        const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico));
         const available = Math.min(grantCapacity, ...quotaCapacity);
         const min = Math.max(1, want.minTokens);
         const max = Math.max(min, want.maxTokens);
@@ -259,11 +273,12 @@ export class Ledger {
           return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
         }
 
-        const holdMicroUsd = microUsdOf(hold, want.maxPicoPerToken);
+        const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
+        const holdTokens = costOnly ? 0 : hold;
         tx.insert(requests)
-          .values({ ...facts, createdAt: at, status: 'held', holdTokens: hold, holdMicroUsd })
+          .values({ ...facts, createdAt: at, status: 'held', holdTokens, holdMicroUsd })
           .run();
-        const parts = planHold(eligible, hold, want.maxPicoPerToken);
+        const parts = planHold(eligible, hold, pico);
         for (const part of parts) {
           tx.insert(holds).values({ requestId: facts.id, grantId: part.grantId, amount: part.amount }).run();
           tx.update(grants)
@@ -272,9 +287,9 @@ export class Ledger {
             .run();
         }
         for (const { check } of counters) {
-          tx.insert(quotaHolds).values({ requestId: facts.id, counterId: check.counterId, tokens: hold, microUsd: holdMicroUsd }).run();
+          tx.insert(quotaHolds).values({ requestId: facts.id, counterId: check.counterId, tokens: holdTokens, microUsd: holdMicroUsd }).run();
           tx.update(quotaCounters)
-            .set({ heldTokens: sql`${quotaCounters.heldTokens} + ${hold}`, heldMicroUsd: sql`${quotaCounters.heldMicroUsd} + ${holdMicroUsd}` })
+            .set({ heldTokens: sql`${quotaCounters.heldTokens} + ${holdTokens}`, heldMicroUsd: sql`${quotaCounters.heldMicroUsd} + ${holdMicroUsd}` })
             .where(eq(quotaCounters.id, check.counterId))
             .run();
         }
@@ -283,14 +298,14 @@ export class Ledger {
         const finite = eligible.filter((g) => !g.unlimited);
         return {
           ok: true,
-          holdTokens: hold,
+          holdTokens,
           standing: {
             tokens: finite.filter((g) => g.unit === 'tokens').reduce((s, g) => s + left(g), 0),
             microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((s, g) => s + left(g), 0),
             unlimited: eligible.some((g) => g.unlimited),
             quotas: counters.map(({ check, row }) => ({
               check,
-              remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - hold),
+              remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
               remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
             })),
           },
@@ -347,10 +362,16 @@ export class Ledger {
     return open.map((r) => r.id);
   }
 
-  private finish(requestId: string, status: 'settled' | 'voided' | 'interrupted', o: Outcome, now: Date): boolean {
+  private finish(requestId: string, status: 'settled' | 'voided' | 'interrupted', outcome: Outcome, now: Date): boolean {
     const at = iso(now);
     return this.db.transaction(
       (tx) => {
+        let o = outcome;
+        if (o.billedObject && status === 'settled' && (tx.select({ s: requests.status }).from(requests).where(eq(requests.id, requestId)).get()?.s === 'held')) {
+          const first = tx.insert(billedObjects).values({ objectId: o.billedObject.id, kind: o.billedObject.kind, requestId, billedAt: at }).onConflictDoNothing().run();
+          // Already billed on another row: record what was seen, charge nothing.
+          if (first.changes === 0) o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+        }
         const u = o.usage;
         const changedRows = tx
           .update(requests)
@@ -358,6 +379,8 @@ export class Ledger {
             status,
             httpStatus: o.httpStatus,
             returnedModel: o.returnedModel ?? null,
+            ...(o.model ? { requestedModel: sql`COALESCE(${requests.requestedModel}, ${o.model})` } : {}),
+            priceVersion: o.priceVersion ?? null,
             inputTokens: u?.inputTokens ?? 0,
             cachedInputTokens: u?.cachedInputTokens ?? 0,
             outputTokens: u?.outputTokens ?? 0,

@@ -86,10 +86,12 @@ export const requests = sqliteTable(
     /** Which price the cost used: `<priced model>@<effective date>` (e.g. `gpt-4o@2025-08-07`). */
     priceVersion: text('price_version'),
     /**
-     * `upstream`: the upstream's own usage; `estimated`: counted with gpt-tokenizer because the
-     * upstream's usage never arrived (stream cut); `none`: no usage and nothing charged.
+     * `upstream`: the upstream's own usage; `computed`: units known from the request and response
+     * (images, characters, a transcription's reported duration); `estimated`: counted with
+     * gpt-tokenizer or from an upload's size because the upstream's usage never arrived (stream cut);
+     * `none`: no usage and nothing charged.
      */
-    usageSource: text('usage_source', { enum: ['upstream', 'estimated', 'none'] }),
+    usageSource: text('usage_source', { enum: ['upstream', 'computed', 'estimated', 'none'] }),
     latencyMs: real('latency_ms'),
     ttfbMs: real('ttfb_ms'),
     upstreamRequestId: text('upstream_request_id'),

@@ -1,4 +1,5 @@
 import { countTokens, maxOutputTokens } from './tokenizer.js';
+import type { Usage } from './usage.js';
 
 /**
  * Worst-case token estimate of a request, made before it is forwarded.
@@ -19,6 +20,11 @@ export interface RequestEstimate {
   modelMaxOutput: number;
   /** How many outputs the ceiling applies to (`n`, `best_of`), for spreading a clamped ceiling. */
   choices: number;
+  /**
+   * For requests priced per unit rather than per token — DALL·E images (`images` of `imageKey`),
+   * tts-1 characters — the units the request will be charged, known before it is sent.
+   */
+  units?: Usage;
 }
 
 type Json = Record<string, unknown>;
@@ -103,8 +109,51 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       };
     }
     case '/v1/embeddings':
+    case '/v1/moderations':
       return { promptTokens: countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
+    case '/v1/images/generations': {
+      const n = positiveInt(body.n) ?? 1;
+      const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
+      if (model.startsWith('dall-e')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
+      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body), modelMaxOutput: 0, choices: n };
+    }
+    case '/v1/audio/speech': {
+      const text = typeof body.input === 'string' ? body.input : '';
+      if (model.startsWith('tts-1')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1, units: { ...NO_TOKENS, characters: text.length } };
+      const instructions = typeof body.instructions === 'string' ? body.instructions : '';
+      // Audio out ≈ 1.4 tokens per input character: gpt-4o-mini-tts at OpenAI's estimated
+      // $0.015/min and $12/1M audio tokens is 1,250 tokens/min, and speech runs ~15 characters/s.
+      return { promptTokens: countTokens(model, `${instructions}\n${text}`), outputCeiling: Math.ceil(text.length * 1.4), modelMaxOutput: 0, choices: 1 };
+    }
     default:
       return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
   }
+}
+
+const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
+
+/**
+ * gpt-image-1 output tokens per image by quality and size (OpenAI image generation guide: 1024×1024
+ * low 272, medium 1056, high 4160; 1024×1536 and 1536×1024 low 408, medium 1584, high 6240 or 6208).
+ * `auto` or unknown quality or size: the largest, 6240.
+ */
+function imageOutputTokens(body: Json): number {
+  const square = body.size === '1024x1024';
+  switch (body.quality) {
+    case 'low':
+      return square ? 272 : 408;
+    case 'medium':
+      return square ? 1056 : 1584;
+    case 'high':
+      return square ? 4160 : 6240;
+    default:
+      return 6240;
+  }
+}
+
+/** DALL·E: `n` images at `<size>/<quality>` (defaults 1024x1024 and standard; DALL·E 2 has one quality). */
+export function imageUnits(model: string, fields: Record<string, unknown>, n: number): Usage {
+  const size = typeof fields.size === 'string' ? fields.size : '1024x1024';
+  const quality = model === 'dall-e-3' && fields.quality === 'hd' ? 'hd' : 'standard';
+  return { ...NO_TOKENS, images: n, imageKey: `${size}/${quality}` };
 }

@@ -1,5 +1,5 @@
 import { parseSseEvent } from './sse.js';
-import { parseUsage, type Metered } from './usage.js';
+import { parseUsage, type Metered, type OutputModality } from './usage.js';
 
 /** What metering a stream found: usage and model as in `Metered`, the text generated, and an error code the stream carried. */
 export interface StreamMetered extends Metered {
@@ -7,6 +7,8 @@ export interface StreamMetered extends Metered {
   outputText: string;
   /** `error.code` (or `error.type`) of an error event in the stream. */
   errorCode?: string;
+  /** The id of the object the stream is about (a Responses object), for billing it once. */
+  objectId?: string;
 }
 
 /** Meters an SSE response event by event. */
@@ -112,6 +114,7 @@ export function responsesStreamMeter(): StreamMeter {
         const response = j.response as Json | undefined;
         if (response && typeof response === 'object') {
           if (typeof response.model === 'string') out.model = response.model;
+          if (typeof response.id === 'string') out.objectId = response.id;
           if (TERMINAL.has(type)) {
             out.usage = parseUsage(response.usage) ?? out.usage;
             if (type === 'response.failed') out.errorCode ??= errorCodeOf(response) ?? 'response_failed';
@@ -123,3 +126,32 @@ export function responsesStreamMeter(): StreamMeter {
     result: () => out,
   };
 }
+
+/**
+ * A meter for streams of typed events (`data: {"type": ...}`) whose final event carries `usage`:
+ * images (`image_generation.completed`, `image_edit.completed`), speech (`speech.audio.done`),
+ * transcriptions (`transcript.text.done`). Text deltas (`transcript.text.delta`) are kept for
+ * estimates. Passes every event through unchanged. Source: openai-openapi ImageGenStreamEvent,
+ * ImageEditStreamEvent, SpeechAudioDoneEvent, TranscriptTextDoneEvent.
+ */
+function typedEventMeter(done: Set<string>, output: OutputModality): () => StreamMeter {
+  return () => {
+    const out: StreamMetered = { outputText: '' };
+    return {
+      event(block) {
+        const j = parseData(parseSseEvent(block).data);
+        if (!j) return block;
+        const type = typeof j.type === 'string' ? j.type : '';
+        if (type.endsWith('.delta') && typeof j.delta === 'string' && output === 'text') out.outputText += j.delta;
+        if (done.has(type)) out.usage = parseUsage(j.usage, output) ?? out.usage;
+        out.errorCode ??= errorCodeOf(j);
+        return block;
+      },
+      result: () => out,
+    };
+  };
+}
+
+export const imageStreamMeter = typedEventMeter(new Set(['image_generation.completed', 'image_edit.completed']), 'image');
+export const speechStreamMeter = typedEventMeter(new Set(['speech.audio.done']), 'audio');
+export const transcriptionStreamMeter = typedEventMeter(new Set(['transcript.text.done']), 'text');

@@ -13,7 +13,22 @@ export interface Usage {
   outputTokens: number;
   reasoningTokens: number;
   totalTokens: number;
+  /** Parts of `inputTokens` / `outputTokens` in audio or images, priced apart. */
+  audioInputTokens?: number;
+  audioOutputTokens?: number;
+  imageInputTokens?: number;
+  imageOutputTokens?: number;
+  /** Non-token units: seconds of audio (whisper), input characters (tts-1), images (DALL·E) of `imageKey` size/quality. */
+  seconds?: number;
+  characters?: number;
+  images?: number;
+  imageKey?: string;
+  /** Processed by the Batch API (discounted). */
+  batch?: boolean;
 }
+
+/** What a response's output tokens are: text (chat, responses), audio (speech) or image (gpt-image). */
+export type OutputModality = 'text' | 'audio' | 'image';
 
 type Json = Record<string, unknown>;
 
@@ -29,36 +44,58 @@ function obj(v: unknown): Json | undefined {
  * Reads a `usage` object of either shape. Returns undefined when `u` holds no token counts
  * (null, absent, or a non-token usage such as whisper's `{"type":"duration"}`).
  */
-export function parseUsage(u: unknown): Usage | undefined {
+export function parseUsage(u: unknown, output: OutputModality = 'text'): Usage | undefined {
   const usage = obj(u);
   if (!usage) return undefined;
-  const input = count(usage.prompt_tokens) ?? count(usage.input_tokens);
-  const output = count(usage.completion_tokens) ?? count(usage.output_tokens);
-  if (input === undefined && output === undefined) return undefined;
-  const inDetails = obj(usage.prompt_tokens_details) ?? obj(usage.input_tokens_details);
+  if (usage.type === 'duration') {
+    const seconds = typeof usage.seconds === 'number' && usage.seconds >= 0 ? usage.seconds : undefined;
+    return seconds === undefined ? undefined : { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0, seconds };
+  }
+  const inputCount = count(usage.prompt_tokens) ?? count(usage.input_tokens);
+  const outputCount = count(usage.completion_tokens) ?? count(usage.output_tokens);
+  if (inputCount === undefined && outputCount === undefined) return undefined;
+  // Transcriptions name it input_token_details (singular); the rest *_tokens_details.
+  const inDetails = obj(usage.prompt_tokens_details) ?? obj(usage.input_tokens_details) ?? obj(usage.input_token_details);
   const outDetails = obj(usage.completion_tokens_details) ?? obj(usage.output_tokens_details);
-  const inputTokens = input ?? 0;
-  const outputTokens = output ?? 0;
-  return {
+  const inputTokens = inputCount ?? 0;
+  const outputTokens = outputCount ?? 0;
+  const out: Usage = {
     inputTokens,
     cachedInputTokens: Math.min(count(inDetails?.cached_tokens) ?? 0, inputTokens),
     outputTokens,
     reasoningTokens: count(outDetails?.reasoning_tokens) ?? 0,
     totalTokens: count(usage.total_tokens) ?? inputTokens + outputTokens,
   };
+  const audioIn = count(inDetails?.audio_tokens);
+  const imageIn = count(inDetails?.image_tokens);
+  const audioOut = output === 'audio' ? outputTokens : count(outDetails?.audio_tokens);
+  if (audioIn) out.audioInputTokens = Math.min(audioIn, inputTokens);
+  if (imageIn) out.imageInputTokens = Math.min(imageIn, inputTokens);
+  if (audioOut) out.audioOutputTokens = Math.min(audioOut, outputTokens);
+  if (output === 'image' && outputTokens) out.imageOutputTokens = outputTokens;
+  return out;
 }
 
 /** What the metering of one response found: its usage (if any) and the model the upstream named. */
 export interface Metered {
   usage?: Usage;
   model?: string;
+  /** The id of a Responses object or batch the body is (`object` = `response` / `batch`). */
+  objectId?: string;
+  /** Its `status` (`completed`, `queued`, `in_progress`, …). */
+  objectStatus?: string;
+  /** How many items `data` holds (images returned). */
+  dataCount?: number;
+  /** Seconds of audio a transcription or translation reports (`verbose_json`'s `duration`). */
+  duration?: number;
 }
 
 /**
- * Reads usage and model from a complete JSON response body (any endpoint whose body has a top-level
- * `usage`, or a Responses object). Never throws: a body that is not JSON yields `{}`.
+ * Reads usage, model and the facts billing needs from a complete JSON response body (any endpoint
+ * whose body has a top-level `usage`; Responses objects, batches, image lists, transcriptions).
+ * Never throws: a body that is not JSON yields `{}`.
  */
-export function meterJsonBody(text: string): Metered {
+export function meterJsonBody(text: string, output: OutputModality = 'text'): Metered {
   let body: Json | undefined;
   try {
     body = obj(JSON.parse(text));
@@ -66,5 +103,10 @@ export function meterJsonBody(text: string): Metered {
     return {};
   }
   if (!body) return {};
-  return { usage: parseUsage(body.usage), model: typeof body.model === 'string' ? body.model : undefined };
+  const out: Metered = { usage: parseUsage(body.usage, output), model: typeof body.model === 'string' ? body.model : undefined };
+  if ((body.object === 'response' || body.object === 'batch') && typeof body.id === 'string') out.objectId = body.id;
+  if (typeof body.status === 'string') out.objectStatus = body.status;
+  if (Array.isArray(body.data)) out.dataCount = body.data.length;
+  if (typeof body.duration === 'number' && body.duration >= 0) out.duration = body.duration;
+  return out;
 }

@@ -1,28 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { authenticateBearer } from '../auth/authenticate.js';
 import type { AuthFailure, Principal } from '../auth/principal.js';
-import type { PriceConfig } from '../config/schema.js';
 import { errorResponse, insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { standingHeaders } from '../limits/headers.js';
 import { quotasFor, rateLimitsFor, type QuotaCheck } from '../limits/quotas.js';
+import type { HoldRequest, RequestFacts } from '../ledger/ledger.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
-import { findPrice, maxPicoPerToken } from '../pricing/price.js';
+import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
+import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
-import type { MeteredEndpoint } from './endpoints.js';
+import type { Endpoint } from './endpoints.js';
 
-/** A request that passed admission: its hold is placed and its ledger row exists with status `held`. */
+/**
+ * A request on its way upstream. Its ledger row exists (status `held`) before the first byte is
+ * sent: with a hold when it is billed on an estimate (`held`), without one for object retrievals
+ * and pass-throughs.
+ */
 export interface Admitted {
   requestId: string;
   principal: Principal;
-  model: string;
+  /** The metered endpoint; undefined for a pass-through. */
+  endpoint?: Endpoint;
+  held: boolean;
+  /** The model the request names; null for uploads (read from the form on the way) and object calls. */
+  model: string | null;
   /** The client asked for a stream (`"stream": true`). */
   stream: boolean;
-  /** The body to send upstream: the client's bytes, or a re-serialisation when tollgate changed a field. */
-  body: Uint8Array | string;
+  /** The body to send upstream: the client's bytes, a re-serialisation when tollgate changed a field, or the upload stream. */
+  body?: Uint8Array | string | ReadableStream<Uint8Array>;
   /** tollgate added `stream_options.include_usage`, so the usage chunk must be hidden from the client. */
   hideUsage: boolean;
-  estimate: RequestEstimate;
-  price: PriceConfig;
+  estimate?: RequestEstimate;
+  /** The price found at admission (JSON requests). */
+  priced?: Priced;
+  /** What an upload carried, once it has been read. */
+  multipart?: Promise<MultipartSummary>;
+  /** The feature rate applied (`x-tollgate-feature`). */
+  feature?: { name: string; multiplier: number };
   /** The quotas the request was held against, for threshold alerts after it settles. */
   quotas: QuotaCheck[];
   /** Headers for the client's response: rate limits and the caller's standing after the hold. */
@@ -55,40 +69,29 @@ function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): s
 /** A new request id: `req_` and 32 hex digits; sent to the client as `x-tollgate-request-id`. */
 export const newRequestId = () => `req_${randomUUID().replaceAll('-', '')}`;
 
+/** The feature named by `x-tollgate-feature`, or the 400 to send for an unknown one. */
+export function featureOf(rt: Runtime, header: string | undefined): Admitted['feature'] | Response | undefined {
+  if (header === undefined || header === '') return undefined;
+  const feature = rt.config.features[header];
+  if (!feature) return invalidRequest(`Unknown feature '${header}' in x-tollgate-feature. Known features: ${Object.keys(rt.config.features).join(', ') || 'none'}.`, 'x-tollgate-feature', 'unknown_feature');
+  return { name: header, multiplier: feature.multiplier };
+}
+
+type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessionId'>;
+
 /**
- * Admission of a JSON request to a metered endpoint: parse, validate, price, estimate and hold.
- * Returns the `Admitted` request, or the OpenAI-shaped error Response to send (400 for a bad body
- * or an unpriced model; 429 `rate_limit_exceeded` when a per-minute limit is reached, with
- * `retry-after(-ms)`; 429 `insufficient_quota` when a quota or the grants cannot cover the worst
- * case). Rate limits are checked first (in memory), then quotas and grants in one transaction.
- * Nothing reaches the upstream unless this returns `Admitted`.
+ * Rate limits (in memory), then quotas and grants (one ledger transaction). Returns the ledger's
+ * admission with the response headers, or the 429 to send. `needed` is the worst case in tokens
+ * (micro-USD for a money-only request), for the refusal message and the tokens-per-minute bucket.
  */
-export function admit(rt: Runtime, principal: Principal, endpoint: MeteredEndpoint, raw: Uint8Array, now: Date): Admitted | Response {
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');
-    body = parsed as Record<string, unknown>;
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
-  const model = body.model;
-  if (typeof model !== 'string' || model.length === 0) return invalidRequest("you must provide a model parameter", 'model');
-  const price = findPrice(rt.config.prices, model);
-  if (!price) return invalidRequest(`The model '${model}' has no price in tollgate's config, so it cannot be metered. Ask your tollgate administrator to add it under "prices".`, 'model', 'model_not_priced');
-  if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null) return invalidRequest("Invalid type for 'stream': expected a boolean.", 'stream');
-
-  const stream = body.stream === true;
-  const estimate = estimateRequest(endpoint.path, model, body);
-  const policy = rt.config.admission.noCeilingPolicy;
-  const output = estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : rt.config.admission.defaultMaxOutputTokens);
-  const clamp = estimate.outputCeiling === undefined && policy === 'clamp';
-  const needed = estimate.promptTokens + output;
-
+function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldRequest, now: Date): { requestId: string; holdTokens: number; quotas: QuotaCheck[]; headers: Record<string, string> } | Response {
+  const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
   const rateChecks = rateLimitsFor(company, principal, keyLimits);
-  const rate = rt.rateLimiter.take(rateChecks, needed, now.getTime());
+  const rateTokens = want.costOnly ? 0 : needed;
+  const rate = rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
+  const model = facts.requestedModel ?? 'this endpoint';
   if (rate.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
     const unit = type === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
@@ -98,39 +101,86 @@ export function admit(rt: Runtime, principal: Principal, endpoint: MeteredEndpoi
       { ...rate.headers, 'retry-after-ms': String(retryAfterMs), 'retry-after': String(Math.ceil(retryAfterMs / 1000)) },
     );
   }
-
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
   const result = rt.ledger.admit(
-    {
-      id: requestId,
-      companyId: principal.companyId,
-      keyId: principal.keyId,
-      userId: principal.userId,
-      sessionId: principal.sessionId,
-      endpoint: endpoint.path,
-      requestedModel: model,
-      stream,
-      estimatedPromptTokens: estimate.promptTokens,
-    },
-    { minTokens: estimate.promptTokens, maxTokens: needed, clamp, maxPicoPerToken: maxPicoPerToken(price) },
+    { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId },
+    want,
     now,
     quotas,
   );
   if (!result.ok) {
-    rt.rateLimiter.refund(rateChecks, needed);
+    rt.rateLimiter.refund(rateChecks, rateTokens);
+    const what = want.costOnly ? `${usd(needed)} (priced per unit, so only USD grants can pay for it)` : `${needed} tokens`;
+    const left = want.costOnly ? usd(result.availableTokens) : `${result.availableTokens}`;
     return result.reason === 'quota'
       ? insufficientQuota(quotaMessage(result.quota, result.availableTokens, needed))
-      : insufficientQuota(`You exceeded your current quota: this request needs up to ${needed} tokens and your company has ${result.availableTokens} left for ${model}. Ask your tollgate administrator for a larger allocation.`);
+      : insufficientQuota(`You exceeded your current quota: this request needs up to ${what} and your company has ${left} left for ${model}. Ask your tollgate administrator for a larger allocation.`);
+  }
+  return { requestId, holdTokens: result.holdTokens, quotas, headers: { ...rate.headers, ...standingHeaders(result.standing) } };
+}
+
+/**
+ * Admission of a JSON request to a metered endpoint: parse, validate, price, estimate and hold.
+ * Returns the `Admitted` request, or the OpenAI-shaped error Response to send (400 for a bad body,
+ * an unknown feature or an unpriced model; 429 `rate_limit_exceeded` when a per-minute limit is
+ * reached, with `retry-after(-ms)`; 429 `insufficient_quota` when a quota or the grants cannot
+ * cover the worst case). Nothing reaches the upstream unless this returns `Admitted`.
+ */
+export function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: Admitted['feature'], now: Date): Admitted | Response {
+  let body: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');
+    body = parsed as Record<string, unknown>;
+  } catch (err) {
+    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
+  }
+  // Moderations default to omni-moderation-latest; every other endpoint needs a model.
+  const model = body.model ?? (endpoint.free ? 'omni-moderation-latest' : undefined);
+  if (typeof model !== 'string' || model.length === 0) return invalidRequest('you must provide a model parameter', 'model');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null) return invalidRequest("Invalid type for 'stream': expected a boolean.", 'stream');
+  const stream = body.stream === true || body.stream_format === 'sse';
+  const facts = { endpoint: endpoint.path, requestedModel: model, stream, feature: feature?.name ?? null };
+
+  if (endpoint.free) {
+    const requestId = newRequestId();
+    rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId }, now);
+    return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
   }
 
+  const priced = priceBook(rt.config).find(model, now);
+  if (!priced && rt.config.admission.unpricedModels === 'reject') {
+    return invalidRequest(`The model '${model}' has no price in tollgate's price table or config, so it cannot be metered. Ask your tollgate administrator to add it under "prices".`, 'model', 'model_not_priced');
+  }
+  const estimate = estimateRequest(endpoint.path, model, body);
+  const multiplier = feature?.multiplier ?? 1;
+  let want: HoldRequest;
+  let clamp = false;
+  if (estimate.units) {
+    const cost = priced ? costMicroUsd(estimate.units, priced.price) : 0;
+    want = { minTokens: cost, maxTokens: cost, clamp: false, maxPicoPerToken: 0, costOnly: true };
+  } else {
+    const policy = rt.config.admission.noCeilingPolicy;
+    const output = estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : rt.config.admission.defaultMaxOutputTokens);
+    clamp = estimate.outputCeiling === undefined && policy === 'clamp';
+    want = {
+      minTokens: Math.ceil(estimate.promptTokens * multiplier),
+      maxTokens: Math.ceil((estimate.promptTokens + output) * multiplier),
+      clamp,
+      maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
+    };
+  }
+  const placed = place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
+  if (placed instanceof Response) return placed;
+
   let changed = false;
-  if (clamp && result.holdTokens < needed && endpoint.ceilingParam) {
-    body[endpoint.ceilingParam] = Math.max(1, Math.floor((result.holdTokens - estimate.promptTokens) / estimate.choices));
+  if (clamp && placed.holdTokens < want.maxTokens && endpoint.ceilingParam) {
+    body[endpoint.ceilingParam] = Math.max(1, Math.floor((placed.holdTokens / multiplier - estimate.promptTokens) / estimate.choices));
     changed = true;
   }
   let hideUsage = false;
-  if (stream && endpoint.streamUsageOption) {
+  if (body.stream === true && endpoint.streamUsageOption) {
     const options = body.stream_options && typeof body.stream_options === 'object' ? (body.stream_options as Record<string, unknown>) : {};
     if (options.include_usage !== true) {
       body.stream_options = { ...options, include_usage: true };
@@ -138,15 +188,45 @@ export function admit(rt: Runtime, principal: Principal, endpoint: MeteredEndpoi
     }
   }
   return {
-    requestId,
+    requestId: placed.requestId,
     principal,
+    endpoint,
+    held: true,
     model,
     stream,
     body: changed ? JSON.stringify(body) : raw,
     hideUsage,
     estimate,
-    price,
-    quotas,
-    headers: { ...rate.headers, ...standingHeaders(result.standing) },
+    priced,
+    feature,
+    quotas: placed.quotas,
+    headers: placed.headers,
   };
+}
+
+/**
+ * Admission of an upload (multipart/form-data): its model is read from the form on the way, so the
+ * hold is the configured `admission.multipartHold` (tokens, and USD for USD grants), on the
+ * company's grants that cover every model. The body streams through unbuffered.
+ */
+export function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endpoint, upload: ReadableStream<Uint8Array> | null, contentType: string, feature: Admitted['feature'], now: Date): Admitted | Response {
+  if (!upload || !contentType.toLowerCase().startsWith('multipart/form-data')) return invalidRequest(`${endpoint.path} expects a multipart/form-data upload.`);
+  const { tokens, usd: holdUsd } = rt.config.admission.multipartHold;
+  const holdTokens = Math.ceil(Math.max(1, tokens) * (feature?.multiplier ?? 1));
+  const want: HoldRequest = { minTokens: holdTokens, maxTokens: holdTokens, clamp: false, maxPicoPerToken: Math.ceil((holdUsd * 1e12) / holdTokens) };
+  const placed = place(rt, principal, { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null }, want, now);
+  if (placed instanceof Response) return placed;
+  const watched = watchMultipart(upload, contentType);
+  return { requestId: placed.requestId, principal, endpoint, held: true, model: null, stream: false, body: watched.body, hideUsage: false, multipart: watched.summary, feature, quotas: placed.quotas, headers: placed.headers };
+}
+
+/**
+ * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
+ * cancelled) or not billed at all (a pass-through): no hold, no balance check.
+ */
+export function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: ReadableStream<Uint8Array> | null, stream: boolean, now: Date): Admitted {
+  const requestId = newRequestId();
+  const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
+  rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
+  return { requestId, principal, endpoint, held: false, model, stream, body: body ?? undefined, hideUsage: false, quotas: [], headers: {} };
 }

@@ -1,28 +1,81 @@
-import { chatStreamMeter, responsesStreamMeter, type StreamMeter } from '../metering/stream-meter.js';
+import { chatStreamMeter, imageStreamMeter, responsesStreamMeter, speechStreamMeter, transcriptionStreamMeter, type StreamMeter } from '../metering/stream-meter.js';
+import type { OutputModality } from '../metering/usage.js';
 
 /**
- * A POST endpoint whose JSON requests tollgate meters by tokens.
- * Source for parameter names: openai-openapi (CreateChatCompletionRequest, CreateCompletionRequest,
- * CreateResponse, CreateEmbeddingRequest).
+ * The OpenAI endpoints tollgate meters, and how. Source for paths, parameters and response shapes:
+ * openai/openai-openapi.
+ *
+ * - `json`: a JSON request naming its `model`; admitted on an estimate (see metering/estimate.ts),
+ *   metered from the response's `usage` (or its stream's).
+ * - `multipart`: an upload (audio, image edits) streamed through unbuffered; its model and file size
+ *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
+ * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
+ *   estimate and bills the object's usage the first time it is seen final, once per object id.
  */
-export interface MeteredEndpoint {
+export interface Endpoint {
+  /** Path pattern; `:id` matches one path segment. */
   path: string;
-  /** The request field that caps output tokens, set by the `clamp` policy; none for embeddings. */
+  method: 'GET' | 'POST';
+  body: 'json' | 'multipart' | 'object';
+  /** What the response's output tokens are, for pricing. */
+  output: OutputModality;
+  /** The request field that caps output tokens, set by the `clamp` policy. */
   ceilingParam?: 'max_completion_tokens' | 'max_tokens' | 'max_output_tokens';
   /** The endpoint streams usage only when asked with `stream_options.include_usage`. */
-  streamUsageOption: boolean;
+  streamUsageOption?: boolean;
   /** Builds the meter for its SSE stream. */
-  streamMeter: (hideUsage: boolean) => StreamMeter;
+  streamMeter?: (hideUsage: boolean) => StreamMeter;
+  /** Free of charge (moderations): recorded, never billed. */
+  free?: boolean;
+  /** The object billed once per id: the Responses object, or a batch. */
+  billsObject?: 'response' | 'batch';
 }
 
-/** The token-metered endpoints, by path. */
-export const METERED_ENDPOINTS: ReadonlyMap<string, MeteredEndpoint> = new Map(
-  (
-    [
-      { path: '/v1/chat/completions', ceilingParam: 'max_completion_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
-      { path: '/v1/completions', ceilingParam: 'max_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
-      { path: '/v1/responses', ceilingParam: 'max_output_tokens', streamUsageOption: false, streamMeter: responsesStreamMeter },
-      { path: '/v1/embeddings', streamUsageOption: false, streamMeter: chatStreamMeter },
-    ] satisfies MeteredEndpoint[]
-  ).map((e) => [e.path, e]),
-);
+const ENDPOINTS: Endpoint[] = [
+  { path: '/v1/chat/completions', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_completion_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
+  { path: '/v1/completions', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
+  { path: '/v1/responses', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_output_tokens', streamMeter: responsesStreamMeter, billsObject: 'response' },
+  { path: '/v1/responses/:id', method: 'GET', body: 'object', output: 'text', streamMeter: responsesStreamMeter, billsObject: 'response' },
+  { path: '/v1/responses/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'response' },
+  { path: '/v1/embeddings', method: 'POST', body: 'json', output: 'text' },
+  { path: '/v1/moderations', method: 'POST', body: 'json', output: 'text', free: true },
+  { path: '/v1/images/generations', method: 'POST', body: 'json', output: 'image', streamMeter: imageStreamMeter },
+  { path: '/v1/images/edits', method: 'POST', body: 'multipart', output: 'image', streamMeter: imageStreamMeter },
+  { path: '/v1/images/variations', method: 'POST', body: 'multipart', output: 'image' },
+  { path: '/v1/audio/speech', method: 'POST', body: 'json', output: 'audio', streamMeter: speechStreamMeter },
+  { path: '/v1/audio/transcriptions', method: 'POST', body: 'multipart', output: 'text', streamMeter: transcriptionStreamMeter },
+  { path: '/v1/audio/translations', method: 'POST', body: 'multipart', output: 'text' },
+  { path: '/v1/batches/:id', method: 'GET', body: 'object', output: 'text', billsObject: 'batch' },
+  { path: '/v1/batches/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'batch' },
+];
+
+/**
+ * Paths passed through and recorded unbilled whatever `unknownPaths` says: they cost nothing
+ * upstream (files, models, batch creation and listing, uploads, stored items).
+ */
+const UNBILLED: RegExp[] = [
+  /^\/v1\/models(\/[^/]+)?$/,
+  /^\/v1\/files(\/.*)?$/,
+  /^\/v1\/uploads(\/.*)?$/,
+  /^\/v1\/batches$/,
+  /^\/v1\/responses\/[^/]+\/input_items$/,
+  /^\/v1\/responses\/[^/]+$/, // DELETE (GET is metered above)
+  /^\/v1\/chat\/completions(\/[^/]+(\/messages)?)?$/, // stored completions: list, get, update, delete
+];
+
+const compiled = ENDPOINTS.map((e) => ({ e, re: new RegExp(`^${e.path.replace(/:id/g, '[^/]+')}$`) }));
+
+/** The metered endpoint for a method and path, if any. */
+export function findEndpoint(method: string, path: string): Endpoint | undefined {
+  return compiled.find(({ e, re }) => e.method === method && re.test(path))?.e;
+}
+
+/** True for the known paths that are passed through unbilled (files, models, …). */
+export function isUnbilled(path: string): boolean {
+  return UNBILLED.some((re) => re.test(path));
+}
+
+/** The id in an object path (`/v1/responses/resp_123/cancel` → `resp_123`). */
+export function objectId(path: string): string | undefined {
+  return /^\/v1\/(?:responses|batches)\/([^/]+)/.exec(path)?.[1];
+}

@@ -2,14 +2,11 @@ import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { errorResponse } from '../http/errors.js';
-import type { Outcome } from '../ledger/ledger.js';
-import { countTokens } from '../metering/tokenizer.js';
 import { SseSplitter } from '../metering/sse.js';
-import type { StreamMeter, StreamMetered } from '../metering/stream-meter.js';
-import { meterJsonBody, type Metered } from '../metering/usage.js';
-import { costMicroUsd } from '../pricing/price.js';
+import { meterJsonBody } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
+import { decide, type Ending, type Observed } from './outcome.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 
 /** Largest non-streamed body kept in memory for metering (bytes); larger bodies pass through unmetered. */
@@ -23,9 +20,6 @@ export interface ClientRequest {
   /** Aborts when the client goes away before the response has started. */
   signal: AbortSignal;
 }
-
-/** How the relay meters a response: by tokens (an admitted request) or not at all (a pass-through). */
-type Metering = { admitted: Admitted; meter: (hideUsage: boolean) => StreamMeter } | { requestId: string };
 
 const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
 
@@ -58,26 +52,43 @@ const header = (h: Dispatcher.ResponseData['headers'], name: string) => {
 
 /**
  * Forwards a request upstream and streams the response back as it arrives, metering it on the
- * way, then settles (or voids) the request's ledger row exactly once.
+ * way, then settles (or voids) the request's ledger row exactly once (see `decide` for what is
+ * charged).
  *
  * - JSON bodies pass through byte-for-byte (encoding and `content-length` kept); a copy is decoded
  *   and metered after the last byte is sent.
  * - SSE bodies are split into events; each event is metered and sent on as soon as it is complete,
  *   rewritten only when tollgate added `include_usage` (see `chatStreamMeter`).
- * - When usage never arrives on a successful response (the client left mid-stream, the upstream
- *   broke off), the row is charged an estimate: prompt tokens + the tokens of the text seen,
- *   counted with gpt-tokenizer, with usage source `estimated`.
- * - An upstream error status without usage voids the row with the upstream's error code.
+ * - The client leaving aborts the upstream request; an upstream that breaks off or stalls past
+ *   `upstream.timeouts.idleMs` ends an SSE stream with a final error event.
  */
-export async function relay(rt: Runtime, req: ClientRequest, metering: Metering, body: Uint8Array | string | ReadableStream<Uint8Array> | undefined, started: number): Promise<Response> {
-  const admitted = 'admitted' in metering ? metering.admitted : undefined;
-  const requestId = admitted?.requestId ?? (metering as { requestId: string }).requestId;
+export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
+  const { requestId, body } = admitted;
   const abort = new AbortController();
   const onClientAbort = () => abort.abort(new Error('client disconnected'));
   req.signal.addEventListener('abort', onClientAbort, { once: true });
   const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
 
-  const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted?.stream ?? false);
+  /** Settles or voids the row once, then counts it and fires alerts, all off the response's path. */
+  const record = async (seen: Observed): Promise<void> => {
+    const decision = await decide(rt, admitted, seen);
+    const now = rt.clock();
+    const outcome = 'settle' in decision ? decision.settle : decision.void;
+    if ('settle' in decision) rt.ledger.settle(requestId, outcome, now);
+    else rt.ledger.void(requestId, outcome, now);
+    rt.metrics?.finished(requestId, admitted, req.pathAndQuery, outcome.httpStatus, outcome);
+    if (admitted.held && outcome.meteredTokens > 0) {
+      const { principal, quotas } = admitted;
+      const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
+      rt.alerts.afterSettle({ companyId: principal.companyId, subject, model: outcome.model ?? admitted.model ?? '', quotas, tokens: outcome.meteredTokens });
+    }
+    rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+  };
+  const settleLater = (seen: Observed) => {
+    record(seen).catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record the request; its hold stays open until the next start'));
+  };
+
+  const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted.stream);
   // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
   // ledger row and the upstream's logs then share an id, unless the client sent its own.
   upstreamHeaders['x-client-request-id'] ??= requestId;
@@ -85,29 +96,25 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
   if (body instanceof ReadableStream && length) upstreamHeaders['content-length'] = length;
   let res: Dispatcher.ResponseData;
   try {
-    res = await rt.upstream.request({
-      method: req.method,
-      pathAndQuery: req.pathAndQuery,
-      headers: upstreamHeaders,
-      body,
-      signal: abort.signal,
-    });
+    res = await rt.upstream.request({ method: req.method, pathAndQuery: req.pathAndQuery, headers: upstreamHeaders, body, signal: abort.signal });
   } catch (err) {
     req.signal.removeEventListener('abort', onClientAbort);
-    const code = abort.signal.aborted ? 'client_disconnected' : 'upstream_unreachable';
-    rt.ledger.void(requestId, { httpStatus: abort.signal.aborted ? null : 502, usageSource: 'none', latencyMs: elapsed(), errorCode: code }, rt.clock());
+    const code = abort.signal.aborted ? 'client_disconnected' : timeoutCode(err) ?? 'upstream_unreachable';
+    const status = code === 'upstream_timeout' ? 504 : 502;
+    await record({ httpStatus: abort.signal.aborted ? 0 : status, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
     rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream request failed');
-    return errorResponse(502, { message: `tollgate could not reach the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code });
+    return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code });
   }
 
   const isSse = (header(res.headers, 'content-type') ?? '').startsWith('text/event-stream');
-  const hideUsage = isSse && (admitted?.hideUsage ?? false);
-  const meter = isSse && admitted && 'meter' in metering ? metering.meter(hideUsage) : undefined;
+  const hideUsage = isSse && admitted.hideUsage;
+  const meter = isSse ? admitted.endpoint?.streamMeter?.(hideUsage) : undefined;
+  const keepBody = !isSse && admitted.endpoint !== undefined;
   const encoding = header(res.headers, 'content-encoding');
   const upstreamRequestId = header(res.headers, 'x-request-id');
   const headers = clientResponseHeaders(res.headers, hideUsage);
   headers.set('x-tollgate-request-id', requestId);
-  if (admitted) for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
+  for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
 
   const splitter = new SseSplitter();
   const decoder = new TextDecoder();
@@ -118,42 +125,22 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
   let finished = false;
   const chunks = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
-  /** Writes the row once: settle with usage or an estimate, or void. */
-  const finish = (ending: 'complete' | 'client_disconnected' | 'upstream_stream_error') => {
+  /** Reads what the response held, once, and hands it to `record`. */
+  const finish = (ending: Ending) => {
     if (finished) return;
     finished = true;
     req.signal.removeEventListener('abort', onClientAbort);
-    let metered: Metered & Partial<StreamMetered> = {};
+    let metered: Observed['metered'] = {};
     let text: string | undefined;
     if (meter) metered = meter.result();
-    else if (admitted && keptBytes <= MAX_METERED_BODY) metered = meterJsonBody((text = decodeBody(kept, encoding)) ?? '');
-    const errorCode = ending !== 'complete' ? ending : (metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text) : undefined));
-    const base = { httpStatus: res.statusCode, returnedModel: metered.model, latencyMs: elapsed(), ttfbMs, upstreamRequestId, errorCode };
-    const ok = res.statusCode < 400;
-    let outcome: Outcome | undefined;
-    if (admitted && metered.usage) {
-      outcome = { ...base, usage: metered.usage, usageSource: 'upstream', meteredTokens: metered.usage.totalTokens, costMicroUsd: costMicroUsd(metered.usage, admitted.price) };
-    } else if (admitted && ok) {
-      const outputTokens = countTokens(admitted.model, metered.outputText ?? '');
-      const usage = { inputTokens: admitted.estimate.promptTokens, cachedInputTokens: 0, outputTokens, reasoningTokens: 0, totalTokens: admitted.estimate.promptTokens + outputTokens };
-      outcome = { ...base, usage, usageSource: 'estimated', meteredTokens: usage.totalTokens, costMicroUsd: costMicroUsd(usage, admitted.price) };
-    }
-    const now = rt.clock();
-    if (outcome && admitted) {
-      rt.ledger.settle(requestId, outcome, now);
-      const { principal, model, quotas } = admitted;
-      const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
-      const tokens = outcome.meteredTokens;
-      setImmediate(() => rt.alerts.afterSettle({ companyId: principal.companyId, subject, model, quotas, tokens }));
-    }
-    else if (admitted) rt.ledger.void(requestId, { ...base, usageSource: 'none' }, now);
-    else rt.ledger.settle(requestId, { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 }, now);
-    rt.log.info({ requestId, status: res.statusCode, usage: outcome?.usageSource ?? 'none', tokens: outcome?.meteredTokens ?? 0, latencyMs: base.latencyMs, errorCode }, 'request finished');
+    else if (keepBody && keptBytes <= MAX_METERED_BODY) metered = meterJsonBody((text = decodeBody(kept, encoding)) ?? '', admitted.endpoint?.output);
+    const errorCode = metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text ?? decodeBody(kept, encoding)) : undefined);
+    settleLater({ httpStatus: res.statusCode, ending, metered, errorCode, latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
   const forward = (chunk: Buffer): Uint8Array | undefined => {
     if (!meter) {
-      if (admitted && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
+      if (keepBody && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
       return chunk;
     }
     const events = splitter.push(decoder.decode(chunk, { stream: true }));
@@ -198,15 +185,16 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
             finish('client_disconnected');
             return;
           }
-          rt.log.warn({ requestId, err: (err as Error).message }, 'upstream stream broke');
+          const code = timeoutCode(err) ?? 'upstream_stream_error';
+          rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
           if (isSse) {
-            const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code: 'upstream_stream_error' };
+            const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code };
             controller.enqueue(encoder.encode(`data: ${JSON.stringify({ error })}\n\n`));
             controller.close();
           } else {
             controller.error(err);
           }
-          finish('upstream_stream_error');
+          finish(code);
         }
       },
       cancel() {
@@ -222,4 +210,10 @@ export async function relay(rt: Runtime, req: ClientRequest, metering: Metering,
     return new Response(null, { status: res.statusCode, headers });
   }
   return new Response(stream, { status: res.statusCode, headers });
+}
+
+/** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
+function timeoutCode(err: unknown): 'upstream_timeout' | undefined {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : undefined;
 }

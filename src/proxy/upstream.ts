@@ -7,6 +7,8 @@ export interface UpstreamOptions {
   apiKey: string;
   /** Maximum pooled keep-alive connections to the upstream. */
   connections: number;
+  /** ms to connect, ms until response headers, ms of silence allowed between body chunks; 0 = none. */
+  timeouts?: { connectMs: number; firstByteMs: number; idleMs: number };
 }
 
 /**
@@ -21,7 +23,15 @@ export class Upstream {
   constructor(opts: UpstreamOptions) {
     const url = new URL(opts.baseUrl);
     this.prefix = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
-    this.pool = new Pool(url.origin, { connections: opts.connections, keepAliveTimeout: 30_000, pipelining: 1 });
+    const t = opts.timeouts ?? { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };
+    this.pool = new Pool(url.origin, {
+      connections: opts.connections,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+      connect: { timeout: t.connectMs || undefined },
+      headersTimeout: t.firstByteMs,
+      bodyTimeout: t.idleMs,
+    });
     this.apiKey = opts.apiKey;
   }
 

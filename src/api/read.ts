@@ -1,0 +1,356 @@
+import { desc, sql } from 'drizzle-orm';
+import type { Context, Hono } from 'hono';
+import { bearerToken, hashKey } from '../auth/api-key.js';
+import { JwtVerifier } from '../auth/jwt.js';
+import type { Principal } from '../auth/principal.js';
+import type { OperatorConfig } from '../config/schema.js';
+import { errorResponse, invalidApiKey, invalidRequest } from '../http/errors.js';
+import { requests } from '../ledger/schema.js';
+import { authenticate } from '../proxy/admission.js';
+import { balanceReport, type CompanyBalance } from '../reports/balance.js';
+import { exportCsv, exportRows } from '../reports/export.js';
+import { PERIODS, requestWhere, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
+import { formatMicroUsd } from '../reports/money.js';
+import { GROUP_BYS, usageReport, type GroupBy } from '../reports/usage.js';
+import type { Runtime } from '../runtime.js';
+
+/**
+ * tollgate's read API under `/tollgate/v1/`: balance, usage summary, recent requests, CSV export
+ * and feature rates, for apps (seed 002), users, company admins and operators (seed 003).
+ *
+ * Authentication is the proxy's (a company key or a user JWT), plus operator keys from the
+ * config's `operators`, which work here and on `/metrics` only. Visibility:
+ *
+ * | caller | sees |
+ * |---|---|
+ * | user token, role `member` | the rows of that user (`user_id` = its `sub`) in its company |
+ * | company key, role `member` | the rows made with that key |
+ * | user token with role `admin`, or a key with `role: "admin"` | the company's rows |
+ * | operator key | every company's rows |
+ *
+ * A filter naming something outside what the caller may see (another company, another user for a
+ * member, another key for a member key, a key of another company) is refused with 403
+ * `permission_denied`, never silently narrowed. Everyone sees their own company's balance and the
+ * feature rates. Errors are OpenAI-shaped.
+ */
+
+/** Who is reading. */
+export type Reader = { kind: 'operator'; operator: OperatorConfig } | { kind: 'principal'; principal: Principal };
+
+const FILTER_PARAMS = ['company', 'user', 'key', 'model', 'endpoint', 'feature', 'period', 'since', 'until'] as const;
+const MAX_LIMIT = 1000;
+
+/** 403 `permission_denied`, OpenAI's shape for a request the credential may not make. */
+export function permissionDenied(message: string, param: string | null = null): Response {
+  return errorResponse(403, { message, type: 'invalid_request_error', param, code: 'permission_denied' });
+}
+
+/** The operator a bearer key belongs to, or the 401 for a revoked or expired operator key; undefined when it is not an operator key. */
+export function operatorOf(rt: Runtime, authorization: string | undefined, now: Date): OperatorConfig | Response | undefined {
+  const token = bearerToken(authorization);
+  if (!token || JwtVerifier.looksLikeJwt(token)) return undefined;
+  const hash = hashKey(token);
+  const op = (rt.config.operators ?? []).find((o) => o.sha256 === hash);
+  if (!op) return undefined;
+  if (op.revoked) return invalidApiKey('This API key has been revoked. Ask your tollgate administrator for a new key.');
+  if (op.expiresAt && op.expiresAt <= now) return invalidApiKey('This credential has expired. Ask your tollgate administrator for a new one.');
+  return op;
+}
+
+/** Authenticates a reader: an operator key, else a company key or user token as the proxy does. */
+export async function authenticateReader(rt: Runtime, authorization: string | undefined, now: Date): Promise<Reader | Response> {
+  const op = operatorOf(rt, authorization, now);
+  if (op instanceof Response) return op;
+  if (op) return { kind: 'operator', operator: op };
+  const principal = await authenticate(rt, authorization, now);
+  return principal instanceof Response ? principal : { kind: 'principal', principal };
+}
+
+/** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
+function queryOf(c: Context, allowed: readonly string[]): Record<string, string> | Response {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    if (!allowed.includes(name)) return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
+    if (values.length !== 1) return invalidRequest(`Query parameter '${name}' was given ${values.length} times; give it once.`, name);
+    out[name] = values[0]!;
+  }
+  return out;
+}
+
+/** The company a key id belongs to in the running config. */
+function companyOfKey(rt: Runtime, keyId: string): string | undefined {
+  for (const [companyId, company] of Object.entries(rt.config.companies)) if (company.keys.some((k) => k.id === keyId)) return companyId;
+  return undefined;
+}
+
+/**
+ * The ledger filter for a reader and the query's filters, narrowed to what the reader may see, or
+ * the 400 / 403 to answer.
+ */
+export function scopedFilter(rt: Runtime, reader: Reader, q: Record<string, string>, now: Date): RequestFilter | Response {
+  let window: { since?: string; until?: string };
+  if (q.period !== undefined && !(q.period in PERIODS)) return invalidRequest(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${q.period}"`, 'period');
+  try {
+    window = resolveWindow({ period: q.period as Period | undefined, since: q.since, until: q.until }, now);
+  } catch (err) {
+    const param = q.period !== undefined && (q.since !== undefined || q.until !== undefined) ? 'period' : /^until/.test((err as Error).message) ? 'until' : 'since';
+    return invalidRequest((err as Error).message, param);
+  }
+  const f: RequestFilter = { ...window };
+  if (q.model !== undefined) f.model = q.model;
+  if (q.endpoint !== undefined) f.endpoint = q.endpoint;
+  if (q.feature !== undefined) f.feature = q.feature;
+  if (q.company !== undefined) f.companyId = q.company;
+  if (q.user !== undefined) f.userId = q.user;
+  if (q.key !== undefined) f.keyId = q.key;
+  if (reader.kind === 'operator') return f;
+
+  const p = reader.principal;
+  if (q.company !== undefined && q.company !== p.companyId) return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
+  f.companyId = p.companyId;
+  if (q.key !== undefined) {
+    const owner = companyOfKey(rt, q.key);
+    if (owner !== undefined && owner !== p.companyId) return permissionDenied(`Key '${q.key}' is not a key of company '${p.companyId}'.`, 'key');
+  }
+  if (p.role === 'admin') return f;
+  if (p.userId !== null) {
+    if (q.user !== undefined && q.user !== p.userId) return permissionDenied(`You may only read your own usage (user '${p.userId}').`, 'user');
+    f.userId = p.userId;
+  } else {
+    if (q.key !== undefined && q.key !== p.keyId) return permissionDenied(`This key may only read its own usage (key '${p.keyId}').`, 'key');
+    f.keyId = p.keyId ?? '\u0000';
+  }
+  return f;
+}
+
+function balanceJson(b: CompanyBalance) {
+  return {
+    object: 'balance',
+    company_id: b.companyId,
+    tokens: b.tokens,
+    micro_usd: b.microUsd,
+    usd: formatMicroUsd(b.microUsd),
+    unlimited_models: b.unlimitedModels,
+    models: b.byModel.map((s) => ({
+      models: s.models,
+      tokens: s.unlimited ? null : s.tokens,
+      micro_usd: s.microUsd,
+      usd: formatMicroUsd(s.microUsd),
+      unlimited: s.unlimited,
+      expires_at: s.expiresAt,
+      grants: s.grantIds,
+    })),
+    grants: b.grants.map((g) => ({
+      id: g.id,
+      unit: g.unit,
+      unlimited: g.unlimited,
+      models: g.models,
+      amount: g.unlimited ? null : g.amount,
+      spent: g.spent,
+      held: g.held,
+      remaining: g.remaining,
+      active: g.active,
+      starts_at: g.startsAt,
+      expires_at: g.expiresAt,
+      purchase: g.purchase,
+    })),
+  };
+}
+
+interface RecentRow {
+  id: string;
+  createdAt: string;
+  companyId: string;
+  userId: string | null;
+  keyId: string | null;
+  endpoint: string;
+  requestedModel: string | null;
+  returnedModel: string | null;
+  feature: string | null;
+  stream: boolean;
+  status: string;
+  httpStatus: number | null;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  meteredTokens: number;
+  costMicroUsd: number;
+  usageSource: string | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+  rowid: number;
+}
+
+/**
+ * The company's tokens remaining right after each row (as `tollgate history` computes it): the
+ * tokens left now on the company's active limited tokens grants, plus what every newer row of the
+ * company (visible to the reader or not) debited from those grants.
+ */
+function remainingAfter(rt: Runtime, rows: readonly RecentRow[], now: Date): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const companyId of new Set(rows.map((r) => r.companyId))) {
+    const mine = rows.filter((r) => r.companyId === companyId);
+    const oldest = mine[mine.length - 1]!;
+    const b = rt.ledger.balance(companyId, now);
+    const counted = JSON.stringify(b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id));
+    const visible = new Set(mine.map((r) => r.id));
+    const burned = rt.ledger.db.all<{ id: string; burned: number }>(sql`
+      SELECT r.id AS id, COALESCE(SUM(CASE WHEN d.grant_id IN (SELECT value FROM json_each(${counted})) THEN d.amount END), 0) AS burned
+      FROM requests r LEFT JOIN debits d ON d.request_id = r.id
+      WHERE r.company_id = ${companyId} AND r.status != 'held'
+        AND (r.created_at > ${oldest.createdAt} OR (r.created_at = ${oldest.createdAt} AND r.rowid >= ${oldest.rowid}))
+      GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC`);
+    let later = 0;
+    for (const r of burned) {
+      if (visible.has(r.id)) out.set(r.id, b.tokens + later);
+      later += r.burned;
+    }
+  }
+  return out;
+}
+
+function recentRows(rt: Runtime, filter: RequestFilter, limit: number, now: Date) {
+  const rows: RecentRow[] = rt.ledger.db
+    .select({
+      id: requests.id,
+      createdAt: requests.createdAt,
+      companyId: requests.companyId,
+      userId: requests.userId,
+      keyId: requests.keyId,
+      endpoint: requests.endpoint,
+      requestedModel: requests.requestedModel,
+      returnedModel: requests.returnedModel,
+      feature: requests.feature,
+      stream: requests.stream,
+      status: requests.status,
+      httpStatus: requests.httpStatus,
+      inputTokens: requests.inputTokens,
+      cachedInputTokens: requests.cachedInputTokens,
+      outputTokens: requests.outputTokens,
+      reasoningTokens: requests.reasoningTokens,
+      totalTokens: requests.totalTokens,
+      meteredTokens: requests.meteredTokens,
+      costMicroUsd: requests.costMicroUsd,
+      usageSource: requests.usageSource,
+      latencyMs: requests.latencyMs,
+      errorCode: requests.errorCode,
+      rowid: sql<number>`${requests}.rowid`.mapWith(Number),
+    })
+    .from(requests)
+    .where(requestWhere(filter))
+    .orderBy(desc(requests.createdAt), desc(sql`${requests}.rowid`))
+    .limit(limit)
+    .all();
+  const remaining = rows.length ? remainingAfter(rt, rows, now) : new Map<string, number>();
+  return rows.map((r) => ({
+    object: 'tollgate.request',
+    id: r.id,
+    created_at: r.createdAt,
+    company_id: r.companyId,
+    user_id: r.userId,
+    key_id: r.keyId,
+    endpoint: r.endpoint,
+    model: r.requestedModel,
+    returned_model: r.returnedModel,
+    feature: r.feature,
+    stream: r.stream,
+    status: r.status,
+    http_status: r.httpStatus,
+    success: r.status === 'settled' && r.httpStatus !== null && r.httpStatus < 400,
+    input_tokens: r.inputTokens,
+    cached_input_tokens: r.cachedInputTokens,
+    output_tokens: r.outputTokens,
+    reasoning_tokens: r.reasoningTokens,
+    total_tokens: r.totalTokens,
+    metered_tokens: r.meteredTokens,
+    cost_micro_usd: r.costMicroUsd,
+    cost_usd: formatMicroUsd(r.costMicroUsd),
+    usage_source: r.usageSource,
+    latency_ms: r.latencyMs,
+    error_code: r.errorCode,
+    remaining_tokens: remaining.get(r.id) ?? null,
+  }));
+}
+
+/** Registers the read API's routes on `app`. */
+export function readRoutes(app: Hono, rt: Runtime): void {
+  /** Authenticates, parses the allowed query parameters, and hands both to `body`. */
+  const route = (path: string, allowed: readonly string[], body: (c: Context, reader: Reader, q: Record<string, string>, now: Date) => Response | Promise<Response>) =>
+    app.get(path, async (c) => {
+      const now = rt.clock();
+      const reader = await authenticateReader(rt, c.req.header('authorization'), now);
+      if (reader instanceof Response) return reader;
+      const q = queryOf(c, allowed);
+      if (q instanceof Response) return q;
+      return body(c, reader, q, now);
+    });
+
+  route('/tollgate/v1/balance', ['company'], (c, reader, q, now) => {
+    if (reader.kind === 'principal') {
+      const own = reader.principal.companyId;
+      if (q.company !== undefined && q.company !== own) return permissionDenied(`You may only read company '${own}'.`, 'company');
+      return c.json(balanceJson(balanceReport(rt.ledger.db, now, own)[0]!));
+    }
+    if (q.company !== undefined) {
+      if (!Object.hasOwn(rt.config.companies, q.company)) return errorResponse(404, { message: `No company '${q.company}' in the config.`, type: 'invalid_request_error', param: 'company', code: 'not_found' });
+      return c.json(balanceJson(balanceReport(rt.ledger.db, now, q.company)[0]!));
+    }
+    const ids = Object.keys(rt.config.companies).sort();
+    return c.json({ object: 'list', data: ids.map((id) => balanceJson(balanceReport(rt.ledger.db, now, id)[0]!)) });
+  });
+
+  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], (c, reader, q, now) => {
+    const groupBy = (q.group_by ?? 'none') as GroupBy;
+    if (!GROUP_BYS.includes(groupBy)) return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
+    const filter = scopedFilter(rt, reader, q, now);
+    if (filter instanceof Response) return filter;
+    const rows = usageReport(rt.ledger.db, filter, groupBy);
+    return c.json({
+      object: 'list',
+      group_by: groupBy,
+      since: filter.since ?? null,
+      until: filter.until ?? null,
+      data: rows.map((r) => ({
+        key: r.key,
+        company_id: r.companyId,
+        requests: r.requests,
+        input_tokens: r.inputTokens,
+        cached_input_tokens: r.cachedInputTokens,
+        output_tokens: r.outputTokens,
+        reasoning_tokens: r.reasoningTokens,
+        total_tokens: r.totalTokens,
+        cost_micro_usd: r.costMicroUsd,
+        cost_usd: formatMicroUsd(r.costMicroUsd),
+        errors: r.errors,
+        avg_latency_ms: r.avgLatencyMs,
+      })),
+    });
+  });
+
+  route('/tollgate/v1/requests', [...FILTER_PARAMS, 'limit'], (c, reader, q, now) => {
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
+    const filter = scopedFilter(rt, reader, q, now);
+    if (filter instanceof Response) return filter;
+    return c.json({ object: 'list', data: recentRows(rt, filter, limit, now) });
+  });
+
+  route('/tollgate/v1/export.csv', FILTER_PARAMS, (_c, reader, q, now) => {
+    const filter = scopedFilter(rt, reader, q, now);
+    if (filter instanceof Response) return filter;
+    const csv = exportCsv(exportRows(rt.ledger.db, filter));
+    return new Response(csv, { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="tollgate-usage.csv"' } });
+  });
+
+  route('/tollgate/v1/features', [], (c) => {
+    const features = rt.config.features ?? {};
+    return c.json({
+      object: 'list',
+      data: Object.entries(features)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, f]) => ({ object: 'tollgate.feature', name, multiplier: f.multiplier, description: f.description ?? null })),
+    });
+  });
+}

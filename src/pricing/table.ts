@@ -1,0 +1,81 @@
+import type { z } from 'zod';
+import type { priceSchema } from '../config/schema.js';
+
+/**
+ * tollgate's built-in price table: OpenAI's list prices for current models, USD per 1M tokens unless
+ * the field says otherwise (see `priceSchema`). Every entry names its source and the date it was
+ * read. The config's `prices` override or extend it; nothing is fetched at run time.
+ *
+ * Source: https://platform.openai.com/docs/pricing (standard tier), read 2025-08-07; DALL·E, Whisper
+ * and TTS from the same page's "Image generation" and "Transcription and speech" tables. Check the
+ * page before relying on a figure: prices change, and a config entry with `effectiveFrom` records
+ * the change without rewriting history (each ledger row stores the price version it used).
+ */
+type PriceInput = z.input<typeof priceSchema>;
+
+const S = 'https://platform.openai.com/docs/pricing';
+const D = '2025-08-07';
+const p = (input: number, cachedInput: number | undefined, output: number, extra: Partial<PriceInput> = {}): PriceInput => ({
+  input,
+  ...(cachedInput === undefined ? {} : { cachedInput }),
+  output,
+  ...extra,
+  source: S,
+  date: D,
+});
+
+export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
+  // GPT-5 family
+  'gpt-5': p(1.25, 0.125, 10),
+  'gpt-5-mini': p(0.25, 0.025, 2),
+  'gpt-5-nano': p(0.05, 0.005, 0.4),
+  'gpt-5-chat-latest': p(1.25, 0.125, 10),
+  // GPT-4.1 family
+  'gpt-4.1': p(2, 0.5, 8),
+  'gpt-4.1-mini': p(0.4, 0.1, 1.6),
+  'gpt-4.1-nano': p(0.1, 0.025, 0.4),
+  // GPT-4o family
+  'gpt-4o': p(2.5, 1.25, 10),
+  'gpt-4o-2024-05-13': p(5, undefined, 15),
+  'gpt-4o-mini': p(0.15, 0.075, 0.6),
+  'chatgpt-4o-latest': p(5, undefined, 15),
+  'gpt-4o-audio-preview': p(2.5, undefined, 10, { audioInput: 40, audioOutput: 80 }),
+  'gpt-4o-mini-audio-preview': p(0.15, undefined, 0.6, { audioInput: 10, audioOutput: 20 }),
+  'gpt-4o-search-preview': p(2.5, undefined, 10),
+  'gpt-4o-mini-search-preview': p(0.15, undefined, 0.6),
+  // Reasoning models
+  o1: p(15, 7.5, 60),
+  'o1-mini': p(1.1, 0.55, 4.4),
+  'o1-pro': p(150, undefined, 600),
+  o3: p(2, 0.5, 8),
+  'o3-mini': p(1.1, 0.55, 4.4),
+  'o3-pro': p(20, undefined, 80),
+  'o4-mini': p(1.1, 0.275, 4.4),
+  // Older chat and completion models
+  'gpt-4-turbo': p(10, undefined, 30),
+  'gpt-4': p(30, undefined, 60),
+  'gpt-3.5-turbo': p(0.5, undefined, 1.5),
+  'gpt-3.5-turbo-instruct': p(1.5, undefined, 2),
+  'davinci-002': p(2, undefined, 2),
+  'babbage-002': p(0.4, undefined, 0.4),
+  // Embeddings
+  'text-embedding-3-small': p(0.02, undefined, 0),
+  'text-embedding-3-large': p(0.13, undefined, 0),
+  'text-embedding-ada-002': p(0.1, undefined, 0),
+  // Moderation: free
+  'omni-moderation-latest': p(0, undefined, 0),
+  'omni-moderation': p(0, undefined, 0),
+  'text-moderation-latest': p(0, undefined, 0),
+  'text-moderation-stable': p(0, undefined, 0),
+  // Images
+  'gpt-image-1': p(5, 1.25, 40, { imageInput: 10, imageOutput: 40 }),
+  'dall-e-3': p(0, undefined, 0, { perImage: { '1024x1024/standard': 0.04, '1024x1024/hd': 0.08, '1024x1792/standard': 0.08, '1792x1024/standard': 0.08, '1024x1792/hd': 0.12, '1792x1024/hd': 0.12 } }),
+  'dall-e-2': p(0, undefined, 0, { perImage: { '256x256/standard': 0.016, '512x512/standard': 0.018, '1024x1024/standard': 0.02 } }),
+  // Audio
+  'whisper-1': p(0, undefined, 0, { perMinute: 0.006 }),
+  'gpt-4o-transcribe': p(2.5, undefined, 10, { audioInput: 6 }),
+  'gpt-4o-mini-transcribe': p(1.25, undefined, 5, { audioInput: 3 }),
+  'tts-1': p(0, undefined, 0, { perMillionCharacters: 15 }),
+  'tts-1-hd': p(0, undefined, 0, { perMillionCharacters: 30 }),
+  'gpt-4o-mini-tts': p(0.6, undefined, 0, { audioOutput: 12 }),
+};

@@ -1,0 +1,123 @@
+import type { Outcome } from '../ledger/ledger.js';
+import { imageUnits } from '../metering/estimate.js';
+import type { MultipartSummary } from '../metering/multipart.js';
+import type { StreamMetered } from '../metering/stream-meter.js';
+import { countTokens } from '../metering/tokenizer.js';
+import type { Metered, Usage } from '../metering/usage.js';
+import { costMicroUsd, priceBook } from '../pricing/price.js';
+import type { Runtime } from '../runtime.js';
+import type { Admitted } from './admission.js';
+
+/** How a response ended, as the relay saw it. */
+export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout';
+
+/** Everything the relay observed of one exchange. Durations in ms. */
+export interface Observed {
+  httpStatus: number;
+  ending: Ending;
+  metered: Metered & Partial<StreamMetered>;
+  /** The upstream's error code, from an error body or event. */
+  errorCode?: string;
+  latencyMs: number;
+  ttfbMs?: number;
+  upstreamRequestId?: string;
+}
+
+/** What to write on the row: settle with this outcome, or void it. */
+export type Decision = { settle: Outcome } | { void: Outcome };
+
+/** Audio bitrate assumed to estimate a transcription's length from its upload when the upstream reports none (128 kbps MP3). */
+const ASSUMED_AUDIO_BITS_PER_SECOND = 128_000;
+/** Responses statuses after which the object's usage is final (openai-openapi, Response.status). */
+const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
+const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
+
+/** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
+async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise<MultipartSummary | undefined> {
+  if (!summary) return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 2000)));
+  try {
+    return await Promise.race([summary, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Decides what a finished exchange is charged (see README, "Every billable endpoint"):
+ * 1. usage reported by the upstream → that usage, priced (usage source `upstream`);
+ * 2. a request priced per unit (DALL·E, tts-1) that succeeded → its units (images returned,
+ *    characters sent; source `computed`);
+ * 3. an upload without usage that succeeded → whisper seconds from the response's `duration`
+ *    (`computed`), else from the upload's size at 128 kbps (`estimated`); DALL·E edits and
+ *    variations by images returned (`computed`);
+ * 4. a Responses object not yet final (a background response) → nothing now; it is billed when a
+ *    later retrieve, stream or cancel sees it final, once per response id;
+ * 5. any other success without usage (a stream cut by the client or the upstream) → the counted
+ *    prompt plus the tokens of the text seen (`estimated`);
+ * 6. an error status without usage → void, with the upstream's error code.
+ * A feature rate multiplies the metered tokens, never the cost.
+ */
+export async function decide(rt: Runtime, a: Admitted, seen: Observed): Promise<Decision> {
+  const base = {
+    httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
+    returnedModel: seen.metered.model,
+    latencyMs: seen.latencyMs,
+    ttfbMs: seen.ttfbMs,
+    upstreamRequestId: seen.upstreamRequestId,
+    errorCode: seen.ending !== 'complete' ? seen.ending : seen.errorCode,
+  };
+  const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
+  const nothing: Outcome = { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 };
+  const endpoint = a.endpoint;
+  if (!endpoint || endpoint.free) return { settle: { ...nothing, usage: seen.metered.usage } };
+
+  const upload = await uploaded(a.multipart);
+  const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
+  const priced = a.priced ?? (model ? priceBook(rt.config).find(model, rt.clock()) : undefined);
+  const multiplier = a.feature?.multiplier ?? 1;
+  const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => ({
+    settle: {
+      ...base,
+      ...extra,
+      usage,
+      usageSource,
+      model: model ?? undefined,
+      meteredTokens: Math.ceil(usage.totalTokens * multiplier),
+      costMicroUsd: priced ? costMicroUsd(usage, priced.price) : 0,
+      priceVersion: priced?.version,
+      errorCode: base.errorCode ?? (priced ? undefined : 'model_not_priced'),
+    },
+  });
+  const m = seen.metered;
+  const objectKind = endpoint.billsObject;
+  const objectId = m.objectId;
+  const billed = objectKind && objectId ? { billedObject: { id: objectId, kind: objectKind } } : {};
+
+  if (!a.held) {
+    // A retrieve or cancel: bill the object's usage once it is final, once per id.
+    const final = objectKind === 'batch' ? m.objectStatus === 'completed' : FINAL_RESPONSE.has(m.objectStatus ?? '') || (m.usage !== undefined && a.stream);
+    if (ok && m.usage && final && objectId) return charge(objectKind === 'batch' ? { ...m.usage, batch: true } : m.usage, 'upstream', billed);
+    return { settle: nothing };
+  }
+  if (m.usage) return charge(m.usage, 'upstream', billed);
+  if (ok && a.estimate?.units && seen.ending === 'complete') {
+    const units = a.estimate.units.images !== undefined && m.dataCount !== undefined ? { ...a.estimate.units, images: m.dataCount } : a.estimate.units;
+    return charge(units, 'computed');
+  }
+  if (ok && upload && seen.ending === 'complete') {
+    if (endpoint.output === 'image' && m.dataCount !== undefined && model) return charge(imageUnits(model, upload.fields, m.dataCount), 'computed');
+    if (m.duration !== undefined) return charge({ ...NO_TOKENS, seconds: m.duration }, 'computed');
+    return charge({ ...NO_TOKENS, seconds: Math.ceil((upload.fileBytes * 8) / ASSUMED_AUDIO_BITS_PER_SECOND) }, 'estimated');
+  }
+  if (ok && objectKind === 'response' && m.objectStatus && !FINAL_RESPONSE.has(m.objectStatus)) {
+    return { settle: { ...nothing, errorCode: 'billed_on_completion' } };
+  }
+  if (ok && model) {
+    const prompt = a.estimate?.promptTokens ?? 0;
+    const outputTokens = countTokens(model, m.outputText ?? '');
+    return charge({ ...NO_TOKENS, inputTokens: prompt, outputTokens, totalTokens: prompt + outputTokens }, 'estimated');
+  }
+  return { void: nothing };
+}
