@@ -14,7 +14,7 @@ export interface StreamMetered extends Metered {
 /** Meters an SSE response event by event. */
 export interface StreamMeter {
   /**
-   * Takes one complete event block (see `SseSplitter`) and returns the text to send on to the
+   * Takes one complete event block (see `splitEvents`) and returns the text to send on to the
    * client: the block itself, a rewritten block, or null to drop it.
    */
   event(block: string): string | null;

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { errorResponse } from '../http/errors.js';
-import { SseSplitter } from '../metering/sse.js';
+import { SseFramer, splitEvents } from '../metering/sse.js';
 import { meterJsonBody } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
@@ -116,8 +116,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   headers.set('x-tollgate-request-id', requestId);
   for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
 
-  const splitter = new SseSplitter();
-  const decoder = new TextDecoder();
+  const framer = new SseFramer();
   const encoder = new TextEncoder();
   const kept: Buffer[] = [];
   let keptBytes = 0;
@@ -143,13 +142,19 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
       if (keepBody && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
       return chunk;
     }
-    const events = splitter.push(decoder.decode(chunk, { stream: true }));
+    const whole = framer.push(chunk);
+    return whole && meterEvents(whole);
+  };
+
+  /** Meters whole events; returns what the client gets: the same bytes, or the rewritten events. */
+  const meterEvents = (whole: Buffer): Uint8Array | undefined => {
+    const events = splitEvents(whole.toString('utf8'));
     if (!hideUsage) {
-      for (const e of events) meter.event(e);
-      return chunk;
+      for (const e of events) meter!.event(e);
+      return whole;
     }
     let out = '';
-    for (const e of events) out += meter.event(e) ?? '';
+    for (const e of events) out += meter!.event(e) ?? '';
     return out ? encoder.encode(out) : undefined;
   };
 
@@ -160,13 +165,9 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
           for (;;) {
             const next = await chunks.next();
             if (next.done) {
-              if (meter) {
-                const rest = splitter.rest() + decoder.decode();
-                if (rest) {
-                  const out = meter.event(rest);
-                  if (hideUsage && out) controller.enqueue(encoder.encode(out));
-                }
-              }
+              const rest = meter && framer.rest();
+              const out = rest && meterEvents(rest);
+              if (out) controller.enqueue(out);
               controller.close();
               finish('complete');
               return;

@@ -78,9 +78,16 @@ export class FakeUpstream {
       return;
     }
     res.flushHeaders();
+    let sent = 0;
     for (const piece of ssePieces(rec.response.body_text)) {
       if (res.destroyed) return;
+      if (sent === rec.fault?.resetAfter) {
+        res.socket?.destroy();
+        return;
+      }
+      if (sent === rec.fault?.stallAfter) return; // silent, connection left open
       res.write(piece);
+      sent++;
       await new Promise((r) => setTimeout(r, this.delayMs));
     }
     res.end();

@@ -7,6 +7,8 @@ export interface Recording {
   name: string;
   request: { method: string; path: string; headers: Record<string, string>; body: Record<string, unknown> | null };
   response: { status: number; headers: Record<string, string>; body?: unknown; body_text?: string };
+  /** Test-only faults (synthetic recordings): cut the connection, or go silent, after this many pieces. */
+  fault?: { resetAfter?: number; stallAfter?: number };
 }
 
 /** The recordings folder: `$TOLLGATE_FIXTURES`, else `shared/` beside the repository. */
