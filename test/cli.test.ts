@@ -27,7 +27,7 @@ describe('config validation', () => {
     ['a negative allocation', (c: any) => (c.companies.demo.allocations[0].tokens = -5), 'companies.demo.allocations.0.tokens'],
     ['an instant without offset', (c: any) => (c.companies.demo.allocations[0].expiresAt = '2027-01-01'), 'companies.demo.allocations.0.expiresAt: expected an ISO 8601 instant'],
     ['an unknown field', (c: any) => (c.upstream.baseURL = 'x'), 'upstream: Unrecognized key: "baseURL"'],
-    ['a price with 7 decimals', (c: any) => (c.prices['gpt-4o'].input = 0.1234567), 'prices.gpt-4o.input: expected at most 6 decimal places'],
+    ['a price with 7 decimals', (c: any) => (c.prices['gpt-4o'] = { input: 0.1234567, output: 1, source: 'test', date: '2026-01-01' }), 'prices.gpt-4o.input: expected at most 6 decimal places'],
     ['a duplicate allocation id', (c: any) => c.companies.demo.allocations.push({ id: 'demo-standing', tokens: 1 }), 'companies.demo.allocations.2.id: duplicate allocation id'],
     ['a port out of range', (c: any) => (c.listen.port = 70000), 'listen.port'],
   ])('refuses %s, naming the JSON path', (_case, edit, message) => {
