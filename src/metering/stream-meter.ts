@@ -94,37 +94,41 @@ const TEXT_DELTAS = new Set([
   'response.custom_tool_call_input.delta',
 ]);
 
+/** A meter that passes every event through unchanged and hands each JSON event, with its `type`, to `onEvent`. */
+function observingMeter(onEvent: (j: Json, type: string, out: StreamMetered) => void): StreamMeter {
+  const out: StreamMetered = { outputText: '' };
+  return {
+    event(block) {
+      const j = parseData(parseSseEvent(block).data);
+      if (j) onEvent(j, typeof j.type === 'string' ? j.type : '', out);
+      return block;
+    },
+    result: () => out,
+  };
+}
+
 /**
  * Meters a Responses API stream (`event: response.*` + `data: {...}`; no `[DONE]`). Usage comes
  * from `response.completed`, `response.incomplete` or `response.failed`. Passes every event through
  * unchanged. Source: openai-openapi ResponseStreamEvent.
  */
 export function responsesStreamMeter(): StreamMeter {
-  const out: StreamMetered = { outputText: '' };
-  return {
-    event(block) {
-      const j = parseData(parseSseEvent(block).data);
-      if (!j) return block;
-      const type = typeof j.type === 'string' ? j.type : '';
-      if (TEXT_DELTAS.has(type) && typeof j.delta === 'string') {
-        out.outputText += j.delta;
-      } else if (type === 'error') {
-        out.errorCode ??= String(j.code ?? 'stream_error');
-      } else {
-        const response = j.response as Json | undefined;
-        if (response && typeof response === 'object') {
-          if (typeof response.model === 'string') out.model = response.model;
-          if (typeof response.id === 'string') out.objectId = response.id;
-          if (TERMINAL.has(type)) {
-            out.usage = parseUsage(response.usage) ?? out.usage;
-            if (type === 'response.failed') out.errorCode ??= errorCodeOf(response) ?? 'response_failed';
-          }
-        }
+  return observingMeter((j, type, out) => {
+    if (TEXT_DELTAS.has(type) && typeof j.delta === 'string') {
+      out.outputText += j.delta;
+    } else if (type === 'error') {
+      out.errorCode ??= String(j.code ?? 'stream_error');
+    } else {
+      const response = j.response as Json | undefined;
+      if (!response || typeof response !== 'object') return;
+      if (typeof response.model === 'string') out.model = response.model;
+      if (typeof response.id === 'string') out.objectId = response.id;
+      if (TERMINAL.has(type)) {
+        out.usage = parseUsage(response.usage) ?? out.usage;
+        if (type === 'response.failed') out.errorCode ??= errorCodeOf(response) ?? 'response_failed';
       }
-      return block;
-    },
-    result: () => out,
-  };
+    }
+  });
 }
 
 /**
@@ -135,21 +139,12 @@ export function responsesStreamMeter(): StreamMeter {
  * ImageEditStreamEvent, SpeechAudioDoneEvent, TranscriptTextDoneEvent.
  */
 function typedEventMeter(done: Set<string>, output: OutputModality): () => StreamMeter {
-  return () => {
-    const out: StreamMetered = { outputText: '' };
-    return {
-      event(block) {
-        const j = parseData(parseSseEvent(block).data);
-        if (!j) return block;
-        const type = typeof j.type === 'string' ? j.type : '';
-        if (type.endsWith('.delta') && typeof j.delta === 'string' && output === 'text') out.outputText += j.delta;
-        if (done.has(type)) out.usage = parseUsage(j.usage, output) ?? out.usage;
-        out.errorCode ??= errorCodeOf(j);
-        return block;
-      },
-      result: () => out,
-    };
-  };
+  return () =>
+    observingMeter((j, type, out) => {
+      if (type.endsWith('.delta') && typeof j.delta === 'string' && output === 'text') out.outputText += j.delta;
+      if (done.has(type)) out.usage = parseUsage(j.usage, output) ?? out.usage;
+      out.errorCode ??= errorCodeOf(j);
+    });
 }
 
 export const imageStreamMeter = typedEventMeter(new Set(['image_generation.completed', 'image_edit.completed']), 'image');
