@@ -13,13 +13,16 @@ program
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('-p, --port <port>', 'listen port, overriding listen.port')
   .option('--host <host>', 'listen host, overriding listen.host')
+  .option('--no-watch', 'do not reload the config when its file changes (SIGHUP still reloads it)')
   .action(serveCommand);
 
 const keys = program.command('keys').description('company API keys');
 keys
   .command('create')
-  .description('mint a company key: prints the key once and the config entry to paste')
-  .requiredOption('--company <id>', 'the company the key belongs to')
+  .description('mint a company key (or an operator key): prints the key once and the config entry to paste')
+  .option('--company <id>', 'the company the key belongs to')
+  .option('--operator', 'mint an operator key (reads every company through /tollgate/v1 and /metrics; cannot call /v1), for "operators"')
+  .option('--role <role>', 'member (default) or admin: an admin key reads its whole company through /tollgate/v1')
   .requiredOption('--id <id>', 'a name for the key, unique in the config (e.g. acme-prod)')
   .option('--expires <instant>', 'expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
   .option('--note <text>', 'a note stored with the entry')

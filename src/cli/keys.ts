@@ -2,9 +2,18 @@ import { mintKey } from '../auth/api-key.js';
 
 /**
  * `tollgate keys create`: mints a company key, prints it once, and prints the config entry
- * (hash and display prefix, never the key) to paste under `companies.<company>.keys`.
+ * (hash and display prefix, never the key) to paste under `companies.<company>.keys`, or, with
+ * `--operator`, under the top-level `operators`.
  */
-export function keysCreateCommand(opts: { company: string; id: string; expires?: string; note?: string }): void {
+export function keysCreateCommand(opts: { company?: string; operator?: boolean; role?: string; id: string; expires?: string; note?: string }): void {
+  if ((opts.company === undefined) === (opts.operator !== true)) {
+    process.stderr.write('give either --company <id> (a company key) or --operator (an operator key)\n');
+    process.exit(1);
+  }
+  if (opts.role !== undefined && (opts.operator || !['member', 'admin'].includes(opts.role))) {
+    process.stderr.write(`--role: expected member or admin, for a company key; got "${opts.role}"\n`);
+    process.exit(1);
+  }
   if (opts.expires !== undefined && Number.isNaN(Date.parse(opts.expires))) {
     process.stderr.write(`--expires: expected an ISO 8601 instant such as 2027-01-01T00:00:00Z, got "${opts.expires}"\n`);
     process.exit(1);
@@ -14,10 +23,17 @@ export function keysCreateCommand(opts: { company: string; id: string; expires?:
     id: opts.id,
     sha256: minted.sha256,
     prefix: minted.prefix,
+    ...(opts.role ? { role: opts.role } : {}),
     ...(opts.expires ? { expiresAt: new Date(opts.expires).toISOString() } : {}),
     revoked: false,
     ...(opts.note ? { note: opts.note } : {}),
   };
+  if (opts.operator) {
+    process.stdout.write(
+      `Operator key "${opts.id}" (shown once, store it now):\n\n  ${minted.key}\n\n` + `Add this entry to "operators" in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,
+    );
+    return;
+  }
   process.stdout.write(
     `API key for company "${opts.company}" (shown once, store it now):\n\n  ${minted.key}\n\n` +
       `Add this entry to companies.${opts.company}.keys in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,

@@ -5,8 +5,10 @@ import { startServer } from '../server.js';
 /**
  * `tollgate serve`: loads and validates the config, starts the proxy, and shuts down cleanly on
  * SIGINT/SIGTERM (in-flight requests finish and settle first). Exits 1 on an invalid config.
+ * The config file is watched and reloaded when it changes (unless `--no-watch`); SIGHUP reloads it
+ * too. A bad edit is refused and logged, and the running config keeps serving.
  */
-export async function serveCommand(opts: { config?: string; port?: string; host?: string }): Promise<void> {
+export async function serveCommand(opts: { config?: string; port?: string; host?: string; watch?: boolean }): Promise<void> {
   const log = createLogger();
   const file = configPath(opts.config);
   let config;
@@ -21,7 +23,11 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   }
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { log, configFile: file, watchConfig: opts.watch !== false });
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP', file }, 'reloading the config');
+    void server.reload();
+  });
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     await server.close();

@@ -164,7 +164,7 @@ export class Metrics {
         if (cached) this.tokens.inc({ company, model, kind: 'cached' }, cached);
         if (usage.outputTokens) this.tokens.inc({ company, model, kind: 'output' }, usage.outputTokens);
       }
-      if (outcome?.costMicroUsd) this.cost.inc({ company, model }, outcome.costMicroUsd);
+      if (outcome) this.cost.inc({ company, model }, outcome.costMicroUsd);
     } catch {
       // Metrics never fail a request.
     }
