@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { keysCreateCommand } from './cli/keys.js';
+import { keysCreateCommand, keysRevokeCommand } from './cli/keys.js';
 import { ledgerVerifyCommand } from './cli/ledger.js';
 import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
@@ -27,6 +27,12 @@ keys
   .option('--expires <instant>', 'expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
   .option('--note <text>', 'a note stored with the entry')
   .action(keysCreateCommand);
+keys
+  .command('revoke')
+  .description('revoke a key in the config file (a running tollgate applies it by hot reload)')
+  .requiredOption('--id <id>', 'the key id')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .action(keysRevokeCommand);
 
 const token = program.command('token').description('user tokens (JWT)');
 token

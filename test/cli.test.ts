@@ -80,3 +80,17 @@ describe('tollgate keys create', () => {
     expect(() => parseConfig(c)).not.toThrow();
   });
 });
+
+describe('tollgate keys revoke', () => {
+  it('marks the key revoked in the config file, which then refuses it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+    const file = join(dir, 'proxy.config.json');
+    writeFileSync(file, JSON.stringify(sample()));
+    const r = tollgate(['keys', 'revoke', '--id', 'demo-key', '-c', file]);
+    expect(r.status).toBe(0);
+    expect(loadConfig(file).companies.demo?.keys[0]).toMatchObject({ id: 'demo-key', revoked: true });
+    const missing = tollgate(['keys', 'revoke', '--id', 'nope', '-c', file]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no key with id "nope"');
+  });
+});

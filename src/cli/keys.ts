@@ -1,4 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mintKey } from '../auth/api-key.js';
+import { configPath } from '../config/load.js';
 
 /**
  * `tollgate keys create`: mints a company key, prints it once, and prints the config entry
@@ -38,4 +40,29 @@ export function keysCreateCommand(opts: { company?: string; operator?: boolean; 
     `API key for company "${opts.company}" (shown once, store it now):\n\n  ${minted.key}\n\n` +
       `Add this entry to companies.${opts.company}.keys in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,
   );
+}
+
+/**
+ * `tollgate keys revoke --id <key id>`: sets `"revoked": true` on that key (a company key or an
+ * operator key) in the config file and writes it back (2-space JSON). A running tollgate picks the
+ * change up by hot reload; the key is refused from then on. Exits 1 when no key has that id.
+ */
+export function keysRevokeCommand(opts: { id: string; config?: string }): void {
+  const file = configPath(opts.config);
+  let raw: { companies?: Record<string, { keys?: { id: string; revoked?: boolean }[] }>; operators?: { id: string; revoked?: boolean }[] };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as typeof raw;
+  } catch (err) {
+    process.stderr.write(`cannot read ${file}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const entries = [...Object.values(raw.companies ?? {}).flatMap((c) => c.keys ?? []), ...(raw.operators ?? [])];
+  const key = entries.find((k) => k.id === opts.id);
+  if (!key) {
+    process.stderr.write(`no key with id "${opts.id}" in ${file}\n`);
+    process.exit(1);
+  }
+  key.revoked = true;
+  writeFileSync(file, `${JSON.stringify(raw, null, 2)}\n`);
+  process.stdout.write(`revoked key "${opts.id}" in ${file}\n`);
 }
