@@ -1,0 +1,121 @@
+/**
+ * Starts the bench's processes: the fake upstream (pinned with the load generator) and the targets
+ * the load is sent to: `direct` (the upstream itself), `tollgate` and `portkey` (each proxy a child
+ * process pinned to the proxy core). Every process listens on 127.0.0.1 only.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { CORES, firstMessage, freePort, spawnPinned, stopChild, waitForHttp } from '../lib/proc.js';
+
+export type TargetName = 'direct' | 'tollgate' | 'portkey';
+
+/** Something the load generator sends requests to. */
+export interface Target {
+  name: TargetName;
+  /** Origin requests go to, `http://127.0.0.1:PORT`. */
+  origin: string;
+  /** Headers every request carries (credentials, Portkey's routing headers). */
+  headers: Record<string, string>;
+  /** Pid of the proxy process (for its RSS); undefined for `direct`. */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+/** Where the bench keeps its files and whether it pins processes. */
+export interface Env {
+  /** Repository root (cwd for children, so `--import tsx` resolves for the tsx-run ones). */
+  root: string;
+  /** Temp dir for logs and ledgers. */
+  work: string;
+  pin: boolean;
+  /** tollgate's launcher built to plain JavaScript (see `build.ts`). */
+  tollgateMain: string;
+}
+
+/** The upstream's key as every client sends it (the fake upstream accepts any key). */
+export const UPSTREAM_KEY = 'sk-bench-upstream';
+/** Path of the chat endpoint on every target. */
+export const CHAT_PATH = '/v1/chat/completions';
+/** Folder of the Portkey peer's bench-local package. */
+export const portkeyDir = (root: string) => join(root, 'bench', 'peers', 'portkey');
+
+const core = (env: Env, which: keyof typeof CORES) => (env.pin ? CORES[which] : undefined);
+const tsxArgs = (env: Env, script: string) => ['--import', 'tsx', join(env.root, script)];
+
+/** The fake upstream, pinned to the load core. */
+export async function startUpstream(env: Env): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawnPinned(process.execPath, tsxArgs(env, 'bench/upstream/server.ts'), { core: core(env, 'load'), logFile: join(env.work, 'upstream.log'), ipc: true, cwd: env.root });
+  const { url } = await firstMessage<{ url: string }>(child, 20_000, 'fake upstream');
+  return { url, stop: () => stopChild(child) };
+}
+
+/** The load sent straight to the upstream: the baseline every proxy is compared with. */
+export function directTarget(upstreamUrl: string): Target {
+  return { name: 'direct', origin: upstreamUrl, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, stop: async () => {} };
+}
+
+export interface TollgateOptions {
+  upstreamUrl: string;
+  /** Models to price (every variant the load uses). */
+  models: string[];
+  /** Pooled upstream connections (tollgate's `upstream.connections`; its default is 128). */
+  connections?: number;
+  /** Extra node flags, e.g. `--cpu-prof`. */
+  nodeFlags?: string[];
+  /** Suffix for the ledger and log file names. */
+  tag?: string;
+}
+
+/**
+ * tollgate with metering and a SQLite ledger file in the work dir, pinned to the proxy core, run
+ * with plain `node` from the built launcher (as `node dist/cli.js serve` runs it).
+ */
+export async function startTollgate(env: Env, o: TollgateOptions): Promise<Target & { child: ChildProcess }> {
+  const tag = o.tag ?? 'main';
+  const args = [
+    ...(o.nodeFlags ?? []),
+    env.tollgateMain,
+    '--upstream',
+    o.upstreamUrl,
+    '--ledger',
+    join(env.work, `ledger-${tag}.db`),
+    '--connections',
+    String(o.connections ?? 128),
+    '--models',
+    o.models.join(','),
+  ];
+  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root });
+  const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
+  return { name: 'tollgate', origin: url, headers: { authorization: `Bearer ${key}` }, pid: child.pid, child, stop: () => stopChild(child) };
+}
+
+/**
+ * Portkey's open-source gateway (`@portkey-ai/gateway`, its `build/start-server.js`, the package's
+ * bin) with `--headless`, NODE_ENV=production, bound to 127.0.0.1 by `bench/peers/loopback-only.mjs`.
+ * Requests are routed with `x-portkey-provider: openai` and `x-portkey-custom-host: <upstream>/v1`.
+ */
+export async function startPortkey(env: Env, upstreamUrl: string, tag = 'main'): Promise<Target> {
+  const port = await freePort();
+  const entry = join(portkeyDir(env.root), 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  const args = ['--import', join(env.root, 'bench', 'peers', 'loopback-only.mjs'), entry, `--port=${port}`, '--headless'];
+  const child = spawnPinned(process.execPath, args, {
+    core: core(env, 'proxy'),
+    logFile: join(env.work, `portkey-${tag}.log`),
+    cwd: portkeyDir(env.root),
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${origin}/`, 30_000);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return {
+    name: 'portkey',
+    origin,
+    headers: { authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamUrl}/v1` },
+    pid: child.pid,
+    stop: () => stopChild(child),
+  };
+}
