@@ -35,13 +35,13 @@ async function proxy(rt: Runtime, c: Context): Promise<Response> {
   if (principal instanceof Response) return refused(rt, path, null, principal, started);
   let admitted: Admitted | Response;
   if (!endpoint) {
-    admitted = openRow(rt, principal, undefined, path, c.req.raw.body, false, now);
+    admitted = await openRow(rt, principal, undefined, path, c.req.raw.body, false, now);
   } else {
     const feature = featureOf(rt, c.req.header('x-tollgate-feature'));
     if (feature instanceof Response) return refused(rt, path, principal.companyId, feature, started);
-    if (endpoint.body === 'json') admitted = admitJson(rt, principal, endpoint, new Uint8Array(await c.req.arrayBuffer()), feature, now);
-    else if (endpoint.body === 'multipart') admitted = admitMultipart(rt, principal, endpoint, c.req.raw.body, c.req.header('content-type') ?? '', feature, now);
-    else admitted = openRow(rt, principal, endpoint, path, c.req.raw.body, c.req.query('stream') === 'true', now);
+    if (endpoint.body === 'json') admitted = await admitJson(rt, principal, endpoint, new Uint8Array(await c.req.arrayBuffer()), feature, now);
+    else if (endpoint.body === 'multipart') admitted = await admitMultipart(rt, principal, endpoint, c.req.raw.body, c.req.header('content-type') ?? '', feature, now);
+    else admitted = await openRow(rt, principal, endpoint, path, c.req.raw.body, c.req.query('stream') === 'true', now);
   }
   if (admitted instanceof Response) return refused(rt, path, principal.companyId, admitted, started);
   return forwarded(rt, path, started, () => relay(rt, clientRequest(c), admitted, started));

@@ -3,6 +3,7 @@ import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
 import type { Ledger } from './ledger/ledger.js';
+import type { LedgerQueue } from './ledger/queue.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './observability/metrics.js';
@@ -16,6 +17,8 @@ export interface Runtime {
   rateLimiter: RateLimiter;
   alerts: AlertService;
   ledger: Ledger;
+  /** Group commit of the ledger writes made while serving requests. */
+  ledgerQueue: LedgerQueue;
   upstream: Upstream;
   /** The current instant; injectable so tests can move time (expiry). */
   clock: () => Date;

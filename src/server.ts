@@ -11,6 +11,7 @@ import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/r
 import type { Config } from './config/schema.js';
 import { openLedgerDb } from './ledger/db.js';
 import { Ledger } from './ledger/ledger.js';
+import { LedgerQueue } from './ledger/queue.js';
 import { requests } from './ledger/schema.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
@@ -90,7 +91,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     companyOf: (id) => companyOf.get({ id })?.companyId,
     processMetrics: opts.processMetrics,
   });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue: new LedgerQueue(ledger), upstream, clock, log, metrics };
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<RuntimeParts> {

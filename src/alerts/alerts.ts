@@ -1,9 +1,9 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { AlertsConfig } from '../config/schema.js';
-import { covers, isActive, type GrantState } from '../ledger/allocate.js';
+import type { Settled } from '../ledger/ledger.js';
 import * as schema from '../ledger/schema.js';
-import { alerts, grants, quotaCounters } from '../ledger/schema.js';
+import { alerts } from '../ledger/schema.js';
 import type { QuotaCheck } from '../limits/quotas.js';
 import type { Logger } from '../log.js';
 import type { WebhookSender } from './webhook.js';
@@ -16,8 +16,9 @@ export interface SettledUsage {
   companyId: string;
   /** `<company>/<user>` for a user, `key:<id>` for a key: whose spikes are tracked. */
   subject: string;
-  model: string;
   quotas: QuotaCheck[];
+  /** The grants and quota counters the settle charged, as they stand after it. */
+  settled: Settled;
   /** Tokens the request was charged. */
   tokens: number;
 }
@@ -42,7 +43,7 @@ export class AlertService {
     private readonly clock: () => Date,
   ) {}
 
-  /** Checks the quotas and grants a settled request touched, and its subject's minute, for alerts. */
+  /** Checks the quotas and grants a settled request charged, and its subject's minute, for alerts. No ledger reads. */
   afterSettle(u: SettledUsage): void {
     try {
       this.checkQuotas(u);
@@ -61,7 +62,7 @@ export class AlertService {
   private checkQuotas(u: SettledUsage): void {
     const [warning, critical] = this.config.quotaThresholds;
     for (const q of u.quotas) {
-      const row = this.db.select().from(quotaCounters).where(eq(quotaCounters.id, q.counterId)).get();
+      const row = u.settled.counters.find((c) => c.id === q.counterId);
       if (!row) continue;
       const used = Math.max(q.limitTokens ? row.spentTokens / q.limitTokens : 0, q.limitMicroUsd ? row.spentMicroUsd / q.limitMicroUsd : 0);
       for (const [threshold, kind] of [[critical, 'quota_critical'], [warning, 'quota_warning']] as const) {
@@ -85,11 +86,8 @@ export class AlertService {
 
   private checkBalance(u: SettledUsage): void {
     const [warning, critical] = this.config.lowBalanceThresholds;
-    const at = this.clock().toISOString();
-    const rows = this.db.select().from(grants).where(and(eq(grants.companyId, u.companyId), isNull(grants.removedAt))).all();
-    for (const row of rows) {
-      const g: GrantState = { ...row, models: row.models ? (JSON.parse(row.models) as string[]) : null };
-      if (g.unlimited || g.amount === 0 || !isActive(g, at) || !covers(g, u.model)) continue;
+    for (const g of u.settled.grants) {
+      if (g.unlimited || g.amount === 0) continue;
       const left = Math.max(0, g.amount - g.spent) / g.amount;
       for (const [threshold, kind] of [[critical, 'low_balance_critical'], [warning, 'low_balance_warning']] as const) {
         if (left > threshold) continue;

@@ -9,9 +9,12 @@ import * as schema from './schema.js';
 /** The committed drizzle-kit migrations, two levels up from this file in both `src/` and `dist/`. */
 const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 
+/** The drizzle handle of a ledger, with its better-sqlite3 connection as `$client`. */
+export type LedgerHandle = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
 /** An open ledger database: the drizzle handle and the raw better-sqlite3 connection. */
 export interface LedgerDb {
-  db: BetterSQLite3Database<typeof schema>;
+  db: LedgerHandle;
   sqlite: Database.Database;
 }
 

@@ -1,19 +1,18 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type Database from 'better-sqlite3';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Config } from '../config/schema.js';
+import type { QuotaCheck } from '../limits/quotas.js';
 import type { Usage } from '../metering/usage.js';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from './allocate.js';
-import type { QuotaCheck } from '../limits/quotas.js';
-import { billedObjects, debits, grants, holds, purchases, quotaCounters, quotaHolds, requests } from './schema.js';
-import * as schema from './schema.js';
+import { grants, purchases } from './schema.js';
+import type { LedgerHandle } from './db.js';
+import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
 
-type Db = BetterSQLite3Database<typeof schema>;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+type Db = LedgerHandle;
 type GrantRow = typeof grants.$inferSelect;
-type CounterRow = typeof quotaCounters.$inferSelect;
 
 /** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
-function quotaCapacityTokens(check: QuotaCheck, row: CounterRow, maxPicoPerToken: number): number {
+function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerToken: number): number {
   let cap = Infinity;
   if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
   if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
@@ -104,6 +103,12 @@ export interface Outcome {
   errorCode?: string;
 }
 
+/** What a settle changed, for threshold alerts: the grants it debited and the quota counters it charged, as they stand after it. */
+export interface Settled {
+  grants: GrantState[];
+  counters: CounterRecord[];
+}
+
 /** One grant's standing for balance reports; amounts in the grant's `unit`. */
 export interface GrantBalance {
   id: string;
@@ -143,8 +148,29 @@ function unlimitedFirst(list: GrantState[]): GrantState[] {
   return [...list.filter((g) => g.unlimited), ...list.filter((g) => !g.unlimited)];
 }
 
-function toState(g: GrantRow): GrantState {
-  return { ...g, models: g.models ? (JSON.parse(g.models) as string[]) : null };
+const parsedModels = new Map<string, string[]>();
+
+function models(json: string | null): string[] | null {
+  if (json === null) return null;
+  let list = parsedModels.get(json);
+  if (!list) parsedModels.set(json, (list = JSON.parse(json) as string[]));
+  return list;
+}
+
+
+function recordToState(r: GrantRecord): GrantState {
+  return {
+    id: r.id,
+    unit: r.unit,
+    amount: r.amount,
+    unlimited: r.unlimited === 1,
+    spent: r.spent,
+    held: r.held,
+    models: models(r.models),
+    startsAt: r.starts_at,
+    expiresAt: r.expires_at,
+    removedAt: r.removed_at,
+  };
 }
 
 /**
@@ -158,22 +184,20 @@ function toState(g: GrantRow): GrantState {
  * only the company's grants, never the history of requests or debits.
  */
 export class Ledger {
-  private readonly grantsOf;
+  private readonly sql: Statements;
+  private readonly sqlite: Database.Database;
   private readonly grantById;
-  private readonly holdsOf;
-  private readonly rowById;
-  private readonly counterById;
-  private readonly quotaHoldsOf;
 
-  /** @param db the ledger's drizzle handle, also used by tollgate's own API for its small tables. */
+  /** @param db the ledger's drizzle handle (from `openLedgerDb`), also used by tollgate's own API for its small tables. */
   constructor(readonly db: Db) {
-    const burnOrder = [sql`${grants.expiresAt} IS NULL`, asc(grants.expiresAt), asc(sql`COALESCE(${grants.startsAt}, ${grants.createdAt})`), asc(grants.id)];
-    this.grantsOf = db.select().from(grants).where(and(eq(grants.companyId, sql.placeholder('companyId')), isNull(grants.removedAt))).orderBy(...burnOrder).prepare();
+    this.sqlite = db.$client;
+    this.sql = prepareStatements(this.sqlite);
     this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
-    this.holdsOf = db.select().from(holds).where(eq(holds.requestId, sql.placeholder('requestId'))).prepare();
-    this.rowById = db.select().from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare();
-    this.counterById = db.select().from(quotaCounters).where(eq(quotaCounters.id, sql.placeholder('id'))).prepare();
-    this.quotaHoldsOf = db.select().from(quotaHolds).where(eq(quotaHolds.requestId, sql.placeholder('requestId'))).prepare();
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction (a savepoint when one is already open). */
+  transaction<T>(fn: () => T): T {
+    return this.sqlite.transaction(fn).immediate();
   }
 
   /**
@@ -230,12 +254,26 @@ export class Ledger {
 
   /** The company's active grants that cover `model`, in burn order. */
   private eligible(companyId: string, model: string | null, at: string): GrantState[] {
-    return unlimitedFirst(
-      this.grantsOf
-        .all({ companyId })
-        .map(toState)
-        .filter((g) => isActive(g, at) && covers(g, model)),
-    );
+    const list = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState).filter((g) => isActive(g, at) && covers(g, model));
+    return unlimitedFirst(list);
+  }
+
+  private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number): void {
+    this.sql.insertRequest.run({
+      id: facts.id,
+      createdAt: at,
+      companyId: facts.companyId,
+      keyId: facts.keyId,
+      userId: facts.userId ?? null,
+      sessionId: facts.sessionId ?? null,
+      feature: facts.feature ?? null,
+      endpoint: facts.endpoint,
+      requestedModel: facts.requestedModel,
+      stream: facts.stream ? 1 : 0,
+      estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
+      holdTokens,
+      holdMicroUsd,
+    });
   }
 
   /**
@@ -243,7 +281,7 @@ export class Ledger {
    * balance check; it settles with zero tokens like any other.
    */
   open(facts: RequestFacts, now: Date): void {
-    this.db.insert(requests).values({ ...facts, createdAt: iso(now), status: 'held', holdTokens: 0 }).run();
+    this.insertRequest(facts, iso(now), 0, 0);
   }
 
   /**
@@ -253,75 +291,61 @@ export class Ledger {
    */
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
     const at = iso(now);
-    return this.db.transaction(
-      (tx) => {
-        const costOnly = want.costOnly === true;
-        // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
-        const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
-        const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter((g) => !costOnly || g.unlimited || g.unit === 'micro_usd');
-        const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
-        const counters = quotas.map((check) => ({ check, row: this.counter(tx, facts.companyId, check, at) }));
-        const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico));
-        const available = Math.min(grantCapacity, ...quotaCapacity);
-        const min = Math.max(1, want.minTokens);
-        const max = Math.max(min, want.maxTokens);
-        let hold: number;
-        if (available >= max) hold = max;
-        else if (want.clamp && available > min) hold = available;
-        else {
-          const q = quotaCapacity.findIndex((c) => c === available && c < grantCapacity);
-          return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
-        }
+    return this.transaction((): AdmitResult => {
+      const costOnly = want.costOnly === true;
+      // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
+      const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
+      const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter((g) => !costOnly || g.unlimited || g.unit === 'micro_usd');
+      const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
+      const counters = quotas.map((check) => ({ check, row: this.counter(facts.companyId, check, at) }));
+      const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico));
+      const available = Math.min(grantCapacity, ...quotaCapacity);
+      const min = Math.max(1, want.minTokens);
+      const max = Math.max(min, want.maxTokens);
+      let hold: number;
+      if (available >= max) hold = max;
+      else if (want.clamp && available > min) hold = available;
+      else {
+        const q = quotaCapacity.findIndex((c) => c === available && c < grantCapacity);
+        return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
+      }
 
-        const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
-        const holdTokens = costOnly ? 0 : hold;
-        tx.insert(requests)
-          .values({ ...facts, createdAt: at, status: 'held', holdTokens, holdMicroUsd })
-          .run();
-        const parts = planHold(eligible, hold, pico);
-        for (const part of parts) {
-          tx.insert(holds).values({ requestId: facts.id, grantId: part.grantId, amount: part.amount }).run();
-          tx.update(grants)
-            .set({ held: sql`${grants.held} + ${part.amount}` })
-            .where(eq(grants.id, part.grantId))
-            .run();
-        }
-        for (const { check } of counters) {
-          tx.insert(quotaHolds).values({ requestId: facts.id, counterId: check.counterId, tokens: holdTokens, microUsd: holdMicroUsd }).run();
-          tx.update(quotaCounters)
-            .set({ heldTokens: sql`${quotaCounters.heldTokens} + ${holdTokens}`, heldMicroUsd: sql`${quotaCounters.heldMicroUsd} + ${holdMicroUsd}` })
-            .where(eq(quotaCounters.id, check.counterId))
-            .run();
-        }
-        const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
-        const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
-        const finite = eligible.filter((g) => !g.unlimited);
-        return {
-          ok: true,
-          holdTokens,
-          standing: {
-            tokens: finite.filter((g) => g.unit === 'tokens').reduce((s, g) => s + left(g), 0),
-            microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((s, g) => s + left(g), 0),
-            unlimited: eligible.some((g) => g.unlimited),
-            quotas: counters.map(({ check, row }) => ({
-              check,
-              remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
-              remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
-            })),
-          },
-        };
-      },
-      { behavior: 'immediate' },
-    );
+      const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
+      const holdTokens = costOnly ? 0 : hold;
+      this.insertRequest(facts, at, holdTokens, holdMicroUsd);
+      const parts = planHold(eligible, hold, pico);
+      for (const part of parts) {
+        this.sql.insertHold.run(facts.id, part.grantId, part.amount);
+        this.sql.addHeld.run(part.amount, part.grantId);
+      }
+      for (const { check } of counters) {
+        this.sql.insertQuotaHold.run(facts.id, check.counterId, holdTokens, holdMicroUsd);
+        this.sql.addCounterHeld.run(holdTokens, holdMicroUsd, check.counterId);
+      }
+      const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
+      const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
+      const finite = eligible.filter((g) => !g.unlimited);
+      return {
+        ok: true,
+        holdTokens,
+        standing: {
+          tokens: finite.filter((g) => g.unit === 'tokens').reduce((sum, g) => sum + left(g), 0),
+          microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((sum, g) => sum + left(g), 0),
+          unlimited: eligible.some((g) => g.unlimited),
+          quotas: counters.map(({ check, row }) => ({
+            check,
+            remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
+            remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
+          })),
+        },
+      };
+    });
   }
 
   /** The quota counter of a window, created empty on first use. */
-  private counter(tx: Tx, companyId: string, check: QuotaCheck, at: string): CounterRow {
-    tx.insert(quotaCounters)
-      .values({ id: check.counterId, companyId, scope: check.scope, scopeId: check.scopeId, window: check.window, windowKey: check.windowKey, createdAt: at })
-      .onConflictDoNothing()
-      .run();
-    return this.counterById.get({ id: check.counterId })!;
+  private counter(companyId: string, check: QuotaCheck, at: string): CounterRecord {
+    this.sql.ensureCounter.run(check.counterId, companyId, check.scope, check.scopeId, check.window, check.windowKey, at);
+    return this.sql.counterById.get(check.counterId) as CounterRecord;
   }
 
   /**
@@ -332,13 +356,13 @@ export class Ledger {
    * windows the request held (those of its admission) are charged the same tokens and cost.
    * Idempotent: returns false and changes nothing if the request is not `held`.
    */
-  settle(requestId: string, outcome: Outcome, now: Date): boolean {
+  settle(requestId: string, outcome: Outcome, now: Date): Settled | false {
     return this.finish(requestId, 'settled', outcome, now);
   }
 
   /** Voids a held request: releases its hold, charges nothing, records the outcome. Idempotent like `settle`. */
   void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): boolean {
-    return this.finish(requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now);
+    return this.finish(requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now) !== false;
   }
 
   /**
@@ -348,7 +372,7 @@ export class Ledger {
    * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
    */
   recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: (model: string | null, usage: Usage) => number): string[] {
-    const open = this.db.select().from(requests).where(eq(requests.status, 'held')).all();
+    const open = this.sql.openRequests.all() as { id: string; requestedModel: string | null; estimatedPromptTokens: number }[];
     for (const r of open) {
       const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
       const usage = { inputTokens: prompt, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: prompt };
@@ -362,100 +386,84 @@ export class Ledger {
     return open.map((r) => r.id);
   }
 
-  private finish(requestId: string, status: 'settled' | 'voided' | 'interrupted', outcome: Outcome, now: Date): boolean {
+  private finish(requestId: string, status: 'settled' | 'voided' | 'interrupted', outcome: Outcome, now: Date): Settled | false {
     const at = iso(now);
-    return this.db.transaction(
-      (tx) => {
-        let o = outcome;
-        if (o.billedObject && status === 'settled' && (tx.select({ s: requests.status }).from(requests).where(eq(requests.id, requestId)).get()?.s === 'held')) {
-          const first = tx.insert(billedObjects).values({ objectId: o.billedObject.id, kind: o.billedObject.kind, requestId, billedAt: at }).onConflictDoNothing().run();
-          // Already billed on another row: record what was seen, charge nothing.
-          if (first.changes === 0) o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
-        }
-        const u = o.usage;
-        const changedRows = tx
-          .update(requests)
-          .set({
-            status,
-            httpStatus: o.httpStatus,
-            returnedModel: o.returnedModel ?? null,
-            ...(o.model ? { requestedModel: sql`COALESCE(${requests.requestedModel}, ${o.model})` } : {}),
-            priceVersion: o.priceVersion ?? null,
-            inputTokens: u?.inputTokens ?? 0,
-            cachedInputTokens: u?.cachedInputTokens ?? 0,
-            outputTokens: u?.outputTokens ?? 0,
-            reasoningTokens: u?.reasoningTokens ?? 0,
-            totalTokens: u?.totalTokens ?? 0,
-            meteredTokens: o.meteredTokens,
-            costMicroUsd: o.costMicroUsd,
-            usageSource: o.usageSource,
-            latencyMs: o.latencyMs,
-            ttfbMs: o.ttfbMs ?? null,
-            upstreamRequestId: o.upstreamRequestId ?? null,
-            errorCode: o.errorCode ?? null,
-            settledAt: at,
-          })
-          .where(and(eq(requests.id, requestId), eq(requests.status, 'held')))
-          .run();
-        if (changedRows.changes === 0) return false;
+    return this.transaction((): Settled | false => {
+      const head = this.sql.requestHead.get(requestId) as { companyId: string; requestedModel: string | null; status: string } | undefined;
+      if (!head || head.status !== 'held') return false;
+      let o = outcome;
+      if (o.billedObject && status === 'settled' && this.sql.billObject.run(o.billedObject.id, o.billedObject.kind, requestId, at).changes === 0) {
+        // Already billed on another row: record what was seen, charge nothing.
+        o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+      }
+      const u = o.usage;
+      this.sql.finishRequest.run({
+        id: requestId,
+        status,
+        httpStatus: o.httpStatus,
+        returnedModel: o.returnedModel ?? null,
+        model: o.model ?? null,
+        priceVersion: o.priceVersion ?? null,
+        inputTokens: u?.inputTokens ?? 0,
+        cachedInputTokens: u?.cachedInputTokens ?? 0,
+        outputTokens: u?.outputTokens ?? 0,
+        reasoningTokens: u?.reasoningTokens ?? 0,
+        totalTokens: u?.totalTokens ?? 0,
+        meteredTokens: o.meteredTokens,
+        costMicroUsd: o.costMicroUsd,
+        usageSource: o.usageSource,
+        latencyMs: o.latencyMs,
+        ttfbMs: o.ttfbMs ?? null,
+        upstreamRequestId: o.upstreamRequestId ?? null,
+        errorCode: o.errorCode ?? null,
+        settledAt: at,
+      });
 
-        const held = this.holdsOf.all({ requestId });
-        for (const h of held) {
-          tx.update(grants)
-            .set({ held: sql`${grants.held} - ${h.amount}` })
-            .where(eq(grants.id, h.grantId))
-            .run();
-        }
-        if (held.length) tx.delete(holds).where(eq(holds.requestId, requestId)).run();
-        const charged = status !== 'voided';
-        const quotaHeld = this.quotaHoldsOf.all({ requestId });
-        for (const h of quotaHeld) {
-          tx.update(quotaCounters)
-            .set({
-              heldTokens: sql`${quotaCounters.heldTokens} - ${h.tokens}`,
-              heldMicroUsd: sql`${quotaCounters.heldMicroUsd} - ${h.microUsd}`,
-              spentTokens: sql`${quotaCounters.spentTokens} + ${charged ? o.meteredTokens : 0}`,
-              spentMicroUsd: sql`${quotaCounters.spentMicroUsd} + ${charged ? o.costMicroUsd : 0}`,
-            })
-            .where(eq(quotaCounters.id, h.counterId))
-            .run();
-        }
-        if (quotaHeld.length) tx.delete(quotaHolds).where(eq(quotaHolds.requestId, requestId)).run();
-        if (o.meteredTokens > 0 || o.costMicroUsd > 0) this.burn(tx, requestId, held.map((h) => h.grantId), o, at);
-        return true;
-      },
-      { behavior: 'immediate' },
-    );
+      const held = this.sql.holdsOf.all(requestId) as { grantId: string; amount: number }[];
+      for (const h of held) this.sql.addHeld.run(-h.amount, h.grantId);
+      if (held.length) this.sql.deleteHolds.run(requestId);
+      const charged = status !== 'voided';
+      const quotaHeld = this.sql.quotaHoldsOf.all(requestId) as { counterId: string; tokens: number; microUsd: number }[];
+      const counters: CounterRecord[] = [];
+      for (const h of quotaHeld) {
+        this.sql.settleCounter.run(h.tokens, h.microUsd, charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0, h.counterId);
+        counters.push(this.sql.counterById.get(h.counterId) as CounterRecord);
+      }
+      if (quotaHeld.length) this.sql.deleteQuotaHolds.run(requestId);
+      const model = head.requestedModel ?? o.model ?? null;
+      const burned = o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held.map((h) => h.grantId), o, at) : [];
+      return { grants: burned, counters };
+    });
   }
 
-  private burn(tx: Tx, requestId: string, heldIds: string[], o: Outcome, at: string): void {
-    const row = this.rowById.get({ id: requestId })!;
-    const heldGrants = this.grantsOf
-      .all({ companyId: row.companyId })
-      .filter((g) => heldIds.includes(g.id))
-      .map(toState);
+  /** Writes the debits of a settled request (see `settle`); returns the grants debited, as they stand after. */
+  private burn(requestId: string, companyId: string, model: string | null, heldIds: string[], o: Outcome, at: string): GrantState[] {
+    const all = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState);
+    const heldGrants = all.filter((g) => heldIds.includes(g.id));
     // A held grant removed from the config since admission still takes the request it reserved.
     for (const id of heldIds) {
       if (!heldGrants.some((g) => g.id === id)) {
-        const g = this.grantById.get({ id });
-        if (g) heldGrants.push(toState(g));
+        const g = this.sql.grantById.get(id) as GrantRecord | undefined;
+        if (g) heldGrants.push(recordToState(g));
       }
     }
-    const others = this.eligible(row.companyId, row.requestedModel, at).filter((g) => !heldIds.includes(g.id));
-    for (const part of planBurn([...unlimitedFirst(heldGrants), ...others], o.meteredTokens, o.costMicroUsd)) {
-      tx.insert(debits).values({ requestId, grantId: part.grantId, unit: part.unit, amount: part.amount, overdraft: part.overdraft, createdAt: at }).run();
-      tx.update(grants)
-        .set({ spent: sql`${grants.spent} + ${part.amount}` })
-        .where(eq(grants.id, part.grantId))
-        .run();
+    const others = unlimitedFirst(all.filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)));
+    const touched: GrantState[] = [];
+    const order = [...unlimitedFirst(heldGrants), ...others];
+    for (const part of planBurn(order, o.meteredTokens, o.costMicroUsd)) {
+      this.sql.insertDebit.run(requestId, part.grantId, part.unit, part.amount, part.overdraft, at);
+      this.sql.addSpent.run(part.amount, part.grantId);
+      const g = order.find((x) => x.id === part.grantId)!;
+      touched.push({ ...g, spent: g.spent + part.amount });
     }
+    return touched;
   }
 
   /** The company's balance at `now`: every grant still in the config, with its standing. */
   balance(companyId: string, now: Date): Balance {
     const at = iso(now);
-    const list: GrantBalance[] = this.grantsOf.all({ companyId }).map((row) => {
-      const g = toState(row);
+    const list: GrantBalance[] = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => {
+      const g = recordToState(row);
       const left = remaining(g);
       return {
         id: g.id,
@@ -469,7 +477,7 @@ export class Ledger {
         active: isActive(g, at),
         startsAt: g.startsAt,
         expiresAt: g.expiresAt,
-        purchaseId: row.purchaseId,
+        purchaseId: row.purchase_id,
       };
     });
     const active = list.filter((g) => g.active);

@@ -84,7 +84,7 @@ type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessi
  * admission with the response headers, or the 429 to send. `needed` is the worst case in tokens
  * (micro-USD for a money-only request), for the refusal message and the tokens-per-minute bucket.
  */
-function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldRequest, now: Date): { requestId: string; holdTokens: number; quotas: QuotaCheck[]; headers: Record<string, string> } | Response {
+async function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldRequest, now: Date): Promise<{ requestId: string; holdTokens: number; quotas: QuotaCheck[]; headers: Record<string, string> } | Response> {
   const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
@@ -103,12 +103,8 @@ function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldReques
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const result = rt.ledger.admit(
-    { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId },
-    want,
-    now,
-    quotas,
-  );
+  const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId };
+  const result = await rt.ledgerQueue.run(() => rt.ledger.admit(row, want, now, quotas));
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);
     const what = want.costOnly ? `${usd(needed)} (priced per unit, so only USD grants can pay for it)` : `${needed} tokens`;
@@ -127,7 +123,7 @@ function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldReques
  * reached, with `retry-after(-ms)`; 429 `insufficient_quota` when a quota or the grants cannot
  * cover the worst case). Nothing reaches the upstream unless this returns `Admitted`.
  */
-export function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: Admitted['feature'], now: Date): Admitted | Response {
+export async function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: Admitted['feature'], now: Date): Promise<Admitted | Response> {
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
@@ -145,7 +141,7 @@ export function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint,
 
   if (endpoint.free) {
     const requestId = newRequestId();
-    rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId }, now);
+    await rt.ledgerQueue.run(() => rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId }, now));
     return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
   }
 
@@ -171,7 +167,7 @@ export function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint,
       maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
     };
   }
-  const placed = place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
+  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
   if (placed instanceof Response) return placed;
 
   let changed = false;
@@ -209,12 +205,12 @@ export function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint,
  * hold is the configured `admission.multipartHold` (tokens, and USD for USD grants), on the
  * company's grants that cover every model. The body streams through unbuffered.
  */
-export function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endpoint, upload: ReadableStream<Uint8Array> | null, contentType: string, feature: Admitted['feature'], now: Date): Admitted | Response {
+export async function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endpoint, upload: ReadableStream<Uint8Array> | null, contentType: string, feature: Admitted['feature'], now: Date): Promise<Admitted | Response> {
   if (!upload || !contentType.toLowerCase().startsWith('multipart/form-data')) return invalidRequest(`${endpoint.path} expects a multipart/form-data upload.`);
   const { tokens, usd: holdUsd } = rt.config.admission.multipartHold;
   const holdTokens = Math.ceil(Math.max(1, tokens) * (feature?.multiplier ?? 1));
   const want: HoldRequest = { minTokens: holdTokens, maxTokens: holdTokens, clamp: false, maxPicoPerToken: Math.ceil((holdUsd * 1e12) / holdTokens) };
-  const placed = place(rt, principal, { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null }, want, now);
+  const placed = await place(rt, principal, { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null }, want, now);
   if (placed instanceof Response) return placed;
   const watched = watchMultipart(upload, contentType);
   return { requestId: placed.requestId, principal, endpoint, held: true, model: null, stream: false, body: watched.body, hideUsage: false, multipart: watched.summary, feature, quotas: placed.quotas, headers: placed.headers };
@@ -224,9 +220,9 @@ export function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endp
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: ReadableStream<Uint8Array> | null, stream: boolean, now: Date): Admitted {
+export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: ReadableStream<Uint8Array> | null, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
+  await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
   return { requestId, principal, endpoint, held: false, model, stream, body: body ?? undefined, hideUsage: false, quotas: [], headers: {} };
 }

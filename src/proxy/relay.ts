@@ -74,13 +74,12 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     const decision = await decide(rt, admitted, seen);
     const now = rt.clock();
     const outcome = 'settle' in decision ? decision.settle : decision.void;
-    if ('settle' in decision) rt.ledger.settle(requestId, outcome, now);
-    else rt.ledger.void(requestId, outcome, now);
+    const settled = await rt.ledgerQueue.run(() => ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now)));
     rt.metrics?.finished(requestId, admitted, req.pathAndQuery, outcome.httpStatus, outcome);
-    if (admitted.held && outcome.meteredTokens > 0) {
+    if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
       const { principal, quotas } = admitted;
       const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
-      rt.alerts.afterSettle({ companyId: principal.companyId, subject, model: outcome.model ?? admitted.model ?? '', quotas, tokens: outcome.meteredTokens });
+      rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
     }
     rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
   };

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import type { LedgerHandle } from '../ledger/db.js';
 import * as schema from '../ledger/schema.js';
 
 /** A drizzle handle on the ledger, as the reports read it. */
-export type ReportDb = BetterSQLite3Database<typeof schema>;
+export type ReportDb = LedgerHandle;
 
 /** A ledger opened for reading: the drizzle handle, the raw connection, and a way to close both. */
 export interface ReadOnlyLedger {
