@@ -113,6 +113,7 @@ describe('every recording through the SDK and tollgate', () => {
       expect(JSON.stringify(got.headers)).not.toContain(tollgate.keys['acme-key']);
 
       // Exactly one ledger row, with the recording's usage to the token.
+      await tollgate.settled();
       const rows = tollgate.rows();
       expect(rows).toHaveLength(before + 1);
       const row = rows.at(-1)!;

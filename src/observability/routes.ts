@@ -70,12 +70,3 @@ export function refused(rt: Runtime, path: string, companyId: string | null, res
   rt.log.info({ company: companyId, path, status: res.status, code }, 'request refused');
   return res;
 }
-
-/** A request admitted and about to go upstream: times its admission, then the upstream until response headers. */
-export async function forwarded(rt: Runtime, path: string, started: number, send: () => Promise<Response>): Promise<Response> {
-  const at = performance.now();
-  rt.metrics?.admission(path, at - started);
-  const res = await send();
-  rt.metrics?.upstream(path, performance.now() - at);
-  return res;
-}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { authenticateBearer } from '../auth/authenticate.js';
 import type { AuthFailure, Principal } from '../auth/principal.js';
 import { errorResponse, insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
@@ -27,7 +28,7 @@ export interface Admitted {
   /** The client asked for a stream (`"stream": true`). */
   stream: boolean;
   /** The body to send upstream: the client's bytes, a re-serialisation when tollgate changed a field, or the upload stream. */
-  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  body?: Uint8Array | string | Readable;
   /** tollgate added `stream_options.include_usage`, so the usage chunk must be hidden from the client. */
   hideUsage: boolean;
   estimate?: RequestEstimate;
@@ -205,8 +206,8 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
  * hold is the configured `admission.multipartHold` (tokens, and USD for USD grants), on the
  * company's grants that cover every model. The body streams through unbuffered.
  */
-export async function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endpoint, upload: ReadableStream<Uint8Array> | null, contentType: string, feature: Admitted['feature'], now: Date): Promise<Admitted | Response> {
-  if (!upload || !contentType.toLowerCase().startsWith('multipart/form-data')) return invalidRequest(`${endpoint.path} expects a multipart/form-data upload.`);
+export async function admitMultipart(rt: Runtime, principal: Principal, endpoint: Endpoint, upload: Readable, contentType: string, feature: Admitted['feature'], now: Date): Promise<Admitted | Response> {
+  if (!contentType.toLowerCase().startsWith('multipart/form-data')) return invalidRequest(`${endpoint.path} expects a multipart/form-data upload.`);
   const { tokens, usd: holdUsd } = rt.config.admission.multipartHold;
   const holdTokens = Math.ceil(Math.max(1, tokens) * (feature?.multiplier ?? 1));
   const want: HoldRequest = { minTokens: holdTokens, maxTokens: holdTokens, clamp: false, maxPicoPerToken: Math.ceil((holdUsd * 1e12) / holdTokens) };
@@ -220,9 +221,9 @@ export async function admitMultipart(rt: Runtime, principal: Principal, endpoint
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: ReadableStream<Uint8Array> | null, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
-  return { requestId, principal, endpoint, held: false, model, stream, body: body ?? undefined, hideUsage: false, quotas: [], headers: {} };
+  return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

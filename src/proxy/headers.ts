@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1 and RFC 9112): they describe one connection and are never
@@ -9,27 +9,29 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /**
  * Request headers tollgate never forwards: the caller's credentials (replaced by the upstream key),
  * the upstream's own organisation and project selectors (the upstream key decides those), cookies,
- * and framing headers the HTTP client sets itself (`host`, `content-length`).
+ * tollgate's own headers, and framing headers the HTTP client sets itself (`host`, `content-length`).
  */
-const REQUEST_DROP = new Set(['authorization', 'api-key', 'openai-organization', 'openai-project', 'cookie', 'host', 'content-length', 'expect']);
+const REQUEST_DROP = new Set(['authorization', 'api-key', 'openai-organization', 'openai-project', 'cookie', 'host', 'content-length', 'expect', 'x-tollgate-feature']);
 
-function connectionListed(value: string | string[] | undefined | null): Set<string> {
+function connectionListed(value: string | string[] | undefined): Set<string> {
   const v = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  return v ? new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) : new Set();
 }
 
 /**
- * Headers for the upstream request: the client's, less hop-by-hop and dropped ones, with
- * `authorization: Bearer <upstreamKey>`. When tollgate must read a streamed body as text it asks for
- * `accept-encoding: identity`; otherwise the client's `accept-encoding` passes through and the body
- * comes back byte-for-byte as the upstream encoded it.
+ * Headers for the upstream request: the client's (Node's lower-cased `IncomingHttpHeaders`), less
+ * hop-by-hop and dropped ones, with `authorization: Bearer <upstreamKey>`. When tollgate must read
+ * a streamed body as text it asks for `accept-encoding: identity`; otherwise the client's
+ * `accept-encoding` passes through and the body comes back byte-for-byte as the upstream encoded it.
  */
-export function upstreamRequestHeaders(incoming: Headers, upstreamKey: string, identity: boolean): Record<string, string> {
-  const listed = connectionListed(incoming.get('connection'));
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstreamKey: string, identity: boolean): Record<string, string> {
+  const listed = connectionListed(incoming.connection);
   const out: Record<string, string> = {};
-  incoming.forEach((value, name) => {
-    if (!HOP_BY_HOP.has(name) && !REQUEST_DROP.has(name) && !listed.has(name)) out[name] = value;
-  });
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || REQUEST_DROP.has(name) || listed.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
   out.authorization = `Bearer ${upstreamKey}`;
   if (identity) out['accept-encoding'] = 'identity';
   return out;
@@ -40,14 +42,14 @@ export function upstreamRequestHeaders(incoming: Headers, upstreamKey: string, i
  * the body (dropping a usage chunk) `content-length` no longer holds and is dropped too; Node then
  * frames the response with chunked transfer encoding.
  */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders, bodyRewritten: boolean): Headers {
+export function clientResponseHeaders(upstream: IncomingHttpHeaders, bodyRewritten: boolean): OutgoingHttpHeaders {
   const listed = connectionListed(upstream.connection);
-  const out = new Headers();
-  for (const [name, value] of Object.entries(upstream)) {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (bodyRewritten && name === 'content-length') continue;
-    if (Array.isArray(value)) for (const v of value) out.append(name, v);
-    else out.set(name, value);
+    out[name] = value;
   }
   return out;
 }

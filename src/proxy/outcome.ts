@@ -33,7 +33,7 @@ const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled'
 const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
 
 /** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
-async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise<MultipartSummary | undefined> {
+export async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise<MultipartSummary | undefined> {
   if (!summary) return undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 2000)));
@@ -45,7 +45,8 @@ async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise
 }
 
 /**
- * Decides what a finished exchange is charged (see README, "Every billable endpoint"):
+ * Decides what a finished exchange is charged (see README, "Every billable endpoint"). `upload`
+ * is what an upload carried (see `uploaded`), for uploads:
  * 1. usage reported by the upstream → that usage, priced (usage source `upstream`);
  * 2. a request priced per unit (DALL·E, tts-1) that succeeded → its units (images returned,
  *    characters sent; source `computed`);
@@ -59,7 +60,7 @@ async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise
  * 6. an error status without usage → void, with the upstream's error code.
  * A feature rate multiplies the metered tokens, never the cost.
  */
-export async function decide(rt: Runtime, a: Admitted, seen: Observed): Promise<Decision> {
+export function decide(rt: Runtime, a: Admitted, seen: Observed, upload: MultipartSummary | undefined): Decision {
   const base = {
     httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
     returnedModel: seen.metered.model,
@@ -73,7 +74,6 @@ export async function decide(rt: Runtime, a: Admitted, seen: Observed): Promise<
   const endpoint = a.endpoint;
   if (!endpoint || endpoint.free) return { settle: { ...nothing, usage: seen.metered.usage } };
 
-  const upload = await uploaded(a.multipart);
   const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
   const priced = a.priced ?? (model ? priceBook(rt.config).find(model, rt.clock()) : undefined);
   const multiplier = a.feature?.multiplier ?? 1;

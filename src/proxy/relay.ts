@@ -1,24 +1,27 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Dispatcher } from 'undici';
 import { errorResponse } from '../http/errors.js';
 import { SseFramer, splitEvents } from '../metering/sse.js';
 import { meterJsonBody } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
-import { decide, type Ending, type Observed } from './outcome.js';
+import { decide, uploaded, type Ending, type Observed } from './outcome.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 
 /** Largest non-streamed body kept in memory for metering (bytes); larger bodies pass through unmetered. */
 const MAX_METERED_BODY = 64 * 1024 * 1024;
 
-/** The request as the relay needs it: method, path and query, the client's headers. */
+/** The request as the relay needs it: method, path and query, the client's headers, and Node's response to write. */
 export interface ClientRequest {
   method: Dispatcher.HttpMethod;
   pathAndQuery: string;
-  headers: Headers;
-  /** Aborts when the client goes away before the response has started. */
-  signal: AbortSignal;
+  headers: IncomingHttpHeaders;
+  /** Where the answer is written, straight from the upstream's body: no web-stream conversion. */
+  outgoing: ServerResponse;
 }
 
 const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
@@ -51,27 +54,37 @@ const header = (h: Dispatcher.ResponseData['headers'], name: string) => {
 };
 
 /**
- * Forwards a request upstream and streams the response back as it arrives, metering it on the
- * way, then settles (or voids) the request's ledger row exactly once (see `decide` for what is
- * charged).
+ * Forwards a request upstream and writes the response back to the client as it arrives, metering
+ * it on the way, then settles (or voids) the request's ledger row exactly once (see `decide` for
+ * what is charged). Returns hono's RESPONSE_ALREADY_SENT once the response has been written, or an
+ * OpenAI-shaped error when the upstream gave no response.
  *
  * - JSON bodies pass through byte-for-byte (encoding and `content-length` kept); a copy is decoded
  *   and metered after the last byte is sent.
- * - SSE bodies are split into events; each event is metered and sent on as soon as it is complete,
- *   rewritten only when tollgate added `include_usage` (see `chatStreamMeter`).
+ * - SSE bodies are passed on in whole events as they complete, each metered on the way, rewritten
+ *   only when tollgate added `include_usage` (see `chatStreamMeter`).
  * - The client leaving aborts the upstream request; an upstream that breaks off or stalls past
  *   `upstream.timeouts.idleMs` ends an SSE stream with a final error event.
+ * - Back-pressure: a slow client pauses the reading of the upstream's body.
  */
 export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
   const { requestId, body } = admitted;
+  const { outgoing } = req;
   const abort = new AbortController();
-  const onClientAbort = () => abort.abort(new Error('client disconnected'));
-  req.signal.addEventListener('abort', onClientAbort, { once: true });
+  const onClientGone = () => {
+    if (!outgoing.writableFinished) abort.abort(new Error('client disconnected'));
+  };
+  outgoing.once('close', onClientGone);
   const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
 
-  /** Settles or voids the row once, then counts it and fires alerts, all off the response's path. */
+  /**
+   * Settles or voids the row once, then counts it and fires alerts. Except for uploads (whose form
+   * may still be being read), the ledger write is queued synchronously, before the response's last
+   * bytes are written: a client's next request is admitted after it (same LedgerQueue, in order).
+   */
   const record = async (seen: Observed): Promise<void> => {
-    const decision = await decide(rt, admitted, seen);
+    const upload = admitted.multipart ? await uploaded(admitted.multipart) : undefined;
+    const decision = decide(rt, admitted, seen, upload);
     const now = rt.clock();
     const outcome = 'settle' in decision ? decision.settle : decision.void;
     const settled = await rt.ledgerQueue.run(() => ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now)));
@@ -91,19 +104,22 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
   // ledger row and the upstream's logs then share an id, unless the client sent its own.
   upstreamHeaders['x-client-request-id'] ??= requestId;
-  const length = req.headers.get('content-length');
-  if (body instanceof ReadableStream && length) upstreamHeaders['content-length'] = length;
+  const length = req.headers['content-length'];
+  if (body instanceof Readable && length) upstreamHeaders['content-length'] = length;
+  const sentAt = performance.now();
   let res: Dispatcher.ResponseData;
   try {
     res = await rt.upstream.request({ method: req.method, pathAndQuery: req.pathAndQuery, headers: upstreamHeaders, body, signal: abort.signal });
   } catch (err) {
-    req.signal.removeEventListener('abort', onClientAbort);
-    const code = abort.signal.aborted ? 'client_disconnected' : timeoutCode(err) ?? 'upstream_unreachable';
+    outgoing.off('close', onClientGone);
+    const code = abort.signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
     const status = code === 'upstream_timeout' ? 504 : 502;
+    rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
     await record({ httpStatus: abort.signal.aborted ? 0 : status, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
     rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream request failed');
     return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code });
   }
+  rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
 
   const isSse = (header(res.headers, 'content-type') ?? '').startsWith('text/event-stream');
   const hideUsage = isSse && admitted.hideUsage;
@@ -112,22 +128,17 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   const encoding = header(res.headers, 'content-encoding');
   const upstreamRequestId = header(res.headers, 'x-request-id');
   const headers = clientResponseHeaders(res.headers, hideUsage);
-  headers.set('x-tollgate-request-id', requestId);
-  for (const [k, v] of Object.entries(admitted.headers)) headers.set(k, v);
+  headers['x-tollgate-request-id'] = requestId;
+  Object.assign(headers, admitted.headers);
 
   const framer = new SseFramer();
-  const encoder = new TextEncoder();
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let ttfbMs: number | undefined;
-  let finished = false;
-  const chunks = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
 
-  /** Reads what the response held, once, and hands it to `record`. */
+  /** Reads what the response held and hands it to `record`. */
   const finish = (ending: Ending) => {
-    if (finished) return;
-    finished = true;
-    req.signal.removeEventListener('abort', onClientAbort);
+    outgoing.off('close', onClientGone);
     let metered: Observed['metered'] = {};
     let text: string | undefined;
     if (meter) metered = meter.result();
@@ -136,7 +147,19 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     settleLater({ httpStatus: res.statusCode, ending, metered, errorCode, latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
-  const forward = (chunk: Buffer): Uint8Array | undefined => {
+  /** Meters whole events; returns what the client gets: the same bytes, or the rewritten events. */
+  const meterEvents = (whole: Buffer): Buffer | undefined => {
+    const events = splitEvents(whole.toString('utf8'));
+    if (!hideUsage) {
+      for (const e of events) meter!.event(e);
+      return whole;
+    }
+    let out = '';
+    for (const e of events) out += meter!.event(e) ?? '';
+    return out ? Buffer.from(out) : undefined;
+  };
+
+  const forward = (chunk: Buffer): Buffer | undefined => {
     if (!meter) {
       if (keepBody && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
       return chunk;
@@ -145,71 +168,49 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     return whole && meterEvents(whole);
   };
 
-  /** Meters whole events; returns what the client gets: the same bytes, or the rewritten events. */
-  const meterEvents = (whole: Buffer): Uint8Array | undefined => {
-    const events = splitEvents(whole.toString('utf8'));
-    if (!hideUsage) {
-      for (const e of events) meter!.event(e);
-      return whole;
+  outgoing.writeHead(res.statusCode, headers);
+  if (isSse) outgoing.flushHeaders();
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      ttfbMs ??= elapsed();
+      const out = forward(chunk);
+      if (out && !outgoing.write(out)) await drained(outgoing);
+      if (abort.signal.aborted) throw new Error('client disconnected');
     }
-    let out = '';
-    for (const e of events) out += meter!.event(e) ?? '';
-    return out ? encoder.encode(out) : undefined;
-  };
-
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          for (;;) {
-            const next = await chunks.next();
-            if (next.done) {
-              const rest = meter && framer.rest();
-              const out = rest && meterEvents(rest);
-              if (out) controller.enqueue(out);
-              controller.close();
-              finish('complete');
-              return;
-            }
-            ttfbMs ??= elapsed();
-            const out = forward(next.value);
-            if (out) {
-              controller.enqueue(out);
-              return;
-            }
-          }
-        } catch (err) {
-          if (finished) return;
-          if (abort.signal.aborted) {
-            controller.close();
-            finish('client_disconnected');
-            return;
-          }
-          const code = timeoutCode(err) ?? 'upstream_stream_error';
-          rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
-          if (isSse) {
-            const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code };
-            controller.enqueue(encoder.encode(`data: ${JSON.stringify({ error })}\n\n`));
-            controller.close();
-          } else {
-            controller.error(err);
-          }
-          finish(code);
-        }
-      },
-      cancel() {
-        abort.abort(new Error('client disconnected'));
-        finish('client_disconnected');
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  if (res.statusCode === 204 || res.statusCode === 304) {
-    await res.body.dump();
+    const rest = meter && framer.rest();
+    const out = rest && meterEvents(rest);
     finish('complete');
-    return new Response(null, { status: res.statusCode, headers });
+    outgoing.end(out || undefined);
+  } catch (err) {
+    if (abort.signal.aborted || outgoing.destroyed) {
+      abort.abort();
+      finish('client_disconnected');
+    } else {
+      const code = timeoutCode(err) ?? 'upstream_stream_error';
+      rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
+      finish(code);
+      if (isSse) {
+        const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code };
+        outgoing.end(`data: ${JSON.stringify({ error })}\n\n`);
+      } else {
+        outgoing.destroy(err as Error);
+      }
+    }
   }
-  return new Response(stream, { status: res.statusCode, headers });
+  return RESPONSE_ALREADY_SENT;
+}
+
+/** Resolves when `out` can take more data again, or has closed. */
+function drained(out: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }
 
 /** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */

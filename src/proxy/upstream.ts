@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 
 /** Settings for the upstream connection pool. */
@@ -39,12 +40,12 @@ export class Upstream {
    * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
    * headers arrive; the body is read by the caller. Rejects on connection errors and on `signal` abort.
    */
-  request(opts: { method: Dispatcher.HttpMethod; pathAndQuery: string; headers: Record<string, string>; body?: Uint8Array | string | ReadableStream<Uint8Array>; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+  request(opts: { method: Dispatcher.HttpMethod; pathAndQuery: string; headers: Record<string, string>; body?: Uint8Array | string | Readable; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
     return this.pool.request({
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,
       headers: opts.headers,
-      body: opts.body as Dispatcher.DispatchOptions['body'],
+      body: opts.body,
       signal: opts.signal,
     });
   }

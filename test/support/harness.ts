@@ -36,6 +36,8 @@ export interface Tollgate {
   client(key?: string, opts?: { maxRetries?: number; fetch?: typeof fetch }): OpenAI;
   /** All request rows, oldest first. */
   rows(): Row[];
+  /** Waits (up to 2 s) until no row is `held`: an upload's row settles once its form has been read. */
+  settled(): Promise<void>;
   /** Runs a read query on the ledger file through a separate connection. */
   query(sql: string, ...params: unknown[]): Row[];
   close(): Promise<void>;
@@ -88,6 +90,10 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     keys,
     client: (key = firstKey, o = {}) => new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: o.maxRetries ?? 0, fetch: o.fetch }),
     rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
+    async settled() {
+      const held = reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'");
+      for (let i = 0; i < 200 && (held.get() as { n: number }).n > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    },
     query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],
     async close() {
       reader.close();
