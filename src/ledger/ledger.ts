@@ -195,9 +195,12 @@ export class Ledger {
     this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction (a savepoint when one is already open). */
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction; inside one already open (a `LedgerQueue` batch),
+   * runs it as part of that one.
+   */
   transaction<T>(fn: () => T): T {
-    return this.sqlite.transaction(fn).immediate();
+    return this.sqlite.inTransaction ? fn() : this.sqlite.transaction(fn).immediate();
   }
 
   /**
