@@ -441,19 +441,19 @@ export class Ledger {
 
   /** Writes the debits of a settled request (see `settle`); returns the grants debited, as they stand after. */
   private burn(requestId: string, companyId: string, model: string | null, heldIds: string[], o: Outcome, at: string): GrantState[] {
-    const all = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState);
-    const heldGrants = all.filter((g) => heldIds.includes(g.id));
-    // A held grant removed from the config since admission still takes the request it reserved.
-    for (const id of heldIds) {
-      if (!heldGrants.some((g) => g.id === id)) {
-        const g = this.sql.grantById.get(id) as GrantRecord | undefined;
-        if (g) heldGrants.push(recordToState(g));
-      }
+    // The grants the request held, even one removed from the config since admission: it still
+    // takes the request it reserved. They usually cover the charge; the company's other grants
+    // are read only when they do not.
+    const heldGrants = unlimitedFirst(heldIds.map((id) => this.sql.grantById.get(id) as GrantRecord | undefined).filter((g) => g !== undefined).map(recordToState));
+    let order = heldGrants;
+    let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
+    if (heldGrants.length === 0 || parts.some((p) => p.overdraft > 0)) {
+      const others = unlimitedFirst((this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState).filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)));
+      order = [...heldGrants, ...others];
+      parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
     }
-    const others = unlimitedFirst(all.filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)));
     const touched: GrantState[] = [];
-    const order = [...unlimitedFirst(heldGrants), ...others];
-    for (const part of planBurn(order, o.meteredTokens, o.costMicroUsd)) {
+    for (const part of parts) {
       this.sql.insertDebit.run(requestId, part.grantId, part.unit, part.amount, part.overdraft, at);
       this.sql.addSpent.run(part.amount, part.grantId);
       const g = order.find((x) => x.id === part.grantId)!;

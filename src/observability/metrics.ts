@@ -128,8 +128,19 @@ export class Metrics {
     return Object.hasOwn(prices, family) ? family : OTHER;
   }
 
-  /** The `endpoint` label: the path without its query, ids replaced by `:id` (see the module comment). */
+  private readonly endpointLabels = new Map<string, string>();
+
+  /** The `endpoint` label: the path without its query, ids replaced by `:id` (see the module comment). Memoised (up to 1,000 paths). */
   endpointLabel(pathAndQuery: string): string {
+    let label = this.endpointLabels.get(pathAndQuery);
+    if (label === undefined) {
+      label = this.computeEndpointLabel(pathAndQuery);
+      if (this.endpointLabels.size < 1000) this.endpointLabels.set(pathAndQuery, label);
+    }
+    return label;
+  }
+
+  private computeEndpointLabel(pathAndQuery: string): string {
     const q = pathAndQuery.indexOf('?');
     const segments = (q === -1 ? pathAndQuery : pathAndQuery.slice(0, q)).split('/');
     // ['', 'v1', first, ...rest]
