@@ -9,6 +9,7 @@ import { KeyIndex } from './auth/api-key.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
+import { Checkpointer } from './ledger/checkpointer.js';
 import { openLedgerDb } from './ledger/db.js';
 import { Ledger } from './ledger/ledger.js';
 import { LedgerQueue } from './ledger/queue.js';
@@ -66,6 +67,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
 
   const { db, sqlite } = openLedgerDb(config.ledger.path);
+  const checkpointer = new Checkpointer(config.ledger.path);
   const ledger = new Ledger(db);
   ledger.syncGrants(config, clock());
   const interrupted = ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
@@ -126,6 +128,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await closed;
       clearTimeout(force);
       await upstream.close();
+      await checkpointer.stop();
       sqlite.close();
     },
   };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import * as schema from './schema.js';
 
 /** The committed drizzle-kit migrations, two levels up from this file in both `src/` and `dist/`. */
@@ -21,7 +22,9 @@ export interface LedgerDb {
 /**
  * Opens (creating if needed) the ledger file and applies pending migrations.
  * WAL mode with `synchronous = NORMAL`: a committed transaction survives a crash of the process
- * (kill -9); only an OS crash or power loss can drop the last few commits.
+ * (kill -9); only an OS crash or power loss can drop the last few commits. Checkpoints are left to
+ * a `Checkpointer` thread (see checkpointer.ts), with auto-checkpoint kept only as a distant
+ * safety net.
  * @throws if the file cannot be opened or a migration fails.
  */
 export function openLedgerDb(path: string): LedgerDb {
@@ -31,6 +34,7 @@ export function openLedgerDb(path: string): LedgerDb {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
   return { db, sqlite };
