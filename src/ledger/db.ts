@@ -35,6 +35,9 @@ export function openLedgerDb(path: string): LedgerDb {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+  // 64 MiB of page cache (SQLite's default is 2 MiB): the upper levels of the requests table's
+  // indexes stay in memory, so a write costs the same with 10M rows as with none (bench/).
+  sqlite.pragma('cache_size = -65536');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
   return { db, sqlite };

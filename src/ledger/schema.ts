@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
@@ -98,7 +99,9 @@ export const requests = sqliteTable(
     errorCode: text('error_code'),
     settledAt: text('settled_at'),
   },
-  (t) => [index('requests_company_created').on(t.companyId, t.createdAt), index('requests_status').on(t.status)],
+  // Only open holds are looked up by status (recovery, metrics, verify): a partial index keeps it
+  // as small as the number of requests in flight, instead of one entry per row ever written.
+  (t) => [index('requests_company_created').on(t.companyId, t.createdAt), index('requests_held').on(t.status).where(sql`${t.status} = 'held'`)],
 );
 
 /** An open hold: the part of a request's worst case reserved on one grant, in the grant's unit. Deleted when the request settles or voids. */
