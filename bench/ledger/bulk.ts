@@ -4,9 +4,8 @@
  * `BATCH` rows, with the journal off while loading (the file is rebuilt by the bench, never
  * shared). About 7 s per million requests on the bench machine.
  *
- * Rows look like the ones tollgate writes: ids `req_` + 32 hex digits spread evenly over the id
- * space (as random ids are, so later random ids land among them, not after them), increasing
- * `created_at` in the past, status `settled`. The column lists come from the live schema
+ * Rows look like the ones tollgate writes: ids `req_` + 32 hex digits led by the row's time in ms
+ * (as `newRequestId` makes them), increasing `created_at` in the past, status `settled`. The column lists come from the live schema
  * (`PRAGMA table_info`), so columns added by later migrations get their defaults, or a zero value
  * when NOT NULL without a default.
  */
@@ -69,13 +68,13 @@ export function bulkLoad(path: string, count: number, batch: number): number {
   });
   const debit = insertFor(db, 'debits', { request_id: '@id', grant_id: `'${GRANT}'`, unit: "'tokens'", amount: '40', overdraft: '0', created_at: '@at' });
   const epoch = Date.parse('2024-01-01T00:00:00Z');
-  const span = 2 ** 44;
   const tag = batch.toString(16).padStart(4, '0');
   const load = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      // 11 hex digits place the id evenly in the id space; the rest keep it unique.
-      const id = `req_${Math.floor((i / count) * span).toString(16).padStart(11, '0')}${tag}${i.toString(16).padStart(17, '0')}`;
-      const at = new Date(epoch + i * 50).toISOString();
+      // 12 hex digits of the row's time in ms, as tollgate's ids; the rest keep it unique.
+      const ms = epoch + i * 50;
+      const id = `req_${ms.toString(16).padStart(12, '0')}${tag}${i.toString(16).padStart(16, '0')}`;
+      const at = new Date(ms).toISOString();
       request.run({ id, at, up: `up_${i}` });
       debit.run({ id, at });
     }

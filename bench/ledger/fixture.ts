@@ -3,12 +3,12 @@
  * `synchronous = NORMAL`, grants mirrored from a config), for the ledger micro-benchmarks; and the
  * request facts, holds and outcomes those benchmarks feed it.
  */
-import { randomUUID } from 'node:crypto';
 import { mintKey } from '../../src/auth/api-key.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { openLedgerDb, type LedgerDb } from '../../src/ledger/db.js';
 import { Ledger, type HoldRequest, type Outcome, type RequestFacts } from '../../src/ledger/ledger.js';
+import { newRequestId } from '../../src/proxy/admission.js';
 
 export const COMPANY = 'bench';
 export const GRANT = 'bench-grant';
@@ -42,9 +42,9 @@ export function openBenchLedger(path: string): BenchLedger {
   return { ...opened, ledger, config };
 }
 
-/** A new request's facts, as admission writes them (`req_` + 32 hex, like tollgate's ids). */
+/** A new request's facts, as admission writes them (with tollgate's own time-ordered ids). */
 export const facts = (): RequestFacts => ({
-  id: `req_${randomUUID().replaceAll('-', '')}`,
+  id: newRequestId(),
   companyId: COMPANY,
   keyId: KEY_ID,
   endpoint: '/v1/chat/completions',

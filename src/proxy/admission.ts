@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { authenticateBearer } from '../auth/authenticate.js';
 import type { AuthFailure, Principal } from '../auth/principal.js';
@@ -67,8 +67,13 @@ function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): s
   return `You exceeded your ${q.window} quota of ${limit} for ${who}: this request needs up to ${needed} tokens and ${availableTokens} are left. ${when}`;
 }
 
-/** A new request id: `req_` and 32 hex digits; sent to the client as `x-tollgate-request-id`. */
-export const newRequestId = () => `req_${randomUUID().replaceAll('-', '')}`;
+/**
+ * A new request id: `req_` + 32 hex digits, the first 12 the time in ms (UTC), the rest random
+ * (80 bits). Time-ordered ids append to the ledger's primary-key index instead of landing at random
+ * pages in it, so writing a row costs the same with 10M rows as with none (bench/). Sent to the
+ * client as `x-tollgate-request-id` and upstream as `X-Client-Request-Id`.
+ */
+export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
 
 /** The feature named by `x-tollgate-feature`, or the 400 to send for an unknown one. */
 export function featureOf(rt: Runtime, header: string | undefined): Admitted['feature'] | Response | undefined {
