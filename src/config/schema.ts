@@ -157,6 +157,7 @@ const timeZone = z.string().refine(
   { message: 'expected an IANA time zone such as "Europe/Berlin"' },
 );
 
+/** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
 export const companySchema = z
   .object({
     name: z.string().min(1),
@@ -221,6 +222,7 @@ export const operatorSchema = z
   })
   .strict();
 
+/** The whole `proxy.config.json` (see the README's config table); cross-field checks in `superRefine`. */
 export const configSchema = z
   .object({
     $schema: z.string().optional(),

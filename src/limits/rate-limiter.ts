@@ -32,6 +32,7 @@ export function formatReset(ms: number): string {
   return m > 0 ? `${m}m${s}s` : `${s}s`;
 }
 
+/** The token buckets of every user and key (see the module comment), in memory. */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 

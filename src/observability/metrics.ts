@@ -32,6 +32,7 @@ const ADMISSION_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000];
 /** Buckets for upstream work, ms: from a fast embedding to a long reasoning stream. */
 const UPSTREAM_BUCKETS_MS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000, 300_000];
 
+/** The label value for anything outside the config (see the module comment). */
 export const OTHER = 'other';
 
 /** Where the metrics read what they cannot be told: the running config, and the ledger at scrape time. */
@@ -47,6 +48,7 @@ export interface MetricsSources {
 
 type RequestLabels = 'company' | 'model' | 'endpoint' | 'status_class' | 'usage_source';
 
+/** tollgate's Prometheus metrics: counters, gauges and histograms on their own registry (see the module comment). */
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<RequestLabels>;

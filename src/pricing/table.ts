@@ -24,6 +24,7 @@ const p = (input: number, cachedInput: number | undefined, output: number, extra
   date: D,
 });
 
+/** The built-in prices by model name or family (see the module comment for source and date). */
 export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   // GPT-5 family
   'gpt-5': p(1.25, 0.125, 10),
