@@ -434,29 +434,41 @@ export class Ledger {
       }
       if (quotaHeld.length) this.sql.deleteQuotaHolds.run(requestId);
       const model = head.requestedModel ?? o.model ?? null;
-      const burned = o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held.map((h) => h.grantId), o, at) : [];
+      const burned = o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held, o, at) : [];
       return { grants: burned, counters };
     });
   }
 
   /** Writes the debits of a settled request (see `settle`); returns the grants debited, as they stand after. */
-  private burn(requestId: string, companyId: string, model: string | null, heldIds: string[], o: Outcome, at: string): GrantState[] {
+  private burn(requestId: string, companyId: string, model: string | null, held: { grantId: string; amount: number }[], o: Outcome, at: string): GrantState[] {
     // The grants the request held, even one removed from the config since admission: it still
-    // takes the request it reserved. They usually cover the charge; the company's other grants
-    // are read only when they do not.
-    const heldGrants = unlimitedFirst(heldIds.map((id) => this.sql.grantById.get(id) as GrantRecord | undefined).filter((g) => g !== undefined).map(recordToState));
-    let order = heldGrants;
+    // takes the request it reserved. What it held is honoured as a reservation: should an admin
+    // have lowered the grant since, the charge up to the hold is still taken from it (the grant
+    // shows as overdrawn; no debit overdraft is recorded, as the request stayed within its hold).
+    // They usually cover the charge; the company's other grants are read only when they do not.
+    const heldIds = held.map((h) => h.grantId);
+    const real = new Map<string, GrantState>();
+    const heldGrants: GrantState[] = [];
+    for (const h of held) {
+      const record = this.sql.grantById.get(h.grantId) as GrantRecord | undefined;
+      if (!record) continue;
+      const g = recordToState(record);
+      real.set(g.id, g);
+      heldGrants.push(remaining(g) >= h.amount ? g : { ...g, amount: g.spent + g.held + h.amount });
+    }
+    let order = unlimitedFirst(heldGrants);
     let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
-    if (heldGrants.length === 0 || parts.some((p) => p.overdraft > 0)) {
+    if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
       const others = unlimitedFirst((this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState).filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)));
-      order = [...heldGrants, ...others];
+      for (const g of others) real.set(g.id, g);
+      order = [...order, ...others];
       parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
     }
     const touched: GrantState[] = [];
     for (const part of parts) {
       this.sql.insertDebit.run(requestId, part.grantId, part.unit, part.amount, part.overdraft, at);
       this.sql.addSpent.run(part.amount, part.grantId);
-      const g = order.find((x) => x.id === part.grantId)!;
+      const g = real.get(part.grantId)!;
       touched.push({ ...g, spent: g.spent + part.amount });
     }
     return touched;
