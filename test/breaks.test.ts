@@ -40,7 +40,7 @@ async function stream(name: string, body: unknown = SYNTHETIC[name]!.request.bod
 }
 
 async function row() {
-  for (let i = 0; i < 100 && tollgate.rows().at(-1)?.status === 'held'; i++) await new Promise((r) => setTimeout(r, 10));
+  await tollgate.settled();
   return tollgate.rows().at(-1)!;
 }
 

@@ -34,9 +34,7 @@ afterAll(async () => {
 
 const opts = (name: string) => ({ headers: { 'x-test-recording': name } });
 const last = (t = tollgate) => t.rows().at(-1)!;
-const settled = async (t = tollgate) => {
-  for (let i = 0; i < 100 && t.rows().some((r) => r.status === 'held'); i++) await new Promise((r) => setTimeout(r, 10));
-};
+const settled = (t = tollgate) => t.settled();
 
 describe('images', () => {
   it('gpt-image-1: text input and image output tokens at their own prices', async () => {

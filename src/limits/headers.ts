@@ -1,6 +1,6 @@
 import type { Standing } from '../ledger/ledger.js';
+import { formatMicroUsd as usd } from '../reports/money.js';
 
-const usd = (micro: number) => (micro / 1_000_000).toFixed(6);
 
 /**
  * Response headers with the caller's standing after admission (documented in the README):

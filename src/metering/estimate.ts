@@ -1,5 +1,5 @@
 import { countTokens, maxOutputTokens } from './tokenizer.js';
-import type { Usage } from './usage.js';
+import { NO_TOKENS, type Usage } from './usage.js';
 
 /**
  * Worst-case token estimate of a request, made before it is forwarded.
@@ -129,8 +129,6 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
   }
 }
-
-const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
 
 /**
  * gpt-image-1 output tokens per image by quality and size (OpenAI image generation guide: 1024×1024

@@ -27,6 +27,9 @@ export interface Usage {
   batch?: boolean;
 }
 
+/** A usage of nothing: the base for units that are not tokens (seconds, characters, images) and for estimates. */
+export const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
+
 /** What a response's output tokens are: text (chat, responses), audio (speech) or image (gpt-image). */
 export type OutputModality = 'text' | 'audio' | 'image';
 

@@ -9,6 +9,7 @@ import type { HoldRequest, RequestFacts } from '../ledger/ledger.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
+import { formatMicroUsd } from '../reports/money.js';
 import type { Runtime } from '../runtime.js';
 import type { Endpoint } from './endpoints.js';
 
@@ -58,7 +59,7 @@ export async function authenticate(rt: Runtime, authorization: string | undefine
   return typeof result === 'string' ? invalidApiKey(AUTH_MESSAGES[result]) : result;
 }
 
-const usd = (micro: number) => `$${(micro / 1_000_000).toFixed(6)}`;
+const usd = (micro: number) => `$${formatMicroUsd(micro)}`;
 
 function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): string {
   const who = q.scope === 'user' ? `user ${q.scopeId.slice(q.scopeId.indexOf('/') + 1)}` : `key ${q.scopeId}`;

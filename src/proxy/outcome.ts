@@ -3,7 +3,7 @@ import { imageUnits } from '../metering/estimate.js';
 import type { MultipartSummary } from '../metering/multipart.js';
 import type { StreamMetered } from '../metering/stream-meter.js';
 import { countTokens } from '../metering/tokenizer.js';
-import type { Metered, Usage } from '../metering/usage.js';
+import { NO_TOKENS, type Metered, type Usage } from '../metering/usage.js';
 import { costMicroUsd, priceBook } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
@@ -30,7 +30,6 @@ export type Decision = { settle: Outcome } | { void: Outcome };
 const ASSUMED_AUDIO_BITS_PER_SECOND = 128_000;
 /** Responses statuses after which the object's usage is final (openai-openapi, Response.status). */
 const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
-const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
 
 /** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
 export async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise<MultipartSummary | undefined> {
