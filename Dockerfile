@@ -52,8 +52,8 @@ WORKDIR /app
 # Application files stay owned by root, so the `node` user can read but not modify them.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# migrations/ must sit at /app/migrations: the code resolves it relative to dist/ledger/db.js,
-# two levels up (new URL('../../migrations', import.meta.url)).
+# migrations/ must sit at /app/migrations: the code finds it by walking up from dist/ledger/sqlite/db.js
+# (migrations/sqlite/meta/_journal.json).
 COPY migrations ./migrations
 COPY package.json proxy.config.json ./
 

@@ -2,6 +2,6 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './src/ledger/schema.ts',
-  out: './migrations',
+  schema: './src/ledger/sqlite/schema.ts',
+  out: './migrations/sqlite',
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintKey } from '../src/auth/api-key.js';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { verifyLedger } from '../src/ledger/sqlite/verify.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings } from './support/fixtures.js';
 import { TEST_PRICES } from './support/harness.js';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { openLedgerDb } from '../src/ledger/db.js';
-import { Ledger } from '../src/ledger/ledger.js';
-import { verifyLedger } from '../src/ledger/verify.js';
+import { openLedgerDb } from '../src/ledger/sqlite/db.js';
+import { Ledger } from '../src/ledger/sqlite/ledger.js';
+import { verifyLedger } from '../src/ledger/sqlite/verify.js';
 
 /**
  * Property tests: random sequences of grant / hold / settle / void / expire / config edit / crash

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { openLedgerDb } from '../src/ledger/db.js';
-import { Ledger } from '../src/ledger/ledger.js';
+import { openLedgerDb } from '../src/ledger/sqlite/db.js';
+import { Ledger } from '../src/ledger/sqlite/ledger.js';
 import {
   balanceReport,
   csvField,

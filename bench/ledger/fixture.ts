@@ -6,8 +6,8 @@
 import { mintKey } from '../../src/auth/api-key.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { openLedgerDb, type LedgerDb } from '../../src/ledger/db.js';
-import { Ledger, type HoldRequest, type Outcome, type RequestFacts } from '../../src/ledger/ledger.js';
+import { openLedgerDb, type LedgerDb } from '../../src/ledger/sqlite/db.js';
+import { Ledger, type HoldRequest, type Outcome, type RequestFacts } from '../../src/ledger/sqlite/ledger.js';
 import { newRequestId } from '../../src/proxy/admission.js';
 
 export const COMPANY = 'bench';

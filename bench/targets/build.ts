@@ -3,7 +3,7 @@
  * plain-JavaScript ES module, `bench/.build/tollgate-main.mjs` (+ source map), with esbuild from the
  * bench-local `bench/tools`. npm packages stay external and load from the root node_modules, as in
  * `node dist/cli.js`; the bench then runs tollgate with plain `node`, without tsx's loader thread
- * and its memory. The file sits two folders below the root, like `dist/ledger/db.js`, so tollgate
+ * and its memory. The file sits two folders below the root, like `dist/ledger/sqlite/db.js`, so tollgate
  * finds `migrations/` at the same relative path.
  */
 import { createRequire } from 'node:module';

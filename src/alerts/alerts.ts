@@ -1,9 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { AlertsConfig } from '../config/schema.js';
-import type { Settled } from '../ledger/ledger.js';
-import * as schema from '../ledger/schema.js';
-import { alerts } from '../ledger/schema.js';
+import type { Settled } from '../ledger/sqlite/ledger.js';
+import * as schema from '../ledger/sqlite/schema.js';
+import { alerts } from '../ledger/sqlite/schema.js';
 import type { QuotaCheck } from '../limits/quotas.js';
 import type { Logger } from '../log.js';
 import type { WebhookSender } from './webhook.js';

@@ -3,7 +3,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { invalidRequest } from '../http/errors.js';
-import { quotaRequests } from '../ledger/schema.js';
+import { quotaRequests } from '../ledger/sqlite/schema.js';
 import { authenticate } from '../proxy/admission.js';
 import type { Runtime } from '../runtime.js';
 

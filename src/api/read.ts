@@ -5,7 +5,7 @@ import { JwtVerifier } from '../auth/jwt.js';
 import type { Principal } from '../auth/principal.js';
 import type { OperatorConfig } from '../config/schema.js';
 import { errorResponse, invalidApiKey, invalidRequest } from '../http/errors.js';
-import { requests } from '../ledger/schema.js';
+import { requests } from '../ledger/sqlite/schema.js';
 import { authenticate } from '../proxy/admission.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
 import { exportCsv, exportRows } from '../reports/export.js';

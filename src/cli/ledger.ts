@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { verifyLedger } from '../ledger/verify.js';
+import { verifyLedger } from '../ledger/sqlite/verify.js';
 
 /**
  * `tollgate ledger verify [file]`: checks the ledger's invariants (default file: the config's

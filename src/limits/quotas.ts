@@ -4,21 +4,8 @@ import { dailyWindow, monthlyWindow } from './windows.js';
 
 export type QuotaWindow = 'daily' | 'monthly' | 'hard' | 'session';
 
-/**
- * One quota that bounds a request: a window of a user or key, its counter in the ledger
- * (`quota_counters.id`), its limits (tokens and/or micro-USD) and when it resets (null: never).
- */
-export interface QuotaCheck {
-  counterId: string;
-  scope: 'user' | 'key';
-  /** `<company>/<user>` for users, the key id for keys. */
-  scopeId: string;
-  window: QuotaWindow;
-  windowKey: string;
-  limitTokens?: number;
-  limitMicroUsd?: number;
-  resetsAt: Date | null;
-}
+export type { QuotaCheck } from '../ledger/port.js';
+import type { QuotaCheck } from '../ledger/port.js';
 
 /** One rate-limit bucket that bounds a request: per rolling minute, for a user or a key. */
 export interface RateLimitCheck {

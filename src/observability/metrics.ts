@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Outcome } from '../ledger/ledger.js';
+import type { Outcome } from '../ledger/sqlite/ledger.js';
 import { modelFamily } from '../metering/model.js';
 import type { Admitted } from '../proxy/admission.js';
 

@@ -5,7 +5,7 @@ import type { AuthFailure, Principal } from '../auth/principal.js';
 import { errorResponse, insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { standingHeaders } from '../limits/headers.js';
 import { quotasFor, rateLimitsFor, type QuotaCheck } from '../limits/quotas.js';
-import type { HoldRequest, RequestFacts } from '../ledger/ledger.js';
+import type { HoldRequest, RequestFacts } from '../ledger/sqlite/ledger.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';

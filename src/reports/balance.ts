@@ -1,6 +1,6 @@
 import { asc, inArray, isNull } from 'drizzle-orm';
-import { Ledger, type Balance, type GrantBalance } from '../ledger/ledger.js';
-import { grants, purchases } from '../ledger/schema.js';
+import { Ledger, type Balance, type GrantBalance } from '../ledger/sqlite/ledger.js';
+import { grants, purchases } from '../ledger/sqlite/schema.js';
 import type { ReportDb } from './db.js';
 
 /** Where a grant's tokens came from (the config's `purchases` entry it names). */

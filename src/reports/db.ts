@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import type { LedgerHandle } from '../ledger/db.js';
-import * as schema from '../ledger/schema.js';
+import type { LedgerHandle } from '../ledger/sqlite/db.js';
+import * as schema from '../ledger/sqlite/schema.js';
 
 /** A drizzle handle on the ledger, as the reports read it. */
 export type ReportDb = LedgerHandle;

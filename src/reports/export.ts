@@ -1,5 +1,5 @@
 import { asc, sql } from 'drizzle-orm';
-import { requests } from '../ledger/schema.js';
+import { requests } from '../ledger/sqlite/schema.js';
 import { toCsv } from './csv.js';
 import type { ReportDb } from './db.js';
 import { requestWhere, type RequestFilter } from './filters.js';

@@ -1,5 +1,5 @@
 import { and, eq, gte, lt, ne, type SQL } from 'drizzle-orm';
-import { requests } from '../ledger/schema.js';
+import { requests } from '../ledger/sqlite/schema.js';
 
 /** The fixed look-back windows: 7, 30 or 90 days of 24 h before "now". */
 export const PERIODS = { '7d': 7, '30d': 30, '90d': 90 } as const;

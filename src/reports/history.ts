@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import { Ledger } from '../ledger/ledger.js';
-import { debits, requests } from '../ledger/schema.js';
+import { Ledger } from '../ledger/sqlite/ledger.js';
+import { debits, requests } from '../ledger/sqlite/schema.js';
 import type { ReportDb } from './db.js';
 
 /** One request in the usage history (seed 002: Generator, Tokens Used, Date, Remaining). */

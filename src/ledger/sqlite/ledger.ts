@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Config } from '../config/schema.js';
-import type { QuotaCheck } from '../limits/quotas.js';
-import type { Usage } from '../metering/usage.js';
-import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from './allocate.js';
+import type { Config } from '../../config/schema.js';
+import type { QuotaCheck } from '../port.js';
+import type { Usage } from '../../metering/usage.js';
+import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
 import { grants, purchases } from './schema.js';
 import type { LedgerHandle } from './db.js';
 import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
@@ -21,125 +21,8 @@ function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerTo
   return cap;
 }
 
-/** What a request asks to reserve. Tokens are the request's own (prompt + output). */
-export interface HoldRequest {
-  /** Tokens the request costs at the very least (its counted prompt). */
-  minTokens: number;
-  /** Tokens it can cost at worst (prompt + its output ceiling). */
-  maxTokens: number;
-  /** When the balance cannot cover `maxTokens`, hold what is left if it exceeds `minTokens`. */
-  clamp: boolean;
-  /** The model's highest per-token price in pico-USD (1e-12 USD), to reserve on USD grants. */
-  maxPicoPerToken: number;
-  /**
-   * The request is priced in money only (DALL·E images, tts-1 characters): its min/max are
-   * micro-USD, only USD and unlimited grants and USD quota limits can cover it, and no tokens are held.
-   */
-  costOnly?: boolean;
-}
-
-/** The fixed facts of a request, recorded on its row at admission. */
-export interface RequestFacts {
-  id: string;
-  companyId: string;
-  keyId: string | null;
-  endpoint: string;
-  requestedModel: string | null;
-  stream: boolean;
-  /** Prompt tokens counted at admission. */
-  estimatedPromptTokens?: number;
-  userId?: string | null;
-  sessionId?: string | null;
-  feature?: string | null;
-}
-
-/** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */
-export interface QuotaStanding {
-  check: QuotaCheck;
-  remainingTokens?: number;
-  remainingMicroUsd?: number;
-}
-
-/** The caller's standing after the hold, for response headers. */
-export interface Standing {
-  /** Tokens left on active tokens grants covering the model. */
-  tokens: number;
-  /** Micro-USD left on active USD grants covering the model. */
-  microUsd: number;
-  /** An unlimited grant covers the model. */
-  unlimited: boolean;
-  quotas: QuotaStanding[];
-}
-
-/**
- * Outcome of `admit`: a hold of `holdTokens` (with the standing after it), or a refusal — by the
- * grants (`balance`, with the request-tokens they had left) or by a quota (the first that could not
- * cover the request, with the request-tokens it had left).
- */
-export type AdmitResult =
-  | { ok: true; holdTokens: number; standing: Standing }
-  | { ok: false; reason: 'balance'; availableTokens: number }
-  | { ok: false; reason: 'quota'; quota: QuotaCheck; availableTokens: number };
-
-/** What the proxy learned by the end of a request, written on its row by `settle` or `void`. */
-export interface Outcome {
-  httpStatus: number | null;
-  usage?: Usage;
-  usageSource: 'upstream' | 'computed' | 'estimated' | 'none';
-  /** Tokens to charge to tokens grants. */
-  meteredTokens: number;
-  /** Micro-USD to charge to USD grants (and the row's cost). */
-  costMicroUsd: number;
-  returnedModel?: string;
-  /** The model the charge was priced for, when the row did not know it at admission (uploads, object retrievals). */
-  model?: string;
-  /** `<model>@<effective date>` of the price used. */
-  priceVersion?: string;
-  /** The upstream object this outcome bills (a response or batch id): billed once per id, whichever row sees it first. */
-  billedObject?: { id: string; kind: 'response' | 'batch' };
-  latencyMs: number;
-  ttfbMs?: number;
-  upstreamRequestId?: string;
-  errorCode?: string;
-}
-
-/** What a settle changed, for threshold alerts: the grants it debited and the quota counters it charged, as they stand after it. */
-export interface Settled {
-  grants: GrantState[];
-  counters: CounterRecord[];
-}
-
-/** One grant's standing for balance reports; amounts in the grant's `unit`. */
-export interface GrantBalance {
-  id: string;
-  unit: 'tokens' | 'micro_usd';
-  unlimited: boolean;
-  models: string[] | null;
-  amount: number;
-  spent: number;
-  held: number;
-  /** What is left; null for an unlimited grant. */
-  remaining: number | null;
-  active: boolean;
-  startsAt: string | null;
-  expiresAt: string | null;
-  purchaseId: string | null;
-}
-
-/** A company's balance at an instant, summed over its active grants per unit. */
-export interface Balance {
-  companyId: string;
-  /** Tokens left on active tokens grants (not counting unlimited ones). */
-  tokens: number;
-  /** Micro-USD left on active USD grants. */
-  microUsd: number;
-  /** Models with an active unlimited grant. */
-  unlimitedModels: string[];
-  grants: GrantBalance[];
-}
-
-/** Policy for holds found open at start: bill the counted prompt, or nothing. */
-export type InterruptedPolicy = 'charge_prompt' | 'release';
+export type { HoldRequest, RequestFacts, QuotaStanding, Standing, AdmitResult, Outcome, Settled, GrantBalance, Balance, InterruptedPolicy } from '../port.js';
+import type { HoldRequest, RequestFacts, AdmitResult, Outcome, Settled, GrantBalance, Balance, InterruptedPolicy } from '../port.js';
 
 const iso = (d: Date) => d.toISOString();
 

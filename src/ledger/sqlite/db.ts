@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
@@ -7,8 +7,18 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import * as schema from './schema.js';
 
-/** The committed drizzle-kit migrations, two levels up from this file in both `src/` and `dist/`. */
-const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
+/**
+ * The committed drizzle-kit migrations (`migrations/sqlite/` at the package root), found by walking up
+ * from this module: it runs from `src/ledger/sqlite/`, `dist/ledger/sqlite/` or a bundle elsewhere.
+ */
+const MIGRATIONS = findUp('migrations/sqlite/meta/_journal.json', dirname(fileURLToPath(import.meta.url)));
+
+function findUp(relative: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, relative))) return join(dir, 'migrations', 'sqlite');
+    if (dirname(dir) === dir) throw new Error(`cannot find ${relative} above ${from}`);
+  }
+}
 
 /** The drizzle handle of a ledger, with its better-sqlite3 connection as `$client`. */
 export type LedgerHandle = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
