@@ -42,32 +42,34 @@ export async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
-let fileDatabase: Promise<{ name: string; url: string }> | undefined;
+let fileDatabase: Promise<{ name: string; url: string; client: pg.Client }> | undefined;
 
 /**
- * This test file's own database, created on first use and dropped after the file's last test
+ * This test file's own database (and a client connected to it), created on first use and dropped after the file's last test
  * (creating a database takes about a second, so the contract suite empties it between ledgers
  * instead: see `emptyLedgerTables`).
  */
-export function databaseOfThisFile(): Promise<{ name: string; url: string }> {
+export function databaseOfThisFile(): Promise<{ name: string; url: string; client: pg.Client }> {
   if (!fileDatabase) {
-    fileDatabase = createDatabase();
+    fileDatabase = createDatabase().then(async (db) => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      return { ...db, client };
+    });
     const made = fileDatabase;
     afterAll(async () => {
-      await dropDatabase((await made).name);
+      const db = await made.catch(() => undefined);
+      if (!db) return;
+      await db.client.end();
+      await dropDatabase(db.name);
     });
   }
   return fileDatabase;
 }
 
-/** Empties every ledger table (a fresh ledger without re-creating the database). */
-export async function emptyLedgerTables(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ t: string }>("SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'");
-    if (rows.length) await client.query(`TRUNCATE ${rows.map((r) => r.t).join(', ')} RESTART IDENTITY`);
-  } finally {
-    await client.end();
-  }
+/** Empties every ledger table on `client` (a fresh ledger without re-creating the database). */
+export async function emptyLedgerTables(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ t: string }>("SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'");
+  // DELETE, not TRUNCATE: on tables this small it is several times faster (no new files).
+  if (rows.length) await client.query(rows.map((r) => `DELETE FROM ${r.t};`).join(' '));
 }
