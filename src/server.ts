@@ -9,7 +9,7 @@ import { JwtVerifier } from './auth/jwt.js';
 import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
-import { openLedger } from './ledger/open.js';
+import { describeLedger, openLedger } from './ledger/open.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
@@ -101,7 +101,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
+  log.info({ url: `http://${host}:${port}`, ledger: describeLedger(config.ledger), upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
 
   return {
     url: `http://${host}:${port}`,

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { openLedger } from '../ledger/open.js';
+import { locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
@@ -104,9 +104,10 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
 const isStoreError = (err: unknown) => err instanceof Error && (err.name === 'SqliteError' || (err as { code?: string }).code?.startsWith('SQLITE_') === true);
 
 function openReadOnly(opts: SourceOpts): Ledger {
-  const path = opts.ledger ?? loadConfig(configPath(opts.config)).ledger.path;
+  const configured = opts.ledger === undefined ? loadConfig(configPath(opts.config)).ledger : undefined;
+  const path = opts.ledger ?? configured?.path ?? configured!.url!;
   try {
-    return openLedger({ path, readonly: true });
+    return openLedger({ ...locationOf(path), readonly: true });
   } catch (err) {
     throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
   }

@@ -249,10 +249,22 @@ export const configSchema = z
       })
       .strict()
       .default({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', connections: 128, timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 } }),
+    /**
+     * Where the ledger lives: `path`, a SQLite file (default `./data/ledger.db`; one process), or
+     * `url`, a Postgres database (`postgres://user:password@host:5432/db`; several replicas or
+     * `--workers`). Exactly one; with neither, `$TOLLGATE_DATABASE_URL` when set, else the default file.
+     */
     ledger: z
-      .object({ path: z.string().min(1).default('./data/ledger.db') })
+      .object({ path: z.string().min(1).optional(), url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional() })
       .strict()
-      .default({ path: './data/ledger.db' }),
+      .refine((l) => !(l.path && l.url), { message: 'give either "path" (a SQLite file) or "url" (Postgres), not both' })
+      .default({})
+      .transform((l): { path: string; url?: undefined } | { url: string; path?: undefined } => {
+        if (l.url) return { url: l.url };
+        if (l.path) return { path: l.path };
+        const env = process.env.TOLLGATE_DATABASE_URL;
+        return env ? { url: env } : { path: './data/ledger.db' };
+      }),
     admission: z
       .object({
         /**
