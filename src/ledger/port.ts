@@ -234,9 +234,13 @@ export interface LedgerWriter {
   /** Voids a held request: releases its hold, charges nothing, records the outcome. `false` when not `held`. */
   void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean>;
   /**
-   * Crash recovery, run at start before serving: every row still `held` is marked `interrupted` and
-   * its hold released; with `charge_prompt` it is billed its counted prompt (usage source
-   * `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it resolved.
+   * Crash recovery, run at start before serving: every row still `held` by a process that is gone is
+   * marked `interrupted` and its hold released; with `charge_prompt` it is billed its counted prompt
+   * (usage source `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it
+   * resolved. Rows record the instance (process) that holds them: a single-writer store (SQLite)
+   * treats every held row as gone; a shared store resolves only rows of instances whose heartbeat
+   * lapsed (or that stopped), never those of live replicas, and from then on keeps doing so, with
+   * the same policy, for instances that die while it serves — each row exactly once.
    */
   recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]>;
   /**

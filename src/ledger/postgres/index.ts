@@ -58,6 +58,7 @@ export class PgLedger implements Ledger {
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
   private closed = false;
+  private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
     this.pool = openPool(opts.url, opts.poolSize);
@@ -84,11 +85,16 @@ export class PgLedger implements Ledger {
 
   /** One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. */
   private async tick(): Promise<void> {
+    // A tick still running (a slow database, many holds to resolve) is not overlapped by the next.
+    if (this.ticking) return;
+    this.ticking = true;
     try {
       await heartbeat(this.pool, this.instanceId);
       if (this.recovery) await this.resolveOrphans(new Date(), this.recovery.policy, this.recovery.priceOf, false);
     } catch {
       // The database is unreachable: the next tick tries again; readiness reports it.
+    } finally {
+      this.ticking = false;
     }
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type {
   AdmitResult,
   Balance,
@@ -34,6 +35,8 @@ export class SqliteLedger implements Ledger {
   readonly reader: SqliteReader;
   readonly quotaRequests: SqliteQuotaRequests;
   readonly alerts: SqliteAlerts;
+  /** This process, recorded on the rows it admits (one process writes a SQLite ledger: recovery at start resolves every held row). */
+  readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
 
@@ -41,7 +44,7 @@ export class SqliteLedger implements Ledger {
     private readonly handle: LedgerDb,
     private readonly checkpointer?: Checkpointer,
   ) {
-    this.book = new SyncLedger(handle.sqlite);
+    this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
