@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { keysCreateCommand, keysRevokeCommand } from './cli/keys.js';
 import { ledgerVerifyCommand } from './cli/ledger.js';
+import { ledgerCopyCommand } from './cli/ledger-copy.js';
 import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
 
@@ -47,12 +48,18 @@ token
   .option('--private-key <file>', 'PKCS#8 PEM private key, for ES256/EdDSA/RS256 companies')
   .action(async (opts) => (await import('./cli/token.js')).tokenMintCommand(opts));
 
-const ledger = program.command('ledger').description('the SQLite ledger');
+const ledger = program.command('ledger').description('the ledger (a SQLite file or a Postgres database)');
 ledger
-  .command('verify [file]')
+  .command('verify [file-or-url]')
   .description("check the ledger's invariants; exits 1 naming the offending rows")
-  .option('-c, --config <file>', 'config file whose ledger.path to check when no file is given')
+  .option('-c, --config <file>', 'config file whose ledger (path or url) to check when none is given')
   .action(ledgerVerifyCommand);
+ledger
+  .command('copy')
+  .description('copy a SQLite ledger into an empty Postgres ledger, then verify both and compare them')
+  .requiredOption('--from <file>', 'the SQLite ledger file (stop the proxy first)')
+  .requiredOption('--to <url>', 'the Postgres ledger: postgres://user:password@host:5432/database (empty)')
+  .action(ledgerCopyCommand);
 
 const configCmd = program.command('config').description('the config file (proxy.config.json)');
 configCmd

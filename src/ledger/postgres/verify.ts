@@ -115,7 +115,7 @@ const CHECKS: Check[] = [
     name: 'open_holds',
     severity: 'warning',
     detail: 'requests still held: in flight, or left by a crash and resolved by the next start or a surviving replica',
-    sql: `SELECT id, created_at::text FROM requests WHERE status = 'held'`,
+    sql: `SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM requests WHERE status = 'held'`,
   },
 ];
 
