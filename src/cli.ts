@@ -6,7 +6,7 @@ import { ledgerCopyCommand } from './cli/ledger-copy.js';
 import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
 
-const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite ledger');
+const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite or Postgres ledger');
 
 program
   .command('serve')
@@ -15,6 +15,7 @@ program
   .option('-p, --port <port>', 'listen port, overriding listen.port')
   .option('--host <host>', 'listen host, overriding listen.host')
   .option('--no-watch', 'do not reload the config when its file changes (SIGHUP still reloads it)')
+  .option('-w, --workers <n>', 'processes sharing the listen port (default 1; above 1 needs a Postgres ledger)')
   .action(serveCommand);
 
 const keys = program.command('keys').description('company API keys');

@@ -11,6 +11,7 @@ import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/r
 import type { Config } from './config/schema.js';
 import { describeLedger, openLedger } from './ledger/open.js';
 import { RateLimiter } from './limits/rate-limiter.js';
+import { SharedRateLimiter } from './limits/shared-rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
@@ -81,7 +82,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   };
   const alerts = alertService(config.alerts);
   const metrics = new Metrics({ config: () => runtime.config, openHolds: () => ledger.reader.openHolds(), processMetrics: opts.processMetrics });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<RuntimeParts> {

@@ -411,11 +411,28 @@ export interface AlertStore {
   attempted(key: string, deliveredAt: string | null): Promise<void>;
 }
 
+/** A rate-limit bucket's level (requests or tokens, fractional) at an instant (`at`, ms since the epoch). */
+export interface BucketLevel {
+  level: number;
+  at: number;
+}
+
+/** Rate-limit buckets kept in a store that every replica shares (see `SharedRateLimiter` in limits/). */
+export interface BucketStore {
+  /**
+   * Atomically across replicas: reads the buckets `ids` (absent: never used), runs `plan` on them,
+   * and writes back the buckets it leaves in the map. Resolves to what `plan` returned.
+   */
+  update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
+}
+
 /** A whole ledger: the hot path, the reader and the small stores, on one store. */
 export interface Ledger extends LedgerWriter {
   readonly reader: LedgerReader;
   readonly quotaRequests: QuotaRequestStore;
   readonly alerts: AlertStore;
+  /** Rate-limit buckets shared by every process on this ledger; absent for a single-process store (SQLite). */
+  readonly buckets?: BucketStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

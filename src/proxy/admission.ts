@@ -87,7 +87,7 @@ export function featureOf(rt: Runtime, header: string | undefined): Admitted['fe
 type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessionId'>;
 
 /**
- * Rate limits (in memory), then quotas and grants (one ledger transaction). Returns the ledger's
+ * Rate limits (in memory, or shared by replicas), then quotas and grants (one ledger transaction). Returns the ledger's
  * admission with the response headers, or the 429 to send. `needed` is the worst case in tokens
  * (micro-USD for a money-only request), for the refusal message and the tokens-per-minute bucket.
  */
@@ -97,7 +97,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
   const rateChecks = rateLimitsFor(company, principal, keyLimits);
   const rateTokens = want.costOnly ? 0 : needed;
-  const rate = rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
+  const rate = await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
   const model = facts.requestedModel ?? 'this endpoint';
   if (rate.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
@@ -113,7 +113,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
   const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId };
   const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
-    rt.rateLimiter.refund(rateChecks, rateTokens);
+    await rt.rateLimiter.refund(rateChecks, rateTokens);
     const what = want.costOnly ? `${usd(needed)} (priced per unit, so only USD grants can pay for it)` : `${needed} tokens`;
     const left = want.costOnly ? usd(result.availableTokens) : `${result.availableTokens}`;
     return result.reason === 'quota'

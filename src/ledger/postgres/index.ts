@@ -14,6 +14,7 @@ import type {
   Settled,
 } from '../port.js';
 import { admitRow, balanceOf, finishRow, openRow } from './book.js';
+import { PgBuckets } from './buckets.js';
 import { migratePool, openPool, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
 import { DEFAULT_LIVENESS, heartbeat, newInstanceId, orphanedHolds, register, stop, type Liveness } from './instances.js';
@@ -48,6 +49,7 @@ export class PgLedger implements Ledger {
   readonly reader: PgReader;
   readonly quotaRequests: PgQuotaRequests;
   readonly alerts: PgAlerts;
+  readonly buckets: PgBuckets;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -74,6 +76,7 @@ export class PgLedger implements Ledger {
     this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
+    this.buckets = new PgBuckets(this.pool, this.ready);
   }
 
   private async start(): Promise<void> {

@@ -180,3 +180,11 @@ export const billedObjects = pgTable('billed_objects', {
   requestId: text('request_id').notNull(),
   billedAt: instant('billed_at').notNull(),
 });
+
+/** Rate-limit buckets (rpm, tpm) shared by every replica: `<user or key bucket>:requests|tokens`; `level` NULL until first used (full). */
+export const rateBuckets = pgTable('rate_buckets', {
+  id: text('id').primaryKey(),
+  level: doublePrecision('level'),
+  /** When `level` was last computed, ms since the epoch. */
+  atMs: bigint('at_ms', { mode: 'number' }),
+});
