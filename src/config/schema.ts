@@ -255,15 +255,21 @@ export const configSchema = z
      * `--workers`). Exactly one; with neither, `$TOLLGATE_DATABASE_URL` when set, else the default file.
      */
     ledger: z
-      .object({ path: z.string().min(1).optional(), url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional() })
+      .object({
+        path: z.string().min(1).optional(),
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
+        lapseMs: z.number().int().min(600).optional(),
+      })
       .strict()
       .refine((l) => !(l.path && l.url), { message: 'give either "path" (a SQLite file) or "url" (Postgres), not both' })
       .default({})
-      .transform((l): { path: string; url?: undefined } | { url: string; path?: undefined } => {
-        if (l.url) return { url: l.url };
-        if (l.path) return { path: l.path };
+      .transform((l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
+        const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
+        if (l.url) return { url: l.url, ...lapse };
+        if (l.path) return { path: l.path, ...lapse };
         const env = process.env.TOLLGATE_DATABASE_URL;
-        return env ? { url: env } : { path: './data/ledger.db' };
+        return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
       }),
     admission: z
       .object({

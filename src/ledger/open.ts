@@ -6,6 +6,8 @@ import { openSqliteLedger } from './sqlite/index.js';
 export type LedgerLocation = ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
   /** Open an existing ledger read-only (reports): no migration; writes fail (SQLite), no instance registered (Postgres). */
   readonly?: boolean;
+  /** Postgres: ms without a heartbeat after which a replica counts as gone (default 30,000); it heartbeats every sixth of that. */
+  lapseMs?: number;
 };
 
 /** True for a `postgres://` or `postgresql://` URL. */
@@ -32,6 +34,9 @@ export function describeLedger(location: { path?: string; url?: string }): strin
  * @throws if a SQLite file cannot be opened, a read-only one does not exist, or a migration fails.
  */
 export function openLedger(location: LedgerLocation): Ledger {
-  if (location.url !== undefined) return openPgLedger({ url: location.url, readonly: location.readonly });
+  if (location.url !== undefined) {
+    const liveness = location.lapseMs === undefined ? undefined : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
+    return openPgLedger({ url: location.url, readonly: location.readonly, liveness });
+  }
   return openSqliteLedger({ path: location.path, readonly: location.readonly });
 }

@@ -98,6 +98,51 @@ export async function openRow(c: pg.Pool | pg.PoolClient, facts: RequestFacts, n
   await c.query(INSERT_REQUEST, requestValues(facts, now.toISOString(), instanceId, 0, 0));
 }
 
+interface Decision {
+  eligible: GrantState[];
+  pico: number;
+  /** The tokens to hold, or the refusal. */
+  hold: number | AdmitResult;
+}
+
+/** Admission's decision on the grants and counters read (the same arithmetic as the SQLite ledger, with `allocate.ts`). */
+function decide(rows: GrantRow[], counters: CounterRow[], facts: RequestFacts, want: HoldRequest, quotas: QuotaCheck[], at: string): Decision {
+  const costOnly = want.costOnly === true;
+  const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
+  const eligible = burnOrder(rows)
+    .map(stateOf)
+    .filter((g) => isActive(g, at) && covers(g, facts.requestedModel) && (!costOnly || g.unlimited || g.unit === 'micro_usd'));
+  const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
+  const quotaCapacity = quotas.map((check, i) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico));
+  const available = Math.min(grantCapacity, ...quotaCapacity);
+  const min = Math.max(1, want.minTokens);
+  const max = Math.max(min, want.maxTokens);
+  if (available >= max) return { eligible, pico, hold: max };
+  if (want.clamp && available > min) return { eligible, pico, hold: available };
+  const q = quotaCapacity.findIndex((cap) => cap === available && cap < grantCapacity);
+  return { eligible, pico, hold: q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available } };
+}
+
+const EMPTY_COUNTER = { spentTokens: 0, heldTokens: 0, spentMicroUsd: 0, heldMicroUsd: 0 };
+
+/**
+ * Admission's refusal read without locks (one or two statements, no transaction): when the grants
+ * and counters as last committed cannot cover the request, it is refused at that instant — a
+ * refusal needs no lock, since holding nothing changes nothing. Resolves to the refusal, or null
+ * when the request may fit (then `admitRow` decides under the locks).
+ */
+export async function refusalWithoutLock(c: pg.Pool, facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult | null> {
+  const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1', [facts.companyId]);
+  let counters: CounterRow[] = [];
+  if (quotas.length) {
+    const read = await c.query<CounterRow>(`SELECT ${COUNTER_COLUMNS} FROM quota_counters WHERE id = ANY($1::text[])`, [quotas.map((q) => q.counterId)]);
+    const byId = new Map(read.rows.map((r) => [r.id, r]));
+    counters = quotas.map((q) => byId.get(q.counterId) ?? { id: q.counterId, ...EMPTY_COUNTER });
+  }
+  const { hold } = decide(rows, counters, facts, want, quotas, now.toISOString());
+  return typeof hold === 'number' ? null : hold;
+}
+
 /**
  * Admission inside a transaction: locks the company's grants (id order), then its quota counters
  * (id order), decides with `allocate.ts`, and writes the row, its holds and the running totals in
@@ -106,24 +151,10 @@ export async function openRow(c: pg.Pool | pg.PoolClient, facts: RequestFacts, n
 export async function admitRow(c: pg.PoolClient, facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[], instanceId: string): Promise<AdmitResult> {
   const at = now.toISOString();
   const costOnly = want.costOnly === true;
-  const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
   const locked = await lockGrants(c, facts.companyId);
-  const eligible = burnOrder(locked)
-    .map(stateOf)
-    .filter((g) => isActive(g, at) && covers(g, facts.requestedModel) && (!costOnly || g.unlimited || g.unit === 'micro_usd'));
   const counters = await lockCounters(c, facts.companyId, quotas, at);
-  const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
-  const quotaCapacity = quotas.map((check, i) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico));
-  const available = Math.min(grantCapacity, ...quotaCapacity);
-  const min = Math.max(1, want.minTokens);
-  const max = Math.max(min, want.maxTokens);
-  let hold: number;
-  if (available >= max) hold = max;
-  else if (want.clamp && available > min) hold = available;
-  else {
-    const q = quotaCapacity.findIndex((cap) => cap === available && cap < grantCapacity);
-    return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
-  }
+  const { eligible, pico, hold } = decide(locked, counters, facts, want, quotas, at);
+  if (typeof hold !== 'number') return hold;
   const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
   const holdTokens = costOnly ? 0 : hold;
   const parts = planHold(eligible, hold, pico);

@@ -13,7 +13,7 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
-import { admitRow, balanceOf, finishRow, openRow } from './book.js';
+import { admitRow, balanceOf, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { PgBuckets } from './buckets.js';
 import { migratePool, openPool, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
@@ -56,6 +56,8 @@ export class PgLedger implements Ledger {
   private readonly ready: Promise<void>;
   private readonly lanes = new Lanes();
   private readonly companyOf = new Map<string, string>();
+  /** Companies whose last admission in this process was refused. */
+  private readonly refusing = new Set<string>();
   private readonly liveness: Liveness;
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
@@ -124,8 +126,20 @@ export class PgLedger implements Ledger {
     return this.companyOf.get(requestId) ?? `request:${requestId}`;
   }
 
+  /**
+   * Decided under the row locks (4 round trips: BEGIN, lock grants, [lock counters,] write, COMMIT).
+   * Once a company's last admission here was refused, the next ones first try a refusal on one
+   * unlocked read of the committed balance (1 round trip), so a company out of tokens costs no locks.
+   */
   async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
-    const result = await this.write(facts.companyId, (c) => admitRow(c, facts, want, now, quotas, this.instanceId));
+    const result = await this.lanes.run(facts.companyId, async () => {
+      await this.ready;
+      const early = this.refusing.has(facts.companyId) ? await refusalWithoutLock(this.pool, facts, want, now, quotas) : null;
+      const decided = early ?? (await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instanceId)));
+      if (decided.ok) this.refusing.delete(facts.companyId);
+      else this.refusing.add(facts.companyId);
+      return decided;
+    });
     if (result.ok) this.companyOf.set(facts.id, facts.companyId);
     return result;
   }
