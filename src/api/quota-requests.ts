@@ -18,7 +18,7 @@ const bodySchema = z
   .strict();
 
 /**
- * Quota-increase requests (seed 001), under tollgate's own API:
+ * Quota-increase requests filed by users, under tollgate's own API:
  * - `POST /tollgate/v1/quota-requests` `{"justification", "window"?, "tokens"?, "usd"?}` files one for
  *   the caller (a user token, or a company key), records it and fires the admin webhook; 201 with the
  *   stored request. An admin grants it by editing the config.

@@ -10,13 +10,13 @@ import { authenticate } from '../proxy/admission.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
 import { exportCsv, exportRows } from '../reports/export.js';
 import { PERIODS, requestWhere, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
-import { formatMicroUsd } from '../reports/money.js';
+import { formatMicroUsd } from '../utils/money.js';
 import { GROUP_BYS, usageReport, type GroupBy } from '../reports/usage.js';
 import type { Runtime } from '../runtime.js';
 
 /**
  * tollgate's read API under `/tollgate/v1/`: balance, usage summary, recent requests, CSV export
- * and feature rates, for apps (seed 002), users, company admins and operators (seed 003).
+ * and feature rates, for apps, users, company admins and operators.
  *
  * Authentication is the proxy's (a company key or a user JWT), plus operator keys from the
  * config's `operators`, which work here and on `/metrics` only. Visibility:

@@ -9,7 +9,7 @@ import type { HoldRequest, RequestFacts } from '../ledger/sqlite/ledger.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
-import { formatMicroUsd } from '../reports/money.js';
+import { formatMicroUsd } from '../utils/money.js';
 import type { Runtime } from '../runtime.js';
 import type { Endpoint } from './endpoints.js';
 

@@ -3,7 +3,7 @@ import { Ledger } from '../ledger/sqlite/ledger.js';
 import { debits, requests } from '../ledger/sqlite/schema.js';
 import type { ReportDb } from './db.js';
 
-/** One request in the usage history (seed 002: Generator, Tokens Used, Date, Remaining). */
+/** One request in the usage history (Generator, Tokens Used, Date, Remaining). */
 export interface HistoryRow {
   requestId: string;
   /** Admission instant, ISO 8601 UTC. */

@@ -5,6 +5,6 @@ export { openLedgerReadOnly, type ReadOnlyLedger, type ReportDb } from './db.js'
 export { EXPORT_COLUMNS, exportCsv, exportRows, type ExportRow } from './export.js';
 export { PERIODS, parseInstant, requestWhere, resolveWindow, type Period, type RequestFilter, type WindowSpec } from './filters.js';
 export { historyReport, type HistoryRow } from './history.js';
-export { formatMicroUsd } from './money.js';
+export { formatMicroUsd } from '../utils/money.js';
 export { formatTable, int, type Column } from './table.js';
 export { GROUP_BYS, usageReport, type GroupBy, type UsageRow } from './usage.js';
