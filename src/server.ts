@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
-import type { Runtime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
 
 /** Options for `startServer`; everything but the config has a production default. */
 export interface ServerOptions {
@@ -93,13 +93,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     companyOf: (id) => companyOf.get({ id })?.companyId,
     processMetrics: opts.processMetrics,
   });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue: new LedgerQueue(ledger), upstream, clock, log, metrics };
+  const runtime: Runtime = createRuntime({ config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue: new LedgerQueue(ledger), upstream, clock, log, metrics });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
-        async prepare(next: Config, prev: Config): Promise<RuntimeParts> {
+        async prepare(next: Config, prev: Config): Promise<Omit<RuntimeParts, 'config'>> {
           const verifier = new JwtVerifier(next);
           await verifier.check();
-          const parts: RuntimeParts = { keys: new KeyIndex(next), jwt: verifier };
+          const parts: Omit<RuntimeParts, 'config'> = { keys: new KeyIndex(next), jwt: verifier };
           if (JSON.stringify(next.alerts) !== JSON.stringify(prev.alerts)) parts.alerts = alertService(next.alerts);
           return parts;
         },

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { invalidRequest } from '../http/errors.js';
+import { invalidRequest } from '../http/denial.js';
+import type { AppEnv } from '../http/env.js';
+import { errorResponse } from '../http/openai-error.js';
 import { quotaRequests } from '../ledger/sqlite/schema.js';
-import { authenticate } from '../proxy/admission.js';
+import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import type { Runtime } from '../runtime.js';
 
 /** The body of a quota-increase request: why, and optionally which window and how much (tokens and/or USD). */
@@ -25,20 +27,20 @@ const bodySchema = z
  * - `GET /tollgate/v1/quota-requests` lists the caller's own requests; a company admin sees the
  *   company's. Newest first, as `{"object":"list","data":[...]}`.
  */
-export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
-  app.post('/tollgate/v1/quota-requests', async (c) => {
-    const principal = await authenticate(rt, c.req.header('authorization'), rt.clock());
-    if (principal instanceof Response) return principal;
+export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Runtime): void {
+  const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock() });
+  app.post('/tollgate/v1/quota-requests', authenticate, async (c) => {
+    const principal = c.get('principal');
     let raw: unknown;
     try {
       raw = await c.req.json();
     } catch {
-      return invalidRequest('We could not parse the JSON body of your request.');
+      return errorResponse(invalidRequest('We could not parse the JSON body of your request.'));
     }
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null);
+      return errorResponse(invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null));
     }
     const { justification, ...requested } = parsed.data;
     const row = {
@@ -55,9 +57,8 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
     return c.json(out, 201);
   });
 
-  app.get('/tollgate/v1/quota-requests', async (c) => {
-    const principal = await authenticate(rt, c.req.header('authorization'), rt.clock());
-    if (principal instanceof Response) return principal;
+  app.get('/tollgate/v1/quota-requests', authenticate, async (c) => {
+    const principal = c.get('principal');
     const self = principal.userId ?? `key:${principal.keyId}`;
     const where = principal.role === 'admin' ? eq(quotaRequests.companyId, principal.companyId) : and(eq(quotaRequests.companyId, principal.companyId), eq(quotaRequests.userId, self));
     const rows = rt.ledger.db.select().from(quotaRequests).where(where).orderBy(desc(quotaRequests.createdAt)).all();
