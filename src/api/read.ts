@@ -271,7 +271,7 @@ export function readRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       const q = queryOf(c, allowed);
       if (isDenial(q)) return errorResponse(q);
       const out = await body(c, reader, q, now);
-      return out instanceof Response ? out : errorResponse(out);
+      return isDenial(out) ? errorResponse(out) : out;
     });
 
   route('/tollgate/v1/balance', ['company'], (c, reader, q, now) => {
