@@ -111,6 +111,9 @@ export function toOpenAIError(x: Denial | OpenAIError | unknown): OpenAIError {
   return INTERNAL;
 }
 
+/** The default answer of a middleware to its denial: the error response, nothing counted or logged. */
+export const answerDenial = (_c: unknown, denial: Denial): Response => errorResponse(denial);
+
 /** The HTTP response for a denial or an error (see `toOpenAIError`). */
 export function errorResponse(x: Denial | OpenAIError | unknown): Response {
   return toOpenAIError(x).toResponse();

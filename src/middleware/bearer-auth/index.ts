@@ -2,7 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import type { KeyIndex } from '../../auth/api-key.js';
 import { authenticateBearer } from '../../auth/authenticate.js';
 import type { JwtVerifier } from '../../auth/jwt.js';
-import { errorResponse } from '../../http/openai-error.js';
+import { answerDenial } from '../../http/openai-error.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from '../../http/env.js';
 
 /** Where bearer-auth looks credentials up: read on every request, so a config reload applies at once. */
@@ -27,7 +27,7 @@ export interface BearerAuthOptions {
  * why (missing, unknown, revoked, expired, invalid token).
  */
 export function bearerAuth(opts: BearerAuthOptions) {
-  const onDenied = opts.onDenied ?? ((_c, d) => errorResponse(d));
+  const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if (opts.skip?.(c)) return next();
     const now = c.get('now') ?? opts.clock();

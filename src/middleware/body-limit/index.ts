@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import { errorResponse } from '../../http/openai-error.js';
+import { answerDenial } from '../../http/openai-error.js';
 import { requestHeader, type AppEnv, type OnDenied } from '../../http/env.js';
 
 export interface BodyLimitOptions {
@@ -14,7 +14,7 @@ export interface BodyLimitOptions {
  * as it is read (http/body.ts `readBody`) with the same limit.
  */
 export function bodyLimit(opts: BodyLimitOptions) {
-  const onDenied = opts.onDenied ?? ((_c, d) => errorResponse(d));
+  const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if (Number(requestHeader(c, 'content-length')) > opts.maxBytes) return onDenied(c, { kind: 'too_large', limitBytes: opts.maxBytes });
     return next();

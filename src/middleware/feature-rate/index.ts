@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { FeatureConfig } from '../../config/schema.js';
 import type { Denial } from '../../http/denial.js';
-import { errorResponse } from '../../http/openai-error.js';
+import { answerDenial } from '../../http/openai-error.js';
 import { requestHeader, type AppContext, type AppEnv, type FeatureRate, type OnDenied } from '../../http/env.js';
 
 /** The request header naming the feature rate to apply. */
@@ -28,7 +28,7 @@ export interface FeatureRateOptions {
 
 /** Feature rate: reads `x-tollgate-feature` and sets `feature`, or refuses an unknown feature with 400. */
 export function featureRate(opts: FeatureRateOptions) {
-  const onDenied = opts.onDenied ?? ((_c, d) => errorResponse(d));
+  const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if (opts.when && !opts.when(c)) return next();
     const feature = featureOf(opts.features(), requestHeader(c, FEATURE_HEADER));

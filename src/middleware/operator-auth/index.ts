@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { operatorOf } from '../../auth/operator.js';
 import type { OperatorConfig } from '../../config/schema.js';
-import { errorResponse } from '../../http/openai-error.js';
+import { answerDenial } from '../../http/openai-error.js';
 import { requestHeader, type AppEnv, type OnDenied } from '../../http/env.js';
 
 export interface OperatorAuthOptions {
@@ -23,7 +23,7 @@ export interface OperatorAuthOptions {
  * `operator`; a revoked or expired one is refused with 401 `invalid_api_key`.
  */
 export function operatorAuth(opts: OperatorAuthOptions) {
-  const onDenied = opts.onDenied ?? ((_c, d) => errorResponse(d));
+  const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if (opts.when && !opts.when()) return next();
     const op = operatorOf(opts.operators(), requestHeader(c, 'authorization'), c.get('now') ?? opts.clock());
