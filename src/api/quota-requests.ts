@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { invalidRequest } from '../http/denial.js';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
-import { quotaRequests } from '../ledger/sqlite/schema.js';
 import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import type { Runtime } from '../runtime.js';
 
@@ -48,10 +46,10 @@ export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       createdAt: rt.clock().toISOString(),
       companyId: principal.companyId,
       userId: principal.userId ?? `key:${principal.keyId}`,
-      requested: JSON.stringify(requested),
+      requested,
       justification,
     };
-    rt.ledger.db.insert(quotaRequests).values(row).run();
+    await rt.ledger.quotaRequests.add(row);
     const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
     rt.alerts.quotaIncreaseRequested(row.companyId, out);
     return c.json(out, 201);
@@ -60,11 +58,10 @@ export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Runtime): void {
   app.get('/tollgate/v1/quota-requests', authenticate, async (c) => {
     const principal = c.get('principal');
     const self = principal.userId ?? `key:${principal.keyId}`;
-    const where = principal.role === 'admin' ? eq(quotaRequests.companyId, principal.companyId) : and(eq(quotaRequests.companyId, principal.companyId), eq(quotaRequests.userId, self));
-    const rows = rt.ledger.db.select().from(quotaRequests).where(where).orderBy(desc(quotaRequests.createdAt)).all();
+    const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
     return c.json({
       object: 'list',
-      data: rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: JSON.parse(r.requested) as unknown, justification: r.justification })),
+      data: rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification })),
     });
   });
 }

@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
@@ -7,12 +6,11 @@ import type { Runtime } from '../runtime.js';
 
 /** Health, readiness and metrics endpoints. */
 
-/** Why tollgate is not ready, or undefined when it is: the ledger answers `SELECT 1` and a config is loaded. */
-export function notReady(rt: Runtime): string | undefined {
+/** Why tollgate is not ready, or undefined when it is: the ledger answers a trivial query (`ping`) and a config is loaded. */
+export async function notReady(rt: Runtime): Promise<string | undefined> {
   if (!rt.config || !rt.config.companies) return 'no config loaded';
   try {
-    const row = rt.ledger.db.get<{ ok: number }>(sql`SELECT 1 AS ok`);
-    if (row?.ok !== 1) return 'the ledger did not answer SELECT 1';
+    await rt.ledger.ping();
   } catch (err) {
     return `the ledger did not answer: ${(err as Error).message}`;
   }
@@ -25,8 +23,8 @@ export function notReady(rt: Runtime): string | undefined {
  * registered by the app itself.
  */
 export function observabilityRoutes(app: Hono<AppEnv>, rt: Runtime): void {
-  app.get('/readyz', (c) => {
-    const reason = notReady(rt);
+  app.get('/readyz', async (c) => {
+    const reason = await notReady(rt);
     return reason ? c.json({ status: 'unavailable', reason }, 503) : c.json({ status: 'ready' });
   });
   app.get(

@@ -45,7 +45,7 @@ export interface Admitted {
 }
 
 /** What admission reads: the config, the key index (a key's own limits), the rate limiter, and the ledger. */
-export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger' | 'ledgerQueue'>;
+export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger'>;
 
 /**
  * A new request id: `req_` + 32 hex digits, the first 12 the time in ms (UTC), the rest random
@@ -90,7 +90,7 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
   const row = { ...facts, ...rowOf(requestId, principal) };
-  const result = await rt.ledgerQueue.run(() => rt.ledger.admit(row, want, now, quotas));
+  const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);
     return result.reason === 'quota'
@@ -120,9 +120,9 @@ export async function admitMultipart(rt: AdmissionDeps, principal: Principal, en
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Pick<Runtime, 'ledger' | 'ledgerQueue'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
+  await rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
   return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

@@ -113,7 +113,7 @@ export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoin
 
   if (endpoint.free) {
     const requestId = newRequestId();
-    await rt.ledgerQueue.run(() => rt.ledger.open({ ...facts, ...rowOf(requestId, principal) }, now));
+    await rt.ledger.open({ ...facts, ...rowOf(requestId, principal) }, now);
     return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
   }
 

@@ -4,13 +4,13 @@ import type { Admitted } from './admission.js';
 import { decide, uploaded, type Observed } from './outcome.js';
 
 /** What the finish pass reads and writes: prices (config, clock), the ledger, metrics, alerts and the log. */
-export type FinishDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'ledgerQueue' | 'metrics' | 'alerts' | 'log'>;
+export type FinishDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'metrics' | 'alerts' | 'log'>;
 
 /**
  * The finish pass: settles or voids the row once (see `decide`), then counts it and fires alerts.
  * Except for uploads (whose form may still be being read), the ledger write is queued
  * synchronously, before the response's last bytes are written: a client's next request is
- * admitted after it (same LedgerQueue, in order).
+ * admitted after it (the ledger applies calls in order).
  */
 export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): Promise<void> {
   const { requestId } = admitted;
@@ -18,8 +18,8 @@ export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: s
   const decision = decide(admitted, seen, upload, (model) => priceBook(rt.config).find(model, rt.clock()));
   const now = rt.clock();
   const outcome = 'settle' in decision ? decision.settle : decision.void;
-  const settled = await rt.ledgerQueue.run(() => ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now)));
-  rt.metrics?.finished(requestId, { companyId: admitted.principal.companyId, model: admitted.model }, pathAndQuery, outcome.httpStatus, outcome);
+  const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
+  rt.metrics?.finished({ companyId: admitted.principal.companyId, model: admitted.model }, pathAndQuery, outcome.httpStatus, outcome);
   if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
     const { principal, quotas } = admitted;
     const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
