@@ -4,7 +4,7 @@ import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
 import { readBody } from './http/body.js';
 import type { Denial } from './http/denial.js';
-import { requestHeader, type AppContext, type AppEnv } from './http/env.js';
+import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
 import { errorResponse } from './http/openai-error.js';
 import { bearerAuth } from './middleware/bearer-auth/index.js';
 import { bodyLimit } from './middleware/body-limit/index.js';
@@ -29,7 +29,7 @@ const notFound = (c: AppContext) => errorResponse({ kind: 'not_found', message: 
  * estimate, a retrieve/cancel of a billed object and a pass-through get a row without a hold; then
  * it is forwarded, metered and settled (proxy/relay.ts).
  */
-async function proxy(rt: Runtime, c: AppContext): Promise<Response> {
+async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Response> {
   const { started, now, principal, endpoint, feature } = c.var;
   const { incoming, outgoing } = c.env;
   const path = c.req.path;
@@ -46,7 +46,7 @@ async function proxy(rt: Runtime, c: AppContext): Promise<Response> {
   } else {
     admitted = await openRow(rt, principal, endpoint, path, upload, new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true', now);
   }
-  if ('kind' in admitted) return refusedOnProxy(rt)(c, admitted);
+  if ('kind' in admitted) return onDenied(c, admitted);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: incoming.url ?? path, headers: incoming.headers, outgoing }, admitted, started);
 }
@@ -73,7 +73,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.use('/v1/*', bearerAuth({ credentials: rt, clock: () => rt.clock(), onDenied }));
   app.use('/v1/*', bodyLimit({ maxBytes: MAX_BODY, onDenied }));
   app.use('/v1/*', featureRate({ features: () => rt.config.features, when: (c) => c.get('endpoint') !== undefined, onDenied }));
-  app.all('/v1/*', (c) => proxy(rt, c));
+  app.all('/v1/*', (c) => proxy(rt, c, onDenied));
   app.notFound(notFound);
   app.onError((err, c) => {
     rt.log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');

@@ -25,7 +25,7 @@ const bodySchema = z
  * - `GET /tollgate/v1/quota-requests` lists the caller's own requests; a company admin sees the
  *   company's. Newest first, as `{"object":"list","data":[...]}`.
  */
-export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Runtime): void {
+export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'keys' | 'jwt' | 'ledger' | 'alerts' | 'clock'>): void {
   const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock() });
   app.post('/tollgate/v1/quota-requests', authenticate, async (c) => {
     const principal = c.get('principal');

@@ -168,7 +168,7 @@ function requestJson(r: RecentRow) {
 }
 
 /** Registers the read API's routes on `app`. */
-export function readRoutes(app: Hono<AppEnv>, rt: Runtime): void {
+export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'ledger' | 'clock'>): void {
   const clock = () => rt.clock();
   // A reader is an operator key (operator-auth), else a company key or user token (bearer-auth).
   const authenticate = [

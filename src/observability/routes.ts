@@ -7,7 +7,7 @@ import type { Runtime } from '../runtime.js';
 /** Health, readiness and metrics endpoints. */
 
 /** Why tollgate is not ready, or undefined when it is: the ledger answers a trivial query (`ping`) and a config is loaded. */
-export async function notReady(rt: Runtime): Promise<string | undefined> {
+export async function notReady(rt: Pick<Runtime, 'config' | 'ledger'>): Promise<string | undefined> {
   if (!rt.config || !rt.config.companies) return 'no config loaded';
   try {
     await rt.ledger.ping();
@@ -22,7 +22,7 @@ export async function notReady(rt: Runtime): Promise<string | undefined> {
  * text; when `metrics.requireAuth` is set, only with an operator key). `/healthz` (liveness) is
  * registered by the app itself.
  */
-export function observabilityRoutes(app: Hono<AppEnv>, rt: Runtime): void {
+export function observabilityRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'ledger' | 'metrics' | 'clock'>): void {
   app.get('/readyz', async (c) => {
     const reason = await notReady(rt);
     return reason ? c.json({ status: 'unavailable', reason }, 503) : c.json({ status: 'ready' });
