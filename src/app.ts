@@ -1,78 +1,83 @@
 import { performance } from 'node:perf_hooks';
-import type { HttpBindings } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
 import { readBody } from './http/body.js';
-import { errorResponse } from './http/errors.js';
-import { observabilityRoutes, refused } from './observability/routes.js';
-import { admitJson, admitMultipart, authenticate, featureOf, openRow, type Admitted } from './proxy/admission.js';
+import type { Denial } from './http/denial.js';
+import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
+import { errorResponse } from './http/openai-error.js';
+import { bearerAuth } from './middleware/bearer-auth/index.js';
+import { bodyLimit } from './middleware/body-limit/index.js';
+import { featureRate } from './middleware/feature-rate/index.js';
+import { requestTiming } from './middleware/request-timing/index.js';
+import { observabilityRoutes } from './observability/routes.js';
+import { admitMultipart, openRow, type Admitted } from './proxy/admission.js';
+import { admitJson } from './proxy/admit-json.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
+import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
 const MAX_BODY = 64 * 1024 * 1024;
 
-const notFound = (c: Context) => errorResponse(404, { message: `Invalid URL (${c.req.method} ${c.req.path})`, type: 'invalid_request_error', param: null, code: null });
+const notFound = (c: AppContext) => errorResponse({ kind: 'not_found', message: `Invalid URL (${c.req.method} ${c.req.path})`, param: null, code: null } satisfies Denial);
 
 /**
- * Every `/v1/...` request: authenticate, then by route — a metered JSON or upload endpoint is
- * admitted on its estimate, a retrieve/cancel of a billed object and a known free path get a row
- * without a hold, and any other path is refused or passed through as `unknownPaths` says.
+ * A `/v1/...` request past its middleware (timing → route → bearer auth → body limit → feature
+ * rate), by route: a metered JSON or upload endpoint is parsed, estimated and admitted on its
+ * estimate, a retrieve/cancel of a billed object and a pass-through get a row without a hold; then
+ * it is forwarded, metered and settled (proxy/relay.ts).
  */
-async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promise<Response> {
-  const started = performance.now();
-  const now = rt.clock();
+async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Response> {
+  const { started, now, principal, endpoint, feature } = c.var;
   const { incoming, outgoing } = c.env;
   const path = c.req.path;
   const method = incoming.method ?? 'GET';
-  const endpoint = findEndpoint(method, path);
-  if (!endpoint && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
-  const principal = await authenticate(rt, incoming.headers.authorization, now);
-  if (principal instanceof Response) return refused(rt, path, null, principal, started);
-  const declared = Number(incoming.headers['content-length']);
-  if (declared > MAX_BODY) return refused(rt, path, principal.companyId, tooLarge(), started);
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
-  let admitted: Admitted | Response;
+  let admitted: Admitted | Denial;
   if (!endpoint) {
     admitted = await openRow(rt, principal, undefined, path, upload, false, now);
+  } else if (endpoint.body === 'json') {
+    const raw = await readBody(incoming, MAX_BODY);
+    admitted = raw === 'too_large' ? { kind: 'too_large', limitBytes: MAX_BODY } : await admitJson(rt, principal, endpoint, raw, feature, now);
+  } else if (endpoint.body === 'multipart') {
+    admitted = await admitMultipart(rt, principal, endpoint, incoming, requestHeader(c, 'content-type') ?? '', feature, now);
   } else {
-    const feature = featureOf(rt, header(incoming.headers['x-tollgate-feature']));
-    if (feature instanceof Response) return refused(rt, path, principal.companyId, feature, started);
-    if (endpoint.body === 'json') {
-      const raw = await readBody(incoming, MAX_BODY);
-      admitted = raw === 'too_large' ? tooLarge() : await admitJson(rt, principal, endpoint, raw, feature, now);
-    } else if (endpoint.body === 'multipart') {
-      admitted = await admitMultipart(rt, principal, endpoint, incoming, header(incoming.headers['content-type']) ?? '', feature, now);
-    } else {
-      admitted = await openRow(rt, principal, endpoint, path, upload, new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true', now);
-    }
+    admitted = await openRow(rt, principal, endpoint, path, upload, new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true', now);
   }
-  if (admitted instanceof Response) return refused(rt, path, principal.companyId, admitted, started);
+  if ('kind' in admitted) return onDenied(c, admitted);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: incoming.url ?? path, headers: incoming.headers, outgoing }, admitted, started);
 }
 
-const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-const tooLarge = () => errorResponse(413, { message: `Request body too large: the limit is ${MAX_BODY} bytes.`, type: 'invalid_request_error', param: null, code: 'request_too_large' });
-
 /**
  * The HTTP application: the OpenAI API under `/v1` (see `proxy`), tollgate's own API under
- * `/tollgate/v1`, `/healthz`, and OpenAI-shaped errors for unknown routes, oversized bodies
- * and unexpected failures.
+ * `/tollgate/v1`, `/healthz`, `/readyz`, `/metrics`, and OpenAI-shaped errors for unknown routes,
+ * oversized bodies and unexpected failures.
  */
-export function createApp(rt: Runtime): Hono {
-  const app = new Hono();
+export function createApp(rt: Runtime): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const onDenied = refusedOnProxy(rt);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   observabilityRoutes(app, rt);
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
-  app.all('/v1/*', (c) => proxy(rt, c as unknown as Context<{ Bindings: HttpBindings }>));
+  app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
+    // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
+    const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);
+    if (!endpoint && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
+    c.set('endpoint', endpoint);
+    return next();
+  });
+  app.use('/v1/*', bearerAuth({ credentials: rt, clock: () => rt.clock(), onDenied }));
+  app.use('/v1/*', bodyLimit({ maxBytes: MAX_BODY, onDenied }));
+  app.use('/v1/*', featureRate({ features: () => rt.config.features, when: (c) => c.get('endpoint') !== undefined, onDenied }));
+  app.all('/v1/*', (c) => proxy(rt, c, onDenied));
   app.notFound(notFound);
   app.onError((err, c) => {
     rt.log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
-    return errorResponse(500, { message: 'tollgate hit an internal error; the request was not forwarded or was recorded as failed.', type: 'server_error', param: null, code: 'internal_error' });
+    return errorResponse(err);
   });
   return app;
 }

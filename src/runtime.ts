@@ -8,7 +8,19 @@ import type { Logger } from './log.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Upstream } from './proxy/upstream.js';
 
-/** Everything a request handler needs, built once by `startServer`. */
+/** The parts of the runtime built from a config, swapped together by a config reload (`Runtime.apply`). */
+export interface RuntimeParts {
+  config: Config;
+  keys: KeyIndex;
+  jwt: JwtVerifier;
+  /** A new alert service, when the config's `alerts` changed. */
+  alerts?: AlertService;
+}
+
+/**
+ * Everything a request handler needs, built once by `startServer` (see `createRuntime`). Functions
+ * take only the part they use (`Pick<Runtime, ...>`).
+ */
 export interface Runtime {
   config: Config;
   keys: KeyIndex;
@@ -23,4 +35,23 @@ export interface Runtime {
   log: Logger;
   /** Prometheus metrics; absent in runtimes built without them (some tests). */
   metrics?: Metrics;
+  /**
+   * Swaps in the parts built from a new config, in one synchronous step: a request sees the old
+   * parts or the new ones, never a mix.
+   */
+  apply(parts: RuntimeParts): void;
+}
+
+/** A runtime from its fields, with `apply`. */
+export function createRuntime(fields: Omit<Runtime, 'apply'>): Runtime {
+  const rt: Runtime = {
+    ...fields,
+    apply({ config, keys, jwt, alerts }) {
+      rt.config = config;
+      rt.keys = keys;
+      rt.jwt = jwt;
+      if (alerts) rt.alerts = alerts;
+    },
+  };
+  return rt;
 }

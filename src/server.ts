@@ -16,7 +16,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
-import type { Runtime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
 
 /** Options for `startServer`; everything but the config has a production default. */
 export interface ServerOptions {
@@ -63,18 +63,24 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
   if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
 
+  const jwt = new JwtVerifier(config);
+  await jwt.check();
   const ledger = openLedger(config.ledger);
-  const terms = grantTerms(config);
-  await ledger.syncGrants(terms.grants, terms.purchases, clock());
-  const interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-    const priced = model ? priceBook(config).find(model, clock()) : undefined;
-    return priced ? costMicroUsd(usage, priced.price) : 0;
-  });
+  let interrupted: string[];
+  try {
+    const terms = grantTerms(config);
+    await ledger.syncGrants(terms.grants, terms.purchases, clock());
+    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
+      const priced = model ? priceBook(config).find(model, clock()) : undefined;
+      return priced ? costMicroUsd(usage, priced.price) : 0;
+    });
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
   if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections, timeouts: config.upstream.timeouts });
-  const jwt = new JwtVerifier(config);
-  await jwt.check();
   const alertService = (alertsConfig: Config['alerts']) => {
     const { webhookUrl, webhookSecretEnv } = alertsConfig;
     const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
@@ -82,13 +88,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   };
   const alerts = alertService(config.alerts);
   const metrics = new Metrics({ config: () => runtime.config, openHolds: () => ledger.reader.openHolds(), processMetrics: opts.processMetrics });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
+  const runtime: Runtime = createRuntime({ config, keys: new KeyIndex(config), jwt, rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(), alerts, ledger, upstream, clock, log, metrics });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
-        async prepare(next: Config, prev: Config): Promise<RuntimeParts> {
+        async prepare(next: Config, prev: Config): Promise<Omit<RuntimeParts, 'config'>> {
           const verifier = new JwtVerifier(next);
           await verifier.check();
-          const parts: RuntimeParts = { keys: new KeyIndex(next), jwt: verifier };
+          const parts: Omit<RuntimeParts, 'config'> = { keys: new KeyIndex(next), jwt: verifier };
           if (JSON.stringify(next.alerts) !== JSON.stringify(prev.alerts)) parts.alerts = alertService(next.alerts);
           return parts;
         },

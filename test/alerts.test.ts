@@ -6,6 +6,7 @@ import { signWebhook } from '../src/alerts/webhook.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings } from './support/fixtures.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
+import { waitUntil } from './support/wait.js';
 
 /** Threshold, low-balance and spike alerts fire exactly once; a failing webhook never touches requests. */
 const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
@@ -74,8 +75,18 @@ async function send(t: Tollgate, credential: string): Promise<number> {
   return res.status;
 }
 
-async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 100));
+/**
+ * Waits until every request row has settled (the alert checks run as a row settles, and record an
+ * alert row before queueing its webhook), then until every alert recorded has been delivered and
+ * received. Absence is asserted on that positive signal: no alert row after settling means no
+ * webhook was queued.
+ */
+async function settle(t: Tollgate): Promise<void> {
+  await t.settled();
+  await waitUntil(() => {
+    const [row] = t.query('SELECT COUNT(*) AS n, COUNT(delivered_at) AS delivered FROM alerts') as { n: number; delivered: number }[];
+    return row!.delivered === row!.n && hooks.length >= row!.n;
+  }, { what: 'every recorded alert delivered' });
 }
 
 const kinds = () => hooks.map((h) => h.body.kind).sort();
@@ -86,16 +97,16 @@ describe('alerts', () => {
     const t = await tollgate({ limits: { user: { quotas: { daily: { tokens: 22 * 20 } } } } });
     const u = await token('alice');
     for (let i = 0; i < 15; i++) expect(await send(t, u)).toBe(200); // 330/440 = 75%
-    await settle();
+    await settle(t);
     expect(hooks).toEqual([]);
     expect(await send(t, u)).toBe(200); // 352 = 80%
-    await settle();
+    await settle(t);
     expect(kinds()).toEqual(['quota_warning']);
     for (let i = 0; i < 3; i++) await send(t, u); // 418 = 95%
-    await settle();
+    await settle(t);
     expect(kinds()).toEqual(['quota_critical', 'quota_warning']);
     await send(t, u);
-    await settle();
+    await settle(t);
     expect(hooks).toHaveLength(2);
     const warning = hooks.find((h) => h.body.kind === 'quota_warning')!;
     expect(warning.body).toMatchObject({ companyId: 'acme', scope: 'user', subject: 'acme/alice', window: 'daily', windowKey: '2026-11-22', threshold: 0.8, limitTokens: 440 });
@@ -104,7 +115,7 @@ describe('alerts', () => {
     // The next day is a new window: the warning can fire again.
     now = new Date('2026-11-23T12:00:00Z');
     for (let i = 0; i < 16; i++) await send(t, u);
-    await settle();
+    await settle(t);
     expect(hooks.filter((h) => h.body.kind === 'quota_warning')).toHaveLength(2);
     expect(t.query('SELECT COUNT(*) AS n FROM alerts')).toEqual([{ n: 3 }]);
   });
@@ -113,14 +124,14 @@ describe('alerts', () => {
     const t = await tollgate({ allocations: [{ id: 'small', tokens: 22 * 20 }] });
     const key = t.keys['acme-key']!;
     for (let i = 0; i < 17; i++) await send(t, key); // 374: 15% left
-    await settle();
+    await settle(t);
     expect(hooks).toEqual([]);
     await send(t, key); // 396: 10% left
-    await settle();
+    await settle(t);
     expect(kinds()).toEqual(['low_balance_warning']);
     await send(t, key); // 418: 5% left
     await send(t, key);
-    await settle();
+    await settle(t);
     expect(kinds()).toEqual(['low_balance_critical', 'low_balance_warning']);
     expect(hooks[0]!.body).toMatchObject({ grant: 'small', unit: 'tokens', amount: 440 });
   });
@@ -133,11 +144,11 @@ describe('alerts', () => {
       now = new Date(Date.parse('2026-11-22T12:00:00Z') + m * 60_000);
       await send(t, u); // 22 tokens a minute
     }
-    await settle();
+    await settle(t);
     expect(hooks).toEqual([]);
     now = new Date('2026-11-22T12:09:00Z');
     for (let i = 0; i < 4; i++) await send(t, u); // 88 tokens in a minute > 3 × 22 × 9/9
-    await settle();
+    await settle(t);
     expect(kinds()).toEqual(['usage_spike']);
     expect(hooks[0]!.body).toMatchObject({ subject: 'acme/spiky', tokens: 88 });
   });
@@ -148,7 +159,8 @@ describe('alerts', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push(await send(t, t.keys["acme-key"]!)); // 220 of 220: both thresholds
     expect(statuses.every((s) => s === 200)).toBe(true);
-    await new Promise((r) => setTimeout(r, 400));
+    await t.settled();
+    await waitUntil(() => t.query('SELECT attempts FROM alerts').length === 2 && t.query('SELECT attempts FROM alerts WHERE attempts < 3').length === 0, { what: 'both alerts tried three times' });
     const rows = t.query('SELECT kind, attempts, delivered_at FROM alerts ORDER BY kind');
     expect(rows).toEqual([
       { kind: 'low_balance_critical', attempts: 3, delivered_at: null },
@@ -169,7 +181,7 @@ describe('quota-increase requests', () => {
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string };
     expect(created).toMatchObject({ object: 'quota_request', user_id: 'alice', company_id: 'acme', requested: { window: 'daily', tokens: 200000 } });
-    await settle();
+    await settle(t);
     expect(hooks.map((h) => h.body)).toEqual([expect.objectContaining({ kind: 'quota_increase_request', request: expect.objectContaining({ id: created.id }) })]);
 
     expect((await post(alice, { justification: '' })).status).toBe(400);

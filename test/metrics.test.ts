@@ -166,7 +166,7 @@ describe('bounded labels', () => {
 
   it('labels a row priced by a price entry with that entry’s name', () => {
     const m = metrics(rt(['acme'], []));
-    m.finished({ principal: { companyId: 'acme', keyId: 'k', userId: null, role: 'member', sessionId: null }, model: 'gpt-4o-2024-08-06' }, '/v1/chat/completions', 200, {
+    m.finished({ companyId: 'acme', model: 'gpt-4o-2024-08-06' }, '/v1/chat/completions', 200, {
       usageSource: 'upstream',
       costMicroUsd: 5,
       latencyMs: 10,

@@ -46,7 +46,7 @@ export class AlertService {
     }
   }
 
-  /** Fires the alert for a new quota-increase request (seed 001). */
+  /** Fires the alert for a new quota-increase request. */
   quotaIncreaseRequested(companyId: string, request: Record<string, unknown>): void {
     this.fire(`quota_request:${String(request.id)}`, 'quota_increase_request', companyId, { request });
   }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { invalidRequest } from '../http/errors.js';
-import { authenticate } from '../proxy/admission.js';
+import { invalidRequest } from '../http/denial.js';
+import type { AppEnv } from '../http/env.js';
+import { errorResponse } from '../http/openai-error.js';
+import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import type { Runtime } from '../runtime.js';
 
 /** The body of a quota-increase request: why, and optionally which window and how much (tokens and/or USD). */
@@ -16,27 +18,27 @@ const bodySchema = z
   .strict();
 
 /**
- * Quota-increase requests (seed 001), under tollgate's own API:
+ * Quota-increase requests filed by users, under tollgate's own API:
  * - `POST /tollgate/v1/quota-requests` `{"justification", "window"?, "tokens"?, "usd"?}` files one for
  *   the caller (a user token, or a company key), records it and fires the admin webhook; 201 with the
  *   stored request. An admin grants it by editing the config.
  * - `GET /tollgate/v1/quota-requests` lists the caller's own requests; a company admin sees the
  *   company's. Newest first, as `{"object":"list","data":[...]}`.
  */
-export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
-  app.post('/tollgate/v1/quota-requests', async (c) => {
-    const principal = await authenticate(rt, c.req.header('authorization'), rt.clock());
-    if (principal instanceof Response) return principal;
+export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'keys' | 'jwt' | 'ledger' | 'alerts' | 'clock'>): void {
+  const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock() });
+  app.post('/tollgate/v1/quota-requests', authenticate, async (c) => {
+    const principal = c.get('principal');
     let raw: unknown;
     try {
       raw = await c.req.json();
     } catch {
-      return invalidRequest('We could not parse the JSON body of your request.');
+      return errorResponse(invalidRequest('We could not parse the JSON body of your request.'));
     }
     const parsed = bodySchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null);
+      return errorResponse(invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null));
     }
     const { justification, ...requested } = parsed.data;
     const row = {
@@ -53,9 +55,8 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
     return c.json(out, 201);
   });
 
-  app.get('/tollgate/v1/quota-requests', async (c) => {
-    const principal = await authenticate(rt, c.req.header('authorization'), rt.clock());
-    if (principal instanceof Response) return principal;
+  app.get('/tollgate/v1/quota-requests', authenticate, async (c) => {
+    const principal = c.get('principal');
     const self = principal.userId ?? `key:${principal.keyId}`;
     const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
     return c.json({

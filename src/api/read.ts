@@ -1,20 +1,21 @@
-import type { Context, Hono } from 'hono';
-import { bearerToken, hashKey } from '../auth/api-key.js';
-import { JwtVerifier } from '../auth/jwt.js';
+import type { Hono } from 'hono';
 import type { Principal } from '../auth/principal.js';
 import type { OperatorConfig } from '../config/schema.js';
-import { errorResponse, invalidApiKey, invalidRequest } from '../http/errors.js';
+import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
+import type { AppContext, AppEnv } from '../http/env.js';
+import { errorResponse } from '../http/openai-error.js';
 import { GROUP_BYS, type GroupBy, type RecentRow } from '../ledger/port.js';
-import { authenticate } from '../proxy/admission.js';
+import { bearerAuth } from '../middleware/bearer-auth/index.js';
+import { operatorAuth } from '../middleware/operator-auth/index.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
 import { exportCsv, succeeded } from '../reports/export.js';
 import { PERIODS, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
-import { formatMicroUsd } from '../reports/money.js';
+import { formatMicroUsd } from '../utils/money.js';
 import type { Runtime } from '../runtime.js';
 
 /**
  * tollgate's read API under `/tollgate/v1/`: balance, usage summary, recent requests, CSV export
- * and feature rates, for apps (seed 002), users, company admins and operators (seed 003).
+ * and feature rates, for apps, users, company admins and operators.
  *
  * Authentication is the proxy's (a company key or a user JWT), plus operator keys from the
  * config's `operators`, which work here and on `/metrics` only. Visibility:
@@ -39,33 +40,12 @@ const FILTER_PARAMS = ['company', 'user', 'key', 'model', 'endpoint', 'feature',
 const MAX_LIMIT = 1000;
 
 /** 403 `permission_denied`, OpenAI's shape for a request the credential may not make. */
-export function permissionDenied(message: string, param: string | null = null): Response {
-  return errorResponse(403, { message, type: 'invalid_request_error', param, code: 'permission_denied' });
-}
-
-/** The operator a bearer key belongs to, or the 401 for a revoked or expired operator key; undefined when it is not an operator key. */
-export function operatorOf(rt: Runtime, authorization: string | undefined, now: Date): OperatorConfig | Response | undefined {
-  const token = bearerToken(authorization);
-  if (!token || JwtVerifier.looksLikeJwt(token)) return undefined;
-  const hash = hashKey(token);
-  const op = (rt.config.operators ?? []).find((o) => o.sha256 === hash);
-  if (!op) return undefined;
-  if (op.revoked) return invalidApiKey('This API key has been revoked. Ask your tollgate administrator for a new key.');
-  if (op.expiresAt && op.expiresAt <= now) return invalidApiKey('This credential has expired. Ask your tollgate administrator for a new one.');
-  return op;
-}
-
-/** Authenticates a reader: an operator key, else a company key or user token as the proxy does. */
-export async function authenticateReader(rt: Runtime, authorization: string | undefined, now: Date): Promise<Reader | Response> {
-  const op = operatorOf(rt, authorization, now);
-  if (op instanceof Response) return op;
-  if (op) return { kind: 'operator', operator: op };
-  const principal = await authenticate(rt, authorization, now);
-  return principal instanceof Response ? principal : { kind: 'principal', principal };
+export function permissionDenied(message: string, param: string | null = null): Denial {
+  return { kind: 'permission_denied', message, param };
 }
 
 /** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
-function queryOf(c: Context, allowed: readonly string[]): Record<string, string> | Response {
+function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(c.req.queries())) {
     if (!allowed.includes(name)) return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
@@ -76,7 +56,7 @@ function queryOf(c: Context, allowed: readonly string[]): Record<string, string>
 }
 
 /** The company a key id belongs to in the running config. */
-function companyOfKey(rt: Runtime, keyId: string): string | undefined {
+function companyOfKey(rt: Pick<Runtime, 'config'>, keyId: string): string | undefined {
   for (const [companyId, company] of Object.entries(rt.config.companies)) if (company.keys.some((k) => k.id === keyId)) return companyId;
   return undefined;
 }
@@ -85,7 +65,7 @@ function companyOfKey(rt: Runtime, keyId: string): string | undefined {
  * The ledger filter for a reader and the query's filters, narrowed to what the reader may see, or
  * the 400 / 403 to answer.
  */
-export function scopedFilter(rt: Runtime, reader: Reader, q: Record<string, string>, now: Date): RequestFilter | Response {
+export function scopedFilter(rt: Pick<Runtime, 'config'>, reader: Reader, q: Record<string, string>, now: Date): RequestFilter | Denial {
   let window: { since?: string; until?: string };
   if (q.period !== undefined && !(q.period in PERIODS)) return invalidRequest(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${q.period}"`, 'period');
   try {
@@ -188,16 +168,23 @@ function requestJson(r: RecentRow) {
 }
 
 /** Registers the read API's routes on `app`. */
-export function readRoutes(app: Hono, rt: Runtime): void {
-  /** Authenticates, parses the allowed query parameters, and hands both to `body`. */
-  const route = (path: string, allowed: readonly string[], body: (c: Context, reader: Reader, q: Record<string, string>, now: Date) => Response | Promise<Response>) =>
-    app.get(path, async (c) => {
+export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'ledger' | 'clock'>): void {
+  const clock = () => rt.clock();
+  // A reader is an operator key (operator-auth), else a company key or user token (bearer-auth).
+  const authenticate = [
+    operatorAuth({ operators: () => rt.config.operators, clock, required: false }),
+    bearerAuth({ credentials: rt, clock, skip: (c) => c.get('operator') !== undefined }),
+  ] as const;
+  /** Authenticates, parses the allowed query parameters, and hands both to `body`; a denial it returns is answered. */
+  const route = (path: string, allowed: readonly string[], body: (c: AppContext, reader: Reader, q: Record<string, string>, now: Date) => Response | Denial | Promise<Response | Denial>) =>
+    app.get(path, ...authenticate, async (c) => {
       const now = rt.clock();
-      const reader = await authenticateReader(rt, c.req.header('authorization'), now);
-      if (reader instanceof Response) return reader;
+      const operator = c.get('operator');
+      const reader: Reader = operator ? { kind: 'operator', operator } : { kind: 'principal', principal: c.get('principal') };
       const q = queryOf(c, allowed);
-      if (q instanceof Response) return q;
-      return body(c, reader, q, now);
+      if (isDenial(q)) return errorResponse(q);
+      const out = await body(c, reader, q, now);
+      return isDenial(out) ? errorResponse(out) : out;
     });
 
   const companyBalance = async (id: string, now: Date) => balanceJson((await balanceReport(rt.ledger, now, id))[0]!);
@@ -209,7 +196,7 @@ export function readRoutes(app: Hono, rt: Runtime): void {
       return c.json(await companyBalance(own, now));
     }
     if (q.company !== undefined) {
-      if (!Object.hasOwn(rt.config.companies, q.company)) return errorResponse(404, { message: `No company '${q.company}' in the config.`, type: 'invalid_request_error', param: 'company', code: 'not_found' });
+      if (!Object.hasOwn(rt.config.companies, q.company)) return { kind: 'not_found', message: `No company '${q.company}' in the config.`, param: 'company', code: 'not_found' };
       return c.json(await companyBalance(q.company, now));
     }
     const ids = Object.keys(rt.config.companies).sort();
@@ -220,7 +207,7 @@ export function readRoutes(app: Hono, rt: Runtime): void {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
     if (!GROUP_BYS.includes(groupBy)) return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
     const filter = scopedFilter(rt, reader, q, now);
-    if (filter instanceof Response) return filter;
+    if (isDenial(filter)) return filter;
     const rows = await rt.ledger.reader.usage(filter, groupBy);
     return c.json({
       object: 'list',
@@ -248,13 +235,13 @@ export function readRoutes(app: Hono, rt: Runtime): void {
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
     const filter = scopedFilter(rt, reader, q, now);
-    if (filter instanceof Response) return filter;
+    if (isDenial(filter)) return filter;
     return c.json({ object: 'list', data: (await rt.ledger.reader.recent(filter, limit, now)).map(requestJson) });
   });
 
   route('/tollgate/v1/export.csv', FILTER_PARAMS, async (_c, reader, q, now) => {
     const filter = scopedFilter(rt, reader, q, now);
-    if (filter instanceof Response) return filter;
+    if (isDenial(filter)) return filter;
     const csv = exportCsv(await rt.ledger.reader.rows(filter));
     return new Response(csv, { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="tollgate-usage.csv"' } });
   });

@@ -290,7 +290,7 @@ export function registerReportCommands(program: Command): void {
     withSource(
       program
         .command('export')
-        .description("the ledger's requests as CSV (seed 003's columns, then Company and Request ID), oldest first")
+        .description("the ledger's requests as CSV (Date, User ID, Endpoint, Model, Input/Output/Total Tokens, Total Cost (USD), Success, Response Time (ms), then Company and Request ID), oldest first")
         .option('-o, --output <file>', 'write the CSV to this file instead of stdout'),
     ),
   ).action(

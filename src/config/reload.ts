@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Runtime } from '../runtime.js';
+import type { Runtime, RuntimeParts } from '../runtime.js';
 import { diffConfigs, formatChange, restartOnlyChanges, type ConfigChange } from './diff.js';
 import { grantTerms } from './grants.js';
 import { ConfigError, loadConfig } from './load.js';
@@ -13,8 +13,8 @@ import type { Config } from './schema.js';
  * A reload re-reads the file with `loadConfig` (the loader `serve` uses), builds everything that
  * depends on the config (key index, JWT verifiers with their public keys loaded, the alert service
  * when `alerts` changed), mirrors the grants into the ledger (`LedgerWriter.syncGrants`, which refuses a
- * grant moved between companies), and then swaps `rt.config`, `rt.keys`, `rt.jwt` (and
- * `rt.alerts`) in one synchronous step: a request sees either the old config or the new one, never a
+ * grant moved between companies), and then hands `config`, `keys`, `jwt` (and `alerts`) to
+ * `rt.apply`, which swaps them in one synchronous step: a request sees either the old config or the new one, never a
  * mix. Anything that fails refuses the whole edit: the error is logged (level error, with each
  * issue) and the running config keeps serving.
  *
@@ -29,12 +29,14 @@ export type ReloadResult =
   | { status: 'unchanged' }
   | { status: 'refused'; error: string; issues: string[] };
 
-/** The parts of the runtime built from a config; `prepare` may throw to refuse the config. */
-export type RuntimeParts = Pick<Runtime, 'keys' | 'jwt'> & Partial<Pick<Runtime, 'alerts'>>;
+export type { RuntimeParts };
+
+/** What a reload reads and swaps: the running config, the ledger (grants), the clock, the log and metrics, and `apply`. */
+export type ReloadTarget = Pick<Runtime, 'config' | 'ledger' | 'clock' | 'log' | 'metrics' | 'apply'>;
 
 export interface ConfigReloaderOptions {
-  /** Builds the config-dependent parts of the runtime for `next` (the running config is `prev`). */
-  prepare: (next: Config, prev: Config) => Promise<RuntimeParts>;
+  /** Builds the config-dependent parts of the runtime for `next` (the running config is `prev`); may throw to refuse the config. */
+  prepare: (next: Config, prev: Config) => Promise<Omit<RuntimeParts, 'config'>>;
   /** Debounce of file events, ms (default 100): editors write a file in several steps. */
   debounceMs?: number;
 }
@@ -58,7 +60,7 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
   private fileBaseline: Config;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: ReloadTarget,
     readonly file: string,
     private readonly opts: ConfigReloaderOptions,
   ) {
@@ -112,7 +114,7 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
     this.seenText = text;
     const prev = rt.config;
     let next: Config;
-    let parts: RuntimeParts;
+    let parts: Omit<RuntimeParts, 'config'>;
     try {
       next = loadConfig(file);
       const needsRestart = restartOnlyChanges(this.fileBaseline, next);
@@ -126,7 +128,7 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
       // follows in the same microtask: no request is admitted in between.
       const terms = grantTerms(next);
       await rt.ledger.syncGrants(terms.grants, terms.purchases, rt.clock());
-      Object.assign(rt, { config: next, ...parts });
+      rt.apply({ ...parts, config: next });
       this.fileBaseline = { ...next, ...fileValues };
       const changes = diffConfigs(prev, next);
       rt.metrics?.configReload(true);

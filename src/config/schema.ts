@@ -132,7 +132,7 @@ export const allocationSchema = z
     path: ['expiresAt'],
   });
 
-/** A purchase record (seed 000): where a company's tokens came from and what they cost. */
+/** A purchase record: where a company's tokens came from and what they cost. */
 export const purchaseSchema = z
   .object({
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
@@ -201,7 +201,7 @@ export const priceSchema = z
   })
   .strict();
 
-/** A feature rate (seed 002): requests naming the feature have their metered tokens multiplied. */
+/** A feature rate: requests naming the feature have their metered tokens multiplied. */
 export const featureSchema = z
   .object({ multiplier: z.number().positive().max(1000), description: z.string().optional() })
   .strict();

@@ -1,5 +1,5 @@
 import type { Standing } from '../ledger/port.js';
-import { formatMicroUsd as usd } from '../reports/money.js';
+import { formatMicroUsd as usd } from '../utils/money.js';
 
 
 /**

@@ -2,7 +2,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Config } from '../config/schema.js';
 import type { Outcome } from '../ledger/port.js';
 import { modelFamily } from '../metering/model.js';
-import type { Admitted } from '../proxy/admission.js';
 
 /**
  * Prometheus metrics (prom-client), on a registry of their own (never prom-client's global one, so
@@ -150,19 +149,21 @@ export class Metrics {
 
   /**
    * Counts a request whose row was just settled or voided: one request, its tokens and cost. Called
-   * once per row by the relay. `outcome` is what was written (absent: voided without usage).
+   * once per row by the relay, with plain values: the request's company (undefined: read from its
+   * ledger row), the model it named, its path and query, and its HTTP status. `outcome` is what was
+   * written (absent: voided without usage).
    */
   finished(
-    admitted: Pick<Admitted, 'principal' | 'model'> | undefined,
+    request: { companyId: string | null | undefined; model: string | null | undefined },
     pathAndQuery: string,
     httpStatus: number | null,
     outcome: Pick<Outcome, 'usage' | 'usageSource' | 'costMicroUsd' | 'latencyMs' | 'model' | 'priceVersion'> | undefined,
   ): void {
     try {
-      const company = this.companyLabel(admitted?.principal.companyId);
+      const company = this.companyLabel(request.companyId);
       const version = outcome?.priceVersion;
       const priced = version?.includes('@') ? version.slice(0, version.lastIndexOf('@')) : undefined;
-      const model = priced || this.modelLabel(outcome?.model ?? admitted?.model);
+      const model = priced || this.modelLabel(outcome?.model ?? request.model);
       const endpoint = this.endpointLabel(pathAndQuery);
       const statusClass = !httpStatus ? 'none' : `${Math.floor(httpStatus / 100)}xx`;
       this.requests.inc({ company, model, endpoint, status_class: statusClass, usage_source: outcome?.usageSource ?? 'none' });

@@ -53,3 +53,37 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, bodyRewritt
   }
   return out;
 }
+
+/**
+ * The request-headers pass: the headers sent upstream for `admitted` (see `upstreamRequestHeaders`;
+ * identity encoding for a stream). OpenAI records `X-Client-Request-Id` with the request
+ * (openai-openapi, "Debugging requests"): the ledger row and the upstream's logs then share an id,
+ * unless the client sent its own. An upload streamed through keeps the client's `content-length`.
+ */
+export function requestHeadersFor(incoming: IncomingHttpHeaders, upstreamKey: string, admitted: { requestId: string; stream: boolean; streamsBody: boolean }): Record<string, string> {
+  const headers = upstreamRequestHeaders(incoming, upstreamKey, admitted.stream);
+  headers['x-client-request-id'] ??= admitted.requestId;
+  const length = incoming['content-length'];
+  if (admitted.streamsBody && length) headers['content-length'] = length;
+  return headers;
+}
+
+/** A response header's first value. */
+export const firstHeader = (h: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * The response-headers pass: the client's response headers (see `clientResponseHeaders`) with
+ * `x-tollgate-request-id` and admission's own headers (rate limits, standing), and whether the
+ * response is an SSE stream.
+ */
+export function responseHeadersFor(upstream: IncomingHttpHeaders, admitted: { requestId: string; hideUsage: boolean; headers: Record<string, string> }): { headers: OutgoingHttpHeaders; isSse: boolean; hideUsage: boolean } {
+  const isSse = (firstHeader(upstream, 'content-type') ?? '').startsWith('text/event-stream');
+  const hideUsage = isSse && admitted.hideUsage;
+  const headers = clientResponseHeaders(upstream, hideUsage);
+  headers['x-tollgate-request-id'] = admitted.requestId;
+  Object.assign(headers, admitted.headers);
+  return { headers, isSse, hideUsage };
+}

@@ -4,8 +4,7 @@ import type { MultipartSummary } from '../metering/multipart.js';
 import type { StreamMetered } from '../metering/stream-meter.js';
 import { countTokens } from '../metering/tokenizer.js';
 import { NO_TOKENS, type Metered, type Usage } from '../metering/usage.js';
-import { costMicroUsd, priceBook } from '../pricing/price.js';
-import type { Runtime } from '../runtime.js';
+import { costMicroUsd, type Priced } from '../pricing/price.js';
 import type { Admitted } from './admission.js';
 
 /** How a response ended, as the relay saw it. */
@@ -57,9 +56,10 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
  * 5. any other success without usage (a stream cut by the client or the upstream) → the counted
  *    prompt plus the tokens of the text seen (`estimated`);
  * 6. an error status without usage → void, with the upstream's error code.
- * A feature rate multiplies the metered tokens, never the cost.
+ * A feature rate multiplies the metered tokens, never the cost. `priceOf` prices a model found
+ * only after admission (an upload's form, the response), at the instant of settling.
  */
-export function decide(rt: Runtime, a: Admitted, seen: Observed, upload: MultipartSummary | undefined): Decision {
+export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | undefined, priceOf: (model: string) => Priced | undefined): Decision {
   const base = {
     httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
     returnedModel: seen.metered.model,
@@ -74,7 +74,7 @@ export function decide(rt: Runtime, a: Admitted, seen: Observed, upload: Multipa
   if (!endpoint || endpoint.free) return { settle: { ...nothing, usage: seen.metered.usage } };
 
   const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
-  const priced = a.priced ?? (model ? priceBook(rt.config).find(model, rt.clock()) : undefined);
+  const priced = a.priced ?? (model ? priceOf(model) : undefined);
   const multiplier = a.feature?.multiplier ?? 1;
   const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => ({
     settle: {

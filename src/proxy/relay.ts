@@ -1,19 +1,16 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Dispatcher } from 'undici';
-import { errorResponse } from '../http/errors.js';
-import { SseFramer, splitEvents } from '../metering/sse.js';
-import { meterJsonBody } from '../metering/usage.js';
+import { errorResponse } from '../http/openai-error.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
-import { decide, uploaded, type Ending, type Observed } from './outcome.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-
-/** Largest non-streamed body kept in memory for metering (bytes); larger bodies pass through unmetered. */
-const MAX_METERED_BODY = 64 * 1024 * 1024;
+import { record, settleLater, type FinishDeps } from './finish.js';
+import { firstHeader, requestHeadersFor, responseHeadersFor } from './headers.js';
+import { MeterTap } from './meter-tap.js';
+import type { Ending } from './outcome.js';
+import { send, timeoutCode } from './send.js';
 
 /** The request as the relay needs it: method, path and query, the client's headers, and Node's response to write. */
 export interface ClientRequest {
@@ -24,40 +21,15 @@ export interface ClientRequest {
   outgoing: ServerResponse;
 }
 
-const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
-
-function decodeBody(chunks: Buffer[], encoding: string | undefined): string | undefined {
-  const raw = Buffer.concat(chunks);
-  if (!encoding || encoding === 'identity') return raw.toString('utf8');
-  const decode = decoders[encoding.trim().toLowerCase()];
-  try {
-    return decode ? decode(raw).toString('utf8') : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function errorCodeOfBody(text: string | undefined): string | undefined {
-  if (!text) return undefined;
-  try {
-    const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error;
-    const code = e?.code ?? e?.type;
-    return code == null ? undefined : String(code);
-  } catch {
-    return undefined;
-  }
-}
-
-const header = (h: Dispatcher.ResponseData['headers'], name: string) => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
+/** What the relay uses: the upstream pool, and what the finish pass needs. */
+export type RelayDeps = FinishDeps & Pick<Runtime, 'upstream'>;
 
 /**
  * Forwards a request upstream and writes the response back to the client as it arrives, metering
  * it on the way, then settles (or voids) the request's ledger row exactly once (see `decide` for
  * what is charged). Returns hono's RESPONSE_ALREADY_SENT once the response has been written, or an
- * OpenAI-shaped error when the upstream gave no response.
+ * OpenAI-shaped error when the upstream gave no response. The passes, in order: request headers →
+ * send → response headers → meter tap (each chunk) → finish.
  *
  * - JSON bodies pass through byte-for-byte (encoding and `content-length` kept); a copy is decoded
  *   and metered after the last byte is sent.
@@ -67,7 +39,7 @@ const header = (h: Dispatcher.ResponseData['headers'], name: string) => {
  *   `upstream.timeouts.idleMs` ends an SSE stream with a final error event.
  * - Back-pressure: a slow client pauses the reading of the upstream's body.
  */
-export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
+export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
   const { requestId, body } = admitted;
   const { outgoing } = req;
   const abort = new AbortController();
@@ -77,110 +49,45 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   outgoing.once('close', onClientGone);
   const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
 
-  /**
-   * Settles or voids the row once, then counts it and fires alerts. Except for uploads (whose form
-   * may still be being read), the ledger write is queued synchronously, before the response's last
-   * bytes are written: a client's next request is admitted after it (the ledger applies calls in order).
-   */
-  const record = async (seen: Observed): Promise<void> => {
-    const upload = admitted.multipart ? await uploaded(admitted.multipart) : undefined;
-    const decision = decide(rt, admitted, seen, upload);
-    const now = rt.clock();
-    const outcome = 'settle' in decision ? decision.settle : decision.void;
-    const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
-    rt.metrics?.finished(admitted, req.pathAndQuery, outcome.httpStatus, outcome);
-    if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
-      const { principal, quotas } = admitted;
-      const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
-      rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
-    }
-    rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
-  };
-  const settleLater = (seen: Observed) => {
-    record(seen).catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record the request; its hold stays open until the next start'));
-  };
-
-  const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted.stream);
-  // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
-  // ledger row and the upstream's logs then share an id, unless the client sent its own.
-  upstreamHeaders['x-client-request-id'] ??= requestId;
-  const length = req.headers['content-length'];
-  if (body instanceof Readable && length) upstreamHeaders['content-length'] = length;
+  const headers = requestHeadersFor(req.headers, rt.upstream.apiKey, { requestId, stream: admitted.stream, streamsBody: body instanceof Readable });
   const sentAt = performance.now();
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await rt.upstream.request({ method: req.method, pathAndQuery: req.pathAndQuery, headers: upstreamHeaders, body, signal: abort.signal });
-  } catch (err) {
-    outgoing.off('close', onClientGone);
-    const code = abort.signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
-    const status = code === 'upstream_timeout' ? 504 : 502;
-    rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
-    await record({ httpStatus: abort.signal.aborted ? 0 : status, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
-    rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream request failed');
-    return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code });
-  }
+  const sent = await send(rt.upstream, { method: req.method, pathAndQuery: req.pathAndQuery, headers, body }, abort.signal);
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
+  if (!('res' in sent)) {
+    outgoing.off('close', onClientGone);
+    await record(rt, admitted, req.pathAndQuery, { httpStatus: sent.httpStatus, ending: 'complete', metered: {}, errorCode: sent.denial.code, latencyMs: elapsed() });
+    rt.log.warn({ requestId, err: sent.denial.message, code: sent.denial.code }, 'upstream request failed');
+    return errorResponse(sent.denial);
+  }
+  const { res } = sent;
 
-  const isSse = (header(res.headers, 'content-type') ?? '').startsWith('text/event-stream');
-  const hideUsage = isSse && admitted.hideUsage;
-  const meter = isSse ? admitted.endpoint?.streamMeter?.(hideUsage) : undefined;
-  const keepBody = !isSse && admitted.endpoint !== undefined;
-  const encoding = header(res.headers, 'content-encoding');
-  const upstreamRequestId = header(res.headers, 'x-request-id');
-  const headers = clientResponseHeaders(res.headers, hideUsage);
-  headers['x-tollgate-request-id'] = requestId;
-  Object.assign(headers, admitted.headers);
-
-  const framer = new SseFramer();
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
+  const out = responseHeadersFor(res.headers, admitted);
+  const tap = new MeterTap({
+    meter: out.isSse ? admitted.endpoint?.streamMeter?.(out.hideUsage) : undefined,
+    hideUsage: out.hideUsage,
+    keepBody: !out.isSse && admitted.endpoint !== undefined,
+    encoding: firstHeader(res.headers, 'content-encoding'),
+    output: admitted.endpoint?.output,
+  });
+  const upstreamRequestId = firstHeader(res.headers, 'x-request-id');
   let ttfbMs: number | undefined;
-
-  /** Reads what the response held and hands it to `record`. */
   const finish = (ending: Ending) => {
     outgoing.off('close', onClientGone);
-    let metered: Observed['metered'] = {};
-    let text: string | undefined;
-    if (meter) metered = meter.result();
-    else if (keepBody && keptBytes <= MAX_METERED_BODY) metered = meterJsonBody((text = decodeBody(kept, encoding)) ?? '', admitted.endpoint?.output);
-    const errorCode = metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text ?? decodeBody(kept, encoding)) : undefined);
-    settleLater({ httpStatus: res.statusCode, ending, metered, errorCode, latencyMs: elapsed(), ttfbMs, upstreamRequestId });
+    settleLater(rt, admitted, req.pathAndQuery, { httpStatus: res.statusCode, ending, ...tap.observed(res.statusCode), latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
-  /** Meters whole events; returns what the client gets: the same bytes, or the rewritten events. */
-  const meterEvents = (whole: Buffer): Buffer | undefined => {
-    const events = splitEvents(whole.toString('utf8'));
-    if (!hideUsage) {
-      for (const e of events) meter!.event(e);
-      return whole;
-    }
-    let out = '';
-    for (const e of events) out += meter!.event(e) ?? '';
-    return out ? Buffer.from(out) : undefined;
-  };
-
-  const forward = (chunk: Buffer): Buffer | undefined => {
-    if (!meter) {
-      if (keepBody && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
-      return chunk;
-    }
-    const whole = framer.push(chunk);
-    return whole && meterEvents(whole);
-  };
-
-  outgoing.writeHead(res.statusCode, headers);
-  if (isSse) outgoing.flushHeaders();
+  outgoing.writeHead(res.statusCode, out.headers);
+  if (out.isSse) outgoing.flushHeaders();
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       ttfbMs ??= elapsed();
-      const out = forward(chunk);
-      if (out && !outgoing.write(out)) await drained(outgoing);
+      const bytes = tap.push(chunk);
+      if (bytes && !outgoing.write(bytes)) await drained(outgoing);
       if (abort.signal.aborted) throw new Error('client disconnected');
     }
-    const rest = meter && framer.rest();
-    const out = rest && meterEvents(rest);
+    const rest = tap.end();
     finish('complete');
-    outgoing.end(out || undefined);
+    outgoing.end(rest);
   } catch (err) {
     if (abort.signal.aborted || outgoing.destroyed) {
       abort.abort();
@@ -189,7 +96,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
       const code = timeoutCode(err) ?? 'upstream_stream_error';
       rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
       finish(code);
-      if (isSse) {
+      if (out.isSse) {
         const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code };
         outgoing.end(`data: ${JSON.stringify({ error })}\n\n`);
       } else {
@@ -211,10 +118,4 @@ function drained(out: ServerResponse): Promise<void> {
     out.on('drain', done);
     out.on('close', done);
   });
-}
-
-/** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
-function timeoutCode(err: unknown): 'upstream_timeout' | undefined {
-  const code = (err as { code?: string }).code;
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : undefined;
 }

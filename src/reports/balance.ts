@@ -8,7 +8,7 @@ export interface GrantReport extends GrantBalance {
 }
 
 /**
- * What is left for one model scope (seed 002's per-model credits): the company's active grants
+ * What is left for one model scope (the per-model credits): the company's active grants
  * grouped by their `models` list. `models: null` is the scope "all models" (grants without
  * `models`); a model named in a scope can also draw on "all models".
  */

@@ -1,9 +1,10 @@
 import type { RequestRow } from '../ledger/port.js';
 import { toCsv } from './csv.js';
-import { formatMicroUsd } from './money.js';
+import { formatMicroUsd } from '../utils/money.js';
 
 /**
- * The CSV columns: seed 003's ten, in its order, then the company and the ledger row's id.
+ * The CSV columns: the usage log's ten (Date, User ID, Endpoint, Model, Input Tokens, Output Tokens,
+ * Total Tokens, Total Cost (USD), Success, Response Time (ms)), then the company and the ledger row's id.
  * Date is the admission instant (ISO 8601 UTC), Model the requested model, tokens are counts,
  * Total Cost (USD) has 6 decimals (exact, from integer micro-USD), Success is `true` when the row
  * settled with an HTTP status below 400, Response Time (ms) is the latency rounded to whole ms.

@@ -4,6 +4,6 @@ export { csvField, csvRecord, toCsv } from './csv.js';
 export { EXPORT_COLUMNS, exportCsv, succeeded } from './export.js';
 export { PERIODS, parseInstant, resolveWindow, type Period, type RequestFilter, type WindowSpec } from './filters.js';
 export { historyReport, type HistoryRow } from './history.js';
-export { formatMicroUsd } from './money.js';
+export { formatMicroUsd } from '../utils/money.js';
 export { formatTable, int, type Column } from './table.js';
 export { GROUP_BYS, type GroupBy, type UsageRow } from '../ledger/port.js';

@@ -125,7 +125,7 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
   describe('export', () => {
     const HEADER = 'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID\r\n';
 
-    it("writes seed 003's columns, then Company and Request ID, quoting a user id with a comma and quotes", async () => {
+    it("writes the usage-log columns, then Company and Request ID, quoting a user id with a comma and quotes", async () => {
       expect(exportCsv(await ledger.reader.rows({ userId: DAVE }))).toBe(HEADER + '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07\r\n');
     });
 

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ReloadResult } from '../../src/config/reload.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { TEST_PRICES, UPSTREAM_KEY, type Row } from './harness.js';
+import { waitUntil } from './wait.js';
 
 /**
  * tollgate started from a config *file* in a temp dir (for reload, the read API and metrics), with
@@ -47,7 +48,7 @@ export interface FileTollgate {
   /** The next reload that is not `unchanged` (the watcher saw no change). */
   nextReload(): Promise<ReloadResult>;
   rows(): Row[];
-  /** Resolves once no ledger row is `held`: rows settle just after their response's last byte. */
+  /** Resolves once no ledger row is `held` (rows settle just after their response's last byte); fails after 5 s. */
   settled(): Promise<void>;
   query(sql: string, ...params: unknown[]): Row[];
   close(): Promise<void>;
@@ -138,7 +139,8 @@ export async function startFromFile(opts: FileTollgateOptions): Promise<FileToll
       }),
     rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
     async settled() {
-      while ((reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'").get() as { n: number }).n > 0) await new Promise((r) => setTimeout(r, 5));
+      const held = reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'");
+      await waitUntil(() => (held.get() as { n: number }).n === 0, { what: 'every ledger row settled' });
     },
     query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],
     async close() {

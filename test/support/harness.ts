@@ -7,6 +7,7 @@ import { mintKey } from '../../src/auth/api-key.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { waitUntil } from './wait.js';
 
 export const UPSTREAM_KEY = 'sk-upstream-test-key';
 const SOURCE = 'https://platform.openai.com/docs/pricing';
@@ -36,7 +37,7 @@ export interface Tollgate {
   client(key?: string, opts?: { maxRetries?: number; fetch?: typeof fetch }): OpenAI;
   /** All request rows, oldest first. */
   rows(): Row[];
-  /** Waits (up to 2 s) until no row is `held`: an upload's row settles once its form has been read. */
+  /** Waits until no row is `held` (an upload's row settles once its form has been read); fails after 5 s. */
   settled(): Promise<void>;
   /** Runs a read query on the ledger file through a separate connection. */
   query(sql: string, ...params: unknown[]): Row[];
@@ -92,7 +93,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
     async settled() {
       const held = reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'");
-      for (let i = 0; i < 200 && (held.get() as { n: number }).n > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(() => (held.get() as { n: number }).n === 0, { what: 'every ledger row settled' });
     },
     query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],
     async close() {

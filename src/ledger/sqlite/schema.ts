@@ -38,7 +38,7 @@ export const grants = sqliteTable(
   (t) => [index('grants_company').on(t.companyId)],
 );
 
-/** Purchase records (seed 000), mirrored from the config's `purchases`. */
+/** Purchase records (where a company's tokens came from and what they cost), mirrored from the config's `purchases`. */
 export const purchases = sqliteTable('purchases', {
   id: text('id').primaryKey(),
   date: text('date').notNull(),
@@ -183,7 +183,7 @@ export const alerts = sqliteTable('alerts', {
   attempts: integer('attempts').notNull().default(0),
 });
 
-/** Quota-increase requests filed by users (seed 001); an admin grants one by editing the config. */
+/** Quota-increase requests filed by users; an admin grants one by editing the config. */
 export const quotaRequests = sqliteTable('quota_requests', {
   id: text('id').primaryKey(),
   createdAt: text('created_at').notNull(),

@@ -1,0 +1,129 @@
+import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config/schema.js';
+import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
+import type { FeatureRate } from '../http/env.js';
+import type { HoldRequest } from '../ledger/port.js';
+import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
+import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
+import { newRequestId, place, rowOf, type AdmissionDeps, type Admitted } from './admission.js';
+import type { Endpoint } from './endpoints.js';
+
+/**
+ * Admission of a JSON request as pure steps — parse → validate → price → estimate → hold request →
+ * body rewrite — around one ledger call (`place`, or `open` for a free endpoint). Each step returns
+ * its result or the `Denial` to answer; none touches the ledger or the network.
+ */
+
+type Json = Record<string, unknown>;
+
+/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial. */
+export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');
+    return { json: parsed as Json };
+  } catch (err) {
+    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
+  }
+}
+
+/**
+ * The model and stream flag of a parsed body, or the 400 denial: every endpoint but moderations
+ * (which defaults to omni-moderation-latest) needs a `model`; `stream` must be a boolean when given.
+ * `stream` is also true for an SSE speech request (`stream_format: "sse"`).
+ */
+export function validateBody(body: Json, endpoint: Pick<Endpoint, 'free'>): { model: string; stream: boolean } | Denial {
+  const model = body.model ?? (endpoint.free ? 'omni-moderation-latest' : undefined);
+  if (typeof model !== 'string' || model.length === 0) return invalidRequest('you must provide a model parameter', 'model');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null) return invalidRequest("Invalid type for 'stream': expected a boolean.", 'stream');
+  return { model, stream: body.stream === true || body.stream_format === 'sse' };
+}
+
+/**
+ * The price of `model` at `now` (config `prices`, then the built-in table; by name, then family),
+ * undefined when it has none and `admission.unpricedModels` is `unbilled`, or the 400
+ * `model_not_priced` denial when it is `reject`.
+ */
+export function priceModel(config: Config, model: string, now: Date): Priced | undefined | Denial {
+  const priced = priceBook(config).find(model, now);
+  if (!priced && config.admission.unpricedModels === 'reject') return { kind: 'model_not_priced', model };
+  return priced;
+}
+
+/**
+ * What to hold for an estimated request. A request priced per unit (images, speech characters)
+ * holds its exact cost in micro-USD (`costOnly`); any other holds its prompt plus its output ceiling
+ * — its own, or by `admission.noCeilingPolicy` the model's largest output (`clamp`: the hold may be
+ * lowered to what is left, and the ceiling is then written into the body) or
+ * `defaultMaxOutputTokens` — times the feature rate, in tokens.
+ */
+export function holdRequest(estimate: RequestEstimate, priced: Priced | undefined, multiplier: number, admission: Config['admission']): HoldRequest {
+  if (estimate.units) {
+    const cost = priced ? costMicroUsd(estimate.units, priced.price) : 0;
+    return { minTokens: cost, maxTokens: cost, clamp: false, maxPicoPerToken: 0, costOnly: true };
+  }
+  const policy = admission.noCeilingPolicy;
+  const output = estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : admission.defaultMaxOutputTokens);
+  return {
+    minTokens: Math.ceil(estimate.promptTokens * multiplier),
+    maxTokens: Math.ceil((estimate.promptTokens + output) * multiplier),
+    clamp: estimate.outputCeiling === undefined && policy === 'clamp',
+    maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
+  };
+}
+
+/**
+ * The body to send upstream after the hold: when the hold was clamped below the worst case, the
+ * endpoint's ceiling parameter is set to what the hold covers (spread over the choices); for a
+ * stream of an endpoint that reports usage only when asked, `stream_options.include_usage` is added
+ * (and the usage chunk is then hidden from the client, `hideUsage`). `body` is changed in place;
+ * the client's bytes are kept when nothing changed.
+ */
+export function rewriteBody(raw: Uint8Array, body: Json, endpoint: Endpoint, want: HoldRequest, holdTokens: number, estimate: RequestEstimate, multiplier: number): { body: Uint8Array | string; hideUsage: boolean } {
+  let changed = false;
+  if (want.clamp && holdTokens < want.maxTokens && endpoint.ceilingParam) {
+    body[endpoint.ceilingParam] = Math.max(1, Math.floor((holdTokens / multiplier - estimate.promptTokens) / estimate.choices));
+    changed = true;
+  }
+  let hideUsage = false;
+  if (body.stream === true && endpoint.streamUsageOption) {
+    const options = body.stream_options && typeof body.stream_options === 'object' ? (body.stream_options as Json) : {};
+    if (options.include_usage !== true) {
+      body.stream_options = { ...options, include_usage: true };
+      hideUsage = changed = true;
+    }
+  }
+  return { body: changed ? JSON.stringify(body) : raw, hideUsage };
+}
+
+/**
+ * Admission of a JSON request to a metered endpoint (the steps above, then the hold). Returns the
+ * `Admitted` request, or the denial to answer: `invalid_request` for a bad body, `model_not_priced`,
+ * `rate_limited` when a per-minute limit is reached, `insufficient_quota` when a quota or the grants
+ * cannot cover the worst case. Nothing reaches the upstream unless this returns `Admitted`.
+ */
+export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: FeatureRate | undefined, now: Date): Promise<Admitted | Denial> {
+  const parsed = parseJsonObject(raw);
+  if (isDenial(parsed)) return parsed;
+  const body = parsed.json;
+  const valid = validateBody(body, endpoint);
+  if (isDenial(valid)) return valid;
+  const { model, stream } = valid;
+  const facts = { endpoint: endpoint.path, requestedModel: model, stream, feature: feature?.name ?? null };
+
+  if (endpoint.free) {
+    const requestId = newRequestId();
+    await rt.ledger.open({ ...facts, ...rowOf(requestId, principal) }, now);
+    return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
+  }
+
+  const priced = priceModel(rt.config, model, now);
+  if (isDenial(priced)) return priced;
+  const estimate = estimateRequest(endpoint.path, model, body);
+  const multiplier = feature?.multiplier ?? 1;
+  const want = holdRequest(estimate, priced, multiplier, rt.config.admission);
+  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
+  if (isDenial(placed)) return placed;
+  const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier);
+  return { requestId: placed.requestId, principal, endpoint, held: true, model, stream, body: sent.body, hideUsage: sent.hideUsage, estimate, priced, feature, quotas: placed.quotas, headers: placed.headers };
+}

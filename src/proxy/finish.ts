@@ -1,0 +1,34 @@
+import { priceBook } from '../pricing/price.js';
+import type { Runtime } from '../runtime.js';
+import type { Admitted } from './admission.js';
+import { decide, uploaded, type Observed } from './outcome.js';
+
+/** What the finish pass reads and writes: prices (config, clock), the ledger, metrics, alerts and the log. */
+export type FinishDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'metrics' | 'alerts' | 'log'>;
+
+/**
+ * The finish pass: settles or voids the row once (see `decide`), then counts it and fires alerts.
+ * Except for uploads (whose form may still be being read), the ledger write is queued
+ * synchronously, before the response's last bytes are written: a client's next request is
+ * admitted after it (the ledger applies calls in order).
+ */
+export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): Promise<void> {
+  const { requestId } = admitted;
+  const upload = admitted.multipart ? await uploaded(admitted.multipart) : undefined;
+  const decision = decide(admitted, seen, upload, (model) => priceBook(rt.config).find(model, rt.clock()));
+  const now = rt.clock();
+  const outcome = 'settle' in decision ? decision.settle : decision.void;
+  const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
+  rt.metrics?.finished({ companyId: admitted.principal.companyId, model: admitted.model }, pathAndQuery, outcome.httpStatus, outcome);
+  if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
+    const { principal, quotas } = admitted;
+    const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
+    rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
+  }
+  rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+}
+
+/** Runs `record` without waiting for it; a failure is logged (the hold then stays open until the next start). */
+export function settleLater(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): void {
+  record(rt, admitted, pathAndQuery, seen).catch((err: unknown) => rt.log.error({ err, requestId: admitted.requestId }, 'could not record the request; its hold stays open until the next start'));
+}
