@@ -3,7 +3,7 @@ import type { GrantState } from './allocate.js';
 
 /**
  * The ledger port: what tollgate asks of a ledger, whatever engine stores it. One adapter per
- * engine implements it (`src/ledger/sqlite/` today); `test/ledger-contract/` is the suite every
+ * engine implements it (`src/ledger/sqlite/`, `src/ledger/postgres/`); `test/ledger-contract/` is the suite every
  * adapter must pass. Nothing outside an adapter's folder knows its engine.
  *
  * What an adapter must guarantee (see src/ledger/README.md for the whole list):
