@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { locationOf, openLedger } from '../ledger/open.js';
+import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
@@ -109,7 +109,7 @@ function openReadOnly(opts: SourceOpts): Ledger {
   try {
     return openLedger({ ...locationOf(path), readonly: true });
   } catch (err) {
-    throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
+    throw new UsageError(`cannot open the ledger ${describeLedger(locationOf(path))}: ${(err as Error).message}`);
   }
 }
 
