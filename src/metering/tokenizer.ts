@@ -18,9 +18,14 @@ const specs = models as unknown as Record<string, Spec | undefined>;
  */
 export function countTokens(model: string, text: string): number {
   if (text.length === 0) return 0;
-  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
-  const encoder = enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? cl100k : o200k;
+  const encoder = encodingOf(model) === 'cl100k' ? cl100k : o200k;
   return encoder.countTokens(text, { disallowedSpecial: new Set() });
+}
+
+/** The model's encoding family: `cl100k` (cl100k, p50k or r50k in gpt-tokenizer's map) or `o200k` (everything else). */
+export function encodingOf(model: string): 'cl100k' | 'o200k' {
+  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
+  return enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? 'cl100k' : 'o200k';
 }
 
 /** The model's largest possible output in tokens, from gpt-tokenizer's model table (16,384 if unknown). */
