@@ -1,3 +1,4 @@
+import { imageOutputTokens } from './image-tokens.js';
 import { chatMessagesTokens, REPLY_PRIMING, responsesInputTokens } from './prompt-count.js';
 import { countTokens, maxOutputTokens } from './tokenizer.js';
 import { toolDefinitionTokens } from './tool-schema.js';
@@ -94,7 +95,7 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       const n = positiveInt(body.n) ?? 1;
       const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
       if (model.startsWith('dall-e')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
-      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body), modelMaxOutput: 0, choices: n };
+      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body.quality, body.size), modelMaxOutput: 0, choices: n };
     }
     case '/v1/audio/speech': {
       const text = typeof body.input === 'string' ? body.input : '';
@@ -106,25 +107,6 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
     }
     default:
       return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
-  }
-}
-
-/**
- * gpt-image-1 output tokens per image by quality and size (OpenAI image generation guide: 1024×1024
- * low 272, medium 1056, high 4160; 1024×1536 and 1536×1024 low 408, medium 1584, high 6240 or 6208).
- * `auto` or unknown quality or size: the largest, 6240.
- */
-function imageOutputTokens(body: Json): number {
-  const square = body.size === '1024x1024';
-  switch (body.quality) {
-    case 'low':
-      return square ? 272 : 408;
-    case 'medium':
-      return square ? 1056 : 1584;
-    case 'high':
-      return square ? 4160 : 6240;
-    default:
-      return 6240;
   }
 }
 

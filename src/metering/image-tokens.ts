@@ -102,3 +102,22 @@ export function imageTokens(model: string, detail: unknown, size: { width: numbe
   if (detail === 'low') return rule.base;
   return rule.base + tileCount(size.width, size.height) * rule.perUnit;
 }
+
+/**
+ * gpt-image-1 output tokens of one image by quality and size (OpenAI image generation guide:
+ * 1024×1024 low 272, medium 1056, high 4160; other sizes low 408, medium 1584, high 6240); `auto`
+ * or unknown: the largest, 6240.
+ */
+export function imageOutputTokens(quality: unknown, size: unknown): number {
+  const square = size === '1024x1024';
+  switch (quality) {
+    case 'low':
+      return square ? 272 : 408;
+    case 'medium':
+      return square ? 1056 : 1584;
+    case 'high':
+      return square ? 4160 : 6240;
+    default:
+      return 6240;
+  }
+}
