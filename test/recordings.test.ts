@@ -2,6 +2,8 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseUsage } from '../src/metering/usage.js';
 import { costMicroUsd, priceBook } from '../src/pricing/price.js';
+import { toolFeesNano, toolPlanOf } from '../src/pricing/tool-fees.js';
+import { recordedServiceTier, recordedToolCalls } from './support/recorded-billing.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings, sseData, type Recording } from './support/fixtures.js';
 import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
@@ -136,7 +138,8 @@ describe('every recording through the SDK and tollgate', () => {
           reasoning_tokens: usage.reasoningTokens,
           total_tokens: usage.totalTokens,
           metered_tokens: usage.totalTokens,
-          cost_micro_usd: costMicroUsd(usage, price),
+          // At the service tier the response reports, plus its built-in tool calls' fees.
+          cost_micro_usd: costMicroUsd(usage, price, recordedServiceTier(rec), toolFeesNano(String(row.requested_model), toolPlanOf(String(row.requested_model), rec.request.body ?? {}), recordedToolCalls(rec))),
         });
         const model = rec.response.body_text === undefined ? (rec.response.body as { model: string }).model : undefined;
         if (model) expect(row.returned_model).toBe(model);

@@ -12,6 +12,8 @@ import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricin
 import { formatMicroUsd } from '../reports/money.js';
 import type { Runtime } from '../runtime.js';
 import type { Endpoint } from './endpoints.js';
+import { hiddenContext } from './hidden-context.js';
+import { beyondPrompt, type Beyond } from './worst-case.js';
 
 /**
  * A request on its way upstream. Its ledger row exists (status `held`) before the first byte is
@@ -41,6 +43,8 @@ export interface Admitted {
   feature?: { name: string; multiplier: number };
   /** The quotas the request was held against, for threshold alerts after it settles. */
   quotas: QuotaCheck[];
+  /** Built-in tools and service tier the request asked for (JSON requests; see worst-case.ts). */
+  beyond?: Beyond;
   /** Headers for the client's response: rate limits and the caller's standing after the hold. */
   headers: Record<string, string>;
 }
@@ -157,6 +161,9 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
     return invalidRequest(`The model '${model}' has no price in tollgate's price table or config, so it cannot be metered. Ask your tollgate administrator to add it under "prices".`, 'model', 'model_not_priced');
   }
   const estimate = estimateRequest(endpoint.path, model, body);
+  const context = await hiddenContext(rt, principal.companyId, endpoint.path, model, body);
+  estimate.promptTokens += context.tokens;
+  const beyond = beyondPrompt(rt, endpoint.path, model, body, priced?.price, now);
   const multiplier = feature?.multiplier ?? 1;
   let want: HoldRequest;
   let clamp = false;
@@ -169,17 +176,17 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
     clamp = estimate.outputCeiling === undefined && policy === 'clamp';
     want = {
       minTokens: Math.ceil(estimate.promptTokens * multiplier),
-      maxTokens: Math.ceil((estimate.promptTokens + output) * multiplier),
+      maxTokens: Math.ceil((estimate.promptTokens + output + beyond.toolTokens + beyond.feeTokens) * multiplier),
       clamp,
       maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
     };
   }
-  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
+  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens, conversationId: context.conversationId ?? null }, want, now);
   if (placed instanceof Response) return placed;
 
   let changed = false;
   if (clamp && placed.holdTokens < want.maxTokens && endpoint.ceilingParam) {
-    body[endpoint.ceilingParam] = Math.max(1, Math.floor((placed.holdTokens / multiplier - estimate.promptTokens) / estimate.choices));
+    body[endpoint.ceilingParam] = Math.max(1, Math.floor((placed.holdTokens / multiplier - estimate.promptTokens - beyond.toolTokens - beyond.feeTokens) / estimate.choices));
     changed = true;
   }
   let hideUsage = false;
@@ -204,6 +211,7 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
     feature,
     quotas: placed.quotas,
     headers: placed.headers,
+    beyond,
   };
 }
 

@@ -9,7 +9,8 @@ export type GroupBy = (typeof GROUP_BYS)[number];
 
 /**
  * One group of usage. Tokens are token counts as OpenAI reported them (cached input is part of
- * input, reasoning part of output); cost is integer micro-USD (1 USD = 1,000,000).
+ * input, reasoning part of output); cost is integer micro-USD (1 USD = 1,000,000), the rows' exact
+ * nano-USD costs summed and rounded once, half up (a million 2-token embeddings cost $0.04, not $0).
  */
 export interface UsageRow {
   /**
@@ -71,7 +72,8 @@ export function usageReport(db: ReportDb, filter: RequestFilter, groupBy: GroupB
       outputTokens: total(requests.outputTokens),
       reasoningTokens: total(requests.reasoningTokens),
       totalTokens: total(requests.totalTokens),
-      costMicroUsd: total(requests.costMicroUsd),
+      // Summed exactly in nano-USD (SQLite's 64-bit SUM raises an error rather than overflow), rounded once.
+      costMicroUsd: sql<number>`(coalesce(sum(${requests.costNanoUsd}), 0) + 500) / 1000`.mapWith(Number),
       errors: total(sql`CASE WHEN ${requests.httpStatus} >= 400 OR ${requests.status} = 'voided' THEN 1 ELSE 0 END`),
       avgLatencyMs: sql<number | null>`avg(${requests.latencyMs})`,
     })

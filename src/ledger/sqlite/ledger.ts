@@ -159,7 +159,23 @@ export class Ledger {
       estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
       holdTokens,
       holdMicroUsd,
+      conversationId: facts.conversationId ?? null,
     });
+  }
+
+  /**
+   * The tokens an earlier turn carries into a request that continues it: the input + output tokens
+   * of the row that billed response `ref.responseId`, or of the newest settled row of conversation
+   * `ref.conversationId`, among `companyId`'s rows only (another company's ids are unknown here).
+   * Undefined when tollgate recorded no such row.
+   */
+  contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): number | undefined {
+    const row = ref.responseId
+      ? (this.sql.responseContext.get(ref.responseId, companyId) as { tokens: number } | undefined)
+      : ref.conversationId
+        ? (this.sql.conversationContext.get(companyId, ref.conversationId) as { tokens: number } | undefined)
+        : undefined;
+    return row?.tokens;
   }
 
   /**
@@ -280,7 +296,7 @@ export class Ledger {
       let o = outcome;
       if (o.billedObject && status === 'settled' && this.sql.billObject.run(o.billedObject.id, o.billedObject.kind, requestId, at).changes === 0) {
         // Already billed on another row: record what was seen, charge nothing.
-        o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+        o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
       const u = o.usage;
       this.sql.finishRequest.run({
@@ -297,6 +313,8 @@ export class Ledger {
         totalTokens: u?.totalTokens ?? 0,
         meteredTokens: o.meteredTokens,
         costMicroUsd: o.costMicroUsd,
+        costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
+        toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
         usageSource: o.usageSource,
         latencyMs: o.latencyMs,
         ttfbMs: o.ttfbMs ?? null,
