@@ -53,6 +53,24 @@ function lookupNames(model: string): string[] {
   return [...new Set([model, modelFamily(model)])];
 }
 
+/** One entry of a price list: the name it is priced under (model or family) and its dated prices, config first. */
+export interface ListedPrice {
+  model: string;
+  origin: 'config' | 'built-in';
+  price: PriceConfig;
+}
+
+/**
+ * Every price a config puts in force: the config's `prices` entries (each dated entry), then the
+ * built-in table's entries the config does not override, sorted by model name.
+ */
+export function listPrices(prices: Config['prices']): ListedPrice[] {
+  const out: ListedPrice[] = [];
+  for (const [model, p] of Object.entries(prices)) for (const price of Array.isArray(p) ? p : [p]) out.push({ model, origin: 'config', price });
+  for (const [model, list] of BUILT_IN) if (!(model in prices)) for (const price of list) out.push({ model, origin: 'built-in', price });
+  return out.sort((a, b) => a.model.localeCompare(b.model) || (a.price.effectiveFrom ?? '').localeCompare(b.price.effectiveFrom ?? ''));
+}
+
 const books = new WeakMap<Config, PriceBook>();
 
 /** The PriceBook of a config, built on first use and kept as long as the config object lives. */
