@@ -20,9 +20,9 @@ describe('precision below a micro-dollar', () => {
     expect(nanoToMicro(one * 1_000_000)).toBe(40_000);
   });
 
-  it('stays exact in BigInt for large usages and refuses a cost beyond the safe range', () => {
+  it('stays exact in BigInt for large usages and caps an absurd one instead of throwing mid-settle', () => {
     expect(costNanoUsd(usage(100_000_000, 0), price('gpt-4o'))).toBe(250_000_000_000);
-    expect(() => costNanoUsd(usage(0, 1e15), price('gpt-4o'))).toThrow(RangeError);
+    expect(costNanoUsd(usage(0, 1e15), price('gpt-4o'))).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
 

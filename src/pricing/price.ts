@@ -119,7 +119,7 @@ const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
  * - `batch` usage, and `tier` `flex`, with `batchDiscount` taken off; `tier` `priority` at the
  *   priority prices (see `tierPrice`);
  * - `feesNano`: built-in tool fees (see tool-fees.ts), added after any discount.
- * @throws RangeError when the cost exceeds Number.MAX_SAFE_INTEGER nano-USD (about 9 million USD).
+ * A cost beyond Number.MAX_SAFE_INTEGER nano-USD (about 9 million USD for one request) is capped there.
  */
 export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, feesNano = 0): number {
   const { price, discount } = tierPrice(standard, tier);
@@ -144,8 +144,8 @@ export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, 
   if (usage.images && usage.imageKey && price.perImage?.[usage.imageKey]) pico += big(usage.images * price.perImage[usage.imageKey]! * 1e12);
   if (usage.batch || discount) pico = (pico * big((1 - price.batchDiscount) * 1e6) + 500_000n) / 1_000_000n;
   const nano = (pico + 500n) / 1000n + big(feesNano);
-  if (nano > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`cost of ${nano} nano-USD exceeds the safe integer range`);
-  return Number(nano);
+  // A usage no real request reaches (an upstream reporting absurd counts): capped, never a crash mid-settle.
+  return nano > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(nano);
 }
 
 /** Nano-USD → micro-USD, rounded half up: what USD grants, quotas and balances are debited for a row. */
