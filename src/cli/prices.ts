@@ -2,7 +2,8 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config, PriceConfig } from '../config/schema.js';
 import { checkPrices } from '../pricing/check.js';
 import { listPrices, PriceBook } from '../pricing/price.js';
-import { formatTable, openLedgerReadOnly, parseInstant, usageReport, type Column } from '../reports/index.js';
+import { openLedger } from '../ledger/open.js';
+import { formatTable, parseInstant, type Column } from '../reports/index.js';
 
 /**
  * `tollgate prices list` and `tollgate prices check`: the prices a config puts in force (the
@@ -80,7 +81,7 @@ const positive = (v: string | undefined, fallback: number, name: string) => {
  * ledger's requests of the last `--days` days named, with no price (`unpriced`) or a price read more
  * than `--max-age` days ago (`stale`). Exits 1 when it finds any.
  */
-export function pricesCheckCommand(opts: Opts): void {
+export async function pricesCheckCommand(opts: Opts): Promise<void> {
   const cfg = config(opts);
   const days = positive(opts.days, 30, 'days');
   const maxAge = positive(opts.maxAge, 180, 'max-age');
@@ -95,13 +96,13 @@ export function pricesCheckCommand(opts: Opts): void {
   const path = opts.ledger ?? cfg.ledger.path;
   let ledger;
   try {
-    ledger = openLedgerReadOnly(path);
+    ledger = openLedger({ path, readonly: true });
   } catch (err) {
     fail(`cannot open the ledger ${path}: ${(err as Error).message}`);
   }
   const since = new Date(now.getTime() - days * 86_400_000).toISOString();
-  const rows = usageReport(ledger.db, { since, until: now.toISOString() }, 'model');
-  ledger.close();
+  const rows = await ledger.reader.usage({ since, until: now.toISOString() }, 'model');
+  await ledger.close();
   const models = new Map(rows.filter((r) => r.key !== null).map((r) => [r.key!, r.requests]));
   const findings = checkPrices(new PriceBook(cfg.prices), models, now, maxAge);
   if (opts.json) process.stdout.write(`${JSON.stringify({ since, until: now.toISOString(), maxAgeDays: maxAge, models: models.size, findings }, null, 2)}\n`);

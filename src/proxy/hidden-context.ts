@@ -31,6 +31,6 @@ export async function hiddenContext(rt: Runtime, companyId: string, path: string
   const rawConversation = typeof conv === 'string' ? conv : conv && typeof conv === 'object' && typeof (conv as { id?: unknown }).id === 'string' ? (conv as { id: string }).id : undefined;
   const conversationId = rawConversation && rawConversation.length <= MAX_ID ? rawConversation : undefined;
   if (!responseId && !conversationId) return { tokens: 0 };
-  const recorded = await rt.ledger.contextTokens(companyId, { responseId, conversationId });
+  const recorded = await rt.ledger.reader.contextTokens(companyId, { responseId, conversationId });
   return recorded === undefined ? { tokens: maxInputTokens(model), conversationId, source: 'assumed' } : { tokens: recorded, conversationId, source: 'recorded' };
 }

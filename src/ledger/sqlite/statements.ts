@@ -46,13 +46,6 @@ export function prepareStatements(db: Database.Database) {
     quotaHoldsOf: s('SELECT counter_id AS counterId, tokens, micro_usd AS microUsd FROM quota_holds WHERE request_id = ?'),
     deleteQuotaHolds: s('DELETE FROM quota_holds WHERE request_id = ?'),
 
-    /** Input + output tokens of the row that billed a response id, within one company (hidden context). */
-    responseContext: s(`SELECT r.input_tokens + r.output_tokens AS tokens FROM billed_objects b JOIN requests r ON r.id = b.request_id
-                        WHERE b.object_id = ? AND b.kind = 'response' AND r.company_id = ?`),
-    /** Input + output tokens of a conversation's newest settled row, within one company (hidden context). */
-    conversationContext: s(`SELECT input_tokens + output_tokens AS tokens FROM requests
-                            WHERE company_id = ? AND conversation_id = ? AND status = 'settled' AND conversation_id IS NOT NULL
-                            ORDER BY created_at DESC LIMIT 1`),
     billObject: s('INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES (?, ?, ?, ?) ON CONFLICT(object_id) DO NOTHING'),
   };
 }
