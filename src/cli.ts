@@ -66,6 +66,24 @@ configCmd
 
 registerReportCommands(program);
 
+const prices = program.command('prices').description("the prices tollgate bills at (the config's prices over the built-in table)");
+prices
+  .command('list')
+  .description('list every price in force, USD per 1M tokens, with its date and source')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--json', 'print JSON')
+  .action(async (opts) => (await import('./cli/prices.js')).pricesListCommand(opts));
+prices
+  .command('check')
+  .description("name the models of the ledger's recent requests with no price, or a price older than --max-age days (exit 1)")
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--ledger <file>', "the ledger to read instead of the config's ledger.path")
+  .option('--days <n>', 'how many days of requests to check', '30')
+  .option('--max-age <days>', 'a price read longer ago than this is stale', '180')
+  .option('--now <instant>', 'check as of this instant (ISO 8601), for scripts and tests')
+  .option('--json', 'print JSON')
+  .action(async (opts) => (await import('./cli/prices.js')).pricesCheckCommand(opts));
+
 program
   .command('demo')
   .description('start a built-in mock upstream and tollgate, send a few SDK requests, print the ledger rows')

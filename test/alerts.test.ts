@@ -11,7 +11,8 @@ import { waitUntil } from './support/wait.js';
 /** Threshold, low-balance and spike alerts fire exactly once; a failing webhook never touches requests. */
 const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
 const chat = recordings.get('chat-nonstream-01')!; // 22 tokens
-const body = JSON.stringify({ ...(chat.request.body as object), max_tokens: 5 });
+// Held exactly what it uses: 18 prompt tokens counted (as recorded) + max_tokens 4 (the recorded completion).
+const body = JSON.stringify({ ...(chat.request.body as object), max_tokens: 4 });
 process.env.ALERTS_JWT_SECRET = 'alerts-secret-0123456789abcdef0123456789';
 process.env.ALERTS_WEBHOOK_SECRET = 'whsec-test';
 

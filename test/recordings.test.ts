@@ -1,7 +1,9 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseUsage } from '../src/metering/usage.js';
-import { costMicroUsd, priceBook } from '../src/pricing/price.js';
+import { costMicroUsd, costNanoUsd, priceBook } from '../src/pricing/price.js';
+import { toolFeesNano, toolPlanOf } from '../src/pricing/tool-fees.js';
+import { recordedServiceTier, recordedToolCalls } from './support/recorded-billing.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings, sseData, type Recording } from './support/fixtures.js';
 import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
@@ -127,6 +129,7 @@ describe('every recording through the SDK and tollgate', () => {
         expect(row).toMatchObject({ status: 'voided', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0, error_code: (rec.response.body as { error: { code: string } }).error.code });
       } else if (usage) {
         const { price } = priceBook(tollgate.server.runtime.config).find(String(row.requested_model), new Date())!;
+        const fees = toolFeesNano(String(row.requested_model), toolPlanOf(String(row.requested_model), rec.request.body ?? {}), recordedToolCalls(rec));
         expect(row).toMatchObject({
           status: 'settled',
           usage_source: 'upstream',
@@ -136,7 +139,10 @@ describe('every recording through the SDK and tollgate', () => {
           reasoning_tokens: usage.reasoningTokens,
           total_tokens: usage.totalTokens,
           metered_tokens: usage.totalTokens,
-          cost_micro_usd: costMicroUsd(usage, price),
+          // At the service tier the response reports, plus its built-in tool calls' fees (see accuracy.test.ts for the figures).
+          cost_micro_usd: costMicroUsd(usage, price, recordedServiceTier(rec), fees),
+          cost_nano_usd: costNanoUsd(usage, price, recordedServiceTier(rec), fees),
+          tool_calls: recordedToolCalls(rec) ? JSON.stringify(recordedToolCalls(rec)) : null,
         });
         const model = rec.response.body_text === undefined ? (rec.response.body as { model: string }).model : undefined;
         if (model) expect(row.returned_model).toBe(model);

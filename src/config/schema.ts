@@ -180,7 +180,8 @@ export const companySchema = z
  * Other units: `perMinute` (USD per minute of audio, whisper), `perMillionCharacters` (USD per 1M
  * input characters, tts-1), `perImage` (USD per image by `"<size>/<quality>"`, e.g.
  * `"1024x1024/standard"`, DALL·E). `batchDiscount` is the fraction taken off for the Batch API
- * (OpenAI: 0.5). `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
+ * (OpenAI: 0.5), and also what `service_tier: "flex"` takes off (flex is billed at Batch rates);
+ * `priority` the token prices of `service_tier: "priority"`. `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
  */
 export const priceSchema = z
   .object({
@@ -195,6 +196,8 @@ export const priceSchema = z
     perMillionCharacters: usdPerMillion.optional(),
     perImage: z.record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative()).optional(),
     batchDiscount: z.number().min(0).max(1).default(0.5),
+    /** Token prices for `service_tier: "priority"` (USD per 1M); absent: the model has no priority price. */
+    priority: z.object({ input: usdPerMillion, cachedInput: usdPerMillion.optional(), output: usdPerMillion }).strict().optional(),
     effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD').optional(),
     source: z.string().min(1),
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),

@@ -1,3 +1,4 @@
+import type { ToolCalls } from '../metering/tool-calls.js';
 import type { Usage } from '../metering/usage.js';
 import type { GrantState } from './allocate.js';
 
@@ -62,6 +63,8 @@ export interface RequestFacts {
   stream: boolean;
   /** Prompt tokens counted at admission. */
   estimatedPromptTokens?: number;
+  /** The Responses conversation (`conversation`) the request continues, recorded for `contextTokens`. */
+  conversationId?: string | null;
   userId?: string | null;
   sessionId?: string | null;
   feature?: string | null;
@@ -105,8 +108,12 @@ export interface Outcome {
   usageSource: 'upstream' | 'computed' | 'estimated' | 'none';
   /** Tokens to charge to tokens grants. */
   meteredTokens: number;
-  /** Micro-USD to charge to USD grants (and the row's cost). */
+  /** Micro-USD to charge to USD grants and quota counters: `costNanoUsd` rounded half up. */
   costMicroUsd: number;
+  /** The row's exact cost in nano-USD (1 USD = 1e9), tool fees included; absent: `costMicroUsd` × 1000. */
+  costNanoUsd?: number;
+  /** Built-in tool calls the response reported (their fees are in the cost), stored on the row as JSON. */
+  toolCalls?: ToolCalls;
   returnedModel?: string;
   /** The model the charge was priced for, when the row did not know it at admission (uploads, object retrievals). */
   model?: string;
@@ -361,6 +368,13 @@ export interface LedgerReader {
   grants(): Promise<MirroredGrant[]>;
   /** Rows still `held` right now. */
   openHolds(): Promise<number>;
+  /**
+   * The tokens an earlier turn carries into a request that continues it (Responses'
+   * `previous_response_id` or `conversation`): the input + output tokens of the row that billed
+   * response `ref.responseId`, else of the newest settled row of conversation `ref.conversationId`,
+   * among `companyId`'s rows only. Undefined when no such row was recorded.
+   */
+  contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined>;
   /** Checks every invariant; empty when the ledger is sound. Each finding names up to 20 rows in `detail`. */
   verify(): Promise<Finding[]>;
 }

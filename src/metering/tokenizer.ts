@@ -7,7 +7,9 @@ import { modelFamily } from './model.js';
 /** Output ceiling assumed for a model gpt-tokenizer does not know (tokens). */
 const FALLBACK_MAX_OUTPUT = 16_384;
 
-type Spec = { max_output_tokens?: number };
+type Spec = { max_output_tokens?: number; max_input_tokens?: number; context_window?: number };
+/** Input window assumed for a model gpt-tokenizer does not know (tokens). */
+const FALLBACK_MAX_INPUT = 128_000;
 const specs = models as unknown as Record<string, Spec | undefined>;
 
 /**
@@ -18,12 +20,23 @@ const specs = models as unknown as Record<string, Spec | undefined>;
  */
 export function countTokens(model: string, text: string): number {
   if (text.length === 0) return 0;
-  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
-  const encoder = enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? cl100k : o200k;
+  const encoder = encodingOf(model) === 'cl100k' ? cl100k : o200k;
   return encoder.countTokens(text, { disallowedSpecial: new Set() });
+}
+
+/** The model's encoding family: `cl100k` (cl100k, p50k or r50k in gpt-tokenizer's map) or `o200k` (everything else). */
+export function encodingOf(model: string): 'cl100k' | 'o200k' {
+  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
+  return enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? 'cl100k' : 'o200k';
 }
 
 /** The model's largest possible output in tokens, from gpt-tokenizer's model table (16,384 if unknown). */
 export function maxOutputTokens(model: string): number {
   return specs[model]?.max_output_tokens ?? specs[modelFamily(model)]?.max_output_tokens ?? FALLBACK_MAX_OUTPUT;
+}
+
+/** The model's largest possible input in tokens (`max_input_tokens`, else `context_window`, from gpt-tokenizer's model table; 128,000 if unknown). */
+export function maxInputTokens(model: string): number {
+  const spec = specs[model] ?? specs[modelFamily(model)];
+  return spec?.max_input_tokens ?? spec?.context_window ?? FALLBACK_MAX_INPUT;
 }

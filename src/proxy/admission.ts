@@ -11,6 +11,7 @@ import { watchMultipart, type MultipartSummary } from '../metering/multipart.js'
 import type { Priced } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
 import type { Endpoint } from './endpoints.js';
+import type { Beyond } from './worst-case.js';
 
 /**
  * A request on its way upstream. Its ledger row exists (status `held`) before the first byte is
@@ -40,6 +41,8 @@ export interface Admitted {
   feature?: FeatureRate;
   /** The quotas the request was held against, for threshold alerts after it settles. */
   quotas: QuotaCheck[];
+  /** Built-in tools and service tier the request asked for (JSON requests; see worst-case.ts). */
+  beyond?: Beyond;
   /** Headers for the client's response: rate limits and the caller's standing after the hold. */
   headers: Record<string, string>;
 }
