@@ -59,13 +59,14 @@ export const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion 
 
 /** The model's highest per-token price in pico-USD: what a hold on a USD grant reserves per token. */
 export function maxPicoPerToken(price: PriceConfig): number {
-  return picoPerToken(Math.max(price.input, price.cachedInput ?? 0, price.output, price.audioInput ?? 0, price.audioOutput ?? 0, price.imageInput ?? 0, price.imageOutput ?? 0));
+  return picoPerToken(Math.max(price.input, price.cachedInput ?? 0, price.cachedAudioInput ?? 0, price.cachedImageInput ?? 0, price.output, price.audioInput ?? 0, price.audioOutput ?? 0, price.imageInput ?? 0, price.imageOutput ?? 0));
 }
 
 /**
  * Cost of a usage in integer micro-USD, summed exactly in pico-USD and rounded once, half up:
- * - input tokens: cached at `cachedInput`, audio at `audioInput`, image at `imageInput`, the rest at
- *   `input` (each absent price falls back to `input`);
+ * - input tokens: cached at `cachedInput` (their audio and image parts at `cachedAudioInput` /
+ *   `cachedImageInput`, falling back to `cachedInput`), audio at `audioInput`, image at `imageInput`,
+ *   the rest at `input` (each absent price falls back to `input`);
  * - output tokens: audio at `audioOutput`, image at `imageOutput`, the rest (reasoning included) at
  *   `output` (fallback `output`);
  * - `seconds` of audio at `perMinute`, `characters` at `perMillionCharacters`, `images` at
@@ -74,6 +75,9 @@ export function maxPicoPerToken(price: PriceConfig): number {
  */
 export function costMicroUsd(usage: Usage, price: PriceConfig): number {
   const cached = usage.cachedInputTokens;
+  const cachedAudio = Math.min(usage.cachedAudioInputTokens ?? 0, cached);
+  const cachedImage = Math.min(usage.cachedImageInputTokens ?? 0, cached - cachedAudio);
+  const cachedText = cached - cachedAudio - cachedImage;
   const audioIn = usage.audioInputTokens ?? 0;
   const imageIn = usage.imageInputTokens ?? 0;
   const audioOut = usage.audioOutputTokens ?? 0;
@@ -82,7 +86,9 @@ export function costMicroUsd(usage: Usage, price: PriceConfig): number {
   const textOut = Math.max(0, usage.outputTokens - audioOut - imageOut);
   let pico =
     textIn * picoPerToken(price.input) +
-    cached * picoPerToken(price.cachedInput ?? price.input) +
+    cachedText * picoPerToken(price.cachedInput ?? price.input) +
+    cachedAudio * picoPerToken(price.cachedAudioInput ?? price.cachedInput ?? price.input) +
+    cachedImage * picoPerToken(price.cachedImageInput ?? price.cachedInput ?? price.input) +
     audioIn * picoPerToken(price.audioInput ?? price.input) +
     imageIn * picoPerToken(price.imageInput ?? price.input) +
     textOut * picoPerToken(price.output) +

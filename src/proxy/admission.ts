@@ -84,18 +84,20 @@ export function featureOf(rt: Runtime, header: string | undefined): Admitted['fe
   return { name: header, multiplier: feature.multiplier };
 }
 
-type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessionId'>;
+/** A request's facts before admission; `sessionId` defaults to the principal's (the JWT's `sid`). */
+export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId'>;
 
 /**
  * Rate limits (in memory), then quotas and grants (one ledger transaction). Returns the ledger's
- * admission with the response headers, or the 429 to send. `needed` is the worst case in tokens
+ * admission with the response headers, or the 429 to send. `rateLimited: false` skips the
+ * per-minute limits (a Realtime transcription, charged after the fact). `needed` is the worst case in tokens
  * (micro-USD for a money-only request), for the refusal message and the tokens-per-minute bucket.
  */
-async function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldRequest, now: Date): Promise<{ requestId: string; holdTokens: number; quotas: QuotaCheck[]; headers: Record<string, string> } | Response> {
+export async function place(rt: Runtime, principal: Principal, facts: Facts, want: HoldRequest, now: Date, rateLimited = true): Promise<{ requestId: string; holdTokens: number; quotas: QuotaCheck[]; headers: Record<string, string> } | Response> {
   const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
-  const rateChecks = rateLimitsFor(company, principal, keyLimits);
+  const rateChecks = rateLimited ? rateLimitsFor(company, principal, keyLimits) : [];
   const rateTokens = want.costOnly ? 0 : needed;
   const rate = rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
   const model = facts.requestedModel ?? 'this endpoint';
@@ -110,7 +112,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId };
+  const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: facts.sessionId ?? principal.sessionId };
   const result = await rt.ledgerQueue.run(() => rt.ledger.admit(row, want, now, quotas));
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);
