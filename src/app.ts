@@ -9,6 +9,7 @@ import { observabilityRoutes, refused } from './observability/routes.js';
 import { admitJson, admitMultipart, authenticate, featureOf, openRow, type Admitted } from './proxy/admission.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
+import { admitClientSecret, isEphemeralSecretRequest } from './realtime/client-secrets.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
@@ -28,14 +29,17 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   const path = c.req.path;
   const method = incoming.method ?? 'GET';
   const endpoint = findEndpoint(method, path);
-  if (!endpoint && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
+  const ephemeral = isEphemeralSecretRequest(method, path);
+  if (!endpoint && !ephemeral && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
   const principal = await authenticate(rt, incoming.headers.authorization, now);
   if (principal instanceof Response) return refused(rt, path, null, principal, started);
   const declared = Number(incoming.headers['content-length']);
   if (declared > MAX_BODY) return refused(rt, path, principal.companyId, tooLarge(), started);
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
   let admitted: Admitted | Response;
-  if (!endpoint) {
+  if (ephemeral) {
+    admitted = await admitClientSecret(rt, principal, incoming, path, now);
+  } else if (!endpoint) {
     admitted = await openRow(rt, principal, undefined, path, upload, false, now);
   } else {
     const feature = featureOf(rt, header(incoming.headers['x-tollgate-feature']));

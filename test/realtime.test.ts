@@ -32,7 +32,10 @@ async function setup(opts: { tokens?: number; realtime?: Record<string, unknown>
     upstreamUrl: fake.url,
     prices: PRICES,
     realtime: opts.realtime,
-    companies: { acme: { allocations: [{ id: 'acme-grant', tokens: opts.tokens ?? 10_000_000 }], ...(opts.limits ? { limits: opts.limits } : {}) } },
+    companies: {
+      acme: { allocations: [{ id: 'acme-grant', tokens: opts.tokens ?? 10_000_000 }], ...(opts.limits ? { limits: opts.limits } : {}) },
+      globex: { allocations: [{ id: 'globex-unlimited', unlimited: true, models: [MODEL] }] },
+    },
   });
   return { tg, fake };
 }
@@ -297,5 +300,21 @@ describe('Realtime sessions through tollgate', () => {
     expect(body.error.code).toBe('unmeterable_session');
     expect(body.error.message).toContain('cannot meter');
     expect(fake.attempts).toBe(0);
+  });
+
+  it('forwards client secrets, when the config allows them, only for a company with an unlimited grant covering the model, on a row', async () => {
+    const { tg, fake } = await setup({ realtime: { clientSecrets: 'allow_unlimited' } });
+    const ask = (key: string) =>
+      fetch(`${tg.url}/v1/realtime/client_secrets`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ session: { type: 'realtime', model: MODEL } }) });
+    const limited = await ask(tg.keys['acme-key']!);
+    expect(limited.status).toBe(400);
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('unmeterable_session');
+    expect(fake.secretRequests).toHaveLength(0);
+
+    const secret = await tg.client(tg.keys['globex-key']).realtime.clientSecrets.create({ session: { type: 'realtime', model: MODEL } });
+    expect(secret.value).toBe('ek_test');
+    expect(fake.secretRequests[0]!.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    await allSettled(tg);
+    expect(tg.rows().map((r) => [r.company_id, r.endpoint, r.status, r.cost_micro_usd])).toEqual([['globex', '/v1/realtime/client_secrets', 'settled', 0]]);
   });
 });

@@ -139,11 +139,14 @@ export class RealtimeSession {
     }
   }
 
-  /** Admits a lease; a refusal for money cuts the session off. Resolves to the lease, or the refusal. */
-  private async admit(): Promise<Lease | LeaseRefusal | undefined> {
+  /**
+   * Admits a lease; a refusal for money cuts the session off (the error event naming
+   * `clientEventId`, the `response.create` that asked). Resolves to the lease, or the refusal.
+   */
+  private async admit(clientEventId: string | null = null): Promise<Lease | LeaseRefusal | undefined> {
     if (this.ended) return undefined;
     const result = await this.ledger.lease();
-    if ('code' in result && result.code === 'insufficient_quota') this.cut(quotaCut(result.message));
+    if ('code' in result && result.code === 'insufficient_quota') this.cut(quotaCut(result.message), clientEventId);
     if (this.ended && 'requestId' in result) {
       await this.ledger.release(result, this.elapsed(), this.endCode());
       return undefined;
@@ -171,12 +174,12 @@ export class RealtimeSession {
     this.gated = true;
     this.client.pause();
     this.track(
-      this.admit().then((result) => {
+      this.admit(create.eventId).then((result) => {
         if (result && 'requestId' in result) {
           this.free.push(result);
           this.claims++;
           this.toUpstream.send(data, isBinary);
-        } else if (result) {
+        } else if (result?.code === 'rate_limit_exceeded') {
           this.sendError(result.code, result.message, create.eventId);
         }
         this.gated = false;
@@ -190,11 +193,11 @@ export class RealtimeSession {
   }
 
   /** Starts a cut-off (once): the error event now, the close once no response is in flight. */
-  private cut(c: CutOff): void {
+  private cut(c: CutOff, clientEventId: string | null = null): void {
     if (this.cutOff || this.ended) return;
     this.cutOff = c;
     this.rt.log.info({ sessionId: this.ledger.facts.sessionId, code: c.code }, 'realtime session cut off');
-    this.sendError(c.code, c.message, null);
+    this.sendError(c.code, c.message, clientEventId);
     this.closeIfCut();
   }
 

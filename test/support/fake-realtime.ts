@@ -41,6 +41,8 @@ export interface FakeRealtime {
   /** Upgrade requests seen (accepted or not). */
   attempts: number;
   connections: FakeConnection[];
+  /** Headers of the `POST /v1/realtime/client_secrets` requests received. */
+  secretRequests: IncomingMessage['headers'][];
   /** Responses to play, in order; when empty, a one-word text response with `defaultUsage`. */
   script: ScriptedResponse[];
   /** The usage of `conversation.item.input_audio_transcription.completed` after each commit (none: no transcription). */
@@ -56,7 +58,13 @@ export const DEFAULT_USAGE: WireUsage = { total_tokens: 30, input_tokens: 20, ou
 
 /** Starts the fake on 127.0.0.1 (a random port). */
 export async function startFakeRealtime(): Promise<FakeRealtime> {
-  const http: Server = createServer((_req, res) => res.writeHead(404).end());
+  // Plain HTTP: the ephemeral secret endpoint (GA `POST /v1/realtime/client_secrets`); 404 otherwise.
+  const http: Server = createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/v1/realtime/client_secrets') return void res.writeHead(404).end();
+    fake.secretRequests.push(req.headers);
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: 'ek_test', expires_at: 1_900_000_000, session: { type: 'realtime' } })));
+  });
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('realtime') ? 'realtime' : false) });
   const held: (() => void)[] = [];
   let seq = 0;
@@ -64,6 +72,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     url: '',
     attempts: 0,
     connections: [],
+    secretRequests: [],
     script: [],
     finish() {
       for (const f of held.splice(0)) f();
