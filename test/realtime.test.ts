@@ -317,4 +317,45 @@ describe('Realtime sessions through tollgate', () => {
     await allSettled(tg);
     expect(tg.rows().map((r) => [r.company_id, r.endpoint, r.status, r.cost_micro_usd])).toEqual([['globex', '/v1/realtime/client_secrets', 'settled', 0]]);
   });
+
+  it('applies the per-minute rate limit per response: a refused response.create gets an error event, the session goes on', async () => {
+    // 2 requests a minute: the opening lease and the renewal after the first response; the renewal
+    // after the second is refused, so a third response.create is refused without ending the session.
+    const { tg, fake } = await setup({ limits: { key: { rateLimits: { requestsPerMinute: 2 } } } });
+    const s = await open(tg);
+    s.rt.send({ type: 'response.create' });
+    await until(() => s.count('response.done') === 1, 'first response');
+    await until(() => responseRows(tg).length === 1 && sessionRows(tg).length === 2, 'the renewal');
+    s.rt.send({ type: 'response.create' });
+    await until(() => s.count('response.done') === 2, 'second response');
+    await until(() => responseRows(tg).length === 2, 'the second settle');
+    s.rt.send({ type: 'response.create', event_id: 'evt_3' });
+    s.rt.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'ok' }] } });
+    await until(() => s.count('error') === 1, 'the rate-limit error event');
+    expect(s.events.find((e) => e.type === 'error')!.error).toMatchObject({ code: 'rate_limit_exceeded', event_id: 'evt_3' });
+    await until(() => fake.connections[0]!.received.length === 3, 'the item forwarded after the refused response.create');
+    expect(fake.connections[0]!.received.map((e) => e.type)).toEqual(['response.create', 'response.create', 'conversation.item.create']);
+    expect(s.rt.socket.readyState).toBe(WebSocket.OPEN);
+    s.rt.close();
+    await s.closed;
+    await allSettled(tg);
+    expect(grant(tg)).toEqual({ spent: 60, held: 0 });
+  });
+
+  it('closes a session at its maximum length once the response in flight is done', async () => {
+    const { tg, fake } = await setup({ realtime: { maxSessionSeconds: 1 } });
+    fake.script.push({ text: 'Long answer', usage: usage(40, 10), hold: true });
+    const s = await open(tg);
+    s.rt.send({ type: 'response.create' });
+    await until(() => s.count('response.created') === 1, 'the response');
+    await until(() => s.count('error') === 1, 'the session_expired error event');
+    expect(s.events.find((e) => e.type === 'error')!.error.code).toBe('session_expired');
+    s.rt.send({ type: 'response.create' });
+    await until(() => s.count('error') === 2, 'the refused response.create');
+    fake.finish();
+    expect(await s.closed).toEqual({ code: 1000, reason: 'session_expired' });
+    expect(fake.connections[0]!.received.filter((e) => e.type === 'response.create')).toHaveLength(1);
+    await allSettled(tg);
+    expect(responseRows(tg).map((r) => [r.total_tokens, r.usage_source])).toEqual([[50, 'upstream']]);
+  });
 });
