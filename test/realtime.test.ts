@@ -227,6 +227,7 @@ describe('Realtime sessions through tollgate', () => {
     const { tg, fake } = await setup();
     const key = tg.keys['acme-key']!;
     const ws = new WebSocket(`${tg.url.replace('http', 'ws')}/v1/realtime?model=${MODEL}`, ['realtime', `openai-insecure-api-key.${key}`, 'openai-beta.realtime-v1']);
+    const upgrade = new Promise<string | string[] | undefined>((resolve) => ws.once('upgrade', (res) => resolve(res.headers['x-tollgate-session-id'])));
     const first = await new Promise<Event>((resolve, reject) => {
       ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Event));
       ws.once('error', reject);
@@ -240,7 +241,7 @@ describe('Realtime sessions through tollgate', () => {
     expect(JSON.stringify(conn.headers)).not.toContain(key);
     ws.close();
     await allSettled(tg);
-    expect(sessionRows(tg).map((r) => [r.key_id, r.status])).toEqual([['acme-key', 'settled']]);
+    expect(sessionRows(tg).map((r) => [r.key_id, r.status, r.session_id])).toEqual([['acme-key', 'settled', await upgrade]]);
   });
 
   it('refuses a wrong key with 401 before any upstream connection', async () => {

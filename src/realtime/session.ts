@@ -57,6 +57,8 @@ export class RealtimeSession {
   /** Client frames waiting while a `response.create` is being admitted. */
   private readonly waiting: { data: Buffer; isBinary: boolean }[] = [];
   private gated = false;
+  /** The settle and lease renewal after the last `response.done`, while under way. */
+  private renewal?: Promise<void>;
   private cutOff?: CutOff;
   private lastInputTokens = 0;
   private ended = false;
@@ -109,7 +111,7 @@ export class RealtimeSession {
       this.claims = Math.max(0, this.claims - 1);
       // A response the upstream started while no lease was free (voice activity right after a
       // refused renewal): admit one now; if none can be had, the session is cut off after it.
-      const pending = lease ? Promise.resolve(lease) : this.track(this.admit()).then((r) => (r && 'requestId' in r ? r : undefined));
+      const pending = lease ? Promise.resolve(lease) : this.track(this.leaseLate());
       this.inFlight.set(signal.responseId, { lease: pending, startedAt: performance.now() });
       return;
     }
@@ -120,8 +122,9 @@ export class RealtimeSession {
       if (signal.usage) this.lastInputTokens = signal.usage.inputTokens;
       const usage = signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, this.meter.partialOf(signal.responseId));
       const errorCode = signal.status === 'failed' ? (signal.errorCode ?? 'response_failed') : undefined;
-      this.track(
+      const renewal = this.track(
         (async () => {
+          await this.renewal;
           const lease = await flight?.lease;
           await this.ledger.chargeResponse(lease, usage, signal.usage ? 'upstream' : 'estimated', { latencyMs, errorCode });
           if (!this.cutOff && !this.ended && this.free.length === 0) {
@@ -131,12 +134,25 @@ export class RealtimeSession {
           this.closeIfCut();
         })(),
       );
+      this.renewal = renewal;
+      void renewal.then(() => {
+        if (this.renewal === renewal) this.renewal = undefined;
+      });
       return;
     }
     if (signal.usage) {
       const model = signal.model ?? 'whisper-1';
       this.track(this.ledger.chargeTranscription(model, signal.usage).then((covered) => covered || this.cut(quotaCut('The grants or a quota could not cover this session\'s input transcription.'))));
     }
+  }
+
+  /** A lease for a response already running without one: the renewal's, once done, else a new one. */
+  private async leaseLate(): Promise<Lease | undefined> {
+    await this.renewal;
+    const free = this.free.shift();
+    if (free) return free;
+    const result = await this.admit();
+    return result && 'requestId' in result ? result : undefined;
   }
 
   /**
@@ -171,16 +187,26 @@ export class RealtimeSession {
       this.claims++;
       return this.toUpstream.send(data, isBinary);
     }
+    // No free lease: wait for the renewal under way, if any, else admit one; later frames wait.
     this.gated = true;
     this.client.pause();
     this.track(
-      this.admit(create.eventId).then((result) => {
-        if (result && 'requestId' in result) {
-          this.free.push(result);
+      (async () => {
+        await this.renewal;
+        if (this.cutOff) {
+          this.sendError(this.cutOff.code, this.cutOff.message, create.eventId);
+        } else if (this.free.length > this.claims) {
           this.claims++;
           this.toUpstream.send(data, isBinary);
-        } else if (result?.code === 'rate_limit_exceeded') {
-          this.sendError(result.code, result.message, create.eventId);
+        } else {
+          const result = await this.admit(create.eventId);
+          if (result && 'requestId' in result) {
+            this.free.push(result);
+            this.claims++;
+            this.toUpstream.send(data, isBinary);
+          } else if (result?.code === 'rate_limit_exceeded') {
+            this.sendError(result.code, result.message, create.eventId);
+          }
         }
         this.gated = false;
         this.client.resume();
@@ -188,7 +214,7 @@ export class RealtimeSession {
           const next = this.waiting.shift()!;
           this.clientFrame(next.data, next.isBinary);
         }
-      }),
+      })(),
     );
   }
 
