@@ -124,7 +124,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     reload: () => (reloader ? reloader.reload() : Promise.resolve({ status: 'refused', error: 'started without a config file', issues: ['started without a config file'] })),
     async close(graceMs = 10_000) {
       reloader?.close();
-      const sessionsClosed = realtime.close();
+      const sessionsClosed = realtime.close(graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);

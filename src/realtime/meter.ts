@@ -11,7 +11,7 @@ import { base64Bytes, responseUsage, transcriptionUsage, type PartialOutput } fr
 /** What one server event means for billing; undefined for the events billing ignores. */
 export type Signal =
   | { kind: 'response.created'; responseId: string }
-  | { kind: 'response.done'; responseId: string; usage?: Usage; status?: string; errorCode?: string }
+  | { kind: 'response.done'; responseId: string; usage?: Usage; status?: string; errorCode?: string; seen: PartialOutput }
   | { kind: 'transcription'; model: string | undefined; usage?: Usage };
 
 type Json = Record<string, unknown>;
@@ -62,9 +62,10 @@ export class RealtimeMeter {
         this.partial.set(responseId, { text: '', audioBytes: 0 });
         return { kind: 'response.created', responseId };
       }
+      const seen = this.partialOf(responseId);
       this.partial.delete(responseId);
       const error = obj(obj(response?.status_details)?.error);
-      return { kind: 'response.done', responseId, usage: responseUsage(response?.usage), status: str(response?.status), errorCode: str(error?.code) ?? str(error?.type) };
+      return { kind: 'response.done', responseId, usage: responseUsage(response?.usage), status: str(response?.status), errorCode: str(error?.code) ?? str(error?.type), seen };
     }
     if (type === 'conversation.item.input_audio_transcription.completed') {
       return { kind: 'transcription', model: this.transcriptionModel, usage: transcriptionUsage(event.usage) };

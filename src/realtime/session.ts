@@ -90,11 +90,18 @@ export class RealtimeSession {
     this.timer.unref();
   }
 
-  /** Ends the session from tollgate's side (shutdown): both sides closed with 1001, rows settled. */
-  shutdown(): Promise<void> {
+  /**
+   * Ends the session from tollgate's side (shutdown): both sides closed with 1001, cut after
+   * `graceMs` if a peer does not answer the close; resolves once the rows are settled.
+   */
+  shutdown(graceMs: number): Promise<void> {
     this.client.close(1001, 'tollgate is shutting down');
     this.upstream.close(1001, 'going away');
-    return this.done;
+    const force = setTimeout(() => {
+      this.client.terminate();
+      this.upstream.terminate();
+    }, graceMs);
+    return this.done.finally(() => clearTimeout(force));
   }
 
   private fromUpstream(data: Buffer, isBinary: boolean): void {
@@ -120,7 +127,7 @@ export class RealtimeSession {
       this.inFlight.delete(signal.responseId);
       const latencyMs = flight ? Math.round((performance.now() - flight.startedAt) * 1000) / 1000 : 0;
       if (signal.usage) this.lastInputTokens = signal.usage.inputTokens;
-      const usage = signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, this.meter.partialOf(signal.responseId));
+      const usage = signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, signal.seen);
       const errorCode = signal.status === 'failed' ? (signal.errorCode ?? 'response_failed') : undefined;
       const renewal = this.track(
         (async () => {

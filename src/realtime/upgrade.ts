@@ -17,8 +17,8 @@ const MAX_FRAME = 32 * 1024 * 1024;
 
 /** The Realtime relay attached to tollgate's HTTP server. */
 export interface RealtimeRelay {
-  /** Closes every session (1001) and resolves once their rows are settled. */
-  close(): Promise<void>;
+  /** Closes every session (1001; cut after `graceMs`) and resolves once their rows are settled. */
+  close(graceMs: number): Promise<void>;
 }
 
 /**
@@ -134,8 +134,8 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
   }
 
   return {
-    async close() {
-      await Promise.all([...sessions].map((s) => s.shutdown()));
+    async close(graceMs) {
+      await Promise.all([...sessions].map((s) => s.shutdown(graceMs)));
       wss.close();
     },
   };
