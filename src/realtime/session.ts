@@ -148,7 +148,8 @@ export class RealtimeSession {
       return;
     }
     if (signal.usage) {
-      const model = signal.model ?? 'whisper-1';
+      // The model comes from the session the upstream confirmed; unknown, the row is flagged model_not_priced.
+      const model = signal.model ?? 'unknown-transcription-model';
       this.track(this.ledger.chargeTranscription(model, signal.usage).then((covered) => covered || this.cut(quotaCut('The grants or a quota could not cover this session\'s input transcription.'))));
     }
   }
