@@ -195,32 +195,28 @@ export class RealtimeSession {
       this.claims++;
       return this.toUpstream.send(data, isBinary);
     }
-    // No free lease: wait for the renewal under way, if any, else admit one; later frames wait.
+    // No free lease: wait for the renewal under way, if any, else admit one. The frames that
+    // arrive meanwhile (a ledger commit: milliseconds) wait in order behind this one.
     this.gated = true;
-    this.client.pause();
     this.track(
       (async () => {
-        await this.renewal;
-        if (this.cutOff) {
-          this.sendError(this.cutOff.code, this.cutOff.message, create.eventId);
-        } else if (this.free.length > this.claims) {
-          this.claims++;
-          this.toUpstream.send(data, isBinary);
-        } else {
-          const result = await this.admit(create.eventId);
+        try {
+          await this.renewal;
+          if (this.cutOff) return this.sendError(this.cutOff.code, this.cutOff.message, create.eventId);
+          const result = this.free.length > this.claims ? this.free[0]! : await this.admit(create.eventId);
           if (result && 'requestId' in result) {
-            this.free.push(result);
+            if (!this.free.includes(result)) this.free.push(result);
             this.claims++;
             this.toUpstream.send(data, isBinary);
           } else if (result?.code === 'rate_limit_exceeded') {
             this.sendError(result.code, result.message, create.eventId);
           }
-        }
-        this.gated = false;
-        this.client.resume();
-        while (!this.gated && this.waiting.length) {
-          const next = this.waiting.shift()!;
-          this.clientFrame(next.data, next.isBinary);
+        } finally {
+          this.gated = false;
+          while (!this.gated && this.waiting.length) {
+            const next = this.waiting.shift()!;
+            this.clientFrame(next.data, next.isBinary);
+          }
         }
       })(),
     );
