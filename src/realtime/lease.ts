@@ -125,8 +125,8 @@ export class SessionLedger {
   async void(lease: Lease, httpStatus: number | null, latencyMs: number, errorCode: string): Promise<void> {
     const now = this.rt.clock();
     const outcome = { httpStatus, usageSource: 'none' as const, latencyMs, errorCode };
-    await this.rt.ledgerQueue.run(() => this.rt.ledger.void(lease.requestId, outcome, now));
-    this.rt.metrics?.finished(lease.requestId, { principal: this.facts.principal, model: this.facts.model }, REALTIME_ENDPOINT, httpStatus, { ...outcome, costMicroUsd: 0 });
+    await this.rt.ledger.void(lease.requestId, outcome, now);
+    this.rt.metrics?.finished({ principal: this.facts.principal, model: this.facts.model }, REALTIME_ENDPOINT, httpStatus, { ...outcome, costMicroUsd: 0 });
   }
 
   private outcome(model: string | null, priced: Priced | undefined, usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> & { latencyMs: number }): Outcome {
@@ -149,7 +149,7 @@ export class SessionLedger {
     const { principal } = this.facts;
     const requestId = newRequestId();
     const row = { ...this.rowFacts(model), id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: this.facts.sessionId };
-    await this.rt.ledgerQueue.run(() => this.rt.ledger.open(row, this.rt.clock()));
+    await this.rt.ledger.open(row, this.rt.clock());
     return { requestId, holdTokens: 0, quotas: [], headers: {} };
   }
 
@@ -158,8 +158,8 @@ export class SessionLedger {
     const { rt } = this;
     const { principal } = this.facts;
     const now = rt.clock();
-    const settled: Settled | false = await rt.ledgerQueue.run(() => rt.ledger.settle(lease.requestId, outcome, now));
-    rt.metrics?.finished(lease.requestId, { principal, model: outcome.model ?? this.facts.model }, REALTIME_ENDPOINT, outcome.httpStatus, outcome);
+    const settled: Settled | false = await rt.ledger.settle(lease.requestId, outcome, now);
+    rt.metrics?.finished({ principal, model: outcome.model ?? this.facts.model }, REALTIME_ENDPOINT, outcome.httpStatus, outcome);
     if (settled && outcome.meteredTokens + outcome.costMicroUsd > 0) {
       const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
       rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas: lease.quotas, settled, tokens: outcome.meteredTokens });
