@@ -132,6 +132,10 @@ describe('Realtime sessions through tollgate', () => {
     // The lease renewed after the last response was not used: settled at zero.
     expect(all.filter((r) => Number(r.total_tokens) === 0).map((r) => [r.status, r.cost_micro_usd, r.usage_source])).toEqual([['settled', 0, 'none']]);
     expect(grant(tg)).toEqual({ spent: 342, held: 0 });
+    // The read API (and so the CLI reports) show the session under its endpoint like any request.
+    const report = await fetch(`${tg.url}/tollgate/v1/usage?group_by=endpoint`, { headers: { authorization: `Bearer ${tg.keys['acme-key']}` } });
+    const data = ((await report.json()) as { data: Record<string, unknown>[] }).data;
+    expect(data).toEqual([expect.objectContaining({ key: '/v1/realtime', requests: 3, input_tokens: 300, cached_input_tokens: 192, output_tokens: 42, total_tokens: 342, cost_micro_usd: 1181, errors: 0 })]);
   });
 
   it('meters an audio session exactly: audio, cached audio, audio out, and the input transcription at its own model', async () => {
@@ -358,5 +362,20 @@ describe('Realtime sessions through tollgate', () => {
     expect(fake.connections[0]!.received.filter((e) => e.type === 'response.create')).toHaveLength(1);
     await allSettled(tg);
     expect(responseRows(tg).map((r) => [r.total_tokens, r.usage_source])).toEqual([[50, 'upstream']]);
+  });
+
+  it('cuts off a transcription-only session whose transcription the grants cannot cover, charging it anyway', async () => {
+    // The opening lease takes the whole grant, so the first transcription cannot be held.
+    const { tg, fake } = await setup({ tokens: 10_000, realtime: { leaseTokens: 10_000, minLeaseTokens: 10_000 } });
+    fake.transcriptionUsage = { type: 'tokens', input_tokens: 50, output_tokens: 8, total_tokens: 58, input_token_details: { text_tokens: 0, audio_tokens: 50 } };
+    const s = await open(tg);
+    s.rt.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe' } } } } } as never);
+    s.rt.send({ type: 'input_audio_buffer.commit' });
+    expect(await s.closed).toEqual({ code: 1008, reason: 'insufficient_quota' });
+    expect(s.events.find((e) => e.type === 'error')!.error.code).toBe('insufficient_quota');
+    await allSettled(tg);
+    expect(responseRows(tg).map((r) => [r.requested_model, r.total_tokens, r.cost_micro_usd])).toEqual([['gpt-4o-transcribe', 58, 380]]);
+    expect(tg.query("SELECT SUM(overdraft) AS o FROM debits")[0]!.o).toBe(58);
+    expect(grant(tg)).toEqual({ spent: 58, held: 0 });
   });
 });
