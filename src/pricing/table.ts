@@ -101,4 +101,5 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   'gpt-realtime-2.1-mini': realtime('gpt-realtime-2.1-mini', [0.6, 0.06, 2.4], [10, 0.3, 20], [0.8, 0.08]),
   'gpt-4o-realtime-preview': realtime('gpt-4o-realtime-preview', [5, 2.5, 20], [40, 2.5, 80]),
   'gpt-4o-mini-realtime-preview': realtime('gpt-4o-mini-realtime-preview', [0.6, 0.3, 2.4], [10, 0.3, 20]),
+  'gpt-realtime-whisper': { input: 0, output: 0, perMinute: 0.017, source: 'https://developers.openai.com/api/docs/models/gpt-realtime-whisper', date: '2026-11-30' },
 };
