@@ -16,6 +16,7 @@ import { admitJson } from './proxy/admit-json.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
+import { admitClientSecret, isEphemeralSecretRequest } from './realtime/client-secrets.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
@@ -36,7 +37,9 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   const method = incoming.method ?? 'GET';
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
   let admitted: Admitted | Denial;
-  if (!endpoint) {
+  if (isEphemeralSecretRequest(method, path)) {
+    admitted = await admitClientSecret(rt, principal, incoming, path, now);
+  } else if (!endpoint) {
     admitted = await openRow(rt, principal, undefined, path, upload, false, now);
   } else if (endpoint.body === 'json') {
     const raw = await readBody(incoming, MAX_BODY);
@@ -66,7 +69,8 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
     const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);
-    if (!endpoint && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
+    const ephemeral = isEphemeralSecretRequest(c.env.incoming.method ?? 'GET', c.req.path);
+    if (!endpoint && !ephemeral && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
     c.set('endpoint', endpoint);
     return next();
   });

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
+import { attachRealtime } from './realtime/upgrade.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
 /** Options for `startServer`; everything but the config has a production default. */
@@ -105,6 +106,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const server: Server = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s as Server));
   });
+  const realtime = attachRealtime(server, runtime);
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
@@ -116,10 +118,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     reload: () => (reloader ? reloader.reload() : Promise.resolve({ status: 'refused', error: 'started without a config file', issues: ['started without a config file'] })),
     async close(graceMs = 10_000) {
       reloader?.close();
+      const sessionsClosed = realtime.close(graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
+      await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await upstream.close();
       await ledger.close();

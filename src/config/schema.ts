@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { realtimeSchema } from '../realtime/config.js';
 
 /**
  * The schema of `proxy.config.json`, validated at start with zod.
@@ -187,6 +188,9 @@ export const priceSchema = z
   .object({
     input: usdPerMillion.default(0),
     cachedInput: usdPerMillion.optional(),
+    /** Cached audio / image input (Realtime models); each falls back to `cachedInput`. */
+    cachedAudioInput: usdPerMillion.optional(),
+    cachedImageInput: usdPerMillion.optional(),
     output: usdPerMillion.default(0),
     audioInput: usdPerMillion.optional(),
     audioOutput: usdPerMillion.optional(),
@@ -307,6 +311,8 @@ export const configSchema = z
     features: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema).default({}),
     /** Operator credentials (see `operatorSchema`). */
     operators: z.array(operatorSchema).default([]),
+    /** Realtime sessions (`/v1/realtime` over WebSocket): see `realtimeSchema` in src/realtime/config.ts. */
+    realtime: realtimeSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z.object({ requireAuth: z.boolean().default(false) }).strict().default({ requireAuth: false }),
   })

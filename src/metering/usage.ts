@@ -20,6 +20,9 @@ export interface Usage {
   audioOutputTokens?: number;
   imageInputTokens?: number;
   imageOutputTokens?: number;
+  /** Parts of `cachedInputTokens` in audio or images (Realtime), priced at the cached audio / image price. */
+  cachedAudioInputTokens?: number;
+  cachedImageInputTokens?: number;
   /** Non-token units: seconds of audio (whisper), input characters (tts-1), images (DALL·E) of `imageKey` size/quality. */
   seconds?: number;
   characters?: number;

@@ -102,7 +102,9 @@ export function tierPrice(price: PriceConfig, tier: string | undefined): { price
 /** The model's highest per-token price in pico-USD (standard or priority): what a hold on a USD grant reserves per token. */
 export function maxPicoPerToken(price: PriceConfig): number {
   const p = price.priority;
-  return picoPerToken(Math.max(price.input, price.cachedInput ?? 0, price.output, price.audioInput ?? 0, price.audioOutput ?? 0, price.imageInput ?? 0, price.imageOutput ?? 0, p?.input ?? 0, p?.output ?? 0));
+  return picoPerToken(
+    Math.max(price.input, price.cachedInput ?? 0, price.cachedAudioInput ?? 0, price.cachedImageInput ?? 0, price.output, price.audioInput ?? 0, price.audioOutput ?? 0, price.imageInput ?? 0, price.imageOutput ?? 0, p?.input ?? 0, p?.output ?? 0),
+  );
 }
 
 const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
@@ -110,8 +112,9 @@ const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
 /**
  * Cost of a usage in integer nano-USD (1 USD = 1e9), summed exactly in pico-USD (BigInt) and
  * rounded once, half up:
- * - input tokens: cached at `cachedInput`, audio at `audioInput`, image at `imageInput`, the rest at
- *   `input` (each absent price falls back to `input`);
+ * - input tokens: cached at `cachedInput` (their audio and image parts at `cachedAudioInput` /
+ *   `cachedImageInput`, falling back to `cachedInput`), audio at `audioInput`, image at `imageInput`,
+ *   the rest at `input` (each absent price falls back to `input`);
  * - output tokens: audio at `audioOutput`, image at `imageOutput`, the rest (reasoning included) at
  *   `output` (fallback `output`);
  * - `seconds` of audio at `perMinute`, `characters` at `perMillionCharacters`, `images` at
@@ -124,6 +127,9 @@ const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
 export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, feesNano = 0): number {
   const { price, discount } = tierPrice(standard, tier);
   const cached = usage.cachedInputTokens;
+  const cachedAudio = Math.min(usage.cachedAudioInputTokens ?? 0, cached);
+  const cachedImage = Math.min(usage.cachedImageInputTokens ?? 0, cached - cachedAudio);
+  const cachedText = cached - cachedAudio - cachedImage;
   const audioIn = usage.audioInputTokens ?? 0;
   const imageIn = usage.imageInputTokens ?? 0;
   const audioOut = usage.audioOutputTokens ?? 0;
@@ -133,7 +139,9 @@ export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, 
   const at = (tokens: number, usdPerMillion: number) => big(tokens) * big(picoPerToken(usdPerMillion));
   let pico =
     at(textIn, price.input) +
-    at(cached, price.cachedInput ?? price.input) +
+    at(cachedText, price.cachedInput ?? price.input) +
+    at(cachedAudio, price.cachedAudioInput ?? price.cachedInput ?? price.input) +
+    at(cachedImage, price.cachedImageInput ?? price.cachedInput ?? price.input) +
     at(audioIn, price.audioInput ?? price.input) +
     at(imageIn, price.imageInput ?? price.input) +
     at(textOut, price.output) +

@@ -42,6 +42,22 @@ const pri = (entry: PriceInput, input: number, cachedInput: number | undefined, 
   source: `${entry.source}; priority: ${PRIORITY} (${READ})`,
 });
 
+/**
+ * Realtime models: text, audio and image tokens, each with its cached price. Source: each model's
+ * page on developers.openai.com (`/api/docs/models/<model>`, "Pricing"), read 2026-11-30.
+ */
+const realtime = (model: string, text: [number, number, number], audio: [number, number, number], image?: [number, number]): PriceInput => ({
+  input: text[0],
+  cachedInput: text[1],
+  output: text[2],
+  audioInput: audio[0],
+  cachedAudioInput: audio[1],
+  audioOutput: audio[2],
+  ...(image ? { imageInput: image[0], cachedImageInput: image[1] } : {}),
+  source: `https://developers.openai.com/api/docs/models/${model}`,
+  date: '2026-11-30',
+});
+
 /** The built-in prices by model name or family (see the module comment for source and date). */
 export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   // GPT-5 family
@@ -100,7 +116,11 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   'tts-1-hd': p(0, undefined, 0, { perMillionCharacters: 30 }),
   'gpt-4o-mini-tts': p(0.6, undefined, 0, { audioOutput: 12 }),
   'gpt-audio': m('gpt-audio', 2.5, undefined, 10, { audioInput: 32, audioOutput: 64 }),
-  // Realtime (text, audio and image tokens; cached audio input is priced as cached text, $0.40)
-  'gpt-realtime-1.5': m('gpt-realtime-1.5', 4, 0.4, 16, { audioInput: 32, audioOutput: 64, imageInput: 5 }),
-  'gpt-realtime-2': m('gpt-realtime-2', 4, 0.4, 24, { audioInput: 32, audioOutput: 64, imageInput: 5 }),
+  // Realtime (see `realtime` above for the source)
+  'gpt-realtime-1.5': realtime('gpt-realtime-1.5', [4, 0.4, 16], [32, 0.4, 64], [5, 0.5]),
+  'gpt-realtime-2': realtime('gpt-realtime-2', [4, 0.4, 24], [32, 0.4, 64], [5, 0.5]),
+  'gpt-realtime-2.1-mini': realtime('gpt-realtime-2.1-mini', [0.6, 0.06, 2.4], [10, 0.3, 20], [0.8, 0.08]),
+  'gpt-4o-realtime-preview': realtime('gpt-4o-realtime-preview', [5, 2.5, 20], [40, 2.5, 80]),
+  'gpt-4o-mini-realtime-preview': realtime('gpt-4o-mini-realtime-preview', [0.6, 0.3, 2.4], [10, 0.3, 20]),
+  'gpt-realtime-whisper': { input: 0, output: 0, perMinute: 0.017, source: 'https://developers.openai.com/api/docs/models/gpt-realtime-whisper', date: '2026-11-30' },
 };

@@ -58,11 +58,17 @@ export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'l
  */
 export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
 
-/** The ledger row's identity columns for a request of `principal`. */
-export const rowOf = (requestId: string, principal: Principal) => ({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId });
+/** The ledger row's identity columns for a request of `principal`; `sessionId` defaults to the principal's (the JWT's `sid`). */
+export const rowOf = (requestId: string, principal: Principal, sessionId?: string | null) => ({
+  id: requestId,
+  companyId: principal.companyId,
+  keyId: principal.keyId,
+  userId: principal.userId,
+  sessionId: sessionId ?? principal.sessionId,
+});
 
-/** The row's facts besides its identity (endpoint, model, stream, feature, estimate). */
-export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessionId'>;
+/** The row's facts besides its identity (endpoint, model, stream, feature, estimate); `sessionId` overrides the principal's (a Realtime session). */
+export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId'>;
 
 /** A hold placed: the row's id, the tokens held, the quotas it was held against and the response headers. */
 export interface Placed {
@@ -76,13 +82,14 @@ export interface Placed {
  * Rate limits (in memory), then quotas and grants (one ledger call). Returns the hold placed with
  * the response headers, or the `rate_limited` / `insufficient_quota` denial. `want.maxTokens` is
  * the worst case in tokens (micro-USD for a money-only request), for the refusal message and the
- * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back.
+ * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back. `rateLimited: false`
+ * skips the per-minute limits (a Realtime transcription, charged after the fact).
  */
-export async function place(rt: AdmissionDeps, principal: Principal, facts: Facts, want: HoldRequest, now: Date): Promise<Placed | Denial> {
+export async function place(rt: AdmissionDeps, principal: Principal, facts: Facts, want: HoldRequest, now: Date, rateLimited = true): Promise<Placed | Denial> {
   const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
-  const rateChecks = rateLimitsFor(company, principal, keyLimits);
+  const rateChecks = rateLimited ? rateLimitsFor(company, principal, keyLimits) : [];
   const rateTokens = want.costOnly ? 0 : needed;
   const rate = rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
   const model = facts.requestedModel ?? 'this endpoint';
@@ -92,7 +99,7 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const row = { ...facts, ...rowOf(requestId, principal) };
+  const row = { ...facts, ...rowOf(requestId, principal, facts.sessionId) };
   const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);

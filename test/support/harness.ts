@@ -56,6 +56,10 @@ export interface TollgateOptions {
   alerts?: Record<string, unknown>;
   clock?: () => Date;
   webhook?: { retryBaseMs?: number; maxAttempts?: number; timeoutMs?: number };
+  /** Prices added to (or overriding) `TEST_PRICES`. */
+  prices?: Record<string, unknown>;
+  /** The config's `realtime` section. */
+  realtime?: Record<string, unknown>;
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -80,7 +84,8 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     unknownPaths: opts.unknownPaths,
     alerts: opts.alerts,
     companies,
-    prices: TEST_PRICES,
+    prices: { ...TEST_PRICES, ...opts.prices },
+    realtime: opts.realtime,
   });
   const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock, webhook: opts.webhook });
   const reader = new Database(config.ledger.path, { readonly: true });

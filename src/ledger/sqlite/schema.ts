@@ -60,7 +60,7 @@ export const requests = sqliteTable(
     companyId: text('company_id').notNull(),
     keyId: text('key_id'),
     userId: text('user_id'),
-    /** The JWT's session id (`sid`), for per-session quotas. */
+    /** The JWT's session id (`sid`), for per-session quotas; on a Realtime row, the WebSocket session's `rts_…` id. */
     sessionId: text('session_id'),
     /** The Responses conversation the request continues (`conversation`), to hold for its earlier turns. */
     conversationId: text('conversation_id'),
