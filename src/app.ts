@@ -3,6 +3,8 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
+import { standingRoutes } from './api/standing.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { readBody } from './http/body.js';
 import { errorResponse } from './http/errors.js';
 import { observabilityRoutes, refused } from './observability/routes.js';
@@ -68,6 +70,8 @@ export function createApp(rt: Runtime): Hono {
   observabilityRoutes(app, rt);
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
+  standingRoutes(app, rt);
+  dashboardRoutes(app, rt);
   app.all('/v1/*', (c) => proxy(rt, c as unknown as Context<{ Bindings: HttpBindings }>));
   app.notFound(notFound);
   app.onError((err, c) => {

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal.js';
 import type { OperatorConfig } from '../config/schema.js';
 import { errorResponse, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { requests } from '../ledger/sqlite/schema.js';
+import { cookieReader } from '../dashboard/session-reader.js';
 import { authenticate } from '../proxy/admission.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
 import { exportCsv, exportRows } from '../reports/export.js';
@@ -67,7 +68,7 @@ export async function authenticateReader(rt: Runtime, authorization: string | un
 }
 
 /** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
-function queryOf(c: Context, allowed: readonly string[]): Record<string, string> | Response {
+export function queryOf(c: Context, allowed: readonly string[]): Record<string, string> | Response {
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(c.req.queries())) {
     if (!allowed.includes(name)) return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
@@ -280,7 +281,8 @@ export function readRoutes(app: Hono, rt: Runtime): void {
   const route = (path: string, allowed: readonly string[], body: (c: Context, reader: Reader, q: Record<string, string>, now: Date) => Response | Promise<Response>) =>
     app.get(path, async (c) => {
       const now = rt.clock();
-      const reader = await authenticateReader(rt, c.req.header('authorization'), now);
+      // A GET without Authorization may read with the dashboard's session cookie.
+      const reader = (await cookieReader(rt, c, now)) ?? (await authenticateReader(rt, c.req.header('authorization'), now));
       if (reader instanceof Response) return reader;
       const q = queryOf(c, allowed);
       if (q instanceof Response) return q;

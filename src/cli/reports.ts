@@ -91,7 +91,12 @@ function run<O extends SourceOpts>(body: (ledger: ReadOnlyLedger, now: Date, opt
     let ledger: ReadOnlyLedger | undefined;
     try {
       const now = opts.now !== undefined ? new Date(userInput(() => parseInstant(opts.now!, '--now'))) : new Date();
-      ledger = openLedger(opts);
+      const opened = openLedger(opts);
+      ledger = opened.ledger;
+      const company = (opts as { company?: string }).company;
+      if (company !== undefined && !opened.companies.includes(company)) {
+        throw new UsageError(`no company "${company}" in ${opened.source} (companies: ${opened.companies.join(', ') || 'none'})`);
+      }
       body(ledger, now, opts);
     } catch (err) {
       if (!(err instanceof UsageError || err instanceof ConfigError || err instanceof Database.SqliteError)) throw err;
@@ -103,13 +108,22 @@ function run<O extends SourceOpts>(body: (ledger: ReadOnlyLedger, now: Date, opt
   };
 }
 
-function openLedger(opts: SourceOpts): ReadOnlyLedger {
-  const path = opts.ledger ?? loadConfig(configPath(opts.config)).ledger.path;
+/**
+ * Opens the ledger the options name, and lists the companies a `--company` may name: the config's
+ * (when the ledger came from it), else those the ledger has grants or rows for.
+ */
+function openLedger(opts: SourceOpts): { ledger: ReadOnlyLedger; companies: string[]; source: string } {
+  const config = opts.ledger === undefined ? loadConfig(configPath(opts.config)) : undefined;
+  const path = opts.ledger ?? config!.ledger.path;
+  let ledger: ReadOnlyLedger;
   try {
-    return openLedgerReadOnly(path);
+    ledger = openLedgerReadOnly(path);
   } catch (err) {
     throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
   }
+  if (config) return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
+  const rows = ledger.sqlite.prepare('SELECT company_id FROM grants UNION SELECT DISTINCT company_id FROM requests ORDER BY 1').all() as { company_id: string }[];
+  return { ledger, companies: rows.map((r) => r.company_id), source: `the ledger ${path}` };
 }
 
 /** Runs `parse`, turning what it throws into a UsageError. */
@@ -227,7 +241,7 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { title: 'date', cell: (r) => r.createdAt },
   { title: 'company', cell: (r) => r.companyId },
   { title: 'user', cell: (r) => r.userId ?? '-' },
-  { title: 'generator', cell: (r) => r.model ?? '-' },
+  { title: 'model', cell: (r) => r.model ?? '-' },
   { title: 'endpoint', cell: (r) => r.endpoint },
   { title: 'status', cell: (r) => r.status },
   { title: 'tokens used', cell: (r) => int(r.tokensUsed), numeric: true },
@@ -237,7 +251,7 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
 
 function historyCsv(rows: HistoryRow[]): string {
   return toCsv(
-    ['date', 'company', 'user', 'generator', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
+    ['date', 'company', 'user', 'model', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
     rows.map((r) => [r.createdAt, r.companyId, r.userId, r.model, r.endpoint, r.feature, r.status, r.tokensUsed, r.remainingTokens, r.costMicroUsd, r.requestId]),
   );
 }

@@ -11,7 +11,7 @@ export interface HistoryRow {
   companyId: string;
   userId: string | null;
   endpoint: string;
-  /** The "generator": the model the caller asked for. */
+  /** The model the caller asked for. */
   model: string | null;
   feature: string | null;
   status: 'settled' | 'voided' | 'interrupted';
