@@ -129,9 +129,9 @@ export function dashboardRoutes(app: Hono, rt: Runtime): void {
     const state: FilterState = { period, user: q.user || undefined, model: q.model || undefined, endpoint: q.endpoint || undefined, company: q.company || undefined };
     const api = apiClient(app, getCookie(c, SESSION_COOKIE)!);
     try {
-      const { title, body } = await view(rt, s.reader, api, state, s.session, now);
+      const { title, body, timeZone } = await view(rt, s.reader, api, state, s.session, now);
       const content = (
-        <Content title={title} updated={when(now.toISOString(), 'UTC')}>
+        <Content title={title} updated={when(now.toISOString(), timeZone)}>
           {body}
         </Content>
       );
@@ -159,17 +159,17 @@ async function view(rt: Runtime, reader: SessionReader, api: ReturnType<typeof a
   if (reader.kind === 'operator') {
     if (!state.company) {
       const companies = (await api<List<OverviewJson>>('/tollgate/v1/overview')).data;
-      return { title: 'All companies', body: <OperatorView companies={companies} /> };
+      return { title: 'All companies', body: <OperatorView companies={companies} />, timeZone: 'UTC' };
     }
     const data = await loadAdmin(api, state, true, lowBalance);
-    return { title: `${data.overview.name}: company overview`, body: <AdminView data={data} state={state} /> };
+    return { title: `${data.overview.name}: company overview`, body: <AdminView data={data} state={state} />, timeZone: data.overview.time_zone };
   }
   const p = reader.principal;
   const company = rt.config.companies[p.companyId]!;
   if (p.role === 'admin') {
     const data = await loadAdmin(api, state, false, lowBalance);
-    return { title: `${company.name}: company overview`, body: <AdminView data={data} state={state} /> };
+    return { title: `${company.name}: company overview`, body: <AdminView data={data} state={state} />, timeZone: company.timeZone };
   }
   const data = await loadUser(api, state, company.timeZone, now);
-  return { title: `${p.userId ?? `Key ${p.keyId}`}: your usage`, body: <UserView data={data} state={state} csrf={session.csrf} /> };
+  return { title: `${p.userId ?? `Key ${p.keyId}`}: your usage`, body: <UserView data={data} state={state} csrf={session.csrf} />, timeZone: company.timeZone };
 }

@@ -20,6 +20,7 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · tollgate</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
         {props.who ? <script src="/dashboard/assets/chart.umd.min.js" defer /> : null}
         {props.who ? <script src="/dashboard/assets/dashboard.js" defer /> : null}

@@ -89,7 +89,7 @@ export function RecentCalls(props: { rows: RequestJson[]; timeZone: string; titl
     { title: 'Tokens', cell: (r) => <span data-value={String(r.total_tokens)}>{grouped(r.total_tokens)}</span>, num: true },
     { title: 'Cost', cell: (r) => <span data-value={String(r.cost_micro_usd)}>{usd(r.cost_micro_usd)}</span>, num: true },
     { title: 'Time', cell: (r) => duration(r.latency_ms), num: true },
-    { title: 'Result', cell: (r) => (r.success ? <span class="ok">✓ ok</span> : <span class="fail">✗ {r.status}</span>) },
+    { title: 'Result', cell: (r) => (r.success ? <span class="res-ok">✓ ok</span> : <span class="res-fail">✗ {r.status}</span>) },
     ...(props.remaining ? [{ title: 'Remaining', num: true, cell: (r: RequestJson) => (r.remaining_tokens === null ? '–' : <span data-value={String(r.remaining_tokens)}>{grouped(r.remaining_tokens)}</span>) }] : []),
   ];
   return (
