@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,5 +126,46 @@ describe('tollgate keys revoke', () => {
     const missing = tollgate(['keys', 'revoke', '--id', 'nope', '-c', file]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('no key with id "nope"');
+  });
+});
+
+describe('tollgate mock-upstream', () => {
+  it('runs the mock OpenAI upstream alone and prints the line that points tollgate at it', async () => {
+    const child = spawn(process.execPath, [...CLI, 'mock-upstream', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed within 20 s: ${out}`)), 20_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m && out.includes('Stop with Ctrl-C')) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(out).toContain(`serve --upstream ${url}`);
+      const models = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer anything' } });
+      expect(models.status).toBe(200);
+      expect(((await models.json()) as { object: string }).object).toBe('list');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('tollgate dashboard link', () => {
+  it('refuses without the session secret (a link the server could not verify), and an unknown company', () => {
+    const noSecret = tollgate(['dashboard', 'link', '--company', 'acme'], { TOLLGATE_SESSION_SECRET: '' });
+    expect(noSecret.status).toBe(1);
+    expect(noSecret.stderr).toContain('TOLLGATE_SESSION_SECRET is not set');
+    const unknown = tollgate(['dashboard', 'link', '--company', 'initech'], { TOLLGATE_SESSION_SECRET: 'x'.repeat(32) });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('no company "initech"');
+    const member = tollgate(['dashboard', 'link', '--company', 'acme', '--role', 'member'], { TOLLGATE_SESSION_SECRET: 'x'.repeat(32) });
+    expect(member.status).toBe(1);
+    expect(member.stderr).toContain('a member link needs --user');
   });
 });
