@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import { cookieReader } from '../dashboard/session-reader.js';
 import { invalidRequest } from '../http/errors.js';
-import { quotaRequests } from '../ledger/sqlite/schema.js';
 import { authenticate } from '../proxy/admission.js';
 import type { Runtime } from '../runtime.js';
 
@@ -37,7 +35,7 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
     } catch {
       return invalidRequest('We could not parse the JSON body of your request.');
     }
-    const filed = fileQuotaRequest(rt, principal, raw);
+    const filed = await fileQuotaRequest(rt, principal, raw);
     return filed instanceof Response ? filed : c.json(filed, 201);
   });
 
@@ -47,7 +45,7 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
     const session = await cookieReader(rt, c, now);
     const principal = session ? (session.kind === 'principal' ? session.principal : null) : await authenticate(rt, c.req.header('authorization'), now);
     if (principal instanceof Response) return principal;
-    return c.json({ object: 'list', data: principal ? listQuotaRequests(rt, principal) : [] });
+    return c.json({ object: 'list', data: principal ? await listQuotaRequests(rt, principal) : [] });
   });
 }
 
@@ -55,7 +53,7 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
  * Files a quota-increase request for `principal` from a parsed body (see `bodySchema`): stores it,
  * fires the admin webhook, and returns the stored request as the API shows it; a 400 for a bad body.
  */
-export function fileQuotaRequest(rt: Runtime, principal: Principal, raw: unknown) {
+export async function fileQuotaRequest(rt: Runtime, principal: Principal, raw: unknown) {
   const parsed = bodySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -67,19 +65,18 @@ export function fileQuotaRequest(rt: Runtime, principal: Principal, raw: unknown
     createdAt: rt.clock().toISOString(),
     companyId: principal.companyId,
     userId: principal.userId ?? `key:${principal.keyId}`,
-    requested: JSON.stringify(requested),
+    requested,
     justification,
   };
-  rt.ledger.db.insert(quotaRequests).values(row).run();
+  await rt.ledger.quotaRequests.add(row);
   const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
   rt.alerts.quotaIncreaseRequested(row.companyId, out);
   return out;
 }
 
 /** The quota-increase requests `principal` may see, newest first: its own, or its company's for an admin. */
-function listQuotaRequests(rt: Runtime, principal: Principal) {
+async function listQuotaRequests(rt: Runtime, principal: Principal) {
   const self = principal.userId ?? `key:${principal.keyId}`;
-  const where = principal.role === 'admin' ? eq(quotaRequests.companyId, principal.companyId) : and(eq(quotaRequests.companyId, principal.companyId), eq(quotaRequests.userId, self));
-  const rows = rt.ledger.db.select().from(quotaRequests).where(where).orderBy(desc(quotaRequests.createdAt)).all();
-  return rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: JSON.parse(r.requested) as unknown, justification: r.justification }));
+  const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
+  return rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification }));
 }

@@ -3,12 +3,10 @@ import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig } from '../config/schema.js';
 import { cookieReader } from '../dashboard/session-reader.js';
 import { errorResponse, invalidRequest } from '../http/errors.js';
-import { dashboardReads } from '../ledger/sqlite/reads.js';
 import { quotasFor } from '../limits/quotas.js';
 import { localMidnight, monthlyWindow } from '../limits/windows.js';
 import { balanceReport } from '../reports/balance.js';
 import { formatMicroUsd } from '../reports/money.js';
-import { usageReport } from '../reports/usage.js';
 import type { Runtime } from '../runtime.js';
 import { authenticateReader, permissionDenied, queryOf, type Reader } from './read.js';
 
@@ -42,7 +40,7 @@ export function standingRoutes(app: Hono, rt: Runtime): void {
     const company = rt.config.companies[who.companyId]!;
     const keyLimits = who.keyId ? rt.keys.key(who.keyId)?.limits : undefined;
     const checks = who.userId === null && who.keyId === null ? [] : quotasFor(company, who, keyLimits, now);
-    const counters = new Map((await dashboardReads(rt.ledger.db).quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]));
+    const counters = new Map((await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]));
     const [warning, critical] = rt.config.alerts.quotaThresholds;
     return c.json({
       object: 'list',
@@ -82,14 +80,14 @@ export function standingRoutes(app: Hono, rt: Runtime): void {
   route('/tollgate/v1/overview', ['company'], async (c, reader, q, now) => {
     const ids = visibleCompanies(rt, reader, q, 'admin');
     if (ids instanceof Response) return ids;
-    const reads = dashboardReads(rt.ledger.db);
+    const reads = rt.ledger.reader;
     const holds = await reads.openHoldsByCompany();
     const data = [];
     for (const id of ids) {
       const company = rt.config.companies[id]!;
       const month = monthStart(company, now);
-      const b = balanceReport(rt.ledger.db, now, id)[0]!;
-      const spend = usageReport(rt.ledger.db, { companyId: id, since: month.since }, 'none')[0]!;
+      const b = (await balanceReport(rt.ledger, now, id))[0]!;
+      const spend = (await reads.usage({ companyId: id, since: month.since }, 'none'))[0]!;
       const alerts = await reads.recentAlerts(id, 10);
       data.push({
         object: 'tollgate.company_overview',

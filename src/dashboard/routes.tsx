@@ -109,7 +109,7 @@ export function dashboardRoutes(app: Hono, rt: Runtime): void {
     if (form.csrf !== s.session.csrf) return c.html(<ErrorPage status={400} message="This form expired. Reload the page and try again." who={who} />, 400);
     if (s.reader.kind !== 'principal') return c.html(<ErrorPage status={403} message="Operators have no quotas to raise." who={who} />, 403);
     const tokens = typeof form.tokens === 'string' && form.tokens.trim() !== '' ? Number(form.tokens) : undefined;
-    const filed = fileQuotaRequest(rt, s.reader.principal, { justification: form.justification, window: form.window || undefined, ...(tokens === undefined ? {} : { tokens }) });
+    const filed = await fileQuotaRequest(rt, s.reader.principal, { justification: form.justification, window: form.window || undefined, ...(tokens === undefined ? {} : { tokens }) });
     if (filed instanceof Response) {
       const body = (await filed.json()) as { error: { message: string } };
       return c.html(<ErrorPage status={400} message={`The request was not sent: ${body.error.message}`} who={who} />, 400);

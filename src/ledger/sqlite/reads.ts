@@ -6,7 +6,7 @@ import { alerts, quotaCounters, requests } from './schema.js';
 /** The dashboard's reads of the SQLite ledger (the `LedgerReader` methods `quotaCounters`, `openHoldsByCompany`, `recentAlerts`). */
 export type DashboardReads = Pick<LedgerReader, 'quotaCounters' | 'openHoldsByCompany' | 'recentAlerts'>;
 
-/** Implements the dashboard's reads on a drizzle handle of the ledger. Read-only. */
+/** Implements the dashboard's reads on a drizzle handle of the ledger (`SqliteReader` delegates to it). Read-only. */
 export function dashboardReads(db: LedgerHandle): DashboardReads {
   return {
     async quotaCounters(ids: string[]): Promise<CounterState[]> {
