@@ -15,6 +15,8 @@ import { startFromFile, type FileTollgate } from './support/config-file.js';
  * scroll, and caller data is escaped. Writes the README's screenshots under docs/.
  */
 const CHROMIUM = '/usr/bin/chromium';
+// A browser on a shared 2-core machine: allow each test more than the suite's default 30 s.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 90_000 });
 const DOCS = join(import.meta.dirname, '..', 'docs');
 process.env.DASH_JWT_SECRET = 'dashboard-jwt-secret-0123456789abcdef01234';
 process.env.DASH_SESSION_SECRET = 'dashboard-session-secret-0123456789abcdef';
