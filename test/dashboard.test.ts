@@ -149,6 +149,7 @@ describe('a user (member token)', () => {
     expect(await page.locator('[data-card="quota-daily"]').getAttribute('class')).toContain(daily.level);
     expect(await cardValue(page, 'tokens-today')).toBe(mine.reduce((n, r) => n + Number(r.total_tokens), 0));
     expect(await cardValue(page, 'cost-today')).toBe(mine.reduce((n, r) => n + Number(r.cost_micro_usd), 0));
+    expect(await cardValue(page, 'rate')).toBe(mine.reduce((n, r) => n + Number(r.total_tokens), 0)); // all within the last hour
     const recent = await cellValues(page, 'recent', 4);
     expect(recent).toEqual([...mine].reverse().map((r) => Number(r.total_tokens)));
     const byModel = await page.locator('table[data-table="by-model"] tbody tr td:first-child').allTextContents();

@@ -9,6 +9,10 @@ import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.j
 export interface UserData {
   quotas: QuotasJson;
   today: UsageRowJson;
+  /** The last 60 minutes, for the rate. */
+  lastHour: UsageRowJson;
+  /** Today's tokens at the rate so far, to the end of the local day. */
+  projectedToday: number;
   usage: UsageData;
   requests: QuotaRequestJson[];
   timeZone: string;
@@ -22,13 +26,18 @@ export function todayStart(now: Date, timeZone: string): string {
 
 /** Reads a user's view through the read API. */
 export async function loadUser(api: ApiGet, s: FilterState, timeZone: string, now: Date): Promise<UserData> {
-  const [quotas, today, usage, requests] = await Promise.all([
+  const start = todayStart(now, timeZone);
+  const [quotas, today, lastHour, usage, requests] = await Promise.all([
     api<QuotasJson>('/tollgate/v1/quotas'),
-    api<List<UsageRowJson>>('/tollgate/v1/usage', { since: todayStart(now, timeZone) }).then((r) => r.data[0]!),
+    api<List<UsageRowJson>>('/tollgate/v1/usage', { since: start }).then((r) => r.data[0]!),
+    api<List<UsageRowJson>>('/tollgate/v1/usage', { since: new Date(now.getTime() - 3_600_000).toISOString() }).then((r) => r.data[0]!),
     loadUsage(api, s, false, 20),
     api<List<QuotaRequestJson>>('/tollgate/v1/quota-requests').then((r) => r.data),
   ]);
-  return { quotas, today, usage, requests, timeZone };
+  // Local days are 23 to 25 hours long; 24 h is close enough for a projection.
+  const elapsed = Math.max(now.getTime() - Date.parse(start), 60_000);
+  const projectedToday = Math.round((today.total_tokens * 86_400_000) / elapsed);
+  return { quotas, today, lastHour, projectedToday, usage, requests, timeZone };
 }
 
 const WINDOW_NAMES: Record<QuotaJson['window'], string> = { daily: 'Daily quota', monthly: 'Monthly quota', hard: 'Hard limit', session: 'Session quota' };
@@ -113,6 +122,8 @@ export function UserView(props: { data: UserData; state: FilterState; csrf: stri
       <section class="cards" aria-label="Today and this period">
         <Card name="tokens-today" label="Tokens today" value={compact(d.today.total_tokens)} exact={d.today.total_tokens} sub={`${grouped(d.today.requests)} requests`} />
         <Card name="cost-today" label="Cost today" value={usd(d.today.cost_micro_usd)} exact={d.today.cost_micro_usd} />
+        <Card name="rate" label="Rate, last hour" value={`${compact(Math.round(d.lastHour.total_tokens / 60))} tokens/min`} exact={d.lastHour.total_tokens} sub={`${grouped(d.lastHour.total_tokens)} tokens in the last 60 minutes`} />
+        <Card name="projected-today" label="Projected today" value={compact(d.projectedToday)} exact={d.projectedToday} sub="at today's rate so far" />
         <Card name="tokens-period" label={`Tokens, last ${props.state.period.slice(0, -1)} days`} value={compact(d.usage.total.total_tokens)} exact={d.usage.total.total_tokens} sub={`${grouped(d.usage.total.requests)} requests`} />
         <Card name="cost-period" label={`Cost, last ${props.state.period.slice(0, -1)} days`} value={usd(d.usage.total.cost_micro_usd)} exact={d.usage.total.cost_micro_usd} />
       </section>
