@@ -62,18 +62,24 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
   if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
 
+  const jwt = new JwtVerifier(config);
+  await jwt.check();
   const ledger = openLedger(config.ledger);
-  const terms = grantTerms(config);
-  await ledger.syncGrants(terms.grants, terms.purchases, clock());
-  const interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-    const priced = model ? priceBook(config).find(model, clock()) : undefined;
-    return priced ? costMicroUsd(usage, priced.price) : 0;
-  });
+  let interrupted: string[];
+  try {
+    const terms = grantTerms(config);
+    await ledger.syncGrants(terms.grants, terms.purchases, clock());
+    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
+      const priced = model ? priceBook(config).find(model, clock()) : undefined;
+      return priced ? costMicroUsd(usage, priced.price) : 0;
+    });
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
   if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections, timeouts: config.upstream.timeouts });
-  const jwt = new JwtVerifier(config);
-  await jwt.check();
   const alertService = (alertsConfig: Config['alerts']) => {
     const { webhookUrl, webhookSecretEnv } = alertsConfig;
     const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;

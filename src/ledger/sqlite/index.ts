@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type {
   AdmitResult,
   Balance,
@@ -19,6 +21,7 @@ import { SyncLedger } from './ledger.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
+import { WriterLock } from './writer-lock.js';
 
 /**
  * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
@@ -40,6 +43,7 @@ export class SqliteLedger implements Ledger {
   constructor(
     private readonly handle: LedgerDb,
     private readonly checkpointer?: Checkpointer,
+    private readonly lock?: WriterLock,
   ) {
     this.book = new SyncLedger(handle.sqlite);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
@@ -93,6 +97,7 @@ export class SqliteLedger implements Ledger {
     this.queue.flush();
     await this.checkpointer?.stop();
     this.handle.sqlite.close();
+    this.lock?.release();
   }
 }
 
@@ -108,11 +113,21 @@ export interface SqliteLedgerOptions {
 
 /**
  * Opens a SQLite ledger: creates the file if needed and applies pending migrations (unless
- * read-only), and starts the checkpoint thread for a writable file.
- * @throws if the file cannot be opened, does not exist (read-only), or a migration fails.
+ * read-only), takes the file's writer lock (one writing process per ledger, see `WriterLock`), and
+ * starts the checkpoint thread for a writable file.
+ * @throws LedgerBusyError when another process writes the file; an Error if it cannot be opened,
+ *   does not exist (read-only), or a migration fails.
  */
 export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
   if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path));
-  const handle = openLedgerDb(opts.path);
-  return new SqliteLedger(handle, opts.path === ':memory:' || opts.checkpointThread === false ? undefined : new Checkpointer(opts.path));
+  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path));
+  mkdirSync(dirname(opts.path), { recursive: true });
+  const lock = WriterLock.acquire(opts.path);
+  try {
+    const handle = openLedgerDb(opts.path);
+    return new SqliteLedger(handle, opts.checkpointThread === false ? undefined : new Checkpointer(opts.path), lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
