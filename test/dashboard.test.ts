@@ -170,7 +170,8 @@ describe('a user (member token)', () => {
     await page.getByLabel('API key, user token or operator key').fill(tokens.alice!);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${t.url}/dashboard`);
-    await page.locator('select[name="model"]').selectOption('gpt-4o-mini'); // submits the filter form
+    await page.locator('select[name="model"]').selectOption('gpt-4o-mini');
+    await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/model=gpt-4o-mini/);
     const before = (await cellValues(page, 'recent', 4)).length;
     await chat(tokens.alice!, 5);

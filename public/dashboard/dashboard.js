@@ -4,7 +4,8 @@
 // - Every 30 s fetches the same URL (so the filters in the query are kept) with
 //   `x-tollgate-fragment: 1`, gets the server-rendered <main id="content"> and swaps it in: no page
 //   reload, and all escaping stays on the server (no client-side templating of caller data).
-// - Submits the filter form when a select changes (the Apply button does the same from a keyboard).
+// The filter form is a plain GET form with an Apply button (no submit-on-change, which would fire on
+// every arrow key for keyboard users).
 (function () {
   'use strict';
   var REFRESH_MS = 30000;
@@ -38,12 +39,6 @@
     });
   }
 
-  function wireFilters() {
-    document.querySelectorAll('form.filters select').forEach(function (select) {
-      select.addEventListener('change', function () { select.form.submit(); });
-    });
-  }
-
   var busy = false;
   function refresh() {
     if (busy || document.hidden) return;
@@ -61,7 +56,6 @@
         var focused = document.activeElement && document.activeElement.name;
         current.replaceWith(document.adoptNode(next));
         drawCharts();
-        wireFilters();
         if (focused) {
           var again = document.querySelector('#content [name="' + CSS.escape(focused) + '"]');
           if (again) again.focus();
@@ -74,7 +68,6 @@
 
   function start() {
     drawCharts();
-    wireFilters();
     if (document.getElementById('content') && document.querySelector('[data-updated]')) window.setInterval(refresh, REFRESH_MS);
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
