@@ -223,15 +223,6 @@ describe('report commands', () => {
     const missing = tollgate(['balance', '--ledger', join(dir, 'nope.db')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain(`cannot open the ledger ${join(dir, 'nope.db')}`);
-    // An unknown company is refused, not reported as "0 tokens left": from the config, and from the ledger alone.
-    const unknownViaLedger = tollgate(args('balance', '--company', 'initech'));
-    expect(unknownViaLedger.status).toBe(2);
-    expect(unknownViaLedger.stderr).toMatch(/^no company "initech" in the ledger .*\(companies: acme, globex\)\n$/);
-    const cfgFile = join(dir, 'acme-only.json');
-    writeFileSync(cfgFile, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { acme: { name: 'Acme', keys: [], allocations: [] } } }));
-    const unknownViaConfig = tollgate(['history', '-c', cfgFile, '--company', 'globex']);
-    expect(unknownViaConfig.status).toBe(2);
-    expect(unknownViaConfig.stderr).toBe(`no company "globex" in the config ${cfgFile} (companies: acme)\n`);
     const both = tollgate(args('usage', '--period', '7d', '--since', '2026-10-01'));
     expect(both.status).not.toBe(0);
     expect(both.stderr).toContain('cannot be used with');
@@ -242,4 +233,15 @@ describe('report commands', () => {
       expect(help.stdout).toContain('--ledger <file>');
     }
   });
+
+  it('refuses a company the config, or the ledger alone, does not know (exit 2), instead of reporting it empty', () => {
+    const unknownViaLedger = tollgate(args('balance', '--company', 'initech'));
+    expect(unknownViaLedger.status).toBe(2);
+    expect(unknownViaLedger.stderr).toMatch(/^no company "initech" in the ledger .*\(companies: acme, globex\)\n$/);
+    const cfgFile = join(dir, 'acme-only.json');
+    writeFileSync(cfgFile, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { acme: { name: 'Acme', keys: [], allocations: [] } } }));
+    const unknownViaConfig = tollgate(['history', '-c', cfgFile, '--company', 'globex']);
+    expect(unknownViaConfig.status).toBe(2);
+    expect(unknownViaConfig.stderr).toBe(`no company "globex" in the config ${cfgFile} (companies: acme)\n`);
+  }, 60_000);
 });
