@@ -2,6 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { Hono } from 'hono';
 import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
+import { standingRoutes } from './api/standing.js';
+import { dashboardRoutes } from './dashboard/routes.js';
+import { sessionOf } from './dashboard/session-reader.js';
 import { readBody } from './http/body.js';
 import type { Denial } from './http/denial.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
@@ -10,6 +13,7 @@ import { bearerAuth } from './middleware/bearer-auth/index.js';
 import { bodyLimit } from './middleware/body-limit/index.js';
 import { featureRate } from './middleware/feature-rate/index.js';
 import { requestTiming } from './middleware/request-timing/index.js';
+import { sessionCookie } from './middleware/session-cookie/index.js';
 import { observabilityRoutes } from './observability/routes.js';
 import { admitMultipart, openRow, type Admitted } from './proxy/admission.js';
 import { admitJson } from './proxy/admit-json.js';
@@ -64,8 +68,12 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   const onDenied = refusedOnProxy(rt);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   observabilityRoutes(app, rt);
+  // tollgate's own API reads as the dashboard's session when a GET carries its cookie and no key.
+  app.use('/tollgate/v1/*', sessionCookie({ identify: async (c) => (await sessionOf(rt, c, rt.clock()))?.reader }));
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
+  standingRoutes(app, rt);
+  dashboardRoutes(app, rt);
   app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
     const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);

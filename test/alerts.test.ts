@@ -139,7 +139,7 @@ describe('alerts', () => {
 
   it('fire a spike alert when a minute exceeds the multiple of the trailing average', async () => {
     now = new Date('2026-11-22T12:00:00Z');
-    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50 } });
+    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50, minHistoryMinutes: 9 } });
     const u = await token('spiky');
     for (let m = 0; m < 9; m++) {
       now = new Date(Date.parse('2026-11-22T12:00:00Z') + m * 60_000);
@@ -152,6 +152,21 @@ describe('alerts', () => {
     await settle(t);
     expect(kinds()).toEqual(['usage_spike']);
     expect(hooks[0]!.body).toMatchObject({ subject: 'acme/spiky', tokens: 88 });
+  });
+
+  it('fire no spike alert before the subject has minHistoryMinutes of history (a first try-out)', async () => {
+    now = new Date('2026-11-22T12:00:00Z');
+    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50, minHistoryMinutes: 30 } });
+    const u = await token('newcomer');
+    for (let m = 0; m < 9; m++) {
+      now = new Date(Date.parse('2026-11-22T12:00:00Z') + m * 60_000);
+      await send(t, u);
+    }
+    now = new Date('2026-11-22T12:09:00Z');
+    for (let i = 0; i < 4; i++) await send(t, u); // the same spike as above, 9 minutes after the first request
+    await settle();
+    expect(hooks).toEqual([]);
+    expect(kinds()).toEqual([]);
   });
 
   it('a failing webhook changes nothing for requests, and is retried with backoff', async () => {

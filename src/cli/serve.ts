@@ -8,7 +8,7 @@ import { startServer } from '../server.js';
  * The config file is watched and reloaded when it changes (unless `--no-watch`); SIGHUP reloads it
  * too. A bad edit is refused and logged, and the running config keeps serving.
  */
-export async function serveCommand(opts: { config?: string; port?: string; host?: string; watch?: boolean }): Promise<void> {
+export async function serveCommand(opts: { config?: string; port?: string; host?: string; upstream?: string; watch?: boolean }): Promise<void> {
   const log = createLogger();
   const file = configPath(opts.config);
   let config;
@@ -23,6 +23,13 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   }
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
+  if (opts.upstream !== undefined) {
+    if (!/^https?:\/\/[^/]/.test(opts.upstream)) {
+      process.stderr.write(`--upstream: expected an http(s) URL such as http://127.0.0.1:9999, got "${opts.upstream}"\n`);
+      process.exit(1);
+    }
+    config.upstream.baseUrl = opts.upstream;
+  }
   let server;
   try {
     server = await startServer(config, { log, configFile: file, watchConfig: opts.watch !== false });

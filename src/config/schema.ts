@@ -294,14 +294,22 @@ export const configSchema = z
         quotaThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
         /** Fractions of a grant left at which a low-balance warning and critical alert fire. */
         lowBalanceThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.1, 0.05]),
-        /** A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`. */
+        /**
+         * A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`,
+         * once tollgate has seen that user for at least `minHistoryMinutes` (so a first try-out never fires one).
+         */
         spike: z
-          .object({ multiple: z.number().gt(1).default(5), windowMinutes: z.number().int().min(2).max(1440).default(60), minTokens: tokens.default(1000) })
+          .object({
+            multiple: z.number().gt(1).default(5),
+            windowMinutes: z.number().int().min(2).max(1440).default(60),
+            minTokens: tokens.default(1000),
+            minHistoryMinutes: z.number().int().min(1).max(1440).default(30),
+          })
           .strict()
-          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000 }),
+          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 }),
       })
       .strict()
-      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000 } }),
+      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 } }),
     /**
      * Price overrides and additions, by model name or family: one price, or several with
      * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
@@ -315,6 +323,20 @@ export const configSchema = z
     realtime: realtimeSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z.object({ requireAuth: z.boolean().default(false) }).strict().default({ requireAuth: false }),
+    /**
+     * The web dashboard at `/dashboard`: `sessionSecretEnv` names the env var holding the HS256
+     * secret that signs session cookies and sign-in links (unset or empty: a random secret per
+     * process, so sessions end at a restart and links from `tollgate dashboard link` do not work);
+     * `sessionMinutes` is a session's lifetime, `linkMinutes` a sign-in link's.
+     */
+    dashboard: z
+      .object({
+        sessionSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+        sessionMinutes: z.number().int().min(1).max(10_080).default(480),
+        linkMinutes: z.number().int().min(1).max(60).default(10),
+      })
+      .strict()
+      .default({ sessionMinutes: 480, linkMinutes: 10 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {

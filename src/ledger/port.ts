@@ -377,6 +377,12 @@ export interface LedgerReader {
   contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined>;
   /** Checks every invariant; empty when the ledger is sound. Each finding names up to 20 rows in `detail`. */
   verify(): Promise<Finding[]>;
+  /** The quota counters with these ids (a window nothing was charged to yet has none, and is left out). For the dashboard's quota cards. */
+  quotaCounters(ids: string[]): Promise<CounterState[]>;
+  /** Rows still `held` right now, per company (companies with none left out). */
+  openHoldsByCompany(): Promise<Record<string, number>>;
+  /** The company's most recent alerts, newest first, at most `limit`. */
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]>;
 }
 
 /** A quota-increase request filed by a user (or a key). */

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, inArray, lt, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
-import type { Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import type { AlertRecord, CounterState, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
 import type { LedgerHandle } from './db.js';
 import { grants, purchases, requests } from './schema.js';
+import { dashboardReads } from './reads.js';
 import { verifyLedger } from './verify.js';
 
 /** The SQL condition for a filter over `requests`; rows still `held` (in flight) are always left out. */
@@ -203,4 +204,14 @@ export class SqliteReader implements LedgerReader {
     return (row as { tokens: number } | undefined)?.tokens;
   }
 
+  // The dashboard's reads, kept in reads.ts.
+  quotaCounters(ids: string[]): Promise<CounterState[]> {
+    return dashboardReads(this.db).quotaCounters(ids);
+  }
+  openHoldsByCompany(): Promise<Record<string, number>> {
+    return dashboardReads(this.db).openHoldsByCompany();
+  }
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]> {
+    return dashboardReads(this.db).recentAlerts(companyId, limit);
+  }
 }
