@@ -5,6 +5,8 @@ import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
 import { readBody } from './http/body.js';
 import { errorResponse } from './http/errors.js';
+import { withClientRequestId } from './http/client-request-id.js';
+import { forwardTarget, parseTarget, strictTargets } from './http/target.js';
 import { observabilityRoutes, refused } from './observability/routes.js';
 import { admitJson, admitMultipart, authenticate, featureOf, openRow, type Admitted } from './proxy/admission.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
@@ -25,12 +27,16 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   const started = performance.now();
   const now = rt.clock();
   const { incoming, outgoing } = c.env;
-  const path = c.req.path;
+  // The strict-target middleware let this target through: match, meter and forward its raw path.
+  const target = parseTarget(incoming.url ?? '/');
+  if ('refused' in target) return notFound(c);
+  const path = target.path;
   const method = incoming.method ?? 'GET';
   const endpoint = findEndpoint(method, path);
   if (!endpoint && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
-  const principal = await authenticate(rt, incoming.headers.authorization, now);
-  if (principal instanceof Response) return refused(rt, path, null, principal, started);
+  const authenticated = await authenticate(rt, incoming.headers.authorization, now);
+  if (authenticated instanceof Response) return refused(rt, path, null, authenticated, started);
+  const principal = withClientRequestId(authenticated, incoming.headers['x-client-request-id']);
   const declared = Number(incoming.headers['content-length']);
   if (declared > MAX_BODY) return refused(rt, path, principal.companyId, tooLarge(), started);
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
@@ -51,7 +57,7 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   }
   if (admitted instanceof Response) return refused(rt, path, principal.companyId, admitted, started);
   rt.metrics?.admission(path, performance.now() - started);
-  return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: incoming.url ?? path, headers: incoming.headers, outgoing }, admitted, started);
+  return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: forwardTarget(target), headers: incoming.headers, outgoing }, admitted, started);
 }
 
 const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -64,6 +70,7 @@ const tooLarge = () => errorResponse(413, { message: `Request body too large: th
  */
 export function createApp(rt: Runtime): Hono {
   const app = new Hono();
+  app.use('*', strictTargets());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   observabilityRoutes(app, rt);
   quotaRequestRoutes(app, rt);

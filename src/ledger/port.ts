@@ -65,6 +65,8 @@ export interface RequestFacts {
   userId?: string | null;
   sessionId?: string | null;
   feature?: string | null;
+  /** The caller's `X-Client-Request-Id` (at most 512 characters), kept for joining with its logs; upstream gets `id`. */
+  clientRequestId?: string | null;
 }
 
 /** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */

@@ -79,7 +79,7 @@ export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0
 /** The feature named by `x-tollgate-feature`, or the 400 to send for an unknown one. */
 export function featureOf(rt: Runtime, header: string | undefined): Admitted['feature'] | Response | undefined {
   if (header === undefined || header === '') return undefined;
-  const feature = rt.config.features[header];
+  const feature = Object.hasOwn(rt.config.features, header) ? rt.config.features[header] : undefined;
   if (!feature) return invalidRequest(`Unknown feature '${header}' in x-tollgate-feature. Known features: ${Object.keys(rt.config.features).join(', ') || 'none'}.`, 'x-tollgate-feature', 'unknown_feature');
   return { name: header, multiplier: feature.multiplier };
 }
@@ -110,7 +110,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId };
+  const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId };
   const result = await rt.ledgerQueue.run(() => rt.ledger.admit(row, want, now, quotas));
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);
@@ -148,7 +148,7 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
 
   if (endpoint.free) {
     const requestId = newRequestId();
-    await rt.ledgerQueue.run(() => rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId }, now));
+    await rt.ledgerQueue.run(() => rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId }, now));
     return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
   }
 
@@ -230,6 +230,6 @@ export async function admitMultipart(rt: Runtime, principal: Principal, endpoint
 export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
+  await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
   return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

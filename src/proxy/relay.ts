@@ -1,18 +1,22 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Dispatcher } from 'undici';
 import { errorResponse } from '../http/errors.js';
-import { SseFramer, splitEvents } from '../metering/sse.js';
+import { BODY_TOO_LARGE, BodyDecoder } from '../metering/decode.js';
+import { EVENT_TOO_LARGE, SseFramer, splitEvents } from '../metering/sse.js';
 import { meterJsonBody } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
 import { decide, uploaded, type Ending, type Observed } from './outcome.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { refuseUpstreamAuthFailure, upstreamRefusedOurKey } from './upstream-auth.js';
 
-/** Largest non-streamed body kept in memory for metering (bytes); larger bodies pass through unmetered. */
+/**
+ * Largest non-streamed body kept in memory for metering (decoded bytes): a larger identity body
+ * passes through unmetered; a compressed one that inflates past it is cut (see `BodyDecoder`).
+ */
 const MAX_METERED_BODY = 64 * 1024 * 1024;
 
 /** The request as the relay needs it: method, path and query, the client's headers, and Node's response to write. */
@@ -22,19 +26,6 @@ export interface ClientRequest {
   headers: IncomingHttpHeaders;
   /** Where the answer is written, straight from the upstream's body: no web-stream conversion. */
   outgoing: ServerResponse;
-}
-
-const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
-
-function decodeBody(chunks: Buffer[], encoding: string | undefined): string | undefined {
-  const raw = Buffer.concat(chunks);
-  if (!encoding || encoding === 'identity') return raw.toString('utf8');
-  const decode = decoders[encoding.trim().toLowerCase()];
-  try {
-    return decode ? decode(raw).toString('utf8') : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function errorCodeOfBody(text: string | undefined): string | undefined {
@@ -102,8 +93,8 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
 
   const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted.stream);
   // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
-  // ledger row and the upstream's logs then share an id, unless the client sent its own.
-  upstreamHeaders['x-client-request-id'] ??= requestId;
+  // ledger row and the upstream's logs then share an id (a caller's own is kept on the row).
+  upstreamHeaders['x-client-request-id'] = requestId;
   const length = req.headers['content-length'];
   if (body instanceof Readable && length) upstreamHeaders['content-length'] = length;
   const sentAt = performance.now();
@@ -117,9 +108,13 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
     await record({ httpStatus: abort.signal.aborted ? 0 : status, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
     rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream request failed');
-    return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code });
+    return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code }, { 'x-tollgate-request-id': requestId });
   }
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
+  if (upstreamRefusedOurKey(res.statusCode)) {
+    outgoing.off('close', onClientGone);
+    return refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode: string) => record({ httpStatus: 502, ending: 'complete', metered: {}, errorCode, latencyMs: elapsed(), upstreamRequestId: header(res.headers, 'x-request-id') }));
+  }
 
   const isSse = (header(res.headers, 'content-type') ?? '').startsWith('text/event-stream');
   const hideUsage = isSse && admitted.hideUsage;
@@ -132,18 +127,16 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   Object.assign(headers, admitted.headers);
 
   const framer = new SseFramer();
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
+  const decoder = keepBody ? new BodyDecoder(encoding, MAX_METERED_BODY) : undefined;
   let ttfbMs: number | undefined;
 
   /** Reads what the response held and hands it to `record`. */
-  const finish = (ending: Ending) => {
+  const finish = (ending: Ending, text?: string) => {
     outgoing.off('close', onClientGone);
     let metered: Observed['metered'] = {};
-    let text: string | undefined;
     if (meter) metered = meter.result();
-    else if (keepBody && keptBytes <= MAX_METERED_BODY) metered = meterJsonBody((text = decodeBody(kept, encoding)) ?? '', admitted.endpoint?.output);
-    const errorCode = metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text ?? decodeBody(kept, encoding)) : undefined);
+    else if (text !== undefined) metered = meterJsonBody(text, admitted.endpoint?.output);
+    const errorCode = metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text) : undefined);
     settleLater({ httpStatus: res.statusCode, ending, metered, errorCode, latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
@@ -161,7 +154,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
 
   const forward = (chunk: Buffer): Buffer | undefined => {
     if (!meter) {
-      if (keepBody && (keptBytes += chunk.byteLength) <= MAX_METERED_BODY) kept.push(chunk);
+      decoder?.push(chunk);
       return chunk;
     }
     const whole = framer.push(chunk);
@@ -176,17 +169,22 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
       const out = forward(chunk);
       if (out && !outgoing.write(out)) await drained(outgoing);
       if (abort.signal.aborted) throw new Error('client disconnected');
+      if (decoder?.overflowed) throw tooLarge();
     }
     const rest = meter && framer.rest();
     const out = rest && meterEvents(rest);
-    finish('complete');
+    const text = await decoder?.end();
+    if (decoder?.overflowed) throw tooLarge();
+    finish('complete', text);
     outgoing.end(out || undefined);
   } catch (err) {
+    decoder?.abandon();
     if (abort.signal.aborted || outgoing.destroyed) {
       abort.abort();
       finish('client_disconnected');
     } else {
-      const code = timeoutCode(err) ?? 'upstream_stream_error';
+      const code = timeoutCode(err) ?? cutCode(err) ?? 'upstream_stream_error';
+      if (code !== 'upstream_stream_error' && code !== 'upstream_timeout') abort.abort();
       rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
       finish(code);
       if (isSse) {
@@ -199,6 +197,15 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   }
   return RESPONSE_ALREADY_SENT;
 }
+
+/** The code of an error tollgate raised to cut a response (a body or an event past its bound). */
+function cutCode(err: unknown): 'upstream_body_too_large' | 'upstream_event_too_large' | undefined {
+  const code = (err as { code?: string }).code;
+  return code === BODY_TOO_LARGE || code === EVENT_TOO_LARGE ? code : undefined;
+}
+
+/** The error that cuts a response whose decoded body passed `MAX_METERED_BODY`. */
+const tooLarge = () => Object.assign(new Error(`the upstream response decodes to more than ${MAX_METERED_BODY} bytes`), { code: BODY_TOO_LARGE });
 
 /** Resolves when `out` can take more data again, or has closed. */
 function drained(out: ServerResponse): Promise<void> {

@@ -157,6 +157,7 @@ export class Ledger {
       requestedModel: facts.requestedModel,
       stream: facts.stream ? 1 : 0,
       estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
+      clientRequestId: facts.clientRequestId ?? null,
       holdTokens,
       holdMicroUsd,
     });

@@ -96,6 +96,8 @@ export const requests = sqliteTable(
     latencyMs: real('latency_ms'),
     ttfbMs: real('ttfb_ms'),
     upstreamRequestId: text('upstream_request_id'),
+    /** The caller's own `X-Client-Request-Id`, if it sent one (upstream gets tollgate's request id instead). */
+    clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: text('settled_at'),
   },

@@ -1,0 +1,1 @@
+ALTER TABLE `requests` ADD `client_request_id` text;
