@@ -4,7 +4,7 @@ import { Hono, type Context } from 'hono';
 import { quotaRequestRoutes } from './api/quota-requests.js';
 import { readRoutes } from './api/read.js';
 import { readBody } from './http/body.js';
-import { errorResponse } from './http/errors.js';
+import { errorResponse, isClientAbort } from './http/errors.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { forwardTarget, parseTarget, strictTargets } from './http/target.js';
 import { observabilityRoutes, refused } from './observability/routes.js';
@@ -32,6 +32,8 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   if ('refused' in target) return notFound(c);
   const path = target.path;
   const method = incoming.method ?? 'GET';
+  // hono answers HEAD by running the GET route and dropping its body, which a relayed response cannot survive; OpenAI's API has no HEAD.
+  if (method === 'HEAD') return errorResponse(405, { message: 'HEAD is not supported; use GET.', type: 'invalid_request_error', param: null, code: 'method_not_allowed' }, { allow: 'GET, POST, DELETE' });
   const endpoint = findEndpoint(method, path);
   if (!endpoint && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
   const authenticated = await authenticate(rt, incoming.headers.authorization, now);
@@ -78,6 +80,10 @@ export function createApp(rt: Runtime): Hono {
   app.all('/v1/*', (c) => proxy(rt, c as unknown as Context<{ Bindings: HttpBindings }>));
   app.notFound(notFound);
   app.onError((err, c) => {
+    if (isClientAbort(err)) {
+      rt.log.info({ method: c.req.method, path: c.req.path, err: err.message }, 'client left before its request was read');
+      return errorResponse(400, { message: 'The request body was cut off.', type: 'invalid_request_error', param: null, code: 'client_disconnected' });
+    }
     rt.log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
     return errorResponse(500, { message: 'tollgate hit an internal error; the request was not forwarded or was recorded as failed.', type: 'server_error', param: null, code: 'internal_error' });
   });

@@ -34,3 +34,9 @@ export function invalidRequest(message: string, param: string | null = null, cod
 export function insufficientQuota(message: string): Response {
   return errorResponse(429, { message, type: 'insufficient_quota', param: null, code: 'insufficient_quota' }, { 'x-should-retry': 'false' });
 }
+
+/** True for the errors Node raises when a client leaves mid-request (`aborted`, `ECONNRESET`, a premature close). */
+export function isClientAbort(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'ECONNRESET' || e.code === 'ECONNABORTED' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.message === 'aborted';
+}

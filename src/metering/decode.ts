@@ -66,11 +66,22 @@ export class BodyDecoder {
     this.chunks.push(out);
   }
 
-  /** Feeds one chunk of the body as received. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds one chunk of the body as received. For a compressed body, resolves once zlib has inflated
+   * it (or decoding stopped), so that the caller learns of an overflow before passing the chunk on.
+   */
+  async push(chunk: Buffer): Promise<void> {
     if (this.failed || this.overflowed) return;
     if (this.zlib) {
-      this.zlib.write(chunk);
+      const z = this.zlib;
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        z.once('close', stop);
+        z.write(chunk, () => {
+          z.off('close', stop);
+          resolve();
+        });
+      });
       return;
     }
     if (this.rawTooLarge) return;

@@ -1,4 +1,4 @@
-import { countTokens, maxOutputTokens } from './tokenizer.js';
+import { countTokens, EXACT_COUNT_LIMIT, maxOutputTokens } from './tokenizer.js';
 import { NO_TOKENS, type Usage } from './usage.js';
 
 /**
@@ -38,22 +38,31 @@ const NON_TEXT_KEYS = new Set(['type', 'role', 'id', 'call_id', 'detail', 'forma
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-/** Collects the text a value carries and counts fixed tokens for the parts that are not text. */
-function walk(value: unknown, texts: string[], fixed: { tokens: number }): void {
-  if (typeof value === 'string') {
-    texts.push(value);
-  } else if (Array.isArray(value)) {
-    for (const v of value) walk(v, texts, fixed);
-  } else if (value && typeof value === 'object') {
-    const o = value as Json;
-    if (o.type === 'image_url' || o.type === 'input_image') {
-      const detail = (o.image_url as Json | undefined)?.detail ?? o.detail;
-      fixed.tokens += detail === 'low' ? IMAGE_LOW : IMAGE_HIGH;
-      return;
-    }
-    for (const [k, v] of Object.entries(o)) {
-      if (k === 'name' && typeof v === 'string') fixed.tokens += 1;
-      if (!NON_TEXT_KEYS.has(k)) walk(v, texts, fixed);
+/**
+ * Collects the text a value carries and counts fixed tokens for the parts that are not text.
+ * Iterative (an explicit stack, in document order), so no body can overflow the call stack.
+ */
+function walk(root: unknown, texts: string[], fixed: { tokens: number }): void {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      texts.push(value);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+    } else if (value && typeof value === 'object') {
+      const o = value as Json;
+      if (o.type === 'image_url' || o.type === 'input_image') {
+        const detail = (o.image_url as Json | undefined)?.detail ?? o.detail;
+        fixed.tokens += detail === 'low' ? IMAGE_LOW : IMAGE_HIGH;
+        continue;
+      }
+      const entries = Object.entries(o);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i]!;
+        if (k === 'name' && typeof v === 'string') fixed.tokens += 1;
+        if (!NON_TEXT_KEYS.has(k)) stack.push(v);
+      }
     }
   }
 }
@@ -66,12 +75,22 @@ function countValue(model: string, value: unknown, perItem: number): number {
   return countTokens(model, texts.join('\n')) + fixed.tokens + perItem * items.length;
 }
 
-/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays. */
+/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays (nested at most twice). */
 function countInput(model: string, input: unknown): number {
   if (typeof input === 'string') return countTokens(model, input);
   if (!Array.isArray(input)) return 0;
-  if (input.every((x) => typeof x === 'number')) return input.length;
-  return input.reduce((sum: number, x) => sum + countInput(model, x), 0);
+  let sum = 0;
+  const texts: string[] = [];
+  for (const x of input) {
+    if (typeof x === 'number') sum += 1;
+    else if (typeof x === 'string') texts.push(x);
+    else if (Array.isArray(x)) for (const y of x) typeof y === 'string' ? texts.push(y) : typeof y === 'number' ? (sum += 1) : 0;
+  }
+  // Many inputs together past the exact-count limit are estimated as one text (see countTokens).
+  const chars = texts.reduce((n, t) => n + t.length, 0);
+  if (chars > EXACT_COUNT_LIMIT) return sum + countTokens(model, texts.join('\n'));
+  for (const t of texts) sum += countTokens(model, t);
+  return sum;
 }
 
 const jsonTokens = (model: string, v: unknown) => (v === undefined ? 0 : countTokens(model, JSON.stringify(v)));

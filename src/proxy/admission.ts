@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { authenticateBearer } from '../auth/authenticate.js';
 import type { AuthFailure, Principal } from '../auth/principal.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { errorResponse, insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { standingHeaders } from '../limits/headers.js';
 import { quotasFor, rateLimitsFor, type QuotaCheck } from '../limits/quotas.js';
@@ -132,6 +133,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
  */
 export async function admitJson(rt: Runtime, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: Admitted['feature'], now: Date): Promise<Admitted | Response> {
   let body: Record<string, unknown>;
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) return invalidRequest(`The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep');
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');

@@ -85,7 +85,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
       const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
       rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
     }
-    rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+    rt.log.info({ requestId, clientRequestId: admitted.principal.clientRequestId ?? undefined, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
   };
   const settleLater = (seen: Observed) => {
     record(seen).catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record the request; its hold stays open until the next start'));
@@ -153,10 +153,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   };
 
   const forward = (chunk: Buffer): Buffer | undefined => {
-    if (!meter) {
-      decoder?.push(chunk);
-      return chunk;
-    }
+    if (!meter) return chunk;
     const whole = framer.push(chunk);
     return whole && meterEvents(whole);
   };
@@ -166,10 +163,13 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       ttfbMs ??= elapsed();
+      if (decoder) {
+        await decoder.push(chunk);
+        if (decoder.overflowed) throw tooLarge();
+      }
       const out = forward(chunk);
       if (out && !outgoing.write(out)) await drained(outgoing);
       if (abort.signal.aborted) throw new Error('client disconnected');
-      if (decoder?.overflowed) throw tooLarge();
     }
     const rest = meter && framer.rest();
     const out = rest && meterEvents(rest);
