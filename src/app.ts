@@ -9,6 +9,8 @@ import { withClientRequestId } from './http/client-request-id.js';
 import { forwardTarget, parseTarget, strictTargets } from './http/target.js';
 import { observabilityRoutes, refused } from './observability/routes.js';
 import { admitJson, admitMultipart, authenticate, featureOf, openRow, type Admitted } from './proxy/admission.js';
+import { planOwnership } from './ownership/guard.js';
+import { keepsObjects } from './ownership/plan-request.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import type { Runtime } from './runtime.js';
@@ -39,6 +41,8 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   const authenticated = await authenticate(rt, incoming.headers.authorization, now);
   if (authenticated instanceof Response) return refused(rt, path, null, authenticated, started);
   const principal = withClientRequestId(authenticated, incoming.headers['x-client-request-id']);
+  const owned = await planOwnership(rt, principal, method, path);
+  if (owned instanceof Response) return refused(rt, path, principal.companyId, owned, started);
   const declared = Number(incoming.headers['content-length']);
   if (declared > MAX_BODY) return refused(rt, path, principal.companyId, tooLarge(), started);
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
@@ -58,6 +62,7 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
     }
   }
   if (admitted instanceof Response) return refused(rt, path, principal.companyId, admitted, started);
+  admitted.ownership = keepsObjects(owned, path, admitted.body);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: forwardTarget(target), headers: incoming.headers, outgoing }, admitted, started);
 }

@@ -2,6 +2,7 @@ import type { AlertService } from './alerts/alerts.js';
 import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
+import type { ObjectStore } from './ledger/port.js';
 import type { Ledger } from './ledger/sqlite/ledger.js';
 import type { LedgerQueue } from './ledger/sqlite/queue.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
@@ -20,6 +21,8 @@ export interface Runtime {
   /** Group commit of the ledger writes made while serving requests. */
   ledgerQueue: LedgerQueue;
   upstream: Upstream;
+  /** Owners of the upstream objects created through tollgate (src/ownership/). */
+  objects: ObjectStore;
   /** The current instant; injectable so tests can move time (expiry). */
   clock: () => Date;
   log: Logger;

@@ -12,6 +12,7 @@ import type { Config } from './config/schema.js';
 import { Checkpointer } from './ledger/sqlite/checkpointer.js';
 import { openLedgerDb } from './ledger/sqlite/db.js';
 import { Ledger } from './ledger/sqlite/ledger.js';
+import { SqliteObjectStore } from './ledger/sqlite/objects.js';
 import { LedgerQueue } from './ledger/sqlite/queue.js';
 import { requests } from './ledger/sqlite/schema.js';
 import { RateLimiter } from './limits/rate-limiter.js';
@@ -93,7 +94,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     companyOf: (id) => companyOf.get({ id })?.companyId,
     processMetrics: opts.processMetrics,
   });
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue: new LedgerQueue(ledger), upstream, clock, log, metrics };
+  const ledgerQueue = new LedgerQueue(ledger);
+  const objects = new SqliteObjectStore(sqlite, ledgerQueue);
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue, objects, upstream, clock, log, metrics };
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<RuntimeParts> {

@@ -12,6 +12,7 @@ import { watchMultipart, type MultipartSummary } from '../metering/multipart.js'
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
 import { formatMicroUsd } from '../reports/money.js';
 import type { Runtime } from '../runtime.js';
+import type { OwnershipPlan } from '../ownership/guard.js';
 import type { Endpoint } from './endpoints.js';
 
 /**
@@ -38,6 +39,8 @@ export interface Admitted {
   priced?: Priced;
   /** What an upload carried, once it has been read. */
   multipart?: Promise<MultipartSummary>;
+  /** What object ownership asks of the relay: record created objects, filter a list (src/ownership/). */
+  ownership?: OwnershipPlan;
   /** The feature rate applied (`x-tollgate-feature`). */
   feature?: { name: string; multiplier: number };
   /** The quotas the request was held against, for threshold alerts after it settles. */

@@ -91,7 +91,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     record(seen).catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record the request; its hold stays open until the next start'));
   };
 
-  const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted.stream);
+  const upstreamHeaders = upstreamRequestHeaders(req.headers, rt.upstream.apiKey, admitted.stream || admitted.ownership?.rewrite !== undefined);
   // OpenAI records X-Client-Request-Id with the request (openai-openapi, "Debugging requests"): the
   // ledger row and the upstream's logs then share an id (a caller's own is kept on the row).
   upstreamHeaders['x-client-request-id'] = requestId;
@@ -119,7 +119,10 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   const isSse = (header(res.headers, 'content-type') ?? '').startsWith('text/event-stream');
   const hideUsage = isSse && admitted.hideUsage;
   const meter = isSse ? admitted.endpoint?.streamMeter?.(hideUsage) : undefined;
-  const keepBody = !isSse && admitted.endpoint !== undefined;
+  const keepBody = !isSse && (admitted.endpoint !== undefined || (admitted.ownership !== undefined && /^application\/json\s*(;|$)/i.test(header(res.headers, 'content-type') ?? '')));
+  // A list of owned objects is filtered before the client sees it: held back whole, then rewritten.
+  const rewrite = !isSse && res.statusCode < 300 ? admitted.ownership?.rewrite : undefined;
+  let watchEvents = isSse && res.statusCode < 300 && admitted.ownership?.observeEvent !== undefined;
   const encoding = header(res.headers, 'content-encoding');
   const upstreamRequestId = header(res.headers, 'x-request-id');
   const headers = clientResponseHeaders(res.headers, hideUsage);
@@ -137,12 +140,14 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     if (meter) metered = meter.result();
     else if (text !== undefined) metered = meterJsonBody(text, admitted.endpoint?.output);
     const errorCode = metered.errorCode ?? (res.statusCode >= 400 ? errorCodeOfBody(text) : undefined);
+    if (text !== undefined && res.statusCode < 300) admitted.ownership?.observe?.(text, requestId);
     settleLater({ httpStatus: res.statusCode, ending, metered, errorCode, latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
   /** Meters whole events; returns what the client gets: the same bytes, or the rewritten events. */
   const meterEvents = (whole: Buffer): Buffer | undefined => {
     const events = splitEvents(whole.toString('utf8'));
+    if (watchEvents) watchEvents = !events.some((e) => admitted.ownership!.observeEvent!(e, requestId));
     if (!hideUsage) {
       for (const e of events) meter!.event(e);
       return whole;
@@ -158,7 +163,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     return whole && meterEvents(whole);
   };
 
-  outgoing.writeHead(res.statusCode, headers);
+  if (!rewrite) outgoing.writeHead(res.statusCode, headers);
   if (isSse) outgoing.flushHeaders();
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -168,7 +173,7 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
         if (decoder.overflowed) throw tooLarge();
       }
       const out = forward(chunk);
-      if (out && !outgoing.write(out)) await drained(outgoing);
+      if (out && !rewrite && !outgoing.write(out)) await drained(outgoing);
       if (abort.signal.aborted) throw new Error('client disconnected');
     }
     const rest = meter && framer.rest();
@@ -176,7 +181,14 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     const text = await decoder?.end();
     if (decoder?.overflowed) throw tooLarge();
     finish('complete', text);
-    outgoing.end(out || undefined);
+    if (rewrite) {
+      const filtered = await rewrite(text ?? '', requestId);
+      delete headers['content-encoding'];
+      headers['content-length'] = Buffer.byteLength(filtered);
+      outgoing.writeHead(res.statusCode, headers).end(filtered);
+    } else {
+      outgoing.end(out || undefined);
+    }
   } catch (err) {
     decoder?.abandon();
     if (abort.signal.aborted || outgoing.destroyed) {

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTollgate, type Tollgate } from './support/harness.js';
+import { isOpenAiError } from './support/raw-http.js';
+import { FAKE_FAMILIES, ObjectUpstream } from './support/object-upstream.js';
+import { ScriptedUpstream } from './support/scripted-upstream.js';
+
+let upstream: ScriptedUpstream;
+let objects: ObjectUpstream;
+let tollgate: Tollgate;
+
+beforeAll(async () => {
+  upstream = await new ScriptedUpstream().start();
+  objects = new ObjectUpstream();
+  upstream.script = objects.handle;
+  tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    // The families tollgate does not bill are forwarded only with passthrough; ownership applies either way.
+    unknownPaths: 'passthrough',
+    companies: {
+      acme: { allocations: [{ id: 'acme-grant', tokens: 1_000_000 }] },
+      beta: { allocations: [{ id: 'beta-grant', tokens: 1_000_000 }] },
+    },
+  });
+});
+afterAll(async () => {
+  await tollgate.close();
+  await upstream.close();
+});
+beforeEach(() => {
+  upstream.seen.length = 0;
+});
+
+const call = async (company: 'acme' | 'beta', method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${tollgate.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${tollgate.keys[`${company}-key`]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as Record<string, any>; } catch { return undefined; } })() };
+};
+
+describe('two companies against every object family', () => {
+  for (const f of FAKE_FAMILIES) {
+    it(`${f.base}: own object 200, the other company's 404 without going upstream${f.list ? ', lists filtered' : ''}`, async () => {
+      const a = await call('acme', 'POST', f.base, { purpose: 'batch' });
+      const b = await call('beta', 'POST', f.base, { purpose: 'batch' });
+      expect(a.status).toBe(200);
+      expect(b.status).toBe(200);
+      const aId = a.json!.id as string;
+      const bId = b.json!.id as string;
+
+      expect((await call('acme', 'GET', `${f.base}/${aId}`)).status).toBe(200);
+      upstream.seen.length = 0;
+      for (const [method, suffix] of [['GET', ''], ['POST', ''], ['DELETE', ''], ['POST', '/cancel'], ['GET', '/content'], ['GET', '/files'], ['POST', '/files']] as const) {
+        const r = await call('beta', method, `${f.base}/${aId}${suffix}`, method === 'POST' ? {} : undefined);
+        expect(r.status, `${method} ${f.base}/{id}${suffix}`).toBe(404);
+        expect(isOpenAiError(r.text)).toBe(true);
+        expect(r.json!.error.message).toContain(aId);
+      }
+      expect(upstream.seen).toHaveLength(0);
+
+      if (f.list) {
+        const listA = await call('acme', 'GET', f.base);
+        const idsA = (listA.json!.data as { id: string }[]).map((o) => o.id);
+        expect(idsA).toContain(aId);
+        expect(idsA).not.toContain(bId);
+        const listB = await call('beta', 'GET', f.base);
+        const idsB = (listB.json!.data as { id: string }[]).map((o) => o.id);
+        expect(idsB).toContain(bId);
+        expect(idsB).not.toContain(aId);
+        expect(listB.json).toHaveProperty('has_more', false);
+      }
+    });
+  }
+
+  it("hides a batch's output file from the other company and shows it to the owner", async () => {
+    const a = await call('acme', 'POST', '/v1/batches', { input_file_id: 'x' });
+    const out = a.json!.output_file_id as string;
+    expect((await call('acme', 'GET', `/v1/files/${out}/content`)).text).toBe(`content of ${out}`);
+    expect((await call('beta', 'GET', `/v1/files/${out}/content`)).status).toBe(404);
+    expect(((await call('beta', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain(out);
+  });
+
+  it("GET /v1/models hides other companies' fine-tuned models; retrieve and delete of one answer 404", async () => {
+    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: 'x' });
+    const model = job.json!.fine_tuned_model as string;
+    const mineA = (await call('acme', 'GET', '/v1/models')).json!.data as { id: string }[];
+    const mineB = (await call('beta', 'GET', '/v1/models')).json!.data as { id: string }[];
+    expect(mineA.map((m) => m.id)).toEqual(expect.arrayContaining(['gpt-4o-mini', model]));
+    expect(mineB.map((m) => m.id)).toContain('gpt-4o-mini');
+    expect(mineB.map((m) => m.id)).not.toContain(model);
+    upstream.seen.length = 0;
+    expect((await call('beta', 'GET', `/v1/models/${model}`)).status).toBe(404);
+    expect((await call('beta', 'DELETE', `/v1/models/${model}`)).status).toBe(404);
+    expect(upstream.seen).toHaveLength(0);
+    expect((await call('acme', 'GET', `/v1/models/${model}`)).status).toBe(200);
+    expect((await call('beta', 'GET', '/v1/models/gpt-4o-mini')).status).toBe(200);
+  });
+
+  it('hides objects tollgate never saw created from everyone not listed in objects.unrecordedVisibleTo', async () => {
+    objects.objects.set('file-preexisting', { id: 'file-preexisting', object: 'file' });
+    upstream.seen.length = 0;
+    expect((await call('acme', 'GET', '/v1/files/file-preexisting')).status).toBe(404);
+    expect(((await call('acme', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain('file-preexisting');
+    expect(upstream.seen.filter((s) => s.url.includes('preexisting'))).toHaveLength(0);
+  });
+});
