@@ -62,7 +62,7 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
     }
   }
   if (admitted instanceof Response) return refused(rt, path, principal.companyId, admitted, started);
-  admitted.ownership = keepsObjects(owned, path, admitted.body);
+  admitted.ownership = keepsObjects(owned, method, path, admitted.body);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: forwardTarget(target), headers: incoming.headers, outgoing }, admitted, started);
 }

@@ -74,6 +74,37 @@ describe('two companies against every object family', () => {
     });
   }
 
+  for (const stream of [false, true]) {
+    it(`stored responses and chat completions (stream: ${stream}) belong to the company that created them`, async () => {
+      const r = await tollgate.client(tollgate.keys['acme-key']).responses.create({ model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 16, stream } as never);
+      let respId: string;
+      if (stream) {
+        let id = '';
+        for await (const e of r as unknown as AsyncIterable<{ type: string; response?: { id: string } }>) if (e.response) id = e.response.id;
+        respId = id;
+      } else respId = (r as unknown as { id: string }).id;
+      const c = await call('acme', 'POST', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, store: true, stream });
+      const chatId = stream ? (/"id":"(chatcmpl-\d+)"/.exec(c.text)?.[1] as string) : (c.json!.id as string);
+      expect(respId).toMatch(/^resp_/);
+      expect(chatId).toMatch(/^chatcmpl-/);
+      await tollgate.settled();
+
+      expect((await call('acme', 'GET', `/v1/responses/${respId}`)).status).toBe(200);
+      expect((await call('acme', 'GET', `/v1/chat/completions/${chatId}`)).status).toBe(200);
+      upstream.seen.length = 0;
+      for (const path of [`/v1/responses/${respId}`, `/v1/responses/${respId}/input_items`, `/v1/chat/completions/${chatId}`, `/v1/chat/completions/${chatId}/messages`]) {
+        expect((await call('beta', 'GET', path)).status, path).toBe(404);
+        expect((await call('beta', 'DELETE', path)).status, path).toBe(404);
+      }
+      expect((await call('beta', 'POST', `/v1/responses/${respId}/cancel`, {})).status).toBe(404);
+      expect(upstream.seen).toHaveLength(0);
+      const listB = (await call('beta', 'GET', '/v1/chat/completions')).json!.data as { id: string }[];
+      expect(listB.map((o) => o.id)).not.toContain(chatId);
+      const listA = (await call('acme', 'GET', '/v1/chat/completions')).json!.data as { id: string }[];
+      expect(listA.map((o) => o.id)).toContain(chatId);
+    });
+  }
+
   it("hides a batch's output file from the other company and shows it to the owner", async () => {
     const a = await call('acme', 'POST', '/v1/batches', { input_file_id: 'x' });
     const out = a.json!.output_file_id as string;

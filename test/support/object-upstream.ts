@@ -33,6 +33,33 @@ export class ObjectUpstream {
   handle = (req: Seen, res: ServerResponse): void => {
     const url = new URL(req.url, 'http://x');
     const path = url.pathname;
+    if ((path === '/v1/responses' || path === '/v1/chat/completions') && req.method === 'POST') {
+      const chat = path === '/v1/chat/completions';
+      const id = chat ? `chatcmpl-${++this.n}` : `resp_${++this.n}`;
+      const stream = (JSON.parse(req.body.toString()) as { stream?: boolean }).stream === true;
+      if (chat) this.objects.set(id, { id, object: 'chat.completion', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
+      else this.objects.set(id, { id, object: 'response', status: 'completed', model: 'gpt-4o-mini', output: [], usage: { input_tokens: 3, output_tokens: 1, total_tokens: 4 } });
+      if (!stream) return json(res, 200, this.objects.get(id));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (chat) {
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } })}\n\ndata: [DONE]\n\n`);
+      } else {
+        res.write(`event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: { id, object: 'response', status: 'in_progress', model: 'gpt-4o-mini' } })}\n\n`);
+        res.write(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: this.objects.get(id) })}\n\n`);
+      }
+      return void res.end();
+    }
+    if (path === '/v1/chat/completions' && req.method === 'GET') {
+      const data = [...this.objects.values()].filter((o) => o.object === 'chat.completion');
+      return json(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+    }
+    for (const base of ['/v1/responses/', '/v1/chat/completions/']) {
+      if (path.startsWith(base)) {
+        const o = this.objects.get(path.slice(base.length).split('/')[0]!);
+        return o ? json(res, 200, o) : json(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
+      }
+    }
     if (path === '/v1/models' && req.method === 'GET') {
       const ft = [...this.objects.values()].filter((o) => o.object === 'fine_tuning.job').map((o) => ({ id: o.fine_tuned_model, object: 'model', owned_by: 'user-org', created: 1 }));
       return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'system', created: 1 }, ...ft] });
