@@ -11,6 +11,7 @@ import { observabilityRoutes, refused } from './observability/routes.js';
 import { admitJson, admitMultipart, authenticate, featureOf, openRow, type Admitted } from './proxy/admission.js';
 import { planOwnership } from './ownership/guard.js';
 import { keepsObjects } from './ownership/plan-request.js';
+import { refuseForeignReferences } from './ownership/references.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import type { Runtime } from './runtime.js';
@@ -48,13 +49,16 @@ async function proxy(rt: Runtime, c: Context<{ Bindings: HttpBindings }>): Promi
   const upload = method === 'GET' || method === 'HEAD' ? undefined : incoming;
   let admitted: Admitted | Response;
   if (!endpoint) {
-    admitted = await openRow(rt, principal, undefined, path, upload, false, now);
+    // A JSON body passed through is read first, to refuse references to other companies' objects.
+    const body = method === 'POST' && /^application\/json/i.test(header(incoming.headers['content-type']) ?? '') ? await readBody(incoming, MAX_BODY) : upload;
+    const foreign = body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined;
+    admitted = body === 'too_large' ? tooLarge() : (foreign ?? (await openRow(rt, principal, undefined, path, body, false, now)));
   } else {
     const feature = featureOf(rt, header(incoming.headers['x-tollgate-feature']));
     if (feature instanceof Response) return refused(rt, path, principal.companyId, feature, started);
     if (endpoint.body === 'json') {
       const raw = await readBody(incoming, MAX_BODY);
-      admitted = raw === 'too_large' ? tooLarge() : await admitJson(rt, principal, endpoint, raw, feature, now);
+      admitted = raw === 'too_large' ? tooLarge() : ((await refuseForeignReferences(rt, principal, raw)) ?? (await admitJson(rt, principal, endpoint, raw, feature, now)));
     } else if (endpoint.body === 'multipart') {
       admitted = await admitMultipart(rt, principal, endpoint, incoming, header(incoming.headers['content-type']) ?? '', feature, now);
     } else {

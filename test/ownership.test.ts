@@ -106,7 +106,8 @@ describe('two companies against every object family', () => {
   }
 
   it("hides a batch's output file from the other company and shows it to the owner", async () => {
-    const a = await call('acme', 'POST', '/v1/batches', { input_file_id: 'x' });
+    const input = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const a = await call('acme', 'POST', '/v1/batches', { input_file_id: input });
     const out = a.json!.output_file_id as string;
     expect((await call('acme', 'GET', `/v1/files/${out}/content`)).text).toBe(`content of ${out}`);
     expect((await call('beta', 'GET', `/v1/files/${out}/content`)).status).toBe(404);
@@ -114,7 +115,8 @@ describe('two companies against every object family', () => {
   });
 
   it("GET /v1/models hides other companies' fine-tuned models; retrieve and delete of one answer 404", async () => {
-    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: 'x' });
+    const training = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: training });
     const model = job.json!.fine_tuned_model as string;
     const mineA = (await call('acme', 'GET', '/v1/models')).json!.data as { id: string }[];
     const mineB = (await call('beta', 'GET', '/v1/models')).json!.data as { id: string }[];
@@ -127,6 +129,37 @@ describe('two companies against every object family', () => {
     expect(upstream.seen).toHaveLength(0);
     expect((await call('acme', 'GET', `/v1/models/${model}`)).status).toBe(200);
     expect((await call('beta', 'GET', '/v1/models/gpt-4o-mini')).status).toBe(200);
+  });
+
+  it("refuses request bodies that reference another company's objects, before any hold or upstream call", async () => {
+    const file = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const resp = (await call('acme', 'POST', '/v1/responses', { model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 5 })).json!.id as string;
+    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: file });
+    const model = job.json!.fine_tuned_model as string;
+    const vs = (await call('acme', 'POST', '/v1/vector_stores', {})).json!.id as string;
+    const conv = (await call('acme', 'POST', '/v1/conversations', {})).json!.id as string;
+    await tollgate.settled();
+    const heldBefore = tollgate.query('SELECT SUM(held) AS h FROM grants')[0]!.h;
+    upstream.seen.length = 0;
+    const cases: [string, unknown, string][] = [
+      ['/v1/batches', { input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' }, 'input_file_id'],
+      ['/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: file }, 'training_file'],
+      ['/v1/vector_stores', { file_ids: [file] }, 'file_ids'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', previous_response_id: resp, max_output_tokens: 5 }, 'previous_response_id'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', conversation: { id: conv }, max_output_tokens: 5 }, 'conversation'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', tools: [{ type: 'file_search', vector_store_ids: [vs] }], max_output_tokens: 5 }, 'vector_store_ids'],
+      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ role: 'user', content: [{ type: 'input_file', file_id: file }] }], max_output_tokens: 5 }, 'file_id'],
+      ['/v1/chat/completions', { model, messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 }, 'model'],
+    ];
+    for (const [path, body, param] of cases) {
+      const r = await call('beta', 'POST', path, body);
+      expect(r.status, `${path} ${param}`).toBe(404);
+      expect(r.json!.error.param).toBe(param);
+    }
+    expect(upstream.seen).toHaveLength(0);
+    expect(tollgate.query('SELECT SUM(held) AS h FROM grants')[0]!.h).toBe(heldBefore);
+    // The owner may use them; metadata never counts as a reference.
+    expect((await call('acme', 'POST', '/v1/batches', { input_file_id: file, metadata: { conversation: 'anything' } })).status).toBe(200);
   });
 
   it('hides objects tollgate never saw created from everyone not listed in objects.unrecordedVisibleTo', async () => {

@@ -232,7 +232,7 @@ export async function admitMultipart(rt: Runtime, principal: Principal, endpoint
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | Uint8Array | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
