@@ -103,10 +103,16 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
     res = await rt.upstream.request({ method: req.method, pathAndQuery: req.pathAndQuery, headers: upstreamHeaders, body, signal: abort.signal });
   } catch (err) {
     outgoing.off('close', onClientGone);
-    const code = abort.signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
-    const status = code === 'upstream_timeout' ? 504 : 502;
+    // The client leaving mid-body fails the upload stream: that is the client's doing, not the upstream's.
+    const bodyCut = body instanceof Readable && body.readableAborted;
+    const code = abort.signal.aborted || bodyCut ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
+    const status = code === 'client_disconnected' ? 400 : code === 'upstream_timeout' ? 504 : 502;
     rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
     await record({ httpStatus: abort.signal.aborted ? 0 : status, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
+    if (code === 'client_disconnected') {
+      rt.log.info({ requestId, err: (err as Error).message }, 'client left before its request was sent upstream');
+      return errorResponse(400, { message: 'The request body was cut off before it was complete.', type: 'invalid_request_error', param: null, code }, { 'x-tollgate-request-id': requestId });
+    }
     rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream request failed');
     return errorResponse(status, { message: `tollgate could not get a response from the upstream API: ${(err as Error).message}`, type: 'api_error', param: null, code }, { 'x-tollgate-request-id': requestId });
   }

@@ -11,9 +11,10 @@ export interface RawResponse {
  * Sends `request` (raw bytes: request line, headers, body, exactly as given) to `url`'s host and
  * port over a fresh TCP connection, and reads the response until the server closes the connection
  * or `content-length` bytes arrived. Rejects when nothing parseable came back within `timeoutMs`.
- * Chunked response bodies are returned undecoded.
+ * Chunked response bodies are returned undecoded. With `halfClose` the client ends its side of
+ * the connection once the request is written.
  */
-export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10_000, halfClose = false): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -29,11 +30,13 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10
       else reject(err ?? new Error(`no HTTP response (got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))})`));
     };
     const timer = setTimeout(() => finish(new Error('timed out waiting for the response')), timeoutMs);
-    socket.on('connect', () => socket.write(request));
+    // halfClose: end our side after the request, so that a body shorter than its content-length ends at once.
+    socket.on('connect', () => (halfClose ? socket.end(request) : socket.write(request)));
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       const p = parse(Buffer.concat(chunks));
       if (p && p.headers['content-length'] !== undefined && Buffer.byteLength(p.body) >= Number(p.headers['content-length'])) finish();
+      // Only the first response is read: what follows belongs to a later request on the connection.
     });
     socket.on('error', () => finish());
     socket.on('close', () => finish());
@@ -51,7 +54,9 @@ function parse(buf: Buffer): RawResponse | undefined {
     const i = l.indexOf(':');
     if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
   }
-  return { status: Number(m[1]), headers, body: buf.subarray(end + 4).toString('utf8') };
+  const rest = buf.subarray(end + 4);
+  const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
+  return { status: Number(m[1]), headers, body: (length === undefined ? rest : rest.subarray(0, length)).toString('utf8') };
 }
 
 /** True when `body` is OpenAI's error envelope: `{"error":{"message":string,"type":string,"param","code"}}`. */
