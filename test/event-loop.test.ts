@@ -1,0 +1,107 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTollgate, type Tollgate } from './support/harness.js';
+import { json, ScriptedUpstream } from './support/scripted-upstream.js';
+
+/**
+ * No single request may hold the event loop while the others wait. Each large case runs beside a
+ * stream of small chat requests, with `monitorEventLoopDelay` (10 ms resolution) measuring the
+ * longest stall of the process (tollgate, the fake upstream and the client share it, so the
+ * figures are an upper bound for tollgate). The figures are printed for the record; the bound
+ * asserted is `EVENT_LOOP_BOUND_MS` (default 50 ms) for the cases whose work tollgate keeps off the
+ * loop or linear in small steps, and a looser one for the 60 MB prompt (see README, "Security model").
+ */
+const BOUND_MS = Number(process.env.EVENT_LOOP_BOUND_MS ?? 50);
+const PROMPT_BOUND_MS = Number(process.env.EVENT_LOOP_PROMPT_BOUND_MS ?? 1000);
+
+const CHAT = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
+
+let upstream: ScriptedUpstream;
+let tollgate: Tollgate;
+let bomb: Buffer;
+let bigEvent: Buffer;
+
+beforeAll(async () => {
+  bomb = Buffer.concat(Array(64).fill(gzipSync(Buffer.alloc(16 * 1024 * 1024, 0x20))));
+  bigEvent = Buffer.from(`data: {"id":"chatcmpl-2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${'x'.repeat(20 * 1024 * 1024)}`);
+  upstream = await new ScriptedUpstream().start();
+  upstream.script = async (req, res) => {
+    const kind = req.headers['x-case'];
+    if (kind === 'bomb') return void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
+    if (kind === 'sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < bigEvent.length; i += 64 * 1024) {
+        if (!res.write(bigEvent.subarray(i, i + 64 * 1024))) await new Promise((r) => res.once('drain', r));
+        if (res.destroyed) return;
+      }
+      return void res.end('"}}]}\n\n');
+    }
+    json(res, 200, CHAT);
+  };
+  tollgate = await startTollgate({ upstreamUrl: upstream.url, companies: { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000_000 }] } } });
+}, 120_000);
+afterAll(async () => {
+  await tollgate?.close();
+  await upstream?.close();
+});
+
+const post = (body: string, headers: Record<string, string> = {}) =>
+  fetch(`${tollgate.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', ...headers }, body }).then(async (r) => {
+    await r.arrayBuffer().catch(() => undefined);
+    return r.status;
+  }, () => 0);
+
+/** Runs `large` while small requests keep flowing; resolves to the longest stall (ms) and the small requests served. */
+async function measure(large: () => Promise<unknown>): Promise<{ maxMs: number; small: number; status: unknown }> {
+  const small = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
+  let done = false;
+  let served = 0;
+  const traffic = (async () => {
+    while (!done) if ((await post(small)) === 200) served++;
+  })();
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  const status = await large();
+  h.disable();
+  done = true;
+  await traffic;
+  return { maxMs: Math.round(h.max / 1e6), small: served, status };
+}
+
+const figures: Record<string, unknown> = {};
+
+it('deep JSON (100,000 levels) is refused without stalling the loop', async () => {
+  const n = 100_000;
+  const r = await measure(() => post(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"x"}],"x":${'['.repeat(n)}${']'.repeat(n)}}`));
+  figures.deepJson = r;
+  expect(r.status).toBe(400);
+  expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
+});
+
+it('a 1 MB gzip bomb from the upstream (1 GiB inflated) is cut without stalling the loop', async () => {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
+  const r = await measure(() => post(body, { 'x-case': 'bomb', 'accept-encoding': 'gzip' }));
+  figures.gzipBomb = { ...r, rssMb: Math.round(process.memoryUsage().rss / 1e6) };
+  expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
+  await tollgate.settled();
+  expect(tollgate.rows().at(-1)?.error_code ?? tollgate.query("SELECT error_code FROM requests WHERE error_code = 'upstream_body_too_large'")[0]?.error_code).toBeDefined();
+});
+
+it('a 20 MB SSE event without a boundary is cut at the event bound without stalling the loop', async () => {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, stream: true });
+  const r = await measure(() => post(body, { 'x-case': 'sse' }));
+  figures.sse20MbEvent = r;
+  expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
+  await tollgate.settled();
+  expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_event_too_large'")[0]!.n).toBe(1);
+});
+
+it('a 60 MB prompt is admitted on a linear estimate', async () => {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet '.repeat(60 * 1024 * 1024 / 27) }], max_completion_tokens: 5 });
+  const r = await measure(() => post(body));
+  figures.prompt60Mb = r;
+  expect(r.status).toBe(200);
+  expect(r.maxMs).toBeLessThanOrEqual(PROMPT_BOUND_MS);
+  console.log(`event loop, longest stall per large case: ${JSON.stringify(figures)}`);
+}, 120_000);
