@@ -46,14 +46,14 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const post = (body: string, headers: Record<string, string> = {}) =>
+const post = (body: string, headers: Record<string, string> = {}): Promise<number | string> =>
   fetch(`${tollgate.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', ...headers }, body }).then(async (r) => {
     await r.arrayBuffer().catch(() => undefined);
     return r.status;
-  }, () => 0);
+  }, (err: Error) => `failed: ${err.message} ${String((err as { cause?: unknown }).cause)}`);
 
 /** Runs `large` while small requests keep flowing; resolves to the longest stall (ms) and the small requests served. */
-async function measure(large: () => Promise<unknown>): Promise<{ maxMs: number; small: number; status: unknown }> {
+async function measure(large: () => Promise<unknown>): Promise<{ maxMs: number; small: number; status: number | string }> {
   const small = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
   let done = false;
   let served = 0;
@@ -75,6 +75,7 @@ it('deep JSON (100,000 levels) is refused without stalling the loop', async () =
   const n = 100_000;
   const r = await measure(() => post(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"x"}],"x":${'['.repeat(n)}${']'.repeat(n)}}`));
   figures.deepJson = r;
+  console.log(`event loop: deep JSON ${JSON.stringify(r)}`);
   expect(r.status).toBe(400);
   expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
 });
@@ -83,6 +84,7 @@ it('a 1 MB gzip bomb from the upstream (1 GiB inflated) is cut without stalling 
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
   const r = await measure(() => post(body, { 'x-case': 'bomb', 'accept-encoding': 'gzip' }));
   figures.gzipBomb = { ...r, rssMb: Math.round(process.memoryUsage().rss / 1e6) };
+  console.log(`event loop: gzip bomb ${JSON.stringify(figures.gzipBomb)}`);
   expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
   await tollgate.settled();
   expect(tollgate.rows().at(-1)?.error_code ?? tollgate.query("SELECT error_code FROM requests WHERE error_code = 'upstream_body_too_large'")[0]?.error_code).toBeDefined();
@@ -92,6 +94,7 @@ it('a 20 MB SSE event without a boundary is cut at the event bound without stall
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, stream: true });
   const r = await measure(() => post(body, { 'x-case': 'sse' }));
   figures.sse20MbEvent = r;
+  console.log(`event loop: 20 MB SSE event ${JSON.stringify(r)}`);
   expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
   await tollgate.settled();
   expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_event_too_large'")[0]!.n).toBe(1);
@@ -101,6 +104,7 @@ it('a 60 MB prompt is admitted on a linear estimate', async () => {
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet '.repeat(60 * 1024 * 1024 / 27) }], max_completion_tokens: 5 });
   const r = await measure(() => post(body));
   figures.prompt60Mb = r;
+  console.log(`event loop: 60 MB prompt ${JSON.stringify(r)}`);
   expect(r.status).toBe(200);
   expect(r.maxMs).toBeLessThanOrEqual(PROMPT_BOUND_MS);
   console.log(`event loop, longest stall per large case: ${JSON.stringify(figures)}`);

@@ -7,3 +7,7 @@ CREATE TABLE `objects` (
 	`request_id` text NOT NULL,
 	`created_at` text NOT NULL
 );
+--> statement-breakpoint
+-- Responses and batches billed before owners were recorded keep their company: the request that billed them names it.
+INSERT OR IGNORE INTO `objects` (`id`, `kind`, `company_id`, `key_id`, `user_id`, `request_id`, `created_at`)
+SELECT b.`object_id`, b.`kind`, r.`company_id`, r.`key_id`, r.`user_id`, b.`request_id`, b.`billed_at` FROM `billed_objects` b JOIN `requests` r ON r.`id` = b.`request_id`;
