@@ -2,9 +2,7 @@ import type { AlertService } from './alerts/alerts.js';
 import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
-import type { ObjectStore } from './ledger/port.js';
-import type { Ledger } from './ledger/sqlite/ledger.js';
-import type { LedgerQueue } from './ledger/sqlite/queue.js';
+import type { Ledger } from './ledger/port.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './observability/metrics.js';
@@ -17,12 +15,9 @@ export interface Runtime {
   jwt: JwtVerifier;
   rateLimiter: RateLimiter;
   alerts: AlertService;
+  /** The ledger, behind its port (src/ledger/port.ts). */
   ledger: Ledger;
-  /** Group commit of the ledger writes made while serving requests. */
-  ledgerQueue: LedgerQueue;
   upstream: Upstream;
-  /** Owners of the upstream objects created through tollgate (src/ownership/). */
-  objects: ObjectStore;
   /** The current instant; injectable so tests can move time (expiry). */
   clock: () => Date;
   log: Logger;

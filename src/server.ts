@@ -1,20 +1,15 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { eq, sql } from 'drizzle-orm';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
+import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
-import { Checkpointer } from './ledger/sqlite/checkpointer.js';
-import { openLedgerDb } from './ledger/sqlite/db.js';
-import { Ledger } from './ledger/sqlite/ledger.js';
-import { SqliteObjectStore } from './ledger/sqlite/objects.js';
-import { LedgerQueue } from './ledger/sqlite/queue.js';
-import { requests } from './ledger/sqlite/schema.js';
+import { openLedger } from './ledger/open.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
@@ -67,36 +62,32 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
   if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
 
-  const { db, sqlite } = openLedgerDb(config.ledger.path);
-  const checkpointer = new Checkpointer(config.ledger.path);
-  const ledger = new Ledger(db);
-  ledger.syncGrants(config, clock());
-  const interrupted = ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-    const priced = model ? priceBook(config).find(model, clock()) : undefined;
-    return priced ? costMicroUsd(usage, priced.price) : 0;
-  });
+  const jwt = new JwtVerifier(config);
+  await jwt.check();
+  const ledger = openLedger(config.ledger);
+  let interrupted: string[];
+  try {
+    const terms = grantTerms(config);
+    await ledger.syncGrants(terms.grants, terms.purchases, clock());
+    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
+      const priced = model ? priceBook(config).find(model, clock()) : undefined;
+      return priced ? costMicroUsd(usage, priced.price) : 0;
+    });
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
   if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
 
   const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections, timeouts: config.upstream.timeouts });
-  const jwt = new JwtVerifier(config);
-  await jwt.check();
   const alertService = (alertsConfig: Config['alerts']) => {
     const { webhookUrl, webhookSecretEnv } = alertsConfig;
     const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
-    return new AlertService(db, alertsConfig, log, webhook, clock);
+    return new AlertService(ledger.alerts, alertsConfig, log, webhook, clock);
   };
   const alerts = alertService(config.alerts);
-  const openHolds = db.select({ n: sql<number>`count(*)` }).from(requests).where(eq(requests.status, 'held')).prepare();
-  const companyOf = db.select({ companyId: requests.companyId }).from(requests).where(eq(requests.id, sql.placeholder('id'))).prepare();
-  const metrics = new Metrics({
-    config: () => runtime.config,
-    openHolds: () => openHolds.get()?.n ?? 0,
-    companyOf: (id) => companyOf.get({ id })?.companyId,
-    processMetrics: opts.processMetrics,
-  });
-  const ledgerQueue = new LedgerQueue(ledger);
-  const objects = new SqliteObjectStore(sqlite, ledgerQueue);
-  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, ledgerQueue, objects, upstream, clock, log, metrics };
+  const metrics = new Metrics({ config: () => runtime.config, openHolds: () => ledger.reader.openHolds(), processMetrics: opts.processMetrics });
+  const runtime: Runtime = { config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log, metrics };
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<RuntimeParts> {
@@ -132,8 +123,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await closed;
       clearTimeout(force);
       await upstream.close();
-      await checkpointer.stop();
-      sqlite.close();
+      await ledger.close();
     },
   };
 }

@@ -116,7 +116,7 @@ describe('allocations', () => {
     expect(calls).toBe(1); // the SDK obeyed x-should-retry and did not retry
     expect(upstream.received).toHaveLength(3);
     expect(t.rows().map((r) => r.status)).toEqual(['settled', 'settled', 'settled']);
-    expect(t.server.runtime.ledger.balance('acme', now).tokens).toBe(p - 1);
+    expect((await t.server.runtime.ledger.balance('acme', now)).tokens).toBe(p - 1);
   });
 
   it('stops counting a grant at its expiry instant and starts it at its start', async () => {

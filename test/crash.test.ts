@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintKey } from '../src/auth/api-key.js';
-import { verifyLedger } from '../src/ledger/sqlite/verify.js';
+import { openSqliteLedger } from '../src/ledger/sqlite/index.js';
 import { FakeUpstream } from './support/fake-upstream.js';
+import { waitUntil } from './support/wait.js';
 import { loadRecordings } from './support/fixtures.js';
 import { TEST_PRICES } from './support/harness.js';
 
@@ -84,6 +85,7 @@ describe('kill -9 under load', () => {
     let sent = 0;
 
     for (let round = 0; round < ROUNDS; round++) {
+      const before = upstream.received.length;
       const child = start(configFile);
       await ready(url, child);
       let running = true;
@@ -99,7 +101,10 @@ describe('kill -9 under load', () => {
           }
         }
       });
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 600)));
+      // Kill once this round has forwarded a share of the load (however slow the machine), at a
+      // random moment after that.
+      await waitUntil(() => upstream.received.length >= before + 2 * WORKERS, { timeoutMs: 60_000, what: `round ${round} to forward ${2 * WORKERS} requests` });
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       child.kill('SIGKILL');
       await exited(child);
       running = false;
@@ -124,7 +129,9 @@ describe('kill -9 under load', () => {
       expect(rows.filter((r) => r.status === 'held')).toEqual([]);
       expect(rows.filter((r) => r.status === 'interrupted').length).toBeGreaterThan(0);
       expect(rows.length).toBeLessThanOrEqual(sent);
-      expect(verifyLedger(db).filter((f) => f.severity === 'error')).toEqual([]);
+      const ledger = openSqliteLedger({ path: join(dir, 'ledger.db'), readonly: true });
+      expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+      await ledger.close();
     } finally {
       db.close();
     }

@@ -143,7 +143,7 @@ describe('/metrics after known traffic', () => {
 
 describe('bounded labels', () => {
   const rt = (companies: string[], prices: string[]) => ({ config: { companies: Object.fromEntries(companies.map((c) => [c, {}])), prices: Object.fromEntries(prices.map((p) => [p, {}])) } }) as unknown as Runtime;
-  const metrics = (r: Runtime) => new Metrics({ config: () => r.config, openHolds: () => 0, companyOf: () => undefined, processMetrics: false });
+  const metrics = (r: Runtime) => new Metrics({ config: () => r.config, openHolds: async () => 0, processMetrics: false });
 
   it('maps companies outside the config, unpriced models and unknown paths to "other", and ids in paths to :id', () => {
     const m = metrics(rt(['acme'], ['gpt-4o', 'gpt-4o-mini']));
@@ -166,7 +166,7 @@ describe('bounded labels', () => {
 
   it('labels a row priced by a price entry with that entry’s name', () => {
     const m = metrics(rt(['acme'], []));
-    m.finished('r1', { principal: { companyId: 'acme', keyId: 'k', userId: null, role: 'member', sessionId: null }, model: 'gpt-4o-2024-08-06' }, '/v1/chat/completions', 200, {
+    m.finished({ principal: { companyId: 'acme', keyId: 'k', userId: null, role: 'member', sessionId: null }, model: 'gpt-4o-2024-08-06' }, '/v1/chat/completions', 200, {
       usageSource: 'upstream',
       costMicroUsd: 5,
       latencyMs: 10,
@@ -206,11 +206,11 @@ describe('health and readiness', () => {
     expect([r.status, await r.json()]).toEqual([200, { status: 'ready' }]);
   });
 
-  it('is not ready when the ledger does not answer or no config is loaded', () => {
-    const broken = { config: { companies: {} }, ledger: { db: { get: () => { throw new Error('database is closed'); } } } } as unknown as Runtime;
-    expect(notReady(broken)).toBe('the ledger did not answer: database is closed');
-    expect(notReady({ ...broken, config: undefined } as unknown as Runtime)).toBe('no config loaded');
-    expect(notReady(t.server.runtime)).toBeUndefined();
+  it('is not ready when the ledger does not answer or no config is loaded', async () => {
+    const broken = { config: { companies: {} }, ledger: { ping: () => Promise.reject(new Error('database is closed')) } } as unknown as Runtime;
+    expect(await notReady(broken)).toBe('the ledger did not answer: database is closed');
+    expect(await notReady({ ...broken, config: undefined } as unknown as Runtime)).toBe('no config loaded');
+    expect(await notReady(t.server.runtime)).toBeUndefined();
   });
 });
 

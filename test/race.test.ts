@@ -54,7 +54,7 @@ describe('racing requests', () => {
     expect(spent).toBeLessThanOrEqual(ALLOCATION + excess);
     expect(excess).toBe(0); // the estimate (prompt + 14) covers the 22 tokens each request used
     // The allocation was used up as far as the holds allow: what is left cannot admit one more request.
-    const left = tollgate.server.runtime.ledger.balance('acme', new Date()).tokens;
+    const left = (await tollgate.server.runtime.ledger.balance('acme', new Date())).tokens;
     expect(left).toBe(ALLOCATION - spent);
     expect(left).toBeLessThan(hold);
     expect(ok).toBeGreaterThan(ALLOCATION / hold - 1);

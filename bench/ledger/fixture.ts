@@ -6,8 +6,11 @@
 import { mintKey } from '../../src/auth/api-key.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { grantTerms } from '../../src/config/grants.js';
+import type { HoldRequest, Outcome, RequestFacts } from '../../src/ledger/port.js';
 import { openLedgerDb, type LedgerDb } from '../../src/ledger/sqlite/db.js';
-import { Ledger, type HoldRequest, type Outcome, type RequestFacts } from '../../src/ledger/sqlite/ledger.js';
+import { syncGrants } from '../../src/ledger/sqlite/grant-sync.js';
+import { SyncLedger } from '../../src/ledger/sqlite/ledger.js';
 import { newRequestId } from '../../src/proxy/admission.js';
 
 export const COMPANY = 'bench';
@@ -16,7 +19,8 @@ export const KEY_ID = 'bench-key';
 export const MODEL = 'gpt-4o-mini';
 
 export interface BenchLedger extends LedgerDb {
-  ledger: Ledger;
+  /** The SQLite adapter's synchronous operations: the engine's own cost, without group commit. */
+  ledger: SyncLedger;
   config: Config;
 }
 
@@ -37,8 +41,9 @@ export function benchConfig(ledgerPath: string): Config {
 export function openBenchLedger(path: string): BenchLedger {
   const config = benchConfig(path);
   const opened = openLedgerDb(path);
-  const ledger = new Ledger(opened.db);
-  ledger.syncGrants(config, new Date());
+  const ledger = new SyncLedger(opened.sqlite);
+  const terms = grantTerms(config);
+  syncGrants(opened.db, terms.grants, terms.purchases, new Date());
   return { ...opened, ledger, config };
 }
 

@@ -1,15 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
-import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { AlertsConfig } from '../config/schema.js';
-import type { Settled } from '../ledger/sqlite/ledger.js';
-import * as schema from '../ledger/sqlite/schema.js';
-import { alerts } from '../ledger/sqlite/schema.js';
-import type { QuotaCheck } from '../limits/quotas.js';
+import type { AlertKind as Kind, AlertStore, QuotaCheck, Settled } from '../ledger/port.js';
 import type { Logger } from '../log.js';
 import type { WebhookSender } from './webhook.js';
-
-type Db = BetterSQLite3Database<typeof schema>;
-type Kind = (typeof alerts.$inferInsert)['kind'];
 
 /** What settled, as the alert checks need it. */
 export interface SettledUsage {
@@ -36,7 +28,7 @@ export class AlertService {
   private readonly minutes = new Map<string, Map<number, number>>();
 
   constructor(
-    private readonly db: Db,
+    private readonly store: AlertStore,
     private readonly config: AlertsConfig,
     private readonly log: Logger,
     private readonly webhook: WebhookSender | undefined,
@@ -120,19 +112,19 @@ export class AlertService {
     }
   }
 
-  /** Records the alert once; when it is new, logs it and queues the webhook. */
+  /** Records the alert once (in the ledger, in the background); when it is new, logs it and queues the webhook. */
   private fire(key: string, kind: Kind, companyId: string, details: Record<string, unknown>): void {
     const firedAt = this.clock().toISOString();
     const payload = { key, kind, companyId, firedAt, ...details };
-    const inserted = this.db.insert(alerts).values({ key, kind, companyId, firedAt, payload: JSON.stringify(payload) }).onConflictDoNothing().run();
-    if (inserted.changes === 0) return;
-    this.log.warn({ alert: payload }, `alert: ${kind}`);
-    this.webhook?.send(payload, (delivered) => {
-      this.db
-        .update(alerts)
-        .set({ attempts: sql`${alerts.attempts} + 1`, ...(delivered ? { deliveredAt: new Date().toISOString() } : {}) })
-        .where(eq(alerts.key, key))
-        .run();
-    });
+    this.store
+      .record({ key, kind, companyId, firedAt, payload: JSON.stringify(payload) })
+      .then((inserted) => {
+        if (!inserted) return;
+        this.log.warn({ alert: payload }, `alert: ${kind}`);
+        this.webhook?.send(payload, (delivered) => {
+          this.store.attempted(key, delivered ? new Date().toISOString() : null).catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert delivery'));
+        });
+      })
+      .catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert'));
   }
 }

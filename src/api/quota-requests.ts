@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { invalidRequest } from '../http/errors.js';
-import { quotaRequests } from '../ledger/sqlite/schema.js';
 import { authenticate } from '../proxy/admission.js';
 import type { Runtime } from '../runtime.js';
 
@@ -46,10 +44,10 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
       createdAt: rt.clock().toISOString(),
       companyId: principal.companyId,
       userId: principal.userId ?? `key:${principal.keyId}`,
-      requested: JSON.stringify(requested),
+      requested,
       justification,
     };
-    rt.ledger.db.insert(quotaRequests).values(row).run();
+    await rt.ledger.quotaRequests.add(row);
     const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
     rt.alerts.quotaIncreaseRequested(row.companyId, out);
     return c.json(out, 201);
@@ -59,11 +57,10 @@ export function quotaRequestRoutes(app: Hono, rt: Runtime): void {
     const principal = await authenticate(rt, c.req.header('authorization'), rt.clock());
     if (principal instanceof Response) return principal;
     const self = principal.userId ?? `key:${principal.keyId}`;
-    const where = principal.role === 'admin' ? eq(quotaRequests.companyId, principal.companyId) : and(eq(quotaRequests.companyId, principal.companyId), eq(quotaRequests.userId, self));
-    const rows = rt.ledger.db.select().from(quotaRequests).where(where).orderBy(desc(quotaRequests.createdAt)).all();
+    const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
     return c.json({
       object: 'list',
-      data: rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: JSON.parse(r.requested) as unknown, justification: r.justification })),
+      data: rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification })),
     });
   });
 }

@@ -1,17 +1,15 @@
-import { desc, sql } from 'drizzle-orm';
 import type { Context, Hono } from 'hono';
 import { bearerToken, hashKey } from '../auth/api-key.js';
 import { JwtVerifier } from '../auth/jwt.js';
 import type { Principal } from '../auth/principal.js';
 import type { OperatorConfig } from '../config/schema.js';
 import { errorResponse, invalidApiKey, invalidRequest } from '../http/errors.js';
-import { requests } from '../ledger/sqlite/schema.js';
+import { GROUP_BYS, type GroupBy, type RecentRow } from '../ledger/port.js';
 import { authenticate } from '../proxy/admission.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
-import { exportCsv, exportRows } from '../reports/export.js';
-import { PERIODS, requestWhere, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
+import { exportCsv, succeeded } from '../reports/export.js';
+import { PERIODS, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
 import { formatMicroUsd } from '../reports/money.js';
-import { GROUP_BYS, usageReport, type GroupBy } from '../reports/usage.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -157,94 +155,9 @@ function balanceJson(b: CompanyBalance) {
   };
 }
 
-interface RecentRow {
-  id: string;
-  createdAt: string;
-  companyId: string;
-  userId: string | null;
-  keyId: string | null;
-  endpoint: string;
-  requestedModel: string | null;
-  returnedModel: string | null;
-  feature: string | null;
-  stream: boolean;
-  status: string;
-  httpStatus: number | null;
-  inputTokens: number;
-  cachedInputTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  totalTokens: number;
-  meteredTokens: number;
-  costMicroUsd: number;
-  usageSource: string | null;
-  latencyMs: number | null;
-  errorCode: string | null;
-  rowid: number;
-}
-
-/**
- * The company's tokens remaining right after each row (as `tollgate history` computes it): the
- * tokens left now on the company's active limited tokens grants, plus what every newer row of the
- * company (visible to the reader or not) debited from those grants.
- */
-function remainingAfter(rt: Runtime, rows: readonly RecentRow[], now: Date): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const companyId of new Set(rows.map((r) => r.companyId))) {
-    const mine = rows.filter((r) => r.companyId === companyId);
-    const oldest = mine[mine.length - 1]!;
-    const b = rt.ledger.balance(companyId, now);
-    const counted = JSON.stringify(b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id));
-    const visible = new Set(mine.map((r) => r.id));
-    const burned = rt.ledger.db.all<{ id: string; burned: number }>(sql`
-      SELECT r.id AS id, COALESCE(SUM(CASE WHEN d.grant_id IN (SELECT value FROM json_each(${counted})) THEN d.amount END), 0) AS burned
-      FROM requests r LEFT JOIN debits d ON d.request_id = r.id
-      WHERE r.company_id = ${companyId} AND r.status != 'held'
-        AND (r.created_at > ${oldest.createdAt} OR (r.created_at = ${oldest.createdAt} AND r.rowid >= ${oldest.rowid}))
-      GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC`);
-    let later = 0;
-    for (const r of burned) {
-      if (visible.has(r.id)) out.set(r.id, b.tokens + later);
-      later += r.burned;
-    }
-  }
-  return out;
-}
-
-function recentRows(rt: Runtime, filter: RequestFilter, limit: number, now: Date) {
-  const rows: RecentRow[] = rt.ledger.db
-    .select({
-      id: requests.id,
-      createdAt: requests.createdAt,
-      companyId: requests.companyId,
-      userId: requests.userId,
-      keyId: requests.keyId,
-      endpoint: requests.endpoint,
-      requestedModel: requests.requestedModel,
-      returnedModel: requests.returnedModel,
-      feature: requests.feature,
-      stream: requests.stream,
-      status: requests.status,
-      httpStatus: requests.httpStatus,
-      inputTokens: requests.inputTokens,
-      cachedInputTokens: requests.cachedInputTokens,
-      outputTokens: requests.outputTokens,
-      reasoningTokens: requests.reasoningTokens,
-      totalTokens: requests.totalTokens,
-      meteredTokens: requests.meteredTokens,
-      costMicroUsd: requests.costMicroUsd,
-      usageSource: requests.usageSource,
-      latencyMs: requests.latencyMs,
-      errorCode: requests.errorCode,
-      rowid: sql<number>`${requests}.rowid`.mapWith(Number),
-    })
-    .from(requests)
-    .where(requestWhere(filter))
-    .orderBy(desc(requests.createdAt), desc(sql`${requests}.rowid`))
-    .limit(limit)
-    .all();
-  const remaining = rows.length ? remainingAfter(rt, rows, now) : new Map<string, number>();
-  return rows.map((r) => ({
+/** A recent row as the read API shows it (snake_case, USD beside micro-USD). */
+function requestJson(r: RecentRow) {
+  return {
     object: 'tollgate.request',
     id: r.id,
     created_at: r.createdAt,
@@ -258,7 +171,7 @@ function recentRows(rt: Runtime, filter: RequestFilter, limit: number, now: Date
     stream: r.stream,
     status: r.status,
     http_status: r.httpStatus,
-    success: r.status === 'settled' && r.httpStatus !== null && r.httpStatus < 400,
+    success: succeeded(r),
     input_tokens: r.inputTokens,
     cached_input_tokens: r.cachedInputTokens,
     output_tokens: r.outputTokens,
@@ -270,8 +183,8 @@ function recentRows(rt: Runtime, filter: RequestFilter, limit: number, now: Date
     usage_source: r.usageSource,
     latency_ms: r.latencyMs,
     error_code: r.errorCode,
-    remaining_tokens: remaining.get(r.id) ?? null,
-  }));
+    remaining_tokens: r.remainingTokens,
+  };
 }
 
 /** Registers the read API's routes on `app`. */
@@ -287,26 +200,28 @@ export function readRoutes(app: Hono, rt: Runtime): void {
       return body(c, reader, q, now);
     });
 
-  route('/tollgate/v1/balance', ['company'], (c, reader, q, now) => {
+  const companyBalance = async (id: string, now: Date) => balanceJson((await balanceReport(rt.ledger, now, id))[0]!);
+
+  route('/tollgate/v1/balance', ['company'], async (c, reader, q, now) => {
     if (reader.kind === 'principal') {
       const own = reader.principal.companyId;
       if (q.company !== undefined && q.company !== own) return permissionDenied(`You may only read company '${own}'.`, 'company');
-      return c.json(balanceJson(balanceReport(rt.ledger.db, now, own)[0]!));
+      return c.json(await companyBalance(own, now));
     }
     if (q.company !== undefined) {
       if (!Object.hasOwn(rt.config.companies, q.company)) return errorResponse(404, { message: `No company '${q.company}' in the config.`, type: 'invalid_request_error', param: 'company', code: 'not_found' });
-      return c.json(balanceJson(balanceReport(rt.ledger.db, now, q.company)[0]!));
+      return c.json(await companyBalance(q.company, now));
     }
     const ids = Object.keys(rt.config.companies).sort();
-    return c.json({ object: 'list', data: ids.map((id) => balanceJson(balanceReport(rt.ledger.db, now, id)[0]!)) });
+    return c.json({ object: 'list', data: await Promise.all(ids.map((id) => companyBalance(id, now))) });
   });
 
-  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], (c, reader, q, now) => {
+  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], async (c, reader, q, now) => {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
     if (!GROUP_BYS.includes(groupBy)) return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
     const filter = scopedFilter(rt, reader, q, now);
     if (filter instanceof Response) return filter;
-    const rows = usageReport(rt.ledger.db, filter, groupBy);
+    const rows = await rt.ledger.reader.usage(filter, groupBy);
     return c.json({
       object: 'list',
       group_by: groupBy,
@@ -329,18 +244,18 @@ export function readRoutes(app: Hono, rt: Runtime): void {
     });
   });
 
-  route('/tollgate/v1/requests', [...FILTER_PARAMS, 'limit'], (c, reader, q, now) => {
+  route('/tollgate/v1/requests', [...FILTER_PARAMS, 'limit'], async (c, reader, q, now) => {
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
     const filter = scopedFilter(rt, reader, q, now);
     if (filter instanceof Response) return filter;
-    return c.json({ object: 'list', data: recentRows(rt, filter, limit, now) });
+    return c.json({ object: 'list', data: (await rt.ledger.reader.recent(filter, limit, now)).map(requestJson) });
   });
 
-  route('/tollgate/v1/export.csv', FILTER_PARAMS, (_c, reader, q, now) => {
+  route('/tollgate/v1/export.csv', FILTER_PARAMS, async (_c, reader, q, now) => {
     const filter = scopedFilter(rt, reader, q, now);
     if (filter instanceof Response) return filter;
-    const csv = exportCsv(exportRows(rt.ledger.db, filter));
+    const csv = exportCsv(await rt.ledger.reader.rows(filter));
     return new Response(csv, { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="tollgate-usage.csv"' } });
   });
 

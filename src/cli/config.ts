@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { diffAgainstLedger, jwtProblems, type MirroredGrant } from '../config/check.js';
 import { diffConfigs, formatChange, restartOnlyChanges, type ConfigChange } from '../config/diff.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import { openLedger } from '../ledger/open.js';
 import type { Config } from '../config/schema.js';
 
 export interface ConfigCheckOpts {
@@ -23,19 +23,12 @@ interface CheckReport {
   notes: string[];
 }
 
-function readMirroredGrants(path: string): MirroredGrant[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+async function readMirroredGrants(path: string): Promise<MirroredGrant[]> {
+  const ledger = openLedger({ path, readonly: true });
   try {
-    return (
-      db
-        .prepare(
-          `SELECT id, company_id AS companyId, unit, amount, unlimited, models, starts_at AS startsAt, expires_at AS expiresAt,
-                  purchase_id AS purchaseId, note, removed_at AS removedAt, spent, held FROM grants ORDER BY company_id, id`,
-        )
-        .all() as (Omit<MirroredGrant, 'unlimited'> & { unlimited: number })[]
-    ).map((g) => ({ ...g, unlimited: g.unlimited === 1 }));
+    return await ledger.reader.grants();
   } finally {
-    db.close();
+    await ledger.close();
   }
 }
 
@@ -76,7 +69,7 @@ export async function configCheckCommand(fileArg: string | undefined, opts: Conf
     let mirrored: MirroredGrant[] = [];
     if (existsSync(ledger)) {
       try {
-        mirrored = readMirroredGrants(ledger);
+        mirrored = await readMirroredGrants(ledger);
       } catch (err) {
         process.stderr.write(`cannot read the ledger ${ledger}: ${(err as Error).message}\n`);
         process.exitCode = 2;

@@ -2,10 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { mintKey } from '../auth/api-key.js';
 import { parseConfig } from '../config/load.js';
+import type { Ledger, RequestRow } from '../ledger/port.js';
+import { formatTable, type Column } from '../reports/table.js';
 import { startMockUpstream } from '../demo/mock-upstream.js';
 import { createLogger } from '../log.js';
 import { startServer, type RunningServer } from '../server.js';
@@ -104,11 +105,10 @@ export async function demoCommand(): Promise<void> {
     out(`  ${emb.data.length} vectors of ${emb.data[0]?.embedding.length ?? 0} floats; usage: ${JSON.stringify({ prompt: emb.usage.prompt_tokens })}`);
 
     step('The ledger: one row per request (tokens, cost in micro-USD, latency in ms)');
-    const rows = await settledRows(config.ledger.path);
-    out(table(rows));
+    out(formatTable(COLUMNS, await settledRows(server.runtime.ledger)).replace(/^/gm, '  ').trimEnd());
 
     step('The company balance');
-    const balance = server.runtime.ledger.balance('demo', new Date());
+    const balance = await server.runtime.ledger.balance('demo', new Date());
     for (const g of balance.grants) {
       const unit = g.unit === 'micro_usd' ? 'µUSD' : 'tokens';
       out(`  grant ${g.id}: ${g.unlimited ? 'unlimited' : `${g.amount} ${unit}`} granted, ${g.spent} spent, ${g.held} held, ${g.remaining ?? 'unlimited'} left`);
@@ -121,60 +121,29 @@ export async function demoCommand(): Promise<void> {
   }
 }
 
-type Row = Record<string, string | number | null>;
+/** The demo's columns: the row's id, what was asked and returned, tokens, cost (µUSD), usage source, latency. */
+const COLUMNS: Column<RequestRow>[] = [
+  { title: 'id', cell: (r) => r.id },
+  { title: 'endpoint', cell: (r) => r.endpoint },
+  { title: 'requested', cell: (r) => r.requestedModel ?? '-' },
+  { title: 'returned', cell: (r) => r.returnedModel ?? '-' },
+  { title: 'stream', cell: (r) => (r.stream ? 'yes' : 'no') },
+  { title: 'status', cell: (r) => r.status },
+  { title: 'in', cell: (r) => String(r.inputTokens), numeric: true },
+  { title: 'cached', cell: (r) => String(r.cachedInputTokens), numeric: true },
+  { title: 'out', cell: (r) => String(r.outputTokens), numeric: true },
+  { title: 'total', cell: (r) => String(r.totalTokens), numeric: true },
+  { title: 'µUSD', cell: (r) => String(r.costMicroUsd), numeric: true },
+  { title: 'usage', cell: (r) => r.usageSource ?? '-' },
+  { title: 'ms', cell: (r) => (r.latencyMs === null ? '-' : r.latencyMs.toFixed(1)), numeric: true },
+];
 
 /**
- * Reads the demo's ledger rows with a read-only connection. A non-streamed response can reach the
- * SDK just before tollgate writes its row, so this waits (briefly) until no row is still `held`.
+ * The demo's ledger rows. A non-streamed response can reach the SDK just before tollgate settles
+ * its row, so this first waits (up to SETTLE_TIMEOUT_MS) until no row is still `held`.
  */
-async function settledRows(path: string): Promise<Row[]> {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    const query = db.prepare(
-      `SELECT id, endpoint, requested_model, returned_model, stream, status, input_tokens, cached_input_tokens,
-              output_tokens, total_tokens, cost_micro_usd, usage_source, latency_ms
-         FROM requests ORDER BY created_at, rowid`,
-    );
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    for (;;) {
-      const rows = query.all() as Row[];
-      if (rows.every((r) => r.status !== 'held') || Date.now() > deadline) return rows;
-      await sleep(20);
-    }
-  } finally {
-    db.close();
-  }
-}
-
-/** Formats rows as a fixed-width text table; numbers are right-aligned. */
-function table(rows: Row[]): string {
-  const columns: [key: string, title: string][] = [
-    ['id', 'id'],
-    ['endpoint', 'endpoint'],
-    ['requested_model', 'requested'],
-    ['returned_model', 'returned'],
-    ['stream', 'stream'],
-    ['status', 'status'],
-    ['input_tokens', 'in'],
-    ['cached_input_tokens', 'cached'],
-    ['output_tokens', 'out'],
-    ['total_tokens', 'total'],
-    ['cost_micro_usd', 'µUSD'],
-    ['usage_source', 'usage'],
-    ['latency_ms', 'ms'],
-  ];
-  const cell = (r: Row, key: string): string => {
-    const v = r[key];
-    if (v === null || v === undefined) return '-';
-    if (key === 'stream') return v ? 'yes' : 'no';
-    if (key === 'latency_ms') return Number(v).toFixed(1);
-    return String(v);
-  };
-  const cells = rows.map((r) => columns.map(([key]) => cell(r, key)));
-  const widths = columns.map(([, title], i) => Math.max(title.length, ...cells.map((c) => c[i]?.length ?? 0)));
-  const numeric = columns.map(([key]) => rows.length > 0 && rows.every((r) => typeof r[key] === 'number' && key !== 'stream'));
-  const line = (values: string[]) => '  ' + values.map((v, i) => (numeric[i] ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const rule = '  ' + widths.map((w) => '─'.repeat(w)).join('  ');
-  if (rows.length === 0) return '  (no rows)';
-  return [line(columns.map(([, title]) => title)), rule, ...cells.map(line)].join('\n');
+async function settledRows(ledger: Ledger): Promise<RequestRow[]> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while ((await ledger.reader.openHolds()) > 0 && Date.now() < deadline) await sleep(20);
+  return ledger.reader.rows({});
 }

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { verifyLedger } from '../ledger/sqlite/verify.js';
+import { openLedger } from '../ledger/open.js';
 
 /**
  * `tollgate ledger verify [file]`: checks the ledger's invariants (default file: the config's
  * `ledger.path`). Prints each finding with the offending rows; exits 1 when any invariant is
  * broken, 0 otherwise (open holds alone are a warning).
  */
-export function ledgerVerifyCommand(file: string | undefined, opts: { config?: string }): void {
+export async function ledgerVerifyCommand(file: string | undefined, opts: { config?: string }): Promise<void> {
   let path = file;
   if (!path) {
     try {
@@ -22,9 +21,9 @@ export function ledgerVerifyCommand(file: string | undefined, opts: { config?: s
     process.stderr.write(`no ledger at ${path}\n`);
     process.exit(2);
   }
-  const db = new Database(path, { readonly: true });
-  const findings = verifyLedger(db);
-  db.close();
+  const ledger = openLedger({ path, readonly: true });
+  const findings = await ledger.reader.verify();
+  await ledger.close();
   for (const f of findings) process.stdout.write(`${f.severity.toUpperCase()} ${f.check}: ${f.detail}\n`);
   const errors = findings.filter((f) => f.severity === 'error').length;
   process.stdout.write(errors ? `${errors} invariant(s) broken in ${path}\n` : `ledger ${path}: all invariants hold\n`);

@@ -1,29 +1,26 @@
 import { writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import { openLedger } from '../ledger/open.js';
+import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
   exportCsv,
-  exportRows,
   formatMicroUsd,
   formatTable,
   GROUP_BYS,
   historyReport,
   int,
-  openLedgerReadOnly,
   parseInstant,
   PERIODS,
   resolveWindow,
   toCsv,
-  usageReport,
   type Column,
   type CompanyBalance,
   type GrantReport,
   type GroupBy,
   type HistoryRow,
   type Period,
-  type ReadOnlyLedger,
   type RequestFilter,
   type ScopeBalance,
   type UsageRow,
@@ -86,27 +83,30 @@ function withFilters(cmd: Command): Command {
 }
 
 /** Runs a command body with the ledger open; prints user errors on stderr and exits 2. */
-function run<O extends SourceOpts>(body: (ledger: ReadOnlyLedger, now: Date, opts: O) => void) {
-  return (opts: O): void => {
-    let ledger: ReadOnlyLedger | undefined;
+function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) => Promise<void>) {
+  return async (opts: O): Promise<void> => {
+    let ledger: Ledger | undefined;
     try {
       const now = opts.now !== undefined ? new Date(userInput(() => parseInstant(opts.now!, '--now'))) : new Date();
-      ledger = openLedger(opts);
-      body(ledger, now, opts);
+      ledger = openReadOnly(opts);
+      await body(ledger, now, opts);
     } catch (err) {
-      if (!(err instanceof UsageError || err instanceof ConfigError || err instanceof Database.SqliteError)) throw err;
-      process.stderr.write(`${err.message}\n`);
+      if (!(err instanceof UsageError || err instanceof ConfigError || isStoreError(err))) throw err;
+      process.stderr.write(`${(err as Error).message}\n`);
       process.exitCode = 2;
     } finally {
-      ledger?.close();
+      await ledger?.close();
     }
   };
 }
 
-function openLedger(opts: SourceOpts): ReadOnlyLedger {
+/** An error the ledger's store raised (a SQLite error: unreadable file, not a database). */
+const isStoreError = (err: unknown) => err instanceof Error && (err.name === 'SqliteError' || (err as { code?: string }).code?.startsWith('SQLITE_') === true);
+
+function openReadOnly(opts: SourceOpts): Ledger {
   const path = opts.ledger ?? loadConfig(configPath(opts.config)).ledger.path;
   try {
-    return openLedgerReadOnly(path);
+    return openLedger({ path, readonly: true });
   } catch (err) {
     throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
   }
@@ -258,8 +258,8 @@ export function registerReportCommands(program: Command): void {
         .option('--company <id>', 'only this company (default: every company with a grant)'),
     ),
   ).action(
-    run<SourceOpts & FormatOpts & { company?: string }>((ledger, now, opts) => {
-      const report = balanceReport(ledger.db, now, opts.company);
+    run<SourceOpts & FormatOpts & { company?: string }>(async (ledger, now, opts) => {
+      const report = await balanceReport(ledger, now, opts.company);
       if (opts.json) json(report);
       else if (opts.csv) out(balanceCsv(report));
       else if (report.length === 0) out('(no grants)\n');
@@ -277,8 +277,8 @@ export function registerReportCommands(program: Command): void {
       ),
     ),
   ).action(
-    run<SourceOpts & FormatOpts & FilterOpts & { groupBy: GroupBy }>((ledger, now, opts) => {
-      const rows = usageReport(ledger.db, filterOf(opts, now), opts.groupBy);
+    run<SourceOpts & FormatOpts & FilterOpts & { groupBy: GroupBy }>(async (ledger, now, opts) => {
+      const rows = await ledger.reader.usage(filterOf(opts, now), opts.groupBy);
       if (opts.json) json(rows);
       else if (opts.csv) out(usageCsv(rows, opts.groupBy));
       else out(formatTable(usageColumns(opts.groupBy), rows));
@@ -293,8 +293,8 @@ export function registerReportCommands(program: Command): void {
         .option('-o, --output <file>', 'write the CSV to this file instead of stdout'),
     ),
   ).action(
-    run<SourceOpts & FilterOpts & { output?: string }>((ledger, now, opts) => {
-      const rows = exportRows(ledger.db, filterOf(opts, now));
+    run<SourceOpts & FilterOpts & { output?: string }>(async (ledger, now, opts) => {
+      const rows = await ledger.reader.rows(filterOf(opts, now));
       const csv = exportCsv(rows);
       if (opts.output === undefined) return void out(csv);
       writeFileSync(opts.output, csv);
@@ -311,8 +311,8 @@ export function registerReportCommands(program: Command): void {
         .option('-n, --limit <n>', 'how many requests', '50'),
     ),
   ).action(
-    run<SourceOpts & FormatOpts & { company?: string; limit: string }>((ledger, now, opts) => {
-      const rows = historyReport(ledger.db, now, { companyId: opts.company, limit: positiveInt(opts.limit) });
+    run<SourceOpts & FormatOpts & { company?: string; limit: string }>(async (ledger, now, opts) => {
+      const rows = await historyReport(ledger.reader, now, { companyId: opts.company, limit: positiveInt(opts.limit) });
       if (opts.json) json(rows);
       else if (opts.csv) out(historyCsv(rows));
       else out(formatTable(HISTORY_COLUMNS, rows));

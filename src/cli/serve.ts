@@ -23,7 +23,17 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   }
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
-  const server = await startServer(config, { log, configFile: file, watchConfig: opts.watch !== false });
+  let server;
+  try {
+    server = await startServer(config, { log, configFile: file, watchConfig: opts.watch !== false });
+  } catch (err) {
+    // A start-up failure the operator can act on (the upstream key unset, the ledger held by another
+    // process, a JWT key that does not load): one line, no stack (LOG_LEVEL=debug adds it).
+    process.stderr.write(`tollgate could not start: ${(err as Error).message}\n`);
+    log.debug({ err }, 'start-up failed');
+    log.flush();
+    process.exit(1);
+  }
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP', file }, 'reloading the config');
     void server.reload();

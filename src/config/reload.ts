@@ -3,6 +3,7 @@ import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Runtime } from '../runtime.js';
 import { diffConfigs, formatChange, restartOnlyChanges, type ConfigChange } from './diff.js';
+import { grantTerms } from './grants.js';
 import { ConfigError, loadConfig } from './load.js';
 import type { Config } from './schema.js';
 
@@ -11,7 +12,7 @@ import type { Config } from './schema.js';
  *
  * A reload re-reads the file with `loadConfig` (the loader `serve` uses), builds everything that
  * depends on the config (key index, JWT verifiers with their public keys loaded, the alert service
- * when `alerts` changed), mirrors the grants into the ledger (`Ledger.syncGrants`, which refuses a
+ * when `alerts` changed), mirrors the grants into the ledger (`LedgerWriter.syncGrants`, which refuses a
  * grant moved between companies), and then swaps `rt.config`, `rt.keys`, `rt.jwt` (and
  * `rt.alerts`) in one synchronous step: a request sees either the old config or the new one, never a
  * mix. Anything that fails refuses the whole edit: the error is logged (level error, with each
@@ -121,8 +122,10 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
       next.ledger = prev.ledger;
       next.upstream = prev.upstream;
       parts = await this.opts.prepare(next, prev);
-      // From here to the swap everything is synchronous: no request runs in between.
-      rt.ledger.syncGrants(next, rt.clock());
+      // The SQLite ledger mirrors the grants synchronously before this await resumes, and the swap
+      // follows in the same microtask: no request is admitted in between.
+      const terms = grantTerms(next);
+      await rt.ledger.syncGrants(terms.grants, terms.purchases, rt.clock());
       Object.assign(rt, { config: next, ...parts });
       this.fileBaseline = { ...next, ...fileValues };
       const changes = diffConfigs(prev, next);

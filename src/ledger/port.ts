@@ -455,6 +455,8 @@ export interface Ledger extends LedgerWriter {
   readonly reader: LedgerReader;
   readonly quotaRequests: QuotaRequestStore;
   readonly alerts: AlertStore;
+  /** Owners of the upstream objects created through tollgate (src/ownership/). */
+  readonly objects: ObjectStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

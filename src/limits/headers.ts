@@ -1,4 +1,4 @@
-import type { Standing } from '../ledger/sqlite/ledger.js';
+import type { Standing } from '../ledger/port.js';
 import { formatMicroUsd as usd } from '../reports/money.js';
 
 

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Outcome } from '../ledger/sqlite/ledger.js';
+import type { Outcome } from '../ledger/port.js';
 import { modelFamily } from '../metering/model.js';
 import type { Admitted } from '../proxy/admission.js';
 
@@ -39,9 +39,7 @@ export const OTHER = 'other';
 export interface MetricsSources {
   config: () => Config;
   /** Rows with status `held` right now. */
-  openHolds: () => number;
-  /** The company of a ledger row (for pass-through requests, whose principal the relay does not carry). */
-  companyOf: (requestId: string) => string | undefined;
+  openHolds: () => Promise<number>;
   /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
 }
@@ -88,8 +86,8 @@ export class Metrics {
       name: 'tollgate_open_holds',
       help: 'Ledger rows with status "held" (requests in flight), read from the ledger at scrape time.',
       registers,
-      collect() {
-        this.set(openHolds());
+      async collect() {
+        this.set(await openHolds());
       },
     });
     this.admissionLatency = new Histogram({
@@ -157,14 +155,13 @@ export class Metrics {
    * once per row by the relay. `outcome` is what was written (absent: voided without usage).
    */
   finished(
-    requestId: string,
     admitted: Pick<Admitted, 'principal' | 'model'> | undefined,
     pathAndQuery: string,
     httpStatus: number | null,
     outcome: Pick<Outcome, 'usage' | 'usageSource' | 'costMicroUsd' | 'latencyMs' | 'model' | 'priceVersion'> | undefined,
   ): void {
     try {
-      const company = this.companyLabel(admitted ? admitted.principal.companyId : this.sources.companyOf(requestId));
+      const company = this.companyLabel(admitted?.principal.companyId);
       const version = outcome?.priceVersion;
       const priced = version?.includes('@') ? version.slice(0, version.lastIndexOf('@')) : undefined;
       const model = priced || this.modelLabel(outcome?.model ?? admitted?.model);

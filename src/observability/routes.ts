@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { sql } from 'drizzle-orm';
 import type { Hono } from 'hono';
 import { operatorOf } from '../api/read.js';
 import { errorResponse, invalidApiKey } from '../http/errors.js';
@@ -10,12 +9,11 @@ import type { Runtime } from '../runtime.js';
  * count requests (`refused`, `forwarded`).
  */
 
-/** Why tollgate is not ready, or undefined when it is: the ledger answers `SELECT 1` and a config is loaded. */
-export function notReady(rt: Runtime): string | undefined {
+/** Why tollgate is not ready, or undefined when it is: the ledger answers a trivial query (`ping`) and a config is loaded. */
+export async function notReady(rt: Runtime): Promise<string | undefined> {
   if (!rt.config || !rt.config.companies) return 'no config loaded';
   try {
-    const row = rt.ledger.db.get<{ ok: number }>(sql`SELECT 1 AS ok`);
-    if (row?.ok !== 1) return 'the ledger did not answer SELECT 1';
+    await rt.ledger.ping();
   } catch (err) {
     return `the ledger did not answer: ${(err as Error).message}`;
   }
@@ -28,8 +26,8 @@ export function notReady(rt: Runtime): string | undefined {
  * registered by the app itself.
  */
 export function observabilityRoutes(app: Hono, rt: Runtime): void {
-  app.get('/readyz', (c) => {
-    const reason = notReady(rt);
+  app.get('/readyz', async (c) => {
+    const reason = await notReady(rt);
     return reason ? c.json({ status: 'unavailable', reason }, 503) : c.json({ status: 'ready' });
   });
   app.get('/metrics', async (c) => {

@@ -8,7 +8,7 @@ import { namedObjects, type Named } from './named.js';
 
 /**
  * What the relay does for a request that touches owned objects. Every function records through
- * `rt.objects`, whose writes are queued synchronously (so they land before the response's last byte).
+ * `rt.ledger.objects`, whose writes are queued synchronously (so they land before the response's last byte).
  */
 export interface OwnershipPlan {
   /** Records the objects a 2xx JSON answer created or names (a batch's output files, a job's model). */
@@ -40,7 +40,7 @@ export async function planOwnership(rt: Runtime, principal: Principal, method: s
   if (!action) return undefined;
   const at = () => rt.clock().toISOString();
   const record = (named: Named[], requestId: string, skipId?: string) =>
-    void rt.objects
+    void rt.ledger.objects
       .record(named.filter((n) => n.id !== skipId).map((n) => ({ ...n, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, requestId, createdAt: at() })))
       .catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record object owners'));
   const observeText = (skipId?: string) => (text: string, requestId: string) => record(namedObjects(parse(text)), requestId, skipId);
@@ -59,7 +59,7 @@ export async function planOwnership(rt: Runtime, principal: Principal, method: s
     case 'access':
     case 'model': {
       const id = action.id;
-      const owner = (await rt.objects.owners([id])).get(id);
+      const owner = (await rt.ledger.objects.owners([id])).get(id);
       if (!visible(rt, principal, owner) || (owner && !sameFamily(action, owner))) return noSuchObject(action.kind === 'model' ? 'Model' : action.family.label, id);
       return { observe: observeText(id) };
     }
@@ -112,7 +112,7 @@ async function filterList(rt: Runtime, principal: Principal, text: string, isSha
   const list = body as Item & { data: unknown[] };
   const items = list.data.filter((x): x is Item & { id: string } => !!x && typeof x === 'object' && typeof (x as Item).id === 'string');
   const shared = new Set(items.filter(isShared).map((i) => i.id));
-  const owners = await rt.objects.owners(items.filter((i) => !shared.has(i.id)).map((i) => i.id));
+  const owners = await rt.ledger.objects.owners(items.filter((i) => !shared.has(i.id)).map((i) => i.id));
   const kept = items.filter((i) => shared.has(i.id) || visible(rt, principal, owners.get(i.id)));
   const derived = kept.flatMap((i) => namedObjects(i).filter((n) => n.id !== i.id));
   if (derived.length) recordNamed(derived);

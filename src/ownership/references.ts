@@ -84,7 +84,7 @@ export async function refuseForeignReferences(rt: Runtime, principal: Principal,
   }
   const refs = referencesIn(body);
   if (refs.length === 0) return undefined;
-  const owners = await rt.objects.owners(refs.map((r) => r.id));
+  const owners = await rt.ledger.objects.owners(refs.map((r) => r.id));
   for (const r of refs) {
     const owner = owners.get(r.id);
     if (!visible(rt, principal, owner) || (owner && owner.kind !== r.kind)) {

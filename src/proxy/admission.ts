@@ -6,7 +6,7 @@ import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { errorResponse, insufficientQuota, invalidApiKey, invalidRequest } from '../http/errors.js';
 import { standingHeaders } from '../limits/headers.js';
 import { quotasFor, rateLimitsFor, type QuotaCheck } from '../limits/quotas.js';
-import type { HoldRequest, RequestFacts } from '../ledger/sqlite/ledger.js';
+import type { HoldRequest, RequestFacts } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
@@ -115,7 +115,7 @@ async function place(rt: Runtime, principal: Principal, facts: Facts, want: Hold
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
   const row = { ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId };
-  const result = await rt.ledgerQueue.run(() => rt.ledger.admit(row, want, now, quotas));
+  const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
     rt.rateLimiter.refund(rateChecks, rateTokens);
     const what = want.costOnly ? `${usd(needed)} (priced per unit, so only USD grants can pay for it)` : `${needed} tokens`;
@@ -153,7 +153,7 @@ export async function admitJson(rt: Runtime, principal: Principal, endpoint: End
 
   if (endpoint.free) {
     const requestId = newRequestId();
-    await rt.ledgerQueue.run(() => rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId }, now));
+    await rt.ledger.open({ ...facts, id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId }, now);
     return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
   }
 
@@ -235,6 +235,6 @@ export async function admitMultipart(rt: Runtime, principal: Principal, endpoint
 export async function openRow(rt: Runtime, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | Uint8Array | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledgerQueue.run(() => rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now));
+  await rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, clientRequestId: principal.clientRequestId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
   return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

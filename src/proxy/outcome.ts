@@ -1,4 +1,4 @@
-import type { Outcome } from '../ledger/sqlite/ledger.js';
+import type { Outcome } from '../ledger/port.js';
 import { imageUnits } from '../metering/estimate.js';
 import type { MultipartSummary } from '../metering/multipart.js';
 import type { StreamMetered } from '../metering/stream-meter.js';

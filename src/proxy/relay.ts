@@ -71,15 +71,15 @@ export async function relay(rt: Runtime, req: ClientRequest, admitted: Admitted,
   /**
    * Settles or voids the row once, then counts it and fires alerts. Except for uploads (whose form
    * may still be being read), the ledger write is queued synchronously, before the response's last
-   * bytes are written: a client's next request is admitted after it (same LedgerQueue, in order).
+   * bytes are written: a client's next request is admitted after it (the ledger applies calls in order).
    */
   const record = async (seen: Observed): Promise<void> => {
     const upload = admitted.multipart ? await uploaded(admitted.multipart) : undefined;
     const decision = decide(rt, admitted, seen, upload);
     const now = rt.clock();
     const outcome = 'settle' in decision ? decision.settle : decision.void;
-    const settled = await rt.ledgerQueue.run(() => ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now)));
-    rt.metrics?.finished(requestId, admitted, req.pathAndQuery, outcome.httpStatus, outcome);
+    const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
+    rt.metrics?.finished(admitted, req.pathAndQuery, outcome.httpStatus, outcome);
     if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
       const { principal, quotas } = admitted;
       const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;

@@ -1,15 +1,6 @@
-import { asc, inArray, isNull } from 'drizzle-orm';
-import { Ledger, type Balance, type GrantBalance } from '../ledger/sqlite/ledger.js';
-import { grants, purchases } from '../ledger/sqlite/schema.js';
-import type { ReportDb } from './db.js';
+import type { Balance, GrantBalance, Ledger, PurchaseRef } from '../ledger/port.js';
 
-/** Where a grant's tokens came from (the config's `purchases` entry it names). */
-export interface PurchaseRef {
-  id: string;
-  provider: string;
-  /** Purchase date, `YYYY-MM-DD`. */
-  date: string;
-}
+export type { PurchaseRef } from '../ledger/port.js';
 
 /** A grant's standing (amounts in its unit: tokens or micro-USD) with its purchase record. */
 export interface GrantReport extends GrantBalance {
@@ -37,7 +28,7 @@ export interface ScopeBalance {
 }
 
 /**
- * A company's balance at an instant: totals from `Ledger.balance()` (tokens and micro-USD left on
+ * A company's balance at an instant: totals from `LedgerWriter.balance()` (tokens and micro-USD left on
  * active limited grants, net of holds of requests in flight), each grant still in the config, the
  * per-scope view, and the models with an active unlimited grant.
  */
@@ -66,30 +57,21 @@ export function scopeBalances(list: readonly GrantBalance[]): ScopeBalance[] {
 
 /**
  * Balances at `now` of one company, or of every company with a grant still in the config (sorted
- * by id). A company with no grant gets all-zero totals. Grants are listed in burn order.
+ * by id). A company with no grant gets all-zero totals. Grants are listed in burn order, each with
+ * the purchase record it names.
  */
-export function balanceReport(db: ReportDb, now: Date, companyId?: string): CompanyBalance[] {
-  const ledger = new Ledger(db);
-  const companies =
-    companyId !== undefined
-      ? [companyId]
-      : db
-          .selectDistinct({ id: grants.companyId })
-          .from(grants)
-          .where(isNull(grants.removedAt))
-          .orderBy(asc(grants.companyId))
-          .all()
-          .map((r) => r.id);
-  return companies.map((id) => {
-    const b = ledger.balance(id, now);
-    const purchaseIds = [...new Set(b.grants.map((g) => g.purchaseId).filter((p): p is string => p !== null))];
-    const refs = new Map(
-      (purchaseIds.length ? db.select({ id: purchases.id, provider: purchases.provider, date: purchases.date }).from(purchases).where(inArray(purchases.id, purchaseIds)).all() : []).map((p) => [p.id, p]),
-    );
-    return {
-      ...b,
-      grants: b.grants.map((g) => ({ ...g, purchase: g.purchaseId !== null ? (refs.get(g.purchaseId) ?? null) : null })),
-      byModel: scopeBalances(b.grants),
-    };
-  });
+export async function balanceReport(ledger: Pick<Ledger, 'balance' | 'reader'>, now: Date, companyId?: string): Promise<CompanyBalance[]> {
+  const companies = companyId !== undefined ? [companyId] : await ledger.reader.companies();
+  return Promise.all(
+    companies.map(async (id) => {
+      const b = await ledger.balance(id, now);
+      const purchaseIds = [...new Set(b.grants.map((g) => g.purchaseId).filter((p): p is string => p !== null))];
+      const refs = new Map((await ledger.reader.purchases(purchaseIds)).map((p) => [p.id, p]));
+      return {
+        ...b,
+        grants: b.grants.map((g) => ({ ...g, purchase: g.purchaseId !== null ? (refs.get(g.purchaseId) ?? null) : null })),
+        byModel: scopeBalances(b.grants),
+      };
+    }),
+  );
 }

@@ -1,8 +1,5 @@
-import { asc, sql } from 'drizzle-orm';
-import { requests } from '../ledger/sqlite/schema.js';
+import type { RequestRow } from '../ledger/port.js';
 import { toCsv } from './csv.js';
-import type { ReportDb } from './db.js';
-import { requestWhere, type RequestFilter } from './filters.js';
 import { formatMicroUsd } from './money.js';
 
 /**
@@ -26,47 +23,13 @@ export const EXPORT_COLUMNS = [
   'Request ID',
 ] as const;
 
-/** One exported request. Tokens are counts, cost integer micro-USD, latency ms. */
-export interface ExportRow {
-  id: string;
-  createdAt: string;
-  companyId: string;
-  userId: string | null;
-  endpoint: string;
-  requestedModel: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-  costMicroUsd: number;
-  success: boolean;
-  latencyMs: number | null;
-}
-
-/** The ledger rows matching `filter` (never rows still `held`), oldest first. */
-export function exportRows(db: ReportDb, filter: RequestFilter): ExportRow[] {
-  return db
-    .select({
-      id: requests.id,
-      createdAt: requests.createdAt,
-      companyId: requests.companyId,
-      userId: requests.userId,
-      endpoint: requests.endpoint,
-      requestedModel: requests.requestedModel,
-      inputTokens: requests.inputTokens,
-      outputTokens: requests.outputTokens,
-      totalTokens: requests.totalTokens,
-      costMicroUsd: requests.costMicroUsd,
-      success: sql<boolean>`CASE WHEN ${requests.status} = 'settled' AND ${requests.httpStatus} < 400 THEN 1 ELSE 0 END`.mapWith((v) => v === 1),
-      latencyMs: requests.latencyMs,
-    })
-    .from(requests)
-    .where(requestWhere(filter))
-    .orderBy(asc(requests.createdAt), asc(sql`${requests}.rowid`))
-    .all();
+/** A request succeeded: it settled with an HTTP status below 400 (the usage log's Success). */
+export function succeeded(r: Pick<RequestRow, 'status' | 'httpStatus'>): boolean {
+  return r.status === 'settled' && r.httpStatus !== null && r.httpStatus < 400;
 }
 
 /** The rows as an RFC 4180 CSV document (CRLF line ends, header first) with `EXPORT_COLUMNS`. */
-export function exportCsv(rows: readonly ExportRow[]): string {
+export function exportCsv(rows: readonly RequestRow[]): string {
   return toCsv(
     EXPORT_COLUMNS,
     rows.map((r) => [
@@ -78,7 +41,7 @@ export function exportCsv(rows: readonly ExportRow[]): string {
       r.outputTokens,
       r.totalTokens,
       formatMicroUsd(r.costMicroUsd),
-      r.success,
+      succeeded(r),
       r.latencyMs === null ? null : Math.round(r.latencyMs),
       r.companyId,
       r.id,

@@ -1,30 +1,8 @@
-import { and, eq, gte, lt, ne, type SQL } from 'drizzle-orm';
-import { requests } from '../ledger/sqlite/schema.js';
+export type { RequestFilter } from '../ledger/port.js';
 
 /** The fixed look-back windows: 7, 30 or 90 days of 24 h before "now". */
 export const PERIODS = { '7d': 7, '30d': 30, '90d': 90 } as const;
 export type Period = keyof typeof PERIODS;
-
-/**
- * Which ledger rows a usage or export report reads. Every field is optional; all given ones must
- * match (exactly). `since` is inclusive and `until` exclusive, both ISO 8601 UTC instants compared
- * with `requests.created_at` (the admission time).
- */
-export interface RequestFilter {
-  companyId?: string;
-  /** `requests.user_id`: the end user named by the caller's token. */
-  userId?: string;
-  /** `requests.key_id`: the company key the request came with. */
-  keyId?: string;
-  /** `requests.requested_model`: the model as the caller asked for it. */
-  model?: string;
-  /** `requests.endpoint`, e.g. `/v1/chat/completions`. */
-  endpoint?: string;
-  /** `requests.feature`: the `x-tollgate-feature` header. */
-  feature?: string;
-  since?: string;
-  until?: string;
-}
 
 /** A time window as given on the command line: a period back from `now`, or explicit bounds. */
 export interface WindowSpec {
@@ -66,22 +44,4 @@ export function resolveWindow(spec: WindowSpec, now: Date): { since?: string; un
     ...(spec.since !== undefined ? { since: parseInstant(spec.since, 'since') } : {}),
     ...(spec.until !== undefined ? { until: parseInstant(spec.until, 'until') } : {}),
   };
-}
-
-/**
- * The SQL condition for a filter over `requests`. Rows still `held` are in flight (no usage yet)
- * and always left out.
- */
-export function requestWhere(f: RequestFilter): SQL | undefined {
-  return and(
-    ne(requests.status, 'held'),
-    f.companyId !== undefined ? eq(requests.companyId, f.companyId) : undefined,
-    f.userId !== undefined ? eq(requests.userId, f.userId) : undefined,
-    f.keyId !== undefined ? eq(requests.keyId, f.keyId) : undefined,
-    f.model !== undefined ? eq(requests.requestedModel, f.model) : undefined,
-    f.endpoint !== undefined ? eq(requests.endpoint, f.endpoint) : undefined,
-    f.feature !== undefined ? eq(requests.feature, f.feature) : undefined,
-    f.since !== undefined ? gte(requests.createdAt, f.since) : undefined,
-    f.until !== undefined ? lt(requests.createdAt, f.until) : undefined,
-  );
 }

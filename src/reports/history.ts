@@ -1,9 +1,6 @@
-import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import { Ledger } from '../ledger/sqlite/ledger.js';
-import { debits, requests } from '../ledger/sqlite/schema.js';
-import type { ReportDb } from './db.js';
+import type { LedgerReader } from '../ledger/port.js';
 
-/** One request in the usage history (seed 002: Generator, Tokens Used, Date, Remaining). */
+/** One request in the usage history: model, tokens used, date, and the tokens remaining after it. */
 export interface HistoryRow {
   requestId: string;
   /** Admission instant, ISO 8601 UTC. */
@@ -11,7 +8,7 @@ export interface HistoryRow {
   companyId: string;
   userId: string | null;
   endpoint: string;
-  /** The "generator": the model the caller asked for. */
+  /** The model the caller asked for. */
   model: string | null;
   feature: string | null;
   status: 'settled' | 'voided' | 'interrupted';
@@ -19,64 +16,31 @@ export interface HistoryRow {
   tokensUsed: number;
   /** Its cost, integer micro-USD. */
   costMicroUsd: number;
-  /** The company's tokens left right after this request; see `historyReport`. */
+  /** The company's tokens left right after this request; see `LedgerReader.recent`. */
   remainingTokens: number;
 }
 
 /**
  * The last `limit` finished requests (default 50; rows still `held` are in flight and left out),
- * newest first, of one company or of all, each with the company's tokens remaining after it.
- *
- * Remaining after a row = the company's tokens remaining now (`Ledger.balance(now).tokens`: active,
- * limited tokens grants, net of the holds of requests in flight) plus the tokens that the company's
- * later rows (newer, by admission time) debited from those same grants. So the newest row shows the
- * current balance, and each older one adds back what came after it. Usage charged to an unlimited
- * grant, a USD grant, or a grant that is no longer active does not move it; a grant's later edits,
- * expiries and overdrafts are not replayed, so for old rows it is the current grants' view.
+ * newest first, of one company or of all, each with the company's tokens remaining after it: the
+ * tokens left now on its active limited tokens grants plus what its later rows debited from them.
+ * Usage charged to an unlimited grant, a USD grant, or a grant that is no longer active does not
+ * move it; a grant's later edits, expiries and overdrafts are not replayed, so for old rows it is
+ * the current grants' view.
  */
-export function historyReport(db: ReportDb, now: Date, opts: { companyId?: string; limit?: number } = {}): HistoryRow[] {
-  const limit = opts.limit ?? 50;
-  const rows = db
-    .select({
-      requestId: requests.id,
-      createdAt: requests.createdAt,
-      companyId: requests.companyId,
-      userId: requests.userId,
-      endpoint: requests.endpoint,
-      model: requests.requestedModel,
-      feature: requests.feature,
-      status: requests.status,
-      tokensUsed: requests.totalTokens,
-      costMicroUsd: requests.costMicroUsd,
-    })
-    .from(requests)
-    .where(and(ne(requests.status, 'held'), opts.companyId !== undefined ? eq(requests.companyId, opts.companyId) : undefined))
-    .orderBy(desc(requests.createdAt), desc(sql`${requests}.rowid`))
-    .limit(limit)
-    .all();
-  if (rows.length === 0) return [];
-
-  const ledger = new Ledger(db);
-  const current = new Map<string, { tokens: number; counted: Set<string> }>();
-  for (const companyId of new Set(rows.map((r) => r.companyId))) {
-    const b = ledger.balance(companyId, now);
-    current.set(companyId, { tokens: b.tokens, counted: new Set(b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id)) });
-  }
-  const burned = new Map<string, { grantId: string; amount: number }[]>();
-  const ids = rows.map((r) => r.requestId);
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    for (const d of db.select({ requestId: debits.requestId, grantId: debits.grantId, amount: debits.amount }).from(debits).where(inArray(debits.requestId, chunk)).all()) {
-      burned.set(d.requestId, [...(burned.get(d.requestId) ?? []), d]);
-    }
-  }
-
-  const later = new Map<string, number>();
-  return rows.map((r) => {
-    const c = current.get(r.companyId)!;
-    const remainingTokens = c.tokens + (later.get(r.companyId) ?? 0);
-    const own = (burned.get(r.requestId) ?? []).filter((d) => c.counted.has(d.grantId)).reduce((s, d) => s + d.amount, 0);
-    later.set(r.companyId, (later.get(r.companyId) ?? 0) + own);
-    return { ...r, status: r.status as HistoryRow['status'], remainingTokens };
-  });
+export async function historyReport(reader: LedgerReader, now: Date, opts: { companyId?: string; limit?: number } = {}): Promise<HistoryRow[]> {
+  const rows = await reader.recent(opts.companyId !== undefined ? { companyId: opts.companyId } : {}, opts.limit ?? 50, now);
+  return rows.map((r) => ({
+    requestId: r.id,
+    createdAt: r.createdAt,
+    companyId: r.companyId,
+    userId: r.userId,
+    endpoint: r.endpoint,
+    model: r.requestedModel,
+    feature: r.feature,
+    status: r.status,
+    tokensUsed: r.totalTokens,
+    costMicroUsd: r.costMicroUsd,
+    remainingTokens: r.remainingTokens,
+  }));
 }

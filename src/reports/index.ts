@@ -1,10 +1,9 @@
 /** Reports over the ledger for admins and operators: balance, usage, CSV export, history. */
 export { balanceReport, scopeBalances, type CompanyBalance, type GrantReport, type ScopeBalance } from './balance.js';
 export { csvField, csvRecord, toCsv } from './csv.js';
-export { openLedgerReadOnly, type ReadOnlyLedger, type ReportDb } from './db.js';
-export { EXPORT_COLUMNS, exportCsv, exportRows, type ExportRow } from './export.js';
-export { PERIODS, parseInstant, requestWhere, resolveWindow, type Period, type RequestFilter, type WindowSpec } from './filters.js';
+export { EXPORT_COLUMNS, exportCsv, succeeded } from './export.js';
+export { PERIODS, parseInstant, resolveWindow, type Period, type RequestFilter, type WindowSpec } from './filters.js';
 export { historyReport, type HistoryRow } from './history.js';
 export { formatMicroUsd } from './money.js';
 export { formatTable, int, type Column } from './table.js';
-export { GROUP_BYS, usageReport, type GroupBy, type UsageRow } from './usage.js';
+export { GROUP_BYS, type GroupBy, type UsageRow } from '../ledger/port.js';

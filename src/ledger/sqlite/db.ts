@@ -52,3 +52,14 @@ export function openLedgerDb(path: string): LedgerDb {
   migrate(db, { migrationsFolder: MIGRATIONS });
   return { db, sqlite };
 }
+
+/**
+ * Opens an existing ledger file read-only, for reports: no migration runs and nothing is written,
+ * so it is safe next to a running proxy (WAL mode lets it read while the proxy writes).
+ * @throws if the file does not exist or is not a SQLite database.
+ */
+export function openLedgerDbReadOnly(path: string): LedgerDb {
+  const sqlite = new Database(path, { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  return { db: drizzle(sqlite, { schema }), sqlite };
+}

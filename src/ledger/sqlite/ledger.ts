@@ -1,15 +1,8 @@
 import type Database from 'better-sqlite3';
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Config } from '../../config/schema.js';
-import type { QuotaCheck } from '../port.js';
 import type { Usage } from '../../metering/usage.js';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
-import { grants, purchases } from './schema.js';
-import type { LedgerHandle } from './db.js';
+import type { AdmitResult, Balance, GrantBalance, HoldRequest, InterruptedPolicy, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
-
-type Db = LedgerHandle;
-type GrantRow = typeof grants.$inferSelect;
 
 /** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
 function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerToken: number): number {
@@ -21,9 +14,6 @@ function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerTo
   return cap;
 }
 
-export type { HoldRequest, RequestFacts, QuotaStanding, Standing, AdmitResult, Outcome, Settled, GrantBalance, Balance, InterruptedPolicy } from '../port.js';
-import type { HoldRequest, RequestFacts, AdmitResult, Outcome, Settled, GrantBalance, Balance, InterruptedPolicy } from '../port.js';
-
 const iso = (d: Date) => d.toISOString();
 
 /** Unlimited grants first (stable): a model covered without limit never burns a limited grant. */
@@ -33,7 +23,8 @@ function unlimitedFirst(list: GrantState[]): GrantState[] {
 
 const parsedModels = new Map<string, string[]>();
 
-function models(json: string | null): string[] | null {
+/** The `models` column (a JSON array, or NULL for every model) as a list, parsed once per distinct text. */
+export function models(json: string | null): string[] | null {
   if (json === null) return null;
   let list = parsedModels.get(json);
   if (!list) parsedModels.set(json, (list = JSON.parse(json) as string[]));
@@ -57,7 +48,8 @@ function recordToState(r: GrantRecord): GrantState {
 }
 
 /**
- * The ledger: grants, two-phase holds and debits in SQLite.
+ * The ledger's operations on one SQLite connection, synchronous: grants, two-phase holds and debits.
+ * `SqliteLedger` (index.ts) runs them through group commit and exposes them as the async port.
  *
  * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same grants
  * are serialised by SQLite's write lock and two requests can never both take the last tokens.
@@ -66,16 +58,12 @@ function recordToState(r: GrantRecord): GrantState {
  * oldest (earliest `starts_at`, or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
  * only the company's grants, never the history of requests or debits.
  */
-export class Ledger {
+export class SyncLedger {
   private readonly sql: Statements;
-  private readonly sqlite: Database.Database;
-  private readonly grantById;
 
-  /** @param db the ledger's drizzle handle (from `openLedgerDb`), also used by tollgate's own API for its small tables. */
-  constructor(readonly db: Db) {
-    this.sqlite = db.$client;
-    this.sql = prepareStatements(this.sqlite);
-    this.grantById = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
+  /** @param sqlite an open ledger connection (see `openLedgerDb`), migrated. */
+  constructor(private readonly sqlite: Database.Database) {
+    this.sql = prepareStatements(sqlite);
   }
 
   /**
@@ -84,58 +72,6 @@ export class Ledger {
    */
   transaction<T>(fn: () => T): T {
     return this.sqlite.inTransaction ? fn() : this.sqlite.transaction(fn).immediate();
-  }
-
-  /**
-   * Mirrors the config's allocations and purchases into `grants` and `purchases`: new ones are
-   * inserted, edited ones take their new terms from now on, and ones gone from the config are marked
-   * removed (they stop counting). Spent and held totals, debits and request rows are never rewritten.
-   */
-  syncGrants(config: Config, now: Date): void {
-    const at = iso(now);
-    this.db.transaction(
-      (tx) => {
-        const present = new Set<string>();
-        for (const [companyId, company] of Object.entries(config.companies)) {
-          for (const a of company.allocations) {
-            present.add(a.id);
-            const terms = {
-              companyId,
-              unit: a.usd !== undefined ? ('micro_usd' as const) : ('tokens' as const),
-              amount: a.usd !== undefined ? Math.round(a.usd * 1_000_000) : (a.tokens ?? 0),
-              unlimited: a.unlimited === true,
-              models: a.models ? JSON.stringify(a.models) : null,
-              startsAt: a.startsAt ? iso(a.startsAt) : null,
-              expiresAt: a.expiresAt ? iso(a.expiresAt) : null,
-              purchaseId: a.purchase ?? null,
-              note: a.note ?? null,
-              removedAt: null,
-              updatedAt: at,
-            };
-            const existing = this.grantById.get({ id: a.id });
-            if (existing && existing.companyId !== companyId) throw new Error(`allocation "${a.id}" moved from company "${existing.companyId}" to "${companyId}"; give it a new id`);
-            if (existing && existing.unit !== terms.unit && (existing.spent !== 0 || existing.held !== 0)) {
-              throw new Error(`allocation "${a.id}" changed unit after use; give it a new id`);
-            }
-            if (!existing) tx.insert(grants).values({ id: a.id, createdAt: at, ...terms }).run();
-            else if (changed(existing, terms)) tx.update(grants).set(terms).where(eq(grants.id, a.id)).run();
-          }
-        }
-        for (const g of tx.select({ id: grants.id }).from(grants).where(isNull(grants.removedAt)).all()) {
-          if (!present.has(g.id)) tx.update(grants).set({ removedAt: at, updatedAt: at }).where(eq(grants.id, g.id)).run();
-        }
-        for (const [id, p] of Object.entries(config.purchases)) {
-          const row = { date: p.date, totalTokens: p.totalTokens, costPerTokenUsd: p.costPerTokenUsd, provider: p.provider, expiresAt: p.expiresAt ? iso(p.expiresAt) : null, notes: p.notes ?? null, removedAt: null };
-          tx.insert(purchases).values({ id, ...row }).onConflictDoUpdate({ target: purchases.id, set: row }).run();
-        }
-        const purchaseIds = Object.keys(config.purchases);
-        tx.update(purchases)
-          .set({ removedAt: at })
-          .where(and(isNull(purchases.removedAt), purchaseIds.length ? sql`${purchases.id} NOT IN ${purchaseIds}` : sql`1`))
-          .run();
-      },
-      { behavior: 'immediate' },
-    );
   }
 
   /** The company's active grants that cover `model`, in burn order. */
@@ -389,8 +325,4 @@ export class Ledger {
       grants: list,
     };
   }
-}
-
-function changed(existing: GrantRow, terms: Partial<GrantRow>): boolean {
-  return (Object.keys(terms) as (keyof GrantRow)[]).some((k) => k !== 'updatedAt' && existing[k] !== terms[k]);
 }

@@ -1,5 +1,3 @@
-import type { Ledger } from './ledger.js';
-
 interface Job {
   op: () => unknown;
   resolve: (value: unknown) => void;
@@ -19,7 +17,8 @@ interface Job {
 export class LedgerQueue {
   private jobs: Job[] = [];
 
-  constructor(private readonly ledger: Ledger) {}
+  /** @param transaction runs a function in one `BEGIN IMMEDIATE` transaction (or inside the one already open). */
+  constructor(private readonly transaction: <T>(fn: () => T) => T) {}
 
   /** Queues `op` (a synchronous ledger call); resolves with its result once committed. */
   run<T>(op: () => T): Promise<T> {
@@ -29,11 +28,13 @@ export class LedgerQueue {
     });
   }
 
-  private flush(): void {
+  /** Commits what is queued now, synchronously (before closing the connection). */
+  flush(): void {
+    if (this.jobs.length === 0) return;
     const batch = this.jobs;
     this.jobs = [];
     try {
-      this.ledger.transaction(() => {
+      this.transaction(() => {
         for (const job of batch) job.value = job.op();
       });
       for (const job of batch) job.resolve(job.value);
@@ -42,7 +43,7 @@ export class LedgerQueue {
       // failing one is refused. (Ledger operations touch nothing but the database.)
       for (const job of batch) {
         try {
-          job.resolve(this.ledger.transaction(job.op));
+          job.resolve(this.transaction(job.op));
         } catch (err) {
           job.reject(err);
         }

@@ -1,0 +1,136 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type {
+  AdmitResult,
+  Balance,
+  GrantTerms,
+  HoldRequest,
+  InterruptedPolicy,
+  Ledger,
+  Outcome,
+  PriceOf,
+  PurchaseTerms,
+  QuotaCheck,
+  RequestFacts,
+  Settled,
+} from '../port.js';
+import { Checkpointer } from './checkpointer.js';
+import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
+import { syncGrants } from './grant-sync.js';
+import { SyncLedger } from './ledger.js';
+import { SqliteObjectStore } from './objects.js';
+import { LedgerQueue } from './queue.js';
+import { SqliteReader } from './reader.js';
+import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
+import { WriterLock } from './writer-lock.js';
+
+/**
+ * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
+ *
+ * Writes made while serving (`admit`, `open`, `settle`, `void`) are group-committed: the ones
+ * queued in one turn of the event loop run in one `BEGIN IMMEDIATE` transaction, in call order, and
+ * each promise resolves only after that transaction committed — a request goes upstream only once
+ * its row is on disk, while a busy proxy pays one commit per batch. SQLite's write lock serialises
+ * admissions, so two can never both take the last tokens. WAL checkpoints (which fsync) run on a
+ * worker thread. `syncGrants` and `recoverOpenHolds` run synchronously in their own transaction.
+ */
+export class SqliteLedger implements Ledger {
+  readonly reader: SqliteReader;
+  readonly quotaRequests: SqliteQuotaRequests;
+  readonly alerts: SqliteAlerts;
+  readonly objects: SqliteObjectStore;
+  private readonly book: SyncLedger;
+  private readonly queue: LedgerQueue;
+
+  constructor(
+    private readonly handle: LedgerDb,
+    private readonly checkpointer?: Checkpointer,
+    private readonly lock?: WriterLock,
+  ) {
+    this.book = new SyncLedger(handle.sqlite);
+    this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
+    this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
+    this.quotaRequests = new SqliteQuotaRequests(handle.db);
+    this.alerts = new SqliteAlerts(handle.db);
+    this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
+  }
+
+  admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+    return this.queue.run(() => this.book.admit(facts, want, now, quotas));
+  }
+
+  open(facts: RequestFacts, now: Date): Promise<void> {
+    return this.queue.run(() => this.book.open(facts, now));
+  }
+
+  settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
+    return this.queue.run(() => this.book.settle(requestId, outcome, now));
+  }
+
+  void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean> {
+    return this.queue.run(() => this.book.void(requestId, outcome, now));
+  }
+
+  async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
+    this.queue.flush();
+    return this.book.transaction(() => this.book.recoverOpenHolds(now, policy, priceOf));
+  }
+
+  /** Runs synchronously before resolving (see `syncGrants`), so a config swap after it races no admission. */
+  syncGrants(grants: GrantTerms[], purchases: PurchaseTerms[], now: Date): Promise<void> {
+    try {
+      this.queue.flush();
+      syncGrants(this.handle.db, grants, purchases, now);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async balance(companyId: string, now: Date): Promise<Balance> {
+    return this.book.balance(companyId, now);
+  }
+
+  async ping(): Promise<void> {
+    const row = this.handle.sqlite.prepare('SELECT 1 AS ok').get() as { ok: number } | undefined;
+    if (row?.ok !== 1) throw new Error('the ledger did not answer SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.queue.flush();
+    await this.checkpointer?.stop();
+    this.handle.sqlite.close();
+    this.lock?.release();
+  }
+}
+
+/** Where and how to open a SQLite ledger. */
+export interface SqliteLedgerOptions {
+  /** The ledger file (created, with its folder, when missing; `:memory:` for a throwaway one). */
+  path: string;
+  /** Open an existing file read-only, for reports: no migration, no checkpointer; writes fail. */
+  readonly?: boolean;
+  /** Run WAL checkpoints on a worker thread (default true); off, SQLite's own auto-checkpoint does it. */
+  checkpointThread?: boolean;
+}
+
+/**
+ * Opens a SQLite ledger: creates the file if needed and applies pending migrations (unless
+ * read-only), takes the file's writer lock (one writing process per ledger, see `WriterLock`), and
+ * starts the checkpoint thread for a writable file.
+ * @throws LedgerBusyError when another process writes the file; an Error if it cannot be opened,
+ *   does not exist (read-only), or a migration fails.
+ */
+export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
+  if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path));
+  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path));
+  mkdirSync(dirname(opts.path), { recursive: true });
+  const lock = WriterLock.acquire(opts.path);
+  try {
+    const handle = openLedgerDb(opts.path);
+    return new SqliteLedger(handle, opts.checkpointThread === false ? undefined : new Checkpointer(opts.path), lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}

@@ -1,0 +1,63 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+/** Thrown when another process already writes the ledger file. */
+export class LedgerBusyError extends Error {
+  constructor(
+    readonly path: string,
+    readonly holderPid: number | undefined,
+  ) {
+    super(
+      `another tollgate (${holderPid !== undefined ? `pid ${holderPid}` : 'pid unknown'}) is already serving the ledger ${path}; ` +
+        'a SQLite ledger has one writing process. Stop it first, give this one another ledger.path, or move to a shared Postgres ledger to run several.',
+    );
+    this.name = 'LedgerBusyError';
+  }
+}
+
+/**
+ * One writing process per SQLite ledger. The writer holds an exclusive SQLite lock on a small
+ * companion file (`<ledger>.writer`) for as long as it runs; the operating system releases that
+ * lock when the process ends, however it ends (kill -9 included), so a stale lock cannot outlive
+ * its holder. The holder's pid is written beside it (`<ledger>.writer.pid`) for the refusal
+ * message. Readers (reports, `ledger verify`) never take it.
+ */
+export class WriterLock {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly pidFile: string,
+  ) {}
+
+  /**
+   * Takes the lock for the ledger at `path`.
+   * @throws LedgerBusyError when another process holds it.
+   */
+  static acquire(path: string): WriterLock {
+    const lockPath = `${path}.writer`;
+    const pidFile = `${lockPath}.pid`;
+    const db = new Database(lockPath);
+    db.pragma('busy_timeout = 0');
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE');
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      let pid: number | undefined;
+      try {
+        pid = Number(readFileSync(pidFile, 'utf8').trim()) || undefined;
+      } catch {
+        pid = undefined;
+      }
+      throw new LedgerBusyError(path, pid);
+    }
+    writeFileSync(pidFile, `${process.pid}\n`);
+    return new WriterLock(db, pidFile);
+  }
+
+  /** Releases the lock (at a clean stop). */
+  release(): void {
+    rmSync(this.pidFile, { force: true });
+    this.db.close();
+  }
+}

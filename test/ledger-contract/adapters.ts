@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Ledger } from '../../src/ledger/port.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/index.js';
+
+/**
+ * The ledger adapters the contract suite runs against. A new adapter passes the same suite by
+ * adding one entry here: how to open a fresh, empty ledger, and a raw view of its store for the
+ * checks the port does not expose (every row id, held ones included; totals of overdrafts).
+ */
+export interface RawView {
+  /** Every request row's id, `held` ones included, sorted. */
+  requestIds(): Promise<string[]>;
+  /** Everything the ledger stores about grants, holds, debits and requests, for "changed nothing" checks. */
+  snapshot(): Promise<unknown>;
+  /** Σ max(0, spent − amount) over grants: how far grants are overdrawn. */
+  overdrawn(): Promise<number>;
+  /** Σ of the overdrafts recorded on debits. */
+  recordedOverdraft(): Promise<number>;
+}
+
+export interface OpenedLedger {
+  ledger: Ledger;
+  raw: RawView;
+  close(): Promise<void>;
+}
+
+export interface AdapterUnderTest {
+  name: string;
+  /** A fresh, empty, migrated ledger. */
+  open(): Promise<OpenedLedger>;
+}
+
+const sqlite: AdapterUnderTest = {
+  name: 'sqlite',
+  async open() {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-contract-'));
+    const path = join(dir, 'ledger.db');
+    const ledger = openSqliteLedger({ path, checkpointThread: false });
+    const db = new Database(path, { readonly: true });
+    const all = (sql: string) => db.prepare(sql).all();
+    const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    return {
+      ledger,
+      raw: {
+        requestIds: async () => (all('SELECT id FROM requests ORDER BY id') as { id: string }[]).map((r) => r.id),
+        snapshot: async () => ({
+          grants: all('SELECT * FROM grants ORDER BY id'),
+          holds: all('SELECT * FROM holds ORDER BY request_id, grant_id'),
+          debits: all('SELECT * FROM debits ORDER BY request_id, grant_id'),
+          requests: all('SELECT * FROM requests ORDER BY id'),
+          counters: all('SELECT * FROM quota_counters ORDER BY id'),
+        }),
+        overdrawn: async () => one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
+        recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+      },
+      async close() {
+        db.close();
+        await ledger.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/** Every adapter of the ledger port. */
+export const ADAPTERS: AdapterUnderTest[] = [sqlite];
