@@ -59,9 +59,9 @@ describe('strict request targets', () => {
 
   it('forwards the matched path byte for byte, with the query kept', async () => {
     upstream.script = (_req, res) => json(res, 200, { object: 'list', data: [] });
-    const res = await raw('GET', "/v1/models/ft:gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb", { authorization: `Bearer ${key}` });
+    const res = await raw('GET', "/v1/models/gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb", { authorization: `Bearer ${key}` });
     expect(res.status).toBe(200);
-    expect(upstream.seen[0]!.url).toBe("/v1/models/ft:gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb");
+    expect(upstream.seen[0]!.url).toBe("/v1/models/gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb");
   });
 });
 
