@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
+import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
@@ -104,7 +104,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s as Server));
+    const s = createHttpServer(app.fetch, config.listen.host, log);
+    s.listen(config.listen.port, config.listen.host, () => resolve(s));
   });
   const realtime = attachRealtime(server, runtime);
   const { address, port } = server.address() as AddressInfo;

@@ -282,6 +282,16 @@ export const configSchema = z
      * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
      */
     unknownPaths: z.enum(['reject', 'passthrough']).default('reject'),
+    /**
+     * Upstream objects (files, batches, fine-tuned models…) are visible only to the company that
+     * created them through tollgate. Objects tollgate never saw created (made before it, or directly
+     * with the upstream key) are hidden from everyone, except the company keys listed here
+     * (the operator's own keys): they may read, list and delete those.
+     */
+    objects: z
+      .object({ unrecordedVisibleTo: z.array(identifier).default([]) })
+      .strict()
+      .default({ unrecordedVisibleTo: [] }),
     companies: z.record(identifier, companySchema),
     purchases: z.record(identifier, purchaseSchema).default({}),
     alerts: z

@@ -68,6 +68,8 @@ export interface RequestFacts {
   userId?: string | null;
   sessionId?: string | null;
   feature?: string | null;
+  /** The caller's `X-Client-Request-Id` (at most 512 characters), kept for joining with its logs; upstream gets `id`. */
+  clientRequestId?: string | null;
 }
 
 /** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */
@@ -427,11 +429,54 @@ export interface AlertStore {
   attempted(key: string, deliveredAt: string | null): Promise<void>;
 }
 
+/**
+ * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
+ * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
+ */
+export type ObjectKind = 'file' | 'upload' | 'batch' | 'response' | 'chat.completion' | 'fine_tuning.job' | 'model' | 'vector_store' | 'conversation' | 'container' | 'video' | 'eval';
+
+/** Who created an upstream object through tollgate. */
+export interface ObjectOwner {
+  kind: ObjectKind;
+  companyId: string;
+  /** The company key that created it, or null when a user token did. */
+  keyId: string | null;
+  /** The user (JWT `sub`) that created it, or null when a company key did. */
+  userId: string | null;
+}
+
+/** An object to record: its upstream id (`file-abc`, `ft:gpt-4o-mini:org::id`), owner and the request that created it. */
+export interface OwnedObject extends ObjectOwner {
+  id: string;
+  /** The tollgate request (`req_…`) whose upstream answer named the object. */
+  requestId: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+}
+
+/**
+ * Ownership of upstream objects created through tollgate (files, batches, stored responses,
+ * fine-tuned models…): the shared upstream key can reach every company's objects, so tollgate
+ * answers 404 for objects the caller's company does not own and filters lists (src/ownership/).
+ *
+ * - `record` is first-writer-wins: an id already recorded keeps its owner (an answer can never
+ *   move an object to another company). Resolves once durable.
+ * - `owners` sees every `record` made before it was called (same ordering rule as the ledger).
+ * - Ids are the upstream's, compared exactly (case-sensitive).
+ */
+export interface ObjectStore {
+  record(objects: OwnedObject[]): Promise<void>;
+  /** The recorded owners of `ids` (ids never recorded are absent from the map). */
+  owners(ids: readonly string[]): Promise<Map<string, ObjectOwner>>;
+}
+
 /** A whole ledger: the hot path, the reader and the small stores, on one store. */
 export interface Ledger extends LedgerWriter {
   readonly reader: LedgerReader;
   readonly quotaRequests: QuotaRequestStore;
   readonly alerts: AlertStore;
+  /** Owners of the upstream objects created through tollgate (src/ownership/). */
+  readonly objects: ObjectStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

@@ -1,6 +1,6 @@
 import { imageOutputTokens } from './image-tokens.js';
 import { chatMessagesTokens, REPLY_PRIMING, responsesInputTokens } from './prompt-count.js';
-import { countTokens, maxOutputTokens } from './tokenizer.js';
+import { countTokens, EXACT_COUNT_LIMIT, maxOutputTokens } from './tokenizer.js';
 import { toolDefinitionTokens } from './tool-schema.js';
 import { textOf } from './walk.js';
 import { NO_TOKENS, type Usage } from './usage.js';
@@ -34,14 +34,22 @@ type Json = Record<string, unknown>;
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays. */
+/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays (nested at most twice). */
 function countInput(model: string, input: unknown): number {
   if (typeof input === 'string') return countTokens(model, input);
   if (!Array.isArray(input)) return 0;
-  if (input.every((x) => typeof x === 'number')) return input.length;
-  let total = 0;
-  for (const x of input) total += typeof x === 'string' ? countTokens(model, x) : Array.isArray(x) && x.every((t) => typeof t === 'number') ? x.length : 0;
-  return total;
+  let sum = 0;
+  const texts: string[] = [];
+  for (const x of input) {
+    if (typeof x === 'number') sum += 1;
+    else if (typeof x === 'string') texts.push(x);
+    else if (Array.isArray(x)) for (const y of x) typeof y === 'string' ? texts.push(y) : typeof y === 'number' ? (sum += 1) : 0;
+  }
+  // Many inputs together past the exact-count limit are estimated as one text (see countTokens).
+  const chars = texts.reduce((n, t) => n + t.length, 0);
+  if (chars > EXACT_COUNT_LIMIT) return sum + countTokens(model, texts.join('\n'));
+  for (const t of texts) sum += countTokens(model, t);
+  return sum;
 }
 
 /**

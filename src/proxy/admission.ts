@@ -10,6 +10,7 @@ import type { RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import type { Priced } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
+import type { OwnershipPlan } from '../ownership/guard.js';
 import type { Endpoint } from './endpoints.js';
 import type { Beyond } from './worst-case.js';
 
@@ -37,6 +38,8 @@ export interface Admitted {
   priced?: Priced;
   /** What an upload carried, once it has been read. */
   multipart?: Promise<MultipartSummary>;
+  /** What object ownership asks of the relay: record created objects, filter a list (src/ownership/). */
+  ownership?: OwnershipPlan;
   /** The feature rate applied (`x-tollgate-feature`). */
   feature?: FeatureRate;
   /** The quotas the request was held against, for threshold alerts after it settles. */
@@ -65,6 +68,7 @@ export const rowOf = (requestId: string, principal: Principal, sessionId?: strin
   keyId: principal.keyId,
   userId: principal.userId,
   sessionId: sessionId ?? principal.sessionId,
+  clientRequestId: principal.clientRequestId ?? null,
 });
 
 /** The row's facts besides its identity (endpoint, model, stream, feature, estimate); `sessionId` overrides the principal's (a Realtime session). */
@@ -130,9 +134,9 @@ export async function admitMultipart(rt: AdmissionDeps, principal: Principal, en
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | Uint8Array | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
+  await rt.ledger.open({ ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
   return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

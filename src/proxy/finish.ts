@@ -22,7 +22,7 @@ export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: s
   const outcome = 'settle' in decision ? decision.settle : decision.void;
   const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
   counted(rt, { principal: admitted.principal, model: admitted.model, quotas: admitted.quotas }, pathAndQuery, outcome, settled);
-  rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+  rt.log.info({ requestId, clientRequestId: admitted.principal.clientRequestId ?? undefined, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Admitted } from './admission.js';
 import { imageToolPrice, type PriceLookup } from './worst-case.js';
 
 /** How a response ended, as the relay saw it. */
-export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout';
+export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout' | 'upstream_body_too_large' | 'upstream_event_too_large';
 
 /** Everything the relay observed of one exchange. Durations in ms. */
 export interface Observed {

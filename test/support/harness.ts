@@ -53,6 +53,8 @@ export interface TollgateOptions {
   companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean; role?: string; limits?: unknown }[]; [field: string]: unknown }>;
   admission?: Record<string, unknown>;
   unknownPaths?: 'reject' | 'passthrough';
+  /** Object ownership settings (`objects.unrecordedVisibleTo`: key ids that see objects tollgate never saw created). */
+  objects?: { unrecordedVisibleTo: string[] };
   alerts?: Record<string, unknown>;
   clock?: () => Date;
   webhook?: { retryBaseMs?: number; maxAttempts?: number; timeoutMs?: number };
@@ -82,6 +84,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     ledger: { path: join(dir, 'ledger.db') },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
+    objects: opts.objects,
     alerts: opts.alerts,
     companies,
     prices: { ...TEST_PRICES, ...opts.prices },

@@ -93,6 +93,7 @@ export class SyncLedger {
       requestedModel: facts.requestedModel,
       stream: facts.stream ? 1 : 0,
       estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
+      clientRequestId: facts.clientRequestId ?? null,
       holdTokens,
       holdMicroUsd,
       conversationId: facts.conversationId ?? null,

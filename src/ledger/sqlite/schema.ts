@@ -103,6 +103,8 @@ export const requests = sqliteTable(
     latencyMs: real('latency_ms'),
     ttfbMs: real('ttfb_ms'),
     upstreamRequestId: text('upstream_request_id'),
+    /** The caller's own `X-Client-Request-Id`, if it sent one (upstream gets tollgate's request id instead). */
+    clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: text('settled_at'),
   },
@@ -213,4 +215,21 @@ export const billedObjects = sqliteTable('billed_objects', {
   kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
   requestId: text('request_id').notNull(),
   billedAt: text('billed_at').notNull(),
+});
+
+/**
+ * Upstream objects created through tollgate and the company that owns each (see `ObjectStore` in
+ * src/ledger/port.ts): files, batches, stored responses and chat completions, fine-tuned models…
+ */
+export const objects = sqliteTable('objects', {
+  /** The upstream's id (`file-abc`, `batch_…`, `ft:…` for a fine-tuned model). */
+  id: text('id').primaryKey(),
+  /** OpenAI's object name (`file`, `batch`, `response`, `chat.completion`, `fine_tuning.job`, `vector_store`…); `model` for a fine-tuned model. */
+  kind: text('kind').notNull(),
+  companyId: text('company_id').notNull(),
+  keyId: text('key_id'),
+  userId: text('user_id'),
+  /** The request whose upstream answer named the object. */
+  requestId: text('request_id').notNull(),
+  createdAt: text('created_at').notNull(),
 });
