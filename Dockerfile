@@ -55,6 +55,7 @@ COPY --from=build /app/dist ./dist
 # migrations/ must sit at /app/migrations: the code finds it by walking up from dist/ledger/sqlite/db.js
 # (migrations/sqlite/meta/_journal.json).
 COPY migrations ./migrations
+COPY public ./public
 COPY package.json proxy.config.json ./
 
 # The ledger (SQLite file plus its -wal and -shm files) lives here; the directory must be writable

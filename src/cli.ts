@@ -6,6 +6,14 @@ import { ledgerCopyCommand } from './cli/ledger-copy.js';
 import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
 
+// Output piped into a reader that stops early (`tollgate history | head`): end quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite or Postgres ledger');
 
 program
@@ -14,6 +22,7 @@ program
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('-p, --port <port>', 'listen port, overriding listen.port')
   .option('--host <host>', 'listen host, overriding listen.host')
+  .option('--upstream <url>', 'upstream base URL, overriding upstream.baseUrl (e.g. the mock: http://127.0.0.1:9999)')
   .option('--no-watch', 'do not reload the config when its file changes (SIGHUP still reloads it)')
   .option('-w, --workers <n>', 'processes sharing the listen port (default 1; above 1 needs a Postgres ledger)')
   .action(serveCommand);
@@ -28,6 +37,8 @@ keys
   .requiredOption('--id <id>', 'a name for the key, unique in the config (e.g. acme-prod)')
   .option('--expires <instant>', 'expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
   .option('--note <text>', 'a note stored with the entry')
+  .option('-c, --config <file>', 'config file the company must exist in (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--write', 'add the entry to the config file instead of printing it (a running tollgate reloads it)')
   .action(keysCreateCommand);
 keys
   .command('revoke')
@@ -73,6 +84,43 @@ configCmd
   .action(async (file, opts) => (await import('./cli/config.js')).configCheckCommand(file, opts));
 
 registerReportCommands(program);
+
+const prices = program.command('prices').description("the prices tollgate bills at (the config's prices over the built-in table)");
+prices
+  .command('list')
+  .description('list every price in force, USD per 1M tokens, with its date and source')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--json', 'print JSON')
+  .action(async (opts) => (await import('./cli/prices.js')).pricesListCommand(opts));
+prices
+  .command('check')
+  .description("name the models of the ledger's recent requests with no price, or a price older than --max-age days (exit 1)")
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--ledger <file>', "the ledger to read instead of the config's ledger.path")
+  .option('--days <n>', 'how many days of requests to check', '30')
+  .option('--max-age <days>', 'a price read longer ago than this is stale', '180')
+  .option('--now <instant>', 'check as of this instant (ISO 8601), for scripts and tests')
+  .option('--json', 'print JSON')
+  .action(async (opts) => (await import('./cli/prices.js')).pricesCheckCommand(opts));
+
+program
+  .command('mock-upstream')
+  .description('run the built-in mock OpenAI upstream alone (no key, no network) and print the config line that uses it')
+  .option('-p, --port <port>', 'port on 127.0.0.1', '9999')
+  .action(async (opts) => (await import('./cli/mock-upstream.js')).mockUpstreamCommand(opts));
+
+program
+  .command('dashboard')
+  .description('the web dashboard at /dashboard')
+  .command('link')
+  .description('print a one-time sign-in URL for the dashboard, valid for dashboard.linkMinutes (needs the session secret env var the config names)')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--company <id>', 'the company to sign in to')
+  .option('--user <id>', 'sign in as this user of the company (default: the company as a whole, with --role admin)')
+  .option('--role <role>', 'member or admin (default: member with --user, else admin)')
+  .option('--operator <id>', 'sign in as this operator (every company) instead of --company')
+  .option('--base-url <url>', "tollgate's address as the browser reaches it (default: from listen.host and listen.port)")
+  .action(async (opts) => (await import('./cli/dashboard.js')).dashboardLinkCommand(opts));
 
 program
   .command('demo')

@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
+import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
+import { attachRealtime } from './realtime/upgrade.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
 /** Options for `startServer`; everything but the config has a production default. */
@@ -104,8 +105,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolve(s as Server));
+    const s = createHttpServer(app.fetch, config.listen.host, log);
+    s.listen(config.listen.port, config.listen.host, () => resolve(s));
   });
+  const realtime = attachRealtime(server, runtime);
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info({ url: `http://${host}:${port}`, ledger: describeLedger(config.ledger), upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
@@ -117,10 +120,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     reload: () => (reloader ? reloader.reload() : Promise.resolve({ status: 'refused', error: 'started without a config file', issues: ['started without a config file'] })),
     async close(graceMs = 10_000) {
       reloader?.close();
+      const sessionsClosed = realtime.close(graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
+      await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await upstream.close();
       await ledger.close();

@@ -11,7 +11,8 @@ import { waitUntil } from './support/wait.js';
 /** Threshold, low-balance and spike alerts fire exactly once; a failing webhook never touches requests. */
 const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
 const chat = recordings.get('chat-nonstream-01')!; // 22 tokens
-const body = JSON.stringify({ ...(chat.request.body as object), max_tokens: 5 });
+// Held exactly what it uses: 18 prompt tokens counted (as recorded) + max_tokens 4 (the recorded completion).
+const body = JSON.stringify({ ...(chat.request.body as object), max_tokens: 4 });
 process.env.ALERTS_JWT_SECRET = 'alerts-secret-0123456789abcdef0123456789';
 process.env.ALERTS_WEBHOOK_SECRET = 'whsec-test';
 
@@ -138,7 +139,7 @@ describe('alerts', () => {
 
   it('fire a spike alert when a minute exceeds the multiple of the trailing average', async () => {
     now = new Date('2026-11-22T12:00:00Z');
-    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50 } });
+    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50, minHistoryMinutes: 9 } });
     const u = await token('spiky');
     for (let m = 0; m < 9; m++) {
       now = new Date(Date.parse('2026-11-22T12:00:00Z') + m * 60_000);
@@ -151,6 +152,21 @@ describe('alerts', () => {
     await settle(t);
     expect(kinds()).toEqual(['usage_spike']);
     expect(hooks[0]!.body).toMatchObject({ subject: 'acme/spiky', tokens: 88 });
+  });
+
+  it('fire no spike alert before the subject has minHistoryMinutes of history (a first try-out)', async () => {
+    now = new Date('2026-11-22T12:00:00Z');
+    const t = await tollgate({}, { spike: { multiple: 3, windowMinutes: 10, minTokens: 50, minHistoryMinutes: 30 } });
+    const u = await token('newcomer');
+    for (let m = 0; m < 9; m++) {
+      now = new Date(Date.parse('2026-11-22T12:00:00Z') + m * 60_000);
+      await send(t, u);
+    }
+    now = new Date('2026-11-22T12:09:00Z');
+    for (let i = 0; i < 4; i++) await send(t, u); // the same spike as above, 9 minutes after the first request
+    await settle();
+    expect(hooks).toEqual([]);
+    expect(kinds()).toEqual([]);
   });
 
   it('a failing webhook changes nothing for requests, and is retried with backoff', async () => {

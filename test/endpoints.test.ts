@@ -20,6 +20,8 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     upstreamUrl: upstream.url,
     clock: () => NOW,
+    // The recorded batches and background responses were not created through this tollgate: the operator's key may see them.
+    objects: { unrecordedVisibleTo: ['acme-key'] },
     companies: { acme: { allocations: [{ id: 'tokens', tokens: 10_000_000 }, { id: 'money', usd: 100 }] } },
   });
   client = tollgate.client();

@@ -103,14 +103,16 @@ beforeAll(async () => {
           name: 'Acme',
           jwt: JWT,
           keys: [key({ id: 'acme-web' }), key({ id: 'acme-batch' }), key({ id: 'acme-admin', role: 'admin' })],
+          limits: { user: { quotas: { daily: { tokens: 1_000_000 } } }, key: { quotas: { monthly: { tokens: 5_000_000 } } } },
           allocations: [
-            { id: 'acme-main', tokens: 1_000_000 },
+            { id: 'acme-main', tokens: 1_000_000, purchase: 'acme-p1' },
             { id: 'acme-embed', tokens: 50_000, models: ['text-embedding-3-small'] },
             { id: 'acme-nano', unlimited: true, models: ['gpt-5-nano'] },
           ],
         },
         globex: { name: 'Globex', jwt: JWT, keys: [key({ id: 'globex-key' }), key({ id: 'globex-admin-key', role: 'admin' })], allocations: [{ id: 'globex-main', tokens: 200_000 }] },
       },
+      purchases: { 'acme-p1': { date: '2026-10-01', totalTokens: 1_000_000, costPerTokenUsd: 0.000002, provider: 'openai', notes: 'Q4' } },
       operators: [operator('ops'), operator('ops-revoked', { revoked: true })],
       features: { chatbot: { multiplier: 2.5, description: 'Chatbot responses' }, embedding: { multiplier: 2 } },
     }),
@@ -208,7 +210,7 @@ describe('visibility: a filter beyond what the reader may see is refused with 40
 });
 
 describe('authentication', () => {
-  const ALL = [...READ_PATHS, '/tollgate/v1/balance', '/tollgate/v1/features'];
+  const ALL = [...READ_PATHS, '/tollgate/v1/balance', '/tollgate/v1/features', '/tollgate/v1/quotas', '/tollgate/v1/overview', '/tollgate/v1/purchases'];
   it.each(ALL)('%s needs a credential: 401 invalid_api_key without one, with an unknown key, or a revoked operator key', async (path) => {
     for (const credential of [undefined, 'sk-tg-not-a-key', t.keys['ops-revoked']]) {
       const res = await get(path, credential);
@@ -347,5 +349,133 @@ describe('GET /tollgate/v1/features', () => {
         ],
       });
     }
+  });
+});
+
+/** Metered tokens of the rows `pick` selects (what quota counters are charged). */
+const metered = (pick: (r: Row) => boolean) => rows.filter(pick).reduce((n, r) => n + Number(r.metered_tokens), 0);
+
+describe('GET /tollgate/v1/quotas', () => {
+  const spentOf = (body: any, window: string) => body.data.find((q: any) => q.window === window)?.spent_tokens;
+  it.each([
+    ['member user (alice)', {}, 'daily', (r: Row) => r.company_id === 'acme' && r.user_id === 'alice'],
+    ['member key (acme-web)', {}, 'monthly', (r: Row) => r.key_id === 'acme-web'],
+    ['admin user (carol)', {}, 'daily', (r: Row) => r.company_id === 'acme' && r.user_id === 'carol'],
+    ['admin user (carol)', { user: 'alice' }, 'daily', (r: Row) => r.company_id === 'acme' && r.user_id === 'alice'],
+    ['admin key (acme-admin)', { user: 'bob' }, 'daily', (r: Row) => r.company_id === 'acme' && r.user_id === 'bob'],
+    ['operator', { company: 'acme', user: 'alice' }, 'daily', (r: Row) => r.company_id === 'acme' && r.user_id === 'alice'],
+  ] as const)('%s %o: the quota windows with what the ledger charged them', async (reader, query, window, pick) => {
+    const body = await json('/tollgate/v1/quotas', creds[reader], query);
+    const spent = metered(pick);
+    expect(spent).toBeGreaterThan(0);
+    expect(spentOf(body, window)).toBe(spent);
+    const q = body.data.find((x: any) => x.window === window);
+    const limit = window === 'daily' ? 1_000_000 : 5_000_000;
+    expect(q).toMatchObject({ limit_tokens: limit, held_tokens: 0, remaining_tokens: limit - spent, level: 'ok', used: Number((spent / limit).toFixed(4)) });
+    expect(Date.parse(q.resets_at)).toBeGreaterThan(Date.now());
+    expect(body.thresholds).toEqual({ warning: 0.8, critical: 0.95 });
+  });
+
+  it.each([
+    ['member user (alice)', { user: 'bob' }, 403, 'user'],
+    ['member user (alice)', { company: 'globex' }, 403, 'company'],
+    ['other member user (bob)', { user: 'alice' }, 403, 'user'],
+    ['member key (acme-web)', { user: 'alice' }, 403, 'user'],
+    ['admin user (carol)', { company: 'globex', user: 'erin' }, 403, 'company'],
+    ["other company's admin (gina)", { company: 'acme', user: 'alice' }, 403, 'company'],
+    ['operator', {}, 400, 'company'],
+    ['operator', { company: 'acme' }, 400, 'user'],
+    ['operator', { company: 'initech', user: 'x' }, 404, 'company'],
+  ] as const)('%s %o: refused with %i naming %s', async (reader, query, status, param) => {
+    const res = await get('/tollgate/v1/quotas', creds[reader], query);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
+  });
+
+  it("another company's admin naming a user sees that user in its own company only (nothing of acme's alice)", async () => {
+    const body = await json('/tollgate/v1/quotas', creds["other company's admin (gina)"], { user: 'alice' });
+    expect(body.company_id).toBe('globex');
+    expect(body.data).toEqual([]); // globex has no quotas configured
+  });
+});
+
+describe('GET /tollgate/v1/overview', () => {
+  it.each(['member user (alice)', 'other member user (bob)', 'member key (acme-web)'])('%s: refused (403): it would show others’ spend', async (reader) => {
+    expect((await get('/tollgate/v1/overview', creds[reader])).status).toBe(403);
+  });
+
+  it.each([
+    ['admin user (carol)', 'acme'],
+    ['admin key (acme-admin)', 'acme'],
+    ["other company's admin (gina)", 'globex'],
+  ] as const)("%s: its company's balance, month spend and open holds; the other company is 403", async (reader, own) => {
+    const body = await json('/tollgate/v1/overview', creds[reader]);
+    expect(body.data).toHaveLength(1);
+    const o = body.data[0];
+    const mine = rows.filter((r) => r.company_id === own);
+    const balance = await json('/tollgate/v1/balance', creds[reader]);
+    expect(o).toMatchObject({ company_id: own, tokens: balance.tokens, open_holds: 0, month_requests: mine.length });
+    expect(o.month_tokens).toBe(mine.reduce((n, r) => n + Number(r.total_tokens), 0));
+    expect(o.month_cost_micro_usd).toBe(mine.reduce((n, r) => n + Number(r.cost_micro_usd), 0));
+    expect(Array.isArray(o.alerts)).toBe(true);
+    const other = own === 'acme' ? 'globex' : 'acme';
+    expect((await get('/tollgate/v1/overview', creds[reader], { company: other })).status).toBe(403);
+  });
+
+  it('gives an operator every company, or one; an unknown company is 404', async () => {
+    const all = await json('/tollgate/v1/overview', creds.operator);
+    expect(all.data.map((o: any) => o.company_id)).toEqual(['acme', 'globex']);
+    expect(all.data.map((o: any) => o.month_requests)).toEqual([rows.filter((r) => r.company_id === 'acme').length, rows.filter((r) => r.company_id === 'globex').length]);
+    expect((await json('/tollgate/v1/overview', creds.operator, { company: 'globex' })).data.map((o: any) => o.company_id)).toEqual(['globex']);
+    expect((await get('/tollgate/v1/overview', creds.operator, { company: 'initech' })).status).toBe(404);
+  });
+});
+
+describe('GET /tollgate/v1/purchases', () => {
+  it.each(Object.keys(READERS).filter((r) => r !== 'operator'))("%s: its own company's purchase records only", async (reader) => {
+    const own = reader.includes('gina') ? 'globex' : 'acme';
+    const body = await json('/tollgate/v1/purchases', creds[reader]);
+    if (own === 'acme') expect(body.data).toEqual([{ object: 'tollgate.purchase', id: 'acme-p1', company_id: 'acme', date: '2026-10-01', total_tokens: 1_000_000, cost_per_token_usd: 0.000002, amount_micro_usd: 2_000_000, amount_usd: '2.000000', provider: 'openai', expires_at: null, notes: 'Q4', grants: ['acme-main'] }]);
+    else expect(body.data).toEqual([]);
+    expect((await get('/tollgate/v1/purchases', creds[reader], { company: own === 'acme' ? 'globex' : 'acme' })).status).toBe(403);
+  });
+
+  it('gives an operator every company’s, or one company’s', async () => {
+    expect((await json('/tollgate/v1/purchases', creds.operator)).data.map((p: any) => p.id)).toEqual(['acme-p1']);
+    expect((await json('/tollgate/v1/purchases', creds.operator, { company: 'globex' })).data).toEqual([]);
+  });
+});
+
+describe("the dashboard's session cookie on the read API", () => {
+  /** Signs in through the dashboard's form and returns the `tg_session` cookie. */
+  async function sessionCookie(credential: string): Promise<string> {
+    const page = await fetch(`${t.url}/dashboard/sign-in`);
+    const signin = /tg_signin=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const res = await fetch(`${t.url}/dashboard/sign-in`, { method: 'POST', redirect: 'manual', headers: { cookie: `tg_signin=${signin}`, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, credential }) });
+    expect(res.status).toBe(303);
+    return /tg_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!;
+  }
+  const withCookie = (path: string, cookie: string, init: RequestInit = {}) => fetch(`${t.url}${path}`, { ...init, headers: { cookie: `tg_session=${cookie}`, ...(init.headers ?? {}) } });
+
+  it.each(Object.keys(READERS))('%s: a GET with the cookie sees exactly what the bearer credential sees, and the same 403s', async (reader) => {
+    const cookie = await sessionCookie(creds[reader]!);
+    for (const path of ['/tollgate/v1/requests?limit=1000', '/tollgate/v1/usage?group_by=user', '/tollgate/v1/export.csv', '/tollgate/v1/balance']) {
+      const a = await withCookie(path, cookie);
+      const b = await get(path, creds[reader]);
+      expect(a.status, path).toBe(200);
+      expect(await a.text(), path).toBe(await b.text());
+    }
+    for (const filter of FORBIDDEN[reader]!) expect((await withCookie(`/tollgate/v1/usage?${new URLSearchParams(filter)}`, cookie)).status).toBe(403);
+  });
+
+  it('is never accepted for anything but GET, nor when forged; the sign-in form needs its CSRF cookie', async () => {
+    const cookie = await sessionCookie(creds['member user (alice)']!);
+    const post = await withCookie('/tollgate/v1/quota-requests', cookie, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ justification: 'x' }) });
+    expect(post.status).toBe(401);
+    expect((await withCookie('/tollgate/v1/usage', `${cookie.slice(0, -2)}xx`)).status).toBe(401);
+    expect((await withCookie('/tollgate/v1/usage', 'not-a-jwt')).status).toBe(401);
+    const bad = await fetch(`${t.url}/dashboard/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: 'x', credential: t.keys['ops-revoked']! }) });
+    expect(bad.status).toBe(400); // no sign-in CSRF cookie: refused before the credential is even looked at
   });
 });

@@ -1,7 +1,9 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseUsage } from '../src/metering/usage.js';
-import { costMicroUsd, priceBook } from '../src/pricing/price.js';
+import { costMicroUsd, costNanoUsd, priceBook } from '../src/pricing/price.js';
+import { toolFeesNano, toolPlanOf } from '../src/pricing/tool-fees.js';
+import { recordedServiceTier, recordedToolCalls } from './support/recorded-billing.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings, sseData, type Recording } from './support/fixtures.js';
 import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
@@ -20,7 +22,8 @@ let tollgate: Tollgate;
 beforeAll(async () => {
   upstream = await new FakeUpstream(byName).start();
   // Paths tollgate does not meter (fine-tuning) pass through unbilled.
-  tollgate = await startTollgate({ upstreamUrl: upstream.url, unknownPaths: 'passthrough' });
+  // The recordings name files and jobs created elsewhere: the operator's key may see those.
+  tollgate = await startTollgate({ upstreamUrl: upstream.url, unknownPaths: 'passthrough', objects: { unrecordedVisibleTo: ['acme-key'] } });
 });
 afterAll(async () => {
   await tollgate?.close();
@@ -95,8 +98,15 @@ describe('every recording through the SDK and tollgate', () => {
       if (rec.response.status >= 400) {
         expect(result).toBeInstanceOf(OpenAI.APIError);
         const err = result as InstanceType<typeof OpenAI.APIError>;
-        expect(err.status).toBe(rec.response.status);
-        expect(err.error).toEqual((rec.response.body as { error: unknown }).error);
+        if (rec.response.status === 401 || rec.response.status === 403) {
+          // The upstream refused tollgate's own key: the caller never sees that answer (it names the operator's key).
+          expect(err.status).toBe(502);
+          expect((err.error as { code?: string }).code).toBe('upstream_auth_failed');
+          expect(JSON.stringify(err.error)).not.toContain('sk-');
+        } else {
+          expect(err.status).toBe(rec.response.status);
+          expect(err.error).toEqual((rec.response.body as { error: unknown }).error);
+        }
       } else if (rec.response.body_text !== undefined) {
         const expected = sseData(rec.response.body_text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d) as unknown);
         expect(result).toEqual(expected);
@@ -118,15 +128,18 @@ describe('every recording through the SDK and tollgate', () => {
       expect(rows).toHaveLength(before + 1);
       const row = rows.at(-1)!;
       expect(row.endpoint).toBe(rec.request.path);
-      expect(row.http_status).toBe(rec.response.status);
+      const authRefused = rec.response.status === 401 || rec.response.status === 403;
+      expect(row.http_status).toBe(authRefused ? 502 : rec.response.status);
       expect(row.upstream_request_id).toBe(header(rec, 'x-request-id') ?? null);
       const usage = recordedUsage(rec);
       if (!metered.has(rec.request.path)) {
         expect(row).toMatchObject({ status: 'settled', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0 });
       } else if (rec.response.status >= 400) {
-        expect(row).toMatchObject({ status: 'voided', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0, error_code: (rec.response.body as { error: { code: string } }).error.code });
+        const code = authRefused ? 'upstream_auth_failed' : (rec.response.body as { error: { code: string } }).error.code;
+        expect(row).toMatchObject({ status: 'voided', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0, error_code: code });
       } else if (usage) {
         const { price } = priceBook(tollgate.server.runtime.config).find(String(row.requested_model), new Date())!;
+        const fees = toolFeesNano(String(row.requested_model), toolPlanOf(String(row.requested_model), rec.request.body ?? {}), recordedToolCalls(rec));
         expect(row).toMatchObject({
           status: 'settled',
           usage_source: 'upstream',
@@ -136,7 +149,10 @@ describe('every recording through the SDK and tollgate', () => {
           reasoning_tokens: usage.reasoningTokens,
           total_tokens: usage.totalTokens,
           metered_tokens: usage.totalTokens,
-          cost_micro_usd: costMicroUsd(usage, price),
+          // At the service tier the response reports, plus its built-in tool calls' fees (see accuracy.test.ts for the figures).
+          cost_micro_usd: costMicroUsd(usage, price, recordedServiceTier(rec), fees),
+          cost_nano_usd: costNanoUsd(usage, price, recordedServiceTier(rec), fees),
+          tool_calls: recordedToolCalls(rec) ? JSON.stringify(recordedToolCalls(rec)) : null,
         });
         const model = rec.response.body_text === undefined ? (rec.response.body as { model: string }).model : undefined;
         if (model) expect(row.returned_model).toBe(model);

@@ -400,24 +400,24 @@ describe('tollgate keys create', () => {
     expect(op.status).toBe(0);
     expect(op.stdout).toContain('Add this entry to "operators" in proxy.config.json:');
     const opEntry = JSON.parse(op.stdout.slice(op.stdout.indexOf('{'))) as Record<string, unknown>;
-    const admin = run(['--company', 'demo', '--id', 'demo-admin', '--role', 'admin']);
+    const admin = run(['--company', 'acme', '--id', 'demo-admin', '--role', 'admin']);
     expect(admin.status).toBe(0);
     const adminEntry = JSON.parse(admin.stdout.slice(admin.stdout.indexOf('{'))) as Record<string, unknown>;
     expect(adminEntry.role).toBe('admin');
     const c = sample();
     c.operators = [opEntry];
-    c.companies.demo.keys.push(adminEntry);
+    c.companies.acme.keys.push(adminEntry);
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-keys-'));
     writeFileSync(join(dir, 'c.json'), JSON_TEXT(c));
     const check = spawnSync(process.execPath, [...CLI, 'config', 'check', join(dir, 'c.json'), '--against', join(import.meta.dirname, '../proxy.config.json')], { encoding: 'utf8', timeout: 20_000 });
     expect(check.stderr).toBe('');
-    expect(check.stdout).toContain('  + key demo/demo-admin\n  + operator ops\n');
+    expect(check.stdout).toContain('  + key acme/demo-admin\n  + operator ops\n');
   });
 
   it('refuses neither or both of --company and --operator, and a bad role', () => {
     expect(run(['--id', 'x']).status).toBe(1);
-    expect(run(['--id', 'x', '--company', 'demo', '--operator']).status).toBe(1);
-    const bad = run(['--id', 'x', '--company', 'demo', '--role', 'owner']);
+    expect(run(['--id', 'x', '--company', 'acme', '--operator']).status).toBe(1);
+    const bad = run(['--id', 'x', '--company', 'acme', '--role', 'owner']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--role: expected member or admin');
   });

@@ -198,7 +198,7 @@ describe('report commands', () => {
     const table = tollgate(args('history', '--company', 'acme', '-n', '2'));
     expect(table.status).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^date\s+company\s+user\s+generator\s+endpoint\s+status\s+tokens used\s+remaining\s+cost USD$/);
+    expect(lines[0]).toMatch(/^date\s+company\s+user\s+model\s+endpoint\s+status\s+tokens used\s+remaining\s+cost USD$/);
     expect(lines.slice(2)).toHaveLength(2);
     expect(lines[2]).toMatch(/^2026-10-31T11:00:00\.000Z\s+acme\s+dave, "the boss"\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+settled\s+15\s+1,038,735\s+0\.000005$/);
     expect(lines[3]).toMatch(/^2026-10-29T09:10:00\.000Z\s+acme\s+alice\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+voided\s+0\s+1,038,750\s+0\.000000$/);
@@ -207,10 +207,10 @@ describe('report commands', () => {
     expect(JSON.parse(json.stdout)).toEqual(await historyReport(ledger.reader, NOW, { limit: 5 }));
 
     const cfg = join(dir, 'proxy.config.json');
-    writeFileSync(cfg, JSON.stringify({ ledger: { path: './ledger.db' }, companies: {} }));
+    writeFileSync(cfg, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { globex: { name: 'Globex', keys: [], allocations: [] } } }));
     const viaConfig = tollgate(['history', '-c', cfg, '--company', 'globex', '--csv', '--now', NOW.toISOString()]);
     expect(viaConfig.stdout).toBe(
-      'date,company,user,generator,endpoint,feature,status,tokens_used,remaining_tokens,cost_micro_usd,request_id\r\n' +
+      'date,company,user,model,endpoint,feature,status,tokens_used,remaining_tokens,cost_micro_usd,request_id\r\n' +
         '2026-10-28T23:59:59.999Z,globex,erin,gpt-3.5-turbo-instruct,/v1/completions,,settled,70,198930,115,g02\r\n' +
         '2026-10-25T14:00:00.000Z,globex,erin,gpt-4o-mini,/v1/chat/completions,summary,settled,1000,199000,375,g01\r\n',
     );
@@ -233,4 +233,15 @@ describe('report commands', () => {
       expect(help.stdout).toContain('--ledger <file>');
     }
   });
+
+  it('refuses a company the config, or the ledger alone, does not know (exit 2), instead of reporting it empty', () => {
+    const unknownViaLedger = tollgate(args('balance', '--company', 'initech'));
+    expect(unknownViaLedger.status).toBe(2);
+    expect(unknownViaLedger.stderr).toMatch(/^no company "initech" in the ledger .*\(companies: acme, globex\)\n$/);
+    const cfgFile = join(dir, 'acme-only.json');
+    writeFileSync(cfgFile, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { acme: { name: 'Acme', keys: [], allocations: [] } } }));
+    const unknownViaConfig = tollgate(['history', '-c', cfgFile, '--company', 'globex']);
+    expect(unknownViaConfig.status).toBe(2);
+    expect(unknownViaConfig.stderr).toBe(`no company "globex" in the config ${cfgFile} (companies: acme)\n`);
+  }, 60_000);
 });

@@ -26,6 +26,8 @@ export interface SettledUsage {
 export class AlertService {
   /** Per subject: tokens per minute (minute index since the epoch → tokens), trimmed to the spike window. */
   private readonly minutes = new Map<string, Map<number, number>>();
+  /** Per subject: the first minute (index since the epoch) this process saw it use tokens. */
+  private readonly firstSeen = new Map<string, number>();
 
   constructor(
     private readonly store: AlertStore,
@@ -89,8 +91,10 @@ export class AlertService {
   }
 
   private checkSpike(u: SettledUsage): void {
-    const { multiple, windowMinutes, minTokens } = this.config.spike;
+    const { multiple, windowMinutes, minTokens, minHistoryMinutes } = this.config.spike;
     const minute = Math.floor(this.clock().getTime() / 60_000);
+    if (!this.firstSeen.has(u.subject)) this.firstSeen.set(u.subject, minute);
+    const seenFor = minute - this.firstSeen.get(u.subject)!;
     let buckets = this.minutes.get(u.subject);
     if (!buckets) this.minutes.set(u.subject, (buckets = new Map()));
     buckets.set(minute, (buckets.get(minute) ?? 0) + u.tokens);
@@ -101,7 +105,8 @@ export class AlertService {
     }
     const now = buckets.get(minute)!;
     const average = trailing / (windowMinutes - 1);
-    if (now >= minTokens && average > 0 && now > multiple * average) {
+    // A try-out's first minutes have no baseline worth comparing with: wait for minHistoryMinutes of history.
+    if (seenFor >= minHistoryMinutes && now >= minTokens && average > 0 && now > multiple * average) {
       this.fire(`spike:${u.subject}:${new Date(minute * 60_000).toISOString()}`, 'usage_spike', u.companyId, {
         subject: u.subject,
         minute: new Date(minute * 60_000).toISOString(),

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { invalidRequest } from '../http/denial.js';
+import type { Principal } from '../auth/principal.js';
+import { invalidRequest, isDenial } from '../http/denial.js';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
 import { bearerAuth } from '../middleware/bearer-auth/index.js';
@@ -26,42 +27,55 @@ const bodySchema = z
  *   company's. Newest first, as `{"object":"list","data":[...]}`.
  */
 export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'keys' | 'jwt' | 'ledger' | 'alerts' | 'clock'>): void {
-  const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock() });
+  // A GET may already be identified by the dashboard's session cookie (see app.ts); a POST never is.
+  const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock(), skip: (c) => c.get('principal') !== undefined || c.get('operator') !== undefined });
   app.post('/tollgate/v1/quota-requests', authenticate, async (c) => {
-    const principal = c.get('principal');
     let raw: unknown;
     try {
       raw = await c.req.json();
     } catch {
       return errorResponse(invalidRequest('We could not parse the JSON body of your request.'));
     }
-    const parsed = bodySchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return errorResponse(invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null));
-    }
-    const { justification, ...requested } = parsed.data;
-    const row = {
-      id: `qr_${randomUUID().replaceAll('-', '')}`,
-      createdAt: rt.clock().toISOString(),
-      companyId: principal.companyId,
-      userId: principal.userId ?? `key:${principal.keyId}`,
-      requested,
-      justification,
-    };
-    await rt.ledger.quotaRequests.add(row);
-    const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
-    rt.alerts.quotaIncreaseRequested(row.companyId, out);
-    return c.json(out, 201);
+    const filed = await fileQuotaRequest(rt, c.get('principal'), raw);
+    return isDenial(filed) ? errorResponse(filed) : c.json(filed, 201);
   });
 
   app.get('/tollgate/v1/quota-requests', authenticate, async (c) => {
-    const principal = c.get('principal');
-    const self = principal.userId ?? `key:${principal.keyId}`;
-    const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
-    return c.json({
-      object: 'list',
-      data: rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification })),
-    });
+    // An operator has no requests of its own (it reads a company's through its admin view).
+    const principal = c.get('operator') === undefined ? c.get('principal') : undefined;
+    return c.json({ object: 'list', data: principal ? await listQuotaRequests(rt, principal) : [] });
   });
+}
+
+/**
+ * Files a quota-increase request for `principal` from a parsed body (see `bodySchema`): stores it,
+ * fires the admin webhook, and returns the stored request as the API shows it; the 400 denial for
+ * a bad body.
+ */
+export async function fileQuotaRequest(rt: Pick<Runtime, 'ledger' | 'alerts' | 'clock'>, principal: Principal, raw: unknown) {
+  const parsed = bodySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return invalidRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null);
+  }
+  const { justification, ...requested } = parsed.data;
+  const row = {
+    id: `qr_${randomUUID().replaceAll('-', '')}`,
+    createdAt: rt.clock().toISOString(),
+    companyId: principal.companyId,
+    userId: principal.userId ?? `key:${principal.keyId}`,
+    requested,
+    justification,
+  };
+  await rt.ledger.quotaRequests.add(row);
+  const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
+  rt.alerts.quotaIncreaseRequested(row.companyId, out);
+  return out;
+}
+
+/** The quota-increase requests `principal` may see, newest first: its own, or its company's for an admin. */
+async function listQuotaRequests(rt: Pick<Runtime, 'ledger'>, principal: Principal) {
+  const self = principal.userId ?? `key:${principal.keyId}`;
+  const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
+  return rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification }));
 }

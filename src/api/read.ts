@@ -5,6 +5,8 @@ import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppContext, AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
 import { GROUP_BYS, type GroupBy, type RecentRow } from '../ledger/port.js';
+import { authenticateBearer } from '../auth/authenticate.js';
+import { operatorOf } from '../auth/operator.js';
 import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import { operatorAuth } from '../middleware/operator-auth/index.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
@@ -45,7 +47,7 @@ export function permissionDenied(message: string, param: string | null = null): 
 }
 
 /** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
-function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
+export function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(c.req.queries())) {
     if (!allowed.includes(name)) return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
@@ -167,16 +169,23 @@ function requestJson(r: RecentRow) {
   };
 }
 
-/** Registers the read API's routes on `app`. */
-export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'ledger' | 'clock'>): void {
+/** A read-API route's body: answers, or returns the denial to answer. */
+export type ReadHandler = (c: AppContext, reader: Reader, q: Record<string, string>, now: Date) => Response | Denial | Promise<Response | Denial>;
+
+/**
+ * The read API's route factory: `GET path` authenticated as a reader — the dashboard's session
+ * cookie when a middleware before it set the principal or operator (GET only, see app.ts), else an
+ * operator key (operator-auth), else a company key or user token (bearer-auth) — with its query
+ * parameters parsed (only `allowed`, each once), then `body`; a denial it returns is answered.
+ */
+export function readerRoute(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'clock'>) {
   const clock = () => rt.clock();
-  // A reader is an operator key (operator-auth), else a company key or user token (bearer-auth).
+  const signedIn = (c: AppContext) => c.get('operator') !== undefined || c.get('principal') !== undefined;
   const authenticate = [
-    operatorAuth({ operators: () => rt.config.operators, clock, required: false }),
-    bearerAuth({ credentials: rt, clock, skip: (c) => c.get('operator') !== undefined }),
+    operatorAuth({ operators: () => rt.config.operators, clock, required: false, skip: signedIn }),
+    bearerAuth({ credentials: rt, clock, skip: signedIn }),
   ] as const;
-  /** Authenticates, parses the allowed query parameters, and hands both to `body`; a denial it returns is answered. */
-  const route = (path: string, allowed: readonly string[], body: (c: AppContext, reader: Reader, q: Record<string, string>, now: Date) => Response | Denial | Promise<Response | Denial>) =>
+  return (path: string, allowed: readonly string[], body: ReadHandler) =>
     app.get(path, ...authenticate, async (c) => {
       const now = rt.clock();
       const operator = c.get('operator');
@@ -186,6 +195,22 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
       const out = await body(c, reader, q, now);
       return isDenial(out) ? errorResponse(out) : out;
     });
+}
+
+/**
+ * The reader a bearer credential stands for (an operator key, else a company key or user token),
+ * or the 401 denial: for the dashboard's sign-in, which exchanges it for a session.
+ */
+export async function authenticateReader(rt: Pick<Runtime, 'config' | 'keys' | 'jwt'>, authorization: string | undefined, now: Date): Promise<Reader | Denial> {
+  const op = operatorOf(rt.config.operators, authorization, now);
+  if (op) return 'kind' in op ? op : { kind: 'operator', operator: op };
+  const principal = await authenticateBearer(rt.keys, rt.jwt, authorization, now);
+  return typeof principal === 'string' ? { kind: 'invalid_api_key', reason: principal } : { kind: 'principal', principal };
+}
+
+/** Registers the read API's routes on `app`. */
+export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'ledger' | 'clock'>): void {
+  const route = readerRoute(app, rt);
 
   const companyBalance = async (id: string, now: Date) => balanceJson((await balanceReport(rt.ledger, now, id))[0]!);
 

@@ -8,6 +8,8 @@ export interface Principal {
   userId: string | null;
   role: 'member' | 'admin';
   sessionId: string | null;
+  /** The caller's own `X-Client-Request-Id` on this request (≤ 512 characters), recorded on its row. */
+  clientRequestId?: string | null;
 }
 
 /** Why a credential was refused; each becomes a 401 `invalid_api_key`. */

@@ -88,7 +88,12 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
     let ledger: Ledger | undefined;
     try {
       const now = opts.now !== undefined ? new Date(userInput(() => parseInstant(opts.now!, '--now'))) : new Date();
-      ledger = openReadOnly(opts);
+      const opened = await openReadOnly(opts);
+      ledger = opened.ledger;
+      const company = (opts as { company?: string }).company;
+      if (company !== undefined && !opened.companies.includes(company)) {
+        throw new UsageError(`no company "${company}" in ${opened.source} (companies: ${opened.companies.join(', ') || 'none'})`);
+      }
       await body(ledger, now, opts);
     } catch (err) {
       if (!(err instanceof UsageError || err instanceof ConfigError || isStoreError(err))) throw err;
@@ -103,14 +108,21 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
 /** An error the ledger's store raised (a SQLite error: unreadable file, not a database). */
 const isStoreError = (err: unknown) => err instanceof Error && (err.name === 'SqliteError' || (err as { code?: string }).code?.startsWith('SQLITE_') === true);
 
-function openReadOnly(opts: SourceOpts): Ledger {
-  const configured = opts.ledger === undefined ? loadConfig(configPath(opts.config)).ledger : undefined;
-  const path = opts.ledger ?? configured?.path ?? configured!.url!;
+/**
+ * Opens the ledger the options name, and lists the companies a `--company` may name: the config's
+ * (when the ledger came from it), else those with a grant in the ledger.
+ */
+async function openReadOnly(opts: SourceOpts): Promise<{ ledger: Ledger; companies: string[]; source: string }> {
+  const config = opts.ledger === undefined ? loadConfig(configPath(opts.config)) : undefined;
+  const path = opts.ledger ?? config!.ledger.path ?? config!.ledger.url!;
+  let ledger: Ledger;
   try {
-    return openLedger({ ...locationOf(path), readonly: true });
+    ledger = openLedger({ ...locationOf(path), readonly: true });
   } catch (err) {
     throw new UsageError(`cannot open the ledger ${describeLedger(locationOf(path))}: ${(err as Error).message}`);
   }
+  if (config) return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
+  return { ledger, companies: await ledger.reader.companies(), source: `the ledger ${describeLedger(locationOf(path))}` };
 }
 
 /** Runs `parse`, turning what it throws into a UsageError. */
@@ -228,7 +240,7 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { title: 'date', cell: (r) => r.createdAt },
   { title: 'company', cell: (r) => r.companyId },
   { title: 'user', cell: (r) => r.userId ?? '-' },
-  { title: 'generator', cell: (r) => r.model ?? '-' },
+  { title: 'model', cell: (r) => r.model ?? '-' },
   { title: 'endpoint', cell: (r) => r.endpoint },
   { title: 'status', cell: (r) => r.status },
   { title: 'tokens used', cell: (r) => int(r.tokensUsed), numeric: true },
@@ -238,7 +250,7 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
 
 function historyCsv(rows: HistoryRow[]): string {
   return toCsv(
-    ['date', 'company', 'user', 'generator', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
+    ['date', 'company', 'user', 'model', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
     rows.map((r) => [r.createdAt, r.companyId, r.userId, r.model, r.endpoint, r.feature, r.status, r.tokensUsed, r.remainingTokens, r.costMicroUsd, r.requestId]),
   );
 }

@@ -10,7 +10,7 @@ import { isPrimary, runPrimary } from './workers.js';
  * too. A bad edit is refused and logged, and the running config keeps serving. `--workers N`
  * (Postgres ledger only) runs N processes sharing the listen port (see workers.ts).
  */
-export async function serveCommand(opts: { config?: string; port?: string; host?: string; watch?: boolean; workers?: string }): Promise<void> {
+export async function serveCommand(opts: { config?: string; port?: string; host?: string; upstream?: string; watch?: boolean; workers?: string }): Promise<void> {
   const log = createLogger();
   const file = configPath(opts.config);
   let config;
@@ -36,6 +36,13 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   if (workers > 1 && isPrimary()) return runPrimary(workers, log);
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
+  if (opts.upstream !== undefined) {
+    if (!/^https?:\/\/[^/]/.test(opts.upstream)) {
+      process.stderr.write(`--upstream: expected an http(s) URL such as http://127.0.0.1:9999, got "${opts.upstream}"\n`);
+      process.exit(1);
+    }
+    config.upstream.baseUrl = opts.upstream;
+  }
   let server;
   try {
     server = await startServer(config, { log, configFile: file, watchConfig: opts.watch !== false });

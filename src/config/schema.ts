@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { realtimeSchema } from '../realtime/config.js';
 
 /**
  * The schema of `proxy.config.json`, validated at start with zod.
@@ -180,12 +181,16 @@ export const companySchema = z
  * Other units: `perMinute` (USD per minute of audio, whisper), `perMillionCharacters` (USD per 1M
  * input characters, tts-1), `perImage` (USD per image by `"<size>/<quality>"`, e.g.
  * `"1024x1024/standard"`, DALL·E). `batchDiscount` is the fraction taken off for the Batch API
- * (OpenAI: 0.5). `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
+ * (OpenAI: 0.5), and also what `service_tier: "flex"` takes off (flex is billed at Batch rates);
+ * `priority` the token prices of `service_tier: "priority"`. `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
  */
 export const priceSchema = z
   .object({
     input: usdPerMillion.default(0),
     cachedInput: usdPerMillion.optional(),
+    /** Cached audio / image input (Realtime models); each falls back to `cachedInput`. */
+    cachedAudioInput: usdPerMillion.optional(),
+    cachedImageInput: usdPerMillion.optional(),
     output: usdPerMillion.default(0),
     audioInput: usdPerMillion.optional(),
     audioOutput: usdPerMillion.optional(),
@@ -195,6 +200,8 @@ export const priceSchema = z
     perMillionCharacters: usdPerMillion.optional(),
     perImage: z.record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative()).optional(),
     batchDiscount: z.number().min(0).max(1).default(0.5),
+    /** Token prices for `service_tier: "priority"` (USD per 1M); absent: the model has no priority price. */
+    priority: z.object({ input: usdPerMillion, cachedInput: usdPerMillion.optional(), output: usdPerMillion }).strict().optional(),
     effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD').optional(),
     source: z.string().min(1),
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
@@ -293,6 +300,16 @@ export const configSchema = z
      * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
      */
     unknownPaths: z.enum(['reject', 'passthrough']).default('reject'),
+    /**
+     * Upstream objects (files, batches, fine-tuned models…) are visible only to the company that
+     * created them through tollgate. Objects tollgate never saw created (made before it, or directly
+     * with the upstream key) are hidden from everyone, except the company keys listed here
+     * (the operator's own keys): they may read, list and delete those.
+     */
+    objects: z
+      .object({ unrecordedVisibleTo: z.array(identifier).default([]) })
+      .strict()
+      .default({ unrecordedVisibleTo: [] }),
     companies: z.record(identifier, companySchema),
     purchases: z.record(identifier, purchaseSchema).default({}),
     alerts: z
@@ -305,14 +322,22 @@ export const configSchema = z
         quotaThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
         /** Fractions of a grant left at which a low-balance warning and critical alert fire. */
         lowBalanceThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.1, 0.05]),
-        /** A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`. */
+        /**
+         * A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`,
+         * once tollgate has seen that user for at least `minHistoryMinutes` (so a first try-out never fires one).
+         */
         spike: z
-          .object({ multiple: z.number().gt(1).default(5), windowMinutes: z.number().int().min(2).max(1440).default(60), minTokens: tokens.default(1000) })
+          .object({
+            multiple: z.number().gt(1).default(5),
+            windowMinutes: z.number().int().min(2).max(1440).default(60),
+            minTokens: tokens.default(1000),
+            minHistoryMinutes: z.number().int().min(1).max(1440).default(30),
+          })
           .strict()
-          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000 }),
+          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 }),
       })
       .strict()
-      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000 } }),
+      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 } }),
     /**
      * Price overrides and additions, by model name or family: one price, or several with
      * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
@@ -322,8 +347,24 @@ export const configSchema = z
     features: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema).default({}),
     /** Operator credentials (see `operatorSchema`). */
     operators: z.array(operatorSchema).default([]),
+    /** Realtime sessions (`/v1/realtime` over WebSocket): see `realtimeSchema` in src/realtime/config.ts. */
+    realtime: realtimeSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z.object({ requireAuth: z.boolean().default(false) }).strict().default({ requireAuth: false }),
+    /**
+     * The web dashboard at `/dashboard`: `sessionSecretEnv` names the env var holding the HS256
+     * secret that signs session cookies and sign-in links (unset or empty: a random secret per
+     * process, so sessions end at a restart and links from `tollgate dashboard link` do not work);
+     * `sessionMinutes` is a session's lifetime, `linkMinutes` a sign-in link's.
+     */
+    dashboard: z
+      .object({
+        sessionSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+        sessionMinutes: z.number().int().min(1).max(10_080).default(480),
+        linkMinutes: z.number().int().min(1).max(60).default(10),
+      })
+      .strict()
+      .default({ sessionMinutes: 480, linkMinutes: 10 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -38,10 +38,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * simulated: authentication (any bearer key is accepted), compression, rate-limit headers, and the
  * random `obfuscation` field OpenAI adds to streamed deltas.
  *
+ * @param listenPort where to listen on 127.0.0.1 (default 0: a free port).
  * @returns the base URL (`http://127.0.0.1:<port>`, no `/v1`) and `close`, which stops listening
  *   and resolves once open connections are gone.
  */
-export async function startMockUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+export async function startMockUpstream(listenPort = 0): Promise<{ url: string; close(): Promise<void> }> {
   let counter = 0;
   const next = () => (++counter).toString(16).padStart(24, '0');
 
@@ -57,7 +58,7 @@ export async function startMockUpstream(): Promise<{ url: string; close(): Promi
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(listenPort, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 

@@ -32,7 +32,11 @@ export type Denial =
   /** 403 `permission_denied`: the credential may not read what the request names. */
   | { kind: 'permission_denied'; message: string; param: string | null }
   /** 502/504: the upstream gave no response (`upstream_unreachable`, `upstream_timeout`, or the client left first). */
-  | { kind: 'upstream_failed'; code: 'upstream_unreachable' | 'upstream_timeout' | 'client_disconnected'; message: string };
+  | { kind: 'upstream_failed'; code: 'upstream_unreachable' | 'upstream_timeout' | 'client_disconnected'; message: string }
+  /** 502 `upstream_auth_failed`: the upstream refused tollgate's own key (401/403); its answer is never shown to the caller. */
+  | { kind: 'upstream_auth_failed' }
+  /** 405: a method the route does not serve (`allow` lists those it does). */
+  | { kind: 'method_not_allowed'; message: string; allow: string };
 
 /** The kinds of `Denial`. */
 export type DenialKind = Denial['kind'];
@@ -62,6 +66,8 @@ const REFUSAL_LABELS: Record<DenialKind, string> = {
   model_not_priced: 'invalid_request',
   permission_denied: 'invalid_request',
   upstream_failed: 'upstream_failed',
+  upstream_auth_failed: 'upstream_auth_failed',
+  method_not_allowed: 'invalid_request',
 };
 
 /** The metric label of a denial (see `REFUSAL_LABELS`). */

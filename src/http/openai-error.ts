@@ -95,6 +95,10 @@ function fromDenial(d: Denial): OpenAIError {
       return invalid(403, d.message, d.param, 'permission_denied');
     case 'upstream_failed':
       return new OpenAIError(d.code === 'upstream_timeout' ? 504 : 502, { message: `tollgate could not get a response from the upstream API: ${d.message}`, type: 'api_error', param: null, code: d.code });
+    case 'upstream_auth_failed':
+      return new OpenAIError(502, { message: "tollgate's upstream credentials were refused; the operator has been told.", type: 'api_error', param: null, code: 'upstream_auth_failed' });
+    case 'method_not_allowed':
+      return new OpenAIError(405, { message: d.message, type: 'invalid_request_error', param: null, code: 'method_not_allowed' }, { allow: d.allow });
   }
 }
 
@@ -114,7 +118,12 @@ export function toOpenAIError(x: Denial | OpenAIError | unknown): OpenAIError {
 /** The default answer of a middleware to its denial: the error response, nothing counted or logged. */
 export const answerDenial = (_c: unknown, denial: Denial): Response => errorResponse(denial);
 
-/** The HTTP response for a denial or an error (see `toOpenAIError`). */
-export function errorResponse(x: Denial | OpenAIError | unknown): Response {
-  return toOpenAIError(x).toResponse();
+/**
+ * The HTTP response for a denial or an error (see `toOpenAIError`); `requestId` adds
+ * `x-tollgate-request-id` when the request already has a ledger row.
+ */
+export function errorResponse(x: Denial | OpenAIError | unknown, requestId?: string): Response {
+  const res = toOpenAIError(x).toResponse();
+  if (requestId) res.headers.set('x-tollgate-request-id', requestId);
+  return res;
 }

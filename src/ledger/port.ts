@@ -1,3 +1,4 @@
+import type { ToolCalls } from '../metering/tool-calls.js';
 import type { Usage } from '../metering/usage.js';
 import type { GrantState } from './allocate.js';
 
@@ -62,9 +63,13 @@ export interface RequestFacts {
   stream: boolean;
   /** Prompt tokens counted at admission. */
   estimatedPromptTokens?: number;
+  /** The Responses conversation (`conversation`) the request continues, recorded for `contextTokens`. */
+  conversationId?: string | null;
   userId?: string | null;
   sessionId?: string | null;
   feature?: string | null;
+  /** The caller's `X-Client-Request-Id` (at most 512 characters), kept for joining with its logs; upstream gets `id`. */
+  clientRequestId?: string | null;
 }
 
 /** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */
@@ -105,8 +110,12 @@ export interface Outcome {
   usageSource: 'upstream' | 'computed' | 'estimated' | 'none';
   /** Tokens to charge to tokens grants. */
   meteredTokens: number;
-  /** Micro-USD to charge to USD grants (and the row's cost). */
+  /** Micro-USD to charge to USD grants and quota counters: `costNanoUsd` rounded half up. */
   costMicroUsd: number;
+  /** The row's exact cost in nano-USD (1 USD = 1e9), tool fees included; absent: `costMicroUsd` × 1000. */
+  costNanoUsd?: number;
+  /** Built-in tool calls the response reported (their fees are in the cost), stored on the row as JSON. */
+  toolCalls?: ToolCalls;
   returnedModel?: string;
   /** The model the charge was priced for, when the row did not know it at admission (uploads, object retrievals). */
   model?: string;
@@ -365,8 +374,21 @@ export interface LedgerReader {
   grants(): Promise<MirroredGrant[]>;
   /** Rows still `held` right now. */
   openHolds(): Promise<number>;
+  /**
+   * The tokens an earlier turn carries into a request that continues it (Responses'
+   * `previous_response_id` or `conversation`): the input + output tokens of the row that billed
+   * response `ref.responseId`, else of the newest settled row of conversation `ref.conversationId`,
+   * among `companyId`'s rows only. Undefined when no such row was recorded.
+   */
+  contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined>;
   /** Checks every invariant; empty when the ledger is sound. Each finding names up to 20 rows in `detail`. */
   verify(): Promise<Finding[]>;
+  /** The quota counters with these ids (a window nothing was charged to yet has none, and is left out). For the dashboard's quota cards. */
+  quotaCounters(ids: string[]): Promise<CounterState[]>;
+  /** Rows still `held` right now, per company (companies with none left out). */
+  openHoldsByCompany(): Promise<Record<string, number>>;
+  /** The company's most recent alerts, newest first, at most `limit`. */
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]>;
 }
 
 /** A quota-increase request filed by a user (or a key). */
@@ -426,6 +448,47 @@ export interface BucketStore {
   update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
 }
 
+/**
+ * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
+ * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
+ */
+export type ObjectKind = 'file' | 'upload' | 'batch' | 'response' | 'chat.completion' | 'fine_tuning.job' | 'model' | 'vector_store' | 'conversation' | 'container' | 'video' | 'eval';
+
+/** Who created an upstream object through tollgate. */
+export interface ObjectOwner {
+  kind: ObjectKind;
+  companyId: string;
+  /** The company key that created it, or null when a user token did. */
+  keyId: string | null;
+  /** The user (JWT `sub`) that created it, or null when a company key did. */
+  userId: string | null;
+}
+
+/** An object to record: its upstream id (`file-abc`, `ft:gpt-4o-mini:org::id`), owner and the request that created it. */
+export interface OwnedObject extends ObjectOwner {
+  id: string;
+  /** The tollgate request (`req_…`) whose upstream answer named the object. */
+  requestId: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+}
+
+/**
+ * Ownership of upstream objects created through tollgate (files, batches, stored responses,
+ * fine-tuned models…): the shared upstream key can reach every company's objects, so tollgate
+ * answers 404 for objects the caller's company does not own and filters lists (src/ownership/).
+ *
+ * - `record` is first-writer-wins: an id already recorded keeps its owner (an answer can never
+ *   move an object to another company). Resolves once durable.
+ * - `owners` sees every `record` made before it was called (same ordering rule as the ledger).
+ * - Ids are the upstream's, compared exactly (case-sensitive).
+ */
+export interface ObjectStore {
+  record(objects: OwnedObject[]): Promise<void>;
+  /** The recorded owners of `ids` (ids never recorded are absent from the map). */
+  owners(ids: readonly string[]): Promise<Map<string, ObjectOwner>>;
+}
+
 /** A whole ledger: the hot path, the reader and the small stores, on one store. */
 export interface Ledger extends LedgerWriter {
   readonly reader: LedgerReader;
@@ -433,6 +496,8 @@ export interface Ledger extends LedgerWriter {
   readonly alerts: AlertStore;
   /** Rate-limit buckets shared by every process on this ledger; absent for a single-process store (SQLite). */
   readonly buckets?: BucketStore;
+  /** Owners of the upstream objects created through tollgate (src/ownership/). */
+  readonly objects: ObjectStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

@@ -20,7 +20,7 @@ const WINDOWS: QuotaWindow[] = ['daily', 'monthly', 'hard', 'session'];
 function limitsFor(company: CompanyConfig, principal: Principal, keyLimits: { quotas?: QuotasConfig; rateLimits?: RateLimitsConfig } | undefined) {
   const scope = principal.userId !== null ? 'user' : 'key';
   const defaults = company.limits?.[scope];
-  const override = scope === 'user' ? company.users[principal.userId!] : keyLimits;
+  const override = scope === 'user' ? (Object.hasOwn(company.users, principal.userId!) ? company.users[principal.userId!] : undefined) : keyLimits;
   return {
     scope,
     quotas: { ...defaults?.quotas, ...override?.quotas } as QuotasConfig,

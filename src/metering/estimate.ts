@@ -1,15 +1,18 @@
-import { countTokens, maxOutputTokens } from './tokenizer.js';
+import { imageOutputTokens } from './image-tokens.js';
+import { chatMessagesTokens, REPLY_PRIMING, responsesInputTokens } from './prompt-count.js';
+import { countTokens, EXACT_COUNT_LIMIT, maxOutputTokens } from './tokenizer.js';
+import { toolDefinitionTokens } from './tool-schema.js';
+import { textOf } from './walk.js';
 import { NO_TOKENS, type Usage } from './usage.js';
 
 /**
  * Worst-case token estimate of a request, made before it is forwarded.
  *
- * Prompt tokens follow OpenAI's cookbook ("How to count tokens with tiktoken"): 3 tokens of
- * overhead per message or input item, 1 per `name`, 3 to prime the reply, plus the tokens of every
- * text the request carries. Approximations, documented in the README:
- * - an image part counts 85 tokens at `detail: "low"`, else 765 (a 1024×1024 high-detail image);
- * - an audio or file part counts 0 (its tokens are unknown before the upstream reports them);
- * - tools and response formats count as the tokens of their JSON text.
+ * Prompt tokens follow OpenAI's published rules: messages and input items by the cookbook "How to
+ * count tokens with tiktoken" (src/metering/prompt-count.ts), function definitions by its
+ * `num_tokens_for_tools` (tool-schema.ts), images by the vision guide's per-model rule
+ * (image-tokens.ts). Approximations, documented in the README: audio and file parts count 0;
+ * structured-output schemas count as their text; an image by URL counts its model's worst case.
  */
 export interface RequestEstimate {
   /** Prompt tokens counted with gpt-tokenizer. */
@@ -29,52 +32,37 @@ export interface RequestEstimate {
 
 type Json = Record<string, unknown>;
 
-const MESSAGE_OVERHEAD = 3;
-const REPLY_PRIMING = 3;
-const IMAGE_LOW = 85;
-const IMAGE_HIGH = 765;
-/** Keys whose string values are identifiers or enums, not text the model reads. */
-const NON_TEXT_KEYS = new Set(['type', 'role', 'id', 'call_id', 'detail', 'format', 'file_id', 'status', 'image_url', 'file_data', 'data']);
-
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
 
-/** Collects the text a value carries and counts fixed tokens for the parts that are not text. */
-function walk(value: unknown, texts: string[], fixed: { tokens: number }): void {
-  if (typeof value === 'string') {
-    texts.push(value);
-  } else if (Array.isArray(value)) {
-    for (const v of value) walk(v, texts, fixed);
-  } else if (value && typeof value === 'object') {
-    const o = value as Json;
-    if (o.type === 'image_url' || o.type === 'input_image') {
-      const detail = (o.image_url as Json | undefined)?.detail ?? o.detail;
-      fixed.tokens += detail === 'low' ? IMAGE_LOW : IMAGE_HIGH;
-      return;
-    }
-    for (const [k, v] of Object.entries(o)) {
-      if (k === 'name' && typeof v === 'string') fixed.tokens += 1;
-      if (!NON_TEXT_KEYS.has(k)) walk(v, texts, fixed);
-    }
-  }
-}
-
-function countValue(model: string, value: unknown, perItem: number): number {
-  const texts: string[] = [];
-  const fixed = { tokens: 0 };
-  const items = Array.isArray(value) ? value : [value];
-  for (const item of items) walk(item, texts, fixed);
-  return countTokens(model, texts.join('\n')) + fixed.tokens + perItem * items.length;
-}
-
-/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays. */
+/** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays (nested at most twice). */
 function countInput(model: string, input: unknown): number {
   if (typeof input === 'string') return countTokens(model, input);
   if (!Array.isArray(input)) return 0;
-  if (input.every((x) => typeof x === 'number')) return input.length;
-  return input.reduce((sum: number, x) => sum + countInput(model, x), 0);
+  let sum = 0;
+  const texts: string[] = [];
+  for (const x of input) {
+    if (typeof x === 'number') sum += 1;
+    else if (typeof x === 'string') texts.push(x);
+    else if (Array.isArray(x)) for (const y of x) typeof y === 'string' ? texts.push(y) : typeof y === 'number' ? (sum += 1) : 0;
+  }
+  // Many inputs together past the exact-count limit are estimated as one text (see countTokens).
+  const chars = texts.reduce((n, t) => n + t.length, 0);
+  if (chars > EXACT_COUNT_LIMIT) return sum + countTokens(model, texts.join('\n'));
+  for (const t of texts) sum += countTokens(model, t);
+  return sum;
 }
 
-const jsonTokens = (model: string, v: unknown) => (v === undefined ? 0 : countTokens(model, JSON.stringify(v)));
+/**
+ * Tokens of a structured-output format (Chat's `response_format`, Responses' `text.format`): the
+ * text of its JSON schema, keys and values joined by newlines; its name and description are not
+ * counted (OpenAI documents no formula; this matched the recorded structured-output chat exactly).
+ */
+function formatTokens(model: string, format: unknown): number {
+  const f = format && typeof format === 'object' ? (format as Json) : undefined;
+  if (!f || (f.type !== 'json_schema' && !f.json_schema && !f.schema)) return 0;
+  const schema = (f.json_schema as Json | undefined) ?? f;
+  return countTokens(model, textOf(schema.schema));
+}
 
 /**
  * Estimates a JSON request to one of the token-metered endpoints. `path` is the OpenAI path
@@ -87,7 +75,7 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       const n = positiveInt(body.n) ?? 1;
       const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
       return {
-        promptTokens: countValue(model, body.messages, MESSAGE_OVERHEAD) + REPLY_PRIMING + jsonTokens(model, body.tools ?? body.functions) + jsonTokens(model, body.response_format),
+        promptTokens: chatMessagesTokens(model, body.messages) + REPLY_PRIMING + toolDefinitionTokens(model, body.tools ?? body.functions) + formatTokens(model, body.response_format),
         outputCeiling: ceiling && ceiling * n,
         modelMaxOutput,
         choices: n,
@@ -100,9 +88,9 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       return { promptTokens: countInput(model, body.prompt), outputCeiling: ceiling * choices, modelMaxOutput, choices };
     }
     case '/v1/responses': {
-      const instructions = typeof body.instructions === 'string' ? countTokens(model, body.instructions) + MESSAGE_OVERHEAD : 0;
+      const text = body.text && typeof body.text === 'object' ? (body.text as Json) : {};
       return {
-        promptTokens: instructions + countValue(model, body.input ?? '', MESSAGE_OVERHEAD) + REPLY_PRIMING + jsonTokens(model, body.tools) + jsonTokens(model, body.text),
+        promptTokens: responsesInputTokens(model, body.input, body.instructions) + REPLY_PRIMING + toolDefinitionTokens(model, body.tools) + formatTokens(model, text.format),
         outputCeiling: positiveInt(body.max_output_tokens),
         modelMaxOutput,
         choices: 1,
@@ -115,7 +103,7 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       const n = positiveInt(body.n) ?? 1;
       const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
       if (model.startsWith('dall-e')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
-      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body), modelMaxOutput: 0, choices: n };
+      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body.quality, body.size), modelMaxOutput: 0, choices: n };
     }
     case '/v1/audio/speech': {
       const text = typeof body.input === 'string' ? body.input : '';
@@ -127,25 +115,6 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
     }
     default:
       return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
-  }
-}
-
-/**
- * gpt-image-1 output tokens per image by quality and size (OpenAI image generation guide: 1024×1024
- * low 272, medium 1056, high 4160; 1024×1536 and 1536×1024 low 408, medium 1584, high 6240 or 6208).
- * `auto` or unknown quality or size: the largest, 6240.
- */
-function imageOutputTokens(body: Json): number {
-  const square = body.size === '1024x1024';
-  switch (body.quality) {
-    case 'low':
-      return square ? 272 : 408;
-    case 'medium':
-      return square ? 1056 : 1584;
-    case 'high':
-      return square ? 4160 : 6240;
-    default:
-      return 6240;
   }
 }
 

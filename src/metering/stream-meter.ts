@@ -1,4 +1,5 @@
 import { parseSseEvent } from './sse.js';
+import { ToolCallCounter } from './tool-calls.js';
 import { parseUsage, type Metered, type OutputModality } from './usage.js';
 
 /** What metering a stream found: usage and model as in `Metered`, the text generated, and an error code the stream carried. */
@@ -57,6 +58,7 @@ export function chatStreamMeter(hideUsage: boolean): StreamMeter {
       const j = parseData(parseSseEvent(block).data);
       if (!j) return block;
       if (out.model === undefined && typeof j.model === 'string') out.model = j.model;
+      if (typeof j.service_tier === 'string') out.serviceTier = j.service_tier;
       out.errorCode ??= errorCodeOf(j);
       const usage = parseUsage(j.usage);
       if (usage) out.usage = usage;
@@ -109,13 +111,19 @@ function observingMeter(onEvent: (j: Json, type: string, out: StreamMetered) => 
 
 /**
  * Meters a Responses API stream (`event: response.*` + `data: {...}`; no `[DONE]`). Usage comes
- * from `response.completed`, `response.incomplete` or `response.failed`. Passes every event through
- * unchanged. Source: openai-openapi ResponseStreamEvent.
+ * from `response.completed`, `response.incomplete` or `response.failed`; built-in tool calls from
+ * `response.output_item.done` and the final response's `output` (each item counted once, by id);
+ * `service_tier` from the response object. Passes every event through unchanged. Source:
+ * openai-openapi ResponseStreamEvent.
  */
 export function responsesStreamMeter(): StreamMeter {
+  const tools = new ToolCallCounter();
   return observingMeter((j, type, out) => {
     if (TEXT_DELTAS.has(type) && typeof j.delta === 'string') {
       out.outputText += j.delta;
+    } else if (type === 'response.output_item.done') {
+      tools.add(j.item);
+      out.toolCalls = tools.result();
     } else if (type === 'error') {
       out.errorCode ??= String(j.code ?? 'stream_error');
     } else {
@@ -123,8 +131,11 @@ export function responsesStreamMeter(): StreamMeter {
       if (!response || typeof response !== 'object') return;
       if (typeof response.model === 'string') out.model = response.model;
       if (typeof response.id === 'string') out.objectId = response.id;
+      if (typeof response.service_tier === 'string') out.serviceTier = response.service_tier;
       if (TERMINAL.has(type)) {
         out.usage = parseUsage(response.usage) ?? out.usage;
+        tools.addAll(response.output);
+        out.toolCalls = tools.result();
         if (type === 'response.failed') out.errorCode ??= errorCodeOf(response) ?? 'response_failed';
       }
     }

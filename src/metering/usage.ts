@@ -1,3 +1,5 @@
+import { toolCallsOf, type ToolCalls } from './tool-calls.js';
+
 /**
  * Token usage as tollgate records it, normalised from OpenAI's two usage shapes (all integers, tokens):
  * - Chat Completions, legacy Completions, Embeddings: `prompt_tokens`, `completion_tokens`, `total_tokens`,
@@ -18,6 +20,9 @@ export interface Usage {
   audioOutputTokens?: number;
   imageInputTokens?: number;
   imageOutputTokens?: number;
+  /** Parts of `cachedInputTokens` in audio or images (Realtime), priced at the cached audio / image price. */
+  cachedAudioInputTokens?: number;
+  cachedImageInputTokens?: number;
   /** Non-token units: seconds of audio (whisper), input characters (tts-1), images (DALL·E) of `imageKey` size/quality. */
   seconds?: number;
   characters?: number;
@@ -83,6 +88,10 @@ export function parseUsage(u: unknown, output: OutputModality = 'text'): Usage |
 export interface Metered {
   usage?: Usage;
   model?: string;
+  /** The `service_tier` the upstream reports it processed the request with (`default`, `flex`, `priority`, …). */
+  serviceTier?: string;
+  /** Built-in tool calls in a Responses object's `output` (billed per call, see src/pricing/tool-fees.ts). */
+  toolCalls?: ToolCalls;
   /** The id of a Responses object or batch the body is (`object` = `response` / `batch`). */
   objectId?: string;
   /** Its `status` (`completed`, `queued`, `in_progress`, …). */
@@ -111,5 +120,7 @@ export function meterJsonBody(text: string, output: OutputModality = 'text'): Me
   if (typeof body.status === 'string') out.objectStatus = body.status;
   if (Array.isArray(body.data)) out.dataCount = body.data.length;
   if (typeof body.duration === 'number' && body.duration >= 0) out.duration = body.duration;
+  if (typeof body.service_tier === 'string') out.serviceTier = body.service_tier;
+  if (body.object === 'response') out.toolCalls = toolCallsOf(body.output);
   return out;
 }

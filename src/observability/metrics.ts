@@ -57,6 +57,7 @@ export class Metrics {
   readonly upstreamLatency: Histogram<'endpoint'>;
   readonly requestDuration: Histogram<'endpoint'>;
   readonly configReloads: Counter<'result'>;
+  readonly upstreamAuthFailures: Counter<'status'>;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -110,6 +111,7 @@ export class Metrics {
       registers,
     });
     this.configReloads = new Counter({ name: 'tollgate_config_reloads_total', help: 'Config reloads, by result: applied or refused.', labelNames: ['result'], registers });
+    this.upstreamAuthFailures = new Counter({ name: 'tollgate_upstream_auth_failures_total', help: "Upstream answers refusing tollgate's own API key (401/403), by status.", labelNames: ['status'], registers });
     if (sources.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -192,6 +194,11 @@ export class Metrics {
 
   upstream(pathAndQuery: string, ms: number): void {
     this.upstreamLatency.observe({ endpoint: this.endpointLabel(pathAndQuery) }, ms);
+  }
+
+  /** Counts an upstream 401/403 refusing tollgate's own key. */
+  upstreamAuthFailed(status: number): void {
+    this.upstreamAuthFailures.inc({ status: String(status) });
   }
 
   configReload(applied: boolean): void {

@@ -10,7 +10,9 @@ import type { RequestEstimate } from '../metering/estimate.js';
 import { watchMultipart, type MultipartSummary } from '../metering/multipart.js';
 import type { Priced } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
+import type { OwnershipPlan } from '../ownership/guard.js';
 import type { Endpoint } from './endpoints.js';
+import type { Beyond } from './worst-case.js';
 
 /**
  * A request on its way upstream. Its ledger row exists (status `held`) before the first byte is
@@ -36,10 +38,14 @@ export interface Admitted {
   priced?: Priced;
   /** What an upload carried, once it has been read. */
   multipart?: Promise<MultipartSummary>;
+  /** What object ownership asks of the relay: record created objects, filter a list (src/ownership/). */
+  ownership?: OwnershipPlan;
   /** The feature rate applied (`x-tollgate-feature`). */
   feature?: FeatureRate;
   /** The quotas the request was held against, for threshold alerts after it settles. */
   quotas: QuotaCheck[];
+  /** Built-in tools and service tier the request asked for (JSON requests; see worst-case.ts). */
+  beyond?: Beyond;
   /** Headers for the client's response: rate limits and the caller's standing after the hold. */
   headers: Record<string, string>;
 }
@@ -55,11 +61,18 @@ export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'l
  */
 export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
 
-/** The ledger row's identity columns for a request of `principal`. */
-export const rowOf = (requestId: string, principal: Principal) => ({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId });
+/** The ledger row's identity columns for a request of `principal`; `sessionId` defaults to the principal's (the JWT's `sid`). */
+export const rowOf = (requestId: string, principal: Principal, sessionId?: string | null) => ({
+  id: requestId,
+  companyId: principal.companyId,
+  keyId: principal.keyId,
+  userId: principal.userId,
+  sessionId: sessionId ?? principal.sessionId,
+  clientRequestId: principal.clientRequestId ?? null,
+});
 
-/** The row's facts besides its identity (endpoint, model, stream, feature, estimate). */
-export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId' | 'sessionId'>;
+/** The row's facts besides its identity (endpoint, model, stream, feature, estimate); `sessionId` overrides the principal's (a Realtime session). */
+export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId'>;
 
 /** A hold placed: the row's id, the tokens held, the quotas it was held against and the response headers. */
 export interface Placed {
@@ -73,13 +86,14 @@ export interface Placed {
  * Rate limits (in memory, or shared by replicas), then quotas and grants (one ledger call). Returns the hold placed with
  * the response headers, or the `rate_limited` / `insufficient_quota` denial. `want.maxTokens` is
  * the worst case in tokens (micro-USD for a money-only request), for the refusal message and the
- * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back.
+ * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back. `rateLimited: false`
+ * skips the per-minute limits (a Realtime transcription, charged after the fact).
  */
-export async function place(rt: AdmissionDeps, principal: Principal, facts: Facts, want: HoldRequest, now: Date): Promise<Placed | Denial> {
+export async function place(rt: AdmissionDeps, principal: Principal, facts: Facts, want: HoldRequest, now: Date, rateLimited = true): Promise<Placed | Denial> {
   const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
-  const rateChecks = rateLimitsFor(company, principal, keyLimits);
+  const rateChecks = rateLimited ? rateLimitsFor(company, principal, keyLimits) : [];
   const rateTokens = want.costOnly ? 0 : needed;
   const rate = await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
   const model = facts.requestedModel ?? 'this endpoint';
@@ -89,7 +103,7 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const row = { ...facts, ...rowOf(requestId, principal) };
+  const row = { ...facts, ...rowOf(requestId, principal, facts.sessionId) };
   const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
     await rt.rateLimiter.refund(rateChecks, rateTokens);
@@ -120,9 +134,9 @@ export async function admitMultipart(rt: AdmissionDeps, principal: Principal, en
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | undefined, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | Uint8Array | undefined, stream: boolean, now: Date): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledger.open({ id: requestId, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, sessionId: principal.sessionId, endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
+  await rt.ledger.open({ ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
   return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
 }

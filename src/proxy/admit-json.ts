@@ -1,12 +1,15 @@
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import type { FeatureRate } from '../http/env.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
 import { newRequestId, place, rowOf, type AdmissionDeps, type Admitted } from './admission.js';
 import type { Endpoint } from './endpoints.js';
+import { hiddenContext } from './hidden-context.js';
+import { beyondPrompt } from './worst-case.js';
 
 /**
  * Admission of a JSON request as pure steps — parse → validate → price → estimate → hold request →
@@ -16,8 +19,10 @@ import type { Endpoint } from './endpoints.js';
 
 type Json = Record<string, unknown>;
 
-/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial. */
+/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (nesting past `MAX_JSON_DEPTH` included). */
 export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
+  // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) return invalidRequest(`The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep');
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');
@@ -55,9 +60,10 @@ export function priceModel(config: Config, model: string, now: Date): Priced | u
  * holds its exact cost in micro-USD (`costOnly`); any other holds its prompt plus its output ceiling
  * — its own, or by `admission.noCeilingPolicy` the model's largest output (`clamp`: the hold may be
  * lowered to what is left, and the ceiling is then written into the body) or
- * `defaultMaxOutputTokens` — times the feature rate, in tokens.
+ * `defaultMaxOutputTokens` — plus `beyondTokens` (the built-in tools' allowance, see worst-case.ts),
+ * times the feature rate, in tokens.
  */
-export function holdRequest(estimate: RequestEstimate, priced: Priced | undefined, multiplier: number, admission: Config['admission']): HoldRequest {
+export function holdRequest(estimate: RequestEstimate, priced: Priced | undefined, multiplier: number, admission: Config['admission'], beyondTokens = 0): HoldRequest {
   if (estimate.units) {
     const cost = priced ? costMicroUsd(estimate.units, priced.price) : 0;
     return { minTokens: cost, maxTokens: cost, clamp: false, maxPicoPerToken: 0, costOnly: true };
@@ -66,7 +72,7 @@ export function holdRequest(estimate: RequestEstimate, priced: Priced | undefine
   const output = estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : admission.defaultMaxOutputTokens);
   return {
     minTokens: Math.ceil(estimate.promptTokens * multiplier),
-    maxTokens: Math.ceil((estimate.promptTokens + output) * multiplier),
+    maxTokens: Math.ceil((estimate.promptTokens + output + beyondTokens) * multiplier),
     clamp: estimate.outputCeiling === undefined && policy === 'clamp',
     maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
   };
@@ -76,13 +82,14 @@ export function holdRequest(estimate: RequestEstimate, priced: Priced | undefine
  * The body to send upstream after the hold: when the hold was clamped below the worst case, the
  * endpoint's ceiling parameter is set to what the hold covers (spread over the choices); for a
  * stream of an endpoint that reports usage only when asked, `stream_options.include_usage` is added
- * (and the usage chunk is then hidden from the client, `hideUsage`). `body` is changed in place;
- * the client's bytes are kept when nothing changed.
+ * (and the usage chunk is then hidden from the client, `hideUsage`). `beyondTokens` is the part of
+ * the hold that is not prompt or output (the tools' allowance). `body` is changed in place; the
+ * client's bytes are kept when nothing changed.
  */
-export function rewriteBody(raw: Uint8Array, body: Json, endpoint: Endpoint, want: HoldRequest, holdTokens: number, estimate: RequestEstimate, multiplier: number): { body: Uint8Array | string; hideUsage: boolean } {
+export function rewriteBody(raw: Uint8Array, body: Json, endpoint: Endpoint, want: HoldRequest, holdTokens: number, estimate: RequestEstimate, multiplier: number, beyondTokens = 0): { body: Uint8Array | string; hideUsage: boolean } {
   let changed = false;
   if (want.clamp && holdTokens < want.maxTokens && endpoint.ceilingParam) {
-    body[endpoint.ceilingParam] = Math.max(1, Math.floor((holdTokens / multiplier - estimate.promptTokens) / estimate.choices));
+    body[endpoint.ceilingParam] = Math.max(1, Math.floor((holdTokens / multiplier - estimate.promptTokens - beyondTokens) / estimate.choices));
     changed = true;
   }
   let hideUsage = false;
@@ -120,10 +127,14 @@ export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoin
   const priced = priceModel(rt.config, model, now);
   if (isDenial(priced)) return priced;
   const estimate = estimateRequest(endpoint.path, model, body);
+  const context = await hiddenContext(rt.ledger.reader, principal.companyId, endpoint.path, model, body);
+  estimate.promptTokens += context.tokens;
+  const beyond = beyondPrompt((m) => priceBook(rt.config).find(m, now), endpoint.path, model, body, priced?.price);
+  const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
-  const want = holdRequest(estimate, priced, multiplier, rt.config.admission);
-  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens }, want, now);
+  const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
+  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens, conversationId: context.conversationId ?? null }, want, now);
   if (isDenial(placed)) return placed;
-  const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier);
-  return { requestId: placed.requestId, principal, endpoint, held: true, model, stream, body: sent.body, hideUsage: sent.hideUsage, estimate, priced, feature, quotas: placed.quotas, headers: placed.headers };
+  const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier, beyondTokens);
+  return { requestId: placed.requestId, principal, endpoint, held: true, model, stream, body: sent.body, hideUsage: sent.hideUsage, estimate, priced, feature, quotas: placed.quotas, headers: placed.headers, beyond };
 }

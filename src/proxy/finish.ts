@@ -1,3 +1,5 @@
+import type { Principal } from '../auth/principal.js';
+import type { Outcome, QuotaCheck, Settled } from '../ledger/port.js';
 import { priceBook } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
@@ -19,13 +21,22 @@ export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: s
   const now = rt.clock();
   const outcome = 'settle' in decision ? decision.settle : decision.void;
   const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
-  rt.metrics?.finished({ companyId: admitted.principal.companyId, model: admitted.model }, pathAndQuery, outcome.httpStatus, outcome);
+  counted(rt, { principal: admitted.principal, model: admitted.model, quotas: admitted.quotas }, pathAndQuery, outcome, settled);
+  rt.log.info({ requestId, clientRequestId: admitted.principal.clientRequestId ?? undefined, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+}
+
+/**
+ * After a row was settled or voided: counts it in the metrics (one request, its tokens and cost)
+ * and, when it charged something, checks the quotas and grants it touched for threshold and spike
+ * alerts. `settled` is what the ledger answered (false: the row was no longer held).
+ */
+export function counted(rt: Pick<Runtime, 'metrics' | 'alerts'>, request: { principal: Principal; model: string | null; quotas: QuotaCheck[] }, pathAndQuery: string, outcome: Outcome, settled: Settled | boolean): void {
+  const { principal, quotas } = request;
+  rt.metrics?.finished({ companyId: principal.companyId, model: request.model }, pathAndQuery, outcome.httpStatus, outcome);
   if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
-    const { principal, quotas } = admitted;
     const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
     rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
   }
-  rt.log.info({ requestId, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
 }
 
 /** Runs `record` without waiting for it; a failure is logged (the hold then stays open until the next start). */

@@ -7,11 +7,17 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
- * Request headers tollgate never forwards: the caller's credentials (replaced by the upstream key),
- * the upstream's own organisation and project selectors (the upstream key decides those), cookies,
- * tollgate's own headers, and framing headers the HTTP client sets itself (`host`, `content-length`).
+ * Request headers tollgate never forwards: the caller's credentials wherever a client may put them
+ * (`Authorization`, Azure's `api-key`, Anthropic-style `x-api-key`, `openai-api-key`, Google-style
+ * `x-goog-api-key`; replaced by the upstream key), the upstream's own organisation and project
+ * selectors (the upstream key decides those), cookies, tollgate's own headers, the caller's
+ * `x-client-request-id` (tollgate sends its request id instead), and framing headers the HTTP
+ * client sets itself (`host`, `content-length`).
  */
-const REQUEST_DROP = new Set(['authorization', 'api-key', 'openai-organization', 'openai-project', 'cookie', 'host', 'content-length', 'expect', 'x-tollgate-feature']);
+const REQUEST_DROP = new Set(['authorization', 'api-key', 'x-api-key', 'openai-api-key', 'x-goog-api-key', 'openai-organization', 'openai-project', 'cookie', 'host', 'content-length', 'expect', 'x-tollgate-feature', 'x-client-request-id']);
+
+/** Response headers that describe the operator's upstream account; never shown to callers. */
+const RESPONSE_DROP = new Set(['openai-organization', 'openai-project', 'set-cookie']);
 
 function connectionListed(value: string | string[] | undefined): Set<string> {
   const v = Array.isArray(value) ? value.join(',') : (value ?? '');
@@ -38,7 +44,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstreamKe
 }
 
 /**
- * Headers for the client's response: the upstream's, less hop-by-hop ones. When tollgate rewrites
+ * Headers for the client's response: the upstream's, less hop-by-hop ones and those naming the
+ * operator's account (`openai-organization`, `openai-project`, cookies). When tollgate rewrites
  * the body (dropping a usage chunk) `content-length` no longer holds and is dropped too; Node then
  * frames the response with chunked transfer encoding.
  */
@@ -47,7 +54,7 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, bodyRewritt
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
     const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || RESPONSE_DROP.has(name) || listed.has(name)) continue;
     if (bodyRewritten && name === 'content-length') continue;
     out[name] = value;
   }

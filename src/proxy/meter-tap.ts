@@ -1,25 +1,17 @@
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { BODY_TOO_LARGE, BodyDecoder } from '../metering/decode.js';
 import { SseFramer, splitEvents } from '../metering/sse.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
 import { meterJsonBody, type OutputModality } from '../metering/usage.js';
 import type { Observed } from './outcome.js';
 
-/** Largest non-streamed body kept in memory for metering (bytes); larger bodies pass through unmetered. */
+/**
+ * Largest non-streamed body kept in memory for metering (decoded bytes): a larger identity body
+ * passes through unmetered; a compressed one that inflates past it is cut (see `BodyDecoder`).
+ */
 export const MAX_METERED_BODY = 64 * 1024 * 1024;
 
-const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
-
-/** The text of a body kept as `chunks`, decoded by its `content-encoding`; undefined for an encoding tollgate cannot decode or a corrupt body. */
-export function decodeBody(chunks: Buffer[], encoding: string | undefined): string | undefined {
-  const raw = Buffer.concat(chunks);
-  if (!encoding || encoding === 'identity') return raw.toString('utf8');
-  const decode = decoders[encoding.trim().toLowerCase()];
-  try {
-    return decode ? decode(raw).toString('utf8') : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** The error that cuts a response whose decoded body passed `MAX_METERED_BODY` (code `upstream_body_too_large`). */
+export const bodyTooLarge = () => Object.assign(new Error(`the upstream response decodes to more than ${MAX_METERED_BODY} bytes`), { code: BODY_TOO_LARGE });
 
 /** The `code` (else `type`) of an OpenAI-shaped error body, as a string; undefined when there is none. */
 export function errorCodeOfBody(text: string | undefined): string | undefined {
@@ -39,9 +31,9 @@ export interface TapPlan {
   meter?: StreamMeter;
   /** The meter rewrites events (tollgate added `include_usage`, the usage chunk is hidden). */
   hideUsage: boolean;
-  /** Keep a non-SSE body (up to `MAX_METERED_BODY`) to meter it after the last byte. */
+  /** Keep a non-SSE body (decoded, up to `MAX_METERED_BODY`) to meter it after the last byte. */
   keepBody: boolean;
-  /** The response's `content-encoding`, to decode a kept body. */
+  /** The response's `content-encoding`, to decode a kept body as it passes (streaming, bounded). */
   encoding?: string;
   /** What the endpoint's output tokens are, for metering a kept body. */
   output?: OutputModality;
@@ -49,23 +41,42 @@ export interface TapPlan {
 
 /**
  * The meter tap: sees every chunk of the upstream's body on its way to the client and meters it.
- * SSE bodies are passed on in whole events as they complete, each fed to the meter, and rewritten
- * only when `hideUsage`; other bodies pass through byte-for-byte while a copy is kept. `observed`
- * reads what was metered once the body has ended (or broken off).
+ * SSE bodies are passed on in whole events as they complete (linear framing, bounded event size),
+ * each fed to the meter and to `onEvents`, and rewritten only when `hideUsage`; other bodies pass
+ * through byte-for-byte while a decoded copy is kept (`decode` before each chunk goes on, so a
+ * decompression bomb is cut before it reaches the client). `observed` reads what was metered once
+ * the body has ended (or broken off).
  */
 export class MeterTap {
   private readonly framer = new SseFramer();
-  private readonly kept: Buffer[] = [];
-  private keptBytes = 0;
+  private readonly decoder?: BodyDecoder;
+  /** The kept body's text, once `endBody` has decoded it. */
+  text?: string;
 
-  constructor(private readonly plan: TapPlan) {}
+  constructor(
+    private readonly plan: TapPlan,
+    private readonly onEvents?: (events: string[]) => void,
+  ) {
+    if (!plan.meter && plan.keepBody) this.decoder = new BodyDecoder(plan.encoding, MAX_METERED_BODY);
+  }
 
-  /** What to write to the client for `chunk`: the same bytes, the rewritten events, or nothing yet (an event not complete). */
+  /**
+   * Feeds `chunk` to the body's decoder (a kept, non-SSE body), resolving once it is decoded.
+   * @throws the `upstream_body_too_large` error when the decoded body passed `MAX_METERED_BODY`.
+   */
+  async decode(chunk: Buffer): Promise<void> {
+    if (!this.decoder) return;
+    await this.decoder.push(chunk);
+    if (this.decoder.overflowed) throw bodyTooLarge();
+  }
+
+  /**
+   * What to write to the client for `chunk`: the same bytes, the rewritten events, or nothing yet
+   * (an event not complete).
+   * @throws the `upstream_event_too_large` error for an SSE event past the framer's bound.
+   */
   push(chunk: Buffer): Buffer | undefined {
-    if (!this.plan.meter) {
-      if (this.plan.keepBody && (this.keptBytes += chunk.byteLength) <= MAX_METERED_BODY) this.kept.push(chunk);
-      return chunk;
-    }
+    if (!this.plan.meter) return chunk;
     const whole = this.framer.push(chunk);
     return whole && this.meterEvents(whole);
   }
@@ -76,14 +87,29 @@ export class MeterTap {
     return (rest && this.meterEvents(rest)) || undefined;
   }
 
+  /**
+   * Decodes what is left of a kept body and keeps its text (`text`).
+   * @throws the `upstream_body_too_large` error as `decode` does.
+   */
+  async endBody(): Promise<string | undefined> {
+    if (!this.decoder) return undefined;
+    this.text = await this.decoder.end();
+    if (this.decoder.overflowed) throw bodyTooLarge();
+    return this.text;
+  }
+
+  /** Stops decoding (the response broke off, or was answered). */
+  abandon(): void {
+    this.decoder?.abandon();
+  }
+
   /** What the body held: its metered usage (and model, text, object facts), and the upstream's error code for an error status. */
   observed(httpStatus: number): Pick<Observed, 'metered' | 'errorCode'> {
-    const { meter, keepBody, encoding, output } = this.plan;
+    const { meter, output } = this.plan;
     let metered: Observed['metered'] = {};
-    let text: string | undefined;
     if (meter) metered = meter.result();
-    else if (keepBody && this.keptBytes <= MAX_METERED_BODY) metered = meterJsonBody((text = decodeBody(this.kept, encoding)) ?? '', output);
-    const errorCode = metered.errorCode ?? (httpStatus >= 400 ? errorCodeOfBody(text ?? decodeBody(this.kept, encoding)) : undefined);
+    else if (this.text !== undefined) metered = meterJsonBody(this.text, output);
+    const errorCode = metered.errorCode ?? (httpStatus >= 400 ? errorCodeOfBody(this.text) : undefined);
     return { metered, errorCode };
   }
 
@@ -91,6 +117,7 @@ export class MeterTap {
   private meterEvents(whole: Buffer): Buffer | undefined {
     const meter = this.plan.meter!;
     const events = splitEvents(whole.toString('utf8'));
+    this.onEvents?.(events);
     if (!this.plan.hideUsage) {
       for (const e of events) meter.event(e);
       return whole;

@@ -4,11 +4,13 @@ import type { MultipartSummary } from '../metering/multipart.js';
 import type { StreamMetered } from '../metering/stream-meter.js';
 import { countTokens } from '../metering/tokenizer.js';
 import { NO_TOKENS, type Metered, type Usage } from '../metering/usage.js';
-import { costMicroUsd, type Priced } from '../pricing/price.js';
+import { costNanoUsd, nanoToMicro, tierPrice, type Priced } from '../pricing/price.js';
+import { toolFeesNano } from '../pricing/tool-fees.js';
 import type { Admitted } from './admission.js';
+import { imageToolPrice, type PriceLookup } from './worst-case.js';
 
 /** How a response ended, as the relay saw it. */
-export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout';
+export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout' | 'upstream_body_too_large' | 'upstream_event_too_large';
 
 /** Everything the relay observed of one exchange. Durations in ms. */
 export interface Observed {
@@ -29,6 +31,22 @@ export type Decision = { settle: Outcome } | { void: Outcome };
 const ASSUMED_AUDIO_BITS_PER_SECOND = 128_000;
 /** Responses statuses after which the object's usage is final (openai-openapi, Response.status). */
 const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
+
+/**
+ * A row's exact cost (nano-USD) and the price version it used: the usage at the price of the
+ * `service_tier` the upstream reported (else the one the request asked for), plus the fees of the
+ * built-in tool calls the response reported, when the request succeeded. A tier other than the
+ * standard one is named in the version (`gpt-5@2025-08-07/priority`).
+ */
+function rowCost(priceOf: PriceLookup, a: Admitted, seen: Observed, model: string, usage: Usage, priced: Priced): { nano: number; version: string; errorCode?: string } {
+  const tier = seen.metered.serviceTier ?? a.beyond?.serviceTier;
+  const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
+  const plan = a.beyond?.toolPlan;
+  const fees = ok ? toolFeesNano(model, plan, seen.metered.toolCalls, imageToolPrice(priceOf, plan)) : 0;
+  const { unpriced } = tierPrice(priced.price, tier);
+  const version = tier === 'flex' || (tier === 'priority' && !unpriced) ? `${priced.version}/${tier}` : priced.version;
+  return { nano: costNanoUsd(usage, priced.price, tier, fees), version, errorCode: unpriced ? 'service_tier_not_priced' : undefined };
+}
 
 /** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
 export async function uploaded(summary: Promise<MultipartSummary> | undefined): Promise<MultipartSummary | undefined> {
@@ -59,7 +77,7 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
  * A feature rate multiplies the metered tokens, never the cost. `priceOf` prices a model found
  * only after admission (an upload's form, the response), at the instant of settling.
  */
-export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | undefined, priceOf: (model: string) => Priced | undefined): Decision {
+export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | undefined, priceOf: PriceLookup): Decision {
   const base = {
     httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
     returnedModel: seen.metered.model,
@@ -76,19 +94,24 @@ export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | u
   const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
   const priced = a.priced ?? (model ? priceOf(model) : undefined);
   const multiplier = a.feature?.multiplier ?? 1;
-  const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => ({
-    settle: {
-      ...base,
-      ...extra,
-      usage,
-      usageSource,
-      model: model ?? undefined,
-      meteredTokens: Math.ceil(usage.totalTokens * multiplier),
-      costMicroUsd: priced ? costMicroUsd(usage, priced.price) : 0,
-      priceVersion: priced?.version,
-      errorCode: base.errorCode ?? (priced ? undefined : 'model_not_priced'),
-    },
-  });
+  const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => {
+    const cost = priced && model ? rowCost(priceOf, a, seen, model, usage, priced) : undefined;
+    return {
+      settle: {
+        ...base,
+        ...extra,
+        usage,
+        usageSource,
+        model: model ?? undefined,
+        meteredTokens: Math.ceil(usage.totalTokens * multiplier),
+        costMicroUsd: cost ? nanoToMicro(cost.nano) : 0,
+        costNanoUsd: cost?.nano ?? 0,
+        toolCalls: seen.metered.toolCalls,
+        priceVersion: cost?.version ?? priced?.version,
+        errorCode: base.errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
+      },
+    };
+  };
   const m = seen.metered;
   const objectKind = endpoint.billsObject;
   const objectId = m.objectId;

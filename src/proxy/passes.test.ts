@@ -59,7 +59,8 @@ describe('request and response headers', () => {
   it('replace the credential, drop tollgate and hop-by-hop headers, and name the request upstream', () => {
     const h = requestHeadersFor({ authorization: 'Bearer sk-tg-x', 'x-tollgate-feature': 'f', connection: 'keep-alive', 'content-length': '5', accept: '*/*' }, 'sk-up', { ...admitted, streamsBody: false });
     expect(h).toEqual({ authorization: 'Bearer sk-up', accept: '*/*', 'x-client-request-id': 'req_1' });
-    expect(requestHeadersFor({ 'content-length': '5', 'x-client-request-id': 'mine' }, 'k', { ...admitted, streamsBody: true })).toMatchObject({ 'content-length': '5', 'x-client-request-id': 'mine' });
+    // A caller's own X-Client-Request-Id stays on its row; upstream it is always tollgate's request id.
+    expect(requestHeadersFor({ 'content-length': '5', 'x-client-request-id': 'mine' }, 'k', { ...admitted, streamsBody: true })).toMatchObject({ 'content-length': '5', 'x-client-request-id': 'req_1' });
   });
 
   it('add the request id and standing; drop content-length when the stream is rewritten', () => {
@@ -72,19 +73,25 @@ describe('request and response headers', () => {
 });
 
 describe('meter tap', () => {
-  it('passes a JSON body through and meters the kept copy, decoding it', () => {
+  it('passes a JSON body through and meters the kept copy, decoding it', async () => {
     const body = JSON.stringify({ model: 'gpt-4o', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
     const zipped = gzipSync(body);
     const tap = new MeterTap({ hideUsage: false, keepBody: true, encoding: 'gzip', output: 'text' });
+    await tap.decode(zipped.subarray(0, 5));
     expect(tap.push(zipped.subarray(0, 5))).toEqual(zipped.subarray(0, 5));
+    await tap.decode(zipped.subarray(5));
     tap.push(zipped.subarray(5));
     expect(tap.end()).toBeUndefined();
+    expect(await tap.endBody()).toBe(body);
     expect(tap.observed(200).metered).toMatchObject({ model: 'gpt-4o', usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 } });
   });
 
-  it('reads the error code of an error body', () => {
+  it('reads the error code of an error body', async () => {
     const tap = new MeterTap({ hideUsage: false, keepBody: true });
-    tap.push(Buffer.from(JSON.stringify({ error: { message: 'x', type: 'invalid_request_error', code: 'context_length_exceeded' } })));
+    const chunk = Buffer.from(JSON.stringify({ error: { message: 'x', type: 'invalid_request_error', code: 'context_length_exceeded' } }));
+    await tap.decode(chunk);
+    tap.push(chunk);
+    await tap.endBody();
     expect(tap.observed(400).errorCode).toBe('context_length_exceeded');
   });
 

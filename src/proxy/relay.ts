@@ -3,7 +3,10 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Dispatcher } from 'undici';
+import { invalidRequest } from '../http/denial.js';
 import { errorResponse } from '../http/openai-error.js';
+import { BODY_TOO_LARGE } from '../metering/decode.js';
+import { EVENT_TOO_LARGE } from '../metering/sse.js';
 import type { Runtime } from '../runtime.js';
 import type { Admitted } from './admission.js';
 import { record, settleLater, type FinishDeps } from './finish.js';
@@ -11,6 +14,7 @@ import { firstHeader, requestHeadersFor, responseHeadersFor } from './headers.js
 import { MeterTap } from './meter-tap.js';
 import type { Ending } from './outcome.js';
 import { send, timeoutCode } from './send.js';
+import { refuseUpstreamAuthFailure, upstreamRefusedOurKey } from './upstream-auth.js';
 
 /** The request as the relay needs it: method, path and query, the client's headers, and Node's response to write. */
 export interface ClientRequest {
@@ -49,51 +53,87 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
   outgoing.once('close', onClientGone);
   const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
 
-  const headers = requestHeadersFor(req.headers, rt.upstream.apiKey, { requestId, stream: admitted.stream, streamsBody: body instanceof Readable });
+  const ownership = admitted.ownership;
+  // A list filtered by ownership is read as text: ask for it unencoded.
+  const headers = requestHeadersFor(req.headers, rt.upstream.apiKey, { requestId, stream: admitted.stream || ownership?.rewrite !== undefined, streamsBody: body instanceof Readable });
   const sentAt = performance.now();
   const sent = await send(rt.upstream, { method: req.method, pathAndQuery: req.pathAndQuery, headers, body }, abort.signal);
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
   if (!('res' in sent)) {
     outgoing.off('close', onClientGone);
-    await record(rt, admitted, req.pathAndQuery, { httpStatus: sent.httpStatus, ending: 'complete', metered: {}, errorCode: sent.denial.code, latencyMs: elapsed() });
-    rt.log.warn({ requestId, err: sent.denial.message, code: sent.denial.code }, 'upstream request failed');
-    return errorResponse(sent.denial);
+    // The client leaving mid-body fails the upload stream: that is the client's doing, not the upstream's.
+    const bodyCut = body instanceof Readable && body.readableAborted;
+    const code = bodyCut ? 'client_disconnected' : sent.denial.code;
+    await record(rt, admitted, req.pathAndQuery, { httpStatus: bodyCut ? 400 : sent.httpStatus, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
+    if (bodyCut) {
+      rt.log.info({ requestId, err: sent.denial.message }, 'client left before its request was sent upstream');
+      return errorResponse(invalidRequest('The request body was cut off before it was complete.', null, 'client_disconnected'), requestId);
+    }
+    rt.log.warn({ requestId, err: sent.denial.message, code }, 'upstream request failed');
+    return errorResponse(sent.denial, requestId);
   }
   const { res } = sent;
+  const upstreamRequestId = firstHeader(res.headers, 'x-request-id');
+  if (upstreamRefusedOurKey(res.statusCode)) {
+    outgoing.off('close', onClientGone);
+    return refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode) => record(rt, admitted, req.pathAndQuery, { httpStatus: 502, ending: 'complete', metered: {}, errorCode, latencyMs: elapsed(), upstreamRequestId }));
+  }
 
   const out = responseHeadersFor(res.headers, admitted);
-  const tap = new MeterTap({
-    meter: out.isSse ? admitted.endpoint?.streamMeter?.(out.hideUsage) : undefined,
-    hideUsage: out.hideUsage,
-    keepBody: !out.isSse && admitted.endpoint !== undefined,
-    encoding: firstHeader(res.headers, 'content-encoding'),
-    output: admitted.endpoint?.output,
-  });
-  const upstreamRequestId = firstHeader(res.headers, 'x-request-id');
+  const ok = res.statusCode < 300;
+  const ownedJson = ownership !== undefined && /^application\/json\s*(;|$)/i.test(firstHeader(res.headers, 'content-type') ?? '');
+  // A list of owned objects is filtered before the client sees it: held back whole, then rewritten.
+  const rewrite = !out.isSse && ok ? ownership?.rewrite : undefined;
+  let watchEvents = out.isSse && ok && ownership?.observeEvent !== undefined;
+  const tap = new MeterTap(
+    {
+      meter: out.isSse ? admitted.endpoint?.streamMeter?.(out.hideUsage) : undefined,
+      hideUsage: out.hideUsage,
+      keepBody: !out.isSse && (admitted.endpoint !== undefined || ownedJson),
+      encoding: firstHeader(res.headers, 'content-encoding'),
+      output: admitted.endpoint?.output,
+    },
+    (events) => {
+      if (watchEvents) watchEvents = !events.some((e) => ownership!.observeEvent!(e, requestId));
+    },
+  );
   let ttfbMs: number | undefined;
   const finish = (ending: Ending) => {
     outgoing.off('close', onClientGone);
+    if (tap.text !== undefined && ok) ownership?.observe?.(tap.text, requestId);
     settleLater(rt, admitted, req.pathAndQuery, { httpStatus: res.statusCode, ending, ...tap.observed(res.statusCode), latencyMs: elapsed(), ttfbMs, upstreamRequestId });
   };
 
-  outgoing.writeHead(res.statusCode, out.headers);
+  if (!rewrite) outgoing.writeHead(res.statusCode, out.headers);
   if (out.isSse) outgoing.flushHeaders();
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       ttfbMs ??= elapsed();
+      await tap.decode(chunk);
       const bytes = tap.push(chunk);
-      if (bytes && !outgoing.write(bytes)) await drained(outgoing);
+      if (bytes && !rewrite && !outgoing.write(bytes)) await drained(outgoing);
       if (abort.signal.aborted) throw new Error('client disconnected');
     }
     const rest = tap.end();
+    const text = await tap.endBody();
     finish('complete');
-    outgoing.end(rest);
+    if (rewrite) {
+      const filtered = await rewrite(text ?? '', requestId);
+      delete out.headers['content-encoding'];
+      out.headers['content-length'] = Buffer.byteLength(filtered);
+      outgoing.writeHead(res.statusCode, out.headers).end(filtered);
+    } else {
+      outgoing.end(rest);
+    }
   } catch (err) {
+    tap.abandon();
     if (abort.signal.aborted || outgoing.destroyed) {
       abort.abort();
       finish('client_disconnected');
     } else {
-      const code = timeoutCode(err) ?? 'upstream_stream_error';
+      const code = timeoutCode(err) ?? cutCode(err) ?? 'upstream_stream_error';
+      // tollgate cut the response (a bound passed): stop reading the upstream too.
+      if (code !== 'upstream_stream_error' && code !== 'upstream_timeout') abort.abort();
       rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
       finish(code);
       if (out.isSse) {
@@ -105,6 +145,12 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
     }
   }
   return RESPONSE_ALREADY_SENT;
+}
+
+/** The code of an error tollgate raised to cut a response (a body or an event past its bound). */
+function cutCode(err: unknown): 'upstream_body_too_large' | 'upstream_event_too_large' | undefined {
+  const code = (err as { code?: string }).code;
+  return code === BODY_TOO_LARGE || code === EVENT_TOO_LARGE ? code : undefined;
 }
 
 /** Resolves when `out` can take more data again, or has closed. */

@@ -53,9 +53,15 @@ export interface TollgateOptions {
   companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean; role?: string; limits?: unknown }[]; [field: string]: unknown }>;
   admission?: Record<string, unknown>;
   unknownPaths?: 'reject' | 'passthrough';
+  /** Object ownership settings (`objects.unrecordedVisibleTo`: key ids that see objects tollgate never saw created). */
+  objects?: { unrecordedVisibleTo: string[] };
   alerts?: Record<string, unknown>;
   clock?: () => Date;
   webhook?: { retryBaseMs?: number; maxAttempts?: number; timeoutMs?: number };
+  /** Prices added to (or overriding) `TEST_PRICES`. */
+  prices?: Record<string, unknown>;
+  /** The config's `realtime` section. */
+  realtime?: Record<string, unknown>;
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -78,9 +84,11 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     ledger: { path: join(dir, 'ledger.db') },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
+    objects: opts.objects,
     alerts: opts.alerts,
     companies,
-    prices: TEST_PRICES,
+    prices: { ...TEST_PRICES, ...opts.prices },
+    realtime: opts.realtime,
   });
   const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock, webhook: opts.webhook });
   const reader = new Database(config.ledger.path, { readonly: true });

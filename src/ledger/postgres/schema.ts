@@ -70,6 +70,8 @@ export const requests = pgTable(
     keyId: text('key_id'),
     userId: text('user_id'),
     sessionId: text('session_id'),
+    /** The Responses conversation the request continues (`conversation`), to hold for its earlier turns. */
+    conversationId: text('conversation_id'),
     feature: text('feature'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
@@ -88,18 +90,26 @@ export const requests = pgTable(
     reasoningTokens: tokens('reasoning_tokens').notNull().default(0),
     totalTokens: tokens('total_tokens').notNull().default(0),
     meteredTokens: tokens('metered_tokens').notNull().default(0),
+    /** `cost_nano_usd` rounded half up: what USD grants and quota counters were charged. */
     costMicroUsd: tokens('cost_micro_usd').notNull().default(0),
+    /** The row's exact cost in nano-USD (1 USD = 1e9), built-in tool fees included; reports sum this. */
+    costNanoUsd: tokens('cost_nano_usd').notNull().default(0),
+    /** Built-in tool calls billed on the row, JSON text (`{"web_search":2}`), as on SQLite; NULL when none. */
+    toolCalls: text('tool_calls'),
     priceVersion: text('price_version'),
     usageSource: text('usage_source', { enum: ['upstream', 'computed', 'estimated', 'none'] }),
     latencyMs: doublePrecision('latency_ms'),
     ttfbMs: doublePrecision('ttfb_ms'),
     upstreamRequestId: text('upstream_request_id'),
+    /** The caller's own `X-Client-Request-Id`, if it sent one. */
+    clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: instant('settled_at'),
   },
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),
     index('requests_held').on(t.instanceId).where(sql`${t.status} = 'held'`),
+    index('requests_conversation').on(t.companyId, t.conversationId, t.createdAt).where(sql`${t.conversationId} IS NOT NULL`),
   ],
 );
 
@@ -187,4 +197,18 @@ export const rateBuckets = pgTable('rate_buckets', {
   level: doublePrecision('level'),
   /** When `level` was last computed, ms since the epoch. */
   atMs: bigint('at_ms', { mode: 'number' }),
+});
+
+/** Upstream objects created through tollgate and the company that owns each (see `ObjectStore` in src/ledger/port.ts). */
+export const objects = pgTable('objects', {
+  /** The upstream's id (`file-abc`, `batch_…`, `ft:…` for a fine-tuned model). */
+  id: text('id').primaryKey(),
+  /** OpenAI's object name (`file`, `batch`, `response`…); `model` for a fine-tuned model. */
+  kind: text('kind').notNull(),
+  companyId: text('company_id').notNull(),
+  keyId: text('key_id'),
+  userId: text('user_id'),
+  /** The request whose upstream answer named the object. */
+  requestId: text('request_id').notNull(),
+  createdAt: instant('created_at').notNull(),
 });

@@ -19,6 +19,7 @@ import { Checkpointer } from './checkpointer.js';
 import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
 import { syncGrants } from './grant-sync.js';
 import { SyncLedger } from './ledger.js';
+import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
@@ -40,6 +41,7 @@ export class SqliteLedger implements Ledger {
   readonly alerts: SqliteAlerts;
   /** This process, recorded on the rows it admits (one process writes a SQLite ledger: recovery at start resolves every held row). */
   readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
+  readonly objects: SqliteObjectStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
 
@@ -53,6 +55,7 @@ export class SqliteLedger implements Ledger {
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
     this.alerts = new SqliteAlerts(handle.db);
+    this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {

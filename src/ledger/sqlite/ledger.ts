@@ -99,11 +99,14 @@ export class SyncLedger {
       requestedModel: facts.requestedModel,
       stream: facts.stream ? 1 : 0,
       estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
+      clientRequestId: facts.clientRequestId ?? null,
       holdTokens,
       holdMicroUsd,
       instanceId: this.instanceId,
+      conversationId: facts.conversationId ?? null,
     });
   }
+
 
   /**
    * Writes the `held` row of a request that is not billed (e.g. `GET /v1/models`): no hold, no
@@ -223,7 +226,7 @@ export class SyncLedger {
       let o = outcome;
       if (o.billedObject && status === 'settled' && this.sql.billObject.run(o.billedObject.id, o.billedObject.kind, requestId, at).changes === 0) {
         // Already billed on another row: record what was seen, charge nothing.
-        o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+        o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
       const u = o.usage;
       this.sql.finishRequest.run({
@@ -240,6 +243,8 @@ export class SyncLedger {
         totalTokens: u?.totalTokens ?? 0,
         meteredTokens: o.meteredTokens,
         costMicroUsd: o.costMicroUsd,
+        costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
+        toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
         usageSource: o.usageSource,
         latencyMs: o.latencyMs,
         ttfbMs: o.ttfbMs ?? null,

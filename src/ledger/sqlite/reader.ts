@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, inArray, lt, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
-import type { Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import type { AlertRecord, CounterState, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
 import type { LedgerHandle } from './db.js';
 import { grants, purchases, requests } from './schema.js';
+import { dashboardReads } from './reads.js';
 import { verifyLedger } from './verify.js';
 
 /** The SQL condition for a filter over `requests`; rows still `held` (in flight) are always left out. */
@@ -98,7 +99,8 @@ export class SqliteReader implements LedgerReader {
         outputTokens: total(requests.outputTokens),
         reasoningTokens: total(requests.reasoningTokens),
         totalTokens: total(requests.totalTokens),
-        costMicroUsd: total(requests.costMicroUsd),
+        // Summed exactly in nano-USD (SQLite's 64-bit SUM raises an error rather than overflow), rounded once, half up.
+        costMicroUsd: sql<number>`(coalesce(sum(${requests.costNanoUsd}), 0) + 500) / 1000`.mapWith(Number),
         errors: total(sql`CASE WHEN ${requests.httpStatus} >= 400 OR ${requests.status} = 'voided' THEN 1 ELSE 0 END`),
         avgLatencyMs: sql<number | null>`avg(${requests.latencyMs})`,
       })
@@ -188,4 +190,28 @@ export class SqliteReader implements LedgerReader {
     return verifyLedger(this.sqlite);
   }
 
+  private context?: { response: Database.Statement; conversation: Database.Statement };
+
+  async contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined> {
+    this.context ??= {
+      response: this.sqlite.prepare(`SELECT r.input_tokens + r.output_tokens AS tokens FROM billed_objects b JOIN requests r ON r.id = b.request_id
+                                     WHERE b.object_id = ? AND b.kind = 'response' AND r.company_id = ?`),
+      conversation: this.sqlite.prepare(`SELECT input_tokens + output_tokens AS tokens FROM requests
+                                         WHERE company_id = ? AND conversation_id = ? AND status = 'settled' AND conversation_id IS NOT NULL
+                                         ORDER BY created_at DESC LIMIT 1`),
+    };
+    const row = ref.responseId ? this.context.response.get(ref.responseId, companyId) : ref.conversationId ? this.context.conversation.get(companyId, ref.conversationId) : undefined;
+    return (row as { tokens: number } | undefined)?.tokens;
+  }
+
+  // The dashboard's reads, kept in reads.ts.
+  quotaCounters(ids: string[]): Promise<CounterState[]> {
+    return dashboardReads(this.db).quotaCounters(ids);
+  }
+  openHoldsByCompany(): Promise<Record<string, number>> {
+    return dashboardReads(this.db).openHoldsByCompany();
+  }
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]> {
+    return dashboardReads(this.db).recentAlerts(companyId, limit);
+  }
 }

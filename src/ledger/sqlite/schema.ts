@@ -60,8 +60,10 @@ export const requests = sqliteTable(
     companyId: text('company_id').notNull(),
     keyId: text('key_id'),
     userId: text('user_id'),
-    /** The JWT's session id (`sid`), for per-session quotas. */
+    /** The JWT's session id (`sid`), for per-session quotas; on a Realtime row, the WebSocket session's `rts_…` id. */
     sessionId: text('session_id'),
+    /** The Responses conversation the request continues (`conversation`), to hold for its earlier turns. */
+    conversationId: text('conversation_id'),
     /** The feature named by the request's `x-tollgate-feature` header, whose rate scaled `metered_tokens`. */
     feature: text('feature'),
     endpoint: text('endpoint').notNull(),
@@ -85,7 +87,12 @@ export const requests = sqliteTable(
     totalTokens: integer('total_tokens').notNull().default(0),
     /** Tokens charged to grants. */
     meteredTokens: integer('metered_tokens').notNull().default(0),
+    /** `cost_nano_usd` rounded half up: what USD grants and quota counters were charged. */
     costMicroUsd: integer('cost_micro_usd').notNull().default(0),
+    /** The row's exact cost in nano-USD (1 USD = 1e9), built-in tool fees included; reports sum this. */
+    costNanoUsd: integer('cost_nano_usd').notNull().default(0),
+    /** Built-in tool calls billed on the row, JSON (`{"web_search":2,"code_interpreter":1}`); NULL when none. */
+    toolCalls: text('tool_calls'),
     /** Which price the cost used: `<priced model>@<effective date>` (e.g. `gpt-4o@2025-08-07`). */
     priceVersion: text('price_version'),
     /**
@@ -98,12 +105,18 @@ export const requests = sqliteTable(
     latencyMs: real('latency_ms'),
     ttfbMs: real('ttfb_ms'),
     upstreamRequestId: text('upstream_request_id'),
+    /** The caller's own `X-Client-Request-Id`, if it sent one (upstream gets tollgate's request id instead). */
+    clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: text('settled_at'),
   },
   // Only open holds are looked up by status (recovery, metrics, verify): a partial index keeps it
   // as small as the number of requests in flight, instead of one entry per row ever written.
-  (t) => [index('requests_company_created').on(t.companyId, t.createdAt), index('requests_held').on(t.status).where(sql`${t.status} = 'held'`)],
+  (t) => [
+    index('requests_company_created').on(t.companyId, t.createdAt),
+    index('requests_held').on(t.status).where(sql`${t.status} = 'held'`),
+    index('requests_conversation').on(t.companyId, t.conversationId, t.createdAt).where(sql`${t.conversationId} IS NOT NULL`),
+  ],
 );
 
 /** An open hold: the part of a request's worst case reserved on one grant, in the grant's unit. Deleted when the request settles or voids. */
@@ -204,4 +217,21 @@ export const billedObjects = sqliteTable('billed_objects', {
   kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
   requestId: text('request_id').notNull(),
   billedAt: text('billed_at').notNull(),
+});
+
+/**
+ * Upstream objects created through tollgate and the company that owns each (see `ObjectStore` in
+ * src/ledger/port.ts): files, batches, stored responses and chat completions, fine-tuned models…
+ */
+export const objects = sqliteTable('objects', {
+  /** The upstream's id (`file-abc`, `batch_…`, `ft:…` for a fine-tuned model). */
+  id: text('id').primaryKey(),
+  /** OpenAI's object name (`file`, `batch`, `response`, `chat.completion`, `fine_tuning.job`, `vector_store`…); `model` for a fine-tuned model. */
+  kind: text('kind').notNull(),
+  companyId: text('company_id').notNull(),
+  keyId: text('key_id'),
+  userId: text('user_id'),
+  /** The request whose upstream answer named the object. */
+  requestId: text('request_id').notNull(),
+  createdAt: text('created_at').notNull(),
 });

@@ -17,15 +17,15 @@ export function prepareStatements(db: Database.Database) {
     addSpent: s('UPDATE grants SET spent = spent + ? WHERE id = ?'),
 
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id)
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @instanceId)`),
+                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId)`),
     requestHead: s("SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?"),
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
                         requested_model = COALESCE(requested_model, @model), price_version = @priceVersion,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
                         reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
-                        cost_micro_usd = @costMicroUsd, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
+                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s("SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'"),

@@ -120,6 +120,13 @@ const CHECKS: Check[] = [
           UNION ALL SELECT id, 'grant totals' FROM grants WHERE typeof(spent) != 'integer' OR typeof(held) != 'integer' OR held < 0 OR spent < 0`,
   },
   {
+    name: 'cost_units_agree',
+    severity: 'error',
+    detail: 'a row\'s micro-USD cost is not its nano-USD cost rounded half up',
+    sql: `SELECT id AS row, 'cost_micro_usd=' || cost_micro_usd || ' cost_nano_usd=' || cost_nano_usd AS info FROM requests
+          WHERE typeof(cost_nano_usd) != 'integer' OR cost_nano_usd < 0 OR cost_micro_usd != (cost_nano_usd + 500) / 1000`,
+  },
+  {
     name: 'times_are_utc',
     severity: 'error',
     detail: 'a time is not ISO 8601 UTC (YYYY-MM-DDTHH:MM:SS.sssZ)',

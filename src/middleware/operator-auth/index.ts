@@ -2,7 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import { operatorOf } from '../../auth/operator.js';
 import type { OperatorConfig } from '../../config/schema.js';
 import { answerDenial } from '../../http/openai-error.js';
-import { requestHeader, type AppEnv, type OnDenied } from '../../http/env.js';
+import { requestHeader, type AppContext, type AppEnv, type OnDenied } from '../../http/env.js';
 
 export interface OperatorAuthOptions {
   /** The config's operators, read on every request (a reload applies at once). */
@@ -15,6 +15,8 @@ export interface OperatorAuthOptions {
   required: boolean | (() => boolean);
   /** Checks nothing at all when this returns false (e.g. `/metrics` without `metrics.requireAuth`). */
   when?: () => boolean;
+  /** Lets a request through untouched when this returns true (e.g. a session cookie already identified it). */
+  skip?: (c: AppContext) => boolean;
   onDenied?: OnDenied;
 }
 
@@ -25,7 +27,7 @@ export interface OperatorAuthOptions {
 export function operatorAuth(opts: OperatorAuthOptions) {
   const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (opts.when && !opts.when()) return next();
+    if ((opts.when && !opts.when()) || opts.skip?.(c)) return next();
     const op = operatorOf(opts.operators(), requestHeader(c, 'authorization'), c.get('now') ?? opts.clock());
     if (op && 'kind' in op) return onDenied(c, op);
     const required = typeof opts.required === 'function' ? opts.required() : opts.required;

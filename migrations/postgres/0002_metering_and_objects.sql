@@ -1,0 +1,15 @@
+CREATE TABLE "objects" (
+	"id" text PRIMARY KEY NOT NULL,
+	"kind" text NOT NULL,
+	"company_id" text NOT NULL,
+	"key_id" text,
+	"user_id" text,
+	"request_id" text NOT NULL,
+	"created_at" timestamp(3) with time zone NOT NULL
+);
+--> statement-breakpoint
+ALTER TABLE "requests" ADD COLUMN "conversation_id" text;--> statement-breakpoint
+ALTER TABLE "requests" ADD COLUMN "cost_nano_usd" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "requests" ADD COLUMN "tool_calls" text;--> statement-breakpoint
+ALTER TABLE "requests" ADD COLUMN "client_request_id" text;--> statement-breakpoint
+CREATE INDEX "requests_conversation" ON "requests" USING btree ("company_id","conversation_id","created_at") WHERE "requests"."conversation_id" IS NOT NULL;

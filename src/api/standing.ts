@@ -1,0 +1,171 @@
+import type { Hono } from 'hono';
+import type { Principal } from '../auth/principal.js';
+import type { CompanyConfig } from '../config/schema.js';
+import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
+import type { AppEnv } from '../http/env.js';
+import { quotasFor } from '../limits/quotas.js';
+import { localMidnight, monthlyWindow } from '../limits/windows.js';
+import { balanceReport } from '../reports/balance.js';
+import type { Runtime } from '../runtime.js';
+import { formatMicroUsd } from '../utils/money.js';
+import { permissionDenied, readerRoute, type Reader } from './read.js';
+
+/**
+ * Three more read-API endpoints under `/tollgate/v1/`, for the dashboard and for apps, with the
+ * read API's authentication (a bearer credential, or the dashboard's session cookie on GET) and
+ * visibility rules:
+ *
+ * - `GET /tollgate/v1/quotas[?user=]` — a user's (or key's) quota windows: limit, spent, held,
+ *   remaining, the share used against the alert thresholds, and when each resets. A member sees
+ *   its own; a company admin any user of its company (`user`); an operator needs `company` and `user`.
+ * - `GET /tollgate/v1/overview[?company=]` — per company: balance, spend this calendar month (in
+ *   the company's time zone), open holds and the last 10 alerts. Company admins (their company)
+ *   and operators (every company, or `company`); a member is refused (it would show others' spend).
+ * - `GET /tollgate/v1/purchases[?company=]` — the purchase records the company's grants name, with
+ *   those grants. Like the balance: everyone sees their own company's; an operator any company's.
+ */
+export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
+  const route = readerRoute(app, rt);
+
+  route('/tollgate/v1/quotas', ['company', 'user'], async (c, reader, q, now) => {
+    const who = quotaSubject(rt, reader, q);
+    if (isDenial(who)) return who;
+    const company = rt.config.companies[who.companyId]!;
+    const keyLimits = who.keyId ? rt.keys.key(who.keyId)?.limits : undefined;
+    const checks = who.userId === null && who.keyId === null ? [] : quotasFor(company, who, keyLimits, now);
+    const counters = new Map((await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]));
+    const [warning, critical] = rt.config.alerts.quotaThresholds;
+    return c.json({
+      object: 'list',
+      company_id: who.companyId,
+      user_id: who.userId,
+      key_id: who.userId === null ? who.keyId : null,
+      time_zone: company.timeZone,
+      thresholds: { warning, critical },
+      data: checks.map((k) => {
+        const r = counters.get(k.counterId);
+        const spentTokens = r?.spentTokens ?? 0;
+        const heldTokens = r?.heldTokens ?? 0;
+        const spentMicroUsd = r?.spentMicroUsd ?? 0;
+        const heldMicroUsd = r?.heldMicroUsd ?? 0;
+        const used = Math.max(k.limitTokens ? spentTokens / k.limitTokens : 0, k.limitMicroUsd ? spentMicroUsd / k.limitMicroUsd : 0);
+        return {
+          object: 'tollgate.quota',
+          window: k.window,
+          window_key: k.windowKey,
+          scope: k.scope,
+          limit_tokens: k.limitTokens ?? null,
+          spent_tokens: spentTokens,
+          held_tokens: heldTokens,
+          remaining_tokens: k.limitTokens === undefined ? null : Math.max(0, k.limitTokens - spentTokens - heldTokens),
+          limit_micro_usd: k.limitMicroUsd ?? null,
+          spent_micro_usd: spentMicroUsd,
+          held_micro_usd: heldMicroUsd,
+          remaining_micro_usd: k.limitMicroUsd === undefined ? null : Math.max(0, k.limitMicroUsd - spentMicroUsd - heldMicroUsd),
+          used: Number(used.toFixed(4)),
+          level: used >= critical ? 'critical' : used >= warning ? 'warning' : 'ok',
+          resets_at: k.resetsAt?.toISOString() ?? null,
+        };
+      }),
+    });
+  });
+
+  route('/tollgate/v1/overview', ['company'], async (c, reader, q, now) => {
+    const ids = visibleCompanies(rt, reader, q, 'admin');
+    if (isDenial(ids)) return ids;
+    const reads = rt.ledger.reader;
+    const holds = await reads.openHoldsByCompany();
+    const data = [];
+    for (const id of ids) {
+      const company = rt.config.companies[id]!;
+      const month = monthStart(company, now);
+      const b = (await balanceReport(rt.ledger, now, id))[0]!;
+      const spend = (await reads.usage({ companyId: id, since: month.since }, 'none'))[0]!;
+      const alerts = await reads.recentAlerts(id, 10);
+      data.push({
+        object: 'tollgate.company_overview',
+        company_id: id,
+        name: company.name,
+        time_zone: company.timeZone,
+        tokens: b.tokens,
+        micro_usd: b.microUsd,
+        usd: formatMicroUsd(b.microUsd),
+        unlimited_models: b.unlimitedModels,
+        active_grants: b.grants.filter((g) => g.active).length,
+        month: month.key,
+        month_since: month.since,
+        month_requests: spend.requests,
+        month_tokens: spend.totalTokens,
+        month_cost_micro_usd: spend.costMicroUsd,
+        month_cost_usd: formatMicroUsd(spend.costMicroUsd),
+        open_holds: holds[id] ?? 0,
+        alerts: alerts.map((a) => ({ key: a.key, kind: a.kind, fired_at: a.firedAt, details: JSON.parse(a.payload) as unknown })),
+      });
+    }
+    return c.json({ object: 'list', data });
+  });
+
+  route('/tollgate/v1/purchases', ['company'], (c, reader, q) => {
+    const ids = visibleCompanies(rt, reader, q, 'member');
+    if (isDenial(ids)) return ids;
+    const data = [];
+    for (const id of ids) {
+      const byPurchase = new Map<string, string[]>();
+      for (const a of rt.config.companies[id]!.allocations) if (a.purchase) byPurchase.set(a.purchase, [...(byPurchase.get(a.purchase) ?? []), a.id]);
+      for (const [pid, grants] of byPurchase) {
+        const p = rt.config.purchases[pid]!;
+        data.push({
+          object: 'tollgate.purchase',
+          id: pid,
+          company_id: id,
+          date: p.date,
+          total_tokens: p.totalTokens,
+          cost_per_token_usd: p.costPerTokenUsd,
+          amount_micro_usd: Math.round(p.totalTokens * p.costPerTokenUsd * 1_000_000),
+          amount_usd: formatMicroUsd(Math.round(p.totalTokens * p.costPerTokenUsd * 1_000_000)),
+          provider: p.provider,
+          expires_at: p.expiresAt?.toISOString() ?? null,
+          notes: p.notes ?? null,
+          grants,
+        });
+      }
+    }
+    data.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : a.id < b.id ? -1 : 1));
+    return c.json({ object: 'list', data });
+  });
+}
+
+/** The calendar month containing `now` in the company's time zone: its key (`2026-11`) and first instant (UTC ISO). */
+export function monthStart(company: CompanyConfig, now: Date): { key: string; since: string } {
+  const { key } = monthlyWindow(now, company.timeZone);
+  const [year, month] = key.split('-').map(Number) as [number, number];
+  return { key, since: localMidnight({ year, month, day: 1 }, company.timeZone).toISOString() };
+}
+
+const notFound = (company: string): Denial => ({ kind: 'not_found', message: `No company '${company}' in the config.`, param: 'company', code: 'not_found' });
+
+/** The companies a reader may read here (sorted), or the 403/404: `need` is the least role a principal must have. */
+function visibleCompanies(rt: Runtime, reader: Reader, q: Record<string, string>, need: 'member' | 'admin'): string[] | Denial {
+  if (reader.kind === 'operator') {
+    if (q.company === undefined) return Object.keys(rt.config.companies).sort();
+    return Object.hasOwn(rt.config.companies, q.company) ? [q.company] : notFound(q.company);
+  }
+  const own = reader.principal.companyId;
+  if (q.company !== undefined && q.company !== own) return permissionDenied(`You may only read company '${own}'.`, 'company');
+  if (need === 'admin' && reader.principal.role !== 'admin') return permissionDenied("The company overview is for the company's admins.", null);
+  return [own];
+}
+
+/** Whose quotas a reader asks for: itself, or (admins, operators) the user named; or the 400/403/404. */
+function quotaSubject(rt: Runtime, reader: Reader, q: Record<string, string>): Principal | Denial {
+  const asUser = (companyId: string, userId: string): Principal => ({ companyId, userId, keyId: null, role: 'member', sessionId: null });
+  if (reader.kind === 'operator') {
+    if (q.company === undefined || q.user === undefined) return invalidRequest('An operator names whose quotas to read: give company and user.', q.company === undefined ? 'company' : 'user');
+    return Object.hasOwn(rt.config.companies, q.company) ? asUser(q.company, q.user) : notFound(q.company);
+  }
+  const p = reader.principal;
+  if (q.company !== undefined && q.company !== p.companyId) return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
+  if (q.user === undefined || q.user === p.userId) return p;
+  if (p.role !== 'admin') return permissionDenied(p.userId === null ? `This key may only read its own quotas (key '${p.keyId}').` : `You may only read your own quotas (user '${p.userId}').`, 'user');
+  return asUser(p.companyId, q.user);
+}

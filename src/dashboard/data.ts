@@ -1,0 +1,145 @@
+import type { Hono } from 'hono';
+import type { AppEnv } from '../http/env.js';
+
+/**
+ * The dashboard reads tollgate's read API (`/tollgate/v1/…`) in-process, with the caller's own
+ * session cookie: the same JSON, authentication and visibility rules as any app gets, and nothing
+ * read from the ledger directly. Shapes below are the read API's (see the README's "Read API").
+ */
+
+/** A failed read: the read API's status and OpenAI-shaped error message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A GET against the read API as the session's caller; query values that are undefined or '' are left out. */
+export type ApiGet = <T>(path: string, query?: Record<string, string | undefined>) => Promise<T>;
+
+/** Binds a read-API client to `app` and the session cookie's value. */
+export function apiClient(app: Hono<AppEnv>, cookie: string): ApiGet {
+  return async <T,>(path: string, query: Record<string, string | undefined> = {}) => {
+    const qs = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')).toString();
+    const res = await app.request(`${path}${qs ? `?${qs}` : ''}`, { headers: { cookie: `tg_session=${cookie}` } });
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      throw new ApiError(res.status, body.error?.message ?? `${path} answered ${res.status}`);
+    }
+    return (await res.json()) as T;
+  };
+}
+
+export interface List<T> {
+  data: T[];
+}
+
+export interface UsageRowJson {
+  key: string | null;
+  company_id: string | null;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  cost_micro_usd: number;
+  errors: number;
+  avg_latency_ms: number | null;
+}
+
+export interface RequestJson {
+  id: string;
+  created_at: string;
+  company_id: string;
+  user_id: string | null;
+  key_id: string | null;
+  endpoint: string;
+  model: string | null;
+  status: string;
+  success: boolean;
+  total_tokens: number;
+  cost_micro_usd: number;
+  latency_ms: number | null;
+  remaining_tokens: number | null;
+}
+
+export interface GrantJson {
+  id: string;
+  unit: 'tokens' | 'micro_usd';
+  unlimited: boolean;
+  models: string[] | null;
+  amount: number | null;
+  spent: number;
+  held: number;
+  remaining: number | null;
+  active: boolean;
+  expires_at: string | null;
+  purchase: { id: string; provider: string; date: string } | null;
+}
+
+export interface BalanceJson {
+  company_id: string;
+  tokens: number;
+  micro_usd: number;
+  unlimited_models: string[];
+  grants: GrantJson[];
+}
+
+export interface QuotaJson {
+  window: 'daily' | 'monthly' | 'hard' | 'session';
+  scope: 'user' | 'key';
+  limit_tokens: number | null;
+  spent_tokens: number;
+  held_tokens: number;
+  remaining_tokens: number | null;
+  limit_micro_usd: number | null;
+  spent_micro_usd: number;
+  used: number;
+  level: 'ok' | 'warning' | 'critical';
+  resets_at: string | null;
+}
+
+export interface QuotasJson extends List<QuotaJson> {
+  user_id: string | null;
+  key_id: string | null;
+  time_zone: string;
+  thresholds: { warning: number; critical: number };
+}
+
+export interface OverviewJson {
+  company_id: string;
+  name: string;
+  time_zone: string;
+  tokens: number;
+  micro_usd: number;
+  unlimited_models: string[];
+  active_grants: number;
+  month: string;
+  month_since: string;
+  month_requests: number;
+  month_tokens: number;
+  month_cost_micro_usd: number;
+  open_holds: number;
+  alerts: { key: string; kind: string; fired_at: string }[];
+}
+
+export interface PurchaseJson {
+  id: string;
+  date: string;
+  total_tokens: number;
+  amount_micro_usd: number;
+  provider: string;
+  expires_at: string | null;
+  notes: string | null;
+  grants: string[];
+}
+
+export interface QuotaRequestJson {
+  id: string;
+  created_at: string;
+  user_id: string;
+  requested: { window?: string; tokens?: number; usd?: number };
+  justification: string;
+}

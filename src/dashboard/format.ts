@@ -1,0 +1,58 @@
+/**
+ * Numbers and instants formatted for people on the dashboard. Exact values stay available to
+ * scripts and tests in `data-value` attributes; these are the visible text.
+ */
+
+/** Tokens (or any count) compactly: 950, 1.5K, 2.5M, 1.2B; negative numbers keep their sign. */
+export function compact(n: number): string {
+  const abs = Math.abs(n);
+  const sign = n < 0 ? '-' : '';
+  const unit = (v: number, s: string) => `${sign}${(Math.floor(v * 10) / 10).toFixed(1).replace(/\.0$/, '')}${s}`;
+  if (abs < 1000) return `${sign}${abs}`;
+  if (abs < 1e6) return unit(abs / 1e3, 'K');
+  if (abs < 1e9) return unit(abs / 1e6, 'M');
+  return unit(abs / 1e9, 'B');
+}
+
+/** A count with thousands separators: 1,234,567. */
+export function grouped(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/**
+ * Micro-USD as dollars: $1,234.56 from one dollar up, else two significant digits ($0.12,
+ * $0.0049, $0.000015); $0 for nothing.
+ */
+export function usd(microUsd: number): string {
+  if (microUsd === 0) return '$0';
+  const v = microUsd / 1e6;
+  const sign = v < 0 ? '-' : '';
+  const abs = Math.abs(v);
+  if (abs >= 1) return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  // Integer micro-USD: the smallest amount is 0.000001, which JavaScript still prints without an exponent.
+  return `${sign}$${Number(abs.toPrecision(2)).toString()}`;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** An instant in the company's time zone: `Nov 30, 2026, 19:13 CET`; `never` for null. */
+export function when(iso: string | null, timeZone: string): string {
+  if (iso === null) return 'never';
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+    formatters.set(timeZone, f);
+  }
+  return f.format(new Date(iso));
+}
+
+/** A share as a percentage with one decimal: 24.5%. */
+export function percent(fraction: number): string {
+  return `${(Math.round(fraction * 1000) / 10).toFixed(1)}%`;
+}
+
+/** Milliseconds for people: 412 ms, 1.3 s; a dash for null. */
+export function duration(ms: number | null): string {
+  if (ms === null) return '–';
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

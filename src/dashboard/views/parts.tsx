@@ -1,0 +1,168 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
+import type { Child } from 'hono/jsx';
+
+/**
+ * Small building blocks of the dashboard's pages. Everything is rendered with hono/jsx, which
+ * escapes every text and attribute value: caller data (user ids, notes, model names) is never
+ * written as raw HTML. No inline styles or scripts (the Content-Security-Policy forbids them).
+ */
+
+/** A summary card: a label, a big value (its exact number in `data-value`), an optional line below. */
+export function Card(props: { label: string; value: string; exact?: number | string; sub?: Child; name: string }) {
+  return (
+    <section class="card" data-card={props.name} aria-label={props.label}>
+      <h3>{props.label}</h3>
+      <p class="big" data-value={props.exact === undefined ? undefined : String(props.exact)}>
+        {props.value}
+      </p>
+      {props.sub === undefined ? null : <p class="sub">{props.sub}</p>}
+    </section>
+  );
+}
+
+/** A progress bar (native `<progress>`, announced by screen readers) coloured by level. */
+export function Bar(props: { fraction: number; level: 'ok' | 'warning' | 'critical'; label: string }) {
+  const v = Math.round(Math.min(1, Math.max(0, props.fraction)) * 1000);
+  return <progress class={`bar ${props.level}`} max="1000" value={String(v)} aria-label={props.label} />;
+}
+
+/** The level of a share used against the two thresholds (e.g. 0.8 and 0.95). */
+export function levelOf(used: number, warning: number, critical: number): 'ok' | 'warning' | 'critical' {
+  return used >= critical ? 'critical' : used >= warning ? 'warning' : 'ok';
+}
+
+/** One data series of a chart. */
+export interface Series {
+  label: string;
+  data: number[];
+}
+
+/**
+ * A Chart.js chart drawn by the client script from its `data-chart` JSON (an attribute, so it is
+ * escaped like any other and needs no inline script). The table next to it carries the same
+ * numbers for screen readers and for people without script.
+ */
+export function ChartBox(props: { name: string; label: string; type: 'bar' | 'line' | 'doughnut'; labels: string[]; series: Series[] }) {
+  const spec = JSON.stringify({ type: props.type, labels: props.labels, series: props.series });
+  return (
+    <div class="chart">
+      <canvas data-chart={spec} data-chart-name={props.name} role="img" aria-label={props.label} />
+    </div>
+  );
+}
+
+/** A table column: its header, how a row renders in it, and whether it holds numbers (right-aligned). */
+export interface Column<R> {
+  title: string;
+  cell: (row: R) => Child;
+  num?: boolean;
+}
+
+/** A table with a caption, scrolling sideways inside its own box on narrow screens (never the page). */
+export function Table<R>(props: { caption: string; name: string; columns: Column<R>[]; rows: R[]; empty?: string }) {
+  return (
+    <div class="table-wrap" role="region" aria-label={props.caption} tabindex={0}>
+      <table data-table={props.name}>
+        <caption>{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((c) => (
+              <th scope="col" class={c.num ? 'num' : undefined}>
+                {c.title}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.length === 0 ? (
+            <tr>
+              <td colspan={props.columns.length} class="empty">
+                {props.empty ?? 'Nothing in this period.'}
+              </td>
+            </tr>
+          ) : (
+            props.rows.map((r) => (
+              <tr>
+                {props.columns.map((c) => (
+                  <td class={c.num ? 'num' : undefined}>{c.cell(r)}</td>
+                ))}
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The filters a view offers, and their current values (kept in the URL, so a refresh keeps them). */
+export interface FilterState {
+  period: '7d' | '30d' | '90d';
+  user?: string;
+  model?: string;
+  endpoint?: string;
+  /** An operator's company view. */
+  company?: string;
+}
+
+/** Choices for the filter selects (from the period's usage). */
+export interface FilterChoices {
+  users?: string[];
+  models: string[];
+  endpoints: string[];
+}
+
+function Select(props: { name: string; label: string; value: string | undefined; choices: string[] }) {
+  const choices = props.value && !props.choices.includes(props.value) ? [props.value, ...props.choices] : props.choices;
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        <option value="">All</option>
+        {choices.map((c) => (
+          <option value={c} selected={c === props.value}>
+            {c}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** The filter form: a GET to the same page, so the filters live in the URL. */
+export function Filters(props: { state: FilterState; choices: FilterChoices; exportHref: string }) {
+  const s = props.state;
+  return (
+    <form class="filters" method="get" action="/dashboard" aria-label="Filters">
+      {s.company ? <input type="hidden" name="company" value={s.company} /> : null}
+      <label>
+        Period
+        <select name="period">
+          {(['7d', '30d', '90d'] as const).map((p) => (
+            <option value={p} selected={p === s.period}>
+              Last {p.slice(0, -1)} days
+            </option>
+          ))}
+        </select>
+      </label>
+      {props.choices.users ? <Select name="user" label="User" value={s.user} choices={props.choices.users} /> : null}
+      <Select name="model" label="Model" value={s.model} choices={props.choices.models} />
+      <Select name="endpoint" label="Endpoint" value={s.endpoint} choices={props.choices.endpoints} />
+      <button type="submit">Apply</button>
+      <a class="button" href={props.exportHref} download="tollgate-usage.csv" data-export>
+        Export CSV
+      </a>
+    </form>
+  );
+}
+
+/** The read-API query of a filter state (for usage, requests and the CSV export). */
+export function filterQuery(s: FilterState): Record<string, string | undefined> {
+  return { period: s.period, user: s.user, model: s.model, endpoint: s.endpoint, company: s.company };
+}
+
+/** The CSV export URL of a filter state (the read API's `export.csv`, read with the session cookie). */
+export function exportHref(s: FilterState): string {
+  const q = new URLSearchParams(Object.entries(filterQuery(s)).filter((e): e is [string, string] => Boolean(e[1])));
+  return `/tollgate/v1/export.csv?${q.toString()}`;
+}

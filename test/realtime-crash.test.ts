@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { mintKey } from '../src/auth/api-key.js';
+import { verifyLedger } from '../src/ledger/sqlite/verify.js';
+import { startFakeRealtime, type FakeRealtime } from './support/fake-realtime.js';
+
+/**
+ * A Realtime session whose proxy is SIGKILLed mid-response: at the next start its rows left `held`
+ * (the response's lease) are resolved like any other open hold, and every invariant holds.
+ */
+let fake: FakeRealtime;
+let dir: string;
+beforeAll(async () => {
+  fake = await startFakeRealtime();
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-rt-crash-'));
+});
+afterAll(async () => {
+  await fake.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Starts `tollgate serve` as a child process and resolves once `/healthz` answers (fails after 20 s). */
+async function serve(configFile: string, url: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile], {
+    env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
+    stdio: 'ignore',
+  });
+  for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (child.exitCode !== null) throw new Error(`tollgate exited with ${child.exitCode}`);
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return child;
+  }
+  throw new Error('tollgate did not become ready');
+}
+
+const exited = (child: ChildProcess) => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+
+it('resolves the holds of a session cut by kill -9 at the next start', async () => {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const key = mintKey();
+  const ledger = join(dir, 'ledger.db');
+  const configFile = join(dir, 'proxy.config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port },
+      upstream: { baseUrl: fake.url },
+      ledger: { path: ledger },
+      companies: { acme: { name: 'acme', keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }], allocations: [{ id: 'g', tokens: 1_000_000 }] } },
+      prices: { 'gpt-realtime-test': { input: 4, output: 16, source: 'test', date: '2026-11-30' } },
+    }),
+  );
+  fake.script.push({ text: 'never finished', usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, hold: true });
+  let child = await serve(configFile, url);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/realtime?model=gpt-realtime-test`, { headers: { authorization: `Bearer ${key.key}` } });
+  const types: string[] = [];
+  ws.on('message', (d) => types.push((JSON.parse(d.toString()) as { type: string }).type));
+  ws.on('error', () => undefined);
+  await new Promise<void>((r) => ws.once('open', () => r()));
+  ws.send(JSON.stringify({ type: 'response.create' }));
+  for (let i = 0; i < 1000 && !types.includes('response.output_text.delta'); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(types).toContain('response.output_text.delta');
+  child.kill('SIGKILL');
+  await exited(child);
+
+  const before = new Database(ledger, { readonly: true });
+  expect((before.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held' AND endpoint = '/v1/realtime'").get() as { n: number }).n).toBe(1);
+  before.close();
+
+  child = await serve(configFile, url);
+  child.kill('SIGTERM');
+  await exited(child);
+  const db = new Database(ledger, { readonly: true });
+  try {
+    expect(db.prepare("SELECT status, error_code FROM requests WHERE endpoint = '/v1/realtime'").all()).toEqual([{ status: 'interrupted', error_code: 'interrupted' }]);
+    expect(db.prepare("SELECT held FROM grants WHERE id = 'g'").get()).toEqual({ held: 0 });
+    expect(verifyLedger(db).filter((f) => f.severity === 'error')).toEqual([]);
+  } finally {
+    db.close();
+  }
+}, 60_000);
