@@ -10,7 +10,7 @@ import { createDatabase, dropDatabase } from './support/postgres.js';
 
 /**
  * Moving up: `tollgate ledger copy` copies a SQLite ledger (two companies, every kind of grant,
- * settled, voided and held rows) into an empty Postgres ledger; both verify, and every report reads
+ * settled, voided and held rows, object owners) into an empty Postgres ledger; both verify, and every report reads
  * the same from either. A second copy into the now non-empty target is refused and writes nothing.
  */
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
@@ -25,6 +25,10 @@ beforeAll(async () => {
   file = join(dir, 'ledger.db');
   const ledger = openSqliteLedger({ path: file, checkpointThread: false });
   await seedLedger(ledger);
+  await ledger.objects.record([
+    { id: 'file-acme1', kind: 'file', companyId: 'acme', keyId: 'key_a', userId: null, requestId: 'req_f1', createdAt: NOW.toISOString() },
+    { id: 'ft:gpt-4o-mini:org::x1', kind: 'model', companyId: 'acme', keyId: null, userId: 'u1', requestId: 'req_f2', createdAt: NOW.toISOString() },
+  ]);
   await ledger.close();
   db = await createDatabase();
 });
@@ -49,6 +53,9 @@ describe('tollgate ledger copy', () => {
       expect(await target.balance('acme', NOW)).toEqual(await source.balance('acme', NOW));
       expect(await target.reader.recent({ companyId: 'acme' }, 5, NOW)).toEqual(await source.reader.recent({ companyId: 'acme' }, 5, NOW));
       expect(await target.reader.usage({}, 'day')).toEqual(await source.reader.usage({}, 'day'));
+      const ids = ['file-acme1', 'ft:gpt-4o-mini:org::x1', 'file-never'];
+      expect([...(await target.objects.owners(ids))]).toEqual([...(await source.objects.owners(ids))]);
+      expect((await target.objects.owners(ids)).get('ft:gpt-4o-mini:org::x1')).toEqual({ kind: 'model', companyId: 'acme', keyId: null, userId: 'u1' });
     } finally {
       await source.close();
       await target.close();

@@ -12,4 +12,6 @@ ALTER TABLE "requests" ADD COLUMN "conversation_id" text;--> statement-breakpoin
 ALTER TABLE "requests" ADD COLUMN "cost_nano_usd" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "requests" ADD COLUMN "tool_calls" text;--> statement-breakpoint
 ALTER TABLE "requests" ADD COLUMN "client_request_id" text;--> statement-breakpoint
-CREATE INDEX "requests_conversation" ON "requests" USING btree ("company_id","conversation_id","created_at") WHERE "requests"."conversation_id" IS NOT NULL;
+CREATE INDEX "requests_conversation" ON "requests" USING btree ("company_id","conversation_id","created_at") WHERE "requests"."conversation_id" IS NOT NULL;--> statement-breakpoint
+-- Rows written before nano-USD costs: their exact cost is their micro-USD cost.
+UPDATE "requests" SET "cost_nano_usd" = "cost_micro_usd" * 1000;

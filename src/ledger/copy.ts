@@ -11,19 +11,27 @@ export interface CopyReport {
   /** `ledger verify` errors on each side (empty when sound). */
   sourceErrors: Finding[];
   targetErrors: Finding[];
-  /** Where the two ledgers, read through the port, differ (grants with their totals, usage per company and model, open holds). */
+  /** Where the two ledgers, read through the port, differ (grants with their totals, usage per company and model, open holds, object owners). */
   differences: string[];
 }
 
 /**
  * Copies a SQLite ledger file into an empty Postgres ledger (`tollgate ledger copy`), in one
  * transaction, then checks both with `verify` and compares them through the port: every grant with
- * its spent and held totals, usage per company and per model, the request log and the open holds.
+ * its spent and held totals, usage per company and per model, the request log, the open holds and
+ * the owner of every upstream object.
  * The source is opened read-only: stop the proxy first so that nothing changes during the copy.
  * @throws Error when the source cannot be read or the target is not empty (nothing is written).
  */
 export async function copySqliteToPostgres(from: string, to: string): Promise<CopyReport> {
-  const copied = await importIntoPostgres(to, exportSqliteLedger(from));
+  const objectIds: string[] = [];
+  function* noting() {
+    for (const t of exportSqliteLedger(from)) {
+      if (t.table === 'objects') for (const r of t.rows) objectIds.push(r.id as string);
+      yield t;
+    }
+  }
+  const copied = await importIntoPostgres(to, noting());
   const source = openLedger({ path: from, readonly: true });
   const target = openLedger({ url: to, readonly: true });
   try {
@@ -36,6 +44,7 @@ export async function copySqliteToPostgres(from: string, to: string): Promise<Co
     await compare('usage per model', (l) => l.reader.usage({}, 'model'));
     await compare('the request log', (l) => l.reader.rows({}));
     await compare('open holds', (l) => l.reader.openHolds());
+    await compare('object owners', async (l) => [...(await l.objects.owners(objectIds))].sort(([a], [b]) => (a < b ? -1 : 1)));
     const errors = async (l: typeof source) => (await l.reader.verify()).filter((f) => f.severity === 'error');
     return { copied, sourceErrors: await errors(source), targetErrors: await errors(target), differences };
   } finally {

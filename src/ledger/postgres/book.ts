@@ -85,13 +85,13 @@ async function lockCounters(c: pg.PoolClient, companyId: string, checks: QuotaCh
   return checks.map((q) => byId.get(q.counterId)!);
 }
 
-/** The request row's columns at admission, in `insertRequest`'s order. */
+/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$16). */
 function requestValues(facts: RequestFacts, at: string, instanceId: string, holdTokens: number, holdMicroUsd: number): unknown[] {
-  return [facts.id, at, facts.companyId, facts.keyId, facts.userId ?? null, facts.sessionId ?? null, facts.feature ?? null, facts.endpoint, facts.requestedModel, facts.stream, facts.estimatedPromptTokens ?? 0, holdTokens, holdMicroUsd, instanceId];
+  return [facts.id, at, facts.companyId, facts.keyId, facts.userId ?? null, facts.sessionId ?? null, facts.feature ?? null, facts.endpoint, facts.requestedModel, facts.stream, facts.estimatedPromptTokens ?? 0, holdTokens, holdMicroUsd, instanceId, facts.conversationId ?? null, facts.clientRequestId ?? null];
 }
 
-const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14)`;
+const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16)`;
 
 /** Writes the `held` row of a request that is not billed on an estimate (one statement, no lock). */
 export async function openRow(c: pg.Pool | pg.PoolClient, facts: RequestFacts, now: Date, instanceId: string): Promise<void> {
@@ -161,10 +161,10 @@ export async function admitRow(c: pg.PoolClient, facts: RequestFacts, want: Hold
   const counterIds = [...new Set(quotas.map((q) => q.counterId))];
   await c.query(
     `WITH r AS (${INSERT_REQUEST}),
-      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($15::text[], $16::bigint[]) AS t(g, a)),
-      u AS (UPDATE grants SET held = held + t.a FROM unnest($15::text[], $16::bigint[]) AS t(g, a) WHERE grants.id = t.g),
-      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($17::text[]) AS q),
-      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($17::text[]))
+      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($17::text[], $18::bigint[]) AS t(g, a)),
+      u AS (UPDATE grants SET held = held + t.a FROM unnest($17::text[], $18::bigint[]) AS t(g, a) WHERE grants.id = t.g),
+      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($19::text[]) AS q),
+      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($19::text[]))
      SELECT 1`,
     [...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd), parts.map((p) => p.grantId), parts.map((p) => p.amount), counterIds],
   );
@@ -217,7 +217,7 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
   let o = outcome;
   if (o.billedObject && status === 'settled') {
     const billed = await c.query('INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (object_id) DO NOTHING', [o.billedObject.id, o.billedObject.kind, requestId, at]);
-    if (billed.rowCount === 0) o = { ...o, meteredTokens: 0, costMicroUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+    if (billed.rowCount === 0) o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
   }
   const held = head.holds ?? [];
   const quotaHeld = head.quota_holds ?? [];
@@ -236,7 +236,8 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
   const { rows: counters } = await c.query<CounterRow>(
     `WITH r AS (UPDATE requests SET status = $2, http_status = $3, returned_model = $4, requested_model = COALESCE(requested_model, $5), price_version = $6,
           input_tokens = $7, cached_input_tokens = $8, output_tokens = $9, reasoning_tokens = $10, total_tokens = $11, metered_tokens = $12,
-          cost_micro_usd = $13, usage_source = $14, latency_ms = $15, ttfb_ms = $16, upstream_request_id = $17, error_code = $18, settled_at = $19
+          cost_micro_usd = $13, usage_source = $14, latency_ms = $15, ttfb_ms = $16, upstream_request_id = $17, error_code = $18, settled_at = $19,
+          cost_nano_usd = $32, tool_calls = $33
         WHERE id = $1),
       dh AS (DELETE FROM holds WHERE request_id = $1),
       g AS (UPDATE grants SET held = held + t.dh, spent = spent + t.ds FROM unnest($20::text[], $21::bigint[], $22::bigint[]) AS t(id, dh, ds) WHERE grants.id = t.id),
@@ -253,6 +254,7 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
       parts.map((p) => p.grantId), parts.map((p) => p.unit), parts.map((p) => p.amount), parts.map((p) => p.overdraft),
       charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0,
       quotaHeld.map((q) => q.counterId), quotaHeld.map((q) => q.tokens), quotaHeld.map((q) => q.microUsd),
+      o.costNanoUsd ?? o.costMicroUsd * 1000, o.toolCalls ? JSON.stringify(o.toolCalls) : null,
     ],
   );
   const byId = new Map(released.map((g) => [g.id, g]));

@@ -7,7 +7,7 @@ export interface ImportedTable {
   rows: Record<string, unknown>[];
 }
 
-const TABLES = new Set(['purchases', 'grants', 'requests', 'holds', 'debits', 'quota_counters', 'quota_holds', 'billed_objects', 'alerts', 'quota_requests']);
+const TABLES = new Set(['purchases', 'grants', 'requests', 'holds', 'debits', 'quota_counters', 'quota_holds', 'billed_objects', 'alerts', 'quota_requests', 'objects']);
 
 /** Columns of `table` in the Postgres ledger, leaving out the ones Postgres fills itself (`requests.seq`). */
 async function columnsOf(c: pg.PoolClient, table: string): Promise<string[]> {

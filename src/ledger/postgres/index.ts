@@ -19,6 +19,7 @@ import { migratePool, openPool, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
 import { DEFAULT_LIVENESS, heartbeat, newInstanceId, orphanedHolds, register, stop, type Liveness } from './instances.js';
 import { Lanes } from './lanes.js';
+import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
@@ -49,6 +50,7 @@ export class PgLedger implements Ledger {
   readonly reader: PgReader;
   readonly quotaRequests: PgQuotaRequests;
   readonly alerts: PgAlerts;
+  readonly objects: PgObjectStore;
   readonly buckets: PgBuckets;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
@@ -78,6 +80,7 @@ export class PgLedger implements Ledger {
     this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
+    this.objects = new PgObjectStore(queries);
     this.buckets = new PgBuckets(this.pool, this.ready);
   }
 

@@ -1,5 +1,6 @@
 import type { Queryable } from './db.js';
-import type { Balance, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import type { AlertRecord, Balance, CounterState, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import { pgReads, type PgReads } from './reads.js';
 import { verifyPg } from './verify.js';
 
 /** The SQL condition for a filter over `requests r` (rows still `held` left out), with its parameters. */
@@ -47,10 +48,14 @@ const strip = ({ seq: _seq, ...row }: Selected): RequestRow => row;
  * Groups and ids sort bytewise (`COLLATE "C"`), NULL first, as SQLite does; days and hours are UTC.
  */
 export class PgReader implements LedgerReader {
+  private readonly reads: PgReads;
+
   constructor(
     private readonly pool: Queryable,
     private readonly balanceOf: (companyId: string, now: Date) => Promise<Balance>,
-  ) {}
+  ) {
+    this.reads = pgReads(pool);
+  }
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
     const key = KEY[groupBy];
@@ -61,7 +66,7 @@ export class PgReader implements LedgerReader {
       `SELECT ${key ?? 'NULL'} AS key, ${company ?? 'NULL'} AS "companyId", count(*) AS requests,
          coalesce(sum(r.input_tokens), 0) AS "inputTokens", coalesce(sum(r.cached_input_tokens), 0) AS "cachedInputTokens",
          coalesce(sum(r.output_tokens), 0) AS "outputTokens", coalesce(sum(r.reasoning_tokens), 0) AS "reasoningTokens",
-         coalesce(sum(r.total_tokens), 0) AS "totalTokens", coalesce(sum(r.cost_micro_usd), 0) AS "costMicroUsd",
+         coalesce(sum(r.total_tokens), 0) AS "totalTokens", div(coalesce(sum(r.cost_nano_usd), 0) + 500, 1000) AS "costMicroUsd",
          coalesce(sum(CASE WHEN r.http_status >= 400 OR r.status = 'voided' THEN 1 ELSE 0 END), 0) AS errors,
          avg(r.latency_ms) AS "avgLatencyMs"
        FROM requests r WHERE ${w.sql}
@@ -131,5 +136,19 @@ export class PgReader implements LedgerReader {
 
   async verify(): Promise<Finding[]> {
     return verifyPg(this.pool);
+  }
+
+  // Context holds and the dashboard's reads, kept in reads.ts.
+  contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined> {
+    return this.reads.contextTokens(companyId, ref);
+  }
+  quotaCounters(ids: string[]): Promise<CounterState[]> {
+    return this.reads.quotaCounters(ids);
+  }
+  openHoldsByCompany(): Promise<Record<string, number>> {
+    return this.reads.openHoldsByCompany();
+  }
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]> {
+    return this.reads.recentAlerts(companyId, limit);
   }
 }

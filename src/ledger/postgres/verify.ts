@@ -106,6 +106,13 @@ const CHECKS: Check[] = [
           UNION ALL SELECT id, 'grant totals' FROM grants WHERE held < 0 OR spent < 0`,
   },
   {
+    name: 'cost_units_agree',
+    severity: 'error',
+    detail: 'a row\'s micro-USD cost is not its nano-USD cost rounded half up',
+    sql: `SELECT id, 'cost_micro_usd=' || cost_micro_usd || ' cost_nano_usd=' || cost_nano_usd FROM requests
+          WHERE cost_nano_usd < 0 OR cost_micro_usd <> (cost_nano_usd + 500) / 1000`,
+  },
+  {
     name: 'statuses_known',
     severity: 'error',
     detail: 'a request has an unknown status',
