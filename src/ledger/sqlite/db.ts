@@ -32,9 +32,9 @@ export interface LedgerDb {
 /**
  * Opens (creating if needed) the ledger file and applies pending migrations.
  * WAL mode with `synchronous = NORMAL`: a committed transaction survives a crash of the process
- * (kill -9); only an OS crash or power loss can drop the last few commits. Checkpoints are left to
- * a `Checkpointer` thread (see checkpointer.ts), with auto-checkpoint kept only as a distant
- * safety net.
+ * (kill -9); only an OS crash or power loss can drop the last few commits. Auto-checkpoint is set
+ * to a distant safety net here; a `Checkpointer` thread (see checkpointer.ts) turns it off while it
+ * does the checkpoints.
  * @throws if the file cannot be opened or a migration fails.
  */
 export function openLedgerDb(path: string): LedgerDb {
