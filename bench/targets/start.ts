@@ -75,6 +75,8 @@ export interface TollgateOptions {
   nodeFlags?: string[];
   /** Suffix for the ledger and log file names. */
   tag?: string;
+  /** The process's environment (default: the bench's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -95,7 +97,7 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
     '--models',
     o.models.join(','),
   ];
-  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root });
+  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root, env: o.env });
   const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
   return { name: 'tollgate', origin: url, headers: { authorization: `Bearer ${key}` }, pid: child.pid, child, stop: () => stopChild(child) };
 }

@@ -6,6 +6,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import * as schema from './schema.js';
+import { sqlStatsHook } from './sql-stats.js';
 
 /**
  * The committed drizzle-kit migrations (`migrations/sqlite/` at the package root), found by walking up
@@ -39,7 +40,7 @@ export interface LedgerDb {
  */
 export function openLedgerDb(path: string): LedgerDb {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path);
+  const sqlite = new Database(path, { verbose: sqlStatsHook() });
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
