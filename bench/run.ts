@@ -24,7 +24,7 @@ import { runRounds, warmUp } from './phases/rounds.js';
 import { resultsMarkdown, table } from './report/render.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
-import { directTarget, portkeyDir, startPortkey, startTollgate, startUpstream, type Env, type Target } from './targets/start.js';
+import { directTarget, portkeyDir, startFloor, startPortkey, startTollgate, startUpstream, type Env, type Target } from './targets/start.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plan = process.argv.includes('--smoke') ? SMOKE : FULL;
@@ -65,6 +65,9 @@ async function main(): Promise<number> {
   cleanups.push(upstream.stop);
   const models = variantsOf(plan).map(modelOf);
   const targets: Target[] = [directTarget(upstream.url)];
+  const floor = await startFloor(env, upstream.url);
+  cleanups.push(floor.stop);
+  targets.push(floor);
   const tollgate = await startTollgate(env, { upstreamUrl: upstream.url, models });
   cleanups.push(tollgate.stop);
   targets.push(tollgate);
@@ -107,7 +110,7 @@ async function main(): Promise<number> {
     log(`wrote bench/RESULTS.md; took ${Math.round(tookS)} s`);
   } else log(`smoke run took ${Math.round(tookS)} s (RESULTS.md is written by the full run only)`);
 
-  const failed = (['direct', 'tollgate'] as const).filter((t) => tally(results, t).errors > 0);
+  const failed = (['direct', 'floor', 'tollgate'] as const).filter((t) => tally(results, t).errors > 0);
   if (failed.length && plan.mode === 'smoke') {
     log(`bench: failed requests through ${failed.join(', ')}`);
     return 1;

@@ -164,7 +164,7 @@ describe('alerts', () => {
     }
     now = new Date('2026-11-22T12:09:00Z');
     for (let i = 0; i < 4; i++) await send(t, u); // the same spike as above, 9 minutes after the first request
-    await settle();
+    await settle(t);
     expect(hooks).toEqual([]);
     expect(kinds()).toEqual([]);
   });

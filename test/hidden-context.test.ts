@@ -47,6 +47,8 @@ beforeAll(async () => {
   tollgate = await startTollgate({
     upstreamUrl: upstream.url,
     companies: { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] }, beta: { allocations: [{ id: 'beta-grant', tokens: 10_000_000 }] } },
+    // Conversations and responses made outside tollgate (never recorded) are visible to these keys.
+    objects: { unrecordedVisibleTo: ['acme-key', 'beta-key'] },
   });
 });
 afterAll(async () => {
@@ -80,8 +82,13 @@ describe('hidden context', () => {
     expect(Number(row.hold_tokens)).toBeGreaterThanOrEqual(6000);
   });
 
-  it('never reads another company’s response: an unknown id holds the model’s whole input window', async () => {
-    const row = await ask('resp_second', { previous_response_id: 'resp_first' }, 'beta-key');
+  it('never reads another company’s response (404, nothing held or sent); an id tollgate never saw holds the model’s whole input window', async () => {
+    const rows = tollgate.rows().length;
+    const err = await ask('resp_second', { previous_response_id: 'resp_first' }, 'beta-key').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404 });
+    expect(tollgate.rows()).toHaveLength(rows);
+    expect(upstream.received).toHaveLength(0);
+    const row = await ask('resp_second', { previous_response_id: 'resp_made_elsewhere' }, 'beta-key');
     expect(row.company_id).toBe('beta');
     expect(Number(row.estimated_prompt_tokens)).toBeGreaterThanOrEqual(maxInputTokens('gpt-4.1'));
   });

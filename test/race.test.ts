@@ -74,6 +74,8 @@ describe('racing requests', () => {
         }),
       );
       const ok = results.filter((r) => r.status === 'fulfilled').length;
+      // A stream's row settles just after its last byte: wait for the ledger, not for the client.
+      await t.settled();
       const rows = t.rows();
       expect(rows).toHaveLength(ok);
       expect(rows.every((r) => r.status === 'settled')).toBe(true);

@@ -1,5 +1,6 @@
 /**
- * What one bench run measures and for how long: the full plan (`npm run bench`, ~11 minutes) and
+ * What one bench run measures and for how long: the full plan (`npm run bench`, ~35 minutes: every
+ * rate runs 30 s per target and round, long enough for GC and WAL checkpoints to show) and
  * the smoke plan (`npm run bench:smoke`, seconds: tiny rates and durations, no large ledgers,
  * Portkey only if already installed). Rates are RPS, durations ms unless named `…S` (seconds).
  */
@@ -31,15 +32,15 @@ const instant: Variant = { delayMs: 0, chunks: 20, intervalMs: 10 };
 
 export const FULL: Plan = {
   mode: 'full',
-  rounds: 3,
+  rounds: 2,
   warmup: { rps: 1000, ms: 3000 },
-  openLoop: { rates: [100, 500, 1000, 2000], ms: 8000, delayedRate: 1000, delayed: { delayMs: 50, chunks: 20, intervalMs: 10 }, instant },
-  closedLoop: { connections: 64, durationS: 8 },
+  openLoop: { rates: [100, 500, 1000, 2000], ms: 30_000, delayedRate: 1000, delayed: { delayMs: 50, chunks: 20, intervalMs: 10 }, instant },
+  closedLoop: { connections: 64, durationS: 10 },
   stream: { ratePerS: 100, count: 500, variant: { delayMs: 0, chunks: 20, intervalMs: 10 } },
   concurrent: { streams: 1000, ratePerS: 1000, variant: { delayMs: 0, chunks: 40, intervalMs: 100 } },
   ledger: { settleMs: 5000, sizes: [0, 1_000_000, 10_000_000], admits: 2000 },
   portkey: 'install',
-  deadlineMs: 45 * 60_000,
+  deadlineMs: 70 * 60_000,
 };
 
 export const SMOKE: Plan = {

@@ -25,6 +25,8 @@ export interface Scenario {
 export interface LatencyRun {
   p50: number;
   p99: number;
+  p999: number;
+  max: number;
   sent: number;
   errors: number;
   firstError?: string;
@@ -83,10 +85,10 @@ export async function runRounds(plan: Plan, targets: Target[], autocannon: Retur
     for (const s of scenarios) {
       for (const t of order) {
         const r = await openLoop({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(s.variant), rps: s.rps, durationMs: plan.openLoop.ms });
-        const run: LatencyRun = { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99), sent: r.sent, errors: r.errors, firstError: r.firstError };
+        const run: LatencyRun = { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99), p999: percentile(r.latencyMs, 99.9), max: percentile(r.latencyMs, 100), sent: r.sent, errors: r.errors, firstError: r.firstError };
         push(result.latency[s.key]!, t.name, run);
         if (t.pid) await waitIdle(t.pid);
-        log(`  ${s.label.padEnd(28)} ${t.name.padEnd(8)} p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`);
+        log(`  ${s.label.padEnd(28)} ${t.name.padEnd(8)} p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`);
       }
     }
     for (const t of order) {

@@ -5,7 +5,10 @@
  * - `closed-max`: autocannon, 64 connections, for `--seconds`.
  * tollgate runs from the bench's build (bench/.build/, mapped back to src/ by its source map).
  * Node writes one profile per thread when tollgate exits (SIGTERM), so each load gets its own folder
- * bench/profile/out/<load>/ and the summary is of the busiest profile in it (the main thread's).
+ * bench/profile/out/<load>/ and the summary is of the busiest profile in it (the main thread's),
+ * with the CPU per request by module (µs). Then the same load runs (at most 5 s) through a fresh,
+ * unprofiled tollgate that counts its ledger connection's SQL (`TOLLGATE_SQL_STATS`), for the
+ * statements and commits per request.
  * *.cpuprofile is git-ignored; the summaries go to stdout and to bench/profile/out/PROFILE.md.
  *
  *   node --import tsx bench/profile/run.ts [--seconds 20] [--rps 1000]
@@ -26,6 +29,7 @@ import { chatBody } from '../load/requests.js';
 import { percentile } from '../lib/stats.js';
 import { buildTollgate } from '../targets/build.js';
 import { CHAT_PATH, startTollgate, startUpstream, type Env } from '../targets/start.js';
+import { SQL_STATS_ENV, type SqlStats } from '../../src/ledger/sqlite/sql-stats.js';
 import { summarise, summaryMarkdown, type Summary } from './summarise.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, rps: { type: 'string', default: '1000' } } });
@@ -45,24 +49,43 @@ env.tollgateMain = buildTollgate(root);
 const upstream = await startUpstream(env);
 const sections: string[] = [`# tollgate CPU profiles\n\n${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; ${new Date().toISOString()}.\n`];
 
-const loads: [string, string, (origin: string, headers: Record<string, string>) => Promise<string>][] = [
+/** A load: what it did (for the title) and how many requests completed. */
+type Load = (origin: string, headers: Record<string, string>, seconds: number) => Promise<{ text: string; requests: number }>;
+const loads: [string, string, Load][] = [
   [
     'open-1000',
     `open loop, ${rps} RPS, ${seconds} s`,
-    async (origin, headers) => {
-      const r = await openLoop({ origin, path: CHAT_PATH, headers, body: chatBody(variant), rps, durationMs: seconds * 1000 });
-      return `${r.ok}/${r.sent} ok, p50 ${percentile(r.latencyMs, 50).toFixed(3)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(3)} ms`;
+    async (origin, headers, s) => {
+      const r = await openLoop({ origin, path: CHAT_PATH, headers, body: chatBody(variant), rps, durationMs: s * 1000 });
+      return { text: `${r.ok}/${r.sent} ok, p50 ${percentile(r.latencyMs, 50).toFixed(3)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(3)} ms, p99.9 ${percentile(r.latencyMs, 99.9).toFixed(3)} ms`, requests: r.ok };
     },
   ],
   [
     'closed-max',
     `closed loop, 64 connections, ${seconds} s`,
-    async (origin, headers) => {
-      const r = await closedLoop(autocannon, { origin, path: CHAT_PATH, headers, body: chatBody(variant), connections: 64, durationS: seconds });
-      return `${Math.round(r.rps)} RPS, ${r.errors} errors`;
+    async (origin, headers, s) => {
+      const r = await closedLoop(autocannon, { origin, path: CHAT_PATH, headers, body: chatBody(variant), connections: 64, durationS: s });
+      return { text: `${Math.round(r.rps)} RPS, ${r.errors} errors`, requests: r.ok };
     },
   ],
 ];
+
+/** CPU per request by module (µs of the main thread's busy time), the top `top`, as Markdown. */
+function perRequest(s: Summary, requests: number, top = 12): string {
+  const us = (ms: number) => ((ms * 1000) / requests).toFixed(1);
+  const rows = s.areas.slice(0, top).map((a) => `| ${a.name} | ${us(a.selfMs)} |`);
+  return [`CPU per request: ${us(s.busyMs)} µs (main thread, ${requests.toLocaleString('en-US')} requests)`, '', '| Module | µs per request |', '|---|---|', ...rows].join('\n');
+}
+
+/** Statements and commits per request on the ledger connection, from an unprofiled run of `load`. */
+async function sqlPerRequest(name: string, load: Load): Promise<string> {
+  const file = join(env.work, `sql-${name}.json`);
+  const t = await startTollgate(env, { upstreamUrl: upstream.url, models: [modelOf(variant)], tag: `sql-${name}`, env: { ...process.env, [SQL_STATS_ENV]: file } });
+  const { requests } = await load(t.origin, t.headers, Math.min(5, seconds));
+  await t.stop();
+  const stats = JSON.parse(readFileSync(file, 'utf8')) as SqlStats;
+  return `Ledger SQL per request (unprofiled run, ${requests.toLocaleString('en-US')} requests; start-up statements included): ${(stats.statements / requests).toFixed(2)} statements, ${(stats.commits / requests).toFixed(2)} commits`;
+}
 
 /** The summary of the busiest `.cpuprofile` in `dir` (waits up to 10 s for tollgate to write them). */
 async function busiestProfile(dir: string): Promise<Summary> {
@@ -80,10 +103,10 @@ try {
     const dir = join(out, name);
     rmSync(dir, { recursive: true, force: true });
     const t = await startTollgate(env, { upstreamUrl: upstream.url, models: [modelOf(variant)], tag: name, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir] });
-    const outcome = await load(t.origin, t.headers);
+    const outcome = await load(t.origin, t.headers, seconds);
     await t.stop();
     const s = await busiestProfile(dir);
-    const md = summaryMarkdown(`${name}: ${label} — ${outcome}`, s);
+    const md = [summaryMarkdown(`${name}: ${label} — ${outcome.text}`, s), perRequest(s, outcome.requests), await sqlPerRequest(name, load), ''].join('\n\n');
     console.log(md);
     sections.push(md);
   }

@@ -1,13 +1,13 @@
 /**
  * Starts the bench's processes: the fake upstream (pinned with the load generator) and the targets
- * the load is sent to: `direct` (the upstream itself), `tollgate` and `portkey` (each proxy a child
- * process pinned to the proxy core). Every process listens on 127.0.0.1 only.
+ * the load is sent to: `direct` (the upstream itself), `floor` (a bare node:http + undici
+ * pass-through), `tollgate` and `portkey` (each proxy a child process pinned to the proxy core). Every process listens on 127.0.0.1 only.
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { CORES, firstMessage, freePort, spawnPinned, stopChild, waitForHttp } from '../lib/proc.js';
 
-export type TargetName = 'direct' | 'tollgate' | 'portkey';
+export type TargetName = 'direct' | 'floor' | 'tollgate' | 'portkey';
 
 /** Something the load generator sends requests to. */
 export interface Target {
@@ -54,6 +54,17 @@ export function directTarget(upstreamUrl: string): Target {
   return { name: 'direct', origin: upstreamUrl, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, stop: async () => {} };
 }
 
+/**
+ * The floor: a bare node:http + undici pass-through (`floor-main.mjs`), pinned to the proxy core
+ * and run with plain `node`, as tollgate is. What it adds over `direct` is the cost of any Node proxy.
+ */
+export async function startFloor(env: Env, upstreamUrl: string, connections = 128): Promise<Target> {
+  const args = [join(env.root, 'bench', 'targets', 'floor-main.mjs'), '--upstream', upstreamUrl, '--connections', String(connections)];
+  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, 'floor.log'), ipc: true, cwd: env.root });
+  const { url } = await firstMessage<{ url: string }>(child, 20_000, 'floor');
+  return { name: 'floor', origin: url, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, pid: child.pid, stop: () => stopChild(child) };
+}
+
 export interface TollgateOptions {
   upstreamUrl: string;
   /** Models to price (every variant the load uses). */
@@ -64,6 +75,8 @@ export interface TollgateOptions {
   nodeFlags?: string[];
   /** Suffix for the ledger and log file names. */
   tag?: string;
+  /** The process's environment (default: the bench's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -84,7 +97,7 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
     '--models',
     o.models.join(','),
   ];
-  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root });
+  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root, env: o.env });
   const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
   return { name: 'tollgate', origin: url, headers: { authorization: `Bearer ${key}` }, pid: child.pid, child, stop: () => stopChild(child) };
 }

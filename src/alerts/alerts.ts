@@ -22,8 +22,19 @@ export interface SettledUsage {
  * across restarts. Firing writes a structured log line (warn) and, when a webhook is configured,
  * POSTs the alert in the background. Nothing here can fail or delay a request: `afterSettle` is
  * called after the response and catches everything.
+ *
+ * The keys already recorded (or being recorded) are remembered in memory, so a condition that
+ * stays true — a minute over the spike multiple, a quota past 80 % — costs one ledger write when it
+ * first fires and none on the settles after it (it used to cost an INSERT per settle). The memory
+ * is bounded (`REMEMBERED_KEYS`); when it is full it starts over, which costs at most one more
+ * INSERT … ON CONFLICT DO NOTHING per key, never a second alert.
  */
+/** Most alert keys remembered as fired before the memory starts over (each key is ~60 bytes). */
+export const REMEMBERED_KEYS = 10_000;
+
 export class AlertService {
+  /** Keys recorded in the ledger (or on their way there) by this process: skipped without a write. */
+  private readonly fired = new Set<string>();
   /** Per subject: tokens per minute (minute index since the epoch → tokens), trimmed to the spike window. */
   private readonly minutes = new Map<string, Map<number, number>>();
   /** Per subject: the first minute (index since the epoch) this process saw it use tokens. */
@@ -119,6 +130,9 @@ export class AlertService {
 
   /** Records the alert once (in the ledger, in the background); when it is new, logs it and queues the webhook. */
   private fire(key: string, kind: Kind, companyId: string, details: Record<string, unknown>): void {
+    if (this.fired.has(key)) return;
+    if (this.fired.size >= REMEMBERED_KEYS) this.fired.clear();
+    this.fired.add(key);
     const firedAt = this.clock().toISOString();
     const payload = { key, kind, companyId, firedAt, ...details };
     this.store
@@ -130,6 +144,9 @@ export class AlertService {
           this.store.attempted(key, delivered ? new Date().toISOString() : null).catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert delivery'));
         });
       })
-      .catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert'));
+      .catch((err: unknown) => {
+        this.fired.delete(key); // not recorded: the next settle that meets the condition tries again
+        this.log.error({ err, key }, 'could not record an alert');
+      });
   }
 }

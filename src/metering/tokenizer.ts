@@ -1,4 +1,5 @@
-import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
+import { createRequire } from 'node:module';
+import type * as Cl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
 import { modelToEncodingMap } from 'gpt-tokenizer/mapping';
 import * as models from 'gpt-tokenizer/models';
@@ -11,6 +12,14 @@ type Spec = { max_output_tokens?: number; max_input_tokens?: number; context_win
 /** Input window assumed for a model gpt-tokenizer does not know (tokens). */
 const FALLBACK_MAX_INPUT = 128_000;
 const specs = models as unknown as Record<string, Spec | undefined>;
+
+/**
+ * cl100k_base (GPT-3.5, GPT-4, ada-002) is loaded on first use, not at start: its tables are ~17 MB
+ * of heap that a proxy serving current models (all o200k_base) never needs, and that every major GC
+ * walks. The first request for such a model pays the load once (~0.2–1 s, synchronous).
+ */
+let cl100k: typeof Cl100k | undefined;
+const loadCl100k = (): typeof Cl100k => (cl100k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/cl100k_base') as typeof Cl100k);
 
 /**
  * Counts tokens of `text` in the model's encoding: cl100k_base for the models gpt-tokenizer maps to
@@ -49,7 +58,7 @@ export function estimateLongText(text: string, count: (t: string) => number): nu
 }
 
 function countExactly(model: string, text: string): number {
-  const encoder = encodingOf(model) === 'cl100k' ? cl100k : o200k;
+  const encoder = encodingOf(model) === 'cl100k' ? loadCl100k() : o200k;
   return encoder.countTokens(text, { disallowedSpecial: new Set() });
 }
 

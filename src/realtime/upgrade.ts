@@ -8,6 +8,7 @@ import { invalidRequest, type Denial } from '../http/denial.js';
 import { errorResponse } from '../http/openai-error.js';
 import { featureOf, FEATURE_HEADER } from '../middleware/feature-rate/index.js';
 import { priceBook } from '../pricing/price.js';
+import { errorCodeOfBody } from '../proxy/meter-tap.js';
 import { refused } from '../proxy/refused.js';
 import type { Runtime } from '../runtime.js';
 import { chooseProtocol, readHandshake } from './handshake.js';
@@ -97,7 +98,7 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const code = errorCode(body) ?? `upstream_${res.statusCode}`;
+        const code = errorCodeOfBody(body) ?? `upstream_${res.statusCode}`;
         void failed(res.statusCode ?? 502, code, new Response(body, { status: res.statusCode ?? 502, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') } }));
       });
       res.on('error', () => void failed(502, 'upstream_unreachable', undefined));
@@ -153,15 +154,4 @@ async function writeHttp(socket: Duplex, res: Response): Promise<void> {
     if (name !== 'content-length' && name !== 'connection') lines.push(`${name}: ${value}`);
   });
   socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
-}
-
-/** The `error.code` (or `error.type`) of an OpenAI error body. */
-function errorCode(text: string): string | undefined {
-  try {
-    const e = (JSON.parse(text) as { error?: { code?: unknown; type?: unknown } }).error;
-    const code = e?.code ?? e?.type;
-    return code == null ? undefined : String(code);
-  } catch {
-    return undefined;
-  }
 }

@@ -6,6 +6,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import * as schema from './schema.js';
+import { sqlStatsHook } from './sql-stats.js';
 
 /**
  * The committed drizzle-kit migrations (`migrations/sqlite/` at the package root), found by walking up
@@ -32,14 +33,14 @@ export interface LedgerDb {
 /**
  * Opens (creating if needed) the ledger file and applies pending migrations.
  * WAL mode with `synchronous = NORMAL`: a committed transaction survives a crash of the process
- * (kill -9); only an OS crash or power loss can drop the last few commits. Checkpoints are left to
- * a `Checkpointer` thread (see checkpointer.ts), with auto-checkpoint kept only as a distant
- * safety net.
+ * (kill -9); only an OS crash or power loss can drop the last few commits. Auto-checkpoint is set
+ * to a distant safety net here; a `Checkpointer` thread (see checkpointer.ts) turns it off while it
+ * does the checkpoints.
  * @throws if the file cannot be opened or a migration fails.
  */
 export function openLedgerDb(path: string): LedgerDb {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path);
+  const sqlite = new Database(path, { verbose: sqlStatsHook() });
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');

@@ -33,7 +33,7 @@ import { WriterLock } from './writer-lock.js';
  * each promise resolves only after that transaction committed — a request goes upstream only once
  * its row is on disk, while a busy proxy pays one commit per batch. SQLite's write lock serialises
  * admissions, so two can never both take the last tokens. WAL checkpoints (which fsync) run on a
- * worker thread. `syncGrants` and `recoverOpenHolds` run synchronously in their own transaction.
+ * worker thread, never inside a commit on the event loop (see `Checkpointer`). `syncGrants` and `recoverOpenHolds` run synchronously in their own transaction.
  */
 export class SqliteLedger implements Ledger {
   readonly reader: SqliteReader;
@@ -52,6 +52,7 @@ export class SqliteLedger implements Ledger {
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
+    checkpointer?.attach(handle.sqlite, this.queue);
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
     this.alerts = new SqliteAlerts(handle.db);
@@ -115,6 +116,8 @@ export interface SqliteLedgerOptions {
   readonly?: boolean;
   /** Run WAL checkpoints on a worker thread (default true); off, SQLite's own auto-checkpoint does it. */
   checkpointThread?: boolean;
+  /** WAL pages past which the checkpoint thread resets the WAL (default ~32 MiB worth; tests use fewer). */
+  walResetPages?: number;
 }
 
 /**
@@ -131,7 +134,7 @@ export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
   const lock = WriterLock.acquire(opts.path);
   try {
     const handle = openLedgerDb(opts.path);
-    return new SqliteLedger(handle, opts.checkpointThread === false ? undefined : new Checkpointer(opts.path), lock);
+    return new SqliteLedger(handle, opts.checkpointThread === false ? undefined : new Checkpointer(opts.path, opts.walResetPages), lock);
   } catch (err) {
     lock.release();
     throw err;

@@ -16,6 +16,8 @@ interface Job {
  */
 export class LedgerQueue {
   private jobs: Job[] = [];
+  /** While held (see `hold`), queued jobs wait for `release` instead of committing. */
+  private held = false;
 
   /** @param transaction runs a function in one `BEGIN IMMEDIATE` transaction (or inside the one already open). */
   constructor(private readonly transaction: <T>(fn: () => T) => T) {}
@@ -24,8 +26,29 @@ export class LedgerQueue {
   run<T>(op: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.jobs.push({ op, resolve: resolve as (v: unknown) => void, reject });
-      if (this.jobs.length === 1) setImmediate(() => this.flush());
+      if (this.jobs.length === 1 && !this.held) setImmediate(() => this.flushUnlessHeld());
     });
+  }
+
+  /**
+   * Stops committing queued jobs until `release` (they keep queueing; nothing blocks the event
+   * loop): the checkpointer holds the queue for the few milliseconds its WAL-resetting checkpoint
+   * holds SQLite's write lock, which a commit would otherwise wait for asleep on the main thread.
+   * `flush` still commits when called directly (close, recovery, grant sync).
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends a `hold`; what queued meanwhile commits in the next turn, in one batch. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.jobs.length > 0) setImmediate(() => this.flushUnlessHeld());
+  }
+
+  private flushUnlessHeld(): void {
+    if (!this.held) this.flush();
   }
 
   /** Commits what is queued now, synchronously (before closing the connection). */

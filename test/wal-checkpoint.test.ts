@@ -1,0 +1,63 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HoldRequest, Outcome, RequestFacts } from '../src/ledger/port.js';
+import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
+import { waitUntil } from './support/wait.js';
+
+/**
+ * WAL checkpoints run on the checkpoint thread, never inside a commit on the event loop: the
+ * serving connection's auto-checkpoint is off, and the thread keeps the WAL bounded under steady
+ * writes by resetting it (holding the group-commit queue, not the event loop, while it does) — and
+ * no admitted or settled row is lost on the way.
+ */
+const NOW = new Date('2026-11-30T10:00:00.000Z');
+const RESET_PAGES = 16; // 64 KiB: each burst below writes several times that
+const PAGE = 4096;
+
+const dirs: string[] = [];
+const open: SqliteLedger[] = [];
+afterEach(async () => {
+  for (const l of open.splice(0)) await l.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+let seq = 0;
+const facts = (): RequestFacts => ({ id: `req_${String(++seq).padStart(6, '0')}`, companyId: 'acme', keyId: 'acme-key', endpoint: '/v1/chat/completions', requestedModel: 'gpt-4o-mini', stream: false, estimatedPromptTokens: 10 });
+const want: HoldRequest = { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
+const used: Outcome = { httpStatus: 200, usage: { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, totalTokens: 15 }, usageSource: 'upstream', meteredTokens: 15, costMicroUsd: 15, latencyMs: 1 };
+
+describe('WAL checkpoints', () => {
+  it('stay off the serving connection, keep the WAL bounded under bursts of writes, and lose no row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-wal-'));
+    dirs.push(dir);
+    const path = join(dir, 'ledger.db');
+    const wal = () => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+    const ledger = openSqliteLedger({ path, walResetPages: RESET_PAGES });
+    open.push(ledger);
+    const serving = (ledger as unknown as { handle: { sqlite: Database.Database } }).handle.sqlite;
+    expect(serving.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    await ledger.syncGrants([{ id: 'g', companyId: 'acme', unit: 'tokens', amount: 0, unlimited: true, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null }], [], NOW);
+
+    const ids: string[] = [];
+    for (let burst = 0; burst < 8; burst++) {
+      const batch = Array.from({ length: 150 }, facts);
+      ids.push(...batch.map((f) => f.id));
+      const admitted = await Promise.all(batch.map((f) => ledger.admit(f, want, NOW, [])));
+      expect(admitted.every((a) => a.ok)).toBe(true);
+      const settled = await Promise.all(batch.map((f) => ledger.settle(f.id, used, NOW)));
+      expect(settled.every((s) => s !== false)).toBe(true);
+      // The thread empties the WAL once it is past RESET_PAGES; without it the WAL only grows.
+      await waitUntil(() => wal() < RESET_PAGES * PAGE, { timeoutMs: 15_000, what: `WAL (${wal()} bytes) reset below ${RESET_PAGES} pages` });
+    }
+    await ledger.close();
+    open.splice(0);
+
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare("SELECT id FROM requests WHERE status = 'settled' ORDER BY id").all() as { id: string }[];
+    db.close();
+    expect(rows.map((r) => r.id)).toEqual(ids);
+  });
+});
