@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { keysCreateCommand, keysRevokeCommand } from './cli/keys.js';
 import { ledgerVerifyCommand } from './cli/ledger.js';
+import { ledgerCopyCommand } from './cli/ledger-copy.js';
 import { registerReportCommands } from './cli/reports.js';
 import { serveCommand } from './cli/serve.js';
 
@@ -13,7 +14,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite ledger');
+const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite or Postgres ledger');
 
 program
   .command('serve')
@@ -23,6 +24,7 @@ program
   .option('--host <host>', 'listen host, overriding listen.host')
   .option('--upstream <url>', 'upstream base URL, overriding upstream.baseUrl (e.g. the mock: http://127.0.0.1:9999)')
   .option('--no-watch', 'do not reload the config when its file changes (SIGHUP still reloads it)')
+  .option('-w, --workers <n>', 'processes sharing the listen port (default 1; above 1 needs a Postgres ledger)')
   .action(serveCommand);
 
 const keys = program.command('keys').description('company API keys');
@@ -58,12 +60,18 @@ token
   .option('--private-key <file>', 'PKCS#8 PEM private key, for ES256/EdDSA/RS256 companies')
   .action(async (opts) => (await import('./cli/token.js')).tokenMintCommand(opts));
 
-const ledger = program.command('ledger').description('the SQLite ledger');
+const ledger = program.command('ledger').description('the ledger (a SQLite file or a Postgres database)');
 ledger
-  .command('verify [file]')
+  .command('verify [file-or-url]')
   .description("check the ledger's invariants; exits 1 naming the offending rows")
-  .option('-c, --config <file>', 'config file whose ledger.path to check when no file is given')
+  .option('-c, --config <file>', 'config file whose ledger (path or url) to check when none is given')
   .action(ledgerVerifyCommand);
+ledger
+  .command('copy')
+  .description('copy a SQLite ledger into an empty Postgres ledger, then verify both and compare them')
+  .requiredOption('--from <file>', 'the SQLite ledger file (stop the proxy first)')
+  .requiredOption('--to <url>', 'the Postgres ledger: postgres://user:password@host:5432/database (empty)')
+  .action(ledgerCopyCommand);
 
 const configCmd = program.command('config').description('the config file (proxy.config.json)');
 configCmd

@@ -3,7 +3,7 @@ import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
 import type { Ledger } from './ledger/port.js';
-import type { RateLimiter } from './limits/rate-limiter.js';
+import type { RateLimits } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Upstream } from './proxy/upstream.js';
@@ -25,7 +25,7 @@ export interface Runtime {
   config: Config;
   keys: KeyIndex;
   jwt: JwtVerifier;
-  rateLimiter: RateLimiter;
+  rateLimiter: RateLimits;
   alerts: AlertService;
   /** The ledger, behind its port (src/ledger/port.ts). */
   ledger: Ledger;

@@ -9,8 +9,9 @@ import { JwtVerifier } from './auth/jwt.js';
 import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
-import { openLedger } from './ledger/open.js';
+import { describeLedger, openLedger } from './ledger/open.js';
 import { RateLimiter } from './limits/rate-limiter.js';
+import { SharedRateLimiter } from './limits/shared-rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
@@ -88,7 +89,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   };
   const alerts = alertService(config.alerts);
   const metrics = new Metrics({ config: () => runtime.config, openHolds: () => ledger.reader.openHolds(), processMetrics: opts.processMetrics });
-  const runtime: Runtime = createRuntime({ config, keys: new KeyIndex(config), jwt, rateLimiter: new RateLimiter(), alerts, ledger, upstream, clock, log, metrics });
+  const runtime: Runtime = createRuntime({ config, keys: new KeyIndex(config), jwt, rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(), alerts, ledger, upstream, clock, log, metrics });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<Omit<RuntimeParts, 'config'>> {
@@ -110,7 +111,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const realtime = attachRealtime(server, runtime);
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info({ url: `http://${host}:${port}`, ledger: config.ledger.path, upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
+  log.info({ url: `http://${host}:${port}`, ledger: describeLedger(config.ledger), upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
 
   return {
     url: `http://${host}:${port}`,

@@ -216,7 +216,7 @@ describe('report commands', () => {
     );
   });
 
-  it('refuses bad input with exit 2 and a message, and has --help', () => {
+  it('refuses bad input with exit 2 and a message, and has --help', { timeout: 120_000 }, () => {
     const badSince = tollgate(args('usage', '--since', 'yesterday'));
     expect(badSince.status).toBe(2);
     expect(badSince.stderr).toContain('since: expected an ISO 8601 instant');

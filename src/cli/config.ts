@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { diffAgainstLedger, jwtProblems, type MirroredGrant } from '../config/check.js';
 import { diffConfigs, formatChange, restartOnlyChanges, type ConfigChange } from '../config/diff.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { openLedger } from '../ledger/open.js';
+import { describeLedger, isPostgresUrl, locationOf, openLedger } from '../ledger/open.js';
 import type { Config } from '../config/schema.js';
 
 export interface ConfigCheckOpts {
@@ -23,8 +23,8 @@ interface CheckReport {
   notes: string[];
 }
 
-async function readMirroredGrants(path: string): Promise<MirroredGrant[]> {
-  const ledger = openLedger({ path, readonly: true });
+async function readMirroredGrants(fileOrUrl: string): Promise<MirroredGrant[]> {
+  const ledger = openLedger({ ...locationOf(fileOrUrl), readonly: true });
   try {
     return await ledger.reader.grants();
   } finally {
@@ -64,10 +64,10 @@ export async function configCheckCommand(fileArg: string | undefined, opts: Conf
     report.changes = diffConfigs(before, config);
     report.needsRestart = restartOnlyChanges(before, config);
   } else if (config) {
-    const ledger = opts.ledger ?? config.ledger.path;
-    report.comparedWith = `the grants in ${ledger}`;
+    const ledger = opts.ledger ?? config.ledger.path ?? config.ledger.url!;
+    report.comparedWith = `the grants in ${describeLedger(locationOf(ledger))}`;
     let mirrored: MirroredGrant[] = [];
-    if (existsSync(ledger)) {
+    if (isPostgresUrl(ledger) || existsSync(ledger)) {
       try {
         mirrored = await readMirroredGrants(ledger);
       } catch (err) {

@@ -2,7 +2,7 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config, PriceConfig } from '../config/schema.js';
 import { checkPrices } from '../pricing/check.js';
 import { listPrices, PriceBook } from '../pricing/price.js';
-import { openLedger } from '../ledger/open.js';
+import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import { formatTable, parseInstant, type Column } from '../reports/index.js';
 
 /**
@@ -93,12 +93,12 @@ export async function pricesCheckCommand(opts: Opts): Promise<void> {
       fail((err as Error).message);
     }
   }
-  const path = opts.ledger ?? cfg.ledger.path;
+  const where = locationOf(opts.ledger ?? cfg.ledger.path ?? cfg.ledger.url!);
   let ledger;
   try {
-    ledger = openLedger({ path, readonly: true });
+    ledger = openLedger({ ...where, readonly: true });
   } catch (err) {
-    fail(`cannot open the ledger ${path}: ${(err as Error).message}`);
+    fail(`cannot open the ledger ${describeLedger(where)}: ${(err as Error).message}`);
   }
   const since = new Date(now.getTime() - days * 86_400_000).toISOString();
   const rows = await ledger.reader.usage({ since, until: now.toISOString() }, 'model');

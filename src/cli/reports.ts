@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import { openLedger } from '../ledger/open.js';
+import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
@@ -114,15 +114,15 @@ const isStoreError = (err: unknown) => err instanceof Error && (err.name === 'Sq
  */
 async function openReadOnly(opts: SourceOpts): Promise<{ ledger: Ledger; companies: string[]; source: string }> {
   const config = opts.ledger === undefined ? loadConfig(configPath(opts.config)) : undefined;
-  const path = opts.ledger ?? config!.ledger.path;
+  const path = opts.ledger ?? config!.ledger.path ?? config!.ledger.url!;
   let ledger: Ledger;
   try {
-    ledger = openLedger({ path, readonly: true });
+    ledger = openLedger({ ...locationOf(path), readonly: true });
   } catch (err) {
-    throw new UsageError(`cannot open the ledger ${path}: ${(err as Error).message}`);
+    throw new UsageError(`cannot open the ledger ${describeLedger(locationOf(path))}: ${(err as Error).message}`);
   }
   if (config) return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
-  return { ledger, companies: await ledger.reader.companies(), source: `the ledger ${path}` };
+  return { ledger, companies: await ledger.reader.companies(), source: `the ledger ${describeLedger(locationOf(path))}` };
 }
 
 /** Runs `parse`, turning what it throws into a UsageError. */

@@ -1,14 +1,16 @@
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
+import { isPrimary, runPrimary } from './workers.js';
 
 /**
  * `tollgate serve`: loads and validates the config, starts the proxy, and shuts down cleanly on
  * SIGINT/SIGTERM (in-flight requests finish and settle first). Exits 1 on an invalid config.
  * The config file is watched and reloaded when it changes (unless `--no-watch`); SIGHUP reloads it
- * too. A bad edit is refused and logged, and the running config keeps serving.
+ * too. A bad edit is refused and logged, and the running config keeps serving. `--workers N`
+ * (Postgres ledger only) runs N processes sharing the listen port (see workers.ts).
  */
-export async function serveCommand(opts: { config?: string; port?: string; host?: string; upstream?: string; watch?: boolean }): Promise<void> {
+export async function serveCommand(opts: { config?: string; port?: string; host?: string; upstream?: string; watch?: boolean; workers?: string }): Promise<void> {
   const log = createLogger();
   const file = configPath(opts.config);
   let config;
@@ -21,6 +23,17 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
     }
     throw err;
   }
+  const workers = opts.workers === undefined ? 1 : Number(opts.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    process.stderr.write(`--workers must be a whole number of at least 1, got ${opts.workers}\n`);
+    process.exit(1);
+  }
+  if (workers > 1 && config.ledger.url === undefined) {
+    // One writer per SQLite ledger: several processes on one file would corrupt its live rows.
+    process.stderr.write(`--workers ${workers} needs a Postgres ledger: a SQLite ledger (${config.ledger.path}) has exactly one writing process. Set "ledger": { "url": "postgres://…" } in the config (or $TOLLGATE_DATABASE_URL), or serve with one worker.\n`);
+    process.exit(1);
+  }
+  if (workers > 1 && isPrimary()) return runPrimary(workers, log);
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
   if (opts.upstream !== undefined) {

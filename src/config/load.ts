@@ -35,7 +35,7 @@ export function parseConfig(raw: unknown, file = '(inline)'): Config {
 }
 
 /**
- * Reads and validates a config file. Relative `ledger.path` is resolved against the config's folder.
+ * Reads and validates a config file. A relative `ledger.path` is resolved against the config's folder.
  * @throws ConfigError when the file is missing, is not JSON, or is invalid.
  */
 export function loadConfig(file: string): Config {
@@ -52,6 +52,6 @@ export function loadConfig(file: string): Config {
     throw new ConfigError(file, [`not valid JSON: ${(err as Error).message}`]);
   }
   const config = parseConfig(raw, file);
-  config.ledger.path = resolve(file, '..', config.ledger.path);
+  if (config.ledger.path !== undefined) config.ledger.path = resolve(file, '..', config.ledger.path);
   return config;
 }

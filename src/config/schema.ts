@@ -256,10 +256,28 @@ export const configSchema = z
       })
       .strict()
       .default({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', connections: 128, timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 } }),
+    /**
+     * Where the ledger lives: `path`, a SQLite file (default `./data/ledger.db`; one process), or
+     * `url`, a Postgres database (`postgres://user:password@host:5432/db`; several replicas or
+     * `--workers`). Exactly one; with neither, `$TOLLGATE_DATABASE_URL` when set, else the default file.
+     */
     ledger: z
-      .object({ path: z.string().min(1).default('./data/ledger.db') })
+      .object({
+        path: z.string().min(1).optional(),
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
+        lapseMs: z.number().int().min(600).optional(),
+      })
       .strict()
-      .default({ path: './data/ledger.db' }),
+      .refine((l) => !(l.path && l.url), { message: 'give either "path" (a SQLite file) or "url" (Postgres), not both' })
+      .default({})
+      .transform((l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
+        const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
+        if (l.url) return { url: l.url, ...lapse };
+        if (l.path) return { path: l.path, ...lapse };
+        const env = process.env.TOLLGATE_DATABASE_URL;
+        return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
+      }),
     admission: z
       .object({
         /**

@@ -1,18 +1,42 @@
 import type { Ledger } from './port.js';
+import { openPgLedger } from './postgres/index.js';
 import { openSqliteLedger } from './sqlite/index.js';
 
-/** Where the ledger lives, as the config's `ledger` section says. */
-export interface LedgerLocation {
-  /** A SQLite file (created with its folder when missing). */
-  path: string;
-  /** Open an existing ledger read-only (reports): no migration; writes fail. */
+/** Where the ledger lives, as the config's `ledger` section says: a SQLite `path` or a Postgres `url`. */
+export type LedgerLocation = ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
+  /** Open an existing ledger read-only (reports): no migration; writes fail (SQLite), no instance registered (Postgres). */
   readonly?: boolean;
+  /** Postgres: ms without a heartbeat after which a replica counts as gone (default 30,000); it heartbeats every sixth of that. */
+  lapseMs?: number;
+};
+
+/** True for a `postgres://` or `postgresql://` URL. */
+export function isPostgresUrl(text: string): boolean {
+  return /^postgres(ql)?:\/\//.test(text);
+}
+
+/** A location from a command line's `--ledger` argument: a Postgres URL or a SQLite file. */
+export function locationOf(fileOrUrl: string): { path: string } | { url: string } {
+  return isPostgresUrl(fileOrUrl) ? { url: fileOrUrl } : { path: fileOrUrl };
+}
+
+/** The location for logs and messages: the file, or the URL with its password masked. */
+export function describeLedger(location: { path?: string; url?: string }): string {
+  if (location.path !== undefined) return location.path;
+  const u = new URL(location.url!);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 /**
- * Opens the ledger the config names, with the adapter for its engine (SQLite today).
- * @throws if it cannot be opened, a read-only ledger does not exist, or a migration fails.
+ * Opens the ledger the config names, with the adapter for its engine: SQLite for a `path`,
+ * Postgres for a `url` (opened asynchronously: connection and migration errors surface on its first call).
+ * @throws if a SQLite file cannot be opened, a read-only one does not exist, or a migration fails.
  */
 export function openLedger(location: LedgerLocation): Ledger {
-  return openSqliteLedger(location);
+  if (location.url !== undefined) {
+    const liveness = location.lapseMs === undefined ? undefined : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
+    return openPgLedger({ url: location.url, readonly: location.readonly, liveness });
+  }
+  return openSqliteLedger({ path: location.path, readonly: location.readonly });
 }

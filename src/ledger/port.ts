@@ -4,7 +4,7 @@ import type { GrantState } from './allocate.js';
 
 /**
  * The ledger port: what tollgate asks of a ledger, whatever engine stores it. One adapter per
- * engine implements it (`src/ledger/sqlite/` today); `test/ledger-contract/` is the suite every
+ * engine implements it (`src/ledger/sqlite/`, `src/ledger/postgres/`); `test/ledger-contract/` is the suite every
  * adapter must pass. Nothing outside an adapter's folder knows its engine.
  *
  * What an adapter must guarantee (see src/ledger/README.md for the whole list):
@@ -243,9 +243,13 @@ export interface LedgerWriter {
   /** Voids a held request: releases its hold, charges nothing, records the outcome. `false` when not `held`. */
   void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean>;
   /**
-   * Crash recovery, run at start before serving: every row still `held` is marked `interrupted` and
-   * its hold released; with `charge_prompt` it is billed its counted prompt (usage source
-   * `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it resolved.
+   * Crash recovery, run at start before serving: every row still `held` by a process that is gone is
+   * marked `interrupted` and its hold released; with `charge_prompt` it is billed its counted prompt
+   * (usage source `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it
+   * resolved. Rows record the instance (process) that holds them: a single-writer store (SQLite)
+   * treats every held row as gone; a shared store resolves only rows of instances whose heartbeat
+   * lapsed (or that stopped), never those of live replicas, and from then on keeps doing so, with
+   * the same policy, for instances that die while it serves — each row exactly once.
    */
   recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]>;
   /**
@@ -429,6 +433,21 @@ export interface AlertStore {
   attempted(key: string, deliveredAt: string | null): Promise<void>;
 }
 
+/** A rate-limit bucket's level (requests or tokens, fractional) at an instant (`at`, ms since the epoch). */
+export interface BucketLevel {
+  level: number;
+  at: number;
+}
+
+/** Rate-limit buckets kept in a store that every replica shares (see `SharedRateLimiter` in limits/). */
+export interface BucketStore {
+  /**
+   * Atomically across replicas: reads the buckets `ids` (absent: never used), runs `plan` on them,
+   * and writes back the buckets it leaves in the map. Resolves to what `plan` returned.
+   */
+  update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
+}
+
 /**
  * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
  * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
@@ -475,6 +494,8 @@ export interface Ledger extends LedgerWriter {
   readonly reader: LedgerReader;
   readonly quotaRequests: QuotaRequestStore;
   readonly alerts: AlertStore;
+  /** Rate-limit buckets shared by every process on this ledger; absent for a single-process store (SQLite). */
+  readonly buckets?: BucketStore;
   /** Owners of the upstream objects created through tollgate (src/ownership/). */
   readonly objects: ObjectStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */

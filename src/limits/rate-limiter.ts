@@ -4,7 +4,7 @@ import type { RateLimitCheck } from './quotas.js';
  * Requests-per-minute and tokens-per-minute limits as token buckets: a bucket holds up to the
  * per-minute limit and refills continuously at limit/60 s, so a burst of a full minute's worth is
  * allowed and then requests flow at the average rate. State is in memory (per process; it starts
- * full after a restart). Tokens are the request's estimate at admission (prompt + output ceiling),
+ * full after a restart), or shared by every replica through a Postgres ledger (`SharedRateLimiter`). Tokens are the request's estimate at admission (prompt + output ceiling),
  * as OpenAI counts them against TPM.
  */
 
@@ -32,50 +32,83 @@ export function formatReset(ms: number): string {
   return m > 0 ? `${m}m${s}s` : `${s}s`;
 }
 
-/** The token buckets of every user and key (see the module comment), in memory. */
-export class RateLimiter {
+/** What `take` decided: the headers to send and, when refused, which limit refused it. */
+export interface RateTake {
+  refused?: RateLimited;
+  headers: RateLimitHeaders;
+}
+
+/** A bucket's level (requests or tokens) at an instant (ms since the epoch). */
+export type BucketLevel = Bucket;
+
+/**
+ * Rate-limit buckets, wherever they live: in this process (`RateLimiter`) or shared by every
+ * replica through the ledger's store (`SharedRateLimiter`).
+ */
+export interface RateLimits {
+  /** Takes 1 request and `tokens` tokens from every bucket of `checks` at `nowMs`, or none of them. */
+  take(checks: RateLimitCheck[], tokens: number, nowMs: number): RateTake | Promise<RateTake>;
+  /** Gives back what `take` took when the request was then refused for another reason. */
+  refund(checks: RateLimitCheck[], tokens: number): void | Promise<void>;
+}
+
+/** The bucket ids `checks` use (`<bucket>:requests`, `<bucket>:tokens`), for locking them together. */
+export function bucketIds(checks: RateLimitCheck[]): string[] {
+  return checks.flatMap((c) => [...(c.requestsPerMinute ? [`${c.bucketId}:requests`] : []), ...(c.tokensPerMinute ? [`${c.bucketId}:tokens`] : [])]);
+}
+
+function level(buckets: Map<string, Bucket>, id: string, limit: number, now: number): Bucket {
+  const b = buckets.get(id) ?? { level: limit, at: now };
+  b.level = Math.min(limit, b.level + ((now - b.at) * limit) / 60_000);
+  b.at = now;
+  buckets.set(id, b);
+  return b;
+}
+
+/**
+ * `take` on a map of buckets (missing ones start full), changing them in place: the token-bucket
+ * arithmetic shared by the in-memory and the shared limiter. Returns the headers to send (limits,
+ * what remains, when each bucket is full again) and, when refused, which limit refused it.
+ */
+export function takeFrom(buckets: Map<string, Bucket>, checks: RateLimitCheck[], tokens: number, nowMs: number): RateTake {
+  const headers: RateLimitHeaders = {};
+  const planned: { bucket: Bucket; amount: number }[] = [];
+  let refused: RateLimited | undefined;
+  for (const c of checks) {
+    for (const [type, limit, amount] of [['requests', c.requestsPerMinute, 1], ['tokens', c.tokensPerMinute, tokens]] as const) {
+      if (!limit) continue;
+      const b = level(buckets, `${c.bucketId}:${type}`, limit, nowMs);
+      if (b.level < amount && !refused) refused = { type, limit, retryAfterMs: Math.ceil(((Math.min(amount, limit) - b.level) * 60_000) / limit) };
+      planned.push({ bucket: b, amount });
+      const after = refused ? b.level : b.level - amount;
+      headers[`x-ratelimit-limit-${type}`] = String(limit);
+      headers[`x-ratelimit-remaining-${type}`] = String(Math.max(0, Math.floor(after)));
+      headers[`x-ratelimit-reset-${type}`] = formatReset(((limit - Math.max(0, after)) * 60_000) / limit);
+    }
+  }
+  if (!refused) for (const p of planned) p.bucket.level -= p.amount;
+  return { refused, headers };
+}
+
+/** `refund` on a map of buckets, in place (see `RateLimits.refund`). */
+export function refundTo(buckets: Map<string, Bucket>, checks: RateLimitCheck[], tokens: number): void {
+  for (const c of checks) {
+    const r = buckets.get(`${c.bucketId}:requests`);
+    if (r && c.requestsPerMinute) r.level = Math.min(c.requestsPerMinute, r.level + 1);
+    const t = buckets.get(`${c.bucketId}:tokens`);
+    if (t && c.tokensPerMinute) t.level = Math.min(c.tokensPerMinute, t.level + tokens);
+  }
+}
+
+/** The token buckets of every user and key (see the module comment), in this process's memory. */
+export class RateLimiter implements RateLimits {
   private readonly buckets = new Map<string, Bucket>();
 
-  private level(id: string, limit: number, now: number): Bucket {
-    const b = this.buckets.get(id) ?? { level: limit, at: now };
-    b.level = Math.min(limit, b.level + ((now - b.at) * limit) / 60_000);
-    b.at = now;
-    this.buckets.set(id, b);
-    return b;
+  take(checks: RateLimitCheck[], tokens: number, nowMs: number): RateTake {
+    return takeFrom(this.buckets, checks, tokens, nowMs);
   }
 
-  /**
-   * Takes 1 request and `tokens` tokens from every bucket of `checks` at `nowMs`, or none of them.
-   * Returns the headers to send (limits, what remains, when each bucket is full again) and, when
-   * refused, which limit refused it.
-   */
-  take(checks: RateLimitCheck[], tokens: number, nowMs: number): { refused?: RateLimited; headers: RateLimitHeaders } {
-    const headers: RateLimitHeaders = {};
-    const planned: { bucket: Bucket; amount: number }[] = [];
-    let refused: RateLimited | undefined;
-    for (const c of checks) {
-      for (const [type, limit, amount] of [['requests', c.requestsPerMinute, 1], ['tokens', c.tokensPerMinute, tokens]] as const) {
-        if (!limit) continue;
-        const b = this.level(`${c.bucketId}:${type}`, limit, nowMs);
-        if (b.level < amount && !refused) refused = { type, limit, retryAfterMs: Math.ceil(((Math.min(amount, limit) - b.level) * 60_000) / limit) };
-        planned.push({ bucket: b, amount });
-        const after = refused ? b.level : b.level - amount;
-        headers[`x-ratelimit-limit-${type}`] = String(limit);
-        headers[`x-ratelimit-remaining-${type}`] = String(Math.max(0, Math.floor(after)));
-        headers[`x-ratelimit-reset-${type}`] = formatReset(((limit - Math.max(0, after)) * 60_000) / limit);
-      }
-    }
-    if (!refused) for (const p of planned) p.bucket.level -= p.amount;
-    return { refused, headers };
-  }
-
-  /** Gives back what `take` took when the request was then refused for another reason. */
   refund(checks: RateLimitCheck[], tokens: number): void {
-    for (const c of checks) {
-      const r = this.buckets.get(`${c.bucketId}:requests`);
-      if (r && c.requestsPerMinute) r.level = Math.min(c.requestsPerMinute, r.level + 1);
-      const t = this.buckets.get(`${c.bucketId}:tokens`);
-      if (t && c.tokensPerMinute) t.level = Math.min(c.tokensPerMinute, t.level + tokens);
-    }
+    refundTo(this.buckets, checks, tokens);
   }
 }

@@ -83,7 +83,7 @@ export interface Placed {
 }
 
 /**
- * Rate limits (in memory), then quotas and grants (one ledger call). Returns the hold placed with
+ * Rate limits (in memory, or shared by replicas), then quotas and grants (one ledger call). Returns the hold placed with
  * the response headers, or the `rate_limited` / `insufficient_quota` denial. `want.maxTokens` is
  * the worst case in tokens (micro-USD for a money-only request), for the refusal message and the
  * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back. `rateLimited: false`
@@ -95,7 +95,7 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
   const rateChecks = rateLimited ? rateLimitsFor(company, principal, keyLimits) : [];
   const rateTokens = want.costOnly ? 0 : needed;
-  const rate = rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
+  const rate = await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
   const model = facts.requestedModel ?? 'this endpoint';
   if (rate.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
@@ -106,7 +106,7 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   const row = { ...facts, ...rowOf(requestId, principal, facts.sessionId) };
   const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
-    rt.rateLimiter.refund(rateChecks, rateTokens);
+    await rt.rateLimiter.refund(rateChecks, rateTokens);
     return result.reason === 'quota'
       ? { kind: 'insufficient_quota', by: 'quota', quota: result.quota, available: result.availableTokens, needed }
       : { kind: 'insufficient_quota', by: 'balance', model, needed, available: result.availableTokens, costOnly: want.costOnly === true };

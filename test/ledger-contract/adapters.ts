@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Ledger } from '../../src/ledger/port.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/index.js';
+import { openPgLedger } from '../../src/ledger/postgres/index.js';
+import { databaseOfThisFile, emptyLedgerTables } from '../support/postgres.js';
 
 /**
  * The ledger adapters the contract suite runs against. A new adapter passes the same suite by
@@ -31,6 +33,8 @@ export interface AdapterUnderTest {
   name: string;
   /** A fresh, empty, migrated ledger. */
   open(): Promise<OpenedLedger>;
+  /** The share of the property tests' runs to make on this adapter (default 1): opening a ledger on a server costs more than a file. */
+  propertyRuns?: number;
 }
 
 const sqlite: AdapterUnderTest = {
@@ -65,5 +69,41 @@ const sqlite: AdapterUnderTest = {
   },
 };
 
+/** This file's Postgres database (one per test file), emptied before each ledger opened on it. */
+const pgDatabase = databaseOfThisFile();
+pgDatabase.catch(() => {});
+
+const postgres: AdapterUnderTest = {
+  name: 'postgres',
+  async open() {
+    const { url, client } = await pgDatabase;
+    await emptyLedgerTables(client);
+    const ledger = openPgLedger({ url, poolSize: 4 });
+    await ledger.ping();
+    const all = async (sql: string) => (await client.query(sql)).rows;
+    const one = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+    return {
+      ledger,
+      raw: {
+        requestIds: async () => (await all('SELECT id FROM requests ORDER BY id COLLATE "C"')).map((r) => r.id as string),
+        snapshot: async () => ({
+          grants: await all('SELECT * FROM grants ORDER BY id COLLATE "C"'),
+          holds: await all('SELECT * FROM holds ORDER BY request_id COLLATE "C", grant_id COLLATE "C"'),
+          debits: await all('SELECT * FROM debits ORDER BY request_id COLLATE "C", grant_id COLLATE "C"'),
+          requests: await all('SELECT * FROM requests ORDER BY id COLLATE "C"'),
+          counters: await all('SELECT * FROM quota_counters ORDER BY id COLLATE "C"'),
+        }),
+        overdrawn: () => one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
+        recordedOverdraft: () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+      },
+      async close() {
+        await ledger.close();
+      },
+    };
+  },
+  // Each run opens a ledger on a server (about 0.1 s): a quarter of the SQLite adapter's runs.
+  propertyRuns: 0.25,
+};
+
 /** Every adapter of the ledger port. */
-export const ADAPTERS: AdapterUnderTest[] = [sqlite];
+export const ADAPTERS: AdapterUnderTest[] = [sqlite, postgres];

@@ -42,6 +42,9 @@ function syncAllocations(ledger: Ledger, allocations: Record<string, unknown>[],
   return ledger.syncGrants(grants, purchases, now);
 }
 
+/** `n` runs scaled by the adapter's `propertyRuns`. */
+const runs = (adapter: AdapterUnderTest, n: number) => Math.max(10, Math.round(n * (adapter.propertyRuns ?? 1)));
+
 const run = (adapter: AdapterUnderTest) => async (ops: Op[]): Promise<void> => {
   const { ledger, raw, close } = await adapter.open();
   try {
@@ -133,7 +136,7 @@ const run = (adapter: AdapterUnderTest) => async (ops: Op[]): Promise<void> => {
 
 describe.each(ADAPTERS)('ledger invariants under random operation sequences ($name)', (adapter) => {
   it('hold every invariant after every step', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), run(adapter)), { numRuns: 150 });
+    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), run(adapter)), { numRuns: runs(adapter, 150) });
   });
 
   it('honours a hold as a reservation when an admin lowers the grant before it settles', async () => {
@@ -172,7 +175,7 @@ describe.each(ADAPTERS)('ledger invariants under random operation sequences ($na
           await close();
         }
       }),
-      { numRuns: 100 },
+      { numRuns: runs(adapter, 100) },
     );
   });
 
@@ -212,7 +215,7 @@ describe.each(ADAPTERS)('ledger invariants under random operation sequences ($na
           await close();
         }
       }),
-      { numRuns: 150 },
+      { numRuns: runs(adapter, 150) },
     );
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type {
@@ -38,6 +39,8 @@ export class SqliteLedger implements Ledger {
   readonly reader: SqliteReader;
   readonly quotaRequests: SqliteQuotaRequests;
   readonly alerts: SqliteAlerts;
+  /** This process, recorded on the rows it admits (one process writes a SQLite ledger: recovery at start resolves every held row). */
+  readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   readonly objects: SqliteObjectStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
@@ -47,7 +50,7 @@ export class SqliteLedger implements Ledger {
     private readonly checkpointer?: Checkpointer,
     private readonly lock?: WriterLock,
   ) {
-    this.book = new SyncLedger(handle.sqlite);
+    this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
     checkpointer?.attach(handle.sqlite, this.queue);
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));

@@ -61,8 +61,14 @@ function recordToState(r: GrantRecord): GrantState {
 export class SyncLedger {
   private readonly sql: Statements;
 
-  /** @param sqlite an open ledger connection (see `openLedgerDb`), migrated. */
-  constructor(private readonly sqlite: Database.Database) {
+  /**
+   * @param sqlite an open ledger connection (see `openLedgerDb`), migrated.
+   * @param instanceId this process, recorded on the rows it admits (`inst_` + 16 hex digits).
+   */
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly instanceId: string | null = null,
+  ) {
     this.sql = prepareStatements(sqlite);
   }
 
@@ -96,6 +102,7 @@ export class SyncLedger {
       clientRequestId: facts.clientRequestId ?? null,
       holdTokens,
       holdMicroUsd,
+      instanceId: this.instanceId,
       conversationId: facts.conversationId ?? null,
     });
   }

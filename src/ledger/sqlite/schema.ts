@@ -72,6 +72,8 @@ export const requests = sqliteTable(
     stream: integer('stream', { mode: 'boolean' }).notNull(),
     /** held → settled | voided | interrupted. */
     status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
+    /** The process (instance) that admitted the row, `inst_` + 16 hex digits; null for rows written before it was recorded. */
+    instanceId: text('instance_id'),
     /** The prompt tokens counted at admission (gpt-tokenizer). */
     estimatedPromptTokens: integer('estimated_prompt_tokens').notNull().default(0),
     /** The worst case held at admission, in tokens and in micro-USD. */

@@ -17,9 +17,9 @@ export function prepareStatements(db: Database.Database) {
     addSpent: s('UPDATE grants SET spent = spent + ? WHERE id = ?'),
 
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id)
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId)`),
+                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId)`),
     requestHead: s("SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?"),
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
                         requested_model = COALESCE(requested_model, @model), price_version = @priceVersion,

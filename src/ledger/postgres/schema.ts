@@ -1,0 +1,214 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, date, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+/**
+ * The ledger's tables on Postgres (drizzle pg-core; migrations in `migrations/postgres/`). The same
+ * tables and columns as the SQLite ledger (src/ledger/sqlite/schema.ts, which documents each one),
+ * with Postgres types: tokens and money `bigint` (money in micro-USD, 1 USD = 1,000,000), instants
+ * `timestamptz` (the adapter reads and writes them as ISO 8601 UTC), flags `boolean`. Two additions
+ * for several replicas: `instances` (one row per process, with its heartbeat) and
+ * `requests.instance_id` (the process that holds the row), plus `requests.seq`, which orders rows
+ * admitted in the same millisecond (SQLite's rowid), and `rate_buckets` (shared rate limits).
+ */
+
+const tokens = (name: string) => bigint(name, { mode: 'number' });
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'string', precision: 3 });
+
+export const grants = pgTable(
+  'grants',
+  {
+    id: text('id').primaryKey(),
+    companyId: text('company_id').notNull(),
+    unit: text('unit', { enum: ['tokens', 'micro_usd'] }).notNull(),
+    amount: tokens('amount').notNull(),
+    unlimited: boolean('unlimited').notNull().default(false),
+    /** JSON array of model names or families the grant covers; NULL covers every model. */
+    models: text('models'),
+    startsAt: instant('starts_at'),
+    expiresAt: instant('expires_at'),
+    purchaseId: text('purchase_id'),
+    note: text('note'),
+    removedAt: instant('removed_at'),
+    spent: tokens('spent').notNull().default(0),
+    held: tokens('held').notNull().default(0),
+    createdAt: instant('created_at').notNull(),
+    updatedAt: instant('updated_at').notNull(),
+  },
+  (t) => [index('grants_company').on(t.companyId)],
+);
+
+export const purchases = pgTable('purchases', {
+  id: text('id').primaryKey(),
+  date: date('date', { mode: 'string' }).notNull(),
+  totalTokens: tokens('total_tokens').notNull(),
+  costPerTokenUsd: doublePrecision('cost_per_token_usd').notNull(),
+  provider: text('provider').notNull(),
+  expiresAt: instant('expires_at'),
+  notes: text('notes'),
+  removedAt: instant('removed_at'),
+});
+
+/** One process serving on this ledger: it heartbeats while alive; its held rows are resolved once the heartbeat lapses. */
+export const instances = pgTable('instances', {
+  id: text('id').primaryKey(),
+  pid: integer('pid').notNull(),
+  host: text('host').notNull(),
+  startedAt: instant('started_at').notNull(),
+  heartbeatAt: instant('heartbeat_at').notNull(),
+  /** Set when it closed cleanly, or when another instance found its heartbeat lapsed. */
+  stoppedAt: instant('stopped_at'),
+});
+
+export const requests = pgTable(
+  'requests',
+  {
+    id: text('id').primaryKey(),
+    /** Admission order among rows of the same millisecond (SQLite's rowid). */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    createdAt: instant('created_at').notNull(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    sessionId: text('session_id'),
+    /** The Responses conversation the request continues (`conversation`), to hold for its earlier turns. */
+    conversationId: text('conversation_id'),
+    feature: text('feature'),
+    endpoint: text('endpoint').notNull(),
+    requestedModel: text('requested_model'),
+    returnedModel: text('returned_model'),
+    stream: boolean('stream').notNull(),
+    status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
+    /** The instance (process) that admitted the row; null for rows copied from another ledger. */
+    instanceId: text('instance_id'),
+    estimatedPromptTokens: tokens('estimated_prompt_tokens').notNull().default(0),
+    holdTokens: tokens('hold_tokens').notNull(),
+    holdMicroUsd: tokens('hold_micro_usd').notNull().default(0),
+    httpStatus: integer('http_status'),
+    inputTokens: tokens('input_tokens').notNull().default(0),
+    cachedInputTokens: tokens('cached_input_tokens').notNull().default(0),
+    outputTokens: tokens('output_tokens').notNull().default(0),
+    reasoningTokens: tokens('reasoning_tokens').notNull().default(0),
+    totalTokens: tokens('total_tokens').notNull().default(0),
+    meteredTokens: tokens('metered_tokens').notNull().default(0),
+    /** `cost_nano_usd` rounded half up: what USD grants and quota counters were charged. */
+    costMicroUsd: tokens('cost_micro_usd').notNull().default(0),
+    /** The row's exact cost in nano-USD (1 USD = 1e9), built-in tool fees included; reports sum this. */
+    costNanoUsd: tokens('cost_nano_usd').notNull().default(0),
+    /** Built-in tool calls billed on the row, JSON text (`{"web_search":2}`), as on SQLite; NULL when none. */
+    toolCalls: text('tool_calls'),
+    priceVersion: text('price_version'),
+    usageSource: text('usage_source', { enum: ['upstream', 'computed', 'estimated', 'none'] }),
+    latencyMs: doublePrecision('latency_ms'),
+    ttfbMs: doublePrecision('ttfb_ms'),
+    upstreamRequestId: text('upstream_request_id'),
+    /** The caller's own `X-Client-Request-Id`, if it sent one. */
+    clientRequestId: text('client_request_id'),
+    errorCode: text('error_code'),
+    settledAt: instant('settled_at'),
+  },
+  (t) => [
+    index('requests_company_created').on(t.companyId, t.createdAt),
+    index('requests_held').on(t.instanceId).where(sql`${t.status} = 'held'`),
+    index('requests_conversation').on(t.companyId, t.conversationId, t.createdAt).where(sql`${t.conversationId} IS NOT NULL`),
+  ],
+);
+
+export const holds = pgTable(
+  'holds',
+  {
+    requestId: text('request_id').notNull(),
+    grantId: text('grant_id').notNull(),
+    amount: tokens('amount').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.grantId] })],
+);
+
+export const debits = pgTable(
+  'debits',
+  {
+    requestId: text('request_id').notNull(),
+    grantId: text('grant_id').notNull(),
+    unit: text('unit', { enum: ['tokens', 'micro_usd'] }).notNull(),
+    amount: tokens('amount').notNull(),
+    overdraft: tokens('overdraft').notNull().default(0),
+    createdAt: instant('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.grantId] }), index('debits_grant').on(t.grantId)],
+);
+
+export const quotaCounters = pgTable(
+  'quota_counters',
+  {
+    id: text('id').primaryKey(),
+    companyId: text('company_id').notNull(),
+    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scopeId: text('scope_id').notNull(),
+    window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
+    windowKey: text('window_key').notNull(),
+    spentTokens: tokens('spent_tokens').notNull().default(0),
+    heldTokens: tokens('held_tokens').notNull().default(0),
+    spentMicroUsd: tokens('spent_micro_usd').notNull().default(0),
+    heldMicroUsd: tokens('held_micro_usd').notNull().default(0),
+    createdAt: instant('created_at').notNull(),
+  },
+  (t) => [index('quota_counters_scope').on(t.scope, t.scopeId)],
+);
+
+export const quotaHolds = pgTable(
+  'quota_holds',
+  {
+    requestId: text('request_id').notNull(),
+    counterId: text('counter_id').notNull(),
+    tokens: tokens('tokens').notNull(),
+    microUsd: tokens('micro_usd').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.counterId] })],
+);
+
+export const alerts = pgTable('alerts', {
+  key: text('key').primaryKey(),
+  firedAt: instant('fired_at').notNull(),
+  kind: text('kind', { enum: ['quota_warning', 'quota_critical', 'low_balance_warning', 'low_balance_critical', 'usage_spike', 'quota_increase_request'] }).notNull(),
+  companyId: text('company_id').notNull(),
+  payload: text('payload').notNull(),
+  deliveredAt: instant('delivered_at'),
+  attempts: integer('attempts').notNull().default(0),
+});
+
+export const quotaRequests = pgTable('quota_requests', {
+  id: text('id').primaryKey(),
+  createdAt: instant('created_at').notNull(),
+  companyId: text('company_id').notNull(),
+  userId: text('user_id').notNull(),
+  requested: text('requested').notNull(),
+  justification: text('justification').notNull(),
+});
+
+export const billedObjects = pgTable('billed_objects', {
+  objectId: text('object_id').primaryKey(),
+  kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
+  requestId: text('request_id').notNull(),
+  billedAt: instant('billed_at').notNull(),
+});
+
+/** Rate-limit buckets (rpm, tpm) shared by every replica: `<user or key bucket>:requests|tokens`; `level` NULL until first used (full). */
+export const rateBuckets = pgTable('rate_buckets', {
+  id: text('id').primaryKey(),
+  level: doublePrecision('level'),
+  /** When `level` was last computed, ms since the epoch. */
+  atMs: bigint('at_ms', { mode: 'number' }),
+});
+
+/** Upstream objects created through tollgate and the company that owns each (see `ObjectStore` in src/ledger/port.ts). */
+export const objects = pgTable('objects', {
+  /** The upstream's id (`file-abc`, `batch_…`, `ft:…` for a fine-tuned model). */
+  id: text('id').primaryKey(),
+  /** OpenAI's object name (`file`, `batch`, `response`…); `model` for a fine-tuned model. */
+  kind: text('kind').notNull(),
+  companyId: text('company_id').notNull(),
+  keyId: text('key_id'),
+  userId: text('user_id'),
+  /** The request whose upstream answer named the object. */
+  requestId: text('request_id').notNull(),
+  createdAt: instant('created_at').notNull(),
+});

@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config/load.js';
+import { describeLedger, locationOf } from '../src/ledger/open.js';
+
+/** The config's `ledger` section: a SQLite `path` or a Postgres `url`, exactly one; `$TOLLGATE_DATABASE_URL` when neither. */
+const base = { companies: {}, prices: {} };
+const saved = process.env.TOLLGATE_DATABASE_URL;
+afterEach(() => {
+  if (saved === undefined) delete process.env.TOLLGATE_DATABASE_URL;
+  else process.env.TOLLGATE_DATABASE_URL = saved;
+});
+
+describe('ledger location', () => {
+  it('takes a path or a postgres URL, and refuses both or another scheme', () => {
+    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toEqual({ path: './x.db' });
+    expect(parseConfig({ ...base, ledger: { url: 'postgres://u:p@db:5432/t', lapseMs: 5000 } }).ledger).toEqual({ url: 'postgres://u:p@db:5432/t', lapseMs: 5000 });
+    expect(() => parseConfig({ ...base, ledger: { path: './x.db', url: 'postgres://db/t' } })).toThrow(ConfigError);
+    expect(() => parseConfig({ ...base, ledger: { path: './x.db', url: 'postgres://db/t' } })).toThrow('give either "path" (a SQLite file) or "url" (Postgres), not both');
+    expect(() => parseConfig({ ...base, ledger: { url: 'mysql://db/t' } })).toThrow('must be a postgres:// URL');
+  });
+
+  it('falls back to $TOLLGATE_DATABASE_URL, then to ./data/ledger.db', () => {
+    delete process.env.TOLLGATE_DATABASE_URL;
+    expect(parseConfig(base).ledger).toEqual({ path: './data/ledger.db' });
+    process.env.TOLLGATE_DATABASE_URL = 'postgresql://db/tollgate';
+    expect(parseConfig(base).ledger).toEqual({ url: 'postgresql://db/tollgate' });
+    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toEqual({ path: './x.db' });
+  });
+
+  it('names a Postgres ledger without its password', () => {
+    expect(describeLedger(locationOf('postgres://tollgate:s3cret@db:5432/t'))).toBe('postgres://tollgate:***@db:5432/t');
+    expect(describeLedger(locationOf('./data/ledger.db'))).toBe('./data/ledger.db');
+  });
+});

@@ -1,0 +1,80 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { GrantTerms, RequestFacts } from '../src/ledger/port.js';
+import { openPgLedger, type PgLedger } from '../src/ledger/postgres/index.js';
+import { createDatabase, dropDatabase } from './support/postgres.js';
+import { waitUntil } from './support/wait.js';
+
+/**
+ * Several processes on one Postgres ledger, at the port: admissions racing from two replicas never
+ * both take the last tokens, and the holds of a replica that died are resolved once, by a survivor,
+ * while a live replica's are never touched.
+ */
+let db: { name: string; url: string };
+let opened: PgLedger[] = [];
+const open = (liveness?: { heartbeatMs: number; lapseMs: number }) => {
+  const ledger = openPgLedger({ url: db.url, liveness, poolSize: 6 });
+  opened.push(ledger);
+  return ledger;
+};
+
+// Each test its own database: recovery looks at every instance of the ledger.
+beforeEach(async () => {
+  db = await createDatabase();
+});
+afterEach(async () => {
+  for (const l of opened) await l.close();
+  opened = [];
+  if (db) await dropDatabase(db.name);
+});
+
+const grant = (id: string, amount: number): GrantTerms => ({ id, companyId: 'acme', unit: 'tokens', amount, unlimited: false, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null });
+let seq = 0;
+const facts = (companyId = 'acme'): RequestFacts => ({ id: `req_${String(++seq).padStart(8, '0')}`, companyId, keyId: null, endpoint: '/v1/chat/completions', requestedModel: 'gpt-4o-mini', stream: false, estimatedPromptTokens: 7 });
+const NOW = new Date('2026-11-30T12:00:00.000Z');
+const want = { minTokens: 10, maxTokens: 10, clamp: false, maxPicoPerToken: 1 };
+
+describe('two replicas on one Postgres ledger', () => {
+  it('never admit more than the grant affords, however their admissions race', async () => {
+    const a = open();
+    const b = open();
+    await a.syncGrants([grant('race', 1_000)], [], NOW);
+    await b.syncGrants([grant('race', 1_000)], [], NOW); // idempotent: the second replica's sync changes nothing
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).admit(facts(), want, NOW, [])));
+    expect(results.filter((r) => r.ok)).toHaveLength(100);
+    expect(await a.reader.openHolds()).toBe(100);
+    const [g] = await b.reader.grants();
+    expect(g).toMatchObject({ held: 1_000, spent: 0 });
+    expect((await a.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('resolve the holds of a replica whose heartbeat lapsed exactly once, and never those of a live one', async () => {
+    await open().syncGrants([grant('g', 1_000_000)], [], NOW);
+    // `dead` never heartbeats after registering: it stands for a process killed mid-request.
+    const dead = open({ heartbeatMs: 3_600_000, lapseMs: 300 });
+    const live = open({ heartbeatMs: 50, lapseMs: 300 });
+    const deadIds: string[] = [];
+    const liveIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = facts();
+      expect((await dead.admit(f, want, NOW, [])).ok).toBe(true);
+      deadIds.push(f.id);
+      const g = facts();
+      expect((await live.admit(g, want, NOW, [])).ok).toBe(true);
+      liveIds.push(g.id);
+    }
+    // Two survivors start (each runs recovery, then reaps every 50 ms).
+    const survivors = [open({ heartbeatMs: 50, lapseMs: 300 }), open({ heartbeatMs: 50, lapseMs: 300 })];
+    const resolvedAtStart = (await Promise.all(survivors.map((s) => s.recoverOpenHolds(new Date(), 'charge_prompt', (_m, u) => u.inputTokens)))).flat();
+    expect(resolvedAtStart.filter((id) => liveIds.includes(id))).toEqual([]);
+    const status = async (id: string) => (await survivors[0]!.reader.rows({})).find((r) => r.id === id)?.status ?? 'held';
+    await waitUntil(async () => (await Promise.all(deadIds.map(status))).every((s) => s === 'interrupted'), { timeoutMs: 10_000, what: "the dead replica's holds to be resolved" });
+    // The live replica's rows are still held, and it settles them as usual.
+    for (const id of liveIds) expect(await status(id)).toBe('held');
+    for (const id of liveIds) expect(await live.settle(id, { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 }, NOW)).not.toBe(false);
+    // A late settle from the "dead" replica changes nothing: its rows were billed once, as interrupted.
+    expect(await dead.settle(deadIds[0]!, { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 }, NOW)).toBe(false);
+    const rows = (await survivors[0]!.reader.rows({})).filter((r) => deadIds.includes(r.id));
+    expect(rows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
+    expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+});
