@@ -1,0 +1,132 @@
+import type { CounterState, MirroredGrant } from './writer.js';
+import type { AlertRecord } from './stores.js';
+
+/** The ledger port's reads for reports, the read API, the dashboard and the CLI (see ../port.ts). */
+
+/** Which rows a report reads; every given field must match exactly. Rows still `held` are always left out. */
+export interface RequestFilter {
+  companyId?: string;
+  /** The end user named by the caller's token. */
+  userId?: string;
+  /** The company key the request came with. */
+  keyId?: string;
+  /** The model as the caller asked for it. */
+  model?: string;
+  /** The endpoint, e.g. `/v1/chat/completions`. */
+  endpoint?: string;
+  /** The `x-tollgate-feature` header. */
+  feature?: string;
+  /** ISO 8601 UTC instants compared with the admission time: `since` inclusive, `until` exclusive. */
+  since?: string;
+  until?: string;
+}
+
+/** How usage rows are grouped. `user` groups by company and user; `day` and `hour` are UTC. */
+export const GROUP_BYS = ['none', 'company', 'user', 'model', 'endpoint', 'day', 'hour'] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+/** One group of usage. Tokens as OpenAI reported them (cached in input, reasoning in output); cost integer micro-USD. */
+export interface UsageRow {
+  /** The group's value (company, user, model, endpoint, `2026-11-24` day or `2026-11-24T10:00Z` hour, UTC); null for `none` or a missing field. */
+  key: string | null;
+  /** The company, when grouping by user; otherwise null. */
+  companyId: string | null;
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  costMicroUsd: number;
+  /** Requests that failed: HTTP status ≥ 400, or voided. */
+  errors: number;
+  /** Mean latency in ms (0.1 ms precision); null when no row has one. */
+  avgLatencyMs: number | null;
+}
+
+/** One finished request, as the usage log, the history and the export read it. Tokens, micro-USD, ms, UTC. */
+export interface RequestRow {
+  id: string;
+  /** Admission instant, ISO 8601 UTC. */
+  createdAt: string;
+  companyId: string;
+  userId: string | null;
+  keyId: string | null;
+  endpoint: string;
+  requestedModel: string | null;
+  returnedModel: string | null;
+  feature: string | null;
+  stream: boolean;
+  status: 'settled' | 'voided' | 'interrupted';
+  httpStatus: number | null;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  meteredTokens: number;
+  costMicroUsd: number;
+  usageSource: string | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+}
+
+/** A recent row with the company's tokens left right after it (see `LedgerReader.recent`). */
+export interface RecentRow extends RequestRow {
+  remainingTokens: number;
+}
+
+/** Where a grant's tokens came from (the config's `purchases` entry it names). */
+export interface PurchaseRef {
+  id: string;
+  provider: string;
+  /** Purchase date, `YYYY-MM-DD`. */
+  date: string;
+}
+
+/** One broken invariant: which check, which rows, and what was found. */
+export interface Finding {
+  check: string;
+  /** `error` breaks an invariant; `warning` is legal but needs attention (open holds of a stopped proxy). */
+  severity: 'error' | 'warning';
+  /** The offending rows: request ids, grant ids, or `request/grant` pairs. */
+  rows: string[];
+  detail: string;
+}
+
+/** Reads for reports, the read API and the CLI. Never writes. */
+export interface LedgerReader {
+  /** Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing matches). */
+  usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]>;
+  /** The rows matching `filter`, oldest first. */
+  rows(filter: RequestFilter): Promise<RequestRow[]>;
+  /**
+   * The newest `limit` rows matching `filter`, newest first, each with the company's tokens left
+   * right after it: the tokens left now on its active limited tokens grants plus what every newer
+   * row of the company (matching the filter or not) debited from those grants.
+   */
+  recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]>;
+  /** Companies with a grant still in the config, sorted. */
+  companies(): Promise<string[]>;
+  /** Purchase records by id (those named; absent ids are left out). */
+  purchases(ids: string[]): Promise<PurchaseRef[]>;
+  /** Every grant ever mirrored (removed ones too), by company then id. */
+  grants(): Promise<MirroredGrant[]>;
+  /** Rows still `held` right now. */
+  openHolds(): Promise<number>;
+  /**
+   * The tokens an earlier turn carries into a request that continues it (Responses'
+   * `previous_response_id` or `conversation`): the input + output tokens of the row that billed
+   * response `ref.responseId`, else of the newest settled row of conversation `ref.conversationId`,
+   * among `companyId`'s rows only. Undefined when no such row was recorded.
+   */
+  contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined>;
+  /** Checks every invariant; empty when the ledger is sound. Each finding names up to 20 rows in `detail`. */
+  verify(): Promise<Finding[]>;
+  /** The quota counters with these ids (a window nothing was charged to yet has none, and is left out). For the dashboard's quota cards. */
+  quotaCounters(ids: string[]): Promise<CounterState[]>;
+  /** Rows still `held` right now, per company (companies with none left out). */
+  openHoldsByCompany(): Promise<Record<string, number>>;
+  /** The company's most recent alerts, newest first, at most `limit`. */
+  recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]>;
+}

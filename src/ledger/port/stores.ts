@@ -1,0 +1,99 @@
+/** The ledger port's small stores: quota requests, alerts, shared rate-limit buckets, object owners (see ../port.ts). */
+
+/** A quota-increase request filed by a user (or a key). */
+export interface QuotaRequestRecord {
+  id: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  companyId: string;
+  /** The user id, or `key:<key id>`. */
+  userId: string;
+  /** What is asked for, e.g. `{"window":"daily","tokens":200000}`. */
+  requested: Record<string, unknown>;
+  justification: string;
+}
+
+/** Quota-increase requests. */
+export interface QuotaRequestStore {
+  add(request: QuotaRequestRecord): Promise<void>;
+  /** A company's requests (only `userId`'s when given), newest first. */
+  list(companyId: string, userId?: string): Promise<QuotaRequestRecord[]>;
+}
+
+/** The kinds of alert tollgate fires. */
+export type AlertKind = 'quota_warning' | 'quota_critical' | 'low_balance_warning' | 'low_balance_critical' | 'usage_spike' | 'quota_increase_request';
+
+/** An alert as stored: `key` names the threshold and window, so each fires once. */
+export interface AlertRecord {
+  key: string;
+  kind: AlertKind;
+  companyId: string;
+  /** ISO 8601 UTC. */
+  firedAt: string;
+  /** The JSON body sent to the webhook. */
+  payload: string;
+}
+
+/** Fired alerts and their webhook deliveries. */
+export interface AlertStore {
+  /** Records the alert unless its key was recorded before; resolves true when it is new. */
+  record(alert: AlertRecord): Promise<boolean>;
+  /** Counts one delivery attempt; `deliveredAt` (ISO UTC) when the webhook answered 2xx. */
+  attempted(key: string, deliveredAt: string | null): Promise<void>;
+}
+
+/** A rate-limit bucket's level (requests or tokens, fractional) at an instant (`at`, ms since the epoch). */
+export interface BucketLevel {
+  level: number;
+  at: number;
+}
+
+/** Rate-limit buckets kept in a store that every replica shares (see `SharedRateLimiter` in limits/). */
+export interface BucketStore {
+  /**
+   * Atomically across replicas: reads the buckets `ids` (absent: never used), runs `plan` on them,
+   * and writes back the buckets it leaves in the map. Resolves to what `plan` returned.
+   */
+  update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
+}
+
+/**
+ * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
+ * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
+ */
+export type ObjectKind = 'file' | 'upload' | 'batch' | 'response' | 'chat.completion' | 'fine_tuning.job' | 'model' | 'vector_store' | 'conversation' | 'container' | 'video' | 'eval';
+
+/** Who created an upstream object through tollgate. */
+export interface ObjectOwner {
+  kind: ObjectKind;
+  companyId: string;
+  /** The company key that created it, or null when a user token did. */
+  keyId: string | null;
+  /** The user (JWT `sub`) that created it, or null when a company key did. */
+  userId: string | null;
+}
+
+/** An object to record: its upstream id (`file-abc`, `ft:gpt-4o-mini:org::id`), owner and the request that created it. */
+export interface OwnedObject extends ObjectOwner {
+  id: string;
+  /** The tollgate request (`req_…`) whose upstream answer named the object. */
+  requestId: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+}
+
+/**
+ * Ownership of upstream objects created through tollgate (files, batches, stored responses,
+ * fine-tuned models…): the shared upstream key can reach every company's objects, so tollgate
+ * answers 404 for objects the caller's company does not own and filters lists (src/ownership/).
+ *
+ * - `record` is first-writer-wins: an id already recorded keeps its owner (an answer can never
+ *   move an object to another company). Resolves once durable.
+ * - `owners` sees every `record` made before it was called (same ordering rule as the ledger).
+ * - Ids are the upstream's, compared exactly (case-sensitive).
+ */
+export interface ObjectStore {
+  record(objects: OwnedObject[]): Promise<void>;
+  /** The recorded owners of `ids` (ids never recorded are absent from the map). */
+  owners(ids: readonly string[]): Promise<Map<string, ObjectOwner>>;
+}
