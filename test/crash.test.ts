@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +10,7 @@ import { FakeUpstream } from './support/fake-upstream.js';
 import { waitUntil } from './support/wait.js';
 import { loadRecordings } from './support/fixtures.js';
 import { TEST_PRICES } from './support/harness.js';
+import { freePort } from './support/ports.js';
 
 /**
  * Crash safety: tollgate runs as a child process under load and is SIGKILLed at random moments,
@@ -33,14 +33,6 @@ afterAll(async () => {
   await upstream.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function start(configFile: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile], {

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mintKey } from '../src/auth/api-key.js';
 import { verifyLedger } from '../src/ledger/sqlite/verify.js';
 import { startFakeRealtime, type FakeRealtime } from './support/fake-realtime.js';
+import { freePort } from './support/ports.js';
 
 /**
  * A Realtime session whose proxy is SIGKILLed mid-response: at the next start its rows left `held`
@@ -24,14 +24,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts `tollgate serve` as a child process and resolves once `/healthz` answers (fails after 20 s). */
 async function serve(configFile: string, url: string): Promise<ChildProcess> {

@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { mintKey } from '../src/auth/api-key.js';
 import { LedgerBusyError } from '../src/ledger/sqlite/writer-lock.js';
 import { openSqliteLedger } from '../src/ledger/sqlite/index.js';
 import { waitUntil } from './support/wait.js';
+import { freePort } from './support/ports.js';
 
 /**
  * One writing process per SQLite ledger: a second `tollgate serve` on the same file refuses to
@@ -21,14 +21,6 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function config(port: number): string {
   const file = join(dir, `proxy.${port}.json`);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
-import type { AdmitResult, Balance, CounterState, GrantBalance, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { balanceFrom } from '../balance.js';
+import type { AdmitResult, Balance, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 
 /** A `grants` row as the pool returns it (numbers, booleans, ISO strings). */
 export interface GrantRow {
@@ -290,27 +291,6 @@ function burn(released: GrantState[], held: { grantId: string; amount: number }[
 
 /** The company's balance at `now` (no lock: a consistent snapshot of one statement). */
 export async function balanceOf(c: pg.Pool | pg.PoolClient, companyId: string, now: Date): Promise<Balance> {
-  const at = now.toISOString();
   const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 AND removed_at IS NULL', [companyId]);
-  const list: GrantBalance[] = expiryOrder(rows).map((row) => {
-    const g = stateOf(row);
-    const left = remaining(g);
-    return {
-      id: g.id,
-      unit: g.unit,
-      unlimited: g.unlimited,
-      models: g.models,
-      amount: g.amount,
-      spent: g.spent,
-      held: g.held,
-      remaining: left === Infinity ? null : left,
-      active: isActive(g, at),
-      startsAt: g.startsAt,
-      expiresAt: g.expiresAt,
-      purchaseId: row.purchase_id,
-    };
-  });
-  const active = list.filter((g) => g.active);
-  const sum = (unit: GrantBalance['unit']) => active.filter((g) => g.unit === unit && !g.unlimited).reduce((s, g) => s + (g.remaining ?? 0), 0);
-  return { companyId, tokens: sum('tokens'), microUsd: sum('micro_usd'), unlimitedModels: active.filter((g) => g.unlimited).flatMap((g) => g.models ?? []), grants: list };
+  return balanceFrom(companyId, expiryOrder(rows).map((row) => ({ state: stateOf(row), purchaseId: row.purchase_id })), now.toISOString());
 }

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Usage } from '../../metering/usage.js';
 import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
-import type { AdmitResult, Balance, GrantBalance, HoldRequest, InterruptedPolicy, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { balanceFrom } from '../balance.js';
+import type { AdmitResult, Balance, HoldRequest, InterruptedPolicy, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
 
 /** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
@@ -305,35 +306,10 @@ export class SyncLedger {
     return touched;
   }
 
-  /** The company's balance at `now`: every grant still in the config, with its standing. */
+  /** The company's balance at `now`: every grant still in the config, with its standing (see `balanceFrom`). */
   balance(companyId: string, now: Date): Balance {
-    const at = iso(now);
-    const list: GrantBalance[] = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => {
-      const g = recordToState(row);
-      const left = remaining(g);
-      return {
-        id: g.id,
-        unit: g.unit,
-        unlimited: g.unlimited,
-        models: g.models,
-        amount: g.amount,
-        spent: g.spent,
-        held: g.held,
-        remaining: left === Infinity ? null : left,
-        active: isActive(g, at),
-        startsAt: g.startsAt,
-        expiresAt: g.expiresAt,
-        purchaseId: row.purchase_id,
-      };
-    });
-    const active = list.filter((g) => g.active);
-    const sum = (unit: GrantBalance['unit']) => active.filter((g) => g.unit === unit && !g.unlimited).reduce((s, g) => s + (g.remaining ?? 0), 0);
-    return {
-      companyId,
-      tokens: sum('tokens'),
-      microUsd: sum('micro_usd'),
-      unlimitedModels: active.filter((g) => g.unlimited).flatMap((g) => g.models ?? []),
-      grants: list,
-    };
+    const grants = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => ({ state: recordToState(row), purchaseId: row.purchase_id }));
+    return balanceFrom(companyId, grants, iso(now));
   }
+
 }
