@@ -24,7 +24,16 @@ import { runRounds, warmUp } from './phases/rounds.js';
 import { resultsMarkdown, table } from './report/render.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
-import { directTarget, portkeyDir, startFloor, startPortkey, startTollgate, startUpstream, type Env, type Target } from './targets/start.js';
+import {
+  directTarget,
+  portkeyDir,
+  startFloor,
+  startPortkey,
+  startTollgate,
+  startUpstream,
+  type Env,
+  type Target,
+} from './targets/start.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plan = process.argv.includes('--smoke') ? SMOKE : FULL;
@@ -86,18 +95,31 @@ async function main(): Promise<number> {
 
   const concurrent: RunResults['concurrent'] = {};
   log(`concurrent streams: ${plan.concurrent.streams} through a fresh tollgate…`);
-  concurrent.tollgate = await concurrentStreams(plan, () => startTollgate(env, { upstreamUrl: upstream.url, models, connections: plan.concurrent.streams + 64, tag: 'streams' }));
-  log(`  tollgate peak RSS ${concurrent.tollgate.peakRssMb.toFixed(1)} MB, ${concurrent.tollgate.completed}/${concurrent.tollgate.streams} streams ok`);
+  concurrent.tollgate = await concurrentStreams(plan, () =>
+    startTollgate(env, {
+      upstreamUrl: upstream.url,
+      models,
+      connections: plan.concurrent.streams + 64,
+      tag: 'streams',
+    }),
+  );
+  log(
+    `  tollgate peak RSS ${concurrent.tollgate.peakRssMb.toFixed(1)} MB, ${concurrent.tollgate.completed}/${concurrent.tollgate.streams} streams ok`,
+  );
   if (withPortkey) {
     concurrent.portkey = await concurrentStreams(plan, () => startPortkey(env, upstream.url, 'streams'));
-    log(`  Portkey peak RSS ${concurrent.portkey.peakRssMb.toFixed(1)} MB, ${concurrent.portkey.completed}/${concurrent.portkey.streams} streams ok`);
+    log(
+      `  Portkey peak RSS ${concurrent.portkey.peakRssMb.toFixed(1)} MB, ${concurrent.portkey.completed}/${concurrent.portkey.streams} streams ok`,
+    );
   }
   await upstream.stop();
 
   log('ledger: settle throughput…');
   const settle = await settleThroughput(env, plan);
   log(`  ${Math.round(settle.pairsPerS)} admit+settle pairs/s`);
-  log(`ledger: admission with ${plan.ledger.sizes.map((s) => s.toLocaleString('en-US')).join(', ')} requests (bulk loads take a while)…`);
+  log(
+    `ledger: admission with ${plan.ledger.sizes.map((s) => s.toLocaleString('en-US')).join(', ')} requests (bulk loads take a while)…`,
+  );
   const admission = await admissionScaling(env, plan);
 
   const results: RunResults = { plan, rounds, rss, concurrent, settle, admission, skipped };
@@ -115,7 +137,10 @@ async function main(): Promise<number> {
     log(`bench: failed requests through ${failed.join(', ')}`);
     return 1;
   }
-  if (failed.length) log(`bench: unfinished or failed requests through ${failed.join(', ')} (offered rates above capacity; counted in the table)`);
+  if (failed.length)
+    log(
+      `bench: unfinished or failed requests through ${failed.join(', ')} (offered rates above capacity; counted in the table)`,
+    );
   return 0;
 }
 

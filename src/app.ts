@@ -31,7 +31,13 @@ import type { Runtime } from './runtime.js';
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
 const MAX_BODY = 64 * 1024 * 1024;
 
-const notFound = (c: AppContext) => errorResponse({ kind: 'not_found', message: `Invalid URL (${c.req.method} ${c.req.path})`, param: null, code: null } satisfies Denial);
+const notFound = (c: AppContext) =>
+  errorResponse({
+    kind: 'not_found',
+    message: `Invalid URL (${c.req.method} ${c.req.path})`,
+    param: null,
+    code: null,
+  } satisfies Denial);
 
 /**
  * A `/v1/...` request past its middleware (timing → route → bearer auth → body limit → feature
@@ -48,7 +54,12 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   const path = target.path;
   const method = incoming.method ?? 'GET';
   // hono answers HEAD by running the GET route and dropping its body, which a relayed response cannot survive; OpenAI's API has no HEAD.
-  if (method === 'HEAD') return onDenied(c, { kind: 'method_not_allowed', message: 'HEAD is not supported; use GET.', allow: 'GET, POST, DELETE' });
+  if (method === 'HEAD')
+    return onDenied(c, {
+      kind: 'method_not_allowed',
+      message: 'HEAD is not supported; use GET.',
+      allow: 'GET, POST, DELETE',
+    });
   const principal = withClientRequestId(c.var.principal, incoming.headers['x-client-request-id']);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return onDenied(c, owned);
@@ -58,21 +69,57 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
     admitted = await admitClientSecret(rt, principal, incoming, path, now);
   } else if (!endpoint) {
     // A JSON body passed through is read first, to refuse references to other companies' objects.
-    const body = method === 'POST' && /^application\/json/i.test(requestHeader(c, 'content-type') ?? '') ? await readBody(incoming, MAX_BODY) : upload;
+    const body =
+      method === 'POST' && /^application\/json/i.test(requestHeader(c, 'content-type') ?? '')
+        ? await readBody(incoming, MAX_BODY)
+        : upload;
     if (body === 'too_large') admitted = { kind: 'too_large', limitBytes: MAX_BODY };
-    else admitted = (body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined) ?? (await openRow(rt, principal, undefined, path, body, false, now));
+    else
+      admitted =
+        (body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined) ??
+        (await openRow(rt, principal, undefined, path, body, false, now));
   } else if (endpoint.body === 'json') {
     const raw = await readBody(incoming, MAX_BODY);
-    admitted = raw === 'too_large' ? { kind: 'too_large', limitBytes: MAX_BODY } : ((await refuseForeignReferences(rt, principal, raw)) ?? (await admitJson(rt, principal, endpoint, raw, feature, now)));
+    admitted =
+      raw === 'too_large'
+        ? { kind: 'too_large', limitBytes: MAX_BODY }
+        : ((await refuseForeignReferences(rt, principal, raw)) ??
+          (await admitJson(rt, principal, endpoint, raw, feature, now)));
   } else if (endpoint.body === 'multipart') {
-    admitted = await admitMultipart(rt, principal, endpoint, incoming, requestHeader(c, 'content-type') ?? '', feature, now);
+    admitted = await admitMultipart(
+      rt,
+      principal,
+      endpoint,
+      incoming,
+      requestHeader(c, 'content-type') ?? '',
+      feature,
+      now,
+    );
   } else {
-    admitted = await openRow(rt, principal, endpoint, path, upload, new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true', now);
+    admitted = await openRow(
+      rt,
+      principal,
+      endpoint,
+      path,
+      upload,
+      new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true',
+      now,
+    );
   }
   if ('kind' in admitted) return onDenied(c, admitted);
   admitted.ownership = keepsObjects(owned, method, path, admitted.body);
   rt.metrics?.admission(path, performance.now() - started);
-  return relay(rt, { method: method as ClientRequest['method'], pathAndQuery: forwardTarget(target), headers: incoming.headers, outgoing }, admitted, started);
+  return relay(
+    rt,
+    {
+      method: method as ClientRequest['method'],
+      pathAndQuery: forwardTarget(target),
+      headers: incoming.headers,
+      outgoing,
+    },
+    admitted,
+    started,
+  );
 }
 
 /**
@@ -97,18 +144,25 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
     const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);
     const ephemeral = isEphemeralSecretRequest(c.env.incoming.method ?? 'GET', c.req.path);
-    if (!endpoint && !ephemeral && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
+    if (!endpoint && !ephemeral && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough')
+      return notFound(c);
     c.set('endpoint', endpoint);
     return next();
   });
   app.use('/v1/*', bearerAuth({ credentials: rt, clock: () => rt.clock(), onDenied }));
   app.use('/v1/*', bodyLimit({ maxBytes: MAX_BODY, onDenied }));
-  app.use('/v1/*', featureRate({ features: () => rt.config.features, when: (c) => c.get('endpoint') !== undefined, onDenied }));
+  app.use(
+    '/v1/*',
+    featureRate({ features: () => rt.config.features, when: (c) => c.get('endpoint') !== undefined, onDenied }),
+  );
   app.all('/v1/*', (c) => proxy(rt, c, onDenied));
   app.notFound(notFound);
   app.onError((err, c) => {
     if (isClientAbort(err)) {
-      rt.log.info({ method: c.req.method, path: c.req.path, err: err.message }, 'client left before its request was read');
+      rt.log.info(
+        { method: c.req.method, path: c.req.path, err: err.message },
+        'client left before its request was read',
+      );
       return errorResponse(invalidRequest('The request body was cut off.', null, 'client_disconnected'));
     }
     rt.log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');

@@ -14,7 +14,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command('tollgate').description('OpenAI-compatible metering proxy with a SQLite or Postgres ledger');
+const program = new Command('tollgate').description(
+  'OpenAI-compatible metering proxy with a SQLite or Postgres ledger',
+);
 
 program
   .command('serve')
@@ -32,12 +34,18 @@ keys
   .command('create')
   .description('mint a company key (or an operator key): prints the key once and the config entry to paste')
   .option('--company <id>', 'the company the key belongs to')
-  .option('--operator', 'mint an operator key (reads every company through /tollgate/v1 and /metrics; cannot call /v1), for "operators"')
+  .option(
+    '--operator',
+    'mint an operator key (reads every company through /tollgate/v1 and /metrics; cannot call /v1), for "operators"',
+  )
   .option('--role <role>', 'member (default) or admin: an admin key reads its whole company through /tollgate/v1')
   .requiredOption('--id <id>', 'a name for the key, unique in the config (e.g. acme-prod)')
   .option('--expires <instant>', 'expiry, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
   .option('--note <text>', 'a note stored with the entry')
-  .option('-c, --config <file>', 'config file the company must exist in (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option(
+    '-c, --config <file>',
+    'config file the company must exist in (default: $TOLLGATE_CONFIG or ./proxy.config.json)',
+  )
   .option('--write', 'add the entry to the config file instead of printing it (a running tollgate reloads it)')
   .action(keysCreateCommand);
 keys
@@ -76,8 +84,13 @@ ledger
 const configCmd = program.command('config').description('the config file (proxy.config.json)');
 configCmd
   .command('check [file]')
-  .description('validate a config as a reload would, and print what it would change (exit 1 with the errors when invalid)')
-  .option('-c, --config <file>', 'the config to check when no file is given (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .description(
+    'validate a config as a reload would, and print what it would change (exit 1 with the errors when invalid)',
+  )
+  .option(
+    '-c, --config <file>',
+    'the config to check when no file is given (default: $TOLLGATE_CONFIG or ./proxy.config.json)',
+  )
   .option('--against <file>', 'compare with this config file (default: with the grants mirrored in the ledger)')
   .option('--ledger <file>', "the ledger whose grants to compare with, instead of the config's ledger.path")
   .option('--json', 'print the report as JSON')
@@ -85,7 +98,9 @@ configCmd
 
 registerReportCommands(program);
 
-const prices = program.command('prices').description("the prices tollgate bills at (the config's prices over the built-in table)");
+const prices = program
+  .command('prices')
+  .description("the prices tollgate bills at (the config's prices over the built-in table)");
 prices
   .command('list')
   .description('list every price in force, USD per 1M tokens, with its date and source')
@@ -94,7 +109,9 @@ prices
   .action(async (opts) => (await import('./cli/prices.js')).pricesListCommand(opts));
 prices
   .command('check')
-  .description("name the models of the ledger's recent requests with no price, or a price older than --max-age days (exit 1)")
+  .description(
+    "name the models of the ledger's recent requests with no price, or a price older than --max-age days (exit 1)",
+  )
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('--ledger <file>', "the ledger to read instead of the config's ledger.path")
   .option('--days <n>', 'how many days of requests to check', '30')
@@ -105,7 +122,9 @@ prices
 
 program
   .command('mock-upstream')
-  .description('run the built-in mock OpenAI upstream alone (no key, no network) and print the config line that uses it')
+  .description(
+    'run the built-in mock OpenAI upstream alone (no key, no network) and print the config line that uses it',
+  )
   .option('-p, --port <port>', 'port on 127.0.0.1', '9999')
   .action(async (opts) => (await import('./cli/mock-upstream.js')).mockUpstreamCommand(opts));
 
@@ -113,13 +132,18 @@ program
   .command('dashboard')
   .description('the web dashboard at /dashboard')
   .command('link')
-  .description('print a one-time sign-in URL for the dashboard, valid for dashboard.linkMinutes (needs the session secret env var the config names)')
+  .description(
+    'print a one-time sign-in URL for the dashboard, valid for dashboard.linkMinutes (needs the session secret env var the config names)',
+  )
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('--company <id>', 'the company to sign in to')
   .option('--user <id>', 'sign in as this user of the company (default: the company as a whole, with --role admin)')
   .option('--role <role>', 'member or admin (default: member with --user, else admin)')
   .option('--operator <id>', 'sign in as this operator (every company) instead of --company')
-  .option('--base-url <url>', "tollgate's address as the browser reaches it (default: from listen.host and listen.port)")
+  .option(
+    '--base-url <url>',
+    "tollgate's address as the browser reaches it (default: from listen.host and listen.port)",
+  )
   .action(async (opts) => (await import('./cli/dashboard.js')).dashboardLinkCommand(opts));
 
 program

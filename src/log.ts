@@ -11,5 +11,8 @@ export type { Logger };
  * 1,000 RPS. The ledger, not the log, is the record of every request.
  */
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { service: 'tollgate' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }));
+  return pino(
+    { level, base: { service: 'tollgate' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
+  );
 }

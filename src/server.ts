@@ -79,17 +79,46 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await ledger.close();
     throw err;
   }
-  if (interrupted.length) log.warn({ count: interrupted.length, policy: config.admission.interruptedPolicy }, 'resolved holds left open by an unclean stop (marked interrupted)');
+  if (interrupted.length)
+    log.warn(
+      { count: interrupted.length, policy: config.admission.interruptedPolicy },
+      'resolved holds left open by an unclean stop (marked interrupted)',
+    );
 
-  const upstream = new Upstream({ baseUrl: config.upstream.baseUrl, apiKey: upstreamKey, connections: config.upstream.connections, timeouts: config.upstream.timeouts });
+  const upstream = new Upstream({
+    baseUrl: config.upstream.baseUrl,
+    apiKey: upstreamKey,
+    connections: config.upstream.connections,
+    timeouts: config.upstream.timeouts,
+  });
   const alertService = (alertsConfig: Config['alerts']) => {
     const { webhookUrl, webhookSecretEnv } = alertsConfig;
-    const webhook = webhookUrl ? new WebhookSender({ url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook }, log) : undefined;
+    const webhook = webhookUrl
+      ? new WebhookSender(
+          { url: webhookUrl, secret: webhookSecretEnv ? process.env[webhookSecretEnv] : undefined, ...opts.webhook },
+          log,
+        )
+      : undefined;
     return new AlertService(ledger.alerts, alertsConfig, log, webhook, clock);
   };
   const alerts = alertService(config.alerts);
-  const metrics = new Metrics({ config: () => runtime.config, openHolds: () => ledger.reader.openHolds(), processMetrics: opts.processMetrics });
-  const runtime: Runtime = createRuntime({ config, keys: new KeyIndex(config), jwt, rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(), alerts, ledger, upstream, clock, log, metrics });
+  const metrics = new Metrics({
+    config: () => runtime.config,
+    openHolds: () => ledger.reader.openHolds(),
+    processMetrics: opts.processMetrics,
+  });
+  const runtime: Runtime = createRuntime({
+    config,
+    keys: new KeyIndex(config),
+    jwt,
+    rateLimiter: ledger.buckets ? new SharedRateLimiter(ledger.buckets) : new RateLimiter(),
+    alerts,
+    ledger,
+    upstream,
+    clock,
+    log,
+    metrics,
+  });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
         async prepare(next: Config, prev: Config): Promise<Omit<RuntimeParts, 'config'>> {
@@ -111,13 +140,29 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const realtime = attachRealtime(server, runtime);
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
-  log.info({ url: `http://${host}:${port}`, ledger: describeLedger(config.ledger), upstream: config.upstream.baseUrl, config: opts.configFile, watching: Boolean(reloader && opts.watchConfig) }, 'tollgate listening');
+  log.info(
+    {
+      url: `http://${host}:${port}`,
+      ledger: describeLedger(config.ledger),
+      upstream: config.upstream.baseUrl,
+      config: opts.configFile,
+      watching: Boolean(reloader && opts.watchConfig),
+    },
+    'tollgate listening',
+  );
 
   return {
     url: `http://${host}:${port}`,
     runtime,
     reloader,
-    reload: () => (reloader ? reloader.reload() : Promise.resolve({ status: 'refused', error: 'started without a config file', issues: ['started without a config file'] })),
+    reload: () =>
+      reloader
+        ? reloader.reload()
+        : Promise.resolve({
+            status: 'refused',
+            error: 'started without a config file',
+            issues: ['started without a config file'],
+          }),
     async close(graceMs = 10_000) {
       reloader?.close();
       const sessionsClosed = realtime.close(graceMs);

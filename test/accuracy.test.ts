@@ -27,16 +27,26 @@ function recordedPrompt(rec: Recording): number | undefined {
   return parseUsage(usage)?.inputTokens;
 }
 
-const within = (estimate: number, recorded: number) => (recorded < 50 ? Math.abs(estimate - recorded) <= 1 : Math.abs(estimate - recorded) <= 0.02 * recorded);
+const within = (estimate: number, recorded: number) =>
+  recorded < 50 ? Math.abs(estimate - recorded) <= 1 : Math.abs(estimate - recorded) <= 0.02 * recorded;
 
 /**
  * Text requests whose count rests on a rule OpenAI does not publish, with the error measured
  * (README, "The worst case of a request"). The test pins them so a change that worsens them fails.
  */
 const UNPUBLISHED: Record<string, { bound: number; why: string }> = {
-  'chat-jsonschema-01': { bound: 0.04, why: 'json_schema response formats: no published rule; the schema text over-counts by 4 tokens (+3.1%)' },
-  'chat-tools-multiturn-03': { bound: 0.16, why: 'gpt-5-nano tool calls and results (harmony format): no published rule (−14.5%)' },
-  'responses-tools-multiturn-01': { bound: 0.7, why: 'a March 2025 Responses exchange with a strict function tool: 211 input tokens the request does not show (−67.6%)' },
+  'chat-jsonschema-01': {
+    bound: 0.04,
+    why: 'json_schema response formats: no published rule; the schema text over-counts by 4 tokens (+3.1%)',
+  },
+  'chat-tools-multiturn-03': {
+    bound: 0.16,
+    why: 'gpt-5-nano tool calls and results (harmony format): no published rule (−14.5%)',
+  },
+  'responses-tools-multiturn-01': {
+    bound: 0.7,
+    why: 'a March 2025 Responses exchange with a strict function tool: 211 input tokens the request does not show (−67.6%)',
+  },
 };
 
 /** Requests that are not plain text: images by URL (worst case assumed) and built-in tools (allowance). */
@@ -92,7 +102,10 @@ describe('admission estimate against the recorded prompt', () => {
       } else if (UNPUBLISHED[rec.name]) {
         expect(Math.abs(error), UNPUBLISHED[rec.name]!.why).toBeLessThanOrEqual(UNPUBLISHED[rec.name]!.bound);
       } else {
-        expect(within(estimate, recorded), `estimate ${estimate}, recorded ${recorded} (${(error * 100).toFixed(1)}%)`).toBe(true);
+        expect(
+          within(estimate, recorded),
+          `estimate ${estimate}, recorded ${recorded} (${(error * 100).toFixed(1)}%)`,
+        ).toBe(true);
       }
     });
   }
@@ -111,7 +124,13 @@ describe('cost of every recording to the nano-dollar', () => {
       const model = String(body.model);
       let usage: unknown;
       if (rec.response.body_text === undefined) usage = (rec.response.body as { usage?: unknown }).usage;
-      else for (const d of sseData(rec.response.body_text)) if (d.startsWith('{')) usage = (JSON.parse(d) as { usage?: unknown; response?: { usage?: unknown } }).usage ?? (JSON.parse(d) as { response?: { usage?: unknown } }).response?.usage ?? usage;
+      else
+        for (const d of sseData(rec.response.body_text))
+          if (d.startsWith('{'))
+            usage =
+              (JSON.parse(d) as { usage?: unknown; response?: { usage?: unknown } }).usage ??
+              (JSON.parse(d) as { response?: { usage?: unknown } }).response?.usage ??
+              usage;
       const { price } = book.find(model, new Date())!;
       const fees = toolFeesNano(model, toolPlanOf(model, body), recordedToolCalls(rec));
       expect(costNanoUsd(parseUsage(usage)!, price, recordedServiceTier(rec), fees)).toBe(EXPECTED_NANO[rec.name]);

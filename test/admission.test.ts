@@ -31,7 +31,11 @@ async function tollgate(opts: Partial<Parameters<typeof startTollgate>[0]> = {})
 }
 
 async function post(t: Tollgate, path: string, body: string, key?: string): Promise<Response> {
-  return fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body });
+  return fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body,
+  });
 }
 
 describe('authentication', () => {
@@ -42,7 +46,9 @@ describe('authentication', () => {
     const t = await tollgate();
     const res = await post(t, '/v1/chat/completions', JSON.stringify(chatBody), key);
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_api_key', param: null } });
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'invalid_api_key', param: null },
+    });
     expect(upstream.received).toHaveLength(0);
     expect(t.rows()).toHaveLength(0);
   });
@@ -53,14 +59,25 @@ describe('authentication', () => {
       companies: {
         acme: {
           allocations: [{ id: 'g', tokens: 1_000_000 }],
-          keys: [{ id: 'live' }, { id: 'revoked', revoked: true }, { id: 'expiring', expiresAt: '2026-11-22T12:00:01Z' }],
+          keys: [
+            { id: 'live' },
+            { id: 'revoked', revoked: true },
+            { id: 'expiring', expiresAt: '2026-11-22T12:00:01Z' },
+          ],
         },
       },
     });
-    await expect(t.client(t.keys.revoked).chat.completions.create(chatBody as never)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    await expect(t.client(t.keys.expiring).chat.completions.create(chatBody as never)).resolves.toMatchObject({ object: 'chat.completion' });
+    await expect(t.client(t.keys.revoked).chat.completions.create(chatBody as never)).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+    await expect(t.client(t.keys.expiring).chat.completions.create(chatBody as never)).resolves.toMatchObject({
+      object: 'chat.completion',
+    });
     now = new Date('2026-11-22T12:00:01Z'); // the expiry instant itself is already expired
-    await expect(t.client(t.keys.expiring).chat.completions.create(chatBody as never)).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+    await expect(t.client(t.keys.expiring).chat.completions.create(chatBody as never)).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_api_key',
+    });
     expect(upstream.received).toHaveLength(1);
     expect(t.rows()).toHaveLength(1);
   });
@@ -87,7 +104,9 @@ describe('malformed requests', () => {
     const t = await tollgate();
     const res = await post(t, '/v1/fine_tuning/jobs', '{}', t.keys['acme-key']);
     expect(res.status).toBe(404);
-    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', message: 'Invalid URL (POST /v1/fine_tuning/jobs)' } });
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', message: 'Invalid URL (POST /v1/fine_tuning/jobs)' },
+    });
     expect(upstream.received).toHaveLength(0);
   });
 });
@@ -104,7 +123,10 @@ describe('allocations', () => {
       return fetch(input, init);
     };
     const client = t.client(undefined, { maxRetries: 2, fetch: counting });
-    for (let i = 0; i < 3; i++) await expect(client.chat.completions.create(chatBody as never)).resolves.toMatchObject({ usage: { total_tokens: 22 } });
+    for (let i = 0; i < 3; i++)
+      await expect(client.chat.completions.create(chatBody as never)).resolves.toMatchObject({
+        usage: { total_tokens: 22 },
+      });
     // The third request found 22 + p − 1 tokens left: less than prompt + model maximum, so the clamp policy capped its output.
     expect(JSON.parse(upstream.received[2]!.body.toString()).max_completion_tokens).toBe(22 + p - 1 - p);
 
@@ -134,7 +156,10 @@ describe('allocations', () => {
     const client = t.client();
     await expect(client.chat.completions.create(chatBody as never)).resolves.toBeTruthy();
     now = new Date('2026-11-22T12:00:01Z');
-    await expect(client.chat.completions.create(chatBody as never)).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    await expect(client.chat.completions.create(chatBody as never)).rejects.toMatchObject({
+      status: 429,
+      code: 'insufficient_quota',
+    });
     now = new Date('2026-11-22T12:00:05Z');
     await expect(client.chat.completions.create(chatBody as never)).resolves.toBeTruthy();
     expect(t.query('SELECT grant_id, amount FROM debits ORDER BY created_at')).toEqual([

@@ -47,7 +47,14 @@ describe('alerts remember what has fired', () => {
     const { ledger, store, writes } = countingStore();
     let now = new Date('2026-11-30T10:00:00Z');
     const alerts = new AlertService(store, config, createLogger('silent'), undefined, () => now);
-    const settle = (tokens: number) => alerts.afterSettle({ companyId: 'acme', subject: 'acme/ann', quotas: [], settled: { grants: [], counters: [] }, tokens });
+    const settle = (tokens: number) =>
+      alerts.afterSettle({
+        companyId: 'acme',
+        subject: 'acme/ann',
+        quotas: [],
+        settled: { grants: [], counters: [] },
+        tokens,
+      });
     for (let minute = 0; minute < 3; minute++) {
       now = new Date(Date.UTC(2026, 10, 30, 10, minute));
       settle(50); // a quiet history: 50 tokens a minute
@@ -64,9 +71,26 @@ describe('alerts remember what has fired', () => {
     const { ledger, store, writes } = countingStore();
     const now = new Date('2026-11-30T10:00:00Z');
     const alerts = new AlertService(store, config, createLogger('silent'), undefined, () => now);
-    const quota = (windowKey: string): QuotaCheck => ({ counterId: `user:acme/ann:daily:${windowKey}`, scope: 'user', scopeId: 'acme/ann', window: 'daily', windowKey, limitTokens: 1000, resetsAt: null });
+    const quota = (windowKey: string): QuotaCheck => ({
+      counterId: `user:acme/ann:daily:${windowKey}`,
+      scope: 'user',
+      scopeId: 'acme/ann',
+      window: 'daily',
+      windowKey,
+      limitTokens: 1000,
+      resetsAt: null,
+    });
     const settle = (q: QuotaCheck, spent: number) =>
-      alerts.afterSettle({ companyId: 'acme', subject: 'acme/ann', quotas: [q], settled: { grants: [], counters: [{ id: q.counterId, spentTokens: spent, heldTokens: 0, spentMicroUsd: 0, heldMicroUsd: 0 }] }, tokens: 10 });
+      alerts.afterSettle({
+        companyId: 'acme',
+        subject: 'acme/ann',
+        quotas: [q],
+        settled: {
+          grants: [],
+          counters: [{ id: q.counterId, spentTokens: spent, heldTokens: 0, spentMicroUsd: 0, heldMicroUsd: 0 }],
+        },
+        tokens: 10,
+      });
     const today = quota('2026-11-30');
     for (let spent = 960; spent < 1000; spent++) settle(today, spent);
     await flush();

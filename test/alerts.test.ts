@@ -59,7 +59,13 @@ async function tollgate(company: Record<string, unknown>, alerts: Record<string,
   const t = await startTollgate({
     upstreamUrl: upstream.url,
     clock: () => now,
-    companies: { acme: { allocations: [{ id: 'g', tokens: 10_000_000 }], jwt: { algorithms: ['HS256'], secretEnv: 'ALERTS_JWT_SECRET' }, ...company } },
+    companies: {
+      acme: {
+        allocations: [{ id: 'g', tokens: 10_000_000 }],
+        jwt: { algorithms: ['HS256'], secretEnv: 'ALERTS_JWT_SECRET' },
+        ...company,
+      },
+    },
     alerts: { webhookUrl: hookUrl, webhookSecretEnv: 'ALERTS_WEBHOOK_SECRET', ...alerts },
     webhook: { retryBaseMs: 20, maxAttempts: 3 },
   });
@@ -68,10 +74,18 @@ async function tollgate(company: Record<string, unknown>, alerts: Record<string,
 }
 
 const token = (sub: string) =>
-  new SignJWT({ company: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(4102444800).sign(new TextEncoder().encode(process.env.ALERTS_JWT_SECRET));
+  new SignJWT({ company: 'acme' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime(4102444800)
+    .sign(new TextEncoder().encode(process.env.ALERTS_JWT_SECRET));
 
 async function send(t: Tollgate, credential: string): Promise<number> {
-  const res = await fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body });
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+    body,
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -84,10 +98,16 @@ async function send(t: Tollgate, credential: string): Promise<number> {
  */
 async function settle(t: Tollgate): Promise<void> {
   await t.settled();
-  await waitUntil(() => {
-    const [row] = t.query('SELECT COUNT(*) AS n, COUNT(delivered_at) AS delivered FROM alerts') as { n: number; delivered: number }[];
-    return row!.delivered === row!.n && hooks.length >= row!.n;
-  }, { what: 'every recorded alert delivered' });
+  await waitUntil(
+    () => {
+      const [row] = t.query('SELECT COUNT(*) AS n, COUNT(delivered_at) AS delivered FROM alerts') as {
+        n: number;
+        delivered: number;
+      }[];
+      return row!.delivered === row!.n && hooks.length >= row!.n;
+    },
+    { what: 'every recorded alert delivered' },
+  );
 }
 
 const kinds = () => hooks.map((h) => h.body.kind).sort();
@@ -110,7 +130,15 @@ describe('alerts', () => {
     await settle(t);
     expect(hooks).toHaveLength(2);
     const warning = hooks.find((h) => h.body.kind === 'quota_warning')!;
-    expect(warning.body).toMatchObject({ companyId: 'acme', scope: 'user', subject: 'acme/alice', window: 'daily', windowKey: '2026-11-22', threshold: 0.8, limitTokens: 440 });
+    expect(warning.body).toMatchObject({
+      companyId: 'acme',
+      scope: 'user',
+      subject: 'acme/alice',
+      window: 'daily',
+      windowKey: '2026-11-22',
+      threshold: 0.8,
+      limitTokens: 440,
+    });
     const ts = Number(warning.headers['x-tollgate-timestamp']);
     expect(warning.headers['x-tollgate-signature']).toBe(signWebhook('whsec-test', ts, warning.raw));
     // The next day is a new window: the warning can fire again.
@@ -173,10 +201,15 @@ describe('alerts', () => {
     hookStatus = 500;
     const t = await tollgate({ allocations: [{ id: 'tiny', tokens: 22 * 10 }] });
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push(await send(t, t.keys["acme-key"]!)); // 220 of 220: both thresholds
+    for (let i = 0; i < 10; i++) statuses.push(await send(t, t.keys['acme-key']!)); // 220 of 220: both thresholds
     expect(statuses.every((s) => s === 200)).toBe(true);
     await t.settled();
-    await waitUntil(() => t.query('SELECT attempts FROM alerts').length === 2 && t.query('SELECT attempts FROM alerts WHERE attempts < 3').length === 0, { what: 'both alerts tried three times' });
+    await waitUntil(
+      () =>
+        t.query('SELECT attempts FROM alerts').length === 2 &&
+        t.query('SELECT attempts FROM alerts WHERE attempts < 3').length === 0,
+      { what: 'both alerts tried three times' },
+    );
     const rows = t.query('SELECT kind, attempts, delivered_at FROM alerts ORDER BY kind');
     expect(rows).toEqual([
       { kind: 'low_balance_critical', attempts: 3, delivered_at: null },
@@ -191,23 +224,47 @@ describe('quota-increase requests', () => {
   it('are recorded, fire the admin webhook, and are visible to their user and the company admin only', async () => {
     const t = await tollgate({});
     const post = async (credential: string, payload: unknown) =>
-      fetch(`${t.url}/tollgate/v1/quota-requests`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+      fetch(`${t.url}/tollgate/v1/quota-requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
     const alice = await token('alice');
-    const res = await post(alice, { justification: 'Quarter-end reporting needs more tokens', window: 'daily', tokens: 200000 });
+    const res = await post(alice, {
+      justification: 'Quarter-end reporting needs more tokens',
+      window: 'daily',
+      tokens: 200000,
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string };
-    expect(created).toMatchObject({ object: 'quota_request', user_id: 'alice', company_id: 'acme', requested: { window: 'daily', tokens: 200000 } });
+    expect(created).toMatchObject({
+      object: 'quota_request',
+      user_id: 'alice',
+      company_id: 'acme',
+      requested: { window: 'daily', tokens: 200000 },
+    });
     await settle(t);
-    expect(hooks.map((h) => h.body)).toEqual([expect.objectContaining({ kind: 'quota_increase_request', request: expect.objectContaining({ id: created.id }) })]);
+    expect(hooks.map((h) => h.body)).toEqual([
+      expect.objectContaining({ kind: 'quota_increase_request', request: expect.objectContaining({ id: created.id }) }),
+    ]);
 
     expect((await post(alice, { justification: '' })).status).toBe(400);
     expect((await post(alice, { justification: 'x', tokens: -5 })).status).toBe(400);
     expect((await post('sk-tg-nope', { justification: 'x' })).status).toBe(401);
 
-    const list = async (credential: string) => ((await (await fetch(`${t.url}/tollgate/v1/quota-requests`, { headers: { authorization: `Bearer ${credential}` } })).json()) as { data: { id: string }[] }).data.map((r) => r.id);
+    const list = async (credential: string) =>
+      (
+        (await (
+          await fetch(`${t.url}/tollgate/v1/quota-requests`, { headers: { authorization: `Bearer ${credential}` } })
+        ).json()) as { data: { id: string }[] }
+      ).data.map((r) => r.id);
     expect(await list(alice)).toEqual([created.id]);
     expect(await list(await token('bob'))).toEqual([]);
-    const admin = await new SignJWT({ company: 'acme', role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('boss').setExpirationTime(4102444800).sign(new TextEncoder().encode(process.env.ALERTS_JWT_SECRET));
+    const admin = await new SignJWT({ company: 'acme', role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('boss')
+      .setExpirationTime(4102444800)
+      .sign(new TextEncoder().encode(process.env.ALERTS_JWT_SECRET));
     expect(await list(admin)).toEqual([created.id]);
   });
 });

@@ -18,7 +18,9 @@ beforeAll(async () => {
   upstream.delayMs = 5;
   tollgate = await startTollgate({ upstreamUrl: upstream.url });
   // A stalled stream is cut after 300 ms of silence.
-  tollgate.server.runtime.upstream = new (tollgate.server.runtime.upstream.constructor as typeof import('../src/proxy/upstream.js').Upstream)({
+  tollgate.server.runtime.upstream = new (
+    tollgate.server.runtime.upstream.constructor as typeof import('../src/proxy/upstream.js').Upstream
+  )({
     baseUrl: upstream.url,
     apiKey: tollgate.server.runtime.upstream.apiKey,
     connections: 8,
@@ -33,7 +35,11 @@ afterAll(async () => {
 async function stream(name: string, body: unknown = SYNTHETIC[name]!.request.body) {
   const res = await fetch(`${tollgate.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', 'x-test-recording': name },
+    headers: {
+      authorization: `Bearer ${tollgate.keys['acme-key']}`,
+      'content-type': 'application/json',
+      'x-test-recording': name,
+    },
     body: JSON.stringify(body),
   });
   return { res, text: await res.text() };
@@ -49,7 +55,9 @@ describe('breaks mid-stream', () => {
     const { res, text } = await stream('chat-stream-reset');
     expect(res.status).toBe(200);
     const events = sseData(text);
-    expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'upstream_stream_error', type: 'server_error' } });
+    expect(JSON.parse(events.at(-1)!)).toMatchObject({
+      error: { code: 'upstream_stream_error', type: 'server_error' },
+    });
     const r = await row();
     expect(r).toMatchObject({ status: 'settled', usage_source: 'estimated', error_code: 'upstream_stream_error' });
     expect(Number(r.output_tokens)).toBeGreaterThan(0); // the text that reached the client
@@ -66,7 +74,12 @@ describe('breaks mid-stream', () => {
     const { text } = await stream('chat-stream-malformed');
     expect(text).toContain('data: {"not json');
     expect(text).toContain('data: garbage line');
-    expect(await row()).toMatchObject({ status: 'settled', usage_source: 'upstream', input_tokens: 12, output_tokens: 20 });
+    expect(await row()).toMatchObject({
+      status: 'settled',
+      usage_source: 'upstream',
+      input_tokens: 12,
+      output_tokens: 20,
+    });
   });
 });
 
@@ -75,14 +88,24 @@ describe('upstream errors', () => {
     const { res, text } = await stream('upstream-500');
     expect(res.status).toBe(500);
     expect(JSON.parse(text)).toMatchObject({ error: { code: 'server_error' } });
-    expect(await row()).toMatchObject({ status: 'voided', http_status: 500, error_code: 'server_error', cost_micro_usd: 0, metered_tokens: 0 });
-    expect(tollgate.query("SELECT COUNT(*) AS n FROM holds")).toEqual([{ n: 0 }]);
+    expect(await row()).toMatchObject({
+      status: 'voided',
+      http_status: 500,
+      error_code: 'server_error',
+      cost_micro_usd: 0,
+      metered_tokens: 0,
+    });
+    expect(tollgate.query('SELECT COUNT(*) AS n FROM holds')).toEqual([{ n: 0 }]);
   });
 
   it('an unreachable upstream answers 502 and voids the row', async () => {
     const t = await startTollgate({ upstreamUrl: 'http://127.0.0.1:9' });
     try {
-      const res = await fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${t.keys['acme-key']}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }) });
+      const res = await fetch(`${t.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.keys['acme-key']}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
+      });
       expect(res.status).toBe(502);
       expect(await res.json()).toMatchObject({ error: { code: 'upstream_unreachable', type: 'api_error' } });
       expect(t.rows()).toMatchObject([{ status: 'voided', http_status: 502, error_code: 'upstream_unreachable' }]);

@@ -10,10 +10,15 @@ import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
 
 function tollgate(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 20_000 });
+  return spawnSync(process.execPath, [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    timeout: 20_000,
+  });
 }
 
-const sample = () => JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<string, any>;
+const sample = () =>
+  JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<string, any>;
 
 describe('config validation', () => {
   it('accepts the committed sample config', () => {
@@ -23,12 +28,32 @@ describe('config validation', () => {
   });
 
   it.each([
-    ['a malformed key hash', (c: any) => (c.companies.acme.keys[0].sha256 = 'abc'), 'companies.acme.keys.0.sha256: expected the lowercase hex SHA-256'],
-    ['a negative allocation', (c: any) => (c.companies.acme.allocations[0].tokens = -5), 'companies.acme.allocations.0.tokens'],
-    ['an instant without offset', (c: any) => (c.companies.acme.allocations[0].expiresAt = '2027-01-01'), 'companies.acme.allocations.0.expiresAt: expected an ISO 8601 instant'],
+    [
+      'a malformed key hash',
+      (c: any) => (c.companies.acme.keys[0].sha256 = 'abc'),
+      'companies.acme.keys.0.sha256: expected the lowercase hex SHA-256',
+    ],
+    [
+      'a negative allocation',
+      (c: any) => (c.companies.acme.allocations[0].tokens = -5),
+      'companies.acme.allocations.0.tokens',
+    ],
+    [
+      'an instant without offset',
+      (c: any) => (c.companies.acme.allocations[0].expiresAt = '2027-01-01'),
+      'companies.acme.allocations.0.expiresAt: expected an ISO 8601 instant',
+    ],
     ['an unknown field', (c: any) => (c.upstream.baseURL = 'x'), 'upstream: Unrecognized key: "baseURL"'],
-    ['a price with 7 decimals', (c: any) => (c.prices['gpt-4o'] = { input: 0.1234567, output: 1, source: 'test', date: '2026-01-01' }), 'prices.gpt-4o.input: expected at most 6 decimal places'],
-    ['a duplicate allocation id', (c: any) => c.companies.acme.allocations.push({ id: 'acme-standing', tokens: 1 }), 'companies.acme.allocations.2.id: duplicate allocation id'],
+    [
+      'a price with 7 decimals',
+      (c: any) => (c.prices['gpt-4o'] = { input: 0.1234567, output: 1, source: 'test', date: '2026-01-01' }),
+      'prices.gpt-4o.input: expected at most 6 decimal places',
+    ],
+    [
+      'a duplicate allocation id',
+      (c: any) => c.companies.acme.allocations.push({ id: 'acme-standing', tokens: 1 }),
+      'companies.acme.allocations.2.id: duplicate allocation id',
+    ],
     ['a port out of range', (c: any) => (c.listen.port = 70000), 'listen.port'],
   ])('refuses %s, naming the JSON path', (_case, edit, message) => {
     const c = sample();
@@ -67,12 +92,27 @@ describe('tollgate serve', () => {
 
 describe('tollgate keys create', () => {
   it('prints the key once and a config entry holding only its hash and prefix', () => {
-    const r = tollgate(['keys', 'create', '--company', 'acme', '--id', 'acme-prod', '--expires', '2027-01-01T00:00:00Z']);
+    const r = tollgate([
+      'keys',
+      'create',
+      '--company',
+      'acme',
+      '--id',
+      'acme-prod',
+      '--expires',
+      '2027-01-01T00:00:00Z',
+    ]);
     expect(r.status).toBe(0);
     const key = /^\s+(sk-tg-[A-Za-z0-9_-]{43})$/m.exec(r.stdout)?.[1];
     expect(key).toBeDefined();
     const entry = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as Record<string, unknown>;
-    expect(entry).toEqual({ id: 'acme-prod', sha256: hashKey(key!), prefix: key!.slice(0, 10), expiresAt: '2027-01-01T00:00:00.000Z', revoked: false });
+    expect(entry).toEqual({
+      id: 'acme-prod',
+      sha256: hashKey(key!),
+      prefix: key!.slice(0, 10),
+      expiresAt: '2027-01-01T00:00:00.000Z',
+      revoked: false,
+    });
     expect(r.stdout.split(key!).length - 1).toBe(1);
     // The entry is valid config as printed.
     const c = sample();
@@ -94,7 +134,19 @@ describe('tollgate keys create: a company that exists, and --write', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
     const file = join(dir, 'proxy.config.json');
     writeFileSync(file, JSON.stringify(sample()));
-    const r = tollgate(['keys', 'create', '--company', 'acme', '--id', 'acme-web', '--role', 'admin', '--write', '-c', file]);
+    const r = tollgate([
+      'keys',
+      'create',
+      '--company',
+      'acme',
+      '--id',
+      'acme-web',
+      '--role',
+      'admin',
+      '--write',
+      '-c',
+      file,
+    ]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`Added to companies.acme.keys in ${file}`);
     const key = /^\s+(sk-tg-[A-Za-z0-9_-]{43})$/m.exec(r.stdout)?.[1];
@@ -109,7 +161,14 @@ describe('tollgate keys create: a company that exists, and --write', () => {
 
 describe('CLI output into a closed pipe', () => {
   it('exits quietly (no EPIPE stack trace) when the reader stops early', () => {
-    const r = spawnSync('sh', ['-c', `node ${CLI.join(' ')} --help | head -c 1 >/dev/null; node ${CLI.join(' ')} keys create --company acme --id p | true`], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `node ${CLI.join(' ')} --help | head -c 1 >/dev/null; node ${CLI.join(' ')} keys create --company acme --id p | true`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(r.stderr).not.toContain('EPIPE');
     expect(r.stderr).toBe('');
   });
@@ -131,7 +190,9 @@ describe('tollgate keys revoke', () => {
 
 describe('tollgate mock-upstream', () => {
   it('runs the mock OpenAI upstream alone and prints the line that points tollgate at it', async () => {
-    const child = spawn(process.execPath, [...CLI, 'mock-upstream', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'mock-upstream', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -161,7 +222,9 @@ describe('tollgate dashboard link', () => {
     const noSecret = tollgate(['dashboard', 'link', '--company', 'acme'], { TOLLGATE_SESSION_SECRET: '' });
     expect(noSecret.status).toBe(1);
     expect(noSecret.stderr).toContain('TOLLGATE_SESSION_SECRET is not set');
-    const unknown = tollgate(['dashboard', 'link', '--company', 'initech'], { TOLLGATE_SESSION_SECRET: 'x'.repeat(32) });
+    const unknown = tollgate(['dashboard', 'link', '--company', 'initech'], {
+      TOLLGATE_SESSION_SECRET: 'x'.repeat(32),
+    });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('no company "initech"');
   }, 60_000);

@@ -11,11 +11,22 @@ import { imageTokens, patchCount, tileCount } from '../src/metering/image-tokens
 
 /** The cookbook's `example_messages`: 129 prompt tokens on gpt-3.5-turbo and gpt-4, 124 on gpt-4o and gpt-4o-mini, as the API reported. */
 const cookbookMessages = [
-  { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
+  {
+    role: 'system',
+    content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.',
+  },
   { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
   { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
-  { role: 'system', name: 'example_user', content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
-  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
+  {
+    role: 'system',
+    name: 'example_user',
+    content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+  },
+  {
+    role: 'system',
+    name: 'example_assistant',
+    content: "Let's talk later when we're less busy about how to do better.",
+  },
   { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
 ];
 
@@ -42,7 +53,8 @@ const weatherMessages = [
   { role: 'user', content: "What's the weather like in San Francisco?" },
 ];
 
-const chat = (model: string, body: Record<string, unknown>) => estimateRequest('/v1/chat/completions', model, { model, ...body }).promptTokens;
+const chat = (model: string, body: Record<string, unknown>) =>
+  estimateRequest('/v1/chat/completions', model, { model, ...body }).promptTokens;
 
 describe('messages (cookbook num_tokens_from_messages)', () => {
   it.each([
@@ -65,7 +77,15 @@ describe('messages (cookbook num_tokens_from_messages)', () => {
   });
 
   it('counts a tool call by its function name and arguments', () => {
-    const call = (args: string) => chat('gpt-4o', { messages: [{ role: 'assistant', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'add', arguments: args } }] }] });
+    const call = (args: string) =>
+      chat('gpt-4o', {
+        messages: [
+          {
+            role: 'assistant',
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'add', arguments: args } }],
+          },
+        ],
+      });
     expect(call('{"a":1,"b":2,"c":3,"d":4}')).toBeGreaterThan(call('{"a":1}'));
   });
 });
@@ -82,9 +102,13 @@ describe('tool definitions (cookbook num_tokens_for_tools)', () => {
 
   it('counts Responses function tools (flat shape) like Chat ones, and built-in tools as nothing', () => {
     const flat = cookbookTools.map((t) => ({ type: 'function', ...t.function }));
-    const responses = (tools: unknown[]) => estimateRequest('/v1/responses', 'gpt-4o', { model: 'gpt-4o', input: 'Hi', tools }).promptTokens;
+    const responses = (tools: unknown[]) =>
+      estimateRequest('/v1/responses', 'gpt-4o', { model: 'gpt-4o', input: 'Hi', tools }).promptTokens;
     const base = responses([]);
-    expect(responses(flat) - base).toBe(chat('gpt-4o', { messages: weatherMessages, tools: cookbookTools }) - chat('gpt-4o', { messages: weatherMessages }));
+    expect(responses(flat) - base).toBe(
+      chat('gpt-4o', { messages: weatherMessages, tools: cookbookTools }) -
+        chat('gpt-4o', { messages: weatherMessages }),
+    );
     expect(responses([{ type: 'web_search' }, { type: 'file_search', vector_store_ids: ['vs_1'] }])).toBe(base);
   });
 });
@@ -128,7 +152,10 @@ describe('images (vision guide, "Calculating costs")', () => {
     const gif = Buffer.from('GIF89a\x20\x03\x58\x02', 'latin1');
     expect(imageSize(gif)).toEqual({ width: 800, height: 600 });
     // JPEG: SOI, an APP0 segment, then SOF0 with height 300 and width 400.
-    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0x2c, 0x01, 0x90, 0x03, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const jpeg = Buffer.from([
+      0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x01, 0x2c, 0x01, 0x90, 0x03, 0, 0,
+      0, 0, 0, 0, 0, 0,
+    ]);
     expect(imageSize(jpeg)).toEqual({ width: 400, height: 300 });
     const webp = Buffer.alloc(30);
     webp.write('RIFF', 0, 'latin1');
@@ -148,7 +175,17 @@ describe('images (vision guide, "Calculating costs")', () => {
     png.writeUInt32BE(512, 20);
     const url = `data:image/png;base64,${png.toString('base64')}`;
     const text = chat('gpt-4o', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }] }] });
-    const withImage = chat('gpt-4o', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url } }] }] });
+    const withImage = chat('gpt-4o', {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url } },
+          ],
+        },
+      ],
+    });
     expect(withImage - text).toBe(85 + 170);
   });
 });
@@ -165,13 +202,26 @@ describe('a request nested 5,000 levels deep', () => {
     const body = {
       model: 'gpt-4o',
       messages: [{ role: 'user', content: [{ type: 'mystery', value: nested }] }],
-      tools: [{ type: 'custom', name: 'x', format: nested }, { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { p: { type: 'object', properties: nested } } } } }],
+      tools: [
+        { type: 'custom', name: 'x', format: nested },
+        {
+          type: 'function',
+          function: {
+            name: 'f',
+            parameters: { type: 'object', properties: { p: { type: 'object', properties: nested } } },
+          },
+        },
+      ],
       response_format: { type: 'json_schema', json_schema: { name: 'x', schema: nested } },
     };
     const tokens = estimateRequest('/v1/chat/completions', 'gpt-4o', body).promptTokens;
     expect(Number.isSafeInteger(tokens)).toBe(true);
     expect(tokens).toBeGreaterThan(5000);
-    const input = estimateRequest('/v1/responses', 'gpt-4o', { model: 'gpt-4o', input: [{ type: 'mystery_item', v: nested }], text: { format: { type: 'json_schema', schema: nested } } });
+    const input = estimateRequest('/v1/responses', 'gpt-4o', {
+      model: 'gpt-4o',
+      input: [{ type: 'mystery_item', v: nested }],
+      text: { format: { type: 'json_schema', schema: nested } },
+    });
     expect(input.promptTokens).toBeGreaterThan(5000);
   });
 });

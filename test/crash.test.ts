@@ -35,10 +35,14 @@ afterAll(async () => {
 });
 
 function start(configFile: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile], {
-    env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
-  });
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile],
+    {
+      env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    },
+  );
 }
 
 async function ready(url: string, child: ChildProcess): Promise<void> {
@@ -55,7 +59,10 @@ async function ready(url: string, child: ChildProcess): Promise<void> {
   throw new Error('tollgate did not become ready');
 }
 
-const exited = (child: ChildProcess) => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r()),
+  );
 
 describe('kill -9 under load', () => {
   it(`every forwarded request keeps exactly one row across ${ROUNDS} SIGKILLs`, async () => {
@@ -69,11 +76,23 @@ describe('kill -9 under load', () => {
         listen: { host: '127.0.0.1', port },
         upstream: { baseUrl: upstream.url },
         ledger: { path: join(dir, 'ledger.db') },
-        companies: { acme: { name: 'acme', keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }], allocations: [{ id: 'g', tokens: 100_000_000 }] } },
+        companies: {
+          acme: {
+            name: 'acme',
+            keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }],
+            allocations: [{ id: 'g', tokens: 100_000_000 }],
+          },
+        },
         prices: TEST_PRICES,
       }),
     );
-    const bodies = ['chat-nonstream-01', 'chat-stream-usage-02', 'responses-stream-03', 'embeddings-01'].map((name) => ({ name, body: JSON.stringify(recordings.get(name)!.request.body), path: recordings.get(name)!.request.path }));
+    const bodies = ['chat-nonstream-01', 'chat-stream-usage-02', 'responses-stream-03', 'embeddings-01'].map(
+      (name) => ({
+        name,
+        body: JSON.stringify(recordings.get(name)!.request.body),
+        path: recordings.get(name)!.request.path,
+      }),
+    );
     let sent = 0;
 
     for (let round = 0; round < ROUNDS; round++) {
@@ -86,7 +105,15 @@ describe('kill -9 under load', () => {
           const b = bodies[i % bodies.length]!;
           sent++;
           try {
-            const res = await fetch(`${url}${b.path}`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json', 'x-test-recording': b.name }, body: b.body });
+            const res = await fetch(`${url}${b.path}`, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${key.key}`,
+                'content-type': 'application/json',
+                'x-test-recording': b.name,
+              },
+              body: b.body,
+            });
             await res.text();
           } catch {
             // the proxy died under us: expected
@@ -95,7 +122,10 @@ describe('kill -9 under load', () => {
       });
       // Kill once this round has forwarded a share of the load (however slow the machine), at a
       // random moment after that.
-      await waitUntil(() => upstream.received.length >= before + 2 * WORKERS, { timeoutMs: 60_000, what: `round ${round} to forward ${2 * WORKERS} requests` });
+      await waitUntil(() => upstream.received.length >= before + 2 * WORKERS, {
+        timeoutMs: 60_000,
+        what: `round ${round} to forward ${2 * WORKERS} requests`,
+      });
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       child.kill('SIGKILL');
       await exited(child);

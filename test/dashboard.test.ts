@@ -39,8 +39,16 @@ const userToken = (company: string, sub: string, role: 'member' | 'admin' = 'mem
 async function chat(credential: string, words = 20, model = 'gpt-4o-mini', feature?: string): Promise<void> {
   const res = await fetch(`${t.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...(feature ? { 'x-tollgate-feature': feature } : {}) },
-    body: JSON.stringify({ model, max_tokens: 30, messages: [{ role: 'user', content: Array.from({ length: words }, (_, i) => `w${i}`).join(' ') }] }),
+    headers: {
+      authorization: `Bearer ${credential}`,
+      'content-type': 'application/json',
+      ...(feature ? { 'x-tollgate-feature': feature } : {}),
+    },
+    body: JSON.stringify({
+      model,
+      max_tokens: 30,
+      messages: [{ role: 'user', content: Array.from({ length: words }, (_, i) => `w${i}`).join(' ') }],
+    }),
   });
   expect(res.status).toBe(200);
   await res.arrayBuffer();
@@ -53,8 +61,15 @@ async function api<T = any>(path: string, credential: string): Promise<T> {
 }
 
 /** A fresh browser context (own cookies) signed in through the form with `credential`. */
-async function signIn(credential: string, width = 1280): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true, timezoneId: 'UTC' });
+async function signIn(
+  credential: string,
+  width = 1280,
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width, height: 900 },
+    acceptDownloads: true,
+    timezoneId: 'UTC',
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -71,13 +86,18 @@ async function signIn(credential: string, width = 1280): Promise<{ context: Brow
   return { context, page, errors };
 }
 
-const cardValue = (page: Page, name: string) => page.locator(`[data-card="${name}"] .big`).getAttribute('data-value').then(Number);
+const cardValue = (page: Page, name: string) =>
+  page.locator(`[data-card="${name}"] .big`).getAttribute('data-value').then(Number);
 const cellValues = (page: Page, table: string, column: number) =>
-  page.locator(`table[data-table="${table}"] tbody tr td:nth-child(${column}) [data-value]`).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
+  page
+    .locator(`table[data-table="${table}"] tbody tr td:nth-child(${column}) [data-value]`)
+    .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
 
 /** Full-page screenshot into docs/, after the charts have drawn. */
 async function shoot(page: Page, name: string): Promise<void> {
-  await page.waitForFunction(() => [...document.querySelectorAll('canvas[data-chart]')].every((c) => (c as HTMLCanvasElement).width > 0));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('canvas[data-chart]')].every((c) => (c as HTMLCanvasElement).width > 0),
+  );
   await page.screenshot({ path: join(DOCS, `dashboard-${name}.png`), fullPage: true });
 }
 
@@ -85,14 +105,20 @@ async function shoot(page: Page, name: string): Promise<void> {
 async function asPhone(page: Page): Promise<void> {
   await page.setViewportSize({ width: 375, height: 800 });
   await page.reload();
-  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
   expect(client).toBe(375);
   expect(scroll).toBeLessThanOrEqual(client);
 }
 
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
   mock = await startMockUpstream();
   t = await startFromFile({
     upstreamUrl: mock.url,
@@ -105,14 +131,32 @@ beforeAll(async () => {
           jwt: JWT,
           keys: [key({ id: 'acme-web' }), key({ id: 'acme-admin', role: 'admin' })],
           allocations: [
-            { id: 'acme-2026-q4', tokens: 1_000_000, expiresAt: '2099-01-01T00:00:00Z', purchase: 'openai-2026-10', note: 'Q4' },
+            {
+              id: 'acme-2026-q4',
+              tokens: 1_000_000,
+              expiresAt: '2099-01-01T00:00:00Z',
+              purchase: 'openai-2026-10',
+              note: 'Q4',
+            },
             { id: 'acme-nano', unlimited: true, models: ['gpt-5-mini'] },
           ],
           limits: { user: { quotas: { daily: { tokens: 1_000 }, monthly: { tokens: 300_000 } } } },
         },
-        globex: { name: 'Globex', jwt: JWT, keys: [key({ id: 'globex-key' })], allocations: [{ id: 'globex-main', tokens: 200_000 }] },
+        globex: {
+          name: 'Globex',
+          jwt: JWT,
+          keys: [key({ id: 'globex-key' })],
+          allocations: [{ id: 'globex-main', tokens: 200_000 }],
+        },
       },
-      purchases: { 'openai-2026-10': { date: '2026-10-01', totalTokens: 1_000_000, costPerTokenUsd: 0.0000006, provider: 'openai' } },
+      purchases: {
+        'openai-2026-10': {
+          date: '2026-10-01',
+          totalTokens: 1_000_000,
+          costPerTokenUsd: 0.0000006,
+          provider: 'openai',
+        },
+      },
       operators: [operator('ops')],
       features: { chatbot: { multiplier: 2 } },
       dashboard: { sessionSecretEnv: 'DASH_SESSION_SECRET' },
@@ -176,7 +220,12 @@ describe('a user (member token)', () => {
     const before = (await cellValues(page, 'recent', 4)).length;
     await chat(tokens.alice!, 5);
     await t.settled();
-    const refreshed = page.evaluate(() => new Promise<void>((resolve) => document.addEventListener('tollgate:refreshed', () => resolve(), { once: true })));
+    const refreshed = page.evaluate(
+      () =>
+        new Promise<void>((resolve) =>
+          document.addEventListener('tollgate:refreshed', () => resolve(), { once: true }),
+        ),
+    );
     await page.clock.fastForward(30_000);
     await refreshed;
     expect(await cellValues(page, 'recent', 4)).toHaveLength(before + 1);
@@ -189,7 +238,9 @@ describe('a user (member token)', () => {
     const { context, page } = await signIn(tokens.alice!);
     const res = await page.goto(`${t.url}/dashboard?user=bob`);
     expect(res!.status()).toBe(403);
-    await expect.poll(() => page.locator('[data-error-status]').textContent()).toContain("You may only read your own usage (user 'alice')");
+    await expect
+      .poll(() => page.locator('[data-error-status]').textContent())
+      .toContain("You may only read your own usage (user 'alice')");
     const viaApi = await context.request.get(`${t.url}/tollgate/v1/requests?user=bob`);
     expect(viaApi.status()).toBe(403);
     const other = await page.goto(`${t.url}/dashboard?company=globex`);
@@ -207,10 +258,14 @@ describe('a user (member token)', () => {
     await page.getByLabel(/^Why/).fill(`need more ${HOSTILE}`);
     await page.getByRole('button', { name: 'Send request' }).click();
     await page.waitForURL(`${t.url}/dashboard#increase`);
-    expect(await page.locator('[data-table="quota-requests"] li').first().textContent()).toContain(`need more ${HOSTILE}`);
+    expect(await page.locator('[data-table="quota-requests"] li').first().textContent()).toContain(
+      `need more ${HOSTILE}`,
+    );
     expect(await page.locator('#content script, #content img').count()).toBe(0);
     // A forged form post without the session's CSRF token changes nothing.
-    const forged = await context.request.post(`${t.url}/dashboard/quota-requests`, { form: { justification: 'forged', csrf: 'nope' } });
+    const forged = await context.request.post(`${t.url}/dashboard/quota-requests`, {
+      form: { justification: 'forged', csrf: 'nope' },
+    });
     expect(forged.status()).toBe(400);
     const stored = await api('/tollgate/v1/quota-requests', tokens[HOSTILE]!);
     expect(stored.data.map((r: any) => r.justification)).toEqual([`need more ${HOSTILE}`]);
@@ -229,7 +284,9 @@ describe('a company admin', () => {
     expect(await cardValue(page, 'used-month')).toBe(acme.reduce((n, r) => n + Number(r.total_tokens), 0));
     expect(await cardValue(page, 'active-allocations')).toBe(2);
     expect(await page.locator('[data-table="allocations"] .badge.unlimited').count()).toBe(1);
-    expect(await page.locator('[data-table="allocations"]').textContent()).toContain('openai-2026-10 (openai, 2026-10-01)');
+    expect(await page.locator('[data-table="allocations"]').textContent()).toContain(
+      'openai-2026-10 (openai, 2026-10-01)',
+    );
     expect(await cellValues(page, 'recent', 5)).toEqual([...acme].reverse().map((r) => Number(r.total_tokens)));
     const users = await page.locator('table[data-table="by-user"] tbody tr td:first-child').allTextContents();
     expect(users.sort()).toEqual([HOSTILE, 'alice', 'bob', '(none)'].sort());
@@ -309,7 +366,8 @@ describe('security headers', () => {
     const res = await fetch(`${t.url}/dashboard/sign-in`);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    for (const asset of ['dashboard.js', 'dashboard.css', 'chart.umd.min.js']) expect((await fetch(`${t.url}/dashboard/assets/${asset}`)).status).toBe(200);
+    for (const asset of ['dashboard.js', 'dashboard.css', 'chart.umd.min.js'])
+      expect((await fetch(`${t.url}/dashboard/assets/${asset}`)).status).toBe(200);
     // Refused as a request target before any route (encoded slashes and dot segments are never served).
     expect((await fetch(`${t.url}/dashboard/assets/..%2Fpackage.json`)).status).toBe(400);
   });

@@ -22,7 +22,14 @@ beforeAll(async () => {
     clock: () => NOW,
     // The recorded batches and background responses were not created through this tollgate: the operator's key may see them.
     objects: { unrecordedVisibleTo: ['acme-key'] },
-    companies: { acme: { allocations: [{ id: 'tokens', tokens: 10_000_000 }, { id: 'money', usd: 100 }] } },
+    companies: {
+      acme: {
+        allocations: [
+          { id: 'tokens', tokens: 10_000_000 },
+          { id: 'money', usd: 100 },
+        ],
+      },
+    },
   });
   client = tollgate.client();
 });
@@ -40,73 +47,161 @@ const settled = (t = tollgate) => t.settled();
 
 describe('images', () => {
   it('gpt-image-1: text input and image output tokens at their own prices', async () => {
-    const res = await client.images.generate({ model: 'gpt-image-1', prompt: 'A lighthouse at dawn', size: '1024x1024', quality: 'high' }, opts('images-generations-gpt-image'));
+    const res = await client.images.generate(
+      { model: 'gpt-image-1', prompt: 'A lighthouse at dawn', size: '1024x1024', quality: 'high' },
+      opts('images-generations-gpt-image'),
+    );
     expect(res.data?.[0]?.b64_json).toBe('iVBORw0KGgo=');
     await settled();
     // 50 text tokens at $5/1M + 4160 image output tokens at $40/1M = $0.16665
-    expect(last()).toMatchObject({ endpoint: '/v1/images/generations', usage_source: 'upstream', input_tokens: 50, output_tokens: 4160, metered_tokens: 4210, cost_micro_usd: 166_650, price_version: 'gpt-image-1@2025-08-07' });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/images/generations',
+      usage_source: 'upstream',
+      input_tokens: 50,
+      output_tokens: 4160,
+      metered_tokens: 4210,
+      cost_micro_usd: 166_650,
+      price_version: 'gpt-image-1@2025-08-07',
+    });
   });
 
   it('DALL·E 3: per image by size and quality, from a USD grant', async () => {
-    await client.images.generate({ model: 'dall-e-3', prompt: 'A lighthouse at dawn', n: 1, size: '1024x1792', quality: 'hd' }, opts('images-generations-dalle3'));
+    await client.images.generate(
+      { model: 'dall-e-3', prompt: 'A lighthouse at dawn', n: 1, size: '1024x1792', quality: 'hd' },
+      opts('images-generations-dalle3'),
+    );
     await settled();
-    expect(last()).toMatchObject({ usage_source: 'computed', metered_tokens: 0, cost_micro_usd: 120_000, hold_micro_usd: 120_000, hold_tokens: 0 });
-    expect(tollgate.query("SELECT grant_id, amount FROM debits WHERE request_id = ?", last().id)).toEqual([{ grant_id: 'money', amount: 120_000 }]);
+    expect(last()).toMatchObject({
+      usage_source: 'computed',
+      metered_tokens: 0,
+      cost_micro_usd: 120_000,
+      hold_micro_usd: 120_000,
+      hold_tokens: 0,
+    });
+    expect(tollgate.query('SELECT grant_id, amount FROM debits WHERE request_id = ?', last().id)).toEqual([
+      { grant_id: 'money', amount: 120_000 },
+    ]);
   });
 
   it('DALL·E is refused for a company with only token grants: never free by accident', async () => {
-    const t = await startTollgate({ upstreamUrl: upstream.url, clock: () => NOW, companies: { acme: { allocations: [{ id: 'tokens-only', tokens: 1_000_000 }] } } });
+    const t = await startTollgate({
+      upstreamUrl: upstream.url,
+      clock: () => NOW,
+      companies: { acme: { allocations: [{ id: 'tokens-only', tokens: 1_000_000 }] } },
+    });
     extra.push(t);
     const before = upstream.received.length;
-    await expect(t.client().images.generate({ model: 'dall-e-3', prompt: 'x', size: '1024x1792', quality: 'hd' }, opts('images-generations-dalle3'))).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    await expect(
+      t
+        .client()
+        .images.generate(
+          { model: 'dall-e-3', prompt: 'x', size: '1024x1792', quality: 'hd' },
+          opts('images-generations-dalle3'),
+        ),
+    ).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
     expect(upstream.received.length).toBe(before);
   });
 
   it('image edits: a multipart upload streams through and is billed from its usage', async () => {
     const rec = recordings.get('images-edits-01')!;
-    await client.images.edit({ model: 'gpt-image-1', prompt: 'collage', image: await toFile(Buffer.alloc(200_000, 7), 'a.png', { type: 'image/png' }) }, opts(rec.name));
+    await client.images.edit(
+      {
+        model: 'gpt-image-1',
+        prompt: 'collage',
+        image: await toFile(Buffer.alloc(200_000, 7), 'a.png', { type: 'image/png' }),
+      },
+      opts(rec.name),
+    );
     await settled();
     const got = upstream.received.at(-1)!;
     expect(got.body.length).toBeGreaterThan(200_000);
     expect(got.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
-    expect(last()).toMatchObject({ endpoint: '/v1/images/edits', requested_model: 'gpt-image-1', usage_source: 'upstream', input_tokens: 432, output_tokens: 4160 });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/images/edits',
+      requested_model: 'gpt-image-1',
+      usage_source: 'upstream',
+      input_tokens: 432,
+      output_tokens: 4160,
+    });
   });
 });
 
 describe('audio', () => {
   it('tts-1: input characters at the per-character price', async () => {
-    const res = await client.audio.speech.create({ model: 'tts-1', input: 'Hello world', voice: 'alloy' }, opts('speech-tts-1'));
+    const res = await client.audio.speech.create(
+      { model: 'tts-1', input: 'Hello world', voice: 'alloy' },
+      opts('speech-tts-1'),
+    );
     expect(Buffer.from(await res.arrayBuffer()).toString()).toBe('ID3\u0003fake-mp3-frames');
     await settled();
     // 11 characters at $15/1M = 165 micro-USD
-    expect(last()).toMatchObject({ endpoint: '/v1/audio/speech', usage_source: 'computed', cost_micro_usd: 165, metered_tokens: 0 });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/audio/speech',
+      usage_source: 'computed',
+      cost_micro_usd: 165,
+      metered_tokens: 0,
+    });
   });
 
   it('gpt-4o-mini-tts over SSE: usage from speech.audio.done, output priced as audio', async () => {
-    const res = await fetch(`${tollgate.url}/v1/audio/speech`, { method: 'POST', headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', 'x-test-recording': 'speech-sse' }, body: JSON.stringify({ model: 'gpt-4o-mini-tts', input: 'Hi there', voice: 'alloy', stream_format: 'sse' }) });
+    const res = await fetch(`${tollgate.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tollgate.keys['acme-key']}`,
+        'content-type': 'application/json',
+        'x-test-recording': 'speech-sse',
+      },
+      body: JSON.stringify({ model: 'gpt-4o-mini-tts', input: 'Hi there', voice: 'alloy', stream_format: 'sse' }),
+    });
     expect(await res.text()).toContain('speech.audio.done');
     await settled();
     // 14 text tokens at $0.60/1M + 101 audio tokens at $12/1M = 1220.4 → 1220 micro-USD
-    expect(last()).toMatchObject({ usage_source: 'upstream', input_tokens: 14, output_tokens: 101, cost_micro_usd: 1220, stream: 1 });
+    expect(last()).toMatchObject({
+      usage_source: 'upstream',
+      input_tokens: 14,
+      output_tokens: 101,
+      cost_micro_usd: 1220,
+      stream: 1,
+    });
   });
 
   it('gpt-4o-transcribe: audio input tokens at the audio price', async () => {
-    await client.audio.transcriptions.create({ model: 'gpt-4o-transcribe', file: await toFile(Buffer.from('audio'), 'a.mp3') }, opts('transcription-tokens'));
+    await client.audio.transcriptions.create(
+      { model: 'gpt-4o-transcribe', file: await toFile(Buffer.from('audio'), 'a.mp3') },
+      opts('transcription-tokens'),
+    );
     await settled();
     // 14 audio tokens at $6/1M + 45 output tokens at $10/1M = 534 micro-USD
-    expect(last()).toMatchObject({ requested_model: 'gpt-4o-transcribe', usage_source: 'upstream', input_tokens: 14, output_tokens: 45, cost_micro_usd: 534, metered_tokens: 59 });
+    expect(last()).toMatchObject({
+      requested_model: 'gpt-4o-transcribe',
+      usage_source: 'upstream',
+      input_tokens: 14,
+      output_tokens: 45,
+      cost_micro_usd: 534,
+      metered_tokens: 59,
+    });
   });
 
   it('whisper-1 with duration usage: seconds at the per-minute price', async () => {
-    await client.audio.transcriptions.create({ model: 'whisper-1', file: await toFile(Buffer.from('audio'), 'a.mp3') }, opts('transcription-duration'));
+    await client.audio.transcriptions.create(
+      { model: 'whisper-1', file: await toFile(Buffer.from('audio'), 'a.mp3') },
+      opts('transcription-duration'),
+    );
     await settled();
     expect(last()).toMatchObject({ usage_source: 'upstream', cost_micro_usd: 3000, metered_tokens: 0 });
   });
 
   it('translations: the duration verbose_json reports', async () => {
-    await client.audio.translations.create({ model: 'whisper-1', file: await toFile(Buffer.from('audio'), 'a.mp3'), response_format: 'verbose_json' }, opts('translation-verbose'));
+    await client.audio.translations.create(
+      { model: 'whisper-1', file: await toFile(Buffer.from('audio'), 'a.mp3'), response_format: 'verbose_json' },
+      opts('translation-verbose'),
+    );
     await settled();
-    expect(last()).toMatchObject({ endpoint: '/v1/audio/translations', usage_source: 'computed', cost_micro_usd: 1250 });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/audio/translations',
+      usage_source: 'computed',
+      cost_micro_usd: 1250,
+    });
   });
 });
 
@@ -114,7 +209,13 @@ describe('free and pass-through endpoints', () => {
   it('moderations are logged, never billed', async () => {
     await client.moderations.create({ model: 'omni-moderation-latest', input: 'I like turtles' }, opts('moderations'));
     await settled();
-    expect(last()).toMatchObject({ endpoint: '/v1/moderations', status: 'settled', usage_source: 'none', cost_micro_usd: 0, hold_tokens: 0 });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/moderations',
+      status: 'settled',
+      usage_source: 'none',
+      cost_micro_usd: 0,
+      hold_tokens: 0,
+    });
   });
 
   it('files pass through unbilled even when unknown paths are refused', async () => {
@@ -126,7 +227,10 @@ describe('free and pass-through endpoints', () => {
 
 describe('responses and batches are billed once per object', () => {
   it('a background response is billed when first seen completed, and never again', async () => {
-    const created = await client.responses.create({ model: 'gpt-4o-mini', input: 'Write a haiku', background: true } as never, opts('responses-background'));
+    const created = await client.responses.create(
+      { model: 'gpt-4o-mini', input: 'Write a haiku', background: true } as never,
+      opts('responses-background'),
+    );
     expect(created).toMatchObject({ id: 'resp_bg1', status: 'queued' });
     await settled();
     expect(last()).toMatchObject({ status: 'settled', cost_micro_usd: 0, error_code: 'billed_on_completion' });
@@ -134,14 +238,25 @@ describe('responses and batches are billed once per object', () => {
     await client.responses.retrieve('resp_bg1', {}, opts('responses-retrieve-completed'));
     await settled();
     // 20 input at $0.15/1M + 17 output at $0.60/1M = 13.2 → 13 micro-USD
-    expect(last()).toMatchObject({ endpoint: '/v1/responses/:id', usage_source: 'upstream', total_tokens: 37, metered_tokens: 37, cost_micro_usd: 13, requested_model: 'gpt-4o-mini-2024-07-18' });
+    expect(last()).toMatchObject({
+      endpoint: '/v1/responses/:id',
+      usage_source: 'upstream',
+      total_tokens: 37,
+      metered_tokens: 37,
+      cost_micro_usd: 13,
+      requested_model: 'gpt-4o-mini-2024-07-18',
+    });
 
     await client.responses.retrieve('resp_bg1', {}, opts('responses-retrieve-completed'));
     await client.responses.cancel('resp_bg1', opts('responses-cancel-completed'));
     await settled();
-    const charged = tollgate.query("SELECT COUNT(*) AS n, SUM(cost_micro_usd) AS cost FROM requests WHERE endpoint LIKE '/v1/responses/:id%' AND cost_micro_usd > 0");
+    const charged = tollgate.query(
+      "SELECT COUNT(*) AS n, SUM(cost_micro_usd) AS cost FROM requests WHERE endpoint LIKE '/v1/responses/:id%' AND cost_micro_usd > 0",
+    );
     expect(charged).toEqual([{ n: 1, cost: 13 }]);
-    expect(tollgate.query("SELECT object_id, kind FROM billed_objects WHERE object_id = 'resp_bg1'")).toEqual([{ object_id: 'resp_bg1', kind: 'response' }]);
+    expect(tollgate.query("SELECT object_id, kind FROM billed_objects WHERE object_id = 'resp_bg1'")).toEqual([
+      { object_id: 'resp_bg1', kind: 'response' },
+    ]);
     expect(last()).toMatchObject({ error_code: 'already_billed', cost_micro_usd: 0 });
   });
 
@@ -149,7 +264,9 @@ describe('responses and batches are billed once per object', () => {
     await client.batches.retrieve('batch_1', opts('batch-completed'));
     await client.batches.retrieve('batch_1', opts('batch-completed'));
     await settled();
-    const rows = tollgate.query("SELECT cost_micro_usd, metered_tokens, error_code FROM requests WHERE endpoint = '/v1/batches/:id' ORDER BY created_at, rowid");
+    const rows = tollgate.query(
+      "SELECT cost_micro_usd, metered_tokens, error_code FROM requests WHERE endpoint = '/v1/batches/:id' ORDER BY created_at, rowid",
+    );
     // (1000 × $0.15 + 500 × $0.60) / 1M × 50% = 225 micro-USD
     expect(rows).toEqual([
       { cost_micro_usd: 225, metered_tokens: 1500, error_code: null },
@@ -160,11 +277,25 @@ describe('responses and batches are billed once per object', () => {
 
 describe('feature rates', () => {
   it('multiply metered tokens, record the feature, and refuse an unknown one', async () => {
-    const t = await startTollgate({ upstreamUrl: upstream.url, clock: () => NOW, companies: { acme: { allocations: [{ id: 'g', tokens: 1_000_000 }] } } });
+    const t = await startTollgate({
+      upstreamUrl: upstream.url,
+      clock: () => NOW,
+      companies: { acme: { allocations: [{ id: 'g', tokens: 1_000_000 }] } },
+    });
     extra.push(t);
     t.server.runtime.config.features = { ai_bots: { multiplier: 2.5, description: 'chatbot responses' } };
     const chat = recordings.get('chat-nonstream-01')!;
-    const send = (feature: string) => fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${t.keys['acme-key']}`, 'content-type': 'application/json', 'x-test-recording': chat.name, 'x-tollgate-feature': feature }, body: JSON.stringify(chat.request.body) });
+    const send = (feature: string) =>
+      fetch(`${t.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${t.keys['acme-key']}`,
+          'content-type': 'application/json',
+          'x-test-recording': chat.name,
+          'x-tollgate-feature': feature,
+        },
+        body: JSON.stringify(chat.request.body),
+      });
     expect((await send('ai_bots')).status).toBe(200);
     await settled(t);
     expect(last(t)).toMatchObject({ feature: 'ai_bots', total_tokens: 22, metered_tokens: 55, cost_micro_usd: 15 }); // the cost is not multiplied
@@ -179,12 +310,24 @@ describe('feature rates', () => {
 describe('prices', () => {
   it('an unpriced model is refused by default, or forwarded unbilled and flagged when the policy says so', async () => {
     const body = { model: 'gpt-mystery', messages: [{ role: 'user', content: 'hi' }] };
-    await expect(client.chat.completions.create(body as never, opts('chat-nonstream-01'))).rejects.toMatchObject({ status: 400, code: 'model_not_priced' });
-    const t = await startTollgate({ upstreamUrl: upstream.url, clock: () => NOW, admission: { unpricedModels: 'unbilled' } });
+    await expect(client.chat.completions.create(body as never, opts('chat-nonstream-01'))).rejects.toMatchObject({
+      status: 400,
+      code: 'model_not_priced',
+    });
+    const t = await startTollgate({
+      upstreamUrl: upstream.url,
+      clock: () => NOW,
+      admission: { unpricedModels: 'unbilled' },
+    });
     extra.push(t);
     await t.client().chat.completions.create(body as never, opts('chat-nonstream-01'));
     await settled(t);
-    expect(last(t)).toMatchObject({ metered_tokens: 22, cost_micro_usd: 0, price_version: null, error_code: 'model_not_priced' });
+    expect(last(t)).toMatchObject({
+      metered_tokens: 22,
+      cost_micro_usd: 0,
+      price_version: null,
+      error_code: 'model_not_priced',
+    });
   });
 
   it('dated prices take over on their day, and each row records the version it used', async () => {
@@ -195,7 +338,14 @@ describe('prices', () => {
       ...t.server.runtime.config,
       prices: {
         'gpt-3.5-turbo': [
-          { input: 0.5, output: 1.5, effectiveFrom: '2026-01-01', source: 'test', date: '2026-01-01', batchDiscount: 0.5 },
+          {
+            input: 0.5,
+            output: 1.5,
+            effectiveFrom: '2026-01-01',
+            source: 'test',
+            date: '2026-01-01',
+            batchDiscount: 0.5,
+          },
           { input: 1, output: 3, effectiveFrom: '2026-12-01', source: 'test', date: '2026-11-15', batchDiscount: 0.5 },
         ],
       },

@@ -19,7 +19,13 @@ import { json, ScriptedUpstream } from './support/scripted-upstream.js';
 const BOUND_MS = Number(process.env.EVENT_LOOP_BOUND_MS ?? 1000);
 const PROMPT_BOUND_MS = Number(process.env.EVENT_LOOP_PROMPT_BOUND_MS ?? Infinity);
 
-const CHAT = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
+const CHAT = {
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+};
 
 let upstream: ScriptedUpstream;
 let tollgate: Tollgate;
@@ -28,11 +34,14 @@ let bigEvent: Buffer;
 
 beforeAll(async () => {
   bomb = Buffer.concat(Array(64).fill(gzipSync(Buffer.alloc(16 * 1024 * 1024, 0x20))));
-  bigEvent = Buffer.from(`data: {"id":"chatcmpl-2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${'x'.repeat(20 * 1024 * 1024)}`);
+  bigEvent = Buffer.from(
+    `data: {"id":"chatcmpl-2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${'x'.repeat(20 * 1024 * 1024)}`,
+  );
   upstream = await new ScriptedUpstream().start();
   upstream.script = async (req, res) => {
     const kind = req.headers['x-case'];
-    if (kind === 'bomb') return void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
+    if (kind === 'bomb')
+      return void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
     if (kind === 'sse') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (let i = 0; i < bigEvent.length; i += 64 * 1024) {
@@ -43,7 +52,10 @@ beforeAll(async () => {
     }
     json(res, 200, CHAT);
   };
-  tollgate = await startTollgate({ upstreamUrl: upstream.url, companies: { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000_000 }] } } });
+  tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    companies: { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000_000 }] } },
+  });
 }, 120_000);
 afterAll(async () => {
   await tollgate?.close();
@@ -51,14 +63,27 @@ afterAll(async () => {
 });
 
 const post = (body: string | Uint8Array, headers: Record<string, string> = {}): Promise<number | string> =>
-  fetch(`${tollgate.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', ...headers }, body }).then(async (r) => {
-    await r.arrayBuffer().catch(() => undefined);
-    return r.status;
-  }, (err: Error) => `failed: ${err.message} ${String((err as { cause?: unknown }).cause)}`);
+  fetch(`${tollgate.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', ...headers },
+    body,
+  }).then(
+    async (r) => {
+      await r.arrayBuffer().catch(() => undefined);
+      return r.status;
+    },
+    (err: Error) => `failed: ${err.message} ${String((err as { cause?: unknown }).cause)}`,
+  );
 
 /** Runs `large` while small requests keep flowing; resolves to the longest stall (ms) and the small requests served. */
-async function measure(large: () => Promise<number | string>): Promise<{ maxMs: number; small: number; status: number | string }> {
-  const small = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
+async function measure(
+  large: () => Promise<number | string>,
+): Promise<{ maxMs: number; small: number; status: number | string }> {
+  const small = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_completion_tokens: 5,
+  });
   let done = false;
   let served = 0;
   const traffic = (async () => {
@@ -77,7 +102,11 @@ const figures: Record<string, { maxMs: number; small: number; status: number | s
 
 it('deep JSON (100,000 levels) is refused without stalling the loop', async () => {
   const n = 100_000;
-  const r = await measure(() => post(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"x"}],"x":${'['.repeat(n)}${']'.repeat(n)}}`));
+  const r = await measure(() =>
+    post(
+      `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"x"}],"x":${'['.repeat(n)}${']'.repeat(n)}}`,
+    ),
+  );
   figures.deepJson = r;
   console.log(`event loop: deep JSON ${JSON.stringify(r)}`);
   expect(r.status).toBe(400);
@@ -85,36 +114,67 @@ it('deep JSON (100,000 levels) is refused without stalling the loop', async () =
 });
 
 it('a 1 MB gzip bomb from the upstream (1 GiB inflated) is cut without stalling the loop', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_completion_tokens: 5,
+  });
   // A raw client: fetch would inflate the bomb itself, in this same process.
   const raw = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${tollgate.keys['acme-key']}\r\ncontent-type: application/json\r\nx-case: bomb\r\naccept-encoding: gzip\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
-  const r = await measure(() => rawRequest(tollgate.url, raw).then((res) => res.status, (err: Error) => `cut: ${err.message.slice(0, 60)}`));
+  const r = await measure(() =>
+    rawRequest(tollgate.url, raw).then(
+      (res) => res.status,
+      (err: Error) => `cut: ${err.message.slice(0, 60)}`,
+    ),
+  );
   figures.gzipBomb = { ...r, rssMb: Math.round(process.memoryUsage().rss / 1e6) };
   console.log(`event loop: gzip bomb ${JSON.stringify(figures.gzipBomb)}`);
   expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
   await tollgate.settled();
-  expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_body_too_large'")[0]!.n).toBe(1);
+  expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_body_too_large'")[0]!.n).toBe(
+    1,
+  );
   // Decoding stopped at the 64 MB bound: the process never held the 1 GiB.
   expect(figures.gzipBomb.rssMb).toBeLessThan(1024);
 });
 
 it('a 20 MB SSE event without a boundary is cut at the event bound without stalling the loop', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, stream: true });
+  const body = JSON.stringify({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_completion_tokens: 5,
+    stream: true,
+  });
   const r = await measure(() => post(body, { 'x-case': 'sse' }));
   figures.sse20MbEvent = r;
   console.log(`event loop: 20 MB SSE event ${JSON.stringify(r)}`);
   expect(r.maxMs).toBeLessThanOrEqual(BOUND_MS);
   await tollgate.settled();
-  expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_event_too_large'")[0]!.n).toBe(1);
+  expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE error_code = 'upstream_event_too_large'")[0]!.n).toBe(
+    1,
+  );
 });
 
 it('a 60 MB prompt is admitted on a linear estimate', async () => {
   // Encoded up front: the client's own work on 60 MB must not count.
-  const body = Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet '.repeat(60 * 1024 * 1024 / 27) }], max_completion_tokens: 5 }));
+  const body = Buffer.from(
+    JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet '.repeat((60 * 1024 * 1024) / 27) }],
+      max_completion_tokens: 5,
+    }),
+  );
   // A raw client on a fresh connection: a reused keep-alive socket can be reset under a 60 MB upload.
-  const head = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${tollgate.keys['acme-key']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+  const head = Buffer.from(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${tollgate.keys['acme-key']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+  );
   const request = Buffer.concat([head, body]);
-  const r = await measure(() => rawRequest(tollgate.url, request, 60_000).then((res) => res.status, (err: Error) => `failed: ${err.message.slice(0, 80)}`));
+  const r = await measure(() =>
+    rawRequest(tollgate.url, request, 60_000).then(
+      (res) => res.status,
+      (err: Error) => `failed: ${err.message.slice(0, 80)}`,
+    ),
+  );
   figures.prompt60Mb = r;
   console.log(`event loop: 60 MB prompt ${JSON.stringify(r)}`);
   expect(r.status).toBe(200);

@@ -11,7 +11,11 @@ import { startTollgate, type Tollgate } from './support/harness.js';
  * response or conversation is held for the turns it does not show — from the caller's own rows only.
  */
 
-const response = (id: string, usage: { input_tokens: number; output_tokens: number }, output: unknown[] = []): Recording => ({
+const response = (
+  id: string,
+  usage: { input_tokens: number; output_tokens: number },
+  output: unknown[] = [],
+): Recording => ({
   name: id,
   request: { method: 'POST', path: '/v1/responses', headers: {}, body: null },
   response: {
@@ -24,15 +28,31 @@ const response = (id: string, usage: { input_tokens: number; output_tokens: numb
       status: 'completed',
       model: 'gpt-4.1-2025-04-14',
       service_tier: 'default',
-      output: [...output, { type: 'message', id: `msg_${id}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'ok', annotations: [] }] }],
-      usage: { ...usage, total_tokens: usage.input_tokens + usage.output_tokens, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+      output: [
+        ...output,
+        {
+          type: 'message',
+          id: `msg_${id}`,
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: 'ok', annotations: [] }],
+        },
+      ],
+      usage: {
+        ...usage,
+        total_tokens: usage.input_tokens + usage.output_tokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens_details: { reasoning_tokens: 0 },
+      },
     },
   },
 });
 
 const recs = new Map<string, Recording>(
   [
-    response('resp_first', { input_tokens: 5000, output_tokens: 1000 }, [{ type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'news' } }]),
+    response('resp_first', { input_tokens: 5000, output_tokens: 1000 }, [
+      { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'news' } },
+    ]),
     response('resp_second', { input_tokens: 6020, output_tokens: 10 }),
     response('resp_conv_1', { input_tokens: 3000, output_tokens: 500 }),
     response('resp_conv_2', { input_tokens: 3520, output_tokens: 5 }),
@@ -46,7 +66,10 @@ beforeAll(async () => {
   upstream = await new FakeUpstream(recs).start();
   tollgate = await startTollgate({
     upstreamUrl: upstream.url,
-    companies: { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] }, beta: { allocations: [{ id: 'beta-grant', tokens: 10_000_000 }] } },
+    companies: {
+      acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] },
+      beta: { allocations: [{ id: 'beta-grant', tokens: 10_000_000 }] },
+    },
     // Conversations and responses made outside tollgate (never recorded) are visible to these keys.
     objects: { unrecordedVisibleTo: ['acme-key', 'beta-key'] },
   });
@@ -58,7 +81,11 @@ afterAll(async () => {
 beforeEach(() => upstream.reset());
 
 const ask = async (recording: string, body: Record<string, unknown>, key?: string) => {
-  await tollgate.client(key ? tollgate.keys[key] : undefined).responses.create({ model: 'gpt-4.1', input: 'Go on.', ...body } as never, { headers: { 'x-test-recording': recording } });
+  await tollgate
+    .client(key ? tollgate.keys[key] : undefined)
+    .responses.create({ model: 'gpt-4.1', input: 'Go on.', ...body } as never, {
+      headers: { 'x-test-recording': recording },
+    });
   await tollgate.settled();
   return tollgate.rows().at(-1)!;
 };
@@ -70,7 +97,9 @@ describe('built-in tools', () => {
     // gpt-4.1 at $2/$8 per 1M: 5000 in, 1000 out; one web search at $10 per 1,000 calls.
     expect(row.cost_nano_usd).toBe(5000 * 2000 + 1000 * 8000 + 10_000_000);
     expect(row.cost_micro_usd).toBe(28_000);
-    expect(Number(row.hold_tokens)).toBeGreaterThanOrEqual(Number(row.estimated_prompt_tokens) + DEFAULT_TOOL_CALLS * WEB_SEARCH_TOKENS_PER_CALL);
+    expect(Number(row.hold_tokens)).toBeGreaterThanOrEqual(
+      Number(row.estimated_prompt_tokens) + DEFAULT_TOOL_CALLS * WEB_SEARCH_TOKENS_PER_CALL,
+    );
   });
 });
 

@@ -13,9 +13,14 @@ afterEach(() => {
 describe('ledger location', () => {
   it('takes a path or a postgres URL, and refuses both or another scheme', () => {
     expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toEqual({ path: './x.db' });
-    expect(parseConfig({ ...base, ledger: { url: 'postgres://u:p@db:5432/t', lapseMs: 5000 } }).ledger).toEqual({ url: 'postgres://u:p@db:5432/t', lapseMs: 5000 });
+    expect(parseConfig({ ...base, ledger: { url: 'postgres://u:p@db:5432/t', lapseMs: 5000 } }).ledger).toEqual({
+      url: 'postgres://u:p@db:5432/t',
+      lapseMs: 5000,
+    });
     expect(() => parseConfig({ ...base, ledger: { path: './x.db', url: 'postgres://db/t' } })).toThrow(ConfigError);
-    expect(() => parseConfig({ ...base, ledger: { path: './x.db', url: 'postgres://db/t' } })).toThrow('give either "path" (a SQLite file) or "url" (Postgres), not both');
+    expect(() => parseConfig({ ...base, ledger: { path: './x.db', url: 'postgres://db/t' } })).toThrow(
+      'give either "path" (a SQLite file) or "url" (Postgres), not both',
+    );
     expect(() => parseConfig({ ...base, ledger: { url: 'mysql://db/t' } })).toThrow('must be a postgres:// URL');
   });
 
@@ -28,7 +33,9 @@ describe('ledger location', () => {
   });
 
   it('names a Postgres ledger without its password', () => {
-    expect(describeLedger(locationOf('postgres://tollgate:s3cret@db:5432/t'))).toBe('postgres://tollgate:***@db:5432/t');
+    expect(describeLedger(locationOf('postgres://tollgate:s3cret@db:5432/t'))).toBe(
+      'postgres://tollgate:***@db:5432/t',
+    );
     expect(describeLedger(locationOf('./data/ledger.db'))).toBe('./data/ledger.db');
   });
 });

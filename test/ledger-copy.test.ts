@@ -14,7 +14,12 @@ import { createDatabase, dropDatabase } from './support/postgres.js';
  * the same from either. A second copy into the now non-empty target is refused and writes nothing.
  */
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
-const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' }, timeout: 60_000 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+    timeout: 60_000,
+  });
 
 let dir: string;
 let file: string;
@@ -26,8 +31,24 @@ beforeAll(async () => {
   const ledger = openSqliteLedger({ path: file, checkpointThread: false });
   await seedLedger(ledger);
   await ledger.objects.record([
-    { id: 'file-acme1', kind: 'file', companyId: 'acme', keyId: 'key_a', userId: null, requestId: 'req_f1', createdAt: NOW.toISOString() },
-    { id: 'ft:gpt-4o-mini:org::x1', kind: 'model', companyId: 'acme', keyId: null, userId: 'u1', requestId: 'req_f2', createdAt: NOW.toISOString() },
+    {
+      id: 'file-acme1',
+      kind: 'file',
+      companyId: 'acme',
+      keyId: 'key_a',
+      userId: null,
+      requestId: 'req_f1',
+      createdAt: NOW.toISOString(),
+    },
+    {
+      id: 'ft:gpt-4o-mini:org::x1',
+      kind: 'model',
+      companyId: 'acme',
+      keyId: null,
+      userId: 'u1',
+      requestId: 'req_f2',
+      createdAt: NOW.toISOString(),
+    },
   ]);
   await ledger.close();
   db = await createDatabase();
@@ -42,20 +63,30 @@ describe('tollgate ledger copy', () => {
     const copy = cli('ledger', 'copy', '--from', file, '--to', db.url);
     expect(copy.stderr).toBe('');
     expect(copy.stdout).toMatch(/^copied \d+ purchases, \d+ grants, \d+ requests/);
-    expect(copy.stdout).toContain('ledger verify: all invariants hold on both, and the copy reads the same as its source');
+    expect(copy.stdout).toContain(
+      'ledger verify: all invariants hold on both, and the copy reads the same as its source',
+    );
     expect(copy.status).toBe(0);
 
     const source = openLedger({ path: file, readonly: true });
     const target = openLedger({ url: db.url, readonly: true });
     try {
-      const brief = (findings: { check: string; severity: string; rows: string[] }[]) => findings.map((f) => [f.check, f.severity, f.rows]);
+      const brief = (findings: { check: string; severity: string; rows: string[] }[]) =>
+        findings.map((f) => [f.check, f.severity, f.rows]);
       expect(brief(await target.reader.verify())).toEqual(brief(await source.reader.verify()));
       expect(await target.balance('acme', NOW)).toEqual(await source.balance('acme', NOW));
-      expect(await target.reader.recent({ companyId: 'acme' }, 5, NOW)).toEqual(await source.reader.recent({ companyId: 'acme' }, 5, NOW));
+      expect(await target.reader.recent({ companyId: 'acme' }, 5, NOW)).toEqual(
+        await source.reader.recent({ companyId: 'acme' }, 5, NOW),
+      );
       expect(await target.reader.usage({}, 'day')).toEqual(await source.reader.usage({}, 'day'));
       const ids = ['file-acme1', 'ft:gpt-4o-mini:org::x1', 'file-never'];
       expect([...(await target.objects.owners(ids))]).toEqual([...(await source.objects.owners(ids))]);
-      expect((await target.objects.owners(ids)).get('ft:gpt-4o-mini:org::x1')).toEqual({ kind: 'model', companyId: 'acme', keyId: null, userId: 'u1' });
+      expect((await target.objects.owners(ids)).get('ft:gpt-4o-mini:org::x1')).toEqual({
+        kind: 'model',
+        companyId: 'acme',
+        keyId: null,
+        userId: 'u1',
+      });
     } finally {
       await source.close();
       await target.close();

@@ -33,7 +33,13 @@ async function tollgate(company: Record<string, unknown>): Promise<Tollgate> {
   const t = await startTollgate({
     upstreamUrl: upstream.url,
     clock: () => now,
-    companies: { acme: { allocations: [{ id: 'g', tokens: 10_000_000 }], jwt: { algorithms: ['HS256'], secretEnv: 'LIMITS_JWT_SECRET' }, ...company } },
+    companies: {
+      acme: {
+        allocations: [{ id: 'g', tokens: 10_000_000 }],
+        jwt: { algorithms: ['HS256'], secretEnv: 'LIMITS_JWT_SECRET' },
+        ...company,
+      },
+    },
   });
   open.push(t);
   return t;
@@ -47,14 +53,23 @@ const userToken = (sub: string, sid?: string) =>
     .sign(new TextEncoder().encode(process.env.LIMITS_JWT_SECRET));
 
 async function send(t: Tollgate, credential: string): Promise<Response> {
-  return fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 /** Sends until refused (at most `max`), returning how many passed and the refusal. */
 async function untilRefused(t: Tollgate, credential: string, max = 20) {
   for (let i = 0; i < max; i++) {
     const res = await send(t, credential);
-    if (res.status !== 200) return { passed: i, res, error: ((await res.json()) as { error: { code: string; message: string; type: string } }).error };
+    if (res.status !== 200)
+      return {
+        passed: i,
+        res,
+        error: ((await res.json()) as { error: { code: string; message: string; type: string } }).error,
+      };
     await res.arrayBuffer();
   }
   throw new Error('never refused');
@@ -62,14 +77,29 @@ async function untilRefused(t: Tollgate, credential: string, max = 20) {
 
 describe('calendar windows', () => {
   it('roll over at local midnight in New York, across the end of DST (a 25-hour day)', () => {
-    expect(dailyWindow(new Date('2026-11-01T03:59:59Z'), 'America/New_York')).toEqual({ key: '2026-10-31', resetsAt: new Date('2026-11-01T04:00:00Z') });
-    expect(dailyWindow(new Date('2026-11-01T04:00:00Z'), 'America/New_York')).toEqual({ key: '2026-11-01', resetsAt: new Date('2026-11-02T05:00:00Z') });
-    expect(dailyWindow(new Date('2026-03-08T05:00:00Z'), 'America/New_York')).toEqual({ key: '2026-03-08', resetsAt: new Date('2026-03-09T04:00:00Z') });
+    expect(dailyWindow(new Date('2026-11-01T03:59:59Z'), 'America/New_York')).toEqual({
+      key: '2026-10-31',
+      resetsAt: new Date('2026-11-01T04:00:00Z'),
+    });
+    expect(dailyWindow(new Date('2026-11-01T04:00:00Z'), 'America/New_York')).toEqual({
+      key: '2026-11-01',
+      resetsAt: new Date('2026-11-02T05:00:00Z'),
+    });
+    expect(dailyWindow(new Date('2026-03-08T05:00:00Z'), 'America/New_York')).toEqual({
+      key: '2026-03-08',
+      resetsAt: new Date('2026-03-09T04:00:00Z'),
+    });
   });
 
   it('roll a month over at local midnight of the 1st in Berlin', () => {
-    expect(monthlyWindow(new Date('2026-11-30T22:59:59Z'), 'Europe/Berlin')).toEqual({ key: '2026-11', resetsAt: new Date('2026-11-30T23:00:00Z') });
-    expect(monthlyWindow(new Date('2026-11-30T23:00:00Z'), 'Europe/Berlin')).toEqual({ key: '2026-12', resetsAt: new Date('2026-12-31T23:00:00Z') });
+    expect(monthlyWindow(new Date('2026-11-30T22:59:59Z'), 'Europe/Berlin')).toEqual({
+      key: '2026-11',
+      resetsAt: new Date('2026-11-30T23:00:00Z'),
+    });
+    expect(monthlyWindow(new Date('2026-11-30T23:00:00Z'), 'Europe/Berlin')).toEqual({
+      key: '2026-12',
+      resetsAt: new Date('2026-12-31T23:00:00Z'),
+    });
     expect(monthlyWindow(new Date('2026-03-31T21:59:59Z'), 'Europe/Berlin').key).toBe('2026-03');
     expect(monthlyWindow(new Date('2026-03-31T22:00:00Z'), 'Europe/Berlin').key).toBe('2026-04'); // CEST: UTC+2
   });
@@ -78,7 +108,10 @@ describe('calendar windows', () => {
 describe('quotas', () => {
   it('a daily user quota refuses with 429 naming the window and its reset, and resets at local midnight across DST', async () => {
     now = new Date('2026-10-31T20:00:00Z'); // 16:00 in New York (EDT)
-    const t = await tollgate({ timeZone: 'America/New_York', limits: { user: { quotas: { daily: { tokens: 22 * 2 + HOLD - 1 } } } } });
+    const t = await tollgate({
+      timeZone: 'America/New_York',
+      limits: { user: { quotas: { daily: { tokens: 22 * 2 + HOLD - 1 } } } },
+    });
     const alice = await userToken('alice');
     const first = await untilRefused(t, alice);
     expect(first.passed).toBe(2);
@@ -141,12 +174,16 @@ describe('quotas', () => {
     const limit = 500;
     const t = await tollgate({ limits: { user: { quotas: { daily: { tokens: limit } } } } });
     const client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: await userToken('frank'), maxRetries: 0 });
-    const results = await Promise.allSettled(Array.from({ length: 100 }, () => client.chat.completions.create(body as never)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () => client.chat.completions.create(body as never)),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     expect(ok).toBeGreaterThan(0);
     expect(ok * 22).toBeLessThanOrEqual(limit);
     expect(t.rows()).toHaveLength(ok);
-    const [counter] = t.query("SELECT spent_tokens, held_tokens FROM quota_counters WHERE id LIKE 'user:acme/frank:daily:%'");
+    const [counter] = t.query(
+      "SELECT spent_tokens, held_tokens FROM quota_counters WHERE id LIKE 'user:acme/frank:daily:%'",
+    );
     expect(counter).toEqual({ spent_tokens: ok * 22, held_tokens: 0 });
   });
 
@@ -157,7 +194,9 @@ describe('quotas', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tollgate-balance-tokens')).toBe(String(10_000_000 - HOLD));
     expect(res.headers.get('x-tollgate-balance-usd')).toBe('0.000000');
-    expect(res.headers.get('x-tollgate-quota-user-daily')).toBe(`tokens=${1000 - HOLD}/1000; usd=${(1 - Math.ceil(HOLD * 1.5) / 1e6).toFixed(6)}/1.000000; reset=2026-11-23T00:00:00.000Z`);
+    expect(res.headers.get('x-tollgate-quota-user-daily')).toBe(
+      `tokens=${1000 - HOLD}/1000; usd=${(1 - Math.ceil(HOLD * 1.5) / 1e6).toFixed(6)}/1.000000; reset=2026-11-23T00:00:00.000Z`,
+    );
   });
 });
 

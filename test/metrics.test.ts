@@ -45,7 +45,11 @@ async function send(recording: string, credential: string, model?: string): Prom
   const body = { ...(rec.request.body as object), ...(model ? { model } : {}) };
   const res = await fetch(`${t.url}${rec.request.path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', 'x-test-recording': rec.name },
+    headers: {
+      authorization: `Bearer ${credential}`,
+      'content-type': 'application/json',
+      'x-test-recording': rec.name,
+    },
     body: JSON.stringify(body),
   });
   await res.arrayBuffer();
@@ -60,8 +64,16 @@ beforeAll(async () => {
     config: ({ key: k, operator }) =>
       (config = {
         companies: {
-          acme: { name: 'Acme', keys: [k({ id: 'acme-key' })], allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] },
-          globex: { name: 'Globex', keys: [k({ id: 'globex-key' })], allocations: [{ id: 'globex-grant', tokens: 10_000_000 }] },
+          acme: {
+            name: 'Acme',
+            keys: [k({ id: 'acme-key' })],
+            allocations: [{ id: 'acme-grant', tokens: 10_000_000 }],
+          },
+          globex: {
+            name: 'Globex',
+            keys: [k({ id: 'globex-key' })],
+            allocations: [{ id: 'globex-grant', tokens: 10_000_000 }],
+          },
         },
         operators: [operator('ops')],
       }),
@@ -103,7 +115,8 @@ describe('/metrics after known traffic', () => {
 
   it('counts tokens by kind (input uncached, cached, output) and cost in micro-USD, exactly as the ledger has them', async () => {
     const m = await scrape();
-    const tokens = (company: string, model: string, kind: string) => m.get(key('tollgate_tokens_total', { company, model, kind }));
+    const tokens = (company: string, model: string, kind: string) =>
+      m.get(key('tollgate_tokens_total', { company, model, kind }));
     expect(tokens('acme', 'gpt-3.5-turbo', 'input')).toBe(36);
     expect(tokens('acme', 'gpt-3.5-turbo', 'output')).toBe(8);
     expect(tokens('acme', 'gpt-3.5-turbo', 'cached')).toBeUndefined();
@@ -111,20 +124,36 @@ describe('/metrics after known traffic', () => {
     expect(tokens('acme', 'gpt-4o', 'cached')).toBe(1152);
     expect(tokens('acme', 'gpt-4o', 'output')).toBe(100);
     expect(tokens('globex', 'text-embedding-3-small', 'input')).toBe(2);
-    const ledgerCost = (company: string, where: string) => Number(t.query(`SELECT COALESCE(SUM(cost_micro_usd), 0) AS c FROM requests WHERE company_id = ? AND ${where}`, company)[0]!.c);
+    const ledgerCost = (company: string, where: string) =>
+      Number(
+        t.query(
+          `SELECT COALESCE(SUM(cost_micro_usd), 0) AS c FROM requests WHERE company_id = ? AND ${where}`,
+          company,
+        )[0]!.c,
+      );
     const gpt35 = ledgerCost('acme', "requested_model LIKE 'gpt-3.5-turbo%'");
     const gpt4o = ledgerCost('acme', "requested_model = 'gpt-4o'");
     expect(gpt35).toBeGreaterThan(0);
     expect(gpt4o).toBeGreaterThan(0);
     expect(m.get(key('tollgate_cost_micro_usd_total', { company: 'acme', model: 'gpt-3.5-turbo' }))).toBe(gpt35);
     expect(m.get(key('tollgate_cost_micro_usd_total', { company: 'acme', model: 'gpt-4o' }))).toBe(gpt4o);
-    expect(m.get(key('tollgate_cost_micro_usd_total', { company: 'globex', model: 'text-embedding-3-small' }))).toBe(ledgerCost('globex', '1'));
+    expect(m.get(key('tollgate_cost_micro_usd_total', { company: 'globex', model: 'text-embedding-3-small' }))).toBe(
+      ledgerCost('globex', '1'),
+    );
   });
 
   it('counts refusals by company and code; an unknown caller is company "other"', async () => {
     const m = await scrape();
-    expect(m.get(key('tollgate_refusals_total', { company: 'other', endpoint: '/v1/chat/completions', code: 'invalid_api_key' }))).toBe(1);
-    expect(m.get(key('tollgate_refusals_total', { company: 'acme', endpoint: '/v1/chat/completions', code: 'invalid_request' }))).toBe(1);
+    expect(
+      m.get(
+        key('tollgate_refusals_total', { company: 'other', endpoint: '/v1/chat/completions', code: 'invalid_api_key' }),
+      ),
+    ).toBe(1);
+    expect(
+      m.get(
+        key('tollgate_refusals_total', { company: 'acme', endpoint: '/v1/chat/completions', code: 'invalid_request' }),
+      ),
+    ).toBe(1);
   });
 
   it('times admission (every request, refused or not) and the upstream (forwarded ones) per endpoint, and reads open holds from the ledger', async () => {
@@ -134,7 +163,9 @@ describe('/metrics after known traffic', () => {
     expect(m.get(key('tollgate_upstream_latency_ms_count', { endpoint: '/v1/chat/completions' }))).toBe(4);
     expect(m.get(key('tollgate_upstream_latency_ms_count', { endpoint: '/v1/models/:id' }))).toBe(1);
     expect(m.get(key('tollgate_request_duration_ms_count', { endpoint: '/v1/chat/completions' }))).toBe(4);
-    expect(m.get(key('tollgate_admission_latency_ms_bucket', { endpoint: '/v1/chat/completions', le: '+Inf' }))).toBe(6);
+    expect(m.get(key('tollgate_admission_latency_ms_bucket', { endpoint: '/v1/chat/completions', le: '+Inf' }))).toBe(
+      6,
+    );
     expect(m.get(key('tollgate_open_holds'))).toBe(0);
     // No process metrics were asked for; nothing else leaks in from prom-client's global registry.
     expect([...m.keys()].every((k) => k.startsWith('tollgate_'))).toBe(true);
@@ -142,8 +173,15 @@ describe('/metrics after known traffic', () => {
 });
 
 describe('bounded labels', () => {
-  const rt = (companies: string[], prices: string[]) => ({ config: { companies: Object.fromEntries(companies.map((c) => [c, {}])), prices: Object.fromEntries(prices.map((p) => [p, {}])) } }) as unknown as Runtime;
-  const metrics = (r: Runtime) => new Metrics({ config: () => r.config, openHolds: async () => 0, processMetrics: false });
+  const rt = (companies: string[], prices: string[]) =>
+    ({
+      config: {
+        companies: Object.fromEntries(companies.map((c) => [c, {}])),
+        prices: Object.fromEntries(prices.map((p) => [p, {}])),
+      },
+    }) as unknown as Runtime;
+  const metrics = (r: Runtime) =>
+    new Metrics({ config: () => r.config, openHolds: async () => 0, processMetrics: false });
 
   it('maps companies outside the config, unpriced models and unknown paths to "other", and ids in paths to :id', () => {
     const m = metrics(rt(['acme'], ['gpt-4o', 'gpt-4o-mini']));
@@ -188,7 +226,9 @@ describe('/metrics protection', () => {
     t.write({ ...config, metrics: { requireAuth: true } });
     expect((await next).status).toBe('applied');
     expect((await fetch(`${t.url}/metrics`)).status).toBe(401);
-    expect((await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.keys['acme-key']}` } })).status).toBe(401);
+    expect(
+      (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.keys['acme-key']}` } })).status,
+    ).toBe(401);
     const m = await scrape(t.keys.ops);
     expect(m.get(key('tollgate_config_reloads_total', { result: 'applied' }))).toBe(1);
     const back = t.nextReload();
@@ -207,7 +247,10 @@ describe('health and readiness', () => {
   });
 
   it('is not ready when the ledger does not answer or no config is loaded', async () => {
-    const broken = { config: { companies: {} }, ledger: { ping: () => Promise.reject(new Error('database is closed')) } } as unknown as Runtime;
+    const broken = {
+      config: { companies: {} },
+      ledger: { ping: () => Promise.reject(new Error('database is closed')) },
+    } as unknown as Runtime;
     expect(await notReady(broken)).toBe('the ledger did not answer: database is closed');
     expect(await notReady({ ...broken, config: undefined } as unknown as Runtime)).toBe('no config loaded');
     expect(await notReady(t.server.runtime)).toBeUndefined();

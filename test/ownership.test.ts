@@ -33,11 +33,24 @@ beforeEach(() => {
 const call = async (company: 'acme' | 'beta', method: string, path: string, body?: unknown) => {
   const res = await fetch(`${tollgate.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${tollgate.keys[`${company}-key`]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${tollgate.keys[`${company}-key`]}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as Record<string, any>; } catch { return undefined; } })() };
+  return {
+    status: res.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text) as Record<string, any>;
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
 };
 
 describe('two companies against every object family', () => {
@@ -52,7 +65,15 @@ describe('two companies against every object family', () => {
 
       expect((await call('acme', 'GET', `${f.base}/${aId}`)).status).toBe(200);
       upstream.seen.length = 0;
-      for (const [method, suffix] of [['GET', ''], ['POST', ''], ['DELETE', ''], ['POST', '/cancel'], ['GET', '/content'], ['GET', '/files'], ['POST', '/files']] as const) {
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['POST', ''],
+        ['DELETE', ''],
+        ['POST', '/cancel'],
+        ['GET', '/content'],
+        ['GET', '/files'],
+        ['POST', '/files'],
+      ] as const) {
         const r = await call('beta', method, `${f.base}/${aId}${suffix}`, method === 'POST' ? {} : undefined);
         expect(r.status, `${method} ${f.base}/{id}${suffix}`).toBe(404);
         expect(isOpenAiError(r.text)).toBe(true);
@@ -76,14 +97,23 @@ describe('two companies against every object family', () => {
 
   for (const stream of [false, true]) {
     it(`stored responses and chat completions (stream: ${stream}) belong to the company that created them`, async () => {
-      const r = await tollgate.client(tollgate.keys['acme-key']).responses.create({ model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 16, stream } as never);
+      const r = await tollgate
+        .client(tollgate.keys['acme-key'])
+        .responses.create({ model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 16, stream } as never);
       let respId: string;
       if (stream) {
         let id = '';
-        for await (const e of r as unknown as AsyncIterable<{ type: string; response?: { id: string } }>) if (e.response) id = e.response.id;
+        for await (const e of r as unknown as AsyncIterable<{ type: string; response?: { id: string } }>)
+          if (e.response) id = e.response.id;
         respId = id;
       } else respId = (r as unknown as { id: string }).id;
-      const c = await call('acme', 'POST', '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5, store: true, stream });
+      const c = await call('acme', 'POST', '/v1/chat/completions', {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_completion_tokens: 5,
+        store: true,
+        stream,
+      });
       const chatId = stream ? (/"id":"(chatcmpl-\d+)"/.exec(c.text)?.[1] as string) : (c.json!.id as string);
       expect(respId).toMatch(/^resp_/);
       expect(chatId).toMatch(/^chatcmpl-/);
@@ -92,7 +122,12 @@ describe('two companies against every object family', () => {
       expect((await call('acme', 'GET', `/v1/responses/${respId}`)).status).toBe(200);
       expect((await call('acme', 'GET', `/v1/chat/completions/${chatId}`)).status).toBe(200);
       upstream.seen.length = 0;
-      for (const path of [`/v1/responses/${respId}`, `/v1/responses/${respId}/input_items`, `/v1/chat/completions/${chatId}`, `/v1/chat/completions/${chatId}/messages`]) {
+      for (const path of [
+        `/v1/responses/${respId}`,
+        `/v1/responses/${respId}/input_items`,
+        `/v1/chat/completions/${chatId}`,
+        `/v1/chat/completions/${chatId}/messages`,
+      ]) {
         expect((await call('beta', 'GET', path)).status, path).toBe(404);
         expect((await call('beta', 'DELETE', path)).status, path).toBe(404);
       }
@@ -111,7 +146,9 @@ describe('two companies against every object family', () => {
     const out = a.json!.output_file_id as string;
     expect((await call('acme', 'GET', `/v1/files/${out}/content`)).text).toBe(`content of ${out}`);
     expect((await call('beta', 'GET', `/v1/files/${out}/content`)).status).toBe(404);
-    expect(((await call('beta', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain(out);
+    expect(((await call('beta', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain(
+      out,
+    );
   });
 
   it("GET /v1/models hides other companies' fine-tuned models; retrieve and delete of one answer 404", async () => {
@@ -133,7 +170,9 @@ describe('two companies against every object family', () => {
 
   it("refuses request bodies that reference another company's objects, before any hold or upstream call", async () => {
     const file = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
-    const resp = (await call('acme', 'POST', '/v1/responses', { model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 5 })).json!.id as string;
+    const resp = (
+      await call('acme', 'POST', '/v1/responses', { model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 5 })
+    ).json!.id as string;
     const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: file });
     const model = job.json!.fine_tuned_model as string;
     const vs = (await call('acme', 'POST', '/v1/vector_stores', {})).json!.id as string;
@@ -142,14 +181,47 @@ describe('two companies against every object family', () => {
     const heldBefore = tollgate.query('SELECT SUM(held) AS h FROM grants')[0]!.h;
     upstream.seen.length = 0;
     const cases: [string, unknown, string][] = [
-      ['/v1/batches', { input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' }, 'input_file_id'],
+      [
+        '/v1/batches',
+        { input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' },
+        'input_file_id',
+      ],
       ['/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: file }, 'training_file'],
       ['/v1/vector_stores', { file_ids: [file] }, 'file_ids'],
-      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', previous_response_id: resp, max_output_tokens: 5 }, 'previous_response_id'],
-      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', conversation: { id: conv }, max_output_tokens: 5 }, 'conversation'],
-      ['/v1/responses', { model: 'gpt-4o-mini', input: 'hi', tools: [{ type: 'file_search', vector_store_ids: [vs] }], max_output_tokens: 5 }, 'vector_store_ids'],
-      ['/v1/responses', { model: 'gpt-4o-mini', input: [{ role: 'user', content: [{ type: 'input_file', file_id: file }] }], max_output_tokens: 5 }, 'file_id'],
-      ['/v1/chat/completions', { model, messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 }, 'model'],
+      [
+        '/v1/responses',
+        { model: 'gpt-4o-mini', input: 'hi', previous_response_id: resp, max_output_tokens: 5 },
+        'previous_response_id',
+      ],
+      [
+        '/v1/responses',
+        { model: 'gpt-4o-mini', input: 'hi', conversation: { id: conv }, max_output_tokens: 5 },
+        'conversation',
+      ],
+      [
+        '/v1/responses',
+        {
+          model: 'gpt-4o-mini',
+          input: 'hi',
+          tools: [{ type: 'file_search', vector_store_ids: [vs] }],
+          max_output_tokens: 5,
+        },
+        'vector_store_ids',
+      ],
+      [
+        '/v1/responses',
+        {
+          model: 'gpt-4o-mini',
+          input: [{ role: 'user', content: [{ type: 'input_file', file_id: file }] }],
+          max_output_tokens: 5,
+        },
+        'file_id',
+      ],
+      [
+        '/v1/chat/completions',
+        { model, messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 },
+        'model',
+      ],
     ];
     for (const [path, body, param] of cases) {
       const r = await call('beta', 'POST', path, body);
@@ -159,14 +231,19 @@ describe('two companies against every object family', () => {
     expect(upstream.seen).toHaveLength(0);
     expect(tollgate.query('SELECT SUM(held) AS h FROM grants')[0]!.h).toBe(heldBefore);
     // The owner may use them; metadata never counts as a reference.
-    expect((await call('acme', 'POST', '/v1/batches', { input_file_id: file, metadata: { conversation: 'anything' } })).status).toBe(200);
+    expect(
+      (await call('acme', 'POST', '/v1/batches', { input_file_id: file, metadata: { conversation: 'anything' } }))
+        .status,
+    ).toBe(200);
   });
 
   it('hides objects tollgate never saw created from everyone not listed in objects.unrecordedVisibleTo', async () => {
     objects.objects.set('file-preexisting', { id: 'file-preexisting', object: 'file' });
     upstream.seen.length = 0;
     expect((await call('acme', 'GET', '/v1/files/file-preexisting')).status).toBe(404);
-    expect(((await call('acme', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain('file-preexisting');
+    expect(((await call('acme', 'GET', '/v1/files')).json!.data as { id: string }[]).map((o) => o.id)).not.toContain(
+      'file-preexisting',
+    );
     expect(upstream.seen.filter((s) => s.url.includes('preexisting'))).toHaveLength(0);
   });
 });

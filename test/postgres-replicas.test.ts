@@ -27,9 +27,28 @@ afterEach(async () => {
   if (db) await dropDatabase(db.name);
 });
 
-const grant = (id: string, amount: number): GrantTerms => ({ id, companyId: 'acme', unit: 'tokens', amount, unlimited: false, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null });
+const grant = (id: string, amount: number): GrantTerms => ({
+  id,
+  companyId: 'acme',
+  unit: 'tokens',
+  amount,
+  unlimited: false,
+  models: null,
+  startsAt: null,
+  expiresAt: null,
+  purchaseId: null,
+  note: null,
+});
 let seq = 0;
-const facts = (companyId = 'acme'): RequestFacts => ({ id: `req_${String(++seq).padStart(8, '0')}`, companyId, keyId: null, endpoint: '/v1/chat/completions', requestedModel: 'gpt-4o-mini', stream: false, estimatedPromptTokens: 7 });
+const facts = (companyId = 'acme'): RequestFacts => ({
+  id: `req_${String(++seq).padStart(8, '0')}`,
+  companyId,
+  keyId: null,
+  endpoint: '/v1/chat/completions',
+  requestedModel: 'gpt-4o-mini',
+  stream: false,
+  estimatedPromptTokens: 7,
+});
 const NOW = new Date('2026-11-30T12:00:00.000Z');
 const want = { minTokens: 10, maxTokens: 10, clamp: false, maxPicoPerToken: 1 };
 
@@ -39,7 +58,9 @@ describe('two replicas on one Postgres ledger', () => {
     const b = open();
     await a.syncGrants([grant('race', 1_000)], [], NOW);
     await b.syncGrants([grant('race', 1_000)], [], NOW); // idempotent: the second replica's sync changes nothing
-    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).admit(facts(), want, NOW, [])));
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).admit(facts(), want, NOW, [])),
+    );
     expect(results.filter((r) => r.ok)).toHaveLength(100);
     expect(await a.reader.openHolds()).toBe(100);
     const [g] = await b.reader.grants();
@@ -64,15 +85,34 @@ describe('two replicas on one Postgres ledger', () => {
     }
     // Two survivors start (each runs recovery, then reaps every 50 ms).
     const survivors = [open({ heartbeatMs: 50, lapseMs: 300 }), open({ heartbeatMs: 50, lapseMs: 300 })];
-    const resolvedAtStart = (await Promise.all(survivors.map((s) => s.recoverOpenHolds(new Date(), 'charge_prompt', (_m, u) => u.inputTokens)))).flat();
+    const resolvedAtStart = (
+      await Promise.all(survivors.map((s) => s.recoverOpenHolds(new Date(), 'charge_prompt', (_m, u) => u.inputTokens)))
+    ).flat();
     expect(resolvedAtStart.filter((id) => liveIds.includes(id))).toEqual([]);
-    const status = async (id: string) => (await survivors[0]!.reader.rows({})).find((r) => r.id === id)?.status ?? 'held';
-    await waitUntil(async () => (await Promise.all(deadIds.map(status))).every((s) => s === 'interrupted'), { timeoutMs: 10_000, what: "the dead replica's holds to be resolved" });
+    const status = async (id: string) =>
+      (await survivors[0]!.reader.rows({})).find((r) => r.id === id)?.status ?? 'held';
+    await waitUntil(async () => (await Promise.all(deadIds.map(status))).every((s) => s === 'interrupted'), {
+      timeoutMs: 10_000,
+      what: "the dead replica's holds to be resolved",
+    });
     // The live replica's rows are still held, and it settles them as usual.
     for (const id of liveIds) expect(await status(id)).toBe('held');
-    for (const id of liveIds) expect(await live.settle(id, { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 }, NOW)).not.toBe(false);
+    for (const id of liveIds)
+      expect(
+        await live.settle(
+          id,
+          { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 },
+          NOW,
+        ),
+      ).not.toBe(false);
     // A late settle from the "dead" replica changes nothing: its rows were billed once, as interrupted.
-    expect(await dead.settle(deadIds[0]!, { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 }, NOW)).toBe(false);
+    expect(
+      await dead.settle(
+        deadIds[0]!,
+        { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 },
+        NOW,
+      ),
+    ).toBe(false);
     const rows = (await survivors[0]!.reader.rows({})).filter((r) => deadIds.includes(r.id));
     expect(rows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
     expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);

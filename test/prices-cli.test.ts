@@ -10,7 +10,11 @@ const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
 const NOW = '2026-11-30T12:00:00Z';
 
 function tollgate(args: string[]) {
-  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' }, timeout: 30_000 });
+  return spawnSync(process.execPath, [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+    timeout: 30_000,
+  });
 }
 
 let dir: string;
@@ -20,13 +24,17 @@ let ledgerFile: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-prices-'));
   ledgerFile = join(dir, 'ledger.db');
-  const sample = JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<string, any>;
+  const sample = JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<
+    string,
+    any
+  >;
   sample.ledger.path = ledgerFile;
   configFile = join(dir, 'proxy.config.json');
   writeFileSync(configFile, JSON.stringify(sample));
   // Settled rows as the proxy writes them: three models in the last 30 days, one older.
   const { sqlite } = openLedgerDb(ledgerFile);
-  const insert = sqlite.prepare(`INSERT INTO requests (id, created_at, company_id, endpoint, requested_model, stream, status, hold_tokens)
+  const insert =
+    sqlite.prepare(`INSERT INTO requests (id, created_at, company_id, endpoint, requested_model, stream, status, hold_tokens)
                                  VALUES (?, ?, 'demo', '/v1/chat/completions', ?, 0, 'settled', 0)`);
   insert.run('req_1', '2026-11-20T10:00:00.000Z', 'gpt-4o');
   insert.run('req_2', '2026-11-21T10:00:00.000Z', 'gpt-4o');
@@ -41,20 +49,38 @@ describe('tollgate prices', () => {
     const table = tollgate(['prices', 'list', '-c', configFile]);
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/gpt-5\.1\s+1\.25\s+0\.125\s+10\s+2\.5\/0\.25\/20/);
-    const json = JSON.parse(tollgate(['prices', 'list', '-c', configFile, '--json']).stdout) as { model: string; price: { source: string; date: string } }[];
+    const json = JSON.parse(tollgate(['prices', 'list', '-c', configFile, '--json']).stdout) as {
+      model: string;
+      price: { source: string; date: string };
+    }[];
     const entry = json.find((r) => r.model === 'gpt-realtime-2')!;
-    expect(entry.price).toMatchObject({ source: 'https://developers.openai.com/api/docs/models/gpt-realtime-2', date: '2026-11-30' });
+    expect(entry.price).toMatchObject({
+      source: 'https://developers.openai.com/api/docs/models/gpt-realtime-2',
+      date: '2026-11-30',
+    });
   });
 
   it('names the recent models with no price or a stale one, and exits 1', () => {
     const run = tollgate(['prices', 'check', '-c', configFile, '--now', NOW, '--json']);
     expect(run.status).toBe(1);
-    const report = JSON.parse(run.stdout) as { models: number; findings: { model: string; problem: string; requests: number; ageDays?: number }[] };
+    const report = JSON.parse(run.stdout) as {
+      models: number;
+      findings: { model: string; problem: string; requests: number; ageDays?: number }[];
+    };
     expect(report.models).toBe(3);
-    expect(report.findings).toEqual([
-      { model: 'gpt-4o', requests: 2, problem: 'stale', version: 'gpt-4o@2025-08-07', readOn: '2025-08-07', ageDays: 480 },
-      { model: 'ft:gpt-4o-mini-2024-07-18:acme::abc', requests: 1, problem: 'unpriced' },
-    ].sort((a, b) => a.problem.localeCompare(b.problem)));
+    expect(report.findings).toEqual(
+      [
+        {
+          model: 'gpt-4o',
+          requests: 2,
+          problem: 'stale',
+          version: 'gpt-4o@2025-08-07',
+          readOn: '2025-08-07',
+          ageDays: 480,
+        },
+        { model: 'ft:gpt-4o-mini-2024-07-18:acme::abc', requests: 1, problem: 'unpriced' },
+      ].sort((a, b) => a.problem.localeCompare(b.problem)),
+    );
   });
 
   it('refuses a bad option with exit 2', () => {

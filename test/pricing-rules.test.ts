@@ -10,7 +10,13 @@ import { toolAllowance, toolFeesNano, toolPlanOf, WEB_SEARCH_TOKENS_PER_CALL } f
 const book = new PriceBook({});
 const now = new Date('2026-11-30T12:00:00Z');
 const price = (model: string) => book.find(model, now)!.price;
-const usage = (inputTokens: number, outputTokens: number, cachedInputTokens = 0) => ({ ...NO_TOKENS, inputTokens, outputTokens, cachedInputTokens, totalTokens: inputTokens + outputTokens });
+const usage = (inputTokens: number, outputTokens: number, cachedInputTokens = 0) => ({
+  ...NO_TOKENS,
+  inputTokens,
+  outputTokens,
+  cachedInputTokens,
+  totalTokens: inputTokens + outputTokens,
+});
 
 describe('precision below a micro-dollar', () => {
   it('costs a 2-token embedding 40 nano-USD, not 0, and a million of them $0.04', () => {
@@ -28,7 +34,9 @@ describe('precision below a micro-dollar', () => {
 
 describe('service tiers', () => {
   it('bills flex at Batch rates: half the standard price', () => {
-    expect(costNanoUsd(usage(53, 469), price('gpt-5'), 'flex')).toBe(Math.round(costNanoUsd(usage(53, 469), price('gpt-5')) / 2));
+    expect(costNanoUsd(usage(53, 469), price('gpt-5'), 'flex')).toBe(
+      Math.round(costNanoUsd(usage(53, 469), price('gpt-5')) / 2),
+    );
   });
 
   it('bills priority at the priority prices, and says so when a model has none', () => {
@@ -49,7 +57,15 @@ describe('prices', () => {
     const config = parseConfig({
       ledger: { path: 'x.db' },
       companies: {},
-      prices: { 'ft:gpt-4o-mini': { input: 0.3, cachedInput: 0.15, output: 1.2, source: 'https://platform.openai.com/docs/pricing', date: '2026-11-30' } },
+      prices: {
+        'ft:gpt-4o-mini': {
+          input: 0.3,
+          cachedInput: 0.15,
+          output: 1.2,
+          source: 'https://platform.openai.com/docs/pricing',
+          date: '2026-11-30',
+        },
+      },
     });
     const found = new PriceBook(config.prices).find('ft:gpt-4o-mini-2024-07-18:acme::abc123', now);
     expect(found?.version).toBe('ft:gpt-4o-mini@2026-11-30');
@@ -76,7 +92,9 @@ describe('built-in tool calls', () => {
 
   it('reads them from a Responses body, one container per container id', () => {
     expect(toolCallsOf(output)).toEqual({ web_search: 2, code_interpreter: 1, file_search: 1 });
-    expect(meterJsonBody(JSON.stringify({ object: 'response', id: 'resp_1', service_tier: 'flex', output })).toolCalls).toEqual({ web_search: 2, code_interpreter: 1, file_search: 1 });
+    expect(
+      meterJsonBody(JSON.stringify({ object: 'response', id: 'resp_1', service_tier: 'flex', output })).toolCalls,
+    ).toEqual({ web_search: 2, code_interpreter: 1, file_search: 1 });
     expect(meterJsonBody(JSON.stringify({ object: 'response', id: 'resp_1', output: [] })).toolCalls).toBeUndefined();
   });
 
@@ -84,7 +102,16 @@ describe('built-in tool calls', () => {
     const meter = responsesStreamMeter();
     const event = (type: string, data: unknown) => meter.event(`event: ${type}\ndata: ${JSON.stringify(data)}`);
     event('response.output_item.done', { type: 'response.output_item.done', item: output[0] });
-    event('response.completed', { type: 'response.completed', response: { id: 'resp_1', model: 'gpt-4.1', service_tier: 'priority', output, usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } } });
+    event('response.completed', {
+      type: 'response.completed',
+      response: {
+        id: 'resp_1',
+        model: 'gpt-4.1',
+        service_tier: 'priority',
+        output,
+        usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      },
+    });
     expect(meter.result().toolCalls).toEqual({ web_search: 2, code_interpreter: 1, file_search: 1 });
     expect(meter.result().serviceTier).toBe('priority');
   });
@@ -93,9 +120,15 @@ describe('built-in tool calls', () => {
     const plan = (tools: unknown[]) => toolPlanOf('gpt-4.1', { tools });
     expect(toolFeesNano('gpt-4.1', plan([{ type: 'web_search' }]), { web_search: 3 })).toBe(30_000_000);
     expect(toolFeesNano('gpt-4.1', plan([{ type: 'web_search_preview' }]), { web_search: 1 })).toBe(25_000_000);
-    expect(toolFeesNano('o3', toolPlanOf('o3', { tools: [{ type: 'web_search_preview' }] }), { web_search: 1 })).toBe(10_000_000);
+    expect(toolFeesNano('o3', toolPlanOf('o3', { tools: [{ type: 'web_search_preview' }] }), { web_search: 1 })).toBe(
+      10_000_000,
+    );
     expect(toolFeesNano('gpt-4.1', plan([{ type: 'file_search' }]), { file_search: 4 })).toBe(10_000_000);
-    expect(toolFeesNano('gpt-4.1', plan([{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }]), { code_interpreter: 1 })).toBe(120_000_000);
+    expect(
+      toolFeesNano('gpt-4.1', plan([{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }]), {
+        code_interpreter: 1,
+      }),
+    ).toBe(120_000_000);
     expect(toolFeesNano('gpt-4o-search-preview', toolPlanOf('gpt-4o-search-preview', {}), undefined)).toBe(25_000_000);
     expect(toolFeesNano('gpt-4.1', undefined, undefined)).toBe(0);
   });

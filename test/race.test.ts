@@ -22,7 +22,10 @@ let tollgate: Tollgate;
 beforeAll(async () => {
   upstream = await new FakeUpstream(recordings).start();
   upstream.delayMs = 5;
-  tollgate = await startTollgate({ upstreamUrl: upstream.url, companies: { acme: { allocations: [{ id: 'tight', tokens: ALLOCATION }] } } });
+  tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    companies: { acme: { allocations: [{ id: 'tight', tokens: ALLOCATION }] } },
+  });
 });
 afterAll(async () => {
   await tollgate.close();
@@ -36,11 +39,14 @@ describe('racing requests', () => {
     const hold = estimateRequest('/v1/chat/completions', 'gpt-3.5-turbo', body).promptTokens + 14;
     const client = tollgate.client();
     const results = await Promise.allSettled(
-      Array.from({ length: CONCURRENCY }, () => client.chat.completions.create(body as never, { headers: { 'x-test-recording': chat.name } })),
+      Array.from({ length: CONCURRENCY }, () =>
+        client.chat.completions.create(body as never, { headers: { 'x-test-recording': chat.name } }),
+      ),
     );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     const refused = results.filter((r) => r.status === 'rejected');
-    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 429, code: 'insufficient_quota' });
+    for (const r of refused)
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 429, code: 'insufficient_quota' });
 
     const rows = tollgate.rows();
     expect(rows).toHaveLength(ok);
@@ -63,13 +69,18 @@ describe('racing requests', () => {
 
   it('streams racing for the last tokens are clamped so they cannot overspend', async () => {
     // No ceiling in the request: the clamp policy caps each admitted stream's output at what its hold affords.
-    const t = await startTollgate({ upstreamUrl: upstream.url, companies: { acme: { allocations: [{ id: 'g', tokens: 20_000 }] } } });
+    const t = await startTollgate({
+      upstreamUrl: upstream.url,
+      companies: { acme: { allocations: [{ id: 'g', tokens: 20_000 }] } },
+    });
     try {
       const { stream_options: _s, max_tokens: _m, ...body } = stream.request.body as Record<string, unknown>;
       const client = t.client();
       const results = await Promise.allSettled(
         Array.from({ length: 60 }, async () => {
-          const s = await client.chat.completions.create(body as never, { headers: { 'x-test-recording': stream.name } });
+          const s = await client.chat.completions.create(body as never, {
+            headers: { 'x-test-recording': stream.name },
+          });
           for await (const _chunk of s as AsyncIterable<unknown>);
         }),
       );
@@ -82,7 +93,12 @@ describe('racing requests', () => {
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(OpenAI.RateLimitError);
       // Every forwarded request carried a ceiling that fits its hold: prompt + ceiling ≤ hold. (The
       // fake upstream replays 100 output tokens whatever the ceiling; a real one stops at it.)
-      const sentBy = new Map(upstream.received.map((got) => [got.headers['x-client-request-id'], JSON.parse(got.body.toString()) as { max_completion_tokens?: number }]));
+      const sentBy = new Map(
+        upstream.received.map((got) => [
+          got.headers['x-client-request-id'],
+          JSON.parse(got.body.toString()) as { max_completion_tokens?: number },
+        ]),
+      );
       let clamped = 0;
       for (const row of rows) {
         const sent = sentBy.get(String(row.id))!;
@@ -90,7 +106,9 @@ describe('racing requests', () => {
           expect(Number(row.hold_tokens)).toBe(Number(row.estimated_prompt_tokens) + 16_384); // gpt-4o's maximum output
         } else {
           clamped++;
-          expect(Number(row.estimated_prompt_tokens) + sent.max_completion_tokens).toBeLessThanOrEqual(Number(row.hold_tokens));
+          expect(Number(row.estimated_prompt_tokens) + sent.max_completion_tokens).toBeLessThanOrEqual(
+            Number(row.hold_tokens),
+          );
         }
       }
       expect(clamped).toBeGreaterThan(0);

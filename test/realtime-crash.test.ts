@@ -27,18 +27,31 @@ afterAll(async () => {
 
 /** Starts `tollgate serve` as a child process and resolves once `/healthz` answers (fails after 20 s). */
 async function serve(configFile: string, url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile], {
-    env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile],
+    {
+      env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    },
+  );
   for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
     if (child.exitCode !== null) throw new Error(`tollgate exited with ${child.exitCode}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return child;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return child;
   }
   throw new Error('tollgate did not become ready');
 }
 
-const exited = (child: ChildProcess) => new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r()),
+  );
 
 it('resolves the holds of a session cut by kill -9 at the next start', async () => {
   const port = await freePort();
@@ -52,25 +65,44 @@ it('resolves the holds of a session cut by kill -9 at the next start', async () 
       listen: { host: '127.0.0.1', port },
       upstream: { baseUrl: fake.url },
       ledger: { path: ledger },
-      companies: { acme: { name: 'acme', keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }], allocations: [{ id: 'g', tokens: 1_000_000 }] } },
+      companies: {
+        acme: {
+          name: 'acme',
+          keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }],
+          allocations: [{ id: 'g', tokens: 1_000_000 }],
+        },
+      },
       prices: { 'gpt-realtime-test': { input: 4, output: 16, source: 'test', date: '2026-11-30' } },
     }),
   );
-  fake.script.push({ text: 'never finished', usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, hold: true });
+  fake.script.push({
+    text: 'never finished',
+    usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+    hold: true,
+  });
   let child = await serve(configFile, url);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/realtime?model=gpt-realtime-test`, { headers: { authorization: `Bearer ${key.key}` } });
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/realtime?model=gpt-realtime-test`, {
+    headers: { authorization: `Bearer ${key.key}` },
+  });
   const types: string[] = [];
   ws.on('message', (d) => types.push((JSON.parse(d.toString()) as { type: string }).type));
   ws.on('error', () => undefined);
   await new Promise<void>((r) => ws.once('open', () => r()));
   ws.send(JSON.stringify({ type: 'response.create' }));
-  for (let i = 0; i < 1000 && !types.includes('response.output_text.delta'); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 1000 && !types.includes('response.output_text.delta'); i++)
+    await new Promise((r) => setTimeout(r, 5));
   expect(types).toContain('response.output_text.delta');
   child.kill('SIGKILL');
   await exited(child);
 
   const before = new Database(ledger, { readonly: true });
-  expect((before.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held' AND endpoint = '/v1/realtime'").get() as { n: number }).n).toBe(1);
+  expect(
+    (
+      before
+        .prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held' AND endpoint = '/v1/realtime'")
+        .get() as { n: number }
+    ).n,
+  ).toBe(1);
   before.close();
 
   child = await serve(configFile, url);
@@ -78,7 +110,9 @@ it('resolves the holds of a session cut by kill -9 at the next start', async () 
   await exited(child);
   const db = new Database(ledger, { readonly: true });
   try {
-    expect(db.prepare("SELECT status, error_code FROM requests WHERE endpoint = '/v1/realtime'").all()).toEqual([{ status: 'interrupted', error_code: 'interrupted' }]);
+    expect(db.prepare("SELECT status, error_code FROM requests WHERE endpoint = '/v1/realtime'").all()).toEqual([
+      { status: 'interrupted', error_code: 'interrupted' },
+    ]);
     expect(db.prepare("SELECT held FROM grants WHERE id = 'g'").get()).toEqual({ held: 0 });
     expect(verifyLedger(db).filter((f) => f.severity === 'error')).toEqual([]);
   } finally {

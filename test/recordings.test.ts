@@ -23,7 +23,11 @@ beforeAll(async () => {
   upstream = await new FakeUpstream(byName).start();
   // Paths tollgate does not meter (fine-tuning) pass through unbilled.
   // The recordings name files and jobs created elsewhere: the operator's key may see those.
-  tollgate = await startTollgate({ upstreamUrl: upstream.url, unknownPaths: 'passthrough', objects: { unrecordedVisibleTo: ['acme-key'] } });
+  tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    unknownPaths: 'passthrough',
+    objects: { unrecordedVisibleTo: ['acme-key'] },
+  });
 });
 afterAll(async () => {
   await tollgate?.close();
@@ -43,11 +47,17 @@ async function send(client: OpenAI, rec: Recording): Promise<unknown> {
   try {
     switch (rec.request.path) {
       case '/v1/chat/completions':
-        return body.stream ? await collect(await client.chat.completions.create(body as never, opts)) : await client.chat.completions.create(body as never, opts);
+        return body.stream
+          ? await collect(await client.chat.completions.create(body as never, opts))
+          : await client.chat.completions.create(body as never, opts);
       case '/v1/completions':
-        return body.stream ? await collect(await client.completions.create(body as never, opts)) : await client.completions.create(body as never, opts);
+        return body.stream
+          ? await collect(await client.completions.create(body as never, opts))
+          : await client.completions.create(body as never, opts);
       case '/v1/responses':
-        return body.stream ? await collect(await client.responses.create(body as never, opts)) : await client.responses.create(body as never, opts);
+        return body.stream
+          ? await collect(await client.responses.create(body as never, opts))
+          : await client.responses.create(body as never, opts);
       case '/v1/embeddings':
         // Without an explicit encoding_format the SDK asks for base64 and decodes it itself.
         return await client.embeddings.create({ encoding_format: 'float', ...body } as never, opts);
@@ -55,11 +65,24 @@ async function send(client: OpenAI, rec: Recording): Promise<unknown> {
         return await client.fineTuning.jobs.create(body as never, opts);
       case '/v1/images/edits':
         return await client.images.edit(
-          { model: 'gpt-image-1', prompt: 'Create a collage from these images', image: [await toFile(Buffer.from('png-a'), 'image.png', { type: 'image/png' }), await toFile(Buffer.from('png-b'), 'mask.png', { type: 'image/png' })] },
+          {
+            model: 'gpt-image-1',
+            prompt: 'Create a collage from these images',
+            image: [
+              await toFile(Buffer.from('png-a'), 'image.png', { type: 'image/png' }),
+              await toFile(Buffer.from('png-b'), 'mask.png', { type: 'image/png' }),
+            ],
+          },
           opts,
         );
       case '/v1/audio/transcriptions':
-        return await client.audio.transcriptions.create({ model: 'whisper-1', file: await toFile(Buffer.from('ID3 fake mp3'), 'audio_sample.mp3', { type: 'audio/mpeg' }) }, opts);
+        return await client.audio.transcriptions.create(
+          {
+            model: 'whisper-1',
+            file: await toFile(Buffer.from('ID3 fake mp3'), 'audio_sample.mp3', { type: 'audio/mpeg' }),
+          },
+          opts,
+        );
       default:
         throw new Error(`no SDK call mapped for ${rec.request.path}`);
     }
@@ -71,7 +94,11 @@ async function send(client: OpenAI, rec: Recording): Promise<unknown> {
 
 /** The usage a recording reports: its JSON body's `usage`, or the last usage in its SSE stream. */
 function recordedUsage(rec: Recording) {
-  if (rec.response.body_text === undefined) return parseUsage((rec.response.body as { usage?: unknown } | undefined)?.usage, rec.request.path.startsWith('/v1/images/') ? 'image' : 'text');
+  if (rec.response.body_text === undefined)
+    return parseUsage(
+      (rec.response.body as { usage?: unknown } | undefined)?.usage,
+      rec.request.path.startsWith('/v1/images/') ? 'image' : 'text',
+    );
   let usage;
   for (const d of sseData(rec.response.body_text)) {
     if (!d.startsWith('{')) continue;
@@ -81,8 +108,16 @@ function recordedUsage(rec: Recording) {
   return usage;
 }
 
-const header = (rec: Recording, name: string) => Object.entries(rec.response.headers).find(([k]) => k.toLowerCase() === name)?.[1];
-const metered = new Set(['/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/embeddings', '/v1/images/edits', '/v1/audio/transcriptions']);
+const header = (rec: Recording, name: string) =>
+  Object.entries(rec.response.headers).find(([k]) => k.toLowerCase() === name)?.[1];
+const metered = new Set([
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/responses',
+  '/v1/embeddings',
+  '/v1/images/edits',
+  '/v1/audio/transcriptions',
+]);
 
 describe('every recording through the SDK and tollgate', () => {
   it('has recordings to replay', () => {
@@ -108,7 +143,9 @@ describe('every recording through the SDK and tollgate', () => {
           expect(err.error).toEqual((rec.response.body as { error: unknown }).error);
         }
       } else if (rec.response.body_text !== undefined) {
-        const expected = sseData(rec.response.body_text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d) as unknown);
+        const expected = sseData(rec.response.body_text)
+          .filter((d) => d !== '[DONE]')
+          .map((d) => JSON.parse(d) as unknown);
         expect(result).toEqual(expected);
       } else {
         // The SDK adds `output_text` to Responses objects as a convenience; OpenAI does not send it.
@@ -135,11 +172,23 @@ describe('every recording through the SDK and tollgate', () => {
       if (!metered.has(rec.request.path)) {
         expect(row).toMatchObject({ status: 'settled', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0 });
       } else if (rec.response.status >= 400) {
-        const code = authRefused ? 'upstream_auth_failed' : (rec.response.body as { error: { code: string } }).error.code;
-        expect(row).toMatchObject({ status: 'voided', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0, error_code: code });
+        const code = authRefused
+          ? 'upstream_auth_failed'
+          : (rec.response.body as { error: { code: string } }).error.code;
+        expect(row).toMatchObject({
+          status: 'voided',
+          usage_source: 'none',
+          metered_tokens: 0,
+          cost_micro_usd: 0,
+          error_code: code,
+        });
       } else if (usage) {
         const { price } = priceBook(tollgate.server.runtime.config).find(String(row.requested_model), new Date())!;
-        const fees = toolFeesNano(String(row.requested_model), toolPlanOf(String(row.requested_model), rec.request.body ?? {}), recordedToolCalls(rec));
+        const fees = toolFeesNano(
+          String(row.requested_model),
+          toolPlanOf(String(row.requested_model), rec.request.body ?? {}),
+          recordedToolCalls(rec),
+        );
         expect(row).toMatchObject({
           status: 'settled',
           usage_source: 'upstream',
@@ -159,7 +208,13 @@ describe('every recording through the SDK and tollgate', () => {
       } else if (rec.request.path === '/v1/audio/transcriptions') {
         // whisper-1 answered without usage: its length is estimated from the upload (12 bytes at
         // 128 kbps → 1 s) and priced per minute ($0.006/min → 100 micro-USD).
-        expect(row).toMatchObject({ status: 'settled', usage_source: 'estimated', requested_model: 'whisper-1', metered_tokens: 0, cost_micro_usd: 100 });
+        expect(row).toMatchObject({
+          status: 'settled',
+          usage_source: 'estimated',
+          requested_model: 'whisper-1',
+          metered_tokens: 0,
+          cost_micro_usd: 100,
+        });
       } else {
         // A successful stream that never reported usage is charged an estimate, never free.
         expect(row).toMatchObject({ status: 'settled', usage_source: 'estimated' });

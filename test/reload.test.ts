@@ -36,10 +36,17 @@ async function start(config: Parameters<typeof startFromFile>[0]['config'], watc
 }
 
 function send(t: FileTollgate, key: string): Promise<Response> {
-  return fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+  return fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body,
+  });
 }
 
-async function status(t: FileTollgate, key: string): Promise<{ status: number; error?: { code: string; message: string } }> {
+async function status(
+  t: FileTollgate,
+  key: string,
+): Promise<{ status: number; error?: { code: string; message: string } }> {
   const res = await send(t, key);
   const json = (await res.json()) as { error?: { code: string; message: string } };
   return { status: res.status, error: json.error };
@@ -48,7 +55,14 @@ async function status(t: FileTollgate, key: string): Promise<{ status: number; e
 describe('config reload', () => {
   it('swaps the config under load with zero failed requests: a new key works, a revoked key stops, a new grant counts', async () => {
     let config!: ConfigJson;
-    const t = await start(({ key }) => (config = { companies: { acme: { name: 'Acme', keys: [key({ id: 'steady' })], allocations: [{ id: 'g1', tokens: 10_000_000 }] } } }));
+    const t = await start(
+      ({ key }) =>
+        (config = {
+          companies: {
+            acme: { name: 'Acme', keys: [key({ id: 'steady' })], allocations: [{ id: 'g1', tokens: 10_000_000 }] },
+          },
+        }),
+    );
     const steady = t.keys.steady!;
 
     // Four clients keep sending with the key that never changes, until told to stop.
@@ -66,12 +80,14 @@ describe('config reload', () => {
           if (stop) return;
         }
         statuses.push(code);
-        for (const w of waiters.splice(0)) if (statuses.length >= w.n) w.resolve();
-        else waiters.push(w);
+        for (const w of waiters.splice(0))
+          if (statuses.length >= w.n) w.resolve();
+          else waiters.push(w);
       }
     };
     /** Resolves once `more` further requests have been answered. */
-    const answered = (more: number) => new Promise<void>((resolve) => waiters.push({ n: statuses.length + more, resolve }));
+    const answered = (more: number) =>
+      new Promise<void>((resolve) => waiters.push({ n: statuses.length + more, resolve }));
     const clients = [loop(), loop(), loop(), loop()];
     try {
       await answered(20);
@@ -82,7 +98,8 @@ describe('config reload', () => {
       t.write(config);
       const r1 = await added;
       expect(r1.status).toBe('applied');
-      if (r1.status === 'applied') expect(r1.changes.map((c) => `${c.op} ${c.kind} ${c.id}`)).toEqual(['added key acme/fresh']);
+      if (r1.status === 'applied')
+        expect(r1.changes.map((c) => `${c.op} ${c.kind} ${c.id}`)).toEqual(['added key acme/fresh']);
       expect((await status(t, t.keys.fresh!)).status).toBe(200);
       await answered(20);
 
@@ -92,7 +109,10 @@ describe('config reload', () => {
       t.replace(config);
       const r2 = await revoked;
       expect(r2.status).toBe('applied');
-      if (r2.status === 'applied') expect(r2.changes).toEqual([{ kind: 'key', op: 'changed', id: 'acme/fresh', details: ['revoked: false → true'] }]);
+      if (r2.status === 'applied')
+        expect(r2.changes).toEqual([
+          { kind: 'key', op: 'changed', id: 'acme/fresh', details: ['revoked: false → true'] },
+        ]);
       const refused = await status(t, t.keys.fresh!);
       expect(refused.status).toBe(401);
       expect(refused.error?.message).toContain('revoked');
@@ -105,7 +125,12 @@ describe('config reload', () => {
       t.write(config);
       const r3 = await regrant;
       expect(r3.status).toBe('applied');
-      if (r3.status === 'applied') expect(r3.changes.map((c) => `${c.op} ${c.kind} ${c.id}`).sort()).toEqual(['added allocation acme/g2', 'added price gpt-9', 'removed allocation acme/g1']);
+      if (r3.status === 'applied')
+        expect(r3.changes.map((c) => `${c.op} ${c.kind} ${c.id}`).sort()).toEqual([
+          'added allocation acme/g2',
+          'added price gpt-9',
+          'removed allocation acme/g1',
+        ]);
       await answered(20);
     } finally {
       stop = true;
@@ -125,26 +150,51 @@ describe('config reload', () => {
 
   it.each([
     ['invalid JSON', (_c: ConfigJson) => '{ "companies": ', 'not valid JSON'],
-    ['a schema error', (c: ConfigJson) => ((c.companies.acme.keys[0].sha256 = 'abc'), c), 'companies.acme.keys.0.sha256: expected the lowercase hex SHA-256'],
-    ['an unknown field', (c: ConfigJson) => ((c.companies.acme.allocation = []), c), 'companies.acme: Unrecognized key: "allocation"'],
+    [
+      'a schema error',
+      (c: ConfigJson) => ((c.companies.acme.keys[0].sha256 = 'abc'), c),
+      'companies.acme.keys.0.sha256: expected the lowercase hex SHA-256',
+    ],
+    [
+      'an unknown field',
+      (c: ConfigJson) => ((c.companies.acme.allocation = []), c),
+      'companies.acme: Unrecognized key: "allocation"',
+    ],
     [
       'a grant moved to another company',
-      (c: ConfigJson) => ((c.companies.globex.allocations.push({ id: 'acme-grant', tokens: 5 }), (c.companies.acme.allocations = [{ id: 'acme-2', tokens: 1000 }])), c),
+      (c: ConfigJson) => (
+        c.companies.globex.allocations.push({ id: 'acme-grant', tokens: 5 }),
+        (c.companies.acme.allocations = [{ id: 'acme-2', tokens: 1000 }]),
+        c
+      ),
       'allocation "acme-grant" moved from company "acme" to "globex"; give it a new id',
     ],
     [
       'a JWT secret env var that is not set',
-      (c: ConfigJson) => ((c.companies.acme.jwt = { algorithms: ['HS256'], secretEnv: 'TOLLGATE_TEST_UNSET_SECRET' }), c),
+      (c: ConfigJson) => (
+        (c.companies.acme.jwt = { algorithms: ['HS256'], secretEnv: 'TOLLGATE_TEST_UNSET_SECRET' }), c
+      ),
       'companies.acme.jwt.secretEnv: environment variable TOLLGATE_TEST_UNSET_SECRET is not set',
     ],
   ])('refuses %s: the error is logged precisely and the running config keeps serving', async (_case, edit, message) => {
     let config!: ConfigJson;
-    const t = await start(({ key }) => (config = {
-      companies: {
-        acme: { name: 'Acme', keys: [key({ id: 'acme-key' })], allocations: [{ id: 'acme-grant', tokens: 1_000_000 }] },
-        globex: { name: 'Globex', keys: [key({ id: 'globex-key' })], allocations: [{ id: 'globex-grant', tokens: 1_000_000 }] },
-      },
-    }));
+    const t = await start(
+      ({ key }) =>
+        (config = {
+          companies: {
+            acme: {
+              name: 'Acme',
+              keys: [key({ id: 'acme-key' })],
+              allocations: [{ id: 'acme-grant', tokens: 1_000_000 }],
+            },
+            globex: {
+              name: 'Globex',
+              keys: [key({ id: 'globex-key' })],
+              allocations: [{ id: 'globex-grant', tokens: 1_000_000 }],
+            },
+          },
+        }),
+    );
     expect((await status(t, t.keys['acme-key']!)).status).toBe(200);
     const running = t.server.runtime.config;
     const keys = t.server.runtime.keys;
@@ -181,10 +231,22 @@ describe('config reload', () => {
 
   it('logs a change to listen, ledger or upstream as needing a restart and keeps the running values', async () => {
     let config!: ConfigJson;
-    const t = await start(({ key }) => (config = { companies: { acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] } } }));
+    const t = await start(
+      ({ key }) =>
+        (config = {
+          companies: {
+            acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] },
+          },
+        }),
+    );
     const listen = t.server.runtime.config.listen;
     const next = t.nextReload();
-    t.write({ ...config, listen: { host: '127.0.0.1', port: 1 }, upstream: { baseUrl: 'http://127.0.0.1:9', connections: 3 }, unknownPaths: 'passthrough' });
+    t.write({
+      ...config,
+      listen: { host: '127.0.0.1', port: 1 },
+      upstream: { baseUrl: 'http://127.0.0.1:9', connections: 3 },
+      unknownPaths: 'passthrough',
+    });
     const r = await next;
     expect(r.status).toBe('applied');
     if (r.status !== 'applied') return;
@@ -200,7 +262,15 @@ describe('config reload', () => {
 
   it('reload() applies an edit when the file is not watched', async () => {
     let config!: ConfigJson;
-    const t = await start(({ key }) => (config = { companies: { acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] } } }), false);
+    const t = await start(
+      ({ key }) =>
+        (config = {
+          companies: {
+            acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] },
+          },
+        }),
+      false,
+    );
     config.companies.acme.keys.push(t.key({ id: 'k2' }));
     t.write(config);
     expect((await status(t, t.keys.k2!)).status).toBe(401); // not watching
@@ -220,11 +290,16 @@ describe('tollgate serve', () => {
       listen: { host: '127.0.0.1', port: 0 },
       upstream: { baseUrl: upstream.url },
       ledger: { path: './ledger.db' },
-      companies: { acme: { name: 'Acme', keys: [mint.key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] } },
+      companies: {
+        acme: { name: 'Acme', keys: [mint.key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] },
+      },
       prices: TEST_PRICES,
     };
     writeFileSync(file, JSON_TEXT(config));
-    const child = spawn(process.execPath, [...CLI, 'serve', '--config', file, '--no-watch'], { env: { ...process.env, LOG_LEVEL: 'info', OPENAI_API_KEY: UPSTREAM_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'serve', '--config', file, '--no-watch'], {
+      env: { ...process.env, LOG_LEVEL: 'info', OPENAI_API_KEY: UPSTREAM_KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines: Record<string, any>[] = [];
     const waiting: { test: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
     let buffer = '';
@@ -235,17 +310,23 @@ describe('tollgate serve', () => {
         const line = JSON.parse(buffer.slice(0, nl)) as Record<string, any>;
         buffer = buffer.slice(nl + 1);
         lines.push(line);
-        for (const w of [...waiting]) if (w.test(line)) (waiting.splice(waiting.indexOf(w), 1), w.resolve(line));
+        for (const w of [...waiting]) if (w.test(line)) waiting.splice(waiting.indexOf(w), 1), w.resolve(line);
       }
     });
-    const logged = (test: (l: Record<string, any>) => boolean) => new Promise<Record<string, any>>((resolve) => {
-      const hit = lines.find(test);
-      if (hit) resolve(hit);
-      else waiting.push({ test, resolve });
-    });
+    const logged = (test: (l: Record<string, any>) => boolean) =>
+      new Promise<Record<string, any>>((resolve) => {
+        const hit = lines.find(test);
+        if (hit) resolve(hit);
+        else waiting.push({ test, resolve });
+      });
     try {
       const { url } = await logged((l) => l.msg === 'tollgate listening');
-      const post = (key: string) => fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body }).then(async (r) => (await r.arrayBuffer(), r.status));
+      const post = (key: string) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body,
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
       expect(await post(keys.k!)).toBe(200);
       config.companies.acme.keys.push(mint.key({ id: 'k2' }));
       writeFileSync(file, JSON_TEXT(config));
@@ -263,7 +344,11 @@ describe('tollgate serve', () => {
 
 describe('tollgate config check', () => {
   function cli(args: string[], env: Record<string, string> = {}) {
-    return spawnSync(process.execPath, [...CLI, 'config', 'check', ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 20_000 });
+    return spawnSync(process.execPath, [...CLI, 'config', 'check', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+      timeout: 20_000,
+    });
   }
   const keys: Record<string, string> = {};
   const mint = keyMint(keys);
@@ -330,12 +415,30 @@ describe('tollgate config check', () => {
   it('compares with the grants mirrored in the ledger by default, and exits 1 on a grant moved between companies', async () => {
     // A running tollgate mirrors the grants into the ledger; then the file is edited.
     let config!: ConfigJson;
-    const t = await start(({ key }) => (config = { companies: { acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'acme-q4', tokens: 1_000_000 }, { id: 'acme-usd', usd: 25 }] } } }), false);
+    const t = await start(
+      ({ key }) =>
+        (config = {
+          companies: {
+            acme: {
+              name: 'Acme',
+              keys: [key({ id: 'k' })],
+              allocations: [
+                { id: 'acme-q4', tokens: 1_000_000 },
+                { id: 'acme-usd', usd: 25 },
+              ],
+            },
+          },
+        }),
+      false,
+    );
     expect((await status(t, t.keys.k!)).status).toBe(200);
     const edited = structuredClone(config);
     edited.ledger = { path: join(t.dir, 'ledger.db') };
     edited.upstream = { baseUrl: upstream.url };
-    edited.companies.acme.allocations = [{ id: 'acme-q4', tokens: 2_000_000, note: 'topped up' }, { id: 'acme-embed', tokens: 5000, models: ['text-embedding-3-small'] }];
+    edited.companies.acme.allocations = [
+      { id: 'acme-q4', tokens: 2_000_000, note: 'topped up' },
+      { id: 'acme-embed', tokens: 5000, models: ['text-embedding-3-small'] },
+    ];
     const file = join(t.dir, 'edited.json');
     writeFileSync(file, JSON_TEXT({ ...edited, prices: TEST_PRICES }));
     const ok = cli([file]);
@@ -351,7 +454,9 @@ describe('tollgate config check', () => {
     const moved = cli([file]);
     expect(moved.status).toBe(1);
     expect(moved.stdout).toBe('');
-    expect(moved.stderr).toBe(`invalid config ${file}:\n  - companies.globex.allocations.0: allocation "acme-usd" moved from company "acme" to "globex"; give it a new id\n`);
+    expect(moved.stderr).toBe(
+      `invalid config ${file}:\n  - companies.globex.allocations.0: allocation "acme-usd" moved from company "acme" to "globex"; give it a new id\n`,
+    );
   });
 
   it('exits 1 with the precise errors on an invalid file, and notes a ledger that does not exist yet', () => {
@@ -364,8 +469,12 @@ describe('tollgate config check', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`invalid config ${join(dir, 'bad.json')}:\n`);
-    expect(r.stderr).toContain('  - companies.acme.keys.0.sha256: expected the lowercase hex SHA-256 of the key (64 chars)\n');
-    expect(r.stderr).toContain('  - companies.acme.allocations.1: expected exactly one of "tokens", "usd" or "unlimited": true\n');
+    expect(r.stderr).toContain(
+      '  - companies.acme.keys.0.sha256: expected the lowercase hex SHA-256 of the key (64 chars)\n',
+    );
+    expect(r.stderr).toContain(
+      '  - companies.acme.allocations.1: expected exactly one of "tokens", "usd" or "unlimited": true\n',
+    );
 
     writeFileSync(join(dir, 'broken.json'), '{ "companies": {');
     const broken = cli([join(dir, 'broken.json')]);
@@ -375,16 +484,29 @@ describe('tollgate config check', () => {
     const jwt = base();
     jwt.companies.acme.jwt = { algorithms: ['HS256'], secretEnv: 'TOLLGATE_CHECK_SECRET' };
     writeFileSync(join(dir, 'jwt.json'), JSON_TEXT(jwt));
-    expect(cli([join(dir, 'jwt.json')]).stderr).toContain('companies.acme.jwt.secretEnv: environment variable TOLLGATE_CHECK_SECRET is not set');
+    expect(cli([join(dir, 'jwt.json')]).stderr).toContain(
+      'companies.acme.jwt.secretEnv: environment variable TOLLGATE_CHECK_SECRET is not set',
+    );
     const withSecret = cli([join(dir, 'jwt.json')], { TOLLGATE_CHECK_SECRET: 'x'.repeat(32) });
     expect(withSecret.status).toBe(0);
     expect(withSecret.stdout).toBe(
-      [`${join(dir, 'jwt.json')}: valid`, `note: no ledger at ${join(dir, 'ledger.db')} yet: every allocation is new`, `changes versus the grants in ${join(dir, 'ledger.db')}:`, '  + allocation acme/acme-q4', '  + allocation acme/acme-usd', ''].join('\n'),
+      [
+        `${join(dir, 'jwt.json')}: valid`,
+        `note: no ledger at ${join(dir, 'ledger.db')} yet: every allocation is new`,
+        `changes versus the grants in ${join(dir, 'ledger.db')}:`,
+        '  + allocation acme/acme-q4',
+        '  + allocation acme/acme-usd',
+        '',
+      ].join('\n'),
     );
   });
 
   it('validates the committed sample config', () => {
-    const r = cli([join(import.meta.dirname, '../proxy.config.json'), '--against', join(import.meta.dirname, '../proxy.config.json')]);
+    const r = cli([
+      join(import.meta.dirname, '../proxy.config.json'),
+      '--against',
+      join(import.meta.dirname, '../proxy.config.json'),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('no changes versus');
@@ -392,8 +514,14 @@ describe('tollgate config check', () => {
 });
 
 describe('tollgate keys create', () => {
-  const run = (args: string[]) => spawnSync(process.execPath, [...CLI, 'keys', 'create', ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' }, timeout: 20_000 });
-  const sample = () => JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as ConfigJson;
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [...CLI, 'keys', 'create', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+      timeout: 20_000,
+    });
+  const sample = () =>
+    JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as ConfigJson;
 
   it('--operator prints an entry for "operators"; --role admin an admin company key; both validate', () => {
     const op = run(['--operator', '--id', 'ops']);
@@ -409,7 +537,11 @@ describe('tollgate keys create', () => {
     c.companies.acme.keys.push(adminEntry);
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-keys-'));
     writeFileSync(join(dir, 'c.json'), JSON_TEXT(c));
-    const check = spawnSync(process.execPath, [...CLI, 'config', 'check', join(dir, 'c.json'), '--against', join(import.meta.dirname, '../proxy.config.json')], { encoding: 'utf8', timeout: 20_000 });
+    const check = spawnSync(
+      process.execPath,
+      [...CLI, 'config', 'check', join(dir, 'c.json'), '--against', join(import.meta.dirname, '../proxy.config.json')],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(check.stderr).toBe('');
     expect(check.stdout).toContain('  + key acme/demo-admin\n  + operator ops\n');
   });
@@ -430,7 +562,10 @@ describe('the JSON Schema', () => {
   });
 
   it('is referenced by the sample config, and describes its fields with defaults optional', () => {
-    const sample = JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<string, unknown>;
+    const sample = JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(sample.$schema).toBe('./proxy.config.schema.json');
     const schema = JSON.parse(renderConfigJsonSchema()) as { required: string[]; properties: Record<string, any> };
     expect(schema.required).toEqual(['companies']);

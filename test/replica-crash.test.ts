@@ -31,7 +31,10 @@ const children: ChildProcess[] = [];
 
 /** Starts `tollgate serve` as a child process; resolves with its URL once it logs that it listens. */
 function serve(config: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '-c', config, '--no-watch'], { env: { ...process.env, OPENAI_API_KEY: UPSTREAM_KEY, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '-c', config, '--no-watch'], {
+    env: { ...process.env, OPENAI_API_KEY: UPSTREAM_KEY, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -58,7 +61,13 @@ beforeAll(async () => {
       upstream: { baseUrl: upstream.url },
       ledger: { url: db.url, lapseMs: LAPSE_MS },
       admission: { interruptedPolicy: 'charge_prompt' },
-      companies: { acme: { name: 'acme', allocations: [{ id: 'big', tokens: 10_000_000 }], keys: [{ id: 'acme-key', sha256: minted.sha256, prefix: minted.prefix }] } },
+      companies: {
+        acme: {
+          name: 'acme',
+          allocations: [{ id: 'big', tokens: 10_000_000 }],
+          keys: [{ id: 'acme-key', sha256: minted.sha256, prefix: minted.prefix }],
+        },
+      },
       prices: TEST_PRICES,
     }),
   );
@@ -71,18 +80,29 @@ afterAll(async () => {
 });
 
 describe('a replica killed under load', () => {
-  it('the survivor keeps serving and resolves the dead one\'s holds, once; every forwarded request has one row', { timeout: 120_000 }, async () => {
+  it("the survivor keeps serving and resolves the dead one's holds, once; every forwarded request has one row", {
+    timeout: 120_000,
+  }, async () => {
     const config = join(dir, 'proxy.config.json');
     const [a, b] = await Promise.all([serve(config), serve(config)]);
     const client = (url: string) => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
-    const send = (url: string) => client(url).chat.completions.create(chat.request.body as never, { headers: { 'x-test-recording': chat.name } });
+    const send = (url: string) =>
+      client(url).chat.completions.create(chat.request.body as never, { headers: { 'x-test-recording': chat.name } });
 
     // Warm both, then hold 8 of A's requests upstream (slow upstream) and kill A mid-flight.
     await Promise.all([send(a.url), send(b.url)]);
     upstream.delayMs = 2_000;
     const before = upstream.received.length;
-    const doomed = Array.from({ length: 8 }, () => send(a.url).then(() => 'answered', () => 'cut'));
-    await waitUntil(() => upstream.received.length >= before + 8, { timeoutMs: 20_000, what: "A's requests to reach the upstream" });
+    const doomed = Array.from({ length: 8 }, () =>
+      send(a.url).then(
+        () => 'answered',
+        () => 'cut',
+      ),
+    );
+    await waitUntil(() => upstream.received.length >= before + 8, {
+      timeoutMs: 20_000,
+      what: "A's requests to reach the upstream",
+    });
     a.child.kill('SIGKILL');
     expect(await Promise.all(doomed)).toEqual(Array(8).fill('cut'));
 
@@ -94,8 +114,13 @@ describe('a replica killed under load', () => {
     const reader = new pg.Client({ connectionString: db.url });
     await reader.connect();
     try {
-      await waitUntil(async () => (await reader.query("SELECT count(*)::int AS n FROM requests WHERE status = 'held'")).rows[0].n === 0, { timeoutMs: 20_000, what: "the survivor to resolve the dead replica's holds" });
-      const rows = (await reader.query('SELECT id, status, instance_id, metered_tokens::int AS metered FROM requests')).rows as { id: string; status: string; instance_id: string; metered: number }[];
+      await waitUntil(
+        async () =>
+          (await reader.query("SELECT count(*)::int AS n FROM requests WHERE status = 'held'")).rows[0].n === 0,
+        { timeoutMs: 20_000, what: "the survivor to resolve the dead replica's holds" },
+      );
+      const rows = (await reader.query('SELECT id, status, instance_id, metered_tokens::int AS metered FROM requests'))
+        .rows as { id: string; status: string; instance_id: string; metered: number }[];
       const byId = new Map(rows.map((r) => [r.id, r]));
       // Every request that reached the upstream has exactly one row (ids are the primary key).
       for (const r of upstream.received) expect(byId.has(String(r.headers['x-client-request-id']))).toBe(true);
@@ -104,7 +129,12 @@ describe('a replica killed under load', () => {
       expect(interrupted).toHaveLength(8);
       expect(new Set(interrupted.map((r) => r.instance_id)).size).toBe(1);
       // Billed once, by its counted prompt (charge_prompt): one debit each.
-      const debits = (await reader.query('SELECT request_id, count(*)::int AS n FROM debits WHERE request_id = ANY($1) GROUP BY request_id', [interrupted.map((r) => r.id)])).rows;
+      const debits = (
+        await reader.query(
+          'SELECT request_id, count(*)::int AS n FROM debits WHERE request_id = ANY($1) GROUP BY request_id',
+          [interrupted.map((r) => r.id)],
+        )
+      ).rows;
       expect(debits.map((d) => d.n)).toEqual(Array(8).fill(1));
       expect(rows.filter((r) => r.status === 'settled')).toHaveLength(rows.length - 8);
     } finally {

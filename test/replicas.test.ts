@@ -29,7 +29,9 @@ afterEach(async () => {
 afterAll(() => upstream.close());
 
 describe('two replicas on one Postgres ledger', () => {
-  it(`${RACERS} racing requests on a grant that affords far fewer: charged ≤ grant + the bound, one row per forwarded request`, { timeout: 120_000 }, async () => {
+  it(`${RACERS} racing requests on a grant that affords far fewer: charged ≤ grant + the bound, one row per forwarded request`, {
+    timeout: 120_000,
+  }, async () => {
     replicas = await startReplicas(2, upstream.url, { allocations: [{ id: 'tight', tokens: GRANT }] });
     const body = { ...(chat.request.body as object), max_tokens: 14 };
     const hold = estimateRequest('/v1/chat/completions', 'gpt-3.5-turbo', body).promptTokens + 14;
@@ -40,13 +42,18 @@ describe('two replicas on one Postgres ledger', () => {
     await Promise.all(
       Array.from({ length: IN_FLIGHT }, async () => {
         for (let i = next++; i < RACERS; i = next++) {
-          results.push(...(await Promise.allSettled([clients[i % 2]!.chat.completions.create(body as never, { headers: { 'x-test-recording': chat.name } })])));
+          results.push(
+            ...(await Promise.allSettled([
+              clients[i % 2]!.chat.completions.create(body as never, { headers: { 'x-test-recording': chat.name } }),
+            ])),
+          );
         }
       }),
     );
     expect(results).toHaveLength(RACERS);
     const ok = results.filter((r) => r.status === 'fulfilled').length;
-    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 429, code: 'insufficient_quota' });
+    for (const r of results)
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 429, code: 'insufficient_quota' });
 
     const rows = await replicas.rows();
     expect(rows).toHaveLength(ok);
@@ -60,16 +67,30 @@ describe('two replicas on one Postgres ledger', () => {
     const left = (await replicas.servers[0]!.runtime.ledger.balance('acme', new Date())).tokens;
     expect(left).toBe(GRANT - spent);
     expect(left).toBeLessThan(hold);
-    expect((await replicas.servers[1]!.runtime.ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+    expect((await replicas.servers[1]!.runtime.ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual(
+      [],
+    );
   });
 
   it('a limit of 60 requests per minute shared by two replicas admits 60, not 120', async () => {
     const now = new Date('2026-11-30T12:00:00.000Z');
-    replicas = await startReplicas(2, upstream.url, { allocations: [{ id: 'big', tokens: 10_000_000 }], limits: { key: { rateLimits: { requestsPerMinute: 60 } } } }, () => now);
+    replicas = await startReplicas(
+      2,
+      upstream.url,
+      { allocations: [{ id: 'big', tokens: 10_000_000 }], limits: { key: { rateLimits: { requestsPerMinute: 60 } } } },
+      () => now,
+    );
     const clients = [replicas.client(0), replicas.client(1)];
-    const results = await Promise.allSettled(Array.from({ length: 150 }, (_, i) => clients[i % 2]!.chat.completions.create(chat.request.body as never, { headers: { 'x-test-recording': chat.name } })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 150 }, (_, i) =>
+        clients[i % 2]!.chat.completions.create(chat.request.body as never, {
+          headers: { 'x-test-recording': chat.name },
+        }),
+      ),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
-    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    for (const r of results)
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
     expect(ok).toBe(60);
     expect(upstream.received).toHaveLength(60);
     expect(await replicas.rows()).toHaveLength(60);

@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { Ledger } from '../src/ledger/port.js';
 import { openSqliteLedger } from '../src/ledger/sqlite/index.js';
-import { balanceReport, csvField, exportCsv, formatMicroUsd, historyReport, parseInstant, resolveWindow } from '../src/reports/index.js';
+import {
+  balanceReport,
+  csvField,
+  exportCsv,
+  formatMicroUsd,
+  historyReport,
+  parseInstant,
+  resolveWindow,
+} from '../src/reports/index.js';
 import { DAVE, NOW, seedLedger } from './ledger-contract/report-fixture.js';
 
 /**
@@ -40,7 +48,11 @@ afterAll(async () => {
 });
 
 function tollgate(args: string[]) {
-  return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' }, timeout: 20_000 });
+  return spawnSync(process.execPath, [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+    timeout: 20_000,
+  });
 }
 
 describe('money and CSV formatting', () => {
@@ -67,7 +79,10 @@ describe('money and CSV formatting', () => {
   it('parses windows: periods back from now, explicit bounds, refusals', () => {
     expect(resolveWindow({ period: '7d' }, NOW)).toEqual({ since: '2026-10-24T12:00:00.000Z' });
     expect(resolveWindow({ period: '90d' }, NOW)).toEqual({ since: '2026-08-02T12:00:00.000Z' });
-    expect(resolveWindow({ since: '2026-10-24', until: '2026-10-25T02:00:00+02:00' }, NOW)).toEqual({ since: '2026-10-24T00:00:00.000Z', until: '2026-10-25T00:00:00.000Z' });
+    expect(resolveWindow({ since: '2026-10-24', until: '2026-10-25T02:00:00+02:00' }, NOW)).toEqual({
+      since: '2026-10-24T00:00:00.000Z',
+      until: '2026-10-25T00:00:00.000Z',
+    });
     expect(() => resolveWindow({ period: '7d', since: '2026-10-01' }, NOW)).toThrow('either a period or since/until');
     expect(() => parseInstant('2026-10-24T00:00', 'since')).toThrow('since: expected an ISO 8601 instant');
   });
@@ -78,13 +93,25 @@ describe('operator views (migration 0002)', () => {
     const path = join(dir, 'fresh', 'ledger.db');
     await openSqliteLedger({ path, checkpointThread: false }).close();
     const fresh = new Database(path, { readonly: true });
-    for (const view of ['daily_usage', 'grant_balances', 'open_holds']) expect(fresh.prepare(`SELECT * FROM ${view}`).all()).toEqual([]);
+    for (const view of ['daily_usage', 'grant_balances', 'open_holds'])
+      expect(fresh.prepare(`SELECT * FROM ${view}`).all()).toEqual([]);
     fresh.close();
   });
 
   it('daily_usage sums per UTC day, company, user and model, without held rows', () => {
     const rows = sqlite.prepare('SELECT * FROM daily_usage ORDER BY day, company_id, user_id, requested_model').all();
-    const row = (day: string, company: string, user: string, model: string, n: number, input: number, cached: number, output: number, total: number, cost: number) => ({
+    const row = (
+      day: string,
+      company: string,
+      user: string,
+      model: string,
+      n: number,
+      input: number,
+      cached: number,
+      output: number,
+      total: number,
+      cost: number,
+    ) => ({
       day,
       company_id: company,
       user_id: user,
@@ -110,16 +137,97 @@ describe('operator views (migration 0002)', () => {
   });
 
   it('grant_balances shows each grant with remaining and active against the clock', () => {
-    const rows = sqlite.prepare('SELECT grant_id, company_id, unit, unlimited, amount, spent, held, remaining, active, expires_at FROM grant_balances ORDER BY grant_id').all();
+    const rows = sqlite
+      .prepare(
+        'SELECT grant_id, company_id, unit, unlimited, amount, spent, held, remaining, active, expires_at FROM grant_balances ORDER BY grant_id',
+      )
+      .all();
     // The grants' dates are far enough from today (2026-01-01, 2099) for `active` not to depend on the day the test runs.
     expect(rows).toEqual([
-      { grant_id: 'acme-embed', company_id: 'acme', unit: 'tokens', unlimited: 0, amount: 50_000, spent: 4000, held: 0, remaining: 46_000, active: 1, expires_at: null },
-      { grant_id: 'acme-expired', company_id: 'acme', unit: 'tokens', unlimited: 0, amount: 1000, spent: 0, held: 0, remaining: 1000, active: 0, expires_at: '2026-01-01T00:00:00.000Z' },
-      { grant_id: 'acme-main', company_id: 'acme', unit: 'tokens', unlimited: 0, amount: 1_000_000, spent: 5265, held: 2000, remaining: 992_735, active: 1, expires_at: null },
-      { grant_id: 'acme-nano', company_id: 'acme', unit: 'tokens', unlimited: 1, amount: 0, spent: 1000, held: 0, remaining: null, active: 1, expires_at: '2099-12-31T00:00:00.000Z' },
-      { grant_id: 'acme-usd', company_id: 'acme', unit: 'micro_usd', unlimited: 0, amount: 10_000_000, spent: 750, held: 0, remaining: 9_999_250, active: 1, expires_at: '2099-06-30T00:00:00.000Z' },
-      { grant_id: 'globex-main', company_id: 'globex', unit: 'tokens', unlimited: 0, amount: 200_000, spent: 1070, held: 0, remaining: 198_930, active: 1, expires_at: null },
-      { grant_id: 'globex-next', company_id: 'globex', unit: 'tokens', unlimited: 0, amount: 5000, spent: 0, held: 0, remaining: 5000, active: 0, expires_at: null },
+      {
+        grant_id: 'acme-embed',
+        company_id: 'acme',
+        unit: 'tokens',
+        unlimited: 0,
+        amount: 50_000,
+        spent: 4000,
+        held: 0,
+        remaining: 46_000,
+        active: 1,
+        expires_at: null,
+      },
+      {
+        grant_id: 'acme-expired',
+        company_id: 'acme',
+        unit: 'tokens',
+        unlimited: 0,
+        amount: 1000,
+        spent: 0,
+        held: 0,
+        remaining: 1000,
+        active: 0,
+        expires_at: '2026-01-01T00:00:00.000Z',
+      },
+      {
+        grant_id: 'acme-main',
+        company_id: 'acme',
+        unit: 'tokens',
+        unlimited: 0,
+        amount: 1_000_000,
+        spent: 5265,
+        held: 2000,
+        remaining: 992_735,
+        active: 1,
+        expires_at: null,
+      },
+      {
+        grant_id: 'acme-nano',
+        company_id: 'acme',
+        unit: 'tokens',
+        unlimited: 1,
+        amount: 0,
+        spent: 1000,
+        held: 0,
+        remaining: null,
+        active: 1,
+        expires_at: '2099-12-31T00:00:00.000Z',
+      },
+      {
+        grant_id: 'acme-usd',
+        company_id: 'acme',
+        unit: 'micro_usd',
+        unlimited: 0,
+        amount: 10_000_000,
+        spent: 750,
+        held: 0,
+        remaining: 9_999_250,
+        active: 1,
+        expires_at: '2099-06-30T00:00:00.000Z',
+      },
+      {
+        grant_id: 'globex-main',
+        company_id: 'globex',
+        unit: 'tokens',
+        unlimited: 0,
+        amount: 200_000,
+        spent: 1070,
+        held: 0,
+        remaining: 198_930,
+        active: 1,
+        expires_at: null,
+      },
+      {
+        grant_id: 'globex-next',
+        company_id: 'globex',
+        unit: 'tokens',
+        unlimited: 0,
+        amount: 5000,
+        spent: 0,
+        held: 0,
+        remaining: 5000,
+        active: 0,
+        expires_at: null,
+      },
     ]);
   });
 
@@ -129,7 +237,15 @@ describe('operator views (migration 0002)', () => {
     const after = Date.now();
     expect(rows).toHaveLength(1);
     const { age_seconds: age, ...rest } = rows[0]!;
-    expect(rest).toEqual({ request_id: 'r08', company_id: 'acme', created_at: '2026-10-31T11:30:00.000Z', hold_tokens: 2000, grant_id: 'acme-main', unit: 'tokens', amount: 2000 });
+    expect(rest).toEqual({
+      request_id: 'r08',
+      company_id: 'acme',
+      created_at: '2026-10-31T11:30:00.000Z',
+      hold_tokens: 2000,
+      grant_id: 'acme-main',
+      unit: 'tokens',
+      amount: 2000,
+    });
     const created = Date.parse('2026-10-31T11:30:00.000Z');
     expect(age).toBeGreaterThanOrEqual(Math.floor((before - created) / 1000) - 1);
     expect(age).toBeLessThanOrEqual(Math.ceil((after - created) / 1000) + 1);
@@ -144,9 +260,15 @@ describe('report commands', () => {
     const table = tollgate(args('balance', '--company', 'acme'));
     expect(table.stderr).toBe('');
     expect(table.status).toBe(0);
-    expect(table.stdout).toContain('acme: 1,038,735 tokens and 9.999250 USD left on active grants; unlimited: gpt-5-nano\n');
-    expect(table.stdout).toMatch(/^acme-main\s+tokens\s+all\s+1,000,000\s+5,265\s+2,000\s+992,735\s+yes\s+never\s+openai-2026-10 \(openai, 2026-10-01\)$/m);
-    expect(table.stdout).toMatch(/^acme-usd\s+USD\s+gpt-4o\s+10\.000000\s+0\.000750\s+0\.000000\s+9\.999250\s+yes\s+2099-06-30T00:00:00\.000Z\s+-$/m);
+    expect(table.stdout).toContain(
+      'acme: 1,038,735 tokens and 9.999250 USD left on active grants; unlimited: gpt-5-nano\n',
+    );
+    expect(table.stdout).toMatch(
+      /^acme-main\s+tokens\s+all\s+1,000,000\s+5,265\s+2,000\s+992,735\s+yes\s+never\s+openai-2026-10 \(openai, 2026-10-01\)$/m,
+    );
+    expect(table.stdout).toMatch(
+      /^acme-usd\s+USD\s+gpt-4o\s+10\.000000\s+0\.000750\s+0\.000000\s+9\.999250\s+yes\s+2099-06-30T00:00:00\.000Z\s+-$/m,
+    );
     expect(table.stdout).toMatch(/^gpt-5-nano\s+0\s+0\.000000\s+yes\s+2099-12-31T00:00:00\.000Z\s+acme-nano$/m);
 
     const json = tollgate(args('balance', '--json'));
@@ -164,7 +286,9 @@ describe('report commands', () => {
   it('usage: a table, --csv grouped by user, --json over a 7-day period', async () => {
     const table = tollgate(args('usage', '--company', 'globex', '--group-by', 'model'));
     expect(table.status).toBe(0);
-    expect(table.stdout).toMatch(/^model\s+requests\s+input\s+cached\s+output\s+reasoning\s+total\s+cost USD\s+errors\s+avg ms$/m);
+    expect(table.stdout).toMatch(
+      /^model\s+requests\s+input\s+cached\s+output\s+reasoning\s+total\s+cost USD\s+errors\s+avg ms$/m,
+    );
     expect(table.stdout).toMatch(/^gpt-4o-mini\s+1\s+500\s+100\s+500\s+0\s+1,000\s+0\.000375\s+0\s+300\.0$/m);
 
     const csv = tollgate(args('usage', '--company', 'acme', '--group-by', 'user', '--model', 'gpt-4o-mini', '--csv'));
@@ -191,23 +315,37 @@ describe('report commands', () => {
     expect(toFile.status).toBe(0);
     expect(toFile.stdout).toBe('');
     expect(toFile.stderr).toBe(`wrote 8 rows to ${out}\n`);
-    expect(readFileSync(out, 'utf8')).toBe(exportCsv(await ledger.reader.rows({ companyId: 'acme', since: '2026-10-01T12:00:00.000Z' })));
+    expect(readFileSync(out, 'utf8')).toBe(
+      exportCsv(await ledger.reader.rows({ companyId: 'acme', since: '2026-10-01T12:00:00.000Z' })),
+    );
   });
 
   it('history: a table, --json, and the ledger named by the config', async () => {
     const table = tollgate(args('history', '--company', 'acme', '-n', '2'));
     expect(table.status).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^date\s+company\s+user\s+model\s+endpoint\s+status\s+tokens used\s+remaining\s+cost USD$/);
+    expect(lines[0]).toMatch(
+      /^date\s+company\s+user\s+model\s+endpoint\s+status\s+tokens used\s+remaining\s+cost USD$/,
+    );
     expect(lines.slice(2)).toHaveLength(2);
-    expect(lines[2]).toMatch(/^2026-10-31T11:00:00\.000Z\s+acme\s+dave, "the boss"\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+settled\s+15\s+1,038,735\s+0\.000005$/);
-    expect(lines[3]).toMatch(/^2026-10-29T09:10:00\.000Z\s+acme\s+alice\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+voided\s+0\s+1,038,750\s+0\.000000$/);
+    expect(lines[2]).toMatch(
+      /^2026-10-31T11:00:00\.000Z\s+acme\s+dave, "the boss"\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+settled\s+15\s+1,038,735\s+0\.000005$/,
+    );
+    expect(lines[3]).toMatch(
+      /^2026-10-29T09:10:00\.000Z\s+acme\s+alice\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+voided\s+0\s+1,038,750\s+0\.000000$/,
+    );
 
     const json = tollgate(args('history', '-n', '5', '--json'));
     expect(JSON.parse(json.stdout)).toEqual(await historyReport(ledger.reader, NOW, { limit: 5 }));
 
     const cfg = join(dir, 'proxy.config.json');
-    writeFileSync(cfg, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { globex: { name: 'Globex', keys: [], allocations: [] } } }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        ledger: { path: './ledger.db' },
+        companies: { globex: { name: 'Globex', keys: [], allocations: [] } },
+      }),
+    );
     const viaConfig = tollgate(['history', '-c', cfg, '--company', 'globex', '--csv', '--now', NOW.toISOString()]);
     expect(viaConfig.stdout).toBe(
       'date,company,user,model,endpoint,feature,status,tokens_used,remaining_tokens,cost_micro_usd,request_id\r\n' +
@@ -239,7 +377,13 @@ describe('report commands', () => {
     expect(unknownViaLedger.status).toBe(2);
     expect(unknownViaLedger.stderr).toMatch(/^no company "initech" in the ledger .*\(companies: acme, globex\)\n$/);
     const cfgFile = join(dir, 'acme-only.json');
-    writeFileSync(cfgFile, JSON.stringify({ ledger: { path: './ledger.db' }, companies: { acme: { name: 'Acme', keys: [], allocations: [] } } }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        ledger: { path: './ledger.db' },
+        companies: { acme: { name: 'Acme', keys: [], allocations: [] } },
+      }),
+    );
     const unknownViaConfig = tollgate(['history', '-c', cfgFile, '--company', 'globex']);
     expect(unknownViaConfig.status).toBe(2);
     expect(unknownViaConfig.stderr).toBe(`no company "globex" in the config ${cfgFile} (companies: acme)\n`);

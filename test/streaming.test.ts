@@ -26,7 +26,9 @@ describe('streaming', () => {
   it('delivers chunks to the client before the upstream has finished', async () => {
     upstream.delayMs = 40;
     const rec = recordings.get('responses-stream-01')!;
-    const stream = await tollgate.client().responses.create(rec.request.body as never, { headers: { 'x-test-recording': rec.name } });
+    const stream = await tollgate
+      .client()
+      .responses.create(rec.request.body as never, { headers: { 'x-test-recording': rec.name } });
     const arrivals: number[] = [];
     for await (const _event of stream as AsyncIterable<unknown>) arrivals.push(performance.now());
     const finished = upstream.received[0]!.finishedAt!;
@@ -40,13 +42,20 @@ describe('streaming', () => {
     const { stream_options: _asked, ...body } = rec.request.body as Record<string, unknown>;
     const res = await fetch(`${tollgate.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', 'x-test-recording': rec.name },
+      headers: {
+        authorization: `Bearer ${tollgate.keys['acme-key']}`,
+        'content-type': 'application/json',
+        'x-test-recording': rec.name,
+      },
       body: JSON.stringify(body),
     });
     const text = await res.text();
 
     // tollgate asked the upstream for usage …
-    expect(JSON.parse(upstream.received[0]!.body.toString())).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(JSON.parse(upstream.received[0]!.body.toString())).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     // … and the client got the stream OpenAI sends without stream_options: no usage chunk, no "usage" key.
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('content-length')).toBeNull();
@@ -54,19 +63,33 @@ describe('streaming', () => {
     const recorded = sseData(rec.response.body_text!);
     const expected = recorded
       .filter((d) => d === '[DONE]' || (JSON.parse(d) as { choices: unknown[] }).choices.length > 0)
-      .map((d) => (d === '[DONE]' ? d : JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(d) as object).filter(([k]) => k !== 'usage')))));
+      .map((d) =>
+        d === '[DONE]'
+          ? d
+          : JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(d) as object).filter(([k]) => k !== 'usage'))),
+      );
     expect(sseData(text)).toEqual(expected);
     expect(expected.length).toBe(recorded.length - 1);
 
     const row = tollgate.rows().at(-1)!;
-    expect(row).toMatchObject({ usage_source: 'upstream', input_tokens: 1420, cached_input_tokens: 1280, output_tokens: 100, total_tokens: 1520 });
+    expect(row).toMatchObject({
+      usage_source: 'upstream',
+      input_tokens: 1420,
+      cached_input_tokens: 1280,
+      output_tokens: 100,
+      total_tokens: 1520,
+    });
   });
 
   it('passes the usage chunk through untouched when the client asked for it', async () => {
     const rec = recordings.get('chat-stream-usage-02')!;
     const res = await fetch(`${tollgate.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', 'x-test-recording': rec.name },
+      headers: {
+        authorization: `Bearer ${tollgate.keys['acme-key']}`,
+        'content-type': 'application/json',
+        'x-test-recording': rec.name,
+      },
       body: JSON.stringify(rec.request.body),
     });
     expect(await res.text()).toBe(rec.response.body_text);
@@ -78,7 +101,12 @@ describe('streaming', () => {
     upstream.delayMs = 20;
     const rec = recordings.get('chat-stream-usage-02')!;
     const controller = new AbortController();
-    const stream = await tollgate.client().chat.completions.create(rec.request.body as never, { headers: { 'x-test-recording': rec.name }, signal: controller.signal });
+    const stream = await tollgate
+      .client()
+      .chat.completions.create(rec.request.body as never, {
+        headers: { 'x-test-recording': rec.name },
+        signal: controller.signal,
+      });
     let seen = 0;
     try {
       for await (const _chunk of stream as AsyncIterable<unknown>) if (++seen === 5) controller.abort();

@@ -3,7 +3,13 @@ import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js
 import { isOpenAiError, rawRequest } from './support/raw-http.js';
 import { json, ScriptedUpstream } from './support/scripted-upstream.js';
 
-const CHAT = { id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } };
+const CHAT = {
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+};
 
 let upstream: ScriptedUpstream;
 let tollgate: Tollgate;
@@ -20,12 +26,26 @@ afterAll(async () => {
 });
 beforeEach(() => {
   upstream.seen.length = 0;
-  upstream.script = (_req, res) => json(res, 200, CHAT, { 'x-request-id': 'req_up_1', 'openai-organization': 'operator-org', 'openai-project': 'proj_operator' });
+  upstream.script = (_req, res) =>
+    json(res, 200, CHAT, {
+      'x-request-id': 'req_up_1',
+      'openai-organization': 'operator-org',
+      'openai-project': 'proj_operator',
+    });
 });
 
-const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 });
+const chatBody = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'hi' }],
+  max_completion_tokens: 5,
+});
 const raw = (method: string, target: string, headers: Record<string, string> = {}, body = '') =>
-  rawRequest(tollgate.url, `${method} ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}${body ? `content-length: ${Buffer.byteLength(body)}\r\n` : ''}\r\n${body}`);
+  rawRequest(
+    tollgate.url,
+    `${method} ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}${body ? `content-length: ${Buffer.byteLength(body)}\r\n` : ''}\r\n${body}`,
+  );
 
 describe('strict request targets', () => {
   const tricks = [
@@ -59,7 +79,9 @@ describe('strict request targets', () => {
 
   it('forwards the matched path byte for byte, with the query kept', async () => {
     upstream.script = (_req, res) => json(res, 200, { object: 'list', data: [] });
-    const res = await raw('GET', "/v1/models/gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb", { authorization: `Bearer ${key}` });
+    const res = await raw('GET', "/v1/models/gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb", {
+      authorization: `Bearer ${key}`,
+    });
     expect(res.status).toBe(200);
     expect(upstream.seen[0]!.url).toBe("/v1/models/gpt-4o-mini:acme:x:abc~1!$'()*+,;=@?limit=2&after=a%2Fb");
   });
@@ -79,7 +101,12 @@ describe('credentials', () => {
   ];
   for (const [name, headers, query] of locations) {
     it(`never forwards a credential in ${name}`, async () => {
-      const res = await raw('POST', `/v1/chat/completions${query}`, { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, chatBody);
+      const res = await raw(
+        'POST',
+        `/v1/chat/completions${query}`,
+        { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+        chatBody,
+      );
       expect(res.status).toBe(200);
       const seen = upstream.seen[0]!;
       expect(seen.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
@@ -96,7 +123,12 @@ describe('credentials', () => {
   });
 
   it('hides the operator account headers from callers', async () => {
-    const res = await raw('POST', '/v1/chat/completions', { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, chatBody);
+    const res = await raw(
+      'POST',
+      '/v1/chat/completions',
+      { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      chatBody,
+    );
     expect(res.status).toBe(200);
     expect(res.headers['openai-organization']).toBeUndefined();
     expect(res.headers['openai-project']).toBeUndefined();
@@ -106,24 +138,59 @@ describe('credentials', () => {
   for (const status of [401, 403]) {
     it(`answers an upstream ${status} to tollgate's key with 502 upstream_auth_failed, never the upstream's text`, async () => {
       upstream.script = (_req, res) =>
-        json(res, status, { error: { message: 'Incorrect API key provided: sk-upstr**********-key.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }, { 'openai-organization': 'operator-org' });
-      const res = await raw('POST', '/v1/chat/completions', { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, chatBody);
+        json(
+          res,
+          status,
+          {
+            error: {
+              message: 'Incorrect API key provided: sk-upstr**********-key.',
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          },
+          { 'openai-organization': 'operator-org' },
+        );
+      const res = await raw(
+        'POST',
+        '/v1/chat/completions',
+        { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        chatBody,
+      );
       expect(res.status).toBe(502);
-      expect(JSON.parse(res.body)).toEqual({ error: { message: "tollgate's upstream credentials were refused; the operator has been told.", type: 'api_error', param: null, code: 'upstream_auth_failed' } });
+      expect(JSON.parse(res.body)).toEqual({
+        error: {
+          message: "tollgate's upstream credentials were refused; the operator has been told.",
+          type: 'api_error',
+          param: null,
+          code: 'upstream_auth_failed',
+        },
+      });
       expect(res.body).not.toContain('sk-');
       expect(res.headers['openai-organization']).toBeUndefined();
       const id = res.headers['x-tollgate-request-id']!;
       expect(id).toMatch(/^req_/);
       await tollgate.settled();
       const row = tollgate.rows().find((r) => r.id === id)!;
-      expect(row).toMatchObject({ status: 'voided', http_status: 502, error_code: 'upstream_auth_failed', metered_tokens: 0, cost_micro_usd: 0 });
+      expect(row).toMatchObject({
+        status: 'voided',
+        http_status: 502,
+        error_code: 'upstream_auth_failed',
+        metered_tokens: 0,
+        cost_micro_usd: 0,
+      });
       const metrics = await tollgate.server.runtime.metrics!.registry.metrics();
       expect(metrics).toMatch(new RegExp(`tollgate_upstream_auth_failures_total\\{status="${status}"\\} [1-9]`));
     });
   }
 
   it("always sends tollgate's request id upstream as X-Client-Request-Id and keeps the caller's on the row", async () => {
-    const res = await raw('POST', '/v1/chat/completions', { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-client-request-id': 'caller-trace-42' }, chatBody);
+    const res = await raw(
+      'POST',
+      '/v1/chat/completions',
+      { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-client-request-id': 'caller-trace-42' },
+      chatBody,
+    );
     const id = res.headers['x-tollgate-request-id']!;
     expect(upstream.seen[0]!.headers['x-client-request-id']).toBe(id);
     await tollgate.settled();

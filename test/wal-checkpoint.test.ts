@@ -25,9 +25,24 @@ afterEach(async () => {
 });
 
 let seq = 0;
-const facts = (): RequestFacts => ({ id: `req_${String(++seq).padStart(6, '0')}`, companyId: 'acme', keyId: 'acme-key', endpoint: '/v1/chat/completions', requestedModel: 'gpt-4o-mini', stream: false, estimatedPromptTokens: 10 });
+const facts = (): RequestFacts => ({
+  id: `req_${String(++seq).padStart(6, '0')}`,
+  companyId: 'acme',
+  keyId: 'acme-key',
+  endpoint: '/v1/chat/completions',
+  requestedModel: 'gpt-4o-mini',
+  stream: false,
+  estimatedPromptTokens: 10,
+});
 const want: HoldRequest = { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
-const used: Outcome = { httpStatus: 200, usage: { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, totalTokens: 15 }, usageSource: 'upstream', meteredTokens: 15, costMicroUsd: 15, latencyMs: 1 };
+const used: Outcome = {
+  httpStatus: 200,
+  usage: { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, totalTokens: 15 },
+  usageSource: 'upstream',
+  meteredTokens: 15,
+  costMicroUsd: 15,
+  latencyMs: 1,
+};
 
 describe('WAL checkpoints', () => {
   it('stay off the serving connection, keep the WAL bounded under bursts of writes, and lose no row', async () => {
@@ -39,7 +54,24 @@ describe('WAL checkpoints', () => {
     open.push(ledger);
     const serving = (ledger as unknown as { handle: { sqlite: Database.Database } }).handle.sqlite;
     expect(serving.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-    await ledger.syncGrants([{ id: 'g', companyId: 'acme', unit: 'tokens', amount: 0, unlimited: true, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null }], [], NOW);
+    await ledger.syncGrants(
+      [
+        {
+          id: 'g',
+          companyId: 'acme',
+          unit: 'tokens',
+          amount: 0,
+          unlimited: true,
+          models: null,
+          startsAt: null,
+          expiresAt: null,
+          purchaseId: null,
+          note: null,
+        },
+      ],
+      [],
+      NOW,
+    );
 
     const ids: string[] = [];
     for (let burst = 0; burst < 8; burst++) {
@@ -50,7 +82,10 @@ describe('WAL checkpoints', () => {
       const settled = await Promise.all(batch.map((f) => ledger.settle(f.id, used, NOW)));
       expect(settled.every((s) => s !== false)).toBe(true);
       // The thread empties the WAL once it is past RESET_PAGES; without it the WAL only grows.
-      await waitUntil(() => wal() < RESET_PAGES * PAGE, { timeoutMs: 15_000, what: `WAL (${wal()} bytes) reset below ${RESET_PAGES} pages` });
+      await waitUntil(() => wal() < RESET_PAGES * PAGE, {
+        timeoutMs: 15_000,
+        what: `WAL (${wal()} bytes) reset below ${RESET_PAGES} pages`,
+      });
     }
     await ledger.close();
     open.splice(0);

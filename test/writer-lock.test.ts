@@ -31,31 +31,50 @@ function config(port: number): string {
       listen: { host: '127.0.0.1', port },
       upstream: { baseUrl: 'http://127.0.0.1:9' },
       ledger: { path: join(dir, 'ledger.db') },
-      companies: { acme: { name: 'acme', keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }], allocations: [{ id: 'g', tokens: 1000 }] } },
+      companies: {
+        acme: {
+          name: 'acme',
+          keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }],
+          allocations: [{ id: 'g', tokens: 1000 }],
+        },
+      },
     }),
   );
   return file;
 }
 
 const env = { ...process.env, OPENAI_API_KEY: 'sk-upstream-lock', LOG_LEVEL: 'silent' };
-const healthy = async (port: number) => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok === true;
+const healthy = async (port: number) =>
+  (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok === true;
 
 describe('one writer per SQLite ledger', () => {
   it('refuses a second serve on the same file with the holder pid, and frees the file when the holder dies', async () => {
     const first = await freePort();
-    const holder = spawn(process.execPath, [...CLI, 'serve', '--config', config(first), '--no-watch'], { env, stdio: 'ignore' });
+    const holder = spawn(process.execPath, [...CLI, 'serve', '--config', config(first), '--no-watch'], {
+      env,
+      stdio: 'ignore',
+    });
     children.push(holder);
     await waitUntil(() => healthy(first), { timeoutMs: 30_000, what: 'the first tollgate to listen' });
 
     const second = await freePort();
-    const refused = spawnSync(process.execPath, [...CLI, 'serve', '--config', config(second), '--no-watch'], { env, encoding: 'utf8', timeout: 30_000 });
+    const refused = spawnSync(process.execPath, [...CLI, 'serve', '--config', config(second), '--no-watch'], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain(`tollgate could not start: another tollgate (pid ${holder.pid}) is already serving the ledger ${join(dir, 'ledger.db')}`);
+    expect(refused.stderr).toContain(
+      `tollgate could not start: another tollgate (pid ${holder.pid}) is already serving the ledger ${join(dir, 'ledger.db')}`,
+    );
     expect(await healthy(first)).toBe(true);
 
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
-    const next = spawn(process.execPath, [...CLI, 'serve', '--config', config(second), '--no-watch'], { env, stdio: 'ignore' });
+    const next = spawn(process.execPath, [...CLI, 'serve', '--config', config(second), '--no-watch'], {
+      env,
+      stdio: 'ignore',
+    });
     children.push(next);
     await waitUntil(() => healthy(second), { timeoutMs: 30_000, what: 'the restarted tollgate to listen' });
   }, 90_000);

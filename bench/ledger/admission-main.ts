@@ -14,10 +14,19 @@ import { percentile, sorted } from '../lib/stats.js';
 import { bulkLoad } from './bulk.js';
 import { facts, OUTCOME, openBenchLedger, WANT } from './fixture.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, sizes: { type: 'string', default: '0' }, admits: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: {
+    db: { type: 'string' },
+    sizes: { type: 'string', default: '0' },
+    admits: { type: 'string', default: '2000' },
+  },
+});
 if (!values.db) throw new Error('usage: admission-main.ts --db FILE [--sizes 0,1000000] [--admits N]');
 const db = values.db;
-const sizes = values.sizes.split(',').map(Number).sort((a, b) => a - b);
+const sizes = values.sizes
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
 const admits = Number(values.admits);
 
 openBenchLedger(db).sqlite.close(); // creates the file and its schema
@@ -49,7 +58,12 @@ for (const [i, size] of sizes.entries()) {
   }
   sqlite.close();
   const [as, ss] = [sorted(admit), sorted(settle)];
-  results.push({ rows: size, loadMs, admitMs: [percentile(as, 50), percentile(as, 99)], settleMs: [percentile(ss, 50), percentile(ss, 99)] });
+  results.push({
+    rows: size,
+    loadMs,
+    admitMs: [percentile(as, 50), percentile(as, 99)],
+    settleMs: [percentile(ss, 50), percentile(ss, 99)],
+  });
 }
 process.send?.({ sizes: results });
 process.disconnect?.();

@@ -22,7 +22,8 @@ function insertFor(db: Database.Database, table: string, known: Record<string, s
   const names: string[] = [];
   const values: string[] = [];
   for (const c of cols) {
-    const v = known[c.name] ?? (c.notnull && c.dflt_value === null ? (/INT|REAL/i.test(c.type) ? '0' : "''") : undefined);
+    const v =
+      known[c.name] ?? (c.notnull && c.dflt_value === null ? (/INT|REAL/i.test(c.type) ? '0' : "''") : undefined);
     if (v === undefined) continue;
     names.push(`"${c.name}"`);
     values.push(v);
@@ -66,7 +67,14 @@ export function bulkLoad(path: string, count: number, batch: number): number {
     upstream_request_id: '@up',
     settled_at: '@at',
   });
-  const debit = insertFor(db, 'debits', { request_id: '@id', grant_id: `'${GRANT}'`, unit: "'tokens'", amount: '40', overdraft: '0', created_at: '@at' });
+  const debit = insertFor(db, 'debits', {
+    request_id: '@id',
+    grant_id: `'${GRANT}'`,
+    unit: "'tokens'",
+    amount: '40',
+    overdraft: '0',
+    created_at: '@at',
+  });
   const epoch = Date.parse('2024-01-01T00:00:00Z');
   const tag = batch.toString(16).padStart(4, '0');
   const load = db.transaction((from: number, to: number) => {

@@ -31,7 +31,11 @@ export function benchConfig(ledgerPath: string): Config {
     listen: { host: '127.0.0.1', port: 0 },
     ledger: { path: ledgerPath },
     companies: {
-      [COMPANY]: { name: 'Bench', keys: [{ id: KEY_ID, sha256: key.sha256, prefix: key.prefix }], allocations: [{ id: GRANT, tokens: 1_000_000_000_000_000 }] },
+      [COMPANY]: {
+        name: 'Bench',
+        keys: [{ id: KEY_ID, sha256: key.sha256, prefix: key.prefix }],
+        allocations: [{ id: GRANT, tokens: 1_000_000_000_000_000 }],
+      },
     },
     prices: { [MODEL]: { input: 0.15, cachedInput: 0.075, output: 0.6, source: 'bench', date: '2025-08-07' } },
   });

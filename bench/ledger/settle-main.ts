@@ -10,7 +10,13 @@
 import { parseArgs } from 'node:util';
 import { facts, OUTCOME, openBenchLedger, WANT } from './fixture.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, ms: { type: 'string', default: '5000' }, max: { type: 'string', default: '500000' } } });
+const { values } = parseArgs({
+  options: {
+    db: { type: 'string' },
+    ms: { type: 'string', default: '5000' },
+    max: { type: 'string', default: '500000' },
+  },
+});
 if (!values.db) throw new Error('usage: settle-main.ts --db FILE [--ms N] [--max N]');
 
 const { ledger, sqlite } = openBenchLedger(values.db);
@@ -40,5 +46,11 @@ while (pairs < max && performance.now() - start < budget) {
 }
 const ms = performance.now() - start;
 sqlite.close();
-process.send?.({ pairs, ms, pairsPerS: (pairs / ms) * 1000, admitUs: (t.admit / pairs) * 1000, settleUs: (t.settle / pairs) * 1000 });
+process.send?.({
+  pairs,
+  ms,
+  pairsPerS: (pairs / ms) * 1000,
+  admitUs: (t.admit / pairs) * 1000,
+  settleUs: (t.settle / pairs) * 1000,
+});
 process.disconnect?.();

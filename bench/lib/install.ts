@@ -14,5 +14,8 @@ export const installed = (dir: string): boolean => existsSync(join(dir, 'node_mo
 export function ensureInstalled(dir: string, log: (line: string) => void): void {
   if (installed(dir)) return;
   log(`installing ${dir} (npm ci)…`);
-  execFileSync('npm', ['ci', '--prefix', dir, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+  execFileSync('npm', ['ci', '--prefix', dir, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 300_000,
+  });
 }

@@ -19,5 +19,11 @@ export function machine(): Machine {
   } catch {
     // not Linux: keep "unknown"
   }
-  return { nproc: availableParallelism(), cpuModel, node: process.version, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) };
+  return {
+    nproc: availableParallelism(),
+    cpuModel,
+    node: process.version,
+    kernel: release(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+  };
 }

@@ -34,7 +34,13 @@ export const FULL: Plan = {
   mode: 'full',
   rounds: 2,
   warmup: { rps: 1000, ms: 3000 },
-  openLoop: { rates: [100, 500, 1000, 2000], ms: 30_000, delayedRate: 1000, delayed: { delayMs: 50, chunks: 20, intervalMs: 10 }, instant },
+  openLoop: {
+    rates: [100, 500, 1000, 2000],
+    ms: 30_000,
+    delayedRate: 1000,
+    delayed: { delayMs: 50, chunks: 20, intervalMs: 10 },
+    instant,
+  },
   closedLoop: { connections: 64, durationS: 10 },
   stream: { ratePerS: 100, count: 500, variant: { delayMs: 0, chunks: 20, intervalMs: 10 } },
   concurrent: { streams: 1000, ratePerS: 1000, variant: { delayMs: 0, chunks: 40, intervalMs: 100 } },
@@ -47,7 +53,13 @@ export const SMOKE: Plan = {
   mode: 'smoke',
   rounds: 1,
   warmup: { rps: 100, ms: 300 },
-  openLoop: { rates: [50, 100], ms: 1000, delayedRate: 50, delayed: { delayMs: 50, chunks: 5, intervalMs: 10 }, instant: { delayMs: 0, chunks: 5, intervalMs: 10 } },
+  openLoop: {
+    rates: [50, 100],
+    ms: 1000,
+    delayedRate: 50,
+    delayed: { delayMs: 50, chunks: 5, intervalMs: 10 },
+    instant: { delayMs: 0, chunks: 5, intervalMs: 10 },
+  },
   closedLoop: { connections: 8, durationS: 1 },
   stream: { ratePerS: 20, count: 20, variant: { delayMs: 0, chunks: 5, intervalMs: 10 } },
   concurrent: { streams: 50, ratePerS: 200, variant: { delayMs: 0, chunks: 5, intervalMs: 50 } },
@@ -57,4 +69,9 @@ export const SMOKE: Plan = {
 };
 
 /** Every upstream variant the plan uses (tollgate must price each as a model). */
-export const variantsOf = (p: Plan): Variant[] => [p.openLoop.instant, p.openLoop.delayed, p.stream.variant, p.concurrent.variant];
+export const variantsOf = (p: Plan): Variant[] => [
+  p.openLoop.instant,
+  p.openLoop.delayed,
+  p.stream.variant,
+  p.concurrent.variant,
+];

@@ -48,7 +48,8 @@ export function killLive(): void {
 /** Starts `command args…`, pinned with `taskset -c core` (taskset execs it, so the pid is the command's). */
 export function spawnPinned(command: string, args: string[], opts: SpawnOptions): ChildProcess {
   const fd = openSync(opts.logFile, 'a');
-  const [cmd, argv] = opts.core === undefined ? [command, args] : ['taskset', ['-c', String(opts.core), command, ...args]];
+  const [cmd, argv] =
+    opts.core === undefined ? [command, args] : ['taskset', ['-c', String(opts.core), command, ...args]];
   const child = spawn(cmd, argv, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,

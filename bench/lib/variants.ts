@@ -25,7 +25,9 @@ export const modelOf = (v: Variant): string => `bench-d${v.delayMs}-c${v.chunks}
 /** The variant a model name selects; an unknown name answers at once with 20 chunks 10 ms apart. */
 export function variantOf(model: unknown): Variant {
   const m = typeof model === 'string' ? PATTERN.exec(model) : null;
-  return m ? { delayMs: Number(m[1]), chunks: Number(m[2]), intervalMs: Number(m[3]) } : { delayMs: 0, chunks: 20, intervalMs: 10 };
+  return m
+    ? { delayMs: Number(m[1]), chunks: Number(m[2]), intervalMs: Number(m[3]) }
+    : { delayMs: 0, chunks: 20, intervalMs: 10 };
 }
 
 /**

@@ -41,7 +41,13 @@ export interface OpenLoopResult {
 }
 
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
-  const pool = new Pool(o.origin, { connections: o.connections ?? 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const pool = new Pool(o.origin, {
+    connections: o.connections ?? 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
   const headers = { ...o.headers, 'content-type': 'application/json' };
   const total = Math.max(1, Math.round((o.rps * o.durationMs) / 1000));
   const interval = 1000 / o.rps;
@@ -95,5 +101,11 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const latencyMs = sorted(latencies);
   const done = ok;
   await pool.destroy().catch(() => {});
-  return { sent: total, ok: done, errors: total - done, firstError: firstError ?? (done < total ? 'not finished within the drain time' : undefined), latencyMs };
+  return {
+    sent: total,
+    ok: done,
+    errors: total - done,
+    firstError: firstError ?? (done < total ? 'not finished within the drain time' : undefined),
+    latencyMs,
+  };
 }

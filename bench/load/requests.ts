@@ -7,10 +7,12 @@ const MESSAGES = [
 ];
 
 /** A non-streamed chat completion request for the upstream behaviour `v` (JSON text). */
-export const chatBody = (v: Variant): string => JSON.stringify({ model: modelOf(v), messages: MESSAGES, max_completion_tokens: 64 });
+export const chatBody = (v: Variant): string =>
+  JSON.stringify({ model: modelOf(v), messages: MESSAGES, max_completion_tokens: 64 });
 
 /**
  * A streamed chat completion request for `v`, without `stream_options.include_usage` (the SDK's
  * default): tollgate then asks the upstream for usage and hides the usage chunk from the client.
  */
-export const streamBody = (v: Variant): string => JSON.stringify({ model: modelOf(v), messages: MESSAGES, max_completion_tokens: 64, stream: true });
+export const streamBody = (v: Variant): string =>
+  JSON.stringify({ model: modelOf(v), messages: MESSAGES, max_completion_tokens: 64, stream: true });

@@ -61,13 +61,28 @@ function eventsIn(chunk: Buffer): number {
 }
 
 export async function streamLoad(o: StreamOptions): Promise<StreamResult> {
-  const pool = new Pool(o.origin, { connections: o.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  const pool = new Pool(o.origin, {
+    connections: o.connections,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: 60_000,
+    bodyTimeout: 60_000,
+  });
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per open stream
   const headers = { ...o.headers, 'content-type': 'application/json', accept: 'text/event-stream' };
   const ttfb: number[] = [];
   const gaps: number[] = [];
-  const r = { completed: 0, errors: 0, firstError: undefined as string | undefined, eventsReceived: 0, reads: 0, coalescedReads: 0, open: 0, peakOpen: 0 };
+  const r = {
+    completed: 0,
+    errors: 0,
+    firstError: undefined as string | undefined,
+    eventsReceived: 0,
+    reads: 0,
+    coalescedReads: 0,
+    open: 0,
+    peakOpen: 0,
+  };
 
   const one = async (due: number) => {
     r.open++;
@@ -92,7 +107,8 @@ export async function streamLoad(o: StreamOptions): Promise<StreamResult> {
         if (n > 1) coalesced++;
         tail = (tail + chunk.toString('latin1')).slice(-32);
       }
-      if (res.statusCode !== 200 || !tail.includes('[DONE]')) throw new Error(`HTTP ${res.statusCode}, stream ended with ${JSON.stringify(tail)}`);
+      if (res.statusCode !== 200 || !tail.includes('[DONE]'))
+        throw new Error(`HTTP ${res.statusCode}, stream ended with ${JSON.stringify(tail)}`);
       r.completed++;
       if (first !== undefined) ttfb.push(first);
       for (const g of myGaps) gaps.push(g);

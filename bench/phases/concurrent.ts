@@ -38,7 +38,15 @@ export async function concurrentStreams(plan: Plan, start: () => Promise<Target>
       connections: plan.concurrent.streams + 16,
       drainMs: 60_000,
     });
-    return { streams: r.streams, completed: r.completed, errors: r.errors, firstError: r.firstError, peakOpen: r.peakOpen, startRssMb, peakRssMb: memoryMb(t.pid!, 'VmHWM') ?? NaN };
+    return {
+      streams: r.streams,
+      completed: r.completed,
+      errors: r.errors,
+      firstError: r.firstError,
+      peakOpen: r.peakOpen,
+      startRssMb,
+      peakRssMb: memoryMb(t.pid!, 'VmHWM') ?? NaN,
+    };
   } finally {
     await t.stop();
   }

@@ -43,14 +43,27 @@ async function runChild<T>(env: Env, script: string, args: string[], name: strin
 }
 
 export const settleThroughput = (env: Env, plan: Plan): Promise<SettleResult> =>
-  runChild(env, 'bench/ledger/settle-main.ts', ['--db', join(env.work, 'settle.db'), '--ms', String(plan.ledger.settleMs), '--max', '2000000'], 'ledger-settle', plan.ledger.settleMs + 60_000);
+  runChild(
+    env,
+    'bench/ledger/settle-main.ts',
+    ['--db', join(env.work, 'settle.db'), '--ms', String(plan.ledger.settleMs), '--max', '2000000'],
+    'ledger-settle',
+    plan.ledger.settleMs + 60_000,
+  );
 
 export const admissionScaling = async (env: Env, plan: Plan): Promise<AdmissionSize[]> =>
   (
     await runChild<{ sizes: AdmissionSize[] }>(
       env,
       'bench/ledger/admission-main.ts',
-      ['--db', join(env.work, 'admission.db'), '--sizes', plan.ledger.sizes.join(','), '--admits', String(plan.ledger.admits)],
+      [
+        '--db',
+        join(env.work, 'admission.db'),
+        '--sizes',
+        plan.ledger.sizes.join(','),
+        '--admits',
+        String(plan.ledger.admits),
+      ],
       'ledger-admission',
       20 * 60_000,
     )

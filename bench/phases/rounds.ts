@@ -59,8 +59,18 @@ export interface RoundsResult {
 export function scenariosOf(plan: Plan): Scenario[] {
   const { rates, instant, delayed, delayedRate } = plan.openLoop;
   return [
-    ...rates.map((rps) => ({ key: `instant@${rps}`, label: `${rps.toLocaleString('en-US')} RPS`, rps, variant: instant })),
-    { key: `delayed@${delayedRate}`, label: `${delayedRate.toLocaleString('en-US')} RPS, upstream +${delayed.delayMs} ms`, rps: delayedRate, variant: delayed },
+    ...rates.map((rps) => ({
+      key: `instant@${rps}`,
+      label: `${rps.toLocaleString('en-US')} RPS`,
+      rps,
+      variant: instant,
+    })),
+    {
+      key: `delayed@${delayedRate}`,
+      label: `${delayedRate.toLocaleString('en-US')} RPS, upstream +${delayed.delayMs} ms`,
+      rps: delayedRate,
+      variant: delayed,
+    },
   ];
 }
 
@@ -68,31 +78,82 @@ export function scenariosOf(plan: Plan): Scenario[] {
 export async function warmUp(plan: Plan, targets: Target[]): Promise<void> {
   for (const t of targets) {
     if (t.pid) await waitIdle(t.pid);
-    await openLoop({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(plan.openLoop.instant), rps: plan.warmup.rps, durationMs: plan.warmup.ms });
-    await streamLoad({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: streamBody(plan.stream.variant), count: 10, ratePerS: 50, expectedEvents: writesPerStream(plan.stream.variant), connections: 16, drainMs: 10_000 });
+    await openLoop({
+      origin: t.origin,
+      path: CHAT_PATH,
+      headers: t.headers,
+      body: chatBody(plan.openLoop.instant),
+      rps: plan.warmup.rps,
+      durationMs: plan.warmup.ms,
+    });
+    await streamLoad({
+      origin: t.origin,
+      path: CHAT_PATH,
+      headers: t.headers,
+      body: streamBody(plan.stream.variant),
+      count: 10,
+      ratePerS: 50,
+      expectedEvents: writesPerStream(plan.stream.variant),
+      connections: 16,
+      drainMs: 10_000,
+    });
     if (t.pid) await waitIdle(t.pid);
   }
 }
 
 const push = <T>(rec: Partial<Record<TargetName, T[]>>, name: TargetName, v: T) => (rec[name] ??= []).push(v);
 
-export async function runRounds(plan: Plan, targets: Target[], autocannon: ReturnType<typeof loadAutocannon>, log: (line: string) => void): Promise<RoundsResult> {
+export async function runRounds(
+  plan: Plan,
+  targets: Target[],
+  autocannon: ReturnType<typeof loadAutocannon>,
+  log: (line: string) => void,
+): Promise<RoundsResult> {
   const scenarios = scenariosOf(plan);
-  const result: RoundsResult = { scenarios, latency: Object.fromEntries(scenarios.map((s) => [s.key, {}])), throughput: {}, stream: {} };
+  const result: RoundsResult = {
+    scenarios,
+    latency: Object.fromEntries(scenarios.map((s) => [s.key, {}])),
+    throughput: {},
+    stream: {},
+  };
   for (let round = 0; round < plan.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     log(`round ${round + 1}/${plan.rounds}: ${order.map((t) => t.name).join(' → ')}`);
     for (const s of scenarios) {
       for (const t of order) {
-        const r = await openLoop({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(s.variant), rps: s.rps, durationMs: plan.openLoop.ms });
-        const run: LatencyRun = { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99), p999: percentile(r.latencyMs, 99.9), max: percentile(r.latencyMs, 100), sent: r.sent, errors: r.errors, firstError: r.firstError };
+        const r = await openLoop({
+          origin: t.origin,
+          path: CHAT_PATH,
+          headers: t.headers,
+          body: chatBody(s.variant),
+          rps: s.rps,
+          durationMs: plan.openLoop.ms,
+        });
+        const run: LatencyRun = {
+          p50: percentile(r.latencyMs, 50),
+          p99: percentile(r.latencyMs, 99),
+          p999: percentile(r.latencyMs, 99.9),
+          max: percentile(r.latencyMs, 100),
+          sent: r.sent,
+          errors: r.errors,
+          firstError: r.firstError,
+        };
         push(result.latency[s.key]!, t.name, run);
         if (t.pid) await waitIdle(t.pid);
-        log(`  ${s.label.padEnd(28)} ${t.name.padEnd(8)} p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`);
+        log(
+          `  ${s.label.padEnd(28)} ${t.name.padEnd(8)} p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`,
+        );
       }
     }
     for (const t of order) {
-      const r = await closedLoop(autocannon, { origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(plan.openLoop.instant), connections: plan.closedLoop.connections, durationS: plan.closedLoop.durationS });
+      const r = await closedLoop(autocannon, {
+        origin: t.origin,
+        path: CHAT_PATH,
+        headers: t.headers,
+        body: chatBody(plan.openLoop.instant),
+        connections: plan.closedLoop.connections,
+        durationS: plan.closedLoop.durationS,
+      });
       push(result.throughput, t.name, r);
       if (t.pid) await waitIdle(t.pid);
       log(`  max throughput               ${t.name.padEnd(8)} ${Math.round(r.rps)} RPS  errors ${r.errors}`);

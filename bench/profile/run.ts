@@ -32,13 +32,20 @@ import { CHAT_PATH, startTollgate, startUpstream, type Env } from '../targets/st
 import { SQL_STATS_ENV, type SqlStats } from '../../src/ledger/sqlite/sql-stats.js';
 import { summarise, summaryMarkdown, type Summary } from './summarise.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, rps: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '20' }, rps: { type: 'string', default: '1000' } },
+});
 const seconds = Number(values.seconds);
 const rps = Number(values.rps);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'bench', 'profile', 'out');
 const m = machine();
-const env: Env = { root, work: mkdtempSync(join(tmpdir(), 'tollgate-profile-')), pin: canPin(m.nproc), tollgateMain: '' };
+const env: Env = {
+  root,
+  work: mkdtempSync(join(tmpdir(), 'tollgate-profile-')),
+  pin: canPin(m.nproc),
+  tollgateMain: '',
+};
 const variant: Variant = { delayMs: 0, chunks: 20, intervalMs: 10 };
 
 mkdirSync(out, { recursive: true });
@@ -47,24 +54,47 @@ ensureInstalled(join(root, 'bench', 'tools'), console.log);
 const autocannon = loadAutocannon(root);
 env.tollgateMain = buildTollgate(root);
 const upstream = await startUpstream(env);
-const sections: string[] = [`# tollgate CPU profiles\n\n${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; ${new Date().toISOString()}.\n`];
+const sections: string[] = [
+  `# tollgate CPU profiles\n\n${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; ${new Date().toISOString()}.\n`,
+];
 
 /** A load: what it did (for the title) and how many requests completed. */
-type Load = (origin: string, headers: Record<string, string>, seconds: number) => Promise<{ text: string; requests: number }>;
+type Load = (
+  origin: string,
+  headers: Record<string, string>,
+  seconds: number,
+) => Promise<{ text: string; requests: number }>;
 const loads: [string, string, Load][] = [
   [
     'open-1000',
     `open loop, ${rps} RPS, ${seconds} s`,
     async (origin, headers, s) => {
-      const r = await openLoop({ origin, path: CHAT_PATH, headers, body: chatBody(variant), rps, durationMs: s * 1000 });
-      return { text: `${r.ok}/${r.sent} ok, p50 ${percentile(r.latencyMs, 50).toFixed(3)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(3)} ms, p99.9 ${percentile(r.latencyMs, 99.9).toFixed(3)} ms`, requests: r.ok };
+      const r = await openLoop({
+        origin,
+        path: CHAT_PATH,
+        headers,
+        body: chatBody(variant),
+        rps,
+        durationMs: s * 1000,
+      });
+      return {
+        text: `${r.ok}/${r.sent} ok, p50 ${percentile(r.latencyMs, 50).toFixed(3)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(3)} ms, p99.9 ${percentile(r.latencyMs, 99.9).toFixed(3)} ms`,
+        requests: r.ok,
+      };
     },
   ],
   [
     'closed-max',
     `closed loop, 64 connections, ${seconds} s`,
     async (origin, headers, s) => {
-      const r = await closedLoop(autocannon, { origin, path: CHAT_PATH, headers, body: chatBody(variant), connections: 64, durationS: s });
+      const r = await closedLoop(autocannon, {
+        origin,
+        path: CHAT_PATH,
+        headers,
+        body: chatBody(variant),
+        connections: 64,
+        durationS: s,
+      });
       return { text: `${Math.round(r.rps)} RPS, ${r.errors} errors`, requests: r.ok };
     },
   ],
@@ -74,13 +104,24 @@ const loads: [string, string, Load][] = [
 function perRequest(s: Summary, requests: number, top = 12): string {
   const us = (ms: number) => ((ms * 1000) / requests).toFixed(1);
   const rows = s.areas.slice(0, top).map((a) => `| ${a.name} | ${us(a.selfMs)} |`);
-  return [`CPU per request: ${us(s.busyMs)} µs (main thread, ${requests.toLocaleString('en-US')} requests)`, '', '| Module | µs per request |', '|---|---|', ...rows].join('\n');
+  return [
+    `CPU per request: ${us(s.busyMs)} µs (main thread, ${requests.toLocaleString('en-US')} requests)`,
+    '',
+    '| Module | µs per request |',
+    '|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** Statements and commits per request on the ledger connection, from an unprofiled run of `load`. */
 async function sqlPerRequest(name: string, load: Load): Promise<string> {
   const file = join(env.work, `sql-${name}.json`);
-  const t = await startTollgate(env, { upstreamUrl: upstream.url, models: [modelOf(variant)], tag: `sql-${name}`, env: { ...process.env, [SQL_STATS_ENV]: file } });
+  const t = await startTollgate(env, {
+    upstreamUrl: upstream.url,
+    models: [modelOf(variant)],
+    tag: `sql-${name}`,
+    env: { ...process.env, [SQL_STATS_ENV]: file },
+  });
   const { requests } = await load(t.origin, t.headers, Math.min(5, seconds));
   await t.stop();
   const stats = JSON.parse(readFileSync(file, 'utf8')) as SqlStats;
@@ -89,7 +130,8 @@ async function sqlPerRequest(name: string, load: Load): Promise<string> {
 
 /** The summary of the busiest `.cpuprofile` in `dir` (waits up to 10 s for tollgate to write them). */
 async function busiestProfile(dir: string): Promise<Summary> {
-  for (let i = 0; i < 100 && !(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.cpuprofile'))); i++) await sleep(100);
+  for (let i = 0; i < 100 && !(existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.cpuprofile'))); i++)
+    await sleep(100);
   await sleep(500);
   const all = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
@@ -102,11 +144,21 @@ try {
   for (const [name, label, load] of loads) {
     const dir = join(out, name);
     rmSync(dir, { recursive: true, force: true });
-    const t = await startTollgate(env, { upstreamUrl: upstream.url, models: [modelOf(variant)], tag: name, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir] });
+    const t = await startTollgate(env, {
+      upstreamUrl: upstream.url,
+      models: [modelOf(variant)],
+      tag: name,
+      nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir],
+    });
     const outcome = await load(t.origin, t.headers, seconds);
     await t.stop();
     const s = await busiestProfile(dir);
-    const md = [summaryMarkdown(`${name}: ${label} — ${outcome.text}`, s), perRequest(s, outcome.requests), await sqlPerRequest(name, load), ''].join('\n\n');
+    const md = [
+      summaryMarkdown(`${name}: ${label} — ${outcome.text}`, s),
+      perRequest(s, outcome.requests),
+      await sqlPerRequest(name, load),
+      '',
+    ].join('\n\n');
     console.log(md);
     sections.push(md);
   }

@@ -56,9 +56,13 @@ function original(f: ProfileNode['callFrame']): { url: string; line: number } {
     m = existsSync(file) ? { map: new SourceMap(JSON.parse(readFileSync(file, 'utf8'))), dir: dirname(file) } : null;
     maps.set(f.url, m);
   }
-  const e = m?.map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+  const e = m?.map.findEntry(f.lineNumber, f.columnNumber) as
+    | { originalSource?: string; originalLine?: number }
+    | undefined;
   if (!m || !e?.originalSource) return { url: f.url, line: f.lineNumber };
-  const src = e.originalSource.startsWith('file:') ? e.originalSource : pathToFileURL(resolve(m.dir, e.originalSource)).href;
+  const src = e.originalSource.startsWith('file:')
+    ? e.originalSource
+    : pathToFileURL(resolve(m.dir, e.originalSource)).href;
   return { url: src, line: e.originalLine ?? 0 };
 }
 
@@ -102,7 +106,12 @@ export function summarise(p: CpuProfile): Summary {
     if (!l) {
       const f = byId.get(id)!.callFrame;
       const o = original(f);
-      l = { name: o.url ? `${f.functionName || '(anonymous)'}  ${short(o.url)}:${o.line + 1}` : f.functionName || '(anonymous)', area: areaOf(o.url, f.functionName) };
+      l = {
+        name: o.url
+          ? `${f.functionName || '(anonymous)'}  ${short(o.url)}:${o.line + 1}`
+          : f.functionName || '(anonymous)',
+        area: areaOf(o.url, f.functionName),
+      };
       names.set(id, l);
     }
     return l;
@@ -134,13 +143,24 @@ export function summarise(p: CpuProfile): Summary {
     }
   }
   const entries = (m: Map<string, number>) =>
-    [...m].map(([name, us]) => ({ name, selfMs: us / 1000, pct: busyUs ? (100 * us) / busyUs : 0 })).sort((a, b) => b.selfMs - a.selfMs);
-  return { totalMs: totalUs / 1000, busyMs: busyUs / 1000, functions: entries(fn), areas: entries(area), totals: entries(total) };
+    [...m]
+      .map(([name, us]) => ({ name, selfMs: us / 1000, pct: busyUs ? (100 * us) / busyUs : 0 }))
+      .sort((a, b) => b.selfMs - a.selfMs);
+  return {
+    totalMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
+    functions: entries(fn),
+    areas: entries(area),
+    totals: entries(total),
+  };
 }
 
 /** The summary as Markdown: two tables, the top `top` functions and areas. */
 export function summaryMarkdown(title: string, s: Summary, top = 25): string {
-  const rows = (e: Entry[]) => e.slice(0, top).map((x) => `| ${x.pct.toFixed(1)} | ${x.selfMs.toFixed(0)} | \`${x.name.replaceAll('|', '\\|')}\` |`);
+  const rows = (e: Entry[]) =>
+    e
+      .slice(0, top)
+      .map((x) => `| ${x.pct.toFixed(1)} | ${x.selfMs.toFixed(0)} | \`${x.name.replaceAll('|', '\\|')}\` |`);
   return [
     `### ${title}`,
     '',

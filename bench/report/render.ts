@@ -10,7 +10,9 @@ export function table(rows: Row[]): string {
   const cells = [HEAD, ...rows.map((r) => [r.metric, r.direct, r.floor, r.tollgate, r.portkey, r.target, r.verdict])];
   const widths = HEAD.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join(
+    '\n',
+  );
 }
 
 /** Per-round figures, so the medians can be checked. */
@@ -20,21 +22,30 @@ function perRound(r: RunResults): string {
   for (let i = 0; i < r.plan.rounds; i++) {
     for (const s of r.rounds.scenarios) {
       const l = r.rounds.latency[s.key]!;
-      const cell = (t: TargetName) => (l[t]?.[i] ? `${n(l[t]![i]!.p50)} / ${n(l[t]![i]!.p99)} / ${n(l[t]![i]!.p999)} / ${n(l[t]![i]!.max, 1)}` : '–');
-      out.push(`| Latency p50 / p99 / p99.9 / max @ ${s.label} (ms) | ${i + 1} | ${cell('direct')} | ${cell('floor')} | ${cell('tollgate')} | ${cell('portkey')} |`);
+      const cell = (t: TargetName) =>
+        l[t]?.[i] ? `${n(l[t]![i]!.p50)} / ${n(l[t]![i]!.p99)} / ${n(l[t]![i]!.p999)} / ${n(l[t]![i]!.max, 1)}` : '–';
+      out.push(
+        `| Latency p50 / p99 / p99.9 / max @ ${s.label} (ms) | ${i + 1} | ${cell('direct')} | ${cell('floor')} | ${cell('tollgate')} | ${cell('portkey')} |`,
+      );
     }
     const tp = (t: TargetName) => n(r.rounds.throughput[t]?.[i]?.rps ?? NaN, 0);
-    out.push(`| Max throughput (RPS) | ${i + 1} | ${tp('direct')} | ${tp('floor')} | ${tp('tollgate')} | ${tp('portkey')} |`);
+    out.push(
+      `| Max throughput (RPS) | ${i + 1} | ${tp('direct')} | ${tp('floor')} | ${tp('tollgate')} | ${tp('portkey')} |`,
+    );
     const st = (t: TargetName) => {
       const x = r.rounds.stream[t]?.[i];
       return x ? `${n(x.ttfbP50)} / ${n(x.ttfbP99)} · ${n(x.gapP50)} / ${n(x.gapP99)}` : '–';
     };
-    out.push(`| Stream TTFB p50 / p99 · gap p50 / p99 (ms) | ${i + 1} | ${st('direct')} | ${st('floor')} | ${st('tollgate')} | ${st('portkey')} |`);
+    out.push(
+      `| Stream TTFB p50 / p99 · gap p50 / p99 (ms) | ${i + 1} | ${st('direct')} | ${st('floor')} | ${st('tollgate')} | ${st('portkey')} |`,
+    );
     const ch = (t: TargetName) => {
       const x = r.rounds.stream[t]?.[i];
       return x ? `${x.reads} / ${x.eventsExpected}, ${x.coalescedReads} coalesced` : '–';
     };
-    out.push(`| Stream reads / upstream writes | ${i + 1} | ${ch('direct')} | ${ch('floor')} | ${ch('tollgate')} | ${ch('portkey')} |`);
+    out.push(
+      `| Stream reads / upstream writes | ${i + 1} | ${ch('direct')} | ${ch('floor')} | ${ch('tollgate')} | ${ch('portkey')} |`,
+    );
   }
   return out.join('\n');
 }
@@ -54,7 +65,10 @@ export function resultsMarkdown(r: RunResults, rows: Row[], meta: ReportMeta): s
   const p = r.plan;
   const m = meta.machine;
   const skipped = Object.entries(r.skipped).map(([t, why]) => `- ${t} skipped: ${why}`);
-  const adm = (r.admission ?? []).map((a) => `| ${a.rows.toLocaleString('en-US')} | ${(a.loadMs / 1000).toFixed(1)} | ${a.admitMs[0].toFixed(3)} / ${a.admitMs[1].toFixed(3)} | ${a.settleMs[0].toFixed(3)} / ${a.settleMs[1].toFixed(3)} |`);
+  const adm = (r.admission ?? []).map(
+    (a) =>
+      `| ${a.rows.toLocaleString('en-US')} | ${(a.loadMs / 1000).toFixed(1)} | ${a.admitMs[0].toFixed(3)} / ${a.admitMs[1].toFixed(3)} | ${a.settleMs[0].toFixed(3)} / ${a.settleMs[1].toFixed(3)} |`,
+  );
   return `# tollgate bench results
 
 Written by \`npm run bench\` (${p.mode} plan) on ${meta.startedAt.toISOString()} for tollgate ${meta.revision}; the run took ${Math.round(meta.tookS)} s.

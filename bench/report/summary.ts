@@ -50,7 +50,11 @@ function added<T>(runs: Partial<Record<TargetName, T[]>>, proxy: TargetName, pic
 const med = <T>(runs: T[] | undefined, pick: (r: T) => number) => median((runs ?? []).map(pick));
 
 /** A row: direct's absolute median, each proxy's median added to it; failed or unfinished requests noted. */
-function addedRow<T extends { errors: number }>(metric: string, runs: Partial<Record<TargetName, T[]>>, pick: (r: T) => number): Row {
+function addedRow<T extends { errors: number }>(
+  metric: string,
+  runs: Partial<Record<TargetName, T[]>>,
+  pick: (r: T) => number,
+): Row {
   const failed = (t: TargetName) => {
     const n = (runs[t] ?? []).reduce((a, r) => a + r.errors, 0);
     return n ? ` (${int(n)} unfinished)` : '';
@@ -95,7 +99,8 @@ export function summarise(r: RunResults): Row[] {
 
   const tput = (n: TargetName) => med(rounds.throughput[n], (x) => x.rps);
   const [tg, fl, pk] = [tput('tollgate'), tput('floor'), tput('portkey')];
-  const tputOk = Number.isFinite(tg) && Number.isFinite(fl) ? tg >= 0.5 * fl && (!Number.isFinite(pk) || tg >= 3 * pk) : undefined;
+  const tputOk =
+    Number.isFinite(tg) && Number.isFinite(fl) ? tg >= 0.5 * fl && (!Number.isFinite(pk) || tg >= 3 * pk) : undefined;
   rows.push({
     metric: `Max throughput, closed loop, ${r.plan.closedLoop.connections} connections (RPS)`,
     direct: int(tput('direct')),
@@ -109,20 +114,47 @@ export function summarise(r: RunResults): Row[] {
   const st = rounds.stream;
   const ttfb = addedRow('Stream TTFB p50 (ms; proxies: added)', st, (x) => x.ttfbP50);
   Object.assign(ttfb, { target: "≤ floor's + 0.3 ms", verdict: vsFloor(st, (x) => x.ttfbP50, 0.3) });
-  rows.push(ttfb, addedRow('Stream TTFB p99 (ms; proxies: added)', st, (x) => x.ttfbP99));
+  rows.push(
+    ttfb,
+    addedRow('Stream TTFB p99 (ms; proxies: added)', st, (x) => x.ttfbP99),
+  );
   rows.push(addedRow('Stream inter-chunk gap p50 (ms; proxies: added)', st, (x) => x.gapP50));
   rows.push(addedRow('Stream inter-chunk gap p99 (ms; proxies: added)', st, (x) => x.gapP99));
   const chunks = (n: TargetName) => {
     const runs = st[n];
     if (!runs?.length) return { text: '–', ok: undefined };
     const sum = (f: (x: StreamRun) => number) => runs.reduce((a, x) => a + f(x), 0);
-    const [reads, expected, events, coalesced] = [sum((x) => x.reads), sum((x) => x.eventsExpected), sum((x) => x.eventsReceived), sum((x) => x.coalescedReads)];
-    return { text: `${int(reads)} / ${int(expected)}, ${int(coalesced)} coalesced`, ok: reads === expected && events === expected && coalesced === 0 };
+    const [reads, expected, events, coalesced] = [
+      sum((x) => x.reads),
+      sum((x) => x.eventsExpected),
+      sum((x) => x.eventsReceived),
+      sum((x) => x.coalescedReads),
+    ];
+    return {
+      text: `${int(reads)} / ${int(expected)}, ${int(coalesced)} coalesced`,
+      ok: reads === expected && events === expected && coalesced === 0,
+    };
   };
   const tgChunks = chunks('tollgate');
-  rows.push({ metric: 'Stream chunks received / sent (reads / upstream writes)', direct: chunks('direct').text, floor: chunks('floor').text, tollgate: tgChunks.text, portkey: chunks('portkey').text, target: 'none coalesced', verdict: judge(tgChunks.ok) });
+  rows.push({
+    metric: 'Stream chunks received / sent (reads / upstream writes)',
+    direct: chunks('direct').text,
+    floor: chunks('floor').text,
+    tollgate: tgChunks.text,
+    portkey: chunks('portkey').text,
+    target: 'none coalesced',
+    verdict: judge(tgChunks.ok),
+  });
 
-  rows.push({ metric: 'Peak RSS after the rounds (MB)', direct: '', floor: fmt(r.rss.floor ?? NaN, 1), tollgate: fmt(r.rss.tollgate ?? NaN, 1), portkey: fmt(r.rss.portkey ?? NaN, 1), target: '', verdict: '' });
+  rows.push({
+    metric: 'Peak RSS after the rounds (MB)',
+    direct: '',
+    floor: fmt(r.rss.floor ?? NaN, 1),
+    tollgate: fmt(r.rss.tollgate ?? NaN, 1),
+    portkey: fmt(r.rss.portkey ?? NaN, 1),
+    target: '',
+    verdict: '',
+  });
   const n = r.plan.concurrent.streams.toLocaleString('en-US');
   const cc = (t: TargetName) => {
     const c = r.concurrent[t];
@@ -140,7 +172,15 @@ export function summarise(r: RunResults): Row[] {
   });
 
   if (r.settle) {
-    rows.push({ metric: 'Ledger admit + settle on a file DB (pairs/s, 1 core)', direct: '', floor: '', tollgate: `${int(r.settle.pairsPerS)} (admit ${fmt(r.settle.admitUs / 1000)} ms, settle ${fmt(r.settle.settleUs / 1000)} ms)`, portkey: '', target: '', verdict: '' });
+    rows.push({
+      metric: 'Ledger admit + settle on a file DB (pairs/s, 1 core)',
+      direct: '',
+      floor: '',
+      tollgate: `${int(r.settle.pairsPerS)} (admit ${fmt(r.settle.admitUs / 1000)} ms, settle ${fmt(r.settle.settleUs / 1000)} ms)`,
+      portkey: '',
+      target: '',
+      verdict: '',
+    });
   }
   const adm = r.admission ?? [];
   const base = adm[0];
@@ -162,7 +202,15 @@ export function summarise(r: RunResults): Row[] {
     const { errors: e, sent } = tally(r, t);
     return sent ? `${int(e)} / ${int(sent)}` : r.skipped[t] ? 'skipped' : '–';
   };
-  rows.push({ metric: 'Unfinished or failed requests / requests sent (all runs)', direct: errors('direct'), floor: errors('floor'), tollgate: errors('tollgate'), portkey: errors('portkey'), target: '', verdict: '' });
+  rows.push({
+    metric: 'Unfinished or failed requests / requests sent (all runs)',
+    direct: errors('direct'),
+    floor: errors('floor'),
+    tollgate: errors('tollgate'),
+    portkey: errors('portkey'),
+    target: '',
+    verdict: '',
+  });
   return rows;
 }
 
@@ -170,7 +218,8 @@ export function summarise(r: RunResults): Row[] {
 export function tally(r: RunResults, target: TargetName): { errors: number; sent: number } {
   let errors = 0;
   let sent = 0;
-  for (const s of r.rounds.scenarios) for (const x of r.rounds.latency[s.key]?.[target] ?? []) [errors, sent] = [errors + x.errors, sent + x.sent];
+  for (const s of r.rounds.scenarios)
+    for (const x of r.rounds.latency[s.key]?.[target] ?? []) [errors, sent] = [errors + x.errors, sent + x.sent];
   for (const x of r.rounds.throughput[target] ?? []) [errors, sent] = [errors + x.errors, sent + x.ok + x.errors];
   for (const x of r.rounds.stream[target] ?? []) [errors, sent] = [errors + x.errors, sent + x.streams];
   const c = r.concurrent[target];

@@ -15,24 +15,46 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, connections: { type: 'string', default: '128' } } });
+const { values } = parseArgs({
+  options: { upstream: { type: 'string' }, connections: { type: 'string', default: '128' } },
+});
 if (!values.upstream) throw new Error('usage: floor-main.mjs --upstream URL [--connections N]');
 
 const pool = new Pool(values.upstream, { connections: Number(values.connections), keepAliveTimeout: 60_000 });
-const HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'content-length']);
+const HOP = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'content-length',
+]);
 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   const headers = {};
   for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
   pool
-    .stream({ method: req.method, path: req.url, headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, ({ statusCode, headers: h }) => {
-      const out = {};
-      for (const [k, v] of Object.entries(h)) if (!HOP.has(k) && v !== undefined) out[k] = v;
-      res.writeHead(statusCode, out);
-      return res;
-    })
+    .stream(
+      { method: req.method, path: req.url, headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req },
+      ({ statusCode, headers: h }) => {
+        const out = {};
+        for (const [k, v] of Object.entries(h)) if (!HOP.has(k) && v !== undefined) out[k] = v;
+        res.writeHead(statusCode, out);
+        return res;
+      },
+    )
     .catch((err) => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: String(err.message), type: 'upstream_error', param: null, code: null } }));
+      if (!res.headersSent)
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              error: { message: String(err.message), type: 'upstream_error', param: null, code: null },
+            }),
+          );
       else res.destroy(err);
     });
 });

@@ -44,14 +44,24 @@ const tsxArgs = (env: Env, script: string) => ['--import', 'tsx', join(env.root,
 
 /** The fake upstream, pinned to the load core. */
 export async function startUpstream(env: Env): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawnPinned(process.execPath, tsxArgs(env, 'bench/upstream/server.ts'), { core: core(env, 'load'), logFile: join(env.work, 'upstream.log'), ipc: true, cwd: env.root });
+  const child = spawnPinned(process.execPath, tsxArgs(env, 'bench/upstream/server.ts'), {
+    core: core(env, 'load'),
+    logFile: join(env.work, 'upstream.log'),
+    ipc: true,
+    cwd: env.root,
+  });
   const { url } = await firstMessage<{ url: string }>(child, 20_000, 'fake upstream');
   return { url, stop: () => stopChild(child) };
 }
 
 /** The load sent straight to the upstream: the baseline every proxy is compared with. */
 export function directTarget(upstreamUrl: string): Target {
-  return { name: 'direct', origin: upstreamUrl, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, stop: async () => {} };
+  return {
+    name: 'direct',
+    origin: upstreamUrl,
+    headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+    stop: async () => {},
+  };
 }
 
 /**
@@ -59,10 +69,27 @@ export function directTarget(upstreamUrl: string): Target {
  * and run with plain `node`, as tollgate is. What it adds over `direct` is the cost of any Node proxy.
  */
 export async function startFloor(env: Env, upstreamUrl: string, connections = 128): Promise<Target> {
-  const args = [join(env.root, 'bench', 'targets', 'floor-main.mjs'), '--upstream', upstreamUrl, '--connections', String(connections)];
-  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, 'floor.log'), ipc: true, cwd: env.root });
+  const args = [
+    join(env.root, 'bench', 'targets', 'floor-main.mjs'),
+    '--upstream',
+    upstreamUrl,
+    '--connections',
+    String(connections),
+  ];
+  const child = spawnPinned(process.execPath, args, {
+    core: core(env, 'proxy'),
+    logFile: join(env.work, 'floor.log'),
+    ipc: true,
+    cwd: env.root,
+  });
   const { url } = await firstMessage<{ url: string }>(child, 20_000, 'floor');
-  return { name: 'floor', origin: url, headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, pid: child.pid, stop: () => stopChild(child) };
+  return {
+    name: 'floor',
+    origin: url,
+    headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+    pid: child.pid,
+    stop: () => stopChild(child),
+  };
 }
 
 export interface TollgateOptions {
@@ -97,9 +124,22 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
     '--models',
     o.models.join(','),
   ];
-  const child = spawnPinned(process.execPath, args, { core: core(env, 'proxy'), logFile: join(env.work, `tollgate-${tag}.log`), ipc: true, cwd: env.root, env: o.env });
+  const child = spawnPinned(process.execPath, args, {
+    core: core(env, 'proxy'),
+    logFile: join(env.work, `tollgate-${tag}.log`),
+    ipc: true,
+    cwd: env.root,
+    env: o.env,
+  });
   const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
-  return { name: 'tollgate', origin: url, headers: { authorization: `Bearer ${key}` }, pid: child.pid, child, stop: () => stopChild(child) };
+  return {
+    name: 'tollgate',
+    origin: url,
+    headers: { authorization: `Bearer ${key}` },
+    pid: child.pid,
+    child,
+    stop: () => stopChild(child),
+  };
 }
 
 /**
@@ -110,7 +150,13 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
 export async function startPortkey(env: Env, upstreamUrl: string, tag = 'main'): Promise<Target> {
   const port = await freePort();
   const entry = join(portkeyDir(env.root), 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
-  const args = ['--import', join(env.root, 'bench', 'peers', 'loopback-only.mjs'), entry, `--port=${port}`, '--headless'];
+  const args = [
+    '--import',
+    join(env.root, 'bench', 'peers', 'loopback-only.mjs'),
+    entry,
+    `--port=${port}`,
+    '--headless',
+  ];
   const child = spawnPinned(process.execPath, args, {
     core: core(env, 'proxy'),
     logFile: join(env.work, `portkey-${tag}.log`),
@@ -127,7 +173,11 @@ export async function startPortkey(env: Env, upstreamUrl: string, tag = 'main'):
   return {
     name: 'portkey',
     origin,
-    headers: { authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamUrl}/v1` },
+    headers: {
+      authorization: `Bearer ${UPSTREAM_KEY}`,
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `${upstreamUrl}/v1`,
+    },
     pid: child.pid,
     stop: () => stopChild(child),
   };

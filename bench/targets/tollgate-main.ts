@@ -23,7 +23,8 @@ const { values } = parseArgs({
     models: { type: 'string', default: '' },
   },
 });
-if (!values.upstream || !values.ledger) throw new Error('usage: tollgate-main.ts --upstream URL --ledger FILE [--connections N] [--models a,b]');
+if (!values.upstream || !values.ledger)
+  throw new Error('usage: tollgate-main.ts --upstream URL --ledger FILE [--connections N] [--models a,b]');
 
 const price = { input: 0.15, cachedInput: 0.075, output: 0.6, source: 'bench', date: '2025-08-07' };
 const key = mintKey();
@@ -38,7 +39,12 @@ const config = parseConfig({
       allocations: [{ id: 'bench-grant', tokens: 1_000_000_000_000_000 }],
     },
   },
-  prices: Object.fromEntries(values.models.split(',').filter(Boolean).map((m) => [m, price])),
+  prices: Object.fromEntries(
+    values.models
+      .split(',')
+      .filter(Boolean)
+      .map((m) => [m, price]),
+  ),
 });
 
 const server = await startServer(config, { upstreamKey: 'sk-bench-upstream' });

@@ -25,7 +25,12 @@ const USAGE = {
   completion_tokens: 16,
   total_tokens: 40,
   prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  completion_tokens_details: {
+    reasoning_tokens: 0,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0,
+  },
 };
 
 /** Prebuilt answers for one model: the JSON body and the SSE writes, with and without usage. */
@@ -42,10 +47,20 @@ function answersFor(model: string): Answers {
   let a = cache.get(model);
   if (a) return a;
   const variant = variantOf(model);
-  const head = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: CREATED, model, service_tier: 'default', system_fingerprint: 'fp_bench' };
+  const head = {
+    id: 'chatcmpl-bench',
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model,
+    service_tier: 'default',
+    system_fingerprint: 'fp_bench',
+  };
   const sse = (withUsage: boolean): Buffer[] => {
-    const chunk = (choices: unknown[], usage?: unknown) => `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: usage ?? null } : {}) })}\n\n`;
-    const delta = (d: object, finish: string | null = null) => [{ index: 0, delta: d, logprobs: null, finish_reason: finish }];
+    const chunk = (choices: unknown[], usage?: unknown) =>
+      `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: usage ?? null } : {}) })}\n\n`;
+    const delta = (d: object, finish: string | null = null) => [
+      { index: 0, delta: d, logprobs: null, finish_reason: finish },
+    ];
     const writes = [chunk(delta({ role: 'assistant', content: '', refusal: null }))];
     for (let i = 0; i < variant.chunks; i++) writes.push(chunk(delta({ content: WORDS[i % WORDS.length] })));
     writes.push(chunk(delta({}, 'stop')) + (withUsage ? chunk([], USAGE) : ''));
@@ -58,7 +73,14 @@ function answersFor(model: string): Answers {
       object: 'chat.completion',
       created: CREATED,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: WORDS.join('').trim(), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: WORDS.join('').trim(), refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       usage: USAGE,
       service_tier: 'default',
       system_fingerprint: 'fp_bench',
@@ -70,13 +92,21 @@ function answersFor(model: string): Answers {
 }
 
 function sendJson(res: ServerResponse, body: Buffer): void {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'x-request-id': 'req_bench' });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    'x-request-id': 'req_bench',
+  });
   res.end(body);
 }
 
 /** Writes `writes` one per `intervalMs`, each at its fixed offset from the first (no drift). */
 function sendStream(res: ServerResponse, writes: Buffer[], intervalMs: number): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_bench' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': 'req_bench',
+  });
   const start = performance.now();
   let i = 0;
   const step = () => {
@@ -96,12 +126,16 @@ function answer(res: ServerResponse, raw: Buffer): void {
   try {
     body = JSON.parse(raw.toString('utf8')) as typeof body;
   } catch {
-    res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad json","type":"invalid_request_error","param":null,"code":null}}');
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end('{"error":{"message":"bad json","type":"invalid_request_error","param":null,"code":null}}');
     return;
   }
   const a = answersFor(typeof body.model === 'string' ? body.model : 'unknown');
   const go =
-    body.stream === true ? () => sendStream(res, a.sse[body.stream_options?.include_usage === true ? 1 : 0]!, a.variant.intervalMs) : () => sendJson(res, a.json);
+    body.stream === true
+      ? () => sendStream(res, a.sse[body.stream_options?.include_usage === true ? 1 : 0]!, a.variant.intervalMs)
+      : () => sendJson(res, a.json);
   if (a.variant.delayMs > 0) setTimeout(() => !res.destroyed && go(), a.variant.delayMs);
   else go();
 }
@@ -114,7 +148,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   req.resume();
-  res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' }).end(req.url === '/healthz' ? 'ok' : 'not found');
+  res
+    .writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' })
+    .end(req.url === '/healthz' ? 'ok' : 'not found');
 }
 
 const server = createServer({ keepAliveTimeout: 60_000 }, handle);

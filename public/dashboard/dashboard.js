@@ -9,33 +9,57 @@
 (function () {
   'use strict';
   var REFRESH_MS = 30000;
-  var COLOURS = ['#2563eb', '#16a34a', '#d97706', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
+  var COLOURS = [
+    '#2563eb',
+    '#16a34a',
+    '#d97706',
+    '#dc2626',
+    '#7c3aed',
+    '#0891b2',
+    '#db2777',
+    '#65a30d',
+    '#475569',
+    '#ea580c',
+  ];
   var charts = [];
 
   function drawCharts() {
-    charts.forEach(function (c) { c.destroy(); });
+    charts.forEach(function (c) {
+      c.destroy();
+    });
     charts = [];
     if (typeof window.Chart !== 'function') return;
     document.querySelectorAll('canvas[data-chart]').forEach(function (canvas) {
       var spec;
-      try { spec = JSON.parse(canvas.getAttribute('data-chart')); } catch (e) { return; }
+      try {
+        spec = JSON.parse(canvas.getAttribute('data-chart'));
+      } catch (e) {
+        return;
+      }
       var round = spec.type === 'doughnut';
-      charts.push(new window.Chart(canvas, {
-        type: spec.type,
-        data: {
-          labels: spec.labels,
-          datasets: spec.series.map(function (s, i) {
-            return { label: s.label, data: s.data, backgroundColor: round ? COLOURS : COLOURS[i % COLOURS.length], borderWidth: round ? 1 : 0 };
-          }),
-        },
-        options: {
-          animation: false,
-          responsive: true,
-          maintainAspectRatio: false,
-          plugins: { legend: { display: round, position: 'bottom' } },
-          scales: round ? {} : { y: { beginAtZero: true } },
-        },
-      }));
+      charts.push(
+        new window.Chart(canvas, {
+          type: spec.type,
+          data: {
+            labels: spec.labels,
+            datasets: spec.series.map(function (s, i) {
+              return {
+                label: s.label,
+                data: s.data,
+                backgroundColor: round ? COLOURS : COLOURS[i % COLOURS.length],
+                borderWidth: round ? 1 : 0,
+              };
+            }),
+          },
+          options: {
+            animation: false,
+            responsive: true,
+            maintainAspectRatio: false,
+            plugins: { legend: { display: round, position: 'bottom' } },
+            scales: round ? {} : { y: { beginAtZero: true } },
+          },
+        }),
+      );
     });
   }
 
@@ -43,9 +67,16 @@
   function refresh() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(window.location.href, { headers: { 'x-tollgate-fragment': '1' }, credentials: 'same-origin', cache: 'no-store' })
+    fetch(window.location.href, {
+      headers: { 'x-tollgate-fragment': '1' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+    })
       .then(function (res) {
-        if (res.status === 401) { window.location.assign('/dashboard/sign-in'); return null; }
+        if (res.status === 401) {
+          window.location.assign('/dashboard/sign-in');
+          return null;
+        }
         return res.ok ? res.text() : null;
       })
       .then(function (html) {
@@ -62,13 +93,18 @@
         }
         document.dispatchEvent(new CustomEvent('tollgate:refreshed'));
       })
-      .catch(function () { /* offline for a moment: the next tick tries again */ })
-      .then(function () { busy = false; });
+      .catch(function () {
+        /* offline for a moment: the next tick tries again */
+      })
+      .then(function () {
+        busy = false;
+      });
   }
 
   function start() {
     drawCharts();
-    if (document.getElementById('content') && document.querySelector('[data-updated]')) window.setInterval(refresh, REFRESH_MS);
+    if (document.getElementById('content') && document.querySelector('[data-updated]'))
+      window.setInterval(refresh, REFRESH_MS);
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();

@@ -69,8 +69,14 @@ export class AlertService {
     for (const q of u.quotas) {
       const row = u.settled.counters.find((c) => c.id === q.counterId);
       if (!row) continue;
-      const used = Math.max(q.limitTokens ? row.spentTokens / q.limitTokens : 0, q.limitMicroUsd ? row.spentMicroUsd / q.limitMicroUsd : 0);
-      for (const [threshold, kind] of [[critical, 'quota_critical'], [warning, 'quota_warning']] as const) {
+      const used = Math.max(
+        q.limitTokens ? row.spentTokens / q.limitTokens : 0,
+        q.limitMicroUsd ? row.spentMicroUsd / q.limitMicroUsd : 0,
+      );
+      for (const [threshold, kind] of [
+        [critical, 'quota_critical'],
+        [warning, 'quota_warning'],
+      ] as const) {
         if (used < threshold) continue;
         this.fire(`quota:${q.counterId}:${threshold}`, kind, u.companyId, {
           scope: q.scope,
@@ -94,9 +100,20 @@ export class AlertService {
     for (const g of u.settled.grants) {
       if (g.unlimited || g.amount === 0) continue;
       const left = Math.max(0, g.amount - g.spent) / g.amount;
-      for (const [threshold, kind] of [[critical, 'low_balance_critical'], [warning, 'low_balance_warning']] as const) {
+      for (const [threshold, kind] of [
+        [critical, 'low_balance_critical'],
+        [warning, 'low_balance_warning'],
+      ] as const) {
         if (left > threshold) continue;
-        this.fire(`balance:${g.id}:${g.amount}:${threshold}`, kind, u.companyId, { grant: g.id, unit: g.unit, amount: g.amount, spent: g.spent, left: Number(left.toFixed(4)), threshold, expiresAt: g.expiresAt });
+        this.fire(`balance:${g.id}:${g.amount}:${threshold}`, kind, u.companyId, {
+          grant: g.id,
+          unit: g.unit,
+          amount: g.amount,
+          spent: g.spent,
+          left: Number(left.toFixed(4)),
+          threshold,
+          expiresAt: g.expiresAt,
+        });
       }
     }
   }
@@ -141,7 +158,9 @@ export class AlertService {
         if (!inserted) return;
         this.log.warn({ alert: payload }, `alert: ${kind}`);
         this.webhook?.send(payload, (delivered) => {
-          this.store.attempted(key, delivered ? new Date().toISOString() : null).catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert delivery'));
+          this.store
+            .attempted(key, delivered ? new Date().toISOString() : null)
+            .catch((err: unknown) => this.log.error({ err, key }, 'could not record an alert delivery'));
         });
       })
       .catch((err: unknown) => {

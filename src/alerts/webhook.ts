@@ -44,9 +44,18 @@ export class WebhookSender {
       let delivered = false;
       try {
         const timestamp = Math.floor(Date.now() / 1000);
-        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-tollgate-timestamp': String(timestamp) };
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          'x-tollgate-timestamp': String(timestamp),
+        };
         if (this.opts.secret) headers['x-tollgate-signature'] = signWebhook(this.opts.secret, timestamp, body);
-        const res = await request(this.opts.url, { method: 'POST', headers, body, headersTimeout: this.opts.timeoutMs ?? 5000, bodyTimeout: this.opts.timeoutMs ?? 5000 });
+        const res = await request(this.opts.url, {
+          method: 'POST',
+          headers,
+          body,
+          headersTimeout: this.opts.timeoutMs ?? 5000,
+          bodyTimeout: this.opts.timeoutMs ?? 5000,
+        });
         await res.body.dump();
         delivered = res.statusCode >= 200 && res.statusCode < 300;
         if (!delivered) this.log.warn({ status: res.statusCode, attempt: n }, 'alert webhook refused');

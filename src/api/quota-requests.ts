@@ -26,9 +26,16 @@ const bodySchema = z
  * - `GET /tollgate/v1/quota-requests` lists the caller's own requests; a company admin sees the
  *   company's. Newest first, as `{"object":"list","data":[...]}`.
  */
-export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'keys' | 'jwt' | 'ledger' | 'alerts' | 'clock'>): void {
+export function quotaRequestRoutes(
+  app: Hono<AppEnv>,
+  rt: Pick<Runtime, 'keys' | 'jwt' | 'ledger' | 'alerts' | 'clock'>,
+): void {
   // A GET may already be identified by the dashboard's session cookie (see app.ts); a POST never is.
-  const authenticate = bearerAuth({ credentials: rt, clock: () => rt.clock(), skip: (c) => c.get('principal') !== undefined || c.get('operator') !== undefined });
+  const authenticate = bearerAuth({
+    credentials: rt,
+    clock: () => rt.clock(),
+    skip: (c) => c.get('principal') !== undefined || c.get('operator') !== undefined,
+  });
   app.post('/tollgate/v1/quota-requests', authenticate, async (c) => {
     let raw: unknown;
     try {
@@ -52,7 +59,11 @@ export function quotaRequestRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'keys' |
  * fires the admin webhook, and returns the stored request as the API shows it; the 400 denial for
  * a bad body.
  */
-export async function fileQuotaRequest(rt: Pick<Runtime, 'ledger' | 'alerts' | 'clock'>, principal: Principal, raw: unknown) {
+export async function fileQuotaRequest(
+  rt: Pick<Runtime, 'ledger' | 'alerts' | 'clock'>,
+  principal: Principal,
+  raw: unknown,
+) {
   const parsed = bodySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -68,7 +79,15 @@ export async function fileQuotaRequest(rt: Pick<Runtime, 'ledger' | 'alerts' | '
     justification,
   };
   await rt.ledger.quotaRequests.add(row);
-  const out = { object: 'quota_request', id: row.id, created_at: row.createdAt, company_id: row.companyId, user_id: row.userId, requested, justification };
+  const out = {
+    object: 'quota_request',
+    id: row.id,
+    created_at: row.createdAt,
+    company_id: row.companyId,
+    user_id: row.userId,
+    requested,
+    justification,
+  };
   rt.alerts.quotaIncreaseRequested(row.companyId, out);
   return out;
 }
@@ -77,5 +96,13 @@ export async function fileQuotaRequest(rt: Pick<Runtime, 'ledger' | 'alerts' | '
 async function listQuotaRequests(rt: Pick<Runtime, 'ledger'>, principal: Principal) {
   const self = principal.userId ?? `key:${principal.keyId}`;
   const rows = await rt.ledger.quotaRequests.list(principal.companyId, principal.role === 'admin' ? undefined : self);
-  return rows.map((r) => ({ object: 'quota_request', id: r.id, created_at: r.createdAt, company_id: r.companyId, user_id: r.userId, requested: r.requested, justification: r.justification }));
+  return rows.map((r) => ({
+    object: 'quota_request',
+    id: r.id,
+    created_at: r.createdAt,
+    company_id: r.companyId,
+    user_id: r.userId,
+    requested: r.requested,
+    justification: r.justification,
+  }));
 }

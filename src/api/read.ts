@@ -50,8 +50,10 @@ export function permissionDenied(message: string, param: string | null = null): 
 export function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
   const out: Record<string, string> = {};
   for (const [name, values] of Object.entries(c.req.queries())) {
-    if (!allowed.includes(name)) return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
-    if (values.length !== 1) return invalidRequest(`Query parameter '${name}' was given ${values.length} times; give it once.`, name);
+    if (!allowed.includes(name))
+      return invalidRequest(`Unknown query parameter '${name}'. Allowed: ${allowed.join(', ')}.`, name);
+    if (values.length !== 1)
+      return invalidRequest(`Query parameter '${name}' was given ${values.length} times; give it once.`, name);
     out[name] = values[0]!;
   }
   return out;
@@ -59,7 +61,8 @@ export function queryOf(c: AppContext, allowed: readonly string[]): Record<strin
 
 /** The company a key id belongs to in the running config. */
 function companyOfKey(rt: Pick<Runtime, 'config'>, keyId: string): string | undefined {
-  for (const [companyId, company] of Object.entries(rt.config.companies)) if (company.keys.some((k) => k.id === keyId)) return companyId;
+  for (const [companyId, company] of Object.entries(rt.config.companies))
+    if (company.keys.some((k) => k.id === keyId)) return companyId;
   return undefined;
 }
 
@@ -67,13 +70,24 @@ function companyOfKey(rt: Pick<Runtime, 'config'>, keyId: string): string | unde
  * The ledger filter for a reader and the query's filters, narrowed to what the reader may see, or
  * the 400 / 403 to answer.
  */
-export function scopedFilter(rt: Pick<Runtime, 'config'>, reader: Reader, q: Record<string, string>, now: Date): RequestFilter | Denial {
+export function scopedFilter(
+  rt: Pick<Runtime, 'config'>,
+  reader: Reader,
+  q: Record<string, string>,
+  now: Date,
+): RequestFilter | Denial {
   let window: { since?: string; until?: string };
-  if (q.period !== undefined && !(q.period in PERIODS)) return invalidRequest(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${q.period}"`, 'period');
+  if (q.period !== undefined && !(q.period in PERIODS))
+    return invalidRequest(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${q.period}"`, 'period');
   try {
     window = resolveWindow({ period: q.period as Period | undefined, since: q.since, until: q.until }, now);
   } catch (err) {
-    const param = q.period !== undefined && (q.since !== undefined || q.until !== undefined) ? 'period' : /^until/.test((err as Error).message) ? 'until' : 'since';
+    const param =
+      q.period !== undefined && (q.since !== undefined || q.until !== undefined)
+        ? 'period'
+        : /^until/.test((err as Error).message)
+          ? 'until'
+          : 'since';
     return invalidRequest((err as Error).message, param);
   }
   const f: RequestFilter = { ...window };
@@ -86,18 +100,22 @@ export function scopedFilter(rt: Pick<Runtime, 'config'>, reader: Reader, q: Rec
   if (reader.kind === 'operator') return f;
 
   const p = reader.principal;
-  if (q.company !== undefined && q.company !== p.companyId) return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
+  if (q.company !== undefined && q.company !== p.companyId)
+    return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
   f.companyId = p.companyId;
   if (q.key !== undefined) {
     const owner = companyOfKey(rt, q.key);
-    if (owner !== undefined && owner !== p.companyId) return permissionDenied(`Key '${q.key}' is not a key of company '${p.companyId}'.`, 'key');
+    if (owner !== undefined && owner !== p.companyId)
+      return permissionDenied(`Key '${q.key}' is not a key of company '${p.companyId}'.`, 'key');
   }
   if (p.role === 'admin') return f;
   if (p.userId !== null) {
-    if (q.user !== undefined && q.user !== p.userId) return permissionDenied(`You may only read your own usage (user '${p.userId}').`, 'user');
+    if (q.user !== undefined && q.user !== p.userId)
+      return permissionDenied(`You may only read your own usage (user '${p.userId}').`, 'user');
     f.userId = p.userId;
   } else {
-    if (q.key !== undefined && q.key !== p.keyId) return permissionDenied(`This key may only read its own usage (key '${p.keyId}').`, 'key');
+    if (q.key !== undefined && q.key !== p.keyId)
+      return permissionDenied(`This key may only read its own usage (key '${p.keyId}').`, 'key');
     f.keyId = p.keyId ?? '\u0000';
   }
   return f;
@@ -170,7 +188,12 @@ function requestJson(r: RecentRow) {
 }
 
 /** A read-API route's body: answers, or returns the denial to answer. */
-export type ReadHandler = (c: AppContext, reader: Reader, q: Record<string, string>, now: Date) => Response | Denial | Promise<Response | Denial>;
+export type ReadHandler = (
+  c: AppContext,
+  reader: Reader,
+  q: Record<string, string>,
+  now: Date,
+) => Response | Denial | Promise<Response | Denial>;
 
 /**
  * The read API's route factory: `GET path` authenticated as a reader — the dashboard's session
@@ -189,7 +212,9 @@ export function readerRoute(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'key
     app.get(path, ...authenticate, async (c) => {
       const now = rt.clock();
       const operator = c.get('operator');
-      const reader: Reader = operator ? { kind: 'operator', operator } : { kind: 'principal', principal: c.get('principal') };
+      const reader: Reader = operator
+        ? { kind: 'operator', operator }
+        : { kind: 'principal', principal: c.get('principal') };
       const q = queryOf(c, allowed);
       if (isDenial(q)) return errorResponse(q);
       const out = await body(c, reader, q, now);
@@ -201,11 +226,17 @@ export function readerRoute(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'key
  * The reader a bearer credential stands for (an operator key, else a company key or user token),
  * or the 401 denial: for the dashboard's sign-in, which exchanges it for a session.
  */
-export async function authenticateReader(rt: Pick<Runtime, 'config' | 'keys' | 'jwt'>, authorization: string | undefined, now: Date): Promise<Reader | Denial> {
+export async function authenticateReader(
+  rt: Pick<Runtime, 'config' | 'keys' | 'jwt'>,
+  authorization: string | undefined,
+  now: Date,
+): Promise<Reader | Denial> {
   const op = operatorOf(rt.config.operators, authorization, now);
   if (op) return 'kind' in op ? op : { kind: 'operator', operator: op };
   const principal = await authenticateBearer(rt.keys, rt.jwt, authorization, now);
-  return typeof principal === 'string' ? { kind: 'invalid_api_key', reason: principal } : { kind: 'principal', principal };
+  return typeof principal === 'string'
+    ? { kind: 'invalid_api_key', reason: principal }
+    : { kind: 'principal', principal };
 }
 
 /** Registers the read API's routes on `app`. */
@@ -217,11 +248,18 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
   route('/tollgate/v1/balance', ['company'], async (c, reader, q, now) => {
     if (reader.kind === 'principal') {
       const own = reader.principal.companyId;
-      if (q.company !== undefined && q.company !== own) return permissionDenied(`You may only read company '${own}'.`, 'company');
+      if (q.company !== undefined && q.company !== own)
+        return permissionDenied(`You may only read company '${own}'.`, 'company');
       return c.json(await companyBalance(own, now));
     }
     if (q.company !== undefined) {
-      if (!Object.hasOwn(rt.config.companies, q.company)) return { kind: 'not_found', message: `No company '${q.company}' in the config.`, param: 'company', code: 'not_found' };
+      if (!Object.hasOwn(rt.config.companies, q.company))
+        return {
+          kind: 'not_found',
+          message: `No company '${q.company}' in the config.`,
+          param: 'company',
+          code: 'not_found',
+        };
       return c.json(await companyBalance(q.company, now));
     }
     const ids = Object.keys(rt.config.companies).sort();
@@ -230,7 +268,8 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
 
   route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], async (c, reader, q, now) => {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
-    if (!GROUP_BYS.includes(groupBy)) return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
+    if (!GROUP_BYS.includes(groupBy))
+      return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
     const rows = await rt.ledger.reader.usage(filter, groupBy);
@@ -258,7 +297,8 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
 
   route('/tollgate/v1/requests', [...FILTER_PARAMS, 'limit'], async (c, reader, q, now) => {
     const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
     return c.json({ object: 'list', data: (await rt.ledger.reader.recent(filter, limit, now)).map(requestJson) });
@@ -268,7 +308,13 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
     const csv = exportCsv(await rt.ledger.reader.rows(filter));
-    return new Response(csv, { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="tollgate-usage.csv"' } });
+    return new Response(csv, {
+      status: 200,
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': 'attachment; filename="tollgate-usage.csv"',
+      },
+    });
   });
 
   route('/tollgate/v1/features', [], (c) => {
@@ -277,7 +323,12 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
       object: 'list',
       data: Object.entries(features)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, f]) => ({ object: 'tollgate.feature', name, multiplier: f.multiplier, description: f.description ?? null })),
+        .map(([name, f]) => ({
+          object: 'tollgate.feature',
+          name,
+          multiplier: f.multiplier,
+          description: f.description ?? null,
+        })),
     });
   });
 }

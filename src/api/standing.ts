@@ -33,7 +33,9 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     const company = rt.config.companies[who.companyId]!;
     const keyLimits = who.keyId ? rt.keys.key(who.keyId)?.limits : undefined;
     const checks = who.userId === null && who.keyId === null ? [] : quotasFor(company, who, keyLimits, now);
-    const counters = new Map((await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]));
+    const counters = new Map(
+      (await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]),
+    );
     const [warning, critical] = rt.config.alerts.quotaThresholds;
     return c.json({
       object: 'list',
@@ -48,7 +50,10 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
         const heldTokens = r?.heldTokens ?? 0;
         const spentMicroUsd = r?.spentMicroUsd ?? 0;
         const heldMicroUsd = r?.heldMicroUsd ?? 0;
-        const used = Math.max(k.limitTokens ? spentTokens / k.limitTokens : 0, k.limitMicroUsd ? spentMicroUsd / k.limitMicroUsd : 0);
+        const used = Math.max(
+          k.limitTokens ? spentTokens / k.limitTokens : 0,
+          k.limitMicroUsd ? spentMicroUsd / k.limitMicroUsd : 0,
+        );
         return {
           object: 'tollgate.quota',
           window: k.window,
@@ -61,7 +66,8 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
           limit_micro_usd: k.limitMicroUsd ?? null,
           spent_micro_usd: spentMicroUsd,
           held_micro_usd: heldMicroUsd,
-          remaining_micro_usd: k.limitMicroUsd === undefined ? null : Math.max(0, k.limitMicroUsd - spentMicroUsd - heldMicroUsd),
+          remaining_micro_usd:
+            k.limitMicroUsd === undefined ? null : Math.max(0, k.limitMicroUsd - spentMicroUsd - heldMicroUsd),
           used: Number(used.toFixed(4)),
           level: used >= critical ? 'critical' : used >= warning ? 'warning' : 'ok',
           resets_at: k.resetsAt?.toISOString() ?? null,
@@ -99,7 +105,12 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
         month_cost_micro_usd: spend.costMicroUsd,
         month_cost_usd: formatMicroUsd(spend.costMicroUsd),
         open_holds: holds[id] ?? 0,
-        alerts: alerts.map((a) => ({ key: a.key, kind: a.kind, fired_at: a.firedAt, details: JSON.parse(a.payload) as unknown })),
+        alerts: alerts.map((a) => ({
+          key: a.key,
+          kind: a.kind,
+          fired_at: a.firedAt,
+          details: JSON.parse(a.payload) as unknown,
+        })),
       });
     }
     return c.json({ object: 'list', data });
@@ -111,7 +122,8 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     const data = [];
     for (const id of ids) {
       const byPurchase = new Map<string, string[]>();
-      for (const a of rt.config.companies[id]!.allocations) if (a.purchase) byPurchase.set(a.purchase, [...(byPurchase.get(a.purchase) ?? []), a.id]);
+      for (const a of rt.config.companies[id]!.allocations)
+        if (a.purchase) byPurchase.set(a.purchase, [...(byPurchase.get(a.purchase) ?? []), a.id]);
       for (const [pid, grants] of byPurchase) {
         const p = rt.config.purchases[pid]!;
         data.push({
@@ -142,30 +154,59 @@ export function monthStart(company: CompanyConfig, now: Date): { key: string; si
   return { key, since: localMidnight({ year, month, day: 1 }, company.timeZone).toISOString() };
 }
 
-const notFound = (company: string): Denial => ({ kind: 'not_found', message: `No company '${company}' in the config.`, param: 'company', code: 'not_found' });
+const notFound = (company: string): Denial => ({
+  kind: 'not_found',
+  message: `No company '${company}' in the config.`,
+  param: 'company',
+  code: 'not_found',
+});
 
 /** The companies a reader may read here (sorted), or the 403/404: `need` is the least role a principal must have. */
-function visibleCompanies(rt: Runtime, reader: Reader, q: Record<string, string>, need: 'member' | 'admin'): string[] | Denial {
+function visibleCompanies(
+  rt: Runtime,
+  reader: Reader,
+  q: Record<string, string>,
+  need: 'member' | 'admin',
+): string[] | Denial {
   if (reader.kind === 'operator') {
     if (q.company === undefined) return Object.keys(rt.config.companies).sort();
     return Object.hasOwn(rt.config.companies, q.company) ? [q.company] : notFound(q.company);
   }
   const own = reader.principal.companyId;
-  if (q.company !== undefined && q.company !== own) return permissionDenied(`You may only read company '${own}'.`, 'company');
-  if (need === 'admin' && reader.principal.role !== 'admin') return permissionDenied("The company overview is for the company's admins.", null);
+  if (q.company !== undefined && q.company !== own)
+    return permissionDenied(`You may only read company '${own}'.`, 'company');
+  if (need === 'admin' && reader.principal.role !== 'admin')
+    return permissionDenied("The company overview is for the company's admins.", null);
   return [own];
 }
 
 /** Whose quotas a reader asks for: itself, or (admins, operators) the user named; or the 400/403/404. */
 function quotaSubject(rt: Runtime, reader: Reader, q: Record<string, string>): Principal | Denial {
-  const asUser = (companyId: string, userId: string): Principal => ({ companyId, userId, keyId: null, role: 'member', sessionId: null });
+  const asUser = (companyId: string, userId: string): Principal => ({
+    companyId,
+    userId,
+    keyId: null,
+    role: 'member',
+    sessionId: null,
+  });
   if (reader.kind === 'operator') {
-    if (q.company === undefined || q.user === undefined) return invalidRequest('An operator names whose quotas to read: give company and user.', q.company === undefined ? 'company' : 'user');
+    if (q.company === undefined || q.user === undefined)
+      return invalidRequest(
+        'An operator names whose quotas to read: give company and user.',
+        q.company === undefined ? 'company' : 'user',
+      );
     return Object.hasOwn(rt.config.companies, q.company) ? asUser(q.company, q.user) : notFound(q.company);
   }
   const p = reader.principal;
-  if (q.company !== undefined && q.company !== p.companyId) return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
+  if (q.company !== undefined && q.company !== p.companyId)
+    return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
   if (q.user === undefined || q.user === p.userId) return p;
-  if (p.role !== 'admin') return permissionDenied(p.userId === null ? `This key may only read its own quotas (key '${p.keyId}').` : `You may only read your own quotas (user '${p.userId}').`, 'user');
+  if (p.role !== 'admin')
+    return permissionDenied(
+      p.userId === null
+        ? `This key may only read its own quotas (key '${p.keyId}').`
+        : `You may only read your own quotas (user '${p.userId}').`,
+      'user',
+    );
   return asUser(p.companyId, q.user);
 }

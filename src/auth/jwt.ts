@@ -32,7 +32,10 @@ export class JwtVerifier {
       let key: () => Promise<Key>;
       if (jwt.secretEnv) {
         const secret = env[jwt.secretEnv];
-        if (!secret) throw new JwtKeyError(`companies.${companyId}.jwt.secretEnv: environment variable ${jwt.secretEnv} is not set`);
+        if (!secret)
+          throw new JwtKeyError(
+            `companies.${companyId}.jwt.secretEnv: environment variable ${jwt.secretEnv} is not set`,
+          );
         const bytes = new TextEncoder().encode(secret);
         key = async () => bytes;
       } else if (jwt.publicKey) {
@@ -75,13 +78,26 @@ export class JwtVerifier {
     const { config } = verifier;
     try {
       const key = await verifier.key();
-      const options = { algorithms: config.algorithms, issuer: config.issuer, audience: config.audience, currentDate: now, requiredClaims: ['exp', 'sub'] };
-      const { payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+      const options = {
+        algorithms: config.algorithms,
+        issuer: config.issuer,
+        audience: config.audience,
+        currentDate: now,
+        requiredClaims: ['exp', 'sub'],
+      };
+      const { payload } =
+        typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
       const role = payload.role === undefined ? 'member' : payload.role;
       if (role !== 'member' && role !== 'admin') return 'invalid_token';
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) return 'invalid_token';
       const sid = payload.sid;
-      return { companyId: company, keyId: null, userId: payload.sub, role, sessionId: typeof sid === 'string' && sid ? sid : null };
+      return {
+        companyId: company,
+        keyId: null,
+        userId: payload.sub,
+        role,
+        sessionId: typeof sid === 'string' && sid ? sid : null,
+      };
     } catch (err) {
       return (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid_token';
     }

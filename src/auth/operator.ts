@@ -8,7 +8,11 @@ import { JwtVerifier } from './jwt.js';
  * 401 denial for a revoked or expired operator key (at `now`, UTC), or undefined when the credential
  * is not an operator key (none, a user token, or any other key).
  */
-export function operatorOf(operators: readonly OperatorConfig[] | undefined, authorization: string | undefined, now: Date): OperatorConfig | Denial | undefined {
+export function operatorOf(
+  operators: readonly OperatorConfig[] | undefined,
+  authorization: string | undefined,
+  now: Date,
+): OperatorConfig | Denial | undefined {
   const token = bearerToken(authorization);
   if (!token || JwtVerifier.looksLikeJwt(token)) return undefined;
   const hash = hashKey(token);

@@ -40,7 +40,15 @@ async function readMirroredGrants(fileOrUrl: string): Promise<MirroredGrant[]> {
  */
 export async function configCheckCommand(fileArg: string | undefined, opts: ConfigCheckOpts): Promise<void> {
   const file = fileArg ?? configPath(opts.config);
-  const report: CheckReport = { file, valid: true, errors: [], comparedWith: null, changes: [], needsRestart: [], notes: [] };
+  const report: CheckReport = {
+    file,
+    valid: true,
+    errors: [],
+    comparedWith: null,
+    changes: [],
+    needsRestart: [],
+    notes: [],
+  };
   let config: Config | undefined;
   try {
     config = loadConfig(file);
@@ -94,7 +102,9 @@ export async function configCheckCommand(fileArg: string | undefined, opts: Conf
   const lines = [`${file}: valid`];
   for (const n of report.notes) lines.push(`note: ${n}`);
   if (report.comparedWith !== null) {
-    lines.push(report.changes.length ? `changes versus ${report.comparedWith}:` : `no changes versus ${report.comparedWith}`);
+    lines.push(
+      report.changes.length ? `changes versus ${report.comparedWith}:` : `no changes versus ${report.comparedWith}`,
+    );
     for (const c of report.changes) lines.push(`  ${formatChange(c)}`);
   }
   if (report.needsRestart.length) lines.push(`needs restart (read at start only): ${report.needsRestart.join(', ')}`);

@@ -39,7 +39,15 @@ export async function demoCommand(): Promise<void> {
       companies: {
         demo: {
           name: 'Demo Company',
-          keys: [{ id: 'demo-key', sha256: minted.sha256, prefix: minted.prefix, revoked: false, note: 'minted by tollgate demo' }],
+          keys: [
+            {
+              id: 'demo-key',
+              sha256: minted.sha256,
+              prefix: minted.prefix,
+              revoked: false,
+              note: 'minted by tollgate demo',
+            },
+          ],
           allocations: [{ id: 'demo-allocation', tokens: 100_000, note: 'tollgate demo' }],
         },
       },
@@ -66,9 +74,13 @@ export async function demoCommand(): Promise<void> {
     step('1. Chat completion, not streamed: the usage comes in the JSON body');
     const completion = await client.chat.completions.create({ model: MODEL, messages });
     out(`  ${completion.choices[0]?.message.content ?? ''}`);
-    out(`  usage: ${JSON.stringify(completion.usage && { prompt: completion.usage.prompt_tokens, completion: completion.usage.completion_tokens })}`);
+    out(
+      `  usage: ${JSON.stringify(completion.usage && { prompt: completion.usage.prompt_tokens, completion: completion.usage.completion_tokens })}`,
+    );
 
-    step('2. Chat completion, streamed without include_usage: tollgate asks the upstream for usage and hides it from the client');
+    step(
+      '2. Chat completion, streamed without include_usage: tollgate asks the upstream for usage and hides it from the client',
+    );
     process.stdout.write('  ');
     let usageSeen = false;
     for await (const chunk of await client.chat.completions.create({ model: MODEL, messages, stream: true })) {
@@ -81,12 +93,19 @@ export async function demoCommand(): Promise<void> {
     step('3. Chat completion, streamed with stream_options.include_usage: the usage chunk reaches the client');
     process.stdout.write('  ');
     let streamedUsage: OpenAI.CompletionUsage | undefined;
-    for await (const chunk of await client.chat.completions.create({ model: MODEL, messages, stream: true, stream_options: { include_usage: true } })) {
+    for await (const chunk of await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    })) {
       process.stdout.write(chunk.choices[0]?.delta.content ?? '');
       if (chunk.usage) streamedUsage = chunk.usage;
     }
     out();
-    out(`  usage: ${JSON.stringify(streamedUsage && { prompt: streamedUsage.prompt_tokens, completion: streamedUsage.completion_tokens })}`);
+    out(
+      `  usage: ${JSON.stringify(streamedUsage && { prompt: streamedUsage.prompt_tokens, completion: streamedUsage.completion_tokens })}`,
+    );
 
     step('4. Responses API, not streamed');
     const res = await client.responses.create({ model: MODEL, input: 'Say hello to the tollgate demo.' });
@@ -95,23 +114,41 @@ export async function demoCommand(): Promise<void> {
 
     step('5. Responses API, streamed: the usage arrives with response.completed');
     process.stdout.write('  ');
-    for await (const event of await client.responses.create({ model: MODEL, input: 'Say hello to the tollgate demo.', stream: true })) {
+    for await (const event of await client.responses.create({
+      model: MODEL,
+      input: 'Say hello to the tollgate demo.',
+      stream: true,
+    })) {
       if (event.type === 'response.output_text.delta') process.stdout.write(event.delta);
-      else if (event.type === 'response.completed') out(`\n  usage: ${JSON.stringify(event.response.usage && { input: event.response.usage.input_tokens, output: event.response.usage.output_tokens })}`);
+      else if (event.type === 'response.completed')
+        out(
+          `\n  usage: ${JSON.stringify(event.response.usage && { input: event.response.usage.input_tokens, output: event.response.usage.output_tokens })}`,
+        );
     }
 
     step('6. Embeddings');
-    const emb = await client.embeddings.create({ model: EMBEDDING_MODEL, input: ['tollgate meters tokens', 'one row per request'] });
-    out(`  ${emb.data.length} vectors of ${emb.data[0]?.embedding.length ?? 0} floats; usage: ${JSON.stringify({ prompt: emb.usage.prompt_tokens })}`);
+    const emb = await client.embeddings.create({
+      model: EMBEDDING_MODEL,
+      input: ['tollgate meters tokens', 'one row per request'],
+    });
+    out(
+      `  ${emb.data.length} vectors of ${emb.data[0]?.embedding.length ?? 0} floats; usage: ${JSON.stringify({ prompt: emb.usage.prompt_tokens })}`,
+    );
 
     step('The ledger: one row per request (tokens, cost in micro-USD, latency in ms)');
-    out(formatTable(COLUMNS, await settledRows(server.runtime.ledger)).replace(/^/gm, '  ').trimEnd());
+    out(
+      formatTable(COLUMNS, await settledRows(server.runtime.ledger))
+        .replace(/^/gm, '  ')
+        .trimEnd(),
+    );
 
     step('The company balance');
     const balance = await server.runtime.ledger.balance('demo', new Date());
     for (const g of balance.grants) {
       const unit = g.unit === 'micro_usd' ? 'µUSD' : 'tokens';
-      out(`  grant ${g.id}: ${g.unlimited ? 'unlimited' : `${g.amount} ${unit}`} granted, ${g.spent} spent, ${g.held} held, ${g.remaining ?? 'unlimited'} left`);
+      out(
+        `  grant ${g.id}: ${g.unlimited ? 'unlimited' : `${g.amount} ${unit}`} granted, ${g.spent} spent, ${g.held} held, ${g.remaining ?? 'unlimited'} left`,
+      );
     }
     out(`  available: ${balance.tokens} tokens`);
     out(`\nThe temporary config and ledger are kept in ${dir} (delete it when done).`);

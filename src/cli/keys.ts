@@ -2,7 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mintKey } from '../auth/api-key.js';
 import { ConfigError, configPath, parseConfig } from '../config/load.js';
 
-type RawConfig = { companies?: Record<string, { keys?: Record<string, unknown>[] }>; operators?: Record<string, unknown>[] };
+type RawConfig = {
+  companies?: Record<string, { keys?: Record<string, unknown>[] }>;
+  operators?: Record<string, unknown>[];
+};
 
 /** Reads the config file as plain JSON (kept as written, defaults not filled in); exits 1 naming the problem. */
 function readRaw(file: string): RawConfig {
@@ -21,7 +24,16 @@ function readRaw(file: string): RawConfig {
  * (`-c`, default as for `serve`); with `--write` the entry is added to that file (2-space JSON),
  * after checking the result is a valid config. Exits 1 on any refusal, writing nothing.
  */
-export function keysCreateCommand(opts: { company?: string; operator?: boolean; role?: string; id: string; expires?: string; note?: string; config?: string; write?: boolean }): void {
+export function keysCreateCommand(opts: {
+  company?: string;
+  operator?: boolean;
+  role?: string;
+  id: string;
+  expires?: string;
+  note?: string;
+  config?: string;
+  write?: boolean;
+}): void {
   if ((opts.company === undefined) === (opts.operator !== true)) {
     process.stderr.write('give either --company <id> (a company key) or --operator (an operator key)\n');
     process.exit(1);
@@ -31,14 +43,18 @@ export function keysCreateCommand(opts: { company?: string; operator?: boolean; 
     process.exit(1);
   }
   if (opts.expires !== undefined && Number.isNaN(Date.parse(opts.expires))) {
-    process.stderr.write(`--expires: expected an ISO 8601 instant such as 2027-01-01T00:00:00Z, got "${opts.expires}"\n`);
+    process.stderr.write(
+      `--expires: expected an ISO 8601 instant such as 2027-01-01T00:00:00Z, got "${opts.expires}"\n`,
+    );
     process.exit(1);
   }
   const file = configPath(opts.config);
   const raw = readRaw(file);
   if (opts.company !== undefined && !Object.hasOwn(raw.companies ?? {}, opts.company)) {
     const known = Object.keys(raw.companies ?? {});
-    process.stderr.write(`no company "${opts.company}" in ${file} (companies: ${known.length ? known.join(', ') : 'none'}); add it under "companies" first, or give another config with -c\n`);
+    process.stderr.write(
+      `no company "${opts.company}" in ${file} (companies: ${known.length ? known.join(', ') : 'none'}); add it under "companies" first, or give another config with -c\n`,
+    );
     process.exit(1);
   }
   const minted = mintKey();
@@ -54,12 +70,15 @@ export function keysCreateCommand(opts: { company?: string; operator?: boolean; 
   if (opts.write) {
     writeEntry(file, raw, opts.company, entry);
     const where = opts.company === undefined ? '"operators"' : `companies.${opts.company}.keys`;
-    process.stdout.write(`${opts.operator ? `Operator key "${opts.id}"` : `API key for company "${opts.company}"`} (shown once, store it now):\n\n  ${minted.key}\n\nAdded to ${where} in ${file}; a running tollgate applies it by hot reload.\n`);
+    process.stdout.write(
+      `${opts.operator ? `Operator key "${opts.id}"` : `API key for company "${opts.company}"`} (shown once, store it now):\n\n  ${minted.key}\n\nAdded to ${where} in ${file}; a running tollgate applies it by hot reload.\n`,
+    );
     return;
   }
   if (opts.operator) {
     process.stdout.write(
-      `Operator key "${opts.id}" (shown once, store it now):\n\n  ${minted.key}\n\n` + `Add this entry to "operators" in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,
+      `Operator key "${opts.id}" (shown once, store it now):\n\n  ${minted.key}\n\n` +
+        `Add this entry to "operators" in proxy.config.json:\n\n${JSON.stringify(entry, null, 2)}\n`,
     );
     return;
   }

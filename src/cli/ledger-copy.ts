@@ -18,13 +18,26 @@ export async function ledgerCopyCommand(opts: { from: string; to: string }): Pro
     return fail(`cannot copy ${opts.from} into ${to}: ${(err as Error).message}`);
   }
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`copied ${Object.entries(report.copied).map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing (empty ledger)'} into ${to}`);
-  for (const [side, errors] of [['source', report.sourceErrors], ['copy', report.targetErrors]] as const) {
+  out(
+    `copied ${
+      Object.entries(report.copied)
+        .map(([t, n]) => `${n} ${t}`)
+        .join(', ') || 'nothing (empty ledger)'
+    } into ${to}`,
+  );
+  for (const [side, errors] of [
+    ['source', report.sourceErrors],
+    ['copy', report.targetErrors],
+  ] as const) {
     for (const f of errors) out(`ERROR (${side}) ${f.check}: ${f.detail}`);
   }
   for (const d of report.differences) out(`DIFFERS: ${d}`);
   const ok = report.sourceErrors.length === 0 && report.targetErrors.length === 0 && report.differences.length === 0;
-  out(ok ? 'ledger verify: all invariants hold on both, and the copy reads the same as its source' : 'the copy does not match its source: see above');
+  out(
+    ok
+      ? 'ledger verify: all invariants hold on both, and the copy reads the same as its source'
+      : 'the copy does not match its source: see above',
+  );
   process.exit(ok ? 0 : 1);
 }
 

@@ -14,7 +14,9 @@ export async function ledgerVerifyCommand(file: string | undefined, opts: { conf
       const { ledger } = loadConfig(configPath(opts.config));
       path = ledger.path ?? ledger.url;
     } catch (err) {
-      process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\nname the ledger file: tollgate ledger verify <file>\n`);
+      process.stderr.write(
+        `${err instanceof ConfigError ? err.message : String(err)}\nname the ledger file: tollgate ledger verify <file>\n`,
+      );
       process.exit(2);
     }
   }
@@ -35,6 +37,8 @@ export async function ledgerVerifyCommand(file: string | undefined, opts: { conf
   const where = describeLedger(locationOf(path));
   for (const f of findings) process.stdout.write(`${f.severity.toUpperCase()} ${f.check}: ${f.detail}\n`);
   const errors = findings.filter((f) => f.severity === 'error').length;
-  process.stdout.write(errors ? `${errors} invariant(s) broken in ${where}\n` : `ledger ${where}: all invariants hold\n`);
+  process.stdout.write(
+    errors ? `${errors} invariant(s) broken in ${where}\n` : `ledger ${where}: all invariants hold\n`,
+  );
   process.exit(errors ? 1 : 0);
 }

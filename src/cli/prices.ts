@@ -35,7 +35,8 @@ function config(opts: Opts): Config {
 }
 
 const usd = (n: number | undefined) => (n === undefined ? '-' : String(n));
-const priority = (p: PriceConfig) => (p.priority ? `${p.priority.input}/${p.priority.cachedInput ?? '-'}/${p.priority.output}` : '-');
+const priority = (p: PriceConfig) =>
+  p.priority ? `${p.priority.input}/${p.priority.cachedInput ?? '-'}/${p.priority.output}` : '-';
 const units = (p: PriceConfig) =>
   [
     p.audioInput !== undefined || p.audioOutput !== undefined ? `audio ${usd(p.audioInput)}/${usd(p.audioOutput)}` : '',
@@ -66,7 +67,9 @@ export function pricesListCommand(opts: Opts): void {
     { title: 'origin', cell: (r) => r.origin },
     { title: 'source', cell: (r) => r.price.source },
   ];
-  process.stdout.write(`USD per 1M tokens; flex is billed at Batch rates (less batchDiscount).\n${formatTable(columns, rows)}`);
+  process.stdout.write(
+    `USD per 1M tokens; flex is billed at Batch rates (less batchDiscount).\n${formatTable(columns, rows)}`,
+  );
 }
 
 const positive = (v: string | undefined, fallback: number, name: string) => {
@@ -105,16 +108,27 @@ export async function pricesCheckCommand(opts: Opts): Promise<void> {
   await ledger.close();
   const models = new Map(rows.filter((r) => r.key !== null).map((r) => [r.key!, r.requests]));
   const findings = checkPrices(new PriceBook(cfg.prices), models, now, maxAge);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ since, until: now.toISOString(), maxAgeDays: maxAge, models: models.size, findings }, null, 2)}\n`);
-  else if (findings.length === 0) process.stdout.write(`${models.size} model(s) requested since ${since}: every one has a price read within ${maxAge} days\n`);
+  if (opts.json)
+    process.stdout.write(
+      `${JSON.stringify({ since, until: now.toISOString(), maxAgeDays: maxAge, models: models.size, findings }, null, 2)}\n`,
+    );
+  else if (findings.length === 0)
+    process.stdout.write(
+      `${models.size} model(s) requested since ${since}: every one has a price read within ${maxAge} days\n`,
+    );
   else {
     const columns: Column<(typeof findings)[number]>[] = [
       { title: 'model', cell: (f) => f.model },
       { title: 'requests', cell: (f) => String(f.requests), numeric: true },
-      { title: 'problem', cell: (f) => (f.problem === 'unpriced' ? 'no price' : `price read ${f.readOn}, ${f.ageDays} days ago`) },
+      {
+        title: 'problem',
+        cell: (f) => (f.problem === 'unpriced' ? 'no price' : `price read ${f.readOn}, ${f.ageDays} days ago`),
+      },
       { title: 'price', cell: (f) => f.version ?? '-' },
     ];
-    process.stdout.write(`${formatTable(columns, findings)}Add or update these under "prices" in the config (USD per 1M tokens, with source and date).\n`);
+    process.stdout.write(
+      `${formatTable(columns, findings)}Add or update these under "prices" in the config (USD per 1M tokens, with source and date).\n`,
+    );
   }
   process.exit(findings.length ? 1 : 0);
 }

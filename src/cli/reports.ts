@@ -58,8 +58,11 @@ class UsageError extends Error {}
 
 function withSource(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', 'config file whose ledger.path to read (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
-    .option('--ledger <file>', 'the ledger file to read, instead of the config\'s ledger.path')
+    .option(
+      '-c, --config <file>',
+      'config file whose ledger.path to read (default: $TOLLGATE_CONFIG or ./proxy.config.json)',
+    )
+    .option('--ledger <file>', "the ledger file to read, instead of the config's ledger.path")
     .addOption(new Option('--now <instant>', 'evaluate as of this instant instead of the clock (ISO 8601)').hideHelp());
 }
 
@@ -77,7 +80,11 @@ function withFilters(cmd: Command): Command {
     .option('--model <name>', 'only this requested model (exact name)')
     .option('--endpoint <path>', 'only this endpoint, e.g. /v1/chat/completions')
     .option('--feature <name>', 'only this feature (x-tollgate-feature)')
-    .addOption(new Option('--period <period>', 'the last 7, 30 or 90 days (24 h each) before now').choices(Object.keys(PERIODS)).conflicts(['since', 'until']))
+    .addOption(
+      new Option('--period <period>', 'the last 7, 30 or 90 days (24 h each) before now')
+        .choices(Object.keys(PERIODS))
+        .conflicts(['since', 'until']),
+    )
     .option('--since <instant>', 'from this instant, inclusive (ISO 8601 with offset, or a date: midnight UTC)')
     .option('--until <instant>', 'until this instant, exclusive');
 }
@@ -92,7 +99,9 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
       ledger = opened.ledger;
       const company = (opts as { company?: string }).company;
       if (company !== undefined && !opened.companies.includes(company)) {
-        throw new UsageError(`no company "${company}" in ${opened.source} (companies: ${opened.companies.join(', ') || 'none'})`);
+        throw new UsageError(
+          `no company "${company}" in ${opened.source} (companies: ${opened.companies.join(', ') || 'none'})`,
+        );
       }
       await body(ledger, now, opts);
     } catch (err) {
@@ -106,7 +115,9 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
 }
 
 /** An error the ledger's store raised (a SQLite error: unreadable file, not a database). */
-const isStoreError = (err: unknown) => err instanceof Error && (err.name === 'SqliteError' || (err as { code?: string }).code?.startsWith('SQLITE_') === true);
+const isStoreError = (err: unknown) =>
+  err instanceof Error &&
+  (err.name === 'SqliteError' || (err as { code?: string }).code?.startsWith('SQLITE_') === true);
 
 /**
  * Opens the ledger the options name, and lists the companies a `--company` may name: the config's
@@ -121,8 +132,13 @@ async function openReadOnly(opts: SourceOpts): Promise<{ ledger: Ledger; compani
   } catch (err) {
     throw new UsageError(`cannot open the ledger ${describeLedger(locationOf(path))}: ${(err as Error).message}`);
   }
-  if (config) return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
-  return { ledger, companies: await ledger.reader.companies(), source: `the ledger ${describeLedger(locationOf(path))}` };
+  if (config)
+    return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
+  return {
+    ledger,
+    companies: await ledger.reader.companies(),
+    source: `the ledger ${describeLedger(locationOf(path))}`,
+  };
 }
 
 /** Runs `parse`, turning what it throws into a UsageError. */
@@ -135,7 +151,9 @@ function userInput<T>(parse: () => T): T {
 }
 
 function filterOf(opts: FilterOpts, now: Date): RequestFilter {
-  const f: RequestFilter = { ...userInput(() => resolveWindow({ period: opts.period, since: opts.since, until: opts.until }, now)) };
+  const f: RequestFilter = {
+    ...userInput(() => resolveWindow({ period: opts.period, since: opts.since, until: opts.until }, now)),
+  };
   if (opts.company !== undefined) f.companyId = opts.company;
   if (opts.user !== undefined) f.userId = opts.user;
   if (opts.key !== undefined) f.keyId = opts.key;
@@ -148,7 +166,8 @@ function filterOf(opts: FilterOpts, now: Date): RequestFilter {
 const out = (text: string) => process.stdout.write(text);
 const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
 /** An amount in a grant's unit, for tables: tokens with separators, micro-USD as USD. */
-const amount = (unit: 'tokens' | 'micro_usd', n: number | null) => (n === null ? 'unlimited' : unit === 'tokens' ? int(n) : formatMicroUsd(n));
+const amount = (unit: 'tokens' | 'micro_usd', n: number | null) =>
+  n === null ? 'unlimited' : unit === 'tokens' ? int(n) : formatMicroUsd(n);
 
 // balance
 
@@ -162,7 +181,10 @@ const GRANT_COLUMNS: Column<GrantReport>[] = [
   { title: 'remaining', cell: (g) => amount(g.unit, g.remaining), numeric: true },
   { title: 'active', cell: (g) => (g.active ? 'yes' : 'no') },
   { title: 'expires', cell: (g) => g.expiresAt ?? 'never' },
-  { title: 'purchase', cell: (g) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : (g.purchaseId ?? '-')) },
+  {
+    title: 'purchase',
+    cell: (g) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : (g.purchaseId ?? '-')),
+  },
 ];
 
 const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
@@ -176,18 +198,48 @@ const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
 
 function printBalance(b: CompanyBalance): void {
   const unlimited = b.unlimitedModels.length ? `; unlimited: ${b.unlimitedModels.join(', ')}` : '';
-  out(`${b.companyId}: ${int(b.tokens)} tokens and ${formatMicroUsd(b.microUsd)} USD left on active grants${unlimited}\n\n`);
+  out(
+    `${b.companyId}: ${int(b.tokens)} tokens and ${formatMicroUsd(b.microUsd)} USD left on active grants${unlimited}\n\n`,
+  );
   out(formatTable(GRANT_COLUMNS, b.grants));
   out('\nby model:\n');
   out(formatTable(SCOPE_COLUMNS, b.byModel));
 }
 
 function balanceCsv(report: CompanyBalance[]): string {
-  const header = ['company', 'grant', 'unit', 'unlimited', 'models', 'amount', 'spent', 'held', 'remaining', 'active', 'starts_at', 'expires_at', 'purchase'];
+  const header = [
+    'company',
+    'grant',
+    'unit',
+    'unlimited',
+    'models',
+    'amount',
+    'spent',
+    'held',
+    'remaining',
+    'active',
+    'starts_at',
+    'expires_at',
+    'purchase',
+  ];
   return toCsv(
     header,
     report.flatMap((b) =>
-      b.grants.map((g) => [b.companyId, g.id, g.unit, g.unlimited, g.models?.join(' ') ?? null, g.unlimited ? null : g.amount, g.spent, g.held, g.remaining, g.active, g.startsAt, g.expiresAt, g.purchaseId]),
+      b.grants.map((g) => [
+        b.companyId,
+        g.id,
+        g.unit,
+        g.unlimited,
+        g.models?.join(' ') ?? null,
+        g.unlimited ? null : g.amount,
+        g.spent,
+        g.held,
+        g.remaining,
+        g.active,
+        g.startsAt,
+        g.expiresAt,
+        g.purchaseId,
+      ]),
     ),
   );
 }
@@ -214,7 +266,19 @@ function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
 
 function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
   const lead = [...(groupBy === 'user' ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
-  const header = [...lead, 'requests', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'total_tokens', 'cost_micro_usd', 'cost_usd', 'errors', 'avg_latency_ms'];
+  const header = [
+    ...lead,
+    'requests',
+    'input_tokens',
+    'cached_input_tokens',
+    'output_tokens',
+    'reasoning_tokens',
+    'total_tokens',
+    'cost_micro_usd',
+    'cost_usd',
+    'errors',
+    'avg_latency_ms',
+  ];
   return toCsv(
     header,
     rows.map((r) => [
@@ -250,8 +314,32 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
 
 function historyCsv(rows: HistoryRow[]): string {
   return toCsv(
-    ['date', 'company', 'user', 'model', 'endpoint', 'feature', 'status', 'tokens_used', 'remaining_tokens', 'cost_micro_usd', 'request_id'],
-    rows.map((r) => [r.createdAt, r.companyId, r.userId, r.model, r.endpoint, r.feature, r.status, r.tokensUsed, r.remainingTokens, r.costMicroUsd, r.requestId]),
+    [
+      'date',
+      'company',
+      'user',
+      'model',
+      'endpoint',
+      'feature',
+      'status',
+      'tokens_used',
+      'remaining_tokens',
+      'cost_micro_usd',
+      'request_id',
+    ],
+    rows.map((r) => [
+      r.createdAt,
+      r.companyId,
+      r.userId,
+      r.model,
+      r.endpoint,
+      r.feature,
+      r.status,
+      r.tokensUsed,
+      r.remainingTokens,
+      r.costMicroUsd,
+      r.requestId,
+    ]),
   );
 }
 
@@ -267,7 +355,7 @@ export function registerReportCommands(program: Command): void {
     withSource(
       program
         .command('balance')
-        .description("what is left per company: per grant, per model scope, and the unlimited models")
+        .description('what is left per company: per grant, per model scope, and the unlimited models')
         .option('--company <id>', 'only this company (default: every company with a grant)'),
     ),
   ).action(
@@ -285,8 +373,17 @@ export function registerReportCommands(program: Command): void {
       withSource(
         program
           .command('usage')
-          .description('requests, tokens, cost (USD), errors and mean latency, filtered and grouped; in-flight requests are left out')
-          .addOption(new Option('--group-by <field>', 'one row per company, user, model, endpoint, day or hour (UTC); none: one total row').choices(GROUP_BYS).default('none')),
+          .description(
+            'requests, tokens, cost (USD), errors and mean latency, filtered and grouped; in-flight requests are left out',
+          )
+          .addOption(
+            new Option(
+              '--group-by <field>',
+              'one row per company, user, model, endpoint, day or hour (UTC); none: one total row',
+            )
+              .choices(GROUP_BYS)
+              .default('none'),
+          ),
       ),
     ),
   ).action(
@@ -302,7 +399,9 @@ export function registerReportCommands(program: Command): void {
     withSource(
       program
         .command('export')
-        .description("the ledger's requests as CSV (Date, User ID, Endpoint, Model, Input/Output/Total Tokens, Total Cost (USD), Success, Response Time (ms), then Company and Request ID), oldest first")
+        .description(
+          "the ledger's requests as CSV (Date, User ID, Endpoint, Model, Input/Output/Total Tokens, Total Cost (USD), Success, Response Time (ms), then Company and Request ID), oldest first",
+        )
         .option('-o, --output <file>', 'write the CSV to this file instead of stdout'),
     ),
   ).action(

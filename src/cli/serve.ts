@@ -10,7 +10,14 @@ import { isPrimary, runPrimary } from './workers.js';
  * too. A bad edit is refused and logged, and the running config keeps serving. `--workers N`
  * (Postgres ledger only) runs N processes sharing the listen port (see workers.ts).
  */
-export async function serveCommand(opts: { config?: string; port?: string; host?: string; upstream?: string; watch?: boolean; workers?: string }): Promise<void> {
+export async function serveCommand(opts: {
+  config?: string;
+  port?: string;
+  host?: string;
+  upstream?: string;
+  watch?: boolean;
+  workers?: string;
+}): Promise<void> {
   const log = createLogger();
   const file = configPath(opts.config);
   let config;
@@ -30,7 +37,9 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   }
   if (workers > 1 && config.ledger.url === undefined) {
     // One writer per SQLite ledger: several processes on one file would corrupt its live rows.
-    process.stderr.write(`--workers ${workers} needs a Postgres ledger: a SQLite ledger (${config.ledger.path}) has exactly one writing process. Set "ledger": { "url": "postgres://…" } in the config (or $TOLLGATE_DATABASE_URL), or serve with one worker.\n`);
+    process.stderr.write(
+      `--workers ${workers} needs a Postgres ledger: a SQLite ledger (${config.ledger.path}) has exactly one writing process. Set "ledger": { "url": "postgres://…" } in the config (or $TOLLGATE_DATABASE_URL), or serve with one worker.\n`,
+    );
     process.exit(1);
   }
   if (workers > 1 && isPrimary()) return runPrimary(workers, log);
@@ -38,7 +47,9 @@ export async function serveCommand(opts: { config?: string; port?: string; host?
   if (opts.host !== undefined) config.listen.host = opts.host;
   if (opts.upstream !== undefined) {
     if (!/^https?:\/\/[^/]/.test(opts.upstream)) {
-      process.stderr.write(`--upstream: expected an http(s) URL such as http://127.0.0.1:9999, got "${opts.upstream}"\n`);
+      process.stderr.write(
+        `--upstream: expected an http(s) URL such as http://127.0.0.1:9999, got "${opts.upstream}"\n`,
+      );
       process.exit(1);
     }
     config.upstream.baseUrl = opts.upstream;

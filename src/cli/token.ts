@@ -8,7 +8,15 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
  * `--private-key <PKCS#8 PEM file>`. Claims: `sub`, `company`, `role`, optional `sid`, `iat`, `exp`
  * (now + `--ttl` seconds, default 3600). Prints the token alone on stdout.
  */
-export async function tokenMintCommand(opts: { config?: string; company: string; user: string; role: string; session?: string; ttl: string; privateKey?: string }): Promise<void> {
+export async function tokenMintCommand(opts: {
+  config?: string;
+  company: string;
+  user: string;
+  role: string;
+  session?: string;
+  ttl: string;
+  privateKey?: string;
+}): Promise<void> {
   const fail = (msg: string): never => {
     process.stderr.write(`${msg}\n`);
     process.exit(1);
@@ -19,17 +27,21 @@ export async function tokenMintCommand(opts: { config?: string; company: string;
   } catch (err) {
     return fail(err instanceof ConfigError ? err.message : String(err));
   }
-  const jwt = config.companies[opts.company]?.jwt ?? fail(`company "${opts.company}" has no "jwt" section in the config`);
+  const jwt =
+    config.companies[opts.company]?.jwt ?? fail(`company "${opts.company}" has no "jwt" section in the config`);
   if (opts.role !== 'member' && opts.role !== 'admin') fail('--role: expected member or admin');
   const ttl = Number(opts.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl: expected a positive number of seconds');
   const alg = jwt.algorithms[0]!;
   let key: Uint8Array | CryptoKey;
   if (jwt.secretEnv) {
-    const secret = process.env[jwt.secretEnv] ?? fail(`environment variable ${jwt.secretEnv} (the company's HMAC secret) is not set`);
+    const secret =
+      process.env[jwt.secretEnv] ??
+      fail(`environment variable ${jwt.secretEnv} (the company's HMAC secret) is not set`);
     key = new TextEncoder().encode(secret);
   } else {
-    const file = opts.privateKey ?? fail(`company "${opts.company}" verifies ${alg} tokens: pass --private-key <PKCS#8 PEM file>`);
+    const file =
+      opts.privateKey ?? fail(`company "${opts.company}" verifies ${alg} tokens: pass --private-key <PKCS#8 PEM file>`);
     key = await importPKCS8(readFileSync(file, 'utf8'), alg);
   }
   let builder = new SignJWT({ company: opts.company, role: opts.role, ...(opts.session ? { sid: opts.session } : {}) })

@@ -27,7 +27,10 @@ export async function jwtProblems(config: Config, env: NodeJS.ProcessEnv = proce
  * errors it would refuse the config with (a grant moved to another company; a used grant whose unit
  * changed). Ids are `<company>/<grant>`.
  */
-export function diffAgainstLedger(config: Config, mirrored: readonly MirroredGrant[]): { changes: ConfigChange[]; errors: string[] } {
+export function diffAgainstLedger(
+  config: Config,
+  mirrored: readonly MirroredGrant[],
+): { changes: ConfigChange[]; errors: string[] } {
   const byId = new Map(mirrored.map((g) => [g.id, g]));
   const changes: ConfigChange[] = [];
   const errors: string[] = [];
@@ -39,20 +42,41 @@ export function diffAgainstLedger(config: Config, mirrored: readonly MirroredGra
     present.add(t.id);
     const { id, companyId } = t;
     const { id: _id, ...rest } = t;
-    const terms: Omit<MirroredGrant, 'id' | 'removedAt' | 'spent' | 'held'> = { ...rest, models: t.models ? JSON.stringify(t.models) : null };
+    const terms: Omit<MirroredGrant, 'id' | 'removedAt' | 'spent' | 'held'> = {
+      ...rest,
+      models: t.models ? JSON.stringify(t.models) : null,
+    };
     const g = byId.get(id);
     const where = `companies.${companyId}.allocations.${i}`;
-    if (g && g.companyId !== companyId) errors.push(`${where}: allocation "${id}" moved from company "${g.companyId}" to "${companyId}"; give it a new id`);
-    else if (g && g.unit !== terms.unit && (g.spent !== 0 || g.held !== 0)) errors.push(`${where}: allocation "${id}" changed unit after use; give it a new id`);
+    if (g && g.companyId !== companyId)
+      errors.push(
+        `${where}: allocation "${id}" moved from company "${g.companyId}" to "${companyId}"; give it a new id`,
+      );
+    else if (g && g.unit !== terms.unit && (g.spent !== 0 || g.held !== 0))
+      errors.push(`${where}: allocation "${id}" changed unit after use; give it a new id`);
     if (!g || g.removedAt !== null) {
-      changes.push({ kind: 'allocation', op: 'added', id: `${companyId}/${id}`, details: g ? ['restored (it was removed)'] : [] });
+      changes.push({
+        kind: 'allocation',
+        op: 'added',
+        id: `${companyId}/${id}`,
+        details: g ? ['restored (it was removed)'] : [],
+      });
       continue;
     }
     const details = (Object.keys(terms) as (keyof typeof terms)[])
-        .filter((k) => k !== 'companyId' && canonical(g[k]) !== canonical(terms[k]))
-      .map((k) => `${k}: ${g[k] === null ? '(none)' : String(g[k])} → ${terms[k] === null ? '(none)' : String(terms[k])}`);
+      .filter((k) => k !== 'companyId' && canonical(g[k]) !== canonical(terms[k]))
+      .map(
+        (k) => `${k}: ${g[k] === null ? '(none)' : String(g[k])} → ${terms[k] === null ? '(none)' : String(terms[k])}`,
+      );
     if (details.length) changes.push({ kind: 'allocation', op: 'changed', id: `${companyId}/${id}`, details });
   }
-  for (const g of mirrored) if (g.removedAt === null && !present.has(g.id)) changes.push({ kind: 'allocation', op: 'removed', id: `${g.companyId}/${g.id}`, details: [`spent ${g.spent}, held ${g.held} (history kept)`] });
+  for (const g of mirrored)
+    if (g.removedAt === null && !present.has(g.id))
+      changes.push({
+        kind: 'allocation',
+        op: 'removed',
+        id: `${g.companyId}/${g.id}`,
+        details: [`spent ${g.spent}, held ${g.held} (history kept)`],
+      });
   return { changes, errors };
 }

@@ -21,12 +21,16 @@ const ENTITY_SECTIONS = new Set(['companies', 'prices', 'features', 'purchases',
 
 /** JSON text of a value with instants as ISO strings and object keys sorted, for comparison. */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  }) ?? 'undefined';
+  return (
+    JSON.stringify(value, (_k, v: unknown) => {
+      if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
+        return Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        );
+      }
+      return v;
+    }) ?? 'undefined'
+  );
 }
 
 function show(value: unknown): string {
@@ -37,7 +41,11 @@ function show(value: unknown): string {
 }
 
 /** One line per field that differs between two objects (fields in order of first appearance). */
-function fieldChanges(before: Record<string, unknown>, after: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
+function fieldChanges(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  skip: ReadonlySet<string> = new Set(),
+): string[] {
   const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((f) => !skip.has(f));
   const out: string[] = [];
   for (const f of fields) {
@@ -48,7 +56,12 @@ function fieldChanges(before: Record<string, unknown>, after: Record<string, unk
   return out;
 }
 
-function byId<T>(kind: ConfigChange['kind'], before: Map<string, T>, after: Map<string, T>, details: (a: T, b: T) => string[]): ConfigChange[] {
+function byId<T>(
+  kind: ConfigChange['kind'],
+  before: Map<string, T>,
+  after: Map<string, T>,
+  details: (a: T, b: T) => string[],
+): ConfigChange[] {
   const out: ConfigChange[] = [];
   for (const [id, b] of after) {
     const a = before.get(id);
@@ -67,17 +80,25 @@ const asRecord = (v: unknown) => v as Record<string, unknown>;
 /** The changes from `before` to `after`, companies first, then their keys and allocations, prices, features, purchases, operators, settings. */
 export function diffConfigs(before: Config, after: Config): ConfigChange[] {
   const companies = (c: Config) => new Map(Object.entries(c.companies));
-  const keys = (c: Config) => new Map(Object.entries(c.companies).flatMap(([cid, co]) => co.keys.map((k) => [`${cid}/${k.id}`, k] as const)));
-  const allocations = (c: Config) => new Map(Object.entries(c.companies).flatMap(([cid, co]) => co.allocations.map((a) => [`${cid}/${a.id}`, a] as const)));
+  const keys = (c: Config) =>
+    new Map(Object.entries(c.companies).flatMap(([cid, co]) => co.keys.map((k) => [`${cid}/${k.id}`, k] as const)));
+  const allocations = (c: Config) =>
+    new Map(
+      Object.entries(c.companies).flatMap(([cid, co]) => co.allocations.map((a) => [`${cid}/${a.id}`, a] as const)),
+    );
   const record = <T>(r: Record<string, T> | undefined) => new Map(Object.entries(r ?? {}));
   const operators = (c: Config) => new Map((c.operators ?? []).map((o) => [o.id, o] as const));
   const fields = (a: unknown, b: unknown) => fieldChanges(asRecord(a), asRecord(b));
 
   const changes: ConfigChange[] = [
-    ...byId('company', companies(before), companies(after), (a, b) => fieldChanges(asRecord(a), asRecord(b), new Set(['keys', 'allocations']))),
+    ...byId('company', companies(before), companies(after), (a, b) =>
+      fieldChanges(asRecord(a), asRecord(b), new Set(['keys', 'allocations'])),
+    ),
     ...byId('key', keys(before), keys(after), fields),
     ...byId('allocation', allocations(before), allocations(after), fields),
-    ...byId('price', record(before.prices), record(after.prices), (a, b) => (Array.isArray(a) || Array.isArray(b) ? (canonical(a) === canonical(b) ? [] : ['prices: changed']) : fields(a, b))),
+    ...byId('price', record(before.prices), record(after.prices), (a, b) =>
+      Array.isArray(a) || Array.isArray(b) ? (canonical(a) === canonical(b) ? [] : ['prices: changed']) : fields(a, b),
+    ),
     ...byId('feature', record(before.features), record(after.features), fields),
     ...byId('purchase', record(before.purchases), record(after.purchases), fields),
     ...byId('operator', operators(before), operators(after), fields),
@@ -88,7 +109,12 @@ export function diffConfigs(before: Config, after: Config): ConfigChange[] {
     const b = asRecord(after)[s];
     if (canonical(a) === canonical(b)) continue;
     const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
-    changes.push({ kind: 'setting', op: 'changed', id: s, details: isObject(a) && isObject(b) ? fieldChanges(asRecord(a), asRecord(b)) : [`${s}: ${show(a)} → ${show(b)}`] });
+    changes.push({
+      kind: 'setting',
+      op: 'changed',
+      id: s,
+      details: isObject(a) && isObject(b) ? fieldChanges(asRecord(a), asRecord(b)) : [`${s}: ${show(a)} → ${show(b)}`],
+    });
   }
   return changes;
 }
@@ -99,7 +125,8 @@ export function restartOnlyChanges(before: Config, after: Config): string[] {
   for (const section of RESTART_ONLY) {
     const a = asRecord(before[section]);
     const b = asRecord(after[section]);
-    for (const f of new Set([...Object.keys(a), ...Object.keys(b)])) if (canonical(a[f]) !== canonical(b[f])) out.push(`${section}.${f}`);
+    for (const f of new Set([...Object.keys(a), ...Object.keys(b)]))
+      if (canonical(a[f]) !== canonical(b[f])) out.push(`${section}.${f}`);
   }
   return out;
 }

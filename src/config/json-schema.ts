@@ -11,8 +11,16 @@ export const JSON_SCHEMA_FILE = 'proxy.config.schema.json';
  * them and are otherwise left to `tollgate config check`.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
-  return { ...schema, title: 'tollgate proxy.config.json', description: 'The config of tollgate, the OpenAI-compatible metering proxy. Generated from src/config/schema.ts by `npm run config:schema`.' };
+  const schema = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    title: 'tollgate proxy.config.json',
+    description:
+      'The config of tollgate, the OpenAI-compatible metering proxy. Generated from src/config/schema.ts by `npm run config:schema`.',
+  };
 }
 
 /** The schema as committed: 2-space JSON with a final newline. */

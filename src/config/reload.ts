@@ -92,7 +92,12 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.enqueue(true), this.opts.debounceMs ?? 100);
     });
-    this.watcher.on('error', (err) => this.rt.log.error({ err, file: this.file }, 'config watcher failed; edits are no longer picked up (send SIGHUP to reload)'));
+    this.watcher.on('error', (err) =>
+      this.rt.log.error(
+        { err, file: this.file },
+        'config watcher failed; edits are no longer picked up (send SIGHUP to reload)',
+      ),
+    );
   }
 
   close(): void {
@@ -110,7 +115,8 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
   private async apply(fromWatcher: boolean): Promise<ReloadResult> {
     const { rt, file } = this;
     const text = textOf(file);
-    if (fromWatcher && (text === this.seenText || (text === undefined && !existsSync(file)))) return this.done({ status: 'unchanged' });
+    if (fromWatcher && (text === this.seenText || (text === undefined && !existsSync(file))))
+      return this.done({ status: 'unchanged' });
     this.seenText = text;
     const prev = rt.config;
     let next: Config;
@@ -132,8 +138,15 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
       this.fileBaseline = { ...next, ...fileValues };
       const changes = diffConfigs(prev, next);
       rt.metrics?.configReload(true);
-      rt.log.info({ file, changes: changes.map(formatChange) }, changes.length ? `config reloaded: ${changes.length} change(s) applied` : 'config reloaded: no changes');
-      if (needsRestart.length) rt.log.warn({ file, fields: needsRestart }, `config change needs restart: ${needsRestart.join(', ')} (read at start only; the running values are kept)`);
+      rt.log.info(
+        { file, changes: changes.map(formatChange) },
+        changes.length ? `config reloaded: ${changes.length} change(s) applied` : 'config reloaded: no changes',
+      );
+      if (needsRestart.length)
+        rt.log.warn(
+          { file, fields: needsRestart },
+          `config change needs restart: ${needsRestart.join(', ')} (read at start only; the running values are kept)`,
+        );
       return this.done({ status: 'applied', changes, needsRestart });
     } catch (err) {
       const issues = err instanceof ConfigError ? err.issues : [(err as Error).message];

@@ -26,7 +26,9 @@ const tokens = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const usd = z
   .number()
   .nonnegative()
-  .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, { message: 'expected at most 6 decimal places (USD)' });
+  .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, {
+    message: 'expected at most 6 decimal places (USD)',
+  });
 
 /** A limit in tokens and/or USD; both apply when both are given. */
 const limit = z
@@ -44,7 +46,10 @@ export const quotasSchema = z
 
 /** Rate limits of one user or key, per rolling minute. Source of the shape: OpenAI's own RPM/TPM limits. */
 export const rateLimitsSchema = z
-  .object({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
+  .object({
+    requestsPerMinute: z.number().int().positive().optional(),
+    tokensPerMinute: z.number().int().positive().optional(),
+  })
   .strict();
 
 /** Limits for a user or key: quotas and rate limits. */
@@ -60,8 +65,14 @@ const jwtAlgorithm = z.enum(['HS256', 'HS384', 'HS512', 'ES256', 'ES384', 'EdDSA
 export const jwtSchema = z
   .object({
     algorithms: z.array(jwtAlgorithm).min(1),
-    secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
-    publicKey: z.string().includes('BEGIN PUBLIC KEY', { message: 'expected a PEM public key (-----BEGIN PUBLIC KEY-----)' }).optional(),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+      .optional(),
+    publicKey: z
+      .string()
+      .includes('BEGIN PUBLIC KEY', { message: 'expected a PEM public key (-----BEGIN PUBLIC KEY-----)' })
+      .optional(),
     jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
     issuer: z.string().optional(),
     audience: z.string().optional(),
@@ -198,11 +209,19 @@ export const priceSchema = z
     imageOutput: usdPerMillion.optional(),
     perMinute: z.number().nonnegative().optional(),
     perMillionCharacters: usdPerMillion.optional(),
-    perImage: z.record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative()).optional(),
+    perImage: z
+      .record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative())
+      .optional(),
     batchDiscount: z.number().min(0).max(1).default(0.5),
     /** Token prices for `service_tier: "priority"` (USD per 1M); absent: the model has no priority price. */
-    priority: z.object({ input: usdPerMillion, cachedInput: usdPerMillion.optional(), output: usdPerMillion }).strict().optional(),
-    effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD').optional(),
+    priority: z
+      .object({ input: usdPerMillion, cachedInput: usdPerMillion.optional(), output: usdPerMillion })
+      .strict()
+      .optional(),
+    effectiveFrom: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
+      .optional(),
     source: z.string().min(1),
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
   })
@@ -243,19 +262,31 @@ export const configSchema = z
     upstream: z
       .object({
         baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.openai.com'),
-        apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').default('OPENAI_API_KEY'),
+        apiKeyEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+          .default('OPENAI_API_KEY'),
         connections: z.number().int().positive().default(128),
         /**
          * Timeouts in ms: `connectMs` to open a connection, `firstByteMs` until response headers,
          * `idleMs` between two chunks of a body (a stalled stream). 0 disables one.
          */
         timeouts: z
-          .object({ connectMs: z.number().int().nonnegative().default(10_000), firstByteMs: z.number().int().nonnegative().default(600_000), idleMs: z.number().int().nonnegative().default(300_000) })
+          .object({
+            connectMs: z.number().int().nonnegative().default(10_000),
+            firstByteMs: z.number().int().nonnegative().default(600_000),
+            idleMs: z.number().int().nonnegative().default(300_000),
+          })
           .strict()
           .default({ connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 }),
       })
       .strict()
-      .default({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', connections: 128, timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 } }),
+      .default({
+        baseUrl: 'https://api.openai.com',
+        apiKeyEnv: 'OPENAI_API_KEY',
+        connections: 128,
+        timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 },
+      }),
     /**
      * Where the ledger lives: `path`, a SQLite file (default `./data/ledger.db`; one process), or
      * `url`, a Postgres database (`postgres://user:password@host:5432/db`; several replicas or
@@ -264,20 +295,27 @@ export const configSchema = z
     ledger: z
       .object({
         path: z.string().min(1).optional(),
-        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .optional(),
         /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
         lapseMs: z.number().int().min(600).optional(),
       })
       .strict()
-      .refine((l) => !(l.path && l.url), { message: 'give either "path" (a SQLite file) or "url" (Postgres), not both' })
+      .refine((l) => !(l.path && l.url), {
+        message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
+      })
       .default({})
-      .transform((l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-        const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-        if (l.url) return { url: l.url, ...lapse };
-        if (l.path) return { path: l.path, ...lapse };
-        const env = process.env.TOLLGATE_DATABASE_URL;
-        return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
-      }),
+      .transform(
+        (l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
+          const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
+          if (l.url) return { url: l.url, ...lapse };
+          if (l.path) return { path: l.path, ...lapse };
+          const env = process.env.TOLLGATE_DATABASE_URL;
+          return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
+        },
+      ),
     admission: z
       .object({
         /**
@@ -291,10 +329,19 @@ export const configSchema = z
         /** A model with no price: `reject` (400 `model_not_priced`) or `unbilled` (forwarded, tokens metered, cost 0, flagged). */
         unpricedModels: z.enum(['reject', 'unbilled']).default('reject'),
         /** What multipart requests (audio, image edits) hold before their model is known, in tokens and USD. */
-        multipartHold: z.object({ tokens: tokens.default(16_384), usd: usd.default(0.5) }).strict().default({ tokens: 16_384, usd: 0.5 }),
+        multipartHold: z
+          .object({ tokens: tokens.default(16_384), usd: usd.default(0.5) })
+          .strict()
+          .default({ tokens: 16_384, usd: 0.5 }),
       })
       .strict()
-      .default({ noCeilingPolicy: 'clamp', defaultMaxOutputTokens: 4096, interruptedPolicy: 'charge_prompt', unpricedModels: 'reject', multipartHold: { tokens: 16_384, usd: 0.5 } }),
+      .default({
+        noCeilingPolicy: 'clamp',
+        defaultMaxOutputTokens: 4096,
+        interruptedPolicy: 'charge_prompt',
+        unpricedModels: 'reject',
+        multipartHold: { tokens: 16_384, usd: 0.5 },
+      }),
     /**
      * Requests to `/v1/...` paths tollgate does not meter: `reject` answers OpenAI's 404 shape;
      * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
@@ -317,7 +364,10 @@ export const configSchema = z
         /** Where alerts are POSTed as JSON; without it they are only logged and stored. */
         webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
         /** Env var holding the HMAC-SHA256 secret that signs webhook bodies (header `x-tollgate-signature`). */
-        webhookSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+        webhookSecretEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .optional(),
         /** Fractions of a quota used at which a warning and a critical alert fire. */
         quotaThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
         /** Fractions of a grant left at which a low-balance warning and critical alert fire. */
@@ -337,20 +387,29 @@ export const configSchema = z
           .default({ multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 }),
       })
       .strict()
-      .default({ quotaThresholds: [0.8, 0.95], lowBalanceThresholds: [0.1, 0.05], spike: { multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 } }),
+      .default({
+        quotaThresholds: [0.8, 0.95],
+        lowBalanceThresholds: [0.1, 0.05],
+        spike: { multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 },
+      }),
     /**
      * Price overrides and additions, by model name or family: one price, or several with
      * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
      */
     prices: z.record(z.string().min(1), z.union([priceSchema, z.array(priceSchema).min(1)])).default({}),
     /** Feature rates by name, chosen per request with the `x-tollgate-feature` header. */
-    features: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema).default({}),
+    features: z
+      .record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema)
+      .default({}),
     /** Operator credentials (see `operatorSchema`). */
     operators: z.array(operatorSchema).default([]),
     /** Realtime sessions (`/v1/realtime` over WebSocket): see `realtimeSchema` in src/realtime/config.ts. */
     realtime: realtimeSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
-    metrics: z.object({ requireAuth: z.boolean().default(false) }).strict().default({ requireAuth: false }),
+    metrics: z
+      .object({ requireAuth: z.boolean().default(false) })
+      .strict()
+      .default({ requireAuth: false }),
     /**
      * The web dashboard at `/dashboard`: `sessionSecretEnv` names the env var holding the HS256
      * secret that signs session cookies and sign-in links (unset or empty: a random secret per
@@ -359,7 +418,10 @@ export const configSchema = z
      */
     dashboard: z
       .object({
-        sessionSecretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+        sessionSecretEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+          .optional(),
         sessionMinutes: z.number().int().min(1).max(10_080).default(480),
         linkMinutes: z.number().int().min(1).max(60).default(10),
       })
@@ -371,7 +433,12 @@ export const configSchema = z
     const seen = new Map<string, string>();
     cfg.operators.forEach((o, i) => {
       const owner = seen.get(`operator:${o.id}`) ?? seen.get(`hash:${o.sha256}`);
-      if (owner) ctx.addIssue({ code: 'custom', path: ['operators', i], message: `duplicate operator id or hash (also at ${owner})` });
+      if (owner)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['operators', i],
+          message: `duplicate operator id or hash (also at ${owner})`,
+        });
       seen.set(`operator:${o.id}`, `operators.${i}`);
       seen.set(`hash:${o.sha256}`, `operators.${i}`);
     });
@@ -379,16 +446,30 @@ export const configSchema = z
       company.keys.forEach((k, i) => {
         const where = `companies.${companyId}.keys.${i}`;
         const owner = seen.get(`key:${k.id}`) ?? seen.get(`hash:${k.sha256}`);
-        if (owner) ctx.addIssue({ code: 'custom', path: ['companies', companyId, 'keys', i], message: `duplicate key id or hash (also at ${owner})` });
+        if (owner)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['companies', companyId, 'keys', i],
+            message: `duplicate key id or hash (also at ${owner})`,
+          });
         seen.set(`key:${k.id}`, where);
         seen.set(`hash:${k.sha256}`, where);
       });
       company.allocations.forEach((a, i) => {
         const owner = seen.get(`grant:${a.id}`);
-        if (owner) ctx.addIssue({ code: 'custom', path: ['companies', companyId, 'allocations', i, 'id'], message: `duplicate allocation id (also at ${owner})` });
+        if (owner)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['companies', companyId, 'allocations', i, 'id'],
+            message: `duplicate allocation id (also at ${owner})`,
+          });
         seen.set(`grant:${a.id}`, `companies.${companyId}.allocations.${i}`);
         if (a.purchase && !cfg.purchases[a.purchase]) {
-          ctx.addIssue({ code: 'custom', path: ['companies', companyId, 'allocations', i, 'purchase'], message: `no purchase "${a.purchase}" under "purchases"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['companies', companyId, 'allocations', i, 'purchase'],
+            message: `no purchase "${a.purchase}" under "purchases"`,
+          });
         }
       });
     }

@@ -18,7 +18,10 @@ const PUBLIC = join(here, '..', '..', 'public', 'dashboard');
 const FILES: Record<string, { path: () => string; type: string }> = {
   'dashboard.css': { path: () => join(PUBLIC, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   'dashboard.js': { path: () => join(PUBLIC, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
-  'chart.umd.min.js': { path: () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
+  'chart.umd.min.js': {
+    path: () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
 };
 
 /** Registers `GET /dashboard/assets/<name>` for the files above; other names 404. */

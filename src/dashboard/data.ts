@@ -22,8 +22,10 @@ export type ApiGet = <T>(path: string, query?: Record<string, string | undefined
 
 /** Binds a read-API client to `app` and the session cookie's value. */
 export function apiClient(app: Hono<AppEnv>, cookie: string): ApiGet {
-  return async <T,>(path: string, query: Record<string, string | undefined> = {}) => {
-    const qs = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')).toString();
+  return async <T>(path: string, query: Record<string, string | undefined> = {}) => {
+    const qs = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+    ).toString();
     const res = await app.request(`${path}${qs ? `?${qs}` : ''}`, { headers: { cookie: `tg_session=${cookie}` } });
     if (!res.ok) {
       const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };

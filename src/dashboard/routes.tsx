@@ -60,13 +60,25 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
   const secure = (c: Context) => new URL(c.req.url).protocol === 'https:';
   const startSession = async (c: Context, subject: SessionSubject, notAfter: Date | null) => {
     const { token, session } = await sessionsOf(rt).issue(subject, rt.clock(), notAfter);
-    setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/', secure: secure(c), expires: session.expiresAt });
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      path: '/',
+      secure: secure(c),
+      expires: session.expiresAt,
+    });
     return c.redirect('/dashboard', 303);
   };
 
   app.get('/dashboard/sign-in', (c) => {
     const csrf = randomBytes(18).toString('base64url');
-    setCookie(c, 'tg_signin', csrf, { httpOnly: true, sameSite: 'Strict', path: '/dashboard', secure: secure(c), maxAge: 3600 });
+    setCookie(c, 'tg_signin', csrf, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      path: '/dashboard',
+      secure: secure(c),
+      maxAge: 3600,
+    });
     return c.html(<SignIn csrf={csrf} />);
   });
 
@@ -82,24 +94,45 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     const reader = await authenticateReader(rt, `Bearer ${credential}`, now);
     if (isDenial(reader)) return again(401, 'That key or token was not accepted (unknown, revoked or expired).');
     deleteCookie(c, 'tg_signin', { path: '/dashboard' });
-    if (reader.kind === 'operator') return startSession(c, { kind: 'operator', operatorId: reader.operator.id }, reader.operator.expiresAt ?? null);
+    if (reader.kind === 'operator')
+      return startSession(c, { kind: 'operator', operatorId: reader.operator.id }, reader.operator.expiresAt ?? null);
     const p = reader.principal;
     let notAfter: Date | null = null;
     if (p.keyId) notAfter = rt.keys.key(p.keyId)?.expiresAt ?? null;
-    else if (JwtVerifier.looksLikeJwt(bearerToken(`Bearer ${credential}`) ?? '')) notAfter = new Date(decodeJwt(credential).exp! * 1000);
-    return startSession(c, { kind: 'principal', companyId: p.companyId, keyId: p.keyId, userId: p.userId, role: p.role, sessionId: p.sessionId }, notAfter);
+    else if (JwtVerifier.looksLikeJwt(bearerToken(`Bearer ${credential}`) ?? ''))
+      notAfter = new Date(decodeJwt(credential).exp! * 1000);
+    return startSession(
+      c,
+      {
+        kind: 'principal',
+        companyId: p.companyId,
+        keyId: p.keyId,
+        userId: p.userId,
+        role: p.role,
+        sessionId: p.sessionId,
+      },
+      notAfter,
+    );
   });
 
   app.get('/dashboard/link', async (c) => {
     const subject = await sessionsOf(rt).redeem(c.req.query('token') ?? '', rt.clock());
-    if (!subject) return c.html(<ErrorPage status={401} message="This sign-in link is invalid, has expired or was already used. Ask for a new one." />, 401);
+    if (!subject)
+      return c.html(
+        <ErrorPage
+          status={401}
+          message="This sign-in link is invalid, has expired or was already used. Ask for a new one."
+        />,
+        401,
+      );
     return startSession(c, subject, null);
   });
 
   app.post('/dashboard/sign-out', async (c) => {
     const s = await sessionOf(rt, c, rt.clock());
     const form = await c.req.parseBody();
-    if (s && form.csrf !== s.session.csrf) return c.html(<ErrorPage status={400} message="This form expired. Reload the page and try again." />, 400);
+    if (s && form.csrf !== s.session.csrf)
+      return c.html(<ErrorPage status={400} message="This form expired. Reload the page and try again." />, 400);
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/dashboard/sign-in', 303);
   });
@@ -109,11 +142,24 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     if (!s) return c.redirect('/dashboard/sign-in', 303);
     const form = await c.req.parseBody();
     const who = identity(rt, s.reader, s.session);
-    if (form.csrf !== s.session.csrf) return c.html(<ErrorPage status={400} message="This form expired. Reload the page and try again." who={who} />, 400);
-    if (s.reader.kind !== 'principal') return c.html(<ErrorPage status={403} message="Operators have no quotas to raise." who={who} />, 403);
+    if (form.csrf !== s.session.csrf)
+      return c.html(
+        <ErrorPage status={400} message="This form expired. Reload the page and try again." who={who} />,
+        400,
+      );
+    if (s.reader.kind !== 'principal')
+      return c.html(<ErrorPage status={403} message="Operators have no quotas to raise." who={who} />, 403);
     const tokens = typeof form.tokens === 'string' && form.tokens.trim() !== '' ? Number(form.tokens) : undefined;
-    const filed = await fileQuotaRequest(rt, s.reader.principal, { justification: form.justification, window: form.window || undefined, ...(tokens === undefined ? {} : { tokens }) });
-    if (isDenial(filed)) return c.html(<ErrorPage status={400} message={`The request was not sent: ${toOpenAIError(filed).body.message}`} who={who} />, 400);
+    const filed = await fileQuotaRequest(rt, s.reader.principal, {
+      justification: form.justification,
+      window: form.window || undefined,
+      ...(tokens === undefined ? {} : { tokens }),
+    });
+    if (isDenial(filed))
+      return c.html(
+        <ErrorPage status={400} message={`The request was not sent: ${toOpenAIError(filed).body.message}`} who={who} />,
+        400,
+      );
     return c.redirect('/dashboard#increase', 303);
   });
 
@@ -125,8 +171,15 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     const who = identity(rt, s.reader, s.session);
     const q = c.req.query();
     const period = q.period ?? '7d';
-    if (period !== '7d' && period !== '30d' && period !== '90d') return c.html(<ErrorPage status={400} message="period: expected 7d, 30d or 90d." who={who} />, 400);
-    const state: FilterState = { period, user: q.user || undefined, model: q.model || undefined, endpoint: q.endpoint || undefined, company: q.company || undefined };
+    if (period !== '7d' && period !== '30d' && period !== '90d')
+      return c.html(<ErrorPage status={400} message="period: expected 7d, 30d or 90d." who={who} />, 400);
+    const state: FilterState = {
+      period,
+      user: q.user || undefined,
+      model: q.model || undefined,
+      endpoint: q.endpoint || undefined,
+      company: q.company || undefined,
+    };
     const api = apiClient(app, getCookie(c, SESSION_COOKIE)!);
     try {
       const { title, body, timeZone } = await view(rt, s.reader, api, state, s.session, now);
@@ -135,7 +188,15 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
           {body}
         </Content>
       );
-      return c.html(fragment ? content : <Page title={title} who={who}>{content}</Page>);
+      return c.html(
+        fragment ? (
+          content
+        ) : (
+          <Page title={title} who={who}>
+            {content}
+          </Page>
+        ),
+      );
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const status = err.status === 403 ? 403 : err.status === 404 ? 404 : 400;
@@ -146,7 +207,8 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
 
 /** The header's identity line and the CSRF token of the session. */
 function identity(rt: Runtime, reader: SessionReader, session: Session): Identity {
-  if (reader.kind === 'operator') return { label: `operator ${reader.operator.id}`, role: 'operator', csrf: session.csrf };
+  if (reader.kind === 'operator')
+    return { label: `operator ${reader.operator.id}`, role: 'operator', csrf: session.csrf };
   const p = reader.principal;
   const name = rt.config.companies[p.companyId]?.name ?? p.companyId;
   const who = p.userId ?? (p.keyId ? `key ${p.keyId}` : 'company');
@@ -154,7 +216,14 @@ function identity(rt: Runtime, reader: SessionReader, session: Session): Identit
 }
 
 /** Which view the reader gets, its data read through the read API, and its title. */
-async function view(rt: Runtime, reader: SessionReader, api: ReturnType<typeof apiClient>, state: FilterState, session: Session, now: Date) {
+async function view(
+  rt: Runtime,
+  reader: SessionReader,
+  api: ReturnType<typeof apiClient>,
+  state: FilterState,
+  session: Session,
+  now: Date,
+) {
   const lowBalance = rt.config.alerts.lowBalanceThresholds;
   if (reader.kind === 'operator') {
     if (!state.company) {
@@ -162,14 +231,26 @@ async function view(rt: Runtime, reader: SessionReader, api: ReturnType<typeof a
       return { title: 'All companies', body: <OperatorView companies={companies} />, timeZone: 'UTC' };
     }
     const data = await loadAdmin(api, state, true, lowBalance);
-    return { title: `${data.overview.name}: company overview`, body: <AdminView data={data} state={state} />, timeZone: data.overview.time_zone };
+    return {
+      title: `${data.overview.name}: company overview`,
+      body: <AdminView data={data} state={state} />,
+      timeZone: data.overview.time_zone,
+    };
   }
   const p = reader.principal;
   const company = rt.config.companies[p.companyId]!;
   if (p.role === 'admin') {
     const data = await loadAdmin(api, state, false, lowBalance);
-    return { title: `${company.name}: company overview`, body: <AdminView data={data} state={state} />, timeZone: company.timeZone };
+    return {
+      title: `${company.name}: company overview`,
+      body: <AdminView data={data} state={state} />,
+      timeZone: company.timeZone,
+    };
   }
   const data = await loadUser(api, state, company.timeZone, now);
-  return { title: `${p.userId ?? `Key ${p.keyId}`}: your usage`, body: <UserView data={data} state={state} csrf={session.csrf} />, timeZone: company.timeZone };
+  return {
+    title: `${p.userId ?? `Key ${p.keyId}`}: your usage`,
+    body: <UserView data={data} state={state} csrf={session.csrf} />,
+    timeZone: company.timeZone,
+  };
 }

@@ -9,7 +9,9 @@ import { DashboardSessions, SESSION_COOKIE, sessionSecret, type Session, type Se
  * Who a dashboard session reads as, for the read API and the dashboard: the same two kinds of
  * reader the read API knows (an operator, or a company principal), so the same visibility rules apply.
  */
-export type SessionReader = { kind: 'operator'; operator: OperatorConfig } | { kind: 'principal'; principal: Principal };
+export type SessionReader =
+  | { kind: 'operator'; operator: OperatorConfig }
+  | { kind: 'principal'; principal: Principal };
 
 const bySecret = new WeakMap<Runtime, DashboardSessions>();
 
@@ -24,7 +26,10 @@ export function sessionsOf(rt: Runtime): DashboardSessions {
         'dashboard sessions use a random per-process secret: they end at a restart, and sign-in links from `tollgate dashboard link` cannot be verified (set dashboard.sessionSecretEnv)',
       );
     }
-    s = new DashboardSessions(key, () => ({ session: rt.config.dashboard.sessionMinutes, link: rt.config.dashboard.linkMinutes }));
+    s = new DashboardSessions(key, () => ({
+      session: rt.config.dashboard.sessionMinutes,
+      link: rt.config.dashboard.linkMinutes,
+    }));
     bySecret.set(rt, s);
   }
   return s;
@@ -47,11 +52,24 @@ export function readerOfSubject(rt: Runtime, subject: SessionSubject, now: Date)
     const key = company.keys.find((k) => k.id === subject.keyId);
     if (!key || key.revoked || (key.expiresAt && key.expiresAt <= now)) return null;
   }
-  return { kind: 'principal', principal: { companyId: subject.companyId, keyId: subject.keyId, userId: subject.userId, role: subject.role, sessionId: subject.sessionId } };
+  return {
+    kind: 'principal',
+    principal: {
+      companyId: subject.companyId,
+      keyId: subject.keyId,
+      userId: subject.userId,
+      role: subject.role,
+      sessionId: subject.sessionId,
+    },
+  };
 }
 
 /** The session in the request's `tg_session` cookie and its reader, or null. Never throws. */
-export async function sessionOf(rt: Runtime, c: Context, now: Date): Promise<{ session: Session; reader: SessionReader } | null> {
+export async function sessionOf(
+  rt: Runtime,
+  c: Context,
+  now: Date,
+): Promise<{ session: Session; reader: SessionReader } | null> {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) return null;
   const session = await sessionsOf(rt).verify(token, now);

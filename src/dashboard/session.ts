@@ -19,7 +19,14 @@ import type { Config } from '../config/schema.js';
 /** Who a session or link signs in as: an operator, or a company principal (a user, a key, or the company as admin). */
 export type SessionSubject =
   | { kind: 'operator'; operatorId: string }
-  | { kind: 'principal'; companyId: string; keyId: string | null; userId: string | null; role: 'member' | 'admin'; sessionId: string | null };
+  | {
+      kind: 'principal';
+      companyId: string;
+      keyId: string | null;
+      userId: string | null;
+      role: 'member' | 'admin';
+      sessionId: string | null;
+    };
 
 /** A verified session: its subject, CSRF token and expiry (UTC). */
 export interface Session {
@@ -34,7 +41,10 @@ const SESSION_AUDIENCE = 'tollgate-dashboard-session';
 const LINK_AUDIENCE = 'tollgate-dashboard-link';
 
 /** The HS256 key for `config`: from `dashboard.sessionSecretEnv` when set and non-empty, else random (`ephemeral`). */
-export function sessionSecret(config: Config, env: NodeJS.ProcessEnv = process.env): { key: Uint8Array; ephemeral: boolean } {
+export function sessionSecret(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): { key: Uint8Array; ephemeral: boolean } {
   const name = config.dashboard.sessionSecretEnv;
   const value = name ? env[name] : undefined;
   if (value) return { key: new TextEncoder().encode(value), ephemeral: false };
@@ -52,7 +62,11 @@ export class DashboardSessions {
   ) {}
 
   /** Signs a session for `subject` at `now`, ending at `dashboard.sessionMinutes` or `notAfter`, whichever is first. */
-  async issue(subject: SessionSubject, now: Date, notAfter: Date | null = null): Promise<{ token: string; session: Session }> {
+  async issue(
+    subject: SessionSubject,
+    now: Date,
+    notAfter: Date | null = null,
+  ): Promise<{ token: string; session: Session }> {
     let exp = now.getTime() + this.minutes().session * 60_000;
     if (notAfter && notAfter.getTime() < exp) exp = notAfter.getTime();
     const csrf = randomBytes(18).toString('base64url');
@@ -68,7 +82,12 @@ export class DashboardSessions {
   /** The session a cookie value holds at `now`, or null (bad signature, expired, a link, malformed). Never throws. */
   async verify(token: string, now: Date): Promise<Session | null> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: SESSION_AUDIENCE, currentDate: now, requiredClaims: ['exp'] });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        audience: SESSION_AUDIENCE,
+        currentDate: now,
+        requiredClaims: ['exp'],
+      });
       const subject = parseSubject(payload.tg);
       if (!subject || typeof payload.csrf !== 'string') return null;
       return { subject, csrf: payload.csrf, expiresAt: new Date(payload.exp! * 1000) };
@@ -94,7 +113,12 @@ export class DashboardSessions {
   async redeem(token: string, now: Date): Promise<SessionSubject | null> {
     for (const [id, exp] of this.usedLinks) if (exp <= now.getTime()) this.usedLinks.delete(id);
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], audience: LINK_AUDIENCE, currentDate: now, requiredClaims: ['exp', 'jti'] });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        audience: LINK_AUDIENCE,
+        currentDate: now,
+        requiredClaims: ['exp', 'jti'],
+      });
       const subject = parseSubject(payload.tg);
       if (!subject || this.usedLinks.has(payload.jti!)) return null;
       this.usedLinks.set(payload.jti!, payload.exp! * 1000);
@@ -113,8 +137,22 @@ function parseSubject(v: unknown): SessionSubject | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   if (o.kind === 'operator' && str(o.operatorId)) return { kind: 'operator', operatorId: o.operatorId };
-  if (o.kind === 'principal' && str(o.companyId) && strOrNull(o.keyId) && strOrNull(o.userId) && strOrNull(o.sessionId) && (o.role === 'member' || o.role === 'admin')) {
-    return { kind: 'principal', companyId: o.companyId, keyId: o.keyId, userId: o.userId, role: o.role, sessionId: o.sessionId };
+  if (
+    o.kind === 'principal' &&
+    str(o.companyId) &&
+    strOrNull(o.keyId) &&
+    strOrNull(o.userId) &&
+    strOrNull(o.sessionId) &&
+    (o.role === 'member' || o.role === 'admin')
+  ) {
+    return {
+      kind: 'principal',
+      companyId: o.companyId,
+      keyId: o.keyId,
+      userId: o.userId,
+      role: o.role,
+      sessionId: o.sessionId,
+    };
   }
   return null;
 }

@@ -51,7 +51,13 @@ export async function startMockUpstream(listenPort = 0): Promise<{ url: string; 
     res.setHeader('x-request-id', requestId);
     res.setHeader('openai-version', '2020-10-01');
     handle(req, res, next).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, 500, { message: `mock upstream failed: ${(err as Error).message}`, type: 'server_error', param: null, code: null });
+      if (!res.headersSent)
+        sendError(res, 500, {
+          message: `mock upstream failed: ${(err as Error).message}`,
+          type: 'server_error',
+          param: null,
+          code: null,
+        });
       else res.destroy();
     });
   });
@@ -78,7 +84,8 @@ const DELTA_INTERVAL_MS = 15;
 const DEFAULT_DIMENSIONS = 8;
 /** Largest `dimensions` honoured (text-embedding-3-large's full size). */
 const MAX_DIMENSIONS = 3072;
-const REPLY = 'Hello from the mock upstream! This reply was synthesised word by word, so every word counts as one token.';
+const REPLY =
+  'Hello from the mock upstream! This reply was synthesised word by word, so every word counts as one token.';
 const REPLY_WORDS = REPLY.split(' ').length;
 const SYSTEM_FINGERPRINT = 'fp_mock0001';
 /** Dated snapshots OpenAI names in responses to an alias. */
@@ -106,22 +113,40 @@ async function handle(req: IncomingMessage, res: ServerResponse, next: () => str
   const path = new URL(req.url ?? '/', 'http://mock').pathname.replace(/\/+$/, '');
   const route = `${req.method} ${path}`;
   if (route === 'GET /v1/models') {
-    sendJson(res, 200, { object: 'list', data: MODELS.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'system' })) });
+    sendJson(res, 200, {
+      object: 'list',
+      data: MODELS.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'system' })),
+    });
     return;
   }
   const post = ['POST /v1/chat/completions', 'POST /v1/responses', 'POST /v1/embeddings'].includes(route);
   if (!post) {
     await drain(req);
-    sendError(res, 404, { message: `Invalid URL (${req.method} ${path})`, type: 'invalid_request_error', param: null, code: null });
+    sendError(res, 404, {
+      message: `Invalid URL (${req.method} ${path})`,
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    });
     return;
   }
   const body = await readJson(req);
   if (!body) {
-    sendError(res, 400, { message: 'We could not parse the JSON body of your request. The body must be a JSON object.', type: 'invalid_request_error', param: null, code: null });
+    sendError(res, 400, {
+      message: 'We could not parse the JSON body of your request. The body must be a JSON object.',
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    });
     return;
   }
   if (typeof body.model !== 'string' || !body.model) {
-    sendError(res, 400, { message: 'you must provide a model parameter', type: 'invalid_request_error', param: null, code: null });
+    sendError(res, 400, {
+      message: 'you must provide a model parameter',
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    });
     return;
   }
   if (route === 'POST /v1/chat/completions') await chatCompletion(res, body, body.model, next);
@@ -140,14 +165,31 @@ async function chatCompletion(res: ServerResponse, body: Json, model: string, ne
     completion_tokens: words.length,
     total_tokens: promptTokens + words.length,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
-  const head = { id: `chatcmpl-mock${next()}`, object: 'chat.completion', created: now(), model: SNAPSHOTS[model] ?? model };
+  const head = {
+    id: `chatcmpl-mock${next()}`,
+    object: 'chat.completion',
+    created: now(),
+    model: SNAPSHOTS[model] ?? model,
+  };
 
   if (body.stream !== true) {
     sendJson(res, 200, {
       ...head,
-      choices: [{ index: 0, message: { role: 'assistant', content: words.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: finishReason }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: words.join(''), refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: finishReason,
+        },
+      ],
       usage,
       service_tier: 'default',
       system_fingerprint: SYSTEM_FINGERPRINT,
@@ -165,7 +207,12 @@ async function chatCompletion(res: ServerResponse, body: Json, model: string, ne
     choices,
     ...(includeUsage ? { usage: withUsage ?? null } : {}),
   });
-  const choice = (delta: Json, finish: string | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+  const choice = (delta: Json, finish: string | null = null) => ({
+    index: 0,
+    delta,
+    logprobs: null,
+    finish_reason: finish,
+  });
 
   startSse(res);
   const send = (data: unknown) => !res.destroyed && res.write(`data: ${JSON.stringify(data)}\n\n`);
@@ -195,7 +242,13 @@ async function response(res: ServerResponse, body: Json, model: string, next: ()
     total_tokens: inputTokens + words.length,
   };
   const part = (t: string) => ({ type: 'output_text', annotations: [], logprobs: [], text: t });
-  const message = (s: string, content: unknown[]) => ({ id: messageId, type: 'message', status: s, content, role: 'assistant' });
+  const message = (s: string, content: unknown[]) => ({
+    id: messageId,
+    type: 'message',
+    status: s,
+    content,
+    role: 'assistant',
+  });
   const responseId = `resp_mock${next()}`;
   const messageId = `msg_mock${next()}`;
   const base = {
@@ -244,7 +297,9 @@ async function response(res: ServerResponse, body: Json, model: string, next: ()
 
   startSse(res);
   let sequence = 0;
-  const send = (type: string, fields: Json) => !res.destroyed && res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
+  const send = (type: string, fields: Json) =>
+    !res.destroyed &&
+    res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
   const at = { item_id: messageId, output_index: 0, content_index: 0 };
   send('response.created', { response: base });
   send('response.in_progress', { response: base });
@@ -266,9 +321,19 @@ async function response(res: ServerResponse, body: Json, model: string, next: ()
 function embeddings(res: ServerResponse, body: Json, model: string): void {
   const input = body.input;
   // A string, an array of strings, an array of tokens, or an array of token arrays.
-  const items: unknown[] = typeof input === 'string' || (Array.isArray(input) && input.every((x) => typeof x === 'number')) ? [input] : Array.isArray(input) ? input : [];
+  const items: unknown[] =
+    typeof input === 'string' || (Array.isArray(input) && input.every((x) => typeof x === 'number'))
+      ? [input]
+      : Array.isArray(input)
+        ? input
+        : [];
   if (items.length === 0) {
-    sendError(res, 400, { message: "'input' must be a non-empty string or array.", type: 'invalid_request_error', param: 'input', code: null });
+    sendError(res, 400, {
+      message: "'input' must be a non-empty string or array.",
+      type: 'invalid_request_error',
+      param: 'input',
+      code: null,
+    });
     return;
   }
   const dims = Math.min(ceiling(body.dimensions) ?? DEFAULT_DIMENSIONS, MAX_DIMENSIONS);
@@ -286,7 +351,9 @@ function embeddings(res: ServerResponse, body: Json, model: string): void {
 /** The reply's words, each with its leading space (so they concatenate back), cut at `max` tokens. */
 function reply(max: number | undefined): { words: string[]; truncated: boolean } {
   const words = REPLY.split(' ').map((w, i) => (i === 0 ? w : ` ${w}`));
-  return max !== undefined && max < REPLY_WORDS ? { words: words.slice(0, max), truncated: true } : { words, truncated: false };
+  return max !== undefined && max < REPLY_WORDS
+    ? { words: words.slice(0, max), truncated: true }
+    : { words, truncated: false };
 }
 
 /** Words in every string inside `value` (message contents, content parts, input items). */
@@ -295,7 +362,10 @@ function wordsIn(value: unknown): number {
   if (Array.isArray(value)) return value.reduce((n: number, v) => n + wordsIn(v), 0);
   if (value && typeof value === 'object') {
     // Identifiers and enums are not text the model reads.
-    return Object.entries(value).reduce((n, [k, v]) => (k === 'role' || k === 'type' || k === 'id' ? n : n + wordsIn(v)), 0);
+    return Object.entries(value).reduce(
+      (n, [k, v]) => (k === 'role' || k === 'type' || k === 'id' ? n : n + wordsIn(v)),
+      0,
+    );
   }
   return 0;
 }
@@ -313,7 +383,8 @@ function unitVector(seed: string, dims: number): number[] {
   return v.map((x) => Math.fround(x / norm));
 }
 
-const ceiling = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+const ceiling = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 const now = () => Math.floor(Date.now() / 1000);
 
 function startSse(res: ServerResponse): void {

@@ -32,5 +32,10 @@ export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<B
 /** True for the errors Node raises when a client leaves mid-request (`aborted`, `ECONNRESET`, a premature close). */
 export function isClientAbort(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return e.code === 'ECONNRESET' || e.code === 'ECONNABORTED' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.message === 'aborted';
+  return (
+    e.code === 'ECONNRESET' ||
+    e.code === 'ECONNABORTED' ||
+    e.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    e.message === 'aborted'
+  );
 }

@@ -11,7 +11,15 @@ export type Denial =
   /** 401: the bearer credential is missing, unknown, revoked, expired or an invalid token; `operator_required`: an endpoint that needs an operator key got another one. */
   | { kind: 'invalid_api_key'; reason: AuthFailure | 'operator_required'; message?: string }
   /** 429 `rate_limit_exceeded`: a per-minute bucket is empty. `headers` are the `x-ratelimit-*` headers of the request. */
-  | { kind: 'rate_limited'; type: 'requests' | 'tokens'; limit: number; requested: number; model: string; retryAfterMs: number; headers: Record<string, string> }
+  | {
+      kind: 'rate_limited';
+      type: 'requests' | 'tokens';
+      limit: number;
+      requested: number;
+      model: string;
+      retryAfterMs: number;
+      headers: Record<string, string>;
+    }
   /** 429 `insufficient_quota`: a quota (`quota`, with tokens `available` and `needed`) cannot cover the request's worst case. */
   | { kind: 'insufficient_quota'; by: 'quota'; quota: QuotaCheck; available: number; needed: number }
   /**
@@ -32,7 +40,11 @@ export type Denial =
   /** 403 `permission_denied`: the credential may not read what the request names. */
   | { kind: 'permission_denied'; message: string; param: string | null }
   /** 502/504: the upstream gave no response (`upstream_unreachable`, `upstream_timeout`, or the client left first). */
-  | { kind: 'upstream_failed'; code: 'upstream_unreachable' | 'upstream_timeout' | 'client_disconnected'; message: string }
+  | {
+      kind: 'upstream_failed';
+      code: 'upstream_unreachable' | 'upstream_timeout' | 'client_disconnected';
+      message: string;
+    }
   /** 502 `upstream_auth_failed`: the upstream refused tollgate's own key (401/403); its answer is never shown to the caller. */
   | { kind: 'upstream_auth_failed' }
   /** 405: a method the route does not serve (`allow` lists those it does). */
@@ -48,7 +60,13 @@ export function invalidRequest(message: string, param: string | null = null, cod
 
 /** True when `x` is a `Denial` (a plain object with a known `kind`), as opposed to what a step returns on success. */
 export function isDenial(x: unknown): x is Denial {
-  return typeof x === 'object' && x !== null && 'kind' in x && typeof (x as { kind: unknown }).kind === 'string' && Object.hasOwn(REFUSAL_LABELS, (x as { kind: string }).kind);
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    'kind' in x &&
+    typeof (x as { kind: unknown }).kind === 'string' &&
+    Object.hasOwn(REFUSAL_LABELS, (x as { kind: string }).kind)
+  );
 }
 
 /**

@@ -31,12 +31,16 @@ export class OpenAIError extends Error {
 
   /** The JSON response: `{"error": body}` with `status`, `content-type: application/json` and `headers`. */
   toResponse(): Response {
-    return new Response(JSON.stringify({ error: this.body }), { status: this.status, headers: { 'content-type': 'application/json', ...this.headers } });
+    return new Response(JSON.stringify({ error: this.body }), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', ...this.headers },
+    });
   }
 }
 
 const AUTH_MESSAGES: Record<AuthFailure | 'operator_required', string> = {
-  missing: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+  missing:
+    "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
   unknown: 'Incorrect API key provided. Ask your tollgate administrator for a valid key.',
   revoked: 'This API key has been revoked. Ask your tollgate administrator for a new key.',
   expired: 'This credential has expired. Ask your tollgate administrator for a new one.',
@@ -48,8 +52,17 @@ const usd = (micro: number) => `$${formatMicroUsd(micro)}`;
 
 function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): string {
   const who = q.scope === 'user' ? `user ${q.scopeId.slice(q.scopeId.indexOf('/') + 1)}` : `key ${q.scopeId}`;
-  const limit = [q.limitTokens !== undefined ? `${q.limitTokens} tokens` : '', q.limitMicroUsd !== undefined ? usd(q.limitMicroUsd) : ''].filter(Boolean).join(' and ');
-  const when = q.resetsAt ? `It resets at ${q.resetsAt.toISOString()}.` : q.window === 'session' ? 'It lasts for the session; start a new session or ask your administrator.' : 'It does not reset; ask your administrator to raise it.';
+  const limit = [
+    q.limitTokens !== undefined ? `${q.limitTokens} tokens` : '',
+    q.limitMicroUsd !== undefined ? usd(q.limitMicroUsd) : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  const when = q.resetsAt
+    ? `It resets at ${q.resetsAt.toISOString()}.`
+    : q.window === 'session'
+      ? 'It lasts for the session; start a new session or ask your administrator.'
+      : 'It does not reset; ask your administrator to raise it.';
   return `You exceeded your ${q.window} quota of ${limit} for ${who}: this request needs up to ${needed} tokens and ${availableTokens} are left. ${when}`;
 }
 
@@ -59,7 +72,8 @@ function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): s
  */
 const NO_RETRY = { 'x-should-retry': 'false' };
 
-const invalid = (status: number, message: string, param: string | null, code: string | null) => new OpenAIError(status, { message, type: 'invalid_request_error', param, code });
+const invalid = (status: number, message: string, param: string | null, code: string | null) =>
+  new OpenAIError(status, { message, type: 'invalid_request_error', param, code });
 
 /** The one mapping from a denial to OpenAI's error: status, body (messages as OpenAI words them where it has one) and headers. */
 function fromDenial(d: Denial): OpenAIError {
@@ -69,17 +83,31 @@ function fromDenial(d: Denial): OpenAIError {
     case 'rate_limited': {
       const unit = d.type === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
       const message = `Rate limit reached for ${d.model} on ${unit}: Limit ${d.limit}, Requested ${d.requested}. Please try again in ${(d.retryAfterMs / 1000).toFixed(3)}s.`;
-      return new OpenAIError(429, { message, type: d.type, param: null, code: 'rate_limit_exceeded' }, { ...d.headers, 'retry-after-ms': String(d.retryAfterMs), 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) });
+      return new OpenAIError(
+        429,
+        { message, type: d.type, param: null, code: 'rate_limit_exceeded' },
+        {
+          ...d.headers,
+          'retry-after-ms': String(d.retryAfterMs),
+          'retry-after': String(Math.ceil(d.retryAfterMs / 1000)),
+        },
+      );
     }
     case 'insufficient_quota': {
       let message: string;
       if (d.by === 'quota') message = quotaMessage(d.quota, d.available, d.needed);
       else {
-        const what = d.costOnly ? `${usd(d.needed)} (priced per unit, so only USD grants can pay for it)` : `${d.needed} tokens`;
+        const what = d.costOnly
+          ? `${usd(d.needed)} (priced per unit, so only USD grants can pay for it)`
+          : `${d.needed} tokens`;
         const left = d.costOnly ? usd(d.available) : `${d.available}`;
         message = `You exceeded your current quota: this request needs up to ${what} and your company has ${left} left for ${d.model}. Ask your tollgate administrator for a larger allocation.`;
       }
-      return new OpenAIError(429, { message, type: 'insufficient_quota', param: null, code: 'insufficient_quota' }, NO_RETRY);
+      return new OpenAIError(
+        429,
+        { message, type: 'insufficient_quota', param: null, code: 'insufficient_quota' },
+        NO_RETRY,
+      );
     }
     case 'invalid_request':
       return invalid(400, d.message, d.param, d.code);
@@ -88,22 +116,51 @@ function fromDenial(d: Denial): OpenAIError {
     case 'not_found':
       return invalid(404, d.message, d.param, d.code);
     case 'unknown_feature':
-      return invalid(400, `Unknown feature '${d.feature}' in x-tollgate-feature. Known features: ${d.known.join(', ') || 'none'}.`, 'x-tollgate-feature', 'unknown_feature');
+      return invalid(
+        400,
+        `Unknown feature '${d.feature}' in x-tollgate-feature. Known features: ${d.known.join(', ') || 'none'}.`,
+        'x-tollgate-feature',
+        'unknown_feature',
+      );
     case 'model_not_priced':
-      return invalid(400, `The model '${d.model}' has no price in tollgate's price table or config, so it cannot be metered. Ask your tollgate administrator to add it under "prices".`, 'model', 'model_not_priced');
+      return invalid(
+        400,
+        `The model '${d.model}' has no price in tollgate's price table or config, so it cannot be metered. Ask your tollgate administrator to add it under "prices".`,
+        'model',
+        'model_not_priced',
+      );
     case 'permission_denied':
       return invalid(403, d.message, d.param, 'permission_denied');
     case 'upstream_failed':
-      return new OpenAIError(d.code === 'upstream_timeout' ? 504 : 502, { message: `tollgate could not get a response from the upstream API: ${d.message}`, type: 'api_error', param: null, code: d.code });
+      return new OpenAIError(d.code === 'upstream_timeout' ? 504 : 502, {
+        message: `tollgate could not get a response from the upstream API: ${d.message}`,
+        type: 'api_error',
+        param: null,
+        code: d.code,
+      });
     case 'upstream_auth_failed':
-      return new OpenAIError(502, { message: "tollgate's upstream credentials were refused; the operator has been told.", type: 'api_error', param: null, code: 'upstream_auth_failed' });
+      return new OpenAIError(502, {
+        message: "tollgate's upstream credentials were refused; the operator has been told.",
+        type: 'api_error',
+        param: null,
+        code: 'upstream_auth_failed',
+      });
     case 'method_not_allowed':
-      return new OpenAIError(405, { message: d.message, type: 'invalid_request_error', param: null, code: 'method_not_allowed' }, { allow: d.allow });
+      return new OpenAIError(
+        405,
+        { message: d.message, type: 'invalid_request_error', param: null, code: 'method_not_allowed' },
+        { allow: d.allow },
+      );
   }
 }
 
 /** What tollgate answers for an error it did not expect: 500 `internal_error`, without details. */
-const INTERNAL = new OpenAIError(500, { message: 'tollgate hit an internal error; the request was not forwarded or was recorded as failed.', type: 'server_error', param: null, code: 'internal_error' });
+const INTERNAL = new OpenAIError(500, {
+  message: 'tollgate hit an internal error; the request was not forwarded or was recorded as failed.',
+  type: 'server_error',
+  param: null,
+  code: 'internal_error',
+});
 
 /**
  * Maps a denial, an `OpenAIError` (as is) or any other thrown value (500 `internal_error`, the

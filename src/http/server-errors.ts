@@ -25,7 +25,9 @@ export function createHttpServer(fetch: Fetch, hostname: string, log: Logger): S
     errorHandler: (err) => {
       if (err instanceof RequestError) {
         log.info({ err: (err as Error).message }, 'request refused by the HTTP layer');
-        return errorResponse(invalidRequest(`The request could not be read: ${(err as Error).message}`, null, 'invalid_request'));
+        return errorResponse(
+          invalidRequest(`The request could not be read: ${(err as Error).message}`, null, 'invalid_request'),
+        );
       }
       log.error({ err }, 'unhandled error outside the application');
       return errorResponse(err);
@@ -35,13 +37,30 @@ export function createHttpServer(fetch: Fetch, hostname: string, log: Logger): S
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, log));
   // An `Expect` other than 100-continue: Node would answer an empty 417 (RFC 9110 §10.1.1).
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
-    const body = JSON.stringify({ error: { message: 'Only "Expect: 100-continue" is supported.', type: 'invalid_request_error', param: null, code: 'expectation_failed' } });
-    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    const body = JSON.stringify({
+      error: {
+        message: 'Only "Expect: 100-continue" is supported.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'expectation_failed',
+      },
+    });
+    res
+      .writeHead(417, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      })
+      .end(body);
   });
   return server;
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /** Writes a raw OpenAI-shaped error on a socket Node's parser gave up on, then closes it. */
 export function answerClientError(err: Error & { code?: string }, socket: Socket, log: Logger): void {
@@ -67,9 +86,23 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const message =
-    status === 431 ? 'The request headers are too large.' : status === 408 ? 'The request was not received in time.' : `The HTTP request is malformed (${err.code ?? 'parse error'}).`;
-  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: status === 431 ? 'headers_too_large' : 'malformed_request' } });
+    status === 431
+      ? 'The request headers are too large.'
+      : status === 408
+        ? 'The request was not received in time.'
+        : `The HTTP request is malformed (${err.code ?? 'parse error'}).`;
+  const body = JSON.stringify({
+    error: {
+      message,
+      type: 'invalid_request_error',
+      param: null,
+      code: status === 431 ? 'headers_too_large' : 'malformed_request',
+    },
+  });
   log.info({ code: err.code, status }, 'malformed HTTP request refused');
   // Destroyed once written, so that a request whose body was being read is aborted, not left waiting.
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -35,7 +35,11 @@ export function parseTarget(raw: string): Target | { refused: string } {
   for (const s of segments) {
     if (s === '') return { refused: 'empty path segments ("//" or a trailing "/") are not accepted' };
     if (s === '.' || s === '..') return { refused: 'dot segments ("." and "..") are not accepted' };
-    if (!SEGMENT.test(s)) return { refused: 'the path may contain only letters, digits and -._~!$&\'()*+,;=:@ (no percent-encoding, backslashes or spaces)' };
+    if (!SEGMENT.test(s))
+      return {
+        refused:
+          "the path may contain only letters, digits and -._~!$&'()*+,;=:@ (no percent-encoding, backslashes or spaces)",
+      };
   }
   if (!QUERY.test(query)) return { refused: 'the query string contains characters that must be percent-encoded' };
   return { path, query };
@@ -83,7 +87,10 @@ export function forwardTarget(t: Target): string {
  * Hono middleware refusing every request whose raw target (Node's `incoming.url`) `parseTarget`
  * refuses, with the OpenAI-shaped 400, before any route (and so before authentication) runs.
  */
-export function strictTargets(): (c: { env: unknown; req: { url: string } }, next: () => Promise<void>) => Promise<Response | void> {
+export function strictTargets(): (
+  c: { env: unknown; req: { url: string } },
+  next: () => Promise<void>,
+) => Promise<Response | void> {
   return async (c, next) => {
     const parsed = parseTarget(rawTarget(c));
     if ('refused' in parsed) return errorResponse(targetRefused(parsed.refused));

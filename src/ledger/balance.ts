@@ -7,7 +7,11 @@ import type { Balance, GrantBalance } from './port.js';
  * unit (tokens, micro-USD) over the active limited grants, with the models an active unlimited
  * grant covers. Pure: the adapters only read the grants.
  */
-export function balanceFrom(companyId: string, grants: readonly { state: GrantState; purchaseId: string | null }[], at: string): Balance {
+export function balanceFrom(
+  companyId: string,
+  grants: readonly { state: GrantState; purchaseId: string | null }[],
+  at: string,
+): Balance {
   const list: GrantBalance[] = grants.map(({ state: g, purchaseId }) => {
     const left = remaining(g);
     return {
@@ -26,6 +30,13 @@ export function balanceFrom(companyId: string, grants: readonly { state: GrantSt
     };
   });
   const active = list.filter((g) => g.active);
-  const sum = (unit: GrantBalance['unit']) => active.filter((g) => g.unit === unit && !g.unlimited).reduce((s, g) => s + (g.remaining ?? 0), 0);
-  return { companyId, tokens: sum('tokens'), microUsd: sum('micro_usd'), unlimitedModels: active.filter((g) => g.unlimited).flatMap((g) => g.models ?? []), grants: list };
+  const sum = (unit: GrantBalance['unit']) =>
+    active.filter((g) => g.unit === unit && !g.unlimited).reduce((s, g) => s + (g.remaining ?? 0), 0);
+  return {
+    companyId,
+    tokens: sum('tokens'),
+    microUsd: sum('micro_usd'),
+    unlimitedModels: active.filter((g) => g.unlimited).flatMap((g) => g.models ?? []),
+    grants: list,
+  };
 }

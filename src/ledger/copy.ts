@@ -44,7 +44,9 @@ export async function copySqliteToPostgres(from: string, to: string): Promise<Co
     await compare('usage per model', (l) => l.reader.usage({}, 'model'));
     await compare('the request log', (l) => l.reader.rows({}));
     await compare('open holds', (l) => l.reader.openHolds());
-    await compare('object owners', async (l) => [...(await l.objects.owners(objectIds))].sort(([a], [b]) => (a < b ? -1 : 1)));
+    await compare('object owners', async (l) =>
+      [...(await l.objects.owners(objectIds))].sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
     const errors = async (l: typeof source) => (await l.reader.verify()).filter((f) => f.severity === 'error');
     return { copied, sourceErrors: await errors(source), targetErrors: await errors(target), differences };
   } finally {

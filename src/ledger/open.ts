@@ -35,7 +35,10 @@ export function describeLedger(location: { path?: string; url?: string }): strin
  */
 export function openLedger(location: LedgerLocation): Ledger {
   if (location.url !== undefined) {
-    const liveness = location.lapseMs === undefined ? undefined : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
+    const liveness =
+      location.lapseMs === undefined
+        ? undefined
+        : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
     return openPgLedger({ url: location.url, readonly: location.readonly, liveness });
   }
   return openSqliteLedger({ path: location.path, readonly: location.readonly });

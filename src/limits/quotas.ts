@@ -17,10 +17,19 @@ export interface RateLimitCheck {
 const WINDOWS: QuotaWindow[] = ['daily', 'monthly', 'hard', 'session'];
 
 /** The limits in force for the principal: the company default for its scope, overridden window by window. */
-function limitsFor(company: CompanyConfig, principal: Principal, keyLimits: { quotas?: QuotasConfig; rateLimits?: RateLimitsConfig } | undefined) {
+function limitsFor(
+  company: CompanyConfig,
+  principal: Principal,
+  keyLimits: { quotas?: QuotasConfig; rateLimits?: RateLimitsConfig } | undefined,
+) {
   const scope = principal.userId !== null ? 'user' : 'key';
   const defaults = company.limits?.[scope];
-  const override = scope === 'user' ? (Object.hasOwn(company.users, principal.userId!) ? company.users[principal.userId!] : undefined) : keyLimits;
+  const override =
+    scope === 'user'
+      ? Object.hasOwn(company.users, principal.userId!)
+        ? company.users[principal.userId!]
+        : undefined
+      : keyLimits;
   return {
     scope,
     quotas: { ...defaults?.quotas, ...override?.quotas } as QuotasConfig,
@@ -33,7 +42,12 @@ function limitsFor(company: CompanyConfig, principal: Principal, keyLimits: { qu
  * company's time zone, the hard (lifetime) quota, and the session quota when the user token has a
  * session id. `keyLimits` is the key's own override, for key principals.
  */
-export function quotasFor(company: CompanyConfig, principal: Principal, keyLimits: { quotas?: QuotasConfig } | undefined, now: Date): QuotaCheck[] {
+export function quotasFor(
+  company: CompanyConfig,
+  principal: Principal,
+  keyLimits: { quotas?: QuotasConfig } | undefined,
+  now: Date,
+): QuotaCheck[] {
   const { scope, quotas } = limitsFor(company, principal, keyLimits);
   const scopeId = scope === 'user' ? `${principal.companyId}/${principal.userId}` : principal.keyId!;
   const checks: QuotaCheck[] = [];
@@ -67,7 +81,11 @@ export function quotasFor(company: CompanyConfig, principal: Principal, keyLimit
 }
 
 /** The rate limits that bound a request of `principal`, as one bucket (per user or per key). */
-export function rateLimitsFor(company: CompanyConfig, principal: Principal, keyLimits: { rateLimits?: RateLimitsConfig } | undefined): RateLimitCheck[] {
+export function rateLimitsFor(
+  company: CompanyConfig,
+  principal: Principal,
+  keyLimits: { rateLimits?: RateLimitsConfig } | undefined,
+): RateLimitCheck[] {
   const { scope, rateLimits } = limitsFor(company, principal, keyLimits);
   if (!rateLimits.requestsPerMinute && !rateLimits.tokensPerMinute) return [];
   const bucketId = scope === 'user' ? `user:${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;

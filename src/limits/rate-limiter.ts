@@ -54,7 +54,10 @@ export interface RateLimits {
 
 /** The bucket ids `checks` use (`<bucket>:requests`, `<bucket>:tokens`), for locking them together. */
 export function bucketIds(checks: RateLimitCheck[]): string[] {
-  return checks.flatMap((c) => [...(c.requestsPerMinute ? [`${c.bucketId}:requests`] : []), ...(c.tokensPerMinute ? [`${c.bucketId}:tokens`] : [])]);
+  return checks.flatMap((c) => [
+    ...(c.requestsPerMinute ? [`${c.bucketId}:requests`] : []),
+    ...(c.tokensPerMinute ? [`${c.bucketId}:tokens`] : []),
+  ]);
 }
 
 function level(buckets: Map<string, Bucket>, id: string, limit: number, now: number): Bucket {
@@ -70,15 +73,24 @@ function level(buckets: Map<string, Bucket>, id: string, limit: number, now: num
  * arithmetic shared by the in-memory and the shared limiter. Returns the headers to send (limits,
  * what remains, when each bucket is full again) and, when refused, which limit refused it.
  */
-export function takeFrom(buckets: Map<string, Bucket>, checks: RateLimitCheck[], tokens: number, nowMs: number): RateTake {
+export function takeFrom(
+  buckets: Map<string, Bucket>,
+  checks: RateLimitCheck[],
+  tokens: number,
+  nowMs: number,
+): RateTake {
   const headers: RateLimitHeaders = {};
   const planned: { bucket: Bucket; amount: number }[] = [];
   let refused: RateLimited | undefined;
   for (const c of checks) {
-    for (const [type, limit, amount] of [['requests', c.requestsPerMinute, 1], ['tokens', c.tokensPerMinute, tokens]] as const) {
+    for (const [type, limit, amount] of [
+      ['requests', c.requestsPerMinute, 1],
+      ['tokens', c.tokensPerMinute, tokens],
+    ] as const) {
       if (!limit) continue;
       const b = level(buckets, `${c.bucketId}:${type}`, limit, nowMs);
-      if (b.level < amount && !refused) refused = { type, limit, retryAfterMs: Math.ceil(((Math.min(amount, limit) - b.level) * 60_000) / limit) };
+      if (b.level < amount && !refused)
+        refused = { type, limit, retryAfterMs: Math.ceil(((Math.min(amount, limit) - b.level) * 60_000) / limit) };
       planned.push({ bucket: b, amount });
       const after = refused ? b.level : b.level - amount;
       headers[`x-ratelimit-limit-${type}`] = String(limit);

@@ -15,7 +15,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     formatters.set(timeZone, f);
   }
   return f;
@@ -23,7 +32,8 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 function localParts(instant: Date, timeZone: string): LocalDate & { hour: number; minute: number; second: number } {
   const p: Record<string, number> = {};
-  for (const part of formatter(timeZone).formatToParts(instant)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  for (const part of formatter(timeZone).formatToParts(instant))
+    if (part.type !== 'literal') p[part.type] = Number(part.value);
   return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour!, minute: p.minute!, second: p.second! };
 }
 
@@ -55,12 +65,21 @@ export interface WindowBounds {
 export function dailyWindow(now: Date, timeZone: string): WindowBounds {
   const l = localParts(now, timeZone);
   const next = new Date(Date.UTC(l.year, l.month - 1, l.day + 1));
-  return { key: `${l.year}-${pad(l.month)}-${pad(l.day)}`, resetsAt: localMidnight({ year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() }, timeZone) };
+  return {
+    key: `${l.year}-${pad(l.month)}-${pad(l.day)}`,
+    resetsAt: localMidnight(
+      { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() },
+      timeZone,
+    ),
+  };
 }
 
 /** The local month containing `now` in `timeZone`, and local midnight of the next month's 1st. */
 export function monthlyWindow(now: Date, timeZone: string): WindowBounds {
   const l = localParts(now, timeZone);
   const next = new Date(Date.UTC(l.year, l.month, 1));
-  return { key: `${l.year}-${pad(l.month)}`, resetsAt: localMidnight({ year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: 1 }, timeZone) };
+  return {
+    key: `${l.year}-${pad(l.month)}`,
+    resetsAt: localMidnight({ year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: 1 }, timeZone),
+  };
 }

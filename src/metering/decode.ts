@@ -33,7 +33,10 @@ export class BodyDecoder {
   private readonly done?: Promise<void>;
 
   /** `encoding`: the response's `content-encoding` (undefined or `identity` for none). `maxBytes`: decoded bytes kept at most. */
-  constructor(encoding: string | undefined, private readonly maxBytes: number) {
+  constructor(
+    encoding: string | undefined,
+    private readonly maxBytes: number,
+  ) {
     const name = (encoding ?? 'identity').trim().toLowerCase();
     if (name === 'identity') return;
     const make = DECOMPRESSORS.get(name);

@@ -32,7 +32,8 @@ export interface RequestEstimate {
 
 type Json = Record<string, unknown>;
 
-const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+const positiveInt = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 
 /** Tokens of an embeddings or completions input: a string, strings, or pre-tokenised integer arrays (nested at most twice). */
 function countInput(model: string, input: unknown): number {
@@ -43,7 +44,8 @@ function countInput(model: string, input: unknown): number {
   for (const x of input) {
     if (typeof x === 'number') sum += 1;
     else if (typeof x === 'string') texts.push(x);
-    else if (Array.isArray(x)) for (const y of x) typeof y === 'string' ? texts.push(y) : typeof y === 'number' ? (sum += 1) : 0;
+    else if (Array.isArray(x))
+      for (const y of x) typeof y === 'string' ? texts.push(y) : typeof y === 'number' ? (sum += 1) : 0;
   }
   // Many inputs together past the exact-count limit are estimated as one text (see countTokens).
   const chars = texts.reduce((n, t) => n + t.length, 0);
@@ -75,7 +77,11 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       const n = positiveInt(body.n) ?? 1;
       const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
       return {
-        promptTokens: chatMessagesTokens(model, body.messages) + REPLY_PRIMING + toolDefinitionTokens(model, body.tools ?? body.functions) + formatTokens(model, body.response_format),
+        promptTokens:
+          chatMessagesTokens(model, body.messages) +
+          REPLY_PRIMING +
+          toolDefinitionTokens(model, body.tools ?? body.functions) +
+          formatTokens(model, body.response_format),
         outputCeiling: ceiling && ceiling * n,
         modelMaxOutput,
         choices: n,
@@ -85,12 +91,21 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       // The legacy endpoint's max_tokens defaults to 16 (openai-openapi, CreateCompletionRequest).
       const choices = Math.max(positiveInt(body.n) ?? 1, positiveInt(body.best_of) ?? 1);
       const ceiling = positiveInt(body.max_tokens) ?? 16;
-      return { promptTokens: countInput(model, body.prompt), outputCeiling: ceiling * choices, modelMaxOutput, choices };
+      return {
+        promptTokens: countInput(model, body.prompt),
+        outputCeiling: ceiling * choices,
+        modelMaxOutput,
+        choices,
+      };
     }
     case '/v1/responses': {
       const text = body.text && typeof body.text === 'object' ? (body.text as Json) : {};
       return {
-        promptTokens: responsesInputTokens(model, body.input, body.instructions) + REPLY_PRIMING + toolDefinitionTokens(model, body.tools) + formatTokens(model, text.format),
+        promptTokens:
+          responsesInputTokens(model, body.input, body.instructions) +
+          REPLY_PRIMING +
+          toolDefinitionTokens(model, body.tools) +
+          formatTokens(model, text.format),
         outputCeiling: positiveInt(body.max_output_tokens),
         modelMaxOutput,
         choices: 1,
@@ -102,16 +117,34 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
     case '/v1/images/generations': {
       const n = positiveInt(body.n) ?? 1;
       const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
-      if (model.startsWith('dall-e')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
-      return { promptTokens: prompt, outputCeiling: n * imageOutputTokens(body.quality, body.size), modelMaxOutput: 0, choices: n };
+      if (model.startsWith('dall-e'))
+        return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
+      return {
+        promptTokens: prompt,
+        outputCeiling: n * imageOutputTokens(body.quality, body.size),
+        modelMaxOutput: 0,
+        choices: n,
+      };
     }
     case '/v1/audio/speech': {
       const text = typeof body.input === 'string' ? body.input : '';
-      if (model.startsWith('tts-1')) return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1, units: { ...NO_TOKENS, characters: text.length } };
+      if (model.startsWith('tts-1'))
+        return {
+          promptTokens: 0,
+          outputCeiling: 0,
+          modelMaxOutput: 0,
+          choices: 1,
+          units: { ...NO_TOKENS, characters: text.length },
+        };
       const instructions = typeof body.instructions === 'string' ? body.instructions : '';
       // Audio out ≈ 1.4 tokens per input character: gpt-4o-mini-tts at OpenAI's estimated
       // $0.015/min and $12/1M audio tokens is 1,250 tokens/min, and speech runs ~15 characters/s.
-      return { promptTokens: countTokens(model, `${instructions}\n${text}`), outputCeiling: Math.ceil(text.length * 1.4), modelMaxOutput: 0, choices: 1 };
+      return {
+        promptTokens: countTokens(model, `${instructions}\n${text}`),
+        outputCeiling: Math.ceil(text.length * 1.4),
+        modelMaxOutput: 0,
+        choices: 1,
+      };
     }
     default:
       return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: 1 };

@@ -24,7 +24,8 @@ export function dataUrlImageSize(url: string): ImageSize | undefined {
 export function imageSize(b: Buffer): ImageSize | undefined {
   const ok = (width: number, height: number) => (width > 0 && height > 0 ? { width, height } : undefined);
   // PNG: signature, then the IHDR chunk's width and height (big-endian) at bytes 16 and 20.
-  if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString('latin1', 12, 16) === 'IHDR') return ok(b.readUInt32BE(16), b.readUInt32BE(20));
+  if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString('latin1', 12, 16) === 'IHDR')
+    return ok(b.readUInt32BE(16), b.readUInt32BE(20));
   // GIF87a / GIF89a: logical screen width and height (little-endian) at bytes 6 and 8.
   if (b.length >= 10 && b.toString('latin1', 0, 4) === 'GIF8') return ok(b.readUInt16LE(6), b.readUInt16LE(8));
   // WebP: RIFF....WEBP then a VP8, VP8L or VP8X chunk.
@@ -49,7 +50,8 @@ export function imageSize(b: Buffer): ImageSize | undefined {
         continue;
       }
       const length = b.readUInt16BE(i + 2);
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return ok(b.readUInt16BE(i + 7), b.readUInt16BE(i + 5));
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+        return ok(b.readUInt16BE(i + 7), b.readUInt16BE(i + 5));
       i += 2 + length;
     }
   }

@@ -95,7 +95,11 @@ export function worstImageTokens(model: string, detail: unknown): number {
  * its bytes; without it (an image by URL or file id) the rule's worst case is assumed, so the hold
  * covers any image (README, "The worst case of a request"). `detail` `auto` or absent counts as `high`.
  */
-export function imageTokens(model: string, detail: unknown, size: { width: number; height: number } | undefined): number {
+export function imageTokens(
+  model: string,
+  detail: unknown,
+  size: { width: number; height: number } | undefined,
+): number {
   if (!size || size.width <= 0 || size.height <= 0) return worstImageTokens(model, detail);
   const rule = imageRule(model);
   if (rule.kind === 'patches') return Math.ceil(patchCount(size.width, size.height) * rule.perUnit);

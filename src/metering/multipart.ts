@@ -17,7 +17,10 @@ export interface MultipartSummary {
  * fields and counts file bytes. `summary` resolves when the upload has been read (with whatever
  * was parsed if the body is malformed: the upstream judges the request, tollgate only meters it).
  */
-export function watchMultipart(upload: Readable, contentType: string): { body: Readable; summary: Promise<MultipartSummary> } {
+export function watchMultipart(
+  upload: Readable,
+  contentType: string,
+): { body: Readable; summary: Promise<MultipartSummary> } {
   const summary: MultipartSummary = { fields: {}, fileBytes: 0, files: 0 };
   const body = upload.pipe(new PassThrough());
   const done = new Promise<MultipartSummary>((resolve) => {

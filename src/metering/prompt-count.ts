@@ -30,7 +30,8 @@ const NAME_OVERHEAD = 1;
 const TOOL_CALL_OVERHEAD = 7;
 const TOOL_RESULT_OVERHEAD = 4;
 
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const obj = (v: unknown): Json | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /** Tokens of one image part (`image_url` in Chat, `input_image` in Responses) by the model's rule. */
@@ -112,16 +113,29 @@ export function chatMessagesTokens(model: string, messages: unknown): number {
  * text; `item_reference` 0 (an earlier item, hidden context); any other item the text of its values.
  */
 export function responsesInputTokens(model: string, input: unknown, instructions: unknown): number {
-  let total = typeof instructions === 'string' ? MESSAGE_OVERHEAD + countTokens(model, 'system') + countTokens(model, instructions) : 0;
-  if (typeof input === 'string') return total + MESSAGE_OVERHEAD + countTokens(model, 'user') + countTokens(model, input);
+  let total =
+    typeof instructions === 'string'
+      ? MESSAGE_OVERHEAD + countTokens(model, 'system') + countTokens(model, instructions)
+      : 0;
+  if (typeof input === 'string')
+    return total + MESSAGE_OVERHEAD + countTokens(model, 'user') + countTokens(model, input);
   if (!Array.isArray(input)) return total;
   for (const raw of input) {
     const item = obj(raw);
     if (!item) continue;
     const type = item.type ?? 'message';
     if (type === 'message') total += messageTokens(model, item);
-    else if (type === 'function_call') total += MESSAGE_OVERHEAD + TOOL_CALL_OVERHEAD + countTokens(model, str(item.name)) + countTokens(model, str(item.arguments));
-    else if (typeof type === 'string' && type.endsWith('_call_output')) total += MESSAGE_OVERHEAD + TOOL_RESULT_OVERHEAD + countTokens(model, typeof item.output === 'string' ? item.output : textOf(item.output, false));
+    else if (type === 'function_call')
+      total +=
+        MESSAGE_OVERHEAD +
+        TOOL_CALL_OVERHEAD +
+        countTokens(model, str(item.name)) +
+        countTokens(model, str(item.arguments));
+    else if (typeof type === 'string' && type.endsWith('_call_output'))
+      total +=
+        MESSAGE_OVERHEAD +
+        TOOL_RESULT_OVERHEAD +
+        countTokens(model, typeof item.output === 'string' ? item.output : textOf(item.output, false));
     else if (type === 'reasoning') total += countTokens(model, textOf(item.summary, false));
     else if (type !== 'item_reference') total += MESSAGE_OVERHEAD + countTokens(model, textOf(item, false));
   }

@@ -37,7 +37,9 @@ export class SseFramer {
       if (this.pendingBytes > this.maxEventBytes) {
         this.pending = [];
         this.pendingBytes = 0;
-        throw Object.assign(new Error(`an upstream SSE event exceeds ${this.maxEventBytes} bytes`), { code: EVENT_TOO_LARGE });
+        throw Object.assign(new Error(`an upstream SSE event exceeds ${this.maxEventBytes} bytes`), {
+          code: EVENT_TOO_LARGE,
+        });
       }
       return undefined;
     }

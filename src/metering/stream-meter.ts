@@ -159,7 +159,10 @@ function typedEventMeter(done: Set<string>, output: OutputModality): () => Strea
 }
 
 /** gpt-image streams: usage on `image_generation.completed` / `image_edit.completed`, output priced as image tokens. */
-export const imageStreamMeter = typedEventMeter(new Set(['image_generation.completed', 'image_edit.completed']), 'image');
+export const imageStreamMeter = typedEventMeter(
+  new Set(['image_generation.completed', 'image_edit.completed']),
+  'image',
+);
 /** Speech over SSE: usage on `speech.audio.done`, output priced as audio tokens. */
 export const speechStreamMeter = typedEventMeter(new Set(['speech.audio.done']), 'audio');
 /** Streamed transcriptions: usage on `transcript.text.done`; text deltas kept for estimates. */

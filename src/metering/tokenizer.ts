@@ -19,7 +19,8 @@ const specs = models as unknown as Record<string, Spec | undefined>;
  * walks. The first request for such a model pays the load once (~0.2–1 s, synchronous).
  */
 let cl100k: typeof Cl100k | undefined;
-const loadCl100k = (): typeof Cl100k => (cl100k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/cl100k_base') as typeof Cl100k);
+const loadCl100k = (): typeof Cl100k =>
+  (cl100k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/cl100k_base') as typeof Cl100k);
 
 /**
  * Counts tokens of `text` in the model's encoding: cl100k_base for the models gpt-tokenizer maps to
@@ -64,7 +65,9 @@ function countExactly(model: string, text: string): number {
 
 /** The model's encoding family: `cl100k` (cl100k, p50k or r50k in gpt-tokenizer's map) or `o200k` (everything else). */
 export function encodingOf(model: string): 'cl100k' | 'o200k' {
-  const enc = modelToEncodingMap[model as keyof typeof modelToEncodingMap] ?? modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
+  const enc =
+    modelToEncodingMap[model as keyof typeof modelToEncodingMap] ??
+    modelToEncodingMap[modelFamily(model) as keyof typeof modelToEncodingMap];
   return enc === 'cl100k_base' || enc === 'p50k_base' || enc === 'r50k_base' ? 'cl100k' : 'o200k';
 }
 

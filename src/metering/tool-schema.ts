@@ -3,7 +3,8 @@ import { textOf } from './walk.js';
 
 type Json = Record<string, unknown>;
 
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const obj = (v: unknown): Json | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /**
@@ -40,7 +41,8 @@ function functionOf(tool: unknown): FunctionDef | undefined {
 }
 
 /** Built-in tools whose definition the model is not shown as text (their cost is an allowance, see tool-allowance.ts). */
-const BUILT_IN = /^(web_search|web_search_preview|file_search|code_interpreter|image_generation|computer_use_preview|local_shell|web_search_preview_2025_03_11|web_search_2025_08_26)$/;
+const BUILT_IN =
+  /^(web_search|web_search_preview|file_search|code_interpreter|image_generation|computer_use_preview|local_shell|web_search_preview_2025_03_11|web_search_2025_08_26)$/;
 
 /**
  * Prompt tokens of a request's tool definitions, by the cookbook's formula (see `CONSTANTS`):

@@ -33,7 +33,13 @@ export interface Usage {
 }
 
 /** A usage of nothing: the base for units that are not tokens (seconds, characters, images) and for estimates. */
-export const NO_TOKENS: Usage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0 };
+export const NO_TOKENS: Usage = {
+  inputTokens: 0,
+  cachedInputTokens: 0,
+  outputTokens: 0,
+  reasoningTokens: 0,
+  totalTokens: 0,
+};
 
 /** What a response's output tokens are: text (chat, responses), audio (speech) or image (gpt-image). */
 export type OutputModality = 'text' | 'audio' | 'image';
@@ -57,13 +63,16 @@ export function parseUsage(u: unknown, output: OutputModality = 'text'): Usage |
   if (!usage) return undefined;
   if (usage.type === 'duration') {
     const seconds = typeof usage.seconds === 'number' && usage.seconds >= 0 ? usage.seconds : undefined;
-    return seconds === undefined ? undefined : { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0, seconds };
+    return seconds === undefined
+      ? undefined
+      : { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0, seconds };
   }
   const inputCount = count(usage.prompt_tokens) ?? count(usage.input_tokens);
   const outputCount = count(usage.completion_tokens) ?? count(usage.output_tokens);
   if (inputCount === undefined && outputCount === undefined) return undefined;
   // Transcriptions name it input_token_details (singular); the rest *_tokens_details.
-  const inDetails = obj(usage.prompt_tokens_details) ?? obj(usage.input_tokens_details) ?? obj(usage.input_token_details);
+  const inDetails =
+    obj(usage.prompt_tokens_details) ?? obj(usage.input_tokens_details) ?? obj(usage.input_token_details);
   const outDetails = obj(usage.completion_tokens_details) ?? obj(usage.output_tokens_details);
   const inputTokens = inputCount ?? 0;
   const outputTokens = outputCount ?? 0;
@@ -115,7 +124,10 @@ export function meterJsonBody(text: string, output: OutputModality = 'text'): Me
     return {};
   }
   if (!body) return {};
-  const out: Metered = { usage: parseUsage(body.usage, output), model: typeof body.model === 'string' ? body.model : undefined };
+  const out: Metered = {
+    usage: parseUsage(body.usage, output),
+    model: typeof body.model === 'string' ? body.model : undefined,
+  };
   if ((body.object === 'response' || body.object === 'batch') && typeof body.id === 'string') out.objectId = body.id;
   if (typeof body.status === 'string') out.objectStatus = body.status;
   if (Array.isArray(body.data)) out.dataCount = body.data.length;

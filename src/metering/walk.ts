@@ -4,7 +4,22 @@
  */
 
 /** Keys whose string values are identifiers or enums, not text the model reads. */
-const NON_TEXT_KEYS = new Set(['type', 'role', 'id', 'call_id', 'tool_call_id', 'detail', 'format', 'file_id', 'status', 'image_url', 'file_data', 'data', 'url', 'encrypted_content']);
+const NON_TEXT_KEYS = new Set([
+  'type',
+  'role',
+  'id',
+  'call_id',
+  'tool_call_id',
+  'detail',
+  'format',
+  'file_id',
+  'status',
+  'image_url',
+  'file_data',
+  'data',
+  'url',
+  'encrypted_content',
+]);
 
 /**
  * The strings of `value` joined by newlines, in document order: string values (except those of

@@ -21,9 +21,37 @@ import { modelFamily } from '../metering/model.js';
 
 /** Path segments kept as they are in the `endpoint` label; any other segment is an id. */
 const RESOURCE_WORDS = new Set([
-  'chat', 'completions', 'responses', 'embeddings', 'moderations', 'images', 'generations', 'edits', 'variations', 'audio', 'speech',
-  'transcriptions', 'translations', 'batches', 'cancel', 'models', 'files', 'uploads', 'parts', 'complete', 'content', 'input_items',
-  'messages', 'fine_tuning', 'jobs', 'vector_stores', 'assistants', 'threads', 'runs', 'realtime', 'sessions',
+  'chat',
+  'completions',
+  'responses',
+  'embeddings',
+  'moderations',
+  'images',
+  'generations',
+  'edits',
+  'variations',
+  'audio',
+  'speech',
+  'transcriptions',
+  'translations',
+  'batches',
+  'cancel',
+  'models',
+  'files',
+  'uploads',
+  'parts',
+  'complete',
+  'content',
+  'input_items',
+  'messages',
+  'fine_tuning',
+  'jobs',
+  'vector_stores',
+  'assistants',
+  'threads',
+  'runs',
+  'realtime',
+  'sessions',
 ]);
 
 /** Buckets for in-process work (admission: auth, parse, token count, the hold's transaction), ms. */
@@ -73,7 +101,12 @@ export class Metrics {
       labelNames: ['company', 'model', 'kind'],
       registers,
     });
-    this.cost = new Counter({ name: 'tollgate_cost_micro_usd_total', help: 'Cost of settled requests in micro-USD (1 USD = 1,000,000).', labelNames: ['company', 'model'], registers });
+    this.cost = new Counter({
+      name: 'tollgate_cost_micro_usd_total',
+      help: 'Cost of settled requests in micro-USD (1 USD = 1,000,000).',
+      labelNames: ['company', 'model'],
+      registers,
+    });
     this.refusals = new Counter({
       name: 'tollgate_refusals_total',
       help: 'Requests answered by tollgate itself before anything went upstream (401, 400, 413, 429), by error code.',
@@ -110,8 +143,18 @@ export class Metrics {
       buckets: UPSTREAM_BUCKETS_MS,
       registers,
     });
-    this.configReloads = new Counter({ name: 'tollgate_config_reloads_total', help: 'Config reloads, by result: applied or refused.', labelNames: ['result'], registers });
-    this.upstreamAuthFailures = new Counter({ name: 'tollgate_upstream_auth_failures_total', help: "Upstream answers refusing tollgate's own API key (401/403), by status.", labelNames: ['status'], registers });
+    this.configReloads = new Counter({
+      name: 'tollgate_config_reloads_total',
+      help: 'Config reloads, by result: applied or refused.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.upstreamAuthFailures = new Counter({
+      name: 'tollgate_upstream_auth_failures_total',
+      help: "Upstream answers refusing tollgate's own API key (401/403), by status.",
+      labelNames: ['status'],
+      registers,
+    });
     if (sources.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -145,7 +188,14 @@ export class Metrics {
     const q = pathAndQuery.indexOf('?');
     const segments = (q === -1 ? pathAndQuery : pathAndQuery.slice(0, q)).split('/');
     // ['', 'v1', first, ...rest]
-    if (segments[0] !== '' || segments[1] !== 'v1' || segments.length < 3 || segments.length > 7 || !RESOURCE_WORDS.has(segments[2]!)) return OTHER;
+    if (
+      segments[0] !== '' ||
+      segments[1] !== 'v1' ||
+      segments.length < 3 ||
+      segments.length > 7 ||
+      !RESOURCE_WORDS.has(segments[2]!)
+    )
+      return OTHER;
     return segments.map((s, i) => (i < 2 || RESOURCE_WORDS.has(s) ? s : ':id')).join('/');
   }
 
@@ -159,7 +209,9 @@ export class Metrics {
     request: { companyId: string | null | undefined; model: string | null | undefined },
     pathAndQuery: string,
     httpStatus: number | null,
-    outcome: Pick<Outcome, 'usage' | 'usageSource' | 'costMicroUsd' | 'latencyMs' | 'model' | 'priceVersion'> | undefined,
+    outcome:
+      | Pick<Outcome, 'usage' | 'usageSource' | 'costMicroUsd' | 'latencyMs' | 'model' | 'priceVersion'>
+      | undefined,
   ): void {
     try {
       const company = this.companyLabel(request.companyId);
@@ -168,7 +220,13 @@ export class Metrics {
       const model = priced || this.modelLabel(outcome?.model ?? request.model);
       const endpoint = this.endpointLabel(pathAndQuery);
       const statusClass = !httpStatus ? 'none' : `${Math.floor(httpStatus / 100)}xx`;
-      this.requests.inc({ company, model, endpoint, status_class: statusClass, usage_source: outcome?.usageSource ?? 'none' });
+      this.requests.inc({
+        company,
+        model,
+        endpoint,
+        status_class: statusClass,
+        usage_source: outcome?.usageSource ?? 'none',
+      });
       if (outcome?.latencyMs !== undefined) this.requestDuration.observe({ endpoint }, outcome.latencyMs);
       const usage = outcome?.usage;
       if (usage) {
@@ -185,7 +243,11 @@ export class Metrics {
 
   /** Counts a request tollgate refused before forwarding it. */
   refused(companyId: string | null, pathAndQuery: string, code: string | null): void {
-    this.refusals.inc({ company: this.companyLabel(companyId), endpoint: this.endpointLabel(pathAndQuery), code: code ?? 'invalid_request' });
+    this.refusals.inc({
+      company: this.companyLabel(companyId),
+      endpoint: this.endpointLabel(pathAndQuery),
+      code: code ?? 'invalid_request',
+    });
   }
 
   admission(pathAndQuery: string, ms: number): void {

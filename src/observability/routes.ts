@@ -22,15 +22,31 @@ export async function notReady(rt: Pick<Runtime, 'config' | 'ledger'>): Promise<
  * text; when `metrics.requireAuth` is set, only with an operator key). `/healthz` (liveness) is
  * registered by the app itself.
  */
-export function observabilityRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'ledger' | 'metrics' | 'clock'>): void {
+export function observabilityRoutes(
+  app: Hono<AppEnv>,
+  rt: Pick<Runtime, 'config' | 'ledger' | 'metrics' | 'clock'>,
+): void {
   app.get('/readyz', async (c) => {
     const reason = await notReady(rt);
     return reason ? c.json({ status: 'unavailable', reason }, 503) : c.json({ status: 'ready' });
   });
   app.get(
     '/metrics',
-    async (_c, next) => (rt.metrics ? next() : errorResponse({ kind: 'not_found', message: 'Metrics are not enabled on this server.', param: null, code: null })),
-    operatorAuth({ operators: () => rt.config.operators, clock: () => rt.clock(), required: true, when: () => rt.config.metrics?.requireAuth === true }),
+    async (_c, next) =>
+      rt.metrics
+        ? next()
+        : errorResponse({
+            kind: 'not_found',
+            message: 'Metrics are not enabled on this server.',
+            param: null,
+            code: null,
+          }),
+    operatorAuth({
+      operators: () => rt.config.operators,
+      clock: () => rt.clock(),
+      required: true,
+      when: () => rt.config.metrics?.requireAuth === true,
+    }),
     async (c) => {
       const { body, contentType } = await rt.metrics!.scrape();
       return c.body(body, 200, { 'content-type': contentType });

@@ -35,15 +35,32 @@ export function visible(rt: Runtime, principal: Principal, owner: ObjectOwner | 
  * for another company's object (nothing goes upstream), or the plan the relay follows (record what
  * the answer creates, filter a list), or undefined for a request touching no owned object.
  */
-export async function planOwnership(rt: Runtime, principal: Principal, method: string, path: string): Promise<OwnershipPlan | Denial | undefined> {
+export async function planOwnership(
+  rt: Runtime,
+  principal: Principal,
+  method: string,
+  path: string,
+): Promise<OwnershipPlan | Denial | undefined> {
   const action = classify(method, path);
   if (!action) return undefined;
   const at = () => rt.clock().toISOString();
   const record = (named: Named[], requestId: string, skipId?: string) =>
     void rt.ledger.objects
-      .record(named.filter((n) => n.id !== skipId).map((n) => ({ ...n, companyId: principal.companyId, keyId: principal.keyId, userId: principal.userId, requestId, createdAt: at() })))
+      .record(
+        named
+          .filter((n) => n.id !== skipId)
+          .map((n) => ({
+            ...n,
+            companyId: principal.companyId,
+            keyId: principal.keyId,
+            userId: principal.userId,
+            requestId,
+            createdAt: at(),
+          })),
+      )
       .catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record object owners'));
-  const observeText = (skipId?: string) => (text: string, requestId: string) => record(namedObjects(parse(text)), requestId, skipId);
+  const observeText = (skipId?: string) => (text: string, requestId: string) =>
+    record(namedObjects(parse(text)), requestId, skipId);
 
   switch (action.kind) {
     case 'create':
@@ -60,15 +77,34 @@ export async function planOwnership(rt: Runtime, principal: Principal, method: s
     case 'model': {
       const id = action.id;
       const owner = (await rt.ledger.objects.owners([id])).get(id);
-      if (!visible(rt, principal, owner) || (owner && !sameFamily(action, owner))) return noSuchObject(action.kind === 'model' ? 'Model' : action.family.label, id);
+      if (!visible(rt, principal, owner) || (owner && !sameFamily(action, owner)))
+        return noSuchObject(action.kind === 'model' ? 'Model' : action.family.label, id);
       return { observe: observeText(id) };
     }
     case 'list':
-      return { rewrite: (text, requestId) => filterList(rt, principal, text, () => false, (named) => record(named, requestId)) };
+      return {
+        rewrite: (text, requestId) =>
+          filterList(
+            rt,
+            principal,
+            text,
+            () => false,
+            (named) => record(named, requestId),
+          ),
+      };
     case 'list_models':
       return {
         rewrite: (text) =>
-          filterList(rt, principal, text, (item) => typeof item.id === 'string' && !isFineTunedModel(item.id) && SHARED_MODEL_OWNERS.has(String(item.owned_by)), () => undefined),
+          filterList(
+            rt,
+            principal,
+            text,
+            (item) =>
+              typeof item.id === 'string' &&
+              !isFineTunedModel(item.id) &&
+              SHARED_MODEL_OWNERS.has(String(item.owned_by)),
+            () => undefined,
+          ),
       };
   }
 }
@@ -106,11 +142,20 @@ function streamedObject(data: unknown): unknown {
  * items name (a batch's output file) are recorded through `recordNamed`. A body that is not such a
  * list is replaced by an empty list.
  */
-async function filterList(rt: Runtime, principal: Principal, text: string, isShared: (item: Item) => boolean, recordNamed: (named: Named[]) => void): Promise<string> {
+async function filterList(
+  rt: Runtime,
+  principal: Principal,
+  text: string,
+  isShared: (item: Item) => boolean,
+  recordNamed: (named: Named[]) => void,
+): Promise<string> {
   const body = parse(text);
-  if (!body || typeof body !== 'object' || !Array.isArray((body as Item).data)) return JSON.stringify({ object: 'list', data: [], has_more: false });
+  if (!body || typeof body !== 'object' || !Array.isArray((body as Item).data))
+    return JSON.stringify({ object: 'list', data: [], has_more: false });
   const list = body as Item & { data: unknown[] };
-  const items = list.data.filter((x): x is Item & { id: string } => !!x && typeof x === 'object' && typeof (x as Item).id === 'string');
+  const items = list.data.filter(
+    (x): x is Item & { id: string } => !!x && typeof x === 'object' && typeof (x as Item).id === 'string',
+  );
   const shared = new Set(items.filter(isShared).map((i) => i.id));
   const owners = await rt.ledger.objects.owners(items.filter((i) => !shared.has(i.id)).map((i) => i.id));
   const kept = items.filter((i) => shared.has(i.id) || visible(rt, principal, owners.get(i.id)));

@@ -24,7 +24,8 @@ export function namedObjects(answer: unknown): Named[] {
   const out: Named[] = [];
   const kind = typeof a.object === 'string' ? KIND_OF_OBJECT.get(a.object) : undefined;
   if (kind && str(a.id)) out.push({ id: a.id, kind });
-  for (const field of ['output_file_id', 'error_file_id'] as const) if (str(a[field])) out.push({ id: a[field], kind: 'file' });
+  for (const field of ['output_file_id', 'error_file_id'] as const)
+    if (str(a[field])) out.push({ id: a[field], kind: 'file' });
   if (str(a.fine_tuned_model)) out.push({ id: a.fine_tuned_model, kind: 'model' });
   if (str(a.fine_tuned_model_checkpoint)) out.push({ id: a.fine_tuned_model_checkpoint, kind: 'model' });
   if (Array.isArray(a.result_files)) for (const f of a.result_files) if (str(f)) out.push({ id: f, kind: 'file' });

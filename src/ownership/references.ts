@@ -27,7 +27,15 @@ const MANY: ReadonlyMap<string, ObjectKind> = new Map<string, ObjectKind>([
 ]);
 
 /** Byte patterns of those fields (and of a fine-tuned model id): a body with none of them references nothing. */
-const NEEDLES = ['file_id', '_file"', 'previous_response_id', 'conversation', 'container', 'vector_store_id', '"ft:'].map((n) => Buffer.from(n));
+const NEEDLES = [
+  'file_id',
+  '_file"',
+  'previous_response_id',
+  'conversation',
+  'container',
+  'vector_store_id',
+  '"ft:',
+].map((n) => Buffer.from(n));
 
 /** True when the raw JSON body may reference an owned object (a cheap byte search, no parse). */
 export function mayReference(raw: Uint8Array): boolean {
@@ -57,10 +65,17 @@ export function referencesIn(body: unknown): Reference[] {
       const single = SINGLE.get(k);
       const many = MANY.get(k);
       if (single && typeof x === 'string') out.push({ id: x, kind: single, field: k });
-      else if (single === 'conversation' && x && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string') out.push({ id: (x as { id: string }).id, kind: single, field: k });
+      else if (
+        single === 'conversation' &&
+        x &&
+        typeof x === 'object' &&
+        typeof (x as { id?: unknown }).id === 'string'
+      )
+        out.push({ id: (x as { id: string }).id, kind: single, field: k });
       else if (many && Array.isArray(x)) {
         for (const id of x) if (typeof id === 'string') out.push({ id, kind: many, field: k });
-      } else if (k === 'model' && typeof x === 'string' && isFineTunedModel(x)) out.push({ id: x, kind: 'model', field: k });
+      } else if (k === 'model' && typeof x === 'string' && isFineTunedModel(x))
+        out.push({ id: x, kind: 'model', field: k });
       // `metadata` holds the caller's own free-form strings, never references.
       if (x && typeof x === 'object' && k !== 'metadata') stack.push(x);
     }
@@ -75,7 +90,11 @@ const LABELS = new Map<ObjectKind, string>([...FAMILIES.map((f) => [f.kind, f.la
  * company's file, response, fine-tuned model…), or undefined when every reference is visible.
  * Nothing goes upstream and nothing is held when it answers a 404.
  */
-export async function refuseForeignReferences(rt: Runtime, principal: Principal, raw: Uint8Array): Promise<Denial | undefined> {
+export async function refuseForeignReferences(
+  rt: Runtime,
+  principal: Principal,
+  raw: Uint8Array,
+): Promise<Denial | undefined> {
   if (!mayReference(raw) || jsonDepth(raw) > MAX_JSON_DEPTH) return undefined; // too deep: admission refuses it
   let body: unknown;
   try {

@@ -21,7 +21,12 @@ const DAY_MS = 86_400_000;
  * price is `unpriced`; one whose price was read (`date`) more than `maxAgeDays` days before `now`
  * is `stale`. `models` maps each model name to its request count. Sorted by problem, then model.
  */
-export function checkPrices(book: PriceBook, models: Map<string, number>, now: Date, maxAgeDays: number): PriceFinding[] {
+export function checkPrices(
+  book: PriceBook,
+  models: Map<string, number>,
+  now: Date,
+  maxAgeDays: number,
+): PriceFinding[] {
   const out: PriceFinding[] = [];
   for (const [model, requests] of models) {
     const priced = book.find(model, now);
@@ -30,7 +35,8 @@ export function checkPrices(book: PriceBook, models: Map<string, number>, now: D
       continue;
     }
     const ageDays = Math.floor((now.getTime() - Date.parse(`${priced.price.date}T00:00:00Z`)) / DAY_MS);
-    if (ageDays > maxAgeDays) out.push({ model, requests, problem: 'stale', version: priced.version, readOn: priced.price.date, ageDays });
+    if (ageDays > maxAgeDays)
+      out.push({ model, requests, problem: 'stale', version: priced.version, readOn: priced.price.date, ageDays });
   }
   return out.sort((a, b) => a.problem.localeCompare(b.problem) || a.model.localeCompare(b.model));
 }

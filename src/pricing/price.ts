@@ -11,7 +11,9 @@ export interface Priced {
 
 type Dated = PriceConfig[];
 
-const BUILT_IN: ReadonlyMap<string, Dated> = new Map(Object.entries(PRICE_TABLE).map(([model, p]) => [model, [priceSchema.parse(p)]]));
+const BUILT_IN: ReadonlyMap<string, Dated> = new Map(
+  Object.entries(PRICE_TABLE).map(([model, p]) => [model, [priceSchema.parse(p)]]),
+);
 
 /**
  * The prices in force for one config: the config's `prices` over tollgate's built-in table
@@ -66,9 +68,14 @@ export interface ListedPrice {
  */
 export function listPrices(prices: Config['prices']): ListedPrice[] {
   const out: ListedPrice[] = [];
-  for (const [model, p] of Object.entries(prices)) for (const price of Array.isArray(p) ? p : [p]) out.push({ model, origin: 'config', price });
-  for (const [model, list] of BUILT_IN) if (!(model in prices)) for (const price of list) out.push({ model, origin: 'built-in', price });
-  return out.sort((a, b) => a.model.localeCompare(b.model) || (a.price.effectiveFrom ?? '').localeCompare(b.price.effectiveFrom ?? ''));
+  for (const [model, p] of Object.entries(prices))
+    for (const price of Array.isArray(p) ? p : [p]) out.push({ model, origin: 'config', price });
+  for (const [model, list] of BUILT_IN)
+    if (!(model in prices)) for (const price of list) out.push({ model, origin: 'built-in', price });
+  return out.sort(
+    (a, b) =>
+      a.model.localeCompare(b.model) || (a.price.effectiveFrom ?? '').localeCompare(b.price.effectiveFrom ?? ''),
+  );
 }
 
 const books = new WeakMap<Config, PriceBook>();
@@ -91,7 +98,10 @@ export const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion 
  *   without them is billed at standard prices and the row says `service_tier_not_priced`;
  * - anything else (`default`, `auto`, `scale`, absent): the standard price.
  */
-export function tierPrice(price: PriceConfig, tier: string | undefined): { price: PriceConfig; discount: boolean; unpriced: boolean } {
+export function tierPrice(
+  price: PriceConfig,
+  tier: string | undefined,
+): { price: PriceConfig; discount: boolean; unpriced: boolean } {
   if (tier === 'flex') return { price, discount: true, unpriced: false };
   if (tier !== 'priority') return { price, discount: false, unpriced: false };
   if (!price.priority) return { price, discount: false, unpriced: true };
@@ -103,7 +113,19 @@ export function tierPrice(price: PriceConfig, tier: string | undefined): { price
 export function maxPicoPerToken(price: PriceConfig): number {
   const p = price.priority;
   return picoPerToken(
-    Math.max(price.input, price.cachedInput ?? 0, price.cachedAudioInput ?? 0, price.cachedImageInput ?? 0, price.output, price.audioInput ?? 0, price.audioOutput ?? 0, price.imageInput ?? 0, price.imageOutput ?? 0, p?.input ?? 0, p?.output ?? 0),
+    Math.max(
+      price.input,
+      price.cachedInput ?? 0,
+      price.cachedAudioInput ?? 0,
+      price.cachedImageInput ?? 0,
+      price.output,
+      price.audioInput ?? 0,
+      price.audioOutput ?? 0,
+      price.imageInput ?? 0,
+      price.imageOutput ?? 0,
+      p?.input ?? 0,
+      p?.output ?? 0,
+    ),
   );
 }
 
@@ -149,7 +171,8 @@ export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, 
     at(imageOut, price.imageOutput ?? price.output);
   if (usage.seconds && price.perMinute) pico += big((usage.seconds * price.perMinute * 1e12) / 60);
   if (usage.characters && price.perMillionCharacters) pico += at(usage.characters, price.perMillionCharacters);
-  if (usage.images && usage.imageKey && price.perImage?.[usage.imageKey]) pico += big(usage.images * price.perImage[usage.imageKey]! * 1e12);
+  if (usage.images && usage.imageKey && price.perImage?.[usage.imageKey])
+    pico += big(usage.images * price.perImage[usage.imageKey]! * 1e12);
   if (usage.batch || discount) pico = (pico * big((1 - price.batchDiscount) * 1e6) + 500_000n) / 1_000_000n;
   const nano = (pico + 500n) / 1000n + big(feesNano);
   // A usage no real request reaches (an upstream reporting absurd counts): capped, never a crash mid-settle.

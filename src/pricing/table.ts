@@ -19,7 +19,12 @@ type PriceInput = z.input<typeof priceSchema>;
 
 const S = 'https://platform.openai.com/docs/pricing';
 const D = '2025-08-07';
-const p = (input: number, cachedInput: number | undefined, output: number, extra: Partial<PriceInput> = {}): PriceInput => ({
+const p = (
+  input: number,
+  cachedInput: number | undefined,
+  output: number,
+  extra: Partial<PriceInput> = {},
+): PriceInput => ({
   input,
   ...(cachedInput === undefined ? {} : { cachedInput }),
   output,
@@ -34,7 +39,13 @@ const PRIORITY = 'https://openai.com/api-priority-processing/';
 const MODELS = 'https://developers.openai.com/api/docs/models/';
 const READ = '2026-11-30';
 /** An entry read from its model page on `READ`. */
-const m = (model: string, input: number, cachedInput: number | undefined, output: number, extra: Partial<PriceInput> = {}): PriceInput => ({ ...p(input, cachedInput, output, extra), source: `${MODELS}${model}`, date: READ });
+const m = (
+  model: string,
+  input: number,
+  cachedInput: number | undefined,
+  output: number,
+  extra: Partial<PriceInput> = {},
+): PriceInput => ({ ...p(input, cachedInput, output, extra), source: `${MODELS}${model}`, date: READ });
 /** Adds priority prices (USD per 1M) to an entry, and the priority page to its source. */
 const pri = (entry: PriceInput, input: number, cachedInput: number | undefined, output: number): PriceInput => ({
   ...entry,
@@ -46,7 +57,12 @@ const pri = (entry: PriceInput, input: number, cachedInput: number | undefined, 
  * Realtime models: text, audio and image tokens, each with its cached price. Source: each model's
  * page on developers.openai.com (`/api/docs/models/<model>`, "Pricing"), read 2026-11-30.
  */
-const realtime = (model: string, text: [number, number, number], audio: [number, number, number], image?: [number, number]): PriceInput => ({
+const realtime = (
+  model: string,
+  text: [number, number, number],
+  audio: [number, number, number],
+  image?: [number, number],
+): PriceInput => ({
   input: text[0],
   cachedInput: text[1],
   output: text[2],
@@ -106,8 +122,19 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   // Images
   'gpt-image-1': p(5, 1.25, 40, { imageInput: 10, imageOutput: 40 }),
   'gpt-image-1-mini': m('gpt-image-1-mini', 2, 0.2, 8, { imageInput: 2.5, imageOutput: 8 }),
-  'dall-e-3': p(0, undefined, 0, { perImage: { '1024x1024/standard': 0.04, '1024x1024/hd': 0.08, '1024x1792/standard': 0.08, '1792x1024/standard': 0.08, '1024x1792/hd': 0.12, '1792x1024/hd': 0.12 } }),
-  'dall-e-2': p(0, undefined, 0, { perImage: { '256x256/standard': 0.016, '512x512/standard': 0.018, '1024x1024/standard': 0.02 } }),
+  'dall-e-3': p(0, undefined, 0, {
+    perImage: {
+      '1024x1024/standard': 0.04,
+      '1024x1024/hd': 0.08,
+      '1024x1792/standard': 0.08,
+      '1792x1024/standard': 0.08,
+      '1024x1792/hd': 0.12,
+      '1792x1024/hd': 0.12,
+    },
+  }),
+  'dall-e-2': p(0, undefined, 0, {
+    perImage: { '256x256/standard': 0.016, '512x512/standard': 0.018, '1024x1024/standard': 0.02 },
+  }),
   // Audio
   'whisper-1': p(0, undefined, 0, { perMinute: 0.006 }),
   'gpt-4o-transcribe': p(2.5, undefined, 10, { audioInput: 6 }),
@@ -122,5 +149,11 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   'gpt-realtime-2.1-mini': realtime('gpt-realtime-2.1-mini', [0.6, 0.06, 2.4], [10, 0.3, 20], [0.8, 0.08]),
   'gpt-4o-realtime-preview': realtime('gpt-4o-realtime-preview', [5, 2.5, 20], [40, 2.5, 80]),
   'gpt-4o-mini-realtime-preview': realtime('gpt-4o-mini-realtime-preview', [0.6, 0.3, 2.4], [10, 0.3, 20]),
-  'gpt-realtime-whisper': { input: 0, output: 0, perMinute: 0.017, source: 'https://developers.openai.com/api/docs/models/gpt-realtime-whisper', date: '2026-11-30' },
+  'gpt-realtime-whisper': {
+    input: 0,
+    output: 0,
+    perMinute: 0.017,
+    source: 'https://developers.openai.com/api/docs/models/gpt-realtime-whisper',
+    date: '2026-11-30',
+  },
 };

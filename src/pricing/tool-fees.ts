@@ -31,7 +31,12 @@ const WEB_SEARCH_PREVIEW_NANO = 25_000_000;
 /** One file search call ($2.50 / 1k). */
 const FILE_SEARCH_NANO = 2_500_000;
 /** One code interpreter container by `memory_limit`. */
-const CONTAINER_NANO: Record<string, number> = { '1g': 30_000_000, '4g': 120_000_000, '16g': 480_000_000, '64g': 1_920_000_000 };
+const CONTAINER_NANO: Record<string, number> = {
+  '1g': 30_000_000,
+  '4g': 120_000_000,
+  '16g': 480_000_000,
+  '64g': 1_920_000_000,
+};
 
 /** The built-in tools a request enables and their settings, read from its `tools` at admission. */
 export interface ToolPlan {
@@ -58,12 +63,19 @@ export function toolPlanOf(model: string, body: Json): ToolPlan | undefined {
     const type = typeof t.type === 'string' ? t.type : '';
     if (type === 'web_search' || type.startsWith('web_search_2')) plan.webSearch = 'web_search';
     else if (type.startsWith('web_search_preview')) plan.webSearch ??= 'web_search_preview';
-    else if (type === 'file_search') plan.fileSearch = { maxResults: typeof t.max_num_results === 'number' ? t.max_num_results : undefined };
+    else if (type === 'file_search')
+      plan.fileSearch = { maxResults: typeof t.max_num_results === 'number' ? t.max_num_results : undefined };
     else if (type === 'code_interpreter') {
       const c = t.container && typeof t.container === 'object' ? (t.container as Json) : {};
-      plan.codeInterpreter = { memory: typeof c.memory_limit === 'string' && CONTAINER_NANO[c.memory_limit] ? c.memory_limit : '1g' };
+      plan.codeInterpreter = {
+        memory: typeof c.memory_limit === 'string' && CONTAINER_NANO[c.memory_limit] ? c.memory_limit : '1g',
+      };
     } else if (type === 'image_generation') {
-      plan.imageGeneration = { model: typeof t.model === 'string' ? t.model : 'gpt-image-1', quality: typeof t.quality === 'string' ? t.quality : undefined, size: typeof t.size === 'string' ? t.size : undefined };
+      plan.imageGeneration = {
+        model: typeof t.model === 'string' ? t.model : 'gpt-image-1',
+        quality: typeof t.quality === 'string' ? t.quality : undefined,
+        size: typeof t.size === 'string' ? t.size : undefined,
+      };
     }
   }
   return Object.keys(plan).length > 0 ? plan : undefined;
@@ -86,12 +98,18 @@ function imageToolFee(plan: ToolPlan | undefined, imagePrice: PriceConfig | unde
  * call for a successful request to a search-preview chat model. `imagePrice` is the price of the
  * image tool's model, when known.
  */
-export function toolFeesNano(model: string, plan: ToolPlan | undefined, calls: ToolCalls | undefined, imagePrice?: PriceConfig): number {
+export function toolFeesNano(
+  model: string,
+  plan: ToolPlan | undefined,
+  calls: ToolCalls | undefined,
+  imagePrice?: PriceConfig,
+): number {
   let fee = plan?.searchPreviewModel ? WEB_SEARCH_PREVIEW_NANO : 0;
   if (!calls) return fee;
   fee += (calls.web_search ?? 0) * webSearchFee(model, plan);
   fee += (calls.file_search ?? 0) * FILE_SEARCH_NANO;
-  fee += (calls.code_interpreter ?? 0) * (CONTAINER_NANO[plan?.codeInterpreter?.memory ?? '1g'] ?? CONTAINER_NANO['1g']!);
+  fee +=
+    (calls.code_interpreter ?? 0) * (CONTAINER_NANO[plan?.codeInterpreter?.memory ?? '1g'] ?? CONTAINER_NANO['1g']!);
   fee += (calls.image_generation ?? 0) * imageToolFee(plan, imagePrice);
   return fee;
 }
@@ -117,9 +135,17 @@ export const FILE_SEARCH_DEFAULT_RESULTS = 10;
  * 10) per call; code interpreter one container; image generation one image per call at the worst
  * size and quality the tool allows.
  */
-export function toolAllowance(model: string, plan: ToolPlan | undefined, body: Json, imagePrice?: PriceConfig): { inputTokens: number; feeNano: number } {
+export function toolAllowance(
+  model: string,
+  plan: ToolPlan | undefined,
+  body: Json,
+  imagePrice?: PriceConfig,
+): { inputTokens: number; feeNano: number } {
   if (!plan) return { inputTokens: 0, feeNano: 0 };
-  const max = typeof body.max_tool_calls === 'number' && Number.isSafeInteger(body.max_tool_calls) && body.max_tool_calls > 0 ? body.max_tool_calls : DEFAULT_TOOL_CALLS;
+  const max =
+    typeof body.max_tool_calls === 'number' && Number.isSafeInteger(body.max_tool_calls) && body.max_tool_calls > 0
+      ? body.max_tool_calls
+      : DEFAULT_TOOL_CALLS;
   let inputTokens = 0;
   const calls: ToolCalls = {};
   if (plan.webSearch) {
@@ -128,7 +154,10 @@ export function toolAllowance(model: string, plan: ToolPlan | undefined, body: J
   }
   if (plan.fileSearch) {
     calls.file_search = max;
-    inputTokens += max * FILE_SEARCH_TOKENS_PER_RESULT * Math.max(1, Math.min(50, plan.fileSearch.maxResults ?? FILE_SEARCH_DEFAULT_RESULTS));
+    inputTokens +=
+      max *
+      FILE_SEARCH_TOKENS_PER_RESULT *
+      Math.max(1, Math.min(50, plan.fileSearch.maxResults ?? FILE_SEARCH_DEFAULT_RESULTS));
   }
   if (plan.codeInterpreter) calls.code_interpreter = 1;
   if (plan.imageGeneration) calls.image_generation = max;

@@ -89,7 +89,14 @@ export interface Placed {
  * tokens-per-minute bucket. A refused hold gives its rate-limit tokens back. `rateLimited: false`
  * skips the per-minute limits (a Realtime transcription, charged after the fact).
  */
-export async function place(rt: AdmissionDeps, principal: Principal, facts: Facts, want: HoldRequest, now: Date, rateLimited = true): Promise<Placed | Denial> {
+export async function place(
+  rt: AdmissionDeps,
+  principal: Principal,
+  facts: Facts,
+  want: HoldRequest,
+  now: Date,
+  rateLimited = true,
+): Promise<Placed | Denial> {
   const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
@@ -99,7 +106,15 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
   const model = facts.requestedModel ?? 'this endpoint';
   if (rate.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
-    return { kind: 'rate_limited', type, limit, requested: type === 'requests' ? 1 : needed, model, retryAfterMs, headers: { ...rate.headers } };
+    return {
+      kind: 'rate_limited',
+      type,
+      limit,
+      requested: type === 'requests' ? 1 : needed,
+      model,
+      retryAfterMs,
+      headers: { ...rate.headers },
+    };
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
@@ -109,9 +124,21 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
     await rt.rateLimiter.refund(rateChecks, rateTokens);
     return result.reason === 'quota'
       ? { kind: 'insufficient_quota', by: 'quota', quota: result.quota, available: result.availableTokens, needed }
-      : { kind: 'insufficient_quota', by: 'balance', model, needed, available: result.availableTokens, costOnly: want.costOnly === true };
+      : {
+          kind: 'insufficient_quota',
+          by: 'balance',
+          model,
+          needed,
+          available: result.availableTokens,
+          costOnly: want.costOnly === true,
+        };
   }
-  return { requestId, holdTokens: result.holdTokens, quotas, headers: { ...rate.headers, ...standingHeaders(result.standing) } };
+  return {
+    requestId,
+    holdTokens: result.holdTokens,
+    quotas,
+    headers: { ...rate.headers, ...standingHeaders(result.standing) },
+  };
 }
 
 /**
@@ -119,24 +146,84 @@ export async function place(rt: AdmissionDeps, principal: Principal, facts: Fact
  * hold is the configured `admission.multipartHold` (tokens, and USD for USD grants), on the
  * company's grants that cover every model. The body streams through unbuffered.
  */
-export async function admitMultipart(rt: AdmissionDeps, principal: Principal, endpoint: Endpoint, upload: Readable, contentType: string, feature: FeatureRate | undefined, now: Date): Promise<Admitted | Denial> {
-  if (!contentType.toLowerCase().startsWith('multipart/form-data')) return { kind: 'invalid_request', message: `${endpoint.path} expects a multipart/form-data upload.`, param: null, code: null };
+export async function admitMultipart(
+  rt: AdmissionDeps,
+  principal: Principal,
+  endpoint: Endpoint,
+  upload: Readable,
+  contentType: string,
+  feature: FeatureRate | undefined,
+  now: Date,
+): Promise<Admitted | Denial> {
+  if (!contentType.toLowerCase().startsWith('multipart/form-data'))
+    return {
+      kind: 'invalid_request',
+      message: `${endpoint.path} expects a multipart/form-data upload.`,
+      param: null,
+      code: null,
+    };
   const { tokens, usd: holdUsd } = rt.config.admission.multipartHold;
   const holdTokens = Math.ceil(Math.max(1, tokens) * (feature?.multiplier ?? 1));
-  const want: HoldRequest = { minTokens: holdTokens, maxTokens: holdTokens, clamp: false, maxPicoPerToken: Math.ceil((holdUsd * 1e12) / holdTokens) };
-  const placed = await place(rt, principal, { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null }, want, now);
+  const want: HoldRequest = {
+    minTokens: holdTokens,
+    maxTokens: holdTokens,
+    clamp: false,
+    maxPicoPerToken: Math.ceil((holdUsd * 1e12) / holdTokens),
+  };
+  const placed = await place(
+    rt,
+    principal,
+    { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null },
+    want,
+    now,
+  );
   if ('kind' in placed) return placed;
   const watched = watchMultipart(upload, contentType);
-  return { requestId: placed.requestId, principal, endpoint, held: true, model: null, stream: false, body: watched.body, hideUsage: false, multipart: watched.summary, feature, quotas: placed.quotas, headers: placed.headers };
+  return {
+    requestId: placed.requestId,
+    principal,
+    endpoint,
+    held: true,
+    model: null,
+    stream: false,
+    body: watched.body,
+    hideUsage: false,
+    multipart: watched.summary,
+    feature,
+    quotas: placed.quotas,
+    headers: placed.headers,
+  };
 }
 
 /**
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
  * cancelled) or not billed at all (a pass-through): no hold, no balance check.
  */
-export async function openRow(rt: Pick<Runtime, 'ledger'>, principal: Principal, endpoint: Endpoint | undefined, path: string, body: Readable | Uint8Array | undefined, stream: boolean, now: Date): Promise<Admitted> {
+export async function openRow(
+  rt: Pick<Runtime, 'ledger'>,
+  principal: Principal,
+  endpoint: Endpoint | undefined,
+  path: string,
+  body: Readable | Uint8Array | undefined,
+  stream: boolean,
+  now: Date,
+): Promise<Admitted> {
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
-  await rt.ledger.open({ ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream }, now);
-  return { requestId, principal, endpoint, held: false, model, stream, body, hideUsage: false, quotas: [], headers: {} };
+  await rt.ledger.open(
+    { ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream },
+    now,
+  );
+  return {
+    requestId,
+    principal,
+    endpoint,
+    held: false,
+    model,
+    stream,
+    body,
+    hideUsage: false,
+    quotas: [],
+    headers: {},
+  };
 }

@@ -22,10 +22,16 @@ type Json = Record<string, unknown>;
 /** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (nesting past `MAX_JSON_DEPTH` included). */
 export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
   // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
-  if (jsonDepth(raw) > MAX_JSON_DEPTH) return invalidRequest(`The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep');
+  if (jsonDepth(raw) > MAX_JSON_DEPTH)
+    return invalidRequest(
+      `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`,
+      null,
+      'json_too_deep',
+    );
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return invalidRequest('The request body must be a JSON object.');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      return invalidRequest('The request body must be a JSON object.');
     return { json: parsed as Json };
   } catch (err) {
     return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
@@ -37,10 +43,15 @@ export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
  * (which defaults to omni-moderation-latest) needs a `model`; `stream` must be a boolean when given.
  * `stream` is also true for an SSE speech request (`stream_format: "sse"`).
  */
-export function validateBody(body: Json, endpoint: Pick<Endpoint, 'free'>): { model: string; stream: boolean } | Denial {
+export function validateBody(
+  body: Json,
+  endpoint: Pick<Endpoint, 'free'>,
+): { model: string; stream: boolean } | Denial {
   const model = body.model ?? (endpoint.free ? 'omni-moderation-latest' : undefined);
-  if (typeof model !== 'string' || model.length === 0) return invalidRequest('you must provide a model parameter', 'model');
-  if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null) return invalidRequest("Invalid type for 'stream': expected a boolean.", 'stream');
+  if (typeof model !== 'string' || model.length === 0)
+    return invalidRequest('you must provide a model parameter', 'model');
+  if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null)
+    return invalidRequest("Invalid type for 'stream': expected a boolean.", 'stream');
   return { model, stream: body.stream === true || body.stream_format === 'sse' };
 }
 
@@ -63,13 +74,20 @@ export function priceModel(config: Config, model: string, now: Date): Priced | u
  * `defaultMaxOutputTokens` — plus `beyondTokens` (the built-in tools' allowance, see worst-case.ts),
  * times the feature rate, in tokens.
  */
-export function holdRequest(estimate: RequestEstimate, priced: Priced | undefined, multiplier: number, admission: Config['admission'], beyondTokens = 0): HoldRequest {
+export function holdRequest(
+  estimate: RequestEstimate,
+  priced: Priced | undefined,
+  multiplier: number,
+  admission: Config['admission'],
+  beyondTokens = 0,
+): HoldRequest {
   if (estimate.units) {
     const cost = priced ? costMicroUsd(estimate.units, priced.price) : 0;
     return { minTokens: cost, maxTokens: cost, clamp: false, maxPicoPerToken: 0, costOnly: true };
   }
   const policy = admission.noCeilingPolicy;
-  const output = estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : admission.defaultMaxOutputTokens);
+  const output =
+    estimate.outputCeiling ?? (policy === 'clamp' ? estimate.modelMaxOutput : admission.defaultMaxOutputTokens);
   return {
     minTokens: Math.ceil(estimate.promptTokens * multiplier),
     maxTokens: Math.ceil((estimate.promptTokens + output + beyondTokens) * multiplier),
@@ -86,10 +104,22 @@ export function holdRequest(estimate: RequestEstimate, priced: Priced | undefine
  * the hold that is not prompt or output (the tools' allowance). `body` is changed in place; the
  * client's bytes are kept when nothing changed.
  */
-export function rewriteBody(raw: Uint8Array, body: Json, endpoint: Endpoint, want: HoldRequest, holdTokens: number, estimate: RequestEstimate, multiplier: number, beyondTokens = 0): { body: Uint8Array | string; hideUsage: boolean } {
+export function rewriteBody(
+  raw: Uint8Array,
+  body: Json,
+  endpoint: Endpoint,
+  want: HoldRequest,
+  holdTokens: number,
+  estimate: RequestEstimate,
+  multiplier: number,
+  beyondTokens = 0,
+): { body: Uint8Array | string; hideUsage: boolean } {
   let changed = false;
   if (want.clamp && holdTokens < want.maxTokens && endpoint.ceilingParam) {
-    body[endpoint.ceilingParam] = Math.max(1, Math.floor((holdTokens / multiplier - estimate.promptTokens - beyondTokens) / estimate.choices));
+    body[endpoint.ceilingParam] = Math.max(
+      1,
+      Math.floor((holdTokens / multiplier - estimate.promptTokens - beyondTokens) / estimate.choices),
+    );
     changed = true;
   }
   let hideUsage = false;
@@ -109,7 +139,14 @@ export function rewriteBody(raw: Uint8Array, body: Json, endpoint: Endpoint, wan
  * `rate_limited` when a per-minute limit is reached, `insufficient_quota` when a quota or the grants
  * cannot cover the worst case. Nothing reaches the upstream unless this returns `Admitted`.
  */
-export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoint: Endpoint, raw: Uint8Array, feature: FeatureRate | undefined, now: Date): Promise<Admitted | Denial> {
+export async function admitJson(
+  rt: AdmissionDeps,
+  principal: Principal,
+  endpoint: Endpoint,
+  raw: Uint8Array,
+  feature: FeatureRate | undefined,
+  now: Date,
+): Promise<Admitted | Denial> {
   const parsed = parseJsonObject(raw);
   if (isDenial(parsed)) return parsed;
   const body = parsed.json;
@@ -121,7 +158,19 @@ export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoin
   if (endpoint.free) {
     const requestId = newRequestId();
     await rt.ledger.open({ ...facts, ...rowOf(requestId, principal) }, now);
-    return { requestId, principal, endpoint, held: false, model, stream, body: raw, hideUsage: false, feature, quotas: [], headers: {} };
+    return {
+      requestId,
+      principal,
+      endpoint,
+      held: false,
+      model,
+      stream,
+      body: raw,
+      hideUsage: false,
+      feature,
+      quotas: [],
+      headers: {},
+    };
   }
 
   const priced = priceModel(rt.config, model, now);
@@ -133,8 +182,29 @@ export async function admitJson(rt: AdmissionDeps, principal: Principal, endpoin
   const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
   const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
-  const placed = await place(rt, principal, { ...facts, estimatedPromptTokens: estimate.promptTokens, conversationId: context.conversationId ?? null }, want, now);
+  const placed = await place(
+    rt,
+    principal,
+    { ...facts, estimatedPromptTokens: estimate.promptTokens, conversationId: context.conversationId ?? null },
+    want,
+    now,
+  );
   if (isDenial(placed)) return placed;
   const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier, beyondTokens);
-  return { requestId: placed.requestId, principal, endpoint, held: true, model, stream, body: sent.body, hideUsage: sent.hideUsage, estimate, priced, feature, quotas: placed.quotas, headers: placed.headers, beyond };
+  return {
+    requestId: placed.requestId,
+    principal,
+    endpoint,
+    held: true,
+    model,
+    stream,
+    body: sent.body,
+    hideUsage: sent.hideUsage,
+    estimate,
+    priced,
+    feature,
+    quotas: placed.quotas,
+    headers: placed.headers,
+    beyond,
+  };
 }

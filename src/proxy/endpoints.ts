@@ -1,4 +1,11 @@
-import { chatStreamMeter, imageStreamMeter, responsesStreamMeter, speechStreamMeter, transcriptionStreamMeter, type StreamMeter } from '../metering/stream-meter.js';
+import {
+  chatStreamMeter,
+  imageStreamMeter,
+  responsesStreamMeter,
+  speechStreamMeter,
+  transcriptionStreamMeter,
+  type StreamMeter,
+} from '../metering/stream-meter.js';
 import type { OutputModality } from '../metering/usage.js';
 
 /**
@@ -32,10 +39,41 @@ export interface Endpoint {
 }
 
 const ENDPOINTS: Endpoint[] = [
-  { path: '/v1/chat/completions', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_completion_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
-  { path: '/v1/completions', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_tokens', streamUsageOption: true, streamMeter: chatStreamMeter },
-  { path: '/v1/responses', method: 'POST', body: 'json', output: 'text', ceilingParam: 'max_output_tokens', streamMeter: responsesStreamMeter, billsObject: 'response' },
-  { path: '/v1/responses/:id', method: 'GET', body: 'object', output: 'text', streamMeter: responsesStreamMeter, billsObject: 'response' },
+  {
+    path: '/v1/chat/completions',
+    method: 'POST',
+    body: 'json',
+    output: 'text',
+    ceilingParam: 'max_completion_tokens',
+    streamUsageOption: true,
+    streamMeter: chatStreamMeter,
+  },
+  {
+    path: '/v1/completions',
+    method: 'POST',
+    body: 'json',
+    output: 'text',
+    ceilingParam: 'max_tokens',
+    streamUsageOption: true,
+    streamMeter: chatStreamMeter,
+  },
+  {
+    path: '/v1/responses',
+    method: 'POST',
+    body: 'json',
+    output: 'text',
+    ceilingParam: 'max_output_tokens',
+    streamMeter: responsesStreamMeter,
+    billsObject: 'response',
+  },
+  {
+    path: '/v1/responses/:id',
+    method: 'GET',
+    body: 'object',
+    output: 'text',
+    streamMeter: responsesStreamMeter,
+    billsObject: 'response',
+  },
   { path: '/v1/responses/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'response' },
   { path: '/v1/embeddings', method: 'POST', body: 'json', output: 'text' },
   { path: '/v1/moderations', method: 'POST', body: 'json', output: 'text', free: true },
@@ -43,7 +81,13 @@ const ENDPOINTS: Endpoint[] = [
   { path: '/v1/images/edits', method: 'POST', body: 'multipart', output: 'image', streamMeter: imageStreamMeter },
   { path: '/v1/images/variations', method: 'POST', body: 'multipart', output: 'image' },
   { path: '/v1/audio/speech', method: 'POST', body: 'json', output: 'audio', streamMeter: speechStreamMeter },
-  { path: '/v1/audio/transcriptions', method: 'POST', body: 'multipart', output: 'text', streamMeter: transcriptionStreamMeter },
+  {
+    path: '/v1/audio/transcriptions',
+    method: 'POST',
+    body: 'multipart',
+    output: 'text',
+    streamMeter: transcriptionStreamMeter,
+  },
   { path: '/v1/audio/translations', method: 'POST', body: 'multipart', output: 'text' },
   { path: '/v1/batches/:id', method: 'GET', body: 'object', output: 'text', billsObject: 'batch' },
   { path: '/v1/batches/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'batch' },

@@ -20,9 +20,29 @@ export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: s
   const decision = decide(admitted, seen, upload, (model) => priceBook(rt.config).find(model, rt.clock()));
   const now = rt.clock();
   const outcome = 'settle' in decision ? decision.settle : decision.void;
-  const settled = await ('settle' in decision ? rt.ledger.settle(requestId, outcome, now) : rt.ledger.void(requestId, outcome, now));
-  counted(rt, { principal: admitted.principal, model: admitted.model, quotas: admitted.quotas }, pathAndQuery, outcome, settled);
-  rt.log.info({ requestId, clientRequestId: admitted.principal.clientRequestId ?? undefined, status: seen.httpStatus, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, latencyMs: seen.latencyMs, errorCode: outcome.errorCode }, 'request finished');
+  const settled = await ('settle' in decision
+    ? rt.ledger.settle(requestId, outcome, now)
+    : rt.ledger.void(requestId, outcome, now));
+  counted(
+    rt,
+    { principal: admitted.principal, model: admitted.model, quotas: admitted.quotas },
+    pathAndQuery,
+    outcome,
+    settled,
+  );
+  rt.log.info(
+    {
+      requestId,
+      clientRequestId: admitted.principal.clientRequestId ?? undefined,
+      status: seen.httpStatus,
+      usage: outcome.usageSource,
+      tokens: outcome.meteredTokens,
+      costMicroUsd: outcome.costMicroUsd,
+      latencyMs: seen.latencyMs,
+      errorCode: outcome.errorCode,
+    },
+    'request finished',
+  );
 }
 
 /**
@@ -30,9 +50,20 @@ export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: s
  * and, when it charged something, checks the quotas and grants it touched for threshold and spike
  * alerts. `settled` is what the ledger answered (false: the row was no longer held).
  */
-export function counted(rt: Pick<Runtime, 'metrics' | 'alerts'>, request: { principal: Principal; model: string | null; quotas: QuotaCheck[] }, pathAndQuery: string, outcome: Outcome, settled: Settled | boolean): void {
+export function counted(
+  rt: Pick<Runtime, 'metrics' | 'alerts'>,
+  request: { principal: Principal; model: string | null; quotas: QuotaCheck[] },
+  pathAndQuery: string,
+  outcome: Outcome,
+  settled: Settled | boolean,
+): void {
   const { principal, quotas } = request;
-  rt.metrics?.finished({ companyId: principal.companyId, model: request.model }, pathAndQuery, outcome.httpStatus, outcome);
+  rt.metrics?.finished(
+    { companyId: principal.companyId, model: request.model },
+    pathAndQuery,
+    outcome.httpStatus,
+    outcome,
+  );
   if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
     const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
     rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
@@ -41,5 +72,10 @@ export function counted(rt: Pick<Runtime, 'metrics' | 'alerts'>, request: { prin
 
 /** Runs `record` without waiting for it; a failure is logged (the hold then stays open until the next start). */
 export function settleLater(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): void {
-  record(rt, admitted, pathAndQuery, seen).catch((err: unknown) => rt.log.error({ err, requestId: admitted.requestId }, 'could not record the request; its hold stays open until the next start'));
+  record(rt, admitted, pathAndQuery, seen).catch((err: unknown) =>
+    rt.log.error(
+      { err, requestId: admitted.requestId },
+      'could not record the request; its hold stays open until the next start',
+    ),
+  );
 }

@@ -4,7 +4,17 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
  * Hop-by-hop headers (RFC 9110 §7.6.1 and RFC 9112): they describe one connection and are never
  * forwarded, nor is any header the `Connection` header names.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /**
  * Request headers tollgate never forwards: the caller's credentials wherever a client may put them
@@ -14,14 +24,35 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
  * `x-client-request-id` (tollgate sends its request id instead), and framing headers the HTTP
  * client sets itself (`host`, `content-length`).
  */
-const REQUEST_DROP = new Set(['authorization', 'api-key', 'x-api-key', 'openai-api-key', 'x-goog-api-key', 'openai-organization', 'openai-project', 'cookie', 'host', 'content-length', 'expect', 'x-tollgate-feature', 'x-client-request-id']);
+const REQUEST_DROP = new Set([
+  'authorization',
+  'api-key',
+  'x-api-key',
+  'openai-api-key',
+  'x-goog-api-key',
+  'openai-organization',
+  'openai-project',
+  'cookie',
+  'host',
+  'content-length',
+  'expect',
+  'x-tollgate-feature',
+  'x-client-request-id',
+]);
 
 /** Response headers that describe the operator's upstream account; never shown to callers. */
 const RESPONSE_DROP = new Set(['openai-organization', 'openai-project', 'set-cookie']);
 
 function connectionListed(value: string | string[] | undefined): Set<string> {
   const v = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return v ? new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) : new Set();
+  return v
+    ? new Set(
+        v
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean),
+      )
+    : new Set();
 }
 
 /**
@@ -30,7 +61,11 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
  * a streamed body as text it asks for `accept-encoding: identity`; otherwise the client's
  * `accept-encoding` passes through and the body comes back byte-for-byte as the upstream encoded it.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, upstreamKey: string, identity: boolean): Record<string, string> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  upstreamKey: string,
+  identity: boolean,
+): Record<string, string> {
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string> = {};
   for (const name in incoming) {
@@ -67,7 +102,11 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, bodyRewritt
  * (openai-openapi, "Debugging requests"): the ledger row and the upstream's logs then share an id,
  * unless the client sent its own. An upload streamed through keeps the client's `content-length`.
  */
-export function requestHeadersFor(incoming: IncomingHttpHeaders, upstreamKey: string, admitted: { requestId: string; stream: boolean; streamsBody: boolean }): Record<string, string> {
+export function requestHeadersFor(
+  incoming: IncomingHttpHeaders,
+  upstreamKey: string,
+  admitted: { requestId: string; stream: boolean; streamsBody: boolean },
+): Record<string, string> {
   const headers = upstreamRequestHeaders(incoming, upstreamKey, admitted.stream);
   headers['x-client-request-id'] ??= admitted.requestId;
   const length = incoming['content-length'];
@@ -86,7 +125,10 @@ export const firstHeader = (h: IncomingHttpHeaders, name: string): string | unde
  * `x-tollgate-request-id` and admission's own headers (rate limits, standing), and whether the
  * response is an SSE stream.
  */
-export function responseHeadersFor(upstream: IncomingHttpHeaders, admitted: { requestId: string; hideUsage: boolean; headers: Record<string, string> }): { headers: OutgoingHttpHeaders; isSse: boolean; hideUsage: boolean } {
+export function responseHeadersFor(
+  upstream: IncomingHttpHeaders,
+  admitted: { requestId: string; hideUsage: boolean; headers: Record<string, string> },
+): { headers: OutgoingHttpHeaders; isSse: boolean; hideUsage: boolean } {
   const isSse = (firstHeader(upstream, 'content-type') ?? '').startsWith('text/event-stream');
   const hideUsage = isSse && admitted.hideUsage;
   const headers = clientResponseHeaders(upstream, hideUsage);

@@ -24,13 +24,29 @@ export interface HiddenContext {
 const MAX_ID = 256;
 
 /** The hidden context of a request body (see the module comment); never throws on odd input. */
-export async function hiddenContext(reader: Pick<LedgerReader, 'contextTokens'>, companyId: string, path: string, model: string, body: Record<string, unknown>): Promise<HiddenContext> {
+export async function hiddenContext(
+  reader: Pick<LedgerReader, 'contextTokens'>,
+  companyId: string,
+  path: string,
+  model: string,
+  body: Record<string, unknown>,
+): Promise<HiddenContext> {
   if (path !== '/v1/responses') return { tokens: 0 };
-  const responseId = typeof body.previous_response_id === 'string' && body.previous_response_id.length <= MAX_ID ? body.previous_response_id : undefined;
+  const responseId =
+    typeof body.previous_response_id === 'string' && body.previous_response_id.length <= MAX_ID
+      ? body.previous_response_id
+      : undefined;
   const conv = body.conversation;
-  const rawConversation = typeof conv === 'string' ? conv : conv && typeof conv === 'object' && typeof (conv as { id?: unknown }).id === 'string' ? (conv as { id: string }).id : undefined;
+  const rawConversation =
+    typeof conv === 'string'
+      ? conv
+      : conv && typeof conv === 'object' && typeof (conv as { id?: unknown }).id === 'string'
+        ? (conv as { id: string }).id
+        : undefined;
   const conversationId = rawConversation && rawConversation.length <= MAX_ID ? rawConversation : undefined;
   if (!responseId && !conversationId) return { tokens: 0 };
   const recorded = await reader.contextTokens(companyId, { responseId, conversationId });
-  return recorded === undefined ? { tokens: maxInputTokens(model), conversationId, source: 'assumed' } : { tokens: recorded, conversationId, source: 'recorded' };
+  return recorded === undefined
+    ? { tokens: maxInputTokens(model), conversationId, source: 'assumed' }
+    : { tokens: recorded, conversationId, source: 'recorded' };
 }

@@ -11,7 +11,10 @@ import type { Observed } from './outcome.js';
 export const MAX_METERED_BODY = 64 * 1024 * 1024;
 
 /** The error that cuts a response whose decoded body passed `MAX_METERED_BODY` (code `upstream_body_too_large`). */
-export const bodyTooLarge = () => Object.assign(new Error(`the upstream response decodes to more than ${MAX_METERED_BODY} bytes`), { code: BODY_TOO_LARGE });
+export const bodyTooLarge = () =>
+  Object.assign(new Error(`the upstream response decodes to more than ${MAX_METERED_BODY} bytes`), {
+    code: BODY_TOO_LARGE,
+  });
 
 /** The `code` (else `type`) of an OpenAI-shaped error body, as a string; undefined when there is none. */
 export function errorCodeOfBody(text: string | undefined): string | undefined {

@@ -10,7 +10,13 @@ import type { Admitted } from './admission.js';
 import { imageToolPrice, type PriceLookup } from './worst-case.js';
 
 /** How a response ended, as the relay saw it. */
-export type Ending = 'complete' | 'client_disconnected' | 'upstream_stream_error' | 'upstream_timeout' | 'upstream_body_too_large' | 'upstream_event_too_large';
+export type Ending =
+  | 'complete'
+  | 'client_disconnected'
+  | 'upstream_stream_error'
+  | 'upstream_timeout'
+  | 'upstream_body_too_large'
+  | 'upstream_event_too_large';
 
 /** Everything the relay observed of one exchange. Durations in ms. */
 export interface Observed {
@@ -38,14 +44,25 @@ const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled'
  * built-in tool calls the response reported, when the request succeeded. A tier other than the
  * standard one is named in the version (`gpt-5@2025-08-07/priority`).
  */
-function rowCost(priceOf: PriceLookup, a: Admitted, seen: Observed, model: string, usage: Usage, priced: Priced): { nano: number; version: string; errorCode?: string } {
+function rowCost(
+  priceOf: PriceLookup,
+  a: Admitted,
+  seen: Observed,
+  model: string,
+  usage: Usage,
+  priced: Priced,
+): { nano: number; version: string; errorCode?: string } {
   const tier = seen.metered.serviceTier ?? a.beyond?.serviceTier;
   const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
   const plan = a.beyond?.toolPlan;
   const fees = ok ? toolFeesNano(model, plan, seen.metered.toolCalls, imageToolPrice(priceOf, plan)) : 0;
   const { unpriced } = tierPrice(priced.price, tier);
   const version = tier === 'flex' || (tier === 'priority' && !unpriced) ? `${priced.version}/${tier}` : priced.version;
-  return { nano: costNanoUsd(usage, priced.price, tier, fees), version, errorCode: unpriced ? 'service_tier_not_priced' : undefined };
+  return {
+    nano: costNanoUsd(usage, priced.price, tier, fees),
+    version,
+    errorCode: unpriced ? 'service_tier_not_priced' : undefined,
+  };
 }
 
 /** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
@@ -77,7 +94,12 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
  * A feature rate multiplies the metered tokens, never the cost. `priceOf` prices a model found
  * only after admission (an upload's form, the response), at the instant of settling.
  */
-export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | undefined, priceOf: PriceLookup): Decision {
+export function decide(
+  a: Admitted,
+  seen: Observed,
+  upload: MultipartSummary | undefined,
+  priceOf: PriceLookup,
+): Decision {
   const base = {
     httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
     returnedModel: seen.metered.model,
@@ -119,19 +141,30 @@ export function decide(a: Admitted, seen: Observed, upload: MultipartSummary | u
 
   if (!a.held) {
     // A retrieve or cancel: bill the object's usage once it is final, once per id.
-    const final = objectKind === 'batch' ? m.objectStatus === 'completed' : FINAL_RESPONSE.has(m.objectStatus ?? '') || (m.usage !== undefined && a.stream);
-    if (ok && m.usage && final && objectId) return charge(objectKind === 'batch' ? { ...m.usage, batch: true } : m.usage, 'upstream', billed);
+    const final =
+      objectKind === 'batch'
+        ? m.objectStatus === 'completed'
+        : FINAL_RESPONSE.has(m.objectStatus ?? '') || (m.usage !== undefined && a.stream);
+    if (ok && m.usage && final && objectId)
+      return charge(objectKind === 'batch' ? { ...m.usage, batch: true } : m.usage, 'upstream', billed);
     return { settle: nothing };
   }
   if (m.usage) return charge(m.usage, 'upstream', billed);
   if (ok && a.estimate?.units && seen.ending === 'complete') {
-    const units = a.estimate.units.images !== undefined && m.dataCount !== undefined ? { ...a.estimate.units, images: m.dataCount } : a.estimate.units;
+    const units =
+      a.estimate.units.images !== undefined && m.dataCount !== undefined
+        ? { ...a.estimate.units, images: m.dataCount }
+        : a.estimate.units;
     return charge(units, 'computed');
   }
   if (ok && upload && seen.ending === 'complete') {
-    if (endpoint.output === 'image' && m.dataCount !== undefined && model) return charge(imageUnits(model, upload.fields, m.dataCount), 'computed');
+    if (endpoint.output === 'image' && m.dataCount !== undefined && model)
+      return charge(imageUnits(model, upload.fields, m.dataCount), 'computed');
     if (m.duration !== undefined) return charge({ ...NO_TOKENS, seconds: m.duration }, 'computed');
-    return charge({ ...NO_TOKENS, seconds: Math.ceil((upload.fileBytes * 8) / ASSUMED_AUDIO_BITS_PER_SECOND) }, 'estimated');
+    return charge(
+      { ...NO_TOKENS, seconds: Math.ceil((upload.fileBytes * 8) / ASSUMED_AUDIO_BITS_PER_SECOND) },
+      'estimated',
+    );
   }
   if (ok && objectKind === 'response' && m.objectStatus && !FINAL_RESPONSE.has(m.objectStatus)) {
     return { settle: { ...nothing, errorCode: 'billed_on_completion' } };

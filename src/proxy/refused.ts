@@ -10,11 +10,18 @@ import type { Runtime } from '../runtime.js';
  * code label from `refusalLabel`), logs it (level info) and answers OpenAI's error.
  */
 export function refusedOnProxy(rt: Pick<Runtime, 'metrics' | 'log'>): OnDenied {
-  return (c: AppContext, denial: Denial) => refused(rt, c.req.path, c.get('principal')?.companyId ?? null, denial, c.get('started'));
+  return (c: AppContext, denial: Denial) =>
+    refused(rt, c.req.path, c.get('principal')?.companyId ?? null, denial, c.get('started'));
 }
 
 /** The same outside a hono route (the Realtime upgrade): `started` is when the request arrived (performance.now() ms). */
-export function refused(rt: Pick<Runtime, 'metrics' | 'log'>, path: string, companyId: string | null, denial: Denial, started: number): Response {
+export function refused(
+  rt: Pick<Runtime, 'metrics' | 'log'>,
+  path: string,
+  companyId: string | null,
+  denial: Denial,
+  started: number,
+): Response {
   const code = refusalLabel(denial);
   if (rt.metrics) {
     rt.metrics.admission(path, performance.now() - started);

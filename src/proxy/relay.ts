@@ -55,19 +55,36 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
 
   const ownership = admitted.ownership;
   // A list filtered by ownership is read as text: ask for it unencoded.
-  const headers = requestHeadersFor(req.headers, rt.upstream.apiKey, { requestId, stream: admitted.stream || ownership?.rewrite !== undefined, streamsBody: body instanceof Readable });
+  const headers = requestHeadersFor(req.headers, rt.upstream.apiKey, {
+    requestId,
+    stream: admitted.stream || ownership?.rewrite !== undefined,
+    streamsBody: body instanceof Readable,
+  });
   const sentAt = performance.now();
-  const sent = await send(rt.upstream, { method: req.method, pathAndQuery: req.pathAndQuery, headers, body }, abort.signal);
+  const sent = await send(
+    rt.upstream,
+    { method: req.method, pathAndQuery: req.pathAndQuery, headers, body },
+    abort.signal,
+  );
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
   if (!('res' in sent)) {
     outgoing.off('close', onClientGone);
     // The client leaving mid-body fails the upload stream: that is the client's doing, not the upstream's.
     const bodyCut = body instanceof Readable && body.readableAborted;
     const code = bodyCut ? 'client_disconnected' : sent.denial.code;
-    await record(rt, admitted, req.pathAndQuery, { httpStatus: bodyCut ? 400 : sent.httpStatus, ending: 'complete', metered: {}, errorCode: code, latencyMs: elapsed() });
+    await record(rt, admitted, req.pathAndQuery, {
+      httpStatus: bodyCut ? 400 : sent.httpStatus,
+      ending: 'complete',
+      metered: {},
+      errorCode: code,
+      latencyMs: elapsed(),
+    });
     if (bodyCut) {
       rt.log.info({ requestId, err: sent.denial.message }, 'client left before its request was sent upstream');
-      return errorResponse(invalidRequest('The request body was cut off before it was complete.', null, 'client_disconnected'), requestId);
+      return errorResponse(
+        invalidRequest('The request body was cut off before it was complete.', null, 'client_disconnected'),
+        requestId,
+      );
     }
     rt.log.warn({ requestId, err: sent.denial.message, code }, 'upstream request failed');
     return errorResponse(sent.denial, requestId);
@@ -76,12 +93,22 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
   const upstreamRequestId = firstHeader(res.headers, 'x-request-id');
   if (upstreamRefusedOurKey(res.statusCode)) {
     outgoing.off('close', onClientGone);
-    return refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode) => record(rt, admitted, req.pathAndQuery, { httpStatus: 502, ending: 'complete', metered: {}, errorCode, latencyMs: elapsed(), upstreamRequestId }));
+    return refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode) =>
+      record(rt, admitted, req.pathAndQuery, {
+        httpStatus: 502,
+        ending: 'complete',
+        metered: {},
+        errorCode,
+        latencyMs: elapsed(),
+        upstreamRequestId,
+      }),
+    );
   }
 
   const out = responseHeadersFor(res.headers, admitted);
   const ok = res.statusCode < 300;
-  const ownedJson = ownership !== undefined && /^application\/json\s*(;|$)/i.test(firstHeader(res.headers, 'content-type') ?? '');
+  const ownedJson =
+    ownership !== undefined && /^application\/json\s*(;|$)/i.test(firstHeader(res.headers, 'content-type') ?? '');
   // A list of owned objects is filtered before the client sees it: held back whole, then rewritten.
   const rewrite = !out.isSse && ok ? ownership?.rewrite : undefined;
   let watchEvents = out.isSse && ok && ownership?.observeEvent !== undefined;
@@ -101,7 +128,14 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
   const finish = (ending: Ending) => {
     outgoing.off('close', onClientGone);
     if (tap.text !== undefined && ok) ownership?.observe?.(tap.text, requestId);
-    settleLater(rt, admitted, req.pathAndQuery, { httpStatus: res.statusCode, ending, ...tap.observed(res.statusCode), latencyMs: elapsed(), ttfbMs, upstreamRequestId });
+    settleLater(rt, admitted, req.pathAndQuery, {
+      httpStatus: res.statusCode,
+      ending,
+      ...tap.observed(res.statusCode),
+      latencyMs: elapsed(),
+      ttfbMs,
+      upstreamRequestId,
+    });
   };
 
   if (!rewrite) outgoing.writeHead(res.statusCode, out.headers);
@@ -137,7 +171,12 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
       rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
       finish(code);
       if (out.isSse) {
-        const error = { message: `The upstream stream broke off: ${(err as Error).message}`, type: 'server_error', param: null, code };
+        const error = {
+          message: `The upstream stream broke off: ${(err as Error).message}`,
+          type: 'server_error',
+          param: null,
+          code,
+        };
         outgoing.end(`data: ${JSON.stringify({ error })}\n\n`);
       } else {
         outgoing.destroy(err as Error);

@@ -6,7 +6,9 @@ import type { Upstream } from './upstream.js';
 /** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
 export function timeoutCode(err: unknown): 'upstream_timeout' | undefined {
   const code = (err as { code?: string }).code;
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : undefined;
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+    ? 'upstream_timeout'
+    : undefined;
 }
 
 /** Why the upstream gave no response: the denial to answer, and the HTTP status to record (0: the client left first). */
@@ -21,7 +23,12 @@ export interface SendFailure {
  */
 export async function send(
   upstream: Pick<Upstream, 'request'>,
-  req: { method: Dispatcher.HttpMethod; pathAndQuery: string; headers: Record<string, string>; body?: Uint8Array | string | Readable },
+  req: {
+    method: Dispatcher.HttpMethod;
+    pathAndQuery: string;
+    headers: Record<string, string>;
+    body?: Uint8Array | string | Readable;
+  },
   signal: AbortSignal,
 ): Promise<{ res: Dispatcher.ResponseData } | SendFailure> {
   try {
@@ -29,6 +36,9 @@ export async function send(
   } catch (err) {
     const code = signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
     const status = code === 'upstream_timeout' ? 504 : 502;
-    return { denial: { kind: 'upstream_failed', code, message: (err as Error).message }, httpStatus: signal.aborted ? 0 : status };
+    return {
+      denial: { kind: 'upstream_failed', code, message: (err as Error).message },
+      httpStatus: signal.aborted ? 0 : status,
+    };
   }
 }

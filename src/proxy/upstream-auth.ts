@@ -23,7 +23,13 @@ export function upstreamRefusedOurKey(status: number): boolean {
  * it (`tollgate_upstream_auth_failures_total`), records the row through `record` with code
  * `upstream_auth_failed`, and returns the caller's 502.
  */
-export async function refuseUpstreamAuthFailure(rt: Pick<Runtime, 'metrics' | 'log'>, requestId: string, pathAndQuery: string, res: Dispatcher.ResponseData, record: (errorCode: string) => Promise<void>): Promise<Response> {
+export async function refuseUpstreamAuthFailure(
+  rt: Pick<Runtime, 'metrics' | 'log'>,
+  requestId: string,
+  pathAndQuery: string,
+  res: Dispatcher.ResponseData,
+  record: (errorCode: string) => Promise<void>,
+): Promise<Response> {
   let upstreamError = '';
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -36,6 +42,9 @@ export async function refuseUpstreamAuthFailure(rt: Pick<Runtime, 'metrics' | 'l
   res.body.destroy();
   await record(UPSTREAM_AUTH_FAILED);
   rt.metrics?.upstreamAuthFailed(res.statusCode);
-  rt.log.error({ requestId, status: res.statusCode, path: pathAndQuery, upstreamError: upstreamError.slice(0, LOGGED_BODY) }, "the upstream refused tollgate's API key: check upstream.apiKeyEnv and the key's organisation and project");
+  rt.log.error(
+    { requestId, status: res.statusCode, path: pathAndQuery, upstreamError: upstreamError.slice(0, LOGGED_BODY) },
+    "the upstream refused tollgate's API key: check upstream.apiKeyEnv and the key's organisation and project",
+  );
   return errorResponse({ kind: 'upstream_auth_failed' }, requestId);
 }

@@ -40,7 +40,13 @@ export class Upstream {
    * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
    * headers arrive; the body is read by the caller. Rejects on connection errors and on `signal` abort.
    */
-  request(opts: { method: Dispatcher.HttpMethod; pathAndQuery: string; headers: Record<string, string>; body?: Uint8Array | string | Readable; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+  request(opts: {
+    method: Dispatcher.HttpMethod;
+    pathAndQuery: string;
+    headers: Record<string, string>;
+    body?: Uint8Array | string | Readable;
+    signal: AbortSignal;
+  }): Promise<Dispatcher.ResponseData> {
     return this.pool.request({
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,

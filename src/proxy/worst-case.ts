@@ -31,7 +31,13 @@ export function imageToolPrice(priceOf: PriceLookup, plan: ToolPlan | undefined)
  * held as tokens at `price`'s highest per-token rate, so a USD grant reserves at least the fees
  * (a tokens grant, which never pays fees, reserves a little more than it needs).
  */
-export function beyondPrompt(priceOf: PriceLookup, path: string, model: string, body: Record<string, unknown>, price: PriceConfig | undefined): Beyond {
+export function beyondPrompt(
+  priceOf: PriceLookup,
+  path: string,
+  model: string,
+  body: Record<string, unknown>,
+  price: PriceConfig | undefined,
+): Beyond {
   const serviceTier = typeof body.service_tier === 'string' ? body.service_tier : undefined;
   if (path !== '/v1/responses' && path !== '/v1/chat/completions') return { serviceTier, toolTokens: 0, feeTokens: 0 };
   const toolPlan = toolPlanOf(model, body);

@@ -29,10 +29,19 @@ const refusal = (message: string) => invalidRequest(message, null, 'unmeterable_
  * is refused; with `"allow_unlimited"`, one whose model (`session.model`, or the beta's `model`) an
  * active unlimited grant of the company covers is forwarded and recorded on an unbilled row.
  */
-export async function admitClientSecret(rt: Runtime, principal: Principal, incoming: IncomingMessage, path: string, now: Date): Promise<Admitted | Denial> {
-  const direct = 'A browser using an ephemeral Realtime secret talks to OpenAI directly, so tollgate cannot meter that session or cut it off when the grant runs out.';
+export async function admitClientSecret(
+  rt: Runtime,
+  principal: Principal,
+  incoming: IncomingMessage,
+  path: string,
+  now: Date,
+): Promise<Admitted | Denial> {
+  const direct =
+    'A browser using an ephemeral Realtime secret talks to OpenAI directly, so tollgate cannot meter that session or cut it off when the grant runs out.';
   if (rt.config.realtime.clientSecrets === 'refuse') {
-    return refusal(`${direct} Open the session through tollgate instead: the WebSocket at /v1/realtime (browsers authenticate with the "openai-insecure-api-key.<key>" subprotocol). Your administrator can allow client secrets for companies with an unlimited grant ("realtime.clientSecrets": "allow_unlimited").`);
+    return refusal(
+      `${direct} Open the session through tollgate instead: the WebSocket at /v1/realtime (browsers authenticate with the "openai-insecure-api-key.<key>" subprotocol). Your administrator can allow client secrets for companies with an unlimited grant ("realtime.clientSecrets": "allow_unlimited").`,
+    );
   }
   const raw = await readBody(incoming, MAX_BODY);
   if (raw === 'too_large') return invalidRequest(`Request body too large: the limit for ${path} is ${MAX_BODY} bytes.`);
@@ -42,9 +51,12 @@ export async function admitClientSecret(rt: Runtime, principal: Principal, incom
   } catch (err) {
     return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
   }
-  const model = typeof body?.session?.model === 'string' ? body.session.model : typeof body?.model === 'string' ? body.model : null;
+  const model =
+    typeof body?.session?.model === 'string' ? body.session.model : typeof body?.model === 'string' ? body.model : null;
   if (!unlimitedFor(rt, principal.companyId, model, now)) {
-    return refusal(`${direct} Client secrets are allowed only for a model an unlimited grant of your company covers${model ? `, and none covers '${model}'` : '; name the session\'s model'}.`);
+    return refusal(
+      `${direct} Client secrets are allowed only for a model an unlimited grant of your company covers${model ? `, and none covers '${model}'` : "; name the session's model"}.`,
+    );
   }
   const admitted = await openRow(rt, principal, undefined, path, undefined, false, now);
   return { ...admitted, model, body: raw };
@@ -54,6 +66,10 @@ export async function admitClientSecret(rt: Runtime, principal: Principal, incom
 function unlimitedFor(rt: Runtime, companyId: string, model: string | null, now: Date): boolean {
   if (!model) return false;
   return (rt.config.companies[companyId]?.allocations ?? []).some(
-    (a) => a.unlimited === true && (!a.startsAt || a.startsAt <= now) && (!a.expiresAt || a.expiresAt > now) && (!a.models || a.models.includes(model) || a.models.includes(modelFamily(model))),
+    (a) =>
+      a.unlimited === true &&
+      (!a.startsAt || a.startsAt <= now) &&
+      (!a.expiresAt || a.expiresAt > now) &&
+      (!a.models || a.models.includes(model) || a.models.includes(modelFamily(model))),
   );
 }

@@ -22,17 +22,23 @@ const DROPPED = ['openai-insecure-api-key.', 'openai-organization.', 'openai-pro
 /** The subprotocols a request offers, in order. */
 export function offeredProtocols(req: IncomingMessage): string[] {
   const raw = req.headers['sec-websocket-protocol'];
-  return (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  return (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** Reads the credential and the protocols to forward from an upgrade request. */
 export function readHandshake(req: IncomingMessage): Handshake {
   const offered = offeredProtocols(req);
   const keyProtocol = offered.find((p) => p.startsWith(KEY_PROTOCOL));
-  const authorization = req.headers.authorization ?? (keyProtocol ? `Bearer ${keyProtocol.slice(KEY_PROTOCOL.length)}` : undefined);
+  const authorization =
+    req.headers.authorization ?? (keyProtocol ? `Bearer ${keyProtocol.slice(KEY_PROTOCOL.length)}` : undefined);
   const betaProtocol = offered.find((p) => p.startsWith('openai-beta.'));
   const betaHeader = req.headers['openai-beta'];
-  const openaiBeta = (Array.isArray(betaHeader) ? betaHeader[0] : betaHeader) ?? (betaProtocol ? betaProtocol.slice('openai-beta.'.length).replace(/-(v\d+)$/, '=$1') : undefined);
+  const openaiBeta =
+    (Array.isArray(betaHeader) ? betaHeader[0] : betaHeader) ??
+    (betaProtocol ? betaProtocol.slice('openai-beta.'.length).replace(/-(v\d+)$/, '=$1') : undefined);
   return { authorization, upstreamProtocols: offered.filter((p) => !DROPPED.some((d) => p.startsWith(d))), openaiBeta };
 }
 

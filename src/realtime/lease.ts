@@ -67,7 +67,13 @@ export class SessionLedger {
   }
 
   private rowFacts(model: string | null): Facts {
-    return { endpoint: REALTIME_ENDPOINT, requestedModel: model, stream: true, sessionId: this.facts.sessionId, feature: this.facts.feature?.name ?? null };
+    return {
+      endpoint: REALTIME_ENDPOINT,
+      requestedModel: model,
+      stream: true,
+      sessionId: this.facts.sessionId,
+      feature: this.facts.feature?.name ?? null,
+    };
   }
 
   /**
@@ -86,7 +92,12 @@ export class SessionLedger {
     };
     const placed = await place(this.rt, this.facts.principal, this.rowFacts(this.facts.model), want, this.rt.clock());
     if (isDenial(placed)) return refusalOf(placed);
-    return { requestId: placed.requestId, holdTokens: placed.holdTokens, quotas: placed.quotas, headers: placed.headers };
+    return {
+      requestId: placed.requestId,
+      holdTokens: placed.holdTokens,
+      quotas: placed.quotas,
+      headers: placed.headers,
+    };
   }
 
   /**
@@ -95,7 +106,12 @@ export class SessionLedger {
    * lease was free), a row is written and settled at once: its charge is taken from the grants as
    * a settle does, beyond the balance if need be (recorded as overdraft).
    */
-  async chargeResponse(lease: Lease | undefined, usage: Usage, source: 'upstream' | 'estimated', extra: Pick<Outcome, 'latencyMs' | 'errorCode' | 'returnedModel'>): Promise<void> {
+  async chargeResponse(
+    lease: Lease | undefined,
+    usage: Usage,
+    source: 'upstream' | 'estimated',
+    extra: Pick<Outcome, 'latencyMs' | 'errorCode' | 'returnedModel'>,
+  ): Promise<void> {
     const outcome = this.outcome(this.facts.model, this.priced, usage, source, extra);
     await this.settle(lease ?? (await this.openRow(this.facts.model)), outcome);
   }
@@ -110,18 +126,39 @@ export class SessionLedger {
     const outcome = this.outcome(model, priced, usage, 'upstream', { latencyMs: 0 });
     const byUnit = usage.seconds !== undefined && usage.totalTokens === 0;
     const want = byUnit
-      ? { minTokens: outcome.costMicroUsd, maxTokens: outcome.costMicroUsd, clamp: false, maxPicoPerToken: 0, costOnly: true }
-      : { minTokens: outcome.meteredTokens, maxTokens: outcome.meteredTokens, clamp: false, maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / this.multiplier) : 0 };
+      ? {
+          minTokens: outcome.costMicroUsd,
+          maxTokens: outcome.costMicroUsd,
+          clamp: false,
+          maxPicoPerToken: 0,
+          costOnly: true,
+        }
+      : {
+          minTokens: outcome.meteredTokens,
+          maxTokens: outcome.meteredTokens,
+          clamp: false,
+          maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / this.multiplier) : 0,
+        };
     const placed = await place(this.rt, this.facts.principal, this.rowFacts(model), want, this.rt.clock(), false);
     const covered = !isDenial(placed);
-    const lease = !isDenial(placed) ? { requestId: placed.requestId, holdTokens: placed.holdTokens, quotas: placed.quotas, headers: {} } : await this.openRow(model);
+    const lease = !isDenial(placed)
+      ? { requestId: placed.requestId, holdTokens: placed.holdTokens, quotas: placed.quotas, headers: {} }
+      : await this.openRow(model);
     await this.settle(lease, outcome);
     return covered;
   }
 
   /** Settles a lease no response used (the session ended first): nothing charged, `error_code` says why the session ended. */
   async release(lease: Lease, latencyMs: number, errorCode: string | undefined): Promise<void> {
-    await this.settle(lease, { httpStatus: SWITCHING_PROTOCOLS, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0, latencyMs, errorCode, upstreamRequestId: this.upstreamSessionId });
+    await this.settle(lease, {
+      httpStatus: SWITCHING_PROTOCOLS,
+      usageSource: 'none',
+      meteredTokens: 0,
+      costMicroUsd: 0,
+      latencyMs,
+      errorCode,
+      upstreamRequestId: this.upstreamSessionId,
+    });
   }
 
   /** Voids a lease when the upstream refused the session: nothing charged, with the upstream's status and code. */
@@ -129,10 +166,21 @@ export class SessionLedger {
     const now = this.rt.clock();
     const outcome = { httpStatus, usageSource: 'none' as const, latencyMs, errorCode };
     await this.rt.ledger.void(lease.requestId, outcome, now);
-    this.rt.metrics?.finished({ companyId: this.facts.principal.companyId, model: this.facts.model }, REALTIME_ENDPOINT, httpStatus, { ...outcome, costMicroUsd: 0 });
+    this.rt.metrics?.finished(
+      { companyId: this.facts.principal.companyId, model: this.facts.model },
+      REALTIME_ENDPOINT,
+      httpStatus,
+      { ...outcome, costMicroUsd: 0 },
+    );
   }
 
-  private outcome(model: string | null, priced: Priced | undefined, usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> & { latencyMs: number }): Outcome {
+  private outcome(
+    model: string | null,
+    priced: Priced | undefined,
+    usage: Usage,
+    usageSource: Outcome['usageSource'],
+    extra: Partial<Outcome> & { latencyMs: number },
+  ): Outcome {
     const nano = priced ? costNanoUsd(usage, priced.price) : 0;
     return {
       httpStatus: SWITCHING_PROTOCOLS,
@@ -153,7 +201,10 @@ export class SessionLedger {
   private async openRow(model: string | null): Promise<Lease> {
     const { principal } = this.facts;
     const requestId = newRequestId();
-    await this.rt.ledger.open({ ...this.rowFacts(model), ...rowOf(requestId, principal, this.facts.sessionId) }, this.rt.clock());
+    await this.rt.ledger.open(
+      { ...this.rowFacts(model), ...rowOf(requestId, principal, this.facts.sessionId) },
+      this.rt.clock(),
+    );
     return { requestId, holdTokens: 0, quotas: [], headers: {} };
   }
 
@@ -163,12 +214,32 @@ export class SessionLedger {
     const { principal } = this.facts;
     const now = rt.clock();
     const settled = await rt.ledger.settle(lease.requestId, outcome, now);
-    counted(rt, { principal, model: outcome.model ?? this.facts.model, quotas: lease.quotas }, REALTIME_ENDPOINT, outcome, settled);
-    rt.log.info({ requestId: lease.requestId, sessionId: this.facts.sessionId, usage: outcome.usageSource, tokens: outcome.meteredTokens, costMicroUsd: outcome.costMicroUsd, errorCode: outcome.errorCode }, 'realtime row settled');
+    counted(
+      rt,
+      { principal, model: outcome.model ?? this.facts.model, quotas: lease.quotas },
+      REALTIME_ENDPOINT,
+      outcome,
+      settled,
+    );
+    rt.log.info(
+      {
+        requestId: lease.requestId,
+        sessionId: this.facts.sessionId,
+        usage: outcome.usageSource,
+        tokens: outcome.meteredTokens,
+        costMicroUsd: outcome.costMicroUsd,
+        errorCode: outcome.errorCode,
+      },
+      'realtime row settled',
+    );
   }
 }
 
 /** The code and message of a refusal `place` answered with (a rate limit or a quota, both 429). */
 function refusalOf(denial: Denial): LeaseRefusal {
-  return { code: denial.kind === 'rate_limited' ? 'rate_limit_exceeded' : 'insufficient_quota', message: toOpenAIError(denial).body.message, denial };
+  return {
+    code: denial.kind === 'rate_limited' ? 'rate_limit_exceeded' : 'insufficient_quota',
+    message: toOpenAIError(denial).body.message,
+    denial,
+  };
 }

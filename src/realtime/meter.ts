@@ -11,16 +11,29 @@ import { base64Bytes, responseUsage, transcriptionUsage, type PartialOutput } fr
 /** What one server event means for billing; undefined for the events billing ignores. */
 export type Signal =
   | { kind: 'response.created'; responseId: string }
-  | { kind: 'response.done'; responseId: string; usage?: Usage; status?: string; errorCode?: string; seen: PartialOutput }
+  | {
+      kind: 'response.done';
+      responseId: string;
+      usage?: Usage;
+      status?: string;
+      errorCode?: string;
+      seen: PartialOutput;
+    }
   | { kind: 'transcription'; model: string | undefined; usage?: Usage };
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const obj = (v: unknown): Json | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 const TEXT_DELTAS = new Set(['response.output_text.delta', 'response.text.delta']);
 const AUDIO_DELTAS = new Set(['response.output_audio.delta', 'response.audio.delta']);
-const SESSION_EVENTS = new Set(['session.created', 'session.updated', 'transcription_session.created', 'transcription_session.updated']);
+const SESSION_EVENTS = new Set([
+  'session.created',
+  'session.updated',
+  'transcription_session.created',
+  'transcription_session.updated',
+]);
 
 /** One session's reading of the server events: session facts and the output of responses in flight. */
 export class RealtimeMeter {
@@ -65,7 +78,14 @@ export class RealtimeMeter {
       const seen = this.partialOf(responseId);
       this.partial.delete(responseId);
       const error = obj(obj(response?.status_details)?.error);
-      return { kind: 'response.done', responseId, usage: responseUsage(response?.usage), status: str(response?.status), errorCode: str(error?.code) ?? str(error?.type), seen };
+      return {
+        kind: 'response.done',
+        responseId,
+        usage: responseUsage(response?.usage),
+        status: str(response?.status),
+        errorCode: str(error?.code) ?? str(error?.type),
+        seen,
+      };
     }
     if (type === 'conversation.item.input_audio_transcription.completed') {
       return { kind: 'transcription', model: this.transcriptionModel, usage: transcriptionUsage(event.usage) };
@@ -83,6 +103,7 @@ export class RealtimeMeter {
     this.upstreamSessionId = str(session.id) ?? this.upstreamSessionId;
     const ga = obj(obj(obj(session.audio)?.input)?.transcription);
     const beta = obj(session.input_audio_transcription);
-    if ('audio' in session || 'input_audio_transcription' in session) this.transcriptionModel = str(ga?.model) ?? str(beta?.model);
+    if ('audio' in session || 'input_audio_transcription' in session)
+      this.transcriptionModel = str(ga?.model) ?? str(beta?.model);
   }
 }

@@ -22,7 +22,8 @@ interface InFlight {
 }
 
 /** Close codes a peer may send (RFC 6455 §7.4); others (1005, 1006, 1015) are replaced by 1000. */
-const sendable = (code: number) => (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+const sendable = (code: number) =>
+  (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 
 let eventSeq = 0;
 
@@ -86,7 +87,15 @@ export class RealtimeSession {
     client.on('error', () => client.terminate());
     upstream.on('error', () => upstream.terminate());
     const maxMs = rt.config.realtime.maxSessionSeconds * 1000;
-    this.timer = setTimeout(() => this.cut({ code: 'session_expired', message: `Your session hit the maximum duration of ${rt.config.realtime.maxSessionSeconds} seconds allowed by tollgate.`, closeCode: 1000 }), maxMs);
+    this.timer = setTimeout(
+      () =>
+        this.cut({
+          code: 'session_expired',
+          message: `Your session hit the maximum duration of ${rt.config.realtime.maxSessionSeconds} seconds allowed by tollgate.`,
+          closeCode: 1000,
+        }),
+      maxMs,
+    );
     this.timer.unref();
   }
 
@@ -127,13 +136,17 @@ export class RealtimeSession {
       this.inFlight.delete(signal.responseId);
       const latencyMs = flight ? Math.round((performance.now() - flight.startedAt) * 1000) / 1000 : 0;
       if (signal.usage) this.lastInputTokens = signal.usage.inputTokens;
-      const usage = signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, signal.seen);
+      const usage =
+        signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, signal.seen);
       const errorCode = signal.status === 'failed' ? (signal.errorCode ?? 'response_failed') : undefined;
       const renewal = this.track(
         (async () => {
           await this.renewal;
           const lease = await flight?.lease;
-          await this.ledger.chargeResponse(lease, usage, signal.usage ? 'upstream' : 'estimated', { latencyMs, errorCode });
+          await this.ledger.chargeResponse(lease, usage, signal.usage ? 'upstream' : 'estimated', {
+            latencyMs,
+            errorCode,
+          });
           if (!this.cutOff && !this.ended && this.free.length === 0) {
             const renewed = await this.admit();
             if (renewed && 'requestId' in renewed) this.free.push(renewed);
@@ -150,7 +163,15 @@ export class RealtimeSession {
     if (signal.usage) {
       // The model comes from the session the upstream confirmed; unknown, the row is flagged model_not_priced.
       const model = signal.model ?? 'unknown-transcription-model';
-      this.track(this.ledger.chargeTranscription(model, signal.usage).then((covered) => covered || this.cut(quotaCut('The grants or a quota could not cover this session\'s input transcription.'))));
+      this.track(
+        this.ledger
+          .chargeTranscription(model, signal.usage)
+          .then(
+            (covered) =>
+              covered ||
+              this.cut(quotaCut("The grants or a quota could not cover this session's input transcription.")),
+          ),
+      );
     }
   }
 
@@ -239,8 +260,17 @@ export class RealtimeSession {
 
   /** Sends the client an OpenAI-shaped `error` server event. */
   private sendError(code: string, message: string, clientEventId: string | null): void {
-    const type = code === 'session_expired' ? 'invalid_request_error' : code === 'rate_limit_exceeded' ? 'requests' : 'insufficient_quota';
-    const event = { type: 'error', event_id: `event_tollgate_${++eventSeq}`, error: { type, code, message, param: null, event_id: clientEventId } };
+    const type =
+      code === 'session_expired'
+        ? 'invalid_request_error'
+        : code === 'rate_limit_exceeded'
+          ? 'requests'
+          : 'insufficient_quota';
+    const event = {
+      type: 'error',
+      event_id: `event_tollgate_${++eventSeq}`,
+      error: { type, code, message, param: null, event_id: clientEventId },
+    };
     this.toClient.send(JSON.stringify(event), false);
   }
 
@@ -251,7 +281,8 @@ export class RealtimeSession {
     this.ended = true;
     clearTimeout(this.timer);
     const normal = code === 1000 || code === 1001;
-    this.endReason = this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
+    this.endReason =
+      this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
     this.cutShortCode = this.cutOff?.code ?? (side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
     void this.finish();
   }
@@ -266,14 +297,24 @@ export class RealtimeSession {
     try {
       while (this.work.size) await Promise.allSettled([...this.work]);
       for (const [id, flight] of this.inFlight) {
-        const usage = estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, this.meter.partialOf(id));
+        const usage = estimateCutResponse(
+          this.ledger.facts.model ?? '',
+          this.lastInputTokens,
+          this.meter.partialOf(id),
+        );
         const latencyMs = Math.round((performance.now() - flight.startedAt) * 1000) / 1000;
-        await this.ledger.chargeResponse(await flight.lease, usage, 'estimated', { latencyMs, errorCode: this.cutShortCode });
+        await this.ledger.chargeResponse(await flight.lease, usage, 'estimated', {
+          latencyMs,
+          errorCode: this.cutShortCode,
+        });
       }
       this.inFlight.clear();
       for (const lease of this.free.splice(0)) await this.ledger.release(lease, this.elapsed(), this.endReason);
     } catch (err) {
-      this.rt.log.error({ err, sessionId: this.ledger.facts.sessionId }, 'could not settle a realtime session; its holds stay open until the next start');
+      this.rt.log.error(
+        { err, sessionId: this.ledger.facts.sessionId },
+        'could not settle a realtime session; its holds stay open until the next start',
+      );
     } finally {
       this.resolveDone();
     }
@@ -301,7 +342,9 @@ function responseCreate(data: Buffer): { eventId: string | null } | undefined {
   if (!data.includes('response.create')) return undefined;
   try {
     const event = JSON.parse(data.toString('utf8')) as { type?: unknown; event_id?: unknown };
-    return event.type === 'response.create' ? { eventId: typeof event.event_id === 'string' ? event.event_id : null } : undefined;
+    return event.type === 'response.create'
+      ? { eventId: typeof event.event_id === 'string' ? event.event_id : null }
+      : undefined;
   } catch {
     return undefined;
   }

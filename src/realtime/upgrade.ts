@@ -54,17 +54,32 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
     const url = new URL(req.url ?? '/', 'http://tollgate');
     const path = url.pathname.replace(/\/+$/, '');
     if (path !== REALTIME_ENDPOINT) {
-      return writeHttp(socket, errorResponse({ kind: 'not_found', message: `Invalid URL (GET ${url.pathname})`, param: null, code: null } satisfies Denial));
+      return writeHttp(
+        socket,
+        errorResponse({
+          kind: 'not_found',
+          message: `Invalid URL (GET ${url.pathname})`,
+          param: null,
+          code: null,
+        } satisfies Denial),
+      );
     }
     const handshake = readHandshake(req);
     const principal = await authenticateBearer(rt.keys, rt.jwt, handshake.authorization, now);
-    if (typeof principal === 'string') return writeHttp(socket, refused(rt, path, null, { kind: 'invalid_api_key', reason: principal }, started));
+    if (typeof principal === 'string')
+      return writeHttp(socket, refused(rt, path, null, { kind: 'invalid_api_key', reason: principal }, started));
     const refuse = (denial: Denial) => writeHttp(socket, refused(rt, path, principal.companyId, denial, started));
 
     const model = url.searchParams.get('model');
     const transcriptionOnly = url.searchParams.get('intent') === 'transcription';
     if (!model && !transcriptionOnly) return refuse(invalidRequest('you must provide a model parameter', 'model'));
-    if (url.searchParams.has('call_id')) return refuse(invalidRequest('tollgate does not relay sideband connections to calls (call_id): the call itself was not made through tollgate, so it cannot be metered.', 'call_id'));
+    if (url.searchParams.has('call_id'))
+      return refuse(
+        invalidRequest(
+          'tollgate does not relay sideband connections to calls (call_id): the call itself was not made through tollgate, so it cannot be metered.',
+          'call_id',
+        ),
+      );
     if (model && !priceBook(rt.config).find(model, now) && rt.config.admission.unpricedModels === 'reject') {
       return refuse({ kind: 'model_not_priced', model });
     }
@@ -99,15 +114,30 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const code = errorCodeOfBody(body) ?? `upstream_${res.statusCode}`;
-        void failed(res.statusCode ?? 502, code, new Response(body, { status: res.statusCode ?? 502, headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') } }));
+        void failed(
+          res.statusCode ?? 502,
+          code,
+          new Response(body, {
+            status: res.statusCode ?? 502,
+            headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
+          }),
+        );
       });
       res.on('error', () => void failed(502, 'upstream_unreachable', undefined));
     });
     upstream.once('error', (err) => {
       if (upstream.readyState === WebSocket.OPEN) return;
       const clientLeft = socket.destroyed;
-      const denial: Denial = { kind: 'upstream_failed', code: 'upstream_unreachable', message: `the session could not be opened: ${err.message}` };
-      void failed(clientLeft ? null : 502, clientLeft ? 'client_disconnected' : 'upstream_unreachable', clientLeft ? undefined : errorResponse(denial));
+      const denial: Denial = {
+        kind: 'upstream_failed',
+        code: 'upstream_unreachable',
+        message: `the session could not be opened: ${err.message}`,
+      };
+      void failed(
+        clientLeft ? null : 502,
+        clientLeft ? 'client_disconnected' : 'upstream_unreachable',
+        clientLeft ? undefined : errorResponse(denial),
+      );
     });
     upstream.once('open', () => {
       socket.off('close', clientGone);
@@ -116,12 +146,19 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
         void ledger.void(opening, null, elapsed(), 'client_disconnected');
         return;
       }
-      extraHeaders.set(req, { 'x-tollgate-session-id': sessionId, 'x-tollgate-request-id': opening.requestId, ...opening.headers });
+      extraHeaders.set(req, {
+        'x-tollgate-session-id': sessionId,
+        'x-tollgate-request-id': opening.requestId,
+        ...opening.headers,
+      });
       wss.handleUpgrade(req, socket, head, (client) => {
         const session = new RealtimeSession(rt, client, upstream, ledger, opening);
         sessions.add(session);
         void session.done.then(() => sessions.delete(session));
-        rt.log.info({ sessionId, requestId: opening.requestId, model, company: principal.companyId }, 'realtime session opened');
+        rt.log.info(
+          { sessionId, requestId: opening.requestId, model, company: principal.companyId },
+          'realtime session opened',
+        );
       });
     });
   }
@@ -134,7 +171,12 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
     target.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
     const headers: Record<string, string> = { authorization: `Bearer ${rt.upstream.apiKey}` };
     if (openaiBeta) headers['openai-beta'] = openaiBeta;
-    return new WebSocket(target, protocols, { headers, maxPayload: MAX_FRAME, handshakeTimeout: rt.config.upstream.timeouts.connectMs || undefined, perMessageDeflate: false });
+    return new WebSocket(target, protocols, {
+      headers,
+      maxPayload: MAX_FRAME,
+      handshakeTimeout: rt.config.upstream.timeouts.connectMs || undefined,
+      perMessageDeflate: false,
+    });
   }
 
   return {
@@ -149,7 +191,11 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
 async function writeHttp(socket: Duplex, res: Response): Promise<void> {
   if (socket.destroyed) return;
   const body = Buffer.from(await res.arrayBuffer());
-  const lines = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`, 'connection: close', `content-length: ${body.byteLength}`];
+  const lines = [
+    `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`,
+    'connection: close',
+    `content-length: ${body.byteLength}`,
+  ];
   res.headers.forEach((value, name) => {
     if (name !== 'content-length' && name !== 'connection') lines.push(`${name}: ${value}`);
   });

@@ -8,7 +8,8 @@ import { NO_TOKENS, parseUsage, type Usage } from '../metering/usage.js';
  */
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const obj = (v: unknown): Json | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 
 /**
@@ -79,10 +80,16 @@ export interface PartialOutput {
 export function estimateCutResponse(model: string, lastInputTokens: number, seen: PartialOutput): Usage {
   const textOut = seen.text ? countTokens(model, seen.text) : 0;
   const audioOut = Math.ceil((seen.audioBytes / PCM16_BYTES_PER_SECOND) * AUDIO_OUTPUT_TOKENS_PER_SECOND);
-  const out: Usage = { ...NO_TOKENS, inputTokens: lastInputTokens, outputTokens: textOut + audioOut, totalTokens: lastInputTokens + textOut + audioOut };
+  const out: Usage = {
+    ...NO_TOKENS,
+    inputTokens: lastInputTokens,
+    outputTokens: textOut + audioOut,
+    totalTokens: lastInputTokens + textOut + audioOut,
+  };
   if (audioOut) out.audioOutputTokens = audioOut;
   return out;
 }
 
 /** Bytes of audio a base64 `delta` carries. */
-export const base64Bytes = (b64: string): number => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+export const base64Bytes = (b64: string): number =>
+  Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);

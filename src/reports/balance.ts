@@ -60,7 +60,11 @@ export function scopeBalances(list: readonly GrantBalance[]): ScopeBalance[] {
  * by id). A company with no grant gets all-zero totals. Grants are listed in burn order, each with
  * the purchase record it names.
  */
-export async function balanceReport(ledger: Pick<Ledger, 'balance' | 'reader'>, now: Date, companyId?: string): Promise<CompanyBalance[]> {
+export async function balanceReport(
+  ledger: Pick<Ledger, 'balance' | 'reader'>,
+  now: Date,
+  companyId?: string,
+): Promise<CompanyBalance[]> {
   const companies = companyId !== undefined ? [companyId] : await ledger.reader.companies();
   return Promise.all(
     companies.map(async (id) => {
@@ -69,7 +73,10 @@ export async function balanceReport(ledger: Pick<Ledger, 'balance' | 'reader'>, 
       const refs = new Map((await ledger.reader.purchases(purchaseIds)).map((p) => [p.id, p]));
       return {
         ...b,
-        grants: b.grants.map((g) => ({ ...g, purchase: g.purchaseId !== null ? (refs.get(g.purchaseId) ?? null) : null })),
+        grants: b.grants.map((g) => ({
+          ...g,
+          purchase: g.purchaseId !== null ? (refs.get(g.purchaseId) ?? null) : null,
+        })),
         byModel: scopeBalances(b.grants),
       };
     }),

@@ -16,6 +16,9 @@ export function csvRecord(values: readonly (string | number | boolean | null | u
 }
 
 /** A whole CSV document: the header record, then one record per row. */
-export function toCsv(header: readonly string[], rows: readonly (readonly (string | number | boolean | null | undefined)[])[]): string {
+export function toCsv(
+  header: readonly string[],
+  rows: readonly (readonly (string | number | boolean | null | undefined)[])[],
+): string {
   return csvRecord(header) + rows.map(csvRecord).join('');
 }

@@ -22,7 +22,9 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 export function parseInstant(text: string, what: string): string {
   const ms = Date.parse(text);
   if ((!OFFSET.test(text) && !DATE_ONLY.test(text)) || Number.isNaN(ms)) {
-    throw new Error(`${what}: expected an ISO 8601 instant with an offset (2026-11-24T00:00:00Z) or a date (2026-11-24), got "${text}"`);
+    throw new Error(
+      `${what}: expected an ISO 8601 instant with an offset (2026-11-24T00:00:00Z) or a date (2026-11-24), got "${text}"`,
+    );
   }
   return new Date(ms).toISOString();
 }
@@ -35,9 +37,11 @@ export function parseInstant(text: string, what: string): string {
  */
 export function resolveWindow(spec: WindowSpec, now: Date): { since?: string; until?: string } {
   if (spec.period !== undefined) {
-    if (spec.since !== undefined || spec.until !== undefined) throw new Error('give either a period or since/until, not both');
+    if (spec.since !== undefined || spec.until !== undefined)
+      throw new Error('give either a period or since/until, not both');
     const days = PERIODS[spec.period];
-    if (days === undefined) throw new Error(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${spec.period}"`);
+    if (days === undefined)
+      throw new Error(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${spec.period}"`);
     return { since: new Date(now.getTime() - days * 86_400_000).toISOString() };
   }
   return {

@@ -28,8 +28,16 @@ export interface HistoryRow {
  * move it; a grant's later edits, expiries and overdrafts are not replayed, so for old rows it is
  * the current grants' view.
  */
-export async function historyReport(reader: LedgerReader, now: Date, opts: { companyId?: string; limit?: number } = {}): Promise<HistoryRow[]> {
-  const rows = await reader.recent(opts.companyId !== undefined ? { companyId: opts.companyId } : {}, opts.limit ?? 50, now);
+export async function historyReport(
+  reader: LedgerReader,
+  now: Date,
+  opts: { companyId?: string; limit?: number } = {},
+): Promise<HistoryRow[]> {
+  const rows = await reader.recent(
+    opts.companyId !== undefined ? { companyId: opts.companyId } : {},
+    opts.limit ?? 50,
+    now,
+  );
   return rows.map((r) => ({
     requestId: r.id,
     createdAt: r.createdAt,

@@ -57,7 +57,8 @@ const sqlite: AdapterUnderTest = {
           requests: all('SELECT * FROM requests ORDER BY id'),
           counters: all('SELECT * FROM quota_counters ORDER BY id'),
         }),
-        overdrawn: async () => one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
+        overdrawn: async () =>
+          one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
       },
       async close() {
@@ -85,7 +86,8 @@ const postgres: AdapterUnderTest = {
     return {
       ledger,
       raw: {
-        requestIds: async () => (await all('SELECT id FROM requests ORDER BY id COLLATE "C"')).map((r) => r.id as string),
+        requestIds: async () =>
+          (await all('SELECT id FROM requests ORDER BY id COLLATE "C"')).map((r) => r.id as string),
         snapshot: async () => ({
           grants: await all('SELECT * FROM grants ORDER BY id COLLATE "C"'),
           holds: await all('SELECT * FROM holds ORDER BY request_id COLLATE "C", grant_id COLLATE "C"'),
@@ -93,7 +95,8 @@ const postgres: AdapterUnderTest = {
           requests: await all('SELECT * FROM requests ORDER BY id COLLATE "C"'),
           counters: await all('SELECT * FROM quota_counters ORDER BY id COLLATE "C"'),
         }),
-        overdrawn: () => one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
+        overdrawn: () =>
+          one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
       },
       async close() {

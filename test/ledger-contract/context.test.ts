@@ -9,7 +9,18 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  */
 
 const NOW = new Date('2026-11-30T10:00:00.000Z');
-const grant = (id: string, companyId: string): GrantTerms => ({ id, companyId, unit: 'micro_usd', amount: 1_000_000_000, unlimited: false, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null });
+const grant = (id: string, companyId: string): GrantTerms => ({
+  id,
+  companyId,
+  unit: 'micro_usd',
+  amount: 1_000_000_000,
+  unlimited: false,
+  models: null,
+  startsAt: null,
+  expiresAt: null,
+  purchaseId: null,
+  note: null,
+});
 let seq = 0;
 const facts = (companyId: string, extra: Partial<RequestFacts> = {}): RequestFacts => ({
   id: `req_${String(++seq).padStart(6, '0')}`,
@@ -23,7 +34,13 @@ const facts = (companyId: string, extra: Partial<RequestFacts> = {}): RequestFac
 });
 const outcome = (input: number, output: number, extra: Partial<Outcome> = {}): Outcome => ({
   httpStatus: 200,
-  usage: { inputTokens: input, cachedInputTokens: 0, outputTokens: output, reasoningTokens: 0, totalTokens: input + output },
+  usage: {
+    inputTokens: input,
+    cachedInputTokens: 0,
+    outputTokens: output,
+    reasoningTokens: 0,
+    totalTokens: input + output,
+  },
   usageSource: 'upstream',
   meteredTokens: input + output,
   costMicroUsd: 0,
@@ -43,7 +60,12 @@ describe.each(ADAPTERS)('exact billing reads ($name)', (adapter) => {
   afterEach(() => opened.close());
 
   const run = async (f: RequestFacts, o: Outcome) => {
-    const admitted = await ledger.admit(f, { minTokens: 10, maxTokens: 10_000, clamp: false, maxPicoPerToken: 1_000_000 }, NOW, []);
+    const admitted = await ledger.admit(
+      f,
+      { minTokens: 10, maxTokens: 10_000, clamp: false, maxPicoPerToken: 1_000_000 },
+      NOW,
+      [],
+    );
     expect(admitted.ok).toBe(true);
     await ledger.settle(f.id, o, NOW);
   };

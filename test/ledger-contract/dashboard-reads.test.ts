@@ -6,12 +6,53 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
 
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 const LATER = new Date('2026-11-22T10:00:05.000Z');
-const grant = (id: string, companyId = 'acme'): GrantTerms => ({ id, companyId, unit: 'tokens', amount: 1000, unlimited: false, models: null, startsAt: null, expiresAt: null, purchaseId: null, note: null });
-const facts = (id: string, companyId = 'acme', userId: string | null = null): RequestFacts => ({ id, companyId, keyId: null, userId, endpoint: '/v1/chat/completions', requestedModel: 'gpt-4o-mini', stream: false, estimatedPromptTokens: 10 });
+const grant = (id: string, companyId = 'acme'): GrantTerms => ({
+  id,
+  companyId,
+  unit: 'tokens',
+  amount: 1000,
+  unlimited: false,
+  models: null,
+  startsAt: null,
+  expiresAt: null,
+  purchaseId: null,
+  note: null,
+});
+const facts = (id: string, companyId = 'acme', userId: string | null = null): RequestFacts => ({
+  id,
+  companyId,
+  keyId: null,
+  userId,
+  endpoint: '/v1/chat/completions',
+  requestedModel: 'gpt-4o-mini',
+  stream: false,
+  estimatedPromptTokens: 10,
+});
 const want = (maxTokens: number) => ({ minTokens: 10, maxTokens, clamp: false, maxPicoPerToken: 1_000_000 });
-const used = (tokens: number): Outcome => ({ httpStatus: 200, usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens }, usageSource: 'upstream', meteredTokens: tokens, costMicroUsd: tokens, latencyMs: 1 });
-const daily: QuotaCheck = { counterId: 'user:acme/alice:daily:2026-11-22', scope: 'user', scopeId: 'acme/alice', window: 'daily', windowKey: '2026-11-22', limitTokens: 500, resetsAt: new Date('2026-11-23T00:00:00.000Z') };
-const alert = (key: string, companyId: string, firedAt: string): AlertRecord => ({ key, kind: 'quota_warning', companyId, firedAt, payload: JSON.stringify({ key }) });
+const used = (tokens: number): Outcome => ({
+  httpStatus: 200,
+  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
+  usageSource: 'upstream',
+  meteredTokens: tokens,
+  costMicroUsd: tokens,
+  latencyMs: 1,
+});
+const daily: QuotaCheck = {
+  counterId: 'user:acme/alice:daily:2026-11-22',
+  scope: 'user',
+  scopeId: 'acme/alice',
+  window: 'daily',
+  windowKey: '2026-11-22',
+  limitTokens: 500,
+  resetsAt: new Date('2026-11-23T00:00:00.000Z'),
+};
+const alert = (key: string, companyId: string, firedAt: string): AlertRecord => ({
+  key,
+  kind: 'quota_warning',
+  companyId,
+  firedAt,
+  payload: JSON.stringify({ key }),
+});
 
 describe.each(ADAPTERS)('dashboard reads ($name)', (adapter) => {
   let opened: OpenedLedger;

@@ -4,7 +4,16 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
 
 /** The `objects` store of the port, for each adapter: first writer wins, lookups see earlier records. */
 const AT = '2026-11-22T10:00:00.000Z';
-const owned = (id: string, companyId: string, extra: Partial<OwnedObject> = {}): OwnedObject => ({ id, kind: 'file', companyId, keyId: `${companyId}-key`, userId: null, requestId: 'req_1', createdAt: AT, ...extra });
+const owned = (id: string, companyId: string, extra: Partial<OwnedObject> = {}): OwnedObject => ({
+  id,
+  kind: 'file',
+  companyId,
+  keyId: `${companyId}-key`,
+  userId: null,
+  requestId: 'req_1',
+  createdAt: AT,
+  ...extra,
+});
 
 for (const adapter of ADAPTERS) {
   describe(`${adapter.name}: object owners`, () => {
@@ -17,10 +26,18 @@ for (const adapter of ADAPTERS) {
     });
 
     it('records owners and finds them; unknown ids are absent', async () => {
-      await opened.ledger.objects.record([owned('file-a', 'acme'), owned('ft:gpt-4o-mini:o::1', 'acme', { kind: 'model', keyId: null, userId: 'ann' })]);
+      await opened.ledger.objects.record([
+        owned('file-a', 'acme'),
+        owned('ft:gpt-4o-mini:o::1', 'acme', { kind: 'model', keyId: null, userId: 'ann' }),
+      ]);
       const owners = await opened.ledger.objects.owners(['file-a', 'ft:gpt-4o-mini:o::1', 'file-none']);
       expect(owners.get('file-a')).toEqual({ kind: 'file', companyId: 'acme', keyId: 'acme-key', userId: null });
-      expect(owners.get('ft:gpt-4o-mini:o::1')).toEqual({ kind: 'model', companyId: 'acme', keyId: null, userId: 'ann' });
+      expect(owners.get('ft:gpt-4o-mini:o::1')).toEqual({
+        kind: 'model',
+        companyId: 'acme',
+        keyId: null,
+        userId: 'ann',
+      });
       expect(owners.has('file-none')).toBe(false);
     });
 

@@ -36,7 +36,13 @@ const facts = (extra: Partial<RequestFacts> = {}): RequestFacts => ({
   estimatedPromptTokens: 10,
   ...extra,
 });
-const want = (maxTokens: number, extra: Partial<HoldRequest> = {}): HoldRequest => ({ minTokens: Math.min(10, maxTokens), maxTokens, clamp: false, maxPicoPerToken: 1_000_000, ...extra });
+const want = (maxTokens: number, extra: Partial<HoldRequest> = {}): HoldRequest => ({
+  minTokens: Math.min(10, maxTokens),
+  maxTokens,
+  clamp: false,
+  maxPicoPerToken: 1_000_000,
+  ...extra,
+});
 const used = (tokens: number, extra: Partial<Outcome> = {}): Outcome => ({
   httpStatus: 200,
   usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
@@ -71,10 +77,20 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     );
     const f = facts();
     expect((await ledger.admit(f, want(150), NOW, [])).ok).toBe(true);
-    expect(await spentOf()).toEqual({ 'a-early': [0, 100], 'b-late': [0, 50], 'c-unlimited': [0, 0], 'z-no-expiry': [0, 0] });
+    expect(await spentOf()).toEqual({
+      'a-early': [0, 100],
+      'b-late': [0, 50],
+      'c-unlimited': [0, 0],
+      'z-no-expiry': [0, 0],
+    });
     await ledger.settle(f.id, used(250), LATER);
     // 100 beyond the hold: taken from the next grant in burn order, not an overdraft.
-    expect(await spentOf()).toEqual({ 'a-early': [100, 0], 'b-late': [100, 0], 'c-unlimited': [0, 0], 'z-no-expiry': [50, 0] });
+    expect(await spentOf()).toEqual({
+      'a-early': [100, 0],
+      'b-late': [100, 0],
+      'c-unlimited': [0, 0],
+      'z-no-expiry': [50, 0],
+    });
 
     const nano = facts({ requestedModel: 'gpt-5-nano' });
     expect((await ledger.admit(nano, want(40), NOW, [])).ok).toBe(true);
@@ -85,7 +101,11 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
 
   it('refuses what the grants cannot cover, clamps when asked, and holds at least one token', async () => {
     await ledger.syncGrants([grant('g', { amount: 100 })], [], NOW);
-    expect(await ledger.admit(facts(), want(150), NOW, [])).toEqual({ ok: false, reason: 'balance', availableTokens: 100 });
+    expect(await ledger.admit(facts(), want(150), NOW, [])).toEqual({
+      ok: false,
+      reason: 'balance',
+      availableTokens: 100,
+    });
     const clamped = await ledger.admit(facts(), want(150, { clamp: true }), NOW, []);
     expect(clamped).toMatchObject({ ok: true, holdTokens: 100, standing: { tokens: 0, unlimited: false } });
     expect(await ledger.admit(facts(), want(0), NOW, [])).toEqual({ ok: false, reason: 'balance', availableTokens: 0 });
@@ -99,7 +119,9 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     await ledger.admit(a, want(100), NOW, []);
     await ledger.admit(b, want(100), NOW, []);
     expect(await ledger.settle(a.id, used(60), LATER)).toMatchObject({ grants: [{ id: 'g', spent: 60 }] });
-    expect(await ledger.void(b.id, { httpStatus: 500, usageSource: 'none', latencyMs: 1, errorCode: 'server_error' }, LATER)).toBe(true);
+    expect(
+      await ledger.void(b.id, { httpStatus: 500, usageSource: 'none', latencyMs: 1, errorCode: 'server_error' }, LATER),
+    ).toBe(true);
     const before = await opened.raw.snapshot();
     expect(await ledger.settle(a.id, used(60), LATER)).toBe(false);
     expect(await ledger.void(a.id, used(60), LATER)).toBe(false);
@@ -133,35 +155,95 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     const a = facts({ estimatedPromptTokens: 25 });
     await ledger.admit(a, want(100), NOW, []);
     expect(await ledger.reader.openHolds()).toBe(1);
-    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2)).toEqual([a.id]);
+    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2)).toEqual([
+      a.id,
+    ]);
     expect(await ledger.reader.openHolds()).toBe(0);
     const [row] = await ledger.reader.rows({});
-    expect(row).toMatchObject({ status: 'interrupted', meteredTokens: 25, costMicroUsd: 50, usageSource: 'estimated', errorCode: 'interrupted' });
+    expect(row).toMatchObject({
+      status: 'interrupted',
+      meteredTokens: 25,
+      costMicroUsd: 50,
+      usageSource: 'estimated',
+      errorCode: 'interrupted',
+    });
 
     const b = facts({ estimatedPromptTokens: 25 });
     await ledger.admit(b, want(100), NOW, []);
     expect(await ledger.recoverOpenHolds(LATER, 'release', () => 99)).toEqual([b.id]);
-    expect((await ledger.reader.rows({}))[1]).toMatchObject({ status: 'interrupted', meteredTokens: 0, costMicroUsd: 0, usageSource: 'none' });
+    expect((await ledger.reader.rows({}))[1]).toMatchObject({
+      status: 'interrupted',
+      meteredTokens: 0,
+      costMicroUsd: 0,
+      usageSource: 'none',
+    });
     expect(await spentOf()).toEqual({ g: [25, 0] });
   });
 
   it('holds quota windows with the grants, refuses by the quota that cannot cover, and charges them at settle', async () => {
     await ledger.syncGrants([grant('g', { amount: 10_000 })], [], NOW);
-    const daily: QuotaCheck = { counterId: 'user:acme/alice:daily:2026-11-22', scope: 'user', scopeId: 'acme/alice', window: 'daily', windowKey: '2026-11-22', limitTokens: 150, resetsAt: new Date('2026-11-23T00:00:00.000Z') };
+    const daily: QuotaCheck = {
+      counterId: 'user:acme/alice:daily:2026-11-22',
+      scope: 'user',
+      scopeId: 'acme/alice',
+      window: 'daily',
+      windowKey: '2026-11-22',
+      limitTokens: 150,
+      resetsAt: new Date('2026-11-23T00:00:00.000Z'),
+    };
     const a = facts({ userId: 'alice' });
     const admitted = await ledger.admit(a, want(100), NOW, [daily]);
-    expect(admitted).toMatchObject({ ok: true, holdTokens: 100, standing: { quotas: [{ check: daily, remainingTokens: 50 }] } });
-    expect(await ledger.admit(facts({ userId: 'alice' }), want(100), NOW, [daily])).toEqual({ ok: false, reason: 'quota', quota: daily, availableTokens: 50 });
-    expect(await ledger.settle(a.id, used(80), LATER)).toMatchObject({ counters: [{ id: daily.counterId, spentTokens: 80, heldTokens: 0 }] });
+    expect(admitted).toMatchObject({
+      ok: true,
+      holdTokens: 100,
+      standing: { quotas: [{ check: daily, remainingTokens: 50 }] },
+    });
+    expect(await ledger.admit(facts({ userId: 'alice' }), want(100), NOW, [daily])).toEqual({
+      ok: false,
+      reason: 'quota',
+      quota: daily,
+      availableTokens: 50,
+    });
+    expect(await ledger.settle(a.id, used(80), LATER)).toMatchObject({
+      counters: [{ id: daily.counterId, spentTokens: 80, heldTokens: 0 }],
+    });
     expect((await ledger.admit(facts({ userId: 'alice' }), want(70), NOW, [daily])).ok).toBe(true);
   });
 
   it('mirrors grant edits and removals from then on, and refuses a grant moved between companies or changing unit after use', async () => {
-    await ledger.syncGrants([grant('g', { amount: 100 }), grant('h', { amount: 50 })], [{ id: 'p', date: '2026-10-01', totalTokens: 1000, costPerTokenUsd: 0.000002, provider: 'openai', expiresAt: null, notes: null }], NOW);
+    await ledger.syncGrants(
+      [grant('g', { amount: 100 }), grant('h', { amount: 50 })],
+      [
+        {
+          id: 'p',
+          date: '2026-10-01',
+          totalTokens: 1000,
+          costPerTokenUsd: 0.000002,
+          provider: 'openai',
+          expiresAt: null,
+          notes: null,
+        },
+      ],
+      NOW,
+    );
     const a = facts();
     await ledger.admit(a, want(40), NOW, []);
     await ledger.settle(a.id, used(40), LATER);
-    await ledger.syncGrants([grant('g', { amount: 500, purchaseId: 'p' })], [{ id: 'p', date: '2026-10-01', totalTokens: 1000, costPerTokenUsd: 0.000002, provider: 'openai', expiresAt: null, notes: null }], LATER);
+    await ledger.syncGrants(
+      [grant('g', { amount: 500, purchaseId: 'p' })],
+      [
+        {
+          id: 'p',
+          date: '2026-10-01',
+          totalTokens: 1000,
+          costPerTokenUsd: 0.000002,
+          provider: 'openai',
+          expiresAt: null,
+          notes: null,
+        },
+      ],
+      LATER,
+    );
     const balance = await ledger.balance('acme', LATER);
     expect(balance.tokens).toBe(460);
     expect(balance.grants.map((g) => [g.id, g.amount, g.spent, g.purchaseId])).toEqual([['g', 500, 40, 'p']]);
@@ -170,20 +252,39 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     expect(await ledger.reader.companies()).toEqual(['acme']);
 
     const before = await opened.raw.snapshot();
-    await expect(ledger.syncGrants([grant('g', { companyId: 'globex' })], [], LATER)).rejects.toThrow('allocation "g" moved from company "acme" to "globex"; give it a new id');
-    await expect(ledger.syncGrants([grant('g', { unit: 'micro_usd' })], [], LATER)).rejects.toThrow('allocation "g" changed unit after use; give it a new id');
+    await expect(ledger.syncGrants([grant('g', { companyId: 'globex' })], [], LATER)).rejects.toThrow(
+      'allocation "g" moved from company "acme" to "globex"; give it a new id',
+    );
+    await expect(ledger.syncGrants([grant('g', { unit: 'micro_usd' })], [], LATER)).rejects.toThrow(
+      'allocation "g" changed unit after use; give it a new id',
+    );
     expect(await opened.raw.snapshot()).toEqual(before);
   });
 
   it('keeps quota-increase requests per company and user, and records each alert once', async () => {
-    const req = (id: string, userId: string, createdAt: string) => ({ id, createdAt, companyId: 'acme', userId, requested: { window: 'daily', tokens: 5000 }, justification: 'demo day' });
+    const req = (id: string, userId: string, createdAt: string) => ({
+      id,
+      createdAt,
+      companyId: 'acme',
+      userId,
+      requested: { window: 'daily', tokens: 5000 },
+      justification: 'demo day',
+    });
     await ledger.quotaRequests.add(req('qr_1', 'alice', '2026-11-22T10:00:00.000Z'));
     await ledger.quotaRequests.add(req('qr_2', 'bob', '2026-11-22T11:00:00.000Z'));
     await ledger.quotaRequests.add({ ...req('qr_3', 'alice', '2026-11-22T12:00:00.000Z'), companyId: 'globex' });
     expect((await ledger.quotaRequests.list('acme')).map((r) => r.id)).toEqual(['qr_2', 'qr_1']);
-    expect(await ledger.quotaRequests.list('acme', 'alice')).toEqual([req('qr_1', 'alice', '2026-11-22T10:00:00.000Z')]);
+    expect(await ledger.quotaRequests.list('acme', 'alice')).toEqual([
+      req('qr_1', 'alice', '2026-11-22T10:00:00.000Z'),
+    ]);
 
-    const alert = { key: 'quota:x:0.8', kind: 'quota_warning' as const, companyId: 'acme', firedAt: NOW.toISOString(), payload: '{}' };
+    const alert = {
+      key: 'quota:x:0.8',
+      kind: 'quota_warning' as const,
+      companyId: 'acme',
+      firedAt: NOW.toISOString(),
+      payload: '{}',
+    };
     expect(await ledger.alerts.record(alert)).toBe(true);
     expect(await ledger.alerts.record({ ...alert, firedAt: LATER.toISOString() })).toBe(false);
     await ledger.alerts.attempted(alert.key, null);

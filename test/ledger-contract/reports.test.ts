@@ -19,7 +19,12 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
     it('reports per company, per grant (with purchase), per model scope and the unlimited models', async () => {
       const [acme, globex, ...rest] = await balanceReport(ledger, NOW);
       expect(rest).toEqual([]);
-      expect(acme).toMatchObject({ companyId: 'acme', tokens: 992_735 + 46_000, microUsd: 9_999_250, unlimitedModels: ['gpt-5-nano'] });
+      expect(acme).toMatchObject({
+        companyId: 'acme',
+        tokens: 992_735 + 46_000,
+        microUsd: 9_999_250,
+        unlimitedModels: ['gpt-5-nano'],
+      });
       const grant = (id: string) => acme!.grants.find((g) => g.id === id);
       expect(grant('acme-main')).toEqual({
         id: 'acme-main',
@@ -36,40 +41,147 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
         purchaseId: 'openai-2026-10',
         purchase: { id: 'openai-2026-10', provider: 'openai', date: '2026-10-01' },
       });
-      expect(grant('acme-usd')).toMatchObject({ unit: 'micro_usd', amount: 10_000_000, spent: 750, held: 0, remaining: 9_999_250, active: true, purchase: null });
+      expect(grant('acme-usd')).toMatchObject({
+        unit: 'micro_usd',
+        amount: 10_000_000,
+        spent: 750,
+        held: 0,
+        remaining: 9_999_250,
+        active: true,
+        purchase: null,
+      });
       expect(grant('acme-nano')).toMatchObject({ unlimited: true, spent: 1000, remaining: null, active: true });
       expect(grant('acme-expired')).toMatchObject({ remaining: 1000, active: false });
       // Burn order: the USD and unlimited grants expire, so they burn before acme-main.
-      expect(acme!.grants.map((g) => g.id)).toEqual(['acme-expired', 'acme-usd', 'acme-nano', 'acme-embed', 'acme-main']);
+      expect(acme!.grants.map((g) => g.id)).toEqual([
+        'acme-expired',
+        'acme-usd',
+        'acme-nano',
+        'acme-embed',
+        'acme-main',
+      ]);
       expect(acme!.byModel).toEqual([
         { models: null, tokens: 992_735, microUsd: 0, unlimited: false, grantIds: ['acme-main'], expiresAt: null },
-        { models: ['gpt-4o'], tokens: 0, microUsd: 9_999_250, unlimited: false, grantIds: ['acme-usd'], expiresAt: '2099-06-30T00:00:00.000Z' },
-        { models: ['gpt-5-nano'], tokens: 0, microUsd: 0, unlimited: true, grantIds: ['acme-nano'], expiresAt: '2099-12-31T00:00:00.000Z' },
-        { models: ['text-embedding-3-small'], tokens: 46_000, microUsd: 0, unlimited: false, grantIds: ['acme-embed'], expiresAt: null },
+        {
+          models: ['gpt-4o'],
+          tokens: 0,
+          microUsd: 9_999_250,
+          unlimited: false,
+          grantIds: ['acme-usd'],
+          expiresAt: '2099-06-30T00:00:00.000Z',
+        },
+        {
+          models: ['gpt-5-nano'],
+          tokens: 0,
+          microUsd: 0,
+          unlimited: true,
+          grantIds: ['acme-nano'],
+          expiresAt: '2099-12-31T00:00:00.000Z',
+        },
+        {
+          models: ['text-embedding-3-small'],
+          tokens: 46_000,
+          microUsd: 0,
+          unlimited: false,
+          grantIds: ['acme-embed'],
+          expiresAt: null,
+        },
       ]);
       expect(globex).toMatchObject({ companyId: 'globex', tokens: 198_930, microUsd: 0, unlimitedModels: [] });
       expect(globex!.grants.find((g) => g.id === 'globex-next')).toMatchObject({ remaining: 5000, active: false });
-      expect(globex!.byModel).toEqual([{ models: null, tokens: 198_930, microUsd: 0, unlimited: false, grantIds: ['globex-main'], expiresAt: null }]);
+      expect(globex!.byModel).toEqual([
+        { models: null, tokens: 198_930, microUsd: 0, unlimited: false, grantIds: ['globex-main'], expiresAt: null },
+      ]);
       expect(await balanceReport(ledger, NOW, 'globex')).toEqual([globex]);
     });
   });
 
   describe('usage', () => {
-    const zero = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 0, costMicroUsd: 0, errors: 0 };
+    const zero = {
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+      totalTokens: 0,
+      costMicroUsd: 0,
+      errors: 0,
+    };
 
     it('sums every finished request, leaving out the one still held', async () => {
       expect(await ledger.reader.usage({}, 'none')).toEqual([
-        { key: null, companyId: null, requests: 10, inputTokens: 8460, cachedInputTokens: 300, outputTokens: 3025, reasoningTokens: 600, totalTokens: 11_485, costMicroUsd: 3190, errors: 1, avgLatencyMs: 345 },
+        {
+          key: null,
+          companyId: null,
+          requests: 10,
+          inputTokens: 8460,
+          cachedInputTokens: 300,
+          outputTokens: 3025,
+          reasoningTokens: 600,
+          totalTokens: 11_485,
+          costMicroUsd: 3190,
+          errors: 1,
+          avgLatencyMs: 345,
+        },
       ]);
-      expect(await ledger.reader.usage({ companyId: 'nobody' }, 'none')).toEqual([{ key: null, companyId: null, requests: 0, ...zero, avgLatencyMs: null }]);
+      expect(await ledger.reader.usage({ companyId: 'nobody' }, 'none')).toEqual([
+        { key: null, companyId: null, requests: 0, ...zero, avgLatencyMs: null },
+      ]);
     });
 
     it('groups by user within each company', async () => {
       expect(await ledger.reader.usage({ companyId: 'acme' }, 'user')).toEqual([
-        { key: 'alice', companyId: 'acme', requests: 4, inputTokens: 3500, cachedInputTokens: 200, outputTokens: 1750, reasoningTokens: 0, totalTokens: 5250, costMicroUsd: 1575, errors: 1, avgLatencyMs: 112.6 },
-        { key: 'bob', companyId: 'acme', requests: 2, inputTokens: 4100, cachedInputTokens: 0, outputTokens: 50, reasoningTokens: 0, totalTokens: 4150, costMicroUsd: 830, errors: 0, avgLatencyMs: 425 },
-        { key: 'carol', companyId: 'acme', requests: 1, inputTokens: 300, cachedInputTokens: 0, outputTokens: 700, reasoningTokens: 600, totalTokens: 1000, costMicroUsd: 290, errors: 0, avgLatencyMs: 1500 },
-        { key: DAVE, companyId: 'acme', requests: 1, inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, totalTokens: 15, costMicroUsd: 5, errors: 0, avgLatencyMs: 99.5 },
+        {
+          key: 'alice',
+          companyId: 'acme',
+          requests: 4,
+          inputTokens: 3500,
+          cachedInputTokens: 200,
+          outputTokens: 1750,
+          reasoningTokens: 0,
+          totalTokens: 5250,
+          costMicroUsd: 1575,
+          errors: 1,
+          avgLatencyMs: 112.6,
+        },
+        {
+          key: 'bob',
+          companyId: 'acme',
+          requests: 2,
+          inputTokens: 4100,
+          cachedInputTokens: 0,
+          outputTokens: 50,
+          reasoningTokens: 0,
+          totalTokens: 4150,
+          costMicroUsd: 830,
+          errors: 0,
+          avgLatencyMs: 425,
+        },
+        {
+          key: 'carol',
+          companyId: 'acme',
+          requests: 1,
+          inputTokens: 300,
+          cachedInputTokens: 0,
+          outputTokens: 700,
+          reasoningTokens: 600,
+          totalTokens: 1000,
+          costMicroUsd: 290,
+          errors: 0,
+          avgLatencyMs: 1500,
+        },
+        {
+          key: DAVE,
+          companyId: 'acme',
+          requests: 1,
+          inputTokens: 10,
+          cachedInputTokens: 0,
+          outputTokens: 5,
+          reasoningTokens: 0,
+          totalTokens: 15,
+          costMicroUsd: 5,
+          errors: 0,
+          avgLatencyMs: 99.5,
+        },
       ]);
     });
 
@@ -105,7 +217,10 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
     });
 
     it('groups by UTC hour within since/until', async () => {
-      const rows = await ledger.reader.usage({ companyId: 'acme', since: '2026-10-29T00:00:00.000Z', until: '2026-10-29T09:10:00.000Z' }, 'hour');
+      const rows = await ledger.reader.usage(
+        { companyId: 'acme', since: '2026-10-29T00:00:00.000Z', until: '2026-10-29T09:10:00.000Z' },
+        'hour',
+      );
       expect(rows.map((r) => [r.key, r.requests, r.totalTokens])).toEqual([['2026-10-29T08:00Z', 2, 1150]]);
     });
 
@@ -123,10 +238,14 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
   });
 
   describe('export', () => {
-    const HEADER = 'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID\r\n';
+    const HEADER =
+      'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID\r\n';
 
-    it("writes the usage-log columns, then Company and Request ID, quoting a user id with a comma and quotes", async () => {
-      expect(exportCsv(await ledger.reader.rows({ userId: DAVE }))).toBe(HEADER + '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07\r\n');
+    it('writes the usage-log columns, then Company and Request ID, quoting a user id with a comma and quotes', async () => {
+      expect(exportCsv(await ledger.reader.rows({ userId: DAVE }))).toBe(
+        HEADER +
+          '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07\r\n',
+      );
     });
 
     it('exports oldest first, a voided request as Success false, never a held one', async () => {
@@ -142,7 +261,9 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
         ['r02', true],
         ['r06', false],
       ]);
-      expect(exportCsv(acme).split('\r\n')[4]).toBe('2026-10-29T09:10:00.000Z,alice,/v1/chat/completions,gpt-4o-mini,0,0,0,0.000000,false,30,acme,r06');
+      expect(exportCsv(acme).split('\r\n')[4]).toBe(
+        '2026-10-29T09:10:00.000Z,alice,/v1/chat/completions,gpt-4o-mini,0,0,0,0.000000,false,30,acme,r06',
+      );
     });
   });
 
@@ -162,7 +283,19 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
         // Before anything: 1,050,000 granted, minus r01's 1,500 and the 2,000 r08 holds now.
         ['r01', 'gpt-4o-mini', 1500, 1_046_500],
       ]);
-      expect(rows[0]).toEqual({ requestId: 'r07', createdAt: '2026-10-31T11:00:00.000Z', companyId: 'acme', userId: DAVE, endpoint: CHAT, model: 'gpt-4o-mini', feature: 'chat', status: 'settled', tokensUsed: 15, costMicroUsd: 5, remainingTokens: 1_038_735 });
+      expect(rows[0]).toEqual({
+        requestId: 'r07',
+        createdAt: '2026-10-31T11:00:00.000Z',
+        companyId: 'acme',
+        userId: DAVE,
+        endpoint: CHAT,
+        model: 'gpt-4o-mini',
+        feature: 'chat',
+        status: 'settled',
+        tokensUsed: 15,
+        costMicroUsd: 5,
+        remainingTokens: 1_038_735,
+      });
     });
 
     it('limits to the last N across companies, each row against its own company', async () => {

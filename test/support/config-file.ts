@@ -79,7 +79,14 @@ export function keyMint(keys: Record<string, string>) {
   return {
     key: (spec: KeySpec) => {
       const m = get(spec.id);
-      return { id: spec.id, sha256: m.sha256, prefix: m.prefix, ...(spec.role ? { role: spec.role } : {}), ...(spec.revoked ? { revoked: true } : {}), ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}) };
+      return {
+        id: spec.id,
+        sha256: m.sha256,
+        prefix: m.prefix,
+        ...(spec.role ? { role: spec.role } : {}),
+        ...(spec.revoked ? { revoked: true } : {}),
+        ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
+      };
     },
     operator: (id: string, extra: Record<string, unknown> = {}) => {
       const m = get(id);
@@ -96,7 +103,8 @@ export async function startFromFile(opts: FileTollgateOptions): Promise<FileToll
   const logs: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, any>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim()) logs.push(JSON.parse(line) as Record<string, any>);
       done();
     },
   });
@@ -110,7 +118,14 @@ export async function startFromFile(opts: FileTollgateOptions): Promise<FileToll
   });
   const text = (c: ConfigJson | string) => (typeof c === 'string' ? c : JSON_TEXT(fill(c)));
   writeFileSync(file, text(opts.config(mint)));
-  const server = await startServer(loadConfig(file), { upstreamKey: UPSTREAM_KEY, log, clock: opts.clock, configFile: file, watchConfig: opts.watch ?? true, processMetrics: false });
+  const server = await startServer(loadConfig(file), {
+    upstreamKey: UPSTREAM_KEY,
+    log,
+    clock: opts.clock,
+    configFile: file,
+    watchConfig: opts.watch ?? true,
+    processMetrics: false,
+  });
   const reader = new Database(join(dir, 'ledger.db'), { readonly: true });
   let tmp = 0;
   return {

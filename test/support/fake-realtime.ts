@@ -54,7 +54,19 @@ export interface FakeRealtime {
   close(): Promise<void>;
 }
 
-export const DEFAULT_USAGE: WireUsage = { total_tokens: 30, input_tokens: 20, output_tokens: 10, input_token_details: { text_tokens: 20, audio_tokens: 0, image_tokens: 0, cached_tokens: 0, cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 } }, output_token_details: { text_tokens: 10, audio_tokens: 0 } };
+export const DEFAULT_USAGE: WireUsage = {
+  total_tokens: 30,
+  input_tokens: 20,
+  output_tokens: 10,
+  input_token_details: {
+    text_tokens: 20,
+    audio_tokens: 0,
+    image_tokens: 0,
+    cached_tokens: 0,
+    cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
+  },
+  output_token_details: { text_tokens: 10, audio_tokens: 0 },
+};
 
 /** Starts the fake on 127.0.0.1 (a random port). */
 export async function startFakeRealtime(): Promise<FakeRealtime> {
@@ -63,7 +75,11 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     if (req.method !== 'POST' || req.url !== '/v1/realtime/client_secrets') return void res.writeHead(404).end();
     fake.secretRequests.push(req.headers);
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: 'ek_test', expires_at: 1_900_000_000, session: { type: 'realtime' } })));
+    req.on('end', () =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ value: 'ek_test', expires_at: 1_900_000_000, session: { type: 'realtime' } })),
+    );
   });
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('realtime') ? 'realtime' : false) });
   const held: (() => void)[] = [];
@@ -91,10 +107,27 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     fake.attempts++;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const conn: FakeConnection = { url: req.url ?? '', headers: req.headers, protocols: (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean), received: [], frames: [], socket: ws };
+      const conn: FakeConnection = {
+        url: req.url ?? '',
+        headers: req.headers,
+        protocols: (req.headers['sec-websocket-protocol'] ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        received: [],
+        frames: [],
+        socket: ws,
+      };
       fake.connections.push(conn);
-      const send = (event: Record<string, unknown>) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ event_id: `event_${++seq}`, ...event }));
-      const session: Record<string, unknown> = { id: `sess_${fake.connections.length}`, object: 'realtime.session', type: 'realtime', model: url.searchParams.get('model'), audio: { input: { transcription: null } } };
+      const send = (event: Record<string, unknown>) =>
+        ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ event_id: `event_${++seq}`, ...event }));
+      const session: Record<string, unknown> = {
+        id: `sess_${fake.connections.length}`,
+        object: 'realtime.session',
+        type: 'realtime',
+        model: url.searchParams.get('model'),
+        audio: { input: { transcription: null } },
+      };
       send({ type: 'session.created', session });
       ws.on('message', (data) => {
         const text = data.toString();
@@ -108,17 +141,46 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         } else if (event.type === 'input_audio_buffer.commit') {
           const itemId = `item_${++seq}`;
           send({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
-          if (fake.transcriptionUsage) send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript: 'hello', usage: fake.transcriptionUsage });
+          if (fake.transcriptionUsage)
+            send({
+              type: 'conversation.item.input_audio_transcription.completed',
+              item_id: itemId,
+              content_index: 0,
+              transcript: 'hello',
+              usage: fake.transcriptionUsage,
+            });
         } else if (event.type === 'response.create') {
           const r = fake.script.shift() ?? { text: 'Hi', usage: DEFAULT_USAGE };
           const id = `resp_${++seq}`;
-          send({ type: 'response.created', response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null } });
-          if (r.text) send({ type: 'response.output_text.delta', response_id: id, item_id: 'item_x', output_index: 0, content_index: 0, delta: r.text });
+          send({
+            type: 'response.created',
+            response: { id, object: 'realtime.response', status: 'in_progress', output: [], usage: null },
+          });
+          if (r.text)
+            send({
+              type: 'response.output_text.delta',
+              response_id: id,
+              item_id: 'item_x',
+              output_index: 0,
+              content_index: 0,
+              delta: r.text,
+            });
           for (let sent = 0; sent < (r.audioBytes ?? 0); sent += 4096) {
             const n = Math.min(4096, r.audioBytes! - sent);
-            send({ type: 'response.output_audio.delta', response_id: id, item_id: 'item_x', output_index: 0, content_index: 0, delta: Buffer.alloc(n, 1).toString('base64') });
+            send({
+              type: 'response.output_audio.delta',
+              response_id: id,
+              item_id: 'item_x',
+              output_index: 0,
+              content_index: 0,
+              delta: Buffer.alloc(n, 1).toString('base64'),
+            });
           }
-          const done = () => send({ type: 'response.done', response: { id, object: 'realtime.response', status: 'completed', output: [], usage: r.usage } });
+          const done = () =>
+            send({
+              type: 'response.done',
+              response: { id, object: 'realtime.response', status: 'completed', output: [], usage: r.usage },
+            });
           if (r.hold) held.push(done);
           else done();
         }

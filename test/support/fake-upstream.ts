@@ -48,7 +48,13 @@ export class FakeUpstream {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const got: Received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), aborted: false };
+        const got: Received = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          aborted: false,
+        };
         this.received.push(got);
         res.on('close', () => {
           if (!res.writableFinished) got.aborted = true;
@@ -56,7 +62,9 @@ export class FakeUpstream {
         const name = req.headers['x-test-recording'];
         const rec = typeof name === 'string' ? this.recordings.get(name) : this.next;
         if (!rec) {
-          res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"no recording","type":"test","param":null,"code":null}}');
+          res
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end('{"error":{"message":"no recording","type":"test","param":null,"code":null}}');
           return;
         }
         void this.replay(rec, res, got);

@@ -12,23 +12,38 @@ export interface Recording {
 }
 
 /** The recordings folder: `$TOLLGATE_FIXTURES`, else `shared/` beside the repository. */
-export const FIXTURES_DIR = process.env.TOLLGATE_FIXTURES ?? fileURLToPath(new URL('../../../shared/fixtures/openai-recorded', import.meta.url));
+export const FIXTURES_DIR =
+  process.env.TOLLGATE_FIXTURES ?? fileURLToPath(new URL('../../../shared/fixtures/openai-recorded', import.meta.url));
 
 /**
  * Loads every recording. Throws (failing the suite, never skipping it) when the folder is missing
  * or empty, so CI cannot pass without them.
  */
 export function loadRecordings(): Recording[] {
-  if (!existsSync(FIXTURES_DIR)) throw new Error(`recordings not found at ${FIXTURES_DIR}: they live in ../shared/fixtures/openai-recorded (or set TOLLGATE_FIXTURES)`);
-  const files = readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.json')).sort();
+  if (!existsSync(FIXTURES_DIR))
+    throw new Error(
+      `recordings not found at ${FIXTURES_DIR}: they live in ../shared/fixtures/openai-recorded (or set TOLLGATE_FIXTURES)`,
+    );
+  const files = readdirSync(FIXTURES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new Error(`no recordings in ${FIXTURES_DIR}`);
-  return files.map((f) => ({ name: f.replace(/\.json$/, ''), ...(JSON.parse(readFileSync(join(FIXTURES_DIR, f), 'utf8')) as Omit<Recording, 'name'>) }));
+  return files.map((f) => ({
+    name: f.replace(/\.json$/, ''),
+    ...(JSON.parse(readFileSync(join(FIXTURES_DIR, f), 'utf8')) as Omit<Recording, 'name'>),
+  }));
 }
 
 /** The `data:` payloads of an SSE text, in order (`[DONE]` included as the string). */
 export function sseData(text: string): string[] {
   return text
     .split(/\n\n/)
-    .map((block) => block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n'))
+    .map((block) =>
+      block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
+        .join('\n'),
+    )
     .filter((d) => d.length > 0);
 }

@@ -16,7 +16,10 @@ const dirOf = () => (existsSync(DIR_FILE) ? readFileSync(DIR_FILE, 'utf8') : und
 export function setup(): void {
   if (process.env.TOLLGATE_TEST_DATABASE_URL) return;
   const before = dirOf();
-  process.env.TOLLGATE_TEST_DATABASE_URL = execFileSync('bash', ['.ci/postgres-up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  process.env.TOLLGATE_TEST_DATABASE_URL = execFileSync('bash', ['.ci/postgres-up'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   startedHere = dirOf() !== before;
 }
 

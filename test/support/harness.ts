@@ -50,7 +50,14 @@ export interface TollgateOptions {
    * Company id → allocations and any other company fields (jwt, limits, users, timeZone); keys are
    * minted for each entry of `keys` (default one key, `<company>-key`).
    */
-  companies?: Record<string, { allocations: unknown[]; keys?: { id: string; expiresAt?: string; revoked?: boolean; role?: string; limits?: unknown }[]; [field: string]: unknown }>;
+  companies?: Record<
+    string,
+    {
+      allocations: unknown[];
+      keys?: { id: string; expiresAt?: string; revoked?: boolean; role?: string; limits?: unknown }[];
+      [field: string]: unknown;
+    }
+  >;
   admission?: Record<string, unknown>;
   unknownPaths?: 'reject' | 'passthrough';
   /** Object ownership settings (`objects.unrecordedVisibleTo`: key ids that see objects tollgate never saw created). */
@@ -69,7 +76,9 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   const keys: Record<string, string> = {};
   const companies: Record<string, unknown> = {};
-  for (const [id, c] of Object.entries(opts.companies ?? { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] } })) {
+  for (const [id, c] of Object.entries(
+    opts.companies ?? { acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] } },
+  )) {
     const { keys: keySpecs, ...rest } = c;
     const keyEntries = (keySpecs ?? [{ id: `${id}-key` }]).map((k) => {
       const minted = mintKey();
@@ -90,14 +99,20 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     prices: { ...TEST_PRICES, ...opts.prices },
     realtime: opts.realtime,
   });
-  const server = await startServer(config, { upstreamKey: UPSTREAM_KEY, log: createLogger('silent'), clock: opts.clock, webhook: opts.webhook });
+  const server = await startServer(config, {
+    upstreamKey: UPSTREAM_KEY,
+    log: createLogger('silent'),
+    clock: opts.clock,
+    webhook: opts.webhook,
+  });
   const reader = new Database(config.ledger.path, { readonly: true });
   const firstKey = Object.values(keys)[0]!;
   return {
     url: server.url,
     server,
     keys,
-    client: (key = firstKey, o = {}) => new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: o.maxRetries ?? 0, fetch: o.fetch }),
+    client: (key = firstKey, o = {}) =>
+      new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: o.maxRetries ?? 0, fetch: o.fetch }),
     rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
     async settled() {
       const held = reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'");

@@ -37,36 +37,78 @@ export class ObjectUpstream {
       const chat = path === '/v1/chat/completions';
       const id = chat ? `chatcmpl-${++this.n}` : `resp_${++this.n}`;
       const stream = (JSON.parse(req.body.toString()) as { stream?: boolean }).stream === true;
-      if (chat) this.objects.set(id, { id, object: 'chat.completion', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
-      else this.objects.set(id, { id, object: 'response', status: 'completed', model: 'gpt-4o-mini', output: [], usage: { input_tokens: 3, output_tokens: 1, total_tokens: 4 } });
+      if (chat)
+        this.objects.set(id, {
+          id,
+          object: 'chat.completion',
+          model: 'gpt-4o-mini',
+          choices: [],
+          usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+        });
+      else
+        this.objects.set(id, {
+          id,
+          object: 'response',
+          status: 'completed',
+          model: 'gpt-4o-mini',
+          output: [],
+          usage: { input_tokens: 3, output_tokens: 1, total_tokens: 4 },
+        });
       if (!stream) return json(res, 200, this.objects.get(id));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (chat) {
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n`);
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } })}\n\ndata: [DONE]\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n`,
+        );
+        res.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } })}\n\ndata: [DONE]\n\n`,
+        );
       } else {
-        res.write(`event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: { id, object: 'response', status: 'in_progress', model: 'gpt-4o-mini' } })}\n\n`);
-        res.write(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: this.objects.get(id) })}\n\n`);
+        res.write(
+          `event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: { id, object: 'response', status: 'in_progress', model: 'gpt-4o-mini' } })}\n\n`,
+        );
+        res.write(
+          `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: this.objects.get(id) })}\n\n`,
+        );
       }
       return void res.end();
     }
     if (path === '/v1/chat/completions' && req.method === 'GET') {
       const data = [...this.objects.values()].filter((o) => o.object === 'chat.completion');
-      return json(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+      return json(res, 200, {
+        object: 'list',
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: false,
+      });
     }
     for (const base of ['/v1/responses/', '/v1/chat/completions/']) {
       if (path.startsWith(base)) {
         const o = this.objects.get(path.slice(base.length).split('/')[0]!);
-        return o ? json(res, 200, o) : json(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
+        return o
+          ? json(res, 200, o)
+          : json(res, 404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } });
       }
     }
     if (path === '/v1/models' && req.method === 'GET') {
-      const ft = [...this.objects.values()].filter((o) => o.object === 'fine_tuning.job').map((o) => ({ id: o.fine_tuned_model, object: 'model', owned_by: 'user-org', created: 1 }));
-      return json(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'system', created: 1 }, ...ft] });
+      const ft = [...this.objects.values()]
+        .filter((o) => o.object === 'fine_tuning.job')
+        .map((o) => ({ id: o.fine_tuned_model, object: 'model', owned_by: 'user-org', created: 1 }));
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'system', created: 1 }, ...ft],
+      });
     }
     if (path.startsWith('/v1/models/')) {
       const id = path.slice('/v1/models/'.length);
-      return json(res, 200, req.method === 'DELETE' ? { id, object: 'model', deleted: true } : { id, object: 'model', owned_by: 'user-org', created: 1 });
+      return json(
+        res,
+        200,
+        req.method === 'DELETE'
+          ? { id, object: 'model', deleted: true }
+          : { id, object: 'model', owned_by: 'user-org', created: 1 },
+      );
     }
     for (const f of FAKE_FAMILIES) {
       if (path === f.base && req.method === 'POST') {
@@ -82,13 +124,23 @@ export class ObjectUpstream {
       }
       if (path === f.base && req.method === 'GET') {
         const data = [...this.objects.values()].filter((o) => o.object === f.object);
-        return json(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+        return json(res, 200, {
+          object: 'list',
+          data,
+          first_id: data[0]?.id ?? null,
+          last_id: data.at(-1)?.id ?? null,
+          has_more: false,
+        });
       }
       if (path.startsWith(`${f.base}/`)) {
         const [id, sub] = path.slice(f.base.length + 1).split('/');
         const o = this.objects.get(id!);
-        if (!o) return json(res, 404, { error: { message: `No such object: ${id}`, type: 'invalid_request_error', param: 'id', code: null } });
-        if (sub === 'content') return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(`content of ${id}`);
+        if (!o)
+          return json(res, 404, {
+            error: { message: `No such object: ${id}`, type: 'invalid_request_error', param: 'id', code: null },
+          });
+        if (sub === 'content')
+          return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(`content of ${id}`);
         if (req.method === 'DELETE') return json(res, 200, { id, object: f.object, deleted: true });
         return json(res, 200, o);
       }

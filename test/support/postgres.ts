@@ -21,7 +21,9 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`cannot reach the test Postgres at ${TEST_SERVER_URL} (${(err as Error).message}): start one with .ci/postgres-up, or set TOLLGATE_TEST_DATABASE_URL`);
+    throw new Error(
+      `cannot reach the test Postgres at ${TEST_SERVER_URL} (${(err as Error).message}): start one with .ci/postgres-up, or set TOLLGATE_TEST_DATABASE_URL`,
+    );
   }
   try {
     return await fn(client);
@@ -69,7 +71,9 @@ export function databaseOfThisFile(): Promise<{ name: string; url: string; clien
 
 /** Empties every ledger table on `client` (a fresh ledger without re-creating the database). */
 export async function emptyLedgerTables(client: pg.Client): Promise<void> {
-  const { rows } = await client.query<{ t: string }>("SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'");
+  const { rows } = await client.query<{ t: string }>(
+    "SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'",
+  );
   // DELETE, not TRUNCATE: on tables this small it is several times faster (no new files).
   if (rows.length) await client.query(rows.map((r) => `DELETE FROM ${r.t};`).join(' '));
 }

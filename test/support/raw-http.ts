@@ -14,7 +14,12 @@ export interface RawResponse {
  * Chunked response bodies are returned undecoded. With `halfClose` the client ends its side of
  * the connection once the request is written.
  */
-export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10_000, halfClose = false): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  request: string | Buffer,
+  timeoutMs = 10_000,
+  halfClose = false,
+): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -27,7 +32,13 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10
       socket.destroy();
       const parsed = parse(Buffer.concat(chunks));
       if (parsed) resolve(parsed);
-      else reject(err ?? new Error(`no HTTP response (got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))})`));
+      else
+        reject(
+          err ??
+            new Error(
+              `no HTTP response (got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))})`,
+            ),
+        );
     };
     const timer = setTimeout(() => finish(new Error('timed out waiting for the response')), timeoutMs);
     // halfClose: end our side after the request, so that a body shorter than its content-length ends at once.
@@ -35,7 +46,12 @@ export function rawRequest(url: string, request: string | Buffer, timeoutMs = 10
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       const p = parse(Buffer.concat(chunks));
-      if (p && p.headers['content-length'] !== undefined && Buffer.byteLength(p.body) >= Number(p.headers['content-length'])) finish();
+      if (
+        p &&
+        p.headers['content-length'] !== undefined &&
+        Buffer.byteLength(p.body) >= Number(p.headers['content-length'])
+      )
+        finish();
       // Only the first response is read: what follows belongs to a later request on the connection.
     });
     socket.on('error', () => finish());
@@ -56,7 +72,11 @@ function parse(buf: Buffer): RawResponse | undefined {
   }
   const rest = buf.subarray(end + 4);
   const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
-  return { status: Number(m[1]), headers, body: (length === undefined ? rest : rest.subarray(0, length)).toString('utf8') };
+  return {
+    status: Number(m[1]),
+    headers,
+    body: (length === undefined ? rest : rest.subarray(0, length)).toString('utf8'),
+  };
 }
 
 /** True when `body` is OpenAI's error envelope: `{"error":{"message":string,"type":string,"param","code"}}`. */

@@ -5,7 +5,8 @@ type Json = Record<string, unknown>;
 
 /** The JSON objects a recording's response carries: its body, or each `data:` event of its stream. */
 function responseObjects(rec: Recording): Json[] {
-  if (rec.response.body_text === undefined) return rec.response.body && typeof rec.response.body === 'object' ? [rec.response.body as Json] : [];
+  if (rec.response.body_text === undefined)
+    return rec.response.body && typeof rec.response.body === 'object' ? [rec.response.body as Json] : [];
   return sseData(rec.response.body_text)
     .filter((d) => d.startsWith('{'))
     .map((d) => JSON.parse(d) as Json);

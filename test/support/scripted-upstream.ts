@@ -28,7 +28,12 @@ export class ScriptedUpstream {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+        const seen = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+        };
         this.seen.push(seen);
         void Promise.resolve(this.script(seen, res)).catch(() => res.destroy());
       });

@@ -16,7 +16,12 @@ export interface AdminData {
 }
 
 /** Reads a company's admin view through the read API; `company` is set for an operator. */
-export async function loadAdmin(api: ApiGet, s: FilterState, operator: boolean, lowBalance: [number, number]): Promise<AdminData> {
+export async function loadAdmin(
+  api: ApiGet,
+  s: FilterState,
+  operator: boolean,
+  lowBalance: [number, number],
+): Promise<AdminData> {
   const c = { company: s.company };
   const [overview, balance, purchases, usage, requests] = await Promise.all([
     api<List<OverviewJson>>('/tollgate/v1/overview', c).then((r) => r.data[0]!),
@@ -43,13 +48,24 @@ function grantColumns(timeZone: string, [warn, crit]: [number, number]) {
         ) : (
           <span class="avail">
             <span data-value={String(g.remaining)}>{amount(g, g.remaining ?? 0)}</span> of {amount(g, g.amount ?? 0)}
-            <Bar fraction={left(g)} level={levelOf(1 - left(g), 1 - warn, 1 - crit)} label={`${g.id}: ${percent(left(g))} left`} />
+            <Bar
+              fraction={left(g)}
+              level={levelOf(1 - left(g), 1 - warn, 1 - crit)}
+              label={`${g.id}: ${percent(left(g))} left`}
+            />
           </span>
         ),
     },
-    { title: 'Used', num: true, cell: (g: GrantJson) => amount(g, g.spent) + (g.held ? ` (+${amount(g, g.held)} in flight)` : '') },
+    {
+      title: 'Used',
+      num: true,
+      cell: (g: GrantJson) => amount(g, g.spent) + (g.held ? ` (+${amount(g, g.held)} in flight)` : ''),
+    },
     { title: 'Expires', cell: (g: GrantJson) => (g.expires_at ? when(g.expires_at, timeZone) : 'No expiration') },
-    { title: 'Purchase', cell: (g: GrantJson) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : '–') },
+    {
+      title: 'Purchase',
+      cell: (g: GrantJson) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : '–'),
+    },
     { title: 'Status', cell: (g: GrantJson) => (g.active ? 'active' : 'inactive') },
   ];
 }
@@ -106,14 +122,46 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
   return (
     <>
       <section class="cards" aria-label="Summary">
-        <Card name="total-tokens" label="Total tokens" value={compact(total)} exact={total} sub="on active token grants" />
-        <Card name="available-tokens" label="Available tokens" value={compact(d.balance.tokens)} exact={d.balance.tokens} sub={d.balance.unlimited_models.length ? `plus unlimited: ${d.balance.unlimited_models.join(', ')}` : undefined} />
-        <Card name="used-month" label="Used this month" value={compact(d.overview.month_tokens)} exact={d.overview.month_tokens} sub={`${usd(d.overview.month_cost_micro_usd)} · resets on the 1st`} />
-        <Card name="active-allocations" label="Active allocations" value={String(d.overview.active_grants)} exact={d.overview.active_grants} sub={`${d.overview.open_holds} requests in flight`} />
+        <Card
+          name="total-tokens"
+          label="Total tokens"
+          value={compact(total)}
+          exact={total}
+          sub="on active token grants"
+        />
+        <Card
+          name="available-tokens"
+          label="Available tokens"
+          value={compact(d.balance.tokens)}
+          exact={d.balance.tokens}
+          sub={
+            d.balance.unlimited_models.length ? `plus unlimited: ${d.balance.unlimited_models.join(', ')}` : undefined
+          }
+        />
+        <Card
+          name="used-month"
+          label="Used this month"
+          value={compact(d.overview.month_tokens)}
+          exact={d.overview.month_tokens}
+          sub={`${usd(d.overview.month_cost_micro_usd)} · resets on the 1st`}
+        />
+        <Card
+          name="active-allocations"
+          label="Active allocations"
+          value={String(d.overview.active_grants)}
+          exact={d.overview.active_grants}
+          sub={`${d.overview.open_holds} requests in flight`}
+        />
       </section>
       <section class="panel wide" aria-labelledby="h-allocations">
         <h2 id="h-allocations">Allocations</h2>
-        <Table caption="Allocations per model scope" name="allocations" columns={grantColumns(tz, d.lowBalance)} rows={d.balance.grants} empty="No grants: add allocations in the config." />
+        <Table
+          caption="Allocations per model scope"
+          name="allocations"
+          columns={grantColumns(tz, d.lowBalance)}
+          rows={d.balance.grants}
+          empty="No grants: add allocations in the config."
+        />
       </section>
       {d.overview.alerts.length ? (
         <section class="panel wide" aria-labelledby="h-alerts">
@@ -129,9 +177,25 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
       ) : null}
       <Filters state={props.state} choices={d.usage.choices} exportHref={exportHref(props.state)} />
       <section class="cards" aria-label="This period">
-        <Card name="requests-period" label="Requests" value={grouped(d.usage.total.requests)} exact={d.usage.total.requests} sub={`${grouped(d.usage.total.errors)} failed`} />
-        <Card name="tokens-period" label="Tokens" value={compact(d.usage.total.total_tokens)} exact={d.usage.total.total_tokens} />
-        <Card name="cost-period" label="Cost" value={usd(d.usage.total.cost_micro_usd)} exact={d.usage.total.cost_micro_usd} />
+        <Card
+          name="requests-period"
+          label="Requests"
+          value={grouped(d.usage.total.requests)}
+          exact={d.usage.total.requests}
+          sub={`${grouped(d.usage.total.errors)} failed`}
+        />
+        <Card
+          name="tokens-period"
+          label="Tokens"
+          value={compact(d.usage.total.total_tokens)}
+          exact={d.usage.total.total_tokens}
+        />
+        <Card
+          name="cost-period"
+          label="Cost"
+          value={usd(d.usage.total.cost_micro_usd)}
+          exact={d.usage.total.cost_micro_usd}
+        />
       </section>
       <UsageSections data={d.usage} />
       <RecentCalls rows={d.usage.recent} timeZone={tz} title="Usage history (last 50)" remaining showUser />

@@ -73,9 +73,17 @@ export function SignIn(props: { csrf: string; error?: string }) {
         <form method="post" action="/dashboard/sign-in">
           <input type="hidden" name="csrf" value={props.csrf} />
           <label for="credential">API key, user token or operator key</label>
-          <input id="credential" name="credential" type="password" autocomplete="off" required aria-describedby="credential-help" />
+          <input
+            id="credential"
+            name="credential"
+            type="password"
+            autocomplete="off"
+            required
+            aria-describedby="credential-help"
+          />
           <p id="credential-help" class="sub">
-            A company key (<code>sk-tg-…</code>), a user token (JWT) or an operator key. It is exchanged for a session cookie and not stored.
+            A company key (<code>sk-tg-…</code>), a user token (JWT) or an operator key. It is exchanged for a session
+            cookie and not stored.
           </p>
           {props.error ? (
             <p class="error" role="alert">

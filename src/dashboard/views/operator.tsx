@@ -11,9 +11,26 @@ export function OperatorView(props: { companies: OverviewJson[] }) {
     <>
       <section class="cards" aria-label="All companies">
         <Card name="companies" label="Companies" value={String(rows.length)} exact={rows.length} />
-        <Card name="spend-month" label="Spend this month" value={usd(sum((o) => o.month_cost_micro_usd))} exact={sum((o) => o.month_cost_micro_usd)} sub="each company's calendar month" />
-        <Card name="open-holds" label="Open holds" value={String(sum((o) => o.open_holds))} exact={sum((o) => o.open_holds)} sub="requests in flight" />
-        <Card name="alerts" label="Recent alerts" value={String(sum((o) => o.alerts.length))} exact={sum((o) => o.alerts.length)} />
+        <Card
+          name="spend-month"
+          label="Spend this month"
+          value={usd(sum((o) => o.month_cost_micro_usd))}
+          exact={sum((o) => o.month_cost_micro_usd)}
+          sub="each company's calendar month"
+        />
+        <Card
+          name="open-holds"
+          label="Open holds"
+          value={String(sum((o) => o.open_holds))}
+          exact={sum((o) => o.open_holds)}
+          sub="requests in flight"
+        />
+        <Card
+          name="alerts"
+          label="Recent alerts"
+          value={String(sum((o) => o.alerts.length))}
+          exact={sum((o) => o.alerts.length)}
+        />
       </section>
       <section class="panel wide" aria-labelledby="h-companies">
         <h2 id="h-companies">Companies</h2>
@@ -22,13 +39,43 @@ export function OperatorView(props: { companies: OverviewJson[] }) {
           name="companies"
           rows={rows}
           columns={[
-            { title: 'Company', cell: (o) => <a href={`/dashboard?company=${encodeURIComponent(o.company_id)}`}>{o.name} ({o.company_id})</a> },
-            { title: 'Tokens left', num: true, cell: (o) => <span data-value={String(o.tokens)} title={grouped(o.tokens)}>{compact(o.tokens)}</span> },
+            {
+              title: 'Company',
+              cell: (o) => (
+                <a href={`/dashboard?company=${encodeURIComponent(o.company_id)}`}>
+                  {o.name} ({o.company_id})
+                </a>
+              ),
+            },
+            {
+              title: 'Tokens left',
+              num: true,
+              cell: (o) => (
+                <span data-value={String(o.tokens)} title={grouped(o.tokens)}>
+                  {compact(o.tokens)}
+                </span>
+              ),
+            },
             { title: 'USD left', num: true, cell: (o) => usd(o.micro_usd) },
-            { title: 'Spend this month', num: true, cell: (o) => <span data-value={String(o.month_cost_micro_usd)}>{usd(o.month_cost_micro_usd)}</span> },
-            { title: 'Tokens this month', num: true, cell: (o) => <span data-value={String(o.month_tokens)}>{compact(o.month_tokens)}</span> },
-            { title: 'Open holds', num: true, cell: (o) => <span data-value={String(o.open_holds)}>{o.open_holds}</span> },
-            { title: 'Latest alert', cell: (o) => (o.alerts[0] ? `${o.alerts[0].kind}, ${when(o.alerts[0].fired_at, o.time_zone)}` : 'none') },
+            {
+              title: 'Spend this month',
+              num: true,
+              cell: (o) => <span data-value={String(o.month_cost_micro_usd)}>{usd(o.month_cost_micro_usd)}</span>,
+            },
+            {
+              title: 'Tokens this month',
+              num: true,
+              cell: (o) => <span data-value={String(o.month_tokens)}>{compact(o.month_tokens)}</span>,
+            },
+            {
+              title: 'Open holds',
+              num: true,
+              cell: (o) => <span data-value={String(o.open_holds)}>{o.open_holds}</span>,
+            },
+            {
+              title: 'Latest alert',
+              cell: (o) => (o.alerts[0] ? `${o.alerts[0].kind}, ${when(o.alerts[0].fired_at, o.time_zone)}` : 'none'),
+            },
           ]}
         />
       </section>

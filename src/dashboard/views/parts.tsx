@@ -42,7 +42,13 @@ export interface Series {
  * escaped like any other and needs no inline script). The table next to it carries the same
  * numbers for screen readers and for people without script.
  */
-export function ChartBox(props: { name: string; label: string; type: 'bar' | 'line' | 'doughnut'; labels: string[]; series: Series[] }) {
+export function ChartBox(props: {
+  name: string;
+  label: string;
+  type: 'bar' | 'line' | 'doughnut';
+  labels: string[];
+  series: Series[];
+}) {
   const spec = JSON.stringify({ type: props.type, labels: props.labels, series: props.series });
   return (
     <div class="chart">

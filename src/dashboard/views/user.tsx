@@ -20,7 +20,11 @@ export interface UserData {
 
 /** Local midnight of `now`'s day in `timeZone` (UTC ISO), for "today". */
 export function todayStart(now: Date, timeZone: string): string {
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(now).map((x) => [x.type, x.value]));
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' })
+      .formatToParts(now)
+      .map((x) => [x.type, x.value]),
+  );
   return localMidnight({ year: Number(p.year), month: Number(p.month), day: Number(p.day) }, timeZone).toISOString();
 }
 
@@ -30,7 +34,9 @@ export async function loadUser(api: ApiGet, s: FilterState, timeZone: string, no
   const [quotas, today, lastHour, usage, requests] = await Promise.all([
     api<QuotasJson>('/tollgate/v1/quotas'),
     api<List<UsageRowJson>>('/tollgate/v1/usage', { since: start }).then((r) => r.data[0]!),
-    api<List<UsageRowJson>>('/tollgate/v1/usage', { since: new Date(now.getTime() - 3_600_000).toISOString() }).then((r) => r.data[0]!),
+    api<List<UsageRowJson>>('/tollgate/v1/usage', { since: new Date(now.getTime() - 3_600_000).toISOString() }).then(
+      (r) => r.data[0]!,
+    ),
     loadUsage(api, s, false, 20),
     api<List<QuotaRequestJson>>('/tollgate/v1/quota-requests').then((r) => r.data),
   ]);
@@ -40,25 +46,42 @@ export async function loadUser(api: ApiGet, s: FilterState, timeZone: string, no
   return { quotas, today, lastHour, projectedToday, usage, requests, timeZone };
 }
 
-const WINDOW_NAMES: Record<QuotaJson['window'], string> = { daily: 'Daily quota', monthly: 'Monthly quota', hard: 'Hard limit', session: 'Session quota' };
+const WINDOW_NAMES: Record<QuotaJson['window'], string> = {
+  daily: 'Daily quota',
+  monthly: 'Monthly quota',
+  hard: 'Hard limit',
+  session: 'Session quota',
+};
 
 function QuotaCard(props: { q: QuotaJson; timeZone: string }) {
   const q = props.q;
   const tokens = q.limit_tokens !== null;
-  const used = tokens ? `${compact(q.spent_tokens)} / ${compact(q.limit_tokens!)} tokens` : `${usd(q.spent_micro_usd)} / ${usd(q.limit_micro_usd ?? 0)}`;
+  const used = tokens
+    ? `${compact(q.spent_tokens)} / ${compact(q.limit_tokens!)} tokens`
+    : `${usd(q.spent_micro_usd)} / ${usd(q.limit_micro_usd ?? 0)}`;
   const name = WINDOW_NAMES[q.window];
   return (
     <section class={`card quota ${q.level}`} data-card={`quota-${q.window}`} aria-label={name}>
       <h3>{name}</h3>
-      <p class="big" data-value={String(tokens ? q.spent_tokens : q.spent_micro_usd)} data-limit={String(tokens ? q.limit_tokens : q.limit_micro_usd)}>
+      <p
+        class="big"
+        data-value={String(tokens ? q.spent_tokens : q.spent_micro_usd)}
+        data-limit={String(tokens ? q.limit_tokens : q.limit_micro_usd)}
+      >
         {used}
       </p>
       <Bar fraction={q.used} level={q.level} label={`${name}: ${percent(q.used)} used`} />
       <p class="sub">
         {percent(q.used)} used{q.held_tokens ? ` · ${grouped(q.held_tokens)} tokens in flight` : ''}
-        {q.level !== 'ok' ? <strong class={`badge ${q.level}`}> {q.level === 'critical' ? 'critical' : 'warning'}</strong> : null}
+        {q.level !== 'ok' ? (
+          <strong class={`badge ${q.level}`}> {q.level === 'critical' ? 'critical' : 'warning'}</strong>
+        ) : null}
         <br />
-        {q.resets_at ? `Resets ${when(q.resets_at, props.timeZone)}` : q.window === 'hard' ? 'Never resets' : 'Ends with the session'}
+        {q.resets_at
+          ? `Resets ${when(q.resets_at, props.timeZone)}`
+          : q.window === 'hard'
+            ? 'Never resets'
+            : 'Ends with the session'}
       </p>
     </section>
   );
@@ -97,8 +120,10 @@ function QuotaRequests(props: { csrf: string; requests: QuotaRequestJson[]; time
         <ul class="requests" data-table="quota-requests">
           {props.requests.map((r) => (
             <li>
-              <time datetime={r.created_at}>{when(r.created_at, props.timeZone)}</time>: {r.requested.window ?? 'any'} quota
-              {r.requested.tokens ? `, ${grouped(r.requested.tokens)} tokens` : ''} — <q>{r.justification}</q> <span class="badge">pending: an admin grants it in the config</span>
+              <time datetime={r.created_at}>{when(r.created_at, props.timeZone)}</time>: {r.requested.window ?? 'any'}{' '}
+              quota
+              {r.requested.tokens ? `, ${grouped(r.requested.tokens)} tokens` : ''} — <q>{r.justification}</q>{' '}
+              <span class="badge">pending: an admin grants it in the config</span>
             </li>
           ))}
         </ul>
@@ -117,15 +142,51 @@ export function UserView(props: { data: UserData; state: FilterState; csrf: stri
         {d.quotas.data.map((q) => (
           <QuotaCard q={q} timeZone={tz} />
         ))}
-        {d.quotas.data.length === 0 ? <Card name="quota-none" label="Quotas" value="None" sub="No quota bounds you; the company's grants still do." /> : null}
+        {d.quotas.data.length === 0 ? (
+          <Card
+            name="quota-none"
+            label="Quotas"
+            value="None"
+            sub="No quota bounds you; the company's grants still do."
+          />
+        ) : null}
       </section>
       <section class="cards" aria-label="Today and this period">
-        <Card name="tokens-today" label="Tokens today" value={compact(d.today.total_tokens)} exact={d.today.total_tokens} sub={`${grouped(d.today.requests)} requests`} />
+        <Card
+          name="tokens-today"
+          label="Tokens today"
+          value={compact(d.today.total_tokens)}
+          exact={d.today.total_tokens}
+          sub={`${grouped(d.today.requests)} requests`}
+        />
         <Card name="cost-today" label="Cost today" value={usd(d.today.cost_micro_usd)} exact={d.today.cost_micro_usd} />
-        <Card name="rate" label="Rate, last hour" value={`${compact(Math.round(d.lastHour.total_tokens / 60))} tokens/min`} exact={d.lastHour.total_tokens} sub={`${grouped(d.lastHour.total_tokens)} tokens in the last 60 minutes`} />
-        <Card name="projected-today" label="Projected today" value={compact(d.projectedToday)} exact={d.projectedToday} sub="at today's rate so far" />
-        <Card name="tokens-period" label={`Tokens, last ${props.state.period.slice(0, -1)} days`} value={compact(d.usage.total.total_tokens)} exact={d.usage.total.total_tokens} sub={`${grouped(d.usage.total.requests)} requests`} />
-        <Card name="cost-period" label={`Cost, last ${props.state.period.slice(0, -1)} days`} value={usd(d.usage.total.cost_micro_usd)} exact={d.usage.total.cost_micro_usd} />
+        <Card
+          name="rate"
+          label="Rate, last hour"
+          value={`${compact(Math.round(d.lastHour.total_tokens / 60))} tokens/min`}
+          exact={d.lastHour.total_tokens}
+          sub={`${grouped(d.lastHour.total_tokens)} tokens in the last 60 minutes`}
+        />
+        <Card
+          name="projected-today"
+          label="Projected today"
+          value={compact(d.projectedToday)}
+          exact={d.projectedToday}
+          sub="at today's rate so far"
+        />
+        <Card
+          name="tokens-period"
+          label={`Tokens, last ${props.state.period.slice(0, -1)} days`}
+          value={compact(d.usage.total.total_tokens)}
+          exact={d.usage.total.total_tokens}
+          sub={`${grouped(d.usage.total.requests)} requests`}
+        />
+        <Card
+          name="cost-period"
+          label={`Cost, last ${props.state.period.slice(0, -1)} days`}
+          value={usd(d.usage.total.cost_micro_usd)}
+          exact={d.usage.total.cost_micro_usd}
+        />
       </section>
       <Filters state={props.state} choices={d.usage.choices} exportHref={exportHref(props.state)} />
       <UsageSections data={d.usage} />

@@ -21,7 +21,13 @@ export interface QuotaRequestStore {
 }
 
 /** The kinds of alert tollgate fires. */
-export type AlertKind = 'quota_warning' | 'quota_critical' | 'low_balance_warning' | 'low_balance_critical' | 'usage_spike' | 'quota_increase_request';
+export type AlertKind =
+  | 'quota_warning'
+  | 'quota_critical'
+  | 'low_balance_warning'
+  | 'low_balance_critical'
+  | 'usage_spike'
+  | 'quota_increase_request';
 
 /** An alert as stored: `key` names the threshold and window, so each fires once. */
 export interface AlertRecord {
@@ -61,7 +67,19 @@ export interface BucketStore {
  * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
  * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
  */
-export type ObjectKind = 'file' | 'upload' | 'batch' | 'response' | 'chat.completion' | 'fine_tuning.job' | 'model' | 'vector_store' | 'conversation' | 'container' | 'video' | 'eval';
+export type ObjectKind =
+  | 'file'
+  | 'upload'
+  | 'batch'
+  | 'response'
+  | 'chat.completion'
+  | 'fine_tuning.job'
+  | 'model'
+  | 'vector_store'
+  | 'conversation'
+  | 'container'
+  | 'video'
+  | 'eval';
 
 /** Who created an upstream object through tollgate. */
 export interface ObjectOwner {

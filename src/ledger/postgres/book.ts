@@ -1,7 +1,25 @@
 import type pg from 'pg';
-import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
+import {
+  capacityTokens,
+  covers,
+  isActive,
+  microUsdOf,
+  planBurn,
+  planHold,
+  remaining,
+  type GrantState,
+} from '../allocate.js';
 import { balanceFrom } from '../balance.js';
-import type { AdmitResult, Balance, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import type {
+  AdmitResult,
+  Balance,
+  CounterState,
+  HoldRequest,
+  Outcome,
+  QuotaCheck,
+  RequestFacts,
+  Settled,
+} from '../port.js';
 
 /** A `grants` row as the pool returns it (numbers, booleans, ISO strings). */
 export interface GrantRow {
@@ -28,12 +46,24 @@ function stateOf(r: GrantRow): GrantState {
     models = parsedModels.get(r.models) ?? JSON.parse(r.models);
     parsedModels.set(r.models, models!);
   }
-  return { id: r.id, unit: r.unit, amount: r.amount, unlimited: r.unlimited, spent: r.spent, held: r.held, models, startsAt: r.starts_at, expiresAt: r.expires_at, removedAt: r.removed_at };
+  return {
+    id: r.id,
+    unit: r.unit,
+    amount: r.amount,
+    unlimited: r.unlimited,
+    spent: r.spent,
+    held: r.held,
+    models,
+    startsAt: r.starts_at,
+    expiresAt: r.expires_at,
+    removedAt: r.removed_at,
+  };
 }
 
 /** The grants in the order of the SQLite ledger's `grantsOf`: earliest expiry (none last), then the oldest start (or first mirrored), then id. */
 export function expiryOrder(rows: GrantRow[]): GrantRow[] {
-  const key = (r: GrantRow) => [r.expires_at === null ? 1 : 0, r.expires_at ?? '', r.starts_at ?? r.created_at, r.id] as const;
+  const key = (r: GrantRow) =>
+    [r.expires_at === null ? 1 : 0, r.expires_at ?? '', r.starts_at ?? r.created_at, r.id] as const;
   const sorted = [...rows].sort((a, b) => {
     const x = key(a);
     const y = key(b);
@@ -51,7 +81,10 @@ export function burnOrder(rows: GrantRow[]): GrantRow[] {
 
 /** Locks every grant of a company (removed ones too), in id order: the one lock order every writer follows (grants, then counters). */
 async function lockGrants(c: pg.PoolClient, companyId: string): Promise<GrantRow[]> {
-  const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 ORDER BY id COLLATE "C" FOR UPDATE', [companyId]);
+  const { rows } = await c.query<GrantRow>(
+    'SELECT * FROM grants WHERE company_id = $1 ORDER BY id COLLATE "C" FOR UPDATE',
+    [companyId],
+  );
   return rows;
 }
 
@@ -59,43 +92,92 @@ interface CounterRow extends CounterState {
   id: string;
 }
 
-const COUNTER_COLUMNS = 'id, spent_tokens AS "spentTokens", held_tokens AS "heldTokens", spent_micro_usd AS "spentMicroUsd", held_micro_usd AS "heldMicroUsd"';
+const COUNTER_COLUMNS =
+  'id, spent_tokens AS "spentTokens", held_tokens AS "heldTokens", spent_micro_usd AS "spentMicroUsd", held_micro_usd AS "heldMicroUsd"';
 
 function quotaCapacityTokens(check: QuotaCheck, row: CounterRow, maxPicoPerToken: number): number {
   let cap = Infinity;
   if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
   if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
-    cap = Math.min(cap, Math.floor((Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken));
+    cap = Math.min(
+      cap,
+      Math.floor(
+        (Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken,
+      ),
+    );
   }
   return cap;
 }
 
 /** Creates the quota counters missing and locks all of them in id order, in one statement; returns them in `checks` order. */
-async function lockCounters(c: pg.PoolClient, companyId: string, checks: QuotaCheck[], at: string): Promise<CounterRow[]> {
+async function lockCounters(
+  c: pg.PoolClient,
+  companyId: string,
+  checks: QuotaCheck[],
+  at: string,
+): Promise<CounterRow[]> {
   if (checks.length === 0) return [];
-  const sorted = [...new Map(checks.map((q) => [q.counterId, q])).values()].sort((a, b) => (a.counterId < b.counterId ? -1 : 1));
+  const sorted = [...new Map(checks.map((q) => [q.counterId, q])).values()].sort((a, b) =>
+    a.counterId < b.counterId ? -1 : 1,
+  );
   const { rows } = await c.query<CounterRow>(
     `INSERT INTO quota_counters (id, company_id, scope, scope_id, "window", window_key, created_at)
      SELECT t.id, $1, t.scope, t.scope_id, t.win, t.win_key, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(id, scope, scope_id, win, win_key, n)
      ORDER BY t.n
      ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
      RETURNING ${COUNTER_COLUMNS}`,
-    [companyId, at, sorted.map((q) => q.counterId), sorted.map((q) => q.scope), sorted.map((q) => q.scopeId), sorted.map((q) => q.window), sorted.map((q) => q.windowKey)],
+    [
+      companyId,
+      at,
+      sorted.map((q) => q.counterId),
+      sorted.map((q) => q.scope),
+      sorted.map((q) => q.scopeId),
+      sorted.map((q) => q.window),
+      sorted.map((q) => q.windowKey),
+    ],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   return checks.map((q) => byId.get(q.counterId)!);
 }
 
 /** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$16). */
-function requestValues(facts: RequestFacts, at: string, instanceId: string, holdTokens: number, holdMicroUsd: number): unknown[] {
-  return [facts.id, at, facts.companyId, facts.keyId, facts.userId ?? null, facts.sessionId ?? null, facts.feature ?? null, facts.endpoint, facts.requestedModel, facts.stream, facts.estimatedPromptTokens ?? 0, holdTokens, holdMicroUsd, instanceId, facts.conversationId ?? null, facts.clientRequestId ?? null];
+function requestValues(
+  facts: RequestFacts,
+  at: string,
+  instanceId: string,
+  holdTokens: number,
+  holdMicroUsd: number,
+): unknown[] {
+  return [
+    facts.id,
+    at,
+    facts.companyId,
+    facts.keyId,
+    facts.userId ?? null,
+    facts.sessionId ?? null,
+    facts.feature ?? null,
+    facts.endpoint,
+    facts.requestedModel,
+    facts.stream,
+    facts.estimatedPromptTokens ?? 0,
+    holdTokens,
+    holdMicroUsd,
+    instanceId,
+    facts.conversationId ?? null,
+    facts.clientRequestId ?? null,
+  ];
 }
 
 const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16)`;
 
 /** Writes the `held` row of a request that is not billed on an estimate (one statement, no lock). */
-export async function openRow(c: pg.Pool | pg.PoolClient, facts: RequestFacts, now: Date, instanceId: string): Promise<void> {
+export async function openRow(
+  c: pg.Pool | pg.PoolClient,
+  facts: RequestFacts,
+  now: Date,
+  instanceId: string,
+): Promise<void> {
   await c.query(INSERT_REQUEST, requestValues(facts, now.toISOString(), instanceId, 0, 0));
 }
 
@@ -107,21 +189,39 @@ interface Decision {
 }
 
 /** Admission's decision on the grants and counters read (the same arithmetic as the SQLite ledger, with `allocate.ts`). */
-function decide(rows: GrantRow[], counters: CounterRow[], facts: RequestFacts, want: HoldRequest, quotas: QuotaCheck[], at: string): Decision {
+function decide(
+  rows: GrantRow[],
+  counters: CounterRow[],
+  facts: RequestFacts,
+  want: HoldRequest,
+  quotas: QuotaCheck[],
+  at: string,
+): Decision {
   const costOnly = want.costOnly === true;
   const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
   const eligible = burnOrder(rows)
     .map(stateOf)
-    .filter((g) => isActive(g, at) && covers(g, facts.requestedModel) && (!costOnly || g.unlimited || g.unit === 'micro_usd'));
+    .filter(
+      (g) => isActive(g, at) && covers(g, facts.requestedModel) && (!costOnly || g.unlimited || g.unit === 'micro_usd'),
+    );
   const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
-  const quotaCapacity = quotas.map((check, i) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico));
+  const quotaCapacity = quotas.map((check, i) =>
+    quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico),
+  );
   const available = Math.min(grantCapacity, ...quotaCapacity);
   const min = Math.max(1, want.minTokens);
   const max = Math.max(min, want.maxTokens);
   if (available >= max) return { eligible, pico, hold: max };
   if (want.clamp && available > min) return { eligible, pico, hold: available };
   const q = quotaCapacity.findIndex((cap) => cap === available && cap < grantCapacity);
-  return { eligible, pico, hold: q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available } };
+  return {
+    eligible,
+    pico,
+    hold:
+      q >= 0
+        ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available }
+        : { ok: false, reason: 'balance', availableTokens: available },
+  };
 }
 
 const EMPTY_COUNTER = { spentTokens: 0, heldTokens: 0, spentMicroUsd: 0, heldMicroUsd: 0 };
@@ -132,11 +232,19 @@ const EMPTY_COUNTER = { spentTokens: 0, heldTokens: 0, spentMicroUsd: 0, heldMic
  * refusal needs no lock, since holding nothing changes nothing. Resolves to the refusal, or null
  * when the request may fit (then `admitRow` decides under the locks).
  */
-export async function refusalWithoutLock(c: pg.Pool, facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult | null> {
+export async function refusalWithoutLock(
+  c: pg.Pool,
+  facts: RequestFacts,
+  want: HoldRequest,
+  now: Date,
+  quotas: QuotaCheck[],
+): Promise<AdmitResult | null> {
   const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1', [facts.companyId]);
   let counters: CounterRow[] = [];
   if (quotas.length) {
-    const read = await c.query<CounterRow>(`SELECT ${COUNTER_COLUMNS} FROM quota_counters WHERE id = ANY($1::text[])`, [quotas.map((q) => q.counterId)]);
+    const read = await c.query<CounterRow>(`SELECT ${COUNTER_COLUMNS} FROM quota_counters WHERE id = ANY($1::text[])`, [
+      quotas.map((q) => q.counterId),
+    ]);
     const byId = new Map(read.rows.map((r) => [r.id, r]));
     counters = quotas.map((q) => byId.get(q.counterId) ?? { id: q.counterId, ...EMPTY_COUNTER });
   }
@@ -149,7 +257,14 @@ export async function refusalWithoutLock(c: pg.Pool, facts: RequestFacts, want: 
  * (id order), decides with `allocate.ts`, and writes the row, its holds and the running totals in
  * one statement. Round trips: the grants lock, the counters lock (when quotas apply), the write.
  */
-export async function admitRow(c: pg.PoolClient, facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[], instanceId: string): Promise<AdmitResult> {
+export async function admitRow(
+  c: pg.PoolClient,
+  facts: RequestFacts,
+  want: HoldRequest,
+  now: Date,
+  quotas: QuotaCheck[],
+  instanceId: string,
+): Promise<AdmitResult> {
   const at = now.toISOString();
   const costOnly = want.costOnly === true;
   const locked = await lockGrants(c, facts.companyId);
@@ -167,7 +282,12 @@ export async function admitRow(c: pg.PoolClient, facts: RequestFacts, want: Hold
       qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($19::text[]) AS q),
       qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($19::text[]))
      SELECT 1`,
-    [...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd), parts.map((p) => p.grantId), parts.map((p) => p.amount), counterIds],
+    [
+      ...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd),
+      parts.map((p) => p.grantId),
+      parts.map((p) => p.amount),
+      counterIds,
+    ],
   );
   const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
   const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
@@ -183,8 +303,14 @@ export async function admitRow(c: pg.PoolClient, facts: RequestFacts, want: Hold
         const row = counters[i]!;
         return {
           check,
-          remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
-          remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
+          remainingTokens:
+            check.limitTokens === undefined
+              ? undefined
+              : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
+          remainingMicroUsd:
+            check.limitMicroUsd === undefined
+              ? undefined
+              : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
         };
       }),
     },
@@ -204,7 +330,13 @@ interface Head {
  * company's grants and its counters (the common order), burns with `allocate.ts` and writes the row,
  * debits, running totals and the billed object in one statement. `false` when the row is not held.
  */
-export async function finishRow(c: pg.PoolClient, requestId: string, status: 'settled' | 'voided' | 'interrupted', outcome: Outcome, now: Date): Promise<Settled | false> {
+export async function finishRow(
+  c: pg.PoolClient,
+  requestId: string,
+  status: 'settled' | 'voided' | 'interrupted',
+  outcome: Outcome,
+  now: Date,
+): Promise<Settled | false> {
   const at = now.toISOString();
   const { rows: heads } = await c.query<Head>(
     `SELECT r.company_id, r.requested_model, r.status,
@@ -217,8 +349,12 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
   if (!head || head.status !== 'held') return false;
   let o = outcome;
   if (o.billedObject && status === 'settled') {
-    const billed = await c.query('INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (object_id) DO NOTHING', [o.billedObject.id, o.billedObject.kind, requestId, at]);
-    if (billed.rowCount === 0) o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
+    const billed = await c.query(
+      'INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (object_id) DO NOTHING',
+      [o.billedObject.id, o.billedObject.kind, requestId, at],
+    );
+    if (billed.rowCount === 0)
+      o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
   }
   const held = head.holds ?? [];
   const quotaHeld = head.quota_holds ?? [];
@@ -248,14 +384,39 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
        FROM unnest($29::text[], $30::bigint[], $31::bigint[]) AS t(id, tokens, micro_usd) WHERE c.id = t.id
      RETURNING ${COUNTER_COLUMNS.replace(/(^|, )(\w+)/g, '$1c.$2')}`,
     [
-      requestId, status, o.httpStatus, o.returnedModel ?? null, o.model ?? null, o.priceVersion ?? null,
-      u?.inputTokens ?? 0, u?.cachedInputTokens ?? 0, u?.outputTokens ?? 0, u?.reasoningTokens ?? 0, u?.totalTokens ?? 0, o.meteredTokens,
-      o.costMicroUsd, o.usageSource, o.latencyMs, o.ttfbMs ?? null, o.upstreamRequestId ?? null, o.errorCode ?? null, at,
-      [...delta.keys()], [...delta.values()].map((x) => x.held), [...delta.values()].map((x) => x.spent),
-      parts.map((p) => p.grantId), parts.map((p) => p.unit), parts.map((p) => p.amount), parts.map((p) => p.overdraft),
-      charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0,
-      quotaHeld.map((q) => q.counterId), quotaHeld.map((q) => q.tokens), quotaHeld.map((q) => q.microUsd),
-      o.costNanoUsd ?? o.costMicroUsd * 1000, o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+      requestId,
+      status,
+      o.httpStatus,
+      o.returnedModel ?? null,
+      o.model ?? null,
+      o.priceVersion ?? null,
+      u?.inputTokens ?? 0,
+      u?.cachedInputTokens ?? 0,
+      u?.outputTokens ?? 0,
+      u?.reasoningTokens ?? 0,
+      u?.totalTokens ?? 0,
+      o.meteredTokens,
+      o.costMicroUsd,
+      o.usageSource,
+      o.latencyMs,
+      o.ttfbMs ?? null,
+      o.upstreamRequestId ?? null,
+      o.errorCode ?? null,
+      at,
+      [...delta.keys()],
+      [...delta.values()].map((x) => x.held),
+      [...delta.values()].map((x) => x.spent),
+      parts.map((p) => p.grantId),
+      parts.map((p) => p.unit),
+      parts.map((p) => p.amount),
+      parts.map((p) => p.overdraft),
+      charged ? o.meteredTokens : 0,
+      charged ? o.costMicroUsd : 0,
+      quotaHeld.map((q) => q.counterId),
+      quotaHeld.map((q) => q.tokens),
+      quotaHeld.map((q) => q.microUsd),
+      o.costNanoUsd ?? o.costMicroUsd * 1000,
+      o.toolCalls ? JSON.stringify(o.toolCalls) : null,
     ],
   );
   const byId = new Map(released.map((g) => [g.id, g]));
@@ -269,7 +430,13 @@ export async function finishRow(c: pg.PoolClient, requestId: string, status: 'se
 }
 
 /** The debits of a settle, as the SQLite ledger computes them (see its `burn`): held grants first, then the others in burn order. */
-function burn(released: GrantState[], held: { grantId: string; amount: number }[], model: string | null, o: Outcome, at: string) {
+function burn(
+  released: GrantState[],
+  held: { grantId: string; amount: number }[],
+  model: string | null,
+  o: Outcome,
+  at: string,
+) {
   const byId = new Map(released.map((g) => [g.id, g]));
   const heldGrants: GrantState[] = [];
   for (const h of held) {
@@ -277,7 +444,10 @@ function burn(released: GrantState[], held: { grantId: string; amount: number }[
     if (!g) continue;
     heldGrants.push(remaining(g) >= h.amount ? g : { ...g, amount: g.spent + g.held + h.amount });
   }
-  const unlimitedFirst = (list: GrantState[]) => [...list.filter((g) => g.unlimited), ...list.filter((g) => !g.unlimited)];
+  const unlimitedFirst = (list: GrantState[]) => [
+    ...list.filter((g) => g.unlimited),
+    ...list.filter((g) => !g.unlimited),
+  ];
   let order = unlimitedFirst(heldGrants);
   let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
   if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
@@ -291,6 +461,12 @@ function burn(released: GrantState[], held: { grantId: string; amount: number }[
 
 /** The company's balance at `now` (no lock: a consistent snapshot of one statement). */
 export async function balanceOf(c: pg.Pool | pg.PoolClient, companyId: string, now: Date): Promise<Balance> {
-  const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 AND removed_at IS NULL', [companyId]);
-  return balanceFrom(companyId, expiryOrder(rows).map((row) => ({ state: stateOf(row), purchaseId: row.purchase_id })), now.toISOString());
+  const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 AND removed_at IS NULL', [
+    companyId,
+  ]);
+  return balanceFrom(
+    companyId,
+    expiryOrder(rows).map((row) => ({ state: stateOf(row), purchaseId: row.purchase_id })),
+    now.toISOString(),
+  );
 }

@@ -24,15 +24,15 @@ export class PgBuckets implements BucketStore {
         [sorted],
       );
       const buckets = new Map<string, BucketLevel>();
-      for (const r of rows) if (r.level !== null && r.at_ms !== null) buckets.set(r.id, { level: r.level, at: r.at_ms });
+      for (const r of rows)
+        if (r.level !== null && r.at_ms !== null) buckets.set(r.id, { level: r.level, at: r.at_ms });
       const result = plan(buckets);
       const written = sorted.filter((id) => buckets.has(id));
       if (written.length) {
-        await c.query('UPDATE rate_buckets b SET level = t.level, at_ms = t.at FROM unnest($1::text[], $2::float8[], $3::bigint[]) AS t(id, level, at) WHERE b.id = t.id', [
-          written,
-          written.map((id) => buckets.get(id)!.level),
-          written.map((id) => Math.round(buckets.get(id)!.at)),
-        ]);
+        await c.query(
+          'UPDATE rate_buckets b SET level = t.level, at_ms = t.at FROM unnest($1::text[], $2::float8[], $3::bigint[]) AS t(id, level, at) WHERE b.id = t.id',
+          [written, written.map((id) => buckets.get(id)!.level), written.map((id) => Math.round(buckets.get(id)!.at))],
+        );
       }
       return result;
     });

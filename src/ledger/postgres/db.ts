@@ -51,7 +51,13 @@ const POOL_SIZE = 10;
  * ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC.
  */
 export function openPool(url: string, max = POOL_SIZE): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types, options: '-c TimeZone=UTC', application_name: 'tollgate' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types,
+    options: '-c TimeZone=UTC',
+    application_name: 'tollgate',
+  });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;

@@ -27,17 +27,38 @@ interface Existing {
  * config after another changes nothing.
  * @throws Error when a grant moved to another company, or changed unit after use (the caller rolls back).
  */
-export async function syncGrantsIn(c: pg.PoolClient, terms: GrantTerms[], purchaseTerms: PurchaseTerms[], now: Date): Promise<void> {
+export async function syncGrantsIn(
+  c: pg.PoolClient,
+  terms: GrantTerms[],
+  purchaseTerms: PurchaseTerms[],
+  now: Date,
+): Promise<void> {
   const at = now.toISOString();
   await c.query('SELECT pg_advisory_xact_lock($1)', [SYNC_LOCK]);
   const { rows } = await c.query<Existing>('SELECT * FROM grants ORDER BY id COLLATE "C" FOR UPDATE');
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const t of terms) {
     const existing = byId.get(t.id);
-    if (existing && existing.company_id !== t.companyId) throw new Error(`allocation "${t.id}" moved from company "${existing.company_id}" to "${t.companyId}"; give it a new id`);
-    if (existing && existing.unit !== t.unit && (existing.spent !== 0 || existing.held !== 0)) throw new Error(`allocation "${t.id}" changed unit after use; give it a new id`);
+    if (existing && existing.company_id !== t.companyId)
+      throw new Error(
+        `allocation "${t.id}" moved from company "${existing.company_id}" to "${t.companyId}"; give it a new id`,
+      );
+    if (existing && existing.unit !== t.unit && (existing.spent !== 0 || existing.held !== 0))
+      throw new Error(`allocation "${t.id}" changed unit after use; give it a new id`);
     const models = t.models ? JSON.stringify(t.models) : null;
-    const values = [t.id, t.companyId, t.unit, t.amount, t.unlimited, models, t.startsAt, t.expiresAt, t.purchaseId, t.note, at];
+    const values = [
+      t.id,
+      t.companyId,
+      t.unit,
+      t.amount,
+      t.unlimited,
+      models,
+      t.startsAt,
+      t.expiresAt,
+      t.purchaseId,
+      t.note,
+      at,
+    ];
     if (!existing) {
       await c.query(
         `INSERT INTO grants (id, company_id, unit, amount, unlimited, models, starts_at, expires_at, purchase_id, note, created_at, updated_at)
@@ -52,7 +73,10 @@ export async function syncGrantsIn(c: pg.PoolClient, terms: GrantTerms[], purcha
       );
     }
   }
-  await c.query('UPDATE grants SET removed_at = $1, updated_at = $1 WHERE removed_at IS NULL AND NOT (id = ANY($2::text[]))', [at, terms.map((t) => t.id)]);
+  await c.query(
+    'UPDATE grants SET removed_at = $1, updated_at = $1 WHERE removed_at IS NULL AND NOT (id = ANY($2::text[]))',
+    [at, terms.map((t) => t.id)],
+  );
   for (const p of purchaseTerms) {
     await c.query(
       `INSERT INTO purchases (id, date, total_tokens, cost_per_token_usd, provider, expires_at, notes, removed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
@@ -61,14 +85,25 @@ export async function syncGrantsIn(c: pg.PoolClient, terms: GrantTerms[], purcha
       [p.id, p.date, p.totalTokens, p.costPerTokenUsd, p.provider, p.expiresAt, p.notes],
     );
   }
-  await c.query('UPDATE purchases SET removed_at = $1 WHERE removed_at IS NULL AND NOT (id = ANY($2::text[]))', [at, purchaseTerms.map((p) => p.id)]);
+  await c.query('UPDATE purchases SET removed_at = $1 WHERE removed_at IS NULL AND NOT (id = ANY($2::text[]))', [
+    at,
+    purchaseTerms.map((p) => p.id),
+  ]);
 }
 
-const same = (a: string | null, b: string | null) => (a === null || b === null ? a === b : new Date(a).getTime() === new Date(b).getTime());
+const same = (a: string | null, b: string | null) =>
+  a === null || b === null ? a === b : new Date(a).getTime() === new Date(b).getTime();
 
 function changed(e: Existing, t: GrantTerms, models: string | null): boolean {
   return (
-    e.unit !== t.unit || e.amount !== t.amount || e.unlimited !== t.unlimited || e.models !== models || !same(e.starts_at, t.startsAt) ||
-    !same(e.expires_at, t.expiresAt) || e.purchase_id !== t.purchaseId || e.note !== t.note || e.removed_at !== null
+    e.unit !== t.unit ||
+    e.amount !== t.amount ||
+    e.unlimited !== t.unlimited ||
+    e.models !== models ||
+    !same(e.starts_at, t.startsAt) ||
+    !same(e.expires_at, t.expiresAt) ||
+    e.purchase_id !== t.purchaseId ||
+    e.note !== t.note ||
+    e.removed_at !== null
   );
 }

@@ -7,7 +7,19 @@ export interface ImportedTable {
   rows: Record<string, unknown>[];
 }
 
-const TABLES = new Set(['purchases', 'grants', 'requests', 'holds', 'debits', 'quota_counters', 'quota_holds', 'billed_objects', 'alerts', 'quota_requests', 'objects']);
+const TABLES = new Set([
+  'purchases',
+  'grants',
+  'requests',
+  'holds',
+  'debits',
+  'quota_counters',
+  'quota_holds',
+  'billed_objects',
+  'alerts',
+  'quota_requests',
+  'objects',
+]);
 
 /** Columns of `table` in the Postgres ledger, leaving out the ones Postgres fills itself (`requests.seq`). */
 async function columnsOf(c: pg.PoolClient, table: string): Promise<string[]> {
@@ -24,13 +36,18 @@ async function columnsOf(c: pg.PoolClient, table: string): Promise<string[]> {
  * follows the order given). Columns the source lacks are left to their defaults.
  * @throws Error when the target already holds grants or requests, or a row does not fit.
  */
-export async function importIntoPostgres(url: string, tables: Iterable<ImportedTable>): Promise<Record<string, number>> {
+export async function importIntoPostgres(
+  url: string,
+  tables: Iterable<ImportedTable>,
+): Promise<Record<string, number>> {
   const pool = openPool(url, 1);
   try {
     await migratePool(pool);
     return await transaction(pool, async (c) => {
       await c.query('LOCK TABLE grants, requests IN EXCLUSIVE MODE');
-      const { rows } = await c.query<{ n: number }>('SELECT (SELECT count(*) FROM grants) + (SELECT count(*) FROM requests) AS n');
+      const { rows } = await c.query<{ n: number }>(
+        'SELECT (SELECT count(*) FROM grants) + (SELECT count(*) FROM requests) AS n',
+      );
       if (rows[0]!.n > 0) throw new Error('the target ledger is not empty: copy into a new database');
       const counts: Record<string, number> = {};
       const columns = new Map<string, string[]>();
@@ -39,7 +56,10 @@ export async function importIntoPostgres(url: string, tables: Iterable<ImportedT
         if (!columns.has(table)) columns.set(table, await columnsOf(c, table));
         const given = columns.get(table)!.filter((col) => batch.length > 0 && col in batch[0]!);
         const list = given.map((col) => `"${col}"`).join(', ');
-        await c.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json) WITH ORDINALITY ORDER BY ordinality`, [JSON.stringify(batch)]);
+        await c.query(
+          `INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json) WITH ORDINALITY ORDER BY ordinality`,
+          [JSON.stringify(batch)],
+        );
         counts[table] = (counts[table] ?? 0) + batch.length;
       }
       return counts;

@@ -17,7 +17,15 @@ import { admitRow, balanceOf, finishRow, openRow, refusalWithoutLock } from './b
 import { PgBuckets } from './buckets.js';
 import { migratePool, openPool, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
-import { DEFAULT_LIVENESS, heartbeat, newInstanceId, orphanedHolds, register, stop, type Liveness } from './instances.js';
+import {
+  DEFAULT_LIVENESS,
+  heartbeat,
+  newInstanceId,
+  orphanedHolds,
+  register,
+  stop,
+  type Liveness,
+} from './instances.js';
 import { Lanes } from './lanes.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
@@ -106,14 +114,34 @@ export class PgLedger implements Ledger {
     }
   }
 
-  private async resolveOrphans(now: Date, policy: InterruptedPolicy, priceOf: PriceOf, includeSelf: boolean): Promise<string[]> {
+  private async resolveOrphans(
+    now: Date,
+    policy: InterruptedPolicy,
+    priceOf: PriceOf,
+    includeSelf: boolean,
+  ): Promise<string[]> {
     const open = await orphanedHolds(this.pool, this.instanceId, this.liveness.lapseMs, includeSelf);
     const resolved: string[] = [];
     for (const r of open) {
       const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = { inputTokens: prompt, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: prompt };
-      const outcome: Outcome = { httpStatus: null, usage, usageSource: prompt > 0 ? 'estimated' : 'none', meteredTokens: prompt, costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0, latencyMs: 0, errorCode: 'interrupted' };
-      if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false) resolved.push(r.id);
+      const usage = {
+        inputTokens: prompt,
+        cachedInputTokens: 0,
+        outputTokens: 0,
+        reasoningTokens: 0,
+        totalTokens: prompt,
+      };
+      const outcome: Outcome = {
+        httpStatus: null,
+        usage,
+        usageSource: prompt > 0 ? 'estimated' : 'none',
+        meteredTokens: prompt,
+        costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
+        latencyMs: 0,
+        errorCode: 'interrupted',
+      };
+      if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false)
+        resolved.push(r.id);
     }
     return resolved;
   }
@@ -137,8 +165,11 @@ export class PgLedger implements Ledger {
   async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
     const result = await this.lanes.run(facts.companyId, async () => {
       await this.ready;
-      const early = this.refusing.has(facts.companyId) ? await refusalWithoutLock(this.pool, facts, want, now, quotas) : null;
-      const decided = early ?? (await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instanceId)));
+      const early = this.refusing.has(facts.companyId)
+        ? await refusalWithoutLock(this.pool, facts, want, now, quotas)
+        : null;
+      const decided =
+        early ?? (await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instanceId)));
       if (decided.ok) this.refusing.delete(facts.companyId);
       else this.refusing.add(facts.companyId);
       return decided;
@@ -164,7 +195,11 @@ export class PgLedger implements Ledger {
   async void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean> {
     const lane = this.laneOf(requestId);
     this.companyOf.delete(requestId);
-    return (await this.write(lane, (c) => finishRow(c, requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now))) !== false;
+    return (
+      (await this.write(lane, (c) =>
+        finishRow(c, requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now),
+      )) !== false
+    );
   }
 
   /**

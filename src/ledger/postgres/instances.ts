@@ -18,7 +18,10 @@ export function newInstanceId(): string {
 
 /** Registers this process as a live instance (its heartbeat stamped by the database clock, so replicas' clocks do not matter). */
 export async function register(pool: pg.Pool, id: string): Promise<void> {
-  await pool.query('INSERT INTO instances (id, pid, host, started_at, heartbeat_at) VALUES ($1, $2, $3, now(), now())', [id, process.pid, hostname()]);
+  await pool.query(
+    'INSERT INTO instances (id, pid, host, started_at, heartbeat_at) VALUES ($1, $2, $3, now(), now())',
+    [id, process.pid, hostname()],
+  );
 }
 
 /** Stamps the heartbeat; also clears `stopped_at` should a stalled instance have been declared gone (its old holds stay resolved). */
@@ -36,8 +39,16 @@ export async function stop(pool: pg.Pool, id: string): Promise<void> {
  * unknown, stopped, or whose heartbeat is older than `lapseMs`; and, when `includeSelf`, this
  * instance's own rows (recovery at start). Marks the lapsed instances stopped on the way.
  */
-export async function orphanedHolds(pool: pg.Pool, self: string, lapseMs: number, includeSelf: boolean): Promise<{ id: string; requestedModel: string | null; estimatedPromptTokens: number }[]> {
-  await pool.query(`UPDATE instances SET stopped_at = now() WHERE stopped_at IS NULL AND id <> $1 AND heartbeat_at < now() - make_interval(secs => $2::float8 / 1000)`, [self, lapseMs]);
+export async function orphanedHolds(
+  pool: pg.Pool,
+  self: string,
+  lapseMs: number,
+  includeSelf: boolean,
+): Promise<{ id: string; requestedModel: string | null; estimatedPromptTokens: number }[]> {
+  await pool.query(
+    `UPDATE instances SET stopped_at = now() WHERE stopped_at IS NULL AND id <> $1 AND heartbeat_at < now() - make_interval(secs => $2::float8 / 1000)`,
+    [self, lapseMs],
+  );
   const { rows } = await pool.query<{ id: string; requestedModel: string | null; estimatedPromptTokens: number }>(
     `SELECT r.id, r.requested_model AS "requestedModel", r.estimated_prompt_tokens AS "estimatedPromptTokens"
      FROM requests r LEFT JOIN instances i ON i.id = r.instance_id

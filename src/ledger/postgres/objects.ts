@@ -40,7 +40,13 @@ export class PgObjectStore implements ObjectStore {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return new Map();
     if (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-    const { rows } = await this.pool.query<{ id: string; kind: ObjectKind; companyId: string; keyId: string | null; userId: string | null }>(
+    const { rows } = await this.pool.query<{
+      id: string;
+      kind: ObjectKind;
+      companyId: string;
+      keyId: string | null;
+      userId: string | null;
+    }>(
       `SELECT id, kind, company_id AS "companyId", key_id AS "keyId", user_id AS "userId" FROM objects WHERE id = ANY($1::text[])`,
       [unique],
     );

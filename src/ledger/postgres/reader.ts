@@ -1,5 +1,18 @@
 import type { Queryable } from './db.js';
-import type { AlertRecord, Balance, CounterState, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import type {
+  AlertRecord,
+  Balance,
+  CounterState,
+  Finding,
+  GroupBy,
+  LedgerReader,
+  MirroredGrant,
+  PurchaseRef,
+  RecentRow,
+  RequestFilter,
+  RequestRow,
+  UsageRow,
+} from '../port.js';
 import { pgReads, type PgReads } from './reads.js';
 import { verifyPg } from './verify.js';
 
@@ -73,25 +86,45 @@ export class PgReader implements LedgerReader {
        ${groups.length ? `GROUP BY ${groups.join(', ')} ORDER BY ${groups.map((g) => `${g} COLLATE "C" NULLS FIRST`).join(', ')}` : ''}`,
       w.params,
     );
-    return rows.map((r) => ({ ...r, avgLatencyMs: r.avgLatencyMs === null ? null : Math.round(r.avgLatencyMs * 10) / 10 }));
+    return rows.map((r) => ({
+      ...r,
+      avgLatencyMs: r.avgLatencyMs === null ? null : Math.round(r.avgLatencyMs * 10) / 10,
+    }));
   }
 
   async rows(filter: RequestFilter): Promise<RequestRow[]> {
     const w = where(filter);
-    const { rows } = await this.pool.query<Selected>(`SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at, r.seq`, w.params);
+    const { rows } = await this.pool.query<Selected>(
+      `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at, r.seq`,
+      w.params,
+    );
     return rows.map(strip);
   }
 
   async recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
     const w = where(filter);
-    const { rows } = await this.pool.query<Selected>(`SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at DESC, r.seq DESC LIMIT ${Math.max(0, Math.floor(limit))}`, w.params);
+    const { rows } = await this.pool.query<Selected>(
+      `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at DESC, r.seq DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
+      w.params,
+    );
     const remaining = new Map<string, number>();
-    for (const companyId of new Set(rows.map((r) => r.companyId))) await this.remainingAfter(companyId, rows.filter((r) => r.companyId === companyId), now, remaining);
+    for (const companyId of new Set(rows.map((r) => r.companyId)))
+      await this.remainingAfter(
+        companyId,
+        rows.filter((r) => r.companyId === companyId),
+        now,
+        remaining,
+      );
     return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id)! }));
   }
 
   /** See the SQLite reader's `remainingAfter`: tokens left now plus what every newer row of the company debited from those grants. */
-  private async remainingAfter(companyId: string, mine: Selected[], now: Date, out: Map<string, number>): Promise<void> {
+  private async remainingAfter(
+    companyId: string,
+    mine: Selected[],
+    now: Date,
+    out: Map<string, number>,
+  ): Promise<void> {
     const oldest = mine[mine.length - 1]!;
     const b = await this.balanceOf(companyId, now);
     const counted = b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id);
@@ -111,13 +144,18 @@ export class PgReader implements LedgerReader {
   }
 
   async companies(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ id: string }>('SELECT DISTINCT company_id COLLATE "C" AS id FROM grants WHERE removed_at IS NULL ORDER BY 1');
+    const { rows } = await this.pool.query<{ id: string }>(
+      'SELECT DISTINCT company_id COLLATE "C" AS id FROM grants WHERE removed_at IS NULL ORDER BY 1',
+    );
     return rows.map((r) => r.id);
   }
 
   async purchases(ids: string[]): Promise<PurchaseRef[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.pool.query<PurchaseRef>('SELECT id, provider, date FROM purchases WHERE id = ANY($1::text[])', [ids]);
+    const { rows } = await this.pool.query<PurchaseRef>(
+      'SELECT id, provider, date FROM purchases WHERE id = ANY($1::text[])',
+      [ids],
+    );
     return rows;
   }
 

@@ -7,7 +7,10 @@ export type PgReads = Pick<LedgerReader, 'contextTokens' | 'quotaCounters' | 'op
 /** Implements those reads on a pool (or client) of the Postgres ledger, with the SQLite adapter's semantics (src/ledger/sqlite/reads.ts, reader.ts). Read-only. */
 export function pgReads(pool: Queryable): PgReads {
   return {
-    async contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined> {
+    async contextTokens(
+      companyId: string,
+      ref: { responseId?: string; conversationId?: string },
+    ): Promise<number | undefined> {
       let rows: { tokens: number }[] = [];
       if (ref.responseId) {
         ({ rows } = await pool.query<{ tokens: number }>(
@@ -36,7 +39,9 @@ export function pgReads(pool: Queryable): PgReads {
     },
 
     async openHoldsByCompany(): Promise<Record<string, number>> {
-      const { rows } = await pool.query<{ companyId: string; n: number }>(`SELECT company_id AS "companyId", count(*) AS n FROM requests WHERE status = 'held' GROUP BY company_id`);
+      const { rows } = await pool.query<{ companyId: string; n: number }>(
+        `SELECT company_id AS "companyId", count(*) AS n FROM requests WHERE status = 'held' GROUP BY company_id`,
+      );
       return Object.fromEntries(rows.map((r) => [r.companyId, Number(r.n)]));
     },
 

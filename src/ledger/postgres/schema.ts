@@ -1,5 +1,17 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, date, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  date,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 /**
  * The ledger's tables on Postgres (drizzle pg-core; migrations in `migrations/postgres/`). The same
@@ -109,7 +121,9 @@ export const requests = pgTable(
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),
     index('requests_held').on(t.instanceId).where(sql`${t.status} = 'held'`),
-    index('requests_conversation').on(t.companyId, t.conversationId, t.createdAt).where(sql`${t.conversationId} IS NOT NULL`),
+    index('requests_conversation')
+      .on(t.companyId, t.conversationId, t.createdAt)
+      .where(sql`${t.conversationId} IS NOT NULL`),
   ],
 );
 
@@ -168,7 +182,16 @@ export const quotaHolds = pgTable(
 export const alerts = pgTable('alerts', {
   key: text('key').primaryKey(),
   firedAt: instant('fired_at').notNull(),
-  kind: text('kind', { enum: ['quota_warning', 'quota_critical', 'low_balance_warning', 'low_balance_critical', 'usage_spike', 'quota_increase_request'] }).notNull(),
+  kind: text('kind', {
+    enum: [
+      'quota_warning',
+      'quota_critical',
+      'low_balance_warning',
+      'low_balance_critical',
+      'usage_spike',
+      'quota_increase_request',
+    ],
+  }).notNull(),
   companyId: text('company_id').notNull(),
   payload: text('payload').notNull(),
   deliveredAt: instant('delivered_at'),

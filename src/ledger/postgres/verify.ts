@@ -61,7 +61,8 @@ const CHECKS: Check[] = [
   {
     name: 'debits_match_charge',
     severity: 'error',
-    detail: 'a request charged in one unit has debits that do not add up to its charge (tokens: metered_tokens; micro_usd: cost_micro_usd)',
+    detail:
+      'a request charged in one unit has debits that do not add up to its charge (tokens: metered_tokens; micro_usd: cost_micro_usd)',
     sql: `SELECT r.id, MIN(d.unit) || ' debits=' || SUM(d.amount) || ' metered_tokens=' || r.metered_tokens || ' cost_micro_usd=' || r.cost_micro_usd
           FROM requests r JOIN debits d ON d.request_id = r.id GROUP BY r.id
           HAVING COUNT(DISTINCT d.unit) = 1 AND SUM(d.amount) <> CASE MIN(d.unit) WHEN 'tokens' THEN r.metered_tokens ELSE r.cost_micro_usd END`,
@@ -85,7 +86,8 @@ const CHECKS: Check[] = [
   {
     name: 'grant_overdrawn',
     severity: 'warning',
-    detail: 'a grant has spent more than its amount: by recorded overdrafts, or because an admin lowered the amount after use',
+    detail:
+      'a grant has spent more than its amount: by recorded overdrafts, or because an admin lowered the amount after use',
     sql: `SELECT g.id, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0)
           FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
   },
@@ -108,7 +110,7 @@ const CHECKS: Check[] = [
   {
     name: 'cost_units_agree',
     severity: 'error',
-    detail: 'a row\'s micro-USD cost is not its nano-USD cost rounded half up',
+    detail: "a row's micro-USD cost is not its nano-USD cost rounded half up",
     sql: `SELECT id, 'cost_micro_usd=' || cost_micro_usd || ' cost_nano_usd=' || cost_nano_usd FROM requests
           WHERE cost_nano_usd < 0 OR cost_micro_usd <> (cost_nano_usd + 500) / 1000`,
   },

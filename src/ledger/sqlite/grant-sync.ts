@@ -15,16 +15,27 @@ type GrantRow = typeof grants.$inferSelect;
  */
 export function syncGrants(db: LedgerHandle, terms: GrantTerms[], purchaseTerms: PurchaseTerms[], now: Date): void {
   const at = now.toISOString();
-  const byId = db.select().from(grants).where(eq(grants.id, sql.placeholder('id'))).prepare();
+  const byId = db
+    .select()
+    .from(grants)
+    .where(eq(grants.id, sql.placeholder('id')))
+    .prepare();
   db.transaction(
     (tx) => {
       for (const t of terms) {
         const { id, ...rest } = t;
         const row = { ...rest, models: t.models ? JSON.stringify(t.models) : null, removedAt: null, updatedAt: at };
         const existing = byId.get({ id });
-        if (existing && existing.companyId !== t.companyId) throw new Error(`allocation "${id}" moved from company "${existing.companyId}" to "${t.companyId}"; give it a new id`);
-        if (existing && existing.unit !== t.unit && (existing.spent !== 0 || existing.held !== 0)) throw new Error(`allocation "${id}" changed unit after use; give it a new id`);
-        if (!existing) tx.insert(grants).values({ id, createdAt: at, ...row }).run();
+        if (existing && existing.companyId !== t.companyId)
+          throw new Error(
+            `allocation "${id}" moved from company "${existing.companyId}" to "${t.companyId}"; give it a new id`,
+          );
+        if (existing && existing.unit !== t.unit && (existing.spent !== 0 || existing.held !== 0))
+          throw new Error(`allocation "${id}" changed unit after use; give it a new id`);
+        if (!existing)
+          tx.insert(grants)
+            .values({ id, createdAt: at, ...row })
+            .run();
         else if (changed(existing, row)) tx.update(grants).set(row).where(eq(grants.id, id)).run();
       }
       const present = terms.map((t) => t.id);
@@ -34,7 +45,10 @@ export function syncGrants(db: LedgerHandle, terms: GrantTerms[], purchaseTerms:
         .run();
       for (const p of purchaseTerms) {
         const { id, ...row } = p;
-        tx.insert(purchases).values({ id, ...row, removedAt: null }).onConflictDoUpdate({ target: purchases.id, set: { ...row, removedAt: null } }).run();
+        tx.insert(purchases)
+          .values({ id, ...row, removedAt: null })
+          .onConflictDoUpdate({ target: purchases.id, set: { ...row, removedAt: null } })
+          .run();
       }
       const ids = purchaseTerms.map((p) => p.id);
       tx.update(purchases)

@@ -134,7 +134,11 @@ export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
   const lock = WriterLock.acquire(opts.path);
   try {
     const handle = openLedgerDb(opts.path);
-    return new SqliteLedger(handle, opts.checkpointThread === false ? undefined : new Checkpointer(opts.path, opts.walResetPages), lock);
+    return new SqliteLedger(
+      handle,
+      opts.checkpointThread === false ? undefined : new Checkpointer(opts.path, opts.walResetPages),
+      lock,
+    );
   } catch (err) {
     lock.release();
     throw err;

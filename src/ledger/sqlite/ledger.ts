@@ -1,8 +1,26 @@
 import type Database from 'better-sqlite3';
 import type { Usage } from '../../metering/usage.js';
-import { capacityTokens, covers, isActive, microUsdOf, planBurn, planHold, remaining, type GrantState } from '../allocate.js';
+import {
+  capacityTokens,
+  covers,
+  isActive,
+  microUsdOf,
+  planBurn,
+  planHold,
+  remaining,
+  type GrantState,
+} from '../allocate.js';
 import { balanceFrom } from '../balance.js';
-import type { AdmitResult, Balance, HoldRequest, InterruptedPolicy, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import type {
+  AdmitResult,
+  Balance,
+  HoldRequest,
+  InterruptedPolicy,
+  Outcome,
+  QuotaCheck,
+  RequestFacts,
+  Settled,
+} from '../port.js';
 import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
 
 /** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
@@ -10,7 +28,12 @@ function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerTo
   let cap = Infinity;
   if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
   if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
-    cap = Math.min(cap, Math.floor((Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken));
+    cap = Math.min(
+      cap,
+      Math.floor(
+        (Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken,
+      ),
+    );
   }
   return cap;
 }
@@ -31,7 +54,6 @@ export function models(json: string | null): string[] | null {
   if (!list) parsedModels.set(json, (list = JSON.parse(json) as string[]));
   return list;
 }
-
 
 function recordToState(r: GrantRecord): GrantState {
   return {
@@ -83,7 +105,9 @@ export class SyncLedger {
 
   /** The company's active grants that cover `model`, in burn order. */
   private eligible(companyId: string, model: string | null, at: string): GrantState[] {
-    const list = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState).filter((g) => isActive(g, at) && covers(g, model));
+    const list = (this.sql.grantsOf.all(companyId) as GrantRecord[])
+      .map(recordToState)
+      .filter((g) => isActive(g, at) && covers(g, model));
     return unlimitedFirst(list);
   }
 
@@ -108,7 +132,6 @@ export class SyncLedger {
     });
   }
 
-
   /**
    * Writes the `held` row of a request that is not billed (e.g. `GET /v1/models`): no hold, no
    * balance check; it settles with zero tokens like any other.
@@ -128,10 +151,14 @@ export class SyncLedger {
       const costOnly = want.costOnly === true;
       // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
       const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
-      const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter((g) => !costOnly || g.unlimited || g.unit === 'micro_usd');
+      const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter(
+        (g) => !costOnly || g.unlimited || g.unit === 'micro_usd',
+      );
       const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
       const counters = quotas.map((check) => ({ check, row: this.counter(facts.companyId, check, at) }));
-      const quotaCapacity = counters.map(({ check, row }) => quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico));
+      const quotaCapacity = counters.map(({ check, row }) =>
+        quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico),
+      );
       const available = Math.min(grantCapacity, ...quotaCapacity);
       const min = Math.max(1, want.minTokens);
       const max = Math.max(min, want.maxTokens);
@@ -140,7 +167,9 @@ export class SyncLedger {
       else if (want.clamp && available > min) hold = available;
       else {
         const q = quotaCapacity.findIndex((c) => c === available && c < grantCapacity);
-        return q >= 0 ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available } : { ok: false, reason: 'balance', availableTokens: available };
+        return q >= 0
+          ? { ok: false, reason: 'quota', quota: quotas[q]!, availableTokens: available }
+          : { ok: false, reason: 'balance', availableTokens: available };
       }
 
       const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
@@ -167,8 +196,14 @@ export class SyncLedger {
           unlimited: eligible.some((g) => g.unlimited),
           quotas: counters.map(({ check, row }) => ({
             check,
-            remainingTokens: check.limitTokens === undefined ? undefined : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
-            remainingMicroUsd: check.limitMicroUsd === undefined ? undefined : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
+            remainingTokens:
+              check.limitTokens === undefined
+                ? undefined
+                : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
+            remainingMicroUsd:
+              check.limitMicroUsd === undefined
+                ? undefined
+                : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
           })),
         },
       };
@@ -177,7 +212,15 @@ export class SyncLedger {
 
   /** The quota counter of a window, created empty on first use. */
   private counter(companyId: string, check: QuotaCheck, at: string): CounterRecord {
-    this.sql.ensureCounter.run(check.counterId, companyId, check.scope, check.scopeId, check.window, check.windowKey, at);
+    this.sql.ensureCounter.run(
+      check.counterId,
+      companyId,
+      check.scope,
+      check.scopeId,
+      check.window,
+      check.windowKey,
+      at,
+    );
     return this.sql.counterById.get(check.counterId) as CounterRecord;
   }
 
@@ -204,28 +247,61 @@ export class SyncLedger {
    * released; with `charge_prompt` it is billed its counted prompt tokens (usage source
    * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
    */
-  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: (model: string | null, usage: Usage) => number): string[] {
-    const open = this.sql.openRequests.all() as { id: string; requestedModel: string | null; estimatedPromptTokens: number }[];
+  recoverOpenHolds(
+    now: Date,
+    policy: InterruptedPolicy,
+    priceOf: (model: string | null, usage: Usage) => number,
+  ): string[] {
+    const open = this.sql.openRequests.all() as {
+      id: string;
+      requestedModel: string | null;
+      estimatedPromptTokens: number;
+    }[];
     for (const r of open) {
       const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = { inputTokens: prompt, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: prompt };
+      const usage = {
+        inputTokens: prompt,
+        cachedInputTokens: 0,
+        outputTokens: 0,
+        reasoningTokens: 0,
+        totalTokens: prompt,
+      };
       this.finish(
         r.id,
         'interrupted',
-        { httpStatus: null, usage, usageSource: prompt > 0 ? 'estimated' : 'none', meteredTokens: prompt, costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0, latencyMs: 0, errorCode: 'interrupted' },
+        {
+          httpStatus: null,
+          usage,
+          usageSource: prompt > 0 ? 'estimated' : 'none',
+          meteredTokens: prompt,
+          costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
+          latencyMs: 0,
+          errorCode: 'interrupted',
+        },
         now,
       );
     }
     return open.map((r) => r.id);
   }
 
-  private finish(requestId: string, status: 'settled' | 'voided' | 'interrupted', outcome: Outcome, now: Date): Settled | false {
+  private finish(
+    requestId: string,
+    status: 'settled' | 'voided' | 'interrupted',
+    outcome: Outcome,
+    now: Date,
+  ): Settled | false {
     const at = iso(now);
     return this.transaction((): Settled | false => {
-      const head = this.sql.requestHead.get(requestId) as { companyId: string; requestedModel: string | null; status: string } | undefined;
+      const head = this.sql.requestHead.get(requestId) as
+        | { companyId: string; requestedModel: string | null; status: string }
+        | undefined;
       if (!head || head.status !== 'held') return false;
       let o = outcome;
-      if (o.billedObject && status === 'settled' && this.sql.billObject.run(o.billedObject.id, o.billedObject.kind, requestId, at).changes === 0) {
+      if (
+        o.billedObject &&
+        status === 'settled' &&
+        this.sql.billObject.run(o.billedObject.id, o.billedObject.kind, requestId, at).changes === 0
+      ) {
         // Already billed on another row: record what was seen, charge nothing.
         o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
@@ -258,21 +334,39 @@ export class SyncLedger {
       for (const h of held) this.sql.addHeld.run(-h.amount, h.grantId);
       if (held.length) this.sql.deleteHolds.run(requestId);
       const charged = status !== 'voided';
-      const quotaHeld = this.sql.quotaHoldsOf.all(requestId) as { counterId: string; tokens: number; microUsd: number }[];
+      const quotaHeld = this.sql.quotaHoldsOf.all(requestId) as {
+        counterId: string;
+        tokens: number;
+        microUsd: number;
+      }[];
       const counters: CounterRecord[] = [];
       for (const h of quotaHeld) {
-        this.sql.settleCounter.run(h.tokens, h.microUsd, charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0, h.counterId);
+        this.sql.settleCounter.run(
+          h.tokens,
+          h.microUsd,
+          charged ? o.meteredTokens : 0,
+          charged ? o.costMicroUsd : 0,
+          h.counterId,
+        );
         counters.push(this.sql.counterById.get(h.counterId) as CounterRecord);
       }
       if (quotaHeld.length) this.sql.deleteQuotaHolds.run(requestId);
       const model = head.requestedModel ?? o.model ?? null;
-      const burned = o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held, o, at) : [];
+      const burned =
+        o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held, o, at) : [];
       return { grants: burned, counters };
     });
   }
 
   /** Writes the debits of a settled request (see `settle`); returns the grants debited, as they stand after. */
-  private burn(requestId: string, companyId: string, model: string | null, held: { grantId: string; amount: number }[], o: Outcome, at: string): GrantState[] {
+  private burn(
+    requestId: string,
+    companyId: string,
+    model: string | null,
+    held: { grantId: string; amount: number }[],
+    o: Outcome,
+    at: string,
+  ): GrantState[] {
     // The grants the request held, even one removed from the config since admission: it still
     // takes the request it reserved. What it held is honoured as a reservation: should an admin
     // have lowered the grant since, the charge up to the hold is still taken from it (the grant
@@ -291,7 +385,11 @@ export class SyncLedger {
     let order = unlimitedFirst(heldGrants);
     let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
     if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
-      const others = unlimitedFirst((this.sql.grantsOf.all(companyId) as GrantRecord[]).map(recordToState).filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)));
+      const others = unlimitedFirst(
+        (this.sql.grantsOf.all(companyId) as GrantRecord[])
+          .map(recordToState)
+          .filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)),
+      );
       for (const g of others) real.set(g.id, g);
       order = [...order, ...others];
       parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
@@ -308,8 +406,10 @@ export class SyncLedger {
 
   /** The company's balance at `now`: every grant still in the config, with its standing (see `balanceFrom`). */
   balance(companyId: string, now: Date): Balance {
-    const grants = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => ({ state: recordToState(row), purchaseId: row.purchase_id }));
+    const grants = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => ({
+      state: recordToState(row),
+      purchaseId: row.purchase_id,
+    }));
     return balanceFrom(companyId, grants, iso(now));
   }
-
 }

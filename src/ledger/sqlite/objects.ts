@@ -14,8 +14,12 @@ export class SqliteObjectStore implements ObjectStore {
   private readonly insert: Database.Statement;
   private readonly selects = new Map<number, Database.Statement>();
 
-  constructor(private readonly sqlite: Database.Database, private readonly queue: LedgerQueue) {
-    this.insert = sqlite.prepare(`INSERT OR IGNORE INTO objects (id, kind, company_id, key_id, user_id, request_id, created_at)
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly queue: LedgerQueue,
+  ) {
+    this.insert =
+      sqlite.prepare(`INSERT OR IGNORE INTO objects (id, kind, company_id, key_id, user_id, request_id, created_at)
                                   VALUES (@id, @kind, @companyId, @keyId, @userId, @requestId, @createdAt)`);
   }
 
@@ -33,7 +37,13 @@ export class SqliteObjectStore implements ObjectStore {
       const out = new Map<string, ObjectOwner>();
       for (let i = 0; i < unique.length; i += CHUNK) {
         const part = unique.slice(i, i + CHUNK);
-        const rows = this.select(part.length).all(...part) as { id: string; kind: ObjectKind; companyId: string; keyId: string | null; userId: string | null }[];
+        const rows = this.select(part.length).all(...part) as {
+          id: string;
+          kind: ObjectKind;
+          companyId: string;
+          keyId: string | null;
+          userId: string | null;
+        }[];
         for (const r of rows) out.set(r.id, { kind: r.kind, companyId: r.companyId, keyId: r.keyId, userId: r.userId });
       }
       return out;
@@ -43,7 +53,9 @@ export class SqliteObjectStore implements ObjectStore {
   private select(n: number): Database.Statement {
     let s = this.selects.get(n);
     if (!s) {
-      s = this.sqlite.prepare(`SELECT id, kind, company_id AS companyId, key_id AS keyId, user_id AS userId FROM objects WHERE id IN (${Array(n).fill('?').join(',')})`);
+      s = this.sqlite.prepare(
+        `SELECT id, kind, company_id AS companyId, key_id AS keyId, user_id AS userId FROM objects WHERE id IN (${Array(n).fill('?').join(',')})`,
+      );
       if (this.selects.size < 64) this.selects.set(n, s);
     }
     return s;

@@ -1,6 +1,18 @@
 import type Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, inArray, lt, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
-import type { AlertRecord, CounterState, Finding, GroupBy, LedgerReader, MirroredGrant, PurchaseRef, RecentRow, RequestFilter, RequestRow, UsageRow } from '../port.js';
+import type {
+  AlertRecord,
+  CounterState,
+  Finding,
+  GroupBy,
+  LedgerReader,
+  MirroredGrant,
+  PurchaseRef,
+  RecentRow,
+  RequestFilter,
+  RequestRow,
+  UsageRow,
+} from '../port.js';
 import type { LedgerHandle } from './db.js';
 import { grants, purchases, requests } from './schema.js';
 import { dashboardReads } from './reads.js';
@@ -71,7 +83,10 @@ const ROW = {
 
 type Selected = Omit<RequestRow, 'status'> & { status: string; rowid: number };
 
-const strip = ({ rowid: _rowid, ...row }: Selected): RequestRow => ({ ...row, status: row.status as RequestRow['status'] });
+const strip = ({ rowid: _rowid, ...row }: Selected): RequestRow => ({
+  ...row,
+  status: row.status as RequestRow['status'],
+});
 
 /**
  * The SQLite reader (`LedgerReader`): usage, the request log, history with remaining balance,
@@ -83,7 +98,10 @@ export class SqliteReader implements LedgerReader {
   constructor(
     private readonly db: LedgerHandle,
     private readonly sqlite: Database.Database,
-    private readonly balanceOf: (companyId: string, now: Date) => { tokens: number; grants: { id: string; active: boolean; unlimited: boolean; unit: string }[] },
+    private readonly balanceOf: (
+      companyId: string,
+      now: Date,
+    ) => { tokens: number; grants: { id: string; active: boolean; unlimited: boolean; unit: string }[] },
   ) {}
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
@@ -107,18 +125,46 @@ export class SqliteReader implements LedgerReader {
       .from(requests)
       .where(requestWhere(filter));
     const groups = [company, key].filter((g): g is SQL<string> => g !== undefined);
-    const rows = groups.length ? query.groupBy(...groups).orderBy(...groups.map((g) => asc(g))).all() : query.all();
-    return rows.map((r) => ({ ...r, key: r.key ?? null, companyId: r.companyId ?? null, avgLatencyMs: r.avgLatencyMs === null ? null : Math.round(r.avgLatencyMs * 10) / 10 }));
+    const rows = groups.length
+      ? query
+          .groupBy(...groups)
+          .orderBy(...groups.map((g) => asc(g)))
+          .all()
+      : query.all();
+    return rows.map((r) => ({
+      ...r,
+      key: r.key ?? null,
+      companyId: r.companyId ?? null,
+      avgLatencyMs: r.avgLatencyMs === null ? null : Math.round(r.avgLatencyMs * 10) / 10,
+    }));
   }
 
   async rows(filter: RequestFilter): Promise<RequestRow[]> {
-    return this.db.select(ROW).from(requests).where(requestWhere(filter)).orderBy(asc(requests.createdAt), asc(sql`${requests}.rowid`)).all().map(strip);
+    return this.db
+      .select(ROW)
+      .from(requests)
+      .where(requestWhere(filter))
+      .orderBy(asc(requests.createdAt), asc(sql`${requests}.rowid`))
+      .all()
+      .map(strip);
   }
 
   async recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
-    const rows = this.db.select(ROW).from(requests).where(requestWhere(filter)).orderBy(desc(requests.createdAt), desc(sql`${requests}.rowid`)).limit(limit).all();
+    const rows = this.db
+      .select(ROW)
+      .from(requests)
+      .where(requestWhere(filter))
+      .orderBy(desc(requests.createdAt), desc(sql`${requests}.rowid`))
+      .limit(limit)
+      .all();
     const remaining = new Map<string, number>();
-    for (const companyId of new Set(rows.map((r) => r.companyId))) this.remainingAfter(companyId, rows.filter((r) => r.companyId === companyId), now, remaining);
+    for (const companyId of new Set(rows.map((r) => r.companyId)))
+      this.remainingAfter(
+        companyId,
+        rows.filter((r) => r.companyId === companyId),
+        now,
+        remaining,
+      );
     return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id)! }));
   }
 
@@ -157,7 +203,11 @@ export class SqliteReader implements LedgerReader {
 
   async purchases(ids: string[]): Promise<PurchaseRef[]> {
     if (ids.length === 0) return [];
-    return this.db.select({ id: purchases.id, provider: purchases.provider, date: purchases.date }).from(purchases).where(inArray(purchases.id, ids)).all();
+    return this.db
+      .select({ id: purchases.id, provider: purchases.provider, date: purchases.date })
+      .from(purchases)
+      .where(inArray(purchases.id, ids))
+      .all();
   }
 
   async grants(): Promise<MirroredGrant[]> {
@@ -183,7 +233,13 @@ export class SqliteReader implements LedgerReader {
   }
 
   async openHolds(): Promise<number> {
-    return this.db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(requests).where(eq(requests.status, 'held')).get()?.n ?? 0;
+    return (
+      this.db
+        .select({ n: sql<number>`count(*)`.mapWith(Number) })
+        .from(requests)
+        .where(eq(requests.status, 'held'))
+        .get()?.n ?? 0
+    );
   }
 
   async verify(): Promise<Finding[]> {
@@ -192,15 +248,23 @@ export class SqliteReader implements LedgerReader {
 
   private context?: { response: Database.Statement; conversation: Database.Statement };
 
-  async contextTokens(companyId: string, ref: { responseId?: string; conversationId?: string }): Promise<number | undefined> {
+  async contextTokens(
+    companyId: string,
+    ref: { responseId?: string; conversationId?: string },
+  ): Promise<number | undefined> {
     this.context ??= {
-      response: this.sqlite.prepare(`SELECT r.input_tokens + r.output_tokens AS tokens FROM billed_objects b JOIN requests r ON r.id = b.request_id
+      response:
+        this.sqlite.prepare(`SELECT r.input_tokens + r.output_tokens AS tokens FROM billed_objects b JOIN requests r ON r.id = b.request_id
                                      WHERE b.object_id = ? AND b.kind = 'response' AND r.company_id = ?`),
       conversation: this.sqlite.prepare(`SELECT input_tokens + output_tokens AS tokens FROM requests
                                          WHERE company_id = ? AND conversation_id = ? AND status = 'settled' AND conversation_id IS NOT NULL
                                          ORDER BY created_at DESC LIMIT 1`),
     };
-    const row = ref.responseId ? this.context.response.get(ref.responseId, companyId) : ref.conversationId ? this.context.conversation.get(companyId, ref.conversationId) : undefined;
+    const row = ref.responseId
+      ? this.context.response.get(ref.responseId, companyId)
+      : ref.conversationId
+        ? this.context.conversation.get(companyId, ref.conversationId)
+        : undefined;
     return (row as { tokens: number } | undefined)?.tokens;
   }
 

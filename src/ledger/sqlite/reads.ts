@@ -12,7 +12,13 @@ export function dashboardReads(db: LedgerHandle): DashboardReads {
     async quotaCounters(ids: string[]): Promise<CounterState[]> {
       if (ids.length === 0) return [];
       return db
-        .select({ id: quotaCounters.id, spentTokens: quotaCounters.spentTokens, heldTokens: quotaCounters.heldTokens, spentMicroUsd: quotaCounters.spentMicroUsd, heldMicroUsd: quotaCounters.heldMicroUsd })
+        .select({
+          id: quotaCounters.id,
+          spentTokens: quotaCounters.spentTokens,
+          heldTokens: quotaCounters.heldTokens,
+          spentMicroUsd: quotaCounters.spentMicroUsd,
+          heldMicroUsd: quotaCounters.heldMicroUsd,
+        })
         .from(quotaCounters)
         .where(inArray(quotaCounters.id, ids))
         .all();
@@ -28,7 +34,13 @@ export function dashboardReads(db: LedgerHandle): DashboardReads {
     },
     async recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]> {
       return db
-        .select({ key: alerts.key, kind: alerts.kind, companyId: alerts.companyId, firedAt: alerts.firedAt, payload: alerts.payload })
+        .select({
+          key: alerts.key,
+          kind: alerts.kind,
+          companyId: alerts.companyId,
+          firedAt: alerts.firedAt,
+          payload: alerts.payload,
+        })
         .from(alerts)
         .where(eq(alerts.companyId, companyId))
         .orderBy(desc(alerts.firedAt))

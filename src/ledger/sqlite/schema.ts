@@ -115,7 +115,9 @@ export const requests = sqliteTable(
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),
     index('requests_held').on(t.status).where(sql`${t.status} = 'held'`),
-    index('requests_conversation').on(t.companyId, t.conversationId, t.createdAt).where(sql`${t.conversationId} IS NOT NULL`),
+    index('requests_conversation')
+      .on(t.companyId, t.conversationId, t.createdAt)
+      .where(sql`${t.conversationId} IS NOT NULL`),
   ],
 );
 
@@ -187,7 +189,16 @@ export const quotaHolds = sqliteTable(
 export const alerts = sqliteTable('alerts', {
   key: text('key').primaryKey(),
   firedAt: text('fired_at').notNull(),
-  kind: text('kind', { enum: ['quota_warning', 'quota_critical', 'low_balance_warning', 'low_balance_critical', 'usage_spike', 'quota_increase_request'] }).notNull(),
+  kind: text('kind', {
+    enum: [
+      'quota_warning',
+      'quota_critical',
+      'low_balance_warning',
+      'low_balance_critical',
+      'usage_spike',
+      'quota_increase_request',
+    ],
+  }).notNull(),
   companyId: text('company_id').notNull(),
   /** JSON body sent to the webhook. */
   payload: text('payload').notNull(),

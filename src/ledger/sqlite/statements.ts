@@ -20,7 +20,9 @@ export function prepareStatements(db: Database.Database) {
                         requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
                         @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId)`),
-    requestHead: s("SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?"),
+    requestHead: s(
+      'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
+    ),
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
                         requested_model = COALESCE(requested_model, @model), price_version = @priceVersion,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
@@ -28,25 +30,35 @@ export function prepareStatements(db: Database.Database) {
                         cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
-    openRequests: s("SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'"),
+    openRequests: s(
+      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'",
+    ),
 
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),
     holdsOf: s('SELECT grant_id AS grantId, amount FROM holds WHERE request_id = ?'),
     deleteHolds: s('DELETE FROM holds WHERE request_id = ?'),
-    insertDebit: s('INSERT INTO debits (request_id, grant_id, unit, amount, overdraft, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertDebit: s(
+      'INSERT INTO debits (request_id, grant_id, unit, amount, overdraft, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
 
     ensureCounter: s(`INSERT INTO quota_counters (id, company_id, scope, scope_id, window, window_key, created_at)
                       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
     counterById: s(`SELECT id, spent_tokens AS spentTokens, held_tokens AS heldTokens, spent_micro_usd AS spentMicroUsd,
                       held_micro_usd AS heldMicroUsd FROM quota_counters WHERE id = ?`),
-    addCounterHeld: s('UPDATE quota_counters SET held_tokens = held_tokens + ?, held_micro_usd = held_micro_usd + ? WHERE id = ?'),
+    addCounterHeld: s(
+      'UPDATE quota_counters SET held_tokens = held_tokens + ?, held_micro_usd = held_micro_usd + ? WHERE id = ?',
+    ),
     settleCounter: s(`UPDATE quota_counters SET held_tokens = held_tokens - ?, held_micro_usd = held_micro_usd - ?,
                         spent_tokens = spent_tokens + ?, spent_micro_usd = spent_micro_usd + ? WHERE id = ?`),
     insertQuotaHold: s('INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) VALUES (?, ?, ?, ?)'),
-    quotaHoldsOf: s('SELECT counter_id AS counterId, tokens, micro_usd AS microUsd FROM quota_holds WHERE request_id = ?'),
+    quotaHoldsOf: s(
+      'SELECT counter_id AS counterId, tokens, micro_usd AS microUsd FROM quota_holds WHERE request_id = ?',
+    ),
     deleteQuotaHolds: s('DELETE FROM quota_holds WHERE request_id = ?'),
 
-    billObject: s('INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES (?, ?, ?, ?) ON CONFLICT(object_id) DO NOTHING'),
+    billObject: s(
+      'INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES (?, ?, ?, ?) ON CONFLICT(object_id) DO NOTHING',
+    ),
   };
 }
 

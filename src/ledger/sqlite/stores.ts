@@ -8,11 +8,17 @@ export class SqliteQuotaRequests implements QuotaRequestStore {
   constructor(private readonly db: LedgerHandle) {}
 
   async add(r: QuotaRequestRecord): Promise<void> {
-    this.db.insert(quotaRequests).values({ ...r, requested: JSON.stringify(r.requested) }).run();
+    this.db
+      .insert(quotaRequests)
+      .values({ ...r, requested: JSON.stringify(r.requested) })
+      .run();
   }
 
   async list(companyId: string, userId?: string): Promise<QuotaRequestRecord[]> {
-    const where = userId === undefined ? eq(quotaRequests.companyId, companyId) : and(eq(quotaRequests.companyId, companyId), eq(quotaRequests.userId, userId));
+    const where =
+      userId === undefined
+        ? eq(quotaRequests.companyId, companyId)
+        : and(eq(quotaRequests.companyId, companyId), eq(quotaRequests.userId, userId));
     return this.db
       .select()
       .from(quotaRequests)

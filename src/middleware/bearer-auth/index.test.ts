@@ -23,26 +23,49 @@ const config = parseConfig({
 
 function app(skip?: (c: unknown) => boolean) {
   const a = new Hono<AppEnv>();
-  a.use('*', bearerAuth({ credentials: { keys: new KeyIndex(config), jwt: new JwtVerifier(config) }, clock: () => new Date('2026-11-30T00:00:00Z'), skip }));
+  a.use(
+    '*',
+    bearerAuth({
+      credentials: { keys: new KeyIndex(config), jwt: new JwtVerifier(config) },
+      clock: () => new Date('2026-11-30T00:00:00Z'),
+      skip,
+    }),
+  );
   a.get('/', (c) => c.json(c.get('principal') ?? null));
   return a;
 }
 
-const get = (a: Hono<AppEnv>, authorization?: string) => a.request('/', { headers: authorization ? { authorization } : {} });
+const get = (a: Hono<AppEnv>, authorization?: string) =>
+  a.request('/', { headers: authorization ? { authorization } : {} });
 
 describe('bearer-auth', () => {
   it('sets the principal of a company key', async () => {
     const res = await get(app(), `Bearer ${live.key}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ companyId: 'acme', keyId: 'acme-live', userId: null, role: 'admin', sessionId: null });
+    expect(await res.json()).toEqual({
+      companyId: 'acme',
+      keyId: 'acme-live',
+      userId: null,
+      role: 'admin',
+      sessionId: null,
+    });
   });
 
   it('refuses a missing, unknown or revoked key with 401 invalid_api_key, saying why', async () => {
     const missing = await get(app());
     expect(missing.status).toBe(401);
-    expect(await missing.json()).toEqual({ error: { message: expect.stringMatching(/^You didn't provide an API key/), type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    expect(await missing.json()).toEqual({
+      error: {
+        message: expect.stringMatching(/^You didn't provide an API key/),
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_api_key',
+      },
+    });
     const unknown = await get(app(), `Bearer ${mintKey().key}`);
-    expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe('Incorrect API key provided. Ask your tollgate administrator for a valid key.');
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(
+      'Incorrect API key provided. Ask your tollgate administrator for a valid key.',
+    );
     const old = await get(app(), `Bearer ${revoked.key}`);
     expect(old.status).toBe(401);
     expect(((await old.json()) as { error: { message: string } }).error.message).toMatch(/revoked/);

@@ -31,7 +31,12 @@ export function bearerAuth(opts: BearerAuthOptions) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (opts.skip?.(c)) return next();
     const now = c.get('now') ?? opts.clock();
-    const result = await authenticateBearer(opts.credentials.keys, opts.credentials.jwt, requestHeader(c, 'authorization'), now);
+    const result = await authenticateBearer(
+      opts.credentials.keys,
+      opts.credentials.jwt,
+      requestHeader(c, 'authorization'),
+      now,
+    );
     if (typeof result === 'string') return onDenied(c, { kind: 'invalid_api_key', reason: result });
     c.set('principal', result);
     return next();

@@ -16,7 +16,8 @@ export interface BodyLimitOptions {
 export function bodyLimit(opts: BodyLimitOptions) {
   const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (Number(requestHeader(c, 'content-length')) > opts.maxBytes) return onDenied(c, { kind: 'too_large', limitBytes: opts.maxBytes });
+    if (Number(requestHeader(c, 'content-length')) > opts.maxBytes)
+      return onDenied(c, { kind: 'too_large', limitBytes: opts.maxBytes });
     return next();
   });
 }

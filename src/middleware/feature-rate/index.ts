@@ -12,7 +12,10 @@ export const FEATURE_HEADER = 'x-tollgate-feature';
  * `constructor` is unknown, not inherited), undefined when no feature is named (absent or empty),
  * or the 400 `unknown_feature` denial.
  */
-export function featureOf(features: Readonly<Record<string, FeatureConfig>>, name: string | undefined): FeatureRate | Denial | undefined {
+export function featureOf(
+  features: Readonly<Record<string, FeatureConfig>>,
+  name: string | undefined,
+): FeatureRate | Denial | undefined {
   if (name === undefined || name === '') return undefined;
   if (!Object.hasOwn(features, name)) return { kind: 'unknown_feature', feature: name, known: Object.keys(features) };
   return { name, multiplier: features[name]!.multiplier };

@@ -11,17 +11,27 @@ const expired = mintKey();
 const operators: OperatorConfig[] = [
   { id: 'ops', sha256: ops.sha256, prefix: ops.prefix, revoked: false },
   { id: 'gone', sha256: gone.sha256, prefix: gone.prefix, revoked: true },
-  { id: 'old', sha256: expired.sha256, prefix: expired.prefix, revoked: false, expiresAt: new Date('2026-01-01T00:00:00Z') },
+  {
+    id: 'old',
+    sha256: expired.sha256,
+    prefix: expired.prefix,
+    revoked: false,
+    expiresAt: new Date('2026-01-01T00:00:00Z'),
+  },
 ] as OperatorConfig[];
 
 function app(required: boolean, when?: () => boolean) {
   const a = new Hono<AppEnv>();
-  a.use('*', operatorAuth({ operators: () => operators, clock: () => new Date('2026-11-30T00:00:00Z'), required, when }));
+  a.use(
+    '*',
+    operatorAuth({ operators: () => operators, clock: () => new Date('2026-11-30T00:00:00Z'), required, when }),
+  );
   a.get('/', (c) => c.json({ operator: c.get('operator')?.id ?? null }));
   return a;
 }
 
-const get = (a: Hono<AppEnv>, key?: string) => a.request('/', { headers: key ? { authorization: `Bearer ${key}` } : {} });
+const get = (a: Hono<AppEnv>, key?: string) =>
+  a.request('/', { headers: key ? { authorization: `Bearer ${key}` } : {} });
 const message = async (res: Response) => ((await res.json()) as { error: { message: string; code: string } }).error;
 
 describe('operator-auth', () => {
@@ -33,9 +43,15 @@ describe('operator-auth', () => {
     for (const required of [true, false]) {
       const r = await get(app(required), gone.key);
       expect(r.status).toBe(401);
-      expect(await message(r)).toMatchObject({ code: 'invalid_api_key', message: 'This API key has been revoked. Ask your tollgate administrator for a new key.' });
+      expect(await message(r)).toMatchObject({
+        code: 'invalid_api_key',
+        message: 'This API key has been revoked. Ask your tollgate administrator for a new key.',
+      });
       const e = await get(app(required), expired.key);
-      expect(await message(e)).toMatchObject({ code: 'invalid_api_key', message: 'This credential has expired. Ask your tollgate administrator for a new one.' });
+      expect(await message(e)).toMatchObject({
+        code: 'invalid_api_key',
+        message: 'This credential has expired. Ask your tollgate administrator for a new one.',
+      });
     }
   });
 
@@ -48,6 +64,13 @@ describe('operator-auth', () => {
   });
 
   it('checks nothing when `when` is false', async () => {
-    expect((await get(app(true, () => false), gone.key)).status).toBe(200);
+    expect(
+      (
+        await get(
+          app(true, () => false),
+          gone.key,
+        )
+      ).status,
+    ).toBe(200);
   });
 });

@@ -4,7 +4,9 @@ import type { OperatorConfig } from '../../config/schema.js';
 import type { AppContext, AppEnv } from '../../http/env.js';
 
 /** Who a session stands for: an operator, or a company principal (a key or a user). */
-export type SessionIdentity = { kind: 'operator'; operator: OperatorConfig } | { kind: 'principal'; principal: Principal };
+export type SessionIdentity =
+  | { kind: 'operator'; operator: OperatorConfig }
+  | { kind: 'principal'; principal: Principal };
 
 export interface SessionCookieOptions {
   /** The identity of the request's session cookie, or undefined (none, expired, or its credential gone). */
