@@ -52,27 +52,23 @@ describe('hostile input', () => {
     expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'")[0]!.n).toBe(0);
     expect(tollgate.query('SELECT held FROM grants')[0]!.held).toBe(0);
     // The grant is whole: a normal request is admitted.
-    const ok = await tollgate
-      .client()
-      .chat.completions.create({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'hi' }],
-        max_completion_tokens: 5,
-      });
+    const ok = await tollgate.client().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_completion_tokens: 5,
+    });
     expect(ok.id).toBe('chatcmpl-1');
   });
 
   it('accepts nesting an OpenAI request needs (a deep JSON Schema)', async () => {
     let schema: Record<string, unknown> = { type: 'string' };
     for (let i = 0; i < 20; i++) schema = { type: 'object', properties: { a: schema } };
-    const ok = await tollgate
-      .client()
-      .chat.completions.create({
-        model: 'gpt-4o-mini',
-        messages: [{ role: 'user', content: 'hi' }],
-        max_completion_tokens: 5,
-        response_format: { type: 'json_schema', json_schema: { name: 'x', schema } },
-      });
+    const ok = await tollgate.client().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_completion_tokens: 5,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema } },
+    });
     expect(ok.id).toBe('chatcmpl-1');
   });
 

@@ -101,12 +101,10 @@ describe('streaming', () => {
     upstream.delayMs = 20;
     const rec = recordings.get('chat-stream-usage-02')!;
     const controller = new AbortController();
-    const stream = await tollgate
-      .client()
-      .chat.completions.create(rec.request.body as never, {
-        headers: { 'x-test-recording': rec.name },
-        signal: controller.signal,
-      });
+    const stream = await tollgate.client().chat.completions.create(rec.request.body as never, {
+      headers: { 'x-test-recording': rec.name },
+      signal: controller.signal,
+    });
     let seen = 0;
     try {
       for await (const _chunk of stream as AsyncIterable<unknown>) if (++seen === 5) controller.abort();

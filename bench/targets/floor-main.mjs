@@ -48,13 +48,11 @@ const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     )
     .catch((err) => {
       if (!res.headersSent)
-        res
-          .writeHead(502, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              error: { message: String(err.message), type: 'upstream_error', param: null, code: null },
-            }),
-          );
+        res.writeHead(502, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: { message: String(err.message), type: 'upstream_error', param: null, code: null },
+          }),
+        );
       else res.destroy(err);
     });
 });
