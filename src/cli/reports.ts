@@ -6,25 +6,26 @@ import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
   exportCsv,
-  formatMicroUsd,
   formatTable,
   GROUP_BYS,
   historyReport,
-  int,
   parseInstant,
   PERIODS,
   resolveWindow,
-  toCsv,
-  type Column,
-  type CompanyBalance,
-  type GrantReport,
   type GroupBy,
-  type HistoryRow,
   type Period,
   type RequestFilter,
-  type ScopeBalance,
-  type UsageRow,
 } from '../reports/index.js';
+import {
+  balanceCsv,
+  HISTORY_COLUMNS,
+  historyCsv,
+  json,
+  out,
+  printBalance,
+  usageColumns,
+  usageCsv,
+} from './report-views.js';
 
 /**
  * The report commands: `tollgate balance`, `usage`, `export` and `history`. Each opens the ledger
@@ -161,186 +162,6 @@ function filterOf(opts: FilterOpts, now: Date): RequestFilter {
   if (opts.endpoint !== undefined) f.endpoint = opts.endpoint;
   if (opts.feature !== undefined) f.feature = opts.feature;
   return f;
-}
-
-const out = (text: string) => process.stdout.write(text);
-const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
-/** An amount in a grant's unit, for tables: tokens with separators, micro-USD as USD. */
-const amount = (unit: 'tokens' | 'micro_usd', n: number | null) =>
-  n === null ? 'unlimited' : unit === 'tokens' ? int(n) : formatMicroUsd(n);
-
-// balance
-
-const GRANT_COLUMNS: Column<GrantReport>[] = [
-  { title: 'grant', cell: (g) => g.id },
-  { title: 'unit', cell: (g) => (g.unit === 'tokens' ? 'tokens' : 'USD') },
-  { title: 'models', cell: (g) => g.models?.join(' ') ?? 'all' },
-  { title: 'amount', cell: (g) => (g.unlimited ? 'unlimited' : amount(g.unit, g.amount)), numeric: true },
-  { title: 'spent', cell: (g) => amount(g.unit, g.spent), numeric: true },
-  { title: 'held', cell: (g) => amount(g.unit, g.held), numeric: true },
-  { title: 'remaining', cell: (g) => amount(g.unit, g.remaining), numeric: true },
-  { title: 'active', cell: (g) => (g.active ? 'yes' : 'no') },
-  { title: 'expires', cell: (g) => g.expiresAt ?? 'never' },
-  {
-    title: 'purchase',
-    cell: (g) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : (g.purchaseId ?? '-')),
-  },
-];
-
-const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
-  { title: 'models', cell: (s) => s.models?.join(' ') ?? 'all models' },
-  { title: 'tokens', cell: (s) => int(s.tokens), numeric: true },
-  { title: 'USD', cell: (s) => formatMicroUsd(s.microUsd), numeric: true },
-  { title: 'unlimited', cell: (s) => (s.unlimited ? 'yes' : 'no') },
-  { title: 'expires', cell: (s) => s.expiresAt ?? 'never' },
-  { title: 'grants', cell: (s) => s.grantIds.join(' ') },
-];
-
-function printBalance(b: CompanyBalance): void {
-  const unlimited = b.unlimitedModels.length ? `; unlimited: ${b.unlimitedModels.join(', ')}` : '';
-  out(
-    `${b.companyId}: ${int(b.tokens)} tokens and ${formatMicroUsd(b.microUsd)} USD left on active grants${unlimited}\n\n`,
-  );
-  out(formatTable(GRANT_COLUMNS, b.grants));
-  out('\nby model:\n');
-  out(formatTable(SCOPE_COLUMNS, b.byModel));
-}
-
-function balanceCsv(report: CompanyBalance[]): string {
-  const header = [
-    'company',
-    'grant',
-    'unit',
-    'unlimited',
-    'models',
-    'amount',
-    'spent',
-    'held',
-    'remaining',
-    'active',
-    'starts_at',
-    'expires_at',
-    'purchase',
-  ];
-  return toCsv(
-    header,
-    report.flatMap((b) =>
-      b.grants.map((g) => [
-        b.companyId,
-        g.id,
-        g.unit,
-        g.unlimited,
-        g.models?.join(' ') ?? null,
-        g.unlimited ? null : g.amount,
-        g.spent,
-        g.held,
-        g.remaining,
-        g.active,
-        g.startsAt,
-        g.expiresAt,
-        g.purchaseId,
-      ]),
-    ),
-  );
-}
-
-// usage
-
-function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
-  const cols: Column<UsageRow>[] = [];
-  if (groupBy === 'user') cols.push({ title: 'company', cell: (r) => r.companyId ?? '-' });
-  if (groupBy !== 'none') cols.push({ title: groupBy, cell: (r) => r.key ?? '-' });
-  return [
-    ...cols,
-    { title: 'requests', cell: (r) => int(r.requests), numeric: true },
-    { title: 'input', cell: (r) => int(r.inputTokens), numeric: true },
-    { title: 'cached', cell: (r) => int(r.cachedInputTokens), numeric: true },
-    { title: 'output', cell: (r) => int(r.outputTokens), numeric: true },
-    { title: 'reasoning', cell: (r) => int(r.reasoningTokens), numeric: true },
-    { title: 'total', cell: (r) => int(r.totalTokens), numeric: true },
-    { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
-    { title: 'errors', cell: (r) => int(r.errors), numeric: true },
-    { title: 'avg ms', cell: (r) => (r.avgLatencyMs === null ? '-' : r.avgLatencyMs.toFixed(1)), numeric: true },
-  ];
-}
-
-function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
-  const lead = [...(groupBy === 'user' ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
-  const header = [
-    ...lead,
-    'requests',
-    'input_tokens',
-    'cached_input_tokens',
-    'output_tokens',
-    'reasoning_tokens',
-    'total_tokens',
-    'cost_micro_usd',
-    'cost_usd',
-    'errors',
-    'avg_latency_ms',
-  ];
-  return toCsv(
-    header,
-    rows.map((r) => [
-      ...(groupBy === 'user' ? [r.companyId] : []),
-      ...(groupBy !== 'none' ? [r.key] : []),
-      r.requests,
-      r.inputTokens,
-      r.cachedInputTokens,
-      r.outputTokens,
-      r.reasoningTokens,
-      r.totalTokens,
-      r.costMicroUsd,
-      formatMicroUsd(r.costMicroUsd),
-      r.errors,
-      r.avgLatencyMs,
-    ]),
-  );
-}
-
-// history
-
-const HISTORY_COLUMNS: Column<HistoryRow>[] = [
-  { title: 'date', cell: (r) => r.createdAt },
-  { title: 'company', cell: (r) => r.companyId },
-  { title: 'user', cell: (r) => r.userId ?? '-' },
-  { title: 'model', cell: (r) => r.model ?? '-' },
-  { title: 'endpoint', cell: (r) => r.endpoint },
-  { title: 'status', cell: (r) => r.status },
-  { title: 'tokens used', cell: (r) => int(r.tokensUsed), numeric: true },
-  { title: 'remaining', cell: (r) => int(r.remainingTokens), numeric: true },
-  { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
-];
-
-function historyCsv(rows: HistoryRow[]): string {
-  return toCsv(
-    [
-      'date',
-      'company',
-      'user',
-      'model',
-      'endpoint',
-      'feature',
-      'status',
-      'tokens_used',
-      'remaining_tokens',
-      'cost_micro_usd',
-      'request_id',
-    ],
-    rows.map((r) => [
-      r.createdAt,
-      r.companyId,
-      r.userId,
-      r.model,
-      r.endpoint,
-      r.feature,
-      r.status,
-      r.tokensUsed,
-      r.remainingTokens,
-      r.costMicroUsd,
-      r.requestId,
-    ]),
-  );
 }
 
 function positiveInt(text: string): number {
