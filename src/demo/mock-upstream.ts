@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { drain, readJson, sendError, sendJson, startSse, type Json } from './http-wire.js';
 
 /**
  * A small fake OpenAI API for `tollgate demo` and local experiments: no network, no key, no cost.
@@ -100,14 +101,6 @@ const MODELS = [
   { id: 'text-embedding-3-small', created: 1705948997 },
   { id: 'text-embedding-3-large', created: 1705953180 },
 ];
-
-type Json = Record<string, unknown>;
-interface ApiError {
-  message: string;
-  type: string;
-  param: string | null;
-  code: string | null;
-}
 
 async function handle(req: IncomingMessage, res: ServerResponse, next: () => string): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://mock').pathname.replace(/\/+$/, '');
@@ -386,32 +379,3 @@ function unitVector(seed: string, dims: number): number[] {
 const ceiling = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 const now = () => Math.floor(Date.now() / 1000);
-
-function startSse(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, status: number, error: ApiError): void {
-  sendJson(res, status, { error });
-}
-
-async function readJson(req: IncomingMessage): Promise<Json | undefined> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  try {
-    const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  for await (const _ of req) void _;
-}

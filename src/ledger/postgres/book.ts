@@ -9,75 +9,9 @@ import {
   remaining,
   type GrantState,
 } from '../allocate.js';
-import { balanceFrom } from '../balance.js';
-import type {
-  AdmitResult,
-  Balance,
-  CounterState,
-  HoldRequest,
-  Outcome,
-  QuotaCheck,
-  RequestFacts,
-  Settled,
-} from '../port.js';
-
-/** A `grants` row as the pool returns it (numbers, booleans, ISO strings). */
-export interface GrantRow {
-  id: string;
-  company_id: string;
-  unit: 'tokens' | 'micro_usd';
-  amount: number;
-  unlimited: boolean;
-  models: string | null;
-  starts_at: string | null;
-  expires_at: string | null;
-  purchase_id: string | null;
-  removed_at: string | null;
-  spent: number;
-  held: number;
-  created_at: string;
-}
-
-const parsedModels = new Map<string, string[]>();
-
-function stateOf(r: GrantRow): GrantState {
-  let models: string[] | null = null;
-  if (r.models !== null) {
-    models = parsedModels.get(r.models) ?? JSON.parse(r.models);
-    parsedModels.set(r.models, models!);
-  }
-  return {
-    id: r.id,
-    unit: r.unit,
-    amount: r.amount,
-    unlimited: r.unlimited,
-    spent: r.spent,
-    held: r.held,
-    models,
-    startsAt: r.starts_at,
-    expiresAt: r.expires_at,
-    removedAt: r.removed_at,
-  };
-}
-
-/** The grants in the order of the SQLite ledger's `grantsOf`: earliest expiry (none last), then the oldest start (or first mirrored), then id. */
-export function expiryOrder(rows: GrantRow[]): GrantRow[] {
-  const key = (r: GrantRow) =>
-    [r.expires_at === null ? 1 : 0, r.expires_at ?? '', r.starts_at ?? r.created_at, r.id] as const;
-  const sorted = [...rows].sort((a, b) => {
-    const x = key(a);
-    const y = key(b);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-    return 0;
-  });
-  return sorted;
-}
-
-/** Burn order: unlimited grants first (a model covered without limit never burns a limited grant), then `expiryOrder`. */
-export function burnOrder(rows: GrantRow[]): GrantRow[] {
-  const sorted = expiryOrder(rows);
-  return [...sorted.filter((r) => r.unlimited), ...sorted.filter((r) => !r.unlimited)];
-}
+import { quotaCapacityTokens, unlimitedFirst } from '../capacity.js';
+import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
 /** Locks every grant of a company (removed ones too), in id order: the one lock order every writer follows (grants, then counters). */
 async function lockGrants(c: pg.PoolClient, companyId: string): Promise<GrantRow[]> {
@@ -94,20 +28,6 @@ interface CounterRow extends CounterState {
 
 const COUNTER_COLUMNS =
   'id, spent_tokens AS "spentTokens", held_tokens AS "heldTokens", spent_micro_usd AS "spentMicroUsd", held_micro_usd AS "heldMicroUsd"';
-
-function quotaCapacityTokens(check: QuotaCheck, row: CounterRow, maxPicoPerToken: number): number {
-  let cap = Infinity;
-  if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
-  if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
-    cap = Math.min(
-      cap,
-      Math.floor(
-        (Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken,
-      ),
-    );
-  }
-  return cap;
-}
 
 /** Creates the quota counters missing and locks all of them in id order, in one statement; returns them in `checks` order. */
 async function lockCounters(
@@ -444,10 +364,6 @@ function burn(
     if (!g) continue;
     heldGrants.push(remaining(g) >= h.amount ? g : { ...g, amount: g.spent + g.held + h.amount });
   }
-  const unlimitedFirst = (list: GrantState[]) => [
-    ...list.filter((g) => g.unlimited),
-    ...list.filter((g) => !g.unlimited),
-  ];
   let order = unlimitedFirst(heldGrants);
   let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
   if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
@@ -457,16 +373,4 @@ function burn(
     parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
   }
   return parts;
-}
-
-/** The company's balance at `now` (no lock: a consistent snapshot of one statement). */
-export async function balanceOf(c: pg.Pool | pg.PoolClient, companyId: string, now: Date): Promise<Balance> {
-  const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 AND removed_at IS NULL', [
-    companyId,
-  ]);
-  return balanceFrom(
-    companyId,
-    expiryOrder(rows).map((row) => ({ state: stateOf(row), purchaseId: row.purchase_id })),
-    now.toISOString(),
-  );
 }

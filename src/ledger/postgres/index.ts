@@ -13,7 +13,8 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
-import { admitRow, balanceOf, finishRow, openRow, refusalWithoutLock } from './book.js';
+import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
+import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
 import { migratePool, openPool, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';

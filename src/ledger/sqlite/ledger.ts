@@ -11,6 +11,7 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
+import { quotaCapacityTokens, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
   Balance,
@@ -23,27 +24,7 @@ import type {
 } from '../port.js';
 import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
 
-/** How many tokens of a request a quota can still take: its tightest limit, USD priced at `maxPicoPerToken`. */
-function quotaCapacityTokens(check: QuotaCheck, row: CounterRecord, maxPicoPerToken: number): number {
-  let cap = Infinity;
-  if (check.limitTokens !== undefined) cap = Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens);
-  if (check.limitMicroUsd !== undefined && maxPicoPerToken > 0) {
-    cap = Math.min(
-      cap,
-      Math.floor(
-        (Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd) * 1_000_000) / maxPicoPerToken,
-      ),
-    );
-  }
-  return cap;
-}
-
 const iso = (d: Date) => d.toISOString();
-
-/** Unlimited grants first (stable): a model covered without limit never burns a limited grant. */
-function unlimitedFirst(list: GrantState[]): GrantState[] {
-  return [...list.filter((g) => g.unlimited), ...list.filter((g) => !g.unlimited)];
-}
 
 const parsedModels = new Map<string, string[]>();
 
