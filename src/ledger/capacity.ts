@@ -1,5 +1,5 @@
-import type { GrantState } from './allocate.js';
-import type { CounterState, QuotaCheck } from './port.js';
+import { remaining, type GrantState, type Part } from './allocate.js';
+import type { CounterState, QuotaCheck, Standing } from './port.js';
 
 /**
  * How many tokens of a request a quota window can still take (tokens): its tightest limit, what is
@@ -19,4 +19,42 @@ export function quotaCapacityTokens(check: QuotaCheck, row: Omit<CounterState, '
 /** Unlimited grants first (stable): a model covered without limit never burns a limited grant. */
 export function unlimitedFirst(list: readonly GrantState[]): GrantState[] {
   return [...list.filter((g) => g.unlimited), ...list.filter((g) => !g.unlimited)];
+}
+
+/**
+ * The caller's standing right after a hold (for the response headers): what is left on the active
+ * limited grants covering the model, per unit (tokens, micro-USD), net of the hold's `parts`;
+ * whether an unlimited grant covers it; and what each quota window has left once `holdTokens` /
+ * `holdMicroUsd` are held (`rows` are the windows' counters before the hold, in `quotas` order).
+ */
+export function standingAfterHold(
+  eligible: readonly GrantState[],
+  parts: readonly Part[],
+  quotas: readonly QuotaCheck[],
+  rows: readonly Omit<CounterState, 'id'>[],
+  holdTokens: number,
+  holdMicroUsd: number,
+): Standing {
+  const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
+  const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
+  const finite = eligible.filter((g) => !g.unlimited);
+  return {
+    tokens: finite.filter((g) => g.unit === 'tokens').reduce((sum, g) => sum + left(g), 0),
+    microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((sum, g) => sum + left(g), 0),
+    unlimited: eligible.some((g) => g.unlimited),
+    quotas: quotas.map((check, i) => {
+      const row = rows[i]!;
+      return {
+        check,
+        remainingTokens:
+          check.limitTokens === undefined
+            ? undefined
+            : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
+        remainingMicroUsd:
+          check.limitMicroUsd === undefined
+            ? undefined
+            : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
+      };
+    }),
+  };
 }

@@ -9,7 +9,7 @@ import {
   remaining,
   type GrantState,
 } from '../allocate.js';
-import { quotaCapacityTokens, unlimitedFirst } from '../capacity.js';
+import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
@@ -209,31 +209,10 @@ export async function admitRow(
       counterIds,
     ],
   );
-  const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
-  const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
-  const finite = eligible.filter((g) => !g.unlimited);
   return {
     ok: true,
     holdTokens,
-    standing: {
-      tokens: finite.filter((g) => g.unit === 'tokens').reduce((sum, g) => sum + left(g), 0),
-      microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((sum, g) => sum + left(g), 0),
-      unlimited: eligible.some((g) => g.unlimited),
-      quotas: quotas.map((check, i) => {
-        const row = counters[i]!;
-        return {
-          check,
-          remainingTokens:
-            check.limitTokens === undefined
-              ? undefined
-              : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
-          remainingMicroUsd:
-            check.limitMicroUsd === undefined
-              ? undefined
-              : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
-        };
-      }),
-    },
+    standing: standingAfterHold(eligible, parts, quotas, counters, holdTokens, holdMicroUsd),
   };
 }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LEDGER_TABLES } from '../tables.js';
 import { migratePool, openPool, transaction } from './db.js';
 
 /** A table's rows as another engine exported them (snake_case columns, ISO UTC text, booleans as 0/1 or true/false). */
@@ -7,19 +8,7 @@ export interface ImportedTable {
   rows: Record<string, unknown>[];
 }
 
-const TABLES = new Set([
-  'purchases',
-  'grants',
-  'requests',
-  'holds',
-  'debits',
-  'quota_counters',
-  'quota_holds',
-  'billed_objects',
-  'alerts',
-  'quota_requests',
-  'objects',
-]);
+const TABLES = new Set<string>(LEDGER_TABLES);
 
 /** Columns of `table` in the Postgres ledger, leaving out the ones Postgres fills itself (`requests.seq`). */
 async function columnsOf(c: pg.PoolClient, table: string): Promise<string[]> {

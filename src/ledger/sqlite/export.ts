@@ -1,19 +1,5 @@
 import Database from 'better-sqlite3';
-
-/** The ledger's tables, in copy order. */
-export const LEDGER_TABLES = [
-  'purchases',
-  'grants',
-  'requests',
-  'holds',
-  'debits',
-  'quota_counters',
-  'quota_holds',
-  'billed_objects',
-  'alerts',
-  'quota_requests',
-  'objects',
-] as const;
+import { LEDGER_TABLES } from '../tables.js';
 
 /** A table's rows, as SQLite stores them (snake_case columns; booleans 0/1; ISO UTC text). */
 export type ExportedTable = { table: string; rows: Record<string, unknown>[] };

@@ -11,7 +11,7 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
-import { quotaCapacityTokens, unlimitedFirst } from '../capacity.js';
+import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
   Balance,
@@ -165,29 +165,15 @@ export class SyncLedger {
         this.sql.insertQuotaHold.run(facts.id, check.counterId, holdTokens, holdMicroUsd);
         this.sql.addCounterHeld.run(holdTokens, holdMicroUsd, check.counterId);
       }
-      const heldOn = new Map(parts.map((p) => [p.grantId, p.amount]));
-      const left = (g: GrantState) => Math.max(0, remaining(g) - (heldOn.get(g.id) ?? 0));
-      const finite = eligible.filter((g) => !g.unlimited);
-      return {
-        ok: true,
+      const standing = standingAfterHold(
+        eligible,
+        parts,
+        counters.map((c) => c.check),
+        counters.map((c) => c.row),
         holdTokens,
-        standing: {
-          tokens: finite.filter((g) => g.unit === 'tokens').reduce((sum, g) => sum + left(g), 0),
-          microUsd: finite.filter((g) => g.unit === 'micro_usd').reduce((sum, g) => sum + left(g), 0),
-          unlimited: eligible.some((g) => g.unlimited),
-          quotas: counters.map(({ check, row }) => ({
-            check,
-            remainingTokens:
-              check.limitTokens === undefined
-                ? undefined
-                : Math.max(0, check.limitTokens - row.spentTokens - row.heldTokens - holdTokens),
-            remainingMicroUsd:
-              check.limitMicroUsd === undefined
-                ? undefined
-                : Math.max(0, check.limitMicroUsd - row.spentMicroUsd - row.heldMicroUsd - holdMicroUsd),
-          })),
-        },
-      };
+        holdMicroUsd,
+      );
+      return { ok: true, holdTokens, standing };
     });
   }
 
