@@ -1,0 +1,50 @@
+/** The scale phase's table (console and RESULTS.md's "Scaling out" section); see phases/scale.ts. */
+import type { Plan } from '../lib/plan.js';
+import type { ScaleResult } from '../phases/scale.js';
+
+const n3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '–');
+const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(3)}` : '–');
+const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '–');
+
+/** The layouts' table: added latency at each rate (target − direct, same rate), failures, max throughput. */
+export function scaleTable(r: ScaleResult, plan: Plan): string {
+  const rates = plan.scale.rates;
+  const head = [
+    'Layout',
+    ...rates.map((rps) => `added p50 / p99 / p99.9 @ ${rps.toLocaleString('en-US')} RPS (ms)`),
+    'unfinished / sent',
+    `max throughput, ${plan.scale.closedLoop.connections} connections (RPS)`,
+  ];
+  const one = r.targets.find((t) => t.name === 'pg-1')?.throughput.rps ?? NaN;
+  const rows = [
+    ['direct (absolute)', ...rates.map((rps) => `${n3(r.direct[rps]?.p50 ?? NaN)} / ${n3(r.direct[rps]?.p99 ?? NaN)} / ${n3(r.direct[rps]?.p999 ?? NaN)}`), '', ''],
+    ...r.targets.map((t) => {
+      const added = rates.map((rps) => {
+        const [x, d] = [t.latency[rps], r.direct[rps]];
+        return x && d ? `${signed(x.p50 - d.p50)} / ${signed(x.p99 - d.p99)} / ${signed(x.p999 - d.p999)}` : '–';
+      });
+      const errors = Object.values(t.latency).reduce((a, x) => a + x.errors, 0) + t.throughput.errors;
+      const sent = Object.values(t.latency).reduce((a, x) => a + x.sent, 0) + t.throughput.ok + t.throughput.errors;
+      const vsOne = t.name.startsWith('pg-') && t.name !== 'pg-1' && Number.isFinite(one) ? ` (${(t.throughput.rps / one).toFixed(2)}× 1 replica)` : '';
+      return [t.label, ...added, `${int(errors)} / ${int(sent)}`, `${int(t.throughput.rps)}${vsOne}`];
+    }),
+  ];
+  const line = (c: string[]) => `| ${c.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The "Scaling out" section of RESULTS.md. */
+export function scaleMarkdown(r: ScaleResult, plan: Plan): string {
+  const s = plan.scale;
+  const a = r.admission;
+  return `## Scaling out: tollgate on Postgres
+
+\`npm run bench -- --only scale\` runs this section alone (about 4 minutes). Postgres: ${r.postgres}; every layout on a fresh database. The proxies and Postgres run unpinned on every core (the layouts exist to use more than one); the load generator and the fake upstream stay pinned to their core, so on a 2-core machine they share it with whatever else runs there. Per layout: warm-up, then ${s.rates.map((x) => x.toLocaleString('en-US')).join(' and ')} RPS open loop for ${s.ms / 1000} s each (added = layout − direct at the same rate), then closed loop with ${s.closedLoop.connections} connections for ${s.closedLoop.durationS} s. Two replicas listen on two ports and the load driver alternates between them (an L4 balancer's job, without a balancer process taking CPU); \`--workers 2\` shares one port through node:cluster.
+
+${scaleTable(r, plan)}
+
+${a ? `Ledger on Postgres, one request in flight (${s.admits.toLocaleString('en-US')} requests): \`Ledger.admit\` p50 / p99 ${n3(a.admitMs[0])} / ${n3(a.admitMs[1])} ms, \`Ledger.settle\` ${n3(a.settleMs[0])} / ${n3(a.settleMs[1])} ms, ${int(a.pairsPerS)} admit + settle pairs/s.` : ''}
+
+Estimating a third and fourth replica: with T1 and T2 the one- and two-replica maximum throughputs, a replica on a core of its own adds about T1 while Postgres keeps up; Postgres's share of the CPU per admission (measure it with \`top\` during the closed-loop run, or from T2 < 2 × T1 on a machine whose cores are all busy) bounds the total: N replicas reach about min(N × T1, C_pg / c_pg), where c_pg is Postgres's CPU seconds per request and C_pg the cores it has.
+`;
+}
