@@ -91,6 +91,7 @@ function layouts(d: ScaleDeps): Layout[] {
         return {
           ...a,
           origins: [a.origin, b.origin],
+          pids: [a.pid!, b.pid!],
           stop: async () => {
             await Promise.all([a.stop(), b.stop()]);
           },
@@ -121,16 +122,19 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
     result.direct[rps] = await latencyAt(direct, rps);
     log(`  scale ${`${rps} RPS`.padEnd(10)} direct        ${describeRun(result.direct[rps]!)}`);
   }
+  const idle = async (t: Target) => {
+    for (const pid of t.pids ?? (t.pid ? [t.pid] : [])) await waitIdle(pid);
+  };
   for (const layout of layouts(d)) {
     const db = layout.postgres ? await freshDatabase(d.postgres, layout.name) : undefined;
     const t = await layout.start(db?.url);
     try {
       await latencyAt(t, s.warmup.rps, s.warmup.ms);
-      if (t.pid) await waitIdle(t.pid);
+      await idle(t);
       const latency: Record<number, LatencyRun> = {};
       for (const rps of s.rates) {
         latency[rps] = await latencyAt(t, rps);
-        if (t.pid) await waitIdle(t.pid);
+        await idle(t);
         log(`  scale ${`${rps} RPS`.padEnd(10)} ${layout.name.padEnd(13)} ${describeRun(latency[rps]!)}`);
       }
       const throughput = await closedLoop(d.autocannon, {

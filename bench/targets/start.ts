@@ -27,6 +27,8 @@ export interface Target {
   headers: Record<string, string>;
   /** Pid of the proxy process (for its RSS); undefined for `direct`. */
   pid?: number;
+  /** Every process serving the target when there are several (replicas, cluster workers), for `waitIdle`. */
+  pids?: number[];
   stop(): Promise<void>;
 }
 
@@ -154,12 +156,17 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
     cwd: o.cwd ?? env.root,
     env: o.env,
   });
-  const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
+  const { url, key, pids } = await firstMessage<{ url: string; key: string; pids?: number[] }>(
+    child,
+    30_000,
+    'tollgate',
+  );
   return {
     name: o.name ?? 'tollgate',
     origin: url,
     headers: { authorization: `Bearer ${key}` },
     pid: child.pid,
+    pids,
     child,
     stop: () => stopChild(child),
   };

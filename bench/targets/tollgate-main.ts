@@ -11,8 +11,8 @@
  *
  * One company `bench` with one freshly minted key and a 10^15-token allocation; every model given
  * is priced. Listens on 127.0.0.1 (a free port unless `--port`), logs at `LOG_LEVEL` (default
- * `info`, as in production) to stdout, and sends `{ url, key }` to its parent over IPC once every
- * process listens. SIGTERM closes it and exits 0 (so `--cpu-prof` writes its profile).
+ * `info`, as in production) to stdout, and sends `{ url, key, pids? }` (pids: the workers') to its
+ * parent over IPC once every process listens. SIGTERM closes it and exits 0 (so `--cpu-prof` writes its profile).
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
@@ -52,7 +52,9 @@ if (workers > 1 && cluster.isPrimary) {
   runPrimary(workers, createLogger());
   let listening = 0;
   cluster.on('listening', () => {
-    if (++listening === workers) process.send?.({ url: `http://127.0.0.1:${port}`, key: key.key });
+    if (++listening < workers) return;
+    const pids = Object.values(cluster.workers ?? {}).map((w) => w?.process.pid);
+    process.send?.({ url: `http://127.0.0.1:${port}`, key: key.key, pids });
   });
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 } else {
