@@ -32,7 +32,7 @@ import { runRounds, warmUp, type RoundsResult } from './phases/rounds.js';
 import { runScale, type ScaleResult } from './phases/scale.js';
 import { compareMarkdown, compareTable } from './report/compare.js';
 import { resultsMarkdown, table } from './report/render.js';
-import { scaleMarkdown, scaleTable } from './report/scale.js';
+import { replicaEstimate, scaleMarkdown, scaleTable } from './report/scale.js';
 import { section, writeSection } from './report/sections.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
@@ -182,7 +182,7 @@ function report(partial: Partial<RunResults>, scale: ScaleResult | undefined, be
   const rev = revision(root);
   const parts: { name: string; md: string }[] = [];
   if (scale) {
-    log(`\n${scaleTable(scale, plan)}\n`);
+    log(`\n${scaleTable(scale, plan)}\n\n${replicaEstimate(scale)}\n`);
     parts.push({ name: 'scale', md: scaleMarkdown(scale, plan) });
   }
   if (beforeName && partial.rounds) {
@@ -200,7 +200,7 @@ function report(partial: Partial<RunResults>, scale: ScaleResult | undefined, be
       log(`wrote bench/RESULTS.md; took ${Math.round(tookS)} s`);
     }
     failed = (['direct', 'floor', 'tollgate'] as const).filter((t) => tally(results, t).errors > 0);
-  } else {
+  } else if (plan.mode !== 'smoke') {
     for (const p of parts) writeSection(resultsFile, p.name, `${p.md}\nMeasured on ${startedAt.toISOString()} (${m.nproc} cores, ${m.cpuModel}, Node ${m.node}) for tollgate ${rev}; took ${Math.round(tookS)} s.\n`);
     log(`wrote the ${only} section of bench/RESULTS.md; took ${Math.round(tookS)} s`);
   }

@@ -6,23 +6,26 @@
  * Every target gets a fresh database of its own, dropped after it.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './proc.js';
+import { childrenOf, freePort } from './proc.js';
 
 export interface BenchPostgres {
   /** The server's URL (its `postgres` database), for administration. */
   url: string;
   /** Where it came from, for the report. */
   source: string;
+  /** Pids of the server's processes right now (postmaster and backends); empty for a server the bench did not start. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
 /** Starts (or names) the Postgres the bench uses. Takes a few seconds for a new cluster. */
 export async function startPostgres(root: string): Promise<BenchPostgres> {
   const given = process.env.TOLLGATE_BENCH_DATABASE_URL;
-  if (given) return { url: given, source: '$TOLLGATE_BENCH_DATABASE_URL', stop: async () => {} };
+  if (given) return { url: given, source: '$TOLLGATE_BENCH_DATABASE_URL', pids: () => [], stop: async () => {} };
   const port = String(await freePort());
   const env = { ...process.env, TOLLGATE_TEST_PG_PORT: port };
   const url = execFileSync('bash', [join(root, '.ci', 'postgres-up')], {
@@ -31,8 +34,11 @@ export async function startPostgres(root: string): Promise<BenchPostgres> {
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 180_000,
   }).trim();
+  const dir = readFileSync(`/tmp/tollgate-pg-${port}.dir`, 'utf8').trim();
+  const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
     url,
+    pids: () => [postmaster, ...childrenOf(postmaster)],
     source: `a throwaway cluster (.ci/postgres-up, 127.0.0.1:${port}, fsync off)`,
     stop: async () => {
       execFileSync('bash', [join(root, '.ci', 'postgres-down')], { env, stdio: 'ignore', timeout: 60_000 });

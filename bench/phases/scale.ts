@@ -23,7 +23,7 @@ import { openLoop } from '../load/open-loop.js';
 import { chatBody } from '../load/requests.js';
 import type { Plan } from '../lib/plan.js';
 import { freshDatabase, type BenchPostgres } from '../lib/postgres.js';
-import { firstMessage, spawnPinned, waitExit, waitIdle } from '../lib/proc.js';
+import { cpuBetween, cpuSeconds, firstMessage, spawnPinned, waitExit, waitIdle } from '../lib/proc.js';
 import { CHAT_PATH, startTollgate, type Env, type Target, type TargetName } from '../targets/start.js';
 import { describeRun, latencyRun, type LatencyRun } from './rounds.js';
 
@@ -34,6 +34,11 @@ export interface ScaleTarget {
   /** Latency per rate (key: RPS). */
   latency: Record<number, LatencyRun>;
   throughput: ClosedLoopResult;
+  /**
+   * CPU per request during the closed-loop run, µs: tollgate's processes (every replica or worker,
+   * and a cluster's primary) and Postgres's (postmaster and backends; NaN when the bench did not start it).
+   */
+  cpuUs: { tollgate: number; postgres: number };
 }
 
 /** Ledger.admit / settle on Postgres, one request in flight: [p50, p99] ms, and pairs per second. */
@@ -137,6 +142,8 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
         await idle(t);
         log(`  scale ${`${rps} RPS`.padEnd(10)} ${layout.name.padEnd(13)} ${describeRun(latency[rps]!)}`);
       }
+      const tollgatePids = [...new Set([t.pid!, ...(t.pids ?? [])])];
+      const before = [cpuSeconds(tollgatePids), cpuSeconds(d.postgres.pids())];
       const throughput = await closedLoop(d.autocannon, {
         origin: t.origin,
         origins: t.origins,
@@ -145,8 +152,15 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
         body,
         ...s.closedLoop,
       });
-      log(`  scale max throughput ${layout.name.padEnd(13)} ${Math.round(throughput.rps)} RPS  errors ${throughput.errors}`);
-      result.targets.push({ name: layout.name, label: layout.label, latency, throughput });
+      const perRequest = (s: number) => (throughput.ok ? (s / throughput.ok) * 1e6 : NaN);
+      const cpuUs = {
+        tollgate: perRequest(cpuBetween(before[0]!, cpuSeconds(tollgatePids))),
+        postgres: d.postgres.pids().length ? perRequest(cpuBetween(before[1]!, cpuSeconds(d.postgres.pids()))) : NaN,
+      };
+      log(
+        `  scale max throughput ${layout.name.padEnd(13)} ${Math.round(throughput.rps)} RPS  errors ${throughput.errors}  CPU per request: tollgate ${cpuUs.tollgate.toFixed(0)} µs, Postgres ${cpuUs.postgres.toFixed(0)} µs`,
+      );
+      result.targets.push({ name: layout.name, label: layout.label, latency, throughput, cpuUs });
     } finally {
       await t.stop();
       await db?.drop().catch(() => {});

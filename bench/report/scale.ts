@@ -14,10 +14,17 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
     ...rates.map((rps) => `added p50 / p99 / p99.9 @ ${rps.toLocaleString('en-US')} RPS (ms)`),
     'unfinished / sent',
     `max throughput, ${plan.scale.closedLoop.connections} connections (RPS)`,
+    'CPU per request at max: tollgate / Postgres (µs)',
   ];
   const one = r.targets.find((t) => t.name === 'pg-1')?.throughput.rps ?? NaN;
   const rows = [
-    ['direct (absolute)', ...rates.map((rps) => `${n3(r.direct[rps]?.p50 ?? NaN)} / ${n3(r.direct[rps]?.p99 ?? NaN)} / ${n3(r.direct[rps]?.p999 ?? NaN)}`), '', ''],
+    [
+      'direct (absolute)',
+      ...rates.map((rps) => `${n3(r.direct[rps]?.p50 ?? NaN)} / ${n3(r.direct[rps]?.p99 ?? NaN)} / ${n3(r.direct[rps]?.p999 ?? NaN)}`),
+      '',
+      '',
+      '',
+    ],
     ...r.targets.map((t) => {
       const added = rates.map((rps) => {
         const [x, d] = [t.latency[rps], r.direct[rps]];
@@ -26,11 +33,37 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
       const errors = Object.values(t.latency).reduce((a, x) => a + x.errors, 0) + t.throughput.errors;
       const sent = Object.values(t.latency).reduce((a, x) => a + x.sent, 0) + t.throughput.ok + t.throughput.errors;
       const vsOne = t.name.startsWith('pg-') && t.name !== 'pg-1' && Number.isFinite(one) ? ` (${(t.throughput.rps / one).toFixed(2)}× 1 replica)` : '';
-      return [t.label, ...added, `${int(errors)} / ${int(sent)}`, `${int(t.throughput.rps)}${vsOne}`];
+      return [
+        t.label,
+        ...added,
+        `${int(errors)} / ${int(sent)}`,
+        `${int(t.throughput.rps)}${vsOne}`,
+        `${int(t.cpuUs.tollgate)} / ${int(t.cpuUs.postgres)}`,
+      ];
     }),
   ];
   const line = (c: string[]) => `| ${c.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * What N replicas would reach if each had a core of its own and Postgres had P cores, from the CPU
+ * per request measured with two replicas (`pg-2`; else one): min(N / tollgate's CPU per request,
+ * P / Postgres's). An upper bound: it leaves out lock waits (one company's admissions queue on its
+ * grant rows across replicas) and the network between machines.
+ */
+export function replicaEstimate(r: ScaleResult): string {
+  const t = r.targets.find((x) => x.name === 'pg-2') ?? r.targets.find((x) => x.name === 'pg-1');
+  if (!t || !Number.isFinite(t.cpuUs.tollgate) || !Number.isFinite(t.cpuUs.postgres)) return '';
+  const rps = (n: number, p: number) => Math.min((n * 1e6) / t.cpuUs.tollgate, (p * 1e6) / t.cpuUs.postgres);
+  const rows = [1, 2, 3, 4].map((n) => `| ${n} | ${int(rps(n, 1))} | ${int(rps(n, 2))} |`);
+  return [
+    `Estimate from the CPU per request of \`${t.name}\` (tollgate ${int(t.cpuUs.tollgate)} µs, Postgres ${int(t.cpuUs.postgres)} µs): N replicas, each on a core of its own, reach about min(N × 10⁶ / tollgate's µs, P × 10⁶ / Postgres's µs) requests/s with Postgres on P cores — an upper bound (no lock waits, no network between machines).`,
+    '',
+    '| Replicas | Postgres on 1 core (RPS) | Postgres on 2 cores (RPS) |',
+    '| --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 /** The "Scaling out" section of RESULTS.md. */
@@ -45,6 +78,6 @@ ${scaleTable(r, plan)}
 
 ${a ? `Ledger on Postgres, one request in flight (${s.admits.toLocaleString('en-US')} requests): \`Ledger.admit\` p50 / p99 ${n3(a.admitMs[0])} / ${n3(a.admitMs[1])} ms, \`Ledger.settle\` ${n3(a.settleMs[0])} / ${n3(a.settleMs[1])} ms, ${int(a.pairsPerS)} admit + settle pairs/s.` : ''}
 
-Estimating a third and fourth replica: with T1 and T2 the one- and two-replica maximum throughputs, a replica on a core of its own adds about T1 while Postgres keeps up; Postgres's share of the CPU per admission (measure it with \`top\` during the closed-loop run, or from T2 < 2 × T1 on a machine whose cores are all busy) bounds the total: N replicas reach about min(N × T1, C_pg / c_pg), where c_pg is Postgres's CPU seconds per request and C_pg the cores it has.
+${replicaEstimate(r)}
 `;
 }
