@@ -95,7 +95,9 @@ async function started<T extends Target>(t: Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<number> {
-  log(`tollgate bench (${plan.mode}${only ? `, only ${only}` : ''}) — ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; work dir ${env.work}`);
+  log(
+    `tollgate bench (${plan.mode}${only ? `, only ${only}` : ''}) — ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; work dir ${env.work}`,
+  );
   if (pin) pinSelf(CORES.load);
   else log('bench: cannot pin (needs taskset and 2 cores): running unpinned, figures are less comparable');
 
@@ -124,7 +126,14 @@ async function main(): Promise<number> {
     if (before && beforeName)
       targets.push(
         await started(
-          startTollgate(env, { upstreamUrl: upstream.url, models, main: before.main, cwd: before.tree, tag: before.commit, name: beforeName }),
+          startTollgate(env, {
+            upstreamUrl: upstream.url,
+            models,
+            main: before.main,
+            cwd: before.tree,
+            tag: before.commit,
+            name: beforeName,
+          }),
         ),
       );
     if (withPortkey) targets.push(await started(startPortkey(env, upstream.url)));
@@ -151,7 +160,11 @@ async function main(): Promise<number> {
 }
 
 /** The concurrent-streams runs and the ledger micro-benchmarks (full and smoke runs only). */
-async function concurrentAndLedger(upstreamUrl: string, models: string[], withPortkey: boolean): Promise<Partial<RunResults>> {
+async function concurrentAndLedger(
+  upstreamUrl: string,
+  models: string[],
+  withPortkey: boolean,
+): Promise<Partial<RunResults>> {
   const concurrent: RunResults['concurrent'] = {};
   log(`concurrent streams: ${plan.concurrent.streams} through a fresh tollgate…`);
   concurrent.tollgate = await concurrentStreams(plan, () =>
@@ -177,7 +190,11 @@ async function concurrentAndLedger(upstreamUrl: string, models: string[], withPo
 }
 
 /** Prints the tables, writes RESULTS.md (or its section), and decides the exit code. */
-function report(partial: Partial<RunResults>, scale: ScaleResult | undefined, beforeName: TargetName | undefined): number {
+function report(
+  partial: Partial<RunResults>,
+  scale: ScaleResult | undefined,
+  beforeName: TargetName | undefined,
+): number {
   const tookS = (Date.now() - startedAt.getTime()) / 1000;
   const rev = revision(root);
   const parts: { name: string; md: string }[] = [];
@@ -201,7 +218,12 @@ function report(partial: Partial<RunResults>, scale: ScaleResult | undefined, be
     }
     failed = (['direct', 'floor', 'tollgate'] as const).filter((t) => tally(results, t).errors > 0);
   } else if (plan.mode !== 'smoke') {
-    for (const p of parts) writeSection(resultsFile, p.name, `${p.md}\nMeasured on ${startedAt.toISOString()} (${m.nproc} cores, ${m.cpuModel}, Node ${m.node}) for tollgate ${rev}; took ${Math.round(tookS)} s.\n`);
+    for (const p of parts)
+      writeSection(
+        resultsFile,
+        p.name,
+        `${p.md}\nMeasured on ${startedAt.toISOString()} (${m.nproc} cores, ${m.cpuModel}, Node ${m.node}) for tollgate ${rev}; took ${Math.round(tookS)} s.\n`,
+      );
     log(`wrote the ${only} section of bench/RESULTS.md; took ${Math.round(tookS)} s`);
   }
   if (plan.mode === 'smoke') {
@@ -217,7 +239,9 @@ function report(partial: Partial<RunResults>, scale: ScaleResult | undefined, be
       return 1;
     }
   } else if (failed.length)
-    log(`bench: unfinished or failed requests through ${failed.join(', ')} (offered rates above capacity; counted in the table)`);
+    log(
+      `bench: unfinished or failed requests through ${failed.join(', ')} (offered rates above capacity; counted in the table)`,
+    );
   return 0;
 }
 

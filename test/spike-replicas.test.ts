@@ -53,7 +53,14 @@ function replica(ledger: PgLedger, clock: () => Date, spikes: boolean) {
     add: (deltas, from) => (batches++, ledger.spikes.add(deltas, from)),
     forget: (before) => ledger.spikes.forget(before),
   };
-  const alerts = new AlertService(store, config, createLogger('silent'), undefined, clock, spikes ? spikeStore : undefined);
+  const alerts = new AlertService(
+    store,
+    config,
+    createLogger('silent'),
+    undefined,
+    clock,
+    spikes ? spikeStore : undefined,
+  );
   const settle = (subject: string, tokens: number) =>
     alerts.afterSettle({ companyId: 'acme', subject, quotas: [], settled: { grants: [], counters: [] }, tokens });
   return { alerts, settle, inserted, recorded, batches: () => batches };
@@ -118,7 +125,13 @@ describe('spike windows shared by two replicas', () => {
   it('minutes older than the window are forgotten as they age out', async () => {
     const subject = 'acme/old';
     await ledgers[0]!.spikes.add([{ subject, minute: 100, tokens: 5 }], 0);
-    await ledgers[1]!.spikes.add([{ subject, minute: 100, tokens: 7 }, { subject, minute: 120, tokens: 1 }], 0);
+    await ledgers[1]!.spikes.add(
+      [
+        { subject, minute: 100, tokens: 7 },
+        { subject, minute: 120, tokens: 1 },
+      ],
+      0,
+    );
     expect(await ledgers[0]!.spikes.add([{ subject, minute: 121, tokens: 1 }], 0)).toEqual(
       expect.arrayContaining([
         { subject, minute: 100, tokens: 12 },

@@ -68,8 +68,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   };
   const fire = (due: number, i: number) => {
     inFlight++;
-    pools[i % pools.length]!
-      .request({ method: 'POST', path: o.path, headers, body: o.body })
+    pools[i % pools.length]!.request({ method: 'POST', path: o.path, headers, body: o.body })
       .then(async (res) => {
         const text = await res.body.text();
         if (res.statusCode >= 200 && res.statusCode < 300) {

@@ -77,7 +77,12 @@ export const describeRun = (run: LatencyRun): string =>
 export function scenariosOf(plan: Plan): Scenario[] {
   const { rates, instant, delayed, delayedRate } = plan.openLoop;
   if (delayedRate === 0)
-    return rates.map((rps) => ({ key: `instant@${rps}`, label: `${rps.toLocaleString('en-US')} RPS`, rps, variant: instant }));
+    return rates.map((rps) => ({
+      key: `instant@${rps}`,
+      label: `${rps.toLocaleString('en-US')} RPS`,
+      rps,
+      variant: instant,
+    }));
   return [
     ...rates.map((rps) => ({
       key: `instant@${rps}`,

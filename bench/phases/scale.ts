@@ -79,8 +79,18 @@ function layouts(d: ScaleDeps): Layout[] {
   const one = (ledger: string | undefined, tag: string, name: TargetName, env?: NodeJS.ProcessEnv) =>
     startTollgate(d.env, { ...base, ledger, tag, name, env });
   return [
-    { name: 'sqlite', label: 'tollgate, SQLite, 1 process', postgres: false, start: (l) => one(l, 'scale-sqlite', 'sqlite') },
-    { name: 'pg-1', label: 'tollgate, Postgres, 1 replica', postgres: true, start: (l) => one(l, 'scale-pg-1', 'pg-1') },
+    {
+      name: 'sqlite',
+      label: 'tollgate, SQLite, 1 process',
+      postgres: false,
+      start: (l) => one(l, 'scale-sqlite', 'sqlite'),
+    },
+    {
+      name: 'pg-1',
+      label: 'tollgate, Postgres, 1 replica',
+      postgres: true,
+      start: (l) => one(l, 'scale-pg-1', 'pg-1'),
+    },
     {
       name: 'pg-2',
       label: 'tollgate, Postgres, 2 replicas (2 ports, load split evenly)',
@@ -107,7 +117,8 @@ function layouts(d: ScaleDeps): Layout[] {
       name: 'pg-workers-2',
       label: 'tollgate, Postgres, serve --workers 2 (1 port)',
       postgres: true,
-      start: (l) => startTollgate(d.env, { ...base, ledger: l, tag: 'scale-workers-2', name: 'pg-workers-2', workers: 2 }),
+      start: (l) =>
+        startTollgate(d.env, { ...base, ledger: l, tag: 'scale-workers-2', name: 'pg-workers-2', workers: 2 }),
     },
   ];
 }
@@ -119,7 +130,15 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
   const body = chatBody(plan.openLoop.instant);
   const latencyAt = async (t: Pick<Target, 'origin' | 'origins' | 'headers'>, rps: number, ms = s.ms) =>
     latencyRun(
-      await openLoop({ origin: t.origin, origins: t.origins, path: CHAT_PATH, headers: t.headers, body, rps, durationMs: ms }),
+      await openLoop({
+        origin: t.origin,
+        origins: t.origins,
+        path: CHAT_PATH,
+        headers: t.headers,
+        body,
+        rps,
+        durationMs: ms,
+      }),
     );
   const result: ScaleResult = { postgres: d.postgres.source, direct: {}, targets: [] };
   const direct = { origin: d.upstreamUrl, headers: { authorization: 'Bearer sk-bench-upstream' } };
@@ -183,7 +202,15 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
 async function pgAdmission(env: Env, url: string, admits: number): Promise<PgAdmission> {
   const child = spawnPinned(
     process.execPath,
-    ['--import', 'tsx', join(env.root, 'bench', 'ledger', 'pg-admission-main.ts'), '--url', url, '--admits', String(admits)],
+    [
+      '--import',
+      'tsx',
+      join(env.root, 'bench', 'ledger', 'pg-admission-main.ts'),
+      '--url',
+      url,
+      '--admits',
+      String(admits),
+    ],
     { core: undefined, logFile: join(env.work, 'ledger-pg-admission.log'), ipc: true, cwd: env.root },
   );
   try {

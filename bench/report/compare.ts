@@ -35,10 +35,17 @@ export function compareTable(rounds: RoundsResult, before: TargetName): string {
     'max throughput (RPS)',
     int(tThen),
     int(tNow),
-    Number.isFinite(tThen) && Number.isFinite(tNow) ? `${signed(tNow - tThen, 0)} (${signed((100 * (tNow - tThen)) / tThen, 1)} %)` : '–',
+    Number.isFinite(tThen) && Number.isFinite(tNow)
+      ? `${signed(tNow - tThen, 0)} (${signed((100 * (tNow - tThen)) / tThen, 1)} %)`
+      : '–',
   ]);
   const ttfb = (t: TargetName) => added(rounds.stream, t, (x) => x.ttfbP50);
-  rows.push(['stream TTFB p50 added (ms)', signed(ttfb(before)), signed(ttfb('tollgate')), signed(ttfb('tollgate') - ttfb(before))]);
+  rows.push([
+    'stream TTFB p50 added (ms)',
+    signed(ttfb(before)),
+    signed(ttfb('tollgate')),
+    signed(ttfb('tollgate') - ttfb(before)),
+  ]);
   const head = ['Metric', before, 'tollgate (this checkout)', 'difference (now − then)'];
   const line = (c: string[]) => `| ${c.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');

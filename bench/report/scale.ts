@@ -20,7 +20,10 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
   const rows = [
     [
       'direct (absolute)',
-      ...rates.map((rps) => `${n3(r.direct[rps]?.p50 ?? NaN)} / ${n3(r.direct[rps]?.p99 ?? NaN)} / ${n3(r.direct[rps]?.p999 ?? NaN)}`),
+      ...rates.map(
+        (rps) =>
+          `${n3(r.direct[rps]?.p50 ?? NaN)} / ${n3(r.direct[rps]?.p99 ?? NaN)} / ${n3(r.direct[rps]?.p999 ?? NaN)}`,
+      ),
       '',
       '',
       '',
@@ -32,7 +35,10 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
       });
       const errors = Object.values(t.latency).reduce((a, x) => a + x.errors, 0) + t.throughput.errors;
       const sent = Object.values(t.latency).reduce((a, x) => a + x.sent, 0) + t.throughput.ok + t.throughput.errors;
-      const vsOne = t.name.startsWith('pg-') && t.name !== 'pg-1' && Number.isFinite(one) ? ` (${(t.throughput.rps / one).toFixed(2)}× 1 replica)` : '';
+      const vsOne =
+        t.name.startsWith('pg-') && t.name !== 'pg-1' && Number.isFinite(one)
+          ? ` (${(t.throughput.rps / one).toFixed(2)}× 1 replica)`
+          : '';
       return [
         t.label,
         ...added,

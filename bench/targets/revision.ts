@@ -30,7 +30,14 @@ export function buildRevision(root: string, rev: string, work: string): Revision
   const tree = join(work, `tollgate-${commit}`);
   if (!existsSync(tree)) {
     mkdirSync(tree, { recursive: true });
-    execFileSync('bash', ['-c', `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, 'archive', root, commit, tree]);
+    execFileSync('bash', [
+      '-c',
+      `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`,
+      'archive',
+      root,
+      commit,
+      tree,
+    ]);
     symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'), 'dir');
   }
   if (!existsSync(join(tree, 'bench', 'targets', 'tollgate-main.ts')))

@@ -12,7 +12,9 @@ export class PgSpikes implements SpikeStore {
 
   async add(deltas: SpikeMinute[], fromMinute: number): Promise<SpikeMinute[]> {
     if (deltas.length === 0) return [];
-    const d = [...deltas].sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.minute - b.minute));
+    const d = [...deltas].sort((a, b) =>
+      a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.minute - b.minute,
+    );
     const { rows } = await this.db.query<{ subject: string; minute: string; tokens: string }>(
       `WITH d AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS t(subject, minute, tokens, n)),
        up AS (
