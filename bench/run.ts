@@ -4,7 +4,7 @@
  *
  *   npm run bench                                   # everything, ~40 min
  *   npm run bench -- --compare <rev>                # … with tollgate at <rev> in the same rounds
- *   npm run bench -- --only scale                   # the Postgres layouts alone, ~4 min
+ *   npm run bench -- --only scale                   # the Postgres layouts alone, ~5 min
  *   npm run bench -- --only compare --against <rev> # before/after alone, ~8 min
  *
  * Pins itself (the load generator) to core 1, starts the fake upstream there, and each proxy on

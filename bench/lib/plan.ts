@@ -106,8 +106,8 @@ export const COMPARE: Plan = {
   deadlineMs: 15 * 60_000,
 };
 
-/** `--only scale`: the scale phase alone (about 4 minutes). */
-export const SCALE_ONLY: Plan = { ...FULL, deadlineMs: 10 * 60_000 };
+/** `--only scale`: the scale phase alone (about 5 minutes). */
+export const SCALE_ONLY: Plan = { ...FULL, deadlineMs: 15 * 60_000 };
 
 /** Every upstream variant the plan uses (tollgate must price each as a model). */
 export const variantsOf = (p: Plan): Variant[] => [
