@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   ensureInstalled(join(root, 'bench', 'tools'), log);
   const autocannon = loadAutocannon(root);
   env.tollgateMain = buildTollgate(root);
-  const before = against ? buildRevision(root, against, env.work) : undefined;
+  const before = against ? revisionToCompare(against) : undefined;
   const beforeName: TargetName | undefined = before ? `tollgate@${before.commit}` : undefined;
   if (before) log(`comparing with tollgate at ${against} (${before.commit}), built in ${before.tree}`);
   const skipped: RunResults['skipped'] = {};
@@ -157,6 +157,21 @@ async function main(): Promise<number> {
   }
   await upstream.stop();
   return report(results, scale, beforeName);
+}
+
+/**
+ * Builds the revision to compare with. The smoke run's own comparison with HEAD is skipped (with a
+ * line in the log) where there is no git history, e.g. in a tree exported without .git; a revision
+ * asked for on the command line that cannot be built fails the run.
+ */
+function revisionToCompare(rev: string): ReturnType<typeof buildRevision> | undefined {
+  try {
+    return buildRevision(root, rev, env.work);
+  } catch (err) {
+    if (args.compare ?? args.against) throw err;
+    log(`bench: the comparison with ${rev} is skipped (${(err as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
 }
 
 /** The concurrent-streams runs and the ledger micro-benchmarks (full and smoke runs only). */
