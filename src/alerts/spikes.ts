@@ -77,6 +77,8 @@ export const SPIKE_FLUSH_MS = 1_000;
  * statement that answers with the subjects' shared minutes, on which the spike rule runs. Nothing is
  * written on a settle's path; the cost is one round trip per second per process while tokens are
  * settled, whatever the request rate, plus one DELETE per minute for the minutes that aged out.
+ * Measured on a busy shared 2-core machine: a batch of 1 / 10 / 100 subjects took 0.7 / 0.8 / 1.5 ms
+ * (p50); a settle's share of the work here is 0.75 µs (0.33 µs for the in-memory windows).
  * A subject's history is what the store keeps (its window, or `minHistoryMinutes` if longer): a
  * subject silent for longer counts as new again. A batch that fails is dropped and logged (an alert
  * may then be missed; no request is affected).
