@@ -1,5 +1,5 @@
 import type { LedgerReader } from './port/reader.js';
-import type { AlertStore, BucketStore, ObjectStore, QuotaRequestStore } from './port/stores.js';
+import type { AlertStore, BucketStore, ObjectStore, QuotaRequestStore, SpikeStore } from './port/stores.js';
 import type { LedgerWriter } from './port/writer.js';
 
 /**
@@ -29,6 +29,8 @@ export interface Ledger extends LedgerWriter {
   readonly alerts: AlertStore;
   /** Rate-limit buckets shared by every process on this ledger; absent for a single-process store (SQLite). */
   readonly buckets?: BucketStore;
+  /** The usage-spike alert's minutes shared by every process on this ledger; absent for a single-process store (SQLite). */
+  readonly spikes?: SpikeStore;
   /** Owners of the upstream objects created through tollgate (src/ownership/). */
   readonly objects: ObjectStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */

@@ -30,6 +30,7 @@ import {
 import { Lanes } from './lanes.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
 /** Where and how to open a Postgres ledger. */
@@ -61,6 +62,7 @@ export class PgLedger implements Ledger {
   readonly alerts: PgAlerts;
   readonly objects: PgObjectStore;
   readonly buckets: PgBuckets;
+  readonly spikes: PgSpikes;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -91,6 +93,7 @@ export class PgLedger implements Ledger {
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
     this.buckets = new PgBuckets(this.pool, this.ready);
+    this.spikes = new PgSpikes(queries);
   }
 
   private async start(): Promise<void> {
