@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -12,12 +13,17 @@ import { startFromFile, type FileTollgate } from './support/config-file.js';
  * never skips, when it is missing): each role signs in and sees what the ledger holds, a new
  * request appears after the 30-second refresh, the CSV download equals the read API's export, a
  * member cannot reach another user's data by editing the URL, the phone viewport has no horizontal
- * scroll, and caller data is escaped. Writes the README's screenshots under docs/.
+ * scroll, and caller data is escaped. Writes the README's screenshots under docs/ when
+ * `TOLLGATE_SCREENSHOTS=1` (`npm run screenshots`), else into a temporary folder: a test run
+ * never changes tracked files.
  */
 const CHROMIUM = '/usr/bin/chromium';
 // A browser on a shared 2-core machine: allow each test more than the suite's default 30 s.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 90_000 });
-const DOCS = join(import.meta.dirname, '..', 'docs');
+const DOCS =
+  process.env.TOLLGATE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '..', 'docs')
+    : mkdtempSync(join(tmpdir(), 'tollgate-screenshots-'));
 process.env.DASH_JWT_SECRET = 'dashboard-jwt-secret-0123456789abcdef01234';
 process.env.DASH_SESSION_SECRET = 'dashboard-session-secret-0123456789abcdef';
 const JWT = { algorithms: ['HS256'], secretEnv: 'DASH_JWT_SECRET' };
@@ -93,7 +99,7 @@ const cellValues = (page: Page, table: string, column: number) =>
     .locator(`table[data-table="${table}"] tbody tr td:nth-child(${column}) [data-value]`)
     .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
 
-/** Full-page screenshot into docs/, after the charts have drawn. */
+/** Full-page screenshot into `DOCS`, after the charts have drawn. */
 async function shoot(page: Page, name: string): Promise<void> {
   await page.waitForFunction(() =>
     [...document.querySelectorAll('canvas[data-chart]')].every((c) => (c as HTMLCanvasElement).width > 0),
