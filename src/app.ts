@@ -9,6 +9,8 @@ import { isClientAbort, readBody } from './http/body.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
+import { watchFilesUpload } from './files/index.js';
+import { withFileEstimate } from './files/record.js';
 import { errorResponse } from './http/openai-error.js';
 import { forwardTarget, parseTarget, strictTargets, targetRefused } from './http/target.js';
 import { bearerAuth } from './middleware/bearer-auth/index.js';
@@ -65,14 +67,17 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   if (isDenial(owned)) return onDenied(c, owned);
   const upload = method === 'GET' ? undefined : incoming;
   let admitted: Admitted | Denial;
+  let fileUpload: ReturnType<typeof watchFilesUpload>;
   if (isEphemeralSecretRequest(method, path)) {
     admitted = await admitClientSecret(rt, principal, incoming, path, now);
   } else if (!endpoint) {
+    // A batch input or training file is estimated as it streams through (src/files/).
+    fileUpload = watchFilesUpload(rt, principal, method, path, incoming, requestHeader(c, 'content-type') ?? '');
     // A JSON body passed through is read first, to refuse references to other companies' objects.
     const body =
       method === 'POST' && /^application\/json/i.test(requestHeader(c, 'content-type') ?? '')
         ? await readBody(incoming, MAX_BODY)
-        : upload;
+        : (fileUpload?.body ?? upload);
     if (body === 'too_large') admitted = { kind: 'too_large', limitBytes: MAX_BODY };
     else
       admitted =
@@ -108,6 +113,7 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   }
   if ('kind' in admitted) return onDenied(c, admitted);
   admitted.ownership = keepsObjects(owned, method, path, admitted.body);
+  if (fileUpload) admitted.ownership = withFileEstimate(admitted.ownership, fileUpload.observe);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(
     rt,
