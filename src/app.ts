@@ -24,6 +24,7 @@ import { keepsObjects } from './ownership/plan-request.js';
 import { refuseForeignReferences } from './ownership/references.js';
 import { admitMultipart, openRow, type Admitted } from './proxy/admission.js';
 import { admitJson } from './proxy/admit-json.js';
+import { creationAdmitter } from './proxy/deferred/index.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
@@ -83,6 +84,22 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
       admitted =
         (body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined) ??
         (await openRow(rt, principal, undefined, path, body, false, now));
+  } else if (creationAdmitter(endpoint)) {
+    // A batch, fine-tuning job or video: held at creation on what it can cost (proxy/deferred/).
+    const raw = await readBody(incoming, MAX_BODY);
+    admitted =
+      raw === 'too_large'
+        ? { kind: 'too_large', limitBytes: MAX_BODY }
+        : ((await refuseForeignReferences(rt, principal, raw)) ??
+          (await creationAdmitter(endpoint)!(
+            rt,
+            principal,
+            endpoint,
+            raw,
+            requestHeader(c, 'content-type') ?? '',
+            feature,
+            now,
+          )));
   } else if (endpoint.body === 'json') {
     const raw = await readBody(incoming, MAX_BODY);
     admitted =
