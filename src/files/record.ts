@@ -7,7 +7,7 @@ import type { UploadEstimate } from './watch-upload.js';
 /**
  * Records an upload's estimate once the upstream answered it with a file object (`{"object":"file",
  * "id","purpose"}`): keyed by the file id, owned by the uploader's company, read the way the
- * answer's `purpose` says (`batch` or `fine-tune`; other purposes record nothing). The estimate is
+ * answer's `purpose` says (else the form's; `batch` or `fine-tune`, other purposes record nothing). The estimate is
  * almost always ready by then (the upstream answers after the last byte, which busboy read on the
  * way), and is then queued synchronously, before the answer's last byte reaches the client; else
  * it is recorded as soon as it is.
@@ -27,11 +27,12 @@ export function recordOnAnswer(
       return;
     }
     if (file?.object !== 'file' || typeof file.id !== 'string') return;
-    const { id, purpose } = file;
-    if (purpose !== 'batch' && purpose !== 'fine-tune') return;
+    const id = file.id;
     const createdAt = rt.clock().toISOString();
     const write = (e: UploadEstimate | undefined) => {
-      if (!e) return;
+      // The answer's purpose, else the form's (an upstream that does not echo it).
+      const purpose = typeof file.purpose === 'string' ? file.purpose : e?.purpose;
+      if (!e || (purpose !== 'batch' && purpose !== 'fine-tune')) return;
       const read = purpose === 'batch' ? e.batch : e.training;
       const record: FileEstimate = {
         fileId: id,

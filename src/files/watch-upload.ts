@@ -21,6 +21,8 @@ export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 
 /** What an upload's file part came to, both ways; the answer's `purpose` picks one. */
 export interface UploadEstimate {
+  /** The form's `purpose` field, when it had one (the upstream's answer names it too). */
+  purpose?: string;
   /** Non-empty lines read. */
   lines: number;
   /** The file read as batch requests, and as training examples. */
@@ -135,6 +137,7 @@ export function watchFileUpload(
       if (!reader || !ended) return resolve(undefined);
       const { batch, training, lines } = reader;
       resolve({
+        ...(purpose !== undefined ? { purpose } : {}),
         lines,
         batch: { unusable: batch.unusable, models: batch.models() },
         training: { unusable: training.unusable, models: training.models() },
