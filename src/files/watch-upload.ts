@@ -38,6 +38,8 @@ const ESTIMATED = new Set(['batch', 'fine-tune']);
 class LineReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes of the current line, kept or not (a line past the limit, or any line once both estimates failed, is only counted). */
+  private lineBytes = 0;
   private n = 0;
   lines = 0;
 
@@ -60,6 +62,7 @@ class LineReader {
     for (;;) {
       const at = chunk.indexOf(NEWLINE, start);
       const part = chunk.subarray(start, at === -1 ? chunk.length : at);
+      this.lineBytes += part.length;
       if (this.pendingBytes + part.length > MAX_LINE_BYTES) {
         if (!this.done) this.fail(`line ${this.n + 1}: longer than ${MAX_LINE_BYTES} bytes`);
         this.pending = [];
@@ -76,18 +79,23 @@ class LineReader {
 
   /** The end of the file part: its last line need not end with a newline. */
   end(): void {
-    if (this.pendingBytes > 0) this.line();
+    if (this.lineBytes > 0) this.line();
   }
 
   private line(): void {
     this.n += 1;
     const raw = Buffer.concat(this.pending, this.pendingBytes);
+    const seen = this.lineBytes;
     this.pending = [];
     this.pendingBytes = 0;
+    this.lineBytes = 0;
+    if (this.done) {
+      if (seen > 1) this.lines += 1; // only counted: an empty line is at most a lone "\r"
+      return;
+    }
     const text = raw.toString('utf8').trim();
     if (text === '') return;
     this.lines += 1;
-    if (this.done) return;
     const parsed = parseJsonObject(Buffer.from(text));
     if (isDenial(parsed)) return this.fail(`line ${this.n}: ${'message' in parsed ? parsed.message : 'not JSON'}`);
     this.batch.add(parsed.json, this.n);
