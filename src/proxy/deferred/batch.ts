@@ -53,7 +53,14 @@ export async function admitBatch(
     rt,
     principal,
     endpoint,
-    { model: single ? estimate.models[0]!.model : null, want, body: raw, priced: single ? priced : undefined, feature },
+    {
+      model: single ? estimate.models[0]!.model : null,
+      want,
+      body: raw,
+      priced: single ? priced : undefined,
+      feature,
+      rateLimited: false,
+    },
     now,
   );
 }

@@ -57,6 +57,9 @@ export async function fileEstimateFor(
  * Places the hold of a deferred creation (`want`) and returns the request on its way upstream with
  * its body unchanged, or the denial (`rate_limited`, `insufficient_quota`). `model` is the model the
  * grants must cover (null: grants covering every model, for a batch over several models).
+ * `rateLimited: false` skips the per-minute limits: a batch or training job of millions of tokens
+ * could never fit a tokens-per-minute bucket, and OpenAI limits them apart from live requests
+ * (batch queue limits); grants and quotas still apply in full.
  */
 export async function admitHeld(
   rt: AdmissionDeps,
@@ -68,7 +71,8 @@ export async function admitHeld(
     body: Uint8Array;
     priced?: Priced;
     feature?: FeatureRate;
-    stream?: boolean;
+    /** Apply the per-minute rate limits (default true); batches and jobs skip them, see `admitHeld`. */
+    rateLimited?: boolean;
   },
   now: Date,
 ): Promise<Admitted | Denial> {
@@ -79,6 +83,7 @@ export async function admitHeld(
     { endpoint: endpoint.path, requestedModel: model, stream: false, feature: feature?.name ?? null },
     want,
     now,
+    request.rateLimited ?? true,
   );
   if (isDenial(placed)) return placed;
   return {

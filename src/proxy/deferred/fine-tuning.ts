@@ -92,5 +92,5 @@ export async function admitFineTuningJob(
     clamp: false,
     maxPicoPerToken: priced ? Math.ceil(picoPerToken(priced.price.training ?? 0) / multiplier) : 0,
   };
-  return admitHeld(rt, principal, endpoint, { model, want, body: raw, priced, feature }, now);
+  return admitHeld(rt, principal, endpoint, { model, want, body: raw, priced, feature, rateLimited: false }, now);
 }
