@@ -61,6 +61,10 @@ beforeAll(async () => {
       acme: { allocations: [{ id: 'acme-grant', tokens: 10_000_000 }] },
       dollars: { allocations: [{ id: 'dollars-grant', usd: 100 }] },
       small: { allocations: [{ id: 'small-grant', tokens: 100 }] },
+      limited: {
+        allocations: [{ id: 'limited-grant', tokens: 10_000_000 }],
+        limits: { key: { rateLimits: { tokensPerMinute: 1000 } } },
+      },
       beta: { allocations: [{ id: 'beta-grant', tokens: 10_000_000 }], keys: [{ id: 'beta-key' }, { id: 'ops-key' }] },
     },
   });
@@ -138,6 +142,15 @@ describe('batches', () => {
     expect(upstream.seen).toEqual([]);
     expect(tollgate.query("SELECT held FROM grants WHERE id = 'small-grant'")[0]!.held).toBe(0);
     expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE company_id = 'small' AND endpoint = '/v1/batches'")[0]!.n).toBe(0);
+  });
+
+  it('is not refused by a tokens-per-minute limit it could never fit (grants still hold it)', async () => {
+    const file = await upload('limited', jsonl(lines), 'batch');
+    const { response } = await tollgate
+      .client(key('limited'))
+      .batches.create({ input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .withResponse();
+    expect(row(response.headers.get('x-tollgate-request-id')!).hold_tokens).toBeGreaterThan(1000);
   });
 
   it('refuses with 400 a file tollgate never read, and one it could not estimate (naming the line)', async () => {
