@@ -23,7 +23,8 @@ let n = 0;
 /** The text fields of a JSON or multipart/form-data body (the SDK sends videos as a form). */
 function fields(req: Seen): Record<string, unknown> {
   const body = req.body.toString('utf8');
-  if (!/^multipart\//.test(req.headers['content-type'] ?? '')) return JSON.parse(body || '{}') as Record<string, unknown>;
+  if (!/^multipart\//.test(req.headers['content-type'] ?? ''))
+    return JSON.parse(body || '{}') as Record<string, unknown>;
   return Object.fromEntries([...body.matchAll(/name="([^"]+)"\r\n\r\n([^\r]*)/g)].map((m) => [m[1], m[2]]));
 }
 
@@ -34,14 +35,45 @@ function script(req: Seen, res: ServerResponse): void {
   const id = ++n;
   if (path === '/v1/files') {
     const purpose = fields(req).purpose;
-    return json(res, 200, { object: 'file', id: `file-${id}`, purpose, filename: 'input.jsonl', bytes: req.body.length, created_at: id, status: 'processed' });
+    return json(res, 200, {
+      object: 'file',
+      id: `file-${id}`,
+      purpose,
+      filename: 'input.jsonl',
+      bytes: req.body.length,
+      created_at: id,
+      status: 'processed',
+    });
   }
   const sent = fields(req);
   if (path === '/v1/batches')
-    return json(res, 200, { id: `batch_${id}`, object: 'batch', endpoint: sent.endpoint, model: null, input_file_id: sent.input_file_id, status: 'validating', usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 } });
+    return json(res, 200, {
+      id: `batch_${id}`,
+      object: 'batch',
+      endpoint: sent.endpoint,
+      model: null,
+      input_file_id: sent.input_file_id,
+      status: 'validating',
+      usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+    });
   if (path === '/v1/fine_tuning/jobs')
-    return json(res, 200, { id: `ftjob-${id}`, object: 'fine_tuning.job', model: sent.model, status: 'validating_files', training_file: sent.training_file, trained_tokens: null });
-  if (path === '/v1/videos') return json(res, 200, { id: `video_${id}`, object: 'video', model: sent.model ?? 'sora-2', status: 'queued', seconds: sent.seconds ?? '4', size: sent.size ?? '720x1280' });
+    return json(res, 200, {
+      id: `ftjob-${id}`,
+      object: 'fine_tuning.job',
+      model: sent.model,
+      status: 'validating_files',
+      training_file: sent.training_file,
+      trained_tokens: null,
+    });
+  if (path === '/v1/videos')
+    return json(res, 200, {
+      id: `video_${id}`,
+      object: 'video',
+      model: sent.model ?? 'sora-2',
+      status: 'queued',
+      seconds: sent.seconds ?? '4',
+      size: sent.size ?? '720x1280',
+    });
   json(res, 404, { error: { message: 'unknown path', type: 'invalid_request_error', param: null, code: null } });
 }
 
@@ -86,7 +118,8 @@ const chat = (i: number, model: string, text: string, max?: number) => ({
 const jsonl = (lines: unknown[]) => `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`;
 const key = (company: string) => tollgate.keys[`${company}-key`]!;
 const upload = async (company: string, text: string, purpose: 'batch' | 'fine-tune') =>
-  (await tollgate.client(key(company)).files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose })).id;
+  (await tollgate.client(key(company)).files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose }))
+    .id;
 /** The worst case of one chat line, as a live request would be held (its ceiling, else the model's largest output). */
 const worst = (line: ReturnType<typeof chat>) => {
   const e = estimateRequest(line.url, line.body.model, line.body);
@@ -96,7 +129,11 @@ const row = (id: string) => tollgate.query('SELECT * FROM requests WHERE id = ?'
 const price = (m: string) => new PriceBook(PRICES as never).find(m, new Date())!.price;
 
 describe('batches', () => {
-  const lines = [chat(1, 'gpt-4o-mini', 'Hello there', 100), chat(2, 'gpt-4o-mini', 'Write a haiku about tolls.', 50), chat(3, 'gpt-4o-mini', 'No ceiling here')];
+  const lines = [
+    chat(1, 'gpt-4o-mini', 'Hello there', 100),
+    chat(2, 'gpt-4o-mini', 'Write a haiku about tolls.', 50),
+    chat(3, 'gpt-4o-mini', 'No ceiling here'),
+  ];
 
   it('estimates the input file as it streams through, then holds the batch on it', async () => {
     const file = await upload('acme', jsonl(lines), 'batch');
@@ -104,7 +141,12 @@ describe('batches', () => {
     const expected = lines.reduce((s, l) => s + worst(l), 0);
     expect(estimate).toMatchObject({ company_id: 'acme', purpose: 'batch', lines: 3, unusable: null });
     expect(JSON.parse(estimate.models as string)).toEqual([
-      { model: 'gpt-4o-mini', lines: 3, promptTokens: lines.reduce((s, l) => s + chatMessagesTokens('gpt-4o-mini', l.body.messages) + REPLY_PRIMING, 0), maxTokens: expected },
+      {
+        model: 'gpt-4o-mini',
+        lines: 3,
+        promptTokens: lines.reduce((s, l) => s + chatMessagesTokens('gpt-4o-mini', l.body.messages) + REPLY_PRIMING, 0),
+        maxTokens: expected,
+      },
     ]);
     const { data: batch, response } = await tollgate
       .client(key('acme'))
@@ -125,7 +167,9 @@ describe('batches', () => {
       .batches.create({ input_file_id: file, endpoint: '/v1/chat/completions', completion_window: '24h' })
       .withResponse();
     const tokens = worst(mixed[0]!) + worst(mixed[1]!);
-    const pico = worst(mixed[0]!) * maxPicoPerToken(price('gpt-4o')) * 0.5 + worst(mixed[1]!) * maxPicoPerToken(price('gpt-4o-mini')) * 0.5;
+    const pico =
+      worst(mixed[0]!) * maxPicoPerToken(price('gpt-4o')) * 0.5 +
+      worst(mixed[1]!) * maxPicoPerToken(price('gpt-4o-mini')) * 0.5;
     const r = row(response.headers.get('x-tollgate-request-id')!);
     expect(r).toMatchObject({ requested_model: null, hold_tokens: tokens });
     expect(r.hold_micro_usd).toBe(Math.ceil((tokens * Math.ceil(pico / tokens)) / 1e6));
@@ -141,7 +185,10 @@ describe('batches', () => {
     expect(err).toMatchObject({ status: 429, code: 'insufficient_quota' });
     expect(upstream.seen).toEqual([]);
     expect(tollgate.query("SELECT held FROM grants WHERE id = 'small-grant'")[0]!.held).toBe(0);
-    expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE company_id = 'small' AND endpoint = '/v1/batches'")[0]!.n).toBe(0);
+    expect(
+      tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE company_id = 'small' AND endpoint = '/v1/batches'")[0]!
+        .n,
+    ).toBe(0);
   });
 
   it('is not refused by a tokens-per-minute limit it could never fit (grants still hold it)', async () => {
@@ -160,7 +207,11 @@ describe('batches', () => {
         .batches.create({ input_file_id: id, endpoint: '/v1/chat/completions', completion_window: '24h' })
         .catch((e: unknown) => e as { status: number; code: string; param: string; message: string });
     // Never seen at all (visible to the operator's own key only): 400, not a hold.
-    expect(await create('ops', 'file-made-elsewhere')).toMatchObject({ status: 400, code: 'file_not_estimated', param: 'input_file_id' });
+    expect(await create('ops', 'file-made-elsewhere')).toMatchObject({
+      status: 400,
+      code: 'file_not_estimated',
+      param: 'input_file_id',
+    });
     // Uploaded through tollgate but not as a form (so never read): 400.
     const res = await fetch(`${tollgate.url}/v1/files`, {
       method: 'POST',
@@ -168,17 +219,34 @@ describe('batches', () => {
       body: JSON.stringify({ purpose: 'batch' }),
     });
     const unread = ((await res.json()) as { id: string }).id;
-    expect(await create('acme', unread)).toMatchObject({ status: 400, code: 'file_not_estimated', param: 'input_file_id' });
+    expect(await create('acme', unread)).toMatchObject({
+      status: 400,
+      code: 'file_not_estimated',
+      param: 'input_file_id',
+    });
     // A line that is not JSON: 400 naming it.
     const broken = await upload('acme', jsonl([lines[0], '{"custom_id": "oops"', lines[1]]), 'batch');
     const e = await create('acme', broken);
     expect(e).toMatchObject({ status: 400, code: 'file_not_estimable', param: 'input_file_id' });
     expect(e.message).toMatch(/line 2:/);
     // A training file is not a batch input: 400.
-    const training = await upload('acme', jsonl([{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }]), 'fine-tune');
+    const training = await upload(
+      'acme',
+      jsonl([
+        {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        },
+      ]),
+      'fine-tune',
+    );
     expect(await create('acme', training)).toMatchObject({ status: 400, param: 'input_file_id' });
     expect(upstream.seen.filter((s) => s.url === '/v1/batches')).toEqual([]);
-    expect(tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE endpoint = '/v1/batches' AND status = 'held'")[0]!.n).toBe(0);
+    expect(
+      tollgate.query("SELECT COUNT(*) AS n FROM requests WHERE endpoint = '/v1/batches' AND status = 'held'")[0]!.n,
+    ).toBe(0);
   });
 
   it("answers 404 for another company's input file, before anything is held", async () => {
@@ -195,9 +263,25 @@ describe('batches', () => {
 
 describe('fine-tuning jobs', () => {
   const examples = [
-    { messages: [{ role: 'system', content: 'You answer tersely.' }, { role: 'user', content: 'What is a toll?' }, { role: 'assistant', content: 'A fee for passage.' }] },
-    { messages: [{ role: 'user', content: 'Capital of France?' }, { role: 'assistant', content: 'Paris.' }] },
-    { messages: [{ role: 'user', content: 'Two plus two?' }, { role: 'assistant', content: 'Four.' }] },
+    {
+      messages: [
+        { role: 'system', content: 'You answer tersely.' },
+        { role: 'user', content: 'What is a toll?' },
+        { role: 'assistant', content: 'A fee for passage.' },
+      ],
+    },
+    {
+      messages: [
+        { role: 'user', content: 'Capital of France?' },
+        { role: 'assistant', content: 'Paris.' },
+      ],
+    },
+    {
+      messages: [
+        { role: 'user', content: 'Two plus two?' },
+        { role: 'assistant', content: 'Four.' },
+      ],
+    },
   ];
   const tokens = examples.reduce((s, e) => s + chatMessagesTokens('gpt-4o-mini', e.messages) + REPLY_PRIMING, 0);
 
@@ -205,11 +289,19 @@ describe('fine-tuning jobs', () => {
     const file = await upload('dollars', jsonl(examples), 'fine-tune');
     const { data: job, response } = await tollgate
       .client(key('dollars'))
-      .fineTuning.jobs.create({ model: 'gpt-4o-mini-2024-07-18', training_file: file, hyperparameters: { n_epochs: 2 } })
+      .fineTuning.jobs.create({
+        model: 'gpt-4o-mini-2024-07-18',
+        training_file: file,
+        hyperparameters: { n_epochs: 2 },
+      })
       .withResponse();
     expect(job.id).toMatch(/^ftjob-/);
     const r = row(response.headers.get('x-tollgate-request-id')!);
-    expect(r).toMatchObject({ endpoint: '/v1/fine_tuning/jobs', requested_model: 'gpt-4o-mini-2024-07-18', hold_tokens: 2 * tokens });
+    expect(r).toMatchObject({
+      endpoint: '/v1/fine_tuning/jobs',
+      requested_model: 'gpt-4o-mini-2024-07-18',
+      hold_tokens: 2 * tokens,
+    });
     expect(r.hold_micro_usd).toBe(Math.ceil((2 * tokens * 3_000_000) / 1e6)); // $3 per 1M training tokens
   });
 
@@ -251,16 +343,28 @@ describe('videos', () => {
       .withResponse();
     expect(video.id).toMatch(/^video_/);
     const r = row(response.headers.get('x-tollgate-request-id')!);
-    expect(r).toMatchObject({ endpoint: '/v1/videos', requested_model: 'sora-2-pro', hold_tokens: 0, hold_micro_usd: 4_000_000 });
+    expect(r).toMatchObject({
+      endpoint: '/v1/videos',
+      requested_model: 'sora-2-pro',
+      hold_tokens: 0,
+      hold_micro_usd: 4_000_000,
+    });
   });
 
   it('holds a multipart video (reference image) by its form fields, defaults sora-2 and 4 s', async () => {
     const form = new FormData();
     form.set('prompt', 'The same, animated');
     form.set('input_reference', new Blob([Buffer.from('not really a png')], { type: 'image/png' }), 'ref.png');
-    const res = await fetch(`${tollgate.url}/v1/videos`, { method: 'POST', headers: { authorization: `Bearer ${key('dollars')}` }, body: form });
+    const res = await fetch(`${tollgate.url}/v1/videos`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key('dollars')}` },
+      body: form,
+    });
     expect(res.status).toBe(200);
-    expect(row(res.headers.get('x-tollgate-request-id')!)).toMatchObject({ requested_model: 'sora-2', hold_micro_usd: 400_000 });
+    expect(row(res.headers.get('x-tollgate-request-id')!)).toMatchObject({
+      requested_model: 'sora-2',
+      hold_micro_usd: 400_000,
+    });
     expect(upstream.seen.at(-1)!.headers['content-type']).toMatch(/^multipart\/form-data/);
   });
 

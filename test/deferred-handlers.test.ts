@@ -41,11 +41,20 @@ const outputLine = (i: number, model: string, u: unknown) =>
   JSON.stringify({
     id: `batch_req_${i}`,
     custom_id: `request-${i}`,
-    response: { status_code: 200, request_id: `req_${i}`, body: { id: `chatcmpl-${i}`, object: 'chat.completion', model, usage: u } },
+    response: {
+      status_code: 200,
+      request_id: `req_${i}`,
+      body: { id: `chatcmpl-${i}`, object: 'chat.completion', model, usage: u },
+    },
     error: null,
   });
 const failedLine = (i: number) =>
-  JSON.stringify({ id: `batch_req_${i}`, custom_id: `request-${i}`, response: null, error: { code: 'x', message: 'y' } });
+  JSON.stringify({
+    id: `batch_req_${i}`,
+    custom_id: `request-${i}`,
+    response: null,
+    error: { code: 'x', message: 'y' },
+  });
 
 describe('batch handler', () => {
   const base = recorded('batch-create-01.json');
@@ -84,7 +93,13 @@ describe('batch handler', () => {
   });
 
   it('sums the output file when the batch reports no usage (one model)', async () => {
-    const file = [outputLine(1, 'gpt-4o-mini-2024-07-18', usage(10, 5)), failedLine(2), 'not json', outputLine(3, 'gpt-4o-mini-2024-07-18', usage(20, 7, 4)), ''].join('\n');
+    const file = [
+      outputLine(1, 'gpt-4o-mini-2024-07-18', usage(10, 5)),
+      failedLine(2),
+      'not json',
+      outputLine(3, 'gpt-4o-mini-2024-07-18', usage(20, 7, 4)),
+      '',
+    ].join('\n');
     const reader = fakeReader({ 'file-out': file });
     const { usage: _u, ...noUsage } = base;
     const state = await batchHandler.read({ ...noUsage, status: 'completed', output_file_id: 'file-out' }, reader);
@@ -101,7 +116,11 @@ describe('batch handler', () => {
   });
 
   it('prices each model apart when the lines name several (parts), model null on the batch', async () => {
-    const file = [outputLine(1, 'gpt-4o', usage(100, 50)), outputLine(2, 'gpt-4o-mini', usage(1000, 10)), outputLine(3, 'gpt-4o', usage(1, 1))].join('\n');
+    const file = [
+      outputLine(1, 'gpt-4o', usage(100, 50)),
+      outputLine(2, 'gpt-4o-mini', usage(1000, 10)),
+      outputLine(3, 'gpt-4o', usage(1, 1)),
+    ].join('\n');
     const state = await batchHandler.read(
       { ...base, status: 'completed', usage: usage(1101, 61), output_file_id: 'f' },
       fakeReader({ f: file }),
@@ -117,25 +136,42 @@ describe('batch handler', () => {
     // Each part at its own price, with the batch discount: gpt-4o 101 in × $2.5 + 51 out × $10, halved.
     const book = new PriceBook({});
     const at = (m: string) => book.find(m, new Date('2026-11-30T00:00:00Z'))!.price;
-    expect(costNanoUsd(c.parts![1]!.usage, at('gpt-4o'))).toBe(Math.round((101 * 2.5 + 51 * 10) / 2 * 1000));
+    expect(costNanoUsd(c.parts![1]!.usage, at('gpt-4o'))).toBe(Math.round(((101 * 2.5 + 51 * 10) / 2) * 1000));
   });
 
   it('charges a cancelled batch what completed, and voids a failed batch that did nothing', async () => {
     const cancelled = await batchHandler.read(
-      { ...base, status: 'cancelled', usage: null, output_file_id: 'f', request_counts: { total: 4, completed: 1, failed: 0 } },
+      {
+        ...base,
+        status: 'cancelled',
+        usage: null,
+        output_file_id: 'f',
+        request_counts: { total: 4, completed: 1, failed: 0 },
+      },
       fakeReader({ f: outputLine(1, 'gpt-4o-mini', usage(7, 3)) }),
     );
     expect(cancelled).toMatchObject({
       final: true,
-      charge: { status: 'cancelled', model: 'gpt-4o-mini', usage: { totalTokens: 10, batch: true }, errorCode: 'batch_cancelled' },
+      charge: {
+        status: 'cancelled',
+        model: 'gpt-4o-mini',
+        usage: { totalTokens: 10, batch: true },
+        errorCode: 'batch_cancelled',
+      },
     });
     const failed = await batchHandler.read(
       { ...base, status: 'failed', errors: { object: 'list', data: [{ code: 'invalid_json_line', line: 1 }] } },
       fakeReader({}),
     );
-    expect(failed).toEqual({ final: true, charge: { status: 'failed', usageSource: 'upstream', errorCode: 'invalid_json_line' } });
+    expect(failed).toEqual({
+      final: true,
+      charge: { status: 'failed', usageSource: 'upstream', errorCode: 'invalid_json_line' },
+    });
     const expired = await batchHandler.read({ ...base, status: 'expired' }, fakeReader({}));
-    expect(expired).toEqual({ final: true, charge: { status: 'expired', usageSource: 'upstream', errorCode: 'batch_expired' } });
+    expect(expired).toEqual({
+      final: true,
+      charge: { status: 'expired', usageSource: 'upstream', errorCode: 'batch_expired' },
+    });
   });
 
   it('throws when the output file cannot be read, so the settler retries', async () => {
@@ -145,7 +181,9 @@ describe('batch handler', () => {
   });
 
   it('sums an output file line by line per model', () => {
-    const m = outputUsageByModel([outputLine(1, 'a', usage(1, 1)), outputLine(2, 'b', usage(2, 2)), outputLine(3, 'a', usage(3, 3))].join('\n'));
+    const m = outputUsageByModel(
+      [outputLine(1, 'a', usage(1, 1)), outputLine(2, 'b', usage(2, 2)), outputLine(3, 'a', usage(3, 3))].join('\n'),
+    );
     expect([...m.keys()]).toEqual(['a', 'b']);
     expect(m.get('a')!.totalTokens).toBe(8);
   });
@@ -186,7 +224,14 @@ describe('fine_tuning.job handler', () => {
         status: 'succeeded',
         model: 'gpt-4o-mini-2024-07-18',
         usageSource: 'upstream',
-        usage: { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 30_000, trainedTokens: 30_000 },
+        usage: {
+          inputTokens: 0,
+          cachedInputTokens: 0,
+          outputTokens: 0,
+          reasoningTokens: 0,
+          totalTokens: 30_000,
+          trainedTokens: 30_000,
+        },
       },
     });
     if (!state.final) throw new Error('final');
@@ -205,7 +250,12 @@ describe('fine_tuning.job handler', () => {
     );
     expect(failed).toEqual({
       final: true,
-      charge: { status: 'failed', model: 'gpt-4o-mini-2024-07-18', usageSource: 'upstream', errorCode: 'invalid_training_file' },
+      charge: {
+        status: 'failed',
+        model: 'gpt-4o-mini-2024-07-18',
+        usageSource: 'upstream',
+        errorCode: 'invalid_training_file',
+      },
     });
   });
 });
@@ -234,18 +284,32 @@ describe('video handler', () => {
     const state = await videoHandler.read({ ...video, status: 'completed', progress: 100 }, reader);
     expect(state).toMatchObject({
       final: true,
-      charge: { status: 'completed', model: 'sora-2-pro', usage: { videoSeconds: 8, videoSize: '1792x1024', totalTokens: 0 }, usageSource: 'computed' },
+      charge: {
+        status: 'completed',
+        model: 'sora-2-pro',
+        usage: { videoSeconds: 8, videoSize: '1792x1024', totalTokens: 0 },
+        usageSource: 'computed',
+      },
     });
     if (!state.final) throw new Error('final');
     const book = new PriceBook({});
     const at = new Date('2026-11-30T00:00:00Z');
     expect(costNanoUsd(state.charge.usage!, book.find('sora-2-pro', at)!.price)).toBe(4_000_000_000); // 8 s × $0.50
-    expect(costNanoUsd({ ...state.charge.usage!, videoSize: '720x1280' }, book.find('sora-2-pro', at)!.price)).toBe(2_400_000_000);
-    expect(costNanoUsd({ ...state.charge.usage!, videoSize: '__proto__' }, book.find('sora-2', at)!.price)).toBe(800_000_000);
+    expect(costNanoUsd({ ...state.charge.usage!, videoSize: '720x1280' }, book.find('sora-2-pro', at)!.price)).toBe(
+      2_400_000_000,
+    );
+    expect(costNanoUsd({ ...state.charge.usage!, videoSize: '__proto__' }, book.find('sora-2', at)!.price)).toBe(
+      800_000_000,
+    );
   });
 
   it('voids a failed video', async () => {
-    expect(await videoHandler.read({ ...video, status: 'failed', error: { code: 'moderation_blocked', message: 'no' } }, reader)).toEqual({
+    expect(
+      await videoHandler.read(
+        { ...video, status: 'failed', error: { code: 'moderation_blocked', message: 'no' } },
+        reader,
+      ),
+    ).toEqual({
       final: true,
       charge: { status: 'failed', model: 'sora-2-pro', usageSource: 'computed', errorCode: 'moderation_blocked' },
     });

@@ -18,7 +18,11 @@ function form(parts: ({ field: string; value: string } | { file: Buffer })[], ch
     bufs.push(Buffer.from(`--${BOUNDARY}\r\n`));
     if ('field' in p) bufs.push(Buffer.from(`Content-Disposition: form-data; name="${p.field}"\r\n\r\n${p.value}\r\n`));
     else {
-      bufs.push(Buffer.from('Content-Disposition: form-data; name="file"; filename="in.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n'));
+      bufs.push(
+        Buffer.from(
+          'Content-Disposition: form-data; name="file"; filename="in.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n',
+        ),
+      );
       bufs.push(p.file, Buffer.from('\r\n'));
     }
   }
@@ -30,7 +34,12 @@ function form(parts: ({ field: string; value: string } | { file: Buffer })[], ch
 }
 
 const line = (text: string, max = 10) =>
-  JSON.stringify({ custom_id: text, method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }], max_tokens: max } });
+  JSON.stringify({
+    custom_id: text,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: text }], max_tokens: max },
+  });
 
 async function read(body: Readable) {
   const watched = watchFileUpload(body, CONTENT_TYPE, config.admission, priceOf);
@@ -61,28 +70,54 @@ describe('reading an upload as it streams', () => {
     const long = `{"custom_id":"${'x'.repeat(MAX_LINE_BYTES)}"}`;
     const file = Buffer.from([line('first'), long, line('third')].join('\n'));
     const { estimate } = await read(form([{ field: 'purpose', value: 'batch' }, { file }], 64 * 1024));
-    expect(estimate).toMatchObject({ lines: 3, batch: { unusable: `line 2: longer than ${MAX_LINE_BYTES} bytes`, models: [] } });
+    expect(estimate).toMatchObject({
+      lines: 3,
+      batch: { unusable: `line 2: longer than ${MAX_LINE_BYTES} bytes`, models: [] },
+    });
   });
 
   it('names the first line that is not JSON, or not a request', async () => {
-    const bad = await read(form([{ field: 'purpose', value: 'batch' }, { file: Buffer.from(`${line('a')}\n{"nope"\n`) }]));
+    const bad = await read(
+      form([{ field: 'purpose', value: 'batch' }, { file: Buffer.from(`${line('a')}\n{"nope"\n`) }]),
+    );
     expect(bad.estimate!.batch.unusable).toMatch(/^line 2: We could not parse the JSON body/);
-    const wrongUrl = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/images/generations', body: { model: 'dall-e-3', prompt: 'x' } });
+    const wrongUrl = JSON.stringify({
+      custom_id: 'a',
+      method: 'POST',
+      url: '/v1/images/generations',
+      body: { model: 'dall-e-3', prompt: 'x' },
+    });
     const other = await read(form([{ field: 'purpose', value: 'batch' }, { file: Buffer.from(wrongUrl) }]));
     expect(other.estimate!.batch.unusable).toMatch(/^line 1: "url" must be one of/);
   });
 
   it('counts training examples (chat and preference formats)', async () => {
-    const chat = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] };
-    const dpo = { input: { messages: [{ role: 'user', content: 'hi' }] }, preferred_output: [{ role: 'assistant', content: 'hello' }], non_preferred_output: [{ role: 'assistant', content: 'go away' }] };
-    const { estimate } = await read(form([{ field: 'purpose', value: 'fine-tune' }, { file: Buffer.from(`${JSON.stringify(chat)}\n${JSON.stringify(dpo)}\n`) }]));
+    const chat = {
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'hello' },
+      ],
+    };
+    const dpo = {
+      input: { messages: [{ role: 'user', content: 'hi' }] },
+      preferred_output: [{ role: 'assistant', content: 'hello' }],
+      non_preferred_output: [{ role: 'assistant', content: 'go away' }],
+    };
+    const { estimate } = await read(
+      form([
+        { field: 'purpose', value: 'fine-tune' },
+        { file: Buffer.from(`${JSON.stringify(chat)}\n${JSON.stringify(dpo)}\n`) },
+      ]),
+    );
     expect(estimate).toMatchObject({ purpose: 'fine-tune', lines: 2, training: { unusable: null } });
     expect(estimate!.training.models[0]!.lines).toBe(2);
     expect(estimate!.batch.unusable).toBe('uploaded for fine-tuning');
   });
 
   it('reads nothing for another purpose given first, or a body that is not a form', async () => {
-    expect((await read(form([{ field: 'purpose', value: 'assistants' }, { file: Buffer.from('%PDF-1.7') }]))).estimate).toBeUndefined();
+    expect(
+      (await read(form([{ field: 'purpose', value: 'assistants' }, { file: Buffer.from('%PDF-1.7') }]))).estimate,
+    ).toBeUndefined();
     const notForm = watchFileUpload(Readable.from([Buffer.from('{}')]), 'application/json', config.admission, priceOf);
     notForm.body.resume();
     expect(await notForm.estimate).toBeUndefined();

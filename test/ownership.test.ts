@@ -20,8 +20,18 @@ beforeAll(async () => {
     // Batches and fine-tuning jobs are held on their files' estimates, videos in USD.
     prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
     companies: {
-      acme: { allocations: [{ id: 'acme-grant', tokens: 1_000_000 }, { id: 'acme-usd', usd: 100 }] },
-      beta: { allocations: [{ id: 'beta-grant', tokens: 1_000_000 }, { id: 'beta-usd', usd: 100 }] },
+      acme: {
+        allocations: [
+          { id: 'acme-grant', tokens: 1_000_000 },
+          { id: 'acme-usd', usd: 100 },
+        ],
+      },
+      beta: {
+        allocations: [
+          { id: 'beta-grant', tokens: 1_000_000 },
+          { id: 'beta-usd', usd: 100 },
+        ],
+      },
     },
   });
 });
@@ -60,8 +70,18 @@ const call = async (company: 'acme' | 'beta', method: string, path: string, body
 const uploadFile = async (company: 'acme' | 'beta', purpose: 'batch' | 'fine-tune') => {
   const line =
     purpose === 'batch'
-      ? { custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 } }
-      : { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] };
+      ? {
+          custom_id: 'r1',
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 },
+        }
+      : {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        };
   const form = new FormData();
   form.set('purpose', purpose);
   form.set('file', new Blob([`${JSON.stringify(line)}\n`]), 'input.jsonl');
@@ -76,8 +96,13 @@ const uploadFile = async (company: 'acme' | 'beta', purpose: 'batch' | 'fine-tun
 /** A creation body each family accepts: a batch or job names a file tollgate estimated; others anything. */
 const creation = async (company: 'acme' | 'beta', base: string): Promise<unknown> => {
   if (base === '/v1/batches')
-    return { input_file_id: await uploadFile(company, 'batch'), endpoint: '/v1/chat/completions', completion_window: '24h' };
-  if (base === '/v1/fine_tuning/jobs') return { model: 'gpt-4o-mini', training_file: await uploadFile(company, 'fine-tune') };
+    return {
+      input_file_id: await uploadFile(company, 'batch'),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    };
+  if (base === '/v1/fine_tuning/jobs')
+    return { model: 'gpt-4o-mini', training_file: await uploadFile(company, 'fine-tune') };
   if (base === '/v1/videos') return { prompt: 'a toll gate', seconds: '4' };
   return { purpose: 'batch' };
 };

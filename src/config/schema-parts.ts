@@ -234,7 +234,10 @@ export const priceSchema = z
     perSecond: z
       .union([
         z.number().nonnegative(),
-        z.record(z.string().regex(/^(\d+x\d+|default)$/, 'expected "<width>x<height>" or "default"'), z.number().nonnegative()),
+        z.record(
+          z.string().regex(/^(\d+x\d+|default)$/, 'expected "<width>x<height>" or "default"'),
+          z.number().nonnegative(),
+        ),
       ])
       .optional(),
     batchDiscount: z.number().min(0).max(1).default(0.5),

@@ -11,7 +11,10 @@ export class SqliteFileEstimates implements FileEstimateStore {
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
 
-  constructor(sqlite: Database.Database, private readonly queue: LedgerQueue) {
+  constructor(
+    sqlite: Database.Database,
+    private readonly queue: LedgerQueue,
+  ) {
     this.insert = sqlite.prepare(
       `INSERT OR IGNORE INTO file_estimates (file_id, company_id, purpose, request_id, created_at, lines, unusable, models)
        VALUES (@fileId, @companyId, @purpose, @requestId, @createdAt, @lines, @unusable, @models)`,

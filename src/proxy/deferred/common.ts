@@ -29,7 +29,8 @@ export async function fileEstimateFor(
   purpose: 'batch' | 'fine-tune',
 ): Promise<FileEstimate | Denial> {
   const id = body[param];
-  if (typeof id !== 'string' || id.length === 0) return invalidRequest(`Missing required parameter: '${param}'.`, param);
+  if (typeof id !== 'string' || id.length === 0)
+    return invalidRequest(`Missing required parameter: '${param}'.`, param);
   const what = purpose === 'batch' ? 'a batch' : 'a fine-tuning job';
   const e = await rt.ledger.fileEstimates.get(id);
   if (!e || e.companyId !== principal.companyId)

@@ -38,7 +38,7 @@ export function epochsOf(body: Json, examples: number, admission: Config['admiss
   if (given === undefined || given === null || given === 'auto')
     return admission.fineTuningAutoEpochs ?? autoEpochs(examples);
   if (typeof given === 'number' && Number.isInteger(given) && given >= 1 && given <= 50) return given;
-  return invalidRequest("Invalid 'n_epochs': expected \"auto\" or an integer from 1 to 50.", 'n_epochs');
+  return invalidRequest('Invalid \'n_epochs\': expected "auto" or an integer from 1 to 50.', 'n_epochs');
 }
 
 /**

@@ -51,13 +51,15 @@ export async function videoRequest(
     get = (name) => (Object.hasOwn(parsed.json, name) ? parsed.json[name] : undefined);
   }
   const model = get('model') ?? VIDEO_DEFAULTS.model;
-  if (typeof model !== 'string' || model.length === 0) return invalidRequest("Invalid 'model': expected a string.", 'model');
+  if (typeof model !== 'string' || model.length === 0)
+    return invalidRequest("Invalid 'model': expected a string.", 'model');
   const given = get('seconds');
   const seconds = given === undefined ? VIDEO_DEFAULTS.seconds : videoSeconds(given);
   if (seconds === undefined || seconds > 60)
-    return invalidRequest("Invalid 'seconds': expected \"4\", \"8\" or \"12\".", 'seconds');
+    return invalidRequest('Invalid \'seconds\': expected "4", "8" or "12".', 'seconds');
   const size = get('size');
-  if (size !== undefined && typeof size !== 'string') return invalidRequest("Invalid 'size': expected a string.", 'size');
+  if (size !== undefined && typeof size !== 'string')
+    return invalidRequest("Invalid 'size': expected a string.", 'size');
   return { model, seconds, ...(size ? { size } : {}) };
 }
 

@@ -80,7 +80,10 @@ async function readBatch(batch: Json, upstream: UpstreamReader): Promise<ObjectS
   if (did && model) return charge({ usage: did, model, usageSource: 'upstream' });
   const outputId = str(batch.output_file_id);
   const byModel = outputId ? outputUsageByModel(await fileContent(upstream, outputId)) : new Map<string, Usage>();
-  const parts = [...byModel].map(([m, u]): { model: string; usage: Usage } => ({ model: m, usage: { ...u, batch: true } }));
+  const parts = [...byModel].map(([m, u]): { model: string; usage: Usage } => ({
+    model: m,
+    usage: { ...u, batch: true },
+  }));
   if (parts.length === 0)
     return did ? charge({ usage: did, usageSource: 'upstream' }) : charge({ usageSource: 'upstream' });
   parts.sort((a, b) => b.usage.totalTokens - a.usage.totalTokens);
