@@ -99,7 +99,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           log,
         )
       : undefined;
-    return new AlertService(ledger.alerts, alertsConfig, log, webhook, clock);
+    return new AlertService(ledger.alerts, alertsConfig, log, webhook, clock, ledger.spikes);
   };
   const alerts = alertService(config.alerts);
   const metrics = new Metrics({
@@ -172,6 +172,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await upstream.close();
+      await runtime.alerts.close();
       await ledger.close();
     },
   };

@@ -1,5 +1,5 @@
 /**
- * What one bench run measures and for how long: the full plan (`npm run bench`, ~35 minutes: every
+ * What one bench run measures and for how long: the full plan (`npm run bench`, ~40 minutes: every
  * rate runs 30 s per target and round, long enough for GC and WAL checkpoints to show) and
  * the smoke plan (`npm run bench:smoke`, seconds: tiny rates and durations, no large ledgers,
  * Portkey only if already installed). Rates are RPS, durations ms unless named `…S` (seconds).
@@ -26,6 +26,17 @@ export interface Plan {
   portkey: 'install' | 'if-installed';
   /** Hard limit for the whole run, ms: past it the bench stops its children and exits 1. */
   deadlineMs: number;
+  /** The scale phase (tollgate on Postgres; see phases/scale.ts): short runs, one target after another. */
+  scale: ScalePlan;
+}
+
+/** The scale phase: open-loop `rates` for `ms` each, then closed loop, per target; Ledger.admit timed `admits` times. */
+export interface ScalePlan {
+  rates: number[];
+  ms: number;
+  warmup: { rps: number; ms: number };
+  closedLoop: { connections: number; durationS: number };
+  admits: number;
 }
 
 const instant: Variant = { delayMs: 0, chunks: 20, intervalMs: 10 };
@@ -46,7 +57,14 @@ export const FULL: Plan = {
   concurrent: { streams: 1000, ratePerS: 1000, variant: { delayMs: 0, chunks: 40, intervalMs: 100 } },
   ledger: { settleMs: 5000, sizes: [0, 1_000_000, 10_000_000], admits: 2000 },
   portkey: 'install',
-  deadlineMs: 70 * 60_000,
+  deadlineMs: 80 * 60_000,
+  scale: {
+    rates: [500, 1000],
+    ms: 15_000,
+    warmup: { rps: 500, ms: 2000 },
+    closedLoop: { connections: 64, durationS: 10 },
+    admits: 2000,
+  },
 };
 
 export const SMOKE: Plan = {
@@ -65,8 +83,31 @@ export const SMOKE: Plan = {
   concurrent: { streams: 50, ratePerS: 200, variant: { delayMs: 0, chunks: 5, intervalMs: 50 } },
   ledger: { settleMs: 500, sizes: [0, 10_000], admits: 200 },
   portkey: 'if-installed',
-  deadlineMs: 120_000,
+  deadlineMs: 180_000,
+  scale: {
+    rates: [50],
+    ms: 1000,
+    warmup: { rps: 50, ms: 300 },
+    closedLoop: { connections: 8, durationS: 1 },
+    admits: 100,
+  },
 };
+
+/**
+ * `--only compare`: direct, tollgate and tollgate at another revision in the same rounds — 2 rounds
+ * × 100 / 500 / 1,000 / 2,000 RPS × 15 s, max throughput 10 s and 200 streams per target and
+ * round, no delayed-upstream scenario: about 8 minutes.
+ */
+export const COMPARE: Plan = {
+  ...FULL,
+  openLoop: { ...FULL.openLoop, rates: [100, 500, 1000, 2000], ms: 15_000, delayedRate: 0 },
+  stream: { ...FULL.stream, count: 200 },
+  portkey: 'if-installed',
+  deadlineMs: 15 * 60_000,
+};
+
+/** `--only scale`: the scale phase alone (about 5 minutes). */
+export const SCALE_ONLY: Plan = { ...FULL, deadlineMs: 15 * 60_000 };
 
 /** Every upstream variant the plan uses (tollgate must price each as a model). */
 export const variantsOf = (p: Plan): Variant[] => [

@@ -3,7 +3,7 @@
  * in a log file, and stopped again. Every wait here is bounded in time.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -142,7 +142,7 @@ export function memoryMb(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefi
 }
 
 /** CPU time the process has used so far (user + system), in clock ticks (usually 1/100 s). */
-function cpuTicks(pid: number): number | undefined {
+export function cpuTicks(pid: number): number | undefined {
   try {
     // Fields after the command name (which may contain spaces), from field 3 on; utime and stime are fields 14 and 15.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -151,6 +151,47 @@ function cpuTicks(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`getconf CLK_TCK`; 100 on Linux). */
+export const TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Pids of the running children of `parent` (from each process's `PPid` in /proc). */
+export function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const m = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (m && Number(m[1]) === parent) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds used so far by each of `pids` (absent: exited). */
+export function cpuSeconds(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    const t = cpuTicks(pid);
+    if (t !== undefined) out.set(pid, t / TICKS_PER_S);
+  }
+  return out;
+}
+
+/** CPU seconds used between two `cpuSeconds` readings (a pid new in `after` counts from 0). */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+  return s;
 }
 
 /**

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 export interface ClosedLoopOptions {
   origin: string;
+  /** Several origins (replicas on their own ports): one autocannon per origin, the connections split evenly, results summed. */
+  origins?: string[];
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -42,8 +44,22 @@ export function loadAutocannon(root: string): Autocannon {
 }
 
 export async function closedLoop(autocannon: Autocannon, o: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const origins = o.origins?.length ? o.origins : [o.origin];
+  if (origins.length > 1) {
+    const each = Math.max(1, Math.round(o.connections / origins.length));
+    const runs = await Promise.all(
+      origins.map((origin) => closedLoop(autocannon, { ...o, origin, origins: undefined, connections: each })),
+    );
+    const ok = runs.reduce((a, r) => a + r.ok, 0);
+    return {
+      rps: runs.reduce((a, r) => a + r.rps, 0),
+      ok,
+      errors: runs.reduce((a, r) => a + r.errors, 0),
+      meanMs: ok ? runs.reduce((a, r) => a + r.meanMs * r.ok, 0) / ok : NaN,
+    };
+  }
   const r = await autocannon({
-    url: o.origin + o.path,
+    url: origins[0] + o.path,
     method: 'POST',
     headers: { ...o.headers, 'content-type': 'application/json' },
     body: o.body,

@@ -13,6 +13,8 @@ import { sorted } from '../lib/stats.js';
 export interface OpenLoopOptions {
   /** `http://127.0.0.1:PORT`. */
   origin: string;
+  /** Several origins (replicas on their own ports): requests go to each in turn; `origin` is then ignored. */
+  origins?: string[];
   path: string;
   headers: Record<string, string>;
   /** JSON request body. */
@@ -41,13 +43,17 @@ export interface OpenLoopResult {
 }
 
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
-  const pool = new Pool(o.origin, {
-    connections: o.connections ?? 256,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-  });
+  const origins = o.origins?.length ? o.origins : [o.origin];
+  const pools = origins.map(
+    (origin) =>
+      new Pool(origin, {
+        connections: Math.ceil((o.connections ?? 256) / origins.length),
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      }),
+  );
   const headers = { ...o.headers, 'content-type': 'application/json' };
   const total = Math.max(1, Math.round((o.rps * o.durationMs) / 1000));
   const interval = 1000 / o.rps;
@@ -60,10 +66,9 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const fail = (why: string) => {
     firstError ??= why;
   };
-  const fire = (due: number) => {
+  const fire = (due: number, i: number) => {
     inFlight++;
-    pool
-      .request({ method: 'POST', path: o.path, headers, body: o.body })
+    pools[i % pools.length]!.request({ method: 'POST', path: o.path, headers, body: o.body })
       .then(async (res) => {
         const text = await res.body.text();
         if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -82,7 +87,10 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     let next = 0;
     const tick = () => {
       const now = performance.now();
-      while (next < total && start + next * interval <= now) fire(start + next++ * interval);
+      while (next < total && start + next * interval <= now) {
+        fire(start + next * interval, next);
+        next++;
+      }
       if (next >= total) resolve();
       else setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
     };
@@ -100,7 +108,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   }
   const latencyMs = sorted(latencies);
   const done = ok;
-  await pool.destroy().catch(() => {});
+  await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
   return {
     sent: total,
     ok: done,

@@ -4,7 +4,7 @@
  * back to back, so direct and proxy figures of a round are taken under the same conditions.
  */
 import { closedLoop, type ClosedLoopResult, type loadAutocannon } from '../load/closed-loop.js';
-import { openLoop } from '../load/open-loop.js';
+import { openLoop, type OpenLoopResult } from '../load/open-loop.js';
 import { chatBody, streamBody } from '../load/requests.js';
 import { streamLoad } from '../load/streams.js';
 import type { Plan } from '../lib/plan.js';
@@ -56,8 +56,33 @@ export interface RoundsResult {
   stream: Partial<Record<TargetName, StreamRun[]>>;
 }
 
+/** An open-loop run's percentiles (ms) and counts. */
+export function latencyRun(r: OpenLoopResult): LatencyRun {
+  return {
+    p50: percentile(r.latencyMs, 50),
+    p99: percentile(r.latencyMs, 99),
+    p999: percentile(r.latencyMs, 99.9),
+    max: percentile(r.latencyMs, 100),
+    sent: r.sent,
+    errors: r.errors,
+    firstError: r.firstError,
+  };
+}
+
+/** One line of the console log for a latency run. */
+export const describeRun = (run: LatencyRun): string =>
+  `p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`;
+
+/** The plan's open-loop scenarios: each rate on the instant upstream, then the delayed one (none when `delayedRate` is 0). */
 export function scenariosOf(plan: Plan): Scenario[] {
   const { rates, instant, delayed, delayedRate } = plan.openLoop;
+  if (delayedRate === 0)
+    return rates.map((rps) => ({
+      key: `instant@${rps}`,
+      label: `${rps.toLocaleString('en-US')} RPS`,
+      rps,
+      variant: instant,
+    }));
   return [
     ...rates.map((rps) => ({
       key: `instant@${rps}`,
@@ -123,31 +148,23 @@ export async function runRounds(
       for (const t of order) {
         const r = await openLoop({
           origin: t.origin,
+          origins: t.origins,
           path: CHAT_PATH,
           headers: t.headers,
           body: chatBody(s.variant),
           rps: s.rps,
           durationMs: plan.openLoop.ms,
         });
-        const run: LatencyRun = {
-          p50: percentile(r.latencyMs, 50),
-          p99: percentile(r.latencyMs, 99),
-          p999: percentile(r.latencyMs, 99.9),
-          max: percentile(r.latencyMs, 100),
-          sent: r.sent,
-          errors: r.errors,
-          firstError: r.firstError,
-        };
+        const run = latencyRun(r);
         push(result.latency[s.key]!, t.name, run);
         if (t.pid) await waitIdle(t.pid);
-        log(
-          `  ${s.label.padEnd(28)} ${t.name.padEnd(8)} p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`,
-        );
+        log(`  ${s.label.padEnd(28)} ${t.name.padEnd(8)} ${describeRun(run)}`);
       }
     }
     for (const t of order) {
       const r = await closedLoop(autocannon, {
         origin: t.origin,
+        origins: t.origins,
         path: CHAT_PATH,
         headers: t.headers,
         body: chatBody(plan.openLoop.instant),

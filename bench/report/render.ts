@@ -82,8 +82,10 @@ Written by \`npm run bench\` (${p.mode} plan) on ${meta.startedAt.toISOString()}
 ## Commands
 
 \`\`\`sh
-npm run bench                               # this file: ~35 min (2 rounds, 30 s per rate, 10M-row ledger)
-npm run bench:smoke                         # seconds-long check that every part runs (writes nothing)
+npm run bench                               # this file: ~40 min (2 rounds, 30 s per rate, 10M-row ledger, the scale phase)
+npm run bench -- --only scale               # only the "Scaling out" section: tollgate on Postgres, ~5 min
+npm run bench -- --only compare --against R # only the "Before and after" section: tollgate at revision R beside this one, ~8 min
+npm run bench:smoke                         # a short check that every part runs (writes nothing)
 node --import tsx bench/profile/run.ts      # CPU profiles of tollgate at 1,000 RPS and at max throughput
 \`\`\`
 

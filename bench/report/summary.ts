@@ -41,13 +41,13 @@ const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('e
 const judge = (ok: boolean | undefined): Verdict => (ok === undefined ? 'n/a' : ok ? 'PASS' : 'FAIL');
 
 /** Median over rounds of (proxy − direct) of `pick`, pairing runs of the same round. */
-function added<T>(runs: Partial<Record<TargetName, T[]>>, proxy: TargetName, pick: (r: T) => number): number {
+export function added<T>(runs: Partial<Record<TargetName, T[]>>, proxy: TargetName, pick: (r: T) => number): number {
   const d = runs.direct ?? [];
   const p = runs[proxy] ?? [];
   return median(p.map((r, i) => (d[i] ? pick(r) - pick(d[i]) : NaN)));
 }
 
-const med = <T>(runs: T[] | undefined, pick: (r: T) => number) => median((runs ?? []).map(pick));
+export const med = <T>(runs: T[] | undefined, pick: (r: T) => number) => median((runs ?? []).map(pick));
 
 /** A row: direct's absolute median, each proxy's median added to it; failed or unfinished requests noted. */
 function addedRow<T extends { errors: number }>(

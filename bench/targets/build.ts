@@ -13,12 +13,16 @@ interface Esbuild {
   buildSync(opts: Record<string, unknown>): { errors: unknown[] };
 }
 
-/** Builds the launcher; returns the path of the module to run with `node`. Takes about 0.1 s. */
-export function buildTollgate(root: string): string {
+/**
+ * Builds the launcher of the source tree at `tree` (default: this checkout; another revision's
+ * extracted tree for a comparison) with this checkout's esbuild; returns the path of the module
+ * to run with `node`. Takes about 0.1 s.
+ */
+export function buildTollgate(root: string, tree = root): string {
   const esbuild = createRequire(join(root, 'bench', 'tools', 'package.json'))('esbuild') as Esbuild;
-  const outfile = join(root, 'bench', '.build', 'tollgate-main.mjs');
+  const outfile = join(tree, 'bench', '.build', 'tollgate-main.mjs');
   esbuild.buildSync({
-    entryPoints: [join(root, 'bench', 'targets', 'tollgate-main.ts')],
+    entryPoints: [join(tree, 'bench', 'targets', 'tollgate-main.ts')],
     outfile,
     bundle: true,
     platform: 'node',

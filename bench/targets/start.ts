@@ -7,17 +7,28 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { CORES, firstMessage, freePort, spawnPinned, stopChild, waitForHttp } from '../lib/proc.js';
 
-export type TargetName = 'direct' | 'floor' | 'tollgate' | 'portkey';
+/**
+ * The targets: the four of every round, `tollgate@<rev>` (another revision, see `compare.ts`) and
+ * the scale phase's `pg-…` targets (tollgate on Postgres, see `phases/scale.ts`).
+ */
+export type TargetName = 'direct' | 'floor' | 'tollgate' | 'portkey' | `tollgate@${string}` | `pg-${string}` | 'sqlite';
 
 /** Something the load generator sends requests to. */
 export interface Target {
   name: TargetName;
   /** Origin requests go to, `http://127.0.0.1:PORT`. */
   origin: string;
+  /**
+   * Every origin of a target made of several replicas on their own ports: the load driver spreads
+   * its requests evenly over them (as a load balancer would). Absent: `origin` alone.
+   */
+  origins?: string[];
   /** Headers every request carries (credentials, Portkey's routing headers). */
   headers: Record<string, string>;
   /** Pid of the proxy process (for its RSS); undefined for `direct`. */
   pid?: number;
+  /** Every process serving the target when there are several (replicas, cluster workers), for `waitIdle`. */
+  pids?: number[];
   stop(): Promise<void>;
 }
 
@@ -104,6 +115,18 @@ export interface TollgateOptions {
   tag?: string;
   /** The process's environment (default: the bench's own). */
   env?: NodeJS.ProcessEnv;
+  /** The ledger: a `postgres://` URL (default: a SQLite file in the work dir named by `tag`). */
+  ledger?: string;
+  /** Processes sharing one port (node:cluster, Postgres only; default 1). */
+  workers?: number;
+  /** Run unpinned, on every core (the scale phase: replicas and Postgres share the machine). */
+  unpinned?: boolean;
+  /** The built launcher to run (default `env.tollgateMain`; another revision's for a comparison). */
+  main?: string;
+  /** Working directory (default the repository root; another revision's tree for a comparison). */
+  cwd?: string;
+  /** The target's name in the results (default `tollgate`). */
+  name?: TargetName;
 }
 
 /**
@@ -112,31 +135,38 @@ export interface TollgateOptions {
  */
 export async function startTollgate(env: Env, o: TollgateOptions): Promise<Target & { child: ChildProcess }> {
   const tag = o.tag ?? 'main';
+  const workers = o.workers ?? 1;
   const args = [
     ...(o.nodeFlags ?? []),
-    env.tollgateMain,
+    o.main ?? env.tollgateMain,
     '--upstream',
     o.upstreamUrl,
     '--ledger',
-    join(env.work, `ledger-${tag}.db`),
+    o.ledger ?? join(env.work, `ledger-${tag}.db`),
     '--connections',
     String(o.connections ?? 128),
     '--models',
     o.models.join(','),
+    ...(workers > 1 ? ['--workers', String(workers), '--port', String(await freePort())] : []),
   ];
   const child = spawnPinned(process.execPath, args, {
-    core: core(env, 'proxy'),
+    core: o.unpinned ? undefined : core(env, 'proxy'),
     logFile: join(env.work, `tollgate-${tag}.log`),
     ipc: true,
-    cwd: env.root,
+    cwd: o.cwd ?? env.root,
     env: o.env,
   });
-  const { url, key } = await firstMessage<{ url: string; key: string }>(child, 30_000, 'tollgate');
+  const { url, key, pids } = await firstMessage<{ url: string; key: string; pids?: number[] }>(
+    child,
+    30_000,
+    'tollgate',
+  );
   return {
-    name: 'tollgate',
+    name: o.name ?? 'tollgate',
     origin: url,
     headers: { authorization: `Bearer ${key}` },
     pid: child.pid,
+    pids,
     child,
     stop: () => stopChild(child),
   };

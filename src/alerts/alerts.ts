@@ -1,6 +1,7 @@
 import type { AlertsConfig } from '../config/schema.js';
-import type { AlertKind as Kind, AlertStore, QuotaCheck, Settled } from '../ledger/port.js';
+import type { AlertKind as Kind, AlertStore, QuotaCheck, Settled, SpikeStore } from '../ledger/port.js';
 import type { Logger } from '../log.js';
+import { LocalSpikeWindows, SharedSpikeWindows, type Spike, type SpikeWindows } from './spikes.js';
 import type { WebhookSender } from './webhook.js';
 
 /** What settled, as the alert checks need it. */
@@ -28,6 +29,11 @@ export interface SettledUsage {
  * first fires and none on the settles after it (it used to cost an INSERT per settle). The memory
  * is bounded (`REMEMBERED_KEYS`); when it is full it starts over, which costs at most one more
  * INSERT … ON CONFLICT DO NOTHING per key, never a second alert.
+ *
+ * Spike windows (tokens per subject and minute) live in this process's memory, or — given a
+ * `SpikeStore` (a Postgres ledger shared by replicas) — in the store, added in batches about once a
+ * second (see spikes.ts), so a spike split across replicas is seen whole. Either way the alert's key
+ * names the minute, and the store's primary key records it once across every replica.
  */
 /** Most alert keys remembered as fired before the memory starts over (each key is ~60 bytes). */
 export const REMEMBERED_KEYS = 10_000;
@@ -35,10 +41,7 @@ export const REMEMBERED_KEYS = 10_000;
 export class AlertService {
   /** Keys recorded in the ledger (or on their way there) by this process: skipped without a write. */
   private readonly fired = new Set<string>();
-  /** Per subject: tokens per minute (minute index since the epoch → tokens), trimmed to the spike window. */
-  private readonly minutes = new Map<string, Map<number, number>>();
-  /** Per subject: the first minute (index since the epoch) this process saw it use tokens. */
-  private readonly firstSeen = new Map<string, number>();
+  private readonly spikes: SpikeWindows;
 
   constructor(
     private readonly store: AlertStore,
@@ -46,7 +49,18 @@ export class AlertService {
     private readonly log: Logger,
     private readonly webhook: WebhookSender | undefined,
     private readonly clock: () => Date,
-  ) {}
+    spikeStore?: SpikeStore,
+  ) {
+    const onSpike = (sp: Spike) => this.spiked(sp);
+    this.spikes = spikeStore
+      ? new SharedSpikeWindows(spikeStore, config.spike, onSpike, log)
+      : new LocalSpikeWindows(config.spike, onSpike);
+  }
+
+  /** Hands the spike windows' pending batch to the shared store (a no-op in memory); call before the ledger closes. */
+  close(): Promise<void> {
+    return this.spikes.close();
+  }
 
   /** Checks the quotas and grants a settled request charged, and its subject's minute, for alerts. No ledger reads. */
   afterSettle(u: SettledUsage): void {
@@ -119,30 +133,18 @@ export class AlertService {
   }
 
   private checkSpike(u: SettledUsage): void {
-    const { multiple, windowMinutes, minTokens, minHistoryMinutes } = this.config.spike;
-    const minute = Math.floor(this.clock().getTime() / 60_000);
-    if (!this.firstSeen.has(u.subject)) this.firstSeen.set(u.subject, minute);
-    const seenFor = minute - this.firstSeen.get(u.subject)!;
-    let buckets = this.minutes.get(u.subject);
-    if (!buckets) this.minutes.set(u.subject, (buckets = new Map()));
-    buckets.set(minute, (buckets.get(minute) ?? 0) + u.tokens);
-    let trailing = 0;
-    for (const [m, tokens] of buckets) {
-      if (m <= minute - windowMinutes) buckets.delete(m);
-      else if (m < minute) trailing += tokens;
-    }
-    const now = buckets.get(minute)!;
-    const average = trailing / (windowMinutes - 1);
-    // A try-out's first minutes have no baseline worth comparing with: wait for minHistoryMinutes of history.
-    if (seenFor >= minHistoryMinutes && now >= minTokens && average > 0 && now > multiple * average) {
-      this.fire(`spike:${u.subject}:${new Date(minute * 60_000).toISOString()}`, 'usage_spike', u.companyId, {
-        subject: u.subject,
-        minute: new Date(minute * 60_000).toISOString(),
-        tokens: now,
-        trailingAveragePerMinute: Math.round(average),
-        multiple,
-      });
-    }
+    this.spikes.add(u.companyId, u.subject, Math.floor(this.clock().getTime() / 60_000), u.tokens);
+  }
+
+  private spiked(sp: Spike): void {
+    const minute = new Date(sp.minute * 60_000).toISOString();
+    this.fire(`spike:${sp.subject}:${minute}`, 'usage_spike', sp.companyId, {
+      subject: sp.subject,
+      minute,
+      tokens: sp.tokens,
+      trailingAveragePerMinute: Math.round(sp.average),
+      multiple: this.config.spike.multiple,
+    });
   }
 
   /** Records the alert once (in the ledger, in the background); when it is new, logs it and queues the webhook. */

@@ -1,5 +1,12 @@
 import type { LedgerReader } from './port/reader.js';
-import type { AlertStore, BucketStore, FileEstimateStore, ObjectStore, QuotaRequestStore } from './port/stores.js';
+import type {
+  AlertStore,
+  BucketStore,
+  FileEstimateStore,
+  ObjectStore,
+  QuotaRequestStore,
+  SpikeStore,
+} from './port/stores.js';
 import type { LedgerWriter } from './port/writer.js';
 
 /**
@@ -29,6 +36,8 @@ export interface Ledger extends LedgerWriter {
   readonly alerts: AlertStore;
   /** Rate-limit buckets shared by every process on this ledger; absent for a single-process store (SQLite). */
   readonly buckets?: BucketStore;
+  /** The usage-spike alert's minutes shared by every process on this ledger; absent for a single-process store (SQLite). */
+  readonly spikes?: SpikeStore;
   /** Owners of the upstream objects created through tollgate (src/ownership/). */
   readonly objects: ObjectStore;
   /** Estimates of batch input and training files uploaded through tollgate (src/files/). */

@@ -63,6 +63,28 @@ export interface BucketStore {
   update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
 }
 
+/** Tokens settled for one subject (`<company>/<user>` or `key:<id>`) in one minute (index since the epoch, UTC). */
+export interface SpikeMinute {
+  subject: string;
+  minute: number;
+  tokens: number;
+}
+
+/**
+ * The usage-spike alert's per-minute windows kept in a store every replica shares (see
+ * `SharedSpikeWindows` in alerts/). Called in batches (about once a second per process), never once per settle.
+ */
+export interface SpikeStore {
+  /**
+   * Atomically across replicas: adds `deltas` (at most one entry per subject and minute) to the
+   * shared totals, and resolves to every stored minute from `fromMinute` on of the subjects in
+   * `deltas`, as they stand after the addition (every replica's tokens).
+   */
+  add(deltas: SpikeMinute[], fromMinute: number): Promise<SpikeMinute[]>;
+  /** Deletes every minute before `beforeMinute` (all subjects). */
+  forget(beforeMinute: number): Promise<void>;
+}
+
 /**
  * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
  * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).

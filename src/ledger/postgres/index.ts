@@ -31,6 +31,7 @@ import { Lanes } from './lanes.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
 /** Where and how to open a Postgres ledger. */
@@ -63,6 +64,7 @@ export class PgLedger implements Ledger {
   readonly objects: PgObjectStore;
   readonly fileEstimates: PgFileEstimates;
   readonly buckets: PgBuckets;
+  readonly spikes: PgSpikes;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -94,6 +96,7 @@ export class PgLedger implements Ledger {
     this.objects = new PgObjectStore(queries);
     this.fileEstimates = new PgFileEstimates(queries);
     this.buckets = new PgBuckets(this.pool, this.ready);
+    this.spikes = new PgSpikes(queries);
   }
 
   private async start(): Promise<void> {

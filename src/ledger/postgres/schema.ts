@@ -222,6 +222,22 @@ export const rateBuckets = pgTable('rate_buckets', {
   atMs: bigint('at_ms', { mode: 'number' }),
 });
 
+/**
+ * The usage-spike alert's per-minute windows, shared by every replica: tokens settled per subject
+ * (`<company>/<user>` or `key:<id>`) and minute (index since the epoch, UTC). Each replica adds its
+ * settles in batches about once a second (never one write per settle); minutes older than the
+ * alert's window are deleted as they age out (see src/alerts/shared-spikes.ts).
+ */
+export const spikeMinutes = pgTable(
+  'spike_minutes',
+  {
+    subject: text('subject').notNull(),
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    tokens: tokens('tokens').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.subject, t.minute] }), index('spike_minutes_minute').on(t.minute)],
+);
+
 /** Upstream objects created through tollgate and the company that owns each (see `ObjectStore` in src/ledger/port.ts). */
 export const objects = pgTable('objects', {
   /** The upstream's id (`file-abc`, `batch_…`, `ft:…` for a fine-tuned model). */
