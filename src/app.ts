@@ -9,6 +9,8 @@ import { isClientAbort, readBody } from './http/body.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
+import { watchFilesUpload } from './files/index.js';
+import { withFileEstimate } from './files/record.js';
 import { errorResponse } from './http/openai-error.js';
 import { forwardTarget, parseTarget, strictTargets, targetRefused } from './http/target.js';
 import { bearerAuth } from './middleware/bearer-auth/index.js';
@@ -22,6 +24,7 @@ import { keepsObjects } from './ownership/plan-request.js';
 import { refuseForeignReferences } from './ownership/references.js';
 import { admitMultipart, openRow, type Admitted } from './proxy/admission.js';
 import { admitJson } from './proxy/admit-json.js';
+import { creationAdmitter } from './proxy/deferred/index.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
@@ -65,19 +68,38 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   if (isDenial(owned)) return onDenied(c, owned);
   const upload = method === 'GET' ? undefined : incoming;
   let admitted: Admitted | Denial;
+  let fileUpload: ReturnType<typeof watchFilesUpload>;
   if (isEphemeralSecretRequest(method, path)) {
     admitted = await admitClientSecret(rt, principal, incoming, path, now);
   } else if (!endpoint) {
+    // A batch input or training file is estimated as it streams through (src/files/).
+    fileUpload = watchFilesUpload(rt, principal, method, path, incoming, requestHeader(c, 'content-type') ?? '');
     // A JSON body passed through is read first, to refuse references to other companies' objects.
     const body =
       method === 'POST' && /^application\/json/i.test(requestHeader(c, 'content-type') ?? '')
         ? await readBody(incoming, MAX_BODY)
-        : upload;
+        : (fileUpload?.body ?? upload);
     if (body === 'too_large') admitted = { kind: 'too_large', limitBytes: MAX_BODY };
     else
       admitted =
         (body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined) ??
         (await openRow(rt, principal, undefined, path, body, false, now));
+  } else if (creationAdmitter(endpoint)) {
+    // A batch, fine-tuning job or video: held at creation on what it can cost (proxy/deferred/).
+    const raw = await readBody(incoming, MAX_BODY);
+    admitted =
+      raw === 'too_large'
+        ? { kind: 'too_large', limitBytes: MAX_BODY }
+        : ((await refuseForeignReferences(rt, principal, raw)) ??
+          (await creationAdmitter(endpoint)!(
+            rt,
+            principal,
+            endpoint,
+            raw,
+            requestHeader(c, 'content-type') ?? '',
+            feature,
+            now,
+          )));
   } else if (endpoint.body === 'json') {
     const raw = await readBody(incoming, MAX_BODY);
     admitted =
@@ -108,6 +130,7 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   }
   if ('kind' in admitted) return onDenied(c, admitted);
   admitted.ownership = keepsObjects(owned, method, path, admitted.body);
+  if (fileUpload) admitted.ownership = withFileEstimate(admitted.ownership, fileUpload.observe);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(
     rt,

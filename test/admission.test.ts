@@ -102,10 +102,10 @@ describe('malformed requests', () => {
 
   it('answers unknown paths with OpenAI 404 by default', async () => {
     const t = await tollgate();
-    const res = await post(t, '/v1/fine_tuning/jobs', '{}', t.keys['acme-key']);
+    const res = await post(t, '/v1/assistants', '{}', t.keys['acme-key']);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({
-      error: { type: 'invalid_request_error', message: 'Invalid URL (POST /v1/fine_tuning/jobs)' },
+      error: { type: 'invalid_request_error', message: 'Invalid URL (POST /v1/assistants)' },
     });
     expect(upstream.received).toHaveLength(0);
   });

@@ -3,6 +3,7 @@ import { startTollgate, type Tollgate } from './support/harness.js';
 import { isOpenAiError } from './support/raw-http.js';
 import { FAKE_FAMILIES, ObjectUpstream } from './support/object-upstream.js';
 import { ScriptedUpstream } from './support/scripted-upstream.js';
+import { TEST_PRICES } from './support/harness.js';
 
 let upstream: ScriptedUpstream;
 let objects: ObjectUpstream;
@@ -16,9 +17,21 @@ beforeAll(async () => {
     upstreamUrl: upstream.url,
     // The families tollgate does not bill are forwarded only with passthrough; ownership applies either way.
     unknownPaths: 'passthrough',
+    // Batches and fine-tuning jobs are held on their files' estimates, videos in USD.
+    prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
     companies: {
-      acme: { allocations: [{ id: 'acme-grant', tokens: 1_000_000 }] },
-      beta: { allocations: [{ id: 'beta-grant', tokens: 1_000_000 }] },
+      acme: {
+        allocations: [
+          { id: 'acme-grant', tokens: 1_000_000 },
+          { id: 'acme-usd', usd: 100 },
+        ],
+      },
+      beta: {
+        allocations: [
+          { id: 'beta-grant', tokens: 1_000_000 },
+          { id: 'beta-usd', usd: 100 },
+        ],
+      },
     },
   });
 });
@@ -53,11 +66,52 @@ const call = async (company: 'acme' | 'beta', method: string, path: string, body
   };
 };
 
+/** Uploads a one-line file as a form, as the SDK does, so that tollgate reads and estimates it; resolves to its id. */
+const uploadFile = async (company: 'acme' | 'beta', purpose: 'batch' | 'fine-tune') => {
+  const line =
+    purpose === 'batch'
+      ? {
+          custom_id: 'r1',
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 },
+        }
+      : {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        };
+  const form = new FormData();
+  form.set('purpose', purpose);
+  form.set('file', new Blob([`${JSON.stringify(line)}\n`]), 'input.jsonl');
+  const res = await fetch(`${tollgate.url}/v1/files`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tollgate.keys[`${company}-key`]}` },
+    body: form,
+  });
+  return ((await res.json()) as { id: string }).id;
+};
+
+/** A creation body each family accepts: a batch or job names a file tollgate estimated; others anything. */
+const creation = async (company: 'acme' | 'beta', base: string): Promise<unknown> => {
+  if (base === '/v1/batches')
+    return {
+      input_file_id: await uploadFile(company, 'batch'),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    };
+  if (base === '/v1/fine_tuning/jobs')
+    return { model: 'gpt-4o-mini', training_file: await uploadFile(company, 'fine-tune') };
+  if (base === '/v1/videos') return { prompt: 'a toll gate', seconds: '4' };
+  return { purpose: 'batch' };
+};
+
 describe('two companies against every object family', () => {
   for (const f of FAKE_FAMILIES) {
     it(`${f.base}: own object 200, the other company's 404 without going upstream${f.list ? ', lists filtered' : ''}`, async () => {
-      const a = await call('acme', 'POST', f.base, { purpose: 'batch' });
-      const b = await call('beta', 'POST', f.base, { purpose: 'batch' });
+      const a = await call('acme', 'POST', f.base, await creation('acme', f.base));
+      const b = await call('beta', 'POST', f.base, await creation('beta', f.base));
       expect(a.status).toBe(200);
       expect(b.status).toBe(200);
       const aId = a.json!.id as string;
@@ -141,7 +195,7 @@ describe('two companies against every object family', () => {
   }
 
   it("hides a batch's output file from the other company and shows it to the owner", async () => {
-    const input = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const input = await uploadFile('acme', 'batch');
     const a = await call('acme', 'POST', '/v1/batches', { input_file_id: input });
     const out = a.json!.output_file_id as string;
     expect((await call('acme', 'GET', `/v1/files/${out}/content`)).text).toBe(`content of ${out}`);
@@ -152,7 +206,7 @@ describe('two companies against every object family', () => {
   });
 
   it("GET /v1/models hides other companies' fine-tuned models; retrieve and delete of one answer 404", async () => {
-    const training = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const training = await uploadFile('acme', 'fine-tune');
     const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: training });
     const model = job.json!.fine_tuned_model as string;
     const mineA = (await call('acme', 'GET', '/v1/models')).json!.data as { id: string }[];
@@ -169,11 +223,12 @@ describe('two companies against every object family', () => {
   });
 
   it("refuses request bodies that reference another company's objects, before any hold or upstream call", async () => {
-    const file = (await call('acme', 'POST', '/v1/files', {})).json!.id as string;
+    const file = await uploadFile('acme', 'batch');
+    const training = await uploadFile('acme', 'fine-tune');
     const resp = (
       await call('acme', 'POST', '/v1/responses', { model: 'gpt-4o-mini', input: 'hi', max_output_tokens: 5 })
     ).json!.id as string;
-    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: file });
+    const job = await call('acme', 'POST', '/v1/fine_tuning/jobs', { model: 'gpt-4o-mini', training_file: training });
     const model = job.json!.fine_tuned_model as string;
     const vs = (await call('acme', 'POST', '/v1/vector_stores', {})).json!.id as string;
     const conv = (await call('acme', 'POST', '/v1/conversations', {})).json!.id as string;

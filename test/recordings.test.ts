@@ -6,7 +6,7 @@ import { toolFeesNano, toolPlanOf } from '../src/pricing/tool-fees.js';
 import { recordedServiceTier, recordedToolCalls } from './support/recorded-billing.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { loadRecordings, sseData, type Recording } from './support/fixtures.js';
-import { startTollgate, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
+import { startTollgate, TEST_PRICES, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
 
 /**
  * Every recorded OpenAI exchange, replayed by a fake upstream and requested through tollgate by
@@ -21,13 +21,27 @@ let tollgate: Tollgate;
 
 beforeAll(async () => {
   upstream = await new FakeUpstream(byName).start();
-  // Paths tollgate does not meter (fine-tuning) pass through unbilled.
   // The recordings name files and jobs created elsewhere: the operator's key may see those.
   tollgate = await startTollgate({
     upstreamUrl: upstream.url,
     unknownPaths: 'passthrough',
     objects: { unrecordedVisibleTo: ['acme-key'] },
+    // gpt-3.5-turbo's training price, for the recorded fine-tuning job (OpenAI pricing page, 2023: $8 per 1M).
+    prices: { 'gpt-3.5-turbo': { ...TEST_PRICES['gpt-3.5-turbo'], training: 8 } },
   });
+  // A fine-tuning job is held on its training file's estimate, read when the file was uploaded through
+  // tollgate: the recorded job's file, as if it had been (three examples of 100 tokens).
+  for (const rec of recordings.filter((r) => r.request.path === '/v1/fine_tuning/jobs'))
+    await tollgate.server.runtime.ledger.fileEstimates.record({
+      fileId: (rec.request.body as { training_file: string }).training_file,
+      companyId: 'acme',
+      purpose: 'fine-tune',
+      requestId: 'req_upload',
+      createdAt: new Date().toISOString(),
+      lines: 3,
+      unusable: null,
+      models: [{ model: 'gpt-4o-mini', lines: 3, promptTokens: 300, maxTokens: 300 }],
+    });
 });
 afterAll(async () => {
   await tollgate?.close();
@@ -117,6 +131,7 @@ const metered = new Set([
   '/v1/embeddings',
   '/v1/images/edits',
   '/v1/audio/transcriptions',
+  '/v1/fine_tuning/jobs',
 ]);
 
 describe('every recording through the SDK and tollgate', () => {

@@ -44,6 +44,14 @@ const units = (p: PriceConfig) =>
     p.perMinute !== undefined ? `$${p.perMinute}/min` : '',
     p.perMillionCharacters !== undefined ? `$${p.perMillionCharacters}/1M chars` : '',
     p.perImage ? `${Object.keys(p.perImage).length} image sizes` : '',
+    p.training !== undefined ? `training $${p.training}/1M` : '',
+    p.perSecond === undefined
+      ? ''
+      : typeof p.perSecond === 'number'
+        ? `$${p.perSecond}/s`
+        : `video ${Object.entries(p.perSecond)
+            .map(([size, usdPerSecond]) => `${size} $${usdPerSecond}/s`)
+            .join(' ')}`,
   ]
     .filter(Boolean)
     .join(', ') || '-';

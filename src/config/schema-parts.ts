@@ -203,7 +203,8 @@ export const companySchema = z
  * `audioOutput`, `imageInput`, `imageOutput` (each falls back to `input` / `output` when absent).
  * Other units: `perMinute` (USD per minute of audio, whisper), `perMillionCharacters` (USD per 1M
  * input characters, tts-1), `perImage` (USD per image by `"<size>/<quality>"`, e.g.
- * `"1024x1024/standard"`, DALL·E). `batchDiscount` is the fraction taken off for the Batch API
+ * `"1024x1024/standard"`, DALL·E), `training` (USD per 1M training tokens of a fine-tuning job),
+ * `perSecond` (USD per second of video, by size). `batchDiscount` is the fraction taken off for the Batch API
  * (OpenAI: 0.5), and also what `service_tier: "flex"` takes off (flex is billed at Batch rates);
  * `priority` the token prices of `service_tier: "priority"`. `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
  */
@@ -223,6 +224,21 @@ export const priceSchema = z
     perMillionCharacters: usdPerMillion.optional(),
     perImage: z
       .record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative())
+      .optional(),
+    /** USD per 1M training tokens of a fine-tuning job (a job's `trained_tokens`). */
+    training: usdPerMillion.optional(),
+    /**
+     * USD per second of generated video (sora): one price, or one per `size` (`"720x1280"`), the
+     * key `default` covering the sizes not named.
+     */
+    perSecond: z
+      .union([
+        z.number().nonnegative(),
+        z.record(
+          z.string().regex(/^(\d+x\d+|default)$/, 'expected "<width>x<height>" or "default"'),
+          z.number().nonnegative(),
+        ),
+      ])
       .optional(),
     batchDiscount: z.number().min(0).max(1).default(0.5),
     /** Token prices for `service_tier: "priority"` (USD per 1M); absent: the model has no priority price. */

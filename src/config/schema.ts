@@ -109,6 +109,11 @@ export const configSchema = z
         interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt'),
         /** A model with no price: `reject` (400 `model_not_priced`) or `unbilled` (forwarded, tokens metered, cost 0, flagged). */
         unpricedModels: z.enum(['reject', 'unbilled']).default('reject'),
+        /**
+         * Epochs held for a fine-tuning job with `n_epochs: "auto"` (or none): absent, the epochs
+         * OpenAI's documented default picks for the file's example count (see proxy/deferred/fine-tuning.ts).
+         */
+        fineTuningAutoEpochs: z.number().int().min(1).max(50).optional(),
         /** What multipart requests (audio, image edits) hold before their model is known, in tokens and USD. */
         multipartHold: z
           .object({ tokens: tokens.default(16_384), usd: usd.default(0.5) })

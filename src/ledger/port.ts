@@ -1,5 +1,12 @@
 import type { LedgerReader } from './port/reader.js';
-import type { AlertStore, BucketStore, ObjectStore, QuotaRequestStore, SpikeStore } from './port/stores.js';
+import type {
+  AlertStore,
+  BucketStore,
+  FileEstimateStore,
+  ObjectStore,
+  QuotaRequestStore,
+  SpikeStore,
+} from './port/stores.js';
 import type { LedgerWriter } from './port/writer.js';
 
 /**
@@ -33,6 +40,8 @@ export interface Ledger extends LedgerWriter {
   readonly spikes?: SpikeStore;
   /** Owners of the upstream objects created through tollgate (src/ownership/). */
   readonly objects: ObjectStore;
+  /** Estimates of batch input and training files uploaded through tollgate (src/files/). */
+  readonly fileEstimates: FileEstimateStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

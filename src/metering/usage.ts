@@ -30,6 +30,12 @@ export interface Usage {
   imageKey?: string;
   /** Processed by the Batch API (discounted). */
   batch?: boolean;
+  /** Tokens a fine-tuning job trained on (its `trained_tokens`: training file tokens × epochs), priced at `training`. */
+  trainedTokens?: number;
+  /** Seconds of generated video (a video's `seconds`), priced at `perSecond` (by `videoSize` when the price names sizes). */
+  videoSeconds?: number;
+  /** The video's `size` (`720x1280`, `1792x1024`…), for a per-second price that depends on it. */
+  videoSize?: string;
 }
 
 /** A usage of nothing: the base for units that are not tokens (seconds, characters, images) and for estimates. */

@@ -141,6 +141,8 @@ const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
  *   `output` (fallback `output`);
  * - `seconds` of audio at `perMinute`, `characters` at `perMillionCharacters`, `images` at
  *   `perImage[imageKey]` (0 when that size/quality has no price);
+ * - `trainedTokens` (a fine-tuning job) at `training` per 1M; `videoSeconds` at `perSecond` for
+ *   the video's size (see `videoSecondPrice`);
  * - `batch` usage, and `tier` `flex`, with `batchDiscount` taken off; `tier` `priority` at the
  *   priority prices (see `tierPrice`);
  * - `feesNano`: built-in tool fees (see tool-fees.ts), added after any discount.
@@ -173,10 +175,25 @@ export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, 
   if (usage.characters && price.perMillionCharacters) pico += at(usage.characters, price.perMillionCharacters);
   if (usage.images && usage.imageKey && price.perImage?.[usage.imageKey])
     pico += big(usage.images * price.perImage[usage.imageKey]! * 1e12);
+  if (usage.trainedTokens && price.training) pico += at(usage.trainedTokens, price.training);
+  if (usage.videoSeconds) pico += big(usage.videoSeconds * videoSecondPrice(price, usage.videoSize) * 1e12);
   if (usage.batch || discount) pico = (pico * big((1 - price.batchDiscount) * 1e6) + 500_000n) / 1_000_000n;
   const nano = (pico + 500n) / 1000n + big(feesNano);
   // A usage no real request reaches (an upstream reporting absurd counts): capped, never a crash mid-settle.
   return nano > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(nano);
+}
+
+/**
+ * USD per second of video of `size` (`"1792x1024"`): `perSecond` itself when it is one number, else
+ * its entry for the size, else its `default` entry, else 0 (no price).
+ */
+export function videoSecondPrice(price: PriceConfig, size: string | undefined): number {
+  const p = price.perSecond;
+  if (p === undefined) return 0;
+  if (typeof p === 'number') return p;
+  // Own properties only: the size comes from the caller's request.
+  if (size !== undefined && Object.hasOwn(p, size)) return p[size]!;
+  return p.default ?? 0;
 }
 
 /** Nano-USD → micro-USD, rounded half up: what USD grants, quotas and balances are debited for a row. */

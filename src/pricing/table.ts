@@ -54,6 +54,36 @@ const pri = (entry: PriceInput, input: number, cachedInput: number | undefined, 
 });
 
 /**
+ * Fine-tuning training prices (USD per 1M training tokens), from OpenAI's pricing page
+ * (https://platform.openai.com/docs/pricing, "Fine-tuning": gpt-4o-mini-2024-07-18 $3.00,
+ * gpt-4o-2024-08-06 $25.00, gpt-4.1-2025-04-14 $25.00, gpt-4.1-mini-2025-04-14 $5.00,
+ * gpt-4.1-nano-2025-04-14 $1.50), read 2026-11-30 (gpt-4o's $25 also confirmed by
+ * artificial-intelligence-wiki.com's fine-tuning pricing notes). A job is billed `trained_tokens`
+ * (training file tokens × epochs) at this price.
+ */
+const FINE_TUNING = 'https://platform.openai.com/docs/pricing#fine-tuning';
+/** Adds a training price (USD per 1M training tokens) to an entry, and the fine-tuning table to its source. */
+const trains = (entry: PriceInput, training: number): PriceInput => ({
+  ...entry,
+  training,
+  source: `${entry.source}; training: ${FINE_TUNING} (${READ})`,
+});
+
+/**
+ * Video models (sora), USD per second of video by size. Source: OpenAI's pricing page, "Video"
+ * (https://platform.openai.com/docs/pricing#video), read 2026-11-30: sora-2 $0.10/s (720x1280,
+ * 1280x720); sora-2-pro $0.30/s at 720p (720x1280, 1280x720) and $0.50/s at 1024p (1024x1792,
+ * 1792x1024). The same figures are quoted by magichour.ai and cometapi.com (2026).
+ */
+const video = (perSecond: Record<string, number>): PriceInput => ({
+  input: 0,
+  output: 0,
+  perSecond,
+  source: 'https://platform.openai.com/docs/pricing#video',
+  date: READ,
+});
+
+/**
  * Realtime models: text, audio and image tokens, each with its cached price. Source: each model's
  * page on developers.openai.com (`/api/docs/models/<model>`, "Pricing"), read 2026-11-30.
  */
@@ -83,13 +113,13 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   'gpt-5-nano': p(0.05, 0.005, 0.4),
   'gpt-5-chat-latest': p(1.25, 0.125, 10),
   // GPT-4.1 family
-  'gpt-4.1': pri(p(2, 0.5, 8), 3.5, 0.875, 14),
-  'gpt-4.1-mini': pri(p(0.4, 0.1, 1.6), 0.7, 0.175, 2.8),
-  'gpt-4.1-nano': pri(p(0.1, 0.025, 0.4), 0.2, 0.05, 0.8),
+  'gpt-4.1': trains(pri(p(2, 0.5, 8), 3.5, 0.875, 14), 25),
+  'gpt-4.1-mini': trains(pri(p(0.4, 0.1, 1.6), 0.7, 0.175, 2.8), 5),
+  'gpt-4.1-nano': trains(pri(p(0.1, 0.025, 0.4), 0.2, 0.05, 0.8), 1.5),
   // GPT-4o family
-  'gpt-4o': pri(p(2.5, 1.25, 10), 4.25, 2.125, 17),
+  'gpt-4o': trains(pri(p(2.5, 1.25, 10), 4.25, 2.125, 17), 25),
   'gpt-4o-2024-05-13': pri(p(5, undefined, 15), 8.75, undefined, 26.25),
-  'gpt-4o-mini': pri(p(0.15, 0.075, 0.6), 0.25, 0.125, 1),
+  'gpt-4o-mini': trains(pri(p(0.15, 0.075, 0.6), 0.25, 0.125, 1), 3),
   'chatgpt-4o-latest': p(5, undefined, 15),
   'gpt-4o-audio-preview': p(2.5, undefined, 10, { audioInput: 40, audioOutput: 80 }),
   'gpt-4o-mini-audio-preview': p(0.15, undefined, 0.6, { audioInput: 10, audioOutput: 20 }),
@@ -143,6 +173,9 @@ export const PRICE_TABLE: Readonly<Record<string, PriceInput>> = {
   'tts-1-hd': p(0, undefined, 0, { perMillionCharacters: 30 }),
   'gpt-4o-mini-tts': p(0.6, undefined, 0, { audioOutput: 12 }),
   'gpt-audio': m('gpt-audio', 2.5, undefined, 10, { audioInput: 32, audioOutput: 64 }),
+  // Video
+  'sora-2': video({ default: 0.1 }),
+  'sora-2-pro': video({ default: 0.3, '1024x1792': 0.5, '1792x1024': 0.5 }),
   // Realtime (see `realtime` above for the source)
   'gpt-realtime-1.5': realtime('gpt-realtime-1.5', [4, 0.4, 16], [32, 0.4, 64], [5, 0.5]),
   'gpt-realtime-2': realtime('gpt-realtime-2', [4, 0.4, 24], [32, 0.4, 64], [5, 0.5]),

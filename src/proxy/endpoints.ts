@@ -7,6 +7,7 @@ import {
   type StreamMeter,
 } from '../metering/stream-meter.js';
 import type { OutputModality } from '../metering/usage.js';
+import type { DeferredKind } from '../settlement/kinds.js';
 
 /**
  * The OpenAI endpoints tollgate meters, and how. Source for paths, parameters and response shapes:
@@ -18,6 +19,9 @@ import type { OutputModality } from '../metering/usage.js';
  *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
  * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
  *   estimate and bills the object's usage the first time it is seen final, once per object id.
+ *
+ * Creations of work finishing later (`defers`: a batch, a fine-tuning job, a video) are admitted by
+ * proxy/deferred/ on what they can cost and settled when the object is final (src/settlement/).
  */
 export interface Endpoint {
   /** Path pattern; `:id` matches one path segment. */
@@ -36,6 +40,8 @@ export interface Endpoint {
   free?: boolean;
   /** The object billed once per id: the Responses object, or a batch. */
   billsObject?: 'response' | 'batch';
+  /** The answer names upstream work finishing later: the row stays held until that object is final (src/settlement/kinds.ts). */
+  defers?: DeferredKind;
 }
 
 const ENDPOINTS: Endpoint[] = [
@@ -89,19 +95,27 @@ const ENDPOINTS: Endpoint[] = [
     streamMeter: transcriptionStreamMeter,
   },
   { path: '/v1/audio/translations', method: 'POST', body: 'multipart', output: 'text' },
+  // Created work settled when final: held at creation (proxy/deferred/), the body sent unchanged.
+  { path: '/v1/batches', method: 'POST', body: 'json', output: 'text', defers: 'batch' },
+  { path: '/v1/fine_tuning/jobs', method: 'POST', body: 'json', output: 'text', defers: 'fine_tuning.job' },
+  { path: '/v1/videos', method: 'POST', body: 'json', output: 'text', defers: 'video' },
   { path: '/v1/batches/:id', method: 'GET', body: 'object', output: 'text', billsObject: 'batch' },
   { path: '/v1/batches/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'batch' },
 ];
 
 /**
  * Paths passed through and recorded unbilled whatever `unknownPaths` says: they cost nothing
- * upstream (files, models, batch creation and listing, uploads, stored items).
+ * upstream (files, models, batch listing, uploads, stored items; fine-tuning jobs' and videos'
+ * retrieval, listing, cancellation, events and content — their creation is metered above, and a
+ * video remix, which creates a video, is not in this list).
  */
 const UNBILLED: RegExp[] = [
   /^\/v1\/models(\/[^/]+)?$/,
   /^\/v1\/files(\/.*)?$/,
   /^\/v1\/uploads(\/.*)?$/,
-  /^\/v1\/batches$/,
+  /^\/v1\/batches$/, // GET (POST is metered above)
+  /^\/v1\/fine_tuning\/jobs(\/[^/]+(\/(cancel|events|checkpoints|pause|resume))?)?$/,
+  /^\/v1\/videos(\/[^/]+(\/content)?)?$/,
   /^\/v1\/responses\/[^/]+\/input_items$/,
   /^\/v1\/responses\/[^/]+$/, // DELETE (GET is metered above)
   /^\/v1\/chat\/completions(\/[^/]+(\/messages)?)?$/, // stored completions: list, get, update, delete

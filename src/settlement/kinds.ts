@@ -29,6 +29,12 @@ export interface FinalCharge {
   usage?: Usage;
   /** The model to price `usage` at (a fine-tuning job's base model, a video's model…). */
   model?: string;
+  /**
+   * Work that ran on several models (a batch whose lines name different models): each part is
+   * priced at its own model and the charge is their sum. `usage` is then the parts' total (for the
+   * row's token columns) and `model` the model of the largest part. Absent: `usage` at `model`.
+   */
+  parts?: { model: string; usage: Usage }[];
   /** `upstream` when the object reported its usage, `computed` when derived from its units. */
   usageSource: 'upstream' | 'computed';
   /** Recorded on the row (for example the upstream's error code of a failed job). */

@@ -137,3 +137,49 @@ export interface ObjectStore {
   /** The recorded owners of `ids` (ids never recorded are absent from the map). */
   owners(ids: readonly string[]): Promise<Map<string, ObjectOwner>>;
 }
+
+/** One model's share of an uploaded input file's estimate (tokens). */
+export interface FileModelEstimate {
+  /** The model the lines name (a batch), or the model the training examples were counted for (fine-tuning). */
+  model: string;
+  /** Lines (requests or training examples) of this model. */
+  lines: number;
+  /** Prompt tokens of those lines, counted with gpt-tokenizer (a training file: all the examples' tokens). */
+  promptTokens: number;
+  /** Their worst case: prompt + each line's output ceiling (or the no-ceiling policy's) + tool allowances (tokens). */
+  maxTokens: number;
+}
+
+/**
+ * What tollgate read of an input file uploaded through it (`POST /v1/files`, `purpose` `batch` or
+ * `fine-tune`), kept to admit the batch or fine-tuning job that names the file later.
+ */
+export interface FileEstimate {
+  /** The upstream's file id (`file-abc`). */
+  fileId: string;
+  /** The company that uploaded it (only its own batches and jobs may use the estimate). */
+  companyId: string;
+  /** The upload's `purpose`: `batch` or `fine-tune`. */
+  purpose: string;
+  /** The tollgate request (`req_…`) of the upload. */
+  requestId: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  /** Non-empty lines read. */
+  lines: number;
+  /** Why the estimate cannot be used (`line 3: not valid JSON`), or null when it can. */
+  unusable: string | null;
+  /** The estimate per model; empty when unusable. */
+  models: FileModelEstimate[];
+}
+
+/**
+ * Estimates of input files uploaded through tollgate (src/files/). `record` is first-writer-wins
+ * (an id already recorded keeps its estimate) and resolves once durable; `get` sees every `record`
+ * called before it. Ids are compared exactly.
+ */
+export interface FileEstimateStore {
+  record(estimate: FileEstimate): Promise<void>;
+  /** The estimate recorded for `fileId`, or undefined when tollgate never read that file. */
+  get(fileId: string): Promise<FileEstimate | undefined>;
+}

@@ -28,6 +28,7 @@ import {
   type Liveness,
 } from './instances.js';
 import { Lanes } from './lanes.js';
+import { PgFileEstimates } from './file-estimates.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgSpikes } from './spikes.js';
@@ -61,6 +62,7 @@ export class PgLedger implements Ledger {
   readonly quotaRequests: PgQuotaRequests;
   readonly alerts: PgAlerts;
   readonly objects: PgObjectStore;
+  readonly fileEstimates: PgFileEstimates;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
@@ -92,6 +94,7 @@ export class PgLedger implements Ledger {
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
+    this.fileEstimates = new PgFileEstimates(queries);
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
   }

@@ -251,3 +251,16 @@ export const objects = pgTable('objects', {
   requestId: text('request_id').notNull(),
   createdAt: instant('created_at').notNull(),
 });
+
+/** Estimates of input files uploaded through tollgate (see `FileEstimateStore` in src/ledger/port.ts). */
+export const fileEstimates = pgTable('file_estimates', {
+  fileId: text('file_id').primaryKey(),
+  companyId: text('company_id').notNull(),
+  purpose: text('purpose').notNull(),
+  requestId: text('request_id').notNull(),
+  createdAt: instant('created_at').notNull(),
+  lines: bigint('lines', { mode: 'number' }).notNull(),
+  unusable: text('unusable'),
+  /** JSON: [{"model","lines","promptTokens","maxTokens"}] (tokens). */
+  models: text('models').notNull(),
+});

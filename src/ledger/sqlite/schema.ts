@@ -246,3 +246,23 @@ export const objects = sqliteTable('objects', {
   requestId: text('request_id').notNull(),
   createdAt: text('created_at').notNull(),
 });
+
+/**
+ * Estimates of input files uploaded through tollgate (see `FileEstimateStore` in src/ledger/port.ts):
+ * a batch's requests or a fine-tuning job's training examples, read as the upload streamed.
+ */
+export const fileEstimates = sqliteTable('file_estimates', {
+  /** The upstream's file id (`file-abc`). */
+  fileId: text('file_id').primaryKey(),
+  companyId: text('company_id').notNull(),
+  /** The upload's `purpose` (`batch`, `fine-tune`). */
+  purpose: text('purpose').notNull(),
+  requestId: text('request_id').notNull(),
+  createdAt: text('created_at').notNull(),
+  /** Non-empty lines read. */
+  lines: integer('lines').notNull(),
+  /** Why the estimate cannot be used (`line 3: not valid JSON`), or NULL. */
+  unusable: text('unusable'),
+  /** The estimate per model, JSON: [{"model","lines","promptTokens","maxTokens"}] (tokens). */
+  models: text('models').notNull(),
+});
