@@ -1,5 +1,5 @@
 import type { LedgerReader } from './port/reader.js';
-import type { AlertStore, BucketStore, ObjectStore, QuotaRequestStore } from './port/stores.js';
+import type { AlertStore, BucketStore, DeferredStore, ObjectStore, QuotaRequestStore } from './port/stores.js';
 import type { LedgerWriter } from './port/writer.js';
 
 /**
@@ -31,6 +31,8 @@ export interface Ledger extends LedgerWriter {
   readonly buckets?: BucketStore;
   /** Owners of the upstream objects created through tollgate (src/ownership/). */
   readonly objects: ObjectStore;
+  /** Held requests waiting for upstream work that finishes later (src/settlement/). */
+  readonly deferred: DeferredStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

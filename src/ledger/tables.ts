@@ -14,4 +14,5 @@ export const LEDGER_TABLES = [
   'alerts',
   'quota_requests',
   'objects',
+  'deferred_objects',
 ] as const;

@@ -28,6 +28,7 @@ import {
   type Liveness,
 } from './instances.js';
 import { Lanes } from './lanes.js';
+import { PgDeferredStore } from './deferred.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
@@ -60,6 +61,7 @@ export class PgLedger implements Ledger {
   readonly quotaRequests: PgQuotaRequests;
   readonly alerts: PgAlerts;
   readonly objects: PgObjectStore;
+  readonly deferred: PgDeferredStore;
   readonly buckets: PgBuckets;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
@@ -90,6 +92,7 @@ export class PgLedger implements Ledger {
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
+    this.deferred = new PgDeferredStore(queries);
     this.buckets = new PgBuckets(this.pool, this.ready);
   }
 

@@ -19,6 +19,7 @@ import { Checkpointer } from './checkpointer.js';
 import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
 import { syncGrants } from './grant-sync.js';
 import { SyncLedger } from './ledger.js';
+import { SqliteDeferredStore } from './deferred.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
@@ -42,6 +43,7 @@ export class SqliteLedger implements Ledger {
   /** This process, recorded on the rows it admits (one process writes a SQLite ledger: recovery at start resolves every held row). */
   readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   readonly objects: SqliteObjectStore;
+  readonly deferred: SqliteDeferredStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
 
@@ -57,6 +59,7 @@ export class SqliteLedger implements Ledger {
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
     this.alerts = new SqliteAlerts(handle.db);
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
+    this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {

@@ -1,0 +1,91 @@
+import type Database from 'better-sqlite3';
+import type { DeferredKind } from '../../settlement/kinds.js';
+import type { DeferredObject, DeferredStore } from '../port.js';
+import type { LedgerQueue } from './queue.js';
+
+const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS companyId, deferred_at AS deferredAt,
+                 next_poll_at AS nextPollAt, polls, misses`;
+
+/**
+ * `DeferredStore` on the ledger's SQLite file (table `deferred_objects`). Calls go through the
+ * ledger's `LedgerQueue` (its group commit and call order), so a `defer` queued right after an
+ * `admit` sees the row. One process writes a SQLite ledger, so a claim is a plain update; it still
+ * records a lease so that an object claimed by a settler that stopped mid-poll is due again later.
+ */
+export class SqliteDeferredStore implements DeferredStore {
+  private readonly s: Record<
+    'heldRequest' | 'exists' | 'insert' | 'due' | 'claim' | 'reschedule' | 'nudge' | 'remove' | 'list',
+    Database.Statement
+  >;
+
+  constructor(
+    sqlite: Database.Database,
+    private readonly queue: LedgerQueue,
+  ) {
+    this.s = {
+      heldRequest: sqlite.prepare("SELECT 1 FROM requests WHERE id = ? AND status = 'held'"),
+      exists: sqlite.prepare('SELECT 1 FROM deferred_objects WHERE object_id = ?'),
+      insert: sqlite.prepare(`INSERT OR IGNORE INTO deferred_objects
+        (object_id, kind, request_id, company_id, deferred_at, next_poll_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      due: sqlite.prepare(`SELECT ${COLUMNS} FROM deferred_objects
+        WHERE next_poll_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_poll_at LIMIT ?`),
+      claim: sqlite.prepare('UPDATE deferred_objects SET claimed_until = ? WHERE object_id = ?'),
+      reschedule: sqlite.prepare(
+        'UPDATE deferred_objects SET next_poll_at = ?, polls = polls + 1, misses = ?, claimed_until = NULL WHERE object_id = ?',
+      ),
+      nudge: sqlite.prepare(
+        'UPDATE deferred_objects SET next_poll_at = ? WHERE object_id = ? AND next_poll_at > ? AND claimed_until IS NULL',
+      ),
+      remove: sqlite.prepare('DELETE FROM deferred_objects WHERE object_id = ?'),
+      list: sqlite.prepare(`SELECT ${COLUMNS} FROM deferred_objects ORDER BY next_poll_at, object_id`),
+    };
+  }
+
+  defer(
+    requestId: string,
+    object: { id: string; kind: DeferredKind },
+    companyId: string,
+    firstPollAt: Date,
+    now: Date,
+  ): Promise<boolean> {
+    return this.queue.run(() => {
+      if (!this.s.heldRequest.get(requestId)) return false;
+      const r = this.s.insert.run(object.id, object.kind, requestId, companyId, now.toISOString(), firstPollAt.toISOString());
+      return r.changes === 1;
+    });
+  }
+
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<DeferredObject[]> {
+    const at = now.toISOString();
+    const until = new Date(now.getTime() + leaseMs).toISOString();
+    return this.queue.run(() => {
+      const rows = this.s.due.all(at, at, limit) as DeferredObject[];
+      for (const r of rows) this.s.claim.run(until, r.id);
+      return rows;
+    });
+  }
+
+  reschedule(id: string, nextPollAt: Date, misses: number): Promise<void> {
+    return this.queue.run(() => {
+      this.s.reschedule.run(nextPollAt.toISOString(), misses, id);
+    });
+  }
+
+  nudge(id: string, now: Date): Promise<boolean> {
+    const at = now.toISOString();
+    return this.queue.run(() => {
+      this.s.nudge.run(at, id, at);
+      return this.s.exists.get(id) !== undefined;
+    });
+  }
+
+  remove(id: string): Promise<void> {
+    return this.queue.run(() => {
+      this.s.remove.run(id);
+    });
+  }
+
+  list(): Promise<DeferredObject[]> {
+    return this.queue.run(() => this.s.list.all() as DeferredObject[]);
+  }
+}
