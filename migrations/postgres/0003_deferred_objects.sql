@@ -3,6 +3,8 @@ CREATE TABLE "deferred_objects" (
 	"kind" text NOT NULL,
 	"request_id" text NOT NULL,
 	"company_id" text NOT NULL,
+	"model" text,
+	"multiplier" double precision DEFAULT 1 NOT NULL,
 	"deferred_at" timestamp(3) with time zone NOT NULL,
 	"next_poll_at" timestamp(3) with time zone NOT NULL,
 	"polls" integer DEFAULT 0 NOT NULL,

@@ -3,6 +3,8 @@ CREATE TABLE `deferred_objects` (
 	`kind` text NOT NULL,
 	`request_id` text NOT NULL,
 	`company_id` text NOT NULL,
+	`model` text,
+	`multiplier` real DEFAULT 1 NOT NULL,
 	`deferred_at` text NOT NULL,
 	`next_poll_at` text NOT NULL,
 	`polls` integer DEFAULT 0 NOT NULL,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { DeferredRequest, GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
 
 /**
@@ -32,6 +32,14 @@ const facts = (): RequestFacts => ({
   stream: false,
   estimatedPromptTokens: 10,
 });
+const req = (requestId: string, id: string): DeferredRequest => ({
+  id,
+  kind: 'response',
+  requestId,
+  companyId: 'acme',
+  model: 'gpt-4o-mini',
+  multiplier: 1.5,
+});
 const used = (tokens: number, id: string): Outcome => ({
   httpStatus: 200,
   usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
@@ -58,7 +66,7 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
   const deferred = async (id: string, dueMs = 1000) => {
     const f = facts();
     await ledger.admit(f, { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 }, T0, []);
-    expect(await ledger.deferred.defer(f.id, { id, kind: 'response' }, 'acme', at(dueMs), T0)).toBe(true);
+    expect(await ledger.deferred.defer(req(f.id, id), at(dueMs), T0)).toBe(true);
     return f;
   };
   const held = async () => (await ledger.balance('acme', T0)).grants[0]!.held;
@@ -72,20 +80,20 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
         kind: 'response',
         requestId: f.id,
         companyId: 'acme',
+        model: 'gpt-4o-mini',
+        multiplier: 1.5,
         deferredAt: T0.toISOString(),
         nextPollAt: at(1000).toISOString(),
         polls: 0,
         misses: 0,
       },
     ]);
-    expect(await ledger.deferred.defer(f.id, { id: 'resp_b', kind: 'response' }, 'acme', at(1), T0)).toBe(false);
-    expect(await ledger.deferred.defer('req_none', { id: 'resp_c', kind: 'response' }, 'acme', at(1), T0)).toBe(
-      false,
-    );
+    expect(await ledger.deferred.defer(req(f.id, 'resp_b'), at(1), T0)).toBe(false);
+    expect(await ledger.deferred.defer(req('req_none', 'resp_c'), at(1), T0)).toBe(false);
     const other = facts();
     await ledger.open(other, T0);
     await ledger.settle(other.id, used(0, 'resp_x'), T0);
-    expect(await ledger.deferred.defer(other.id, { id: 'resp_d', kind: 'response' }, 'acme', at(1), T0)).toBe(false);
+    expect(await ledger.deferred.defer(req(other.id, 'resp_d'), at(1), T0)).toBe(false);
     expect((await ledger.deferred.list()).map((d) => d.id)).toEqual(['resp_a']);
   });
 
@@ -129,7 +137,11 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
     expect(claimed).toMatchObject({ id: 'resp_a', polls: 0 });
     expect(await ledger.deferred.nudge('resp_a', at(1001))).toBe(true); // pending, but claimed: not moved
     await ledger.deferred.reschedule('resp_a', at(9000), 2);
-    expect((await ledger.deferred.list())[0]).toMatchObject({ polls: 1, misses: 2, nextPollAt: at(9000).toISOString() });
+    expect((await ledger.deferred.list())[0]).toMatchObject({
+      polls: 1,
+      misses: 2,
+      nextPollAt: at(9000).toISOString(),
+    });
     expect(await ledger.deferred.claimDue(at(2000), 10, 60_000)).toEqual([]);
     expect(await ledger.deferred.nudge('resp_a', at(2000))).toBe(true);
     expect((await ledger.deferred.claimDue(at(2000), 10, 60_000)).map((d) => d.id)).toEqual(['resp_a']);

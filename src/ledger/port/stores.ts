@@ -118,14 +118,22 @@ export interface ObjectStore {
   owners(ids: readonly string[]): Promise<Map<string, ObjectOwner>>;
 }
 
-/** An upstream object whose held request the settler settles once it is final (see `DeferredStore`). */
-export interface DeferredObject {
+/** A held request to defer on an upstream object (see `DeferredStore.defer`). */
+export interface DeferredRequest {
   /** The upstream's id (`resp_…`, `batch_…`). */
   id: string;
   kind: DeferredKind;
   /** The held request whose hold covers the object. */
   requestId: string;
   companyId: string;
+  /** The model to price the final usage at (the request's), or null when the object names it. */
+  model: string | null;
+  /** The feature rate's multiplier on metered tokens (1 without one). */
+  multiplier: number;
+}
+
+/** An upstream object whose held request the settler settles once it is final (see `DeferredStore`). */
+export interface DeferredObject extends DeferredRequest {
   /** ISO 8601 UTC. */
   deferredAt: string;
   /** ISO 8601 UTC: when the object is due for its next poll. */
@@ -145,17 +153,11 @@ export interface DeferredObject {
  */
 export interface DeferredStore {
   /**
-   * Defers the held request `requestId` on upstream object `object`, first due at `firstPollAt`.
+   * Defers the held request `request.requestId` on upstream object `request.id`, first due at `firstPollAt`.
    * Resolves false (and writes nothing) when the request is not `held` or the object or the
    * request is already deferred.
    */
-  defer(
-    requestId: string,
-    object: { id: string; kind: DeferredKind },
-    companyId: string,
-    firstPollAt: Date,
-    now: Date,
-  ): Promise<boolean>;
+  defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean>;
   /**
    * Claims up to `limit` objects due at `now` (earliest first) that no live claim holds, each for
    * `leaseMs`: across every process sharing the store, an object is claimed by one settler at a

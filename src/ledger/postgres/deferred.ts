@@ -1,8 +1,7 @@
-import type { DeferredKind } from '../../settlement/kinds.js';
-import type { DeferredObject, DeferredStore } from '../port.js';
+import type { DeferredObject, DeferredRequest, DeferredStore } from '../port.js';
 import type { Queryable } from './db.js';
 
-const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId",
+const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId", model, multiplier,
                  deferred_at AS "deferredAt", next_poll_at AS "nextPollAt", polls, misses`;
 
 /**
@@ -14,18 +13,21 @@ const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS
 export class PgDeferredStore implements DeferredStore {
   constructor(private readonly pool: Queryable) {}
 
-  async defer(
-    requestId: string,
-    object: { id: string; kind: DeferredKind },
-    companyId: string,
-    firstPollAt: Date,
-    now: Date,
-  ): Promise<boolean> {
+  async defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, deferred_at, next_poll_at)
-       SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
+      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, model, multiplier, deferred_at, next_poll_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
        ON CONFLICT DO NOTHING`,
-      [object.id, object.kind, requestId, companyId, now.toISOString(), firstPollAt.toISOString()],
+      [
+        request.id,
+        request.kind,
+        request.requestId,
+        request.companyId,
+        request.model,
+        request.multiplier,
+        now.toISOString(),
+        firstPollAt.toISOString(),
+      ],
     );
     return r.rowCount === 1;
   }

@@ -248,6 +248,8 @@ export const deferredObjects = pgTable(
     kind: text('kind').notNull(),
     requestId: text('request_id').notNull().unique(),
     companyId: text('company_id').notNull(),
+    model: text('model'),
+    multiplier: doublePrecision('multiplier').notNull().default(1),
     deferredAt: instant('deferred_at').notNull(),
     nextPollAt: instant('next_poll_at').notNull(),
     polls: integer('polls').notNull().default(0),

@@ -1,9 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { DeferredKind } from '../../settlement/kinds.js';
-import type { DeferredObject, DeferredStore } from '../port.js';
+import type { DeferredObject, DeferredRequest, DeferredStore } from '../port.js';
 import type { LedgerQueue } from './queue.js';
 
-const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS companyId, deferred_at AS deferredAt,
+const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS companyId, model, multiplier, deferred_at AS deferredAt,
                  next_poll_at AS nextPollAt, polls, misses`;
 
 /**
@@ -26,7 +25,8 @@ export class SqliteDeferredStore implements DeferredStore {
       heldRequest: sqlite.prepare("SELECT 1 FROM requests WHERE id = ? AND status = 'held'"),
       exists: sqlite.prepare('SELECT 1 FROM deferred_objects WHERE object_id = ?'),
       insert: sqlite.prepare(`INSERT OR IGNORE INTO deferred_objects
-        (object_id, kind, request_id, company_id, deferred_at, next_poll_at) VALUES (?, ?, ?, ?, ?, ?)`),
+        (object_id, kind, request_id, company_id, model, multiplier, deferred_at, next_poll_at)
+        VALUES (@id, @kind, @requestId, @companyId, @model, @multiplier, @deferredAt, @nextPollAt)`),
       due: sqlite.prepare(`SELECT ${COLUMNS} FROM deferred_objects
         WHERE next_poll_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_poll_at LIMIT ?`),
       claim: sqlite.prepare('UPDATE deferred_objects SET claimed_until = ? WHERE object_id = ?'),
@@ -41,17 +41,11 @@ export class SqliteDeferredStore implements DeferredStore {
     };
   }
 
-  defer(
-    requestId: string,
-    object: { id: string; kind: DeferredKind },
-    companyId: string,
-    firstPollAt: Date,
-    now: Date,
-  ): Promise<boolean> {
+  defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean> {
+    const row = { ...request, deferredAt: now.toISOString(), nextPollAt: firstPollAt.toISOString() };
     return this.queue.run(() => {
-      if (!this.s.heldRequest.get(requestId)) return false;
-      const r = this.s.insert.run(object.id, object.kind, requestId, companyId, now.toISOString(), firstPollAt.toISOString());
-      return r.changes === 1;
+      if (!this.s.heldRequest.get(request.requestId)) return false;
+      return this.s.insert.run(row).changes === 1;
     });
   }
 

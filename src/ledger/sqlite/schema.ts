@@ -263,6 +263,10 @@ export const deferredObjects = sqliteTable(
     /** The held request whose hold covers the object until it is final. */
     requestId: text('request_id').notNull().unique(),
     companyId: text('company_id').notNull(),
+    /** The model to price the final usage at (the request's), or NULL when the object names it. */
+    model: text('model'),
+    /** The feature rate's multiplier applied to the metered tokens (1 without one). */
+    multiplier: real('multiplier').notNull().default(1),
     deferredAt: text('deferred_at').notNull(),
     /** When the settler polls it next (ISO 8601 UTC). */
     nextPollAt: text('next_poll_at').notNull(),
