@@ -7,6 +7,7 @@ import {
   type StreamMeter,
 } from '../metering/stream-meter.js';
 import type { OutputModality } from '../metering/usage.js';
+import type { DeferredKind } from '../settlement/kinds.js';
 
 /**
  * The OpenAI endpoints tollgate meters, and how. Source for paths, parameters and response shapes:
@@ -17,7 +18,7 @@ import type { OutputModality } from '../metering/usage.js';
  * - `multipart`: an upload (audio, image edits) streamed through unbuffered; its model and file size
  *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
  * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
- *   estimate and bills the object's usage the first time it is seen final, once per object id.
+ *   estimate and bills nothing: it nudges the settler, which bills the object once it is final.
  */
 export interface Endpoint {
   /** Path pattern; `:id` matches one path segment. */
@@ -34,8 +35,14 @@ export interface Endpoint {
   streamMeter?: (hideUsage: boolean) => StreamMeter;
   /** Free of charge (moderations): recorded, never billed. */
   free?: boolean;
-  /** The object billed once per id: the Responses object, or a batch. */
-  billsObject?: 'response' | 'batch';
+  /** The object billed once per id: the Responses object, a batch, a fine-tuning job, a video. */
+  billsObject?: DeferredKind;
+  /**
+   * The request starts upstream work of this kind that may finish later: when the answer names an
+   * object still pending (`PENDING_STATUSES`), the row keeps its hold and the settler settles it
+   * (src/settlement/). Retrievals and cancels (`body: 'object'`) only nudge the settler.
+   */
+  defers?: DeferredKind;
 }
 
 const ENDPOINTS: Endpoint[] = [
@@ -65,6 +72,7 @@ const ENDPOINTS: Endpoint[] = [
     ceilingParam: 'max_output_tokens',
     streamMeter: responsesStreamMeter,
     billsObject: 'response',
+    defers: 'response',
   },
   {
     path: '/v1/responses/:id',
