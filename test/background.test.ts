@@ -82,7 +82,7 @@ describe('a background response', () => {
       cost_micro_usd: COMPLETED_COST,
       returned_model: 'gpt-4o-mini-2024-07-18',
     });
-    expect(pending(t)).toBe(0);
+    await waitUntil(() => pending(t) === 0, { what: 'the settled object removed' });
 
     // Retrieves after it was billed: unbilled, and the object stays billed once.
     await t.client().responses.retrieve(created.id);
@@ -133,14 +133,17 @@ describe('a background response', () => {
     expect(t.query('SELECT SUM(amount) AS n FROM debits')).toEqual([{ n: 22 }]);
   });
 
-  it('an object the upstream no longer knows is voided after consecutive 404s', async () => {
+  it('an object the upstream no longer knows is billed its counted prompt after consecutive 404s (charge_prompt)', async () => {
     const t = await start();
     const a = (await create(t)) as unknown as { id: string };
     await waitUntil(() => pending(t) === 1, { what: 'deferred' });
     const requestId = deferredRequest(t, a.id)!;
     upstream.forget(a.id);
     await waitUntil(() => isSettled(t, requestId), { what: 'voided' });
-    expect(rowOf(t, requestId)).toMatchObject({ status: 'voided', error_code: 'upstream_object_gone' });
+    const row = rowOf(t, requestId);
+    expect(row).toMatchObject({ status: 'settled', usage_source: 'estimated', error_code: 'upstream_object_gone' });
+    expect(row.metered_tokens).toBe(row.estimated_prompt_tokens);
+    expect(row.metered_tokens).toBeGreaterThan(0);
   });
 });
 

@@ -5,6 +5,7 @@ CREATE TABLE "deferred_objects" (
 	"company_id" text NOT NULL,
 	"model" text,
 	"multiplier" double precision DEFAULT 1 NOT NULL,
+	"prompt_tokens" bigint DEFAULT 0 NOT NULL,
 	"deferred_at" timestamp(3) with time zone NOT NULL,
 	"next_poll_at" timestamp(3) with time zone NOT NULL,
 	"polls" integer DEFAULT 0 NOT NULL,

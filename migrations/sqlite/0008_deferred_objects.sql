@@ -5,6 +5,7 @@ CREATE TABLE `deferred_objects` (
 	`company_id` text NOT NULL,
 	`model` text,
 	`multiplier` real DEFAULT 1 NOT NULL,
+	`prompt_tokens` integer DEFAULT 0 NOT NULL,
 	`deferred_at` text NOT NULL,
 	`next_poll_at` text NOT NULL,
 	`polls` integer DEFAULT 0 NOT NULL,

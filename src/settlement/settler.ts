@@ -1,4 +1,5 @@
 import type { DeferredObject } from '../ledger/port.js';
+import { NO_TOKENS } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import { finalOutcome, OBJECT_GONE } from './charge.js';
 import { HANDLERS } from './handlers.js';
@@ -24,7 +25,7 @@ export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log'>;
  * - not final → polled again after a wait that doubles from the kind's `schedule.firstMs` (or
  *   `settlement.firstPollMs`) up to its `maxMs` (or `settlement.maxPollMs`);
  * - 404 → counted; after `settlement.missesBeforeGone` in a row the object is gone upstream (deleted,
- *   or never stored) and the row is voided with `upstream_object_gone`;
+ *   or never stored) and the row is settled by `admission.interruptedPolicy` (`missing`);
  * - network errors, other statuses, an unreadable body → retried on the same schedule.
  * Its state is the ledger's, so a restart resumes where it stopped.
  */
@@ -166,23 +167,28 @@ export class Settler implements SettlerHandle {
     }
   }
 
-  /** A 404: counts it; voids the row once the object has been missing `missesBeforeGone` polls in a row. */
+  /**
+   * A 404: counts it. Once the object has been missing `missesBeforeGone` polls in a row it is gone
+   * upstream (deleted, or never stored): the row is settled as a crash leaves it, by
+   * `admission.interruptedPolicy` — `charge_prompt` bills its counted prompt (usage source
+   * `estimated`: the upstream had the request), `release` voids it — with `upstream_object_gone`.
+   */
   private async missing(d: DeferredObject): Promise<void> {
     const misses = d.misses + 1;
-    if (misses < this.deps.config.settlement.missesBeforeGone) return this.later(d, misses);
+    const { config, ledger, log } = this.deps;
+    if (misses < config.settlement.missesBeforeGone) return this.later(d, misses);
     const now = this.deps.clock();
-    await this.deps.ledger.void(
-      d.requestId,
-      {
-        httpStatus: 404,
-        usageSource: 'none',
-        latencyMs: Math.max(0, now.getTime() - Date.parse(d.deferredAt)),
-        errorCode: OBJECT_GONE,
-      },
-      now,
+    const prompt = config.admission.interruptedPolicy === 'charge_prompt' ? d.promptTokens : 0;
+    const usage = { ...NO_TOKENS, inputTokens: prompt, totalTokens: prompt };
+    const charge = { status: 'gone', usage: prompt > 0 ? usage : undefined, usageSource: 'computed' as const };
+    const { void: nothing, outcome } = finalOutcome(config, d, { ...charge, errorCode: OBJECT_GONE }, now);
+    const gone = { ...outcome, httpStatus: 404, usageSource: nothing ? ('none' as const) : ('estimated' as const) };
+    await (nothing ? ledger.void(d.requestId, gone, now) : ledger.settle(d.requestId, gone, now));
+    await ledger.deferred.remove(d.id);
+    log.warn(
+      { requestId: d.requestId, object: d.id, misses, tokens: gone.meteredTokens },
+      'deferred object gone upstream; row settled by the interrupted policy',
     );
-    await this.deps.ledger.deferred.remove(d.id);
-    this.deps.log.warn({ requestId: d.requestId, object: d.id, misses }, 'deferred object gone upstream; row voided');
   }
 
   /** Reschedules after a poll that did not settle: the wait doubles with each poll, up to the schedule's maximum. */

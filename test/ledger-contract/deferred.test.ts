@@ -39,6 +39,7 @@ const req = (requestId: string, id: string): DeferredRequest => ({
   companyId: 'acme',
   model: 'gpt-4o-mini',
   multiplier: 1.5,
+  promptTokens: 10,
 });
 const used = (tokens: number, id: string): Outcome => ({
   httpStatus: 200,
@@ -82,6 +83,7 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
         companyId: 'acme',
         model: 'gpt-4o-mini',
         multiplier: 1.5,
+        promptTokens: 10,
         deferredAt: T0.toISOString(),
         nextPollAt: at(1000).toISOString(),
         polls: 0,

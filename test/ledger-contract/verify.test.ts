@@ -81,7 +81,15 @@ describe.each(ADAPTERS)('verify: overdrafts ($name)', (adapter) => {
     const f = facts();
     await ledger.admit(f, hold(100), NOW, []);
     await ledger.deferred.defer(
-      { id: 'resp_a', kind: 'response', requestId: f.id, companyId: 'acme', model: null, multiplier: 1 },
+      {
+        id: 'resp_a',
+        kind: 'response',
+        requestId: f.id,
+        companyId: 'acme',
+        model: null,
+        multiplier: 1,
+        promptTokens: 10,
+      },
       NOW,
       NOW,
     );

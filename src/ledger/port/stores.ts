@@ -130,6 +130,8 @@ export interface DeferredRequest {
   model: string | null;
   /** The feature rate's multiplier on metered tokens (1 without one). */
   multiplier: number;
+  /** The prompt tokens counted at admission (what an object gone upstream is charged under `charge_prompt`). */
+  promptTokens: number;
 }
 
 /** An upstream object whose held request the settler settles once it is final (see `DeferredStore`). */

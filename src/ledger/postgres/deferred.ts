@@ -1,7 +1,7 @@
 import type { DeferredObject, DeferredRequest, DeferredStore } from '../port.js';
 import type { Queryable } from './db.js';
 
-const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId", model, multiplier,
+const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId", model, multiplier, prompt_tokens AS "promptTokens",
                  deferred_at AS "deferredAt", next_poll_at AS "nextPollAt", polls, misses`;
 
 /**
@@ -15,8 +15,8 @@ export class PgDeferredStore implements DeferredStore {
 
   async defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, model, multiplier, deferred_at, next_poll_at)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
+      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, model, multiplier, prompt_tokens, deferred_at, next_poll_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
        ON CONFLICT DO NOTHING`,
       [
         request.id,
@@ -25,6 +25,7 @@ export class PgDeferredStore implements DeferredStore {
         request.companyId,
         request.model,
         request.multiplier,
+        request.promptTokens,
         now.toISOString(),
         firstPollAt.toISOString(),
       ],

@@ -250,6 +250,7 @@ export const deferredObjects = pgTable(
     companyId: text('company_id').notNull(),
     model: text('model'),
     multiplier: doublePrecision('multiplier').notNull().default(1),
+    promptTokens: tokens('prompt_tokens').notNull().default(0),
     deferredAt: instant('deferred_at').notNull(),
     nextPollAt: instant('next_poll_at').notNull(),
     polls: integer('polls').notNull().default(0),

@@ -267,6 +267,8 @@ export const deferredObjects = sqliteTable(
     model: text('model'),
     /** The feature rate's multiplier applied to the metered tokens (1 without one). */
     multiplier: real('multiplier').notNull().default(1),
+    /** The prompt tokens counted at admission: what an object gone upstream is charged under `charge_prompt`. */
+    promptTokens: integer('prompt_tokens').notNull().default(0),
     deferredAt: text('deferred_at').notNull(),
     /** When the settler polls it next (ISO 8601 UTC). */
     nextPollAt: text('next_poll_at').notNull(),
