@@ -1,4 +1,4 @@
-import type { DeferredObject } from '../ledger/port.js';
+import type { DeferredObject, Outcome } from '../ledger/port.js';
 import { NO_TOKENS } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import { finalOutcome, OBJECT_GONE } from './charge.js';
@@ -11,7 +11,15 @@ const BATCH = 16;
 const NO_HANDLER_MS = 60_000;
 
 /** What the settler reads: the config (`settlement`, prices), the clock, the ledger and the log. */
-export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log'>;
+export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log' | 'metrics'>;
+
+/** The endpoint that creates each kind of object: deferred rows are counted in the metrics under it when they settle. */
+const CREATED_AT: Record<DeferredKind, string> = {
+  response: '/v1/responses',
+  batch: '/v1/batches',
+  'fine_tuning.job': '/v1/fine_tuning/jobs',
+  video: '/v1/videos',
+};
 
 /**
  * tollgate's settler: settles held requests deferred on upstream work that finishes later (see
@@ -150,6 +158,7 @@ export class Settler implements SettlerHandle {
         ? await this.deps.ledger.void(d.requestId, outcome, now)
         : await this.deps.ledger.settle(d.requestId, outcome, now);
       await this.deps.ledger.deferred.remove(d.id);
+      if (done !== false) this.counted(d, outcome);
       log.info(
         {
           requestId: d.requestId,
@@ -183,11 +192,22 @@ export class Settler implements SettlerHandle {
     const charge = { status: 'gone', usage: prompt > 0 ? usage : undefined, usageSource: 'computed' as const };
     const { void: nothing, outcome } = finalOutcome(config, d, { ...charge, errorCode: OBJECT_GONE }, now);
     const gone = { ...outcome, httpStatus: 404, usageSource: nothing ? ('none' as const) : ('estimated' as const) };
-    await (nothing ? ledger.void(d.requestId, gone, now) : ledger.settle(d.requestId, gone, now));
+    const done = await (nothing ? ledger.void(d.requestId, gone, now) : ledger.settle(d.requestId, gone, now));
     await ledger.deferred.remove(d.id);
+    if (done !== false) this.counted(d, gone);
     log.warn(
       { requestId: d.requestId, object: d.id, misses, tokens: gone.meteredTokens },
       'deferred object gone upstream; row settled by the interrupted policy',
+    );
+  }
+
+  /** Counts a settled or voided deferred row in the metrics, under the endpoint that created its object (threshold alerts are not fired for it). */
+  private counted(d: DeferredObject, outcome: Outcome): void {
+    this.deps.metrics?.finished(
+      { companyId: d.companyId, model: d.model },
+      CREATED_AT[d.kind],
+      outcome.httpStatus,
+      outcome,
     );
   }
 
