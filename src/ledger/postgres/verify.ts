@@ -95,15 +95,6 @@ const CHECKS: Check[] = [
           GROUP BY r.id, d.unit, r.endpoint HAVING SUM(d.overdraft) > 0`,
   },
   {
-    name: 'grant_overdrawn_beyond_overdrafts',
-    severity: 'error',
-    detail:
-      'a grant whose terms never changed has spent more than its amount plus the overdrafts recorded on its debits',
-    sql: `SELECT g.id, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0)
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited AND g.updated_at = g.created_at
-          GROUP BY g.id HAVING g.spent - g.amount > COALESCE(SUM(d.overdraft), 0)`,
-  },
-  {
     name: 'grant_overdrawn',
     severity: 'warning',
     detail:
