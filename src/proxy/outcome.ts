@@ -166,6 +166,9 @@ export function decide(
 
   // A retrieve or cancel: recorded unbilled; the settler bills the object once final, once per id.
   if (!a.held) return ok && objectId ? { settle: nothing, nudge: objectId } : { settle: nothing };
+  // Upstream work still pending: a JSON answer naming a queued object, a stream that ended with it
+  // still running, or a background stream cut before its end (the work goes on upstream). A
+  // foreground stream cut early is not: the upstream stops with it, and it is estimated below.
   const kind = endpoint.defers;
   if (kind && objectId && !(m.usage && seen.ending === 'complete')) {
     const pending = ok && m.objectStatus !== undefined && PENDING_STATUSES[kind].has(m.objectStatus);
