@@ -11,7 +11,14 @@ const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS
  * replica at a time and one whose replica died mid-poll is claimable again once the lease lapses.
  */
 export class PgDeferredStore implements DeferredStore {
-  constructor(private readonly pool: Queryable) {}
+  /**
+   * @param pool the ledger's connections.
+   * @param onDeferred called with a request id once it is deferred (the ledger forgets its admission lane: another replica may settle it).
+   */
+  constructor(
+    private readonly pool: Queryable,
+    private readonly onDeferred: (requestId: string) => void = () => {},
+  ) {}
 
   async defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean> {
     const r = await this.pool.query(
@@ -30,7 +37,9 @@ export class PgDeferredStore implements DeferredStore {
         firstPollAt.toISOString(),
       ],
     );
-    return r.rowCount === 1;
+    if (r.rowCount !== 1) return false;
+    this.onDeferred(request.requestId);
+    return true;
   }
 
   async claimDue(now: Date, limit: number, leaseMs: number): Promise<DeferredObject[]> {

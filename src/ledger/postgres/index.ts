@@ -92,7 +92,7 @@ export class PgLedger implements Ledger {
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
-    this.deferred = new PgDeferredStore(queries);
+    this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
   }
 
