@@ -39,14 +39,12 @@ const count = async (sql: string) => Number((await db.query<{ n: string }>(sql))
 it('settles background responses created through two replicas exactly once', async () => {
   const created = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      replicas
-        .client(i % 2)
-        .responses.create({
-          model: 'gpt-4o-mini',
-          input: 'Write a haiku',
-          background: true,
-          max_output_tokens: 100,
-        } as never),
+      replicas.client(i % 2).responses.create({
+        model: 'gpt-4o-mini',
+        input: 'Write a haiku',
+        background: true,
+        max_output_tokens: 100,
+      } as never),
     ),
   );
   expect(created).toHaveLength(20);

@@ -6,6 +6,7 @@ CREATE TABLE "deferred_objects" (
 	"model" text,
 	"multiplier" double precision DEFAULT 1 NOT NULL,
 	"prompt_tokens" bigint DEFAULT 0 NOT NULL,
+	"subject" text DEFAULT '' NOT NULL,
 	"deferred_at" timestamp(3) with time zone NOT NULL,
 	"next_poll_at" timestamp(3) with time zone NOT NULL,
 	"polls" integer DEFAULT 0 NOT NULL,

@@ -6,6 +6,7 @@ CREATE TABLE `deferred_objects` (
 	`model` text,
 	`multiplier` real DEFAULT 1 NOT NULL,
 	`prompt_tokens` integer DEFAULT 0 NOT NULL,
+	`subject` text DEFAULT '' NOT NULL,
 	`deferred_at` text NOT NULL,
 	`next_poll_at` text NOT NULL,
 	`polls` integer DEFAULT 0 NOT NULL,

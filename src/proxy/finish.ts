@@ -67,6 +67,7 @@ async function deferred(
     model: a.model,
     multiplier: a.feature?.multiplier ?? 1,
     promptTokens: a.estimate?.promptTokens ?? 0,
+    subject: subjectOf(a.principal),
   };
   if (!(await rt.ledger.deferred.defer(request, firstPollAt, now))) return false;
   rt.log.info(
@@ -74,6 +75,11 @@ async function deferred(
     'request deferred until its upstream object is final',
   );
   return true;
+}
+
+/** Whose usage a request is, for spike alerts: `<company>/<user>` for a user token, `key:<key id>` for a key. */
+function subjectOf(principal: Principal): string {
+  return principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
 }
 
 /**
@@ -96,8 +102,13 @@ export function counted(
     outcome,
   );
   if (typeof settled === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0) {
-    const subject = principal.userId !== null ? `${principal.companyId}/${principal.userId}` : `key:${principal.keyId}`;
-    rt.alerts.afterSettle({ companyId: principal.companyId, subject, quotas, settled, tokens: outcome.meteredTokens });
+    rt.alerts.afterSettle({
+      companyId: principal.companyId,
+      subject: subjectOf(principal),
+      quotas,
+      settled,
+      tokens: outcome.meteredTokens,
+    });
   }
 }
 

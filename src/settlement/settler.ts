@@ -1,4 +1,4 @@
-import type { DeferredObject, Outcome } from '../ledger/port.js';
+import type { DeferredObject, Outcome, Settled } from '../ledger/port.js';
 import { NO_TOKENS } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import { finalOutcome, OBJECT_GONE } from './charge.js';
@@ -11,7 +11,7 @@ const BATCH = 16;
 const NO_HANDLER_MS = 60_000;
 
 /** What the settler reads: the config (`settlement`, prices), the clock, the ledger and the log. */
-export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log' | 'metrics'>;
+export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log' | 'metrics' | 'alerts'>;
 
 /** The endpoint that creates each kind of object: deferred rows are counted in the metrics under it when they settle. */
 const CREATED_AT: Record<DeferredKind, string> = {
@@ -158,7 +158,7 @@ export class Settler implements SettlerHandle {
         ? await this.deps.ledger.void(d.requestId, outcome, now)
         : await this.deps.ledger.settle(d.requestId, outcome, now);
       await this.deps.ledger.deferred.remove(d.id);
-      if (done !== false) this.counted(d, outcome);
+      this.counted(d, outcome, done);
       log.info(
         {
           requestId: d.requestId,
@@ -194,21 +194,31 @@ export class Settler implements SettlerHandle {
     const gone = { ...outcome, httpStatus: 404, usageSource: nothing ? ('none' as const) : ('estimated' as const) };
     const done = await (nothing ? ledger.void(d.requestId, gone, now) : ledger.settle(d.requestId, gone, now));
     await ledger.deferred.remove(d.id);
-    if (done !== false) this.counted(d, gone);
+    this.counted(d, gone, done);
     log.warn(
       { requestId: d.requestId, object: d.id, misses, tokens: gone.meteredTokens },
       'deferred object gone upstream; row settled by the interrupted policy',
     );
   }
 
-  /** Counts a settled or voided deferred row in the metrics, under the endpoint that created its object (threshold alerts are not fired for it). */
-  private counted(d: DeferredObject, outcome: Outcome): void {
-    this.deps.metrics?.finished(
-      { companyId: d.companyId, model: d.model },
-      CREATED_AT[d.kind],
-      outcome.httpStatus,
-      outcome,
-    );
+  /**
+   * After a deferred row was settled or voided (`done`: what the ledger answered; false: it was no
+   * longer held): counts it in the metrics under the endpoint that created its object and, when it
+   * charged something, checks the grants it debited for balance alerts and its subject for spikes.
+   * Quota threshold alerts are not checked (the quota limits of its admission are not kept).
+   */
+  private counted(d: DeferredObject, outcome: Outcome, done: Settled | boolean): void {
+    if (done === false) return;
+    const { metrics, alerts } = this.deps;
+    metrics?.finished({ companyId: d.companyId, model: d.model }, CREATED_AT[d.kind], outcome.httpStatus, outcome);
+    if (typeof done === 'object' && outcome.meteredTokens + outcome.costMicroUsd > 0)
+      alerts.afterSettle({
+        companyId: d.companyId,
+        subject: d.subject,
+        quotas: [],
+        settled: done,
+        tokens: outcome.meteredTokens,
+      });
   }
 
   /** Reschedules after a poll that did not settle: the wait doubles with each poll, up to the schedule's maximum. */

@@ -40,6 +40,7 @@ const req = (requestId: string, id: string): DeferredRequest => ({
   model: 'gpt-4o-mini',
   multiplier: 1.5,
   promptTokens: 10,
+  subject: 'key:acme-key',
 });
 const used = (tokens: number, id: string): Outcome => ({
   httpStatus: 200,
@@ -84,6 +85,7 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
         model: 'gpt-4o-mini',
         multiplier: 1.5,
         promptTokens: 10,
+        subject: 'key:acme-key',
         deferredAt: T0.toISOString(),
         nextPollAt: at(1000).toISOString(),
         polls: 0,

@@ -89,6 +89,7 @@ describe.each(ADAPTERS)('verify: overdrafts ($name)', (adapter) => {
         model: null,
         multiplier: 1,
         promptTokens: 10,
+        subject: 'key:acme-key',
       },
       NOW,
       NOW,

@@ -132,6 +132,8 @@ export interface DeferredRequest {
   multiplier: number;
   /** The prompt tokens counted at admission (what an object gone upstream is charged under `charge_prompt`). */
   promptTokens: number;
+  /** Whose usage it is, for spike alerts when it settles: `<company>/<user>` or `key:<key id>`. */
+  subject: string;
 }
 
 /** An upstream object whose held request the settler settles once it is final (see `DeferredStore`). */

@@ -1,7 +1,7 @@
 import type { DeferredObject, DeferredRequest, DeferredStore } from '../port.js';
 import type { Queryable } from './db.js';
 
-const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId", model, multiplier, prompt_tokens AS "promptTokens",
+const COLUMNS = `object_id AS id, kind, request_id AS "requestId", company_id AS "companyId", model, multiplier, prompt_tokens AS "promptTokens", subject,
                  deferred_at AS "deferredAt", next_poll_at AS "nextPollAt", polls, misses`;
 
 /**
@@ -22,8 +22,8 @@ export class PgDeferredStore implements DeferredStore {
 
   async defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, model, multiplier, prompt_tokens, deferred_at, next_poll_at)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
+      `INSERT INTO deferred_objects (object_id, kind, request_id, company_id, model, multiplier, prompt_tokens, subject, deferred_at, next_poll_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM requests WHERE id = $3 AND status = 'held')
        ON CONFLICT DO NOTHING`,
       [
         request.id,
@@ -33,6 +33,7 @@ export class PgDeferredStore implements DeferredStore {
         request.model,
         request.multiplier,
         request.promptTokens,
+        request.subject,
         now.toISOString(),
         firstPollAt.toISOString(),
       ],

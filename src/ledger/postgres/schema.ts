@@ -251,6 +251,7 @@ export const deferredObjects = pgTable(
     model: text('model'),
     multiplier: doublePrecision('multiplier').notNull().default(1),
     promptTokens: tokens('prompt_tokens').notNull().default(0),
+    subject: text('subject').notNull().default(''),
     deferredAt: instant('deferred_at').notNull(),
     nextPollAt: instant('next_poll_at').notNull(),
     polls: integer('polls').notNull().default(0),

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DeferredObject, DeferredRequest, DeferredStore } from '../port.js';
 import type { LedgerQueue } from './queue.js';
 
-const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS companyId, model, multiplier, prompt_tokens AS promptTokens, deferred_at AS deferredAt,
+const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS companyId, model, multiplier, prompt_tokens AS promptTokens, subject, deferred_at AS deferredAt,
                  next_poll_at AS nextPollAt, polls, misses`;
 
 /**
@@ -25,8 +25,8 @@ export class SqliteDeferredStore implements DeferredStore {
       heldRequest: sqlite.prepare("SELECT 1 FROM requests WHERE id = ? AND status = 'held'"),
       exists: sqlite.prepare('SELECT 1 FROM deferred_objects WHERE object_id = ?'),
       insert: sqlite.prepare(`INSERT OR IGNORE INTO deferred_objects
-        (object_id, kind, request_id, company_id, model, multiplier, prompt_tokens, deferred_at, next_poll_at)
-        VALUES (@id, @kind, @requestId, @companyId, @model, @multiplier, @promptTokens, @deferredAt, @nextPollAt)`),
+        (object_id, kind, request_id, company_id, model, multiplier, prompt_tokens, subject, deferred_at, next_poll_at)
+        VALUES (@id, @kind, @requestId, @companyId, @model, @multiplier, @promptTokens, @subject, @deferredAt, @nextPollAt)`),
       due: sqlite.prepare(`SELECT ${COLUMNS} FROM deferred_objects
         WHERE next_poll_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_poll_at LIMIT ?`),
       claim: sqlite.prepare('UPDATE deferred_objects SET claimed_until = ? WHERE object_id = ?'),

@@ -269,6 +269,8 @@ export const deferredObjects = sqliteTable(
     multiplier: real('multiplier').notNull().default(1),
     /** The prompt tokens counted at admission: what an object gone upstream is charged under `charge_prompt`. */
     promptTokens: integer('prompt_tokens').notNull().default(0),
+    /** Whose usage it is, for spike alerts: `<company>/<user>` or `key:<key id>`. */
+    subject: text('subject').notNull().default(''),
     deferredAt: text('deferred_at').notNull(),
     /** When the settler polls it next (ISO 8601 UTC). */
     nextPollAt: text('next_poll_at').notNull(),
