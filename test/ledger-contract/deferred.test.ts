@@ -124,6 +124,17 @@ describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
     expect((await ledger.deferred.claimDue(at(66_001), 1, 60_000)).map((d) => d.id)).toEqual(['resp_early']);
   });
 
+  it('a claim left by a stopped settler: SQLite recovery releases it at start; elsewhere it lapses with its lease', async () => {
+    await deferred('resp_a', 10);
+    expect((await ledger.deferred.claimDue(at(100), 10, 60_000)).map((d) => d.id)).toEqual(['resp_a']);
+    await ledger.recoverOpenHolds(at(200), 'charge_prompt', () => 1);
+    const again = (await ledger.deferred.claimDue(at(300), 10, 60_000)).map((d) => d.id);
+    expect(again).toEqual(adapter.name === 'sqlite' ? ['resp_a'] : []);
+    expect((await ledger.deferred.claimDue(at(60_101), 10, 60_000)).map((d) => d.id)).toEqual(
+      adapter.name === 'sqlite' ? [] : ['resp_a'],
+    );
+  });
+
   it('two settlers claiming at once never get the same object', async () => {
     for (let i = 0; i < 20; i++) await deferred(`resp_${i}`, 10);
     const [a, b] = await Promise.all([

@@ -13,7 +13,7 @@ const COLUMNS = `object_id AS id, kind, request_id AS requestId, company_id AS c
  */
 export class SqliteDeferredStore implements DeferredStore {
   private readonly s: Record<
-    'heldRequest' | 'exists' | 'insert' | 'due' | 'claim' | 'reschedule' | 'nudge' | 'remove' | 'list',
+    'heldRequest' | 'exists' | 'insert' | 'unclaim' | 'due' | 'claim' | 'reschedule' | 'nudge' | 'remove' | 'list',
     Database.Statement
   >;
 
@@ -37,6 +37,7 @@ export class SqliteDeferredStore implements DeferredStore {
         'UPDATE deferred_objects SET next_poll_at = ? WHERE object_id = ? AND next_poll_at > ? AND claimed_until IS NULL',
       ),
       remove: sqlite.prepare('DELETE FROM deferred_objects WHERE object_id = ?'),
+      unclaim: sqlite.prepare('UPDATE deferred_objects SET claimed_until = NULL WHERE claimed_until IS NOT NULL'),
       list: sqlite.prepare(`SELECT ${COLUMNS} FROM deferred_objects ORDER BY next_poll_at, object_id`),
     };
   }
@@ -77,6 +78,15 @@ export class SqliteDeferredStore implements DeferredStore {
     return this.queue.run(() => {
       this.s.remove.run(id);
     });
+  }
+
+  /**
+   * Ends every claim, synchronously (inside recovery's transaction): one process writes a SQLite
+   * ledger, so at start every claim is a dead process's, and its objects are due again at once
+   * instead of after their lease.
+   */
+  releaseClaims(): void {
+    this.s.unclaim.run();
   }
 
   list(): Promise<DeferredObject[]> {

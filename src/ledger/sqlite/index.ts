@@ -80,7 +80,10 @@ export class SqliteLedger implements Ledger {
 
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     this.queue.flush();
-    return this.book.transaction(() => this.book.recoverOpenHolds(now, policy, priceOf));
+    return this.book.transaction(() => {
+      this.deferred.releaseClaims();
+      return this.book.recoverOpenHolds(now, policy, priceOf);
+    });
   }
 
   /** Runs synchronously before resolving (see `syncGrants`), so a config swap after it races no admission. */
