@@ -7,6 +7,7 @@ import type { RateLimits } from './limits/rate-limiter.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Upstream } from './proxy/upstream.js';
+import type { SettlerHandle } from './settlement/kinds.js';
 
 /** The parts of the runtime built from a config, swapped together by a config reload (`Runtime.apply`). */
 export interface RuntimeParts {
@@ -35,6 +36,8 @@ export interface Runtime {
   log: Logger;
   /** Prometheus metrics; absent in runtimes built without them (some tests). */
   metrics?: Metrics;
+  /** The settler of deferred work (src/settlement/); absent in runtimes built without it (some tests). */
+  settler?: SettlerHandle;
   /**
    * Swaps in the parts built from a new config, in one synchronous step: a request sees the old
    * parts or the new ones, never a mix.

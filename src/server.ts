@@ -18,6 +18,8 @@ import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
 import { attachRealtime } from './realtime/upgrade.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { Settler } from './settlement/settler.js';
+import { upstreamReader } from './settlement/upstream-reader.js';
 
 /** Options for `startServer`; everything but the config has a production default. */
 export interface ServerOptions {
@@ -41,7 +43,7 @@ export interface RunningServer {
   runtime: Runtime;
   /**
    * Stops accepting connections, lets in-flight responses finish for up to `graceMs` (default
-   * 10,000 ms) before cutting the connections left, then closes the upstream pool and the ledger.
+   * 10,000 ms) before cutting the connections left, then stops the settler and closes the upstream pool and the ledger.
    */
   close(graceMs?: number): Promise<void>;
   /**
@@ -51,6 +53,8 @@ export interface RunningServer {
   reload(): Promise<ReloadResult>;
   /** The reloader, when started with `configFile`: it emits `reload` with every result. */
   reloader?: ConfigReloader;
+  /** The settler of deferred work (background responses, batches…), running until `close`. */
+  settler: Settler;
 }
 
 /**
@@ -131,6 +135,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       })
     : undefined;
   if (reloader && opts.watchConfig) reloader.watch();
+  const settler = new Settler(runtime, upstreamReader(upstream));
+  runtime.settler = settler;
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {
@@ -138,6 +144,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     s.listen(config.listen.port, config.listen.host, () => resolve(s));
   });
   const realtime = attachRealtime(server, runtime);
+  settler.start();
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info(
@@ -155,6 +162,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     url: `http://${host}:${port}`,
     runtime,
     reloader,
+    settler,
     reload: () =>
       reloader
         ? reloader.reload()
@@ -171,6 +179,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
       await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
+      await settler.stop();
       await upstream.close();
       await runtime.alerts.close();
       await ledger.close();

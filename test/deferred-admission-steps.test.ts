@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { autoEpochs, epochsOf, trainingPrice } from '../src/proxy/deferred/fine-tuning.js';
+import { autoEpochs, epochsOf } from '../src/proxy/deferred/fine-tuning.js';
+import { trainingPrice } from '../src/pricing/training.js';
 import { videoRequest } from '../src/proxy/deferred/video.js';
 
 /** The pure steps of the deferred admissions (proxy/deferred/): epochs, training prices, video fields. */

@@ -225,53 +225,37 @@ describe('free and pass-through endpoints', () => {
   });
 });
 
-describe('responses and batches are billed once per object', () => {
-  it('a background response is billed when first seen completed, and never again', async () => {
+describe('responses and batches: retrievals and cancels bill nothing', () => {
+  it('a background response is deferred to the settler; retrieving or cancelling it bills nothing', async () => {
     const created = await client.responses.create(
       { model: 'gpt-4o-mini', input: 'Write a haiku', background: true } as never,
       opts('responses-background'),
     );
     expect(created).toMatchObject({ id: 'resp_bg1', status: 'queued' });
     await settled();
-    expect(last()).toMatchObject({ status: 'settled', cost_micro_usd: 0, error_code: 'billed_on_completion' });
-
-    await client.responses.retrieve('resp_bg1', {}, opts('responses-retrieve-completed'));
-    await settled();
-    // 20 input at $0.15/1M + 17 output at $0.60/1M = 13.2 → 13 micro-USD
-    expect(last()).toMatchObject({
-      endpoint: '/v1/responses/:id',
-      usage_source: 'upstream',
-      total_tokens: 37,
-      metered_tokens: 37,
-      cost_micro_usd: 13,
-      requested_model: 'gpt-4o-mini-2024-07-18',
-    });
+    // Its row keeps its hold until the settler sees the response final (test/background.test.ts).
+    expect(last()).toMatchObject({ endpoint: '/v1/responses', status: 'held' });
+    expect(tollgate.query("SELECT kind FROM deferred_objects WHERE object_id = 'resp_bg1'")).toEqual([
+      { kind: 'response' },
+    ]);
 
     await client.responses.retrieve('resp_bg1', {}, opts('responses-retrieve-completed'));
     await client.responses.cancel('resp_bg1', opts('responses-cancel-completed'));
     await settled();
-    const charged = tollgate.query(
-      "SELECT COUNT(*) AS n, SUM(cost_micro_usd) AS cost FROM requests WHERE endpoint LIKE '/v1/responses/:id%' AND cost_micro_usd > 0",
-    );
-    expect(charged).toEqual([{ n: 1, cost: 13 }]);
-    expect(tollgate.query("SELECT object_id, kind FROM billed_objects WHERE object_id = 'resp_bg1'")).toEqual([
-      { object_id: 'resp_bg1', kind: 'response' },
+    expect(
+      tollgate.query(
+        "SELECT status, usage_source, metered_tokens, cost_micro_usd FROM requests WHERE endpoint LIKE '/v1/responses/:id%' ORDER BY rowid",
+      ),
+    ).toEqual([
+      { status: 'settled', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0 },
+      { status: 'settled', usage_source: 'none', metered_tokens: 0, cost_micro_usd: 0 },
     ]);
-    expect(last()).toMatchObject({ error_code: 'already_billed', cost_micro_usd: 0 });
   });
 
-  it('a completed batch is billed once, at the batch discount', async () => {
-    await client.batches.retrieve('batch_1', opts('batch-completed'));
+  it('retrieving a completed batch bills nothing', async () => {
     await client.batches.retrieve('batch_1', opts('batch-completed'));
     await settled();
-    const rows = tollgate.query(
-      "SELECT cost_micro_usd, metered_tokens, error_code FROM requests WHERE endpoint = '/v1/batches/:id' ORDER BY created_at, rowid",
-    );
-    // (1000 × $0.15 + 500 × $0.60) / 1M × 50% = 225 micro-USD
-    expect(rows).toEqual([
-      { cost_micro_usd: 225, metered_tokens: 1500, error_code: null },
-      { cost_micro_usd: 0, metered_tokens: 0, error_code: 'already_billed' },
-    ]);
+    expect(last()).toMatchObject({ endpoint: '/v1/batches/:id', cost_micro_usd: 0, metered_tokens: 0 });
   });
 });
 

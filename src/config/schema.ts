@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { realtimeSchema } from '../realtime/config.js';
+import { settlementSchema } from '../settlement/config.js';
 import {
   identifier,
   tokens,
@@ -191,6 +192,8 @@ export const configSchema = z
     operators: z.array(operatorSchema).default([]),
     /** Realtime sessions (`/v1/realtime` over WebSocket): see `realtimeSchema` in src/realtime/config.ts. */
     realtime: realtimeSchema,
+    /** Deferred settlement (background responses, batches…): see `settlementSchema` in src/settlement/config.ts. */
+    settlement: settlementSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z
       .object({ requireAuth: z.boolean().default(false) })

@@ -2,6 +2,7 @@ import type { LedgerReader } from './port/reader.js';
 import type {
   AlertStore,
   BucketStore,
+  DeferredStore,
   FileEstimateStore,
   ObjectStore,
   QuotaRequestStore,
@@ -42,6 +43,8 @@ export interface Ledger extends LedgerWriter {
   readonly objects: ObjectStore;
   /** Estimates of batch input and training files uploaded through tollgate (src/files/). */
   readonly fileEstimates: FileEstimateStore;
+  /** Held requests waiting for upstream work that finishes later (src/settlement/). */
+  readonly deferred: DeferredStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

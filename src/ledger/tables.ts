@@ -15,4 +15,5 @@ export const LEDGER_TABLES = [
   'quota_requests',
   'objects',
   'file_estimates',
+  'deferred_objects',
 ] as const;

@@ -10,6 +10,8 @@ export interface StreamMetered extends Metered {
   errorCode?: string;
   /** The id of the object the stream is about (a Responses object), for billing it once. */
   objectId?: string;
+  /** The Responses object said `"background": true`: it runs on upstream whether or not the stream is read to its end. */
+  background?: boolean;
 }
 
 /** Meters an SSE response event by event. */
@@ -131,6 +133,8 @@ export function responsesStreamMeter(): StreamMeter {
       if (!response || typeof response !== 'object') return;
       if (typeof response.model === 'string') out.model = response.model;
       if (typeof response.id === 'string') out.objectId = response.id;
+      if (typeof response.status === 'string') out.objectStatus = response.status;
+      if (response.background === true) out.background = true;
       if (typeof response.service_tier === 'string') out.serviceTier = response.service_tier;
       if (TERMINAL.has(type)) {
         out.usage = parseUsage(response.usage) ?? out.usage;

@@ -107,8 +107,10 @@ export interface Metered {
   serviceTier?: string;
   /** Built-in tool calls in a Responses object's `output` (billed per call, see src/pricing/tool-fees.ts). */
   toolCalls?: ToolCalls;
-  /** The id of a Responses object or batch the body is (`object` = `response` / `batch`). */
+  /** The id of the upstream object the body is, when it is one of `OBJECT_KINDS` (a response, batch, fine-tuning job, video). */
   objectId?: string;
+  /** That object's `object` name (`response`, `batch`, `fine_tuning.job`, `video`). */
+  objectKind?: string;
   /** Its `status` (`completed`, `queued`, `in_progress`, …). */
   objectStatus?: string;
   /** How many items `data` holds (images returned). */
@@ -116,6 +118,9 @@ export interface Metered {
   /** Seconds of audio a transcription or translation reports (`verbose_json`'s `duration`). */
   duration?: number;
 }
+
+/** The `object` names of upstream work billed once per id, whose `id` and `status` metering reads (openai-openapi; `DeferredKind`). */
+const OBJECT_KINDS: ReadonlySet<string> = new Set(['response', 'batch', 'fine_tuning.job', 'video']);
 
 /**
  * Reads usage, model and the facts billing needs from a complete JSON response body (any endpoint
@@ -134,7 +139,10 @@ export function meterJsonBody(text: string, output: OutputModality = 'text'): Me
     usage: parseUsage(body.usage, output),
     model: typeof body.model === 'string' ? body.model : undefined,
   };
-  if ((body.object === 'response' || body.object === 'batch') && typeof body.id === 'string') out.objectId = body.id;
+  if (typeof body.object === 'string' && OBJECT_KINDS.has(body.object) && typeof body.id === 'string') {
+    out.objectId = body.id;
+    out.objectKind = body.object;
+  }
   if (typeof body.status === 'string') out.objectStatus = body.status;
   if (Array.isArray(body.data)) out.dataCount = body.data.length;
   if (typeof body.duration === 'number' && body.duration >= 0) out.duration = body.duration;

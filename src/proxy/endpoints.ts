@@ -18,10 +18,11 @@ import type { DeferredKind } from '../settlement/kinds.js';
  * - `multipart`: an upload (audio, image edits) streamed through unbuffered; its model and file size
  *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
  * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
- *   estimate and bills the object's usage the first time it is seen final, once per object id.
+ *   estimate and bills nothing: it nudges the settler, which bills the object once it is final.
  *
- * Creations of work finishing later (`defers`: a batch, a fine-tuning job, a video) are admitted by
- * proxy/deferred/ on what they can cost and settled when the object is final (src/settlement/).
+ * Creations of work finishing later (`defers`: a background response, a batch, a fine-tuning job,
+ * a video) are admitted on what they can cost (batches, jobs and videos by proxy/deferred/) and
+ * settled when the object is final (src/settlement/).
  */
 export interface Endpoint {
   /** Path pattern; `:id` matches one path segment. */
@@ -38,9 +39,13 @@ export interface Endpoint {
   streamMeter?: (hideUsage: boolean) => StreamMeter;
   /** Free of charge (moderations): recorded, never billed. */
   free?: boolean;
-  /** The object billed once per id: the Responses object, or a batch. */
-  billsObject?: 'response' | 'batch';
-  /** The answer names upstream work finishing later: the row stays held until that object is final (src/settlement/kinds.ts). */
+  /** The object billed once per id: the Responses object, a batch, a fine-tuning job, a video. */
+  billsObject?: DeferredKind;
+  /**
+   * The request starts upstream work of this kind that may finish later: when the answer names an
+   * object still pending (`PENDING_STATUSES`), the row keeps its hold and the settler settles it
+   * (src/settlement/). Retrievals and cancels (`body: 'object'`) only nudge the settler.
+   */
   defers?: DeferredKind;
 }
 
@@ -71,6 +76,7 @@ const ENDPOINTS: Endpoint[] = [
     ceilingParam: 'max_output_tokens',
     streamMeter: responsesStreamMeter,
     billsObject: 'response',
+    defers: 'response',
   },
   {
     path: '/v1/responses/:id',

@@ -5,7 +5,9 @@ import type { StreamMetered } from '../metering/stream-meter.js';
 import { countTokens } from '../metering/tokenizer.js';
 import { NO_TOKENS, type Metered, type Usage } from '../metering/usage.js';
 import { costNanoUsd, nanoToMicro, tierPrice, type Priced } from '../pricing/price.js';
-import { toolFeesNano } from '../pricing/tool-fees.js';
+import type { ToolCalls } from '../metering/tool-calls.js';
+import { toolFeesNano, type ToolPlan } from '../pricing/tool-fees.js';
+import { PENDING_STATUSES, type DeferredKind } from '../settlement/kinds.js';
 import type { Admitted } from './admission.js';
 import { imageToolPrice, type PriceLookup } from './worst-case.js';
 
@@ -30,39 +32,60 @@ export interface Observed {
   upstreamRequestId?: string;
 }
 
-/** What to write on the row: settle with this outcome, or void it. */
-export type Decision = { settle: Outcome } | { void: Outcome };
+/**
+ * What to write on the row: settle with this outcome, or void it, or defer it (keep its hold until
+ * the upstream object `defer` names is final; `outcome` is written should the deferral fail).
+ * `nudge` names a pending object the answer showed (a retrieve or cancel): the settler polls it now.
+ */
+export type Decision =
+  | { settle: Outcome; nudge?: string }
+  | { void: Outcome }
+  | { defer: { id: string; kind: DeferredKind }; outcome: Outcome };
 
 /** Audio bitrate assumed to estimate a transcription's length from its upload when the upstream reports none (128 kbps MP3). */
 const ASSUMED_AUDIO_BITS_PER_SECOND = 128_000;
-/** Responses statuses after which the object's usage is final (openai-openapi, Response.status). */
-const FINAL_RESPONSE = new Set(['completed', 'incomplete', 'failed', 'cancelled']);
+
+/** What a usage costs at a price: the service tier it ran at, built-in tool calls, and whether the request succeeded (fees only then). */
+export interface CostInputs {
+  tier?: string;
+  plan?: ToolPlan;
+  toolCalls?: ToolCalls;
+  ok: boolean;
+}
 
 /**
- * A row's exact cost (nano-USD) and the price version it used: the usage at the price of the
- * `service_tier` the upstream reported (else the one the request asked for), plus the fees of the
- * built-in tool calls the response reported, when the request succeeded. A tier other than the
- * standard one is named in the version (`gpt-5@2025-08-07/priority`).
+ * A usage's exact cost (nano-USD) and the price version it used: the usage at the price of the
+ * service tier `tier` (the one the upstream reported, else the one the request asked for), plus the
+ * fees of the built-in tool calls reported, when the request succeeded. A tier other than the
+ * standard one is named in the version (`gpt-5@2025-08-07/priority`). Used for live rows and by the
+ * settler for deferred ones.
  */
-function rowCost(
+export function costOfUsage(
   priceOf: PriceLookup,
-  a: Admitted,
-  seen: Observed,
   model: string,
   usage: Usage,
   priced: Priced,
+  c: CostInputs,
 ): { nano: number; version: string; errorCode?: string } {
-  const tier = seen.metered.serviceTier ?? a.beyond?.serviceTier;
-  const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
-  const plan = a.beyond?.toolPlan;
-  const fees = ok ? toolFeesNano(model, plan, seen.metered.toolCalls, imageToolPrice(priceOf, plan)) : 0;
-  const { unpriced } = tierPrice(priced.price, tier);
-  const version = tier === 'flex' || (tier === 'priority' && !unpriced) ? `${priced.version}/${tier}` : priced.version;
+  const fees = c.ok ? toolFeesNano(model, c.plan, c.toolCalls, imageToolPrice(priceOf, c.plan)) : 0;
+  const { unpriced } = tierPrice(priced.price, c.tier);
+  const version =
+    c.tier === 'flex' || (c.tier === 'priority' && !unpriced) ? `${priced.version}/${c.tier}` : priced.version;
   return {
-    nano: costNanoUsd(usage, priced.price, tier, fees),
+    nano: costNanoUsd(usage, priced.price, c.tier, fees),
     version,
     errorCode: unpriced ? 'service_tier_not_priced' : undefined,
   };
+}
+
+/** A live row's cost: `costOfUsage` with what the request asked for and the relay observed. */
+function rowCost(priceOf: PriceLookup, a: Admitted, seen: Observed, model: string, usage: Usage, priced: Priced) {
+  return costOfUsage(priceOf, model, usage, priced, {
+    tier: seen.metered.serviceTier ?? a.beyond?.serviceTier,
+    plan: a.beyond?.toolPlan,
+    toolCalls: seen.metered.toolCalls,
+    ok: seen.httpStatus >= 200 && seen.httpStatus < 400,
+  });
 }
 
 /** Waits for an upload's summary; the body has been sent when the response has ended, so this is quick. */
@@ -86,11 +109,13 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
  * 3. an upload without usage that succeeded → whisper seconds from the response's `duration`
  *    (`computed`), else from the upload's size at 128 kbps (`estimated`); DALL·E edits and
  *    variations by images returned (`computed`);
- * 4. a Responses object not yet final (a background response) → nothing now; it is billed when a
- *    later retrieve, stream or cancel sees it final, once per response id;
+ * 4. an answer naming upstream work still pending (`endpoint.defers`: a background response
+ *    `queued` or `in_progress`, a background stream cut before its end) → deferred: the row keeps
+ *    its hold and the settler bills the object's final usage, once per object id;
  * 5. any other success without usage (a stream cut by the client or the upstream) → the counted
  *    prompt plus the tokens of the text seen (`estimated`);
  * 6. an error status without usage → void, with the upstream's error code.
+ * Retrievals and cancels (`a.held` false) bill nothing: they nudge the settler (see `Decision`).
  * A feature rate multiplies the metered tokens, never the cost. `priceOf` prices a model found
  * only after admission (an upload's form, the response), at the instant of settling.
  */
@@ -139,15 +164,18 @@ export function decide(
   const objectId = m.objectId;
   const billed = objectKind && objectId ? { billedObject: { id: objectId, kind: objectKind } } : {};
 
-  if (!a.held) {
-    // A retrieve or cancel: bill the object's usage once it is final, once per id.
-    const final =
-      objectKind === 'batch'
-        ? m.objectStatus === 'completed'
-        : FINAL_RESPONSE.has(m.objectStatus ?? '') || (m.usage !== undefined && a.stream);
-    if (ok && m.usage && final && objectId)
-      return charge(objectKind === 'batch' ? { ...m.usage, batch: true } : m.usage, 'upstream', billed);
-    return { settle: nothing };
+  // A retrieve or cancel: recorded unbilled; the settler bills the object once final, once per id.
+  if (!a.held) return ok && objectId ? { settle: nothing, nudge: objectId } : { settle: nothing };
+  // Upstream work still pending: a JSON answer naming a queued object, a stream that ended with it
+  // still running, or a background stream cut before its end (the work goes on upstream). A
+  // foreground stream cut early is not: the upstream stops with it, and it is estimated below. A
+  // pending object's usage is not final (a new batch reports all-zero usage), so it is not charged.
+  const kind = endpoint.defers;
+  if (kind && objectId) {
+    const pending = ok && m.objectStatus !== undefined && PENDING_STATUSES[kind].has(m.objectStatus);
+    const cutBackground = a.stream && m.background === true && seen.ending !== 'complete';
+    if (pending && (!a.stream || cutBackground || seen.ending === 'complete'))
+      return { defer: { id: objectId, kind }, outcome: { ...nothing, errorCode: 'already_deferred' } };
   }
   if (m.usage) return charge(m.usage, 'upstream', billed);
   if (ok && a.estimate?.units && seen.ending === 'complete') {
@@ -165,9 +193,6 @@ export function decide(
       { ...NO_TOKENS, seconds: Math.ceil((upload.fileBytes * 8) / ASSUMED_AUDIO_BITS_PER_SECOND) },
       'estimated',
     );
-  }
-  if (ok && objectKind === 'response' && m.objectStatus && !FINAL_RESPONSE.has(m.objectStatus)) {
-    return { settle: { ...nothing, errorCode: 'billed_on_completion' } };
   }
   if (ok && model) {
     const prompt = a.estimate?.promptTokens ?? 0;

@@ -1,3 +1,4 @@
+import type { ToolCalls } from '../metering/tool-calls.js';
 import type { Usage } from '../metering/usage.js';
 
 /**
@@ -11,6 +12,18 @@ import type { Usage } from '../metering/usage.js';
  * final, then settles the row from the object's final usage, once per object id.
  */
 export type DeferredKind = 'response' | 'batch' | 'fine_tuning.job' | 'video';
+
+/**
+ * The statuses in which each kind of object is still running upstream (openai/openai-openapi:
+ * Response.status, Batch.status, FineTuningJob.status, VideoResource.status). A creating request
+ * whose answer names an object in one of these is deferred; any other status is final.
+ */
+export const PENDING_STATUSES: Record<DeferredKind, ReadonlySet<string>> = {
+  response: new Set(['queued', 'in_progress']),
+  batch: new Set(['validating', 'in_progress', 'finalizing', 'cancelling']),
+  'fine_tuning.job': new Set(['validating_files', 'queued', 'running']),
+  video: new Set(['queued', 'in_progress']),
+};
 
 /** How the settler reaches the upstream: a GET with tollgate's own credentials. */
 export interface UpstreamReader {
@@ -39,6 +52,10 @@ export interface FinalCharge {
   usageSource: 'upstream' | 'computed';
   /** Recorded on the row (for example the upstream's error code of a failed job). */
   errorCode?: string;
+  /** The `service_tier` the object reports it ran at (priced as for a live request). */
+  serviceTier?: string;
+  /** Built-in tool calls the object reports (a Responses object's `output`), billed per call. */
+  toolCalls?: ToolCalls;
 }
 
 /** A retrieved object read by its kind's handler: not final yet, or final with its charge. */
@@ -60,4 +77,12 @@ export interface DeferredHandler {
   read(object: Record<string, unknown>, upstream: UpstreamReader): Promise<ObjectState>;
   /** Poll schedule: the first poll `firstMs` after the object was deferred, doubling up to `maxMs` between polls. */
   schedule: { firstMs: number; maxMs: number };
+}
+
+/** What the request path asks of the running settler (src/settlement/settler.ts). */
+export interface SettlerHandle {
+  /** Polls object `id` now if it is pending (a client retrieved or cancelled it); never throws. */
+  nudge(id: string): void;
+  /** When an object of `kind` deferred at `now` is first polled (its schedule, or the config's `settlement.firstPollMs`). */
+  firstPollAt(kind: DeferredKind, now: Date): Date;
 }

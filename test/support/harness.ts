@@ -37,7 +37,10 @@ export interface Tollgate {
   client(key?: string, opts?: { maxRetries?: number; fetch?: typeof fetch }): OpenAI;
   /** All request rows, oldest first. */
   rows(): Row[];
-  /** Waits until no row is `held` (an upload's row settles once its form has been read); fails after 5 s. */
+  /**
+   * Waits until no row is `held` (an upload's row settles once its form has been read) but those
+   * deferred on upstream work (the settler's); fails after 5 s.
+   */
   settled(): Promise<void>;
   /** Runs a read query on the ledger file through a separate connection. */
   query(sql: string, ...params: unknown[]): Row[];
@@ -69,6 +72,10 @@ export interface TollgateOptions {
   prices?: Record<string, unknown>;
   /** The config's `realtime` section. */
   realtime?: Record<string, unknown>;
+  /** The config's `settlement` section (the settler's poll schedule). */
+  settlement?: Record<string, unknown>;
+  /** An existing ledger file to open (kept at `close`), e.g. to start tollgate again on it; default a fresh one. */
+  ledgerPath?: string;
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -90,7 +97,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { baseUrl: opts.upstreamUrl },
-    ledger: { path: join(dir, 'ledger.db') },
+    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db') },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
     objects: opts.objects,
@@ -98,6 +105,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
     companies,
     prices: { ...TEST_PRICES, ...opts.prices },
     realtime: opts.realtime,
+    settlement: opts.settlement,
   });
   const server = await startServer(config, {
     upstreamKey: UPSTREAM_KEY,
@@ -115,7 +123,9 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
       new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: o.maxRetries ?? 0, fetch: o.fetch }),
     rows: () => reader.prepare('SELECT * FROM requests ORDER BY created_at, rowid').all() as Row[],
     async settled() {
-      const held = reader.prepare("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'");
+      const held = reader.prepare(
+        "SELECT COUNT(*) AS n FROM requests WHERE status = 'held' AND id NOT IN (SELECT request_id FROM deferred_objects)",
+      );
       await waitUntil(() => (held.get() as { n: number }).n === 0, { what: 'every ledger row settled' });
     },
     query: (sql, ...params) => reader.prepare(sql).all(...params) as Row[],

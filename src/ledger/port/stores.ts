@@ -1,4 +1,6 @@
-/** The ledger port's small stores: quota requests, alerts, shared rate-limit buckets, object owners (see ../port.ts). */
+import type { DeferredKind } from '../../settlement/kinds.js';
+
+/** The ledger port's small stores: quota requests, alerts, shared rate-limit buckets, object owners, deferred objects (see ../port.ts). */
 
 /** A quota-increase request filed by a user (or a key). */
 export interface QuotaRequestRecord {
@@ -182,4 +184,64 @@ export interface FileEstimateStore {
   record(estimate: FileEstimate): Promise<void>;
   /** The estimate recorded for `fileId`, or undefined when tollgate never read that file. */
   get(fileId: string): Promise<FileEstimate | undefined>;
+}
+
+/** A held request to defer on an upstream object (see `DeferredStore.defer`). */
+export interface DeferredRequest {
+  /** The upstream's id (`resp_…`, `batch_…`). */
+  id: string;
+  kind: DeferredKind;
+  /** The held request whose hold covers the object. */
+  requestId: string;
+  companyId: string;
+  /** The model to price the final usage at (the request's), or null when the object names it. */
+  model: string | null;
+  /** The feature rate's multiplier on metered tokens (1 without one). */
+  multiplier: number;
+  /** The prompt tokens counted at admission (what an object gone upstream is charged under `charge_prompt`). */
+  promptTokens: number;
+  /** Whose usage it is, for spike alerts when it settles: `<company>/<user>` or `key:<key id>`. */
+  subject: string;
+}
+
+/** An upstream object whose held request the settler settles once it is final (see `DeferredStore`). */
+export interface DeferredObject extends DeferredRequest {
+  /** ISO 8601 UTC. */
+  deferredAt: string;
+  /** ISO 8601 UTC: when the object is due for its next poll. */
+  nextPollAt: string;
+  /** Polls made so far (not counting one in progress). */
+  polls: number;
+  /** Consecutive polls the upstream answered 404. */
+  misses: number;
+}
+
+/**
+ * Deferred settlement (src/settlement/): held requests whose upstream work finishes later. The
+ * request's row stays `held` (its hold stays) until the settler settles or voids it through the
+ * ledger's `settle`/`void` (which change nothing on a row no longer held, so nothing is billed
+ * twice) and then `remove`s the object. Crash recovery (`recoverOpenHolds`) leaves deferred rows
+ * alone: they belong to the settler, not to a process. Every call resolves once durable.
+ */
+export interface DeferredStore {
+  /**
+   * Defers the held request `request.requestId` on upstream object `request.id`, first due at `firstPollAt`.
+   * Resolves false (and writes nothing) when the request is not `held` or the object or the
+   * request is already deferred.
+   */
+  defer(request: DeferredRequest, firstPollAt: Date, now: Date): Promise<boolean>;
+  /**
+   * Claims up to `limit` objects due at `now` (earliest first) that no live claim holds, each for
+   * `leaseMs`: across every process sharing the store, an object is claimed by one settler at a
+   * time, and a claim whose holder died lapses after `leaseMs`.
+   */
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<DeferredObject[]>;
+  /** After a poll that found the object not final: counts the poll, sets `misses` and the next poll, ends the claim. */
+  reschedule(id: string, nextPollAt: Date, misses: number): Promise<void>;
+  /** Makes a pending object due at `now` (a client saw it, perhaps final); resolves false when it is not pending. */
+  nudge(id: string, now: Date): Promise<boolean>;
+  /** Forgets the object (its request was settled or voided). */
+  remove(id: string): Promise<void>;
+  /** The pending objects, earliest due first. */
+  list(): Promise<DeferredObject[]>;
 }

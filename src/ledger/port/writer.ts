@@ -1,3 +1,4 @@
+import type { DeferredKind } from '../../settlement/kinds.js';
 import type { ToolCalls } from '../../metering/tool-calls.js';
 import type { Usage } from '../../metering/usage.js';
 import type { GrantState } from '../allocate.js';
@@ -86,8 +87,8 @@ export type AdmitResult =
   | { ok: false; reason: 'balance'; availableTokens: number }
   | { ok: false; reason: 'quota'; quota: QuotaCheck; availableTokens: number };
 
-/** The kinds of upstream object billed once per id. */
-export type BilledObjectKind = 'response' | 'batch';
+/** The kinds of upstream object billed once per id (the kinds of deferred work). */
+export type BilledObjectKind = DeferredKind;
 
 /** What the proxy learned by the end of a request, written on its row by `settle` or `void`. */
 export interface Outcome {
@@ -232,7 +233,7 @@ export interface LedgerWriter {
    * Crash recovery, run at start before serving: every row still `held` by a process that is gone is
    * marked `interrupted` and its hold released; with `charge_prompt` it is billed its counted prompt
    * (usage source `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it
-   * resolved. Rows record the instance (process) that holds them: a single-writer store (SQLite)
+   * resolved. Rows deferred on upstream work (`DeferredStore`) are left held: the settler settles them. Rows record the instance (process) that holds them: a single-writer store (SQLite)
    * treats every held row as gone; a shared store resolves only rows of instances whose heartbeat
    * lapsed (or that stopped), never those of live replicas, and from then on keeps doing so, with
    * the same policy, for instances that die while it serves — each row exactly once.

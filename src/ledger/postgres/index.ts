@@ -29,6 +29,7 @@ import {
 } from './instances.js';
 import { Lanes } from './lanes.js';
 import { PgFileEstimates } from './file-estimates.js';
+import { PgDeferredStore } from './deferred.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgSpikes } from './spikes.js';
@@ -63,6 +64,7 @@ export class PgLedger implements Ledger {
   readonly alerts: PgAlerts;
   readonly objects: PgObjectStore;
   readonly fileEstimates: PgFileEstimates;
+  readonly deferred: PgDeferredStore;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
@@ -95,6 +97,7 @@ export class PgLedger implements Ledger {
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
     this.fileEstimates = new PgFileEstimates(queries);
+    this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
   }

@@ -37,7 +37,7 @@ export async function stop(pool: pg.Pool, id: string): Promise<void> {
 /**
  * The held rows whose instance is gone: no instance recorded (copied rows), an instance that is
  * unknown, stopped, or whose heartbeat is older than `lapseMs`; and, when `includeSelf`, this
- * instance's own rows (recovery at start). Marks the lapsed instances stopped on the way.
+ * instance's own rows (recovery at start); never rows deferred on upstream work (the settler's). Marks the lapsed instances stopped on the way.
  */
 export async function orphanedHolds(
   pool: pg.Pool,
@@ -52,7 +52,8 @@ export async function orphanedHolds(
   const { rows } = await pool.query<{ id: string; requestedModel: string | null; estimatedPromptTokens: number }>(
     `SELECT r.id, r.requested_model AS "requestedModel", r.estimated_prompt_tokens AS "estimatedPromptTokens"
      FROM requests r LEFT JOIN instances i ON i.id = r.instance_id
-     WHERE r.status = 'held' AND (r.instance_id IS NULL OR i.id IS NULL OR i.stopped_at IS NOT NULL OR ($2 AND r.instance_id = $1))
+     WHERE r.status = 'held' AND NOT EXISTS (SELECT 1 FROM deferred_objects d WHERE d.request_id = r.id)
+       AND (r.instance_id IS NULL OR i.id IS NULL OR i.stopped_at IS NOT NULL OR ($2 AND r.instance_id = $1))
      ORDER BY r.created_at, r.seq`,
     [self, includeSelf],
   );

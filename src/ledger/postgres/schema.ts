@@ -209,7 +209,7 @@ export const quotaRequests = pgTable('quota_requests', {
 
 export const billedObjects = pgTable('billed_objects', {
   objectId: text('object_id').primaryKey(),
-  kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
+  kind: text('kind', { enum: ['response', 'batch', 'fine_tuning.job', 'video'] }).notNull(),
   requestId: text('request_id').notNull(),
   billedAt: instant('billed_at').notNull(),
 });
@@ -264,3 +264,28 @@ export const fileEstimates = pgTable('file_estimates', {
   /** JSON: [{"model","lines","promptTokens","maxTokens"}] (tokens). */
   models: text('models').notNull(),
 });
+
+/**
+ * Upstream work that finishes later, kept `held` until the settler settles it (see the SQLite
+ * schema's `deferred_objects`). `claimed_until` is a replica's lease on a poll: a replica that dies
+ * mid-poll lets it lapse and another claims the object.
+ */
+export const deferredObjects = pgTable(
+  'deferred_objects',
+  {
+    objectId: text('object_id').primaryKey(),
+    kind: text('kind').notNull(),
+    requestId: text('request_id').notNull().unique(),
+    companyId: text('company_id').notNull(),
+    model: text('model'),
+    multiplier: doublePrecision('multiplier').notNull().default(1),
+    promptTokens: tokens('prompt_tokens').notNull().default(0),
+    subject: text('subject').notNull().default(''),
+    deferredAt: instant('deferred_at').notNull(),
+    nextPollAt: instant('next_poll_at').notNull(),
+    polls: integer('polls').notNull().default(0),
+    misses: integer('misses').notNull().default(0),
+    claimedUntil: instant('claimed_until'),
+  },
+  (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);

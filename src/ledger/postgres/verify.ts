@@ -78,16 +78,27 @@ const CHECKS: Check[] = [
   {
     name: 'overdraft_within_estimate_error',
     severity: 'error',
-    detail: "a debit overdrew a grant by more than the request's use beyond its hold",
-    sql: `SELECT d.request_id || '/' || d.grant_id, 'overdraft=' || d.overdraft || ' ' || d.unit
+    detail: "a request's debits overdrew its grants by more than its charge beyond its hold (per unit)",
+    sql: `SELECT r.id, 'overdraft=' || SUM(d.overdraft) || ' ' || d.unit
+          FROM debits d JOIN requests r ON r.id = d.request_id GROUP BY r.id, d.unit
+          HAVING SUM(d.overdraft) > GREATEST(0, CASE d.unit WHEN 'tokens' THEN r.metered_tokens - r.hold_tokens ELSE r.cost_micro_usd - r.hold_micro_usd END)`,
+  },
+  // '/v1/realtime' is REALTIME_ENDPOINT (src/realtime/lease.ts): a session's response that could no longer be held is charged on a row without a hold.
+  {
+    name: 'overdraft_without_hold',
+    severity: 'error',
+    detail:
+      'a request that held nothing overdrew a grant: work billed outside admission (only a Realtime response cut off mid-session may)',
+    sql: `SELECT r.id, 'overdraft=' || SUM(d.overdraft) || ' ' || d.unit || ' endpoint=' || r.endpoint
           FROM debits d JOIN requests r ON r.id = d.request_id
-          WHERE d.overdraft > GREATEST(0, CASE d.unit WHEN 'tokens' THEN r.metered_tokens - r.hold_tokens ELSE r.cost_micro_usd - r.hold_micro_usd END)`,
+          WHERE r.hold_tokens = 0 AND r.hold_micro_usd = 0 AND r.endpoint <> '/v1/realtime'
+          GROUP BY r.id, d.unit, r.endpoint HAVING SUM(d.overdraft) > 0`,
   },
   {
     name: 'grant_overdrawn',
     severity: 'warning',
     detail:
-      'a grant has spent more than its amount: by recorded overdrafts, or because an admin lowered the amount after use',
+      "a grant has spent more than its amount: by recorded overdrafts (each within its request's charge beyond its hold), or because an admin lowered the amount after use",
     sql: `SELECT g.id, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0)
           FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
   },
@@ -124,7 +135,7 @@ const CHECKS: Check[] = [
     name: 'open_holds',
     severity: 'warning',
     detail: 'requests still held: in flight, or left by a crash and resolved by the next start or a surviving replica',
-    sql: `SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM requests WHERE status = 'held'`,
+    sql: `SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM requests WHERE status = 'held' AND id NOT IN (SELECT request_id FROM deferred_objects)`,
   },
 ];
 

@@ -20,6 +20,7 @@ import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
 import { syncGrants } from './grant-sync.js';
 import { SqliteFileEstimates } from './file-estimates.js';
 import { SyncLedger } from './ledger.js';
+import { SqliteDeferredStore } from './deferred.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
@@ -44,6 +45,7 @@ export class SqliteLedger implements Ledger {
   readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
+  readonly deferred: SqliteDeferredStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
 
@@ -60,6 +62,7 @@ export class SqliteLedger implements Ledger {
     this.alerts = new SqliteAlerts(handle.db);
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
+    this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
@@ -80,7 +83,10 @@ export class SqliteLedger implements Ledger {
 
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     this.queue.flush();
-    return this.book.transaction(() => this.book.recoverOpenHolds(now, policy, priceOf));
+    return this.book.transaction(() => {
+      this.deferred.releaseClaims();
+      return this.book.recoverOpenHolds(now, policy, priceOf);
+    });
   }
 
   /** Runs synchronously before resolving (see `syncGrants`), so a config swap after it races no admission. */

@@ -225,7 +225,7 @@ export const quotaRequests = sqliteTable('quota_requests', {
  */
 export const billedObjects = sqliteTable('billed_objects', {
   objectId: text('object_id').primaryKey(),
-  kind: text('kind', { enum: ['response', 'batch'] }).notNull(),
+  kind: text('kind', { enum: ['response', 'batch', 'fine_tuning.job', 'video'] }).notNull(),
   requestId: text('request_id').notNull(),
   billedAt: text('billed_at').notNull(),
 });
@@ -266,3 +266,40 @@ export const fileEstimates = sqliteTable('file_estimates', {
   /** The estimate per model, JSON: [{"model","lines","promptTokens","maxTokens"}] (tokens). */
   models: text('models').notNull(),
 });
+
+/**
+ * Upstream work a held request started and that finishes later (a background response, a batch,
+ * a fine-tuning job, a video): its row stays `held` until tollgate's settler (src/settlement/) sees
+ * the object final upstream and settles it. One row per object; deleted once the request is settled
+ * or voided. Crash recovery leaves the requests named here alone.
+ */
+export const deferredObjects = sqliteTable(
+  'deferred_objects',
+  {
+    /** The upstream's id (`resp_…`, `batch_…`, `ftjob-…`, `video_…`). */
+    objectId: text('object_id').primaryKey(),
+    /** `response`, `batch`, `fine_tuning.job` or `video` (`DeferredKind`). */
+    kind: text('kind').notNull(),
+    /** The held request whose hold covers the object until it is final. */
+    requestId: text('request_id').notNull().unique(),
+    companyId: text('company_id').notNull(),
+    /** The model to price the final usage at (the request's), or NULL when the object names it. */
+    model: text('model'),
+    /** The feature rate's multiplier applied to the metered tokens (1 without one). */
+    multiplier: real('multiplier').notNull().default(1),
+    /** The prompt tokens counted at admission: what an object gone upstream is charged under `charge_prompt`. */
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    /** Whose usage it is, for spike alerts: `<company>/<user>` or `key:<key id>`. */
+    subject: text('subject').notNull().default(''),
+    deferredAt: text('deferred_at').notNull(),
+    /** When the settler polls it next (ISO 8601 UTC). */
+    nextPollAt: text('next_poll_at').notNull(),
+    /** Polls made so far. */
+    polls: integer('polls').notNull().default(0),
+    /** Consecutive polls the upstream answered 404. */
+    misses: integer('misses').notNull().default(0),
+    /** A settler's claim, until this instant (ISO 8601 UTC); NULL when unclaimed. */
+    claimedUntil: text('claimed_until'),
+  },
+  (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);

@@ -31,7 +31,8 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
-      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'",
+      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'" +
+        ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
     ),
 
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),

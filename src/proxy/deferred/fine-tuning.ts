@@ -3,8 +3,8 @@ import { invalidRequest, isDenial, type Denial } from '../../http/denial.js';
 import type { FeatureRate } from '../../http/env.js';
 import type { Config } from '../../config/schema.js';
 import type { HoldRequest } from '../../ledger/port.js';
-import { modelFamily } from '../../metering/model.js';
-import { picoPerToken, priceBook, type Priced } from '../../pricing/price.js';
+import { picoPerToken } from '../../pricing/price.js';
+import { trainingPrice } from '../../pricing/training.js';
 import type { AdmissionDeps, Admitted } from '../admission.js';
 import { parseJsonObject, validateBody } from '../admit-json.js';
 import type { Endpoint } from '../endpoints.js';
@@ -39,20 +39,6 @@ export function epochsOf(body: Json, examples: number, admission: Config['admiss
     return admission.fineTuningAutoEpochs ?? autoEpochs(examples);
   if (typeof given === 'number' && Number.isInteger(given) && given >= 1 && given <= 50) return given;
   return invalidRequest('Invalid \'n_epochs\': expected "auto" or an integer from 1 to 50.', 'n_epochs');
-}
-
-/**
- * The training price of `model` (USD per 1M training tokens, the price table's `training`): by its
- * name, then its family; a fine-tuned model being trained further (`ft:gpt-4o-mini-…:org::id`) at
- * its base model's. Undefined when none has one.
- */
-export function trainingPrice(config: Config, model: string, now: Date): Priced | undefined {
-  const book = priceBook(config);
-  for (const name of [model, modelFamily(model)]) {
-    const p = book.find(name, now);
-    if (p?.price.training !== undefined) return p;
-  }
-  return undefined;
 }
 
 /**
