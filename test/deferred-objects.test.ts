@@ -24,6 +24,8 @@ beforeAll(async () => {
   upstream.script = fake.handle;
   tollgate = await startTollgate({
     upstreamUrl: upstream.url,
+    // This file polls the objects itself: the settler's first poll is an hour away.
+    settlement: { firstPollMs: 3_600_000, maxPollMs: 3_600_000 },
     prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
     companies: {
       acme: {

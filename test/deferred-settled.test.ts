@@ -1,0 +1,146 @@
+import { toFile } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeferredUpstream } from './support/deferred-upstream.js';
+import { startTollgate, TEST_PRICES, type Tollgate } from './support/harness.js';
+import { ScriptedUpstream } from './support/scripted-upstream.js';
+import { waitUntil } from './support/wait.js';
+
+/**
+ * Batches, fine-tuning jobs and videos settled by tollgate's settler, end to end (real server on
+ * 127.0.0.1, the openai SDK, a real SQLite file): each is held at creation, its row stays `held`
+ * while the object runs (the fake upstream moves it one status per retrieve, so only the settler's
+ * polls move it), and the settler settles it once from the final object — a batch at Batch prices
+ * (from its usage, or its output file's lines per model), a job on `trained_tokens` at the training
+ * price, a video on its seconds; a failed video is voided.
+ */
+
+/** The settler looks every 20 ms; each object is first polled 5 ms after deferral, then every ≤ 20 ms. */
+const SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
+
+let upstream: ScriptedUpstream;
+let fake: DeferredUpstream;
+let tollgate: Tollgate;
+
+beforeAll(async () => {
+  upstream = await new ScriptedUpstream().start();
+  fake = new DeferredUpstream();
+  upstream.script = fake.handle;
+  tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    settlement: SETTLEMENT,
+    prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
+    companies: {
+      acme: {
+        allocations: [
+          { id: 'acme-tokens', tokens: 10_000_000 },
+          { id: 'acme-usd', usd: 100 },
+        ],
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await tollgate.close();
+  await upstream.close();
+});
+
+const client = () => tollgate.client();
+/** The `index`-th row (in arrival order) of the requests to `endpoint`. */
+const rowFor = (endpoint: string, index: number) =>
+  tollgate.query('SELECT * FROM requests WHERE endpoint = ? ORDER BY id', endpoint)[index]!;
+const finished = (endpoint: string, n: number) => () => {
+  const rows = tollgate.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
+  return rows.length > n && rows[n]!.status !== 'held';
+};
+const line = (i: number, model: string) =>
+  JSON.stringify({
+    custom_id: `r${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 20 },
+  });
+const batchOf = async (lines: string[]) => {
+  const file = await client().files.create({
+    file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'in.jsonl'),
+    purpose: 'batch',
+  });
+  return client().batches.create({
+    input_file_id: file.id,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+  });
+};
+
+describe('the settler settles deferred work once it is final', () => {
+  it('a completed batch: its usage at Batch prices, the hold released, billed once', async () => {
+    fake.reportBatchUsage = true;
+    const batch = await batchOf([0, 1, 2, 3].map((i) => line(i, 'gpt-4o-mini')));
+    await waitUntil(finished('/v1/batches', 0), { what: 'the batch settled' });
+    // 40 input × $0.15/1M + 20 output × $0.60/1M = 18 micro-USD, half at Batch prices.
+    expect(rowFor('/v1/batches', 0)).toMatchObject({
+      status: 'settled',
+      usage_source: 'upstream',
+      metered_tokens: 60,
+      cost_nano_usd: 9_000,
+      hold_tokens: expect.any(Number),
+    });
+    expect(tollgate.query('SELECT object_id FROM billed_objects WHERE object_id = ?', batch.id)).toHaveLength(1);
+    // A retrieve after it was billed bills nothing more.
+    await client().batches.retrieve(batch.id);
+    await tollgate.settled();
+    expect(tollgate.query("SELECT SUM(metered_tokens) AS n FROM requests WHERE endpoint LIKE '/v1/batches%'")).toEqual([
+      { n: 60 },
+    ]);
+  });
+
+  it('a batch cancelled halfway: the half done, each model at its own price, from the output file', async () => {
+    fake.reportBatchUsage = false;
+    const batch = await batchOf([0, 1, 2, 3, 4, 5].map((i) => line(i, i % 2 ? 'gpt-4o' : 'gpt-4o-mini')));
+    await client().batches.cancel(batch.id);
+    await waitUntil(finished('/v1/batches', 1), { what: 'the cancelled batch settled' });
+    const row = rowFor('/v1/batches', 1);
+    expect(row).toMatchObject({ status: 'settled', metered_tokens: 45, error_code: 'batch_cancelled' });
+    expect(String(row.price_version)).toMatch(/gpt-4o@.* \+ gpt-4o-mini@|gpt-4o-mini@.* \+ gpt-4o@/);
+    expect(Number(row.cost_nano_usd)).toBeGreaterThan(0);
+  });
+
+  it('a fine-tuning job: trained_tokens at the training price', async () => {
+    const file = await client().files.create({
+      file: await toFile(
+        Buffer.from(
+          `${JSON.stringify({
+            messages: [
+              { role: 'user', content: 'hi' },
+              { role: 'assistant', content: 'hello' },
+            ],
+          })}\n`,
+        ),
+        't.jsonl',
+      ),
+      purpose: 'fine-tune',
+    });
+    await client().fineTuning.jobs.create({
+      model: 'gpt-4o-mini',
+      training_file: file.id,
+      hyperparameters: { n_epochs: 3 },
+    });
+    await waitUntil(finished('/v1/fine_tuning/jobs', 0), { what: 'the job settled' });
+    // 12,345 trained tokens × $3/1M = 37,035 micro-USD.
+    expect(rowFor('/v1/fine_tuning/jobs', 0)).toMatchObject({
+      status: 'settled',
+      metered_tokens: 12_345,
+      cost_micro_usd: 37_035,
+    });
+  });
+
+  it('a completed video: its seconds at the per-second price; a failed one voided', async () => {
+    await client().videos.create({ prompt: 'a toll gate', seconds: '8' });
+    await waitUntil(finished('/v1/videos', 0), { what: 'the video settled' });
+    // 8 s × $0.10/s (sora-2) = 800,000 micro-USD.
+    expect(rowFor('/v1/videos', 0)).toMatchObject({ status: 'settled', cost_micro_usd: 800_000 });
+    await client().videos.create({ prompt: 'please fail' });
+    await waitUntil(finished('/v1/videos', 1), { what: 'the failed video resolved' });
+    expect(rowFor('/v1/videos', 1)).toMatchObject({ status: 'voided', cost_micro_usd: 0 });
+    expect(tollgate.query('SELECT COUNT(*) AS n FROM deferred_objects')).toEqual([{ n: 0 }]);
+  });
+});
