@@ -88,6 +88,8 @@ export class SqliteLedger implements Ledger {
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
+    } finally {
+      this.book.grantsChanged();
     }
   }
 
