@@ -13,6 +13,7 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
+import { interruptedOutcome } from '../recovery.js';
 import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
@@ -124,23 +125,7 @@ export class PgLedger implements Ledger {
     const open = await orphanedHolds(this.pool, this.instanceId, this.liveness.lapseMs, includeSelf);
     const resolved: string[] = [];
     for (const r of open) {
-      const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = {
-        inputTokens: prompt,
-        cachedInputTokens: 0,
-        outputTokens: 0,
-        reasoningTokens: 0,
-        totalTokens: prompt,
-      };
-      const outcome: Outcome = {
-        httpStatus: null,
-        usage,
-        usageSource: prompt > 0 ? 'estimated' : 'none',
-        meteredTokens: prompt,
-        costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
-        latencyMs: 0,
-        errorCode: 'interrupted',
-      };
+      const outcome = interruptedOutcome(r, policy, priceOf);
       if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false)
         resolved.push(r.id);
     }
@@ -185,6 +170,21 @@ export class PgLedger implements Ledger {
       await openRow(this.pool, facts, now, this.instanceId);
     });
     this.companyOf.set(facts.id, facts.companyId);
+  }
+
+  /** One UPDATE in the row's lane (after its admission, before its settle), not awaited. */
+  forwarded(requestId: string): void {
+    this.lanes
+      .run(this.laneOf(requestId), async () => {
+        await this.ready;
+        await this.pool.query(
+          "UPDATE requests SET forwarded = true WHERE id = $1 AND status = 'held' AND forwarded = false",
+          [requestId],
+        );
+      })
+      .catch(() => {
+        // Best effort (see the port): the row is then resolved without charge after a crash.
+      });
   }
 
   async settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

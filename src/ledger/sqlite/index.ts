@@ -26,6 +26,13 @@ import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { WriterLock } from './writer-lock.js';
 
 /**
+ * At most this long (ms) after a request went upstream, its `forwarded` mark is committed even when
+ * no other write comes to carry it; under load it rides with the next batch of admissions and
+ * settles at no extra commit. A crash within this window resolves the row without charge.
+ */
+export const FORWARDED_MARK_DELAY_MS = 20;
+
+/**
  * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
  *
  * Writes made while serving (`admit`, `open`, `settle`, `void`) are group-committed: the ones
@@ -44,6 +51,8 @@ export class SqliteLedger implements Ledger {
   readonly objects: SqliteObjectStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
+  /** Rows gone upstream whose mark waits for the next batch. */
+  private marks: string[] | undefined;
 
   constructor(
     private readonly handle: LedgerDb,
@@ -65,6 +74,19 @@ export class SqliteLedger implements Ledger {
 
   open(facts: RequestFacts, now: Date): Promise<void> {
     return this.queue.run(() => this.book.open(facts, now));
+  }
+
+  /** Marks are written by the next group commit, at the latest `FORWARDED_MARK_DELAY_MS` later (see `LedgerWriter.forwarded`). */
+  forwarded(requestId: string): void {
+    if (!this.marks) {
+      // One rider per batch marks every row gone upstream since the last (the same list if it is retried).
+      const ids: string[] = (this.marks = []);
+      this.queue.later(() => {
+        if (this.marks === ids) this.marks = undefined;
+        this.book.markForwarded(ids);
+      }, FORWARDED_MARK_DELAY_MS);
+    }
+    this.marks.push(requestId);
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import type { Usage } from '../../metering/usage.js';
 import {
   capacityTokens,
   covers,
@@ -11,6 +10,7 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
+import { interruptedOutcome, type OrphanRow } from '../recovery.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -19,6 +19,7 @@ import type {
   HoldRequest,
   InterruptedPolicy,
   Outcome,
+  PriceOf,
   QuotaCheck,
   RequestFacts,
   Settled,
@@ -117,6 +118,7 @@ export class SyncLedger {
       holdMicroUsd,
       instanceId: this.instanceId,
       conversationId: facts.conversationId ?? null,
+      forwarded: facts.forwardedLater ? 0 : null,
     });
   }
 
@@ -132,6 +134,11 @@ export class SyncLedger {
       holds: [],
       quotaHolds: [],
     });
+  }
+
+  /** Marks held rows as gone upstream (see `LedgerWriter.forwarded`); rows no longer held are left alone. */
+  markForwarded(ids: readonly string[]): void {
+    for (const id of ids) if (this.state.isOpen(id)) this.sql.markForwarded.run(id);
   }
 
   /**
@@ -231,36 +238,12 @@ export class SyncLedger {
   recoverOpenHolds(
     now: Date,
     policy: InterruptedPolicy,
-    priceOf: (model: string | null, usage: Usage) => number,
+    priceOf: PriceOf,
   ): string[] {
-    const open = this.sql.openRequests.all() as {
-      id: string;
-      requestedModel: string | null;
-      estimatedPromptTokens: number;
-    }[];
+    const open = this.sql.openRequests.all() as (OrphanRow & { id: string; forwarded: number | null })[];
     for (const r of open) {
-      const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = {
-        inputTokens: prompt,
-        cachedInputTokens: 0,
-        outputTokens: 0,
-        reasoningTokens: 0,
-        totalTokens: prompt,
-      };
-      this.finish(
-        r.id,
-        'interrupted',
-        {
-          httpStatus: null,
-          usage,
-          usageSource: prompt > 0 ? 'estimated' : 'none',
-          meteredTokens: prompt,
-          costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
-          latencyMs: 0,
-          errorCode: 'interrupted',
-        },
-        now,
-      );
+      const forwarded = r.forwarded === null ? null : r.forwarded === 1;
+      this.finish(r.id, 'interrupted', interruptedOutcome({ ...r, forwarded }, policy, priceOf), now);
     }
     return open.map((r) => r.id);
   }

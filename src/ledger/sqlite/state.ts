@@ -62,6 +62,8 @@ export class LedgerState {
   private grants = new Map<string, GrantState>();
   private counters = new Map<string, CounterState>();
   private readonly open = new Map<string, OpenRow>();
+  /** Every row this process admitted and has not finished is in `open` (false after a reset). */
+  private complete = true;
   private readonly dirtyGrants = new Set<GrantState>();
   private readonly dirtyCounters = new Set<CounterState>();
 
@@ -126,6 +128,14 @@ export class LedgerState {
   }
 
   /**
+   * Whether a row this process admitted may still be held: in memory and not finished, or not
+   * known for sure since a reset forgot the open rows.
+   */
+  isOpen(requestId: string): boolean {
+    return !this.complete || this.open.has(requestId);
+  }
+
+  /**
    * Takes an open row's facts for finishing it: from memory when this process admitted it, else
    * read from the ledger (a row admitted before a restart, or after a reset); undefined when the
    * row is not `held`.
@@ -164,6 +174,7 @@ export class LedgerState {
     this.grants = new Map();
     this.counters = new Map();
     this.open.clear();
+    this.complete = false;
     this.dirtyGrants.clear();
     this.dirtyCounters.clear();
   }

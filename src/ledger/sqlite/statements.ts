@@ -23,9 +23,9 @@ export function prepareStatements(db: Database.Database) {
     setGrantTotals: s('UPDATE grants SET held = ?, spent = ? WHERE id = ?'),
 
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id)
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id, forwarded)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId)`),
+                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId, @forwarded)`),
     requestHead: s(
       'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
     ),
@@ -37,9 +37,10 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
-      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'",
+      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'",
     ),
 
+    markForwarded: s("UPDATE requests SET forwarded = 1 WHERE id = ? AND status = 'held' AND forwarded = 0"),
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),
     holdsOf: s('SELECT grant_id AS grantId, amount FROM holds WHERE request_id = ?'),
     deleteHolds: s('DELETE FROM holds WHERE request_id = ?'),
