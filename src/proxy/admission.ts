@@ -173,7 +173,7 @@ export async function admitMultipart(
   const placed = await place(
     rt,
     principal,
-    { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null },
+    { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null, forwardedLater: true },
     want,
     now,
   );
@@ -197,7 +197,8 @@ export async function admitMultipart(
 
 /**
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
- * cancelled) or not billed at all (a pass-through): no hold, no balance check.
+ * cancelled) or not billed at all (a pass-through): no hold, no balance check. The relay marks it
+ * `forwarded` as it sends it.
  */
 export async function openRow(
   rt: Pick<Runtime, 'ledger'>,
@@ -211,7 +212,7 @@ export async function openRow(
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledger.open(
-    { ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream },
+    { ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream, forwardedLater: true },
     now,
   );
   return {
