@@ -62,11 +62,16 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
     streamsBody: body instanceof Readable,
   });
   const sentAt = performance.now();
-  // From here the upstream may have the request: a crash now charges the row by the crash policy.
-  rt.ledger.forwarded(requestId);
   const sent = await send(
     rt.upstream,
-    { method: req.method, pathAndQuery: req.pathAndQuery, headers, body },
+    {
+      method: req.method,
+      pathAndQuery: req.pathAndQuery,
+      headers,
+      body,
+      // From its first byte the upstream may have the request: a crash then charges it by the crash policy.
+      onSent: () => rt.ledger.forwarded(requestId),
+    },
     abort.signal,
   );
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
