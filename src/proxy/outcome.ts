@@ -100,44 +100,53 @@ export function decide(
   upload: MultipartSummary | undefined,
   priceOf: PriceLookup,
 ): Decision {
-  const base = {
-    httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
+  // Each outcome is built as one object literal (no spreads: this runs on every request).
+  const httpStatus = seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus;
+  const errorCode = seen.ending !== 'complete' ? seen.ending : seen.errorCode;
+  const none = (code = errorCode, usage?: Usage): Outcome => ({
+    httpStatus,
     returnedModel: seen.metered.model,
     latencyMs: seen.latencyMs,
     ttfbMs: seen.ttfbMs,
     upstreamRequestId: seen.upstreamRequestId,
-    errorCode: seen.ending !== 'complete' ? seen.ending : seen.errorCode,
-  };
+    errorCode: code,
+    usage,
+    usageSource: 'none',
+    meteredTokens: 0,
+    costMicroUsd: 0,
+  });
   const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
-  const nothing: Outcome = { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 };
   const endpoint = a.endpoint;
-  if (!endpoint || endpoint.free) return { settle: { ...nothing, usage: seen.metered.usage } };
+  if (!endpoint || endpoint.free) return { settle: none(errorCode, seen.metered.usage) };
 
   const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
   const priced = a.priced ?? (model ? priceOf(model) : undefined);
   const multiplier = a.feature?.multiplier ?? 1;
-  const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => {
-    const cost = priced && model ? rowCost(priceOf, a, seen, model, usage, priced) : undefined;
-    return {
-      settle: {
-        ...base,
-        ...extra,
-        usage,
-        usageSource,
-        model: model ?? undefined,
-        meteredTokens: Math.ceil(usage.totalTokens * multiplier),
-        costMicroUsd: cost ? nanoToMicro(cost.nano) : 0,
-        costNanoUsd: cost?.nano ?? 0,
-        toolCalls: seen.metered.toolCalls,
-        priceVersion: cost?.version ?? priced?.version,
-        errorCode: base.errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
-      },
-    };
-  };
   const m = seen.metered;
   const objectKind = endpoint.billsObject;
   const objectId = m.objectId;
-  const billed = objectKind && objectId ? { billedObject: { id: objectId, kind: objectKind } } : {};
+  const billed = objectKind && objectId ? { id: objectId, kind: objectKind } : undefined;
+  const charge = (usage: Usage, usageSource: Outcome['usageSource'], billedObject?: Outcome['billedObject']) => {
+    const cost = priced && model ? rowCost(priceOf, a, seen, model, usage, priced) : undefined;
+    const settle: Outcome = {
+      httpStatus,
+      returnedModel: m.model,
+      latencyMs: seen.latencyMs,
+      ttfbMs: seen.ttfbMs,
+      upstreamRequestId: seen.upstreamRequestId,
+      billedObject,
+      usage,
+      usageSource,
+      model: model ?? undefined,
+      meteredTokens: Math.ceil(usage.totalTokens * multiplier),
+      costMicroUsd: cost ? nanoToMicro(cost.nano) : 0,
+      costNanoUsd: cost?.nano ?? 0,
+      toolCalls: m.toolCalls,
+      priceVersion: cost?.version ?? priced?.version,
+      errorCode: errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
+    };
+    return { settle };
+  };
 
   if (!a.held) {
     // A retrieve or cancel: bill the object's usage once it is final, once per id.
@@ -147,7 +156,7 @@ export function decide(
         : FINAL_RESPONSE.has(m.objectStatus ?? '') || (m.usage !== undefined && a.stream);
     if (ok && m.usage && final && objectId)
       return charge(objectKind === 'batch' ? { ...m.usage, batch: true } : m.usage, 'upstream', billed);
-    return { settle: nothing };
+    return { settle: none() };
   }
   if (m.usage) return charge(m.usage, 'upstream', billed);
   if (ok && a.estimate?.units && seen.ending === 'complete') {
@@ -167,12 +176,12 @@ export function decide(
     );
   }
   if (ok && objectKind === 'response' && m.objectStatus && !FINAL_RESPONSE.has(m.objectStatus)) {
-    return { settle: { ...nothing, errorCode: 'billed_on_completion' } };
+    return { settle: none('billed_on_completion') };
   }
   if (ok && model) {
     const prompt = a.estimate?.promptTokens ?? 0;
     const outputTokens = countTokens(model, m.outputText ?? '');
     return charge({ ...NO_TOKENS, inputTokens: prompt, outputTokens, totalTokens: prompt + outputTokens }, 'estimated');
   }
-  return { void: nothing };
+  return { void: none() };
 }
