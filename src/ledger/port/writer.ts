@@ -227,9 +227,9 @@ export interface LedgerWriter {
   /**
    * Marks a `held` row admitted with `forwardedLater` as gone upstream (called as its first byte is
    * sent), so that crash recovery applies the interrupted policy to it. Not awaited: the mark is
-   * written with the adapter's next write (SQLite: the next group commit, at most
-   * `FORWARDED_MARK_DELAY_MS` later; `recoverOpenHolds` and `close` apply the marks made before
-   * them); a crash before that resolves the row without charge. A row
+   * written with the adapter's next write (SQLite: with a group commit 10–30 ms later,
+   * and not at all for a row settled sooner — see `FORWARDED_MARK_DELAY_MS`; `recoverOpenHolds`
+   * and `close` apply the marks made before them); a crash before that resolves the row without charge. A row
    * no longer held is left as it is. Never throws: a mark that could not be written only leaves
    * its row to be resolved without charge.
    */

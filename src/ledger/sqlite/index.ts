@@ -17,6 +17,7 @@ import type {
 } from '../port.js';
 import { Checkpointer } from './checkpointer.js';
 import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
+import { ForwardedMarks } from './forwarded.js';
 import { syncGrants } from './grant-sync.js';
 import { SyncLedger } from './ledger.js';
 import { SqliteObjectStore } from './objects.js';
@@ -24,13 +25,6 @@ import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { WriterLock } from './writer-lock.js';
-
-/**
- * At most this long (ms) after a request went upstream, its `forwarded` mark is committed even when
- * no other write comes to carry it; under load it rides with the next batch of admissions and
- * settles at no extra commit. A crash within this window resolves the row without charge.
- */
-export const FORWARDED_MARK_DELAY_MS = 20;
 
 /**
  * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
@@ -51,8 +45,7 @@ export class SqliteLedger implements Ledger {
   readonly objects: SqliteObjectStore;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
-  /** Rows gone upstream whose mark waits for the next batch. */
-  private marks: string[] | undefined;
+  private readonly marks: ForwardedMarks;
 
   constructor(
     private readonly handle: LedgerDb,
@@ -61,6 +54,7 @@ export class SqliteLedger implements Ledger {
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
+    this.marks = new ForwardedMarks(this.queue, (ids) => this.book.markForwarded(ids));
     checkpointer?.attach(handle.sqlite, this.queue);
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
@@ -76,17 +70,9 @@ export class SqliteLedger implements Ledger {
     return this.queue.run(() => this.book.open(facts, now));
   }
 
-  /** Marks are written by the next group commit, at the latest `FORWARDED_MARK_DELAY_MS` later (see `LedgerWriter.forwarded`). */
+  /** Marks are collected, then written with a group commit, 10–30 ms after the send (see `ForwardedMarks`). */
   forwarded(requestId: string): void {
-    if (!this.marks) {
-      // One rider per batch marks every row gone upstream since the last (the same list if it is retried).
-      const ids: string[] = (this.marks = []);
-      this.queue.later(() => {
-        if (this.marks === ids) this.marks = undefined;
-        this.book.markForwarded(ids);
-      }, FORWARDED_MARK_DELAY_MS);
-    }
-    this.marks.push(requestId);
+    this.marks.add(requestId);
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
@@ -98,6 +84,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
+    this.marks.handOver();
     this.queue.flush();
     return this.book.transaction(() => this.book.recoverOpenHolds(now, policy, priceOf));
   }
@@ -125,6 +112,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    this.marks.handOver();
     this.queue.flush();
     await this.checkpointer?.stop();
     this.handle.sqlite.close();

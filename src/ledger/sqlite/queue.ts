@@ -34,7 +34,7 @@ export class LedgerQueue {
   }
 
   /**
-   * Queues `op` (a synchronous write nobody awaits) to run first in the next batch, whatever
+   * Queues `op` (a synchronous write nobody awaits) to run last in the next batch, whatever
    * triggers it; when no batch comes within `delayMs` (ms), it commits on its own. So a busy proxy
    * pays no commit for it. A rider that throws is dropped (what it wrote is rolled back), never
    * failing the jobs it rode with.
@@ -83,25 +83,25 @@ export class LedgerQueue {
     }
     try {
       this.transaction(() => {
-        for (const op of riders) op();
         for (const job of batch) job.value = job.op();
+        for (const op of riders) op();
       });
       for (const job of batch) job.resolve(job.value);
     } catch {
       // One operation failed and the batch rolled back: run each on its own, so that only the
       // failing one is refused. (Ledger operations touch nothing but the database.)
-      for (const op of riders) {
-        try {
-          this.transaction(op);
-        } catch {
-          // Dropped: a rider is a best-effort write (see `later`).
-        }
-      }
       for (const job of batch) {
         try {
           job.resolve(this.transaction(job.op));
         } catch (err) {
           job.reject(err);
+        }
+      }
+      for (const op of riders) {
+        try {
+          this.transaction(op);
+        } catch {
+          // Dropped: a rider is a best-effort write (see `later`).
         }
       }
     }
