@@ -147,7 +147,11 @@ describe('a request the upstream never received', () => {
     const second = ask();
     // Both rows are committed; the first is marked as sent, the second waits for a connection.
     await waitUntil(
-      () => t.rows("SELECT forwarded FROM requests WHERE status = 'held' ORDER BY id").map((r) => r.forwarded).join() === '1,0',
+      () =>
+        t
+          .rows("SELECT forwarded FROM requests WHERE status = 'held' ORDER BY id")
+          .map((r) => r.forwarded)
+          .join() === '1,0',
       { what: 'one row forwarded and one waiting' },
     );
     await kill9(child);

@@ -187,7 +187,13 @@ export async function admitMultipart(
   const placed = await place(
     rt,
     principal,
-    { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null, forwardedLater: true },
+    {
+      endpoint: endpoint.path,
+      requestedModel: null,
+      stream: false,
+      feature: feature?.name ?? null,
+      forwardedLater: true,
+    },
     want,
     now,
   );
@@ -226,7 +232,13 @@ export async function openRow(
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledger.open(
-    { ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream, forwardedLater: true },
+    {
+      ...rowOf(requestId, principal),
+      endpoint: endpoint?.path ?? path,
+      requestedModel: model,
+      stream,
+      forwardedLater: true,
+    },
     now,
   );
   return {

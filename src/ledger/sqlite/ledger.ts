@@ -235,11 +235,7 @@ export class SyncLedger {
    * released; with `charge_prompt` it is billed its counted prompt tokens (usage source
    * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
    */
-  recoverOpenHolds(
-    now: Date,
-    policy: InterruptedPolicy,
-    priceOf: PriceOf,
-  ): string[] {
+  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): string[] {
     const open = this.sql.openRequests.all() as (OrphanRow & { id: string; forwarded: number | null })[];
     for (const r of open) {
       const forwarded = r.forwarded === null ? null : r.forwarded === 1;
@@ -298,13 +294,7 @@ export class SyncLedger {
       const counters: CounterState[] = [];
       for (const h of row.quotaHolds) {
         const c = this.state.counter(h.counterId, () => {});
-        this.state.addToCounter(
-          c,
-          -h.tokens,
-          -h.microUsd,
-          charged ? o.meteredTokens : 0,
-          charged ? o.costMicroUsd : 0,
-        );
+        this.state.addToCounter(c, -h.tokens, -h.microUsd, charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0);
         counters.push({ ...c });
       }
       if (row.quotaHolds.length) this.sql.deleteQuotaHolds.run(requestId);

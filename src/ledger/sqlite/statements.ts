@@ -52,7 +52,8 @@ export function prepareStatements(db: Database.Database) {
                       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
     counterById: s(`SELECT id, spent_tokens AS spentTokens, held_tokens AS heldTokens, spent_micro_usd AS spentMicroUsd,
                       held_micro_usd AS heldMicroUsd FROM quota_counters WHERE id = ?`),
-    setCounterTotals: s(`UPDATE quota_counters SET held_tokens = ?, held_micro_usd = ?, spent_tokens = ?, spent_micro_usd = ?
+    setCounterTotals:
+      s(`UPDATE quota_counters SET held_tokens = ?, held_micro_usd = ?, spent_tokens = ?, spent_micro_usd = ?
                            WHERE id = ?`),
     insertQuotaHold: s('INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) VALUES (?, ?, ?, ?)'),
     quotaHoldsOf: s(
