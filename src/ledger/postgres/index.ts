@@ -74,6 +74,8 @@ export class PgLedger implements Ledger {
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
   private closed = false;
+  /** `forwarded` marks in flight. */
+  private readonly marking = new Set<Promise<unknown>>();
   private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
@@ -172,19 +174,24 @@ export class PgLedger implements Ledger {
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /** One UPDATE in the row's lane (after its admission, before its settle), not awaited. */
+  /**
+   * One UPDATE, not awaited and outside the company's lane (it would delay the company's next
+   * admission by a round trip): its row's admission has committed before its request is sent, and
+   * a mark that lands after the settle matches no `held` row. Recovery and close wait for marks in flight.
+   */
   forwarded(requestId: string): void {
-    this.lanes
-      .run(this.laneOf(requestId), async () => {
-        await this.ready;
-        await this.pool.query(
+    const mark = this.ready
+      .then(() =>
+        this.pool.query(
           "UPDATE requests SET forwarded = true WHERE id = $1 AND status = 'held' AND forwarded = false",
           [requestId],
-        );
-      })
+        ),
+      )
       .catch(() => {
         // Best effort (see the port): the row is then resolved without charge after a crash.
-      });
+      })
+      .finally(() => this.marking.delete(mark));
+    this.marking.add(mark);
   }
 
   async settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
@@ -211,6 +218,7 @@ export class PgLedger implements Ledger {
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     await this.ready;
     await this.lanes.drain();
+    await Promise.all(this.marking);
     this.recovery = { policy, priceOf };
     return this.resolveOrphans(now, policy, priceOf, true);
   }
@@ -237,6 +245,7 @@ export class PgLedger implements Ledger {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.lanes.drain();
+    await Promise.all(this.marking);
     try {
       await this.ready;
       if (!this.opts.readonly) await stop(this.pool, this.instanceId);
