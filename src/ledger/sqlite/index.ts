@@ -33,7 +33,9 @@ import { WriterLock } from './writer-lock.js';
  * queued in one turn of the event loop run in one `BEGIN IMMEDIATE` transaction, in call order, and
  * each promise resolves only after that transaction committed — a request goes upstream only once
  * its row is on disk, while a busy proxy pays one commit per batch. SQLite's write lock serialises
- * admissions, so two can never both take the last tokens. WAL checkpoints (which fsync) run on a
+ * admissions, so two can never both take the last tokens. Grants, quota counters and open rows'
+ * holds are carried in memory between calls (see `LedgerState`; sound as one process writes the
+ * file), and `forwarded` marks ride with later batches (see `ForwardedMarks`). WAL checkpoints (which fsync) run on a
  * worker thread, never inside a commit on the event loop (see `Checkpointer`). `syncGrants` and `recoverOpenHolds` run synchronously in their own transaction.
  */
 export class SqliteLedger implements Ledger {
