@@ -150,17 +150,19 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
   if (!rewrite) outgoing.writeHead(res.statusCode, out.headers);
   if (out.isSse) outgoing.flushHeaders();
   // The end of a response reaches the client only once its settle is durable: a crash after the
-  // client has it all cannot lose the real usage. Held back: a JSON body's last chunk (each chunk
-  // goes on when the next arrives); in an SSE stream, once its usage was seen, the last chunk.
-  const tail = new Tail(outgoing);
+  // client has it all cannot lose the real usage. Held back: the end of the body (a chunked
+  // body's last byte); the chunk that completes a body of known length; in an SSE stream, from
+  // the event carrying its usage on, the last chunk (`data: [DONE]`, which ends an SDK's stream).
+  const length = out.isSse ? undefined : Number(firstHeader(res.headers, 'content-length') ?? Number.NaN);
+  const tail = new Tail(outgoing, Number.isSafeInteger(length) ? length : undefined);
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       ttfbMs ??= elapsed();
       await tap.decode(chunk);
       const bytes = tap.push(chunk);
       if (bytes && !rewrite) {
-        if (out.isSse && !tap.sawUsage) await tail.write(bytes);
-        else await tail.hold(bytes);
+        if (out.isSse ? tap.sawUsage : tail.completes(bytes)) await tail.hold(bytes);
+        else await tail.write(bytes);
       }
       if (abort.signal.aborted) throw new Error('client disconnected');
     }

@@ -1,14 +1,30 @@
 import type { ServerResponse } from 'node:http';
 
 /**
- * The end of a response, held back until its settle is durable (see `relay`): chunks go to the
- * client one behind (`hold`: a chunk is written when the next arrives), so the last one waits for
- * `end`, called once the settle has committed. Writes respect back-pressure.
+ * The end of a response, held back until its settle is durable (see `relay`): `end` is called once
+ * the settle has committed and writes what was held, then ends the body (for a chunked body, its
+ * terminating chunk is its last byte). Held: the chunk that completes a body of known
+ * `content-length` (`completes`), and chunks passed to `hold`, kept one behind (each is written
+ * when the next arrives). Writes respect back-pressure.
  */
 export class Tail {
   private held: Buffer | undefined;
+  private received = 0;
 
-  constructor(private readonly out: ServerResponse) {}
+  /**
+   * @param out the client's response.
+   * @param length the body's `content-length` (bytes as sent, encoded), when it has one.
+   */
+  constructor(
+    private readonly out: ServerResponse,
+    private readonly length: number | undefined,
+  ) {}
+
+  /** Counts `bytes` as received; true when they complete a body of known length (hold them). */
+  completes(bytes: Buffer): boolean {
+    this.received += bytes.length;
+    return this.length !== undefined && this.received >= this.length;
+  }
 
   /** Writes `bytes` now; resolves once the client can take more (or has gone). */
   async write(bytes: Buffer): Promise<void> {
