@@ -59,7 +59,21 @@ export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'l
  * pages in it, so writing a row costs the same with 10M rows as with none (bench/). Sent to the
  * client as `x-tollgate-request-id` and upstream as `X-Client-Request-Id`.
  */
-export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
+export const newRequestId = () => `req_${Date.now().toString(16).padStart(12, '0')}${randomHex10()}`;
+
+/** 4 KiB of CSPRNG bytes, drawn once and sliced per id (one `getrandom` per 409 ids instead of one each). */
+let entropy = randomBytes(4096);
+let used = 0;
+/** 10 random bytes as 20 hex digits, from `entropy`. */
+function randomHex10(): string {
+  if (used + 10 > entropy.length) {
+    entropy = randomBytes(4096);
+    used = 0;
+  }
+  const hex = entropy.toString('hex', used, used + 10);
+  used += 10;
+  return hex;
+}
 
 /** The ledger row's identity columns for a request of `principal`; `sessionId` defaults to the principal's (the JWT's `sid`). */
 export const rowOf = (requestId: string, principal: Principal, sessionId?: string | null) => ({
@@ -173,7 +187,13 @@ export async function admitMultipart(
   const placed = await place(
     rt,
     principal,
-    { endpoint: endpoint.path, requestedModel: null, stream: false, feature: feature?.name ?? null },
+    {
+      endpoint: endpoint.path,
+      requestedModel: null,
+      stream: false,
+      feature: feature?.name ?? null,
+      forwardedLater: true,
+    },
     want,
     now,
   );
@@ -197,7 +217,8 @@ export async function admitMultipart(
 
 /**
  * Opens the row of a request billed by what it returns (a Responses object or batch retrieved or
- * cancelled) or not billed at all (a pass-through): no hold, no balance check.
+ * cancelled) or not billed at all (a pass-through): no hold, no balance check. The relay marks it
+ * `forwarded` as it sends it.
  */
 export async function openRow(
   rt: Pick<Runtime, 'ledger'>,
@@ -211,7 +232,13 @@ export async function openRow(
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledger.open(
-    { ...rowOf(requestId, principal), endpoint: endpoint?.path ?? path, requestedModel: model, stream },
+    {
+      ...rowOf(requestId, principal),
+      endpoint: endpoint?.path ?? path,
+      requestedModel: model,
+      stream,
+      forwardedLater: true,
+    },
     now,
   );
   return {

@@ -153,7 +153,14 @@ export async function admitJson(
   const valid = validateBody(body, endpoint);
   if (isDenial(valid)) return valid;
   const { model, stream } = valid;
-  const facts = { endpoint: endpoint.path, requestedModel: model, stream, feature: feature?.name ?? null };
+  // The relay marks the row `forwarded` as it sends it (see the crash policy).
+  const facts = {
+    endpoint: endpoint.path,
+    requestedModel: model,
+    stream,
+    feature: feature?.name ?? null,
+    forwardedLater: true,
+  };
 
   if (endpoint.free) {
     const requestId = newRequestId();

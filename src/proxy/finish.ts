@@ -112,9 +112,12 @@ export function counted(
   }
 }
 
-/** Runs `record` without waiting for it; a failure is logged (the hold then stays open until the next start). */
-export function settleLater(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): void {
-  record(rt, admitted, pathAndQuery, seen).catch((err: unknown) =>
+/**
+ * Runs `record`; the promise resolves once the settle is durable, or the failure logged (the hold
+ * then stays open until the next start): it never rejects, so a caller may leave it unawaited.
+ */
+export function settleLater(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): Promise<void> {
+  return record(rt, admitted, pathAndQuery, seen).catch((err: unknown) =>
     rt.log.error(
       { err, requestId: admitted.requestId },
       'could not record the request; its hold stays open until the next start',

@@ -43,17 +43,18 @@ const REQUEST_DROP = new Set([
 /** Response headers that describe the operator's upstream account; never shown to callers. */
 const RESPONSE_DROP = new Set(['openai-organization', 'openai-project', 'set-cookie']);
 
-function connectionListed(value: string | string[] | undefined): Set<string> {
+/** The header names a `Connection` header lists (lower-cased); the same empty set when it lists none (most requests). */
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
   const v = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return v
-    ? new Set(
-        v
-          .split(',')
-          .map((s) => s.trim().toLowerCase())
-          .filter(Boolean),
-      )
-    : new Set();
+  if (!v || v.toLowerCase() === 'keep-alive') return NONE_LISTED;
+  return new Set(
+    v
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
+const NONE_LISTED: ReadonlySet<string> = new Set();
 
 /**
  * Headers for the upstream request: the client's (Node's lower-cased `IncomingHttpHeaders`), less

@@ -101,6 +101,11 @@ export class MeterTap {
     return this.text;
   }
 
+  /** An SSE stream's meter has seen its usage (the events from there on end the stream). */
+  get sawUsage(): boolean {
+    return this.plan.meter?.result().usage !== undefined;
+  }
+
   /** Stops decoding (the response broke off, or was answered). */
   abandon(): void {
     this.decoder?.abandon();

@@ -125,47 +125,56 @@ export function decide(
   upload: MultipartSummary | undefined,
   priceOf: PriceLookup,
 ): Decision {
-  const base = {
-    httpStatus: seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus,
+  // Each outcome is built as one object literal (no spreads: this runs on every request).
+  const httpStatus = seen.ending === 'client_disconnected' && seen.httpStatus === 0 ? null : seen.httpStatus;
+  const errorCode = seen.ending !== 'complete' ? seen.ending : seen.errorCode;
+  const none = (code = errorCode, usage?: Usage): Outcome => ({
+    httpStatus,
     returnedModel: seen.metered.model,
     latencyMs: seen.latencyMs,
     ttfbMs: seen.ttfbMs,
     upstreamRequestId: seen.upstreamRequestId,
-    errorCode: seen.ending !== 'complete' ? seen.ending : seen.errorCode,
-  };
+    errorCode: code,
+    usage,
+    usageSource: 'none',
+    meteredTokens: 0,
+    costMicroUsd: 0,
+  });
   const ok = seen.httpStatus >= 200 && seen.httpStatus < 400;
-  const nothing: Outcome = { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 };
   const endpoint = a.endpoint;
-  if (!endpoint || endpoint.free) return { settle: { ...nothing, usage: seen.metered.usage } };
+  if (!endpoint || endpoint.free) return { settle: none(errorCode, seen.metered.usage) };
 
   const model = a.model ?? upload?.fields.model ?? seen.metered.model ?? null;
   const priced = a.priced ?? (model ? priceOf(model) : undefined);
   const multiplier = a.feature?.multiplier ?? 1;
-  const charge = (usage: Usage, usageSource: Outcome['usageSource'], extra: Partial<Outcome> = {}): Decision => {
-    const cost = priced && model ? rowCost(priceOf, a, seen, model, usage, priced) : undefined;
-    return {
-      settle: {
-        ...base,
-        ...extra,
-        usage,
-        usageSource,
-        model: model ?? undefined,
-        meteredTokens: Math.ceil(usage.totalTokens * multiplier),
-        costMicroUsd: cost ? nanoToMicro(cost.nano) : 0,
-        costNanoUsd: cost?.nano ?? 0,
-        toolCalls: seen.metered.toolCalls,
-        priceVersion: cost?.version ?? priced?.version,
-        errorCode: base.errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
-      },
-    };
-  };
   const m = seen.metered;
   const objectKind = endpoint.billsObject;
   const objectId = m.objectId;
-  const billed = objectKind && objectId ? { billedObject: { id: objectId, kind: objectKind } } : {};
+  const billed = objectKind && objectId ? { id: objectId, kind: objectKind } : undefined;
+  const charge = (usage: Usage, usageSource: Outcome['usageSource'], billedObject?: Outcome['billedObject']) => {
+    const cost = priced && model ? rowCost(priceOf, a, seen, model, usage, priced) : undefined;
+    const settle: Outcome = {
+      httpStatus,
+      returnedModel: m.model,
+      latencyMs: seen.latencyMs,
+      ttfbMs: seen.ttfbMs,
+      upstreamRequestId: seen.upstreamRequestId,
+      billedObject,
+      usage,
+      usageSource,
+      model: model ?? undefined,
+      meteredTokens: Math.ceil(usage.totalTokens * multiplier),
+      costMicroUsd: cost ? nanoToMicro(cost.nano) : 0,
+      costNanoUsd: cost?.nano ?? 0,
+      toolCalls: m.toolCalls,
+      priceVersion: cost?.version ?? priced?.version,
+      errorCode: errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
+    };
+    return { settle };
+  };
 
   // A retrieve or cancel: recorded unbilled; the settler bills the object once final, once per id.
-  if (!a.held) return ok && objectId ? { settle: nothing, nudge: objectId } : { settle: nothing };
+  if (!a.held) return ok && objectId ? { settle: none(), nudge: objectId } : { settle: none() };
   // Upstream work still pending: a JSON answer naming a queued object, a stream that ended with it
   // still running, or a background stream cut before its end (the work goes on upstream). A
   // foreground stream cut early is not: the upstream stops with it, and it is estimated below. A
@@ -175,7 +184,7 @@ export function decide(
     const pending = ok && m.objectStatus !== undefined && PENDING_STATUSES[kind].has(m.objectStatus);
     const cutBackground = a.stream && m.background === true && seen.ending !== 'complete';
     if (pending && (!a.stream || cutBackground || seen.ending === 'complete'))
-      return { defer: { id: objectId, kind }, outcome: { ...nothing, errorCode: 'already_deferred' } };
+      return { defer: { id: objectId, kind }, outcome: none('already_deferred') };
   }
   if (m.usage) return charge(m.usage, 'upstream', billed);
   if (ok && a.estimate?.units && seen.ending === 'complete') {
@@ -199,5 +208,5 @@ export function decide(
     const outputTokens = countTokens(model, m.outputText ?? '');
     return charge({ ...NO_TOKENS, inputTokens: prompt, outputTokens, totalTokens: prompt + outputTokens }, 'estimated');
   }
-  return { void: nothing };
+  return { void: none() };
 }

@@ -14,6 +14,7 @@ import { firstHeader, requestHeadersFor, responseHeadersFor } from './headers.js
 import { MeterTap } from './meter-tap.js';
 import type { Ending } from './outcome.js';
 import { send, timeoutCode } from './send.js';
+import { Tail } from './tail.js';
 import { refuseUpstreamAuthFailure, upstreamRefusedOurKey } from './upstream-auth.js';
 
 /** The request as the relay needs it: method, path and query, the client's headers, and Node's response to write. */
@@ -63,7 +64,14 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
   const sentAt = performance.now();
   const sent = await send(
     rt.upstream,
-    { method: req.method, pathAndQuery: req.pathAndQuery, headers, body },
+    {
+      method: req.method,
+      pathAndQuery: req.pathAndQuery,
+      headers,
+      body,
+      // From its first byte the upstream may have the request: a crash then charges it by the crash policy.
+      onSent: () => rt.ledger.forwarded(requestId),
+    },
     abort.signal,
   );
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
@@ -125,10 +133,11 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
     },
   );
   let ttfbMs: number | undefined;
-  const finish = (ending: Ending) => {
+  /** Settles (or voids) the row; resolves once that is durable, never rejects. */
+  const finish = (ending: Ending): Promise<void> => {
     outgoing.off('close', onClientGone);
     if (tap.text !== undefined && ok) ownership?.observe?.(tap.text, requestId);
-    settleLater(rt, admitted, req.pathAndQuery, {
+    return settleLater(rt, admitted, req.pathAndQuery, {
       httpStatus: res.statusCode,
       ending,
       ...tap.observed(res.statusCode),
@@ -140,37 +149,47 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
 
   if (!rewrite) outgoing.writeHead(res.statusCode, out.headers);
   if (out.isSse) outgoing.flushHeaders();
+  // The end of a response reaches the client only once its settle is durable: a crash after the
+  // client has it all cannot lose the real usage. Held back: the end of the body (a chunked
+  // body's last byte); the chunk that completes a body of known length; in an SSE stream, from
+  // the event carrying its usage on, the last chunk (`data: [DONE]`, which ends an SDK's stream).
+  const length = out.isSse ? undefined : Number(firstHeader(res.headers, 'content-length') ?? Number.NaN);
+  const tail = new Tail(outgoing, Number.isSafeInteger(length) ? length : undefined);
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       ttfbMs ??= elapsed();
       await tap.decode(chunk);
       const bytes = tap.push(chunk);
-      if (bytes && !rewrite && !outgoing.write(bytes)) await drained(outgoing);
+      if (bytes && !rewrite) {
+        if (out.isSse ? tap.sawUsage : tail.completes(bytes)) await tail.hold(bytes);
+        else await tail.write(bytes);
+      }
       if (abort.signal.aborted) throw new Error('client disconnected');
     }
     const rest = tap.end();
     const text = await tap.endBody();
-    finish('complete');
+    await finish('complete');
     if (rewrite) {
       const filtered = await rewrite(text ?? '', requestId);
       delete out.headers['content-encoding'];
       out.headers['content-length'] = Buffer.byteLength(filtered);
       outgoing.writeHead(res.statusCode, out.headers).end(filtered);
     } else {
-      outgoing.end(rest);
+      tail.end(rest);
     }
   } catch (err) {
     tap.abandon();
     if (abort.signal.aborted || outgoing.destroyed) {
       abort.abort();
-      finish('client_disconnected');
+      void finish('client_disconnected');
     } else {
       const code = timeoutCode(err) ?? cutCode(err) ?? 'upstream_stream_error';
       // tollgate cut the response (a bound passed): stop reading the upstream too.
       if (code !== 'upstream_stream_error' && code !== 'upstream_timeout') abort.abort();
       rt.log.warn({ requestId, err: (err as Error).message, code }, 'upstream stream broke');
-      finish(code);
+      void finish(code);
       if (out.isSse) {
+        tail.release();
         const error = {
           message: `The upstream stream broke off: ${(err as Error).message}`,
           type: 'server_error',
@@ -190,17 +209,4 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
 function cutCode(err: unknown): 'upstream_body_too_large' | 'upstream_event_too_large' | undefined {
   const code = (err as { code?: string }).code;
   return code === BODY_TOO_LARGE || code === EVENT_TOO_LARGE ? code : undefined;
-}
-
-/** Resolves when `out` can take more data again, or has closed. */
-function drained(out: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
 }

@@ -28,6 +28,8 @@ export async function send(
     pathAndQuery: string;
     headers: Record<string, string>;
     body?: Uint8Array | string | Readable;
+    /** Called once as the request's first byte is written upstream. */
+    onSent?: () => void;
   },
   signal: AbortSignal,
 ): Promise<{ res: Dispatcher.ResponseData } | SendFailure> {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import { markSent, type SentOptions } from './sent-mark.js';
 
 /** Settings for the upstream connection pool. */
 export interface UpstreamOptions {
@@ -19,6 +20,8 @@ export interface UpstreamOptions {
 export class Upstream {
   readonly apiKey: string;
   private readonly pool: Pool;
+  /** The pool, with `onSent` (see sent-mark.ts). */
+  private readonly dispatcher: Dispatcher;
   private readonly prefix: string;
 
   constructor(opts: UpstreamOptions) {
@@ -33,12 +36,14 @@ export class Upstream {
       headersTimeout: t.firstByteMs,
       bodyTimeout: t.idleMs,
     });
+    this.dispatcher = this.pool.compose(markSent);
     this.apiKey = opts.apiKey;
   }
 
   /**
    * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
    * headers arrive; the body is read by the caller. Rejects on connection errors and on `signal` abort.
+   * `onSent` is called once, as the request's first byte is written (not while it waits for a connection).
    */
   request(opts: {
     method: Dispatcher.HttpMethod;
@@ -46,14 +51,17 @@ export class Upstream {
     headers: Record<string, string>;
     body?: Uint8Array | string | Readable;
     signal: AbortSignal;
+    onSent?: () => void;
   }): Promise<Dispatcher.ResponseData> {
-    return this.pool.request({
+    const options: Dispatcher.RequestOptions & SentOptions = {
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,
       headers: opts.headers,
       body: opts.body,
       signal: opts.signal,
-    });
+      onSent: opts.onSent,
+    };
+    return this.dispatcher.request(options);
   }
 
   /** Closes pooled connections; in-flight requests finish first. */

@@ -57,6 +57,12 @@ export interface RequestFacts {
   feature?: string | null;
   /** The caller's `X-Client-Request-Id` (at most 512 characters), kept for joining with its logs; upstream gets `id`. */
   clientRequestId?: string | null;
+  /**
+   * The request goes upstream only after admission, and `forwarded(id)` will say when it did: until
+   * then crash recovery resolves the row without charge (whatever the policy), as the upstream
+   * never had it. Absent or false: recovery applies the policy (the row's request is taken as sent).
+   */
+  forwardedLater?: boolean;
 }
 
 /** A quota's standing after admission: what is left of each of its limits (tokens, micro-USD). */
@@ -220,6 +226,16 @@ export interface LedgerWriter {
   /** Writes the `held` row of a request that is not billed on an estimate: no hold, no balance check. Resolves once durable. */
   open(facts: RequestFacts, now: Date): Promise<void>;
   /**
+   * Marks a `held` row admitted with `forwardedLater` as gone upstream (called as its first byte is
+   * sent), so that crash recovery applies the interrupted policy to it. Not awaited: the mark is
+   * written with the adapter's next write (SQLite: with a group commit 10–30 ms later,
+   * and not at all for a row settled sooner — see `FORWARDED_MARK_DELAY_MS`; `recoverOpenHolds`
+   * and `close` apply the marks made before them); a crash before that resolves the row without charge. A row
+   * no longer held is left as it is. Never throws: a mark that could not be written only leaves
+   * its row to be resolved without charge.
+   */
+  forwarded(requestId: string): void;
+  /**
    * Settles a held request: releases its hold and burns `outcome.meteredTokens` (tokens grants) or
    * `outcome.costMicroUsd` (USD grants), first from the grants it held, then the company's other
    * active grants covering the model, in burn order; what none can cover overdraws the first grant
@@ -232,8 +248,11 @@ export interface LedgerWriter {
   /**
    * Crash recovery, run at start before serving: every row still `held` by a process that is gone is
    * marked `interrupted` and its hold released; with `charge_prompt` it is billed its counted prompt
-   * (usage source `estimated`, priced by `priceOf`), with `release` nothing. Resolves to the ids it
-   * resolved. Rows deferred on upstream work (`DeferredStore`) are left held: the settler settles them. Rows record the instance (process) that holds them: a single-writer store (SQLite)
+   * (usage source `estimated`, priced by `priceOf`), with `release` nothing. A row admitted with
+   * `forwardedLater` and never marked `forwarded` is billed nothing whatever the policy (error code
+   * `interrupted_before_upstream`): its request never left tollgate. Resolves to the ids it
+   * resolved. Rows deferred on upstream work (`DeferredStore`) are left held: the settler settles
+   * them. Rows record the instance (process) that holds them: a single-writer store (SQLite)
    * treats every held row as gone; a shared store resolves only rows of instances whose heartbeat
    * lapsed (or that stopped), never those of live replicas, and from then on keeps doing so, with
    * the same policy, for instances that die while it serves — each row exactly once.

@@ -60,7 +60,7 @@ async function lockCounters(
   return checks.map((q) => byId.get(q.counterId)!);
 }
 
-/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$16). */
+/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$17). */
 function requestValues(
   facts: RequestFacts,
   at: string,
@@ -85,11 +85,12 @@ function requestValues(
     instanceId,
     facts.conversationId ?? null,
     facts.clientRequestId ?? null,
+    facts.forwardedLater ? false : null,
   ];
 }
 
-const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16)`;
+const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16, $17)`;
 
 /** Writes the `held` row of a request that is not billed on an estimate (one statement, no lock). */
 export async function openRow(
@@ -197,10 +198,10 @@ export async function admitRow(
   const counterIds = [...new Set(quotas.map((q) => q.counterId))];
   await c.query(
     `WITH r AS (${INSERT_REQUEST}),
-      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($17::text[], $18::bigint[]) AS t(g, a)),
-      u AS (UPDATE grants SET held = held + t.a FROM unnest($17::text[], $18::bigint[]) AS t(g, a) WHERE grants.id = t.g),
-      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($19::text[]) AS q),
-      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($19::text[]))
+      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($18::text[], $19::bigint[]) AS t(g, a)),
+      u AS (UPDATE grants SET held = held + t.a FROM unnest($18::text[], $19::bigint[]) AS t(g, a) WHERE grants.id = t.g),
+      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($20::text[]) AS q),
+      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($20::text[]))
      SELECT 1`,
     [
       ...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd),

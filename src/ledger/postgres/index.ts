@@ -13,6 +13,7 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
+import { interruptedOutcome } from '../recovery.js';
 import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
@@ -79,6 +80,8 @@ export class PgLedger implements Ledger {
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
   private closed = false;
+  /** `forwarded` marks in flight. */
+  private readonly marking = new Set<Promise<unknown>>();
   private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
@@ -133,23 +136,7 @@ export class PgLedger implements Ledger {
     const open = await orphanedHolds(this.pool, this.instanceId, this.liveness.lapseMs, includeSelf);
     const resolved: string[] = [];
     for (const r of open) {
-      const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = {
-        inputTokens: prompt,
-        cachedInputTokens: 0,
-        outputTokens: 0,
-        reasoningTokens: 0,
-        totalTokens: prompt,
-      };
-      const outcome: Outcome = {
-        httpStatus: null,
-        usage,
-        usageSource: prompt > 0 ? 'estimated' : 'none',
-        meteredTokens: prompt,
-        costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
-        latencyMs: 0,
-        errorCode: 'interrupted',
-      };
+      const outcome = interruptedOutcome(r, policy, priceOf);
       if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false)
         resolved.push(r.id);
     }
@@ -196,6 +183,26 @@ export class PgLedger implements Ledger {
     this.companyOf.set(facts.id, facts.companyId);
   }
 
+  /**
+   * One UPDATE, not awaited and outside the company's lane (it would delay the company's next
+   * admission by a round trip): its row's admission has committed before its request is sent, and
+   * a mark that lands after the settle matches no `held` row. Recovery and close wait for marks in flight.
+   */
+  forwarded(requestId: string): void {
+    const mark = this.ready
+      .then(() =>
+        this.pool.query(
+          "UPDATE requests SET forwarded = true WHERE id = $1 AND status = 'held' AND forwarded = false",
+          [requestId],
+        ),
+      )
+      .catch(() => {
+        // Best effort (see the port): the row is then resolved without charge after a crash.
+      })
+      .finally(() => this.marking.delete(mark));
+    this.marking.add(mark);
+  }
+
   async settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
     const lane = this.laneOf(requestId);
     this.companyOf.delete(requestId);
@@ -220,6 +227,7 @@ export class PgLedger implements Ledger {
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     await this.ready;
     await this.lanes.drain();
+    await Promise.all(this.marking);
     this.recovery = { policy, priceOf };
     return this.resolveOrphans(now, policy, priceOf, true);
   }
@@ -246,6 +254,7 @@ export class PgLedger implements Ledger {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.lanes.drain();
+    await Promise.all(this.marking);
     try {
       await this.ready;
       if (!this.opts.readonly) await stop(this.pool, this.instanceId);

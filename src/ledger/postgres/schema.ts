@@ -92,6 +92,8 @@ export const requests = pgTable(
     status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
     /** The instance (process) that admitted the row; null for rows copied from another ledger. */
     instanceId: text('instance_id'),
+    /** false from admission until the request's first byte is sent, then true; NULL when not tracked (taken as sent). Recovery charges a row left false nothing. */
+    forwarded: boolean('forwarded'),
     estimatedPromptTokens: tokens('estimated_prompt_tokens').notNull().default(0),
     holdTokens: tokens('hold_tokens').notNull(),
     holdMicroUsd: tokens('hold_micro_usd').notNull().default(0),

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import type { Usage } from '../../metering/usage.js';
 import {
   capacityTokens,
   covers,
@@ -11,45 +10,26 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
+import { interruptedOutcome, type OrphanRow } from '../recovery.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
   Balance,
+  CounterState,
   HoldRequest,
   InterruptedPolicy,
   Outcome,
+  PriceOf,
   QuotaCheck,
   RequestFacts,
   Settled,
 } from '../port.js';
-import { prepareStatements, type CounterRecord, type GrantRecord, type Statements } from './statements.js';
+import { LedgerState, recordToState, type OpenRow } from './state.js';
+import { prepareStatements, type GrantRecord, type Statements } from './statements.js';
+
+export { models } from './state.js';
 
 const iso = (d: Date) => d.toISOString();
-
-const parsedModels = new Map<string, string[]>();
-
-/** The `models` column (a JSON array, or NULL for every model) as a list, parsed once per distinct text. */
-export function models(json: string | null): string[] | null {
-  if (json === null) return null;
-  let list = parsedModels.get(json);
-  if (!list) parsedModels.set(json, (list = JSON.parse(json) as string[]));
-  return list;
-}
-
-function recordToState(r: GrantRecord): GrantState {
-  return {
-    id: r.id,
-    unit: r.unit,
-    amount: r.amount,
-    unlimited: r.unlimited === 1,
-    spent: r.spent,
-    held: r.held,
-    models: models(r.models),
-    startsAt: r.starts_at,
-    expiresAt: r.expires_at,
-    removedAt: r.removed_at,
-  };
-}
 
 /**
  * The ledger's operations on one SQLite connection, synchronous: grants, two-phase holds and debits.
@@ -64,6 +44,7 @@ function recordToState(r: GrantRecord): GrantState {
  */
 export class SyncLedger {
   private readonly sql: Statements;
+  private readonly state: LedgerState;
 
   /**
    * @param sqlite an open ledger connection (see `openLedgerDb`), migrated.
@@ -74,6 +55,7 @@ export class SyncLedger {
     private readonly instanceId: string | null = null,
   ) {
     this.sql = prepareStatements(sqlite);
+    this.state = new LedgerState(this.sql);
   }
 
   /**
@@ -81,15 +63,41 @@ export class SyncLedger {
    * runs it as part of that one.
    */
   transaction<T>(fn: () => T): T {
-    return this.sqlite.inTransaction ? fn() : this.sqlite.transaction(fn).immediate();
+    if (this.sqlite.inTransaction) return fn();
+    try {
+      return this.sqlite.transaction(this.withTotals(fn)).immediate();
+    } catch (err) {
+      // Rolled back: what memory carried may no longer match the file.
+      this.state.reset();
+      throw err;
+    }
   }
 
-  /** The company's active grants that cover `model`, in burn order. */
+  /** `fn`, then the running totals it changed written (once per grant or counter per transaction). */
+  private withTotals<T>(fn: () => T): () => T {
+    return () => {
+      const value = fn();
+      this.state.writeDirty();
+      return value;
+    };
+  }
+
+  /** Grant sync rewrote grant terms: read them again on next use. */
+  grantsChanged(): void {
+    this.state.resetGrants();
+  }
+
+  /** The company's active grants that cover `model`, in burn order (the cached states: read, never copy-edit). */
   private eligible(companyId: string, model: string | null, at: string): GrantState[] {
-    const list = (this.sql.grantsOf.all(companyId) as GrantRecord[])
-      .map(recordToState)
-      .filter((g) => isActive(g, at) && covers(g, model));
-    return unlimitedFirst(list);
+    const list = this.state.grantsOf(companyId);
+    let unlimited = false;
+    const out: GrantState[] = [];
+    for (const g of list)
+      if (isActive(g, at) && covers(g, model)) {
+        out.push(g);
+        unlimited ||= g.unlimited;
+      }
+    return unlimited ? unlimitedFirst(out) : out;
   }
 
   private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number): void {
@@ -110,6 +118,7 @@ export class SyncLedger {
       holdMicroUsd,
       instanceId: this.instanceId,
       conversationId: facts.conversationId ?? null,
+      forwarded: facts.forwardedLater ? 0 : null,
     });
   }
 
@@ -119,6 +128,17 @@ export class SyncLedger {
    */
   open(facts: RequestFacts, now: Date): void {
     this.insertRequest(facts, iso(now), 0, 0);
+    this.state.opened(facts.id, {
+      companyId: facts.companyId,
+      requestedModel: facts.requestedModel,
+      holds: [],
+      quotaHolds: [],
+    });
+  }
+
+  /** Marks held rows as gone upstream (see `LedgerWriter.forwarded`); rows no longer held are left alone. */
+  markForwarded(ids: readonly string[]): void {
+    for (const id of ids) if (this.state.isOpen(id)) this.sql.markForwarded.run(id);
   }
 
   /**
@@ -132,15 +152,14 @@ export class SyncLedger {
       const costOnly = want.costOnly === true;
       // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
       const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
-      const eligible = this.eligible(facts.companyId, facts.requestedModel, at).filter(
-        (g) => !costOnly || g.unlimited || g.unit === 'micro_usd',
-      );
+      let eligible = this.eligible(facts.companyId, facts.requestedModel, at);
+      if (costOnly) eligible = eligible.filter((g) => g.unlimited || g.unit === 'micro_usd');
       const grantCapacity = eligible.reduce((sum, g) => sum + capacityTokens(g, pico), 0);
-      const counters = quotas.map((check) => ({ check, row: this.counter(facts.companyId, check, at) }));
-      const quotaCapacity = counters.map(({ check, row }) =>
-        quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, row, pico),
+      const counters = quotas.map((check) => this.counter(facts.companyId, check, at));
+      const quotaCapacity = quotas.map((check, i) =>
+        quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico),
       );
-      const available = Math.min(grantCapacity, ...quotaCapacity);
+      const available = quotaCapacity.length ? Math.min(grantCapacity, ...quotaCapacity) : grantCapacity;
       const min = Math.max(1, want.minTokens);
       const max = Math.max(min, want.maxTokens);
       let hold: number;
@@ -157,38 +176,40 @@ export class SyncLedger {
       const holdTokens = costOnly ? 0 : hold;
       this.insertRequest(facts, at, holdTokens, holdMicroUsd);
       const parts = planHold(eligible, hold, pico);
+      // The standing is read before the hold is added to the totals (it subtracts `parts` itself).
+      const standing = standingAfterHold(eligible, parts, quotas, counters, holdTokens, holdMicroUsd);
       for (const part of parts) {
         this.sql.insertHold.run(facts.id, part.grantId, part.amount);
-        this.sql.addHeld.run(part.amount, part.grantId);
+        this.state.addToGrant(this.state.grant(part.grantId)!, part.amount, 0);
       }
-      for (const { check } of counters) {
+      const quotaHolds = quotas.map((check, i) => {
         this.sql.insertQuotaHold.run(facts.id, check.counterId, holdTokens, holdMicroUsd);
-        this.sql.addCounterHeld.run(holdTokens, holdMicroUsd, check.counterId);
-      }
-      const standing = standingAfterHold(
-        eligible,
-        parts,
-        counters.map((c) => c.check),
-        counters.map((c) => c.row),
-        holdTokens,
-        holdMicroUsd,
-      );
+        this.state.addToCounter(counters[i]!, holdTokens, holdMicroUsd, 0, 0);
+        return { counterId: check.counterId, tokens: holdTokens, microUsd: holdMicroUsd };
+      });
+      this.state.opened(facts.id, {
+        companyId: facts.companyId,
+        requestedModel: facts.requestedModel,
+        holds: parts,
+        quotaHolds,
+      });
       return { ok: true, holdTokens, standing };
     });
   }
 
-  /** The quota counter of a window, created empty on first use. */
-  private counter(companyId: string, check: QuotaCheck, at: string): CounterRecord {
-    this.sql.ensureCounter.run(
-      check.counterId,
-      companyId,
-      check.scope,
-      check.scopeId,
-      check.window,
-      check.windowKey,
-      at,
+  /** The quota counter of a window (its state in memory), created empty on first use. */
+  private counter(companyId: string, check: QuotaCheck, at: string): CounterState {
+    return this.state.counter(check.counterId, () =>
+      this.sql.ensureCounter.run(
+        check.counterId,
+        companyId,
+        check.scope,
+        check.scopeId,
+        check.window,
+        check.windowKey,
+        at,
+      ),
     );
-    return this.sql.counterById.get(check.counterId) as CounterRecord;
   }
 
   /**
@@ -214,39 +235,11 @@ export class SyncLedger {
    * released; with `charge_prompt` it is billed its counted prompt tokens (usage source
    * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
    */
-  recoverOpenHolds(
-    now: Date,
-    policy: InterruptedPolicy,
-    priceOf: (model: string | null, usage: Usage) => number,
-  ): string[] {
-    const open = this.sql.openRequests.all() as {
-      id: string;
-      requestedModel: string | null;
-      estimatedPromptTokens: number;
-    }[];
+  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): string[] {
+    const open = this.sql.openRequests.all() as (OrphanRow & { id: string; forwarded: number | null })[];
     for (const r of open) {
-      const prompt = policy === 'charge_prompt' ? r.estimatedPromptTokens : 0;
-      const usage = {
-        inputTokens: prompt,
-        cachedInputTokens: 0,
-        outputTokens: 0,
-        reasoningTokens: 0,
-        totalTokens: prompt,
-      };
-      this.finish(
-        r.id,
-        'interrupted',
-        {
-          httpStatus: null,
-          usage,
-          usageSource: prompt > 0 ? 'estimated' : 'none',
-          meteredTokens: prompt,
-          costMicroUsd: prompt > 0 ? priceOf(r.requestedModel, usage) : 0,
-          latencyMs: 0,
-          errorCode: 'interrupted',
-        },
-        now,
-      );
+      const forwarded = r.forwarded === null ? null : r.forwarded === 1;
+      this.finish(r.id, 'interrupted', interruptedOutcome({ ...r, forwarded }, policy, priceOf), now);
     }
     return open.map((r) => r.id);
   }
@@ -259,10 +252,8 @@ export class SyncLedger {
   ): Settled | false {
     const at = iso(now);
     return this.transaction((): Settled | false => {
-      const head = this.sql.requestHead.get(requestId) as
-        | { companyId: string; requestedModel: string | null; status: string }
-        | undefined;
-      if (!head || head.status !== 'held') return false;
+      const row = this.state.take(requestId);
+      if (!row) return false;
       let o = outcome;
       if (
         o.billedObject &&
@@ -297,65 +288,42 @@ export class SyncLedger {
         settledAt: at,
       });
 
-      const held = this.sql.holdsOf.all(requestId) as { grantId: string; amount: number }[];
-      for (const h of held) this.sql.addHeld.run(-h.amount, h.grantId);
-      if (held.length) this.sql.deleteHolds.run(requestId);
+      for (const h of row.holds) this.state.addToGrant(this.state.grant(h.grantId)!, -h.amount, 0);
+      if (row.holds.length) this.sql.deleteHolds.run(requestId);
       const charged = status !== 'voided';
-      const quotaHeld = this.sql.quotaHoldsOf.all(requestId) as {
-        counterId: string;
-        tokens: number;
-        microUsd: number;
-      }[];
-      const counters: CounterRecord[] = [];
-      for (const h of quotaHeld) {
-        this.sql.settleCounter.run(
-          h.tokens,
-          h.microUsd,
-          charged ? o.meteredTokens : 0,
-          charged ? o.costMicroUsd : 0,
-          h.counterId,
-        );
-        counters.push(this.sql.counterById.get(h.counterId) as CounterRecord);
+      const counters: CounterState[] = [];
+      for (const h of row.quotaHolds) {
+        const c = this.state.counter(h.counterId, () => {});
+        this.state.addToCounter(c, -h.tokens, -h.microUsd, charged ? o.meteredTokens : 0, charged ? o.costMicroUsd : 0);
+        counters.push({ ...c });
       }
-      if (quotaHeld.length) this.sql.deleteQuotaHolds.run(requestId);
-      const model = head.requestedModel ?? o.model ?? null;
-      const burned =
-        o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, head.companyId, model, held, o, at) : [];
+      if (row.quotaHolds.length) this.sql.deleteQuotaHolds.run(requestId);
+      const model = row.requestedModel ?? o.model ?? null;
+      const burned = o.meteredTokens > 0 || o.costMicroUsd > 0 ? this.burn(requestId, row, model, o, at) : [];
       return { grants: burned, counters };
     });
   }
 
   /** Writes the debits of a settled request (see `settle`); returns the grants debited, as they stand after. */
-  private burn(
-    requestId: string,
-    companyId: string,
-    model: string | null,
-    held: { grantId: string; amount: number }[],
-    o: Outcome,
-    at: string,
-  ): GrantState[] {
+  private burn(requestId: string, row: OpenRow, model: string | null, o: Outcome, at: string): GrantState[] {
     // The grants the request held, even one removed from the config since admission: it still
     // takes the request it reserved. What it held is honoured as a reservation: should an admin
     // have lowered the grant since, the charge up to the hold is still taken from it (the grant
     // shows as overdrawn; no debit overdraft is recorded, as the request stayed within its hold).
-    // They usually cover the charge; the company's other grants are read only when they do not.
-    const heldIds = held.map((h) => h.grantId);
+    // They usually cover the charge; the company's other grants are considered only when they do not.
     const real = new Map<string, GrantState>();
     const heldGrants: GrantState[] = [];
-    for (const h of held) {
-      const record = this.sql.grantById.get(h.grantId) as GrantRecord | undefined;
-      if (!record) continue;
-      const g = recordToState(record);
+    for (const h of row.holds) {
+      const g = this.state.grant(h.grantId);
+      if (!g) continue;
       real.set(g.id, g);
       heldGrants.push(remaining(g) >= h.amount ? g : { ...g, amount: g.spent + g.held + h.amount });
     }
-    let order = unlimitedFirst(heldGrants);
+    let order = heldGrants.length > 1 ? unlimitedFirst(heldGrants) : heldGrants;
     let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
     if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
       const others = unlimitedFirst(
-        (this.sql.grantsOf.all(companyId) as GrantRecord[])
-          .map(recordToState)
-          .filter((g) => !heldIds.includes(g.id) && isActive(g, at) && covers(g, model)),
+        this.state.grantsOf(row.companyId).filter((g) => !real.has(g.id) && isActive(g, at) && covers(g, model)),
       );
       for (const g of others) real.set(g.id, g);
       order = [...order, ...others];
@@ -364,19 +332,18 @@ export class SyncLedger {
     const touched: GrantState[] = [];
     for (const part of parts) {
       this.sql.insertDebit.run(requestId, part.grantId, part.unit, part.amount, part.overdraft, at);
-      this.sql.addSpent.run(part.amount, part.grantId);
       const g = real.get(part.grantId)!;
-      touched.push({ ...g, spent: g.spent + part.amount });
+      this.state.addToGrant(g, 0, part.amount);
+      touched.push({ ...g });
     }
     return touched;
   }
 
   /** The company's balance at `now`: every grant still in the config, with its standing (see `balanceFrom`). */
   balance(companyId: string, now: Date): Balance {
-    const grants = (this.sql.grantsOf.all(companyId) as GrantRecord[]).map((row) => ({
-      state: recordToState(row),
-      purchaseId: row.purchase_id,
-    }));
+    const grants = (this.sql.balanceOf.all(companyId) as (GrantRecord & { purchase_id: string | null })[]).map(
+      (row) => ({ state: recordToState(row), purchaseId: row.purchase_id }),
+    );
     return balanceFrom(companyId, grants, iso(now));
   }
 }

@@ -16,6 +16,9 @@ interface Job {
  */
 export class LedgerQueue {
   private jobs: Job[] = [];
+  /** Writes that ride with the next batch (see `later`). */
+  private riders: (() => void)[] = [];
+  private riderTimer: NodeJS.Timeout | undefined;
   /** While held (see `hold`), queued jobs wait for `release` instead of committing. */
   private held = false;
 
@@ -28,6 +31,22 @@ export class LedgerQueue {
       this.jobs.push({ op, resolve: resolve as (v: unknown) => void, reject });
       if (this.jobs.length === 1 && !this.held) setImmediate(() => this.flushUnlessHeld());
     });
+  }
+
+  /**
+   * Queues `op` (a synchronous write nobody awaits) to run last in the next batch, whatever
+   * triggers it; when no batch comes within `delayMs` (ms), it commits on its own. So a busy proxy
+   * pays no commit for it. A rider that throws is dropped (what it wrote is rolled back), never
+   * failing the jobs it rode with.
+   */
+  later(op: () => void, delayMs: number): void {
+    this.riders.push(op);
+    if (this.riderTimer) return;
+    this.riderTimer = setTimeout(() => {
+      this.riderTimer = undefined;
+      this.flushUnlessHeld();
+    }, delayMs);
+    this.riderTimer.unref();
   }
 
   /**
@@ -44,7 +63,7 @@ export class LedgerQueue {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    if (this.jobs.length > 0) setImmediate(() => this.flushUnlessHeld());
+    if (this.jobs.length > 0 || this.riders.length > 0) setImmediate(() => this.flushUnlessHeld());
   }
 
   private flushUnlessHeld(): void {
@@ -53,12 +72,19 @@ export class LedgerQueue {
 
   /** Commits what is queued now, synchronously (before closing the connection). */
   flush(): void {
-    if (this.jobs.length === 0) return;
+    if (this.jobs.length === 0 && this.riders.length === 0) return;
     const batch = this.jobs;
+    const riders = this.riders;
     this.jobs = [];
+    this.riders = [];
+    if (this.riderTimer) {
+      clearTimeout(this.riderTimer);
+      this.riderTimer = undefined;
+    }
     try {
       this.transaction(() => {
         for (const job of batch) job.value = job.op();
+        for (const op of riders) op();
       });
       for (const job of batch) job.resolve(job.value);
     } catch {
@@ -69,6 +95,13 @@ export class LedgerQueue {
           job.resolve(this.transaction(job.op));
         } catch (err) {
           job.reject(err);
+        }
+      }
+      for (const op of riders) {
+        try {
+          this.transaction(op);
+        } catch {
+          // Dropped: a rider is a best-effort write (see `later`).
         }
       }
     }

@@ -74,6 +74,12 @@ export const requests = sqliteTable(
     status: text('status', { enum: ['held', 'settled', 'voided', 'interrupted'] }).notNull(),
     /** The process (instance) that admitted the row, `inst_` + 16 hex digits; null for rows written before it was recorded. */
     instanceId: text('instance_id'),
+    /**
+     * Whether the request went upstream: 0 from admission until its first byte is sent, then 1
+     * (written with the next group commit); NULL for rows that do not track it (taken as sent).
+     * Crash recovery charges a row left at 0 nothing.
+     */
+    forwarded: integer('forwarded', { mode: 'boolean' }),
     /** The prompt tokens counted at admission (gpt-tokenizer). */
     estimatedPromptTokens: integer('estimated_prompt_tokens').notNull().default(0),
     /** The worst case held at admission, in tokens and in micro-USD. */

@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
 
+/** The `grants` columns admission and settlement use (no `SELECT *`: fewer values to map per row). */
+const GRANT_COLUMNS = 'id, unit, amount, unlimited, models, starts_at, expires_at, removed_at, spent, held';
+
 /**
  * The ledger's hot-path SQL, prepared once per connection. Admission and settlement run these on
  * every request, so they bypass the query builder (drizzle builds and prepares SQL on each call,
@@ -10,16 +13,19 @@ export function prepareStatements(db: Database.Database) {
   const s = (sql: string) => db.prepare(sql);
   return {
     /** A company's grants still in the config, in burn order (see `Ledger`). */
-    grantsOf: s(`SELECT * FROM grants WHERE company_id = ? AND removed_at IS NULL
+    grantsOf: s(`SELECT ${GRANT_COLUMNS} FROM grants WHERE company_id = ? AND removed_at IS NULL
                  ORDER BY expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
-    grantById: s('SELECT * FROM grants WHERE id = ?'),
-    addHeld: s('UPDATE grants SET held = held + ? WHERE id = ?'),
-    addSpent: s('UPDATE grants SET spent = spent + ? WHERE id = ?'),
+    /** For balance reports: the grants with their purchase, read from the file. */
+    balanceOf: s(`SELECT ${GRANT_COLUMNS}, purchase_id FROM grants WHERE company_id = ? AND removed_at IS NULL
+                  ORDER BY expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
+    grantById: s(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`),
+    /** A grant's running totals, written once per transaction from the state in memory (see `LedgerState`). */
+    setGrantTotals: s('UPDATE grants SET held = ?, spent = ? WHERE id = ?'),
 
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id)
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id, forwarded)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId)`),
+                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId, @forwarded)`),
     requestHead: s(
       'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
     ),
@@ -31,10 +37,11 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
-      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens FROM requests WHERE status = 'held'" +
+      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
         ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
     ),
 
+    markForwarded: s("UPDATE requests SET forwarded = 1 WHERE id = ? AND status = 'held' AND forwarded = 0"),
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),
     holdsOf: s('SELECT grant_id AS grantId, amount FROM holds WHERE request_id = ?'),
     deleteHolds: s('DELETE FROM holds WHERE request_id = ?'),
@@ -46,11 +53,9 @@ export function prepareStatements(db: Database.Database) {
                       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
     counterById: s(`SELECT id, spent_tokens AS spentTokens, held_tokens AS heldTokens, spent_micro_usd AS spentMicroUsd,
                       held_micro_usd AS heldMicroUsd FROM quota_counters WHERE id = ?`),
-    addCounterHeld: s(
-      'UPDATE quota_counters SET held_tokens = held_tokens + ?, held_micro_usd = held_micro_usd + ? WHERE id = ?',
-    ),
-    settleCounter: s(`UPDATE quota_counters SET held_tokens = held_tokens - ?, held_micro_usd = held_micro_usd - ?,
-                        spent_tokens = spent_tokens + ?, spent_micro_usd = spent_micro_usd + ? WHERE id = ?`),
+    setCounterTotals:
+      s(`UPDATE quota_counters SET held_tokens = ?, held_micro_usd = ?, spent_tokens = ?, spent_micro_usd = ?
+                           WHERE id = ?`),
     insertQuotaHold: s('INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) VALUES (?, ?, ?, ?)'),
     quotaHoldsOf: s(
       'SELECT counter_id AS counterId, tokens, micro_usd AS microUsd FROM quota_holds WHERE request_id = ?',
@@ -66,23 +71,18 @@ export function prepareStatements(db: Database.Database) {
 /** The prepared statements of one ledger connection. */
 export type Statements = ReturnType<typeof prepareStatements>;
 
-/** A `grants` row as SQLite returns it (snake_case, booleans as 0/1). */
+/** A `grants` row as the hot-path statements return it (`GRANT_COLUMNS`; snake_case, booleans as 0/1). */
 export interface GrantRecord {
   id: string;
-  company_id: string;
   unit: 'tokens' | 'micro_usd';
   amount: number;
   unlimited: number;
   models: string | null;
   starts_at: string | null;
   expires_at: string | null;
-  purchase_id: string | null;
-  note: string | null;
   removed_at: string | null;
   spent: number;
   held: number;
-  created_at: string;
-  updated_at: string;
 }
 
 /** A quota counter's running totals. */

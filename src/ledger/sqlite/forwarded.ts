@@ -1,0 +1,48 @@
+import type { LedgerQueue } from './queue.js';
+
+/**
+ * How long (ms) a `forwarded` mark waits before it is handed to the group commit: a request that
+ * finishes sooner is settled first and needs no mark at all (no statement), which is most
+ * non-streamed requests. Then the mark rides with the next batch, or commits on its own within
+ * another `FORWARDED_MARK_DELAY_MS`. So a mark is durable 10–30 ms after its request's first byte
+ * went upstream; a crash before that resolves the row without charge.
+ */
+export const FORWARDED_MARK_DELAY_MS = 10;
+
+/**
+ * The `forwarded` marks of the SQLite adapter (see `LedgerWriter.forwarded`): collected for
+ * `FORWARDED_MARK_DELAY_MS`, then written by one rider of the group commit (`LedgerQueue.later`)
+ * with one UPDATE per row still held.
+ */
+export class ForwardedMarks {
+  private collecting: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  /**
+   * @param queue the ledger's group commit.
+   * @param write marks the rows of `ids` still held (runs inside a batch's transaction).
+   */
+  constructor(
+    private readonly queue: LedgerQueue,
+    private readonly write: (ids: readonly string[]) => void,
+  ) {}
+
+  /** Notes that `requestId` went upstream. */
+  add(requestId: string): void {
+    this.collecting.push(requestId);
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.handOver(), FORWARDED_MARK_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /** Hands what was collected to the group commit now (before recovery or close, which flush it). */
+  handOver(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.collecting.length === 0) return;
+    // The same list if the rider is retried after a rollback.
+    const ids = this.collecting;
+    this.collecting = [];
+    this.queue.later(() => this.write(ids), FORWARDED_MARK_DELAY_MS);
+  }
+}

@@ -1,0 +1,65 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * The end of a response, held back until its settle is durable (see `relay`): `end` is called once
+ * the settle has committed and writes what was held, then ends the body (for a chunked body, its
+ * terminating chunk is its last byte). Held: the chunk that completes a body of known
+ * `content-length` (`completes`), and chunks passed to `hold`, kept one behind (each is written
+ * when the next arrives). Writes respect back-pressure.
+ */
+export class Tail {
+  private held: Buffer | undefined;
+  private received = 0;
+
+  /**
+   * @param out the client's response.
+   * @param length the body's `content-length` (bytes as sent, encoded), when it has one.
+   */
+  constructor(
+    private readonly out: ServerResponse,
+    private readonly length: number | undefined,
+  ) {}
+
+  /** Counts `bytes` as received; true when they complete a body of known length (hold them). */
+  completes(bytes: Buffer): boolean {
+    this.received += bytes.length;
+    return this.length !== undefined && this.received >= this.length;
+  }
+
+  /** Writes `bytes` now; resolves once the client can take more (or has gone). */
+  async write(bytes: Buffer): Promise<void> {
+    if (!this.out.write(bytes)) await drained(this.out);
+  }
+
+  /** Holds `bytes` back and writes the chunk held before it. */
+  async hold(bytes: Buffer): Promise<void> {
+    const before = this.held;
+    this.held = bytes;
+    if (before) await this.write(before);
+  }
+
+  /** Writes the chunk held, if any (the response goes on: an error event follows). */
+  release(): void {
+    if (this.held) this.out.write(this.held);
+    this.held = undefined;
+  }
+
+  /** Writes the chunk held and `rest`, and ends the response. */
+  end(rest?: Buffer): void {
+    this.release();
+    this.out.end(rest);
+  }
+}
+
+/** Resolves when `out` can take more data again, or has closed. */
+function drained(out: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { GrantTerms, HoldRequest, Outcome, RequestFacts } from '../src/ledger/port.js';
+import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
+
+/**
+ * The SQLite adapter's state in memory (grants, counters, open holds) against its file: a group
+ * commit that rolls back (one call in it fails) and a grant sync leave the two in agreement.
+ */
+const NOW = new Date('2026-11-22T10:00:00.000Z');
+const grant = (amount: number): GrantTerms => ({
+  id: 'g',
+  companyId: 'acme',
+  unit: 'tokens',
+  amount,
+  unlimited: false,
+  models: null,
+  startsAt: null,
+  expiresAt: null,
+  purchaseId: null,
+  note: null,
+});
+const facts = (id: string): RequestFacts => ({
+  id,
+  companyId: 'acme',
+  keyId: 'k',
+  endpoint: '/v1/chat/completions',
+  requestedModel: 'gpt-4o-mini',
+  stream: false,
+  estimatedPromptTokens: 10,
+});
+const want: HoldRequest = { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
+const used = (tokens: number): Outcome => ({
+  httpStatus: 200,
+  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
+  usageSource: 'upstream',
+  meteredTokens: tokens,
+  costMicroUsd: 0,
+  latencyMs: 1,
+});
+
+let dir: string;
+let ledger: SqliteLedger;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-state-'));
+  ledger = openSqliteLedger({ path: join(dir, 'ledger.db'), checkpointThread: false });
+  await ledger.syncGrants([grant(1000)], [], NOW);
+});
+afterEach(async () => {
+  await ledger.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const standing = async () => (await ledger.reader.grants()).map((g) => [g.spent, g.held]);
+const errors = async () => (await ledger.reader.verify()).filter((f) => f.severity === 'error');
+
+it('a batch rolled back by one failing call leaves memory and file in agreement', async () => {
+  await ledger.admit(facts('req_a'), want, NOW, []);
+  // One turn: a settle, a new hold, and a duplicate id that fails and rolls the batch back.
+  const calls = [
+    ledger.settle('req_a', used(40), NOW),
+    ledger.admit(facts('req_b'), want, NOW, []),
+    ledger.admit(facts('req_b'), want, NOW, []),
+  ];
+  const [settled, first, duplicate] = await Promise.allSettled(calls);
+  expect(settled.status).toBe('fulfilled');
+  expect(first).toMatchObject({ status: 'fulfilled', value: { ok: true } });
+  expect(duplicate.status).toBe('rejected');
+  expect(await standing()).toEqual([[40, 100]]);
+  // What memory carries after the rollback agrees with the file: the next calls add up.
+  expect(await ledger.settle('req_b', used(30), NOW)).not.toBe(false);
+  expect(await ledger.settle('req_b', used(30), NOW)).toBe(false);
+  const c = await ledger.admit(facts('req_c'), { ...want, maxTokens: 930 }, NOW, []);
+  expect(c).toMatchObject({ ok: true, holdTokens: 930, standing: { tokens: 0 } });
+  expect(await standing()).toEqual([[70, 930]]);
+  expect(await errors()).toEqual([]);
+});
+
+it('a grant sync is seen by the next admission; held and spent carry over', async () => {
+  await ledger.admit(facts('req_a'), want, NOW, []);
+  await ledger.syncGrants([grant(150)], [], NOW);
+  expect(await ledger.admit(facts('req_b'), want, NOW, [])).toMatchObject({ ok: false, availableTokens: 50 });
+  await ledger.syncGrants([grant(400)], [], NOW);
+  expect(await ledger.admit(facts('req_c'), want, NOW, [])).toMatchObject({ ok: true, standing: { tokens: 200 } });
+  await ledger.settle('req_a', used(100), NOW);
+  expect(await standing()).toEqual([[100, 100]]);
+  expect(await errors()).toEqual([]);
+});
