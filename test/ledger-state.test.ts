@@ -2,44 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { GrantTerms, HoldRequest, Outcome, RequestFacts } from '../src/ledger/port.js';
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
+import { grantTerms, hold, NOW, requestFacts, tokensUsed } from './ledger-contract/fixtures.js';
 
 /**
  * The SQLite adapter's state in memory (grants, counters, open holds) against its file: a group
  * commit that rolls back (one call in it fails) and a grant sync leave the two in agreement.
  */
-const NOW = new Date('2026-11-22T10:00:00.000Z');
-const grant = (amount: number): GrantTerms => ({
-  id: 'g',
-  companyId: 'acme',
-  unit: 'tokens',
-  amount,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-});
-const facts = (id: string): RequestFacts => ({
-  id,
-  companyId: 'acme',
-  keyId: 'k',
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-});
-const want: HoldRequest = { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
-const used = (tokens: number): Outcome => ({
-  httpStatus: 200,
-  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
-  usageSource: 'upstream',
-  meteredTokens: tokens,
-  costMicroUsd: 0,
-  latencyMs: 1,
-});
+const grant = (amount: number) => grantTerms({ amount });
+const facts = (id: string) => requestFacts({ id, keyId: 'k' });
+const want = hold(100);
+const used = (tokens: number) => tokensUsed(tokens, { costMicroUsd: 0 });
 
 let dir: string;
 let ledger: SqliteLedger;

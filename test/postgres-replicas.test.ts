@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, RequestFacts } from '../src/ledger/port.js';
 import { openPgLedger, type PgLedger } from '../src/ledger/postgres/index.js';
+import { grantTerms, nextRequestId, requestFacts } from './ledger-contract/fixtures.js';
 import { createDatabase, dropDatabase } from './support/postgres.js';
 import { waitUntil } from './support/wait.js';
 
@@ -27,28 +27,9 @@ afterEach(async () => {
   if (db) await dropDatabase(db.name);
 });
 
-const grant = (id: string, amount: number): GrantTerms => ({
-  id,
-  companyId: 'acme',
-  unit: 'tokens',
-  amount,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-});
-let seq = 0;
-const facts = (companyId = 'acme'): RequestFacts => ({
-  id: `req_${String(++seq).padStart(8, '0')}`,
-  companyId,
-  keyId: null,
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 7,
-});
+const grant = (id: string, amount: number) => grantTerms({ id, amount });
+const facts = (companyId = 'acme') =>
+  requestFacts({ id: nextRequestId('req_', 8), companyId, keyId: null, estimatedPromptTokens: 7 });
 const NOW = new Date('2026-11-30T12:00:00.000Z');
 const want = { minTokens: 10, maxTokens: 10, clamp: false, maxPicoPerToken: 1 };
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, requestFacts } from './fixtures.js';
 
 /**
  * What the port adds for exact billing, for each adapter: `reader.contextTokens` (the earlier turn
@@ -9,29 +10,16 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  */
 
 const NOW = new Date('2026-11-30T10:00:00.000Z');
-const grant = (id: string, companyId: string): GrantTerms => ({
-  id,
-  companyId,
-  unit: 'micro_usd',
-  amount: 1_000_000_000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-});
-let seq = 0;
-const facts = (companyId: string, extra: Partial<RequestFacts> = {}): RequestFacts => ({
-  id: `req_${String(++seq).padStart(6, '0')}`,
-  companyId,
-  keyId: `${companyId}-key`,
-  endpoint: '/v1/responses',
-  requestedModel: 'gpt-4.1',
-  stream: false,
-  estimatedPromptTokens: 10,
-  ...extra,
-});
+const grant = (id: string, companyId: string) =>
+  grantTerms({ id, companyId, unit: 'micro_usd', amount: 1_000_000_000 });
+const facts = (companyId: string, extra: Partial<RequestFacts> = {}) =>
+  requestFacts({
+    companyId,
+    keyId: `${companyId}-key`,
+    endpoint: '/v1/responses',
+    requestedModel: 'gpt-4.1',
+    ...extra,
+  });
 const outcome = (input: number, output: number, extra: Partial<Outcome> = {}): Outcome => ({
   httpStatus: 200,
   usage: {

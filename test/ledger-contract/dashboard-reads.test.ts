@@ -1,42 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AlertRecord, GrantTerms, Ledger, Outcome, QuotaCheck, RequestFacts } from '../../src/ledger/port.js';
+import type { AlertRecord, Ledger, QuotaCheck } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, LATER, NOW, requestFacts, tokensUsed } from './fixtures.js';
 
 /** The reads the dashboard adds to the port (`quotaCounters`, `openHoldsByCompany`, `recentAlerts`), for each adapter. */
 
-const NOW = new Date('2026-11-22T10:00:00.000Z');
-const LATER = new Date('2026-11-22T10:00:05.000Z');
-const grant = (id: string, companyId = 'acme'): GrantTerms => ({
-  id,
-  companyId,
-  unit: 'tokens',
-  amount: 1000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-});
-const facts = (id: string, companyId = 'acme', userId: string | null = null): RequestFacts => ({
-  id,
-  companyId,
-  keyId: null,
-  userId,
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-});
-const want = (maxTokens: number) => ({ minTokens: 10, maxTokens, clamp: false, maxPicoPerToken: 1_000_000 });
-const used = (tokens: number): Outcome => ({
-  httpStatus: 200,
-  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
-  usageSource: 'upstream',
-  meteredTokens: tokens,
-  costMicroUsd: tokens,
-  latencyMs: 1,
-});
+const grant = (id: string, companyId = 'acme') => grantTerms({ id, companyId });
+const facts = (id: string, companyId = 'acme', userId: string | null = null) =>
+  requestFacts({ id, companyId, keyId: null, userId });
+const want = (maxTokens: number) => hold(maxTokens, { minTokens: 10 });
+const used = (tokens: number) => tokensUsed(tokens);
 const daily: QuotaCheck = {
   counterId: 'user:acme/alice:daily:2026-11-22',
   scope: 'user',

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeferredRequest, GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { DeferredRequest, Ledger, Outcome } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { at, grantTerms, NOW as T0, requestFacts } from './fixtures.js';
 
 /**
  * The `deferred` store of the port, for each adapter: a held row deferred on an upstream object
@@ -8,30 +9,8 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  * claimable again), reschedules, nudges and removes them, and settling twice bills once.
  */
 
-const T0 = new Date('2026-11-22T10:00:00.000Z');
-const at = (ms: number) => new Date(T0.getTime() + ms);
-const grant: GrantTerms = {
-  id: 'g',
-  companyId: 'acme',
-  unit: 'tokens',
-  amount: 10_000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-};
-let seq = 0;
-const facts = (): RequestFacts => ({
-  id: `req_${String(++seq).padStart(6, '0')}`,
-  companyId: 'acme',
-  keyId: 'acme-key',
-  endpoint: '/v1/responses',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-});
+const grant = grantTerms({ amount: 10_000 });
+const facts = () => requestFacts({ endpoint: '/v1/responses' });
 const req = (requestId: string, id: string): DeferredRequest => ({
   id,
   kind: 'response',

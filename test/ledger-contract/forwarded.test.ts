@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { Ledger, RequestFacts } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, LATER, NOW, nextRequestId, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * The `forwarded` mark, for each adapter: a row admitted with `forwardedLater` whose request never
@@ -8,41 +9,11 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  * is charged by the policy like any other; a mark on a row no longer held changes nothing.
  */
 
-const NOW = new Date('2026-11-22T10:00:00.000Z');
-const LATER = new Date('2026-11-22T10:00:05.000Z');
-
-const grant: GrantTerms = {
-  id: 'g',
-  companyId: 'acme',
-  unit: 'tokens',
-  amount: 10_000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-};
-let seq = 0;
-const facts = (extra: Partial<RequestFacts> = {}): RequestFacts => ({
-  id: `req_fwd_${String(++seq).padStart(6, '0')}`,
-  companyId: 'acme',
-  keyId: 'acme-key',
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 25,
-  ...extra,
-});
-const want = { minTokens: 25, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
-const used: Outcome = {
-  httpStatus: 200,
-  usage: { inputTokens: 30, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: 30 },
-  usageSource: 'upstream',
-  meteredTokens: 30,
-  costMicroUsd: 30,
-  latencyMs: 1,
-};
+const grant = grantTerms({ amount: 10_000 });
+const facts = (extra: Partial<RequestFacts> = {}) =>
+  requestFacts({ id: nextRequestId('req_fwd_'), estimatedPromptTokens: 25, ...extra });
+const want = hold(100, { minTokens: 25 });
+const used = tokensUsed(30);
 
 describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
   let opened: OpenedLedger;

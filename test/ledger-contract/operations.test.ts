@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, HoldRequest, Ledger, Outcome, QuotaCheck, RequestFacts } from '../../src/ledger/port.js';
+import type { GrantTerms, Ledger, QuotaCheck } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, LATER, NOW, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * The ledger port's operations, one behaviour at a time, for each adapter: burn order, idempotent
@@ -8,50 +9,10 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  * stores. The random sequences of properties.test.ts check the invariants between them.
  */
 
-const NOW = new Date('2026-11-22T10:00:00.000Z');
-const LATER = new Date('2026-11-22T10:00:05.000Z');
-
-const grant = (id: string, terms: Partial<GrantTerms> = {}): GrantTerms => ({
-  id,
-  companyId: 'acme',
-  unit: 'tokens',
-  amount: 1000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-  ...terms,
-});
-
-let seq = 0;
-const facts = (extra: Partial<RequestFacts> = {}): RequestFacts => ({
-  id: `req_${String(++seq).padStart(6, '0')}`,
-  companyId: 'acme',
-  keyId: 'acme-key',
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-  ...extra,
-});
-const want = (maxTokens: number, extra: Partial<HoldRequest> = {}): HoldRequest => ({
-  minTokens: Math.min(10, maxTokens),
-  maxTokens,
-  clamp: false,
-  maxPicoPerToken: 1_000_000,
-  ...extra,
-});
-const used = (tokens: number, extra: Partial<Outcome> = {}): Outcome => ({
-  httpStatus: 200,
-  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
-  usageSource: 'upstream',
-  meteredTokens: tokens,
-  costMicroUsd: tokens,
-  latencyMs: 1,
-  ...extra,
-});
+const grant = (id: string, terms: Partial<GrantTerms> = {}) => grantTerms({ id, ...terms });
+const facts = requestFacts;
+const want = hold;
+const used = tokensUsed;
 
 describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
   let opened: OpenedLedger;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GrantTerms, Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { Ledger } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, NOW, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * `verify`'s overdraft rule, for each adapter: a request's debits may overdraw its grants only by
@@ -9,38 +10,9 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  * not a warning; rows deferred on upstream work are not reported as open holds.
  */
 
-const NOW = new Date('2026-11-22T10:00:00.000Z');
-const grant: GrantTerms = {
-  id: 'g',
-  companyId: 'acme',
-  unit: 'tokens',
-  amount: 100,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-};
-let seq = 0;
-const facts = (endpoint = '/v1/responses'): RequestFacts => ({
-  id: `req_${String(++seq).padStart(6, '0')}`,
-  companyId: 'acme',
-  keyId: 'acme-key',
-  endpoint,
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-});
-const used = (tokens: number): Outcome => ({
-  httpStatus: 200,
-  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
-  usageSource: 'upstream',
-  meteredTokens: tokens,
-  costMicroUsd: tokens,
-  latencyMs: 1,
-});
-const hold = (max: number) => ({ minTokens: 10, maxTokens: max, clamp: false, maxPicoPerToken: 1_000_000 });
+const grant = grantTerms({ amount: 100 });
+const facts = (endpoint = '/v1/responses') => requestFacts({ endpoint });
+const used = (tokens: number) => tokensUsed(tokens);
 
 describe.each(ADAPTERS)('verify: overdrafts ($name)', (adapter) => {
   let opened: OpenedLedger;
