@@ -4,9 +4,10 @@ import { batchHandler } from '../src/settlement/handlers/batch.js';
 import { fineTuningHandler } from '../src/settlement/handlers/fine-tuning.js';
 import { videoHandler } from '../src/settlement/handlers/video.js';
 import type { DeferredHandler, ObjectState, UpstreamReader } from '../src/settlement/kinds.js';
-import { DeferredUpstream } from './support/deferred-upstream.js';
-import { startTollgate, TEST_PRICES, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
-import { ScriptedUpstream } from './support/scripted-upstream.js';
+import { batchLine, createBatch, type DeferredSetup, startDeferredTollgate } from './support/batches.js';
+import type { DeferredUpstream } from './support/deferred-upstream.js';
+import { type Tollgate, UPSTREAM_KEY } from './support/harness.js';
+import type { ScriptedUpstream } from './support/scripted-upstream.js';
 
 /**
  * Deferred work from creation to its final charge: objects created through tollgate (held), then
@@ -14,33 +15,17 @@ import { ScriptedUpstream } from './support/scripted-upstream.js';
  * a fake upstream that moves each object one status per retrieval.
  */
 
+let setup: DeferredSetup;
 let upstream: ScriptedUpstream;
 let fake: DeferredUpstream;
 let tollgate: Tollgate;
 
 beforeAll(async () => {
-  upstream = await new ScriptedUpstream().start();
-  fake = new DeferredUpstream();
-  upstream.script = fake.handle;
-  tollgate = await startTollgate({
-    upstreamUrl: upstream.url,
-    // This file polls the objects itself: the settler's first poll is an hour away.
-    settlement: { firstPollMs: 3_600_000, maxPollMs: 3_600_000 },
-    prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
-    companies: {
-      acme: {
-        allocations: [
-          { id: 'acme-tokens', tokens: 10_000_000 },
-          { id: 'acme-usd', usd: 100 },
-        ],
-      },
-    },
-  });
+  // This file polls the objects itself: the settler's first poll is an hour away.
+  setup = await startDeferredTollgate({ firstPollMs: 3_600_000, maxPollMs: 3_600_000 });
+  ({ upstream, fake, tollgate } = setup);
 });
-afterAll(async () => {
-  await tollgate.close();
-  await upstream.close();
-});
+afterAll(() => setup.close());
 
 /** The settler's reader: GETs from the upstream with tollgate's own key. */
 const reader: UpstreamReader = {
@@ -70,29 +55,12 @@ const pollOnce = async (id: string) => {
   const state = await batchHandler.read(JSON.parse(res.text) as Record<string, unknown>, reader);
   return state.final ? state.charge.status : state.status;
 };
-const request = (i: number, model: string) =>
-  JSON.stringify({
-    custom_id: `r${i}`,
-    method: 'POST',
-    url: '/v1/chat/completions',
-    body: { model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 20 },
-  });
-const batchOf = async (lines: string[]) => {
-  const file = await client().files.create({
-    file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'in.jsonl'),
-    purpose: 'batch',
-  });
-  return client().batches.create({
-    input_file_id: file.id,
-    endpoint: '/v1/chat/completions',
-    completion_window: '24h',
-  });
-};
+const batchOf = (lines: string[]) => createBatch(client(), lines);
 
 describe('a batch from creation to its charge', () => {
   it('completes: charged its reported usage at batch prices', async () => {
     fake.reportBatchUsage = true;
-    const batch = await batchOf([0, 1, 2, 3].map((i) => request(i, 'gpt-4o-mini')));
+    const batch = await batchOf([0, 1, 2, 3].map((i) => batchLine(i, 'gpt-4o-mini')));
     const { statuses, state } = await untilFinal(batchHandler, batch.id);
     expect(statuses).toEqual(['in_progress', 'finalizing', 'completed']);
     expect(state).toMatchObject({
@@ -107,7 +75,7 @@ describe('a batch from creation to its charge', () => {
 
   it('cancelled halfway: charged the half that was done, from its output file when it reports no usage', async () => {
     fake.reportBatchUsage = false;
-    const batch = await batchOf([0, 1, 2, 3, 4, 5].map((i) => request(i, i % 2 ? 'gpt-4o' : 'gpt-4o-mini')));
+    const batch = await batchOf([0, 1, 2, 3, 4, 5].map((i) => batchLine(i, i % 2 ? 'gpt-4o' : 'gpt-4o-mini')));
     expect(await pollOnce(batch.id)).toBe('in_progress');
     expect((await client().batches.cancel(batch.id)).status).toBe('cancelling');
     const { statuses, state } = await untilFinal(batchHandler, batch.id);

@@ -1,8 +1,8 @@
 import { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeferredUpstream } from './support/deferred-upstream.js';
-import { startTollgate, TEST_PRICES, type Tollgate } from './support/harness.js';
-import { ScriptedUpstream } from './support/scripted-upstream.js';
+import { batchLine, createBatch, type DeferredSetup, startDeferredTollgate } from './support/batches.js';
+import type { DeferredUpstream } from './support/deferred-upstream.js';
+import type { Tollgate } from './support/harness.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -17,32 +17,15 @@ import { waitUntil } from './support/wait.js';
 /** The settler looks every 20 ms; each object is first polled 5 ms after deferral, then every ≤ 20 ms. */
 const SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
 
-let upstream: ScriptedUpstream;
+let setup: DeferredSetup;
 let fake: DeferredUpstream;
 let tollgate: Tollgate;
 
 beforeAll(async () => {
-  upstream = await new ScriptedUpstream().start();
-  fake = new DeferredUpstream();
-  upstream.script = fake.handle;
-  tollgate = await startTollgate({
-    upstreamUrl: upstream.url,
-    settlement: SETTLEMENT,
-    prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
-    companies: {
-      acme: {
-        allocations: [
-          { id: 'acme-tokens', tokens: 10_000_000 },
-          { id: 'acme-usd', usd: 100 },
-        ],
-      },
-    },
-  });
+  setup = await startDeferredTollgate(SETTLEMENT);
+  ({ fake, tollgate } = setup);
 });
-afterAll(async () => {
-  await tollgate.close();
-  await upstream.close();
-});
+afterAll(() => setup.close());
 
 const client = () => tollgate.client();
 /** The `index`-th row (in arrival order) of the requests to `endpoint`. */
@@ -52,29 +35,12 @@ const finished = (endpoint: string, n: number) => () => {
   const rows = tollgate.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
   return rows.length > n && rows[n]!.status !== 'held';
 };
-const line = (i: number, model: string) =>
-  JSON.stringify({
-    custom_id: `r${i}`,
-    method: 'POST',
-    url: '/v1/chat/completions',
-    body: { model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 20 },
-  });
-const batchOf = async (lines: string[]) => {
-  const file = await client().files.create({
-    file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'in.jsonl'),
-    purpose: 'batch',
-  });
-  return client().batches.create({
-    input_file_id: file.id,
-    endpoint: '/v1/chat/completions',
-    completion_window: '24h',
-  });
-};
+const batchOf = (lines: string[]) => createBatch(client(), lines);
 
 describe('the settler settles deferred work once it is final', () => {
   it('a completed batch: its usage at Batch prices, the hold released, billed once', async () => {
     fake.reportBatchUsage = true;
-    const batch = await batchOf([0, 1, 2, 3].map((i) => line(i, 'gpt-4o-mini')));
+    const batch = await batchOf([0, 1, 2, 3].map((i) => batchLine(i, 'gpt-4o-mini')));
     await waitUntil(finished('/v1/batches', 0), { what: 'the batch settled' });
     // 40 input × $0.15/1M + 20 output × $0.60/1M = 18 micro-USD, half at Batch prices.
     expect(rowFor('/v1/batches', 0)).toMatchObject({
@@ -95,7 +61,7 @@ describe('the settler settles deferred work once it is final', () => {
 
   it('a batch cancelled halfway: the half done, each model at its own price, from the output file', async () => {
     fake.reportBatchUsage = false;
-    const batch = await batchOf([0, 1, 2, 3, 4, 5].map((i) => line(i, i % 2 ? 'gpt-4o' : 'gpt-4o-mini')));
+    const batch = await batchOf([0, 1, 2, 3, 4, 5].map((i) => batchLine(i, i % 2 ? 'gpt-4o' : 'gpt-4o-mini')));
     await client().batches.cancel(batch.id);
     await waitUntil(finished('/v1/batches', 1), { what: 'the cancelled batch settled' });
     const row = rowFor('/v1/batches', 1);

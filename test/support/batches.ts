@@ -1,0 +1,80 @@
+import { type OpenAI, toFile } from 'openai';
+import { DeferredUpstream } from './deferred-upstream.js';
+import { startTollgate, TEST_PRICES, type Tollgate } from './harness.js';
+import { ScriptedUpstream } from './scripted-upstream.js';
+
+/**
+ * Batches through tollgate for the deferred-work tests: a batch input line, a batch created from
+ * lines, and a tollgate in front of a {@link DeferredUpstream} that runs such objects.
+ */
+
+/**
+ * One line of a Batch API input file (JSONL, https://platform.openai.com/docs/guides/batch): a chat
+ * completion of `model` with custom id `r<i>`, asking `question <i>`, at most 20 output tokens.
+ */
+export const batchLine = (i: number, model: string): string =>
+  JSON.stringify({
+    custom_id: `r${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model, messages: [{ role: 'user', content: `question ${i}` }], max_tokens: 20 },
+  });
+
+/**
+ * Uploads `lines` as a batch input file (`in.jsonl`, purpose `batch`) and creates a 24-hour batch of
+ * chat completions on it, both through the SDK `client`. Resolves to the created batch; throws the
+ * SDK's error if either call is refused.
+ */
+export async function createBatch(client: OpenAI, lines: string[]): Promise<OpenAI.Batches.Batch> {
+  const file = await client.files.create({
+    file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'in.jsonl'),
+    purpose: 'batch',
+  });
+  return client.batches.create({
+    input_file_id: file.id,
+    endpoint: '/v1/chat/completions',
+    completion_window: '24h',
+  });
+}
+
+/** A tollgate in front of a {@link DeferredUpstream}, and how to stop both. */
+export interface DeferredSetup {
+  upstream: ScriptedUpstream;
+  fake: DeferredUpstream;
+  tollgate: Tollgate;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a fake upstream running batches, fine-tuning jobs and videos ({@link DeferredUpstream}) and
+ * tollgate in front of it with the config's `settlement` section as given, `gpt-4o-mini` priced for
+ * training at $3 / 1M tokens, and company `acme` holding 10 000 000 tokens (`acme-tokens`) and
+ * $100 (`acme-usd`).
+ */
+export async function startDeferredTollgate(settlement: Record<string, unknown>): Promise<DeferredSetup> {
+  const upstream = await new ScriptedUpstream().start();
+  const fake = new DeferredUpstream();
+  upstream.script = fake.handle;
+  const tollgate = await startTollgate({
+    upstreamUrl: upstream.url,
+    settlement,
+    prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
+    companies: {
+      acme: {
+        allocations: [
+          { id: 'acme-tokens', tokens: 10_000_000 },
+          { id: 'acme-usd', usd: 100 },
+        ],
+      },
+    },
+  });
+  return {
+    upstream,
+    fake,
+    tollgate,
+    async close() {
+      await tollgate.close();
+      await upstream.close();
+    },
+  };
+}
