@@ -1,10 +1,15 @@
-import { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchHandler } from '../src/settlement/handlers/batch.js';
 import { fineTuningHandler } from '../src/settlement/handlers/fine-tuning.js';
 import { videoHandler } from '../src/settlement/handlers/video.js';
 import type { DeferredHandler, ObjectState, UpstreamReader } from '../src/settlement/kinds.js';
-import { batchLine, createBatch, type DeferredSetup, startDeferredTollgate } from './support/batches.js';
+import {
+  batchLine,
+  createBatch,
+  createFineTuningJob,
+  type DeferredSetup,
+  startDeferredTollgate,
+} from './support/batches.js';
 import type { DeferredUpstream } from './support/deferred-upstream.js';
 import { type Tollgate, UPSTREAM_KEY } from './support/harness.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
@@ -95,25 +100,7 @@ describe('a batch from creation to its charge', () => {
 
 describe('a fine-tuning job and a video from creation to their charge', () => {
   it('a job that succeeds is charged its trained_tokens', async () => {
-    const file = await client().files.create({
-      file: await toFile(
-        Buffer.from(
-          `${JSON.stringify({
-            messages: [
-              { role: 'user', content: 'hi' },
-              { role: 'assistant', content: 'hello' },
-            ],
-          })}\n`,
-        ),
-        't.jsonl',
-      ),
-      purpose: 'fine-tune',
-    });
-    const job = await client().fineTuning.jobs.create({
-      model: 'gpt-4o-mini',
-      training_file: file.id,
-      hyperparameters: { n_epochs: 3 },
-    });
+    const job = await createFineTuningJob(client());
     const { statuses, state } = await untilFinal(fineTuningHandler, job.id);
     expect(statuses).toEqual(['queued', 'running', 'succeeded']);
     expect(state).toMatchObject({

@@ -1,6 +1,11 @@
-import { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchLine, createBatch, type DeferredSetup, startDeferredTollgate } from './support/batches.js';
+import {
+  batchLine,
+  createBatch,
+  createFineTuningJob,
+  type DeferredSetup,
+  startDeferredTollgate,
+} from './support/batches.js';
 import type { DeferredUpstream } from './support/deferred-upstream.js';
 import type { Tollgate } from './support/harness.js';
 import { waitUntil } from './support/wait.js';
@@ -71,25 +76,7 @@ describe('the settler settles deferred work once it is final', () => {
   });
 
   it('a fine-tuning job: trained_tokens at the training price', async () => {
-    const file = await client().files.create({
-      file: await toFile(
-        Buffer.from(
-          `${JSON.stringify({
-            messages: [
-              { role: 'user', content: 'hi' },
-              { role: 'assistant', content: 'hello' },
-            ],
-          })}\n`,
-        ),
-        't.jsonl',
-      ),
-      purpose: 'fine-tune',
-    });
-    await client().fineTuning.jobs.create({
-      model: 'gpt-4o-mini',
-      training_file: file.id,
-      hyperparameters: { n_epochs: 3 },
-    });
+    await createFineTuningJob(client());
     await waitUntil(finished('/v1/fine_tuning/jobs', 0), { what: 'the job settled' });
     // 12,345 trained tokens × $3/1M = 37,035 micro-USD.
     expect(rowFor('/v1/fine_tuning/jobs', 0)).toMatchObject({

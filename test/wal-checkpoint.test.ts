@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HoldRequest, Outcome, RequestFacts } from '../src/ledger/port.js';
+import type { Outcome } from '../src/ledger/port.js';
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
+import { hold, requestFacts } from './ledger-contract/fixtures.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -24,17 +25,8 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-let seq = 0;
-const facts = (): RequestFacts => ({
-  id: `req_${String(++seq).padStart(6, '0')}`,
-  companyId: 'acme',
-  keyId: 'acme-key',
-  endpoint: '/v1/chat/completions',
-  requestedModel: 'gpt-4o-mini',
-  stream: false,
-  estimatedPromptTokens: 10,
-});
-const want: HoldRequest = { minTokens: 10, maxTokens: 100, clamp: false, maxPicoPerToken: 1_000_000 };
+const facts = () => requestFacts();
+const want = hold(100);
 const used: Outcome = {
   httpStatus: 200,
   usage: { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, totalTokens: 15 },

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Ledger, Outcome, RequestFacts } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
-import { grantTerms, requestFacts } from './fixtures.js';
+import { grantTerms, openWithGrants, requestFacts } from './fixtures.js';
 
 /**
  * What the port adds for exact billing, for each adapter: `reader.contextTokens` (the earlier turn
@@ -41,9 +41,8 @@ describe.each(ADAPTERS)('exact billing reads ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeEach(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, [grant('acme-usd', 'acme'), grant('beta-usd', 'beta')], NOW);
     ledger = opened.ledger;
-    await ledger.syncGrants([grant('acme-usd', 'acme'), grant('beta-usd', 'beta')], [], NOW);
   });
   afterEach(() => opened.close());
 

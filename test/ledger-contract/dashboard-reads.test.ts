@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertRecord, Ledger, QuotaCheck } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
-import { grantTerms, hold, LATER, NOW, requestFacts, tokensUsed } from './fixtures.js';
+import { grantTerms, hold, LATER, NOW, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /** The reads the dashboard adds to the port (`quotaCounters`, `openHoldsByCompany`, `recentAlerts`), for each adapter. */
 
@@ -31,9 +31,8 @@ describe.each(ADAPTERS)('dashboard reads ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeEach(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, [grant('acme-g'), grant('globex-g', 'globex')], NOW);
     ledger = opened.ledger;
-    await ledger.syncGrants([grant('acme-g'), grant('globex-g', 'globex')], [], NOW);
   });
   afterEach(() => opened.close());
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeferredRequest, Ledger, Outcome } from '../../src/ledger/port.js';
+import type { DeferredRequest, Ledger } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
-import { at, grantTerms, NOW as T0, requestFacts } from './fixtures.js';
+import { at, grantTerms, NOW as T0, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * The `deferred` store of the port, for each adapter: a held row deferred on an upstream object
@@ -21,23 +21,14 @@ const req = (requestId: string, id: string): DeferredRequest => ({
   promptTokens: 10,
   subject: 'key:acme-key',
 });
-const used = (tokens: number, id: string): Outcome => ({
-  httpStatus: 200,
-  usage: { inputTokens: tokens, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: tokens },
-  usageSource: 'upstream',
-  meteredTokens: tokens,
-  costMicroUsd: tokens,
-  latencyMs: 1,
-  billedObject: { id, kind: 'response' },
-});
+const used = (tokens: number, id: string) => tokensUsed(tokens, { billedObject: { id, kind: 'response' } });
 
 describe.each(ADAPTERS)('deferred objects ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeEach(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, [grant], T0);
     ledger = opened.ledger;
-    await ledger.syncGrants([grant], [], T0);
   });
   afterEach(async () => {
     await opened.close();

@@ -1,4 +1,5 @@
 import type { GrantTerms, HoldRequest, Outcome, RequestFacts } from '../../src/ledger/port.js';
+import type { AdapterUnderTest, OpenedLedger } from './adapters.js';
 
 /**
  * The values the ledger tests build over and over: a grant's terms, a request's facts, a hold, a
@@ -74,3 +75,14 @@ export const tokensUsed = (tokens: number, overrides: Partial<Outcome> = {}): Ou
   latencyMs: 1,
   ...overrides,
 });
+
+/** Opens a fresh, empty ledger of `adapter` and syncs `grants` (no purchases) into it at `now`. */
+export async function openWithGrants(
+  adapter: AdapterUnderTest,
+  grants: GrantTerms[],
+  now: Date = NOW,
+): Promise<OpenedLedger> {
+  const opened = await adapter.open();
+  await opened.ledger.syncGrants(grants, [], now);
+  return opened;
+}

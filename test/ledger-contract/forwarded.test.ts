@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Ledger, RequestFacts } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
-import { grantTerms, hold, LATER, NOW, nextRequestId, requestFacts, tokensUsed } from './fixtures.js';
+import { grantTerms, hold, LATER, nextRequestId, NOW, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * The `forwarded` mark, for each adapter: a row admitted with `forwardedLater` whose request never
@@ -19,9 +19,8 @@ describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeEach(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, [grant], NOW);
     ledger = opened.ledger;
-    await ledger.syncGrants([grant], [], NOW);
   });
   afterEach(() => opened.close());
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
-import { grantTerms, hold, NOW, requestFacts, tokensUsed } from './fixtures.js';
+import { grantTerms, hold, NOW, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * `verify`'s overdraft rule, for each adapter: a request's debits may overdraw its grants only by
@@ -18,9 +18,8 @@ describe.each(ADAPTERS)('verify: overdrafts ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeEach(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, [grant], NOW);
     ledger = opened.ledger;
-    await ledger.syncGrants([grant], [], NOW);
   });
   afterEach(async () => {
     await opened.close();

@@ -37,6 +37,29 @@ export async function createBatch(client: OpenAI, lines: string[]): Promise<Open
   });
 }
 
+/**
+ * Uploads a one-example chat training file (`t.jsonl`, purpose `fine-tune`) and creates a
+ * fine-tuning job of `gpt-4o-mini` on it for 3 epochs, both through the SDK `client`. Resolves to
+ * the created job; throws the SDK's error if either call is refused.
+ */
+export async function createFineTuningJob(client: OpenAI): Promise<OpenAI.FineTuning.Jobs.FineTuningJob> {
+  const example = {
+    messages: [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'hello' },
+    ],
+  };
+  const file = await client.files.create({
+    file: await toFile(Buffer.from(`${JSON.stringify(example)}\n`), 't.jsonl'),
+    purpose: 'fine-tune',
+  });
+  return client.fineTuning.jobs.create({
+    model: 'gpt-4o-mini',
+    training_file: file.id,
+    hyperparameters: { n_epochs: 3 },
+  });
+}
+
 /** A tollgate in front of a {@link DeferredUpstream}, and how to stop both. */
 export interface DeferredSetup {
   upstream: ScriptedUpstream;
