@@ -150,13 +150,7 @@ describe('a background response', () => {
 describe('background streams', () => {
   it('a stream read to its end settles as a live one; a cut one is deferred on its id and settled later', async () => {
     const t = await start();
-    const full = await t.client().responses.create({
-      model: 'gpt-4o-mini',
-      input: 'Write a haiku',
-      background: true,
-      stream: true,
-      max_output_tokens: 100,
-    } as never);
+    const full = await create(t, { stream: true });
     for await (const _ of full as unknown as AsyncIterable<unknown>) {
       // read to the end
     }
@@ -165,13 +159,7 @@ describe('background streams', () => {
     expect(pending(t)).toBe(0);
 
     upstream.cutStreams = true;
-    const cut = await t.client().responses.create({
-      model: 'gpt-4o-mini',
-      input: 'Write a haiku',
-      background: true,
-      stream: true,
-      max_output_tokens: 100,
-    } as never);
+    const cut = await create(t, { stream: true });
     await expect(
       (async () => {
         for await (const _ of cut as unknown as AsyncIterable<unknown>) {

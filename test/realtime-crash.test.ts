@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mintKey } from '../src/auth/api-key.js';
 import { verifyLedger } from '../src/ledger/sqlite/verify.js';
+import { exited, serveChild } from './support/child.js';
 import { startFakeRealtime, type FakeRealtime } from './support/fake-realtime.js';
 import { freePort } from './support/ports.js';
 
@@ -24,34 +24,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Starts `tollgate serve` as a child process and resolves once `/healthz` answers (fails after 20 s). */
-async function serve(configFile: string, url: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts'), 'serve', '--config', configFile],
-    {
-      env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-crash', LOG_LEVEL: 'silent' },
-      stdio: 'ignore',
-    },
-  );
-  for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-    if (child.exitCode !== null) throw new Error(`tollgate exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return child;
-  }
-  throw new Error('tollgate did not become ready');
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((r) =>
-    child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r()),
-  );
 
 it('resolves the holds of a session cut by kill -9 at the next start', async () => {
   const port = await freePort();
@@ -80,7 +52,7 @@ it('resolves the holds of a session cut by kill -9 at the next start', async () 
     usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
     hold: true,
   });
-  let child = await serve(configFile, url);
+  let child = await serveChild(configFile, url);
   const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/realtime?model=gpt-realtime-test`, {
     headers: { authorization: `Bearer ${key.key}` },
   });
@@ -105,7 +77,7 @@ it('resolves the holds of a session cut by kill -9 at the next start', async () 
   ).toBe(1);
   before.close();
 
-  child = await serve(configFile, url);
+  child = await serveChild(configFile, url);
   child.kill('SIGTERM');
   await exited(child);
   const db = new Database(ledger, { readonly: true });
