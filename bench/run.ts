@@ -6,6 +6,7 @@
  *   npm run bench -- --compare <rev>                # … with tollgate at <rev> in the same rounds
  *   npm run bench -- --only scale                   # the Postgres layouts alone, ~5 min
  *   npm run bench -- --only compare --against <rev> # before/after alone, ~8 min
+ *   npm run bench -- --only compare --against <rev> --with <rev2>   # the same, "now" being <rev2>
  *
  * Pins itself (the load generator) to core 1, starts the fake upstream there, and each proxy on
  * core 0; runs the interleaved rounds, the concurrent-streams runs, tollgate's ledger benchmarks and
@@ -55,6 +56,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     compare: { type: 'string' },
     against: { type: 'string' },
+    with: { type: 'string' },
   },
 });
 if (args.only !== undefined && args.only !== 'scale' && args.only !== 'compare')
@@ -63,6 +65,8 @@ const only = args.only as 'scale' | 'compare' | undefined;
 /** The revision to compare with; the smoke run compares with HEAD so the comparison's path keeps working. */
 const against = args.compare ?? args.against ?? (args.smoke ? 'HEAD' : undefined);
 if (only === 'compare' && !against) throw new Error('--only compare needs --against <git revision>');
+/** `--with <rev>`: the "now" side of a comparison is tollgate at that revision instead of this checkout. */
+if (args.with !== undefined && only !== 'compare') throw new Error('--with goes with --only compare');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plan = args.smoke ? SMOKE : only === 'compare' ? COMPARE : only === 'scale' ? SCALE_ONLY : FULL;
@@ -122,7 +126,10 @@ async function main(): Promise<number> {
   if (only !== 'scale') {
     const targets: Target[] = [directTarget(upstream.url)];
     if (only === undefined) targets.push(await started(startFloor(env, upstream.url)));
-    targets.push(await started(startTollgate(env, { upstreamUrl: upstream.url, models })));
+    const now = args.with !== undefined ? buildRevision(root, args.with, env.work) : undefined;
+    if (now) log(`"now" is tollgate at ${args.with} (${now.commit}), built in ${now.tree}`);
+    const nowAt = now ? { main: now.main, cwd: now.tree } : {};
+    targets.push(await started(startTollgate(env, { upstreamUrl: upstream.url, models, ...nowAt })));
     if (before && beforeName)
       targets.push(
         await started(
