@@ -119,8 +119,18 @@ describe('a replica killed under load', () => {
           (await reader.query("SELECT count(*)::int AS n FROM requests WHERE status = 'held'")).rows[0].n === 0,
         { timeoutMs: 20_000, what: "the survivor to resolve the dead replica's holds" },
       );
-      const rows = (await reader.query('SELECT id, status, instance_id, metered_tokens::int AS metered FROM requests'))
-        .rows as { id: string; status: string; instance_id: string; metered: number }[];
+      const rows = (
+        await reader.query(
+          'SELECT id, status, instance_id, forwarded, error_code, metered_tokens::int AS metered FROM requests',
+        )
+      ).rows as {
+        id: string;
+        status: string;
+        instance_id: string;
+        forwarded: boolean | null;
+        error_code: string | null;
+        metered: number;
+      }[];
       const byId = new Map(rows.map((r) => [r.id, r]));
       // Every request that reached the upstream has exactly one row (ids are the primary key).
       for (const r of upstream.received) expect(byId.has(String(r.headers['x-client-request-id']))).toBe(true);
@@ -128,14 +138,20 @@ describe('a replica killed under load', () => {
       const interrupted = rows.filter((r) => r.status === 'interrupted');
       expect(interrupted).toHaveLength(8);
       expect(new Set(interrupted.map((r) => r.instance_id)).size).toBe(1);
-      // Billed once, by its counted prompt (charge_prompt): one debit each.
+      // Billed at most once: by its counted prompt (charge_prompt) when its `forwarded` mark was
+      // durable before the kill, else nothing (the mark is written after the first byte went
+      // upstream; README, "The crash window"). Never twice.
       const debits = (
         await reader.query(
           'SELECT request_id, count(*)::int AS n FROM debits WHERE request_id = ANY($1) GROUP BY request_id',
           [interrupted.map((r) => r.id)],
         )
-      ).rows;
-      expect(debits.map((d) => d.n)).toEqual(Array(8).fill(1));
+      ).rows as { request_id: string; n: number }[];
+      expect(debits.every((d) => d.n === 1)).toBe(true);
+      const marked = interrupted.filter((r) => r.forwarded !== false).map((r) => r.id);
+      expect(debits.map((d) => d.request_id).sort()).toEqual(marked.sort());
+      for (const r of interrupted.filter((x) => x.forwarded === false))
+        expect(r).toMatchObject({ error_code: 'interrupted_before_upstream', metered: 0 });
       expect(rows.filter((r) => r.status === 'settled')).toHaveLength(rows.length - 8);
     } finally {
       await reader.end();
