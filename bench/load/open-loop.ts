@@ -27,6 +27,8 @@ export interface OpenLoopOptions {
   connections?: number;
   /** Longest wait for in-flight requests after the last one is sent, ms. */
   drainMs?: number;
+  /** Also return each `ok` request's scheduled instant and latency (`samples`), for tracing the tail. */
+  samples?: boolean;
 }
 
 export interface OpenLoopResult {
@@ -40,6 +42,8 @@ export interface OpenLoopResult {
   firstError?: string;
   /** Latencies of the `ok` requests from their scheduled instant, ms, ascending. */
   latencyMs: Float64Array;
+  /** With `samples: true`: per `ok` request, its scheduled instant (wall clock, ms since the epoch) and latency (ms). */
+  samples?: { dueAt: number; ms: number }[];
 }
 
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
@@ -58,6 +62,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const total = Math.max(1, Math.round((o.rps * o.durationMs) / 1000));
   const interval = 1000 / o.rps;
   const latencies: number[] = [];
+  const samples: { dueAt: number; ms: number }[] | undefined = o.samples ? [] : undefined;
   let ok = 0;
   let inFlight = 0;
   let firstError: string | undefined;
@@ -72,7 +77,9 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
       .then(async (res) => {
         const text = await res.body.text();
         if (res.statusCode >= 200 && res.statusCode < 300) {
-          latencies.push(performance.now() - due);
+          const ms = performance.now() - due;
+          latencies.push(ms);
+          samples?.push({ dueAt: performance.timeOrigin + due, ms });
           ok++;
         } else fail(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
       })
@@ -115,5 +122,6 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     errors: total - done,
     firstError: firstError ?? (done < total ? 'not finished within the drain time' : undefined),
     latencyMs,
+    samples,
   };
 }
