@@ -75,15 +75,30 @@ function randomHex10(): string {
   return hex;
 }
 
-/** The ledger row's identity columns for a request of `principal`; `sessionId` defaults to the principal's (the JWT's `sid`). */
-export const rowOf = (requestId: string, principal: Principal, sessionId?: string | null) => ({
-  id: requestId,
-  companyId: principal.companyId,
-  keyId: principal.keyId,
-  userId: principal.userId,
-  sessionId: sessionId ?? principal.sessionId,
-  clientRequestId: principal.clientRequestId ?? null,
-});
+/**
+ * A request's row: `facts` with its identity — `requestId`, the principal's company, key and user,
+ * `facts.sessionId` or else the principal's (the JWT's `sid`), and the principal's
+ * `X-Client-Request-Id`. Every field is written out in one order: on Node 20 (V8 11.3) a spread
+ * such as `{ ...facts, ...identity }` gives each request a hidden class of its own, old-generation
+ * garbage that cost a major GC every few seconds at 1,000 RPS (see `UpstreamAbort`).
+ */
+export function requestRow(requestId: string, principal: Principal, facts: Facts): RequestFacts {
+  return {
+    id: requestId,
+    companyId: principal.companyId,
+    keyId: principal.keyId,
+    userId: principal.userId,
+    sessionId: facts.sessionId ?? principal.sessionId,
+    clientRequestId: principal.clientRequestId ?? null,
+    endpoint: facts.endpoint,
+    requestedModel: facts.requestedModel,
+    stream: facts.stream,
+    estimatedPromptTokens: facts.estimatedPromptTokens,
+    conversationId: facts.conversationId ?? null,
+    feature: facts.feature ?? null,
+    forwardedLater: facts.forwardedLater ?? false,
+  };
+}
 
 /** The row's facts besides its identity (endpoint, model, stream, feature, estimate); `sessionId` overrides the principal's (a Realtime session). */
 export type Facts = Omit<RequestFacts, 'id' | 'companyId' | 'keyId' | 'userId'>;
@@ -132,7 +147,7 @@ export async function place(
   }
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
-  const row = { ...facts, ...rowOf(requestId, principal, facts.sessionId) };
+  const row = requestRow(requestId, principal, facts);
   const result = await rt.ledger.admit(row, want, now, quotas);
   if (!result.ok) {
     await rt.rateLimiter.refund(rateChecks, rateTokens);
@@ -232,13 +247,12 @@ export async function openRow(
   const requestId = newRequestId();
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] ?? null;
   await rt.ledger.open(
-    {
-      ...rowOf(requestId, principal),
+    requestRow(requestId, principal, {
       endpoint: endpoint?.path ?? path,
       requestedModel: model,
       stream,
       forwardedLater: true,
-    },
+    }),
     now,
   );
   return {

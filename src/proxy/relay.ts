@@ -8,6 +8,7 @@ import { errorResponse } from '../http/openai-error.js';
 import { BODY_TOO_LARGE } from '../metering/decode.js';
 import { EVENT_TOO_LARGE } from '../metering/sse.js';
 import type { Runtime } from '../runtime.js';
+import { UpstreamAbort } from './abort.js';
 import type { Admitted } from './admission.js';
 import { record, settleLater, type FinishDeps } from './finish.js';
 import { firstHeader, requestHeadersFor, responseHeadersFor } from './headers.js';
@@ -47,7 +48,7 @@ export type RelayDeps = FinishDeps & Pick<Runtime, 'upstream'>;
 export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
   const { requestId, body } = admitted;
   const { outgoing } = req;
-  const abort = new AbortController();
+  const abort = new UpstreamAbort();
   const onClientGone = () => {
     if (!outgoing.writableFinished) abort.abort(new Error('client disconnected'));
   };
@@ -72,7 +73,7 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
       // From its first byte the upstream may have the request: a crash then charges it by the crash policy.
       onSent: () => rt.ledger.forwarded(requestId),
     },
-    abort.signal,
+    abort,
   );
   rt.metrics?.upstream(req.pathAndQuery, performance.now() - sentAt);
   if (!('res' in sent)) {
@@ -164,7 +165,7 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
         if (out.isSse ? tap.sawUsage : tail.completes(bytes)) await tail.hold(bytes);
         else await tail.write(bytes);
       }
-      if (abort.signal.aborted) throw new Error('client disconnected');
+      if (abort.aborted) throw new Error('client disconnected');
     }
     const rest = tap.end();
     const text = await tap.endBody();
@@ -179,7 +180,7 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
     }
   } catch (err) {
     tap.abandon();
-    if (abort.signal.aborted || outgoing.destroyed) {
+    if (abort.aborted || outgoing.destroyed) {
       abort.abort();
       void finish('client_disconnected');
     } else {

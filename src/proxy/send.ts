@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Denial } from '../http/denial.js';
+import type { UpstreamAbort } from './abort.js';
 import type { Upstream } from './upstream.js';
 
 /** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
@@ -31,10 +32,10 @@ export async function send(
     /** Called once as the request's first byte is written upstream. */
     onSent?: () => void;
   },
-  signal: AbortSignal,
+  signal: AbortSignal | UpstreamAbort,
 ): Promise<{ res: Dispatcher.ResponseData } | SendFailure> {
   try {
-    return { res: await upstream.request({ ...req, signal }) };
+    return { res: await upstream.request(req, signal) };
   } catch (err) {
     const code = signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
     const status = code === 'upstream_timeout' ? 504 : 502;

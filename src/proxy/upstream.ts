@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import type { UpstreamAbort } from './abort.js';
 import { markSent, type SentOptions } from './sent-mark.js';
 
 /** Settings for the upstream connection pool. */
@@ -42,23 +43,26 @@ export class Upstream {
 
   /**
    * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
-   * headers arrive; the body is read by the caller. Rejects on connection errors and on `signal` abort.
-   * `onSent` is called once, as the request's first byte is written (not while it waits for a connection).
+   * headers arrive; the body is read by the caller. Rejects on connection errors and when `signal`
+   * aborts (an `AbortSignal`, or an `UpstreamAbort`). `onSent` is called once, as the request's
+   * first byte is written (not while it waits for a connection).
    */
-  request(opts: {
-    method: Dispatcher.HttpMethod;
-    pathAndQuery: string;
-    headers: Record<string, string>;
-    body?: Uint8Array | string | Readable;
-    signal: AbortSignal;
-    onSent?: () => void;
-  }): Promise<Dispatcher.ResponseData> {
+  request(
+    opts: {
+      method: Dispatcher.HttpMethod;
+      pathAndQuery: string;
+      headers: Record<string, string>;
+      body?: Uint8Array | string | Readable;
+      onSent?: () => void;
+    },
+    signal?: AbortSignal | UpstreamAbort,
+  ): Promise<Dispatcher.ResponseData> {
     const options: Dispatcher.RequestOptions & SentOptions = {
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,
       headers: opts.headers,
       body: opts.body,
-      signal: opts.signal,
+      signal,
       onSent: opts.onSent,
     };
     return this.dispatcher.request(options);

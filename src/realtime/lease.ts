@@ -5,7 +5,7 @@ import { toOpenAIError } from '../http/openai-error.js';
 import type { Outcome, QuotaCheck } from '../ledger/port.js';
 import type { Usage } from '../metering/usage.js';
 import { costNanoUsd, maxPicoPerToken, nanoToMicro, priceBook, type Priced } from '../pricing/price.js';
-import { newRequestId, place, rowOf, type Facts } from '../proxy/admission.js';
+import { newRequestId, place, requestRow, type Facts } from '../proxy/admission.js';
 import { counted } from '../proxy/finish.js';
 import type { Runtime } from '../runtime.js';
 
@@ -201,10 +201,7 @@ export class SessionLedger {
   private async openRow(model: string | null): Promise<Lease> {
     const { principal } = this.facts;
     const requestId = newRequestId();
-    await this.rt.ledger.open(
-      { ...this.rowFacts(model), ...rowOf(requestId, principal, this.facts.sessionId) },
-      this.rt.clock(),
-    );
+    await this.rt.ledger.open(requestRow(requestId, principal, this.rowFacts(model)), this.rt.clock());
     return { requestId, holdTokens: 0, quotas: [], headers: {} };
   }
 

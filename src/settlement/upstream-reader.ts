@@ -16,7 +16,6 @@ export function upstreamReader(upstream: Pick<Upstream, 'request' | 'apiKey'>): 
         method: 'GET',
         pathAndQuery: path,
         headers: { authorization: `Bearer ${upstream.apiKey}`, accept: 'application/json' },
-        signal: new AbortController().signal,
       });
       const chunks: Buffer[] = [];
       let size = 0;
