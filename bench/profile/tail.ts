@@ -8,6 +8,10 @@
  * flags to tollgate (e.g. `--flags=--trace-gc`; its log is in the work dir, kept with `--keep`).
  *
  *   node --import tsx bench/profile/tail.ts [--rps 1000] [--seconds 30] [--slow 5] [--flags=…] [--keep] [--bare]
+ *     [--before 100,500 [--idle 10]]
+ *
+ * `--before` runs those rates first (each `--seconds`, `--idle` s apart, as the bench's rounds do
+ * with other targets in between), then the traced run at `--rps`.
  *
  * `--bare` runs tollgate without the tracer (latency only). Found with it: the WAL truncation
  * behind the commit queue (see src/ledger/sqlite/checkpointer.ts) and hidden classes made per
@@ -17,6 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { machine } from '../lib/machine.js';
 import { canPin, CORES, killLive, pinSelf } from '../lib/proc.js';
@@ -35,6 +40,8 @@ const { values } = parseArgs({
     flags: { type: 'string', default: '' },
     bare: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    before: { type: 'string', default: '' },
+    idle: { type: 'string', default: '10' },
   },
 });
 const rps = Number(values.rps);
@@ -85,6 +92,13 @@ try {
   });
   const load = { origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(variant), rps };
   await openLoop({ ...load, durationMs: 10_000 });
+  // As in the bench's rounds: the same process serves other rates first, idle between runs.
+  for (const before of values.before.split(',').filter(Boolean)) {
+    await sleep(Number(values.idle) * 1000);
+    const b = await openLoop({ ...load, rps: Number(before), durationMs: seconds * 1000 });
+    console.log(`before: ${before} RPS × ${seconds} s, p99 ${percentile(b.latencyMs, 99).toFixed(2)} ms`);
+  }
+  if (values.before) await sleep(Number(values.idle) * 1000);
   const r = await openLoop({ ...load, durationMs: seconds * 1000, samples: true });
   const from = r.samples![0]!.dueAt;
   await t.stop();
