@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Denial } from '../http/denial.js';
 import type { UpstreamAbort } from './abort.js';
-import type { Upstream } from './upstream.js';
+import type { Upstream, UpstreamRequest } from './upstream.js';
 
 /** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
 export function timeoutCode(err: unknown): 'upstream_timeout' | undefined {
@@ -24,14 +23,7 @@ export interface SendFailure {
  */
 export async function send(
   upstream: Pick<Upstream, 'request'>,
-  req: {
-    method: Dispatcher.HttpMethod;
-    pathAndQuery: string;
-    headers: Record<string, string>;
-    body?: Uint8Array | string | Readable;
-    /** Called once as the request's first byte is written upstream. */
-    onSent?: () => void;
-  },
+  req: UpstreamRequest,
   signal: AbortSignal | UpstreamAbort,
 ): Promise<{ res: Dispatcher.ResponseData } | SendFailure> {
   try {

@@ -14,6 +14,17 @@ export interface UpstreamOptions {
   timeouts?: { connectMs: number; firstByteMs: number; idleMs: number };
 }
 
+/** One request to the upstream, as `Upstream.request` sends it. */
+export interface UpstreamRequest {
+  method: Dispatcher.HttpMethod;
+  /** The client's path and query, `/v1/...?...`. */
+  pathAndQuery: string;
+  headers: Record<string, string>;
+  body?: Uint8Array | string | Readable;
+  /** Called once as the request's first byte is written upstream. */
+  onSent?: () => void;
+}
+
 /**
  * The upstream OpenAI-compatible API, reached through one undici keep-alive pool.
  * Paths given to `request` start with `/v1/`.
@@ -47,16 +58,7 @@ export class Upstream {
    * aborts (an `AbortSignal`, or an `UpstreamAbort`). `onSent` is called once, as the request's
    * first byte is written (not while it waits for a connection).
    */
-  request(
-    opts: {
-      method: Dispatcher.HttpMethod;
-      pathAndQuery: string;
-      headers: Record<string, string>;
-      body?: Uint8Array | string | Readable;
-      onSent?: () => void;
-    },
-    signal?: AbortSignal | UpstreamAbort,
-  ): Promise<Dispatcher.ResponseData> {
+  request(opts: UpstreamRequest, signal?: AbortSignal | UpstreamAbort): Promise<Dispatcher.ResponseData> {
     const options: Dispatcher.RequestOptions & SentOptions = {
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,
