@@ -18,7 +18,15 @@ import { openLoop } from '../load/open-loop.js';
 import { chatBody, streamBody } from '../load/requests.js';
 import { streamLoad } from '../load/streams.js';
 import { buildTollgate } from '../targets/build.js';
-import { CHAT_PATH, directTarget, startFloor, startTollgate, startUpstream, type Env, type Target } from '../targets/start.js';
+import {
+  CHAT_PATH,
+  directTarget,
+  startFloor,
+  startTollgate,
+  startUpstream,
+  type Env,
+  type Target,
+} from '../targets/start.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +62,14 @@ try {
       drainMs: 30_000,
     });
   for (const t of targets) {
-    await openLoop({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(variant), rps: 1000, durationMs: 5000 });
+    await openLoop({
+      origin: t.origin,
+      path: CHAT_PATH,
+      headers: t.headers,
+      body: chatBody(variant),
+      rps: 1000,
+      durationMs: 5000,
+    });
     await run(t, 50, 50);
   }
   const p50: Record<string, number[]> = {};
