@@ -168,12 +168,9 @@ describe('background streams', () => {
       })(),
     ).rejects.toThrow();
     await waitUntil(() => pending(t) === 1, { what: 'the cut stream deferred' });
-    const [{ object_id: id, request_id: requestId }] = t.query(
-      'SELECT object_id, request_id FROM deferred_objects',
-    ) as {
-      object_id: string;
-      request_id: string;
-    }[];
+    const { object_id: id, request_id: requestId } = (
+      t.query('SELECT object_id, request_id FROM deferred_objects') as { object_id: string; request_id: string }[]
+    )[0]!;
     upstream.advance(id, 'completed');
     await waitUntil(() => isSettled(t, requestId), { what: 'the cut stream settled' });
     expect(rowOf(t, requestId)).toMatchObject({ status: 'settled', metered_tokens: 52, usage_source: 'upstream' });

@@ -31,7 +31,6 @@ function fields(req: Seen): Record<string, unknown> {
 /** The fake upstream: a file object for an upload (its `purpose` read from the form), a new batch, job or video. */
 function script(req: Seen, res: ServerResponse): void {
   const path = new URL(req.url, 'http://x').pathname;
-  const body = req.body.toString('utf8');
   const id = ++n;
   if (path === '/v1/files') {
     const purpose = fields(req).purpose;
@@ -232,7 +231,7 @@ describe('batches', () => {
     const broken = await upload('acme', jsonl([lines[0], '{"custom_id": "oops"', lines[1]]), 'batch');
     const e = await create('acme', broken);
     expect(e).toMatchObject({ status: 400, code: 'file_not_estimable', param: 'input_file_id' });
-    expect(e.message).toMatch(/line 2:/);
+    expect((e as { message: string }).message).toMatch(/line 2:/);
     // A training file is not a batch input: 400.
     const training = await upload(
       'acme',

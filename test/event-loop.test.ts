@@ -66,7 +66,7 @@ const post = (body: string | Uint8Array, headers: Record<string, string> = {}): 
   fetch(`${tollgate.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${tollgate.keys['acme-key']}`, 'content-type': 'application/json', ...headers },
-    body,
+    body: body as RequestInit['body'],
   }).then(
     async (r) => {
       await r.arrayBuffer().catch(() => undefined);

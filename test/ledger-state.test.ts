@@ -38,9 +38,9 @@ it('a batch rolled back by one failing call leaves memory and file in agreement'
     ledger.admit(facts('req_b'), want, NOW, []),
   ];
   const [settled, first, duplicate] = await Promise.allSettled(calls);
-  expect(settled.status).toBe('fulfilled');
+  expect(settled!.status).toBe('fulfilled');
   expect(first).toMatchObject({ status: 'fulfilled', value: { ok: true } });
-  expect(duplicate.status).toBe('rejected');
+  expect(duplicate!.status).toBe('rejected');
   expect(await standing()).toEqual([[40, 100]]);
   // What memory carries after the rollback agrees with the file: the next calls add up.
   expect(await ledger.settle('req_b', used(30), NOW)).not.toBe(false);

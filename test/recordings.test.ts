@@ -62,15 +62,17 @@ async function send(client: OpenAI, rec: Recording): Promise<unknown> {
     switch (rec.request.path) {
       case '/v1/chat/completions':
         return body.stream
-          ? await collect(await client.chat.completions.create(body as never, opts))
+          ? await collect(
+              (await client.chat.completions.create(body as never, opts)) as unknown as AsyncIterable<unknown>,
+            )
           : await client.chat.completions.create(body as never, opts);
       case '/v1/completions':
         return body.stream
-          ? await collect(await client.completions.create(body as never, opts))
+          ? await collect((await client.completions.create(body as never, opts)) as unknown as AsyncIterable<unknown>)
           : await client.completions.create(body as never, opts);
       case '/v1/responses':
         return body.stream
-          ? await collect(await client.responses.create(body as never, opts))
+          ? await collect((await client.responses.create(body as never, opts)) as unknown as AsyncIterable<unknown>)
           : await client.responses.create(body as never, opts);
       case '/v1/embeddings':
         // Without an explicit encoding_format the SDK asks for base64 and decodes it itself.

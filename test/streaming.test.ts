@@ -30,7 +30,7 @@ describe('streaming', () => {
       .client()
       .responses.create(rec.request.body as never, { headers: { 'x-test-recording': rec.name } });
     const arrivals: number[] = [];
-    for await (const _event of stream as AsyncIterable<unknown>) arrivals.push(performance.now());
+    for await (const _event of stream as unknown as AsyncIterable<unknown>) arrivals.push(performance.now());
     const finished = upstream.received[0]!.finishedAt!;
     expect(arrivals.length).toBeGreaterThan(5);
     // The first event arrived long before the upstream sent its last piece (40 ms apart each).
@@ -107,7 +107,7 @@ describe('streaming', () => {
     });
     let seen = 0;
     try {
-      for await (const _chunk of stream as AsyncIterable<unknown>) if (++seen === 5) controller.abort();
+      for await (const _chunk of stream as unknown as AsyncIterable<unknown>) if (++seen === 5) controller.abort();
     } catch {
       // The SDK may surface the abort as an error; either way the client has gone.
     }

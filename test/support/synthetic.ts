@@ -41,7 +41,7 @@ const sse = (path: string, body: unknown, events: unknown[], fault?: Recording['
 });
 
 const b64 = 'iVBORw0KGgo=';
-const chunk = (i: number, content: string) => ({
+const chunk = (content: string) => ({
   id: 'chatcmpl-syn',
   object: 'chat.completion.chunk',
   created: 1780000000,
@@ -56,7 +56,7 @@ const chatStreamBody = {
   stream_options: { include_usage: true },
 };
 const chatEvents = [
-  ...Array.from({ length: 10 }, (_, i) => chunk(i, `${i + 1} `)),
+  ...Array.from({ length: 10 }, (_, i) => chunk(`${i + 1} `)),
   {
     id: 'chatcmpl-syn',
     object: 'chat.completion.chunk',
