@@ -61,6 +61,13 @@ interface Stall {
   at: number;
   ms: number;
 }
+/** What trace-preload.mjs writes (`served`: per request, from 'request' to 'finish'; same shape as a stall). */
+interface Trace {
+  gc: Gc[];
+  stalls: Stall[];
+  served: Stall[];
+  spaces: ({ at: number } & Record<string, number>)[];
+}
 
 /** Old space's growth (MB/s) over the samples, leaving out the seconds a major GC shrank it. */
 function oldGrowth(samples: ({ at: number } & Record<string, number>)[]): number | undefined {
@@ -102,15 +109,10 @@ try {
   const r = await openLoop({ ...load, durationMs: seconds * 1000, samples: true });
   const from = r.samples![0]!.dueAt;
   await t.stop();
-  const trace = values.bare
-    ? { gc: [], stalls: [], spaces: [] }
-    : (JSON.parse(readFileSync(traceFile, 'utf8')) as {
-        gc: Gc[];
-        stalls: Stall[];
-        spaces: ({ at: number } & Record<string, number>)[];
-      });
-  const servedMs = ((trace as { served?: Stall[] }).served ?? []).filter((s) => s.at >= from).map((s) => s.ms);
-  const served = sorted(servedMs);
+  const trace: Trace = values.bare
+    ? { gc: [], stalls: [], served: [], spaces: [] }
+    : (JSON.parse(readFileSync(traceFile, 'utf8')) as Trace);
+  const served = sorted(trace.served.filter((s) => s.at >= from).map((s) => s.ms));
   const gc = trace.gc.filter((g) => g.at >= from);
   const stalls = trace.stalls.filter((s) => s.at >= from);
   const overlaps = (a: { at: number; ms: number }, at: number, ms: number) => a.at < at + ms && a.at + a.ms > at;
@@ -130,7 +132,11 @@ try {
     causes.set(cause, (causes.get(cause) ?? 0) + 1);
   }
   const gcKinds = new Map<number, number[]>();
-  for (const g of gc) gcKinds.set(g.kind, [...(gcKinds.get(g.kind) ?? []), g.ms]);
+  for (const g of gc) {
+    const pauses = gcKinds.get(g.kind) ?? [];
+    pauses.push(g.ms);
+    gcKinds.set(g.kind, pauses);
+  }
   const bare = stalls.filter((s) => !gc.some((g) => overlaps(g, s.at, s.ms)));
   const lat = r.latencyMs;
   console.log(

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine } from '../lib/machine.js';
 import { canPin, CORES, killLive, pinSelf } from '../lib/proc.js';
-import { percentile } from '../lib/stats.js';
+import { median, percentile } from '../lib/stats.js';
 import { modelOf, writesPerStream, type Variant } from '../lib/variants.js';
 import { openLoop } from '../load/open-loop.js';
 import { chatBody, streamBody } from '../load/requests.js';
@@ -81,7 +81,6 @@ try {
         `round ${round + 1} ${t.name.padEnd(9)} TTFB p50 ${percentile(r.ttfbMs, 50).toFixed(3)} p99 ${percentile(r.ttfbMs, 99).toFixed(3)} ms (${r.completed}/${r.streams})`,
       );
     }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   for (const name of ['floor', 'tollgate'])
     console.log(`${name} added p50: +${(median(p50[name]!) - median(p50.direct!)).toFixed(3)} ms`);
   for (const t of targets) await t.stop();
