@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { everySchema, prioritySchema, rolloverSchema } from './schema-budgets.js';
 
 /**
  * The parts of `proxy.config.json`'s schema (schema.ts assembles them), validated at start with zod.
@@ -145,11 +146,31 @@ export const allocationSchema = z
     expiresAt: instant.optional(),
     purchase: identifier.optional(),
     note: z.string().optional(),
+    priority: prioritySchema.optional(),
+    every: everySchema.optional(),
+    rollover: rolloverSchema.optional(),
   })
   .strict()
   .refine((a) => [a.tokens, a.usd, a.unlimited].filter((v) => v !== undefined).length === 1, {
     message: 'expected exactly one of "tokens", "usd" or "unlimited": true',
   })
+  .refine((a) => !a.every || !a.unlimited, {
+    message: 'an unlimited grant does not renew: "every" needs "tokens" or "usd"',
+    path: ['every'],
+  })
+  .refine((a) => !a.rollover || a.every, { message: '"rollover" needs "every"', path: ['rollover'] })
+  .refine((a) => !a.rollover || a.usd !== undefined || Number.isInteger(a.rollover.max), {
+    message: 'expected a whole number of tokens',
+    path: ['rollover', 'max'],
+  })
+  .refine(
+    (a) =>
+      !a.rollover || a.tokens !== undefined || Math.abs(a.rollover.max * 1e6 - Math.round(a.rollover.max * 1e6)) < 1e-6,
+    {
+      message: 'expected at most 6 decimal places (USD)',
+      path: ['rollover', 'max'],
+    },
+  )
   .refine((a) => !a.unlimited || a.models, { message: 'an unlimited grant must name its "models"', path: ['models'] })
   .refine((a) => !a.startsAt || !a.expiresAt || a.startsAt < a.expiresAt, {
     message: 'expiresAt must be after startsAt',
@@ -180,22 +201,6 @@ export const timeZone = z.string().refine(
   },
   { message: 'expected an IANA time zone such as "Europe/Berlin"' },
 );
-
-/** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
-export const companySchema = z
-  .object({
-    name: z.string().min(1),
-    /** The zone whose calendar days and months bound daily and monthly quotas (default UTC). */
-    timeZone: timeZone.default('UTC'),
-    keys: z.array(apiKeySchema).default([]),
-    allocations: z.array(allocationSchema).default([]),
-    jwt: jwtSchema.optional(),
-    /** Defaults for every user (`user`) and every key (`key`) of the company. */
-    limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
-    /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
-    users: z.record(z.string().min(1), limitsSchema).default({}),
-  })
-  .strict();
 
 /**
  * One model's price, USD per 1M tokens unless named otherwise, with its `source` and `date`.

@@ -11,16 +11,16 @@ import {
   apiKeySchema,
   allocationSchema,
   purchaseSchema,
-  companySchema,
   priceSchema,
   featureSchema,
   operatorSchema,
 } from './schema-parts.js';
+import { companySchema } from './schema-company.js';
 
+export { companySchema } from './schema-company.js';
 export {
   allocationSchema,
   apiKeySchema,
-  companySchema,
   featureSchema,
   jwtSchema,
   operatorSchema,

@@ -50,8 +50,8 @@ export interface Admitted {
   headers: Record<string, string>;
 }
 
-/** What admission reads: the config, the key index (a key's own limits), the rate limiter, and the ledger. */
-export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger'>;
+/** What admission reads: the config, the key index (a key's own limits), the rate limiter, the ledger, and the grant mirror (renewals due). */
+export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger' | 'grantMirror'>;
 
 /**
  * A new request id: `req_` + 32 hex digits, the first 12 the time in ms (UTC), the rest random
@@ -145,6 +145,8 @@ export async function place(
       headers: { ...rate.headers },
     };
   }
+  // The first admission past a recurring allocation's period renews it (see GrantMirror).
+  if (now.getTime() >= rt.grantMirror.dueAt) await rt.grantMirror.renewIfDue(rt.config, now);
   const quotas = quotasFor(company, principal, keyLimits, now);
   const requestId = newRequestId();
   const row = requestRow(requestId, principal, facts);

@@ -28,6 +28,8 @@ export const grants = sqliteTable(
     expiresAt: text('expires_at'),
     purchaseId: text('purchase_id'),
     note: text('note'),
+    /** Burn order between grants: lower burns first (then soonest expiry, then oldest); 1 unless the config sets it. */
+    priority: integer('priority').notNull().default(1),
     /** Set when the grant disappears from the config: it stops counting, its history stays. */
     removedAt: text('removed_at'),
     spent: integer('spent').notNull().default(0),
@@ -66,6 +68,13 @@ export const requests = sqliteTable(
     conversationId: text('conversation_id'),
     /** The feature named by the request's `x-tollgate-feature` header, whose rate scaled `metered_tokens`. */
     feature: text('feature'),
+    /**
+     * The end user of the company's app the request was made for: its `safety_identifier` (else
+     * `user`), as sent or hashed per the company's `endUsers.store`; NULL when it carried none.
+     */
+    endUser: text('end_user'),
+    /** Spend tags, a JSON array of strings (`["search","team:growth"]`) from `x-tollgate-tags` and named `metadata` keys; NULL when none. */
+    tags: text('tags'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
@@ -166,7 +175,7 @@ export const quotaCounters = sqliteTable(
   {
     id: text('id').primaryKey(),
     companyId: text('company_id').notNull(),
-    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scope: text('scope', { enum: ['user', 'key', 'end_user'] }).notNull(),
     scopeId: text('scope_id').notNull(),
     window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
     windowKey: text('window_key').notNull(),
