@@ -3,7 +3,8 @@ import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppEnv } from '../http/env.js';
-import { quotasFor } from '../limits/quotas.js';
+import { storedEndUser } from '../attribution/end-user.js';
+import { endUserQuotas, quotasFor } from '../limits/quotas.js';
 import { localMidnight, monthlyWindow } from '../limits/windows.js';
 import { balanceReport } from '../reports/balance.js';
 import type { Runtime } from '../runtime.js';
@@ -15,9 +16,10 @@ import { permissionDenied, readerRoute, type Reader } from './read.js';
  * read API's authentication (a bearer credential, or the dashboard's session cookie on GET) and
  * visibility rules:
  *
- * - `GET /tollgate/v1/quotas[?user=]` — a user's (or key's) quota windows: limit, spent, held,
- *   remaining, the share used against the alert thresholds, and when each resets. A member sees
- *   its own; a company admin any user of its company (`user`); an operator needs `company` and `user`.
+ * - `GET /tollgate/v1/quotas[?user=|key=|end_user=]` — a user's, key's (its budget) or end user's
+ *   quota windows: limit, spent, held, remaining, the share used against the alert thresholds, and
+ *   when each resets. A member sees its own; a company admin any user, key or end user of its
+ *   company; an operator names the company too.
  * - `GET /tollgate/v1/overview[?company=]` — per company: balance, spend this calendar month (in
  *   the company's time zone), open holds and the last 10 alerts. Company admins (their company)
  *   and operators (every company, or `company`); a member is refused (it would show others' spend).
@@ -27,12 +29,18 @@ import { permissionDenied, readerRoute, type Reader } from './read.js';
 export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
   const route = readerRoute(app, rt);
 
-  route('/tollgate/v1/quotas', ['company', 'user'], async (c, reader, q, now) => {
-    const who = quotaSubject(rt, reader, q);
-    if (isDenial(who)) return who;
+  route('/tollgate/v1/quotas', ['company', 'user', 'key', 'end_user'], async (c, reader, q, now) => {
+    const subject = quotaSubject(rt, reader, q);
+    if (isDenial(subject)) return subject;
+    const who = 'endUser' in subject ? subject.principal : subject;
     const company = rt.config.companies[who.companyId]!;
     const keyLimits = who.keyId ? rt.keys.key(who.keyId)?.limits : undefined;
-    const checks = who.userId === null && who.keyId === null ? [] : quotasFor(company, who, keyLimits, now);
+    const checks =
+      'endUser' in subject
+        ? endUserQuotas(who.companyId, company, subject.endUser, now)
+        : who.userId === null && who.keyId === null
+          ? []
+          : quotasFor(company, who, keyLimits, now);
     const counters = new Map(
       (await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]),
     );
@@ -42,6 +50,7 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       company_id: who.companyId,
       user_id: who.userId,
       key_id: who.userId === null ? who.keyId : null,
+      end_user: 'endUser' in subject ? subject.endUser : null,
       time_zone: company.timeZone,
       thresholds: { warning, critical },
       data: checks.map((k) => {
@@ -180,33 +189,49 @@ function visibleCompanies(
   return [own];
 }
 
-/** Whose quotas a reader asks for: itself, or (admins, operators) the user named; or the 400/403/404. */
-function quotaSubject(rt: Runtime, reader: Reader, q: Record<string, string>): Principal | Denial {
-  const asUser = (companyId: string, userId: string): Principal => ({
-    companyId,
-    userId,
-    keyId: null,
-    role: 'member',
-    sessionId: null,
-  });
+/** Whose quotas a reader asks for: itself, or (admins, operators) the user, key or end user named; or the 400/403/404. */
+function quotaSubject(
+  rt: Runtime,
+  reader: Reader,
+  q: Record<string, string>,
+): Principal | { principal: Principal; endUser: string } | Denial {
+  const named = ['user', 'key', 'end_user'].filter((k) => q[k] !== undefined);
+  if (named.length > 1) return invalidRequest('Name one of user, key or end_user.', named[1]!);
+  const as = (companyId: string): Principal | { principal: Principal; endUser: string } | Denial => {
+    const subject = { companyId, userId: null, keyId: null, role: 'member' as const, sessionId: null };
+    if (q.user !== undefined) return { ...subject, userId: q.user };
+    if (q.key !== undefined) {
+      if (!rt.config.companies[companyId]!.keys.some((k) => k.id === q.key))
+        return {
+          kind: 'not_found',
+          message: `No key '${q.key}' in company '${companyId}'.`,
+          param: 'key',
+          code: 'not_found',
+        };
+      return { ...subject, keyId: q.key };
+    }
+    const company = rt.config.companies[companyId]!;
+    return { principal: subject, endUser: storedEndUser(companyId, company, q.end_user!) };
+  };
   if (reader.kind === 'operator') {
-    if (q.company === undefined || q.user === undefined)
+    if (q.company === undefined || named.length === 0)
       return invalidRequest(
-        'An operator names whose quotas to read: give company and user.',
+        'An operator names whose quotas to read: give company and one of user, key or end_user.',
         q.company === undefined ? 'company' : 'user',
       );
-    return Object.hasOwn(rt.config.companies, q.company) ? asUser(q.company, q.user) : notFound(q.company);
+    return Object.hasOwn(rt.config.companies, q.company) ? as(q.company) : notFound(q.company);
   }
   const p = reader.principal;
   if (q.company !== undefined && q.company !== p.companyId)
     return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
-  if (q.user === undefined || q.user === p.userId) return p;
+  if (named.length === 0 || (q.user !== undefined && q.user === p.userId) || (q.key !== undefined && q.key === p.keyId))
+    return p;
   if (p.role !== 'admin')
     return permissionDenied(
       p.userId === null
         ? `This key may only read its own quotas (key '${p.keyId}').`
         : `You may only read your own quotas (user '${p.userId}').`,
-      'user',
+      named[0]!,
     );
-  return asUser(p.companyId, q.user);
+  return as(p.companyId);
 }

@@ -81,7 +81,7 @@ function checksOf(
 const overridesByStored = new WeakMap<CompanyConfig, Map<string, Partial<QuotasConfig>>>();
 
 /** The quotas of end user `endUser` (as stored) of `companyId`: the company's `endUsers.quotas`, overridden window by window. */
-function endUserQuotas(companyId: string, company: CompanyConfig, endUser: string, now: Date): QuotaCheck[] {
+export function endUserQuotas(companyId: string, company: CompanyConfig, endUser: string, now: Date): QuotaCheck[] {
   const e = company.endUsers;
   if (!e) return [];
   let overrides = overridesByStored.get(company);
