@@ -1,6 +1,7 @@
 import { dataUrlImageSize } from './image-size.js';
 import { imageTokens } from './image-tokens.js';
 import { countTokens } from './tokenizer.js';
+import { toolDefinitionTokens } from './tool-schema.js';
 import { textOf } from './walk.js';
 
 /**
@@ -140,4 +141,14 @@ export function responsesInputTokens(model: string, input: unknown, instructions
     else if (type !== 'item_reference') total += MESSAGE_OVERHEAD + countTokens(model, textOf(item, false));
   }
   return total;
+}
+
+/** Prompt tokens of a Chat Completions request: its messages, the reply priming and its tool definitions. */
+export function chatPromptTokens(model: string, messages: unknown, tools: unknown): number {
+  return chatMessagesTokens(model, messages) + REPLY_PRIMING + toolDefinitionTokens(model, tools);
+}
+
+/** Prompt tokens of a Responses request: its instructions and input items, the reply priming and its tool definitions. */
+export function responsesPromptTokens(model: string, input: unknown, instructions: unknown, tools: unknown): number {
+  return responsesInputTokens(model, input, instructions) + REPLY_PRIMING + toolDefinitionTokens(model, tools);
 }
