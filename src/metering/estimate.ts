@@ -1,5 +1,5 @@
 import { imageOutputTokens } from './image-tokens.js';
-import { chatPromptTokens, responsesPromptTokens } from './prompt-count.js';
+import { chatPromptTokens, responsesPromptTokens } from './prompt.js';
 import { modelLimits, outputAllowance, type ModelLimits } from '../pricing/limits.js';
 import { countTokens, EXACT_COUNT_LIMIT } from './tokenizer.js';
 import { textOf } from './walk.js';

@@ -1,7 +1,6 @@
 import { dataUrlImageSize } from './image-size.js';
 import { imageTokens } from './image-tokens.js';
 import { countTokens } from './tokenizer.js';
-import { toolDefinitionTokens } from './tool-schema.js';
 import { textOf } from './walk.js';
 
 /**
@@ -43,28 +42,38 @@ function imagePart(model: string, part: Json): number {
   return imageTokens(model, detail, url ? dataUrlImageSize(url) : undefined);
 }
 
-/** Tokens of a message's `content`: a string, or an array of text, image, audio and file parts. */
+/**
+ * Tokens of a message's `content`: a string, or an array of text, image, audio and file parts.
+ * Consecutive text parts are counted as the one text the template renders them into (joined as
+ * they are, so a word split across two parts counts once); an image part ends the run.
+ */
 export function contentTokens(model: string, content: unknown): number {
   if (typeof content === 'string') return countTokens(model, content);
   if (!Array.isArray(content)) return content == null ? 0 : countTokens(model, textOf(content, false));
   let total = 0;
+  let run = '';
+  const flush = () => {
+    total += countTokens(model, run);
+    run = '';
+  };
   for (const raw of content) {
     const part = obj(raw);
     if (!part) {
-      if (typeof raw === 'string') total += countTokens(model, raw);
+      if (typeof raw === 'string') run += raw;
       continue;
     }
     switch (part.type) {
       case 'text':
       case 'input_text':
       case 'output_text':
-        total += countTokens(model, str(part.text));
+        run += str(part.text);
         break;
       case 'refusal':
-        total += countTokens(model, str(part.refusal));
+        run += str(part.refusal);
         break;
       case 'image_url':
       case 'input_image':
+        flush();
         total += imagePart(model, part);
         break;
       case 'input_audio':
@@ -72,9 +81,11 @@ export function contentTokens(model: string, content: unknown): number {
       case 'input_file':
         break;
       default:
+        flush();
         total += countTokens(model, textOf(part, false));
     }
   }
+  flush();
   return total;
 }
 
@@ -141,14 +152,4 @@ export function responsesInputTokens(model: string, input: unknown, instructions
     else if (type !== 'item_reference') total += MESSAGE_OVERHEAD + countTokens(model, textOf(item, false));
   }
   return total;
-}
-
-/** Prompt tokens of a Chat Completions request: its messages, the reply priming and its tool definitions. */
-export function chatPromptTokens(model: string, messages: unknown, tools: unknown): number {
-  return chatMessagesTokens(model, messages) + REPLY_PRIMING + toolDefinitionTokens(model, tools);
-}
-
-/** Prompt tokens of a Responses request: its instructions and input items, the reply priming and its tool definitions. */
-export function responsesPromptTokens(model: string, input: unknown, instructions: unknown, tools: unknown): number {
-  return responsesInputTokens(model, input, instructions) + REPLY_PRIMING + toolDefinitionTokens(model, tools);
 }
