@@ -1,4 +1,4 @@
-import { contentTokens, MESSAGE_OVERHEAD } from './prompt-count.js';
+import { contentTokens, MESSAGE_OVERHEAD, responsesItemsTokens } from './prompt-count.js';
 import { countTokens } from './tokenizer.js';
 import { textOf } from './walk.js';
 
@@ -100,37 +100,16 @@ export function harmonyChatTokens(model: string, messages: unknown): number {
   return total;
 }
 
-/**
- * Prompt tokens of a Responses `input` and `instructions` on the harmony template (without the
- * reply priming): messages as in Chat; a `function_call` (and `custom_tool_call`) item a call; a
- * `*_call_output` item a result; `reasoning` its summary text; `item_reference` 0 (hidden context);
- * any other item a message of the text of its values.
- */
+/** Prompt tokens of a Responses `input` and `instructions` on the harmony template (without the reply priming). */
 export function harmonyResponsesTokens(model: string, input: unknown, instructions: unknown): number {
-  let total =
-    typeof instructions === 'string'
-      ? MESSAGE_OVERHEAD + countTokens(model, 'developer') + countTokens(model, instructions)
-      : 0;
-  if (typeof input === 'string')
-    return total + MESSAGE_OVERHEAD + countTokens(model, 'user') + countTokens(model, input);
-  if (!Array.isArray(input)) return total;
   const calls = new CallNames();
-  for (const raw of input) {
-    const item = obj(raw);
-    if (!item) continue;
-    const type = item.type ?? 'message';
-    if (type === 'message') total += chatMessage(model, item, calls);
-    else if (type === 'function_call' || type === 'custom_tool_call') {
+  return responsesItemsTokens(model, input, instructions, {
+    instructionsRole: 'developer',
+    message: (item) => chatMessage(model, item, calls),
+    call: (item) => {
       calls.set(item.call_id, str(item.name));
-      total += callTokens(model, str(item.name), str(item.arguments ?? item.input));
-    } else if (typeof type === 'string' && type.endsWith('_call_output'))
-      total += resultTokens(
-        model,
-        calls.get(item.call_id, ''),
-        typeof item.output === 'string' ? item.output : textOf(item.output, false),
-      );
-    else if (type === 'reasoning') total += countTokens(model, textOf(item.summary, false));
-    else if (type !== 'item_reference') total += MESSAGE_OVERHEAD + countTokens(model, textOf(item, false));
-  }
-  return total;
+      return callTokens(model, str(item.name), str(item.arguments ?? item.input));
+    },
+    result: (item, output) => resultTokens(model, calls.get(item.call_id, ''), output),
+  });
 }

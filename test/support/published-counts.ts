@@ -176,8 +176,8 @@ const HMARR: [string, Record<string, unknown>, number][] = [
   ],
 ];
 
-/** The cookbook's examples: its messages on four models, and its weather tool on four. */
-const COOKBOOK_MESSAGES = [
+/** The cookbook's examples (How_to_count_tokens_with_tiktoken.ipynb): its `example_messages`, and its weather tool with two messages. */
+export const COOKBOOK_MESSAGES = [
   {
     role: 'system',
     content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.',
@@ -196,7 +196,7 @@ const COOKBOOK_MESSAGES = [
   },
   user("This late pivot means we don't have time to boil the ocean for the client deliverable."),
 ];
-const COOKBOOK_TOOLS = [
+export const COOKBOOK_TOOLS = [
   {
     type: 'function',
     function: {
@@ -213,10 +213,19 @@ const COOKBOOK_TOOLS = [
     },
   },
 ];
-const WEATHER = [
+export const WEATHER_MESSAGES = [
   { role: 'system', content: 'You are a helpful assistant that can answer to questions about the weather.' },
   user("What's the weather like in San Francisco?"),
 ];
+
+/** A cookbook example on the four models it reports: `cl100k` tokens on gpt-3.5-turbo and gpt-4, `o200k` on gpt-4o and gpt-4o-mini. */
+const cookbook = (what: string, body: Record<string, unknown>, cl100k: number, o200k: number): PublishedCount[] =>
+  (['gpt-3.5-turbo', 'gpt-4', 'gpt-4o', 'gpt-4o-mini'] as const).map((model) => ({
+    name: `cookbook ${what}: ${model}`,
+    model,
+    body,
+    promptTokens: model.startsWith('gpt-4o') ? o200k : cl100k,
+  }));
 
 export const PUBLISHED_COUNTS: PublishedCount[] = [
   ...HMARR.map(([name, body, promptTokens]) => ({
@@ -225,30 +234,6 @@ export const PUBLISHED_COUNTS: PublishedCount[] = [
     body,
     promptTokens,
   })),
-  ...(
-    [
-      ['gpt-3.5-turbo', 129],
-      ['gpt-4', 129],
-      ['gpt-4o', 124],
-      ['gpt-4o-mini', 124],
-    ] as const
-  ).map(([model, promptTokens]) => ({
-    name: `cookbook messages: ${model}`,
-    model,
-    body: { messages: COOKBOOK_MESSAGES },
-    promptTokens,
-  })),
-  ...(
-    [
-      ['gpt-3.5-turbo', 105],
-      ['gpt-4', 105],
-      ['gpt-4o', 101],
-      ['gpt-4o-mini', 101],
-    ] as const
-  ).map(([model, promptTokens]) => ({
-    name: `cookbook tools: ${model}`,
-    model,
-    body: { messages: WEATHER, tools: COOKBOOK_TOOLS },
-    promptTokens,
-  })),
+  ...cookbook('messages', { messages: COOKBOOK_MESSAGES }, 129, 124),
+  ...cookbook('tools', { messages: WEATHER_MESSAGES, tools: COOKBOOK_TOOLS }, 105, 101),
 ];
