@@ -80,7 +80,8 @@ beforeAll(() => {
   sqlite.close();
 });
 
-describe('tollgate prices', () => {
+// Each case spawns the CLI (through tsx) several times: seconds each on a busy machine.
+describe('tollgate prices', { timeout: 120_000 }, () => {
   it('prints the price source and its installed version', () => {
     const run = tollgate(['prices', '-c', configFile]);
     expect(run.status).toBe(0);

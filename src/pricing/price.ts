@@ -67,6 +67,8 @@ export class PriceBook {
   private readonly configured: ReadonlyMap<string, PriceConfig[]>;
   private readonly fallbacks: ReadonlyMap<string, Config['companies'][string]['fallbackPrices']>;
   private readonly sourceHits = new Map<string, { name: string; model: SourceModel } | null>();
+  /** Answers by model, UTC day and company: a price changes at most once a day, and `find` runs on every request. */
+  private readonly answers = new Map<string, Priced | null>();
 
   constructor(prices: Config['prices'], companies: Config['companies'] = {}) {
     this.configured = new Map(Object.entries(prices).map(([model, p]) => [model, Array.isArray(p) ? p : [p]]));
@@ -84,7 +86,17 @@ export class PriceBook {
    * 3. the company's first `fallbackPrices` entry naming the model (name or `*` pattern).
    */
   find(model: string, at: Date, companyId?: string): Priced | undefined {
-    const day = at.toISOString().slice(0, 10);
+    const key = `${Math.floor(at.getTime() / 86_400_000)}\u0000${companyId ?? ''}\u0000${model}`;
+    const known = this.answers.get(key);
+    if (known !== undefined) return known ?? undefined;
+    const answer = this.resolve(model, at.toISOString().slice(0, 10), companyId);
+    if (this.answers.size >= 10_000) this.answers.clear();
+    this.answers.set(key, answer ?? null);
+    return answer;
+  }
+
+  /** `find` without its cache. */
+  private resolve(model: string, day: string, companyId: string | undefined): Priced | undefined {
     const names = lookupNames(model);
     for (const name of names) {
       const list = this.configured.get(name);
