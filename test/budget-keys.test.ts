@@ -21,7 +21,10 @@ beforeAll(async () => {
     companies: {
       acme: {
         allocations: [{ id: 'acme-usd', usd: 1000 }],
-        keys: [{ id: 'prod', role: 'admin' }, { id: 'dev', limits: { quotas: { monthly: { usd: 20 } } } }],
+        keys: [
+          { id: 'prod', role: 'admin' },
+          { id: 'dev', limits: { quotas: { monthly: { usd: 20 } } } },
+        ],
       },
     },
   });

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { tagsSchema } from './schema-budgets.js';
 import { endUsersSchema } from './schema-end-users.js';
-import { allocationSchema, apiKeySchema, jwtSchema, limitsSchema, timeZone } from './schema-parts.js';
+import {
+  allocationSchema,
+  apiKeySchema,
+  fallbackPriceSchema,
+  jwtSchema,
+  limitsSchema,
+  timeZone,
+} from './schema-parts.js';
 
 /** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
 export const companySchema = z
@@ -16,6 +23,8 @@ export const companySchema = z
     limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
     /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
     users: z.record(z.string().min(1), limitsSchema).default({}),
+    /** Unpriced models this company may call, at a fallback price (see `fallbackPriceSchema`). */
+    fallbackPrices: z.array(fallbackPriceSchema).default([]),
     endUsers: endUsersSchema.optional(),
     tags: tagsSchema.optional(),
   })
