@@ -6,6 +6,7 @@ import { standingRoutes } from './api/standing.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { sessionOf } from './dashboard/session-reader.js';
 import { isClientAbort, readBody } from './http/body.js';
+import { TAGS_HEADER, withTags } from './attribution/tags.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
@@ -63,7 +64,12 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
       message: 'HEAD is not supported; use GET.',
       allow: 'GET, POST, DELETE',
     });
-  const principal = withClientRequestId(c.var.principal, incoming.headers['x-client-request-id']);
+  const principal = withTags(
+    withClientRequestId(c.var.principal, incoming.headers['x-client-request-id']),
+    rt.config.companies[c.var.principal.companyId]!,
+    incoming.headers[TAGS_HEADER],
+  );
+  if (isDenial(principal)) return onDenied(c, principal);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return onDenied(c, owned);
   const upload = method === 'GET' ? undefined : incoming;

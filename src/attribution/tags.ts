@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig } from '../config/schema.js';
 import { DEFAULT_TAGS } from '../config/schema-budgets.js';
 import { invalidRequest, type Denial } from '../http/denial.js';
@@ -52,6 +53,19 @@ export function headerTags(company: CompanyConfig, header: string | undefined): 
       return invalidRequest(`A request may carry at most ${maxCount} tags.`, TAGS_HEADER, 'invalid_tags');
   }
   return tags;
+}
+
+/**
+ * The principal with the tags of its request's `x-tollgate-tags` header attached (first value; see
+ * `headerTags`), so that admission records them on the row; or the 400 `invalid_tags` denial.
+ */
+export function withTags(
+  principal: Principal,
+  company: CompanyConfig,
+  header: string | string[] | undefined,
+): Principal | Denial {
+  const tags = headerTags(company, Array.isArray(header) ? header.join(',') : header);
+  return Array.isArray(tags) ? (tags.length ? { ...principal, tags } : principal) : tags;
 }
 
 /**

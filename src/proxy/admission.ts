@@ -90,6 +90,8 @@ export function requestRow(requestId: string, principal: Principal, facts: Facts
     userId: principal.userId,
     sessionId: facts.sessionId ?? principal.sessionId,
     clientRequestId: principal.clientRequestId ?? null,
+    endUser: facts.endUser ?? null,
+    tags: facts.tags ?? principal.tags ?? null,
     endpoint: facts.endpoint,
     requestedModel: facts.requestedModel,
     stream: facts.stream,
@@ -147,7 +149,7 @@ export async function place(
   }
   // The first admission past a recurring allocation's period renews it (see GrantMirror).
   if (now.getTime() >= rt.grantMirror.dueAt) await rt.grantMirror.renewIfDue(rt.config, now);
-  const quotas = quotasFor(company, principal, keyLimits, now);
+  const quotas = quotasFor(company, principal, keyLimits, now, facts.endUser);
   const requestId = newRequestId();
   const row = requestRow(requestId, principal, facts);
   const result = await rt.ledger.admit(row, want, now, quotas);

@@ -10,6 +10,7 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
+import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
@@ -119,6 +120,8 @@ export class SyncLedger {
       instanceId: this.instanceId,
       conversationId: facts.conversationId ?? null,
       forwarded: facts.forwardedLater ? 0 : null,
+      endUser: facts.endUser ?? null,
+      tags: tagsText(facts.tags),
     });
   }
 

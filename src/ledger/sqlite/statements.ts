@@ -23,9 +23,9 @@ export function prepareStatements(db: Database.Database) {
     setGrantTotals: s('UPDATE grants SET held = ?, spent = ? WHERE id = ?'),
 
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id, forwarded)
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id, forwarded, end_user, tags)
                       VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId, @forwarded)`),
+                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId, @forwarded, @endUser, @tags)`),
     requestHead: s(
       'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
     ),
