@@ -9,7 +9,7 @@ import type { priceSchema } from '../config/schema.js';
  * Source: https://platform.openai.com/docs/pricing (standard tier), read 2025-08-07; DALL·E, Whisper
  * and TTS from the same page's "Image generation" and "Transcription and speech" tables. Entries
  * added 2026-11-30 name their model page; priority prices name OpenAI's priority processing page.
- * Models whose price could not be confirmed from OpenAI's own pages are left out (README, "Prices"):
+ * Models whose price could not be confirmed from OpenAI's own pages are left out (docs/prices.md):
  * add them under the config's `prices`. Fine-tuned models (`ft:…`) have no built-in price: they
  * are looked up as `ft:<base model>` and never priced at the base model's rates. Check the
  * page before relying on a figure: prices change, and a config entry with `effectiveFrom` records
