@@ -99,6 +99,7 @@ describe('the Markdown reader', () => {
     '```sh',
     'npx tollgate serve --port 8080   # [not a link](y.md)',
     'TOLLGATE_KEY=x tollgate usage --period 7d | head && echo tollgate done',
+    'S=$(cat secret) OPENAI_API_KEY=sk npx tollgate serve --upstream http://127.0.0.1:9999',
     '```',
     '## Title',
     'Run `tollgate keys create --id k` or [![img](pic.png)](other.md#part).',
@@ -116,6 +117,7 @@ describe('the Markdown reader', () => {
     expect(tollgateCommands(page)).toEqual([
       ['serve', '--port', '8080'],
       ['usage', '--period', '7d'],
+      ['serve', '--upstream', 'http://127.0.0.1:9999'],
       ['keys', 'create', '--id', 'k'],
     ]);
   });

@@ -98,7 +98,7 @@ export function tollgateCommands(markdown: string): string[][] {
   const out: string[][] = [];
   for (const line of lines) {
     const code = line.replace(/(^|\s)#.*$/, '');
-    for (const part of code.split(/&&|\|\||[|;]|\$\(/)) {
+    for (const part of code.split(/&&|\|\||\$\(|[|;()]/)) {
       const words = part.trim().split(/\s+/);
       while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0] ?? '')) words.shift();
       if (words[0] === 'npx') words.shift();
