@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { tokens } from './schema-parts.js';
 
+/** A share strictly between 0 and 1. */
+const fraction = z.number().gt(0).lt(1);
+
 /** The `alerts` part of `proxy.config.json`: quota, balance and spike thresholds (fractions), and the webhook. */
 export const alertsSchema = z
   .object({
@@ -20,7 +23,7 @@ export const alertsSchema = z
         examples: ['TOLLGATE_WEBHOOK_SECRET'],
       }),
     quotaThresholds: z
-      .tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)])
+      .tuple([fraction, fraction])
       .default([0.8, 0.95])
       .meta({
         description: 'The shares of a quota used at which `quota_warning` and `quota_critical` fire.',
@@ -28,7 +31,7 @@ export const alertsSchema = z
         examples: [[0.75, 0.9]],
       }),
     lowBalanceThresholds: z
-      .tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)])
+      .tuple([fraction, fraction])
       .default([0.1, 0.05])
       .meta({
         description: 'The shares of a grant left at which `low_balance_warning` and `low_balance_critical` fire.',

@@ -13,6 +13,8 @@ import { z } from 'zod';
  *   lapse and another claims the object (default 60,000).
  * - `missesBeforeGone`: consecutive 404s after which an object is taken as gone upstream (default 3).
  */
+const positiveMs = z.number().int().positive();
+
 export const settlementSchema = z
   .object({
     pollIntervalMs: z
@@ -26,28 +28,18 @@ export const settlementSchema = z
         unit: 'ms',
         examples: [5000],
       }),
-    firstPollMs: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .meta({
-        description:
-          "How long after it was deferred an object is first polled. Absent: its kind's own (a background response 2 s, a video 15 s, a batch or fine-tuning job 60 s).",
-        unit: 'ms',
-        examples: [10000],
-      }),
-    maxPollMs: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .meta({
-        description:
-          "The longest wait between two polls of an object (the wait doubles up to it). Absent: its kind's own (60 s for responses and videos, 10 min for batches and fine-tuning jobs).",
-        unit: 'ms',
-        examples: [300000],
-      }),
+    firstPollMs: positiveMs.optional().meta({
+      description:
+        "How long after it was deferred an object is first polled. Absent: its kind's own (a background response 2 s, a video 15 s, a batch or fine-tuning job 60 s).",
+      unit: 'ms',
+      examples: [10000],
+    }),
+    maxPollMs: positiveMs.optional().meta({
+      description:
+        "The longest wait between two polls of an object (the wait doubles up to it). Absent: its kind's own (60 s for responses and videos, 10 min for batches and fine-tuning jobs).",
+      unit: 'ms',
+      examples: [300000],
+    }),
     leaseMs: z
       .number()
       .int()
