@@ -1,4 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mintKey } from '../src/auth/api-key.js';
+import { budgetsCommand } from '../src/cli/budgets.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
 import { chatOf, usageUpstream } from './support/usage-upstream.js';
@@ -20,7 +25,10 @@ beforeAll(async () => {
     prices: { 'budget-model': PRICE },
     companies: {
       acme: {
-        allocations: [{ id: 'acme-usd', usd: 1000 }],
+        allocations: [
+          { id: 'acme-usd', usd: 1000 },
+          { id: 'acme-monthly', tokens: 100_000, models: ['gpt-4o-mini'], every: 'month', rollover: { max: 1000 } },
+        ],
         keys: [
           { id: 'prod', role: 'admin' },
           { id: 'dev', limits: { quotas: { monthly: { usd: 20 } } } },
@@ -67,5 +75,49 @@ describe('key budgets', () => {
       headers: { authorization: `Bearer ${t.keys.dev}` },
     });
     expect(own.status).toBe(403);
+  });
+
+  it("tollgate budgets prints the allocations that renew and the keys' budgets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-budgets-'));
+    const file = join(dir, 'proxy.config.json');
+    const key = (id: string, extra: Record<string, unknown> = {}) => ({ id, ...mintKey(), ...extra });
+    const { key: _k, ...prod } = key('prod');
+    const { key: _d, ...dev } = key('dev', { limits: { quotas: { monthly: { usd: 20 } } } });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ledger: { path: t.server.runtime.config.ledger.path },
+        companies: {
+          acme: {
+            name: 'acme',
+            keys: [prod, dev],
+            allocations: t.server.runtime.config.companies.acme!.allocations.map((a) => ({ ...a })),
+          },
+        },
+      }),
+    );
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      await budgetsCommand({ config: file, company: 'acme', json: true });
+    } finally {
+      spy.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const [report] = JSON.parse(written.join('')) as [
+      { renewing: Record<string, unknown>[]; budgets: Record<string, unknown>[] },
+    ];
+    expect(report.renewing).toEqual([
+      expect.objectContaining({ allocation: 'acme-monthly', every: 'month', amount: 100_000, spent: 0, carried: 0 }),
+    ]);
+    expect(String(report.renewing[0]!.grant)).toMatch(/^acme-monthly@\d{4}-\d{2}$/);
+    expect(report.budgets).toEqual([
+      expect.objectContaining({
+        subject: 'key dev',
+        spentMicroUsd: 15_000_000,
+        remainingMicroUsd: 5_000_000,
+        level: 'ok',
+      }),
+    ]);
   });
 });

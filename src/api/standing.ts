@@ -7,6 +7,7 @@ import { storedEndUser } from '../attribution/end-user.js';
 import { endUserQuotas, quotasFor } from '../limits/quotas.js';
 import { localMidnight, monthlyWindow } from '../limits/windows.js';
 import { balanceReport } from '../reports/balance.js';
+import { quotaStandings } from '../reports/quotas.js';
 import type { Runtime } from '../runtime.js';
 import { formatMicroUsd } from '../utils/money.js';
 import { permissionDenied, readerRoute, type Reader } from './read.js';
@@ -41,9 +42,7 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
         : who.userId === null && who.keyId === null
           ? []
           : quotasFor(company, who, keyLimits, now);
-    const counters = new Map(
-      (await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]),
-    );
+    const standings = await quotaStandings(rt.ledger.reader, checks, rt.config.alerts.quotaThresholds);
     const [warning, critical] = rt.config.alerts.quotaThresholds;
     return c.json({
       object: 'list',
@@ -53,35 +52,23 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       end_user: 'endUser' in subject ? subject.endUser : null,
       time_zone: company.timeZone,
       thresholds: { warning, critical },
-      data: checks.map((k) => {
-        const r = counters.get(k.counterId);
-        const spentTokens = r?.spentTokens ?? 0;
-        const heldTokens = r?.heldTokens ?? 0;
-        const spentMicroUsd = r?.spentMicroUsd ?? 0;
-        const heldMicroUsd = r?.heldMicroUsd ?? 0;
-        const used = Math.max(
-          k.limitTokens ? spentTokens / k.limitTokens : 0,
-          k.limitMicroUsd ? spentMicroUsd / k.limitMicroUsd : 0,
-        );
-        return {
-          object: 'tollgate.quota',
-          window: k.window,
-          window_key: k.windowKey,
-          scope: k.scope,
-          limit_tokens: k.limitTokens ?? null,
-          spent_tokens: spentTokens,
-          held_tokens: heldTokens,
-          remaining_tokens: k.limitTokens === undefined ? null : Math.max(0, k.limitTokens - spentTokens - heldTokens),
-          limit_micro_usd: k.limitMicroUsd ?? null,
-          spent_micro_usd: spentMicroUsd,
-          held_micro_usd: heldMicroUsd,
-          remaining_micro_usd:
-            k.limitMicroUsd === undefined ? null : Math.max(0, k.limitMicroUsd - spentMicroUsd - heldMicroUsd),
-          used: Number(used.toFixed(4)),
-          level: used >= critical ? 'critical' : used >= warning ? 'warning' : 'ok',
-          resets_at: k.resetsAt?.toISOString() ?? null,
-        };
-      }),
+      data: standings.map((s) => ({
+        object: 'tollgate.quota',
+        window: s.check.window,
+        window_key: s.check.windowKey,
+        scope: s.check.scope,
+        limit_tokens: s.check.limitTokens ?? null,
+        spent_tokens: s.spentTokens,
+        held_tokens: s.heldTokens,
+        remaining_tokens: s.remainingTokens,
+        limit_micro_usd: s.check.limitMicroUsd ?? null,
+        spent_micro_usd: s.spentMicroUsd,
+        held_micro_usd: s.heldMicroUsd,
+        remaining_micro_usd: s.remainingMicroUsd,
+        used: s.used,
+        level: s.level,
+        resets_at: s.check.resetsAt?.toISOString() ?? null,
+      })),
     });
   });
 
