@@ -5,6 +5,7 @@ import { startTollgate, type Tollgate } from './support/harness.js';
 import { startReplicas } from './support/replicas.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
 import { chatOf, usageUpstream } from './support/usage-upstream.js';
+import { waitUntil } from './support/wait.js';
 
 /**
  * End-user budgets: the app's own users, named by `safety_identifier` or `user`, each capped by a
@@ -78,7 +79,7 @@ describe('end-user budgets', () => {
     } finally {
       await t.close();
     }
-  });
+  }, 120_000);
 
   it(`${REQUESTS} racing requests from ${USERS} end users on two Postgres replicas: each capped at its limit`, async () => {
     const r = await startReplicas(2, upstream.url, { allocations: [{ id: 'g', tokens: 10_000_000 }], ...END_USERS });
@@ -88,7 +89,7 @@ describe('end-user budgets', () => {
     } finally {
       await r.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('end users and tags on the row', () => {
@@ -137,6 +138,23 @@ describe('end users and tags on the row', () => {
     });
     await t.settled();
     expect(t.rows().map((r) => [r.end_user, r.tags])).toEqual([[vip, '["search","beta","team:growth"]']]);
+  });
+
+  it("alerts when an end user's quota crosses the warning threshold", async () => {
+    await t.client().chat.completions.create(chatOf(695, { user: 'vip' })); // 200 + 700 of 1000: 90%
+    await waitUntil(
+      async () =>
+        (await t.server.runtime.ledger.reader.recentAlerts('strict', 10)).some((a) => a.kind === 'quota_warning'),
+      { what: 'the quota warning' },
+    );
+    const [alert] = await t.server.runtime.ledger.reader.recentAlerts('strict', 10);
+    expect(JSON.parse(alert!.payload)).toMatchObject({
+      scope: 'end_user',
+      subject: `strict/${storedEndUser('strict', t.server.runtime.config.companies.strict!, 'vip')}`,
+      window: 'daily',
+      spentTokens: 900,
+      limitTokens: 1000,
+    });
   });
 
   it('refuses tags past the bounds, naming where, writing nothing', async () => {
