@@ -7,6 +7,7 @@ import { storedEndUser } from '../attribution/end-user.js';
 import { endUserQuotas, quotasFor } from '../limits/quotas.js';
 import { localMidnight, monthlyWindow } from '../limits/windows.js';
 import { balanceReport } from '../reports/balance.js';
+import { budgetReport } from '../reports/budgets.js';
 import { quotaStandings } from '../reports/quotas.js';
 import type { Runtime } from '../runtime.js';
 import { formatMicroUsd } from '../utils/money.js';
@@ -24,6 +25,9 @@ import { permissionDenied, readerRoute, type Reader } from './read.js';
  * - `GET /tollgate/v1/overview[?company=]` — per company: balance, spend this calendar month (in
  *   the company's time zone), open holds and the last 10 alerts. Company admins (their company)
  *   and operators (every company, or `company`); a member is refused (it would show others' spend).
+ * - `GET /tollgate/v1/budgets[?company=][&end_user=]` — per company: the allocations that renew
+ *   (this period's grant, what was carried over, when it renews) and every key's budget (its quota
+ *   windows), with an end user's when named. Company admins and operators.
  * - `GET /tollgate/v1/purchases[?company=]` — the purchase records the company's grants name, with
  *   those grants. Like the balance: everyone sees their own company's; an operator any company's.
  */
@@ -106,6 +110,47 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
           kind: a.kind,
           fired_at: a.firedAt,
           details: JSON.parse(a.payload) as unknown,
+        })),
+      });
+    }
+    return c.json({ object: 'list', data });
+  });
+
+  route('/tollgate/v1/budgets', ['company', 'end_user'], async (c, reader, q, now) => {
+    const ids = visibleCompanies(rt, reader, q, 'admin');
+    if (isDenial(ids)) return ids;
+    const data = [];
+    for (const id of ids) {
+      const r = await budgetReport(rt.ledger, rt.config, id, q.end_user, now);
+      data.push({
+        object: 'tollgate.budgets',
+        company_id: id,
+        renewing: r.renewing.map((a) => ({
+          allocation: a.allocation,
+          every: a.every,
+          grant: a.grant,
+          unit: a.unit,
+          amount: a.amount,
+          carried: a.carried,
+          spent: a.spent,
+          held: a.held,
+          remaining: a.remaining,
+          renews_at: a.renewsAt,
+        })),
+        budgets: r.budgets.map((b) => ({
+          subject: b.subject,
+          scope: b.check.scope,
+          window: b.check.window,
+          window_key: b.check.windowKey,
+          limit_tokens: b.check.limitTokens ?? null,
+          limit_micro_usd: b.check.limitMicroUsd ?? null,
+          spent_tokens: b.spentTokens,
+          spent_micro_usd: b.spentMicroUsd,
+          remaining_tokens: b.remainingTokens,
+          remaining_micro_usd: b.remainingMicroUsd,
+          used: b.used,
+          level: b.level,
+          resets_at: b.check.resetsAt?.toISOString() ?? null,
         })),
       });
     }

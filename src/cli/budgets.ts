@@ -1,11 +1,7 @@
-import { storedEndUser } from '../attribution/end-user.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import type { CompanyConfig, Config } from '../config/schema.js';
 import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
-import { endUserQuotas, quotasFor } from '../limits/quotas.js';
-import { balanceReport } from '../reports/balance.js';
-import { quotaStandings, type QuotaStanding } from '../reports/quotas.js';
+import { budgetReport, type Budget, type Renewing } from '../reports/budgets.js';
 import { formatTable, int, type Column } from '../reports/table.js';
 import { formatMicroUsd } from '../utils/money.js';
 import { json, out } from './report-views.js';
@@ -26,26 +22,6 @@ interface BudgetsOpts {
 
 /** A problem the user can fix (an unknown company, an unreadable ledger): printed without a stack. */
 class BudgetsError extends Error {}
-
-/** A recurring allocation's current standing. */
-interface Renewing {
-  allocation: string;
-  every: string;
-  grant: string | null;
-  unit: 'tokens' | 'micro_usd';
-  amount: number;
-  spent: number;
-  held: number;
-  remaining: number;
-  renewsAt: string | null;
-  /** What the period carried over (its rollover grant's amount), null without rollover. */
-  carried: number | null;
-}
-
-/** A quota window's standing with whose it is. */
-interface Budget extends QuotaStanding {
-  subject: string;
-}
 
 const amountOf = (unit: 'tokens' | 'micro_usd', n: number | null) =>
   n === null ? '-' : unit === 'tokens' ? int(n) : formatMicroUsd(n);
@@ -81,54 +57,6 @@ const BUDGETS: Column<Budget>[] = [
   { title: 'resets', cell: (b) => b.check.resetsAt?.toISOString() ?? 'never' },
 ];
 
-/** The standing of a company's recurring allocations at `now`. */
-async function renewing(ledger: Ledger, companyId: string, company: CompanyConfig, now: Date): Promise<Renewing[]> {
-  const balance = (await balanceReport(ledger, now, companyId))[0]!;
-  return company.allocations.flatMap((a) => {
-    if (!a.every) return [];
-    const current = balance.grants.find((g) => g.id.startsWith(`${a.id}@`) && !g.id.endsWith('.rollover') && g.active);
-    const carried = current && balance.grants.find((g) => g.id === `${current.id}.rollover`);
-    return [
-      {
-        allocation: a.id,
-        every: a.every,
-        grant: current?.id ?? null,
-        unit: a.usd !== undefined ? 'micro_usd' : 'tokens',
-        amount: current?.amount ?? 0,
-        spent: current?.spent ?? 0,
-        held: current?.held ?? 0,
-        remaining: current?.remaining ?? 0,
-        renewsAt: current?.expiresAt ?? null,
-        carried: a.rollover ? (carried?.amount ?? 0) : null,
-      },
-    ];
-  });
-}
-
-/** The keys' budgets of a company, and an end user's when named. */
-async function budgets(
-  ledger: Ledger,
-  config: Config,
-  companyId: string,
-  endUser: string | undefined,
-  now: Date,
-): Promise<Budget[]> {
-  const company = config.companies[companyId]!;
-  const list: Budget[] = [];
-  for (const key of company.keys) {
-    const principal = { companyId, keyId: key.id, userId: null, role: key.role, sessionId: null };
-    const checks = quotasFor(company, principal, key.limits, now);
-    for (const s of await quotaStandings(ledger.reader, checks, config.alerts.quotaThresholds))
-      list.push({ ...s, subject: `key ${key.id}` });
-  }
-  if (endUser !== undefined) {
-    const checks = endUserQuotas(companyId, company, storedEndUser(companyId, company, endUser), now);
-    for (const s of await quotaStandings(ledger.reader, checks, config.alerts.quotaThresholds))
-      list.push({ ...s, subject: `end user ${endUser}` });
-  }
-  return list;
-}
-
 /** Runs `tollgate budgets`; exits 2 on a config or ledger it cannot read, or an unknown company. */
 export async function budgetsCommand(opts: BudgetsOpts): Promise<void> {
   let ledger: Ledger | undefined;
@@ -146,12 +74,7 @@ export async function budgetsCommand(opts: BudgetsOpts): Promise<void> {
       throw new BudgetsError(`cannot open the ledger ${describeLedger(where)}: ${(err as Error).message}`);
     }
     const report = [];
-    for (const id of ids)
-      report.push({
-        company: id,
-        renewing: await renewing(ledger, id, config.companies[id]!, now),
-        budgets: await budgets(ledger, config, id, opts.endUser, now),
-      });
+    for (const id of ids) report.push(await budgetReport(ledger, config, id, opts.endUser, now));
     if (opts.json) return void json(report);
     report.forEach((r, i) => {
       out(`${i ? '\n' : ''}${r.company}\n\nallocations that renew:\n`);
