@@ -38,9 +38,10 @@ const iso = (d: Date) => d.toISOString();
  *
  * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same grants
  * are serialised by SQLite's write lock and two requests can never both take the last tokens.
- * Burn order: unlimited grants covering the model first (they never run out, and limited grants
- * are then kept for what they alone cover), then earliest `expires_at` (no expiry last), then the
- * oldest (earliest `starts_at`, or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
+ * Burn order (`compareBurnOrder` in allocate.ts): unlimited grants covering the model first (they
+ * never run out, and limited grants are then kept for what they alone cover), then the lowest
+ * `priority`, then earliest `expires_at` (no expiry last), then the oldest (earliest `starts_at`, or
+ * the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
  * only the company's grants, never the history of requests or debits.
  */
 export class SyncLedger {

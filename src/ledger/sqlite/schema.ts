@@ -171,7 +171,7 @@ export const debits = sqliteTable(
 );
 
 /**
- * Quota windows (per user or per key): one row per scope, window and window key — the local date
+ * Quota windows (per user, per key or per end user): one row per scope, window and window key — the local date
  * for `daily` (`2026-11-22`), the local month for `monthly` (`2026-11`), `all` for `hard`, the
  * session id for `session`. Running totals, kept in the admission and settle transactions.
  */
