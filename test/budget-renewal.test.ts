@@ -13,6 +13,7 @@ import { startTollgate, TEST_PRICES, UPSTREAM_KEY, type Tollgate } from './suppo
 import { createDatabase, dropDatabase } from './support/postgres.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
 import { chatOf, usageUpstream } from './support/usage-upstream.js';
+import { waitUntil } from './support/wait.js';
 
 /**
  * Recurring allocations across a month boundary, on a clock the test moves: each period's grant is
@@ -157,6 +158,27 @@ describe('on SQLite, the first request past the boundary and a restart', () => {
     } finally {
       await t.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('renews an idle tollgate at the boundary, on its timer', async () => {
+    let now = new Date('2026-11-30T23:59:59.700Z');
+    const t = await startTollgate({
+      upstreamUrl: upstream.url,
+      clock: () => now,
+      companies: { acme: { allocations: [{ id: 'daily', tokens: 50, every: 'day' }] } },
+    });
+    try {
+      now = new Date('2026-12-01T00:00:00.500Z'); // the timer, armed for the boundary, wakes after it
+      await waitUntil(() => t.query("SELECT id FROM grants WHERE id = 'daily@2026-12-01'").length === 1, {
+        what: "the timer's renewal",
+      });
+      expect(t.query('SELECT id, removed_at IS NOT NULL AS removed FROM grants ORDER BY id')).toEqual([
+        { id: 'daily@2026-11-30', removed: 1 },
+        { id: 'daily@2026-12-01', removed: 0 },
+      ]);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -26,6 +26,8 @@ export class GrantMirror {
   private chain: Promise<unknown> = Promise.resolve();
   private renewing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Sets the timer for `dueAt` (while started). */
+  private arm: (() => void) | undefined;
 
   constructor(
     private readonly ledger: Pick<Ledger, 'syncGrants' | 'reader'>,
@@ -43,6 +45,7 @@ export class GrantMirror {
       const terms = grantTerms(config, now, mirrored);
       await this.ledger.syncGrants(terms.grants, terms.purchases, now);
       this.dueAt = terms.renewsAt?.getTime() ?? Number.POSITIVE_INFINITY;
+      this.arm?.(); // a reload may have brought the next renewal closer
     });
     this.chain = run.catch(() => undefined);
     return run;
@@ -72,17 +75,20 @@ export class GrantMirror {
 
   /** Renews on a timer too (waiting on `clock`'s instants), with the config `current()` gives; `stop` ends it. */
   start(clock: () => Date, current: () => Config): void {
+    this.stop();
     const arm = () => {
+      clearTimeout(this.timer);
       const wait = Math.min(Math.max(this.dueAt - clock().getTime(), MIN_SLEEP_MS), MAX_SLEEP_MS);
-      this.timer = setTimeout(() => void this.renewIfDue(current(), clock()).finally(arm), wait);
+      this.timer = setTimeout(() => void this.renewIfDue(current(), clock()).finally(() => this.arm?.()), wait);
       this.timer.unref();
     };
-    this.stop();
+    this.arm = arm;
     arm();
   }
 
   /** Stops the timer. */
   stop(): void {
+    this.arm = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -85,6 +85,12 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     expect((await ledger.reader.grants()).filter((g) => g.removedAt === null).map((g) => [g.id, g.amount])).toEqual([
       ['r', 70],
     ]);
+    // Removed (its allocation left the config), then back: restored as it was.
+    await ledger.syncGrants([], [], LATER);
+    await ledger.syncGrants([grant('r', { amount: 99, createOnly: true })], [], LATER);
+    expect((await ledger.reader.grants()).filter((g) => g.removedAt === null).map((g) => [g.id, g.amount])).toEqual([
+      ['r', 70],
+    ]);
   });
 
   it('refuses what the grants cannot cover, clamps when asked, and holds at least one token', async () => {

@@ -27,7 +27,8 @@ interface Existing {
  * transaction, under an advisory lock, with every grant row locked in id order first (the lock order
  * admissions follow, so a sync never deadlocks with them). Idempotent: a replica syncing the same
  * config after another changes nothing. A `createOnly` grant is inserted when absent and otherwise
- * left as it is, so the first replica to create it (a rollover grant) fixes its amount.
+ * left as it is (only brought back if removed), so the first replica to create it (a rollover
+ * grant) fixes its amount.
  * @throws Error when a grant moved to another company, or changed unit after use (the caller rolls back).
  */
 export async function syncGrantsIn(
@@ -69,7 +70,11 @@ export async function syncGrantsIn(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
         values,
       );
-    } else if (!t.createOnly && changed(existing, t, models)) {
+    } else if (t.createOnly) {
+      // Kept as created; only brought back when it had been removed.
+      if (existing.removed_at !== null)
+        await c.query('UPDATE grants SET removed_at = NULL, updated_at = $2 WHERE id = $1', [t.id, at]);
+    } else if (changed(existing, t, models)) {
       await c.query(
         `UPDATE grants SET company_id = $2, unit = $3, amount = $4, unlimited = $5, models = $6, starts_at = $7, expires_at = $8, purchase_id = $9, note = $10,
            removed_at = NULL, updated_at = $11, priority = $12 WHERE id = $1`,

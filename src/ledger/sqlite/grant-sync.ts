@@ -9,8 +9,8 @@ type GrantRow = typeof grants.$inferSelect;
 /**
  * Mirrors the config's grants and purchases into `grants` and `purchases`, in one `BEGIN IMMEDIATE`
  * transaction: new grants are inserted, edited ones take their new terms from now on (but a
- * `createOnly` one, which keeps the terms it was created with), and ones absent are marked removed
- * (they stop counting). Spent and held totals, debits and request rows
+ * `createOnly` one keeps the terms it was created with, and is only brought back if removed), and
+ * ones absent are marked removed (they stop counting). Spent and held totals, debits and request rows
  * are never rewritten. Runs synchronously: the caller can swap its config before any other request
  * is admitted.
  * @throws Error when a grant moved to another company, or changed unit after use (nothing is written).
@@ -44,7 +44,11 @@ export function syncGrants(db: LedgerHandle, terms: GrantTerms[], purchaseTerms:
           tx.insert(grants)
             .values({ id, createdAt: at, ...row })
             .run();
-        else if (!createOnly && changed(existing, row)) tx.update(grants).set(row).where(eq(grants.id, id)).run();
+        else if (createOnly) {
+          // Kept as created; only brought back when it had been removed.
+          if (existing.removedAt !== null)
+            tx.update(grants).set({ removedAt: null, updatedAt: at }).where(eq(grants.id, id)).run();
+        } else if (changed(existing, row)) tx.update(grants).set(row).where(eq(grants.id, id)).run();
       }
       const present = terms.map((t) => t.id);
       tx.update(grants)
