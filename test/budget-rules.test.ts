@@ -8,6 +8,7 @@ import { parseConfig } from '../src/config/load.js';
 import type { CompanyConfig } from '../src/config/schema.js';
 import { compareBurnOrder } from '../src/ledger/allocate.js';
 import type { GrantTerms, MirroredGrant } from '../src/ledger/port.js';
+import { grantTerms } from './ledger-contract/fixtures.js';
 import { quotasFor } from '../src/limits/quotas.js';
 
 /** The pure rules of budgets: calendar periods, renewal and rollover, burn order, end users, tags. */
@@ -55,19 +56,7 @@ describe('calendar periods', () => {
   });
 });
 
-const BASE: GrantTerms = {
-  id: 'monthly',
-  companyId: 'acme',
-  unit: 'tokens',
-  amount: 1000,
-  unlimited: false,
-  models: null,
-  startsAt: null,
-  expiresAt: null,
-  purchaseId: null,
-  note: null,
-  priority: 1,
-};
+const BASE: GrantTerms = grantTerms({ id: 'monthly', priority: 1 });
 const MONTHLY: Recurrence = {
   every: 'month',
   timeZone: 'UTC',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limit } from './schema-parts.js';
+import { envVarName, limit } from './schema-parts.js';
 
 /** Quotas of one end user: calendar windows in the company's time zone, and a lifetime one. */
 export const endUserQuotasSchema = z
@@ -21,15 +21,11 @@ export const endUsersSchema = z
       description:
         'How the id is kept on the ledger row, in quota counters and in reports: as sent, or hashed (32 hex digits of an HMAC-SHA256 keyed by `hashKeyEnv`, or of a SHA-256 over the company id and the id without it).',
     }),
-    hashKeyEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-      .optional()
-      .meta({
-        description:
-          'The environment variable holding the HMAC key for `store: "hashed"`; keep it stable, or every end user starts anew.',
-        examples: ['TOLLGATE_END_USER_KEY'],
-      }),
+    hashKeyEnv: envVarName.optional().meta({
+      description:
+        'The environment variable holding the HMAC key for `store: "hashed"`; keep it stable, or every end user starts anew.',
+      examples: ['TOLLGATE_END_USER_KEY'],
+    }),
     quotas: endUserQuotasSchema.optional().meta({ description: 'The quotas of every end user.' }),
     overrides: z
       .record(z.string().min(1).max(512).meta({ title: 'end user' }), endUserQuotasSchema)

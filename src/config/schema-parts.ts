@@ -29,6 +29,9 @@ export const identifier = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected an id of letters, digits, ".", "_" or "-" (1-64 chars)');
 
+/** The name of an environment variable (a secret is named, never written, in the config). */
+export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
 export const tokens = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** An amount in USD with at most 6 decimals, so that it is exact in integer micro-USD. */
