@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { realtimeSchema } from '../realtime/config.js';
+import { reconciliationSchema } from '../reconcile/config.js';
 import { settlementSchema } from '../settlement/config.js';
 import {
   identifier,
@@ -194,6 +195,8 @@ export const configSchema = z
     realtime: realtimeSchema,
     /** Deferred settlement (background responses, batches…): see `settlementSchema` in src/settlement/config.ts. */
     settlement: settlementSchema,
+    /** Reconciliation with OpenAI's usage and costs: see `reconciliationSchema` in src/reconcile/config.ts. */
+    reconciliation: reconciliationSchema,
     /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z
       .object({ requireAuth: z.boolean().default(false) })
@@ -219,6 +222,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    for (const name of Object.keys(cfg.reconciliation.upstreamKeys))
+      if (name !== cfg.upstream.apiKeyEnv)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reconciliation', 'upstreamKeys', name],
+          message: `tollgate has no upstream key in $${name}: it reads its upstream key from $${cfg.upstream.apiKeyEnv} (upstream.apiKeyEnv)`,
+        });
     const seen = new Map<string, string>();
     cfg.operators.forEach((o, i) => {
       const owner = seen.get(`operator:${o.id}`) ?? seen.get(`hash:${o.sha256}`);
