@@ -38,6 +38,7 @@ export function overLines(r: ReconciliationReport, limit = 10) {
 export class ReconcileScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private started: Promise<void> = Promise.resolve();
   /** The UTC day whose run is done (by this process or another), and when to look again otherwise. */
   private doneDay: string | undefined;
   private notBefore = 0;
@@ -49,7 +50,12 @@ export class ReconcileScheduler {
 
   /** Checks at once (a run due is started), then every minute. */
   start(): void {
-    setImmediate(() => this.check());
+    this.started = new Promise((resolve) =>
+      setImmediate(() => {
+        this.check();
+        resolve();
+      }),
+    );
     this.timer = setInterval(() => this.check(), CHECK_EVERY_MS);
     this.timer.unref();
   }
@@ -58,12 +64,13 @@ export class ReconcileScheduler {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    await this.idle();
   }
 
-  /** Resolves once no run is in progress (for tests and shutdown). */
-  idle(): Promise<void> {
-    return this.running ?? Promise.resolve();
+  /** Resolves once the check made at start has happened and no run is in progress. */
+  async idle(): Promise<void> {
+    await this.started;
+    await this.running;
   }
 
   private check(): void {

@@ -27,10 +27,10 @@ export interface ReconciliationData {
 /** Reads the last 10 runs and the newest finished one's report through the read API (operators only). */
 export async function loadReconciliation(api: ApiGet): Promise<ReconciliationData> {
   const runs = (await api<List<ReconciliationRunJson>>('/tollgate/v1/reconciliations', { limit: '10' })).data;
-  const done = runs.find((r) => r.status === 'ok' || r.status === 'drift');
+  // Run ids (`daily:2026-11-22`, `rec_…`) are path-safe as they are; tollgate refuses percent-encoded paths.
+  const done = runs.find((r) => (r.status === 'ok' || r.status === 'drift') && /^[A-Za-z0-9:_-]+$/.test(r.id));
   const latest = done
-    ? (await api<{ report: ReconciliationReport }>(`/tollgate/v1/reconciliations/${encodeURIComponent(done.id)}`))
-        .report
+    ? (await api<{ report: ReconciliationReport }>(`/tollgate/v1/reconciliations/${done.id}`)).report
     : null;
   return { runs, latest };
 }
@@ -98,6 +98,7 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
           series={series}
         />
       ) : null}
+      {latest ? <h3>Lines that do not match</h3> : null}
       {latest ? (
         <Table
           caption={`Lines that do not match, ${latest.from} to ${latest.to} (${latest.summary.match} match)`}
@@ -123,6 +124,7 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
           ]}
         />
       ) : null}
+      <h3>Recent runs</h3>
       <Table
         caption="Recent runs"
         name="reconciliation-runs"
