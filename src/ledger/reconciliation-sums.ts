@@ -1,5 +1,15 @@
 import type { LedgerDayUsage } from './port.js';
 
+/**
+ * SQL (SQLite and Postgres alike) of a CTE `c(id)` listing the distinct companies of `requests`,
+ * one index seek each: a loose scan of `requests_company_created`, instead of reading every row.
+ */
+export const COMPANIES_CTE = `WITH RECURSIVE c(id) AS (
+    SELECT MIN(company_id) FROM requests
+    UNION ALL
+    SELECT (SELECT MIN(company_id) FROM requests WHERE company_id > c.id) FROM c WHERE c.id IS NOT NULL
+  )`;
+
 /** The summed fields of `LedgerDayUsage` (every field but its day and model). */
 const SUMMED = [
   'requests',

@@ -1,7 +1,7 @@
 import type { LedgerDayUsage } from '../ledger/port.js';
 import { AdminApiError, type AdminApi, type Bucket, USAGE_KINDS } from './admin-api.js';
 import { nanoUsdOf } from './decimal.js';
-import { type Measures, noMeasures, type OtherUsage } from './report.js';
+import { type MeasureName, MEASURES, type Measures, noMeasures, type OtherUsage } from './report.js';
 
 /**
  * Both sides turned into the same facts: one UTC day's measures for one model on one OpenAI
@@ -137,22 +137,27 @@ export async function readOpenAi(api: AdminApi, startTime: number, endTime: numb
   return { facts, other, otherCurrencies: [...otherCurrencies] };
 }
 
+/** Which `LedgerDayUsage` field each measure is read from. */
+const FROM_LEDGER: Record<MeasureName, keyof LedgerDayUsage> = {
+  num_model_requests: 'requests',
+  input_tokens: 'inputTokens',
+  input_cached_tokens: 'cachedInputTokens',
+  output_tokens: 'outputTokens',
+  input_audio_tokens: 'audioInputTokens',
+  output_audio_tokens: 'audioOutputTokens',
+  input_image_tokens: 'imageInputTokens',
+  output_image_tokens: 'imageOutputTokens',
+  images: 'images',
+  characters: 'characters',
+  seconds: 'seconds',
+  cost_nano_usd: 'costNanoUsd',
+};
+
 /** The ledger's groups as facts on tollgate's project and key (as mapped; null when not). */
 export function ledgerFacts(days: LedgerDayUsage[], projectId: string | null, apiKeyId: string | null): Fact[] {
   return days.map((d) => {
     const m = noMeasures();
-    m.num_model_requests = d.requests;
-    m.input_tokens = d.inputTokens;
-    m.input_cached_tokens = d.cachedInputTokens;
-    m.output_tokens = d.outputTokens;
-    m.input_audio_tokens = d.audioInputTokens;
-    m.output_audio_tokens = d.audioOutputTokens;
-    m.input_image_tokens = d.imageInputTokens;
-    m.output_image_tokens = d.imageOutputTokens;
-    m.images = d.images;
-    m.characters = d.characters;
-    m.seconds = d.seconds;
-    m.cost_nano_usd = d.costNanoUsd;
+    for (const name of MEASURES) m[name] = Number(d[FROM_LEDGER[name]]);
     return {
       day: d.day,
       model: modelKey(d.model),

@@ -28,15 +28,7 @@ export type MeasureName = (typeof MEASURES)[number];
 export type Measures = Record<MeasureName, number>;
 
 /** The measures in tokens (what the threshold's `tokens` floor applies to). */
-export const TOKEN_MEASURES: readonly MeasureName[] = [
-  'input_tokens',
-  'input_cached_tokens',
-  'output_tokens',
-  'input_audio_tokens',
-  'output_audio_tokens',
-  'input_image_tokens',
-  'output_image_tokens',
-];
+export const TOKEN_MEASURES: readonly MeasureName[] = MEASURES.filter((m) => m.endsWith('_tokens'));
 
 /** Every measure at 0. */
 export const noMeasures = (): Measures => Object.fromEntries(MEASURES.map((m) => [m, 0])) as Measures;

@@ -2,6 +2,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Ledger, Outcome } from '../../src/ledger/port.js';
 import type { Usage } from '../../src/metering/usage.js';
+import { grantTerms } from '../ledger-contract/fixtures.js';
 import type { FakeRecord } from './fake-admin-api.js';
 
 /**
@@ -57,20 +58,7 @@ async function row(ledger: Ledger, when: string, model: string, o: Outcome, endp
 /** Seeds the ledger's side (grants included). */
 export async function seedLedger(ledger: Ledger): Promise<void> {
   await ledger.syncGrants(
-    [
-      {
-        id: 'acme-all',
-        companyId: 'acme',
-        unit: 'tokens',
-        amount: 1_000_000_000,
-        unlimited: false,
-        models: null,
-        startsAt: null,
-        expiresAt: null,
-        purchaseId: null,
-        note: null,
-      },
-    ],
+    [grantTerms({ id: 'acme-all', amount: 1_000_000_000 })],
     [],
     new Date('2026-11-01T00:00:00Z'),
   );

@@ -7,20 +7,13 @@ import type {
   ReconciliationStart,
   ReconciliationStore,
 } from '../port.js';
-import { mergeDayUsage } from '../reconciliation-sums.js';
+import { COMPANIES_CTE, mergeDayUsage } from '../reconciliation-sums.js';
 import type { Queryable } from './db.js';
-
-/** The distinct companies of `requests`, one index seek each (a loose scan of `requests_company_created`). */
-const COMPANIES = `WITH RECURSIVE c(id) AS (
-    SELECT MIN(company_id) FROM requests
-    UNION ALL
-    SELECT (SELECT MIN(company_id) FROM requests WHERE company_id > c.id) FROM c WHERE c.id IS NOT NULL
-  )`;
 
 const DAY = `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
 const unit = (key: string) => `COALESCE(SUM((r.units::jsonb ->> '${key}')::bigint), 0)`;
 
-const USAGE = `${COMPANIES}
+const USAGE = `${COMPANIES_CTE}
   SELECT ${DAY} AS day, COALESCE(r.returned_model, r.requested_model) AS model,
     COUNT(*) FILTER (WHERE r.input_tokens + r.output_tokens > 0 OR r.cost_nano_usd > 0 OR r.units IS NOT NULL) AS requests,
     COALESCE(SUM(r.input_tokens), 0) AS "inputTokens", COALESCE(SUM(r.cached_input_tokens), 0) AS "cachedInputTokens",
@@ -35,7 +28,7 @@ const USAGE = `${COMPANIES}
     AND COALESCE(r.error_code, '') <> 'already_billed'
   GROUP BY 1, 2`;
 
-const HELD = `${COMPANIES}
+const HELD = `${COMPANIES_CTE}
   SELECT ${DAY} AS day, COUNT(*) AS rows FROM c JOIN requests r ON r.company_id = c.id
   WHERE r.created_at >= $1 AND r.created_at < $2 AND r.status = 'held' GROUP BY 1 ORDER BY 1`;
 

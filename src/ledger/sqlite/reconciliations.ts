@@ -8,14 +8,7 @@ import type {
   ReconciliationStart,
   ReconciliationStore,
 } from '../port.js';
-import { mergeDayUsage } from '../reconciliation-sums.js';
-
-/** The distinct companies of `requests`, one index seek each (a loose scan of `requests_company_created`). */
-const COMPANIES = `WITH RECURSIVE c(id) AS (
-    SELECT MIN(company_id) FROM requests
-    UNION ALL
-    SELECT (SELECT MIN(company_id) FROM requests WHERE company_id > c.id) FROM c WHERE c.id IS NOT NULL
-  ) SELECT id FROM c WHERE id IS NOT NULL`;
+import { COMPANIES_CTE, mergeDayUsage } from '../reconciliation-sums.js';
 
 const unit = (key: string) => `COALESCE(SUM(json_extract(units, '$.${key}')), 0)`;
 
@@ -50,7 +43,7 @@ export class SqliteReconciliations implements ReconciliationStore {
   private readonly heldOf: Database.Statement;
 
   constructor(private readonly sqlite: Database.Database) {
-    this.companies = sqlite.prepare(COMPANIES).pluck();
+    this.companies = sqlite.prepare(`${COMPANIES_CTE} SELECT id FROM c WHERE id IS NOT NULL`).pluck();
     this.usageOf = sqlite.prepare(USAGE);
     this.heldOf = sqlite.prepare(HELD);
   }
