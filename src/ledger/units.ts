@@ -25,13 +25,19 @@ export const UNIT_KEYS = {
   trained_tokens: 'trainedTokens',
 } as const satisfies Record<string, keyof Usage>;
 
-/** The `units` JSON text of a usage (see `UNIT_KEYS`), or null when it has none: plain text usage costs nothing to store. */
+const ENTRIES = Object.entries(UNIT_KEYS) as [string, keyof Usage][];
+
+/**
+ * The `units` JSON text of a usage (see `UNIT_KEYS`), or null when it has none: plain text usage
+ * costs nothing to store. Called on every settle: a loop over a fixed list, no allocation for text.
+ */
 export function unitsJson(usage: Usage | undefined): string | null {
   if (!usage) return null;
   let out: Record<string, number | boolean> | undefined;
-  for (const [column, field] of Object.entries(UNIT_KEYS)) {
+  for (let i = 0; i < ENTRIES.length; i++) {
+    const [column, field] = ENTRIES[i]!;
     const v = usage[field];
-    if (typeof v === 'number' && Number.isFinite(v) && v > 0) (out ??= {})[column] = Math.round(v);
+    if (typeof v === 'number' && v > 0 && Number.isFinite(v)) (out ??= {})[column] = Math.round(v);
   }
   if (usage.batch) (out ??= {}).batch = true;
   return out ? JSON.stringify(out) : null;

@@ -118,6 +118,10 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/**
+ * Reads OpenAI's usage and costs with an admin key (see the file's comment for the retry rules).
+ * Methods resolve to every bucket of the range; they reject with `AdminApiError`.
+ */
 export class AdminApi {
   private readonly client: OpenAI;
   private readonly keyEnv: string;
