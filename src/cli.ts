@@ -123,7 +123,7 @@ prices
 program
   .command('reconcile')
   .description(
-    "compare the ledger with OpenAI's own usage and costs (Admin API, key from $OPENAI_ADMIN_KEY): exit 1 when drift is beyond the threshold, 2 when it cannot compare",
+    "compare the ledger with OpenAI's own usage and costs (Admin API key from reconciliation.adminKeyEnv, default $OPENAI_ADMIN_KEY): exit 1 when drift is beyond the threshold, 2 when it cannot compare",
   )
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('--ledger <file-or-url>', "the ledger to read instead of the config's")
