@@ -168,6 +168,29 @@ for (const adapter of ADAPTERS) {
       );
     });
 
+    it('reads the same from OpenAI a page per day, through a 429 with retry-after', async () => {
+      const paged = await startFakeAdminApi({
+        adminKey: ADMIN_KEY,
+        records: openaiRecords(),
+        now: Date.parse('2026-11-23T00:00:00Z') / 1000,
+        pageSize: 1,
+      });
+      try {
+        paged.rateLimit(1, 1);
+        const req = { from: FROM, to: TO, groupBy: ['day', 'model'] as Dimension[], now: RECONCILE_NOW };
+        const [one, three] = await Promise.all([
+          reconcile(reconcileConfig(fake.url, { apiKeyId: 'key_tg' }), ledger, req, env),
+          reconcile(reconcileConfig(paged.url, { apiKeyId: 'key_tg' }), ledger, req, env),
+        ]);
+        expect(three).toEqual(one);
+        // 9 endpoints × 3 pages, and the request the 429 answered.
+        expect(paged.requests).toHaveLength(28);
+        expect(paged.requests.filter((r) => r.query.has('page'))).toHaveLength(18);
+      } finally {
+        await paged.close();
+      }
+    });
+
     it('refuses without the admin key, and with a key OpenAI refuses', async () => {
       const config = reconcileConfig(fake.url, { apiKeyId: 'key_tg' });
       const req = { from: FROM, to: TO, groupBy: ['day' as const], now: RECONCILE_NOW };

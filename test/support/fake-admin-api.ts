@@ -111,11 +111,16 @@ const error = (
   res.end(JSON.stringify({ error: { message, type, param: null, code } }));
 };
 
-/** Starts the fake; `adminKey` is the only key it accepts, `now` (unix seconds) where open-ended ranges stop. */
+/**
+ * Starts the fake; `adminKey` is the only key it accepts, `now` (unix seconds) where open-ended
+ * ranges stop; `pageSize` caps the buckets of a page below the `limit` asked (a server may return
+ * fewer, with `has_more`), to make a short range span several pages.
+ */
 export async function startFakeAdminApi(opts: {
   adminKey: string;
   records: FakeRecord[];
   now: number;
+  pageSize?: number;
 }): Promise<FakeAdminApi> {
   const requests: FakeAdminApi['requests'] = [];
   const faults: { status: number; retryAfter?: number | null }[] = [];
@@ -179,7 +184,7 @@ export async function startFakeAdminApi(opts: {
     const first = page ? Number(Buffer.from(page, 'base64url').toString()) : start;
     const buckets: unknown[] = [];
     let t = first;
-    for (; t < end && buckets.length < limit; t += WIDTH[width]) {
+    for (; t < end && buckets.length < Math.min(limit, opts.pageSize ?? limit); t += WIDTH[width]) {
       const into = new Map<string, { group: Record<string, unknown>; rows: FakeRecord[] }>();
       for (const r of opts.records) {
         if (r.kind !== kind || r.time < t || r.time >= t + WIDTH[width]) continue;
