@@ -113,6 +113,8 @@ export const requests = pgTable(
     /** Usage beyond the token columns, JSON text as on SQLite (src/ledger/units.ts); NULL when none. */
     units: text('units'),
     priceVersion: text('price_version'),
+    /** Who answered the price (as on SQLite): `config`, `tollgate`, `genai-prices` or `fallback`. */
+    priceSource: text('price_source', { enum: ['config', 'tollgate', 'genai-prices', 'fallback'] }),
     usageSource: text('usage_source', { enum: ['upstream', 'computed', 'estimated', 'none'] }),
     latencyMs: doublePrecision('latency_ms'),
     ttfbMs: doublePrecision('ttfb_ms'),
