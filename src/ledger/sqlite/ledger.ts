@@ -12,6 +12,7 @@ import {
 import { balanceFrom } from '../balance.js';
 import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
+import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -285,6 +286,7 @@ export class SyncLedger {
         costMicroUsd: o.costMicroUsd,
         costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
         toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        units: unitsJson(u),
         usageSource: o.usageSource,
         latencyMs: o.latencyMs,
         ttfbMs: o.ttfbMs ?? null,
