@@ -234,6 +234,8 @@ describe('tollgate’s own table holds only what the source lacks', () => {
     const src = sourceModel(name);
     if (!entry.supplements) {
       expect(src, `${name} is priced by the source: drop it from the own table`).toBeUndefined();
+      // A standalone entry is a complete price: Batch and flex take off its default 50 %.
+      expect(new PriceBook({}).find(name, new Date('2026-12-07T00:00:00Z'))?.price.batchDiscount).toBe(0.5);
       return;
     }
     expect(src, `${name} supplements a model the source does not price`).toBeDefined();

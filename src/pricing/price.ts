@@ -51,6 +51,17 @@ function merge(base: Price, own: OwnEntry): Price {
   return { ...base, ...fields, source: `${base.source}; ${source}`, date };
 }
 
+const complete = new WeakMap<OwnEntry, Price>();
+/**
+ * A standalone own entry as the complete price it stands for: with the Batch and flex discount
+ * every entry defaults to (0.5, table.ts) unless it names its own.
+ */
+function standalone(own: OwnEntry): Price {
+  let price = complete.get(own);
+  if (!price) complete.set(own, (price = { ...(own as Price), batchDiscount: own.batchDiscount ?? 0.5 }));
+  return price;
+}
+
 const priced = (price: Price, name: string, tag: string, source: PriceSource): Priced => ({
   price,
   version: `${name}@${tag}#${contentHash(price)}`,
@@ -107,7 +118,7 @@ export class PriceBook {
     for (const name of names) {
       const own = Object.hasOwn(OWN_TABLE, name) ? OWN_TABLE[name]! : undefined;
       if (!own) continue;
-      if (!own.supplements) return priced(own as Price, name, `tollgate-${own.date}`, 'tollgate');
+      if (!own.supplements) return priced(standalone(own), name, `tollgate-${own.date}`, 'tollgate');
       // A supplement applies only to the source model it was written for.
       if (hit && this.sourceHit(name, [name])?.model === hit.model) {
         const base = inForce(hit.model.prices, day);
