@@ -71,6 +71,10 @@ beforeAll(() => {
     'ft:gpt-4.1-mini-2025-04-14:acme::abc',
     'x@fallback-2026-01-01#0123456789ab',
   );
+  // Run at priority on a model with no priority price: billed at standard prices, and still none.
+  const nano = `${book.find('gpt-5.4-nano', now)!.version}/priority-at-standard`;
+  insert.run('req_9', '2026-11-26T11:00:00.000Z', 'gpt-5.4-nano', nano);
+  insert.run('req_10', '2026-11-26T12:00:00.000Z', 'gpt-5.4-nano-2026-03-17', nano);
   // A row written before versions carried a content hash: not compared.
   insert.run('req_6', '2026-11-27T10:00:00.000Z', 'gpt-4o', 'gpt-4o@2025-08-07');
   // A fallback-priced model, billed at today's fallback price.
@@ -98,6 +102,12 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(snapshot.stdout).toMatch(/from 272000 input tokens: input 5, cachedInput 0\.5, output 22\.5/);
     const alias = JSON.parse(tollgate(['prices', 'show', 'codex-mini-latest', '-c', configFile, '--json']).stdout);
     expect(alias).toMatchObject({ priced: { resolvedAs: 'codex-mini', source: 'genai-prices' } });
+    const priority = tollgate(['prices', 'show', 'gpt-5.4', '-c', configFile]);
+    expect(priority.stdout).toContain('priority 5/0.5/30');
+    const noPriority = tollgate(['prices', 'show', 'gpt-5.4-nano', '-c', configFile]);
+    expect(noPriority.stdout).toContain(
+      'priority: no price known; a request run at priority is billed at standard prices',
+    );
     const own = JSON.parse(tollgate(['prices', 'show', 'sora-2-pro', '-c', configFile, '--json']).stdout);
     expect(own.priced).toMatchObject({ source: 'tollgate', price: { date: '2026-11-30' } });
     const fallback = tollgate(['prices', 'show', 'house-llm', '-c', configFile, '--company', 'acme']);
@@ -114,14 +124,17 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(rows[0]).toMatchObject({ model: 'gpt-3.5-turbo', origin: 'config' });
     expect(rows.find((r) => r.model === 'house-*')).toMatchObject({ origin: 'fallback', company: 'acme' });
     expect(rows.find((r) => r.model === 'dall-e-3')).toMatchObject({ origin: 'tollgate' });
-    expect(rows.find((r) => r.model === 'gpt-5.5')).toMatchObject({ origin: 'genai-prices' });
+    expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'genai-prices')).toBeDefined();
+    expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'tollgate')).toMatchObject({
+      price: { priority: { input: 12.5, cachedInput: 1.25, output: 75 } },
+    });
   });
 
   it('names the models with no price, a changed price or a stale one, and exits 1', () => {
     const run = tollgate(['prices', 'check', '-c', configFile, '--now', NOW, '--json']);
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout) as { models: number; uncompared: number; findings: unknown[] };
-    expect(report).toMatchObject({ models: 5, uncompared: 1 });
+    expect(report).toMatchObject({ models: 7, uncompared: 1 });
     expect(report.findings).toEqual([
       {
         model: 'gpt-5.1',
@@ -129,6 +142,18 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
         requests: 2,
         billed: 'gpt-5.1@genai-prices-0.1.7#000000000000',
         current: expect.stringMatching(/^gpt-5\.1@genai-prices-.*\+tollgate-2026-11-30#[0-9a-f]{12}$/),
+      },
+      {
+        model: 'gpt-5.4-nano',
+        problem: 'priority_unpriced',
+        requests: 1,
+        current: expect.stringMatching(/^gpt-5\.4-nano@genai-prices-/),
+      },
+      {
+        model: 'gpt-5.4-nano-2026-03-17',
+        problem: 'priority_unpriced',
+        requests: 1,
+        current: expect.stringMatching(/^gpt-5\.4-nano@genai-prices-/),
       },
       {
         model: 'gpt-3.5-turbo',

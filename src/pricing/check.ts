@@ -9,9 +9,12 @@ export interface PriceFinding {
    * `unpriced`: no price applies now (requests for it would be refused, `model_not_priced`);
    * `changed`: rows were billed under a price other than the one that applies now, so the same
    * usage would cost differently today; `stale`: the price in force is a dated entry (config or
-   * tollgate's own table) read more than `maxAgeDays` days ago.
+   * tollgate's own table) read more than `maxAgeDays` days ago; `priority_unpriced`: rows the
+   * upstream processed at `service_tier: "priority"` were billed at standard prices because no
+   * priority price is known for the model (none published by OpenAI, none in the config), and still
+   * none applies now: under-billed by the priority premium.
    */
-  problem: 'unpriced' | 'changed' | 'stale';
+  problem: 'unpriced' | 'changed' | 'stale' | 'priority_unpriced';
   /** Settled requests for it in the period (0 for a model only the config names). */
   requests: number;
   /** `changed`: the version the rows were billed under. */
@@ -31,8 +34,8 @@ export interface PriceCheck {
 
 const DAY_MS = 86_400_000;
 
-/** A version without its service-tier suffix (`…#abc/priority` → `…#abc`). */
-const base = (v: string) => v.replace(/\/(priority|flex)$/, '');
+/** A version without its service-tier suffix (`…#abc/priority` → `…#abc`; see `tierVersion`). */
+const base = (v: string) => v.replace(/\/(priority|flex|priority-at-standard)$/, '');
 /** The content hash of a version (`gpt-5.4@genai-prices-0.1.8#0123456789ab` → `0123456789ab`), if it has one. */
 const hashOf = (v: string) => /#([0-9a-f]{12})$/.exec(base(v))?.[1];
 
@@ -82,6 +85,8 @@ export function checkPrices(
     // Unpriced at the time (free endpoints, `unbilled` models) or billed before versions had a hash: not comparable.
     if (row.priceVersion === null) continue;
     const billed = hashOf(row.priceVersion);
+    if (row.priceVersion.endsWith('/priority-at-standard') && !priced.price.priority)
+      add({ model: row.model, problem: 'priority_unpriced', requests: row.requests, current: priced.version });
     if (billed === undefined) uncompared += row.requests;
     else if (billed !== hashOf(priced.version))
       add({

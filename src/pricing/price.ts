@@ -12,7 +12,9 @@ export {
   maxPicoPerToken,
   nanoToMicro,
   picoPerToken,
+  PRIORITY_AT_STANDARD,
   tierPrice,
+  tierVersion,
   videoSecondPrice,
 } from './cost.js';
 

@@ -27,12 +27,24 @@ const PRICING = 'https://platform.openai.com/docs/pricing';
 const PRIORITY = 'https://openai.com/api-priority-processing/';
 const MODELS = 'https://developers.openai.com/api/docs/models/';
 const READ = '2026-11-30';
+/** The day the priority prices of the current models were read. */
+const READ_DEC = '2026-12-07';
 
-/** Priority processing prices (USD per 1M: input, cached input, output), read on OpenAI's priority page. */
-const priority = (input: number, cachedInput: number | undefined, output: number): OwnEntry => ({
+/**
+ * Priority processing prices (USD per 1M: input, cached input, output), read on OpenAI's priority
+ * page `on` that day. Priority excludes long-context requests (the page's footnote): such a request
+ * is billed at the tier the upstream reports it ran at.
+ */
+const priority = (
+  input: number,
+  cachedInput: number | undefined,
+  output: number,
+  on = READ,
+  source = PRIORITY,
+): OwnEntry => ({
   priority: { input, ...(cachedInput === undefined ? {} : { cachedInput }), output },
-  source: PRIORITY,
-  date: READ,
+  source,
+  date: on,
   supplements: true,
 });
 
@@ -62,7 +74,16 @@ const listed = (fields: Partial<Price>): OwnEntry => ({ input: 0, output: 0, ...
 
 /** The own entries by model name or family (see the module comment). */
 export const OWN_TABLE: Readonly<Record<string, OwnEntry>> = {
-  // Priority processing (the source has no service tiers).
+  // Priority processing (the source has no service tiers). Read 2026-12-07 on the page's current
+  // edition (GPT-5.5 first): gpt-5.5, gpt-5.4-mini, gpt-5.4, gpt-5.2, GPT-5.1 codex, GPT-5 codex;
+  // o4-mini from the page's earlier edition (the current one's copies end before it).
+  'gpt-5.5': priority(12.5, 1.25, 75, READ_DEC),
+  'gpt-5.4': priority(5, 0.5, 30, READ_DEC),
+  'gpt-5.4-mini': priority(1.5, 0.15, 9, READ_DEC),
+  'gpt-5.2': priority(3.5, 0.35, 28, READ_DEC),
+  'gpt-5.1-codex': priority(2.5, 0.25, 20, READ_DEC),
+  'gpt-5-codex': priority(2.5, 0.25, 20, READ_DEC),
+  'o4-mini': priority(2, 0.5, 8, READ_DEC, `${PRIORITY} (earlier edition: o3, o4-mini)`),
   'gpt-5': priority(2.5, 0.25, 20),
   'gpt-5.1': priority(2.5, 0.25, 20),
   'gpt-5-mini': priority(0.45, 0.045, 3.6),
