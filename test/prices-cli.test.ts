@@ -64,11 +64,11 @@ beforeAll(() => {
   // Billed under another gpt-5.1 price than today's.
   insert.run('req_3', '2026-11-25T10:00:00.000Z', 'gpt-5.1', 'gpt-5.1@genai-prices-0.1.7#000000000000');
   insert.run('req_4', '2026-11-25T11:00:00.000Z', 'gpt-5.1', 'gpt-5.1@genai-prices-0.1.7#000000000000');
-  // No fine-tuned rates for gpt-4.1-mini anywhere (billed at a fallback price the config no longer has).
+  // No fine-tuned rates for gpt-5.4-mini anywhere (billed at a fallback price the config no longer has).
   insert.run(
     'req_5',
     '2026-11-26T10:00:00.000Z',
-    'ft:gpt-4.1-mini-2025-04-14:acme::abc',
+    'ft:gpt-5.4-mini-2026-03-17:acme::abc',
     'x@fallback-2026-01-01#0123456789ab',
   );
   // Run at priority on a model with no priority price: billed at standard prices, and still none.
@@ -108,6 +108,9 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(noPriority.stdout).toContain(
       'priority: no price known; a request run at priority is billed at standard prices',
     );
+    const fineTuned = tollgate(['prices', 'show', 'ft:gpt-4.1-mini-2025-04-14:acme::abc', '-c', configFile]);
+    expect(fineTuned.stdout).toContain('ft:gpt-4.1-mini-2025-04-14:acme::abc → ft:gpt-4.1-mini (tollgate)');
+    expect(fineTuned.stdout).toContain('Batch and flex: 50% off');
     const own = JSON.parse(tollgate(['prices', 'show', 'sora-2-pro', '-c', configFile, '--json']).stdout);
     expect(own.priced).toMatchObject({ source: 'tollgate', price: { date: '2026-11-30' } });
     const fallback = tollgate(['prices', 'show', 'house-llm', '-c', configFile, '--company', 'acme']);
@@ -163,7 +166,7 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
         readOn: '2025-01-01',
         ageDays: 698,
       },
-      { model: 'ft:gpt-4.1-mini-2025-04-14:acme::abc', problem: 'unpriced', requests: 1 },
+      { model: 'ft:gpt-5.4-mini-2026-03-17:acme::abc', problem: 'unpriced', requests: 1 },
       { model: 'gpt-9-preview', problem: 'unpriced', requests: 0 },
     ]);
   });
