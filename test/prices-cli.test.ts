@@ -37,9 +37,12 @@ const configJson = (ledger: string) => ({
   companies: {
     acme: {
       name: 'Acme',
-      allocations: [{ id: 'g', tokens: 1000, models: ['gpt-4o', 'gpt-9-preview'] }],
+      allocations: [{ id: 'g', tokens: 1000, models: ['gpt-4o', 'gpt-9-preview', 'house-llm'] }],
       fallbackPrices: [
-        { models: ['house-*'], price: { input: 1, output: 2, source: 'contract 42', date: '2026-11-01' } },
+        {
+          models: ['house-*', 'acme-router'],
+          price: { input: 1, output: 2, source: 'contract 42', date: '2026-11-01' },
+        },
       ],
     },
   },
@@ -125,7 +128,7 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(run.status).toBe(0);
     const rows = JSON.parse(run.stdout) as { model: string; origin: string; price: { source: string } }[];
     expect(rows[0]).toMatchObject({ model: 'gpt-3.5-turbo', origin: 'config' });
-    expect(rows.find((r) => r.model === 'house-*')).toMatchObject({ origin: 'fallback', company: 'acme' });
+    expect(rows.find((r) => r.model === 'house-* acme-router')).toMatchObject({ origin: 'fallback', company: 'acme' });
     expect(rows.find((r) => r.model === 'dall-e-3')).toMatchObject({ origin: 'tollgate' });
     expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'genai-prices')).toBeDefined();
     expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'tollgate')).toMatchObject({
@@ -137,6 +140,8 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     const run = tollgate(['prices', 'check', '-c', configFile, '--now', NOW, '--json']);
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout) as { models: number; uncompared: number; findings: unknown[] };
+    // The config's names are looked up for the company naming them: acme's `house-llm` and
+    // `acme-router` are priced by its fallback, `gpt-9-preview` by nothing.
     expect(report).toMatchObject({ models: 7, uncompared: 1 });
     expect(report.findings).toEqual([
       {

@@ -39,29 +39,38 @@ const base = (v: string) => v.replace(/\/(priority|flex|priority-at-standard)$/,
 /** The content hash of a version (`gpt-5.4@genai-prices-0.1.8#0123456789ab` → `0123456789ab`), if it has one. */
 const hashOf = (v: string) => /#([0-9a-f]{12})$/.exec(base(v))?.[1];
 
+/** A model name a config refers to, with the company that names it (whose fallback prices apply), if one does. */
+export interface NamedModel {
+  model: string;
+  companyId?: string;
+}
+
 /**
- * The model names a config refers to: its `prices` keys, the models its grants are scoped to, and
- * the plain names (not patterns) of its companies' fallback prices.
+ * The model names a config refers to: its `prices` keys, and per company the models its grants are
+ * scoped to and the plain names (not patterns) of its fallback prices. Sorted by model, then company.
  */
-export function configuredModels(config: Config): string[] {
-  const names = new Set<string>(Object.keys(config.prices));
-  for (const c of Object.values(config.companies)) {
-    for (const a of c.allocations) for (const m of a.models ?? []) names.add(m);
-    for (const f of c.fallbackPrices ?? []) for (const m of f.models) if (!m.includes('*')) names.add(m);
+export function configuredModels(config: Config): NamedModel[] {
+  const named = new Map<string, NamedModel>(Object.keys(config.prices).map((model) => [`\u0000${model}`, { model }]));
+  for (const [companyId, c] of Object.entries(config.companies)) {
+    const add = (model: string) => named.set(`${companyId}\u0000${model}`, { model, companyId });
+    for (const a of c.allocations) for (const m of a.models ?? []) add(m);
+    for (const f of c.fallbackPrices ?? []) for (const m of f.models) if (!m.includes('*')) add(m);
   }
-  return [...names].sort();
+  return [...named.values()].sort(
+    (a, b) => a.model.localeCompare(b.model) || (a.companyId ?? '').localeCompare(b.companyId ?? ''),
+  );
 }
 
 /**
  * Checks the prices in force at `now` (UTC) against what a ledger billed (`seen`, from
- * `LedgerReader.priceVersions`) and the models the config names (`named`): see `PriceFinding`.
- * A version is compared by its content hash, so a new source release that leaves a model's prices
- * alone raises nothing. Sorted by problem, then model.
+ * `LedgerReader.priceVersions`) and the models the config names (`named`, each looked up for the
+ * company that names it): see `PriceFinding`. A version is compared by its content hash, so a new
+ * source release that leaves a model's prices alone raises nothing. Sorted by problem, then model.
  */
 export function checkPrices(
   book: PriceBook,
   seen: PriceVersionRow[],
-  named: string[],
+  named: NamedModel[],
   now: Date,
   maxAgeDays: number,
 ): PriceCheck {
@@ -97,8 +106,8 @@ export function checkPrices(
         current: priced.version,
       });
   }
-  for (const model of named) {
-    const priced = book.find(model, now);
+  for (const { model, companyId } of named) {
+    const priced = book.find(model, now, companyId);
     if (!priced && !seen.some((r) => r.model === model)) add({ model, problem: 'unpriced', requests: 0 });
     if (priced) current.add(model);
   }

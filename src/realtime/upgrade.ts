@@ -80,7 +80,8 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
           'call_id',
         ),
       );
-    if (model && !priceBook(rt.config).find(model, now) && rt.config.admission.unpricedModels === 'reject') {
+    const priced = model ? priceBook(rt.config).find(model, now, principal.companyId) : undefined;
+    if (model && !priced && rt.config.admission.unpricedModels === 'reject') {
       return refuse({ kind: 'model_not_priced', model });
     }
     const featureHeader = req.headers[FEATURE_HEADER];
