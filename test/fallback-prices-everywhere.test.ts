@@ -1,19 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { mintKey } from '../src/auth/api-key.js';
-import { kill9, serveChild } from './support/child.js';
+import { childConfig, kill9, serveChild } from './support/child.js';
 import { startFakeRealtime, type FakeRealtime } from './support/fake-realtime.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
-import { freePort } from './support/ports.js';
 import { ScriptedUpstream } from './support/scripted-upstream.js';
 import { waitUntil } from './support/wait.js';
 
@@ -133,35 +130,15 @@ describe('crash recovery', () => {
       hanging.push(res);
     };
     dir = mkdtempSync(join(tmpdir(), 'tollgate-fallback-recovery-'));
-    const port = await freePort();
-    const key = mintKey();
-    const ledger = join(dir, 'ledger.db');
-    const configFile = join(dir, 'proxy.config.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port },
-        upstream: { baseUrl: upstream.url },
-        ledger: { path: ledger },
-        companies: {
-          acme: {
-            name: 'acme',
-            keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }],
-            allocations: [{ id: 'usd', usd: 10 }],
-            fallbackPrices: [{ models: ['house-llm'], price: { input: 5, output: 15, ...FALLBACK } }],
-          },
-        },
-      }),
+    const { url, configFile, key, rows } = await childConfig(
+      dir,
+      'recovery',
+      { baseUrl: upstream.url },
+      {
+        allocations: [{ id: 'usd', usd: 10 }],
+        fallbackPrices: [{ models: ['house-llm'], price: { input: 5, output: 15, ...FALLBACK } }],
+      },
     );
-    const url = `http://127.0.0.1:${port}`;
-    const rows = (sql: string) => {
-      const db = new Database(ledger, { readonly: true });
-      try {
-        return db.prepare(sql).all() as Record<string, unknown>[];
-      } finally {
-        db.close();
-      }
-    };
     child = await serveChild(configFile, url);
     const client = new OpenAI({ apiKey: key.key, baseURL: `${url}/v1`, maxRetries: 0 });
     const asked = client.chat.completions
