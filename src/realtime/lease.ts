@@ -161,10 +161,30 @@ export class SessionLedger {
     });
   }
 
+  /**
+   * A row without a hold, for a `response.create` forwarded while the conversation has a response
+   * in flight: the upstream refuses it (`conversation_already_has_active_response`), and the row is
+   * then voided; if the upstream ran it after all, the row is settled like any response's.
+   */
+  ticket(): Promise<Lease> {
+    return this.openRow(this.facts.model);
+  }
+
+  /** Voids the row of a `response.create` the upstream refused (its `error` event): nothing charged, `error_code` = the upstream's code. */
+  async refused(lease: Lease, latencyMs: number, errorCode: string): Promise<void> {
+    await this.void(lease, SWITCHING_PROTOCOLS, latencyMs, errorCode);
+  }
+
   /** Voids a lease when the upstream refused the session: nothing charged, with the upstream's status and code. */
   async void(lease: Lease, httpStatus: number | null, latencyMs: number, errorCode: string): Promise<void> {
     const now = this.rt.clock();
-    const outcome = { httpStatus, usageSource: 'none' as const, latencyMs, errorCode };
+    const outcome = {
+      httpStatus,
+      usageSource: 'none' as const,
+      latencyMs,
+      errorCode,
+      upstreamRequestId: this.upstreamSessionId,
+    };
     await this.rt.ledger.void(lease.requestId, outcome, now);
     this.rt.metrics?.finished(
       { companyId: this.facts.principal.companyId, model: this.facts.model },

@@ -14,6 +14,7 @@ import type { Runtime } from '../runtime.js';
 import { chooseProtocol, readHandshake } from './handshake.js';
 import { REALTIME_ENDPOINT, SessionLedger } from './lease.js';
 import { RealtimeSession } from './session.js';
+import { attachClient, wsClientEnd } from './ws-client.js';
 
 /** Largest frame accepted from either side (bytes): a 15 MiB audio append, base64-encoded, fits. */
 const MAX_FRAME = 32 * 1024 * 1024;
@@ -152,7 +153,8 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
         ...opening.headers,
       });
       wss.handleUpgrade(req, socket, head, (client) => {
-        const session = new RealtimeSession(rt, client, upstream, ledger, opening);
+        const session = new RealtimeSession(rt, wsClientEnd(client, upstream), upstream, ledger, opening, client);
+        attachClient(client, session);
         sessions.add(session);
         void session.done.then(() => sessions.delete(session));
         rt.log.info(
