@@ -23,8 +23,9 @@ export interface PendingCreate {
   /** The client's own `event_id`, or null when it sent none. */
   clientEventId: string | null;
   outOfBand: boolean;
-  /** Its row: a lease (a hold), or a row without a hold for a create the upstream is expected to refuse (see `inConversationBusy`). */
+  /** Its row: a lease (a hold), or — `ticket` — a row without a hold for a create the upstream is expected to refuse (see `inConversationBusy`). */
   lease: Lease;
+  ticket: boolean;
   /** performance.now() ms when it was forwarded. */
   sentAt: number;
 }

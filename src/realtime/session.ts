@@ -170,7 +170,8 @@ export class RealtimeSession {
       this.assigned.set(eventId, item.eventId);
     }
     let lease: Lease | LeaseRefusal;
-    if (!outOfBand && this.book.inConversationBusy()) lease = await this.ledger.ticket();
+    const ticket = !outOfBand && this.book.inConversationBusy();
+    if (ticket) lease = await this.ledger.ticket();
     else {
       if (!outOfBand) await this.renewal;
       const standby = outOfBand ? undefined : this.book.standby;
@@ -182,7 +183,7 @@ export class RealtimeSession {
       return this.client.send(errorEvent(lease.code, lease.message, item.eventId), false);
     }
     if (this.ended) return this.ledger.release(lease, this.elapsed(), this.endReason);
-    this.book.addPending({ eventId, clientEventId: item.eventId, outOfBand, lease, sentAt: performance.now() });
+    this.book.addPending({ eventId, clientEventId: item.eventId, outOfBand, lease, ticket, sentAt: performance.now() });
     this.sendUpstream(JSON.stringify({ ...item.event, event_id: eventId }));
   }
 
@@ -240,36 +241,40 @@ export class RealtimeSession {
     const create = this.book.started(conversation);
     if (create) this.assigned.delete(create.eventId);
     let lease: Promise<Lease | undefined>;
-    if (create) lease = Promise.resolve(create.lease);
+    if (create && !create.ticket) lease = Promise.resolve(create.lease);
     else if (this.book.standby && !this.cutOff) {
       lease = Promise.resolve(this.book.standby);
       this.book.standby = undefined;
-    } else lease = this.track(this.leaseLate(responseId));
+      if (create)
+        this.track(this.ledger.release(create.lease, round(performance.now() - create.sentAt), 'leased_late'));
+    } else lease = this.track(this.leaseLate(responseId, create?.lease));
     this.book.run(responseId, { lease, outOfBand: conversation === 'out_of_band', startedAt: performance.now() });
   }
 
   /**
-   * A lease for a response the upstream started by itself with none free: the standby being
-   * admitted, else a new one. Refused (or cut off), the response is cancelled and runs on a row
-   * without a hold; a refusal for money cuts the session off.
+   * A lease for a response that started without one — the upstream started it by itself, or ran a
+   * create forwarded on a `ticket` (its row without a hold) after all: the standby being admitted,
+   * else a new one (the ticket's row is then settled at zero, `leased_late`). Refused (or cut off),
+   * the response is cancelled and runs on the ticket's row, or a row without a hold; a refusal for
+   * money cuts the session off.
    */
-  private async leaseLate(responseId: string): Promise<Lease | undefined> {
+  private async leaseLate(responseId: string, ticket?: Lease): Promise<Lease | undefined> {
     if (!this.cutOff) {
       await this.renewal;
-      const standby = this.book.standby;
-      if (standby) {
-        this.book.standby = undefined;
-        return standby;
+      let lease: Lease | LeaseRefusal | undefined = this.book.standby;
+      if (lease) this.book.standby = undefined;
+      else if (!this.ended) lease = await this.ledger.lease();
+      if (lease && 'requestId' in lease) {
+        if (ticket) await this.ledger.release(ticket, 0, 'leased_late');
+        return lease;
       }
-      const result = this.ended ? undefined : await this.ledger.lease();
-      if (result && 'requestId' in result) return result;
-      if (result) {
-        this.client.send(errorEvent(result.code, result.message, null), false);
-        if (result.code === 'insufficient_quota') this.cut(quotaCut(result.message), false);
+      if (lease) {
+        this.client.send(errorEvent(lease.code, lease.message, null), false);
+        if (lease.code === 'insufficient_quota') this.cut(quotaCut(lease.message), false);
       }
     }
     this.sendUpstream(JSON.stringify({ type: 'response.cancel', event_id: createEventId(), response_id: responseId }));
-    return undefined;
+    return ticket;
   }
 
   private finished(signal: Signal & { kind: 'response.done' }): void {

@@ -100,6 +100,11 @@ export interface FakeRealtime {
   transcriptionUsage?: WireUsage;
   /** The turn detection new sessions start with (OpenAI's default: server VAD creating responses). */
   turnDetection: Event | null;
+  /**
+   * Runs an in-conversation create even while one is active, as happens when the active response
+   * finished just before the create arrived (a race tollgate cannot see).
+   */
+  acceptWhileActive?: boolean;
   /** Answers the next `POST /v1/realtime/calls` with this status and error body instead. */
   refuseNextCall?: { status: number; body: Event };
   /** Sends `response.done` of the held responses. */
@@ -259,7 +264,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         if (max !== undefined && max !== 'inf' && !(Number.isInteger(max) && max >= 1 && max <= 4096))
           return error('invalid_value', 'Invalid max_output_tokens.', event.event_id, 'response.max_output_tokens');
         const outOfBand = event.response?.conversation === 'none';
-        if (!outOfBand && [...s.active.values()].some((r) => !r.outOfBand))
+        if (!outOfBand && !fake.acceptWhileActive && [...s.active.values()].some((r) => !r.outOfBand))
           return error(
             'conversation_already_has_active_response',
             'Conversation already has an active response in progress. Wait until the response is finished before creating a new one.',
