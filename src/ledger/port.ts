@@ -2,6 +2,7 @@ import type { LedgerReader } from './port/reader.js';
 import type {
   AlertStore,
   BucketStore,
+  ClientSecretStore,
   DeferredStore,
   FileEstimateStore,
   ObjectStore,
@@ -45,6 +46,8 @@ export interface Ledger extends LedgerWriter {
   readonly fileEstimates: FileEstimateStore;
   /** Held requests waiting for upstream work that finishes later (src/settlement/). */
   readonly deferred: DeferredStore;
+  /** Realtime client secrets tollgate minted: single-use across every process on this ledger (src/realtime/). */
+  readonly clientSecrets: ClientSecretStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

@@ -245,3 +245,47 @@ export interface DeferredStore {
   /** The pending objects, earliest due first. */
   list(): Promise<DeferredObject[]>;
 }
+
+/**
+ * A Realtime client secret tollgate minted (`POST /v1/realtime/client_secrets`), as stored: only
+ * its SHA-256, who it acts for, and the session it opens.
+ */
+export interface ClientSecretRecord {
+  /** Lowercase hex SHA-256 of the secret (`ek_tg_…`); the secret itself is never stored. */
+  hash: string;
+  companyId: string;
+  /** The company key that minted it, or null when a user token did. */
+  keyId: string | null;
+  /** The user (JWT `sub`) it acts for, or null. */
+  userId: string | null;
+  /** The minting user token's role (`member`, `admin`); `member` for a key. */
+  role: 'member' | 'admin';
+  /** The minting user token's session (`sid`), for per-session quotas; null for a key. */
+  jwtSessionId: string | null;
+  /** The session's model (`session.model`). */
+  model: string;
+  /** The session settings, as canonical JSON text (sent upstream as the session's first `session.update`). */
+  session: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  /** ISO 8601 UTC: the secret opens no session from this instant on. */
+  expiresAt: string;
+}
+
+/** Why a secret could not be redeemed. */
+export type ClientSecretRefusal = 'unknown' | 'used' | 'expired';
+
+/**
+ * Realtime client secrets tollgate minted (src/realtime/client-secrets.ts): short-lived and
+ * single-use across every process sharing the store.
+ * - `add` resolves once durable; hashes are unique.
+ * - `redeem` marks the secret used at `now` and returns it, atomically: of any number of redeems of
+ *   one secret, in one process or several, exactly one succeeds; a secret expired at `now`, already
+ *   used or never added is refused, changing nothing.
+ */
+export interface ClientSecretStore {
+  add(secret: ClientSecretRecord): Promise<void>;
+  redeem(hash: string, now: Date): Promise<ClientSecretRecord | ClientSecretRefusal>;
+  /** Deletes the secrets that expired before `before` (used or not); resolves to how many. */
+  purge(before: Date): Promise<number>;
+}
