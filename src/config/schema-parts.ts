@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { companyRealtimeSchema } from '../realtime/config.js';
 
 /**
  * The parts of `proxy.config.json`'s schema (schema.ts assembles them), validated at start with zod.
@@ -194,6 +195,8 @@ export const companySchema = z
     limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
     /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
     users: z.record(z.string().min(1), limitsSchema).default({}),
+    /** Realtime client secrets for this company: see `companyRealtimeSchema` in src/realtime/config.ts. */
+    realtime: companyRealtimeSchema.optional(),
   })
   .strict();
 

@@ -106,6 +106,7 @@ export class RealtimeSession {
     upstream.on('message', (data, isBinary) => this.fromUpstream(asBuffer(data), isBinary));
     upstream.on('close', (code, reason) => this.closed('upstream', code, reason));
     upstream.on('error', () => upstream.terminate());
+    upstream.resume(); // paused since it opened (see `whenOpen`)
     const seconds = rt.config.realtime.maxSessionSeconds;
     this.timer = setTimeout(
       () =>

@@ -37,6 +37,8 @@ export interface RealtimeSetup {
   limits?: unknown;
   /** More fields of the `acme` company (e.g. its `realtime` section). */
   acme?: Record<string, unknown>;
+  /** The instant tollgate reads (default: the real clock). */
+  clock?: () => Date;
 }
 
 /** The fake upstream and tollgate in front of it: `acme` has a tokens grant, `globex` an unlimited one. */
@@ -46,6 +48,7 @@ export async function startRealtime(opts: RealtimeSetup = {}): Promise<{ tg: Tol
     upstreamUrl: fake.url,
     prices: PRICES,
     realtime: opts.realtime,
+    clock: opts.clock,
     companies: {
       acme: {
         allocations: [{ id: 'acme-grant', tokens: opts.tokens ?? 10_000_000 }],
