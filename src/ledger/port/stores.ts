@@ -89,7 +89,8 @@ export interface SpikeStore {
 
 /**
  * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
- * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
+ * `model`, which stands for a fine-tuned model, `chat.completion` for a stored one, and
+ * `realtime.call` for a WebRTC call, whose id only the answer's `Location` header gives).
  */
 export type ObjectKind =
   | 'file'
@@ -103,7 +104,8 @@ export type ObjectKind =
   | 'conversation'
   | 'container'
   | 'video'
-  | 'eval';
+  | 'eval'
+  | 'realtime.call';
 
 /** Who created an upstream object through tollgate. */
 export interface ObjectOwner {
