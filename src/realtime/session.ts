@@ -77,6 +77,7 @@ export class RealtimeSession {
   private cutOff?: CutOff;
   private lastInputTokens = 0;
   private ended = false;
+  private finishing = false;
   private endReason?: string;
   private cutShortCode = 'client_disconnected';
   private readonly timer: NodeJS.Timeout;
@@ -329,19 +330,28 @@ export class RealtimeSession {
     this.upstream.close(1000, 'session ended by the proxy');
   }
 
+  /**
+   * One side closed: the other is closed with its code, and no create is forwarded any more. The
+   * last rows are written once the upstream's socket is closed too — until then it may still send
+   * a response it started (a create it got before the close).
+   */
   private closed(side: 'client' | 'upstream', code: number, reason: Buffer): void {
     const why = sendable(code) ? code : 1000;
     const text = reason.byteLength <= 123 ? reason.toString('utf8') : '';
     if (side === 'client') this.upstream.close(why, text);
     else this.client.close(why, text);
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.timer);
-    const normal = code === 1000 || code === 1001;
-    this.endReason =
-      this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
-    this.cutShortCode = this.cutOff?.code ?? (side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
-    void this.finish();
+    if (!this.ended) {
+      this.ended = true;
+      clearTimeout(this.timer);
+      const normal = code === 1000 || code === 1001;
+      this.endReason =
+        this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
+      this.cutShortCode = this.cutOff?.code ?? (side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
+    }
+    if (side === 'upstream' && !this.finishing) {
+      this.finishing = true;
+      void this.finish();
+    }
   }
 
   private elapsed = () => round(performance.now() - this.startedAt);

@@ -190,6 +190,8 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       });
 
     function respond(outOfBand: boolean): void {
+      // A session no socket hears any more (tollgate closed it) runs nothing.
+      if (!s.sockets.some((ws) => ws.readyState === WebSocket.OPEN)) return;
       const r = fake.script.shift() ?? { text: 'Hi', usage: DEFAULT_USAGE };
       const id = `resp_${++seq}`;
       s.started++;
