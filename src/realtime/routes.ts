@@ -16,7 +16,8 @@ import { MAX_SECRET_BODY, mintClientSecret } from './client-secrets.js';
  * - `POST /v1/realtime/client_secrets`: mints a tollgate client secret (`client-secrets.ts`);
  * - `POST /v1/realtime/sessions`, `POST /v1/realtime/transcription_sessions` (the beta's way to
  *   mint upstream secrets): refused, pointing to the GA endpoint;
- * - `POST /v1/realtime/calls`: a WebRTC call, relayed and metered (`calls.ts`);
+ * - `POST /v1/realtime/calls`: a WebRTC call, relayed and metered (`calls.ts`); open to browsers
+ *   of any origin (CORS), as a browser posts its offer itself with a client secret;
  * - `POST /v1/realtime/calls/{call_id}/hangup`: hangs up a call the caller's company made;
  * - anything else under `/v1/realtime/` (SIP's accept, refer, reject): 404.
  */
@@ -39,9 +40,18 @@ export function realtimeRoutes(app: Hono<AppEnv>, rt: Runtime): void {
         '/v1/realtime/transcription_sessions',
       ].includes(path);
     if (!known) return notFound();
+    if (path === '/v1/realtime/calls') {
+      // A browser posts its offer itself, with a client secret: answered to any origin (the credential is a header, never a cookie).
+      if (method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_PREFLIGHT });
+      const res =
+        method === 'POST'
+          ? await createCall(rt, c, started, now)
+          : answer({ kind: 'method_not_allowed', message: `${method} is not supported; use POST.`, allow: 'POST' });
+      for (const [name, value] of Object.entries(CORS)) res.headers.set(name, value);
+      return res;
+    }
     if (method !== 'POST')
       return answer({ kind: 'method_not_allowed', message: `${method} is not supported; use POST.`, allow: 'POST' });
-    if (path === '/v1/realtime/calls') return createCall(rt, c, started, now);
     const principal = await authenticateBearer(rt.keys, rt.jwt, header(c, 'authorization'), now);
     if (typeof principal === 'string') return answer({ kind: 'invalid_api_key', reason: principal });
     if (hangup) return hangUpCall(rt, principal, decodeURIComponent(hangup[1]!), (d) => answer(d, principal.companyId));
@@ -65,6 +75,18 @@ export function realtimeRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     });
   });
 }
+
+/** CORS for `POST /v1/realtime/calls`: any origin; the browser may read the call's `Location` and tollgate's ids. */
+const CORS: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'location, x-tollgate-session-id, x-tollgate-request-id',
+};
+const CORS_PREFLIGHT: Record<string, string> = {
+  ...CORS,
+  'access-control-allow-methods': 'POST',
+  'access-control-allow-headers': 'authorization, content-type, x-tollgate-feature',
+  'access-control-max-age': '600',
+};
 
 /** A request header's first value. */
 export function header(c: AppContext, name: string): string | undefined {
