@@ -1,14 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeRealtime } from './support/fake-realtime.js';
+import { describe, expect, it } from 'vitest';
 import { UPSTREAM_KEY, type Tollgate } from './support/harness.js';
 import {
   allSettled,
   grant,
   MODEL,
-  type RealtimeSetup,
   responseRows,
   sessionRows,
-  startRealtime,
+  realtimeTests,
   until,
   usage,
   type Event,
@@ -20,18 +18,7 @@ import {
  * tollgate holds to the upstream — the same leases, rows and cut-off as a relayed session. The
  * fake upstream plays the browser's data channel (`call.fake.clientEvent`).
  */
-let tg: Tollgate | undefined;
-let fake: FakeRealtime | undefined;
-afterEach(async () => {
-  await tg?.close();
-  await fake?.close();
-  tg = fake = undefined;
-});
-
-async function setup(opts: RealtimeSetup = {}) {
-  ({ tg, fake } = await startRealtime(opts));
-  return { tg, fake };
-}
+const setup = realtimeTests();
 
 const OFFER =
   'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';

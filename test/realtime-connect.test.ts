@@ -1,16 +1,14 @@
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeRealtime } from './support/fake-realtime.js';
+import { describe, expect, it } from 'vitest';
 import { UPSTREAM_KEY, type Tollgate } from './support/harness.js';
 import {
   allSettled,
   MODEL,
   open,
-  type RealtimeSetup,
   responseRows,
   sessionRows,
-  startRealtime,
+  realtimeTests,
   until,
   type Event,
 } from './support/realtime-client.js';
@@ -21,18 +19,7 @@ import {
  * single-use, bound to the company and the caller, carrying the session settings within the
  * admin's limits — which a browser uses in place of a key, and which never are the upstream's.
  */
-let tg: Tollgate | undefined;
-let fake: FakeRealtime | undefined;
-afterEach(async () => {
-  await tg?.close();
-  await fake?.close();
-  tg = fake = undefined;
-});
-
-async function setup(opts: RealtimeSetup = {}) {
-  ({ tg, fake } = await startRealtime(opts));
-  return { tg, fake };
-}
+const setup = realtimeTests();
 
 /** Opens a WebSocket the way a browser does (credential in the subprotocol); resolves on its first event, or with the HTTP refusal. */
 function browserConnect(t: Tollgate, credential: string, query = `model=${MODEL}`) {

@@ -1,16 +1,14 @@
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeRealtime } from './support/fake-realtime.js';
-import type { Row, Tollgate } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import type { Row } from './support/harness.js';
 import {
   allSettled,
   grant,
   heldNow,
   open,
-  type RealtimeSetup,
   responseRows,
   sessionRows,
-  startRealtime,
+  realtimeTests,
   until,
   usage,
 } from './support/realtime-client.js';
@@ -21,18 +19,7 @@ import {
  * the official SDK as client: a frame means what it parses to, a refused create's lease is released,
  * running out of quota refuses a create with an error event instead of hanging up.
  */
-let tg: Tollgate | undefined;
-let fake: FakeRealtime | undefined;
-afterEach(async () => {
-  await tg?.close();
-  await fake?.close();
-  tg = fake = undefined;
-});
-
-async function setup(opts: RealtimeSetup = {}) {
-  ({ tg, fake } = await startRealtime(opts));
-  return { tg, fake };
-}
+const setup = realtimeTests();
 
 /** The most tokens the session's rows held at once (from each row's hold, admission and settle instants). */
 function peakHeld(rows: Row[]): number {

@@ -1,17 +1,15 @@
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countTokens } from '../src/metering/tokenizer.js';
-import type { FakeRealtime } from './support/fake-realtime.js';
-import { UPSTREAM_KEY, type Tollgate } from './support/harness.js';
+import { UPSTREAM_KEY } from './support/harness.js';
 import {
   allSettled,
   grant,
   MODEL,
   open,
-  type RealtimeSetup,
   responseRows,
   sessionRows,
-  startRealtime,
+  realtimeTests,
   until,
   usage,
 } from './support/realtime-client.js';
@@ -20,18 +18,7 @@ import {
  * The Realtime API through tollgate: the official SDK's `OpenAIRealtimeWS` against a fake upstream
  * Realtime server, every session metered per response on the ledger.
  */
-let tg: Tollgate | undefined;
-let fake: FakeRealtime | undefined;
-afterEach(async () => {
-  await tg?.close();
-  await fake?.close();
-  tg = fake = undefined;
-});
-
-async function setup(opts: RealtimeSetup = {}) {
-  ({ tg, fake } = await startRealtime(opts));
-  return { tg, fake };
-}
+const setup = realtimeTests();
 
 describe('Realtime sessions through tollgate', () => {
   it('meters a text session exactly, one row per response, events unchanged both ways, the caller key never upstream', async () => {

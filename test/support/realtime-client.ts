@@ -1,5 +1,6 @@
 import { connect as netConnect } from 'node:net';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import { afterEach } from 'vitest';
 import { startFakeRealtime, type FakeRealtime, type WireUsage } from './fake-realtime.js';
 import { startTollgate, type Row, type Tollgate } from './harness.js';
 import { waitUntil } from './wait.js';
@@ -59,6 +60,20 @@ export async function startRealtime(opts: RealtimeSetup = {}): Promise<{ tg: Tol
     },
   });
   return { tg, fake };
+}
+
+/**
+ * For a test file: closes what the last `setup` started after each test, and returns `setup`,
+ * which starts the fake upstream and tollgate in front of it (see `startRealtime`).
+ */
+export function realtimeTests(): (opts?: RealtimeSetup) => Promise<{ tg: Tollgate; fake: FakeRealtime }> {
+  let running: { tg: Tollgate; fake: FakeRealtime } | undefined;
+  afterEach(async () => {
+    await running?.tg.close();
+    await running?.fake.close();
+    running = undefined;
+  });
+  return async (opts = {}) => (running = await startRealtime(opts));
 }
 
 /** Waits for `cond` (polled every 5 ms); fails the test after 5 s. */
