@@ -23,7 +23,7 @@ export interface Lease {
   headers: Record<string, string>;
 }
 
-/** Why a lease was refused, as an OpenAI error: `insufficient_quota` ends the session, `rate_limit_exceeded` refuses one response. */
+/** Why a lease was refused, as an OpenAI error: the `response.create` that asked is refused with an `error` event of this code. */
 export interface LeaseRefusal {
   code: 'insufficient_quota' | 'rate_limit_exceeded';
   message: string;

@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import type { RawData } from 'ws';
 import type { Runtime } from '../runtime.js';
 import type { ClientEvent, FrameRefusal } from './client-frame.js';
 import { createEventId, errorEvent } from './events.js';
 import type { Lease, LeaseRefusal, SessionLedger } from './lease.js';
 import { RealtimeMeter, type Signal } from './meter.js';
-import { Pipe } from './pipe.js';
+import { asBuffer, Pipe } from './pipe.js';
 import { ResponseBook, type ResponseKind } from './responses.js';
 import { estimateCutResponse } from './usage.js';
 
@@ -394,7 +393,3 @@ export class RealtimeSession {
 
 const quotaCut = (message: string): CutOff => ({ code: 'insufficient_quota', message, closeCode: 1008 });
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-function asBuffer(data: RawData): Buffer {
-  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}

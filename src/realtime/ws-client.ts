@@ -1,7 +1,6 @@
 import WebSocket from 'ws';
-import type { RawData } from 'ws';
 import { readClientFrame } from './client-frame.js';
-import { Pipe } from './pipe.js';
+import { asBuffer, Pipe } from './pipe.js';
 import type { ClientEnd, RealtimeSession } from './session.js';
 
 /**
@@ -23,8 +22,4 @@ export function attachClient(client: WebSocket, session: RealtimeSession): void 
   client.on('message', (data, isBinary) => session.fromClient(readClientFrame(asBuffer(data), isBinary)));
   client.on('close', (code, reason) => session.clientClosed(code, reason));
   client.on('error', () => client.terminate());
-}
-
-function asBuffer(data: RawData): Buffer {
-  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
