@@ -83,6 +83,9 @@ describe('Realtime: WebRTC calls', () => {
     const secret = await tg.client().realtime.clientSecrets.create({
       session: { type: 'realtime', model: MODEL, instructions: 'From the secret.' },
     });
+    // A session part beside a secret is refused before the secret is used.
+    const both = await call(tg, secret.value, { type: 'realtime', model: MODEL });
+    expect([both.status, (JSON.parse(both.text) as { error: Event }).error.param]).toEqual([400, 'session']);
     const res = await call(tg, secret.value);
     expect(res.status).toBe(201);
     expect(fake.calls[0]!.session).toEqual({ type: 'realtime', model: MODEL, instructions: 'From the secret.' });

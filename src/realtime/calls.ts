@@ -57,14 +57,14 @@ export async function createCall(rt: Runtime, c: AppContext, started: number, no
   if (isDenial(offer)) return answer(offer);
   let session = offer.session;
   if (!principal) {
-    const redeemed = await redeemClientSecret(rt, token!, now);
-    if (isDenial(redeemed)) return answer(redeemed);
-    principal = redeemed.principal;
-    companyId = principal.companyId;
     if (session)
       return answer(
         invalidRequest('A client secret carries the session: send the SDP offer alone (application/sdp).', 'session'),
       );
+    const redeemed = await redeemClientSecret(rt, token!, now);
+    if (isDenial(redeemed)) return answer(redeemed);
+    principal = redeemed.principal;
+    companyId = principal.companyId;
     session = JSON.parse(redeemed.session) as Record<string, unknown>;
   }
   if (!session)
