@@ -100,25 +100,40 @@ registerReportCommands(program);
 
 const prices = program
   .command('prices')
-  .description("the prices tollgate bills at (the config's prices over the built-in table)");
-prices
-  .command('list')
-  .description('list every price in force, USD per 1M tokens, with its date and source')
+  .description(
+    "the prices tollgate bills at: the config's prices, tollgate's own entries, then @pydantic/genai-prices (its version first)",
+  )
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('--json', 'print JSON')
-  .action(async (opts) => (await import('./cli/prices.js')).pricesListCommand(opts));
+  .action(async (opts) => (await import('./cli/prices.js')).pricesSummaryCommand(opts));
+prices
+  .command('list')
+  .description('list every price entry in reach, in resolution order, USD per 1M tokens, with its origin and source')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--json', 'print JSON')
+  .action(async (_opts, cmd) => (await import('./cli/prices.js')).pricesListCommand(cmd.optsWithGlobals()));
+prices
+  .command('show <model>')
+  .description('the prices a model id is billed at, which source answered and what the id resolved to (exit 1: none)')
+  .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+  .option('--company <id>', 'price as for this company (its fallbackPrices)')
+  .option('--at <instant>', 'the prices in force at this instant (ISO 8601), default now')
+  .option('--json', 'print JSON')
+  .action(async (model, _opts, cmd) =>
+    (await import('./cli/prices.js')).pricesShowCommand(model, cmd.optsWithGlobals()),
+  );
 prices
   .command('check')
   .description(
-    "name the models of the ledger's recent requests with no price, or a price older than --max-age days (exit 1)",
+    'name the models billed in the last --days days or named in the config that have no price, or would cost differently now than billed (exit 1)',
   )
   .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
   .option('--ledger <file>', "the ledger to read instead of the config's ledger.path")
   .option('--days <n>', 'how many days of requests to check', '30')
-  .option('--max-age <days>', 'a price read longer ago than this is stale', '180')
+  .option('--max-age <days>', 'a dated price (config or tollgate entry) read longer ago than this is stale', '180')
   .option('--now <instant>', 'check as of this instant (ISO 8601), for scripts and tests')
   .option('--json', 'print JSON')
-  .action(async (opts) => (await import('./cli/prices.js')).pricesCheckCommand(opts));
+  .action(async (_opts, cmd) => (await import('./cli/prices.js')).pricesCheckCommand(cmd.optsWithGlobals()));
 
 program
   .command('mock-upstream')

@@ -182,24 +182,6 @@ export const timeZone = z.string().refine(
   { message: 'expected an IANA time zone such as "Europe/Berlin"' },
 );
 
-/** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
-export const companySchema = z
-  .object({
-    name: z.string().min(1),
-    /** The zone whose calendar days and months bound daily and monthly quotas (default UTC). */
-    timeZone: timeZone.default('UTC'),
-    keys: z.array(apiKeySchema).default([]),
-    allocations: z.array(allocationSchema).default([]),
-    jwt: jwtSchema.optional(),
-    /** Defaults for every user (`user`) and every key (`key`) of the company. */
-    limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
-    /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
-    users: z.record(z.string().min(1), limitsSchema).default({}),
-    /** Realtime client secrets for this company: see `companyRealtimeSchema` in src/realtime/config.ts. */
-    realtime: companyRealtimeSchema.optional(),
-  })
-  .strict();
-
 /**
  * One model's price, USD per 1M tokens unless named otherwise, with its `source` and `date`.
  * Token prices: `input` (text), `cachedInput`, `output` (text; reasoning included), `audioInput`,
@@ -209,7 +191,10 @@ export const companySchema = z
  * `"1024x1024/standard"`, DALL·E), `training` (USD per 1M training tokens of a fine-tuning job),
  * `perSecond` (USD per second of video, by size). `batchDiscount` is the fraction taken off for the Batch API
  * (OpenAI: 0.5), and also what `service_tier: "flex"` takes off (flex is billed at Batch rates);
- * `priority` the token prices of `service_tier: "priority"`. `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
+ * `priority` the token prices of `service_tier: "priority"`. `cacheWrite`, `longContext` tiers,
+ * `webSearch` / `fileSearch` fees, `perHour` and the model's `contextWindow` / `maxOutputTokens` as
+ * the price source (`@pydantic/genai-prices`) has them. `effectiveFrom` (UTC date) lets a price take
+ * over from an older one on that day.
  */
 export const priceSchema = z
   .object({
@@ -223,7 +208,38 @@ export const priceSchema = z
     audioOutput: usdPerMillion.optional(),
     imageInput: usdPerMillion.optional(),
     imageOutput: usdPerMillion.optional(),
+    /** Cache writes (input tokens written to the prompt cache), where the model prices them. */
+    cacheWrite: usdPerMillion.optional(),
+    /**
+     * Long-context tiers: from `fromInputTokens` input tokens on, the whole request is billed at the
+     * tier's prices (each absent one keeps the standard price), as OpenAI bills gpt-5.4 above 272K.
+     */
+    longContext: z
+      .array(
+        z
+          .object({
+            fromInputTokens: tokens,
+            input: usdPerMillion.optional(),
+            cachedInput: usdPerMillion.optional(),
+            cacheWrite: usdPerMillion.optional(),
+            output: usdPerMillion.optional(),
+            audioInput: usdPerMillion.optional(),
+            audioOutput: usdPerMillion.optional(),
+            imageInput: usdPerMillion.optional(),
+            imageOutput: usdPerMillion.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    /** USD per 1,000 calls of the built-in web search / file search tools (else OpenAI's list fee). */
+    webSearch: z.number().nonnegative().optional(),
+    fileSearch: z.number().nonnegative().optional(),
     perMinute: z.number().nonnegative().optional(),
+    /** USD per hour of input audio (the price source's unit for whisper); `perMinute` wins when both are set. */
+    perHour: z.number().nonnegative().optional(),
+    /** The model's context window and largest output (tokens), for holds; absent: the built-in model tables'. */
+    contextWindow: tokens.optional(),
+    maxOutputTokens: tokens.optional(),
     perMillionCharacters: usdPerMillion.optional(),
     perImage: z
       .record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative())
@@ -255,6 +271,40 @@ export const priceSchema = z
       .optional(),
     source: z.string().min(1),
     date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
+  })
+  .strict();
+
+/**
+ * Models a company may call although tollgate has no price for them, at an explicit fallback
+ * price: `models` are names or patterns (`*` matches any run of characters, `ft:*:acme::*`); the
+ * first entry naming a model applies. Rows billed so say `price_source = 'fallback'`.
+ */
+export const fallbackPriceSchema = z
+  .object({
+    models: z
+      .array(z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9._:*\/-]{0,127}$/, 'expected a model name or a pattern with *'))
+      .min(1),
+    price: priceSchema,
+  })
+  .strict();
+
+/** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
+export const companySchema = z
+  .object({
+    name: z.string().min(1),
+    /** The zone whose calendar days and months bound daily and monthly quotas (default UTC). */
+    timeZone: timeZone.default('UTC'),
+    keys: z.array(apiKeySchema).default([]),
+    allocations: z.array(allocationSchema).default([]),
+    jwt: jwtSchema.optional(),
+    /** Defaults for every user (`user`) and every key (`key`) of the company. */
+    limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
+    /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
+    users: z.record(z.string().min(1), limitsSchema).default({}),
+    /** Unpriced models this company may call, at a fallback price (see `fallbackPriceSchema`). */
+    fallbackPrices: z.array(fallbackPriceSchema).default([]),
+    /** Realtime client secrets for this company: see `companyRealtimeSchema` in src/realtime/config.ts. */
+    realtime: companyRealtimeSchema.optional(),
   })
   .strict();
 

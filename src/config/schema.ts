@@ -181,7 +181,8 @@ export const configSchema = z
       }),
     /**
      * Price overrides and additions, by model name or family: one price, or several with
-     * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
+     * `effectiveFrom` dates. They take precedence over tollgate's own entries and the price source
+     * (`@pydantic/genai-prices`, pinned): see docs/prices.md.
      */
     prices: z.record(z.string().min(1), z.union([priceSchema, z.array(priceSchema).min(1)])).default({}),
     /** Feature rates by name, chosen per request with the `x-tollgate-feature` header. */

@@ -91,7 +91,11 @@ async function admitAndRelay(
   const model = typeof session.model === 'string' && session.model ? session.model : null;
   if (type === 'realtime' && !model)
     return answer(invalidRequest('you must provide a model parameter', 'session.model'));
-  if (model && !priceBook(rt.config).find(model, now) && rt.config.admission.unpricedModels === 'reject')
+  if (
+    model &&
+    !priceBook(rt.config).find(model, now, principal.companyId) &&
+    rt.config.admission.unpricedModels === 'reject'
+  )
     return answer({ kind: 'model_not_priced', model });
   const feature = featureOf(rt.config.features, header(featureHeader));
   if (feature && 'kind' in feature) return answer(feature);

@@ -100,7 +100,7 @@ export async function mintClientSecret(
         'session.model',
         'model_not_allowed',
       );
-    if (!priceBook(rt.config).find(model, now) && rt.config.admission.unpricedModels === 'reject')
+    if (!priceBook(rt.config).find(model, now, principal.companyId) && rt.config.admission.unpricedModels === 'reject')
       return { kind: 'model_not_priced', model };
   }
   const settings = { ...session, type };

@@ -59,7 +59,11 @@ export class SessionLedger {
     private readonly rt: Runtime,
     readonly facts: SessionFacts,
   ) {
-    this.priced = priceBook(rt.config).find(facts.model ?? TRANSCRIPTION_HOLD_MODEL, rt.clock());
+    this.priced = priceBook(rt.config).find(
+      facts.model ?? TRANSCRIPTION_HOLD_MODEL,
+      rt.clock(),
+      facts.principal.companyId,
+    );
   }
 
   private get multiplier(): number {
@@ -122,7 +126,7 @@ export class SessionLedger {
    * on a row without a hold: the session must then be cut off).
    */
   async chargeTranscription(model: string, usage: Usage): Promise<boolean> {
-    const priced = priceBook(this.rt.config).find(model, this.rt.clock());
+    const priced = priceBook(this.rt.config).find(model, this.rt.clock(), this.facts.principal.companyId);
     const outcome = this.outcome(model, priced, usage, 'upstream', { latencyMs: 0 });
     const byUnit = usage.seconds !== undefined && usage.totalTokens === 0;
     const want = byUnit
@@ -213,6 +217,7 @@ export class SessionLedger {
       costMicroUsd: nanoToMicro(nano),
       costNanoUsd: nano,
       priceVersion: priced?.version,
+      priceSource: priced?.source,
       errorCode: extra.errorCode ?? (priced ? undefined : 'model_not_priced'),
     };
   }

@@ -99,7 +99,11 @@ export function attachRealtime(server: Server, rt: Runtime): RealtimeRelay {
     if (secret && asked && asked !== secret.model)
       return deny(invalidRequest(`This client secret opens a session of '${secret.model}', not '${asked}'.`, 'model'));
     if (!model && !transcriptionOnly) return deny(invalidRequest('you must provide a model parameter', 'model'));
-    if (model && !priceBook(rt.config).find(model, now) && rt.config.admission.unpricedModels === 'reject')
+    if (
+      model &&
+      !priceBook(rt.config).find(model, now, principal.companyId) &&
+      rt.config.admission.unpricedModels === 'reject'
+    )
       return deny({ kind: 'model_not_priced', model });
     const featureHeader = req.headers[FEATURE_HEADER];
     const feature = featureOf(rt.config.features, Array.isArray(featureHeader) ? featureHeader[0] : featureHeader);
