@@ -11,7 +11,7 @@ import { NO_TOKENS, type Usage } from './usage.js';
  * Prompt tokens follow OpenAI's published rules: messages and input items by the cookbook "How to
  * count tokens with tiktoken" (src/metering/prompt-count.ts), function definitions by its
  * `num_tokens_for_tools` (tool-schema.ts), images by the vision guide's per-model rule
- * (image-tokens.ts). Approximations, documented in the README: audio and file parts count 0;
+ * (image-tokens.ts). Approximations, documented in docs/budgets.md: audio and file parts count 0;
  * structured-output schemas count as their text; an image by URL counts its model's worst case.
  */
 export interface RequestEstimate {

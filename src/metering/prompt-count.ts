@@ -9,7 +9,7 @@ import { textOf } from './walk.js';
  * (models from gpt-3.5-turbo-0613 on): every message costs 3 tokens plus the tokens of each of its
  * values — its `role` included — and a `name` one more; every reply is primed with 3 tokens
  * (`<|start|>assistant<|message|>`). Where the cookbook is silent, rules measured on the recorded
- * exchanges (README, "The worst case of a request"): a tool call counts its function name and
+ * exchanges (docs/budgets.md, "Counting the prompt"): a tool call counts its function name and
  * arguments, its id is not shown to the model (`tool_call_id`, `call_id`, `id` count 0); audio and
  * file parts count 0 (their tokens are known only from the upstream's usage).
  */

@@ -145,8 +145,8 @@ export const FILE_SEARCH_DEFAULT_RESULTS = 10;
 
 /**
  * What admission holds for a request's built-in tools beyond its counted prompt: the input tokens
- * the tools may add and the fees of the calls they may make (README, "The worst case of a
- * request"). Calls per tool: the request's `max_tool_calls`, else `DEFAULT_TOOL_CALLS`; web search
+ * the tools may add and the fees of the calls they may make (docs/budgets.md, "Built-in
+ * tools and earlier turns"). Calls per tool: the request's `max_tool_calls`, else `DEFAULT_TOOL_CALLS`; web search
  * `WEB_SEARCH_TOKENS_PER_CALL` tokens per call; file search 800 tokens × `max_num_results` (default
  * 10) per call; code interpreter one container; image generation one image per call at the worst
  * size and quality the tool allows.

@@ -101,7 +101,7 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
 }
 
 /**
- * Decides what a finished exchange is charged (see README, "Every billable endpoint"). `upload`
+ * Decides what a finished exchange is charged (see docs/endpoints.md). `upload`
  * is what an upload carried (see `uploaded`), for uploads:
  * 1. usage reported by the upstream → that usage, priced (usage source `upstream`);
  * 2. a request priced per unit (DALL·E, tts-1) that succeeded → its units (images returned,

@@ -6,8 +6,8 @@ import { maxPicoPerToken, type Priced } from '../pricing/price.js';
 export type PriceLookup = (model: string) => Priced | undefined;
 
 /**
- * What a request may cost beyond its counted prompt and output ceiling, for its hold (README,
- * "The worst case of a request"): the built-in tools it enables (their calls' fees and the input
+ * What a request may cost beyond its counted prompt and output ceiling, for its hold (docs/budgets.md,
+ * "What a request holds"): the built-in tools it enables (their calls' fees and the input
  * tokens they add) and the earlier turns it continues (`previous_response_id`, `conversation`).
  */
 export interface Beyond {

@@ -30,11 +30,49 @@ const secretSeconds = z.number().int().min(10).max(7200);
  */
 export const realtimeSchema = z
   .object({
-    leaseTokens: z.number().int().positive().default(16_384),
-    minLeaseTokens: z.number().int().positive().default(1_024),
-    maxSessionSeconds: z.number().int().positive().default(3_600),
-    clientSecrets: clientSecretsMode.default('refuse'),
-    clientSecretMaxSeconds: secretSeconds.default(600),
+    leaseTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(16_384)
+      .meta({
+        description:
+          'The hold each response is admitted on: a `response.create` is leased before it goes upstream, and the session keeps one standby lease while its turn detection starts responses.',
+        unit: 'tokens',
+        examples: [32768],
+      }),
+    minLeaseTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(1_024)
+      .meta({
+        description:
+          'When less than a lease is left, what is left is held, down to this; below it the create is refused with an `insufficient_quota` error event.',
+        unit: 'tokens',
+        examples: [2048],
+      }),
+    maxSessionSeconds: z
+      .number()
+      .int()
+      .positive()
+      .default(3_600)
+      .meta({
+        description:
+          "A session is closed (after its responses in flight) once this old; OpenAI's own limit is an hour.",
+        unit: 'seconds',
+        examples: [1800],
+      }),
+    clientSecrets: clientSecretsMode.default('refuse').meta({
+      description:
+        "Every company's default for `POST /v1/realtime/client_secrets`: `mint` issues tollgate's own short-lived, single-use secret (a browser uses it in place of a key; the session is metered), `refuse` answers 400 `client_secrets_disabled`. A company's `realtime.clientSecrets` overrides it.",
+    }),
+    clientSecretMaxSeconds: secretSeconds.default(600).meta({
+      description:
+        "The longest lifetime a minted client secret may have (`expires_after.seconds`); OpenAI's default is 600.",
+      unit: 'seconds',
+      examples: [300],
+    }),
   })
   .strict()
   .default({
@@ -43,6 +81,10 @@ export const realtimeSchema = z
     maxSessionSeconds: 3_600,
     clientSecrets: 'refuse',
     clientSecretMaxSeconds: 600,
+  })
+  .meta({
+    description:
+      'Realtime sessions (`/v1/realtime` over WebSocket, WebRTC calls): how they are held and cut off, and client secrets.',
   });
 
 /**
@@ -52,11 +94,26 @@ export const realtimeSchema = z
  */
 export const companyRealtimeSchema = z
   .object({
-    clientSecrets: clientSecretsMode.optional(),
-    clientSecretMaxSeconds: secretSeconds.optional(),
-    clientSecretModels: z.array(z.string().min(1)).min(1).optional(),
+    clientSecrets: clientSecretsMode.optional().meta({
+      description: "This company's `refuse` / `mint`, overriding `realtime.clientSecrets`.",
+      examples: ['mint'],
+    }),
+    clientSecretMaxSeconds: secretSeconds.optional().meta({
+      description: "This company's longest secret lifetime (at most `realtime.clientSecretMaxSeconds`).",
+      unit: 'seconds',
+      examples: [120],
+    }),
+    clientSecretModels: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({
+        description: "The only models this company's client secrets may name (by name or family); absent: any.",
+        examples: [['gpt-realtime-1.5']],
+      }),
   })
-  .strict();
+  .strict()
+  .meta({ description: 'Realtime client secrets for this company (see `realtime`).' });
 
 /** The validated `realtime` section. */
 export type RealtimeConfig = z.output<typeof realtimeSchema>;
