@@ -29,6 +29,7 @@ import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import { realtimeRoutes } from './realtime/routes.js';
+import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
@@ -160,6 +161,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
   standingRoutes(app, rt);
+  reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
   // Client secrets and WebRTC calls: answered by tollgate itself, never passed through.
   realtimeRoutes(app, rt);

@@ -1,4 +1,5 @@
 import type { LedgerReader } from './port/reader.js';
+import type { ReconciliationStore } from './port/reconciliations.js';
 import type {
   AlertStore,
   BucketStore,
@@ -28,6 +29,7 @@ import type { LedgerWriter } from './port/writer.js';
  */
 
 export * from './port/reader.js';
+export * from './port/reconciliations.js';
 export * from './port/stores.js';
 export * from './port/writer.js';
 
@@ -48,6 +50,8 @@ export interface Ledger extends LedgerWriter {
   readonly deferred: DeferredStore;
   /** Realtime client secrets tollgate minted: single-use across every process on this ledger (src/realtime/). */
   readonly clientSecrets: ClientSecretStore;
+  /** The ledger's side of a reconciliation with OpenAI's usage and costs, and the runs' results (src/reconcile/). */
+  readonly reconciliations: ReconciliationStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

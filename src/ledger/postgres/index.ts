@@ -34,6 +34,7 @@ import { PgDeferredStore } from './deferred.js';
 import { PgClientSecrets } from './client-secrets.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgReconciliations } from './reconciliations.js';
 import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
@@ -70,6 +71,7 @@ export class PgLedger implements Ledger {
   readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
+  readonly reconciliations: PgReconciliations;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -106,6 +108,7 @@ export class PgLedger implements Ledger {
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
     this.clientSecrets = new PgClientSecrets(queries);
+    this.reconciliations = new PgReconciliations(queries);
   }
 
   private async start(): Promise<void> {

@@ -26,6 +26,7 @@ import { SqliteClientSecrets } from './client-secrets.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
+import { SqliteReconciliations } from './reconciliations.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -51,6 +52,7 @@ export class SqliteLedger implements Ledger {
   readonly fileEstimates: SqliteFileEstimates;
   readonly clientSecrets: SqliteClientSecrets;
   readonly deferred: SqliteDeferredStore;
+  readonly reconciliations: SqliteReconciliations;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
@@ -71,6 +73,7 @@ export class SqliteLedger implements Ledger {
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
     this.clientSecrets = new SqliteClientSecrets(handle.sqlite, this.queue);
+    this.reconciliations = new SqliteReconciliations(handle.sqlite);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
