@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { companyRealtimeSchema } from '../realtime/config.js';
 import { apiKeySchema } from './schema-keys.js';
 import { fallbackPriceSchema } from './schema-prices.js';
 import { allocationSchema, jwtSchema, limitsSchema, timeZone } from './schema-parts.js';
@@ -36,6 +37,7 @@ export const companySchema = z
       description:
         "Models this company may call although tollgate has no price for them, each at an explicit price; the first entry naming a model applies, and its rows say `price_source = 'fallback'`.",
     }),
+    realtime: companyRealtimeSchema.optional(),
   })
   .strict()
   .meta({ description: 'Each has its keys, grants, user tokens, quotas and time zone.' });
