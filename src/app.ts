@@ -29,7 +29,7 @@ import { creationAdmitter } from './proxy/deferred/index.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
-import { admitClientSecret, isEphemeralSecretRequest } from './realtime/client-secrets.js';
+import { realtimeRoutes } from './realtime/routes.js';
 import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -76,9 +76,7 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   const upload = method === 'GET' ? undefined : incoming;
   let admitted: Admitted | Denial;
   let fileUpload: ReturnType<typeof watchFilesUpload>;
-  if (isEphemeralSecretRequest(method, path)) {
-    admitted = await admitClientSecret(rt, principal, incoming, path, now);
-  } else if (!endpoint) {
+  if (!endpoint) {
     // A batch input or training file is estimated as it streams through (src/files/).
     fileUpload = watchFilesUpload(rt, principal, method, path, incoming, requestHeader(c, 'content-type') ?? '');
     // A JSON body passed through is read first, to refuse references to other companies' objects.
@@ -171,12 +169,12 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   standingRoutes(app, rt);
   reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
+  // Client secrets and WebRTC calls: answered by tollgate itself, never passed through.
+  realtimeRoutes(app, rt);
   app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
     const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);
-    const ephemeral = isEphemeralSecretRequest(c.env.incoming.method ?? 'GET', c.req.path);
-    if (!endpoint && !ephemeral && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough')
-      return notFound(c);
+    if (!endpoint && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
     c.set('endpoint', endpoint);
     return next();
   });

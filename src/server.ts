@@ -81,10 +81,14 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let interrupted: string[];
   try {
     await grantMirror.sync(config, clock());
-    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-      const priced = model ? priceBook(config).find(model, clock()) : undefined;
-      return priced ? costMicroUsd(usage, priced.price) : 0;
-    });
+    interrupted = await ledger.recoverOpenHolds(
+      clock(),
+      config.admission.interruptedPolicy,
+      (model, usage, company) => {
+        const priced = model ? priceBook(config).find(model, clock(), company) : undefined;
+        return priced ? costMicroUsd(usage, priced.price) : 0;
+      },
+    );
   } catch (err) {
     await ledger.close();
     throw err;

@@ -5,7 +5,7 @@ import { storedEndUser } from '../src/attribution/end-user.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import { startReplicas } from './support/replicas.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
-import { chatOf, usageUpstream } from './support/usage-upstream.js';
+import { chatOf, maxTokensUpstream } from './support/usage-upstream.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -22,7 +22,7 @@ const END_USERS = { endUsers: { quotas: { daily: { tokens: LIMIT } } } };
 
 let upstream: ScriptedUpstream;
 beforeAll(async () => {
-  upstream = await usageUpstream();
+  upstream = await maxTokensUpstream();
 });
 afterAll(() => upstream.close());
 

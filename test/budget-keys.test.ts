@@ -6,7 +6,7 @@ import { mintKey } from '../src/auth/api-key.js';
 import { budgetsCommand } from '../src/cli/budgets.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
-import { chatOf, usageUpstream } from './support/usage-upstream.js';
+import { chatOf, maxTokensUpstream } from './support/usage-upstream.js';
 
 /**
  * A key's own budget: a dev key capped at $20 a month beside the production key, checked together
@@ -19,7 +19,7 @@ const PRICE = { input: 1000, output: 1000, source: 'test', date: '2026-01-01' };
 let upstream: ScriptedUpstream;
 let t: Tollgate;
 beforeAll(async () => {
-  upstream = await usageUpstream();
+  upstream = await maxTokensUpstream();
   t = await startTollgate({
     upstreamUrl: upstream.url,
     prices: { 'budget-model': PRICE },

@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { startTollgate, TEST_PRICES, UPSTREAM_KEY, type Tollgate } from './support/harness.js';
 import { createDatabase, dropDatabase } from './support/postgres.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
-import { chatOf, usageUpstream } from './support/usage-upstream.js';
+import { chatOf, maxTokensUpstream } from './support/usage-upstream.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -25,7 +25,7 @@ const MONTHLY = { id: 'monthly', tokens: 1000, every: 'month', rollover: { max: 
 
 let upstream: ScriptedUpstream;
 beforeAll(async () => {
-  upstream = await usageUpstream();
+  upstream = await maxTokensUpstream();
 });
 afterAll(() => upstream.close());
 

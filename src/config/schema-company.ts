@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { tagsSchema } from './schema-budgets.js';
 import { endUsersSchema } from './schema-end-users.js';
+import { companyRealtimeSchema } from '../realtime/config.js';
 import { apiKeySchema } from './schema-keys.js';
 import { fallbackPriceSchema } from './schema-prices.js';
 import { allocationSchema, jwtSchema, limitsSchema, timeZone } from './schema-parts.js';
@@ -40,6 +41,7 @@ export const companySchema = z
     }),
     endUsers: endUsersSchema.optional(),
     tags: tagsSchema.optional(),
+    realtime: companyRealtimeSchema.optional(),
   })
   .strict()
   .meta({ description: 'Each has its keys, grants, user tokens, quotas, end users, tags and time zone.' });

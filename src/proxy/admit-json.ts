@@ -3,7 +3,7 @@ import { requestTags } from '../attribution/tags.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
+import { parseJsonBody } from '../http/json-strict.js';
 import type { FeatureRate } from '../http/env.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
@@ -22,23 +22,13 @@ import { beyondPrompt } from './worst-case.js';
 
 type Json = Record<string, unknown>;
 
-/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (nesting past `MAX_JSON_DEPTH` included). */
+/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (strict JSON: see http/json-strict.ts). */
 export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
-  // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
-  if (jsonDepth(raw) > MAX_JSON_DEPTH)
-    return invalidRequest(
-      `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`,
-      null,
-      'json_too_deep',
-    );
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-      return invalidRequest('The request body must be a JSON object.');
-    return { json: parsed as Json };
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
+  const parsed = parseJsonBody(raw);
+  if (isDenial(parsed)) return parsed;
+  if (!parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value))
+    return invalidRequest('The request body must be a JSON object.');
+  return { json: parsed.value as Json };
 }
 
 /**

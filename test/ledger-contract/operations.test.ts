@@ -149,9 +149,14 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     const a = facts({ estimatedPromptTokens: 25 });
     await ledger.admit(a, want(100), NOW, []);
     expect(await ledger.reader.openHolds()).toBe(1);
-    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2)).toEqual([
-      a.id,
-    ]);
+    // Priced for the row's model and company (whose fallback prices may be the only price it has).
+    const priced: [string | null, string][] = [];
+    const priceOf = (model: string | null, usage: { inputTokens: number }, company: string) => {
+      priced.push([model, company]);
+      return usage.inputTokens * 2;
+    };
+    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', priceOf)).toEqual([a.id]);
+    expect(priced).toEqual([[a.requestedModel, a.companyId]]);
     expect(await ledger.reader.openHolds()).toBe(0);
     const [row] = await ledger.reader.rows({});
     expect(row).toMatchObject({

@@ -226,8 +226,11 @@ export interface MirroredGrant extends Omit<GrantTerms, 'models' | 'createOnly'>
   held: number;
 }
 
-/** Prices a usage in micro-USD for the model a row names (null: unknown); used by crash recovery. */
-export type PriceOf = (model: string | null, usage: Usage) => number;
+/**
+ * Prices a usage in micro-USD for the model a row names (null: unknown), for the row's company
+ * (whose fallback prices apply to a model nothing else prices); used by crash recovery.
+ */
+export type PriceOf = (model: string | null, usage: Usage, companyId: string) => number;
 
 /** The hot path: admission, settlement, recovery and grant sync. */
 export interface LedgerWriter {

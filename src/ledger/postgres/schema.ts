@@ -306,6 +306,25 @@ export const deferredObjects = pgTable(
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
 );
 
+/** Realtime client secrets tollgate minted, shared by every replica (see the SQLite schema's `realtime_client_secrets`). */
+export const realtimeClientSecrets = pgTable(
+  'realtime_client_secrets',
+  {
+    hash: text('hash').primaryKey(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    role: text('role').notNull(),
+    jwtSessionId: text('jwt_session_id'),
+    model: text('model').notNull(),
+    session: text('session').notNull(),
+    createdAt: instant('created_at').notNull(),
+    expiresAt: instant('expires_at').notNull(),
+    usedAt: instant('used_at'),
+  },
+  (t) => [index('realtime_client_secrets_expiry').on(t.expiresAt)],
+);
+
 /** Reconciliations with OpenAI's usage and costs (see the SQLite schema's `reconciliations`). */
 export const reconciliations = pgTable(
   'reconciliations',

@@ -328,6 +328,32 @@ export const deferredObjects = sqliteTable(
 );
 
 /**
+ * Realtime client secrets tollgate minted (`POST /v1/realtime/client_secrets`): the secret's
+ * SHA-256 only, whom it acts for, the session it opens; `used_at` is set once, when a session or
+ * call redeems it. Expired rows are purged a day after they expire.
+ */
+export const realtimeClientSecrets = sqliteTable(
+  'realtime_client_secrets',
+  {
+    /** Lowercase hex SHA-256 of the secret. */
+    hash: text('hash').primaryKey(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    role: text('role', { enum: ['member', 'admin'] }).notNull(),
+    jwtSessionId: text('jwt_session_id'),
+    model: text('model').notNull(),
+    /** The session settings, canonical JSON. */
+    session: text('session').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** When a session redeemed it (ISO 8601 UTC); NULL while unused. */
+    usedAt: text('used_at'),
+  },
+  (t) => [index('realtime_client_secrets_expiry').on(t.expiresAt)],
+);
+
+/**
  * Reconciliations with OpenAI's usage and costs (src/reconcile/): one row per run, `report` the
  * whole comparison as JSON. A scheduled run's id is `daily:<UTC day>`, so each day runs once.
  */

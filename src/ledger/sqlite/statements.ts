@@ -37,7 +37,7 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
-      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
+      "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
         ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
     ),
 
