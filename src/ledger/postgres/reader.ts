@@ -14,6 +14,7 @@ import type {
   PriceVersionRow,
   UsageRow,
 } from '../port.js';
+import { tagsOf } from '../tags.js';
 import { pgReads, type PgReads } from './reads.js';
 import { verifyPg } from './verify.js';
 
@@ -32,6 +33,11 @@ function where(f: RequestFilter): { sql: string; params: unknown[] } {
   add('requested_model', f.model);
   add('endpoint', f.endpoint);
   add('feature', f.feature);
+  add('end_user', f.endUser);
+  if (f.tag !== undefined) {
+    params.push(f.tag);
+    parts.push(`r.tags::jsonb ? $${params.length}`);
+  }
   add('created_at', f.since, '>=');
   add('created_at', f.until, '<');
   return { sql: parts.join(' AND '), params };
@@ -45,17 +51,25 @@ const KEY: Record<GroupBy, string | null> = {
   endpoint: 'r.endpoint',
   day: `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
   hour: `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00Z"')`,
+  tag: 'tg.tag',
+  end_user: 'r.end_user',
 };
 
+/** The rows a usage report sums: by tag, one joined row per tag of a row (a row without tags: one, with a NULL tag). */
+const usageFrom = (groupBy: GroupBy) =>
+  groupBy === 'tag'
+    ? 'requests r LEFT JOIN LATERAL jsonb_array_elements_text(r.tags::jsonb) AS tg(tag) ON true'
+    : 'requests r';
+
 const ROW = `r.id, r.created_at AS "createdAt", r.company_id AS "companyId", r.user_id AS "userId", r.key_id AS "keyId", r.endpoint,
-  r.requested_model AS "requestedModel", r.returned_model AS "returnedModel", r.feature, r.stream, r.status, r.http_status AS "httpStatus",
+  r.requested_model AS "requestedModel", r.returned_model AS "returnedModel", r.feature, r.end_user AS "endUser", r.tags, r.stream, r.status, r.http_status AS "httpStatus",
   r.input_tokens AS "inputTokens", r.cached_input_tokens AS "cachedInputTokens", r.output_tokens AS "outputTokens", r.reasoning_tokens AS "reasoningTokens",
   r.total_tokens AS "totalTokens", r.metered_tokens AS "meteredTokens", r.cost_micro_usd AS "costMicroUsd", r.usage_source AS "usageSource",
   r.latency_ms AS "latencyMs", r.error_code AS "errorCode"`;
 
-type Selected = RequestRow & { seq: number };
+type Selected = Omit<RequestRow, 'tags'> & { tags: string | null; seq: number };
 
-const strip = ({ seq: _seq, ...row }: Selected): RequestRow => row;
+const strip = ({ seq: _seq, ...row }: Selected): RequestRow => ({ ...row, tags: tagsOf(row.tags) });
 
 /**
  * The Postgres reader (`LedgerReader`): the same queries as the SQLite reader, in Postgres SQL.
@@ -76,7 +90,7 @@ export class PgReader implements LedgerReader {
     const { rows } = await this.pool.query<PriceVersionRow>(
       `SELECT r.requested_model AS model, r.company_id AS "companyId", r.price_version AS "priceVersion", count(*)::int AS requests
        FROM requests r WHERE ${w.sql} AND r.status = 'settled'
-       GROUP BY 1, 2, 3 ORDER BY 1 COLLATE "C" NULLS FIRST, 2 COLLATE "C", 3 COLLATE "C" NULLS FIRST`,
+       GROUP BY 1, 2, 3 ORDER BY r.requested_model COLLATE "C" NULLS FIRST, r.company_id COLLATE "C", r.price_version COLLATE "C" NULLS FIRST`,
       w.params,
     );
     return rows;
@@ -84,7 +98,7 @@ export class PgReader implements LedgerReader {
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
     const key = KEY[groupBy];
-    const company = groupBy === 'user' ? 'r.company_id' : null;
+    const company = groupBy === 'user' || groupBy === 'end_user' ? 'r.company_id' : null;
     const groups = [company, key].filter((g): g is string => g !== null);
     const w = where(filter);
     const { rows } = await this.pool.query<UsageRow>(
@@ -94,7 +108,7 @@ export class PgReader implements LedgerReader {
          coalesce(sum(r.total_tokens), 0) AS "totalTokens", div(coalesce(sum(r.cost_nano_usd), 0) + 500, 1000) AS "costMicroUsd",
          coalesce(sum(CASE WHEN r.http_status >= 400 OR r.status = 'voided' THEN 1 ELSE 0 END), 0) AS errors,
          avg(r.latency_ms) AS "avgLatencyMs"
-       FROM requests r WHERE ${w.sql}
+       FROM ${usageFrom(groupBy)} WHERE ${w.sql}
        ${groups.length ? `GROUP BY ${groups.join(', ')} ORDER BY ${groups.map((g) => `${g} COLLATE "C" NULLS FIRST`).join(', ')}` : ''}`,
       w.params,
     );

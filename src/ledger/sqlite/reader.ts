@@ -16,6 +16,7 @@ import type {
 } from '../port.js';
 import type { LedgerHandle } from './db.js';
 import { grants, purchases, requests } from './schema.js';
+import { tagsOf } from '../tags.js';
 import { dashboardReads } from './reads.js';
 import { verifyLedger } from './verify.js';
 
@@ -29,6 +30,8 @@ function requestWhere(f: RequestFilter): SQL | undefined {
     f.model !== undefined ? eq(requests.requestedModel, f.model) : undefined,
     f.endpoint !== undefined ? eq(requests.endpoint, f.endpoint) : undefined,
     f.feature !== undefined ? eq(requests.feature, f.feature) : undefined,
+    f.endUser !== undefined ? eq(requests.endUser, f.endUser) : undefined,
+    f.tag !== undefined ? sql`EXISTS (SELECT 1 FROM json_each(${requests.tags}) WHERE value = ${f.tag})` : undefined,
     f.since !== undefined ? gte(requests.createdAt, f.since) : undefined,
     f.until !== undefined ? lt(requests.createdAt, f.until) : undefined,
   );
@@ -50,6 +53,10 @@ function keyOf(groupBy: GroupBy): SQL<string | null> | undefined {
       return sql<string>`substr(${requests.createdAt}, 1, 10)`;
     case 'hour':
       return sql<string>`substr(${requests.createdAt}, 1, 13) || ':00Z'`;
+    case 'end_user':
+      return sql<string | null>`${requests.endUser}`;
+    case 'tag':
+      return sql<string | null>`tg.value`;
   }
 }
 
@@ -66,6 +73,8 @@ const ROW = {
   requestedModel: requests.requestedModel,
   returnedModel: requests.returnedModel,
   feature: requests.feature,
+  endUser: requests.endUser,
+  tags: requests.tags,
   stream: requests.stream,
   status: requests.status,
   httpStatus: requests.httpStatus,
@@ -82,10 +91,11 @@ const ROW = {
   rowid: sql<number>`${requests}.rowid`.mapWith(Number),
 };
 
-type Selected = Omit<RequestRow, 'status'> & { status: string; rowid: number };
+type Selected = Omit<RequestRow, 'status' | 'tags'> & { status: string; tags: string | null; rowid: number };
 
 const strip = ({ rowid: _rowid, ...row }: Selected): RequestRow => ({
   ...row,
+  tags: tagsOf(row.tags),
   status: row.status as RequestRow['status'],
 });
 
@@ -122,7 +132,7 @@ export class SqliteReader implements LedgerReader {
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
     const key = keyOf(groupBy);
-    const company = groupBy === 'user' ? sql<string>`${requests.companyId}` : undefined;
+    const company = groupBy === 'user' || groupBy === 'end_user' ? sql<string>`${requests.companyId}` : undefined;
     const query = this.db
       .select({
         key: key ?? sql<null>`NULL`,
@@ -138,7 +148,8 @@ export class SqliteReader implements LedgerReader {
         errors: total(sql`CASE WHEN ${requests.httpStatus} >= 400 OR ${requests.status} = 'voided' THEN 1 ELSE 0 END`),
         avgLatencyMs: sql<number | null>`avg(${requests.latencyMs})`,
       })
-      .from(requests)
+      // By tag: one joined row per tag of a row (a row without tags: one, with a NULL tag).
+      .from(groupBy === 'tag' ? sql`${requests} LEFT JOIN json_each(${requests.tags}) AS tg` : requests)
       .where(requestWhere(filter));
     const groups = [company, key].filter((g): g is SQL<string> => g !== undefined);
     const rows = groups.length
