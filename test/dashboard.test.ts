@@ -42,13 +42,20 @@ const userToken = (company: string, sub: string, role: 'member' | 'admin' = 'mem
     .sign(new TextEncoder().encode(process.env.DASH_JWT_SECRET));
 
 /** One chat request through the proxy; `words` sets the prompt's size (the mock counts a token per word). */
-async function chat(credential: string, words = 20, model = 'gpt-4o-mini', feature?: string): Promise<void> {
+async function chat(
+  credential: string,
+  words = 20,
+  model = 'gpt-4o-mini',
+  feature?: string,
+  tags?: string,
+): Promise<void> {
   const res = await fetch(`${t.url}/v1/chat/completions`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${credential}`,
       'content-type': 'application/json',
       ...(feature ? { 'x-tollgate-feature': feature } : {}),
+      ...(tags ? { 'x-tollgate-tags': tags } : {}),
     },
     body: JSON.stringify({
       model,
@@ -173,9 +180,9 @@ beforeAll(async () => {
   tokens[HOSTILE] = await userToken('acme', HOSTILE);
   for (let i = 0; i < 3; i++) await chat(tokens.alice, 40 + i * 10);
   await chat(tokens.alice, 30, 'gpt-5-mini');
-  await chat(tokens.alice, 30, 'gpt-4o-mini', 'chatbot');
-  await chat(tokens.bob, 100);
-  await chat(tokens[HOSTILE], 10);
+  await chat(tokens.alice, 30, 'gpt-4o-mini', 'chatbot', 'search, beta');
+  await chat(tokens.bob, 100, 'gpt-4o-mini', undefined, 'search');
+  await chat(tokens[HOSTILE], 10, 'gpt-4o-mini', undefined, HOSTILE);
   await chat(t.keys['acme-web']!, 25);
   await chat(t.keys['globex-key']!, 60);
   await t.settled();
@@ -296,6 +303,19 @@ describe('a company admin', () => {
     expect(await cellValues(page, 'recent', 5)).toEqual([...acme].reverse().map((r) => Number(r.total_tokens)));
     const users = await page.locator('table[data-table="by-user"] tbody tr td:first-child').allTextContents();
     expect(users.sort()).toEqual([HOSTILE, 'alice', 'bob', '(none)'].sort());
+    // By tag: a request with several tags counts under each; the tag's text is escaped like any caller data.
+    const tags = await page.locator('table[data-table="by-tag"] tbody tr td:first-child').allTextContents();
+    expect(tags.sort()).toEqual([HOSTILE, 'beta', 'search', '(untagged)'].sort());
+    const tagged = (tag: string) =>
+      acme.filter((r) => (JSON.parse(String(r.tags ?? '[]')) as string[]).includes(tag)).length;
+    const tagRequests = await page
+      .locator('table[data-table="by-tag"] tbody tr')
+      .evaluateAll((trs) =>
+        Object.fromEntries(trs.map((tr) => [tr.children[0]!.textContent, Number(tr.children[1]!.textContent)])),
+      );
+    expect(tagRequests.search).toBe(tagged('search'));
+    expect(tagRequests.search).toBe(2);
+    expect(tagRequests['(untagged)']).toBe(acme.filter((r) => r.tags === null).length);
     expect(await page.locator('[data-table="quota-requests"]').textContent()).toContain(`need more ${HOSTILE}`);
     expect(await page.locator('#content script, #content img').count()).toBe(0);
     const download = page.waitForEvent('download');

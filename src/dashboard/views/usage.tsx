@@ -15,6 +15,10 @@ export interface UsageData {
   byEndpoint: UsageRowJson[];
   byDay: UsageRowJson[];
   byUser?: UsageRowJson[];
+  /** By spend tag: a request with several tags counts in each, untagged ones under a null key. */
+  byTag: UsageRowJson[];
+  /** By end user (admins): the app's own users, as the ledger stores them. */
+  byEndUser?: UsageRowJson[];
   recent: RequestJson[];
   choices: FilterChoices;
 }
@@ -25,12 +29,14 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
   const group = (by: string, query = q) =>
     api<List<UsageRowJson>>('/tollgate/v1/usage', { ...query, group_by: by }).then((r) => r.data);
   const unfiltered = { period: s.period, company: s.company };
-  const [total, byModel, byEndpoint, byDay, byUser, recent, models, endpoints] = await Promise.all([
+  const [total, byModel, byEndpoint, byDay, byUser, byTag, byEndUser, recent, models, endpoints] = await Promise.all([
     group('none'),
     group('model'),
     group('endpoint'),
     group('day'),
     admin ? group('user') : Promise.resolve(undefined),
+    group('tag'),
+    admin ? group('end_user') : Promise.resolve(undefined),
     api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
     group('model', unfiltered),
     group('endpoint', unfiltered),
@@ -45,6 +51,8 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     byEndpoint,
     byDay,
     byUser,
+    byTag,
+    byEndUser,
     recent,
     choices: { users, models: keys(models), endpoints: keys(endpoints) },
   };
@@ -98,7 +106,27 @@ function Breakdown(props: {
   );
 }
 
-/** Usage by day (a line), then by model, endpoint and (admins) user. */
+/** A breakdown as a table alone (groups sorted by tokens), `none` naming the null group; nothing when there are no groups. */
+function GroupTable(props: {
+  name: string;
+  title: string;
+  column: string;
+  none: string;
+  note?: string;
+  rows: UsageRowJson[];
+}) {
+  if (props.rows.length === 0) return null;
+  const rows = byTokens(props.rows).map((r) => (r.key === null ? { ...r, key: props.none } : r));
+  return (
+    <section class="panel" aria-labelledby={`h-${props.name}`}>
+      <h2 id={`h-${props.name}`}>{props.title}</h2>
+      {props.note ? <p class="sub">{props.note}</p> : null}
+      <Table caption={props.title} name={props.name} columns={groupColumns(props.column)} rows={rows} />
+    </section>
+  );
+}
+
+/** Usage by day (a line), then by model, endpoint, spend tag and (admins) user and end user. */
 export function UsageSections(props: { data: UsageData }) {
   const d = props.data;
   return (
@@ -116,6 +144,17 @@ export function UsageSections(props: { data: UsageData }) {
       <Breakdown name="by-model" title="Usage by model" column="Model" rows={d.byModel} type="doughnut" />
       <Breakdown name="by-endpoint" title="Usage by endpoint" column="Endpoint" rows={d.byEndpoint} type="bar" />
       {d.byUser ? <Breakdown name="by-user" title="Usage by user" column="User" rows={d.byUser} type="bar" /> : null}
+      <GroupTable
+        name="by-tag"
+        title="Usage by tag"
+        column="Tag"
+        none="(untagged)"
+        note="A request with several tags counts under each of them."
+        rows={d.byTag}
+      />
+      {d.byEndUser ? (
+        <GroupTable name="by-end-user" title="Usage by end user" column="End user" none="(none)" rows={d.byEndUser} />
+      ) : null}
     </div>
   );
 }
