@@ -1,3 +1,4 @@
+import type { ArchiveStore, RollupStore } from './port/maintenance.js';
 import type { LedgerReader } from './port/reader.js';
 import type {
   AlertStore,
@@ -26,6 +27,7 @@ import type { LedgerWriter } from './port/writer.js';
  *   admitted after its previous one settled).
  */
 
+export * from './port/maintenance.js';
 export * from './port/reader.js';
 export * from './port/stores.js';
 export * from './port/writer.js';
@@ -45,6 +47,10 @@ export interface Ledger extends LedgerWriter {
   readonly fileEstimates: FileEstimateStore;
   /** Held requests waiting for upstream work that finishes later (src/settlement/). */
   readonly deferred: DeferredStore;
+  /** Usage per UTC hour and day, folded in from settled rows (reports read them). */
+  readonly rollups: RollupStore;
+  /** Old raw rows written to a file and deleted (src/ledger/archive/). */
+  readonly archive: ArchiveStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

@@ -96,10 +96,19 @@ export interface Finding {
 
 /** Reads for reports, the read API and the CLI. Never writes. */
 export interface LedgerReader {
-  /** Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing matches). */
+  /**
+   * Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing
+   * matches), from the rollups for whole UTC hours and days and from the raw rows for the rest.
+   * @throws ReadTimeoutError past the reader's time budget.
+   */
   usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]>;
-  /** The rows matching `filter`, oldest first. */
+  /** The rows matching `filter`, oldest first (all in memory: for small sets; `exportRows` streams). */
   rows(filter: RequestFilter): Promise<RequestRow[]>;
+  /**
+   * The rows matching `filter`, oldest first, in pages of `pageSize` rows (default 1,000): each page
+   * is read when the previous one was consumed, so an export of any size holds one page in memory.
+   */
+  exportRows(filter: RequestFilter, pageSize?: number): AsyncIterable<RequestRow[]>;
   /**
    * The newest `limit` rows matching `filter`, newest first, each with the company's tokens left
    * right after it: the tokens left now on its active limited tokens grants plus what every newer
@@ -129,4 +138,16 @@ export interface LedgerReader {
   openHoldsByCompany(): Promise<Record<string, number>>;
   /** The company's most recent alerts, newest first, at most `limit`. */
   recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]>;
+}
+
+/**
+ * A read that did not finish within its time budget (a report over too much data, or too many
+ * reports at once): nothing is wrong with the request or the ledger, so the read API answers 503
+ * and the caller may retry. `budgetMs` is the budget it ran past (ms).
+ */
+export class ReadTimeoutError extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`the ledger read did not finish within ${budgetMs} ms`);
+    this.name = 'ReadTimeoutError';
+  }
 }

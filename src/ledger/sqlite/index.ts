@@ -24,9 +24,28 @@ import { SyncLedger } from './ledger.js';
 import { SqliteDeferredStore } from './deferred.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
+import { SqliteArchive } from './archive.js';
+import { SqliteFolder } from './fold.js';
+import { SharedGate } from './gate.js';
+import { ReadPool } from './read-pool.js';
 import { SqliteReader } from './reader.js';
+import { SqliteRollups } from './rollups.js';
+import { inline, pooled, type ReadRunner } from './runner.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
+import { SqlThread } from './thread.js';
 import { WriterLock } from './writer-lock.js';
+
+/** What runs beside a writable ledger file: read threads for reports, and the folder. */
+export interface SqliteBackground {
+  /** The ledger file: reads and folds go to threads of their own on it (none for `:memory:`). */
+  path?: string;
+  /** Reports: read threads (default 2) and each read's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000); false: only when asked (`rollups.fold()`). */
+  foldIntervalMs?: number | false;
+  /** Open read-only: nothing folds, nothing can be archived. */
+  readonly?: boolean;
+}
 
 /**
  * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
@@ -49,20 +68,43 @@ export class SqliteLedger implements Ledger {
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
   readonly deferred: SqliteDeferredStore;
+  readonly rollups: SqliteRollups;
+  readonly archive: SqliteArchive;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
+  private readonly runner: ReadRunner;
+  private readonly side: SqlThread | undefined;
+  private readonly folder: SqliteFolder | undefined;
 
   constructor(
     private readonly handle: LedgerDb,
     private readonly checkpointer?: Checkpointer,
     private readonly lock?: WriterLock,
+    background: SqliteBackground = {},
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
     this.marks = new ForwardedMarks(this.queue, (ids) => this.book.markForwarded(ids));
-    checkpointer?.attach(handle.sqlite, this.queue);
-    this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
+    const gate = new SharedGate(this.queue);
+    checkpointer?.attach(handle.sqlite, gate.lease());
+    const here = inline(handle.sqlite);
+    const threaded = background.path !== undefined && !background.readonly;
+    this.runner = threaded
+      ? pooled(new ReadPool(background.path!, background.reads?.threads ?? 2, background.reads?.timeoutMs ?? 5_000))
+      : here;
+    this.side = threaded ? new SqlThread(background.path!, { readonly: false }) : undefined;
+    const exec = this.side ?? here;
+    this.folder = background.readonly ? undefined : new SqliteFolder(exec, this.side ? gate.lease() : undefined);
+    if (this.folder && background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);
+    this.rollups = new SqliteRollups(this.folder, exec);
+    this.archive = new SqliteArchive(exec, this.side ? gate.lease() : undefined, background.path);
+    this.reader = new SqliteReader(
+      handle.db,
+      handle.sqlite,
+      (companyId, now) => this.book.balance(companyId, now),
+      this.runner,
+    );
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
     this.alerts = new SqliteAlerts(handle.db);
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
@@ -123,6 +165,9 @@ export class SqliteLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    await this.folder?.stop();
+    await this.runner.close();
+    await this.side?.close();
     this.marks.handOver();
     this.queue.flush();
     await this.checkpointer?.stop();
@@ -141,6 +186,10 @@ export interface SqliteLedgerOptions {
   checkpointThread?: boolean;
   /** WAL pages past which the checkpoint thread resets the WAL (default ~32 MiB worth; tests use fewer). */
   walResetPages?: number;
+  /** Reports: read threads (default 2) and each read's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000); false: only when asked. */
+  foldIntervalMs?: number | false;
 }
 
 /**
@@ -151,8 +200,9 @@ export interface SqliteLedgerOptions {
  *   does not exist (read-only), or a migration fails.
  */
 export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
-  if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path));
-  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path));
+  if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path), undefined, undefined, { readonly: true });
+  const background = { reads: opts.reads, foldIntervalMs: opts.foldIntervalMs };
+  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path), undefined, undefined, background);
   mkdirSync(dirname(opts.path), { recursive: true });
   const lock = WriterLock.acquire(opts.path);
   try {
@@ -161,6 +211,7 @@ export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
       handle,
       opts.checkpointThread === false ? undefined : new Checkpointer(opts.path, opts.walResetPages),
       lock,
+      { ...background, path: opts.path },
     );
   } catch (err) {
     lock.release();

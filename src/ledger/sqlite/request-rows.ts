@@ -1,0 +1,119 @@
+import type { RecentRow, RequestFilter, RequestRow } from '../port.js';
+import type { ReadRunner } from './runner.js';
+
+/**
+ * The SQLite reader's row reads: the request log in pages (export), the newest rows (history) and
+ * the tokens remaining after each. Every query walks an index in order and stops at its limit —
+ * `requests_company_created` with a company, `requests_created` without — so its cost follows the
+ * rows it returns, not the ledger's size.
+ */
+
+/** The columns of a `RequestRow`, and the rowid that orders rows admitted in the same millisecond. */
+const COLUMNS = `r.id, r.created_at AS createdAt, r.company_id AS companyId, r.user_id AS userId, r.key_id AS keyId, r.endpoint,
+  r.requested_model AS requestedModel, r.returned_model AS returnedModel, r.feature, r.stream, r.status, r.http_status AS httpStatus,
+  r.input_tokens AS inputTokens, r.cached_input_tokens AS cachedInputTokens, r.output_tokens AS outputTokens,
+  r.reasoning_tokens AS reasoningTokens, r.total_tokens AS totalTokens, r.metered_tokens AS meteredTokens,
+  r.cost_micro_usd AS costMicroUsd, r.usage_source AS usageSource, r.latency_ms AS latencyMs, r.error_code AS errorCode, r.rowid AS _rowid`;
+
+type Selected = Omit<RequestRow, 'stream'> & { stream: number | boolean; _rowid: number };
+
+const strip = ({ _rowid, ...row }: Selected): RequestRow => ({ ...row, stream: Boolean(row.stream) });
+
+/** The condition for a filter over `requests r` (rows still `held` left out), with its parameters. */
+export function rowWhere(f: RequestFilter): { sql: string; params: unknown[] } {
+  const conds = ["r.status <> 'held'"];
+  const params: unknown[] = [];
+  const add = (cond: string, value: string | undefined) => {
+    if (value === undefined) return;
+    conds.push(cond);
+    params.push(value);
+  };
+  add('r.company_id = ?', f.companyId);
+  add('r.user_id = ?', f.userId);
+  add('r.key_id = ?', f.keyId);
+  add('r.requested_model = ?', f.model);
+  add('r.endpoint = ?', f.endpoint);
+  add('r.feature = ?', f.feature);
+  add('r.created_at >= ?', f.since);
+  add('r.created_at < ?', f.until);
+  return { sql: conds.join(' AND '), params };
+}
+
+/** The rows matching `filter`, oldest first, `size` at a time (keyset pages: each page one short query). */
+export async function* rowPages(run: ReadRunner, filter: RequestFilter, size: number): AsyncGenerator<RequestRow[]> {
+  const w = rowWhere(filter);
+  let after: [string, number] | undefined;
+  for (;;) {
+    const rows = await run.run<Selected[]>({
+      sql: `SELECT ${COLUMNS} FROM requests r WHERE ${w.sql}${after ? ' AND (r.created_at, r.rowid) > (?, ?)' : ''}
+            ORDER BY r.created_at, r.rowid LIMIT ?`,
+      params: [...w.params, ...(after ?? []), size],
+      mode: 'all',
+    });
+    if (rows.length === 0) return;
+    const last = rows[rows.length - 1]!;
+    after = [last.createdAt, last._rowid];
+    yield rows.map(strip);
+    if (rows.length < size) return;
+  }
+}
+
+/** What `recent` needs of the company's balance now: its tokens left and which grants count. */
+export type BalanceNow = (
+  companyId: string,
+  now: Date,
+) => { tokens: number; grants: { id: string; active: boolean; unlimited: boolean; unit: string }[] };
+
+/** The newest `limit` rows matching `filter`, newest first, each with the company's tokens left right after it (see `LedgerReader.recent`). */
+export async function recentRows(
+  run: ReadRunner,
+  balanceOf: BalanceNow,
+  filter: RequestFilter,
+  limit: number,
+  now: Date,
+): Promise<RecentRow[]> {
+  const w = rowWhere(filter);
+  const rows = await run.run<Selected[]>({
+    sql: `SELECT ${COLUMNS} FROM requests r WHERE ${w.sql} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?`,
+    params: [...w.params, Math.max(0, Math.floor(limit))],
+    mode: 'all',
+  });
+  const remaining = new Map<string, number>();
+  for (const companyId of new Set(rows.map((r) => r.companyId)))
+    await remainingAfter(
+      run,
+      balanceOf(companyId, now),
+      rows.filter((r) => r.companyId === companyId),
+      remaining,
+    );
+  return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id)! }));
+}
+
+/**
+ * Fills `out` with the company's tokens remaining right after each of `mine` (newest first): the
+ * tokens left now on its active limited tokens grants, plus what every newer finished row of the
+ * company debited from those grants.
+ */
+async function remainingAfter(
+  run: ReadRunner,
+  b: ReturnType<BalanceNow>,
+  mine: Selected[],
+  out: Map<string, number>,
+): Promise<void> {
+  const oldest = mine[mine.length - 1]!;
+  const counted = b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id);
+  const visible = new Set(mine.map((r) => r.id));
+  const burned = await run.run<{ id: string; burned: number }[]>({
+    sql: `SELECT r.id AS id, COALESCE(SUM(CASE WHEN d.grant_id IN (SELECT value FROM json_each(?)) THEN d.amount END), 0) AS burned
+          FROM requests r LEFT JOIN debits d ON d.request_id = r.id
+          WHERE r.company_id = ? AND r.status != 'held' AND (r.created_at, r.rowid) >= (?, ?)
+          GROUP BY r.id ORDER BY r.created_at DESC, r.rowid DESC`,
+    params: [JSON.stringify(counted), oldest.companyId, oldest.createdAt, oldest._rowid],
+    mode: 'all',
+  });
+  let later = 0;
+  for (const r of burned) {
+    if (visible.has(r.id)) out.set(r.id, b.tokens + later);
+    later += r.burned;
+  }
+}
