@@ -84,7 +84,9 @@ export class PgArchive implements ArchiveStore {
   }
 
   async mark(): Promise<string> {
-    const { rows } = await this.db.query<{ x: string }>('SELECT folded_xid::text AS x FROM rollup_state WHERE id = 1');
+    const { rows } = await this.db.query<{ x: string }>(
+      "SELECT coalesce((SELECT folded_xid::text FROM rollup_state WHERE id = 1), '0') AS x",
+    );
     return rows[0]!.x;
   }
 

@@ -71,6 +71,7 @@ export class PgFolder {
       const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FOLD_LOCK]);
       if (!rows[0]!.ok) return { folded: 0, sequenced: 0, more: false };
       try {
+        await c.query("INSERT INTO rollup_state (id, folded_xid) VALUES (1, '0') ON CONFLICT (id) DO NOTHING");
         const sequenced = (await c.query(MARK_UNSEQUENCED, [MARK_ROWS])).rowCount ?? 0;
         const r = await this.foldBatch(c);
         return { folded: r.folded, sequenced, more: sequenced > 0 || r.more };

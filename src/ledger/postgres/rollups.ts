@@ -25,10 +25,11 @@ export class PgRollups implements RollupStore {
 
   async status(): Promise<RollupStatus> {
     const { rows } = await this.db.query<RollupStatus>(
-      `SELECT s.folded_at AS "foldedAt", s.folded_rows AS "foldedRows",
-         (SELECT count(*) FROM requests WHERE settle_xid >= s.folded_xid AND status <> 'held')
-         + (SELECT count(*) FROM requests WHERE settle_xid IS NULL AND status <> 'held') AS waiting
-       FROM rollup_state s WHERE s.id = 1`,
+      `SELECT (SELECT folded_at FROM rollup_state WHERE id = 1) AS "foldedAt",
+         coalesce((SELECT folded_rows FROM rollup_state WHERE id = 1), 0) AS "foldedRows",
+         (SELECT count(*) FROM requests WHERE status <> 'held'
+            AND settle_xid >= coalesce((SELECT folded_xid FROM rollup_state WHERE id = 1), '0'::xid8))
+         + (SELECT count(*) FROM requests WHERE settle_xid IS NULL AND status <> 'held') AS waiting`,
     );
     return rows[0]!;
   }

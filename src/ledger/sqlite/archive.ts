@@ -86,7 +86,7 @@ export class SqliteArchive implements ArchiveStore {
 
   async mark(): Promise<string> {
     const r = await this.thread.query<{ s: number }>({
-      sql: 'SELECT folded_seq AS s FROM rollup_state WHERE id = 1',
+      sql: 'SELECT coalesce((SELECT folded_seq FROM rollup_state WHERE id = 1), 0) AS s',
       mode: 'get',
     });
     return String(r.s);

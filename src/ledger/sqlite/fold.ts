@@ -105,11 +105,13 @@ export class SqliteFolder {
       sequenced = r!.changes;
       this.markRows.took(sequenced, performance.now() - started);
     }
-    const state = await this.thread.query<{ folded_seq: number }>({
+    const state = await this.thread.query<{ folded_seq: number } | undefined>({
       sql: 'SELECT folded_seq FROM rollup_state WHERE id = 1',
       mode: 'get',
     });
-    const lo = state.folded_seq;
+    if (!state)
+      await this.held([{ sql: 'INSERT OR IGNORE INTO rollup_state (id, folded_seq) VALUES (1, 0)', mode: 'run' }]);
+    const lo = state?.folded_seq ?? 0;
     const limit = this.foldRows.value;
     const nth = await this.thread.query<{ s: number } | undefined>({
       sql: 'SELECT settle_seq AS s FROM requests WHERE settle_seq > ? ORDER BY settle_seq LIMIT 1 OFFSET ?',

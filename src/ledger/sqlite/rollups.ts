@@ -25,10 +25,10 @@ export class SqliteRollups implements RollupStore {
 
   async status(): Promise<RollupStatus> {
     const s = await this.reads.query<{ foldedAt: string | null; foldedRows: number; waiting: number }>({
-      sql: `SELECT s.folded_at AS foldedAt, s.folded_rows AS foldedRows,
-              (SELECT count(*) FROM requests WHERE settle_seq > s.folded_seq)
-              + (SELECT count(*) FROM requests WHERE settle_seq IS NULL AND status <> 'held') AS waiting
-            FROM rollup_state s WHERE s.id = 1`,
+      sql: `SELECT (SELECT folded_at FROM rollup_state WHERE id = 1) AS foldedAt,
+              coalesce((SELECT folded_rows FROM rollup_state WHERE id = 1), 0) AS foldedRows,
+              (SELECT count(*) FROM requests WHERE settle_seq > coalesce((SELECT folded_seq FROM rollup_state WHERE id = 1), 0))
+              + (SELECT count(*) FROM requests WHERE settle_seq IS NULL AND status <> 'held') AS waiting`,
       mode: 'get',
     });
     return s;
