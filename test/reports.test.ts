@@ -35,7 +35,8 @@ let sqlite: Database.Database;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-reports-'));
   file = join(dir, 'ledger.db');
-  const writer = openSqliteLedger({ path: file, checkpointThread: false });
+  // Nothing folded yet: the views and reports read the raw rows (a test below folds them).
+  const writer = openSqliteLedger({ path: file, checkpointThread: false, foldIntervalMs: false });
   await seedLedger(writer);
   await writer.close();
   ledger = openSqliteLedger({ path: file, readonly: true });
@@ -122,6 +123,9 @@ describe('operator views (migration 0002)', () => {
       output_tokens: output,
       total_tokens: total,
       cost_micro_usd: cost,
+      reasoning_tokens: model === 'gpt-5-nano' ? 600 : 0,
+      cost_nano_usd: cost * 1000,
+      errors: day === '2026-10-29' && user === 'alice' ? 1 : 0,
     });
     expect(rows).toEqual([
       row('2026-10-10', 'acme', 'alice', 'gpt-4o-mini', 1, 1000, 200, 500, 1500, 450),
@@ -134,6 +138,22 @@ describe('operator views (migration 0002)', () => {
       row('2026-10-29', 'acme', 'carol', 'gpt-5-nano', 1, 300, 0, 700, 1000, 290),
       row('2026-10-31', 'acme', DAVE, 'gpt-4o-mini', 1, 10, 0, 5, 15, 5),
     ]);
+  });
+
+  it('daily_usage and hourly_usage read the same from the rollups once every row is folded', async () => {
+    const views = () => ({
+      daily: sqlite.prepare('SELECT * FROM daily_usage ORDER BY day, company_id, user_id, requested_model').all(),
+      hourly: sqlite.prepare('SELECT * FROM hourly_usage ORDER BY hour, company_id, user_id, requested_model').all(),
+    });
+    const raw = views();
+    expect(raw.hourly).toContainEqual(
+      expect.objectContaining({ hour: '2026-10-29T08:00:00.000Z', user_id: 'bob', requests: 1, latency_us: 800_000 }),
+    );
+    const writer = openSqliteLedger({ path: file, checkpointThread: false, foldIntervalMs: false });
+    expect(await writer.rollups.catchUp()).toBe(10);
+    expect((await writer.rollups.status()).waiting).toBe(0);
+    await writer.close();
+    expect(views()).toEqual(raw);
   });
 
   it('grant_balances shows each grant with remaining and active against the clock', () => {
