@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ledgerReports, ledgerRetention, type LedgerSection } from './ledger-options.js';
 import { realtimeSchema } from '../realtime/config.js';
 import { settlementSchema } from '../settlement/config.js';
 import {
@@ -83,21 +84,25 @@ export const configSchema = z
           .optional(),
         /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
         lapseMs: z.number().int().min(600).optional(),
+        reports: ledgerReports.optional(),
+        retention: ledgerRetention.optional(),
       })
       .strict()
       .refine((l) => !(l.path && l.url), {
         message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
       })
       .default({})
-      .transform(
-        (l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-          const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-          if (l.url) return { url: l.url, ...lapse };
-          if (l.path) return { path: l.path, ...lapse };
-          const env = process.env.TOLLGATE_DATABASE_URL;
-          return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
-        },
-      ),
+      .transform((l): LedgerSection => {
+        const extra = {
+          ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }),
+          ...(l.reports === undefined ? {} : { reports: l.reports }),
+          ...(l.retention === undefined ? {} : { retention: l.retention }),
+        };
+        if (l.url) return { url: l.url, ...extra };
+        if (l.path) return { path: l.path, ...extra };
+        const env = process.env.TOLLGATE_DATABASE_URL;
+        return env ? { url: env, ...extra } : { path: './data/ledger.db', ...extra };
+      }),
     admission: z
       .object({
         /**

@@ -21,6 +21,8 @@ export interface RawView {
   overdrawn(): Promise<number>;
   /** Σ of the overdrafts recorded on debits. */
   recordedOverdraft(): Promise<number>;
+  /** Runs one statement on the store itself, bypassing the port (to break it on purpose in verify tests). */
+  exec(sql: string): Promise<void>;
 }
 
 export interface OpenedLedger {
@@ -60,6 +62,15 @@ const sqlite: AdapterUnderTest = {
         overdrawn: async () =>
           one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+        exec: async (sql) => {
+          const w = new Database(path);
+          try {
+            w.pragma('busy_timeout = 5000');
+            w.exec(sql);
+          } finally {
+            w.close();
+          }
+        },
       },
       async close() {
         db.close();
@@ -98,6 +109,7 @@ const postgres: AdapterUnderTest = {
         overdrawn: () =>
           one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+        exec: async (sql) => void (await client.query(sql)),
       },
       async close() {
         await ledger.close();

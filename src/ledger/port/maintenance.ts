@@ -54,6 +54,8 @@ export interface ArchiveLine {
   id: string;
   /** The row with its debits, as one JSON object's text (no newline). */
   line: string;
+  /** How many debits the line carries. */
+  debits: number;
 }
 
 /** Where an archive's read has got to: the last row read, in admission order. */

@@ -99,8 +99,8 @@ export class PgArchive implements ArchiveStore {
     const cols = await this.columns();
     const debits = `(SELECT coalesce(json_agg(row_to_json(dx)), '[]'::json) FROM (SELECT ${selectList('d', cols.debits)}
                       FROM debits d WHERE d.request_id = r.id ORDER BY d.created_at, d.grant_id COLLATE "C") dx)`;
-    const { rows } = await this.db.query<{ id: string; c: string; o: number; line: string }>(
-      `SELECT r.id, r.created_at AS c, r.seq AS o,
+    const { rows } = await this.db.query<{ id: string; c: string; o: number; line: string; n: number }>(
+      `SELECT r.id, r.created_at AS c, r.seq AS o, (SELECT count(*) FROM debits WHERE request_id = r.id) AS n,
               (SELECT row_to_json(x) FROM (SELECT ${selectList('r', cols.requests)}, ${debits} AS debits) x)::text AS line
        FROM requests r WHERE ${ARCHIVABLE}${after ? ' AND (r.created_at, r.seq) > ($3, $4)' : ''}
        ORDER BY r.created_at, r.seq LIMIT ${Math.max(1, Math.floor(limit))}`,
@@ -108,7 +108,7 @@ export class PgArchive implements ArchiveStore {
     );
     const last = rows[rows.length - 1];
     return {
-      lines: rows.map((r) => ({ id: r.id, line: r.line })),
+      lines: rows.map((r) => ({ id: r.id, line: r.line, debits: r.n })),
       ...(last ? { cursor: { createdAt: last.c, order: last.o } } : {}),
     };
   }

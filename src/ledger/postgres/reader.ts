@@ -70,7 +70,8 @@ export class PgReader implements LedgerReader {
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
-    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy));
+    const cut = await this.pool.query<{ before: string | null }>('SELECT max(before) AS before FROM archives');
+    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy, cut.rows[0]!.before));
     const { rows } = await this.pool.query<UsageSums>(q.text, q.params);
     return rows.map(usageRowOf);
   }

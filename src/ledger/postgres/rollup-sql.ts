@@ -5,7 +5,7 @@ import type { UsageDialect } from '../rollups/usage-sql.js';
 export const LATENCY_US = 'floor(r.latency_ms * 1000 + 0.5)::bigint';
 
 /** The fold watermark: finished rows whose `settle_xid` is below it are in the rollups. */
-const FOLDED = "coalesce((SELECT folded_xid FROM rollup_state WHERE id = 1), '0'::xid8)";
+export const FOLDED = "coalesce((SELECT folded_xid FROM rollup_state WHERE id = 1), '0'::xid8)";
 
 /** `x` (a timestamptz) formatted in UTC. */
 const utc = (x: string, format: string) => `to_char(${x} AT TIME ZONE 'UTC', '${format}')`;

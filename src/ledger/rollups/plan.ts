@@ -35,9 +35,10 @@ const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
  * hour at each edge raw — at most two hours of one company's rows, found by index. `group_by=hour`
  * reads hours only; otherwise whole days come from `usage_days` (24 times fewer rows).
  * A filter naming '' for a dimension is answered from raw rows alone (the rollups keep a missing
- * dimension as '').
+ * dimension as ''). Before `archivedBefore` (the latest archive run's cut-off, ISO UTC) the raw
+ * rows are gone: an edge there is widened to its whole hour, read from the rollups.
  */
-export function planUsage(filter: RequestFilter, groupBy: GroupBy): UsagePlan {
+export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefore: string | null = null): UsagePlan {
   const whole: Span = {
     ...(filter.since !== undefined ? { since: filter.since } : {}),
     ...(filter.until !== undefined ? { until: filter.until } : {}),
@@ -47,8 +48,10 @@ export function planUsage(filter: RequestFilter, groupBy: GroupBy): UsagePlan {
     if (filter[key] === '') return rawOnly;
   const since = filter.since === undefined ? undefined : Date.parse(filter.since);
   const until = filter.until === undefined ? undefined : Date.parse(filter.until);
-  const h0 = since === undefined ? -Infinity : ceilTo(since, HOUR);
-  const h1 = until === undefined ? Infinity : floorTo(until, HOUR);
+  // Before the archive cut-off only the rollups remain: an edge there widens to its whole hour.
+  const cut = archivedBefore === null ? -Infinity : Date.parse(archivedBefore);
+  const h0 = since === undefined ? -Infinity : since < cut ? floorTo(since, HOUR) : ceilTo(since, HOUR);
+  const h1 = until === undefined ? Infinity : until <= cut ? ceilTo(until, HOUR) : floorTo(until, HOUR);
   if (h0 >= h1) return rawOnly;
 
   const plan: UsagePlan = { days: [], hours: [], raw: [], covered: span(h0, h1) };

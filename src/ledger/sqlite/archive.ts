@@ -100,8 +100,8 @@ export class SqliteArchive implements ArchiveStore {
   ): Promise<{ lines: ArchiveLine[]; cursor?: ArchiveCursor }> {
     const cols = await this.columns();
     const debits = `(SELECT json_group_array(json(x)) FROM (SELECT ${jsonObject('d', cols.debits)} AS x FROM debits d WHERE d.request_id = r.id ORDER BY d.rowid))`;
-    const rows = await this.thread.query<{ id: string; c: string; o: number; line: string }[]>({
-      sql: `SELECT r.id AS id, r.created_at AS c, r.rowid AS o, ${jsonObject('r', cols.requests, `, 'debits', json(${debits})`)} AS line
+    const rows = await this.thread.query<{ id: string; c: string; o: number; line: string; n: number }[]>({
+      sql: `SELECT r.id AS id, r.created_at AS c, r.rowid AS o, (SELECT count(*) FROM debits WHERE request_id = r.id) AS n, ${jsonObject('r', cols.requests, `, 'debits', json(${debits})`)} AS line
             FROM requests r WHERE ${ARCHIVABLE}${after ? ' AND (r.created_at, r.rowid) > (?, ?)' : ''}
             ORDER BY r.created_at, r.rowid LIMIT ?`,
       params: [before, Number(mark), ...(after ? [after.createdAt, after.order] : []), limit],
@@ -109,7 +109,7 @@ export class SqliteArchive implements ArchiveStore {
     });
     const last = rows[rows.length - 1];
     return {
-      lines: rows.map((r) => ({ id: r.id, line: r.line })),
+      lines: rows.map((r) => ({ id: r.id, line: r.line, debits: r.n })),
       ...(last ? { cursor: { createdAt: last.c, order: last.o } } : {}),
     };
   }

@@ -218,3 +218,13 @@ export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
     throw err;
   }
 }
+
+/**
+ * Archiving a ledger file that a running server writes (`tollgate ledger archive` beside `serve`):
+ * its own writable connection on a thread, no writer lock; each delete is one short transaction
+ * that the server's commits wait for at most once (SQLite's busy timeout).
+ */
+export function sqliteArchiveBeside(path: string): { archive: SqliteArchive; close(): Promise<void> } {
+  const thread = new SqlThread(path, { readonly: false });
+  return { archive: new SqliteArchive(thread, undefined, path), close: () => thread.close() };
+}

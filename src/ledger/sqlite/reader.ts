@@ -47,9 +47,14 @@ export class SqliteReader implements LedgerReader {
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
-    const plan: UsagePlan = this.rollups
-      ? planUsage(filter, groupBy)
-      : { days: [], hours: [], raw: [{ since: filter.since, until: filter.until }], covered: null };
+    let plan: UsagePlan = { days: [], hours: [], raw: [{ since: filter.since, until: filter.until }], covered: null };
+    if (this.rollups) {
+      const cut = await this.runner.run<{ before: string | null }>({
+        sql: 'SELECT max(before) AS before FROM archives',
+        mode: 'get',
+      });
+      plan = planUsage(filter, groupBy, cut.before);
+    }
     const q = usageSql(USAGE, filter, groupBy, plan);
     const rows = await this.runner.run<UsageSums[]>({ sql: q.text, params: q.params, mode: 'all' });
     return rows.map(usageRowOf);

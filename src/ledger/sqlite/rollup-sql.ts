@@ -5,7 +5,7 @@ import type { UsageDialect } from '../rollups/usage-sql.js';
 export const LATENCY_US = 'CAST(r.latency_ms * 1000 + 0.5 AS INTEGER)';
 
 /** The fold watermark: finished rows with `settle_seq` at or below it are in the rollups. */
-const FOLDED = 'coalesce((SELECT folded_seq FROM rollup_state WHERE id = 1), 0)';
+export const FOLDED = 'coalesce((SELECT folded_seq FROM rollup_state WHERE id = 1), 0)';
 
 /** SQLite's fold of the rows with `settle_seq` in (?, ?] (hours as `2026-11-24T10:00:00.000Z`, days as `2026-11-24`). */
 export const FOLD: FoldDialect = {

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { rollupChecks } from '../rollups/verify-sql.js';
+import { FOLD, FOLDED, LATENCY_US } from './rollup-sql.js';
 
 /** One broken invariant: which check, which rows, and what was found. */
 export interface Finding {
@@ -36,9 +38,10 @@ const CHECKS: Check[] = [
   {
     name: 'grant_spent_matches_debits',
     severity: 'error',
-    detail: 'grants.spent differs from the sum of its debits',
-    sql: `SELECT g.id AS row, 'spent=' || g.spent || ' debits=' || COALESCE(SUM(d.amount), 0) AS info
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id GROUP BY g.id HAVING g.spent != COALESCE(SUM(d.amount), 0)`,
+    detail: 'grants.spent differs from the sum of its debits (those archived included)',
+    sql: `SELECT g.id AS row, 'spent=' || g.spent || ' debits=' || (COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0)) AS info
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          GROUP BY g.id HAVING g.spent != COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0)`,
   },
   {
     name: 'quota_held_matches_holds',
@@ -110,8 +113,9 @@ const CHECKS: Check[] = [
     severity: 'warning',
     detail:
       "a grant has spent more than its amount: by recorded overdrafts (each within its request's charge beyond its hold), or because an admin lowered the amount after use",
-    sql: `SELECT g.id AS row, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0) AS info
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
+    sql: `SELECT g.id AS row, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || (COALESCE(SUM(d.overdraft), 0) + COALESCE(MAX(a.overdraft), 0)) AS info
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
   },
   {
     name: 'held_requests_have_holds',
@@ -159,6 +163,14 @@ const CHECKS: Check[] = [
       "requests still held: in flight, or left by a crash and resolved at the next start (rows deferred on upstream work are the settler's, not counted)",
     sql: `SELECT id AS row, created_at AS info FROM requests WHERE status = 'held' AND id NOT IN (SELECT request_id FROM deferred_objects)`,
   },
+  ...rollupChecks({
+    hourOf: FOLD.hourOf,
+    latencyUs: LATENCY_US,
+    folded: `r.settle_seq <= ${FOLDED}`,
+    dayOfHour: 'substr(h.hour, 1, 10)',
+    cut: "coalesce((SELECT max(before) FROM archives), '')",
+    text: (e) => `CAST(${e} AS TEXT)`,
+  }),
 ];
 
 /**
