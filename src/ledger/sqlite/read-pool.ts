@@ -14,8 +14,8 @@ interface Job {
  * Read-only connections on worker threads for the reads that can take more than a millisecond
  * (usage, history, export pages), so that none runs on the event loop. Each read has a time budget
  * (ms) counted from its call, queueing included: past it, the call rejects with `ReadTimeoutError`
- * and a thread still running it is replaced (it stops once its statement returns). Threads open on
- * first use.
+ * at once, while a thread running it stays busy until the statement returns. Threads open on first
+ * use (the budget counts from when the thread is ready); there are never more than `size`.
  */
 export class ReadPool {
   private readonly threads: (SqlThread | undefined)[];
@@ -65,44 +65,56 @@ export class ReadPool {
       const job = this.queue.shift()!;
       const slot = this.idle.pop()!;
       let thread = this.threads[slot];
-      if (!thread || thread.stopped) thread = this.threads[slot] = new SqlThread(this.path, { readonly: true });
-      const running = thread;
-      let late = false;
       clearTimeout(job.timer);
-      job.timer = setTimeout(
-        () => {
-          // Past its budget while running: answer now, and retire the thread (its statement runs on).
-          late = true;
-          running.terminate();
-          this.threads[slot] = undefined;
-          job.reject(new ReadTimeoutError(job.budgetMs));
-          this.idle.push(slot);
-          this.dispatch();
-        },
-        Math.max(0, job.deadline - performance.now()),
-      );
-      running.query(job.step).then(
-        (v) => this.done(job, slot, late, () => job.resolve(v)),
-        (e: Error) => this.done(job, slot, late, () => job.reject(e)),
-      );
+      if (!thread || thread.stopped) {
+        // A thread opening its connection (tens of ms, more on a busy machine): the budget starts once it is ready.
+        const fresh = (thread = this.threads[slot] = new SqlThread(this.path, { readonly: true }));
+        const opened = performance.now();
+        fresh.ready.then(
+          () => {
+            job.deadline += performance.now() - opened;
+            this.run(job, slot, fresh);
+          },
+          (err: Error) => this.done(job, slot, false, () => job.reject(err)),
+        );
+        continue;
+      }
+      this.run(job, slot, thread);
     }
   }
 
+  private run(job: Job, slot: number, thread: SqlThread): void {
+    let late = false;
+    job.timer = setTimeout(
+      () => {
+        // Past its budget while running: answer now. The thread stays busy until its statement
+        // returns (SQLite statements cannot be interrupted through better-sqlite3), so a report
+        // that runs for minutes holds one thread, never more.
+        late = true;
+        job.reject(new ReadTimeoutError(job.budgetMs));
+      },
+      Math.max(0, job.deadline - performance.now()),
+    );
+    thread.query(job.step).then(
+      (v) => this.done(job, slot, late, () => job.resolve(v)),
+      (e: Error) => this.done(job, slot, late, () => job.reject(e)),
+    );
+  }
+
   private done(job: Job, slot: number, late: boolean, settle: () => void): void {
-    if (late) return;
     clearTimeout(job.timer);
-    settle();
+    if (!late) settle();
     this.idle.push(slot);
     this.dispatch();
   }
 
-  /** Rejects what is queued and closes every thread. */
-  async close(): Promise<void> {
+  /** Rejects what is queued and closes every thread (one still busy after `graceMs` is left to end on its own). */
+  async close(graceMs = 1_000): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) {
       clearTimeout(job.timer);
       job.reject(new Error('the ledger is closed'));
     }
-    await Promise.all(this.threads.map((t) => t?.close()));
+    await Promise.all(this.threads.map((t) => t?.close(graceMs)));
   }
 }

@@ -146,10 +146,23 @@ export class SqlThread {
     return this.call<unknown[]>({ kind: 'tx', steps });
   }
 
-  /** Closes the connection and ends the thread, after the calls queued before. */
-  async close(): Promise<void> {
-    await this.call({ kind: 'close' }).catch(() => {});
-    await this.worker.terminate();
+  /**
+   * Closes the connection and ends the thread, after the calls queued before; a thread still busy
+   * after `graceMs` (a statement that runs on) is left to end on its own (it does not keep the
+   * process alive).
+   */
+  async close(graceMs = 1_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      this.call({ kind: 'close' }).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (closed) await this.worker.terminate();
+    else this.terminate();
   }
 
   /** Ends the thread without waiting: its statement in progress runs to its end, then the thread stops. */
