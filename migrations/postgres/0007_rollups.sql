@@ -54,6 +54,45 @@ CREATE TABLE "usage_days" (
 	CONSTRAINT "usage_days_company_id_day_user_id_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","day","user_id","key_id","model","endpoint","feature")
 );
 --> statement-breakpoint
+CREATE TABLE "usage_days_summary" (
+	"day" date NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"key_id" text DEFAULT '' NOT NULL,
+	"model" text DEFAULT '' NOT NULL,
+	"endpoint" text DEFAULT '' NOT NULL,
+	"feature" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_days_summary_company_id_day_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","day","key_id","model","endpoint","feature")
+);
+--> statement-breakpoint
+CREATE TABLE "usage_days_users" (
+	"day" date NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"user_id" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_days_users_company_id_day_user_id_pk" PRIMARY KEY("company_id","day","user_id")
+);
+--> statement-breakpoint
 CREATE TABLE "usage_hours" (
 	"hour" timestamp(0) with time zone NOT NULL,
 	"company_id" text DEFAULT '' NOT NULL,
@@ -76,10 +115,54 @@ CREATE TABLE "usage_hours" (
 	CONSTRAINT "usage_hours_company_id_hour_user_id_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","hour","user_id","key_id","model","endpoint","feature")
 );
 --> statement-breakpoint
+CREATE TABLE "usage_hours_summary" (
+	"hour" timestamp(0) with time zone NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"key_id" text DEFAULT '' NOT NULL,
+	"model" text DEFAULT '' NOT NULL,
+	"endpoint" text DEFAULT '' NOT NULL,
+	"feature" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_hours_summary_company_id_hour_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","hour","key_id","model","endpoint","feature")
+);
+--> statement-breakpoint
+CREATE TABLE "usage_hours_users" (
+	"hour" timestamp(0) with time zone NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"user_id" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_hours_users_company_id_hour_user_id_pk" PRIMARY KEY("company_id","hour","user_id")
+);
+--> statement-breakpoint
 ALTER TABLE "requests" ADD COLUMN "settle_xid" "xid8";--> statement-breakpoint
+CREATE INDEX "usage_days_user" ON "usage_days" USING btree ("company_id","user_id","day");--> statement-breakpoint
+CREATE INDEX "usage_days_users_user" ON "usage_days_users" USING btree ("company_id","user_id","day");--> statement-breakpoint
+CREATE INDEX "usage_hours_user" ON "usage_hours" USING btree ("company_id","user_id","hour");--> statement-breakpoint
+CREATE INDEX "usage_hours_users_user" ON "usage_hours_users" USING btree ("company_id","user_id","hour");--> statement-breakpoint
 CREATE INDEX "alerts_company_fired" ON "alerts" USING btree ("company_id","fired_at");--> statement-breakpoint
 CREATE INDEX "requests_created" ON "requests" USING btree ("created_at","seq");--> statement-breakpoint
-CREATE INDEX "requests_settle_xid" ON "requests" USING btree ("settle_xid");--> statement-breakpoint
+CREATE INDEX "requests_settle_xid" ON "requests" USING btree ("settle_xid");
+--> statement-breakpoint
 -- Folding starts from nothing: the folder gives every finished row a settle_xid in batches and folds it (see src/ledger/postgres/fold.ts).
 INSERT INTO "rollup_state" ("id", "folded_xid", "folded_rows") VALUES (1, '0', 0);
 --> statement-breakpoint

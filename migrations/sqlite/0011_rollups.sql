@@ -54,6 +54,47 @@ CREATE TABLE `usage_days` (
 	PRIMARY KEY(`company_id`, `day`, `user_id`, `key_id`, `model`, `endpoint`, `feature`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
+CREATE INDEX `usage_days_user` ON `usage_days` (`company_id`,`user_id`,`day`);--> statement-breakpoint
+CREATE TABLE `usage_days_summary` (
+	`day` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`key_id` text DEFAULT '' NOT NULL,
+	`model` text DEFAULT '' NOT NULL,
+	`endpoint` text DEFAULT '' NOT NULL,
+	`feature` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `day`, `key_id`, `model`, `endpoint`, `feature`)
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE TABLE `usage_days_users` (
+	`day` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`user_id` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `day`, `user_id`)
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE INDEX `usage_days_users_user` ON `usage_days_users` (`company_id`,`user_id`,`day`);--> statement-breakpoint
 CREATE TABLE `usage_hours` (
 	`hour` text NOT NULL,
 	`company_id` text DEFAULT '' NOT NULL,
@@ -76,10 +117,51 @@ CREATE TABLE `usage_hours` (
 	PRIMARY KEY(`company_id`, `hour`, `user_id`, `key_id`, `model`, `endpoint`, `feature`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
+CREATE INDEX `usage_hours_user` ON `usage_hours` (`company_id`,`user_id`,`hour`);--> statement-breakpoint
+CREATE TABLE `usage_hours_summary` (
+	`hour` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`key_id` text DEFAULT '' NOT NULL,
+	`model` text DEFAULT '' NOT NULL,
+	`endpoint` text DEFAULT '' NOT NULL,
+	`feature` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `hour`, `key_id`, `model`, `endpoint`, `feature`)
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE TABLE `usage_hours_users` (
+	`hour` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`user_id` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `hour`, `user_id`)
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE INDEX `usage_hours_users_user` ON `usage_hours_users` (`company_id`,`user_id`,`hour`);--> statement-breakpoint
 ALTER TABLE `requests` ADD `settle_seq` integer;--> statement-breakpoint
 CREATE INDEX `requests_created` ON `requests` (`created_at`);--> statement-breakpoint
 CREATE INDEX `requests_settle_seq` ON `requests` (`settle_seq`);--> statement-breakpoint
-CREATE INDEX `alerts_company_fired` ON `alerts` (`company_id`,`fired_at`);;--> statement-breakpoint
+CREATE INDEX `alerts_company_fired` ON `alerts` (`company_id`,`fired_at`);--> statement-breakpoint
 -- Folding starts from nothing: the folder gives every finished row a settle_seq in batches and folds it (see src/ledger/sqlite/fold.ts).
 INSERT INTO `rollup_state` (`id`, `folded_seq`, `folded_rows`) VALUES (1, 0, 0);
 --> statement-breakpoint

@@ -1,4 +1,4 @@
-import { bigint, customType, date, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, customType, date, index, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
 /**
  * The ledger's rollups and archive bookkeeping on Postgres: the same tables as the SQLite ledger's
@@ -36,20 +36,44 @@ const dimensions = {
   feature: dim('feature'),
 };
 
-export const usageHours = pgTable(
-  'usage_hours',
-  {
-    hour: timestamp('hour', { withTimezone: true, mode: 'string', precision: 0 }).notNull(),
-    ...dimensions,
-    ...measures,
-  },
-  (t) => [primaryKey({ columns: [t.companyId, t.hour, t.userId, t.keyId, t.model, t.endpoint, t.feature] })],
+const hour = () => timestamp('hour', { withTimezone: true, mode: 'string', precision: 0 }).notNull();
+const day = () => date('day', { mode: 'string' }).notNull();
+const { userId: _user, ...summary } = dimensions;
+
+export const usageHours = pgTable('usage_hours', { hour: hour(), ...dimensions, ...measures }, (t) => [
+  primaryKey({ columns: [t.companyId, t.hour, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
+  index('usage_hours_user').on(t.companyId, t.userId, t.hour),
+]);
+
+export const usageDays = pgTable('usage_days', { day: day(), ...dimensions, ...measures }, (t) => [
+  primaryKey({ columns: [t.companyId, t.day, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
+  index('usage_days_user').on(t.companyId, t.userId, t.day),
+]);
+
+export const usageHoursSummary = pgTable('usage_hours_summary', { hour: hour(), ...summary, ...measures }, (t) => [
+  primaryKey({ columns: [t.companyId, t.hour, t.keyId, t.model, t.endpoint, t.feature] }),
+]);
+
+export const usageDaysSummary = pgTable('usage_days_summary', { day: day(), ...summary, ...measures }, (t) => [
+  primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] }),
+]);
+
+export const usageHoursUsers = pgTable(
+  'usage_hours_users',
+  { hour: hour(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.hour, t.userId] }),
+    index('usage_hours_users_user').on(t.companyId, t.userId, t.hour),
+  ],
 );
 
-export const usageDays = pgTable(
-  'usage_days',
-  { day: date('day', { mode: 'string' }).notNull(), ...dimensions, ...measures },
-  (t) => [primaryKey({ columns: [t.companyId, t.day, t.userId, t.keyId, t.model, t.endpoint, t.feature] })],
+export const usageDaysUsers = pgTable(
+  'usage_days_users',
+  { day: day(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.day, t.userId] }),
+    index('usage_days_users_user').on(t.companyId, t.userId, t.day),
+  ],
 );
 
 /** Every finished row whose `settle_xid` is below `folded_xid` is in the rollups (one row, id 1). */

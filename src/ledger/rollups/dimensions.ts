@@ -11,6 +11,8 @@ export interface RollupDimension {
   column: string;
   source: string;
   filter: keyof RequestFilter;
+  /** Many values (one per end user): the summary tables leave it out. */
+  fine?: boolean;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface RollupDimension {
  */
 export const ROLLUP_DIMENSIONS: readonly RollupDimension[] = [
   { column: 'company_id', source: 'company_id', filter: 'companyId' },
-  { column: 'user_id', source: 'user_id', filter: 'userId' },
+  { column: 'user_id', source: 'user_id', filter: 'userId', fine: true },
   { column: 'key_id', source: 'key_id', filter: 'keyId' },
   { column: 'model', source: 'requested_model', filter: 'model' },
   { column: 'endpoint', source: 'endpoint', filter: 'endpoint' },
@@ -46,3 +48,41 @@ export function rollupMeasures(latencyUs: string): readonly { column: string; ra
 
 /** The names of the rollup measures, in table order. */
 export const MEASURE_COLUMNS = rollupMeasures('0').map((m) => m.column);
+
+/** A rollup table: its bucket (UTC hour or day) and the dimensions it keeps (rollup columns, `company_id` first). */
+export interface RollupTable {
+  table: string;
+  bucket: 'hour' | 'day';
+  dims: readonly string[];
+}
+
+const ALL = ROLLUP_DIMENSIONS.map((d) => d.column);
+const SUMMARY = ROLLUP_DIMENSIONS.filter((d) => !d.fine).map((d) => d.column);
+
+/**
+ * The rollup tables, cheapest first: a report reads the first of its bucket that keeps every
+ * dimension it filters or groups by. With thousands of end users a day, the detail tables (every
+ * dimension) hold about as many rows per day as there are user × key × model × endpoint × feature
+ * combinations that day; most reports need no user and read the summary tables (about 1% of
+ * that), reports by user without other detail read the per-user tables. All are folded together
+ * and kept for ever; a new dimension is a column of the detail tables (and of the summary tables
+ * unless `fine`).
+ */
+export const ROLLUP_TABLES: readonly RollupTable[] = [
+  { table: 'usage_hours_summary', bucket: 'hour', dims: SUMMARY },
+  { table: 'usage_days_summary', bucket: 'day', dims: SUMMARY },
+  { table: 'usage_hours_users', bucket: 'hour', dims: ['company_id', 'user_id'] },
+  { table: 'usage_days_users', bucket: 'day', dims: ['company_id', 'user_id'] },
+  { table: 'usage_hours', bucket: 'hour', dims: ALL },
+  { table: 'usage_days', bucket: 'day', dims: ALL },
+];
+
+/** The detail table (every dimension) of a bucket. */
+export const detailTable = (bucket: 'hour' | 'day'): RollupTable =>
+  ROLLUP_TABLES.find((t) => t.bucket === bucket && t.dims.length === ALL.length)!;
+
+/** The cheapest table of `bucket` keeping every one of `dims` (rollup columns). */
+export function tableFor(bucket: 'hour' | 'day', dims: Iterable<string>): RollupTable {
+  const need = [...dims];
+  return ROLLUP_TABLES.find((t) => t.bucket === bucket && need.every((d) => t.dims.includes(d)))!;
+}

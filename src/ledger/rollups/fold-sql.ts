@@ -1,4 +1,6 @@
-import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures } from './dimensions.js';
+import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures, type RollupTable } from './dimensions.js';
+
+export { ROLLUP_TABLES } from './dimensions.js';
 
 /** What differs between engines in folding rows into the rollups (each adapter gives one). */
 export interface FoldDialect {
@@ -12,26 +14,20 @@ export interface FoldDialect {
   batch: string;
 }
 
-/** The rollup tables, with the column that holds each one's bucket. */
-export const ROLLUP_TABLES = [
-  { table: 'usage_hours', bucket: 'hour' },
-  { table: 'usage_days', bucket: 'day' },
-] as const;
-
 /**
  * `INSERT … SELECT … ON CONFLICT DO UPDATE` adding the finished rows the dialect's `batch`
  * selects to `table`, one rollup row per bucket and dimensions (a missing dimension stored as '').
  * Run in the transaction that moves the fold watermark, so each row is counted exactly once.
  */
-export function foldSql(d: FoldDialect, target: (typeof ROLLUP_TABLES)[number]): string {
-  const dims = ROLLUP_DIMENSIONS.map((x) => x.column);
-  const key = ['company_id', target.bucket, ...dims.filter((c) => c !== 'company_id')];
+export function foldSql(d: FoldDialect, target: RollupTable): string {
+  const dims = ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
+  const key = ['company_id', target.bucket, ...dims.map((x) => x.column).filter((c) => c !== 'company_id')];
   const select = [
     target.bucket === 'hour' ? d.hourOf : d.dayOf,
-    ...ROLLUP_DIMENSIONS.map((x) => `coalesce(r.${x.source}, '')`),
+    ...dims.map((x) => `coalesce(r.${x.source}, '')`),
     ...rollupMeasures(d.latencyUs).map((m) => `coalesce(${m.raw}, 0)`),
   ];
-  const columns = [target.bucket, ...dims, ...MEASURE_COLUMNS];
+  const columns = [target.bucket, ...dims.map((x) => x.column), ...MEASURE_COLUMNS];
   const groups = Array.from({ length: 1 + dims.length }, (_, i) => i + 1).join(', ');
   const add = MEASURE_COLUMNS.map((m) => `${m} = ${target.table}.${m} + excluded.${m}`).join(', ');
   return (

@@ -1,5 +1,5 @@
 import type { GroupBy, RequestFilter, UsageRow } from '../port/reader.js';
-import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures } from './dimensions.js';
+import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures, tableFor } from './dimensions.js';
 import type { Span, UsagePlan } from './plan.js';
 
 /** What differs between engines in a usage query (each adapter gives one). */
@@ -67,6 +67,10 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     groupBy === 'none' ? sel : `${sel} GROUP BY ${key.key}${key.company === 'NULL' ? '' : `, ${key.company}`}`;
   const where = (conds: string[]) => (conds.length ? ` WHERE ${conds.join(' AND ')}` : '');
 
+  // The dimensions the report filters or groups by: it reads the cheapest table that keeps them.
+  const needed = new Set(['company_id']);
+  for (const x of ROLLUP_DIMENSIONS) if (filter[x.filter] !== undefined) needed.add(x.column);
+  if (GROUP_DIMENSION[groupBy]) needed.add(GROUP_DIMENSION[groupBy]!);
   const parts: string[] = [];
   for (const [table, spans] of [
     ['day', plan.days],
@@ -75,7 +79,7 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     for (const s of spans) {
       const k = keys(table);
       const sums = MEASURE_COLUMNS.map((m) => `sum(t.${m}) AS ${m}`).join(', ');
-      const from = table === 'day' ? 'usage_days t' : 'usage_hours t';
+      const from = `${tableFor(table, needed).table} t`;
       const conds = [...dims('t'), ...range(`t.${table}`, table, s)];
       parts.push(grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM ${from}${where(conds)}`, k));
     }

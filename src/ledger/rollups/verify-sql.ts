@@ -1,4 +1,11 @@
-import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures } from './dimensions.js';
+import {
+  detailTable,
+  MEASURE_COLUMNS,
+  ROLLUP_DIMENSIONS,
+  ROLLUP_TABLES,
+  rollupMeasures,
+  type RollupTable,
+} from './dimensions.js';
 import type { FoldDialect } from './fold-sql.js';
 
 /** What differs between engines in checking the rollups (each adapter gives one). */
@@ -21,68 +28,92 @@ export interface RollupCheck {
   sql: string;
 }
 
-const dims = ROLLUP_DIMENSIONS.map((d) => d.column);
 const differs = (alias: string) => MEASURE_COLUMNS.map((m) => `${alias}.${m} <> 0`).join(' OR ');
 
 /**
- * The rollup checks of `ledger verify`, on any engine: each hour's rollup rows against the folded
- * raw rows they cover (hours after the last archive cut-off), each day's rollup rows against its
- * hours, and the hours before the cut-off against what the archive runs recorded plus the rows
- * still there. Differences are summed with a sign (rollup minus rows), so a bucket is named when
- * any measure differs or only one side has it.
+ * The rollup checks of `ledger verify`, on any engine: the detail hours against the folded raw rows
+ * they cover (hours after the last archive cut-off); every other hourly table against the detail
+ * hours; every daily table against its hourly table; and the detail hours before the cut-off
+ * against what the archive runs recorded plus the rows still there. Differences are summed with a
+ * sign (rollup minus what it should be), so a bucket is named when any measure differs or only one
+ * side has it.
  */
 export function rollupChecks(d: RollupCheckDialect): RollupCheck[] {
   const raw = rollupMeasures(d.latencyUs);
-  const key = ['hour', ...dims];
   const info = (alias: string) =>
     ['requests', 'total_tokens', 'cost_nano_usd']
       .map((m, i) => `${i ? "' " : "'"}${m}=' || ${d.text(`${alias}.${m}`)}`)
       .join(' || ');
-  const rowName = (alias: string, first: string) =>
-    [first, ...dims].map((c) => d.text(`${alias}.${c}`)).join(` || '/' || `);
-  const rollupRows = `SELECT ${key.join(', ')}, ${MEASURE_COLUMNS.join(', ')} FROM usage_hours WHERE hour >= ${d.cut}`;
-  const rawRows = `SELECT ${d.hourOf} AS hour, ${ROLLUP_DIMENSIONS.map((x) => `coalesce(r.${x.source}, '') AS ${x.column}`).join(', ')},
-      ${raw.map((m) => `-coalesce(${m.raw}, 0) AS ${m.column}`).join(', ')}
-    FROM requests r WHERE r.status <> 'held' AND ${d.folded} AND r.created_at >= ${d.cut}
-    GROUP BY ${Array.from({ length: key.length }, (_, i) => i + 1).join(', ')}`;
   const sums = MEASURE_COLUMNS.map((m) => `sum(u.${m}) AS ${m}`).join(', ');
-  return [
+  /** Rows of `key` (columns of `u`) where `a` minus `b` is not zero; `a` and `b` select `key` then the measures. */
+  const diff = (
+    key: string[],
+    a: string,
+    b: string,
+  ) => `SELECT ${key.map((k) => d.text(`x.${k}`)).join(` || '/' || `)} AS row, ${info('x')} AS info FROM (
+      SELECT ${key.map((k) => `u.${k}`).join(', ')}, ${sums}
+      FROM (SELECT * FROM (${a}) AS a UNION ALL SELECT * FROM (${b}) AS b) AS u
+      GROUP BY ${key.map((k) => `u.${k}`).join(', ')}) AS x
+    WHERE ${differs('x')}`;
+  const neg = MEASURE_COLUMNS.map((m) => `-sum(${m})`).join(', ');
+  const detail = detailTable('hour');
+  const detailKey = ['hour', ...detail.dims];
+  const rawRows = `SELECT ${d.hourOf} AS hour, ${ROLLUP_DIMENSIONS.map((x) => `coalesce(r.${x.source}, '')`).join(', ')},
+      ${raw.map((m) => `-coalesce(${m.raw}, 0)`).join(', ')}
+    FROM requests r WHERE r.status <> 'held' AND ${d.folded} AND r.created_at >= ${d.cut}
+    GROUP BY ${detailKey.map((_, i) => i + 1).join(', ')}`;
+  const select = (t: RollupTable, key: string[], where = '') =>
+    `SELECT ${key.join(', ')}, ${MEASURE_COLUMNS.join(', ')} FROM ${t.table}${where}`;
+  const checks: RollupCheck[] = [
     {
       name: 'rollups_match_rows',
       severity: 'error',
       detail:
         'an hour of usage_hours (rollup minus rows, per hour/company/user/key/model/endpoint/feature) differs from the folded rows it covers',
-      sql: `SELECT ${rowName('x', 'hour')} AS row, ${info('x')} AS info FROM (
-              SELECT ${key.map((k) => `u.${k}`).join(', ')}, ${sums}
-              FROM (SELECT * FROM (${rollupRows}) AS a UNION ALL SELECT * FROM (${rawRows}) AS b) AS u
-              GROUP BY ${key.map((k) => `u.${k}`).join(', ')}) AS x
-            WHERE ${differs('x')}`,
-    },
-    {
-      name: 'rollup_days_match_hours',
-      severity: 'error',
-      detail: 'a day of usage_days (day minus its hours) differs from the sum of its usage_hours',
-      sql: `SELECT ${rowName('x', 'day')} AS row, ${info('x')} AS info FROM (
-              SELECT u.day, ${dims.map((c) => `u.${c}`).join(', ')}, ${sums}
-              FROM (SELECT day, ${dims.join(', ')}, ${MEASURE_COLUMNS.join(', ')} FROM usage_days
-                    UNION ALL SELECT ${d.dayOfHour} AS day, ${dims.map((c) => `h.${c}`).join(', ')}, ${MEASURE_COLUMNS.map((m) => `-h.${m}`).join(', ')}
-                    FROM usage_hours h) AS u
-              GROUP BY u.day, ${dims.map((c) => `u.${c}`).join(', ')}) AS x
-            WHERE ${differs('x')}`,
-    },
-    {
-      name: 'archived_rollups_match',
-      severity: 'error',
-      detail:
-        'the hours before the last archive cut-off (rollups minus archived totals minus rows still there) do not add up',
-      sql: `SELECT 'before ' || ${d.text(d.cut)} AS row, ${info('x')} AS info FROM (
-              SELECT ${MEASURE_COLUMNS.map(
-                (m) => `(SELECT coalesce(sum(${m}), 0) FROM usage_hours WHERE hour < ${d.cut})
-                - (SELECT coalesce(sum(${m}), 0) FROM archives)
-                - (SELECT coalesce(${raw.find((x) => x.column === m)!.raw}, 0) FROM requests r
-                   WHERE r.status <> 'held' AND ${d.folded} AND r.created_at < ${d.cut}) AS ${m}`,
-              ).join(', ')}) AS x
-            WHERE ${differs('x')}`,
+      sql: diff(detailKey, select(detail, detailKey, ` WHERE hour >= ${d.cut}`), rawRows),
     },
   ];
+  for (const t of ROLLUP_TABLES.filter((x) => x.bucket === 'hour' && x !== detail)) {
+    const key = ['hour', ...t.dims];
+    checks.push({
+      name: 'rollup_tables_agree',
+      severity: 'error',
+      detail: `an hour of ${t.table} (minus usage_hours summed to its dimensions) differs`,
+      sql: diff(
+        key,
+        select(t, key),
+        `SELECT ${key.join(', ')}, ${neg} FROM ${detail.table} GROUP BY ${key.join(', ')}`,
+      ),
+    });
+  }
+  for (const t of ROLLUP_TABLES.filter((x) => x.bucket === 'day')) {
+    const hours = ROLLUP_TABLES.find((x) => x.bucket === 'hour' && x.dims.join() === t.dims.join())!;
+    const key = ['day', ...t.dims];
+    checks.push({
+      name: 'rollup_days_match_hours',
+      severity: 'error',
+      detail: `a day of ${t.table} (day minus its hours) differs from the sum of its ${hours.table}`,
+      sql: diff(
+        key,
+        select(t, key),
+        `SELECT ${d.dayOfHour} AS day, ${t.dims.map((c) => `h.${c}`).join(', ')}, ${MEASURE_COLUMNS.map((m) => `-sum(h.${m})`).join(', ')}
+         FROM ${hours.table} h GROUP BY ${d.dayOfHour}, ${t.dims.map((c) => `h.${c}`).join(', ')}`,
+      ),
+    });
+  }
+  checks.push({
+    name: 'archived_rollups_match',
+    severity: 'error',
+    detail:
+      'the hours before the last archive cut-off (rollups minus archived totals minus rows still there) do not add up',
+    sql: `SELECT 'before ' || ${d.text(d.cut)} AS row, ${info('x')} AS info FROM (
+            SELECT ${MEASURE_COLUMNS.map(
+              (m) => `(SELECT coalesce(sum(${m}), 0) FROM ${detail.table} WHERE hour < ${d.cut})
+              - (SELECT coalesce(sum(${m}), 0) FROM archives)
+              - (SELECT coalesce(${raw.find((x) => x.column === m)!.raw}, 0) FROM requests r
+                 WHERE r.status <> 'held' AND ${d.folded} AND r.created_at < ${d.cut}) AS ${m}`,
+            ).join(', ')}) AS x
+          WHERE ${differs('x')}`,
+  });
+  return checks;
 }

@@ -1,17 +1,19 @@
-import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * The ledger's rollups and archive bookkeeping (SQLite). Rollups sum the finished rows of
- * `requests` per UTC hour (`usage_hours`) and per UTC day (`usage_days`) and per dimension
- * (company, user, key, requested model, endpoint, feature). They are folded in from settled rows
+ * `requests` per UTC hour and per UTC day and per dimension (company, user, key, requested model,
+ * endpoint, feature): `usage_hours`/`usage_days` keep every dimension, `*_summary` all but the user,
+ * `*_users` the company and user only (see `ROLLUP_TABLES` in src/ledger/rollups/dimensions.ts). They are folded in from settled rows
  * by a background job a few seconds behind the writes (see src/ledger/sqlite/fold.ts), kept for
  * ever (archiving raw rows never touches them), and checked against the raw rows they cover by
  * `ledger verify`. A dimension a row lacks (a request without a user) is '' here, NULL in
- * `requests`. Both tables are WITHOUT ROWID in the migration (clustered by their primary key);
+ * `requests`. Every rollup table is WITHOUT ROWID in the migration (clustered by its primary key);
  * drizzle does not model that, so a migration that rebuilds one must keep it.
  *
- * Adding a dimension (spend tags, end users) is one column in each table, added to its primary
- * key, and one entry in `ROLLUP_DIMENSIONS` (src/ledger/rollups.ts).
+ * Adding a dimension (spend tags, end users) is one column in the detail tables (and the summary
+ * ones unless it has many values), added to their primary keys, and one entry in
+ * `ROLLUP_DIMENSIONS` (src/ledger/rollups/dimensions.ts).
  */
 
 const dim = (name: string) => text(name).notNull().default('');
@@ -47,17 +49,60 @@ const dimensions = {
   feature: dim('feature'),
 };
 
-/** Usage per UTC hour (`hour` = `2026-11-24T10:00:00.000Z`, the hour's first instant) × dimensions. */
+/**
+ * Usage per UTC hour (`hour` = `2026-11-24T10:00:00.000Z`, the hour's first instant) × every
+ * dimension. Indexed by company and user too, for one user's reports.
+ */
 export const usageHours = sqliteTable(
   'usage_hours',
   { hour: text('hour').notNull(), ...dimensions, ...measures },
-  (t) => [primaryKey({ columns: [t.companyId, t.hour, t.userId, t.keyId, t.model, t.endpoint, t.feature] })],
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.hour, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
+    index('usage_hours_user').on(t.companyId, t.userId, t.hour),
+  ],
 );
 
-/** Usage per UTC day (`day` = `2026-11-24`) × dimensions: Σ of that day's `usage_hours`. */
+/** Usage per UTC day (`day` = `2026-11-24`) × every dimension: Σ of that day's `usage_hours`. */
 export const usageDays = sqliteTable('usage_days', { day: text('day').notNull(), ...dimensions, ...measures }, (t) => [
   primaryKey({ columns: [t.companyId, t.day, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
+  index('usage_days_user').on(t.companyId, t.userId, t.day),
 ]);
+
+const { userId: _user, ...summary } = dimensions;
+
+/** Usage per UTC hour × every dimension but the user: what most reports read (far fewer rows). */
+export const usageHoursSummary = sqliteTable(
+  'usage_hours_summary',
+  { hour: text('hour').notNull(), ...summary, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.hour, t.keyId, t.model, t.endpoint, t.feature] })],
+);
+
+/** Usage per UTC day × every dimension but the user. */
+export const usageDaysSummary = sqliteTable(
+  'usage_days_summary',
+  { day: text('day').notNull(), ...summary, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] })],
+);
+
+/** Usage per UTC hour × company × user: reports by user. */
+export const usageHoursUsers = sqliteTable(
+  'usage_hours_users',
+  { hour: text('hour').notNull(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.hour, t.userId] }),
+    index('usage_hours_users_user').on(t.companyId, t.userId, t.hour),
+  ],
+);
+
+/** Usage per UTC day × company × user. */
+export const usageDaysUsers = sqliteTable(
+  'usage_days_users',
+  { day: text('day').notNull(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.day, t.userId] }),
+    index('usage_days_users_user').on(t.companyId, t.userId, t.day),
+  ],
+);
 
 /**
  * Where folding stands (one row, id 1): every finished row with `settle_seq` ≤ `folded_seq` is in
