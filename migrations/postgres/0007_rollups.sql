@@ -75,6 +75,25 @@ CREATE TABLE "usage_days_summary" (
 	CONSTRAINT "usage_days_summary_company_id_day_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","day","key_id","model","endpoint","feature")
 );
 --> statement-breakpoint
+CREATE TABLE "usage_days_totals" (
+	"day" date NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"model" text DEFAULT '' NOT NULL,
+	"endpoint" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_days_totals_company_id_day_model_endpoint_pk" PRIMARY KEY("company_id","day","model","endpoint")
+);
+--> statement-breakpoint
 CREATE TABLE "usage_days_users" (
 	"day" date NOT NULL,
 	"company_id" text DEFAULT '' NOT NULL,
@@ -134,6 +153,25 @@ CREATE TABLE "usage_hours_summary" (
 	"latency_us" bigint DEFAULT 0 NOT NULL,
 	"latency_count" bigint DEFAULT 0 NOT NULL,
 	CONSTRAINT "usage_hours_summary_company_id_hour_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","hour","key_id","model","endpoint","feature")
+);
+--> statement-breakpoint
+CREATE TABLE "usage_hours_totals" (
+	"hour" timestamp(0) with time zone NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"model" text DEFAULT '' NOT NULL,
+	"endpoint" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_hours_totals_company_id_hour_model_endpoint_pk" PRIMARY KEY("company_id","hour","model","endpoint")
 );
 --> statement-breakpoint
 CREATE TABLE "usage_hours_users" (

@@ -76,6 +76,25 @@ CREATE TABLE `usage_days_summary` (
 	PRIMARY KEY(`company_id`, `day`, `key_id`, `model`, `endpoint`, `feature`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
+CREATE TABLE `usage_days_totals` (
+	`day` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`model` text DEFAULT '' NOT NULL,
+	`endpoint` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `day`, `model`, `endpoint`)
+) WITHOUT ROWID;
+--> statement-breakpoint
 CREATE TABLE `usage_days_users` (
 	`day` text NOT NULL,
 	`company_id` text DEFAULT '' NOT NULL,
@@ -137,6 +156,25 @@ CREATE TABLE `usage_hours_summary` (
 	`latency_us` integer DEFAULT 0 NOT NULL,
 	`latency_count` integer DEFAULT 0 NOT NULL,
 	PRIMARY KEY(`company_id`, `hour`, `key_id`, `model`, `endpoint`, `feature`)
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE TABLE `usage_hours_totals` (
+	`hour` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`model` text DEFAULT '' NOT NULL,
+	`endpoint` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `hour`, `model`, `endpoint`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
 CREATE TABLE `usage_hours_users` (

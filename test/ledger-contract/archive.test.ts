@@ -151,9 +151,8 @@ describe.each(ADAPTERS)('archive ($name)', (adapter) => {
   });
 
   it('verify names a rollup, a day or an archive run changed behind its back', async () => {
-    const errors = async () => [
-      ...new Set((await ledger.reader.verify()).filter((f) => f.severity === 'error').map((f) => f.check)),
-    ].sort();
+    const errors = async () =>
+      [...new Set((await ledger.reader.verify()).filter((f) => f.severity === 'error').map((f) => f.check))].sort();
     const bump = (table: string, by: number, when: string) =>
       opened.raw.exec(`UPDATE ${table} SET requests = requests + ${by} WHERE user_id = 'bob' AND ${when}`);
     // Bob's rows of 06:00 on the day kept, and of midnight on the first day (archived).

@@ -227,20 +227,36 @@ describe.each(ADAPTERS)('rollups ($name)', (adapter) => {
   }, 60_000);
   afterAll(() => opened?.close());
 
+  /** The newest `limit` finished rows matching `f`, newest first (ties: the later admitted first). */
+  const newest = (all: Row[], f: RequestFilter, limit: number) =>
+    all
+      .map((r, i) => ({ r, i }))
+      .filter(({ r }) => expected([r], f, 'none')[0]!.requests === 1)
+      .sort((a, b) => b.r.at - a.r.at || b.i - a.i)
+      .slice(0, limit)
+      .map(({ r }) => r.id);
+
   const check = async (runs: number) => {
     const settledNow = ROWS.map((r) =>
       r.late && r.fate !== 'held' && !lateDone ? { ...r, fate: 'held' as const } : r,
     );
     await fc.assert(
-      fc.asyncProperty(filterArb, fc.constantFrom(...GROUP_BYS), async (raw, groupBy) => {
-        const f: RequestFilter = {
-          ...raw,
-          since: raw.since === undefined ? undefined : new Date(raw.since).toISOString(),
-          until: raw.until === undefined ? undefined : new Date(raw.until).toISOString(),
-        };
-        for (const k of Object.keys(f) as (keyof RequestFilter)[]) if (f[k] === undefined) delete f[k];
-        expect(await ledger.reader.usage(f, groupBy)).toEqual(expected(settledNow, f, groupBy));
-      }),
+      fc.asyncProperty(
+        filterArb,
+        fc.constantFrom(...GROUP_BYS),
+        fc.integer({ min: 1, max: 30 }),
+        async (raw, groupBy, limit) => {
+          const f: RequestFilter = {
+            ...raw,
+            since: raw.since === undefined ? undefined : new Date(raw.since).toISOString(),
+            until: raw.until === undefined ? undefined : new Date(raw.until).toISOString(),
+          };
+          for (const k of Object.keys(f) as (keyof RequestFilter)[]) if (f[k] === undefined) delete f[k];
+          expect(await ledger.reader.usage(f, groupBy)).toEqual(expected(settledNow, f, groupBy));
+          const recent = await ledger.reader.recent(f, limit, new Date(START + SPAN));
+          expect(recent.map((r) => r.id)).toEqual(newest(settledNow, f, limit));
+        },
+      ),
       { numRuns: runs, seed: 2029 },
     );
   };

@@ -73,7 +73,8 @@ export interface RequestRow {
 
 /** A recent row with the company's tokens left right after it (see `LedgerReader.recent`). */
 export interface RecentRow extends RequestRow {
-  remainingTokens: number;
+  /** Null when more than 20,000 newer rows of the company would have to be replayed (a filtered history reaching far back). */
+  remainingTokens: number | null;
 }
 
 /** Where a grant's tokens came from (the config's `purchases` entry it names). */
@@ -112,7 +113,10 @@ export interface LedgerReader {
   /**
    * The newest `limit` rows matching `filter`, newest first, each with the company's tokens left
    * right after it: the tokens left now on its active limited tokens grants plus what every newer
-   * row of the company (matching the filter or not) debited from those grants.
+   * row of the company (matching the filter or not) debited from those grants — null when more
+   * than 20,000 newer rows of the company stand between it and now. Reads in proportion to the
+   * rows returned (and, for a filter on more than the company, the hours holding them), not to the
+   * ledger's size.
    */
   recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]>;
   /** Companies with a grant still in the config, sorted. */

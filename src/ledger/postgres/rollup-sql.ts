@@ -28,7 +28,10 @@ export const USAGE: UsageDialect = {
   },
   bound: (table, iso) => (table === 'day' ? iso.slice(0, 10) : iso),
   latencyUs: LATENCY_US,
-  unfolded: [`r.settle_xid >= ${FOLDED}`, 'r.settle_xid IS NULL'],
+  unfolded: [
+    { from: 'requests r', where: `r.settle_xid >= ${FOLDED}` },
+    { from: 'requests r', where: 'r.settle_xid IS NULL' },
+  ],
   microOfNano: (e) => `div(${e} + 500, 1000)`,
   orderKey: (e) => `${e} COLLATE "C" NULLS FIRST`,
 };

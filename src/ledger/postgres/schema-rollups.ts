@@ -58,6 +58,24 @@ export const usageDaysSummary = pgTable('usage_days_summary', { day: day(), ...s
   primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] }),
 ]);
 
+export const usageHoursTotals = pgTable(
+  'usage_hours_totals',
+  {
+    hour: hour(),
+    companyId: dimensions.companyId,
+    model: dimensions.model,
+    endpoint: dimensions.endpoint,
+    ...measures,
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.hour, t.model, t.endpoint] })],
+);
+
+export const usageDaysTotals = pgTable(
+  'usage_days_totals',
+  { day: day(), companyId: dimensions.companyId, model: dimensions.model, endpoint: dimensions.endpoint, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.day, t.model, t.endpoint] })],
+);
+
 export const usageHoursUsers = pgTable(
   'usage_hours_users',
   { hour: hour(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },

@@ -12,8 +12,11 @@ export interface UsageDialect {
   bound(table: 'day' | 'hour' | 'raw', iso: string): unknown;
   /** A row's latency rounded to whole µs, over `r.latency_ms` (not NULL). */
   latencyUs: string;
-  /** Conditions, one per part, that select the finished raw rows `r` not folded into the rollups yet. */
-  unfolded: readonly string[];
+  /**
+   * The finished raw rows not folded into the rollups yet, one part each: its `FROM` (the `requests`
+   * table as `r`, with any index hint) and its condition. Few rows, found by the fold-order index.
+   */
+  unfolded: readonly { from: string; where: string }[];
   /** `(Σ nano-USD + 500) / 1000` in integer arithmetic, over `expr`. */
   microOfNano(expr: string): string;
   /** How a key sorts: bytewise, NULL first. */
@@ -84,15 +87,15 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
       parts.push(grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM ${from}${where(conds)}`, k));
     }
   }
-  const rawPart = (s: Span | null, extra: string | null) => {
+  const rawPart = (s: Span | null, from: string, extra: string | null) => {
     const k = keys('raw');
     const sums = raw.map((m) => `${m.raw} AS ${m.column}`).join(', ');
     const conds = ["r.status <> 'held'", ...dims('r'), ...(s ? range('r.created_at', 'raw', s) : [])];
     if (extra) conds.push(extra);
-    return grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM requests r${where(conds)}`, k);
+    return grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM ${from}${where(conds)}`, k);
   };
-  for (const s of plan.raw) parts.push(rawPart(s, null));
-  if (plan.covered) for (const cond of d.unfolded) parts.push(rawPart(plan.covered, cond));
+  for (const s of plan.raw) parts.push(rawPart(s, 'requests r', null));
+  if (plan.covered) for (const u of d.unfolded) parts.push(rawPart(plan.covered, u.from, u.where));
 
   const total = (m: string) => `coalesce(sum(u.${m}), 0)`;
   const outer = [

@@ -71,7 +71,7 @@ export class SqliteReader implements LedgerReader {
   }
 
   recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
-    return recentRows(this.runner, this.balanceOf, filter, limit, now);
+    return recentRows(this.runner, this.balanceOf, filter, limit, now, this.rollups);
   }
 
   async companies(): Promise<string[]> {
