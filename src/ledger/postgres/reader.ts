@@ -16,38 +16,10 @@ import type {
 import { planUsage } from '../rollups/plan.js';
 import { usageRowOf, usageSql, type UsageSums } from '../rollups/usage-sql.js';
 import { pgReads, type PgReads } from './reads.js';
+import { recentRows } from './request-rows.js';
+import { ROW, strip, where, type Selected } from './rows-sql.js';
 import { USAGE } from './rollup-sql.js';
 import { verifyPg } from './verify.js';
-
-/** The SQL condition for a filter over `requests r` (rows still `held` left out), with its parameters. */
-function where(f: RequestFilter): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const parts = ["r.status <> 'held'"];
-  const add = (column: string, value: string | undefined, op = '=') => {
-    if (value === undefined) return;
-    params.push(value);
-    parts.push(`r.${column} ${op} $${params.length}`);
-  };
-  add('company_id', f.companyId);
-  add('user_id', f.userId);
-  add('key_id', f.keyId);
-  add('requested_model', f.model);
-  add('endpoint', f.endpoint);
-  add('feature', f.feature);
-  add('created_at', f.since, '>=');
-  add('created_at', f.until, '<');
-  return { sql: parts.join(' AND '), params };
-}
-
-const ROW = `r.id, r.created_at AS "createdAt", r.company_id AS "companyId", r.user_id AS "userId", r.key_id AS "keyId", r.endpoint,
-  r.requested_model AS "requestedModel", r.returned_model AS "returnedModel", r.feature, r.stream, r.status, r.http_status AS "httpStatus",
-  r.input_tokens AS "inputTokens", r.cached_input_tokens AS "cachedInputTokens", r.output_tokens AS "outputTokens", r.reasoning_tokens AS "reasoningTokens",
-  r.total_tokens AS "totalTokens", r.metered_tokens AS "meteredTokens", r.cost_micro_usd AS "costMicroUsd", r.usage_source AS "usageSource",
-  r.latency_ms AS "latencyMs", r.error_code AS "errorCode"`;
-
-type Selected = RequestRow & { seq: number };
-
-const strip = ({ seq: _seq, ...row }: Selected): RequestRow => row;
 
 /**
  * The Postgres reader (`LedgerReader`): the same queries as the SQLite reader, in Postgres SQL.
@@ -100,46 +72,8 @@ export class PgReader implements LedgerReader {
     }
   }
 
-  async recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
-    const w = where(filter);
-    const { rows } = await this.pool.query<Selected>(
-      `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at DESC, r.seq DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
-      w.params,
-    );
-    const remaining = new Map<string, number>();
-    for (const companyId of new Set(rows.map((r) => r.companyId)))
-      await this.remainingAfter(
-        companyId,
-        rows.filter((r) => r.companyId === companyId),
-        now,
-        remaining,
-      );
-    return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id)! }));
-  }
-
-  /** See the SQLite reader's `remainingAfter`: tokens left now plus what every newer row of the company debited from those grants. */
-  private async remainingAfter(
-    companyId: string,
-    mine: Selected[],
-    now: Date,
-    out: Map<string, number>,
-  ): Promise<void> {
-    const oldest = mine[mine.length - 1]!;
-    const b = await this.balanceOf(companyId, now);
-    const counted = b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id);
-    const visible = new Set(mine.map((r) => r.id));
-    const { rows } = await this.pool.query<{ id: string; burned: number }>(
-      `SELECT r.id, COALESCE(SUM(CASE WHEN d.grant_id = ANY($2::text[]) THEN d.amount END), 0) AS burned
-       FROM requests r LEFT JOIN debits d ON d.request_id = r.id
-       WHERE r.company_id = $1 AND r.status <> 'held' AND (r.created_at > $3 OR (r.created_at = $3 AND r.seq >= $4))
-       GROUP BY r.id, r.created_at, r.seq ORDER BY r.created_at DESC, r.seq DESC`,
-      [companyId, counted, oldest.createdAt, oldest.seq],
-    );
-    let later = 0;
-    for (const r of rows) {
-      if (visible.has(r.id)) out.set(r.id, b.tokens + later);
-      later += r.burned;
-    }
+  recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
+    return recentRows(this.pool, this.balanceOf, filter, limit, now);
   }
 
   async companies(): Promise<string[]> {

@@ -1,6 +1,6 @@
 import type { RecentRow, RequestFilter, RequestRow } from '../port.js';
 import type { RollupTable } from '../rollups/dimensions.js';
-import { floorHour, guidedBy, nextHour, rollupFilter } from '../rollups/recent-plan.js';
+import { guidedBy, newestGuided, nextHour, rollupFilter } from '../rollups/recent-plan.js';
 import { FOLDED } from './rollup-sql.js';
 import type { ReadRunner } from './runner.js';
 
@@ -84,7 +84,7 @@ export async function recentRows(
 ): Promise<RecentRow[]> {
   const n = Math.max(0, Math.floor(limit));
   const table = rollups ? guidedBy(filter) : null;
-  const rows = table ? await guided(run, table, filter, n) : await newest(run, filter, n);
+  const rows = table ? await guided(run, table, filter, n, now) : await newest(run, filter, n);
   const remaining = new Map<string, number>();
   for (const companyId of new Set(rows.map((r) => r.companyId)))
     await remainingAfter(
@@ -94,36 +94,6 @@ export async function recentRows(
       remaining,
     );
   return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id) ?? null }));
-}
-
-/**
- * Up to 48 hours before `before` (and from `since`) in which `table` has rows matching `f`, newest
- * first, with their counts. Looks back a day, a week, a month, then everything, so that a filter
- * without a company (the table's first key) reads the recent stretch of each company's hours only.
- */
-async function hoursWithRows(
-  run: ReadRunner,
-  table: RollupTable,
-  f: { where: string[]; params: string[] },
-  since: string | undefined,
-  before: string | undefined,
-): Promise<{ hour: string; n: number }[]> {
-  const top = before === undefined ? Date.now() + 86_400_000 : Date.parse(before);
-  for (const days of [1, 7, 31, Infinity]) {
-    const from = days === Infinity ? since : new Date(top - days * 86_400_000).toISOString();
-    const low = since !== undefined && from !== undefined && from < since ? since : from;
-    const hours = await run.run<{ hour: string; n: number }[]>({
-      sql: `SELECT t.hour AS hour, sum(t.requests) AS n FROM ${table.table} t WHERE ${[
-        ...f.where.map((c) => `${c} = ?`),
-        ...(low !== undefined ? ['t.hour >= ?'] : []),
-        ...(before !== undefined ? ['t.hour < ?'] : []),
-      ].join(' AND ')} GROUP BY t.hour ORDER BY t.hour DESC LIMIT 48`,
-      params: [...f.params, ...(low !== undefined ? [low] : []), ...(before !== undefined ? [before] : [])],
-      mode: 'all',
-    });
-    if (hours.length > 0 || low === since) return hours;
-  }
-  return [];
 }
 
 /** The newest `n` rows matching `filter`, walking an index in time order (every row it meets matches a company-only filter). */
@@ -139,46 +109,46 @@ function newest(run: ReadRunner, filter: RequestFilter, n: number): Promise<Sele
 const newestFirst = (a: Selected, b: Selected) =>
   a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b._rowid - a._rowid;
 
-/**
- * The newest `n` rows matching a selective filter (see `guidedBy`): the rows not folded yet (by
- * the fold-order index), then the hours `table` says hold matching rows, newest first, until they
- * hold `n` — only those hours' rows are read.
- */
-async function guided(run: ReadRunner, table: RollupTable, filter: RequestFilter, n: number): Promise<Selected[]> {
+/** The newest `n` rows matching a selective filter, guided by the hourly rollup `table` (see `newestGuided`). */
+function guided(run: ReadRunner, table: RollupTable, filter: RequestFilter, n: number, now: Date): Promise<Selected[]> {
   const w = rowWhere(filter);
-  const found = new Map<string, Selected>();
-  for (const cond of [`r.settle_seq > ${FOLDED}`, 'r.settle_seq IS NULL'])
-    for (const r of await run.run<Selected[]>({
-      sql: `SELECT ${COLUMNS} FROM requests r INDEXED BY requests_settle_seq WHERE ${w.sql} AND ${cond}`,
-      params: w.params,
-      mode: 'all',
-    }))
-      found.set(r.id, r);
   const f = rollupFilter(filter);
-  let before = filter.until;
-  const since = filter.since === undefined ? undefined : floorHour(filter.since);
-  // Done once n rows are at or after the oldest hour read: no older hour can hold a newer row.
-  const settled = () => before !== undefined && [...found.values()].filter((r) => r.createdAt >= before!).length >= n;
-  while (n > 0 && !settled()) {
-    const hours = await hoursWithRows(run, table, f, since, before);
-    if (hours.length === 0) break;
-    const take: string[] = [];
-    let expected = 0;
-    for (const h of hours) {
-      take.push(h.hour);
-      expected += h.n;
-      if (expected >= n) break;
-    }
-    const ranges = take.map(() => '(r.created_at >= ? AND r.created_at < ?)').join(' OR ');
-    for (const r of await run.run<Selected[]>({
-      sql: `SELECT ${COLUMNS} FROM requests r WHERE ${w.sql} AND (${ranges})`,
-      params: [...w.params, ...take.flatMap((h) => [h, nextHour(h)])],
-      mode: 'all',
-    }))
-      found.set(r.id, r);
-    before = take[take.length - 1];
-  }
-  return [...found.values()].sort(newestFirst).slice(0, n);
+  return newestGuided<Selected>(
+    {
+      async unfolded() {
+        const out: Selected[] = [];
+        for (const cond of [`r.settle_seq > ${FOLDED}`, 'r.settle_seq IS NULL'])
+          out.push(
+            ...(await run.run<Selected[]>({
+              sql: `SELECT ${COLUMNS} FROM requests r INDEXED BY requests_settle_seq WHERE ${w.sql} AND ${cond}`,
+              params: w.params,
+              mode: 'all',
+            })),
+          );
+        return out;
+      },
+      hours: (low, before) =>
+        run.run({
+          sql: `SELECT t.hour AS hour, sum(t.requests) AS n FROM ${table.table} t WHERE ${[
+            ...f.where.map((c) => `${c} = ?`),
+            ...(low !== undefined ? ['t.hour >= ?'] : []),
+            ...(before !== undefined ? ['t.hour < ?'] : []),
+          ].join(' AND ')} GROUP BY t.hour ORDER BY t.hour DESC LIMIT 48`,
+          params: [...f.params, ...(low !== undefined ? [low] : []), ...(before !== undefined ? [before] : [])],
+          mode: 'all',
+        }),
+      inHours: (hours) =>
+        run.run({
+          sql: `SELECT ${COLUMNS} FROM requests r WHERE ${w.sql} AND (${hours.map(() => '(r.created_at >= ? AND r.created_at < ?)').join(' OR ')})`,
+          params: [...w.params, ...hours.flatMap((h) => [h, nextHour(h)])],
+          mode: 'all',
+        }),
+      order: newestFirst,
+    },
+    filter,
+    n,
+    now.getTime(),
+  );
 }
 
 /**
