@@ -273,13 +273,16 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
     return c.json({ object: 'list', data: await Promise.all(ids.map((id) => companyBalance(id, now))) });
   });
 
-  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], async (c, reader, q, now) => {
+  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by', 'limit'], async (c, reader, q, now) => {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
     if (!GROUP_BYS.includes(groupBy))
       return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
+    const top = q.limit === undefined ? undefined : Number(q.limit);
+    if (top !== undefined && (!Number.isSafeInteger(top) || top < 1 || top > MAX_LIMIT))
+      return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
-    const rows = await rt.ledger.reader.usage(filter, groupBy);
+    const rows = await rt.ledger.reader.usage(filter, groupBy, top);
     return c.json({
       object: 'list',
       group_by: groupBy,

@@ -23,6 +23,8 @@ export interface RawView {
   recordedOverdraft(): Promise<number>;
   /** Runs one statement on the store itself, bypassing the port (to break it on purpose in verify tests). */
   exec(sql: string): Promise<void>;
+  /** The rows of a query on the store itself (the operator views). */
+  query(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 export interface OpenedLedger {
@@ -62,6 +64,7 @@ const sqlite: AdapterUnderTest = {
         overdrawn: async () =>
           one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+        query: async (sql) => all(sql) as Record<string, unknown>[],
         exec: async (sql) => {
           const w = new Database(path);
           try {
@@ -110,6 +113,7 @@ const postgres: AdapterUnderTest = {
           one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
         exec: async (sql) => void (await client.query(sql)),
+        query: async (sql) => (await client.query(sql)).rows,
       },
       async close() {
         await ledger.close();

@@ -99,10 +99,11 @@ export interface Finding {
 export interface LedgerReader {
   /**
    * Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing
-   * matches), from the rollups for whole UTC hours and days and from the raw rows for the rest.
+   * matches), from the rollups for whole UTC hours and days and from the raw rows for the rest;
+   * with `top`, only the `top` groups with the most tokens, those first.
    * @throws ReadTimeoutError past the reader's time budget.
    */
-  usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]>;
+  usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]>;
   /** The rows matching `filter`, oldest first (all in memory: for small sets; `exportRows` streams). */
   rows(filter: RequestFilter): Promise<RequestRow[]>;
   /**

@@ -41,9 +41,9 @@ export class PgReader implements LedgerReader {
     this.reads = pgReads(pool, hot);
   }
 
-  async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
+  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
     const cut = await this.pool.query<{ before: string | null }>('SELECT max(before) AS before FROM archives');
-    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy, cut.rows[0]!.before));
+    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy, cut.rows[0]!.before), top);
     const { rows } = await this.pool.query<UsageSums>(q.text, q.params);
     return rows.map(usageRowOf);
   }

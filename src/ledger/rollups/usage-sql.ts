@@ -38,10 +38,11 @@ const GROUP_DIMENSION: Partial<Record<GroupBy, string>> = {
 
 /**
  * The one SQL statement (one snapshot) answering `usage(filter, groupBy)` by `plan`: each part
- * summed per group, then the parts summed. Columns: `key`, `companyId`, the rollup measures, and
- * `cost_micro_usd` (Σ nano-USD rounded once, half up).
+ * summed per group, then the parts summed; with `top`, only the `top` groups with the most tokens
+ * (then by key). Columns: `key`, `companyId`, the rollup measures, and `cost_micro_usd` (Σ nano-USD
+ * rounded once, half up).
  */
-export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupBy, plan: UsagePlan): Sql {
+export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupBy, plan: UsagePlan, top?: number): Sql {
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -104,10 +105,13 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     ...MEASURE_COLUMNS.map((m) => `${total(m)} AS ${m}`),
     `${d.microOfNano(total('cost_nano_usd'))} AS cost_micro_usd`,
   ].join(', ');
+  const byKey = `${groupBy === 'user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
   const order =
     groupBy === 'none'
       ? ''
-      : ` GROUP BY u.company, u.key ORDER BY ${groupBy === 'user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
+      : top === undefined
+        ? ` GROUP BY u.company, u.key ORDER BY ${byKey}`
+        : ` GROUP BY u.company, u.key ORDER BY coalesce(sum(u.total_tokens), 0) DESC, ${byKey} LIMIT ${Math.max(1, Math.floor(top))}`;
   const union = parts.map((x, i) => `SELECT * FROM (${x}) AS p${i}`).join(' UNION ALL ');
   return { text: `SELECT ${outer} FROM (${union}) u${order}`, params };
 }

@@ -46,7 +46,7 @@ export class SqliteReader implements LedgerReader {
       sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_state'").get() !== undefined;
   }
 
-  async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
+  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
     let plan: UsagePlan = { days: [], hours: [], raw: [{ since: filter.since, until: filter.until }], covered: null };
     if (this.rollups) {
       const cut = await this.runner.run<{ before: string | null }>({
@@ -55,7 +55,7 @@ export class SqliteReader implements LedgerReader {
       });
       plan = planUsage(filter, groupBy, cut.before);
     }
-    const q = usageSql(USAGE, filter, groupBy, plan);
+    const q = usageSql(USAGE, filter, groupBy, plan, top);
     const rows = await this.runner.run<UsageSums[]>({ sql: q.text, params: q.params, mode: 'all' });
     return rows.map(usageRowOf);
   }
