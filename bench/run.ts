@@ -80,9 +80,7 @@ const plan =
         ? COMPARE
         : only === 'scale'
           ? SCALE_ONLY
-          : only === 'reports'
-            ? REPORTS_ONLY
-            : FULL;
+          : FULL;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const startedAt = new Date();
 const m = machine();
