@@ -271,6 +271,7 @@ export class SyncLedger {
         returnedModel: o.returnedModel ?? null,
         model: o.model ?? null,
         priceVersion: o.priceVersion ?? null,
+        priceSource: o.priceSource ?? null,
         inputTokens: u?.inputTokens ?? 0,
         cachedInputTokens: u?.cachedInputTokens ?? 0,
         outputTokens: u?.outputTokens ?? 0,

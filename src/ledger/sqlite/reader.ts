@@ -11,13 +11,14 @@ import type {
   RecentRow,
   RequestFilter,
   RequestRow,
+  PriceVersionRow,
   UsageRow,
 } from '../port.js';
 import { planUsage, type UsagePlan } from '../rollups/plan.js';
 import { usageRowOf, usageSql, type UsageSums } from '../rollups/usage-sql.js';
 import type { LedgerHandle } from './db.js';
 import { dashboardReads } from './reads.js';
-import { recentRows, rowPages, type BalanceNow } from './request-rows.js';
+import { recentRows, rowPages, rowWhere, type BalanceNow } from './request-rows.js';
 import { USAGE } from './rollup-sql.js';
 import type { ReadRunner } from './runner.js';
 import { grants, purchases, requests } from './schema.js';
@@ -44,6 +45,17 @@ export class SqliteReader implements LedgerReader {
   ) {
     this.rollups =
       sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_state'").get() !== undefined;
+  }
+
+  async priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]> {
+    const w = rowWhere(filter);
+    return this.runner.run<PriceVersionRow[]>({
+      sql: `SELECT r.requested_model AS model, r.company_id AS companyId, r.price_version AS priceVersion, count(*) AS requests
+            FROM requests r WHERE ${w.sql} AND r.status = 'settled'
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      params: w.params,
+      mode: 'all',
+    });
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {

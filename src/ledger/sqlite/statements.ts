@@ -31,7 +31,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     /** `settle_seq` orders finished rows for the rollups' folder (see fold.ts): one past the highest, an index seek. */
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
-                        requested_model = COALESCE(requested_model, @model), price_version = @priceVersion,
+                        requested_model = COALESCE(requested_model, @model), price_version = @priceVersion, price_source = @priceSource,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
                         reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
                         cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
