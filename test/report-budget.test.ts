@@ -61,7 +61,7 @@ describe('Postgres report connections', () => {
       await ledger.ping();
       await locker.connect();
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE usage_days IN ACCESS EXCLUSIVE MODE');
+      await locker.query('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE');
       await expect(ledger.reader.usage({}, 'day')).rejects.toBeInstanceOf(ReadTimeoutError);
       // The serving pool is not the reports': the hot path still answers.
       expect(await ledger.balance('acme', new Date())).toMatchObject({ companyId: 'acme' });

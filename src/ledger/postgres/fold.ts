@@ -43,7 +43,7 @@ export class PgFolder {
       this.timer = setTimeout(tick, again ? 10 : intervalMs);
       this.timer.unref();
     };
-    this.timer = setTimeout(tick, 0);
+    this.timer = setTimeout(tick, intervalMs);
     this.timer.unref();
   }
 

@@ -57,7 +57,7 @@ export class SqliteFolder {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Folds every `intervalMs` (ms), and back to back while a backlog remains. */
+  /** Folds every `intervalMs` (ms), the first after `intervalMs`, and back to back while a backlog remains. */
   start(intervalMs = 1_000): void {
     const tick = async () => {
       this.timer = undefined;
@@ -72,7 +72,7 @@ export class SqliteFolder {
       this.timer = setTimeout(tick, again ? 10 : intervalMs);
       this.timer.unref();
     };
-    this.timer = setTimeout(tick, 0);
+    this.timer = setTimeout(tick, intervalMs);
     this.timer.unref();
   }
 

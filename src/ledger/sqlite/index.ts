@@ -32,7 +32,7 @@ import { SqliteReader } from './reader.js';
 import { SqliteRollups } from './rollups.js';
 import { inline, pooled, type ReadRunner } from './runner.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
-import { SqlThread } from './thread.js';
+import { LazySqlThread, SqlThread } from './thread.js';
 import { WriterLock } from './writer-lock.js';
 
 /** What runs beside a writable ledger file: read threads for reports, and the folder. */
@@ -74,7 +74,7 @@ export class SqliteLedger implements Ledger {
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
   private readonly runner: ReadRunner;
-  private readonly side: SqlThread | undefined;
+  private readonly side: LazySqlThread | undefined;
   private readonly folder: SqliteFolder | undefined;
 
   constructor(
@@ -93,7 +93,7 @@ export class SqliteLedger implements Ledger {
     this.runner = threaded
       ? pooled(new ReadPool(background.path!, background.reads?.threads ?? 2, background.reads?.timeoutMs ?? 5_000))
       : here;
-    this.side = threaded ? new SqlThread(background.path!, { readonly: false }) : undefined;
+    this.side = threaded ? new LazySqlThread(background.path!, { readonly: false }) : undefined;
     const exec = this.side ?? here;
     this.folder = background.readonly ? undefined : new SqliteFolder(exec, this.side ? gate.lease() : undefined);
     if (this.folder && background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);

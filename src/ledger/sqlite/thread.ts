@@ -171,3 +171,34 @@ export class SqlThread {
     void this.worker.terminate();
   }
 }
+
+/**
+ * A `SqlThread` started on first use (a ledger opened and closed without folding or archiving —
+ * tests, short CLI commands — never starts one).
+ */
+export class LazySqlThread {
+  private thread: SqlThread | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly opts: { readonly: boolean; busyMs?: number; cacheKiB?: number },
+  ) {}
+
+  private get started(): SqlThread {
+    this.thread ??= new SqlThread(this.path, this.opts);
+    return this.thread;
+  }
+
+  query<T>(step: Step): Promise<T> {
+    return this.started.query<T>(step);
+  }
+
+  transaction(steps: Step[]): Promise<unknown[]> {
+    return this.started.transaction(steps);
+  }
+
+  /** Closes the thread if it was started. */
+  async close(): Promise<void> {
+    await this.thread?.close();
+  }
+}

@@ -173,6 +173,9 @@ const CHECKS: Check[] = [
   }),
 ];
 
+/** The checks prepared once per connection (a test verifies after every step). */
+const prepared = new WeakMap<Database.Database, Database.Statement[]>();
+
 /**
  * Checks every ledger invariant on an open database (read-only is enough) and returns the
  * findings, empty when the ledger is sound. Each finding names up to 20 offending rows (with what
@@ -180,8 +183,10 @@ const CHECKS: Check[] = [
  */
 export function verifyLedger(db: Database.Database): Finding[] {
   const findings: Finding[] = [];
-  for (const check of CHECKS) {
-    const rows = db.prepare(check.sql).all() as { row: string; info: string }[];
+  let statements = prepared.get(db);
+  if (!statements) prepared.set(db, (statements = CHECKS.map((c) => db.prepare(c.sql))));
+  for (const [i, check] of CHECKS.entries()) {
+    const rows = statements[i]!.all() as { row: string; info: string }[];
     if (rows.length === 0) continue;
     const shown = rows.slice(0, 20);
     findings.push({
