@@ -140,22 +140,6 @@ describe('operator views (migration 0002)', () => {
     ]);
   });
 
-  it('daily_usage and hourly_usage read the same from the rollups once every row is folded', async () => {
-    const views = () => ({
-      daily: sqlite.prepare('SELECT * FROM daily_usage ORDER BY day, company_id, user_id, requested_model').all(),
-      hourly: sqlite.prepare('SELECT * FROM hourly_usage ORDER BY hour, company_id, user_id, requested_model').all(),
-    });
-    const raw = views();
-    expect(raw.hourly).toContainEqual(
-      expect.objectContaining({ hour: '2026-10-29T08:00:00.000Z', user_id: 'bob', requests: 1, latency_us: 800_000 }),
-    );
-    const writer = openSqliteLedger({ path: file, checkpointThread: false, foldIntervalMs: false });
-    expect(await writer.rollups.catchUp()).toBe(10);
-    expect((await writer.rollups.status()).waiting).toBe(0);
-    await writer.close();
-    expect(views()).toEqual(raw);
-  });
-
   it('grant_balances shows each grant with remaining and active against the clock', () => {
     const rows = sqlite
       .prepare(

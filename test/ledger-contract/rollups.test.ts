@@ -326,8 +326,25 @@ describe.each(ADAPTERS)('rollups ($name)', (adapter) => {
     return [...groups.values()].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   };
 
-  it('reads the daily_usage view the same from raw rows and from the rollups', async () => {
+  /** The `hourly_usage` view's totals per UTC hour (its other columns are the rollup dimensions). */
+  const hourlyView = async () =>
+    (await opened.raw.query('SELECT hour, SUM(requests) AS n, SUM(latency_us) AS us FROM hourly_usage GROUP BY hour'))
+      .map((r) => [new Date(r.hour as string).toISOString(), Number(r.n), Number(r.us)])
+      .sort();
+  const hourlyExpected = () => {
+    const byHour = new Map<string, [number, number]>();
+    for (const r of ROWS) {
+      if (r.fate === 'held' || (r.late && !lateDone)) continue;
+      const h = `${new Date(r.at).toISOString().slice(0, 13)}:00:00.000Z`;
+      const [n, us] = byHour.get(h) ?? [0, 0];
+      byHour.set(h, [n + 1, us + Math.floor((r.latencyMs ?? 0) * 1000 + 0.5)]);
+    }
+    return [...byHour].map(([h, [n, us]]) => [h, n, us]).sort();
+  };
+
+  it('reads the daily_usage and hourly_usage views the same from raw rows and from the rollups', async () => {
     expect(await dailyView()).toEqual(dailyExpected());
+    expect(await hourlyView()).toEqual(hourlyExpected());
   });
 
   it('answers the same once every row is folded, and verify finds the rollups equal to their rows', async () => {
@@ -338,6 +355,7 @@ describe.each(ADAPTERS)('rollups ($name)', (adapter) => {
     await check(120);
     expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
     expect(await dailyView()).toEqual(dailyExpected());
+    expect(await hourlyView()).toEqual(hourlyExpected());
   });
 });
 
