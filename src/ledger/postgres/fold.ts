@@ -14,57 +14,17 @@ const MARK_ROWS = 5_000;
  * them (`requests.settle_xid`, set by the settle): a fold takes the rows with `settle_xid` in
  * [folded_xid, xmin) where xmin is the oldest transaction still running in its snapshot, so every
  * transaction below it has committed (or aborted) and is visible, and none can later commit a row
- * below it; it adds them to `usage_hours` and `usage_days` and moves `folded_xid` in the same
+ * below it; it adds them to every rollup table and moves `folded_xid` in the same
  * REPEATABLE READ transaction — exactly once, whichever replica folds and whatever crashes. One
  * replica at a time (a session advisory lock, taken before the transaction's snapshot); the others
  * skip. Finished rows with no `settle_xid` (copied in, or written before rollups) are given one first.
  */
-export class PgFolder {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<FoldResult> | undefined;
-  private stopped = false;
-  /** The last fold's error (retried on the next tick). */
-  lastError: Error | undefined;
-
+export class PgFold {
   /** @param connect a connection from the serving pool, once the ledger is open. */
   constructor(private readonly connect: () => Promise<pg.PoolClient>) {}
 
-  /** Folds every `intervalMs` (ms), and back to back while a backlog remains. */
-  start(intervalMs = 1_000): void {
-    const tick = async () => {
-      let again = false;
-      try {
-        again = (await this.fold()).more;
-        this.lastError = undefined;
-      } catch (err) {
-        this.lastError = err as Error;
-      }
-      if (this.stopped) return;
-      this.timer = setTimeout(tick, again ? 10 : intervalMs);
-      this.timer.unref();
-    };
-    this.timer = setTimeout(tick, intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  /** One fold now (after one in progress): marks a batch of unmarked rows, then folds one batch. Another replica folding: nothing. */
-  async fold(): Promise<FoldResult> {
-    while (this.running) await this.running.catch(() => undefined);
-    this.running = this.once();
-    try {
-      return await this.running;
-    } finally {
-      this.running = undefined;
-    }
-  }
-
-  private async once(): Promise<FoldResult> {
+  /** One fold: marks a batch of unmarked rows, then folds one batch; another replica folding: nothing (see `FoldLoop` for when). */
+  async once(): Promise<FoldResult> {
     const c = await this.connect();
     let broken = false;
     try {

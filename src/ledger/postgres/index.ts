@@ -16,8 +16,9 @@ import type {
 import { ReadTimeoutError } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
 import { PgArchive } from './archive.js';
-import { PgFolder } from './fold.js';
-import { PgRollups } from './rollups.js';
+import { PgFold } from './fold.js';
+import { pgRollupStatus } from './rollups.js';
+import { FoldLoop, Rollups } from '../rollups/folding.js';
 import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
@@ -82,14 +83,14 @@ export class PgLedger implements Ledger {
   readonly deferred: PgDeferredStore;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
-  readonly rollups: PgRollups;
+  readonly rollups: Rollups;
   readonly archive: PgArchive;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
   /** The reports' own connections (each statement bounded by `statement_timeout`); the serving pool when read-only. */
   private readonly readPool: pg.Pool | undefined;
-  private readonly folder: PgFolder | undefined;
+  private readonly folder: FoldLoop | undefined;
   private readonly ready: Promise<void>;
   private readonly lanes = new Lanes();
   private readonly companyOf = new Map<string, string>();
@@ -136,8 +137,9 @@ export class PgLedger implements Ledger {
       await this.ready;
       return this.pool.connect();
     };
-    this.folder = opts.readonly ? undefined : new PgFolder(connect);
-    this.rollups = new PgRollups(this.folder, queries);
+    const fold = new PgFold(connect);
+    this.folder = opts.readonly ? undefined : new FoldLoop(() => fold.once());
+    this.rollups = new Rollups(this.folder, pgRollupStatus(queries));
     this.archive = new PgArchive(queries, connect);
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);

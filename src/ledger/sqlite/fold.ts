@@ -29,7 +29,7 @@ export class BatchSize {
 }
 
 /**
- * Folds settled rows into the rollups (`usage_hours`, `usage_days`), on its own thread and
+ * Folds settled rows into every rollup table (`ROLLUP_TABLES`), on its own thread and
  * connection, in the order rows finished (`requests.settle_seq`): each transaction adds the rows
  * with `settle_seq` in (folded_seq, hi] and moves `rollup_state.folded_seq` to hi, so every row is
  * counted exactly once, crash or not. Finished rows with no `settle_seq` (copied in, or written
@@ -38,13 +38,9 @@ export class BatchSize {
  * SQLite's lock; batches are sized to hold it about 3 ms. Reports never depend on how far it got:
  * they read the rows not folded yet raw.
  */
-export class SqliteFolder {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<FoldResult> | undefined;
+export class SqliteFold {
   private readonly foldRows = new BatchSize(1_000, 50, 50_000);
   private readonly markRows = new BatchSize(500, 50, 20_000);
-  /** The last fold's error, if it failed (it is retried on the next tick). */
-  lastError: Error | undefined;
 
   /**
    * @param thread a writable SQL thread on the ledger file (or, in memory, the connection itself).
@@ -57,46 +53,8 @@ export class SqliteFolder {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Folds every `intervalMs` (ms), the first after `intervalMs`, and back to back while a backlog remains. */
-  start(intervalMs = 1_000): void {
-    const tick = async () => {
-      this.timer = undefined;
-      let again = false;
-      try {
-        again = (await this.fold()).more;
-        this.lastError = undefined;
-      } catch (err) {
-        this.lastError = err as Error;
-      }
-      if (this.stopped) return;
-      this.timer = setTimeout(tick, again ? 10 : intervalMs);
-      this.timer.unref();
-    };
-    this.timer = setTimeout(tick, intervalMs);
-    this.timer.unref();
-  }
-
-  private stopped = false;
-
-  /** Stops the timer and waits for a fold in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  /** One fold now (waits for one in progress first): sequences a batch of unsequenced rows, then folds one batch. */
-  async fold(): Promise<FoldResult> {
-    while (this.running) await this.running.catch(() => undefined);
-    this.running = this.once();
-    try {
-      return await this.running;
-    } finally {
-      this.running = undefined;
-    }
-  }
-
-  private async once(): Promise<FoldResult> {
+  /** One fold: sequences a batch of unsequenced rows, then folds one batch (see `FoldLoop` for when). */
+  async once(): Promise<FoldResult> {
     let sequenced = 0;
     if (await this.thread.query<{ n: number } | undefined>({ sql: ANY_UNSEQUENCED, mode: 'get' })) {
       const rows = this.markRows.value;

@@ -25,11 +25,12 @@ import { SqliteDeferredStore } from './deferred.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteArchive } from './archive.js';
-import { SqliteFolder } from './fold.js';
+import { SqliteFold } from './fold.js';
+import { FoldLoop, Rollups } from '../rollups/folding.js';
 import { SharedGate } from './gate.js';
 import { ReadPool } from './read-pool.js';
 import { SqliteReader } from './reader.js';
-import { SqliteRollups } from './rollups.js';
+import { sqliteRollupStatus } from './rollups.js';
 import { inline, pooled, type ReadRunner } from './runner.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { LazySqlThread, SqlThread } from './thread.js';
@@ -68,14 +69,14 @@ export class SqliteLedger implements Ledger {
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
   readonly deferred: SqliteDeferredStore;
-  readonly rollups: SqliteRollups;
+  readonly rollups: Rollups;
   readonly archive: SqliteArchive;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
   private readonly runner: ReadRunner;
   private readonly side: LazySqlThread | undefined;
-  private readonly folder: SqliteFolder | undefined;
+  private readonly folder: FoldLoop | undefined;
 
   constructor(
     private readonly handle: LedgerDb,
@@ -95,9 +96,12 @@ export class SqliteLedger implements Ledger {
       : here;
     this.side = threaded ? new LazySqlThread(background.path!, { readonly: false }) : undefined;
     const exec = this.side ?? here;
-    this.folder = background.readonly ? undefined : new SqliteFolder(exec, this.side ? gate.lease() : undefined);
-    if (this.folder && background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);
-    this.rollups = new SqliteRollups(this.folder, exec);
+    if (!background.readonly) {
+      const fold = new SqliteFold(exec, this.side ? gate.lease() : undefined);
+      this.folder = new FoldLoop(() => fold.once());
+      if (background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);
+    }
+    this.rollups = new Rollups(this.folder, sqliteRollupStatus(exec));
     this.archive = new SqliteArchive(exec, this.side ? gate.lease() : undefined, background.path);
     this.reader = new SqliteReader(
       handle.db,
