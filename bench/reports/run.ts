@@ -151,12 +151,12 @@ async function main(): Promise<void> {
     { name: 'admin (largest company): 90 days by day', key: admin, path: u('period=90d&group_by=day') },
     { name: 'admin: 90 days by user', key: admin, path: u('period=90d&group_by=user') },
     { name: 'admin: 90 days by model', key: admin, path: u('period=90d&group_by=model') },
-    { name: 'admin: one user, 90 days by model', key: admin, path: u('period=90d&group_by=model&user=user-0001') },
+    { name: 'admin: one user, 90 days by model', key: admin, path: u('period=90d&group_by=model&user=user-0000') },
     { name: 'member key: 90 days by model', key: member, path: u('period=90d&group_by=model') },
     { name: 'operator: overview of every company', key: op, path: '/tollgate/v1/overview' },
     { name: 'operator: last 50 requests', key: op, path: '/tollgate/v1/requests?limit=50' },
     { name: 'admin: last 50 requests', key: admin, path: '/tollgate/v1/requests?limit=50' },
-    { name: 'admin: one user, last 50 requests', key: admin, path: '/tollgate/v1/requests?limit=50&user=user-0001' },
+    { name: 'admin: one user, last 50 requests', key: admin, path: '/tollgate/v1/requests?limit=50&user=user-0000' },
     { name: 'member key: last 50 requests', key: member, path: '/tollgate/v1/requests?limit=50' },
   ];
   log('timing the read API…');

@@ -54,6 +54,23 @@ CREATE TABLE "usage_days" (
 	CONSTRAINT "usage_days_company_id_day_user_id_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","day","user_id","key_id","model","endpoint","feature")
 );
 --> statement-breakpoint
+CREATE TABLE "usage_days_companies" (
+	"day" date NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_days_companies_company_id_day_pk" PRIMARY KEY("company_id","day")
+);
+--> statement-breakpoint
 CREATE TABLE "usage_days_summary" (
 	"day" date NOT NULL,
 	"company_id" text DEFAULT '' NOT NULL,
@@ -132,6 +149,23 @@ CREATE TABLE "usage_hours" (
 	"latency_us" bigint DEFAULT 0 NOT NULL,
 	"latency_count" bigint DEFAULT 0 NOT NULL,
 	CONSTRAINT "usage_hours_company_id_hour_user_id_key_id_model_endpoint_feature_pk" PRIMARY KEY("company_id","hour","user_id","key_id","model","endpoint","feature")
+);
+--> statement-breakpoint
+CREATE TABLE "usage_hours_companies" (
+	"hour" timestamp(0) with time zone NOT NULL,
+	"company_id" text DEFAULT '' NOT NULL,
+	"requests" bigint DEFAULT 0 NOT NULL,
+	"errors" bigint DEFAULT 0 NOT NULL,
+	"input_tokens" bigint DEFAULT 0 NOT NULL,
+	"cached_input_tokens" bigint DEFAULT 0 NOT NULL,
+	"output_tokens" bigint DEFAULT 0 NOT NULL,
+	"reasoning_tokens" bigint DEFAULT 0 NOT NULL,
+	"total_tokens" bigint DEFAULT 0 NOT NULL,
+	"metered_tokens" bigint DEFAULT 0 NOT NULL,
+	"cost_nano_usd" bigint DEFAULT 0 NOT NULL,
+	"latency_us" bigint DEFAULT 0 NOT NULL,
+	"latency_count" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "usage_hours_companies_company_id_hour_pk" PRIMARY KEY("company_id","hour")
 );
 --> statement-breakpoint
 CREATE TABLE "usage_hours_summary" (

@@ -55,6 +55,23 @@ CREATE TABLE `usage_days` (
 ) WITHOUT ROWID;
 --> statement-breakpoint
 CREATE INDEX `usage_days_user` ON `usage_days` (`company_id`,`user_id`,`day`);--> statement-breakpoint
+CREATE TABLE `usage_days_companies` (
+	`day` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `day`)
+) WITHOUT ROWID;
+--> statement-breakpoint
 CREATE TABLE `usage_days_summary` (
 	`day` text NOT NULL,
 	`company_id` text DEFAULT '' NOT NULL,
@@ -137,6 +154,23 @@ CREATE TABLE `usage_hours` (
 ) WITHOUT ROWID;
 --> statement-breakpoint
 CREATE INDEX `usage_hours_user` ON `usage_hours` (`company_id`,`user_id`,`hour`);--> statement-breakpoint
+CREATE TABLE `usage_hours_companies` (
+	`hour` text NOT NULL,
+	`company_id` text DEFAULT '' NOT NULL,
+	`requests` integer DEFAULT 0 NOT NULL,
+	`errors` integer DEFAULT 0 NOT NULL,
+	`input_tokens` integer DEFAULT 0 NOT NULL,
+	`cached_input_tokens` integer DEFAULT 0 NOT NULL,
+	`output_tokens` integer DEFAULT 0 NOT NULL,
+	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`total_tokens` integer DEFAULT 0 NOT NULL,
+	`metered_tokens` integer DEFAULT 0 NOT NULL,
+	`cost_nano_usd` integer DEFAULT 0 NOT NULL,
+	`latency_us` integer DEFAULT 0 NOT NULL,
+	`latency_count` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`company_id`, `hour`)
+) WITHOUT ROWID;
+--> statement-breakpoint
 CREATE TABLE `usage_hours_summary` (
 	`hour` text NOT NULL,
 	`company_id` text DEFAULT '' NOT NULL,

@@ -58,6 +58,18 @@ export const usageDaysSummary = pgTable('usage_days_summary', { day: day(), ...s
   primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] }),
 ]);
 
+export const usageHoursCompanies = pgTable(
+  'usage_hours_companies',
+  { hour: hour(), companyId: dimensions.companyId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.hour] })],
+);
+
+export const usageDaysCompanies = pgTable(
+  'usage_days_companies',
+  { day: day(), companyId: dimensions.companyId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.day] })],
+);
+
 export const usageHoursTotals = pgTable(
   'usage_hours_totals',
   {

@@ -65,13 +65,16 @@ const TOTALS = ['company_id', 'model', 'endpoint'];
  * The rollup tables, cheapest first: a report reads the first of its bucket that keeps every
  * dimension it filters or groups by. The detail tables (every dimension) hold about as many rows
  * per day as there are user × key × model × endpoint × feature combinations that day (0.13 per
- * request a day, 0.5 an hour, measured on 10M requests of 4,000 users); most reports group and
- * filter by company, model or endpoint only and read the totals tables (4% of the detail days);
+ * request a day, 0.5 an hour, measured on 10M requests of 4,000 users); totals, by day or by
+ * company read the per-company tables (one row per company and hour or day); reports by model or
+ * endpoint read the totals tables (4% of the detail days);
  * those by key or feature the summary tables (everything but the user); those by user the per-user
  * tables. All are folded together and kept for ever; a new dimension is a column of the detail
  * tables (and of the summary tables unless `fine`).
  */
 export const ROLLUP_TABLES: readonly RollupTable[] = [
+  { table: 'usage_hours_companies', bucket: 'hour', dims: ['company_id'] },
+  { table: 'usage_days_companies', bucket: 'day', dims: ['company_id'] },
   { table: 'usage_hours_totals', bucket: 'hour', dims: TOTALS },
   { table: 'usage_days_totals', bucket: 'day', dims: TOTALS },
   { table: 'usage_hours_summary', bucket: 'hour', dims: SUMMARY },

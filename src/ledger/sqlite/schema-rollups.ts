@@ -4,7 +4,7 @@ import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlit
  * The ledger's rollups and archive bookkeeping (SQLite). Rollups sum the finished rows of
  * `requests` per UTC hour and per UTC day and per dimension (company, user, key, requested model,
  * endpoint, feature): `usage_hours`/`usage_days` keep every dimension, `*_summary` all but the user,
- * `*_totals` the company, model and endpoint, `*_users` the company and user (see `ROLLUP_TABLES` in src/ledger/rollups/dimensions.ts). They are folded in from settled rows
+ * `*_companies` the company alone, `*_totals` the company, model and endpoint, `*_users` the company and user (see `ROLLUP_TABLES` in src/ledger/rollups/dimensions.ts). They are folded in from settled rows
  * by a background job a few seconds behind the writes (see src/ledger/sqlite/fold.ts), kept for
  * ever (archiving raw rows never touches them), and checked against the raw rows they cover by
  * `ledger verify`. A dimension a row lacks (a request without a user) is '' here, NULL in
@@ -84,7 +84,21 @@ export const usageDaysSummary = sqliteTable(
   (t) => [primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] })],
 );
 
-/** Usage per UTC hour × company × model × endpoint: most reports (an operator's, a company's). */
+/** Usage per UTC hour × company: totals, by day or hour, by company. */
+export const usageHoursCompanies = sqliteTable(
+  'usage_hours_companies',
+  { hour: text('hour').notNull(), companyId: dimensions.companyId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.hour] })],
+);
+
+/** Usage per UTC day × company. */
+export const usageDaysCompanies = sqliteTable(
+  'usage_days_companies',
+  { day: text('day').notNull(), companyId: dimensions.companyId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.day] })],
+);
+
+/** Usage per UTC hour × company × model × endpoint: reports by model or endpoint. */
 export const usageHoursTotals = sqliteTable(
   'usage_hours_totals',
   {
