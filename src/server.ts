@@ -2,11 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
+import { GrantMirror } from './budgets/mirror.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
-import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { scheduleRetention } from './ledger/archive/retention.js';
@@ -18,6 +18,7 @@ import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
 import { attachRealtime } from './realtime/upgrade.js';
+import { ReconcileScheduler } from './reconcile/scheduler.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { Settler } from './settlement/settler.js';
 import { upstreamReader } from './settlement/upstream-reader.js';
@@ -56,6 +57,8 @@ export interface RunningServer {
   reloader?: ConfigReloader;
   /** The settler of deferred work (background responses, batches…), running until `close`. */
   settler: Settler;
+  /** The daily reconciliation with OpenAI (config `reconciliation.schedule`), checking until `close`. */
+  reconciler: ReconcileScheduler;
 }
 
 /**
@@ -75,14 +78,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const jwt = new JwtVerifier(config);
   await jwt.check();
   const ledger = openLedger(config.ledger);
+  const grantMirror = new GrantMirror(ledger, log);
   let interrupted: string[];
   try {
-    const terms = grantTerms(config);
-    await ledger.syncGrants(terms.grants, terms.purchases, clock());
-    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-      const priced = model ? priceBook(config).find(model, clock()) : undefined;
-      return priced ? costMicroUsd(usage, priced.price) : 0;
-    });
+    await grantMirror.sync(config, clock());
+    interrupted = await ledger.recoverOpenHolds(
+      clock(),
+      config.admission.interruptedPolicy,
+      (model, usage, company) => {
+        const priced = model ? priceBook(config).find(model, clock(), company) : undefined;
+        return priced ? costMicroUsd(usage, priced.price) : 0;
+      },
+    );
   } catch (err) {
     await ledger.close();
     throw err;
@@ -126,6 +133,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     clock,
     log,
     metrics,
+    grantMirror,
   });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
@@ -150,6 +158,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const realtime = attachRealtime(server, runtime);
   settler.start();
   const stopRetention = retention(runtime);
+  grantMirror.start(clock, () => runtime.config);
+  const reconciler = new ReconcileScheduler(runtime);
+  reconciler.start();
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info(
@@ -168,6 +179,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     runtime,
     reloader,
     settler,
+    reconciler,
     reload: () =>
       reloader
         ? reloader.reload()
@@ -178,6 +190,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           }),
     async close(graceMs = 10_000) {
       reloader?.close();
+      grantMirror.stop();
       const sessionsClosed = realtime.close(graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -186,6 +199,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       clearTimeout(force);
       await settler.stop();
       await stopRetention?.();
+      await reconciler.stop();
       await upstream.close();
       await runtime.alerts.close();
       await ledger.close();

@@ -91,8 +91,9 @@ function values(r: BenchRow, iso: (ms: number) => string | Date): unknown[] {
 export function loadSqlite(path: string, config: Config, rows: number, days: number, end: number): LoadResult {
   const started = performance.now();
   const opened = openLedgerDb(path);
-  const terms = grantTerms(config);
-  syncGrants(opened.db, terms.grants, terms.purchases, new Date(end - days * 86_400_000 - 86_400_000));
+  const from = new Date(end - days * 86_400_000 - 86_400_000);
+  const terms = grantTerms(config, from);
+  syncGrants(opened.db, terms.grants, terms.purchases, from);
   opened.sqlite.close();
   const db = new Database(path);
   db.pragma('journal_mode = OFF');
@@ -149,8 +150,9 @@ export async function loadPostgres(
 ): Promise<LoadResult> {
   const started = performance.now();
   const ledger = openPgLedger({ url, foldIntervalMs: false });
-  const terms = grantTerms(config);
-  await ledger.syncGrants(terms.grants, terms.purchases, new Date(end - days * 86_400_000 - 86_400_000));
+  const from = new Date(end - days * 86_400_000 - 86_400_000);
+  const terms = grantTerms(config, from);
+  await ledger.syncGrants(terms.grants, terms.purchases, from);
   await ledger.close();
   const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC -c synchronous_commit=off' });
   await client.connect();

@@ -1,8 +1,10 @@
 import type { ArchiveStore, RollupStore } from './port/maintenance.js';
 import type { LedgerReader } from './port/reader.js';
+import type { ReconciliationStore } from './port/reconciliations.js';
 import type {
   AlertStore,
   BucketStore,
+  ClientSecretStore,
   DeferredStore,
   FileEstimateStore,
   ObjectStore,
@@ -29,6 +31,7 @@ import type { LedgerWriter } from './port/writer.js';
 
 export * from './port/maintenance.js';
 export * from './port/reader.js';
+export * from './port/reconciliations.js';
 export * from './port/stores.js';
 export * from './port/writer.js';
 
@@ -51,6 +54,10 @@ export interface Ledger extends LedgerWriter {
   readonly rollups: RollupStore;
   /** Old raw rows written to a file and deleted (src/ledger/archive/). */
   readonly archive: ArchiveStore;
+  /** Realtime client secrets tollgate minted: single-use across every process on this ledger (src/realtime/). */
+  readonly clientSecrets: ClientSecretStore;
+  /** The ledger's side of a reconciliation with OpenAI's usage and costs, and the runs' results (src/reconcile/). */
+  readonly reconciliations: ReconciliationStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

@@ -202,7 +202,7 @@ describe.each(ADAPTERS)('rollups ($name)', (adapter) => {
   beforeAll(async () => {
     opened = await adapter.open();
     ledger = opened.ledger;
-    const { grants, purchases } = grantTerms(config);
+    const { grants, purchases } = grantTerms(config, new Date(START - 86_400_000));
     await ledger.syncGrants(grants, purchases, new Date(START - 86_400_000));
     for (const r of ROWS) {
       const admitted = await ledger.admit(
@@ -364,7 +364,7 @@ describe.each(ADAPTERS)('rows without a fold mark ($name)', (adapter) => {
     const opened = await adapter.open();
     try {
       const { ledger, raw } = opened;
-      const { grants, purchases } = grantTerms(config);
+      const { grants, purchases } = grantTerms(config, new Date(START - 86_400_000));
       await ledger.syncGrants(grants, purchases, new Date(START - 86_400_000));
       // As an older tollgate (or a copy) wrote them: settled, no settle_seq / settle_xid.
       const values = Array.from({ length: 30 }, (_, i) => {

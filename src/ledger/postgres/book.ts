@@ -10,7 +10,9 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
+import { unitsJson } from '../units.js';
 import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { tagsText } from '../tags.js';
 import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
 /** Locks every grant of a company (removed ones too), in id order: the one lock order every writer follows (grants, then counters). */
@@ -60,7 +62,7 @@ async function lockCounters(
   return checks.map((q) => byId.get(q.counterId)!);
 }
 
-/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$17). */
+/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$19). */
 function requestValues(
   facts: RequestFacts,
   at: string,
@@ -86,11 +88,13 @@ function requestValues(
     facts.conversationId ?? null,
     facts.clientRequestId ?? null,
     facts.forwardedLater ? false : null,
+    facts.endUser ?? null,
+    tagsText(facts.tags),
   ];
 }
 
-const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16, $17)`;
+const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded, end_user, tags)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
 
 /** Writes the `held` row of a request that is not billed on an estimate (one statement, no lock). */
 export async function openRow(
@@ -198,10 +202,10 @@ export async function admitRow(
   const counterIds = [...new Set(quotas.map((q) => q.counterId))];
   await c.query(
     `WITH r AS (${INSERT_REQUEST}),
-      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($18::text[], $19::bigint[]) AS t(g, a)),
-      u AS (UPDATE grants SET held = held + t.a FROM unnest($18::text[], $19::bigint[]) AS t(g, a) WHERE grants.id = t.g),
-      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($20::text[]) AS q),
-      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($20::text[]))
+      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($20::text[], $21::bigint[]) AS t(g, a)),
+      u AS (UPDATE grants SET held = held + t.a FROM unnest($20::text[], $21::bigint[]) AS t(g, a) WHERE grants.id = t.g),
+      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($22::text[]) AS q),
+      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($22::text[]))
      SELECT 1`,
     [
       ...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd),
@@ -275,7 +279,7 @@ export async function finishRow(
     `WITH r AS (UPDATE requests SET status = $2, http_status = $3, returned_model = $4, requested_model = COALESCE(requested_model, $5), price_version = $6,
           input_tokens = $7, cached_input_tokens = $8, output_tokens = $9, reasoning_tokens = $10, total_tokens = $11, metered_tokens = $12,
           cost_micro_usd = $13, usage_source = $14, latency_ms = $15, ttfb_ms = $16, upstream_request_id = $17, error_code = $18, settled_at = $19,
-          cost_nano_usd = $32, tool_calls = $33, price_source = $34, settle_xid = pg_current_xact_id()
+          cost_nano_usd = $32, tool_calls = $33, units = $34, price_source = $35, settle_xid = pg_current_xact_id()
         WHERE id = $1),
       dh AS (DELETE FROM holds WHERE request_id = $1),
       g AS (UPDATE grants SET held = held + t.dh, spent = spent + t.ds FROM unnest($20::text[], $21::bigint[], $22::bigint[]) AS t(id, dh, ds) WHERE grants.id = t.id),
@@ -318,6 +322,7 @@ export async function finishRow(
       quotaHeld.map((q) => q.microUsd),
       o.costNanoUsd ?? o.costMicroUsd * 1000,
       o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+      unitsJson(u),
       o.priceSource ?? null,
     ],
   );

@@ -36,8 +36,10 @@ import {
 import { Lanes } from './lanes.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
+import { PgClientSecrets } from './client-secrets.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgReconciliations } from './reconciliations.js';
 import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
@@ -81,10 +83,12 @@ export class PgLedger implements Ledger {
   readonly objects: PgObjectStore;
   readonly fileEstimates: PgFileEstimates;
   readonly deferred: PgDeferredStore;
+  readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
   readonly rollups: Rollups;
   readonly archive: PgArchive;
+  readonly reconciliations: PgReconciliations;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -148,6 +152,8 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+    this.clientSecrets = new PgClientSecrets(queries);
+    this.reconciliations = new PgReconciliations(queries);
   }
 
   private async start(): Promise<void> {

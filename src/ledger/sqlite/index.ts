@@ -22,6 +22,7 @@ import { syncGrants } from './grant-sync.js';
 import { SqliteFileEstimates } from './file-estimates.js';
 import { SyncLedger } from './ledger.js';
 import { SqliteDeferredStore } from './deferred.js';
+import { SqliteClientSecrets } from './client-secrets.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteArchive } from './archive.js';
@@ -32,6 +33,7 @@ import { ReadPool } from './read-pool.js';
 import { SqliteReader } from './reader.js';
 import { sqliteRollupStatus } from './rollups.js';
 import { inline, pooled, type ReadRunner } from './runner.js';
+import { SqliteReconciliations } from './reconciliations.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { LazySqlThread, SqlThread } from './thread.js';
 import { WriterLock } from './writer-lock.js';
@@ -68,9 +70,11 @@ export class SqliteLedger implements Ledger {
   readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
+  readonly clientSecrets: SqliteClientSecrets;
   readonly deferred: SqliteDeferredStore;
   readonly rollups: Rollups;
   readonly archive: SqliteArchive;
+  readonly reconciliations: SqliteReconciliations;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
@@ -114,6 +118,8 @@ export class SqliteLedger implements Ledger {
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
+    this.clientSecrets = new SqliteClientSecrets(handle.sqlite, this.queue);
+    this.reconciliations = new SqliteReconciliations(handle.sqlite);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {

@@ -30,6 +30,8 @@ export const grants = sqliteTable(
     expiresAt: text('expires_at'),
     purchaseId: text('purchase_id'),
     note: text('note'),
+    /** Burn order between grants: lower burns first (then soonest expiry, then oldest); 1 unless the config sets it. */
+    priority: integer('priority').notNull().default(1),
     /** Set when the grant disappears from the config: it stops counting, its history stays. */
     removedAt: text('removed_at'),
     spent: integer('spent').notNull().default(0),
@@ -68,6 +70,13 @@ export const requests = sqliteTable(
     conversationId: text('conversation_id'),
     /** The feature named by the request's `x-tollgate-feature` header, whose rate scaled `metered_tokens`. */
     feature: text('feature'),
+    /**
+     * The end user of the company's app the request was made for: its `safety_identifier` (else
+     * `user`), as sent or hashed per the company's `endUsers.store`; NULL when it carried none.
+     */
+    endUser: text('end_user'),
+    /** Spend tags, a JSON array of strings (`["search","team:growth"]`) from `x-tollgate-tags` and named `metadata` keys; NULL when none. */
+    tags: text('tags'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
@@ -101,6 +110,8 @@ export const requests = sqliteTable(
     costNanoUsd: integer('cost_nano_usd').notNull().default(0),
     /** Built-in tool calls billed on the row, JSON (`{"web_search":2,"code_interpreter":1}`); NULL when none. */
     toolCalls: text('tool_calls'),
+    /** Usage beyond the token columns (audio and image tokens, images, characters, seconds), JSON; NULL when none (see src/ledger/units.ts). */
+    units: text('units'),
     /**
      * Which price the cost used: `<priced name>@<origin>#<content hash>` (e.g.
      * `gpt-5.4@genai-prices-0.1.8#1f2e3d4c5b6a`; rows written before the hash: `gpt-4o@2025-08-07`).
@@ -173,7 +184,7 @@ export const debits = sqliteTable(
 );
 
 /**
- * Quota windows (per user or per key): one row per scope, window and window key — the local date
+ * Quota windows (per user, per key or per end user): one row per scope, window and window key — the local date
  * for `daily` (`2026-11-22`), the local month for `monthly` (`2026-11`), `all` for `hard`, the
  * session id for `session`. Running totals, kept in the admission and settle transactions.
  */
@@ -182,7 +193,7 @@ export const quotaCounters = sqliteTable(
   {
     id: text('id').primaryKey(),
     companyId: text('company_id').notNull(),
-    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scope: text('scope', { enum: ['user', 'key', 'end_user'] }).notNull(),
     scopeId: text('scope_id').notNull(),
     window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
     windowKey: text('window_key').notNull(),
@@ -221,6 +232,7 @@ export const alerts = sqliteTable(
         'low_balance_critical',
         'usage_spike',
         'quota_increase_request',
+        'reconciliation_drift',
       ],
     }).notNull(),
     companyId: text('company_id').notNull(),
@@ -328,4 +340,53 @@ export const deferredObjects = sqliteTable(
     claimedUntil: text('claimed_until'),
   },
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);
+
+/**
+ * Realtime client secrets tollgate minted (`POST /v1/realtime/client_secrets`): the secret's
+ * SHA-256 only, whom it acts for, the session it opens; `used_at` is set once, when a session or
+ * call redeems it. Expired rows are purged a day after they expire.
+ */
+export const realtimeClientSecrets = sqliteTable(
+  'realtime_client_secrets',
+  {
+    /** Lowercase hex SHA-256 of the secret. */
+    hash: text('hash').primaryKey(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    role: text('role', { enum: ['member', 'admin'] }).notNull(),
+    jwtSessionId: text('jwt_session_id'),
+    model: text('model').notNull(),
+    /** The session settings, canonical JSON. */
+    session: text('session').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** When a session redeemed it (ISO 8601 UTC); NULL while unused. */
+    usedAt: text('used_at'),
+  },
+  (t) => [index('realtime_client_secrets_expiry').on(t.expiresAt)],
+);
+
+/**
+ * Reconciliations with OpenAI's usage and costs (src/reconcile/): one row per run, `report` the
+ * whole comparison as JSON. A scheduled run's id is `daily:<UTC day>`, so each day runs once.
+ */
+export const reconciliations = sqliteTable(
+  'reconciliations',
+  {
+    id: text('id').primaryKey(),
+    /** `cli` or `schedule`. */
+    trigger: text('trigger', { enum: ['cli', 'schedule'] }).notNull(),
+    startedAt: text('started_at').notNull(),
+    finishedAt: text('finished_at'),
+    /** First and last UTC day compared (`YYYY-MM-DD`, both included). */
+    fromDay: text('from_day').notNull(),
+    toDay: text('to_day').notNull(),
+    /** running → ok | drift | failed. */
+    status: text('status', { enum: ['running', 'ok', 'drift', 'failed'] }).notNull(),
+    report: text('report'),
+    error: text('error'),
+  },
+  (t) => [index('reconciliations_started').on(t.startedAt)],
 );
