@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ledgerReports, ledgerRetention, type LedgerSection } from './ledger-options.js';
 
 /** The parts of `proxy.config.json` read at start only: where tollgate listens, its upstream and its ledger. */
 
@@ -140,6 +141,8 @@ export const ledgerSchema = z
         unit: 'ms',
         examples: [30000],
       }),
+    reports: ledgerReports.optional(),
+    retention: ledgerRetention.optional(),
   })
   .strict()
   .refine((l) => !(l.path && l.url), {
@@ -150,10 +153,14 @@ export const ledgerSchema = z
     description:
       'Where the ledger lives: `path` (SQLite) or `url` (Postgres), not both. With neither, `$TOLLGATE_DATABASE_URL` when set, else `./data/ledger.db`. Read at start only.',
   })
-  .transform((l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-    const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-    if (l.url) return { url: l.url, ...lapse };
-    if (l.path) return { path: l.path, ...lapse };
+  .transform((l): LedgerSection => {
+    const extra = {
+      ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }),
+      ...(l.reports === undefined ? {} : { reports: l.reports }),
+      ...(l.retention === undefined ? {} : { retention: l.retention }),
+    };
+    if (l.url) return { url: l.url, ...extra };
+    if (l.path) return { path: l.path, ...extra };
     const env = process.env.TOLLGATE_DATABASE_URL;
-    return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
+    return env ? { url: env, ...extra } : { path: './data/ledger.db', ...extra };
   });

@@ -1,6 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { compact, duration, grouped, usd, when } from '../format.js';
-import type { ApiGet, List, RequestJson, UsageRowJson } from '../data.js';
+import { SHOWN_GROUPS, withRest, type ApiGet, type List, type RequestJson, type UsageRowJson } from '../data.js';
 import { ChartBox, filterQuery, Table, type Column, type FilterChoices, type FilterState } from './parts.js';
 
 /**
@@ -26,23 +26,27 @@ export interface UsageData {
 /** Reads the usage sections' data through the read API; `admin` adds usage by user and the user filter. */
 export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, recentLimit: number): Promise<UsageData> {
   const q = filterQuery(s);
-  const group = (by: string, query = q) =>
+  const group = (by: string, query: Record<string, string | undefined> = q) =>
     api<List<UsageRowJson>>('/tollgate/v1/usage', { ...query, group_by: by }).then((r) => r.data);
+  // By user: the most active ones only (a company may have thousands); the rest are summed from the total below.
+  const top = (query: Record<string, string | undefined>, n: number) => group('user', { ...query, limit: String(n) });
   const unfiltered = { period: s.period, company: s.company };
   const [total, byModel, byEndpoint, byDay, byUser, byTag, byEndUser, recent, models, endpoints] = await Promise.all([
     group('none'),
     group('model'),
     group('endpoint'),
     group('day'),
-    admin ? group('user') : Promise.resolve(undefined),
-    group('tag'),
-    admin ? group('end_user') : Promise.resolve(undefined),
+    admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
+    // The most used tags and end users, like users (a company may have thousands of either).
+    group('tag', { ...q, limit: String(SHOWN_GROUPS) }),
+    admin ? group('end_user', { ...q, limit: String(SHOWN_GROUPS) }) : Promise.resolve(undefined),
     api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
     group('model', unfiltered),
     group('endpoint', unfiltered),
   ]);
+  // The users a filter offers: the most active ones.
   const users = admin
-    ? (await group('user', unfiltered)).map((r) => r.key).filter((k): k is string => k !== null)
+    ? (await top(unfiltered, 4 * SHOWN_GROUPS)).map((r) => r.key).filter((k): k is string => k !== null)
     : undefined;
   const keys = (rows: UsageRowJson[]) => rows.map((r) => r.key).filter((k): k is string => k !== null);
   return {
@@ -50,9 +54,10 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     byModel,
     byEndpoint,
     byDay,
-    byUser,
+    byUser: byUser && withRest(byUser, total[0]!),
     byTag,
-    byEndUser,
+    // A request has one end user (or none): the rest sum up like users'. Tags overlap, so they do not.
+    byEndUser: byEndUser && withRest(byEndUser, total[0]!),
     recent,
     choices: { users, models: keys(models), endpoints: keys(endpoints) },
   };

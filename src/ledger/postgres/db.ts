@@ -48,15 +48,17 @@ const POOL_SIZE = 10;
 
 /**
  * A connection pool to a Postgres ledger: bigints and numerics read as numbers, `timestamptz` as
- * ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC.
+ * ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC. `extra` adds to (or
+ * overrides) the pool's settings (the reports' pool sets `statement_timeout`).
  */
-export function openPool(url: string, max = POOL_SIZE): pg.Pool {
+export function openPool(url: string, max = POOL_SIZE, extra: Partial<pg.PoolConfig> = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     types,
     options: '-c TimeZone=UTC',
     application_name: 'tollgate',
+    ...extra,
   });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});

@@ -13,7 +13,12 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
+import { ReadTimeoutError } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
+import { PgArchive } from './archive.js';
+import { PgFold } from './fold.js';
+import { pgRollupStatus } from './rollups.js';
+import { FoldLoop, Rollups } from '../rollups/folding.js';
 import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
@@ -48,6 +53,16 @@ export interface PgLedgerOptions {
   liveness?: Liveness;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Reports: connections of their own (default 2) and each statement's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000; one replica at a time); false: only when asked. */
+  foldIntervalMs?: number | false;
+}
+
+/** A Postgres error meaning a report ran past its budget: a statement cancelled by `statement_timeout`, or no connection in time. */
+function timedOut(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '57014' || /timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
 
 /**
@@ -71,10 +86,15 @@ export class PgLedger implements Ledger {
   readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
+  readonly rollups: Rollups;
+  readonly archive: PgArchive;
   readonly reconciliations: PgReconciliations;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
+  /** The reports' own connections (each statement bounded by `statement_timeout`); the serving pool when read-only. */
+  private readonly readPool: pg.Pool | undefined;
+  private readonly folder: FoldLoop | undefined;
   private readonly ready: Promise<void>;
   private readonly lanes = new Lanes();
   private readonly companyOf = new Map<string, string>();
@@ -99,7 +119,32 @@ export class PgLedger implements Ledger {
         return this.pool.query<R>(text, params);
       },
     };
-    this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
+    const budget = opts.reads?.timeoutMs ?? 5_000;
+    this.readPool = opts.readonly
+      ? undefined
+      : openPool(opts.url, opts.reads?.threads ?? 2, { statement_timeout: budget, connectionTimeoutMillis: budget });
+    const readPool = this.readPool;
+    const reports: Queryable = readPool
+      ? {
+          query: async <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => {
+            await this.ready;
+            try {
+              return await readPool.query<R>(text, params);
+            } catch (err) {
+              throw timedOut(err) ? new ReadTimeoutError(budget) : err;
+            }
+          },
+        }
+      : queries;
+    this.reader = new PgReader(reports, (companyId, now) => this.balance(companyId, now), queries);
+    const connect = async () => {
+      await this.ready;
+      return this.pool.connect();
+    };
+    const fold = new PgFold(connect);
+    this.folder = opts.readonly ? undefined : new FoldLoop(() => fold.once());
+    this.rollups = new Rollups(this.folder, pgRollupStatus(queries));
+    this.archive = new PgArchive(queries, connect);
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
@@ -116,6 +161,7 @@ export class PgLedger implements Ledger {
     await register(this.pool, this.instanceId);
     this.timer = setInterval(() => void this.tick(), this.liveness.heartbeatMs);
     this.timer.unref();
+    if (this.opts.foldIntervalMs !== false) this.folder?.start(this.opts.foldIntervalMs ?? 1_000);
   }
 
   /** One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. */
@@ -259,6 +305,8 @@ export class PgLedger implements Ledger {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.folder?.stop();
+    await this.readPool?.end().catch(() => {});
     await this.lanes.drain();
     await Promise.all(this.marking);
     try {
