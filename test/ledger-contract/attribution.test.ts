@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantTerms } from '../../src/config/grants.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Ledger, RequestFilter, UsageRow } from '../../src/ledger/port.js';
+import { planUsage } from '../../src/ledger/rollups/plan.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
 
 /**
  * Spend tags and end users in the report queries, on every adapter: usage filtered by a tag or an
- * end user and grouped by either, and the request log and history carrying both.
+ * end user and grouped by either, and the request log and history carrying both. Neither is a
+ * rollup dimension: the rows are folded first, so each report here must still read the raw rows.
  */
 
 const NOW = new Date('2026-10-31T12:00:00.000Z');
@@ -98,12 +100,23 @@ describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
     opened = await adapter.open();
     ledger = opened.ledger;
     await seed(ledger);
+    await ledger.rollups.fold();
   });
   afterAll(() => opened?.close());
 
   const brief = (rows: UsageRow[]) => rows.map((r) => [r.companyId, r.key, r.requests, r.totalTokens, r.errors]);
   const total = async (f: RequestFilter) =>
     (await ledger.reader.usage(f, 'none')).map((r) => [r.requests, r.totalTokens]);
+
+  it('plans any report on a tag or an end user on raw rows alone, whole days included', () => {
+    const window = { since: '2026-10-01T00:00:00.000Z', until: '2026-11-01T00:00:00.000Z' };
+    const rawOnly = { days: [], hours: [], raw: [window], covered: null };
+    expect(planUsage({ ...window, tag: 'search' }, 'day')).toEqual(rawOnly);
+    expect(planUsage({ ...window, endUser: 'u-1' }, 'model')).toEqual(rawOnly);
+    expect(planUsage(window, 'tag')).toEqual(rawOnly);
+    expect(planUsage(window, 'end_user')).toEqual(rawOnly);
+    expect(planUsage(window, 'user').days).toEqual([window]);
+  });
 
   it('groups by tag: a row counts in each of its tags, untagged rows in the null group', async () => {
     expect(brief(await ledger.reader.usage({ companyId: 'acme' }, 'tag'))).toEqual([
@@ -112,6 +125,11 @@ describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
       [null, 'search', 2, 300, 0],
       [null, 'searching', 1, 400, 0],
       [null, 'team:growth', 1, 100, 0],
+    ]);
+    // The top groups by tokens.
+    expect(brief(await ledger.reader.usage({ companyId: 'acme' }, 'tag', 2))).toEqual([
+      [null, null, 1, 800, 0],
+      [null, 'searching', 1, 400, 0],
     ]);
     // Across companies a tag's group sums every company's rows.
     expect(brief(await ledger.reader.usage({}, 'tag')).find((r) => r[1] === 'search')).toEqual([

@@ -1,5 +1,5 @@
 import type { GroupBy, RequestFilter } from '../port/reader.js';
-import { RAW_ONLY_FILTERS, RAW_ONLY_GROUPS } from './usage-sql.js';
+import { RAW_ONLY_FILTERS, RAW_ONLY_GROUPS } from './dimensions.js';
 
 /** A half-open time range [since, until) of ISO 8601 UTC instants; an absent bound is open. */
 export interface Span {

@@ -1,5 +1,12 @@
 import type { GroupBy, RequestFilter, UsageRow } from '../port/reader.js';
-import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures, tableFor } from './dimensions.js';
+import {
+  MEASURE_COLUMNS,
+  RAW_ONLY_FILTERS,
+  RAW_ONLY_GROUPS,
+  ROLLUP_DIMENSIONS,
+  rollupMeasures,
+  tableFor,
+} from './dimensions.js';
 import type { Span, UsagePlan } from './plan.js';
 
 /** What differs between engines in a usage query (each adapter gives one). */
@@ -26,10 +33,6 @@ export interface UsageDialect {
   /** The join giving one row per tag of `r` as `tg.value` (a row without tags: one, with NULL): what `group_by=tag` sums. */
   eachTag: string;
 }
-
-/** Filters and groupings the rollups do not keep (spend tags, end users): a report using one reads raw rows only (see `planUsage`). */
-export const RAW_ONLY_FILTERS = ['tag', 'endUser'] as const satisfies readonly (keyof RequestFilter)[];
-export const RAW_ONLY_GROUPS: readonly GroupBy[] = ['tag', 'end_user'];
 
 /** A query and its parameters. */
 export interface Sql {
