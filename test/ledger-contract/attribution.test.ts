@@ -31,30 +31,42 @@ const SEEDS: [string, string, string | null, string[] | null, number, number][] 
   ['g1', 'globex', 'u-1', ['search'], 1600, 6],
 ];
 
+/** Admits one request (held), at `at`. */
+async function admit(
+  ledger: Ledger,
+  id: string,
+  companyId: string,
+  endUser: string | null,
+  tags: string[] | null,
+  at: Date,
+) {
+  const ok = await ledger.admit(
+    {
+      id,
+      companyId,
+      keyId: `${companyId}-key`,
+      userId: null,
+      feature: null,
+      endpoint: '/v1/chat/completions',
+      requestedModel: 'gpt-4o-mini',
+      stream: false,
+      estimatedPromptTokens: 10,
+      endUser,
+      tags,
+    },
+    { minTokens: 10, maxTokens: 2000, clamp: false, maxPicoPerToken: 1_000_000 },
+    at,
+    [],
+  );
+  if (!ok.ok) throw new Error(`seed ${id} refused`);
+}
+
 async function seed(ledger: Ledger): Promise<void> {
   const { grants, purchases } = grantTerms(config, new Date('2026-10-01T00:00:00Z'));
   await ledger.syncGrants(grants, purchases, new Date('2026-10-01T00:00:00Z'));
   for (const [id, companyId, endUser, tags, total, hour] of SEEDS) {
     const at = new Date(Date.UTC(2026, 9, 30, hour, 30));
-    const ok = await ledger.admit(
-      {
-        id,
-        companyId,
-        keyId: `${companyId}-key`,
-        userId: null,
-        feature: null,
-        endpoint: '/v1/chat/completions',
-        requestedModel: 'gpt-4o-mini',
-        stream: false,
-        estimatedPromptTokens: 10,
-        endUser,
-        tags,
-      },
-      { minTokens: 10, maxTokens: 2000, clamp: false, maxPicoPerToken: 1_000_000 },
-      at,
-      [],
-    );
-    if (!ok.ok) throw new Error(`seed ${id} refused`);
+    await admit(ledger, id, companyId, endUser, tags, at);
     const end = new Date(at.getTime() + 10);
     const base = { usageSource: 'upstream' as const, latencyMs: 10 };
     if (total === 0)
@@ -73,24 +85,7 @@ async function seed(ledger: Ledger): Promise<void> {
       );
   }
   // One request still in flight, tagged: never in a report.
-  await ledger.admit(
-    {
-      id: 'held',
-      companyId: 'acme',
-      keyId: 'acme-key',
-      userId: null,
-      feature: null,
-      endpoint: '/v1/chat/completions',
-      requestedModel: 'gpt-4o-mini',
-      stream: false,
-      estimatedPromptTokens: 10,
-      endUser: 'u-1',
-      tags: ['search'],
-    },
-    { minTokens: 10, maxTokens: 2000, clamp: false, maxPicoPerToken: 1_000_000 },
-    new Date('2026-10-30T07:00:00Z'),
-    [],
-  );
+  await admit(ledger, 'held', 'acme', 'u-1', ['search'], new Date('2026-10-30T07:00:00Z'));
 }
 
 describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
