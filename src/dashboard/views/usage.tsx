@@ -31,19 +31,21 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
   // By user: the most active ones only (a company may have thousands); the rest are summed from the total below.
   const top = (query: Record<string, string | undefined>, n: number) => group('user', { ...query, limit: String(n) });
   const unfiltered = { period: s.period, company: s.company };
-  const [total, byModel, byEndpoint, byDay, byUser, byTag, byEndUser, recent, models, endpoints] = await Promise.all([
-    group('none'),
-    group('model'),
-    group('endpoint'),
-    group('day'),
-    admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
-    // The most used tags and end users, like users (a company may have thousands of either).
-    group('tag', { ...q, limit: String(SHOWN_GROUPS) }),
-    admin ? group('end_user', { ...q, limit: String(SHOWN_GROUPS) }) : Promise.resolve(undefined),
-    api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
-    group('model', unfiltered),
-    group('endpoint', unfiltered),
-  ]);
+  const [total, byModel, byEndpoint, byDay, byUser, byTag, byEndUser, recent, models, endpoints, tags] =
+    await Promise.all([
+      group('none'),
+      group('model'),
+      group('endpoint'),
+      group('day'),
+      admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
+      // The most used tags and end users, like users (a company may have thousands of either).
+      group('tag', { ...q, limit: String(SHOWN_GROUPS) }),
+      admin ? group('end_user', { ...q, limit: String(SHOWN_GROUPS) }) : Promise.resolve(undefined),
+      api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
+      group('model', unfiltered),
+      group('endpoint', unfiltered),
+      group('tag', { ...unfiltered, limit: String(4 * SHOWN_GROUPS) }),
+    ]);
   // The users a filter offers: the most active ones.
   const users = admin
     ? (await top(unfiltered, 4 * SHOWN_GROUPS)).map((r) => r.key).filter((k): k is string => k !== null)
@@ -59,7 +61,7 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     // A request has one end user (or none): the rest sum up like users'. Tags overlap, so they do not.
     byEndUser: byEndUser && withRest(byEndUser, total[0]!),
     recent,
-    choices: { users, models: keys(models), endpoints: keys(endpoints) },
+    choices: { users, models: keys(models), endpoints: keys(endpoints), tags: keys(tags).sort() },
   };
 }
 
