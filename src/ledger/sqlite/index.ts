@@ -119,7 +119,7 @@ export class SqliteLedger implements Ledger {
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
     this.clientSecrets = new SqliteClientSecrets(handle.sqlite, this.queue);
-    this.reconciliations = new SqliteReconciliations(handle.sqlite);
+    this.reconciliations = new SqliteReconciliations(handle.sqlite, this.runner);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {

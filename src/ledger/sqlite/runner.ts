@@ -8,8 +8,11 @@ import { SqlThreadConflict, type Step } from './thread.js';
  * data (the CLI's read-only ledger, an in-memory one).
  */
 export interface ReadRunner {
-  /** Runs one statement (`all` rows or the first row, `get`); rejects with `ReadTimeoutError` past its budget. */
-  run<T>(step: Step): Promise<T>;
+  /**
+   * Runs one statement (`all` rows or the first row, `get`); rejects with `ReadTimeoutError` past
+   * its budget: `budgetMs` (ms) when given (a background job's longer one), else the runner's.
+   */
+  run<T>(step: Step, budgetMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -22,7 +25,7 @@ export interface SqlExecutor {
 
 /** A runner on threads (see `ReadPool`). */
 export function pooled(pool: ReadPool): ReadRunner {
-  return { run: (step) => pool.query(step), close: () => pool.close() };
+  return { run: (step, budgetMs) => pool.query(step, budgetMs), close: () => pool.close() };
 }
 
 /** Runner and executor on `sqlite` itself, synchronous under their promises; statements prepared once per SQL text. */
