@@ -124,6 +124,8 @@ async function main(): Promise<void> {
       upstream.url,
       '--models',
       model,
+      '--now',
+      new Date(END + 60_000).toISOString(),
     ],
     {
       core: pin ? CORES.proxy : undefined,

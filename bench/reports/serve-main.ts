@@ -3,7 +3,10 @@
  * bench's ledger (a SQLite file or a `postgres://` URL), with the bench's 20 companies, their keys
  * (the parent's, in `BENCH_REPORTS_KEYS`) and one operator:
  *
- *   node --import tsx bench/reports/serve-main.ts --ledger FILE|URL --upstream URL --models a,b
+ *   node --import tsx bench/reports/serve-main.ts --ledger FILE|URL --upstream URL --models a,b [--now ISO]
+ *
+ * `--now`: tollgate's clock starts at this UTC instant and runs on from it (the bench's ledger ends
+ * at a fixed instant, so "the last 90 days" are the ledger's whatever day the bench runs).
  *
  * Sends `{ url }` to its parent over IPC once it listens. On `{ archive: { before, to } }` it
  * archives the ledger's rows admitted before `before` to `to` in this process (as `serve`'s daily
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     upstream: { type: 'string' },
     models: { type: 'string', default: '' },
     threads: { type: 'string', default: '2' },
+    now: { type: 'string' },
   },
 });
 if (!values.ledger || !values.upstream) throw new Error('usage: serve-main.ts --ledger FILE|URL --upstream URL');
@@ -34,13 +38,16 @@ const config = benchReportsConfig(
   values.upstream,
   values.models.split(',').filter(Boolean),
 );
-const server = await startServer(config, { upstreamKey: 'sk-bench-upstream', log: createLogger() });
+const skewMs = values.now === undefined ? 0 : Date.now() - Date.parse(values.now);
+if (Number.isNaN(skewMs)) throw new Error(`--now is not an ISO 8601 instant: ${values.now}`);
+const clock = () => new Date(Date.now() - skewMs);
+const server = await startServer(config, { upstreamKey: 'sk-bench-upstream', log: createLogger(), clock });
 process.send?.({ url: server.url });
 
 process.on('message', (m: { archive?: { before: string; to: string } }) => {
   if (!m.archive) return;
   const { before, to } = m.archive;
-  archiveLedger(server.runtime.ledger.archive, { before, to, now: new Date() }).then(
+  archiveLedger(server.runtime.ledger.archive, { before, to, now: clock() }).then(
     (archived) => process.send?.({ archived }),
     (err: Error) => process.send?.({ error: err.message }),
   );
