@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantTerms } from '../../src/config/grants.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { GroupBy, Ledger, RequestFilter } from '../../src/ledger/port.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * Usage by spend tag and end user against a model in JS, on every adapter: random rows (several
@@ -14,13 +13,10 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
 
 const START = Date.parse('2026-11-01T00:00:00.000Z');
 const TAGS = ['a', 'b', 'ab', 'a b', 'say "q"', 'ß'] as const;
-const config = parseConfig({
-  ledger: { path: 'unused.db' },
-  companies: {
-    acme: { name: 'Acme', allocations: [{ id: 'acme-g', tokens: 100_000_000 }] },
-    globex: { name: 'Globex', allocations: [{ id: 'globex-g', tokens: 100_000_000 }] },
-  },
-});
+/** Each company's one tokens grant. */
+const GRANTS = ['acme', 'globex'].map((companyId) =>
+  grantTerms({ id: `${companyId}-g`, companyId, amount: 100_000_000 }),
+);
 
 interface Row {
   id: string;
@@ -63,25 +59,7 @@ async function finish(ledger: Ledger, row: Row): Promise<void> {
   const end = new Date(row.at + 100);
   if (row.fate === 'voided')
     await ledger.void(row.id, { httpStatus: 500, usageSource: 'none', latencyMs: 1, errorCode: 'x' }, end);
-  else
-    await ledger.settle(
-      row.id,
-      {
-        httpStatus: 200,
-        usage: {
-          inputTokens: row.tokens,
-          cachedInputTokens: 0,
-          outputTokens: 0,
-          reasoningTokens: 0,
-          totalTokens: row.tokens,
-        },
-        usageSource: 'upstream',
-        meteredTokens: row.tokens,
-        costMicroUsd: row.tokens,
-        latencyMs: 1,
-      },
-      end,
-    );
+  else await ledger.settle(row.id, tokensUsed(row.tokens), end);
 }
 
 const matches = (r: Row, f: RequestFilter) =>
@@ -142,29 +120,11 @@ describe.each(ADAPTERS)('usage by tag and end user, against a model ($name)', (a
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeAll(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, GRANTS, new Date(START - 86_400_000));
     ledger = opened.ledger;
-    const { grants, purchases } = grantTerms(config, new Date(START - 86_400_000));
-    await ledger.syncGrants(grants, purchases, new Date(START - 86_400_000));
     for (const r of ROWS) {
-      const ok = await ledger.admit(
-        {
-          id: r.id,
-          companyId: r.companyId,
-          keyId: null,
-          userId: null,
-          feature: null,
-          endpoint: '/v1/chat/completions',
-          requestedModel: r.model,
-          stream: false,
-          estimatedPromptTokens: 1,
-          endUser: r.endUser,
-          tags: r.tags,
-        },
-        { minTokens: 1, maxTokens: 2000, clamp: false, maxPicoPerToken: 1_000_000 },
-        new Date(r.at),
-        [],
-      );
+      const facts = { id: r.id, companyId: r.companyId, requestedModel: r.model, endUser: r.endUser, tags: r.tags };
+      const ok = await ledger.admit(requestFacts(facts), hold(2000), new Date(r.at), []);
       if (!ok.ok) throw new Error(`${r.id} refused`);
       if (r.fate !== 'held' && !r.late) await finish(ledger, r);
     }

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantTerms } from '../../src/config/grants.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { Ledger, RequestFilter, UsageRow } from '../../src/ledger/port.js';
 import { planUsage } from '../../src/ledger/rollups/plan.js';
 import { ADAPTERS, type OpenedLedger } from './adapters.js';
+import { grantTerms, hold, openWithGrants, requestFacts, tokensUsed } from './fixtures.js';
 
 /**
  * Spend tags and end users in the report queries, on every adapter: usage filtered by a tag or an
@@ -12,13 +11,10 @@ import { ADAPTERS, type OpenedLedger } from './adapters.js';
  */
 
 const NOW = new Date('2026-10-31T12:00:00.000Z');
-const config = parseConfig({
-  ledger: { path: 'unused.db' },
-  companies: {
-    acme: { name: 'Acme', allocations: [{ id: 'acme-main', tokens: 1_000_000 }] },
-    globex: { name: 'Globex', allocations: [{ id: 'globex-main', tokens: 1_000_000 }] },
-  },
-});
+/** Each company's one tokens grant. */
+const GRANTS = ['acme', 'globex'].map((companyId) =>
+  grantTerms({ id: `${companyId}-g`, companyId, amount: 1_000_000 }),
+);
 
 const QUOTED = 'say "hi", ß';
 /** id, company, end user, tags, total tokens (0: voided), hour of 2026-10-30. */
@@ -40,49 +36,19 @@ async function admit(
   tags: string[] | null,
   at: Date,
 ) {
-  const ok = await ledger.admit(
-    {
-      id,
-      companyId,
-      keyId: `${companyId}-key`,
-      userId: null,
-      feature: null,
-      endpoint: '/v1/chat/completions',
-      requestedModel: 'gpt-4o-mini',
-      stream: false,
-      estimatedPromptTokens: 10,
-      endUser,
-      tags,
-    },
-    { minTokens: 10, maxTokens: 2000, clamp: false, maxPicoPerToken: 1_000_000 },
-    at,
-    [],
-  );
+  const facts = requestFacts({ id, companyId, keyId: `${companyId}-key`, endUser, tags });
+  const ok = await ledger.admit(facts, hold(2000), at, []);
   if (!ok.ok) throw new Error(`seed ${id} refused`);
 }
 
 async function seed(ledger: Ledger): Promise<void> {
-  const { grants, purchases } = grantTerms(config, new Date('2026-10-01T00:00:00Z'));
-  await ledger.syncGrants(grants, purchases, new Date('2026-10-01T00:00:00Z'));
   for (const [id, companyId, endUser, tags, total, hour] of SEEDS) {
     const at = new Date(Date.UTC(2026, 9, 30, hour, 30));
     await admit(ledger, id, companyId, endUser, tags, at);
     const end = new Date(at.getTime() + 10);
-    const base = { usageSource: 'upstream' as const, latencyMs: 10 };
     if (total === 0)
-      await ledger.void(id, { ...base, httpStatus: 500, usageSource: 'none', errorCode: 'server_error' }, end);
-    else
-      await ledger.settle(
-        id,
-        {
-          ...base,
-          httpStatus: 200,
-          usage: { inputTokens: total, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, totalTokens: total },
-          meteredTokens: total,
-          costMicroUsd: total,
-        },
-        end,
-      );
+      await ledger.void(id, { httpStatus: 500, usageSource: 'none', latencyMs: 10, errorCode: 'server_error' }, end);
+    else await ledger.settle(id, tokensUsed(total, { latencyMs: 10 }), end);
   }
   // One request still in flight, tagged: never in a report.
   await admit(ledger, 'held', 'acme', 'u-1', ['search'], new Date('2026-10-30T07:00:00Z'));
@@ -92,7 +58,7 @@ describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
   let opened: OpenedLedger;
   let ledger: Ledger;
   beforeAll(async () => {
-    opened = await adapter.open();
+    opened = await openWithGrants(adapter, GRANTS, new Date('2026-10-01T00:00:00Z'));
     ledger = opened.ledger;
     await seed(ledger);
     await ledger.rollups.fold();
