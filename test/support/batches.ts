@@ -1,6 +1,6 @@
 import { type OpenAI, toFile } from 'openai';
 import { DeferredUpstream } from './deferred-upstream.js';
-import { startTollgate, TEST_PRICES, type Tollgate } from './harness.js';
+import { startTollgate, TEST_PRICES, type Tollgate, type TollgateOptions } from './harness.js';
 import { ScriptedUpstream } from './scripted-upstream.js';
 
 /**
@@ -72,15 +72,19 @@ export interface DeferredSetup {
  * Starts a fake upstream running batches, fine-tuning jobs and videos ({@link DeferredUpstream}) and
  * tollgate in front of it with the config's `settlement` section as given, `gpt-4o-mini` priced for
  * training at $3 / 1M tokens, and company `acme` holding 10 000 000 tokens (`acme-tokens`) and
- * $100 (`acme-usd`).
+ * $100 (`acme-usd`); `extra` sets tollgate's clock and admission settings.
  */
-export async function startDeferredTollgate(settlement: Record<string, unknown>): Promise<DeferredSetup> {
+export async function startDeferredTollgate(
+  settlement: Record<string, unknown>,
+  extra: Pick<TollgateOptions, 'clock' | 'admission'> = {},
+): Promise<DeferredSetup> {
   const upstream = await new ScriptedUpstream().start();
   const fake = new DeferredUpstream();
   upstream.script = fake.handle;
   const tollgate = await startTollgate({
     upstreamUrl: upstream.url,
     settlement,
+    ...extra,
     prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
     companies: {
       acme: {
