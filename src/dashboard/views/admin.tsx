@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { ApiGet, BalanceJson, GrantJson, List, OverviewJson, PurchaseJson, QuotaRequestJson } from '../data.js';
-import { compact, grouped, percent, usd, when } from '../format.js';
-import { Bar, Card, Filters, Table, exportHref, levelOf, type FilterState } from './parts.js';
+import { grouped, percent, usd } from '../format.js';
+import { Bar, Card, Filters, Table, Time, exportHref, levelOf, type FilterState } from './parts.js';
 import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.js';
 
 /** What a company admin (or an operator looking at one company) sees. */
@@ -59,9 +59,17 @@ function grantColumns(timeZone: string, [warn, crit]: [number, number]) {
     {
       title: 'Used',
       num: true,
-      cell: (g: GrantJson) => amount(g, g.spent) + (g.held ? ` (+${amount(g, g.held)} in flight)` : ''),
+      cell: (g: GrantJson) => (
+        <>
+          {amount(g, g.spent)}
+          {g.held ? <span class="held">+{amount(g, g.held)} in flight</span> : null}
+        </>
+      ),
     },
-    { title: 'Expires', cell: (g: GrantJson) => (g.expires_at ? when(g.expires_at, timeZone) : 'No expiration') },
+    {
+      title: 'Expires',
+      cell: (g: GrantJson) => (g.expires_at ? <Time iso={g.expires_at} timeZone={timeZone} /> : 'No expiration'),
+    },
     {
       title: 'Purchase',
       cell: (g: GrantJson) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : '–'),
@@ -102,7 +110,7 @@ function UserRequests(props: { rows: QuotaRequestJson[]; timeZone: string }) {
         rows={props.rows}
         empty="No requests."
         columns={[
-          { title: 'Date', cell: (r) => when(r.created_at, props.timeZone) },
+          { title: 'Date', cell: (r) => <Time iso={r.created_at} timeZone={props.timeZone} /> },
           { title: 'User', cell: (r) => r.user_id },
           { title: 'Quota', cell: (r) => r.requested.window ?? 'any' },
           { title: 'Tokens', num: true, cell: (r) => (r.requested.tokens ? grouped(r.requested.tokens) : '–') },
@@ -121,18 +129,18 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
   const total = limited.reduce((n, g) => n + (g.amount ?? 0), 0);
   return (
     <>
-      <section class="cards" aria-label="Summary">
+      <section class="cards" aria-label="Summary" data-region="summary">
         <Card
           name="total-tokens"
           label="Total tokens"
-          value={compact(total)}
+          value={grouped(total)}
           exact={total}
           sub="on active token grants"
         />
         <Card
           name="available-tokens"
           label="Available tokens"
-          value={compact(d.balance.tokens)}
+          value={grouped(d.balance.tokens)}
           exact={d.balance.tokens}
           sub={
             d.balance.unlimited_models.length ? `plus unlimited: ${d.balance.unlimited_models.join(', ')}` : undefined
@@ -141,7 +149,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
         <Card
           name="used-month"
           label="Used this month"
-          value={compact(d.overview.month_tokens)}
+          value={grouped(d.overview.month_tokens)}
           exact={d.overview.month_tokens}
           sub={`${usd(d.overview.month_cost_micro_usd)} · resets on the 1st`}
         />
@@ -153,7 +161,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           sub={`${d.overview.open_holds} requests in flight`}
         />
       </section>
-      <section class="panel wide" aria-labelledby="h-allocations">
+      <section class="panel wide" aria-labelledby="h-allocations" data-region="allocations">
         <h2 id="h-allocations">Allocations</h2>
         <Table
           caption="Allocations per model scope"
@@ -163,20 +171,22 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           empty="No grants: add allocations in the config."
         />
       </section>
-      {d.overview.alerts.length ? (
-        <section class="panel wide" aria-labelledby="h-alerts">
-          <h2 id="h-alerts">Recent alerts</h2>
-          <ul class="alerts">
-            {d.overview.alerts.map((a) => (
-              <li>
-                <time datetime={a.fired_at}>{when(a.fired_at, tz)}</time> <strong>{a.kind}</strong> <code>{a.key}</code>
-              </li>
-            ))}
-          </ul>
-        </section>
-      ) : null}
+      <div data-region="alerts">
+        {d.overview.alerts.length ? (
+          <section class="panel wide" aria-labelledby="h-alerts">
+            <h2 id="h-alerts">Recent alerts</h2>
+            <ul class="alerts">
+              {d.overview.alerts.map((a) => (
+                <li>
+                  <Time iso={a.fired_at} timeZone={tz} /> <strong>{a.kind}</strong> <code>{a.key}</code>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+      </div>
       <Filters state={props.state} choices={d.usage.choices} exportHref={exportHref(props.state)} />
-      <section class="cards" aria-label="This period">
+      <section class="cards" aria-label="This period" data-region="period">
         <Card
           name="requests-period"
           label="Requests"
@@ -187,7 +197,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
         <Card
           name="tokens-period"
           label="Tokens"
-          value={compact(d.usage.total.total_tokens)}
+          value={grouped(d.usage.total.total_tokens)}
           exact={d.usage.total.total_tokens}
         />
         <Card
@@ -197,9 +207,9 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           exact={d.usage.total.cost_micro_usd}
         />
       </section>
-      <UsageSections data={d.usage} />
+      <UsageSections data={d.usage} timeZone={tz} />
       <RecentCalls rows={d.usage.recent} timeZone={tz} title="Usage history (last 50)" remaining showUser />
-      <div class="grid-2">
+      <div class="grid-2" data-region="purchases">
         <Purchases rows={d.purchases} timeZone={tz} />
         {d.requests ? <UserRequests rows={d.requests} timeZone={tz} /> : null}
       </div>

@@ -1,5 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx';
+import { Time, Zone } from './parts.js';
 
 /** Who the page is for, shown in the header: e.g. `alice · acme (member)`. */
 export interface Identity {
@@ -49,14 +50,22 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
   );
 }
 
-/** `main#content`: what the auto-refresh fetches again and swaps in. */
-export function Content(props: { title: string; updated: string; children: Child }) {
+/**
+ * `main#content`: what the auto-refresh fetches again. The client script swaps in only its data
+ * regions (`data-region`), never the forms. `updated` is the instant it was rendered (ISO 8601
+ * UTC), shown in `timeZone` until the client script shows it, like every time, in the viewer's.
+ */
+export function Content(props: { title: string; updated: string; timeZone: string; children: Child }) {
   return (
     <main id="content" tabindex={-1}>
       <div class="title-row">
         <h1>{props.title}</h1>
-        <p class="updated" aria-live="polite">
-          Updated <time data-updated>{props.updated}</time> · refreshes every 30 s
+        <p class="updated" data-region="updated">
+          Updated{' '}
+          <span data-updated>
+            <Time iso={props.updated} timeZone={props.timeZone} />
+          </span>{' '}
+          · times in <Zone timeZone={props.timeZone} /> · refreshes every 30 s
         </p>
       </div>
       {props.children}
