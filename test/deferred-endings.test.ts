@@ -5,6 +5,9 @@ import {
   createBatch,
   createFineTuningJob,
   type DeferredSetup,
+  FAST_SETTLEMENT as SETTLEMENT,
+  finished,
+  rowFor,
   startDeferredTollgate,
 } from './support/batches.js';
 import type { DeferredUpstream } from './support/deferred-upstream.js';
@@ -20,8 +23,6 @@ import { waitUntil } from './support/wait.js';
  * `offset` ms ahead of the wall clock, so a test moves past a deadline without waiting for it.
  */
 
-/** The settler looks every 20 ms; each object is first polled 5 ms after deferral, then every ≤ 20 ms. */
-const SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
 const HOUR = 3_600_000;
 
 let offset = 0;
@@ -52,13 +53,6 @@ afterEach(() => {
 afterAll(() => setup.close());
 
 const client = () => tollgate.client();
-/** The `index`-th row (in arrival order) of the requests to `endpoint`. */
-const rowFor = (t: Tollgate, endpoint: string, index: number) =>
-  t.query('SELECT * FROM requests WHERE endpoint = ? ORDER BY id', endpoint)[index]!;
-const finished = (t: Tollgate, endpoint: string, n: number) => () => {
-  const rows = t.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
-  return rows.length > n && rows[n]!.status !== 'held';
-};
 /** What tollgate counted in an uploaded file, per model (tokens). */
 const estimateOf = (t: Tollgate, fileId: string) =>
   JSON.parse(String(t.query('SELECT models FROM file_estimates WHERE file_id = ?', fileId)[0]!.models)) as {

@@ -30,21 +30,22 @@
   ];
   var FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  // The same format as the server's (src/dashboard/format.ts, `when`), in the viewer's zone.
-  var timeFormat = new Intl.DateTimeFormat('en-US', {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  });
+  // The server's format (src/dashboard/format.ts, TIME_FORMAT, handed over in a <meta>), in the viewer's zone.
+  var timeFormat = new Intl.DateTimeFormat('en-US', readTimeFormat());
   var dayLabel = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric' });
   var dayKey = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit' });
   // Each region's HTML as the server last sent it: a refresh replaces only the regions that changed.
   var served = {};
   var refreshes = 0;
+
+  function readTimeFormat() {
+    var meta = document.querySelector('meta[name="tollgate-time-format"]');
+    try {
+      return JSON.parse(meta.getAttribute('content'));
+    } catch (e) {
+      return { dateStyle: 'medium', timeStyle: 'short' };
+    }
+  }
 
   function localize(root) {
     root.querySelectorAll('time[datetime]').forEach(function (el) {

@@ -24,23 +24,29 @@ export function usd(microUsd: number): string {
   return `${sign}$${Number(abs.toPrecision(2)).toString()}`;
 }
 
+/**
+ * How the dashboard writes an instant (`Intl.DateTimeFormat` options, locale `en-US`), zone aside:
+ * `Nov 30, 2026, 19:13 CET`. The page hands it to the client script (a `<meta>` in the layout), which
+ * writes every instant again in the viewer's zone with the same options.
+ */
+export const TIME_FORMAT: Intl.DateTimeFormatOptions = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short',
+};
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** An instant in the company's time zone: `Nov 30, 2026, 19:13 CET`; `never` for null. */
+/** An instant in `timeZone` (an IANA name) as `TIME_FORMAT` writes it; `never` for null. */
 export function when(iso: string | null, timeZone: string): string {
   if (iso === null) return 'never';
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: 'short',
-      day: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
+    f = new Intl.DateTimeFormat('en-US', { ...TIME_FORMAT, timeZone });
     formatters.set(timeZone, f);
   }
   return f.format(new Date(iso));

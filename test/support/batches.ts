@@ -105,3 +105,16 @@ export async function startDeferredTollgate(
     },
   };
 }
+
+/** A settler that looks every 20 ms, polling each object 5 ms after deferral, then every ≤ 20 ms. */
+export const FAST_SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
+
+/** The `index`-th row (in arrival order) of `t`'s requests to `endpoint`. */
+export const rowFor = (t: Tollgate, endpoint: string, index: number) =>
+  t.query('SELECT * FROM requests WHERE endpoint = ? ORDER BY id', endpoint)[index]!;
+
+/** A condition for `waitUntil`: `t` has more than `n` requests to `endpoint` and the `n`-th is no longer held. */
+export const finished = (t: Tollgate, endpoint: string, n: number) => () => {
+  const rows = t.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
+  return rows.length > n && rows[n]!.status !== 'held';
+};

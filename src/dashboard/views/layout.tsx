@@ -1,5 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx';
+import { TIME_FORMAT } from '../format.js';
 import { Time, Zone } from './parts.js';
 
 /** Who the page is for, shown in the header: e.g. `alice · acme (member)`. */
@@ -11,8 +12,9 @@ export interface Identity {
 
 /**
  * The page shell: the stylesheet, Chart.js and the client script (all served by tollgate from
- * /dashboard/assets, nothing from a CDN), a skip link, the header with sign-out, and `main#content`,
- * the part the auto-refresh replaces.
+ * /dashboard/assets, nothing from a CDN), how instants are written (`TIME_FORMAT`, for the client
+ * script), a skip link, the header with sign-out, and `main#content`, whose data regions the
+ * auto-refresh replaces.
  */
 export function Page(props: { title: string; who?: Identity; children: Child }) {
   return (
@@ -22,6 +24,7 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · tollgate</title>
         <link rel="icon" href="data:," />
+        <meta name="tollgate-time-format" content={JSON.stringify(TIME_FORMAT)} />
         <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
         {props.who ? <script src="/dashboard/assets/chart.umd.min.js" defer /> : null}
         {props.who ? <script src="/dashboard/assets/dashboard.js" defer /> : null}
