@@ -237,7 +237,7 @@ describe('security headers', () => {
     const res = await fetch(`${t.url}/dashboard/sign-in`);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    for (const asset of ['dashboard.js', 'dashboard.css', 'chart.umd.min.js'])
+    for (const asset of ['dashboard.js', 'dashboard.css', 'tables.css', 'chart.umd.min.js'])
       expect((await fetch(`${t.url}/dashboard/assets/${asset}`)).status).toBe(200);
     // Refused as a request target before any route (encoded slashes and dot segments are never served).
     expect((await fetch(`${t.url}/dashboard/assets/..%2Fpackage.json`)).status).toBe(400);

@@ -26,6 +26,7 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
         <link rel="icon" href="data:," />
         <meta name="tollgate-time-format" content={JSON.stringify(TIME_FORMAT)} />
         <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
+        <link rel="stylesheet" href="/dashboard/assets/tables.css" />
         {props.who ? <script src="/dashboard/assets/chart.umd.min.js" defer /> : null}
         {props.who ? <script src="/dashboard/assets/dashboard.js" defer /> : null}
       </head>
