@@ -115,7 +115,7 @@
           animation: false,
           responsive: true,
           maintainAspectRatio: false,
-          plugins: { legend: { display: round, position: 'bottom' } },
+          plugins: { legend: { display: round || shown.series.length > 1, position: 'bottom' } },
           scales: round ? {} : { y: { beginAtZero: true } },
         },
       });

@@ -11,6 +11,7 @@ import {
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
+import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -281,6 +282,7 @@ export class SyncLedger {
         costMicroUsd: o.costMicroUsd,
         costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
         toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        units: unitsJson(u),
         usageSource: o.usageSource,
         latencyMs: o.latencyMs,
         ttfbMs: o.ttfbMs ?? null,

@@ -33,7 +33,7 @@ export function prepareStatements(db: Database.Database) {
                         requested_model = COALESCE(requested_model, @model), price_version = @priceVersion, price_source = @priceSource,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
                         reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
-                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
+                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, units = @units, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
