@@ -153,7 +153,7 @@ describe('a company admin', () => {
     const acme = t.rows().filter((r) => r.company_id === 'acme');
     expect(await cardValue(page, 'available-tokens')).toBe(balance.tokens);
     expect(await cardValue(page, 'used-month')).toBe(acme.reduce((n, r) => n + Number(r.total_tokens), 0));
-    expect(await cardValue(page, 'active-allocations')).toBe(2);
+    expect(await cardValue(page, 'active-allocations')).toBe(3);
     expect(await page.locator('[data-table="allocations"] .badge.unlimited').count()).toBe(1);
     expect(await page.locator('[data-table="allocations"]').textContent()).toContain(
       'openai-2026-10 (openai, 2026-10-01)',

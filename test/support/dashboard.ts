@@ -10,7 +10,8 @@ import { CHROMIUM } from './global-chromium.js';
  * The dashboard's browser tests share this: Debian's chromium driven by playwright-core (a test
  * fails, never skips, when it is missing), tollgate started from a config file in front of the
  * demo's mock upstream, with companies `acme` (Europe/Berlin, a 1,000,000-token grant, an unlimited
- * gpt-5-mini grant, per-user daily and monthly quotas) and `globex`, an operator `ops`, and a few
+ * gpt-5-mini grant, a monthly $5 embeddings allowance, per-user daily and monthly quotas, a $20 monthly
+ * budget on key `acme-web`) and `globex`, an operator `ops`, and a few
  * requests from users alice, bob and one whose name is hostile HTML.
  */
 
@@ -67,7 +68,10 @@ export async function startDashboardWorld(): Promise<DashboardWorld> {
           name: 'Acme Inc.',
           timeZone: 'Europe/Berlin',
           jwt: JWT,
-          keys: [key({ id: 'acme-web' }), key({ id: 'acme-admin', role: 'admin' })],
+          keys: [
+            { ...key({ id: 'acme-web' }), limits: { quotas: { monthly: { usd: 20 } } } },
+            key({ id: 'acme-admin', role: 'admin' }),
+          ],
           allocations: [
             {
               id: 'acme-2026-q4',
@@ -77,6 +81,7 @@ export async function startDashboardWorld(): Promise<DashboardWorld> {
               note: 'Q4',
             },
             { id: 'acme-nano', unlimited: true, models: ['gpt-5-mini'] },
+            { id: 'acme-embeddings', usd: 5, models: ['text-embedding-3-small'], every: 'month', rollover: { max: 2 } },
           ],
           limits: { user: { quotas: { daily: { tokens: 1_000 }, monthly: { tokens: 300_000 } } } },
         },
