@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { realtimeSchema } from '../realtime/config.js';
 import { settlementSchema } from '../settlement/config.js';
 import {
+  LEDGER_SPOOL_MAX,
+  LEDGER_TIMEOUTS,
+  ledgerSpoolSchema,
+  ledgerTimeoutsSchema,
+  type LedgerTimeouts,
+} from './ledger-schema.js';
+import {
   identifier,
   tokens,
   usd,
@@ -83,19 +90,31 @@ export const configSchema = z
           .optional(),
         /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
         lapseMs: z.number().int().min(600).optional(),
+        timeouts: ledgerTimeoutsSchema,
+        spool: ledgerSpoolSchema,
       })
       .strict()
       .refine((l) => !(l.path && l.url), {
         message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
       })
-      .default({})
+      .default({ timeouts: LEDGER_TIMEOUTS, spool: { maxEntries: LEDGER_SPOOL_MAX } })
       .transform(
-        (l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-          const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-          if (l.url) return { url: l.url, ...lapse };
-          if (l.path) return { path: l.path, ...lapse };
+        (
+          l,
+        ): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
+          lapseMs?: number;
+          timeouts: LedgerTimeouts;
+          spool: { dir?: string; maxEntries: number };
+        } => {
+          const rest = {
+            ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }),
+            timeouts: l.timeouts,
+            spool: l.spool,
+          };
+          if (l.url) return { url: l.url, ...rest };
+          if (l.path) return { path: l.path, ...rest };
           const env = process.env.TOLLGATE_DATABASE_URL;
-          return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
+          return env ? { url: env, ...rest } : { path: './data/ledger.db', ...rest };
         },
       ),
     admission: z

@@ -1,3 +1,6 @@
+import { LEDGER_TIMEOUTS, type LedgerTimeouts } from '../config/ledger-schema.js';
+import type { Logger } from '../log.js';
+import { GuardedLedger } from './guarded.js';
 import type { Ledger } from './port.js';
 import { openPgLedger } from './postgres/index.js';
 import { openSqliteLedger } from './sqlite/index.js';
@@ -8,6 +11,8 @@ export type LedgerLocation = ({ path: string; url?: undefined } | { url: string;
   readonly?: boolean;
   /** Postgres: ms without a heartbeat after which a replica counts as gone (default 30,000); it heartbeats every sixth of that. */
   lapseMs?: number;
+  /** Bounded waits (ms); defaults `LEDGER_TIMEOUTS`. */
+  timeouts?: LedgerTimeouts;
 };
 
 /** True for a `postgres://` or `postgresql://` URL. */
@@ -29,17 +34,23 @@ export function describeLedger(location: { path?: string; url?: string }): strin
 }
 
 /**
- * Opens the ledger the config names, with the adapter for its engine: SQLite for a `path`,
- * Postgres for a `url` (opened asynchronously: connection and migration errors surface on its first call).
+ * Opens the ledger the config names, with the adapter for its engine (SQLite for a `path`,
+ * Postgres for a `url`, opened asynchronously: connection and migration errors surface on its
+ * first call), behind the guard every engine shares (`GuardedLedger`: bounded waits, errors
+ * classified by origin).
  * @throws if a SQLite file cannot be opened, a read-only one does not exist, or a migration fails.
  */
-export function openLedger(location: LedgerLocation): Ledger {
+export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}): Ledger {
+  const timeouts = location.timeouts ?? LEDGER_TIMEOUTS;
+  let inner: Ledger;
   if (location.url !== undefined) {
     const liveness =
       location.lapseMs === undefined
         ? undefined
         : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
-    return openPgLedger({ url: location.url, readonly: location.readonly, liveness });
+    inner = openPgLedger({ url: location.url, readonly: location.readonly, liveness, timeouts });
+  } else {
+    inner = openSqliteLedger({ path: location.path, readonly: location.readonly });
   }
-  return openSqliteLedger({ path: location.path, readonly: location.readonly });
+  return new GuardedLedger(inner, { timeouts, log: opts.log });
 }

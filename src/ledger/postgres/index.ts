@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { LedgerTimeouts } from '../../config/ledger-schema.js';
+import { LedgerUnavailableError, ledgerErrorOrigin } from '../unavailable.js';
 import type {
   AdmitResult,
   Balance,
@@ -46,6 +48,8 @@ export interface PgLedgerOptions {
   liveness?: Liveness;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Bounded waits (ms); default `LEDGER_TIMEOUTS`. */
+  timeouts?: LedgerTimeouts;
 }
 
 /**
@@ -85,7 +89,7 @@ export class PgLedger implements Ledger {
   private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
-    this.pool = openPool(opts.url, opts.poolSize);
+    this.pool = openPool(opts.url, opts.poolSize, opts.timeouts);
     this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
     this.ready = opts.readonly ? Promise.resolve() : this.start();
     this.ready.catch(() => {});
@@ -106,8 +110,19 @@ export class PgLedger implements Ledger {
   }
 
   private async start(): Promise<void> {
-    await migratePool(this.pool);
-    await register(this.pool, this.instanceId);
+    try {
+      await migratePool(this.pool);
+      await register(this.pool, this.instanceId);
+    } catch (err) {
+      if (ledgerErrorOrigin(err) === 'fault') throw err;
+      const u = new URL(this.opts.url);
+      if (u.password) u.password = '***';
+      throw new LedgerUnavailableError(
+        `the Postgres ledger at ${u.toString()} did not answer: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
+    }
     this.timer = setInterval(() => void this.tick(), this.liveness.heartbeatMs);
     this.timer.unref();
   }

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/**
+ * The ledger's bounded waits (ms), for both engines: every wait on the ledger ends, and a ledger
+ * that cannot answer in time is answered 503 with `retry-after` (src/ledger/unavailable.ts).
+ */
+export interface LedgerTimeouts {
+  /** Postgres: opening a connection, TCP and start-up handshake. */
+  connectMs: number;
+  /** Postgres: the server's `statement_timeout`, and how long the driver waits for any answer. */
+  statementMs: number;
+  /** Postgres: the server's `idle_in_transaction_session_timeout` (a transaction left open by a stalled process). */
+  idleInTransactionMs: number;
+  /** A request's budget for admission (its row durable, with its hold): past it, 503 and nothing forwarded. */
+  admitMs: number;
+  /** How long a settlement may take before it is kept in the local spool and written later. */
+  settleMs: number;
+  /** `/readyz`'s own deadline for the ledger's answer. */
+  readyMs: number;
+}
+
+/** The defaults of `ledger.timeouts` (ms). */
+export const LEDGER_TIMEOUTS: LedgerTimeouts = {
+  connectMs: 2_000,
+  statementMs: 5_000,
+  idleInTransactionMs: 10_000,
+  admitMs: 2_000,
+  settleMs: 3_000,
+  readyMs: 1_000,
+};
+
+const ms = (fallback: number) => z.number().int().min(50).max(600_000).default(fallback);
+
+/** `ledger.timeouts`: see `LedgerTimeouts`. */
+export const ledgerTimeoutsSchema = z
+  .object({
+    connectMs: ms(LEDGER_TIMEOUTS.connectMs),
+    statementMs: ms(LEDGER_TIMEOUTS.statementMs),
+    idleInTransactionMs: ms(LEDGER_TIMEOUTS.idleInTransactionMs),
+    admitMs: ms(LEDGER_TIMEOUTS.admitMs),
+    settleMs: ms(LEDGER_TIMEOUTS.settleMs),
+    readyMs: ms(LEDGER_TIMEOUTS.readyMs),
+  })
+  .strict()
+  .default(LEDGER_TIMEOUTS);
+
+/** The default bound on settlements kept in the spool while the ledger is unreachable. */
+export const LEDGER_SPOOL_MAX = 10_000;
+
+/**
+ * `ledger.spool`: where settlements are kept while the ledger cannot take them (`dir`, default
+ * `spool/` beside a SQLite file, `./data/spool` for Postgres; one file per process), and how many
+ * may wait (`maxEntries`): past it, new requests are answered 503 until the ledger catches up.
+ */
+export const ledgerSpoolSchema = z
+  .object({
+    dir: z.string().min(1).optional(),
+    maxEntries: z.number().int().min(1).max(1_000_000).default(LEDGER_SPOOL_MAX),
+  })
+  .strict()
+  .default({ maxEntries: LEDGER_SPOOL_MAX });
