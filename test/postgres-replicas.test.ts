@@ -98,4 +98,20 @@ describe('two replicas on one Postgres ledger', () => {
     expect(rows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
     expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
+
+  it('a withdrawn admission that reaches the store after its withdrawal writes nothing', async () => {
+    const a = open();
+    await a.syncGrants([grant('g', 1_000)], [], NOW);
+    const f = facts();
+    // The withdrawal (its request refused 503) lands first: the row is recorded voided…
+    expect(
+      await a.cancel(f, { httpStatus: 503, usageSource: 'none', latencyMs: 0, errorCode: 'ledger_unavailable' }, NOW),
+    ).toBe(true);
+    // …so the admission, held back on a stalled connection and delivered later, takes nothing.
+    await expect(a.admit(f, want, NOW, [])).rejects.toThrow();
+    const [g] = await a.reader.grants();
+    expect(g).toMatchObject({ held: 0, spent: 0 });
+    expect((await a.reader.rows({})).map((r) => [r.id, r.status])).toEqual([[f.id, 'voided']]);
+    expect((await a.reader.verify()).filter((x) => x.severity === 'error')).toEqual([]);
+  });
 });

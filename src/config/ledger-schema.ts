@@ -21,11 +21,11 @@ export interface LedgerTimeouts {
 
 /** The defaults of `ledger.timeouts` (ms). */
 export const LEDGER_TIMEOUTS: LedgerTimeouts = {
-  connectMs: 2_000,
-  statementMs: 5_000,
-  idleInTransactionMs: 10_000,
-  admitMs: 2_000,
-  settleMs: 3_000,
+  connectMs: 5_000,
+  statementMs: 10_000,
+  idleInTransactionMs: 30_000,
+  admitMs: 5_000,
+  settleMs: 5_000,
   readyMs: 1_000,
 };
 

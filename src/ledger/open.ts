@@ -1,4 +1,5 @@
-import { LEDGER_TIMEOUTS, type LedgerTimeouts } from '../config/ledger-schema.js';
+import { dirname, join, resolve } from 'node:path';
+import { LEDGER_SPOOL_MAX, LEDGER_TIMEOUTS, type LedgerTimeouts } from '../config/ledger-schema.js';
 import type { Logger } from '../log.js';
 import { GuardedLedger } from './guarded.js';
 import type { Ledger } from './port.js';
@@ -13,7 +14,19 @@ export type LedgerLocation = ({ path: string; url?: undefined } | { url: string;
   lapseMs?: number;
   /** Bounded waits (ms); defaults `LEDGER_TIMEOUTS`. */
   timeouts?: LedgerTimeouts;
+  /** Where settlements wait while the ledger cannot take them; see `spoolDir`. */
+  spool?: { dir?: string; maxEntries: number };
 };
+
+/**
+ * The spool's folder: `spool.dir`, else `spool/` beside a SQLite file, else `./data/spool` (from the
+ * working directory) for Postgres; none for a read-only or in-memory ledger (nothing to settle).
+ */
+export function spoolDir(location: LedgerLocation): string | undefined {
+  if (location.readonly || location.path === ':memory:') return undefined;
+  if (location.spool?.dir) return location.spool.dir;
+  return location.path !== undefined ? join(dirname(location.path), 'spool') : resolve('data', 'spool');
+}
 
 /** True for a `postgres://` or `postgresql://` URL. */
 export function isPostgresUrl(text: string): boolean {
@@ -37,7 +50,7 @@ export function describeLedger(location: { path?: string; url?: string }): strin
  * Opens the ledger the config names, with the adapter for its engine (SQLite for a `path`,
  * Postgres for a `url`, opened asynchronously: connection and migration errors surface on its
  * first call), behind the guard every engine shares (`GuardedLedger`: bounded waits, errors
- * classified by origin).
+ * classified by origin, settlements kept in a local spool while the ledger cannot take them).
  * @throws if a SQLite file cannot be opened, a read-only one does not exist, or a migration fails.
  */
 export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}): Ledger {
@@ -52,5 +65,7 @@ export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}
   } else {
     inner = openSqliteLedger({ path: location.path, readonly: location.readonly });
   }
-  return new GuardedLedger(inner, { timeouts, log: opts.log });
+  const dir = spoolDir(location);
+  const spool = dir === undefined ? undefined : { dir, maxEntries: location.spool?.maxEntries ?? LEDGER_SPOOL_MAX };
+  return new GuardedLedger(inner, { timeouts, log: opts.log, spool });
 }

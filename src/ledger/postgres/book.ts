@@ -64,7 +64,7 @@ async function lockCounters(
 function requestValues(
   facts: RequestFacts,
   at: string,
-  instanceId: string,
+  instanceId: string | null,
   holdTokens: number,
   holdMicroUsd: number,
 ): unknown[] {
@@ -100,6 +100,29 @@ export async function openRow(
   instanceId: string,
 ): Promise<void> {
   await c.query(INSERT_REQUEST, requestValues(facts, now.toISOString(), instanceId, 0, 0));
+}
+
+/**
+ * Withdraws a request whose admission was never confirmed (see `LedgerWriter.cancel`), inside a
+ * transaction: records it `voided` when its row is absent — so an admission arriving later conflicts
+ * on the id and writes nothing — else voids it like `finishRow` (nothing when it is no longer held).
+ */
+export async function cancelRow(
+  c: pg.PoolClient,
+  facts: RequestFacts,
+  outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>,
+  now: Date,
+): Promise<boolean> {
+  const at = now.toISOString();
+  const values = requestValues(facts, at, null, 0, 0);
+  const inserted = await c.query(
+    `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded, http_status, error_code, latency_ms, usage_source, settled_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'voided', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 'none', $2)
+     ON CONFLICT (id) DO NOTHING`,
+    [...values, outcome.httpStatus, outcome.errorCode ?? null, outcome.latencyMs],
+  );
+  if (inserted.rowCount === 1) return true;
+  return (await finishRow(c, facts.id, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
 }
 
 interface Decision {

@@ -16,7 +16,7 @@ import type {
   Settled,
 } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
-import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
+import { admitRow, cancelRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
 import { migratePool, openPool, transaction, type Queryable } from './db.js';
@@ -232,6 +232,16 @@ export class PgLedger implements Ledger {
         finishRow(c, requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now),
       )) !== false
     );
+  }
+
+  async cancel(
+    facts: RequestFacts,
+    outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>,
+    now: Date,
+  ): Promise<boolean> {
+    const lane = this.companyOf.get(facts.id) ?? facts.companyId;
+    this.companyOf.delete(facts.id);
+    return this.write(lane, (c) => cancelRow(c, facts, outcome, now));
   }
 
   /**
