@@ -61,7 +61,7 @@ export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}
       location.lapseMs === undefined
         ? undefined
         : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
-    inner = openPgLedger({ url: location.url, readonly: location.readonly, liveness, timeouts });
+    inner = openPgLedger({ url: location.url, readonly: location.readonly, liveness, timeouts, log: opts.log });
   } else {
     inner = openSqliteLedger({ path: location.path, readonly: location.readonly });
   }

@@ -1,15 +1,6 @@
 import type pg from 'pg';
-import {
-  capacityTokens,
-  covers,
-  isActive,
-  microUsdOf,
-  planBurn,
-  planHold,
-  remaining,
-  type GrantState,
-} from '../allocate.js';
-import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
+import { capacityTokens, covers, isActive, microUsdOf, planHold, type GrantState } from '../allocate.js';
+import { quotaCapacityTokens, standingAfterHold } from '../capacity.js';
 import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
@@ -200,6 +191,7 @@ export async function refusalWithoutLock(
  * Admission inside a transaction: locks the company's grants (id order), then its quota counters
  * (id order), decides with `allocate.ts`, and writes the row, its holds and the running totals in
  * one statement. Round trips: the grants lock, the counters lock (when quotas apply), the write.
+ * `'fenced'` (nothing written) when this instance was declared gone.
  */
 export async function admitRow(
   c: pg.PoolClient,
@@ -208,9 +200,13 @@ export async function admitRow(
   now: Date,
   quotas: QuotaCheck[],
   instanceId: string,
-): Promise<AdmitResult> {
+): Promise<AdmitResult | 'fenced'> {
   const at = now.toISOString();
   const costOnly = want.costOnly === true;
+  const live = await c.query<{ live: boolean }>('SELECT stopped_at IS NULL AS live FROM instances WHERE id = $1', [
+    instanceId,
+  ]);
+  if (live.rows[0]?.live !== true) return 'fenced';
   const locked = await lockGrants(c, facts.companyId);
   const counters = await lockCounters(c, facts.companyId, quotas, at);
   const { eligible, pico, hold } = decide(locked, counters, facts, want, quotas, at);
@@ -240,75 +236,35 @@ export async function admitRow(
   };
 }
 
-interface Head {
-  company_id: string;
-  requested_model: string | null;
-  status: string;
-  holds: { grantId: string; amount: number }[] | null;
-  quota_holds: { counterId: string; tokens: number; microUsd: number }[] | null;
-}
+/** The parameters of `tollgate_finish` ($1…$24, see migrations/postgres/0007_ledger_functions.sql). */
+const FINISH = `SELECT tollgate_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) AS r`;
 
 /**
- * Settles, voids or interrupts a held request inside a transaction: locks its row, then the
- * company's grants and its counters (the common order), burns with `allocate.ts` and writes the row,
- * debits, running totals and the billed object in one statement. `false` when the row is not held.
+ * Settles, voids or interrupts a held request in one statement (one round trip): `tollgate_finish`
+ * locks its row, then the company's grants and its quota counters (the common order), burns with
+ * the arithmetic of `allocate.ts` and writes the row, debits, running totals and the billed object.
+ * `false` when the row is not held — except a late settlement of a row a sweep resolved while its
+ * replica still served it (`interrupted`), which replaces the interrupted charge by the real one,
+ * once. `sweeper` (a sweep by that instance): leaves a row another live instance holds (one that
+ * registered again and took it over).
  */
 export async function finishRow(
-  c: pg.PoolClient,
+  c: pg.Pool | pg.PoolClient,
   requestId: string,
   status: 'settled' | 'voided' | 'interrupted',
-  outcome: Outcome,
+  o: Outcome,
   now: Date,
+  sweeper: string | null = null,
 ): Promise<Settled | false> {
-  const at = now.toISOString();
-  const { rows: heads } = await c.query<Head>(
-    `SELECT r.company_id, r.requested_model, r.status,
-       (SELECT json_agg(json_build_object('grantId', h.grant_id, 'amount', h.amount)) FROM holds h WHERE h.request_id = r.id) AS holds,
-       (SELECT json_agg(json_build_object('counterId', q.counter_id, 'tokens', q.tokens, 'microUsd', q.micro_usd) ORDER BY q.counter_id COLLATE "C") FROM quota_holds q WHERE q.request_id = r.id) AS quota_holds
-     FROM requests r WHERE r.id = $1 FOR UPDATE OF r`,
-    [requestId],
-  );
-  const head = heads[0];
-  if (!head || head.status !== 'held') return false;
-  let o = outcome;
-  if (o.billedObject && status === 'settled') {
-    const billed = await c.query(
-      'INSERT INTO billed_objects (object_id, kind, request_id, billed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (object_id) DO NOTHING',
-      [o.billedObject.id, o.billedObject.kind, requestId, at],
-    );
-    if (billed.rowCount === 0)
-      o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
-  }
-  const held = head.holds ?? [];
-  const quotaHeld = head.quota_holds ?? [];
-  const charged = status !== 'voided';
-  const model = head.requested_model ?? o.model ?? null;
-  const burning = o.meteredTokens > 0 || o.costMicroUsd > 0;
-  const locked = held.length > 0 || burning ? await lockGrants(c, head.company_id) : [];
-  // Each grant's standing with this request's hold released.
-  const heldAmount = new Map(held.map((h) => [h.grantId, h.amount]));
-  const released = burnOrder(locked).map((r) => ({ ...stateOf(r), held: r.held - (heldAmount.get(r.id) ?? 0) }));
-  const parts = burning ? burn(released, held, model, o, at) : [];
-  const delta = new Map<string, { held: number; spent: number }>();
-  for (const h of held) delta.set(h.grantId, { held: -h.amount, spent: 0 });
-  for (const p of parts) delta.set(p.grantId, { held: delta.get(p.grantId)?.held ?? 0, spent: p.amount });
   const u = o.usage;
-  const { rows: counters } = await c.query<CounterRow>(
-    `WITH r AS (UPDATE requests SET status = $2, http_status = $3, returned_model = $4, requested_model = COALESCE(requested_model, $5), price_version = $6,
-          input_tokens = $7, cached_input_tokens = $8, output_tokens = $9, reasoning_tokens = $10, total_tokens = $11, metered_tokens = $12,
-          cost_micro_usd = $13, usage_source = $14, latency_ms = $15, ttfb_ms = $16, upstream_request_id = $17, error_code = $18, settled_at = $19,
-          cost_nano_usd = $32, tool_calls = $33
-        WHERE id = $1),
-      dh AS (DELETE FROM holds WHERE request_id = $1),
-      g AS (UPDATE grants SET held = held + t.dh, spent = spent + t.ds FROM unnest($20::text[], $21::bigint[], $22::bigint[]) AS t(id, dh, ds) WHERE grants.id = t.id),
-      d AS (INSERT INTO debits (request_id, grant_id, unit, amount, overdraft, created_at) SELECT $1, t.id, t.unit, t.amount, t.overdraft, $19 FROM unnest($23::text[], $24::text[], $25::bigint[], $26::bigint[]) AS t(id, unit, amount, overdraft)),
-      dq AS (DELETE FROM quota_holds WHERE request_id = $1)
-     UPDATE quota_counters c SET held_tokens = c.held_tokens - t.tokens, held_micro_usd = c.held_micro_usd - t.micro_usd, spent_tokens = c.spent_tokens + $27, spent_micro_usd = c.spent_micro_usd + $28
-       FROM unnest($29::text[], $30::bigint[], $31::bigint[]) AS t(id, tokens, micro_usd) WHERE c.id = t.id
-     RETURNING ${COUNTER_COLUMNS.replace(/(^|, )(\w+)/g, '$1c.$2')}`,
-    [
+  const { rows } = await (c as pg.Pool).query<{ r: Settled | null }>({
+    name: 'tollgate_finish',
+    text: FINISH,
+    values: [
       requestId,
       status,
+      now.toISOString(),
+      sweeper,
       o.httpStatus,
       o.returnedModel ?? null,
       o.model ?? null,
@@ -320,60 +276,16 @@ export async function finishRow(
       u?.totalTokens ?? 0,
       o.meteredTokens,
       o.costMicroUsd,
+      o.costNanoUsd ?? o.costMicroUsd * 1000,
+      o.toolCalls ? JSON.stringify(o.toolCalls) : null,
       o.usageSource,
       o.latencyMs,
       o.ttfbMs ?? null,
       o.upstreamRequestId ?? null,
       o.errorCode ?? null,
-      at,
-      [...delta.keys()],
-      [...delta.values()].map((x) => x.held),
-      [...delta.values()].map((x) => x.spent),
-      parts.map((p) => p.grantId),
-      parts.map((p) => p.unit),
-      parts.map((p) => p.amount),
-      parts.map((p) => p.overdraft),
-      charged ? o.meteredTokens : 0,
-      charged ? o.costMicroUsd : 0,
-      quotaHeld.map((q) => q.counterId),
-      quotaHeld.map((q) => q.tokens),
-      quotaHeld.map((q) => q.microUsd),
-      o.costNanoUsd ?? o.costMicroUsd * 1000,
-      o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+      o.billedObject?.id ?? null,
+      o.billedObject?.kind ?? null,
     ],
-  );
-  const byId = new Map(released.map((g) => [g.id, g]));
-  const grants = parts.map((p) => {
-    const g = byId.get(p.grantId)!;
-    return { ...g, spent: g.spent + p.amount };
   });
-  const order = new Map(quotaHeld.map((q, i) => [q.counterId, i]));
-  counters.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-  return { grants, counters };
-}
-
-/** The debits of a settle, as the SQLite ledger computes them (see its `burn`): held grants first, then the others in burn order. */
-function burn(
-  released: GrantState[],
-  held: { grantId: string; amount: number }[],
-  model: string | null,
-  o: Outcome,
-  at: string,
-) {
-  const byId = new Map(released.map((g) => [g.id, g]));
-  const heldGrants: GrantState[] = [];
-  for (const h of held) {
-    const g = byId.get(h.grantId);
-    if (!g) continue;
-    heldGrants.push(remaining(g) >= h.amount ? g : { ...g, amount: g.spent + g.held + h.amount });
-  }
-  let order = unlimitedFirst(heldGrants);
-  let parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
-  if (order.length === 0 || parts.some((p) => p.overdraft > 0)) {
-    const heldIds = new Set(held.map((h) => h.grantId));
-    const others = released.filter((g) => !heldIds.has(g.id) && isActive(g, at) && covers(g, model));
-    order = [...order, ...others];
-    parts = planBurn(order, o.meteredTokens, o.costMicroUsd);
-  }
-  return parts;
+  return rows[0]?.r ?? false;
 }

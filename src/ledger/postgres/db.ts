@@ -16,7 +16,7 @@ function migrationsFolder(): string {
 
 /** What the reader and the small stores need of a connection: one parameterised query (a pool, or a pool that waits until the ledger opened). */
 export interface Queryable {
-  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 /** Postgres type OIDs the ledger reads (see `pg_type`). */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { LedgerTimeouts } from '../../config/ledger-schema.js';
+import type { Logger } from '../../log.js';
 import { LedgerUnavailableError, ledgerErrorOrigin } from '../unavailable.js';
 import type {
   AdmitResult,
@@ -19,7 +20,7 @@ import { interruptedOutcome } from '../recovery.js';
 import { admitRow, cancelRow, finishRow, openRow, refusalWithoutLock } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
-import { migratePool, openPool, transaction, type Queryable } from './db.js';
+import { migratePool, openPool, retrying, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
 import {
   DEFAULT_LIVENESS,
@@ -50,6 +51,8 @@ export interface PgLedgerOptions {
   poolSize?: number;
   /** Bounded waits (ms); default `LEDGER_TIMEOUTS`. */
   timeouts?: LedgerTimeouts;
+  /** Where fencing is reported (this replica declared gone, and registered again). */
+  log?: Logger;
 }
 
 /**
@@ -72,8 +75,10 @@ export class PgLedger implements Ledger {
   readonly deferred: PgDeferredStore;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
-  /** This process's instance id (`inst_…`), recorded on the rows it admits. */
-  readonly instanceId = newInstanceId();
+  /** This process's instance (`inst_…`), recorded on the rows it admits; a new one after it was declared gone. */
+  private instance = newInstanceId();
+  /** Declared gone by another replica (its heartbeat lapsed): admissions are refused until it registered again. */
+  private fenced: Promise<void> | undefined;
   private readonly pool: pg.Pool;
   private readonly ready: Promise<void>;
   private readonly lanes = new Lanes();
@@ -94,9 +99,9 @@ export class PgLedger implements Ledger {
     this.ready = opts.readonly ? Promise.resolve() : this.start();
     this.ready.catch(() => {});
     const queries: Queryable = {
-      query: async <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => {
+      query: async <R extends pg.QueryResultRow>(text: string | pg.QueryConfig, params?: unknown[]) => {
         await this.ready;
-        return this.pool.query<R>(text, params);
+        return this.pool.query<R>(text as string, params);
       },
     };
     this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
@@ -107,6 +112,11 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+  }
+
+  /** This process's instance id (`inst_…`), recorded on the rows it admits. */
+  get instanceId(): string {
+    return this.instance;
   }
 
   private async start(): Promise<void> {
@@ -127,13 +137,16 @@ export class PgLedger implements Ledger {
     this.timer.unref();
   }
 
-  /** One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. */
+  /**
+   * One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. A
+   * heartbeat that finds this instance declared gone fences it (see `reregister`).
+   */
   private async tick(): Promise<void> {
     // A tick still running (a slow database, many holds to resolve) is not overlapped by the next.
     if (this.ticking) return;
     this.ticking = true;
     try {
-      await heartbeat(this.pool, this.instanceId);
+      if (!(await heartbeat(this.pool, this.instance, this.liveness))) await this.reregister();
       if (this.recovery) await this.resolveOrphans(new Date(), this.recovery.policy, this.recovery.priceOf, false);
     } catch {
       // The database is unreachable: the next tick tries again; readiness reports it.
@@ -142,18 +155,37 @@ export class PgLedger implements Ledger {
     }
   }
 
+  /**
+   * This instance was declared gone by another replica (its heartbeat lapsed while it was cut off
+   * from the ledger): it stops admitting, registers again under a new id and takes over the rows it
+   * still serves, so that no sweep resolves them; a row a sweep resolved first is corrected by its
+   * late settlement (see `finishRow`). Admissions wait for this, then go on.
+   */
+  private reregister(): Promise<void> {
+    this.fenced ??= (async () => {
+      const old = this.instance;
+      const next = newInstanceId();
+      const adopted = await register(this.pool, next, [...this.companyOf.keys()]);
+      this.instance = next;
+      this.opts.log?.warn(
+        { declaredGone: old, instance: next, adopted },
+        'this replica was declared gone by another (its heartbeat lapsed): registered again, admitting',
+      );
+    })().finally(() => (this.fenced = undefined));
+    return this.fenced;
+  }
+
   private async resolveOrphans(
     now: Date,
     policy: InterruptedPolicy,
     priceOf: PriceOf,
     includeSelf: boolean,
   ): Promise<string[]> {
-    const open = await orphanedHolds(this.pool, this.instanceId, this.liveness.lapseMs, includeSelf);
+    const open = await orphanedHolds(this.pool, this.instance, includeSelf);
     const resolved: string[] = [];
     for (const r of open) {
       const outcome = interruptedOutcome(r, policy, priceOf);
-      if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false)
-        resolved.push(r.id);
+      if ((await finishRow(this.pool, r.id, 'interrupted', outcome, now, this.instance)) !== false) resolved.push(r.id);
     }
     return resolved;
   }
@@ -177,11 +209,11 @@ export class PgLedger implements Ledger {
   async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
     const result = await this.lanes.run(facts.companyId, async () => {
       await this.ready;
+      if (this.fenced) await this.fenced;
       const early = this.refusing.has(facts.companyId)
         ? await refusalWithoutLock(this.pool, facts, want, now, quotas)
         : null;
-      const decided =
-        early ?? (await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instanceId)));
+      const decided = early ?? (await this.admitLive(facts, want, now, quotas));
       if (decided.ok) this.refusing.delete(facts.companyId);
       else this.refusing.add(facts.companyId);
       return decided;
@@ -190,9 +222,26 @@ export class PgLedger implements Ledger {
     return result;
   }
 
+  /** Admits as a live instance: found declared gone, it registers again and admits under its new id. */
+  private async admitLive(
+    facts: RequestFacts,
+    want: HoldRequest,
+    now: Date,
+    quotas: QuotaCheck[],
+  ): Promise<AdmitResult> {
+    const decided = await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instance));
+    if (decided !== 'fenced') return decided;
+    await this.reregister();
+    const again = await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instance));
+    if (again === 'fenced')
+      throw new LedgerUnavailableError('this replica was declared gone and could not register again');
+    return again;
+  }
+
   async open(facts: RequestFacts, now: Date): Promise<void> {
     await this.lanes.run(facts.companyId, async () => {
       await this.ready;
+      if (this.fenced) await this.fenced;
       await openRow(this.pool, facts, now, this.instanceId);
     });
     this.companyOf.set(facts.id, facts.companyId);
@@ -218,20 +267,27 @@ export class PgLedger implements Ledger {
     this.marking.add(mark);
   }
 
-  async settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
+  /** One statement (`tollgate_finish`), in the company's lane; a deadlock or serialization failure is retried. */
+  private finish(
+    requestId: string,
+    status: 'settled' | 'voided',
+    outcome: Outcome,
+    now: Date,
+  ): Promise<Settled | false> {
     const lane = this.laneOf(requestId);
     this.companyOf.delete(requestId);
-    return this.write(lane, (c) => finishRow(c, requestId, 'settled', outcome, now));
+    return this.lanes.run(lane, async () => {
+      await this.ready;
+      return retrying(() => finishRow(this.pool, requestId, status, outcome, now));
+    });
+  }
+
+  settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
+    return this.finish(requestId, 'settled', outcome, now);
   }
 
   async void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean> {
-    const lane = this.laneOf(requestId);
-    this.companyOf.delete(requestId);
-    return (
-      (await this.write(lane, (c) =>
-        finishRow(c, requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now),
-      )) !== false
-    );
+    return (await this.finish(requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
   }
 
   async cancel(
