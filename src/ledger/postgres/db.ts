@@ -92,8 +92,7 @@ const MIGRATE_LOCK = 7_406_211_401;
  * @throws if a migration fails.
  */
 export async function migratePool(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
+  await withClient(pool, async (client) => {
     // Another replica migrating holds the lock: wait for it, but not forever. A migration itself may
     // take longer than one statement's timeout (an index on a large table).
     await client.query("SET lock_timeout = '60s'");
@@ -103,12 +102,10 @@ export async function migratePool(pool: pg.Pool): Promise<void> {
       await migrate(drizzle(client), { migrationsFolder: migrationsFolder() });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK]);
+      // Back to the bounds every session of the pool has.
+      await client.query('RESET statement_timeout; RESET lock_timeout');
     }
-  } catch (err) {
-    client.release(err as Error);
-    throw err;
-  }
-  client.release(true);
+  });
 }
 
 /** Retries `fn` when Postgres aborts it as a deadlock or serialization failure (SQLSTATE 40P01, 40001). */
@@ -130,17 +127,34 @@ export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
  * timeout it may still be busy with the statement that did not answer.
  */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return retrying(async () => {
-    const client = await pool.connect();
-    try {
+  return retrying(() =>
+    withClient(pool, async (client) => {
       await client.query('BEGIN');
       const value = await fn(client);
       await client.query('COMMIT');
-      client.release();
       return value;
-    } catch (err) {
-      client.release(err as Error);
-      throw err;
-    }
-  });
+    }),
+  );
+}
+
+/**
+ * Runs `fn` on a connection checked out of `pool`: returned to the pool when `fn` resolves, closed
+ * when it throws (it may still be busy with a statement that timed out). While it is checked out,
+ * the connection's own `error` event (the server gone between two statements) is listened to, so
+ * that it fails `fn`'s next statement instead of the process.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const onError = () => {};
+  client.on('error', onError);
+  try {
+    const value = await fn(client);
+    client.off('error', onError);
+    client.release();
+    return value;
+  } catch (err) {
+    client.off('error', onError);
+    client.release(err as Error);
+    throw err;
+  }
 }
