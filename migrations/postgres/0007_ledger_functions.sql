@@ -282,3 +282,187 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
+--> statement-breakpoint
+-- Admits a request in one call (src/ledger/postgres/book.ts, admitRow), with the arithmetic of src/ledger/allocate.ts
+-- and capacity.ts: locks the company's grants (id order), then the quota counters it is given (id order, created when
+-- missing); takes the active grants covering the model in burn order (unlimited first, earliest expiry, oldest start,
+-- id: columns, so that a priority column or a key scope is one more term); decides the hold from what the grants and
+-- every quota window can still cover; writes the row, its holds and the running totals. Grant capacity is tokens, a
+-- micro-USD grant's priced at `p_pico` (pico-USD per token). The quota counters are data: one entry per window
+-- (`p_counters` … `p_limit_micro`, NULL limits none), whatever their scope. Returns
+--   {"ok":true,"hold":…,"tokens":…,"microUsd":…,"unlimited":…,"quotas":[{"t":…,"c":…}]}  (standing after the hold),
+--   {"ok":false,"quota":i|null,"available":…}  (refused by quota window i, 0-based, or by the grants), or
+--   {"fenced":true} when `p_instance` was declared gone (nothing written).
+-- The row's id conflicting (its admission withdrawn first, see tollgate_cancel) raises unique_violation.
+CREATE OR REPLACE FUNCTION tollgate_admit(
+  p_id text, p_at timestamptz, p_company text, p_key text, p_user text, p_session text, p_feature text,
+  p_endpoint text, p_model text, p_stream boolean, p_prompt bigint, p_instance text, p_conversation text,
+  p_client_request_id text, p_forwarded boolean,
+  p_min bigint, p_max bigint, p_clamp boolean, p_pico bigint, p_cost_only boolean,
+  p_counters text[], p_scopes text[], p_scope_ids text[], p_windows text[], p_window_keys text[],
+  p_limit_tokens bigint[], p_limit_micro bigint[]
+) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+  g record;
+  c record;
+  fam text := tollgate_model_family(p_model);
+  pico float8 := CASE WHEN p_cost_only THEN 1000000 ELSE p_pico END;
+  inf numeric := 'Infinity';
+  -- eligible grants, in burn order
+  e_ids text[] := '{}';
+  e_units text[] := '{}';
+  e_unl boolean[] := '{}';
+  e_left numeric[] := '{}';
+  e_cap numeric[] := '{}';
+  grant_cap numeric := 0;
+  nq int := coalesce(array_length(p_counters, 1), 0);
+  q_spent_t bigint[];
+  q_held_t bigint[];
+  q_spent_c bigint[];
+  q_held_c bigint[];
+  q_cap numeric[];
+  cap numeric;
+  available numeric;
+  lo bigint := greatest(1, p_min);
+  hi bigint;
+  hold bigint;
+  hold_tokens bigint;
+  hold_micro bigint;
+  need numeric;
+  take numeric;
+  p_ids text[] := '{}';
+  p_amts bigint[] := '{}';
+  found_n int;
+  std_tokens numeric := 0;
+  std_micro numeric := 0;
+  std_unl boolean := false;
+  quotas json[] := '{}';
+  k int;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM instances WHERE id = p_instance AND stopped_at IS NULL) THEN
+    RETURN json_build_object('fenced', true);
+  END IF;
+  hi := greatest(lo, p_max);
+  FOR g IN
+    SELECT s.* FROM (SELECT * FROM grants WHERE company_id = p_company ORDER BY id COLLATE "C" FOR UPDATE) s
+    ORDER BY s.unlimited DESC, s.expires_at IS NULL, s.expires_at, coalesce(s.starts_at, s.created_at), s.id COLLATE "C"
+  LOOP
+    CONTINUE WHEN g.removed_at IS NOT NULL OR (g.starts_at IS NOT NULL AND g.starts_at > p_at)
+      OR (g.expires_at IS NOT NULL AND g.expires_at <= p_at);
+    CONTINUE WHEN g.models IS NOT NULL AND (p_model IS NULL OR NOT (g.models::jsonb ? p_model OR g.models::jsonb ? fam));
+    CONTINUE WHEN p_cost_only AND NOT g.unlimited AND g.unit <> 'micro_usd';
+    e_ids := e_ids || g.id;
+    e_units := e_units || g.unit;
+    e_unl := e_unl || g.unlimited;
+    e_left := e_left || CASE WHEN g.unlimited THEN inf ELSE greatest(0, g.amount - g.spent - g.held)::numeric END;
+    cap := CASE
+      WHEN g.unlimited OR g.unit = 'tokens' THEN e_left[array_length(e_left, 1)]
+      WHEN pico = 0 THEN inf
+      ELSE floor(greatest(0, g.amount - g.spent - g.held)::float8 * 1000000 / pico)::numeric END;
+    e_cap := e_cap || cap;
+    grant_cap := grant_cap + cap;
+  END LOOP;
+  available := grant_cap;
+  IF nq > 0 THEN
+    -- The counters, created when missing, then locked in id order.
+    SELECT count(*) INTO found_n FROM (SELECT 1 FROM quota_counters WHERE id = ANY (p_counters) ORDER BY id COLLATE "C" FOR UPDATE) l;
+    IF found_n < (SELECT count(DISTINCT x) FROM unnest(p_counters) x) THEN
+      INSERT INTO quota_counters (id, company_id, scope, scope_id, "window", window_key, created_at)
+        SELECT t.id, p_company, t.scope, t.scope_id, t.win, t.win_key, p_at
+        FROM unnest(p_counters, p_scopes, p_scope_ids, p_windows, p_window_keys) AS t(id, scope, scope_id, win, win_key)
+        ORDER BY t.id COLLATE "C"
+        ON CONFLICT (id) DO NOTHING;
+      PERFORM 1 FROM quota_counters WHERE id = ANY (p_counters) ORDER BY id COLLATE "C" FOR UPDATE;
+    END IF;
+    SELECT array_agg(q.spent_tokens ORDER BY t.n), array_agg(q.held_tokens ORDER BY t.n),
+           array_agg(q.spent_micro_usd ORDER BY t.n), array_agg(q.held_micro_usd ORDER BY t.n)
+      INTO q_spent_t, q_held_t, q_spent_c, q_held_c
+      FROM unnest(p_counters) WITH ORDINALITY AS t(id, n) JOIN quota_counters q ON q.id = t.id;
+    q_cap := array_fill(inf, ARRAY[nq]);
+    FOR i IN 1..nq LOOP
+      IF p_limit_tokens[i] IS NOT NULL AND NOT p_cost_only THEN
+        q_cap[i] := greatest(0, p_limit_tokens[i] - q_spent_t[i] - q_held_t[i]);
+      END IF;
+      IF p_limit_micro[i] IS NOT NULL AND pico > 0 THEN
+        q_cap[i] := least(q_cap[i], floor(greatest(0, p_limit_micro[i] - q_spent_c[i] - q_held_c[i])::float8 * 1000000 / pico)::numeric);
+      END IF;
+      available := least(available, q_cap[i]);
+    END LOOP;
+  END IF;
+  IF available >= hi THEN
+    hold := hi;
+  ELSIF p_clamp AND available > lo THEN
+    hold := available::bigint;
+  ELSE
+    FOR i IN 1..nq LOOP
+      IF q_cap[i] = available AND q_cap[i] < grant_cap THEN
+        RETURN json_build_object('ok', false, 'quota', i - 1, 'available', available);
+      END IF;
+    END LOOP;
+    RETURN json_build_object('ok', false, 'quota', NULL, 'available', available);
+  END IF;
+  hold_micro := CASE WHEN p_cost_only THEN hold ELSE ceil(hold::float8 * pico / 1000000)::bigint END;
+  hold_tokens := CASE WHEN p_cost_only THEN 0 ELSE hold END;
+  -- The hold, spread over the eligible grants in burn order (allocate.ts, planHold).
+  need := hold;
+  FOR i IN 1..coalesce(array_length(e_ids, 1), 0) LOOP
+    EXIT WHEN need <= 0;
+    take := least(e_cap[i], need);
+    CONTINUE WHEN take <= 0;
+    p_ids := p_ids || e_ids[i];
+    p_amts := p_amts || CASE WHEN e_units[i] = 'tokens' THEN take::bigint
+      ELSE least(e_left[i], ceil(take::float8 * pico / 1000000)::numeric)::bigint END;
+    need := need - take;
+  END LOOP;
+  INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model,
+      stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id,
+      client_request_id, forwarded)
+    VALUES (p_id, p_at, p_company, p_key, p_user, p_session, p_feature, p_endpoint, p_model, p_stream, 'held',
+      p_prompt, hold_tokens, hold_micro, p_instance, p_conversation, p_client_request_id, p_forwarded);
+  IF array_length(p_ids, 1) > 0 THEN
+    INSERT INTO holds (request_id, grant_id, amount) SELECT p_id, t.g, t.a FROM unnest(p_ids, p_amts) AS t(g, a);
+    UPDATE grants SET held = grants.held + t.a FROM unnest(p_ids, p_amts) AS t(g, a) WHERE grants.id = t.g;
+  END IF;
+  IF nq > 0 THEN
+    INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd)
+      SELECT DISTINCT p_id, q, hold_tokens, hold_micro FROM unnest(p_counters) AS q;
+    UPDATE quota_counters SET held_tokens = held_tokens + hold_tokens, held_micro_usd = held_micro_usd + hold_micro
+      WHERE id = ANY (p_counters);
+  END IF;
+  -- The standing after the hold (capacity.ts, standingAfterHold), for the response headers.
+  FOR i IN 1..coalesce(array_length(e_ids, 1), 0) LOOP
+    IF e_unl[i] THEN
+      std_unl := true;
+    ELSE
+      k := coalesce(array_position(p_ids, e_ids[i]), 0);
+      IF e_units[i] = 'tokens' THEN
+        std_tokens := std_tokens + greatest(0, e_left[i] - CASE WHEN k > 0 THEN p_amts[k] ELSE 0 END);
+      ELSE
+        std_micro := std_micro + greatest(0, e_left[i] - CASE WHEN k > 0 THEN p_amts[k] ELSE 0 END);
+      END IF;
+    END IF;
+  END LOOP;
+  FOR i IN 1..nq LOOP
+    quotas := quotas || json_build_object(
+      't', CASE WHEN p_limit_tokens[i] IS NULL THEN NULL ELSE greatest(0, p_limit_tokens[i] - q_spent_t[i] - q_held_t[i] - hold_tokens) END,
+      'c', CASE WHEN p_limit_micro[i] IS NULL THEN NULL ELSE greatest(0, p_limit_micro[i] - q_spent_c[i] - q_held_c[i] - hold_micro) END);
+  END LOOP;
+  RETURN json_build_object('ok', true, 'hold', hold_tokens, 'tokens', std_tokens, 'microUsd', std_micro,
+    'unlimited', std_unl, 'quotas', coalesce(array_to_json(quotas), '[]'::json));
+END $$;
+--> statement-breakpoint
+-- Writes the held row of a request billed by what it returns or not at all (no hold, no check), unless `p_instance`
+-- was declared gone: one statement; no row inserted means fenced.
+CREATE OR REPLACE FUNCTION tollgate_open(
+  p_id text, p_at timestamptz, p_company text, p_key text, p_user text, p_session text, p_feature text,
+  p_endpoint text, p_model text, p_stream boolean, p_prompt bigint, p_instance text, p_conversation text,
+  p_client_request_id text, p_forwarded boolean
+) RETURNS boolean LANGUAGE sql AS $$
+  INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model,
+      stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id,
+      client_request_id, forwarded)
+  SELECT p_id, p_at, p_company, p_key, p_user, p_session, p_feature, p_endpoint, p_model, p_stream, 'held', p_prompt, 0, 0,
+      p_instance, p_conversation, p_client_request_id, p_forwarded
+  WHERE EXISTS (SELECT 1 FROM instances WHERE id = p_instance AND stopped_at IS NULL)
+  RETURNING true
+$$;

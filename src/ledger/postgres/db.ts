@@ -66,19 +66,23 @@ export function boundedWaits(t: LedgerTimeouts): pg.PoolConfig {
 }
 
 /**
- * A connection pool to a Postgres ledger: bigints and numerics read as numbers, `timestamptz` as
- * ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC, every wait bounded
- * (`boundedWaits`).
+ * How every connection to a Postgres ledger is made: bigints and numerics read as numbers,
+ * `timestamptz` as ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC, every wait
+ * bounded (`boundedWaits`).
  */
-export function openPool(url: string, max = POOL_SIZE, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.Pool {
-  const pool = new pg.Pool({
+export function clientConfig(url: string, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.ClientConfig {
+  return {
     connectionString: url,
-    max,
     types,
     options: '-c TimeZone=UTC',
     application_name: 'tollgate',
     ...boundedWaits(timeouts),
-  });
+  };
+}
+
+/** A connection pool to a Postgres ledger (see `clientConfig`). */
+export function openPool(url: string, max = POOL_SIZE, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(url, timeouts), max });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;

@@ -17,10 +17,10 @@ import type {
   Settled,
 } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
-import { admitRow, cancelRow, finishRow, openRow, refusalWithoutLock } from './book.js';
+import { admitRow, cancelRow, finishRow, openRow } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
-import { migratePool, openPool, retrying, transaction, type Queryable } from './db.js';
+import { clientConfig, migratePool, openPool, retrying, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
 import {
   DEFAULT_LIVENESS,
@@ -31,7 +31,9 @@ import {
   stop,
   type Liveness,
 } from './instances.js';
-import { Lanes } from './lanes.js';
+import { ForwardedMarks } from './marks.js';
+import { countStatementsIfAsked } from './stats.js';
+import { Pipelines } from './pipeline.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
 import { PgObjectStore } from './objects.js';
@@ -55,14 +57,20 @@ export interface PgLedgerOptions {
   log?: Logger;
 }
 
+/** Connections of the hot path (admit, open, settle, void), in pipeline mode; companies are spread over them. */
+const HOT_CONNECTIONS = 4;
+
 /**
  * The Postgres adapter of the ledger port, for several processes (replicas, `--workers`) on one
- * database. Each operation is one transaction on a pooled connection; admission locks the company's
- * grants, then its quota counters, each in id order (`SELECT … FOR UPDATE`), so two replicas can
- * never both take the last tokens and no two writers deadlock. Operations on one company run in
- * call order within a process (`Lanes`). Each process registers an instance that heartbeats; held
- * rows record their instance, and the rows of an instance whose heartbeat lapsed are resolved by
- * whichever live replica notices first, once (the row lock and its `held` status decide).
+ * database. Each admission and each settlement is one statement — a function the migrations own
+ * (`tollgate_admit`, `tollgate_finish`) that locks the company's grants, then its quota counters,
+ * each in id order (the one lock order of every writer), and commits — sent as a prepared statement
+ * on one of a few pipelined connections (`Pipelines`): one round trip and one commit each, and the
+ * statements of one company run in call order on its connection. `forwarded` marks are batched
+ * (`ForwardedMarks`). Each process registers an instance that heartbeats on the ledger's clock; held
+ * rows record their instance, and the rows of an instance another one watched lapse are resolved
+ * once (the row lock and its `held` status decide). An instance found declared gone registers again
+ * before admitting. Reads, the small stores and grant sync use a pool.
  * Opening is asynchronous behind a synchronous constructor: every call waits for the pool, the
  * migrations and the instance's registration; `ping()` rejects if they failed.
  */
@@ -77,24 +85,34 @@ export class PgLedger implements Ledger {
   readonly spikes: PgSpikes;
   /** This process's instance (`inst_…`), recorded on the rows it admits; a new one after it was declared gone. */
   private instance = newInstanceId();
-  /** Declared gone by another replica (its heartbeat lapsed): admissions are refused until it registered again. */
+  /** Declared gone by another replica (its heartbeat lapsed): admissions wait until it registered again. */
   private fenced: Promise<void> | undefined;
   private readonly pool: pg.Pool;
+  private readonly hot: Pipelines;
+  private readonly marks: ForwardedMarks;
   private readonly ready: Promise<void>;
-  private readonly lanes = new Lanes();
+  /** The company of each request admitted here and not yet settled (its connection; the rows to take over when fenced). */
   private readonly companyOf = new Map<string, string>();
-  /** Companies whose last admission in this process was refused. */
-  private readonly refusing = new Set<string>();
   private readonly liveness: Liveness;
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
   private closed = false;
-  /** `forwarded` marks in flight. */
-  private readonly marking = new Set<Promise<unknown>>();
   private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
+    countStatementsIfAsked();
     this.pool = openPool(opts.url, opts.poolSize, opts.timeouts);
+    this.hot = new Pipelines(clientConfig(opts.url, opts.timeouts), HOT_CONNECTIONS);
+    this.marks = new ForwardedMarks((ids) =>
+      this.hot
+        .query('forwarded', {
+          name: 'tollgate_forwarded',
+          text: "UPDATE requests SET forwarded = true WHERE id = ANY($1) AND status = 'held' AND forwarded = false",
+          values: [ids],
+        })
+        // Best effort (see the port): a row left unmarked is resolved without charge after a crash.
+        .catch(() => {}),
+    );
     this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
     this.ready = opts.readonly ? Promise.resolve() : this.start();
     this.ready.catch(() => {});
@@ -122,7 +140,7 @@ export class PgLedger implements Ledger {
   private async start(): Promise<void> {
     try {
       await migratePool(this.pool);
-      await register(this.pool, this.instanceId);
+      await register(this.pool, this.instance);
     } catch (err) {
       if (ledgerErrorOrigin(err) === 'fault') throw err;
       const u = new URL(this.opts.url);
@@ -190,96 +208,48 @@ export class PgLedger implements Ledger {
     return resolved;
   }
 
-  private write<T>(key: string, op: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.lanes.run(key, async () => {
-      await this.ready;
-      return transaction(this.pool, op);
-    });
-  }
-
-  private laneOf(requestId: string): string {
-    return this.companyOf.get(requestId) ?? `request:${requestId}`;
-  }
-
-  /**
-   * Decided under the row locks (4 round trips: BEGIN, lock grants, [lock counters,] write, COMMIT).
-   * Once a company's last admission here was refused, the next ones first try a refusal on one
-   * unlocked read of the committed balance (1 round trip), so a company out of tokens costs no locks.
-   */
-  async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
-    const result = await this.lanes.run(facts.companyId, async () => {
-      await this.ready;
-      if (this.fenced) await this.fenced;
-      const early = this.refusing.has(facts.companyId)
-        ? await refusalWithoutLock(this.pool, facts, want, now, quotas)
-        : null;
-      const decided = early ?? (await this.admitLive(facts, want, now, quotas));
-      if (decided.ok) this.refusing.delete(facts.companyId);
-      else this.refusing.add(facts.companyId);
-      return decided;
-    });
-    if (result.ok) this.companyOf.set(facts.id, facts.companyId);
-    return result;
-  }
-
-  /** Admits as a live instance: found declared gone, it registers again and admits under its new id. */
-  private async admitLive(
-    facts: RequestFacts,
-    want: HoldRequest,
-    now: Date,
-    quotas: QuotaCheck[],
-  ): Promise<AdmitResult> {
-    const decided = await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instance));
-    if (decided !== 'fenced') return decided;
+  /** Runs `write` as a live instance: declared gone, it registers again and runs it once more under its new id. */
+  private async live<T>(write: () => Promise<T | 'fenced'>): Promise<T> {
+    await this.ready;
+    if (this.fenced) await this.fenced;
+    const first = await write();
+    if (first !== 'fenced') return first;
     await this.reregister();
-    const again = await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instance));
+    const again = await write();
     if (again === 'fenced')
       throw new LedgerUnavailableError('this replica was declared gone and could not register again');
     return again;
   }
 
+  /** One statement (`tollgate_admit`, see `admitRow`): one round trip, one commit. */
+  async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+    const result = await this.live(() => admitRow(this.hot, facts, want, now, quotas, this.instance));
+    if (result.ok) this.companyOf.set(facts.id, facts.companyId);
+    return result;
+  }
+
   async open(facts: RequestFacts, now: Date): Promise<void> {
-    await this.lanes.run(facts.companyId, async () => {
-      await this.ready;
-      if (this.fenced) await this.fenced;
-      await openRow(this.pool, facts, now, this.instanceId);
-    });
+    await this.live(() => openRow(this.hot, facts, now, this.instance));
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /**
-   * One UPDATE, not awaited and outside the company's lane (it would delay the company's next
-   * admission by a round trip): its row's admission has committed before its request is sent, and
-   * a mark that lands after the settle matches no `held` row. Recovery and close wait for marks in flight.
-   */
+  /** Batched: written 10 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
   forwarded(requestId: string): void {
-    const mark = this.ready
-      .then(() =>
-        this.pool.query(
-          "UPDATE requests SET forwarded = true WHERE id = $1 AND status = 'held' AND forwarded = false",
-          [requestId],
-        ),
-      )
-      .catch(() => {
-        // Best effort (see the port): the row is then resolved without charge after a crash.
-      })
-      .finally(() => this.marking.delete(mark));
-    this.marking.add(mark);
+    this.marks.add(requestId);
   }
 
-  /** One statement (`tollgate_finish`), in the company's lane; a deadlock or serialization failure is retried. */
-  private finish(
+  /** One statement (`tollgate_finish`) on the company's connection, after its admission; a deadlock or serialization failure is retried. */
+  private async finish(
     requestId: string,
     status: 'settled' | 'voided',
     outcome: Outcome,
     now: Date,
   ): Promise<Settled | false> {
-    const lane = this.laneOf(requestId);
+    const key = this.companyOf.get(requestId) ?? requestId;
     this.companyOf.delete(requestId);
-    return this.lanes.run(lane, async () => {
-      await this.ready;
-      return retrying(() => finishRow(this.pool, requestId, status, outcome, now));
-    });
+    this.marks.finished(requestId);
+    await this.ready;
+    return retrying(() => finishRow({ hot: this.hot, key }, requestId, status, outcome, now));
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
@@ -290,32 +260,35 @@ export class PgLedger implements Ledger {
     return (await this.finish(requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
   }
 
+  /** One transaction on the pool; whichever of it and a late admission comes second finds the other's row. */
   async cancel(
     facts: RequestFacts,
     outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>,
     now: Date,
   ): Promise<boolean> {
-    const lane = this.companyOf.get(facts.id) ?? facts.companyId;
     this.companyOf.delete(facts.id);
-    return this.write(lane, (c) => cancelRow(c, facts, outcome, now));
+    this.marks.finished(facts.id);
+    await this.ready;
+    return transaction(this.pool, (c) => cancelRow(c, facts, outcome, now));
   }
 
   /**
-   * Resolves the held rows of instances that are gone (stopped, or silent for `lapseMs`), rows with
-   * no known instance, and this instance's own (none at start); from then on, every heartbeat does
-   * the same for instances that go silent later, with this policy (never this instance's rows).
+   * Resolves the held rows of instances that are gone (stopped, or declared gone by a heartbeat
+   * that watched them lapse), rows with no known instance, and this instance's own (none at start);
+   * from then on, every heartbeat does the same for instances that go silent later, with this
+   * policy (never this instance's rows).
    */
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     await this.ready;
-    await this.lanes.drain();
-    await Promise.all(this.marking);
+    await this.hot.drain();
+    await this.marks.flush();
     this.recovery = { policy, priceOf };
     return this.resolveOrphans(now, policy, priceOf, true);
   }
 
   async syncGrants(grants: GrantTerms[], purchases: PurchaseTerms[], now: Date): Promise<void> {
     await this.ready;
-    await this.lanes.drain();
+    await this.hot.drain();
     await transaction(this.pool, (c) => syncGrantsIn(c, grants, purchases, now));
   }
 
@@ -334,11 +307,11 @@ export class PgLedger implements Ledger {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.lanes.drain();
-    await Promise.all(this.marking);
+    await this.marks.flush();
+    await this.hot.close();
     try {
       await this.ready;
-      if (!this.opts.readonly) await stop(this.pool, this.instanceId);
+      if (!this.opts.readonly) await stop(this.pool, this.instance);
     } catch {
       // It never opened: nothing to mark.
     }
