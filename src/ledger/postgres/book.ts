@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { modelFamily } from '../../metering/model.js';
 import type { Pipelines } from './pipeline.js';
 
 /**
@@ -30,7 +31,7 @@ function requestValues(facts: RequestFacts, at: string, instanceId: string | nul
   ];
 }
 
-const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 28 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /** What `tollgate_admit` answers. */
 type AdmitAnswer =
@@ -70,6 +71,7 @@ export async function admitRow(
       want.clamp,
       want.maxPicoPerToken,
       want.costOnly === true,
+      facts.requestedModel === null ? null : modelFamily(facts.requestedModel),
       quotas.map((q) => q.counterId),
       quotas.map((q) => q.scope),
       quotas.map((q) => q.scopeId),
@@ -198,5 +200,14 @@ export async function finishRow(
     'hot' in c
       ? await c.hot.query<{ r: Settled | null }>(c.key, q)
       : await (c as pg.Pool).query<{ r: Settled | null }>(q);
-  return rows[0]?.r ?? false;
+  const r = rows[0]?.r;
+  if (!r) return false;
+  // Instants come as JSON renders timestamptz (`2026-11-22T10:00:00+00:00`): the port's are ISO 8601 UTC with ms.
+  const iso = (t: string | null) => (t === null ? null : new Date(t).toISOString());
+  for (const g of r.grants) {
+    g.startsAt = iso(g.startsAt);
+    g.expiresAt = iso(g.expiresAt);
+    g.removedAt = iso(g.removedAt);
+  }
+  return r;
 }
