@@ -30,6 +30,7 @@ import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import { admitClientSecret, isEphemeralSecretRequest } from './realtime/client-secrets.js';
+import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
@@ -163,6 +164,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
   standingRoutes(app, rt);
+  reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
   app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.

@@ -17,6 +17,7 @@ import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
 import { Upstream } from './proxy/upstream.js';
 import { attachRealtime } from './realtime/upgrade.js';
+import { ReconcileScheduler } from './reconcile/scheduler.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { Settler } from './settlement/settler.js';
 import { upstreamReader } from './settlement/upstream-reader.js';
@@ -55,6 +56,8 @@ export interface RunningServer {
   reloader?: ConfigReloader;
   /** The settler of deferred work (background responses, batches…), running until `close`. */
   settler: Settler;
+  /** The daily reconciliation with OpenAI (config `reconciliation.schedule`), checking until `close`. */
+  reconciler: ReconcileScheduler;
 }
 
 /**
@@ -66,7 +69,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const log = opts.log ?? createLogger();
   const clock = opts.clock ?? (() => new Date());
   const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
-  if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
+  if (!upstreamKey)
+    throw new Error(
+      `the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-... (no OpenAI key? \`npx tollgate demo\` runs tollgate against a built-in mock upstream)`,
+    );
 
   const jwt = new JwtVerifier(config);
   await jwt.check();
@@ -145,6 +151,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const realtime = attachRealtime(server, runtime);
   settler.start();
+  const reconciler = new ReconcileScheduler(runtime);
+  reconciler.start();
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info(
@@ -163,6 +171,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     runtime,
     reloader,
     settler,
+    reconciler,
     reload: () =>
       reloader
         ? reloader.reload()
@@ -180,6 +189,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await settler.stop();
+      await reconciler.stop();
       await upstream.close();
       await runtime.alerts.close();
       await ledger.close();

@@ -29,20 +29,37 @@ export const LEDGER_TIMEOUTS: LedgerTimeouts = {
   readyMs: 1_000,
 };
 
-const ms = (fallback: number) => z.number().int().min(50).max(600_000).default(fallback);
+const ms = (fallback: number, description: string) =>
+  z.number().int().min(50).max(600_000).default(fallback).meta({ description, unit: 'ms', examples: [fallback] });
 
 /** `ledger.timeouts`: see `LedgerTimeouts`. */
 export const ledgerTimeoutsSchema = z
   .object({
-    connectMs: ms(LEDGER_TIMEOUTS.connectMs),
-    statementMs: ms(LEDGER_TIMEOUTS.statementMs),
-    idleInTransactionMs: ms(LEDGER_TIMEOUTS.idleInTransactionMs),
-    admitMs: ms(LEDGER_TIMEOUTS.admitMs),
-    settleMs: ms(LEDGER_TIMEOUTS.settleMs),
-    readyMs: ms(LEDGER_TIMEOUTS.readyMs),
+    connectMs: ms(
+      LEDGER_TIMEOUTS.connectMs,
+      'Postgres: opening a connection (TCP and handshake), or waiting for a free one of the pool.',
+    ),
+    statementMs: ms(
+      LEDGER_TIMEOUTS.statementMs,
+      "Postgres: the server's `statement_timeout`, and how long the driver waits for any answer.",
+    ),
+    idleInTransactionMs: ms(
+      LEDGER_TIMEOUTS.idleInTransactionMs,
+      "Postgres: the server's `idle_in_transaction_session_timeout`.",
+    ),
+    admitMs: ms(
+      LEDGER_TIMEOUTS.admitMs,
+      "A request's budget for admission: past it, or when the ledger fails, the request is answered 503 with `retry-after` and never forwarded.",
+    ),
+    settleMs: ms(
+      LEDGER_TIMEOUTS.settleMs,
+      'How long a settlement may take before it is kept in the local spool and written once the ledger answers.',
+    ),
+    readyMs: ms(LEDGER_TIMEOUTS.readyMs, "`/readyz`'s own deadline for the ledger's answer."),
   })
   .strict()
-  .default(LEDGER_TIMEOUTS);
+  .default(LEDGER_TIMEOUTS)
+  .meta({ description: 'Bounded waits on the ledger (both engines). Read at start only.' });
 
 /** The default bound on settlements kept in the spool while the ledger is unreachable. */
 export const LEDGER_SPOOL_MAX = 10_000;
@@ -54,8 +71,29 @@ export const LEDGER_SPOOL_MAX = 10_000;
  */
 export const ledgerSpoolSchema = z
   .object({
-    dir: z.string().min(1).optional(),
-    maxEntries: z.number().int().min(1).max(1_000_000).default(LEDGER_SPOOL_MAX),
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          "Folder of the spool files, relative to the config file's folder (default `spool/` beside a SQLite ledger, `./data/spool` for Postgres). Keep it on a disk that outlives the process.",
+        examples: ['./data/spool'],
+      }),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(LEDGER_SPOOL_MAX)
+      .meta({
+        description: 'Settlements that may wait in the spool; past it, new requests are answered 503 until the ledger catches up.',
+        examples: [LEDGER_SPOOL_MAX],
+      }),
   })
   .strict()
-  .default({ maxEntries: LEDGER_SPOOL_MAX });
+  .default({ maxEntries: LEDGER_SPOOL_MAX })
+  .meta({
+    description:
+      'Where settlements wait while the ledger cannot take them (one fsynced file per process, written at the next start if need be).',
+  });

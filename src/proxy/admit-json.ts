@@ -5,6 +5,7 @@ import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import type { FeatureRate } from '../http/env.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
+import { modelLimits } from '../pricing/limits.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
 import { newRequestId, place, requestRow, type AdmissionDeps, type Admitted, type Facts } from './admission.js';
 import type { Endpoint } from './endpoints.js';
@@ -56,12 +57,13 @@ export function validateBody(
 }
 
 /**
- * The price of `model` at `now` (config `prices`, then the built-in table; by name, then family),
- * undefined when it has none and `admission.unpricedModels` is `unbilled`, or the 400
- * `model_not_priced` denial when it is `reject`.
+ * The price of `model` at `now` for `companyId` (the resolution order of `PriceBook.find`: config
+ * `prices`, tollgate's own entries, the price source, the company's fallback prices), undefined
+ * when it has none and `admission.unpricedModels` is `unbilled`, or the 400 `model_not_priced`
+ * denial when it is `reject`.
  */
-export function priceModel(config: Config, model: string, now: Date): Priced | undefined | Denial {
-  const priced = priceBook(config).find(model, now);
+export function priceModel(config: Config, model: string, now: Date, companyId?: string): Priced | undefined | Denial {
+  const priced = priceBook(config).find(model, now, companyId);
   if (!priced && config.admission.unpricedModels === 'reject') return { kind: 'model_not_priced', model };
   return priced;
 }
@@ -92,7 +94,10 @@ export function holdRequest(
     minTokens: Math.ceil(estimate.promptTokens * multiplier),
     maxTokens: Math.ceil((estimate.promptTokens + output + beyondTokens) * multiplier),
     clamp: estimate.outputCeiling === undefined && policy === 'clamp',
-    maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
+    // The long-context tier the request can reach (its counted input, with 5 % for the count's error).
+    maxPicoPerToken: priced
+      ? Math.ceil(maxPicoPerToken(priced.price, Math.ceil((estimate.promptTokens + beyondTokens) * 1.05)) / multiplier)
+      : 0,
   };
 }
 
@@ -184,12 +189,18 @@ export async function admitJson(
     };
   }
 
-  const priced = priceModel(rt.config, model, now);
+  const priced = priceModel(rt.config, model, now, principal.companyId);
   if (isDenial(priced)) return priced;
-  const estimate = estimateRequest(endpoint.path, model, body);
+  const estimate = estimateRequest(endpoint.path, model, body, modelLimits(model, priced));
   const context = await hiddenContext(rt.ledger.reader, principal.companyId, endpoint.path, model, body);
   estimate.promptTokens += context.tokens;
-  const beyond = beyondPrompt((m) => priceBook(rt.config).find(m, now), endpoint.path, model, body, priced?.price);
+  const beyond = beyondPrompt(
+    (m) => priceBook(rt.config).find(m, now, principal.companyId),
+    endpoint.path,
+    model,
+    body,
+    priced?.price,
+  );
   const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
   const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);

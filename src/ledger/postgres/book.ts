@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { modelFamily } from '../../metering/model.js';
+import { unitsJson } from '../units.js';
 import type { Pipelines } from './pipeline.js';
 
 /**
  * The hot path's statements on a Postgres ledger: each admission and each settlement is one call of
  * a function the migrations own (`tollgate_admit`, `tollgate_finish`, see
- * migrations/postgres/0007_ledger_functions.sql), sent as a prepared statement: one round trip,
+ * migrations/postgres/0009_ledger_functions.sql), sent as a prepared statement: one round trip,
  * one commit.
  */
 
@@ -145,8 +146,8 @@ export async function cancelRow(
   return (await finishRow(c, facts.id, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
 }
 
-/** The parameters of `tollgate_finish` ($1…$24, see migrations/postgres/0007_ledger_functions.sql). */
-const FINISH = `SELECT tollgate_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) AS r`;
+/** The parameters of `tollgate_finish` ($1…$26, see migrations/postgres/0009_ledger_functions.sql). */
+const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**
  * Settles, voids or interrupts a held request in one statement (one round trip): `tollgate_finish`
@@ -194,6 +195,8 @@ export async function finishRow(
       o.errorCode ?? null,
       o.billedObject?.id ?? null,
       o.billedObject?.kind ?? null,
+      unitsJson(u),
+      o.priceSource ?? null,
     ],
   };
   const { rows } =

@@ -38,6 +38,7 @@ import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgReconciliations } from './reconciliations.js';
 import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
@@ -87,6 +88,7 @@ export class PgLedger implements Ledger {
   private instance = newInstanceId();
   /** Declared gone by another replica (its heartbeat lapsed): admissions wait until it registered again. */
   private fenced: Promise<void> | undefined;
+  readonly reconciliations: PgReconciliations;
   private readonly pool: pg.Pool;
   private readonly hot: Pipelines;
   private readonly marks: ForwardedMarks;
@@ -130,6 +132,7 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+    this.reconciliations = new PgReconciliations(queries);
   }
 
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */

@@ -11,6 +11,7 @@ import {
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
+import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -271,6 +272,7 @@ export class SyncLedger {
         returnedModel: o.returnedModel ?? null,
         model: o.model ?? null,
         priceVersion: o.priceVersion ?? null,
+        priceSource: o.priceSource ?? null,
         inputTokens: u?.inputTokens ?? 0,
         cachedInputTokens: u?.cachedInputTokens ?? 0,
         outputTokens: u?.outputTokens ?? 0,
@@ -280,6 +282,7 @@ export class SyncLedger {
         costMicroUsd: o.costMicroUsd,
         costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
         toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        units: unitsJson(u),
         usageSource: o.usageSource,
         latencyMs: o.latencyMs,
         ttfbMs: o.ttfbMs ?? null,

@@ -30,10 +30,10 @@ export function prepareStatements(db: Database.Database) {
       'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
     ),
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
-                        requested_model = COALESCE(requested_model, @model), price_version = @priceVersion,
+                        requested_model = COALESCE(requested_model, @model), price_version = @priceVersion, price_source = @priceSource,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
                         reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
-                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
+                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, units = @units, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
                         upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(

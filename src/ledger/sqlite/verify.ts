@@ -21,7 +21,7 @@ interface Check {
 const ISO_UTC = "'[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9]Z'";
 
 /**
- * The ledger's invariants as SQL (see README, "The ledger"). Each query names the rows that break
+ * The ledger's invariants as SQL (see docs/ledger.md). Each query names the rows that break
  * one. Running totals are checked against the rows they summarise, holds and debits against the
  * status of their request, overdrafts against the request's use beyond its hold.
  */

@@ -27,7 +27,7 @@ CREATE OR REPLACE FUNCTION tollgate_finish(
   p_input bigint, p_cached bigint, p_output bigint, p_reasoning bigint, p_total bigint,
   p_metered bigint, p_cost_micro bigint, p_cost_nano bigint, p_tool_calls text, p_usage_source text,
   p_latency double precision, p_ttfb double precision, p_upstream_request_id text, p_error_code text,
-  p_billed_object text, p_billed_kind text
+  p_billed_object text, p_billed_kind text, p_units text, p_price_source text
 ) RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
   r record;
@@ -84,7 +84,7 @@ BEGIN
         input_tokens = p_input, cached_input_tokens = p_cached, output_tokens = p_output, reasoning_tokens = p_reasoning,
         total_tokens = p_total, metered_tokens = metered, cost_micro_usd = cost, cost_nano_usd = nano, tool_calls = p_tool_calls,
         usage_source = p_usage_source, latency_ms = p_latency, ttfb_ms = p_ttfb, upstream_request_id = p_upstream_request_id,
-        error_code = err, settled_at = p_at, charged_counters = NULL
+        error_code = err, settled_at = p_at, units = p_units, price_source = p_price_source, charged_counters = NULL
       WHERE id = p_id AND status = 'held'
       RETURNING company_id, requested_model),
     h AS (DELETE FROM holds WHERE request_id = p_id AND EXISTS (SELECT 1 FROM u) RETURNING grant_id, amount),
@@ -276,7 +276,7 @@ BEGIN
       input_tokens = p_input, cached_input_tokens = p_cached, output_tokens = p_output, reasoning_tokens = p_reasoning,
       total_tokens = p_total, metered_tokens = metered, cost_micro_usd = cost, cost_nano_usd = nano, tool_calls = p_tool_calls,
       usage_source = p_usage_source, latency_ms = p_latency, ttfb_ms = p_ttfb, upstream_request_id = p_upstream_request_id,
-      error_code = err, settled_at = p_at,
+      error_code = err, settled_at = p_at, units = p_units, price_source = p_price_source,
       charged_counters = CASE WHEN p_status = 'interrupted' THEN q_ids END,
       interrupted_at = CASE WHEN p_status = 'interrupted' THEN p_at ELSE interrupted_at END
     WHERE id = p_id;
