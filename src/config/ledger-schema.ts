@@ -30,7 +30,13 @@ export const LEDGER_TIMEOUTS: LedgerTimeouts = {
 };
 
 const ms = (fallback: number, description: string) =>
-  z.number().int().min(50).max(600_000).default(fallback).meta({ description, unit: 'ms', examples: [fallback] });
+  z
+    .number()
+    .int()
+    .min(50)
+    .max(600_000)
+    .default(fallback)
+    .meta({ description, unit: 'ms', examples: [fallback] });
 
 /** `ledger.timeouts`: see `LedgerTimeouts`. */
 export const ledgerTimeoutsSchema = z
@@ -87,7 +93,8 @@ export const ledgerSpoolSchema = z
       .max(1_000_000)
       .default(LEDGER_SPOOL_MAX)
       .meta({
-        description: 'Settlements that may wait in the spool; past it, new requests are answered 503 until the ledger catches up.',
+        description:
+          'Settlements that may wait in the spool; past it, new requests are answered 503 until the ledger catches up.',
         examples: [LEDGER_SPOOL_MAX],
       }),
   })
