@@ -12,6 +12,18 @@ CREATE OR REPLACE FUNCTION tollgate_model_family(m text) RETURNS text LANGUAGE s
                         '-(\d{4}-\d{2}-\d{2}|\d{4})$', '')
 $$;
 --> statement-breakpoint
+-- A grant's place in the burn order, for ORDER BY (src/ledger/allocate.ts; the SQLite ledger's grantsOf): unlimited
+-- grants first (a model covered without limit never burns a limited grant), then the earliest expiry (none last), then
+-- the oldest start (or first mirrored), then id. The one place both functions take it from: a term such as a grant's
+-- priority goes here.
+CREATE TYPE tollgate_burn_key AS (limited boolean, no_expiry boolean, expires_at timestamptz, started_at timestamptz, id text COLLATE "C");
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION tollgate_burn_key(unlimited boolean, expires_at timestamptz, starts_at timestamptz,
+                                             created_at timestamptz, id text)
+RETURNS tollgate_burn_key LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ROW(NOT unlimited, expires_at IS NULL, expires_at, coalesce(starts_at, created_at), id)::tollgate_burn_key
+$$;
+--> statement-breakpoint
 -- Settles, voids or interrupts a request in one call (src/ledger/postgres/book.ts, finishRow): takes its row, then
 -- the company's grants (id order), then its quota counters (id order); releases its holds; burns the charge first
 -- from the grants it held, then the company's other active grants covering the model, in burn order (allocate.ts,
@@ -168,7 +180,7 @@ BEGIN
       INTO ids, units, own, lefts, ord
       FROM (
         SELECT l.*, coalesce(hold_amts[array_position(hold_ids, l.id)], 0) AS own,
-          row_number() OVER (ORDER BY l.unlimited DESC, l.expires_at IS NULL, l.expires_at, coalesce(l.starts_at, l.created_at), l.id COLLATE "C") AS n
+          row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
         FROM (SELECT * FROM grants WHERE company_id = r_company ORDER BY id COLLATE "C" FOR UPDATE) l) x;
     held_n := cardinality(ord);
     IF charged AND (metered > 0 OR cost > 0) THEN
@@ -385,7 +397,7 @@ BEGIN
     FROM (
       SELECT l.id, l.unit, l.unlimited, l.lft,
         CASE WHEN l.unlimited OR l.unit = 'tokens' THEN l.lft WHEN pico = 0 THEN inf ELSE floor(l.lft * 1000000 / pico) END AS cap,
-        row_number() OVER (ORDER BY l.unlimited DESC, l.expires_at IS NULL, l.expires_at, coalesce(l.starts_at, l.created_at), l.id COLLATE "C") AS n
+        row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
       FROM (SELECT *, CASE WHEN unlimited THEN inf ELSE greatest(0, amount - spent - held)::float8 END AS lft
             FROM grants WHERE company_id = p_company ORDER BY id COLLATE "C" FOR UPDATE) l
       WHERE l.removed_at IS NULL AND (l.starts_at IS NULL OR l.starts_at <= p_at) AND (l.expires_at IS NULL OR l.expires_at > p_at)
