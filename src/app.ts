@@ -6,6 +6,7 @@ import { standingRoutes } from './api/standing.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { sessionOf } from './dashboard/session-reader.js';
 import { isClientAbort, readBody } from './http/body.js';
+import { TAGS_HEADER, withTags } from './attribution/tags.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
 import { isLedgerUnavailable } from './ledger/unavailable.js';
@@ -29,7 +30,7 @@ import { creationAdmitter } from './proxy/deferred/index.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
-import { admitClientSecret, isEphemeralSecretRequest } from './realtime/client-secrets.js';
+import { realtimeRoutes } from './realtime/routes.js';
 import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -65,15 +66,18 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
       message: 'HEAD is not supported; use GET.',
       allow: 'GET, POST, DELETE',
     });
-  const principal = withClientRequestId(c.var.principal, incoming.headers['x-client-request-id']);
+  const principal = withTags(
+    withClientRequestId(c.var.principal, incoming.headers['x-client-request-id']),
+    rt.config.companies[c.var.principal.companyId]!,
+    incoming.headers[TAGS_HEADER],
+  );
+  if (isDenial(principal)) return onDenied(c, principal);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return onDenied(c, owned);
   const upload = method === 'GET' ? undefined : incoming;
   let admitted: Admitted | Denial;
   let fileUpload: ReturnType<typeof watchFilesUpload>;
-  if (isEphemeralSecretRequest(method, path)) {
-    admitted = await admitClientSecret(rt, principal, incoming, path, now);
-  } else if (!endpoint) {
+  if (!endpoint) {
     // A batch input or training file is estimated as it streams through (src/files/).
     fileUpload = watchFilesUpload(rt, principal, method, path, incoming, requestHeader(c, 'content-type') ?? '');
     // A JSON body passed through is read first, to refuse references to other companies' objects.
@@ -166,12 +170,12 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   standingRoutes(app, rt);
   reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
+  // Client secrets and WebRTC calls: answered by tollgate itself, never passed through.
+  realtimeRoutes(app, rt);
   app.use('/v1/*', requestTiming({ clock: () => rt.clock() }), async (c, next) => {
     // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
     const endpoint = findEndpoint(c.env.incoming.method ?? 'GET', c.req.path);
-    const ephemeral = isEphemeralSecretRequest(c.env.incoming.method ?? 'GET', c.req.path);
-    if (!endpoint && !ephemeral && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough')
-      return notFound(c);
+    if (!endpoint && !isUnbilled(c.req.path) && rt.config.unknownPaths !== 'passthrough') return notFound(c);
     c.set('endpoint', endpoint);
     return next();
   });

@@ -65,6 +65,7 @@ export class GuardedLedger implements Ledger {
   readonly objects: Ledger['objects'];
   readonly fileEstimates: Ledger['fileEstimates'];
   readonly deferred: Ledger['deferred'];
+  readonly clientSecrets: Ledger['clientSecrets'];
   readonly reconciliations: Ledger['reconciliations'];
   /** Why the ledger counts as down (the last failure), or undefined while it answers. */
   private down: string | undefined;
@@ -90,6 +91,7 @@ export class GuardedLedger implements Ledger {
     this.spikes = inner.spikes && classifiedStore(inner.spikes);
     this.objects = classifiedStore(inner.objects);
     this.fileEstimates = classifiedStore(inner.fileEstimates);
+    this.clientSecrets = classifiedStore(inner.clientSecrets);
     this.reconciliations = classifiedStore(inner.reconciliations);
     const deferred = classifiedStore(inner.deferred);
     this.deferred = Object.assign(Object.create(deferred) as Ledger['deferred'], {

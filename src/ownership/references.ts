@@ -1,9 +1,9 @@
 import type { Principal } from '../auth/principal.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
+import { isDenial, type Denial } from '../http/denial.js';
+import { parseJsonBody } from '../http/json-strict.js';
 import type { ObjectKind } from '../ledger/port.js';
 import type { Runtime } from '../runtime.js';
 import { FAMILIES, isFineTunedModel } from './families.js';
-import type { Denial } from '../http/denial.js';
 import { noSuchObject, visible } from './guard.js';
 
 /**
@@ -95,14 +95,11 @@ export async function refuseForeignReferences(
   principal: Principal,
   raw: Uint8Array,
 ): Promise<Denial | undefined> {
-  if (!mayReference(raw) || jsonDepth(raw) > MAX_JSON_DEPTH) return undefined; // too deep: admission refuses it
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch {
-    return undefined; // admission refuses it with its own message
-  }
-  const refs = referencesIn(body);
+  if (!mayReference(raw)) return undefined;
+  // Strict JSON (http/json-strict.ts): a body naming a reference twice is refused, never read one way here and another upstream.
+  const parsed = parseJsonBody(raw);
+  if (isDenial(parsed)) return parsed;
+  const refs = referencesIn(parsed.value);
   if (refs.length === 0) return undefined;
   const owners = await rt.ledger.objects.owners(refs.map((r) => r.id));
   for (const r of refs) {

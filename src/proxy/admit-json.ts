@@ -1,7 +1,9 @@
+import { endUserOf } from '../attribution/end-user.js';
+import { requestTags } from '../attribution/tags.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
+import { parseJsonBody } from '../http/json-strict.js';
 import type { FeatureRate } from '../http/env.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
@@ -20,23 +22,13 @@ import { beyondPrompt } from './worst-case.js';
 
 type Json = Record<string, unknown>;
 
-/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (nesting past `MAX_JSON_DEPTH` included). */
+/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (strict JSON: see http/json-strict.ts). */
 export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
-  // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
-  if (jsonDepth(raw) > MAX_JSON_DEPTH)
-    return invalidRequest(
-      `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`,
-      null,
-      'json_too_deep',
-    );
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-      return invalidRequest('The request body must be a JSON object.');
-    return { json: parsed as Json };
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
+  const parsed = parseJsonBody(raw);
+  if (isDenial(parsed)) return parsed;
+  if (!parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value))
+    return invalidRequest('The request body must be a JSON object.');
+  return { json: parsed.value as Json };
 }
 
 /**
@@ -158,6 +150,11 @@ export async function admitJson(
   const valid = validateBody(body, endpoint);
   if (isDenial(valid)) return valid;
   const { model, stream } = valid;
+  const company = rt.config.companies[principal.companyId]!;
+  const endUser = endUserOf(principal.companyId, company, endpoint.path, body);
+  if (isDenial(endUser)) return endUser;
+  const tags = requestTags(company, principal.tags ?? [], body);
+  if (isDenial(tags)) return tags;
   // The relay marks the row `forwarded` as it sends it (see the crash policy). Built whole, its
   // estimate filled in below: on Node 20, `{ ...facts, more }` gives every request a hidden class
   // of its own, old-generation garbage (see `UpstreamAbort`).
@@ -169,6 +166,8 @@ export async function admitJson(
     forwardedLater: true,
     estimatedPromptTokens: 0,
     conversationId: null,
+    endUser,
+    tags,
   };
 
   if (endpoint.free) {

@@ -20,6 +20,7 @@ type Op =
       amount: number;
       models: null | 'm1' | 'family';
       expiresIn: number | null;
+      priority?: number;
     }
   | { op: 'edit'; index: number; amount: number }
   | { op: 'remove'; index: number }
@@ -50,6 +51,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       amount: fc.integer({ min: 0, max: 2000 }),
       models: fc.constantFrom(null, 'm1' as const, 'family' as const),
       expiresIn: fc.option(fc.integer({ min: 1, max: 120 }), { nil: null }),
+      priority: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
     }),
   },
   {
@@ -144,6 +146,7 @@ const run = async (ops: Op[]): Promise<void> => {
             expiresAt: o.expiresIn === null ? null : new Date(now.getTime() + o.expiresIn * 1000).toISOString(),
             purchaseId: null,
             note: null,
+            ...(o.priority === undefined ? {} : { priority: o.priority }),
           });
           await both((l) => l.syncGrants(grants, [], now));
           break;

@@ -3,15 +3,16 @@ import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settl
 import { modelFamily } from '../../metering/model.js';
 import { unitsJson } from '../units.js';
 import type { Pipelines } from './pipeline.js';
+import { tagsText } from '../tags.js';
 
 /**
  * The hot path's statements on a Postgres ledger: each admission and each settlement is one call of
  * a function the migrations own (`tollgate_admit`, `tollgate_finish`, see
- * migrations/postgres/0009_ledger_functions.sql), sent as a prepared statement: one round trip,
+ * migrations/postgres/0011_ledger_functions.sql), sent as a prepared statement: one round trip,
  * one commit.
  */
 
-/** The request row's columns at admission, in `tollgate_admit`'s and `tollgate_open`'s order ($1…$15). */
+/** The request row's columns at admission, in `tollgate_admit`'s and `tollgate_open`'s order ($1…$17). */
 function requestValues(facts: RequestFacts, at: string, instanceId: string | null): unknown[] {
   return [
     facts.id,
@@ -29,10 +30,12 @@ function requestValues(facts: RequestFacts, at: string, instanceId: string | nul
     facts.conversationId ?? null,
     facts.clientRequestId ?? null,
     facts.forwardedLater ? false : null,
+    facts.endUser ?? null,
+    tagsText(facts.tags),
   ];
 }
 
-const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 28 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 30 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /** What `tollgate_admit` answers. */
 type AdmitAnswer =
@@ -104,7 +107,7 @@ export async function admitRow(
   };
 }
 
-const OPEN = `SELECT tollgate_open(${Array.from({ length: 15 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+const OPEN = `SELECT tollgate_open(${Array.from({ length: 17 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**
  * Writes the `held` row of a request that is not billed on an estimate (one statement, no lock).
@@ -137,8 +140,8 @@ export async function cancelRow(
 ): Promise<boolean> {
   const at = now.toISOString();
   const inserted = await c.query(
-    `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, instance_id, conversation_id, client_request_id, forwarded, hold_tokens, hold_micro_usd, http_status, error_code, latency_ms, usage_source, settled_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'voided', $11, $12, $13, $14, $15, 0, 0, $16, $17, $18, 'none', $2)
+    `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, instance_id, conversation_id, client_request_id, forwarded, end_user, tags, hold_tokens, hold_micro_usd, http_status, error_code, latency_ms, usage_source, settled_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'voided', $11, $12, $13, $14, $15, $16, $17, 0, 0, $18, $19, $20, 'none', $2)
      ON CONFLICT (id) DO NOTHING`,
     [...requestValues(facts, at, null), outcome.httpStatus, outcome.errorCode ?? null, outcome.latencyMs],
   );
@@ -146,7 +149,7 @@ export async function cancelRow(
   return (await finishRow(c, facts.id, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
 }
 
-/** The parameters of `tollgate_finish` ($1…$26, see migrations/postgres/0009_ledger_functions.sql). */
+/** The parameters of `tollgate_finish` ($1…$26, see migrations/postgres/0011_ledger_functions.sql). */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**

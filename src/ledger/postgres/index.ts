@@ -36,6 +36,7 @@ import { countStatementsIfAsked } from './stats.js';
 import { Pipelines } from './pipeline.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
+import { PgClientSecrets } from './client-secrets.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgReconciliations } from './reconciliations.js';
@@ -82,6 +83,7 @@ export class PgLedger implements Ledger {
   readonly objects: PgObjectStore;
   readonly fileEstimates: PgFileEstimates;
   readonly deferred: PgDeferredStore;
+  readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
   /** This process's instance (`inst_…`), recorded on the rows it admits; a new one after it was declared gone. */
@@ -132,6 +134,7 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+    this.clientSecrets = new PgClientSecrets(queries);
     this.reconciliations = new PgReconciliations(queries);
   }
 

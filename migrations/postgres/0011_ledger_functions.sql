@@ -1,7 +1,6 @@
 ALTER TABLE "instances" ADD COLUMN "connected_since" timestamp(3) with time zone DEFAULT now() NOT NULL;--> statement-breakpoint
 ALTER TABLE "requests" ADD COLUMN "charged_counters" text[];--> statement-breakpoint
-ALTER TABLE "requests" ADD COLUMN "interrupted_at" timestamp(3) with time zone;
---> statement-breakpoint
+ALTER TABLE "requests" ADD COLUMN "interrupted_at" timestamp(3) with time zone;--> statement-breakpoint
 -- The ledger's writes on Postgres as functions, so that each takes one round trip (src/ledger/postgres/).
 -- The arithmetic mirrors src/ledger/allocate.ts (the SQLite ledger's); test/ledger-contract/differential.test.ts
 -- runs the same operations on both and compares every answer, hold and debit.
@@ -12,16 +11,17 @@ CREATE OR REPLACE FUNCTION tollgate_model_family(m text) RETURNS text LANGUAGE s
                         '-(\d{4}-\d{2}-\d{2}|\d{4})$', '')
 $$;
 --> statement-breakpoint
--- A grant's place in the burn order, for ORDER BY (src/ledger/allocate.ts; the SQLite ledger's grantsOf): unlimited
--- grants first (a model covered without limit never burns a limited grant), then the earliest expiry (none last), then
--- the oldest start (or first mirrored), then id. The one place both functions take it from: a term such as a grant's
--- priority goes here.
-CREATE TYPE tollgate_burn_key AS (limited boolean, no_expiry boolean, expires_at timestamptz, started_at timestamptz, id text COLLATE "C");
+-- A grant's place in the burn order, for ORDER BY (src/ledger/allocate.ts, compareBurnOrder, and capacity.ts,
+-- unlimitedFirst): unlimited grants first (a model covered without limit never burns a limited grant), then the lower
+-- priority, then the earliest expiry (none last), then the oldest start (or first mirrored), then id (bytewise). The one
+-- place both functions take it from.
+CREATE TYPE tollgate_burn_key AS (limited boolean, priority integer, no_expiry boolean, expires_at timestamptz,
+                                  started_at timestamptz, id text COLLATE "C");
 --> statement-breakpoint
-CREATE OR REPLACE FUNCTION tollgate_burn_key(unlimited boolean, expires_at timestamptz, starts_at timestamptz,
-                                             created_at timestamptz, id text)
+CREATE OR REPLACE FUNCTION tollgate_burn_key(unlimited boolean, priority integer, expires_at timestamptz,
+                                             starts_at timestamptz, created_at timestamptz, id text)
 RETURNS tollgate_burn_key LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ROW(NOT unlimited, expires_at IS NULL, expires_at, coalesce(starts_at, created_at), id)::tollgate_burn_key
+  SELECT ROW(NOT unlimited, priority, expires_at IS NULL, expires_at, coalesce(starts_at, created_at), id)::tollgate_burn_key
 $$;
 --> statement-breakpoint
 -- Settles, voids or interrupts a request in one call (src/ledger/postgres/book.ts, finishRow): takes its row, then
@@ -121,7 +121,7 @@ BEGIN
       (SELECT array_agg(tokens ORDER BY counter_id COLLATE "C") FROM q),
       (SELECT array_agg(micro_usd ORDER BY counter_id COLLATE "C") FROM q),
       fast.ok,
-      (SELECT json_agg(json_build_object('id', one.id, 'unit', one.unit, 'amount', one.amount, 'unlimited', one.unlimited,
+      (SELECT json_agg(json_build_object('id', one.id, 'unit', one.unit, 'priority', one.priority, 'amount', one.amount, 'unlimited', one.unlimited,
           'spent', one.spent + one.debit, 'held', one.held - one.own, 'models', one.models::json, 'startsAt', one.starts_at,
           'expiresAt', one.expires_at, 'removedAt', one.removed_at)) FROM one)
       INTO r_company, r_model, hold_ids, hold_amts, q_ids, q_tokens, q_micro, burned, out_grants
@@ -180,7 +180,7 @@ BEGIN
       INTO ids, units, own, lefts, ord
       FROM (
         SELECT l.*, coalesce(hold_amts[array_position(hold_ids, l.id)], 0) AS own,
-          row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
+          row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.priority, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
         FROM (SELECT * FROM grants WHERE company_id = r_company ORDER BY id COLLATE "C" FOR UPDATE) l) x;
     held_n := cardinality(ord);
     IF charged AND (metered > 0 OR cost > 0) THEN
@@ -254,7 +254,7 @@ BEGIN
     u AS (
       UPDATE grants SET held = grants.held - t.h, spent = grants.spent + t.s
         FROM unnest(g_ids, g_held, g_spent) AS t(id, h, s) WHERE grants.id = t.id RETURNING grants.*)
-    SELECT json_agg(json_build_object('id', u.id, 'unit', u.unit, 'amount', u.amount, 'unlimited', u.unlimited,
+    SELECT json_agg(json_build_object('id', u.id, 'unit', u.unit, 'priority', u.priority, 'amount', u.amount, 'unlimited', u.unlimited,
         'spent', u.spent, 'held', u.held, 'models', u.models::json, 'startsAt', u.starts_at, 'expiresAt', u.expires_at,
         'removedAt', u.removed_at) ORDER BY array_position(d_ids, u.id))
       INTO out_grants FROM u WHERE u.id = ANY (d_ids);
@@ -335,9 +335,9 @@ END $$;
 -- Admits a request in one call (src/ledger/postgres/book.ts, admitRow), with the arithmetic of src/ledger/allocate.ts
 -- and capacity.ts: locks the company's grants (id order), then the quota counters it is given (id order, created when
 -- missing); takes the active grants covering the model (`p_model`, or its family `p_family`) in burn order
--- (unlimited first, earliest expiry, oldest start, id: columns, so that a priority column or a key scope is one more
--- term); decides the hold from what the grants and every quota window can still cover; writes the row, its holds
--- and the running totals. Grant capacity is in tokens, a micro-USD grant's priced at `p_pico` (pico-USD per token;
+-- (tollgate_burn_key: unlimited first, then priority, earliest expiry, oldest start, id); decides the hold from what
+-- the grants and every quota window can still cover; writes the row (with its end user and tags), its holds and the
+-- running totals. Grant capacity is in tokens, a micro-USD grant's priced at `p_pico` (pico-USD per token;
 -- float8 like the JavaScript it mirrors). The quota counters are data: one entry per window (`p_counters` …
 -- `p_limit_micro`, NULL limits none), whatever their scope. Returns
 --   {"ok":true,"hold":…,"tokens":…,"microUsd":…,"unlimited":…,"quotas":[{"t":…,"c":…}]}  (standing after the hold),
@@ -347,7 +347,7 @@ END $$;
 CREATE OR REPLACE FUNCTION tollgate_admit(
   p_id text, p_at timestamptz, p_company text, p_key text, p_user text, p_session text, p_feature text,
   p_endpoint text, p_model text, p_stream boolean, p_prompt bigint, p_instance text, p_conversation text,
-  p_client_request_id text, p_forwarded boolean,
+  p_client_request_id text, p_forwarded boolean, p_end_user text, p_tags text,
   p_min bigint, p_max bigint, p_clamp boolean, p_pico bigint, p_cost_only boolean, p_family text,
   p_counters text[], p_scopes text[], p_scope_ids text[], p_windows text[], p_window_keys text[],
   p_limit_tokens bigint[], p_limit_micro bigint[]
@@ -397,7 +397,7 @@ BEGIN
     FROM (
       SELECT l.id, l.unit, l.unlimited, l.lft,
         CASE WHEN l.unlimited OR l.unit = 'tokens' THEN l.lft WHEN pico = 0 THEN inf ELSE floor(l.lft * 1000000 / pico) END AS cap,
-        row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
+        row_number() OVER (ORDER BY tollgate_burn_key(l.unlimited, l.priority, l.expires_at, l.starts_at, l.created_at, l.id)) AS n
       FROM (SELECT *, CASE WHEN unlimited THEN inf ELSE greatest(0, amount - spent - held)::float8 END AS lft
             FROM grants WHERE company_id = p_company ORDER BY id COLLATE "C" FOR UPDATE) l
       WHERE l.removed_at IS NULL AND (l.starts_at IS NULL OR l.starts_at <= p_at) AND (l.expires_at IS NULL OR l.expires_at > p_at)
@@ -460,9 +460,9 @@ BEGIN
   WITH r AS (
     INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model,
         stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id,
-        client_request_id, forwarded)
+        client_request_id, forwarded, end_user, tags)
       VALUES (p_id, p_at, p_company, p_key, p_user, p_session, p_feature, p_endpoint, p_model, p_stream, 'held',
-        p_prompt, hold_tokens, hold_micro, p_instance, p_conversation, p_client_request_id, p_forwarded)),
+        p_prompt, hold_tokens, hold_micro, p_instance, p_conversation, p_client_request_id, p_forwarded, p_end_user, p_tags)),
   h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT p_id, t.g, t.a FROM unnest(p_ids, p_amts) AS t(g, a))
   UPDATE grants SET held = grants.held + t.a FROM unnest(p_ids, p_amts) AS t(g, a) WHERE grants.id = t.g;
   IF nq > 0 THEN
@@ -498,13 +498,13 @@ END $$;
 CREATE OR REPLACE FUNCTION tollgate_open(
   p_id text, p_at timestamptz, p_company text, p_key text, p_user text, p_session text, p_feature text,
   p_endpoint text, p_model text, p_stream boolean, p_prompt bigint, p_instance text, p_conversation text,
-  p_client_request_id text, p_forwarded boolean
+  p_client_request_id text, p_forwarded boolean, p_end_user text, p_tags text
 ) RETURNS boolean LANGUAGE sql AS $$
   INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model,
       stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id,
-      client_request_id, forwarded)
+      client_request_id, forwarded, end_user, tags)
   SELECT p_id, p_at, p_company, p_key, p_user, p_session, p_feature, p_endpoint, p_model, p_stream, 'held', p_prompt, 0, 0,
-      p_instance, p_conversation, p_client_request_id, p_forwarded
+      p_instance, p_conversation, p_client_request_id, p_forwarded, p_end_user, p_tags
   WHERE EXISTS (SELECT 1 FROM instances WHERE id = p_instance AND stopped_at IS NULL)
   RETURNING true
 $$;
