@@ -508,3 +508,29 @@ CREATE OR REPLACE FUNCTION tollgate_open(
   WHERE EXISTS (SELECT 1 FROM instances WHERE id = p_instance AND stopped_at IS NULL)
   RETURNING true
 $$;
+--> statement-breakpoint
+-- Takes from the rate-limit token buckets `p_ids` in one call (src/limits/rate-limiter.ts, takeFrom; the shared
+-- limiter's hot path, src/ledger/postgres/buckets.ts): creates the missing ones and locks them in the order the
+-- other bucket writers use, refills each to its level at `p_now_ms` (ms since the epoch; a bucket holds up to its
+-- per-minute limit `p_limits` and refills at limit / 60 s; a new one starts full), then takes `p_amounts` from every
+-- one, or from none when one has less than its amount; the refilled levels are written either way. Returns the
+-- levels before the take, in `p_ids` order (the same float8 arithmetic as the JavaScript, which then derives the
+-- refusal and the headers from them). The ids must be distinct.
+CREATE OR REPLACE FUNCTION tollgate_rate_take(p_ids text[], p_limits float8[], p_amounts float8[], p_now_ms bigint)
+RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+  levels float8[];
+  ok boolean;
+BEGIN
+  WITH b AS (
+    INSERT INTO rate_buckets (id) SELECT unnest(p_ids) ORDER BY 1
+      ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id RETURNING id, level, at_ms)
+  SELECT array_agg(CASE WHEN b.level IS NULL OR b.at_ms IS NULL THEN t.lim
+           ELSE least(t.lim, b.level + ((p_now_ms::float8 - b.at_ms::float8) * t.lim) / 60000) END ORDER BY t.n)
+    INTO levels
+    FROM unnest(p_ids, p_limits) WITH ORDINALITY AS t(id, lim, n) JOIN b ON b.id = t.id;
+  ok := NOT EXISTS (SELECT 1 FROM unnest(levels, p_amounts) AS t(lvl, amt) WHERE t.lvl < t.amt);
+  UPDATE rate_buckets r SET level = CASE WHEN ok THEN t.lvl - t.amt ELSE t.lvl END, at_ms = p_now_ms
+    FROM unnest(p_ids, levels, p_amounts) AS t(id, lvl, amt) WHERE r.id = t.id;
+  RETURN levels;
+END $$;
