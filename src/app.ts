@@ -9,6 +9,7 @@ import { isClientAbort } from './http/body.js';
 import { TAGS_HEADER, withTags } from './attribution/tags.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
+import { isLedgerUnavailable } from './ledger/unavailable.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
 import { errorResponse } from './http/openai-error.js';
 import { forwardTarget, parseTarget, strictTargets, targetRefused } from './http/target.js';
@@ -130,6 +131,8 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.all('/v1/*', (c) => proxy(rt, c, onDenied));
   app.notFound(notFound);
   app.onError((err, c) => {
+    // A ledger that could not answer: 503 with retry-after (the guard logged the outage once).
+    if (isLedgerUnavailable(err)) return errorResponse(err);
     if (isClientAbort(err)) {
       rt.log.info(
         { method: c.req.method, path: c.req.path, err: err.message },
