@@ -29,12 +29,14 @@ export function prepareStatements(db: Database.Database) {
     requestHead: s(
       'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
     ),
+    /** `settle_seq` orders finished rows for the rollups' folder (see fold.ts): one past the highest, an index seek. */
     finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
                         requested_model = COALESCE(requested_model, @model), price_version = @priceVersion, price_source = @priceSource,
                         input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
                         reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
                         cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, units = @units, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
-                        upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt
+                        upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt,
+                        settle_seq = (SELECT coalesce(max(settle_seq), 0) + 1 FROM requests)
                       WHERE id = @id AND status = 'held'`),
     openRequests: s(
       "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
