@@ -5,13 +5,12 @@ import { readRoutes } from './api/read.js';
 import { standingRoutes } from './api/standing.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { sessionOf } from './dashboard/session-reader.js';
-import { isClientAbort, readBody } from './http/body.js';
+import { isClientAbort } from './http/body.js';
 import { TAGS_HEADER, withTags } from './attribution/tags.js';
 import { withClientRequestId } from './http/client-request-id.js';
 import { invalidRequest, isDenial, type Denial } from './http/denial.js';
+import { isLedgerUnavailable } from './ledger/unavailable.js';
 import { requestHeader, type AppContext, type AppEnv, type OnDenied } from './http/env.js';
-import { watchFilesUpload } from './files/index.js';
-import { withFileEstimate } from './files/record.js';
 import { errorResponse } from './http/openai-error.js';
 import { forwardTarget, parseTarget, strictTargets, targetRefused } from './http/target.js';
 import { bearerAuth } from './middleware/bearer-auth/index.js';
@@ -21,20 +20,13 @@ import { requestTiming } from './middleware/request-timing/index.js';
 import { sessionCookie } from './middleware/session-cookie/index.js';
 import { observabilityRoutes } from './observability/routes.js';
 import { planOwnership } from './ownership/guard.js';
-import { keepsObjects } from './ownership/plan-request.js';
-import { refuseForeignReferences } from './ownership/references.js';
-import { admitMultipart, openRow, type Admitted } from './proxy/admission.js';
-import { admitJson } from './proxy/admit-json.js';
-import { creationAdmitter } from './proxy/deferred/index.js';
+import { admit, MAX_BODY } from './proxy/admit.js';
 import { findEndpoint, isUnbilled } from './proxy/endpoints.js';
 import { refusedOnProxy } from './proxy/refused.js';
 import { relay, type ClientRequest } from './proxy/relay.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
-
-/** Largest request body accepted (bytes). OpenAI accepts up to 50 MB of image input per request. */
-const MAX_BODY = 64 * 1024 * 1024;
 
 const notFound = (c: AppContext) =>
   errorResponse({
@@ -46,9 +38,10 @@ const notFound = (c: AppContext) =>
 
 /**
  * A `/v1/...` request past its middleware (timing → route → bearer auth → body limit → feature
- * rate), by route: a metered JSON or upload endpoint is parsed, estimated and admitted on its
- * estimate, a retrieve/cancel of a billed object and a pass-through get a row without a hold; then
- * it is forwarded, metered and settled (proxy/relay.ts).
+ * rate): admitted as its endpoint's entry in the endpoint table says (proxy/endpoints.ts,
+ * proxy/admit.ts) — a metered JSON or upload endpoint on its estimate, a creation of deferred work
+ * on what it can cost, a retrieve/cancel of a billed object and a pass-through with a row without a
+ * hold; then it is forwarded, metered and settled (proxy/relay.ts).
  */
 async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Response> {
   const { started, now, endpoint, feature } = c.var;
@@ -73,69 +66,20 @@ async function proxy(rt: Runtime, c: AppContext, onDenied: OnDenied): Promise<Re
   if (isDenial(principal)) return onDenied(c, principal);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return onDenied(c, owned);
-  const upload = method === 'GET' ? undefined : incoming;
-  let admitted: Admitted | Denial;
-  let fileUpload: ReturnType<typeof watchFilesUpload>;
-  if (!endpoint) {
-    // A batch input or training file is estimated as it streams through (src/files/).
-    fileUpload = watchFilesUpload(rt, principal, method, path, incoming, requestHeader(c, 'content-type') ?? '');
-    // A JSON body passed through is read first, to refuse references to other companies' objects.
-    const body =
-      method === 'POST' && /^application\/json/i.test(requestHeader(c, 'content-type') ?? '')
-        ? await readBody(incoming, MAX_BODY)
-        : (fileUpload?.body ?? upload);
-    if (body === 'too_large') admitted = { kind: 'too_large', limitBytes: MAX_BODY };
-    else
-      admitted =
-        (body instanceof Uint8Array ? await refuseForeignReferences(rt, principal, body) : undefined) ??
-        (await openRow(rt, principal, undefined, path, body, false, now));
-  } else if (creationAdmitter(endpoint)) {
-    // A batch, fine-tuning job or video: held at creation on what it can cost (proxy/deferred/).
-    const raw = await readBody(incoming, MAX_BODY);
-    admitted =
-      raw === 'too_large'
-        ? { kind: 'too_large', limitBytes: MAX_BODY }
-        : ((await refuseForeignReferences(rt, principal, raw)) ??
-          (await creationAdmitter(endpoint)!(
-            rt,
-            principal,
-            endpoint,
-            raw,
-            requestHeader(c, 'content-type') ?? '',
-            feature,
-            now,
-          )));
-  } else if (endpoint.body === 'json') {
-    const raw = await readBody(incoming, MAX_BODY);
-    admitted =
-      raw === 'too_large'
-        ? { kind: 'too_large', limitBytes: MAX_BODY }
-        : ((await refuseForeignReferences(rt, principal, raw)) ??
-          (await admitJson(rt, principal, endpoint, raw, feature, now)));
-  } else if (endpoint.body === 'multipart') {
-    admitted = await admitMultipart(
-      rt,
-      principal,
-      endpoint,
-      incoming,
-      requestHeader(c, 'content-type') ?? '',
-      feature,
-      now,
-    );
-  } else {
-    admitted = await openRow(
-      rt,
-      principal,
-      endpoint,
-      path,
-      upload,
-      new URL(incoming.url ?? '/', 'http://x').searchParams.get('stream') === 'true',
-      now,
-    );
-  }
+  const admitted = await admit({
+    rt,
+    principal,
+    endpoint,
+    method,
+    path,
+    url: incoming.url ?? '/',
+    incoming,
+    contentType: requestHeader(c, 'content-type') ?? '',
+    feature,
+    ownership: owned,
+    now,
+  });
   if ('kind' in admitted) return onDenied(c, admitted);
-  admitted.ownership = keepsObjects(owned, method, path, admitted.body);
-  if (fileUpload) admitted.ownership = withFileEstimate(admitted.ownership, fileUpload.observe);
   rt.metrics?.admission(path, performance.now() - started);
   return relay(
     rt,
@@ -187,6 +131,8 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.all('/v1/*', (c) => proxy(rt, c, onDenied));
   app.notFound(notFound);
   app.onError((err, c) => {
+    // A ledger that could not answer: 503 with retry-after (the guard logged the outage once).
+    if (isLedgerUnavailable(err)) return errorResponse(err);
     if (isClientAbort(err)) {
       rt.log.info(
         { method: c.req.method, path: c.req.path, err: err.message },

@@ -1,3 +1,4 @@
+import type { LedgerTimeouts } from './ledger-schema.js';
 import { z } from 'zod';
 
 /**
@@ -74,6 +75,8 @@ export const ledgerRetention = z
 /** The `ledger` section once parsed: exactly one of `path` (SQLite) or `url` (Postgres), and the options. */
 export type LedgerSection = ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
   lapseMs?: number;
+  timeouts: LedgerTimeouts;
+  spool: { dir?: string; maxEntries: number };
   reports?: z.output<typeof ledgerReports>;
   retention?: z.output<typeof ledgerRetention>;
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ledgerReports, ledgerRetention, type LedgerSection } from './ledger-options.js';
+import { LEDGER_SPOOL_MAX, LEDGER_TIMEOUTS, ledgerSpoolSchema, ledgerTimeoutsSchema } from './ledger-schema.js';
 
 /** The parts of `proxy.config.json` read at start only: where tollgate listens, its upstream and its ledger. */
 
@@ -141,6 +142,8 @@ export const ledgerSchema = z
         unit: 'ms',
         examples: [30000],
       }),
+    timeouts: ledgerTimeoutsSchema,
+    spool: ledgerSpoolSchema,
     reports: ledgerReports.optional(),
     retention: ledgerRetention.optional(),
   })
@@ -148,19 +151,21 @@ export const ledgerSchema = z
   .refine((l) => !(l.path && l.url), {
     message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
   })
-  .default({})
+  .default({ timeouts: LEDGER_TIMEOUTS, spool: { maxEntries: LEDGER_SPOOL_MAX } })
   .meta({
     description:
       'Where the ledger lives: `path` (SQLite) or `url` (Postgres), not both. With neither, `$TOLLGATE_DATABASE_URL` when set, else `./data/ledger.db`. Read at start only.',
   })
   .transform((l): LedgerSection => {
-    const extra = {
+    const rest = {
       ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }),
+      timeouts: l.timeouts,
+      spool: l.spool,
       ...(l.reports === undefined ? {} : { reports: l.reports }),
       ...(l.retention === undefined ? {} : { retention: l.retention }),
     };
-    if (l.url) return { url: l.url, ...extra };
-    if (l.path) return { path: l.path, ...extra };
+    if (l.url) return { url: l.url, ...rest };
+    if (l.path) return { path: l.path, ...rest };
     const env = process.env.TOLLGATE_DATABASE_URL;
-    return env ? { url: env, ...extra } : { path: './data/ledger.db', ...extra };
+    return env ? { url: env, ...rest } : { path: './data/ledger.db', ...rest };
   });

@@ -78,6 +78,8 @@ export interface TollgateOptions {
   ledgerPath?: string;
   /** More of the config's `ledger` section (`reports`, `retention`). */
   ledger?: Record<string, unknown>;
+  /** The config's `ledger.timeouts` (ms). */
+  ledgerTimeouts?: Record<string, number>;
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -99,7 +101,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { baseUrl: opts.upstreamUrl },
-    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db'), ...opts.ledger },
+    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db'), timeouts: opts.ledgerTimeouts, ...opts.ledger },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
     objects: opts.objects,

@@ -3,7 +3,10 @@ import type { FoldResult } from '../port.js';
 import { foldSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
 import { FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
 
-/** The advisory lock a replica holds while it folds (one replica folds at a time). */
+/**
+ * The advisory lock a replica holds while it folds (one replica folds at a time); a late settlement
+ * (`tollgate_finish`, migrations/postgres/0012_rollups.sql) takes it shared while it corrects the rollups.
+ */
 const FOLD_LOCK = 7_406_211_402;
 /** Rows per fold transaction, and per marking transaction. */
 const FOLD_ROWS = 20_000;
