@@ -4,7 +4,7 @@ import { notReady } from '../src/observability/routes.js';
 import type { Runtime } from '../src/runtime.js';
 import { FakeUpstream } from './support/fake-upstream.js';
 import { startFromFile, type ConfigJson, type FileTollgate } from './support/config-file.js';
-import { loadRecordings } from './support/fixtures.js';
+import { loadRecordings, postRecording } from './support/fixtures.js';
 
 /** Prometheus metrics after known traffic, /healthz and /readyz, and the request id on log lines. */
 const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
@@ -43,15 +43,7 @@ async function scrape(credential?: string): Promise<Map<string, number>> {
 async function send(recording: string, credential: string, model?: string): Promise<Response> {
   const rec = recordings.get(recording)!;
   const body = { ...(rec.request.body as object), ...(model ? { model } : {}) };
-  const res = await fetch(`${t.url}${rec.request.path}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${credential}`,
-      'content-type': 'application/json',
-      'x-test-recording': rec.name,
-    },
-    body: JSON.stringify(body),
-  });
+  const res = await postRecording(t.url, rec, credential, { body });
   await res.arrayBuffer();
   return res;
 }

@@ -1,68 +1,20 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { renderConfigJsonSchema } from '../src/config/json-schema.js';
-import { FakeUpstream } from './support/fake-upstream.js';
-import { JSON_TEXT, keyMint, startFromFile, type ConfigJson, type FileTollgate } from './support/config-file.js';
-import { loadRecordings } from './support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { JSON_TEXT, keyMint, type ConfigJson } from './support/config-file.js';
 import { TEST_PRICES, UPSTREAM_KEY } from './support/harness.js';
+import { body, CLI, send, startCompanies, status, upstream, useReloadWorld } from './support/reload-world.js';
 
-/** Hot reload of proxy.config.json, `tollgate config check`, and the committed JSON Schema. */
-const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
-const chat = recordings.get('chat-nonstream-01')!;
-const body = JSON.stringify({ ...(chat.request.body as object), max_tokens: 5 });
-const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
-
-let upstream: FakeUpstream;
-const open: FileTollgate[] = [];
-
-beforeAll(async () => {
-  upstream = await new FakeUpstream(recordings).start();
-  upstream.next = chat;
-  upstream.delayMs = 1;
-});
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.close();
-  upstream.reset();
-});
-afterAll(() => upstream.close());
-
-async function start(config: Parameters<typeof startFromFile>[0]['config'], watch = true): Promise<FileTollgate> {
-  const t = await startFromFile({ upstreamUrl: upstream.url, config, watch });
-  open.push(t);
-  return t;
-}
-
-function send(t: FileTollgate, key: string): Promise<Response> {
-  return fetch(`${t.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body,
-  });
-}
-
-async function status(
-  t: FileTollgate,
-  key: string,
-): Promise<{ status: number; error?: { code: string; message: string } }> {
-  const res = await send(t, key);
-  const json = (await res.json()) as { error?: { code: string; message: string } };
-  return { status: res.status, error: json.error };
-}
+/** Hot reload of proxy.config.json: on a file change, on `reload()`, and on SIGHUP to `tollgate serve`. */
+useReloadWorld();
 
 describe('config reload', () => {
   it('swaps the config under load with zero failed requests: a new key works, a revoked key stops, a new grant counts', async () => {
-    let config!: ConfigJson;
-    const t = await start(
-      ({ key }) =>
-        (config = {
-          companies: {
-            acme: { name: 'Acme', keys: [key({ id: 'steady' })], allocations: [{ id: 'g1', tokens: 10_000_000 }] },
-          },
-        }),
-    );
+    const { t, config } = await startCompanies({
+      acme: { keys: ['steady'], allocations: [{ id: 'g1', tokens: 10_000_000 }] },
+    });
     const steady = t.keys.steady!;
 
     // Four clients keep sending with the key that never changes, until told to stop.
@@ -177,24 +129,10 @@ describe('config reload', () => {
       'companies.acme.jwt.secretEnv: environment variable TOLLGATE_TEST_UNSET_SECRET is not set',
     ],
   ])('refuses %s: the error is logged precisely and the running config keeps serving', async (_case, edit, message) => {
-    let config!: ConfigJson;
-    const t = await start(
-      ({ key }) =>
-        (config = {
-          companies: {
-            acme: {
-              name: 'Acme',
-              keys: [key({ id: 'acme-key' })],
-              allocations: [{ id: 'acme-grant', tokens: 1_000_000 }],
-            },
-            globex: {
-              name: 'Globex',
-              keys: [key({ id: 'globex-key' })],
-              allocations: [{ id: 'globex-grant', tokens: 1_000_000 }],
-            },
-          },
-        }),
-    );
+    const { t, config } = await startCompanies({
+      acme: { keys: ['acme-key'], allocations: [{ id: 'acme-grant', tokens: 1_000_000 }] },
+      globex: { keys: ['globex-key'], allocations: [{ id: 'globex-grant', tokens: 1_000_000 }] },
+    });
     expect((await status(t, t.keys['acme-key']!)).status).toBe(200);
     const running = t.server.runtime.config;
     const keys = t.server.runtime.keys;
@@ -230,15 +168,9 @@ describe('config reload', () => {
   });
 
   it('logs a change to listen, ledger or upstream as needing a restart and keeps the running values', async () => {
-    let config!: ConfigJson;
-    const t = await start(
-      ({ key }) =>
-        (config = {
-          companies: {
-            acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] },
-          },
-        }),
-    );
+    const { t, config } = await startCompanies({
+      acme: { keys: ['k'], allocations: [{ id: 'g', tokens: 1_000_000 }] },
+    });
     const listen = t.server.runtime.config.listen;
     const next = t.nextReload();
     t.write({
@@ -261,14 +193,8 @@ describe('config reload', () => {
   });
 
   it('reload() applies an edit when the file is not watched', async () => {
-    let config!: ConfigJson;
-    const t = await start(
-      ({ key }) =>
-        (config = {
-          companies: {
-            acme: { name: 'Acme', keys: [key({ id: 'k' })], allocations: [{ id: 'g', tokens: 1_000_000 }] },
-          },
-        }),
+    const { t, config } = await startCompanies(
+      { acme: { keys: ['k'], allocations: [{ id: 'g', tokens: 1_000_000 }] } },
       false,
     );
     config.companies.acme.keys.push(t.key({ id: 'k2' }));
@@ -339,238 +265,5 @@ describe('tollgate serve', () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
-  });
-});
-
-describe('tollgate config check', () => {
-  function cli(args: string[], env: Record<string, string> = {}) {
-    return spawnSync(process.execPath, [...CLI, 'config', 'check', ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-      timeout: 20_000,
-    });
-  }
-  const keys: Record<string, string> = {};
-  const mint = keyMint(keys);
-  const base = (): ConfigJson => ({
-    ledger: { path: './ledger.db' },
-    companies: {
-      acme: {
-        name: 'Acme',
-        keys: [mint.key({ id: 'acme-web' }), mint.key({ id: 'acme-old' })],
-        allocations: [
-          { id: 'acme-q4', tokens: 1_000_000, expiresAt: '2027-01-01T00:00:00Z' },
-          { id: 'acme-usd', usd: 25 },
-        ],
-      },
-    },
-    prices: { 'gpt-4o': { input: 2.5, output: 10, source: 'test', date: '2025-08-07' } },
-  });
-
-  it('prints added, changed and removed companies, keys, allocations and prices versus --against, and what needs a restart', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
-    const before = base();
-    const after = base();
-    after.companies.acme.keys[0] = mint.key({ id: 'acme-web', revoked: true });
-    after.companies.acme.keys[1] = mint.key({ id: 'acme-old', expiresAt: '2026-12-01T00:00:00Z' });
-    after.companies.acme.keys.push(mint.key({ id: 'acme-batch' }));
-    after.companies.acme.allocations[0].tokens = 2_000_000;
-    after.companies.acme.allocations.splice(1, 1);
-    after.companies.globex = { name: 'Globex', allocations: [{ id: 'globex-1', tokens: 10 }] };
-    after.prices['gpt-4o'].output = 12;
-    after.prices['gpt-4o-mini'] = { input: 0.15, output: 0.6, source: 'test', date: '2025-08-07' };
-    after.listen = { port: 9999 };
-    writeFileSync(join(dir, 'before.json'), JSON_TEXT(before));
-    writeFileSync(join(dir, 'after.json'), JSON_TEXT(after));
-
-    const r = cli([join(dir, 'after.json'), '--against', join(dir, 'before.json')]);
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(r.stdout).toBe(
-      [
-        `${join(dir, 'after.json')}: valid`,
-        `changes versus ${join(dir, 'before.json')}:`,
-        '  + company globex',
-        '  ~ key acme/acme-web: revoked: false → true',
-        '  ~ key acme/acme-old: expiresAt: (none) → 2026-12-01T00:00:00.000Z',
-        '  + key acme/acme-batch',
-        '  ~ allocation acme/acme-q4: tokens: 1000000 → 2000000',
-        '  + allocation globex/globex-1',
-        '  - allocation acme/acme-usd',
-        '  ~ price gpt-4o: output: 10 → 12',
-        '  + price gpt-4o-mini',
-        '  ~ setting listen: port: 8787 → 9999',
-        'needs restart (read at start only): listen.port',
-        '',
-      ].join('\n'),
-    );
-    const json = cli([join(dir, 'after.json'), '--against', join(dir, 'before.json'), '--json']);
-    expect(json.status).toBe(0);
-    const report = JSON.parse(json.stdout) as { valid: boolean; changes: unknown[]; needsRestart: string[] };
-    expect(report.valid).toBe(true);
-    expect(report.changes).toHaveLength(10);
-    expect(report.needsRestart).toEqual(['listen.port']);
-  });
-
-  it('compares with the grants mirrored in the ledger by default, and exits 1 on a grant moved between companies', async () => {
-    // A running tollgate mirrors the grants into the ledger; then the file is edited.
-    let config!: ConfigJson;
-    const t = await start(
-      ({ key }) =>
-        (config = {
-          companies: {
-            acme: {
-              name: 'Acme',
-              keys: [key({ id: 'k' })],
-              allocations: [
-                { id: 'acme-q4', tokens: 1_000_000 },
-                { id: 'acme-usd', usd: 25 },
-              ],
-            },
-          },
-        }),
-      false,
-    );
-    expect((await status(t, t.keys.k!)).status).toBe(200);
-    const edited = structuredClone(config);
-    edited.ledger = { path: join(t.dir, 'ledger.db') };
-    edited.upstream = { baseUrl: upstream.url };
-    edited.companies.acme.allocations = [
-      { id: 'acme-q4', tokens: 2_000_000, note: 'topped up' },
-      { id: 'acme-embed', tokens: 5000, models: ['text-embedding-3-small'] },
-    ];
-    const file = join(t.dir, 'edited.json');
-    writeFileSync(file, JSON_TEXT({ ...edited, prices: TEST_PRICES }));
-    const ok = cli([file]);
-    expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
-    expect(ok.stdout).toContain(`changes versus the grants in ${join(t.dir, 'ledger.db')}:`);
-    expect(ok.stdout).toContain('  ~ allocation acme/acme-q4: amount: 1000000 → 2000000; note: (none) → topped up\n');
-    expect(ok.stdout).toContain('  + allocation acme/acme-embed\n');
-    expect(ok.stdout).toMatch(/ {2}- allocation acme\/acme-usd: spent 0, held 0 \(history kept\)\n/);
-
-    edited.companies.globex = { name: 'Globex', allocations: [{ id: 'acme-usd', usd: 25 }] };
-    writeFileSync(file, JSON_TEXT({ ...edited, prices: TEST_PRICES }));
-    const moved = cli([file]);
-    expect(moved.status).toBe(1);
-    expect(moved.stdout).toBe('');
-    expect(moved.stderr).toBe(
-      `invalid config ${file}:\n  - companies.globex.allocations.0: allocation "acme-usd" moved from company "acme" to "globex"; give it a new id\n`,
-    );
-  });
-
-  it('exits 1 with the precise errors on an invalid file, and notes a ledger that does not exist yet', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
-    const bad = base();
-    bad.companies.acme.keys[0].sha256 = 'abc';
-    bad.companies.acme.allocations[1].tokens = 5; // both usd and tokens
-    writeFileSync(join(dir, 'bad.json'), JSON_TEXT(bad));
-    const r = cli([join(dir, 'bad.json')]);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`invalid config ${join(dir, 'bad.json')}:\n`);
-    expect(r.stderr).toContain(
-      '  - companies.acme.keys.0.sha256: expected the lowercase hex SHA-256 of the key (64 chars)\n',
-    );
-    expect(r.stderr).toContain(
-      '  - companies.acme.allocations.1: expected exactly one of "tokens", "usd" or "unlimited": true\n',
-    );
-
-    writeFileSync(join(dir, 'broken.json'), '{ "companies": {');
-    const broken = cli([join(dir, 'broken.json')]);
-    expect(broken.status).toBe(1);
-    expect(broken.stderr).toContain('not valid JSON');
-
-    const jwt = base();
-    jwt.companies.acme.jwt = { algorithms: ['HS256'], secretEnv: 'TOLLGATE_CHECK_SECRET' };
-    writeFileSync(join(dir, 'jwt.json'), JSON_TEXT(jwt));
-    expect(cli([join(dir, 'jwt.json')]).stderr).toContain(
-      'companies.acme.jwt.secretEnv: environment variable TOLLGATE_CHECK_SECRET is not set',
-    );
-    const withSecret = cli([join(dir, 'jwt.json')], { TOLLGATE_CHECK_SECRET: 'x'.repeat(32) });
-    expect(withSecret.status).toBe(0);
-    expect(withSecret.stdout).toBe(
-      [
-        `${join(dir, 'jwt.json')}: valid`,
-        `note: no ledger at ${join(dir, 'ledger.db')} yet: every allocation is new`,
-        `changes versus the grants in ${join(dir, 'ledger.db')}:`,
-        '  + allocation acme/acme-q4',
-        '  + allocation acme/acme-usd',
-        '',
-      ].join('\n'),
-    );
-  });
-
-  it('validates the committed sample config', () => {
-    const r = cli([
-      join(import.meta.dirname, '../proxy.config.json'),
-      '--against',
-      join(import.meta.dirname, '../proxy.config.json'),
-    ]);
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(r.stdout).toContain('no changes versus');
-  });
-});
-
-describe('tollgate keys create', () => {
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, [...CLI, 'keys', 'create', ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-      timeout: 20_000,
-    });
-  const sample = () =>
-    JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as ConfigJson;
-
-  it('--operator prints an entry for "operators"; --role admin an admin company key; both validate', () => {
-    const op = run(['--operator', '--id', 'ops']);
-    expect(op.status).toBe(0);
-    expect(op.stdout).toContain('Add this entry to "operators" in proxy.config.json:');
-    const opEntry = JSON.parse(op.stdout.slice(op.stdout.indexOf('{'))) as Record<string, unknown>;
-    const admin = run(['--company', 'acme', '--id', 'demo-admin', '--role', 'admin']);
-    expect(admin.status).toBe(0);
-    const adminEntry = JSON.parse(admin.stdout.slice(admin.stdout.indexOf('{'))) as Record<string, unknown>;
-    expect(adminEntry.role).toBe('admin');
-    const c = sample();
-    c.operators = [opEntry];
-    c.companies.acme.keys.push(adminEntry);
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-keys-'));
-    writeFileSync(join(dir, 'c.json'), JSON_TEXT(c));
-    const check = spawnSync(
-      process.execPath,
-      [...CLI, 'config', 'check', join(dir, 'c.json'), '--against', join(import.meta.dirname, '../proxy.config.json')],
-      { encoding: 'utf8', timeout: 20_000 },
-    );
-    expect(check.stderr).toBe('');
-    expect(check.stdout).toContain('  + key acme/demo-admin\n  + operator ops\n');
-  });
-
-  it('refuses neither or both of --company and --operator, and a bad role', () => {
-    expect(run(['--id', 'x']).status).toBe(1);
-    expect(run(['--id', 'x', '--company', 'acme', '--operator']).status).toBe(1);
-    const bad = run(['--id', 'x', '--company', 'acme', '--role', 'owner']);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('--role: expected member or admin');
-  });
-});
-
-describe('the JSON Schema', () => {
-  it('is committed as generated from the zod schema (run `npm run config:schema` after changing src/config/schema.ts)', () => {
-    const committed = readFileSync(join(import.meta.dirname, '../proxy.config.schema.json'), 'utf8');
-    expect(committed).toBe(renderConfigJsonSchema());
-  });
-
-  it('is referenced by the sample config, and describes its fields with defaults optional', () => {
-    const sample = JSON.parse(readFileSync(join(import.meta.dirname, '../proxy.config.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    expect(sample.$schema).toBe('./proxy.config.schema.json');
-    const schema = JSON.parse(renderConfigJsonSchema()) as { required: string[]; properties: Record<string, any> };
-    expect(schema.required).toEqual(['companies']);
-    for (const field of Object.keys(sample)) expect(schema.properties).toHaveProperty([field]);
-    expect(schema.properties.operators.items.required).toEqual(['id', 'sha256', 'prefix']);
-    expect(schema.properties.listen.properties.port).toMatchObject({ type: 'integer', default: 8787 });
   });
 });

@@ -34,6 +34,29 @@ export function loadRecordings(): Recording[] {
   }));
 }
 
+/**
+ * POSTs recording `rec`'s request to `baseUrl` (a running tollgate) with `credential` as its bearer
+ * token and `x-test-recording` naming the exchange the fake upstream replays; `body` replaces the
+ * recorded body, `headers` adds headers. The response is returned unread.
+ */
+export function postRecording(
+  baseUrl: string,
+  rec: Recording,
+  credential: string,
+  opts: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  return fetch(`${baseUrl}${rec.request.path}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${credential}`,
+      'content-type': 'application/json',
+      'x-test-recording': rec.name,
+      ...opts.headers,
+    },
+    body: JSON.stringify(opts.body ?? rec.request.body),
+  });
+}
+
 /** The `data:` payloads of an SSE text, in order (`[DONE]` included as the string). */
 export function sseData(text: string): string[] {
   return text
