@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
+import type { JsonObject } from '../http/json-body.js';
 import type { ObjectKind } from '../ledger/port.js';
 import type { Runtime } from '../runtime.js';
 import { FAMILIES, isFineTunedModel } from './families.js';
@@ -86,22 +86,18 @@ export function referencesIn(body: unknown): Reference[] {
 const LABELS = new Map<ObjectKind, string>([...FAMILIES.map((f) => [f.kind, f.label] as const), ['model', 'Model']]);
 
 /**
- * The 404 to send when `body` references an object the caller's company may not see (another
+ * The 404 to send when a JSON body references an object the caller's company may not see (another
  * company's file, response, fine-tuned model…), or undefined when every reference is visible.
- * Nothing goes upstream and nothing is held when it answers a 404.
+ * `raw` is the body as received (searched first, so most bodies are never walked), `body` the same
+ * parsed (`parseJsonBody`). Nothing goes upstream and nothing is held when it answers a 404.
  */
 export async function refuseForeignReferences(
   rt: Runtime,
   principal: Principal,
   raw: Uint8Array,
+  body: JsonObject,
 ): Promise<Denial | undefined> {
-  if (!mayReference(raw) || jsonDepth(raw) > MAX_JSON_DEPTH) return undefined; // too deep: admission refuses it
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch {
-    return undefined; // admission refuses it with its own message
-  }
+  if (!mayReference(raw)) return undefined;
   const refs = referencesIn(body);
   if (refs.length === 0) return undefined;
   const owners = await rt.ledger.objects.owners(refs.map((r) => r.id));

@@ -1,8 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import type { FeatureRate } from '../http/env.js';
+import type { JsonObject } from '../http/json-body.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
@@ -12,31 +12,13 @@ import { hiddenContext } from './hidden-context.js';
 import { beyondPrompt } from './worst-case.js';
 
 /**
- * Admission of a JSON request as pure steps — parse → validate → price → estimate → hold request →
- * body rewrite — around one ledger call (`place`, or `open` for a free endpoint). Each step returns
- * its result or the `Denial` to answer; none touches the ledger or the network.
+ * Admission of a JSON request as pure steps — validate → price → estimate → hold request → body
+ * rewrite — around one ledger call (`place`, or `open` for a free endpoint), on a body parsed once
+ * by `parseJsonBody` (http/json-body.ts). Each step returns its result or the `Denial` to answer;
+ * none touches the ledger or the network.
  */
 
-type Json = Record<string, unknown>;
-
-/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (nesting past `MAX_JSON_DEPTH` included). */
-export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
-  // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
-  if (jsonDepth(raw) > MAX_JSON_DEPTH)
-    return invalidRequest(
-      `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`,
-      null,
-      'json_too_deep',
-    );
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-      return invalidRequest('The request body must be a JSON object.');
-    return { json: parsed as Json };
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
-}
+type Json = JsonObject;
 
 /**
  * The model and stream flag of a parsed body, or the 400 denial: every endpoint but moderations
@@ -134,7 +116,8 @@ export function rewriteBody(
 }
 
 /**
- * Admission of a JSON request to a metered endpoint (the steps above, then the hold). Returns the
+ * Admission of a JSON request to a metered endpoint (the steps above, then the hold): `raw` is the
+ * body as received, `body` the same parsed. Returns the
  * `Admitted` request, or the denial to answer: `invalid_request` for a bad body, `model_not_priced`,
  * `rate_limited` when a per-minute limit is reached, `insufficient_quota` when a quota or the grants
  * cannot cover the worst case. Nothing reaches the upstream unless this returns `Admitted`.
@@ -144,12 +127,10 @@ export async function admitJson(
   principal: Principal,
   endpoint: Endpoint,
   raw: Uint8Array,
+  body: Json,
   feature: FeatureRate | undefined,
   now: Date,
 ): Promise<Admitted | Denial> {
-  const parsed = parseJsonObject(raw);
-  if (isDenial(parsed)) return parsed;
-  const body = parsed.json;
   const valid = validateBody(body, endpoint);
   if (isDenial(valid)) return valid;
   const { model, stream } = valid;

@@ -10,8 +10,8 @@ import type { OutputModality } from '../metering/usage.js';
 import type { DeferredKind } from '../settlement/kinds.js';
 
 /**
- * The OpenAI endpoints tollgate meters, and how. Source for paths, parameters and response shapes:
- * openai/openai-openapi.
+ * The OpenAI endpoints tollgate meters, and how: one entry per endpoint, naming its admission (the
+ * table in proxy/admit.ts). Source for paths, parameters and response shapes: openai/openai-openapi.
  *
  * - `json`: a JSON request naming its `model`; admitted on an estimate (see metering/estimate.ts),
  *   metered from the response's `usage` (or its stream's).
@@ -19,16 +19,18 @@ import type { DeferredKind } from '../settlement/kinds.js';
  *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
  * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
  *   estimate and bills nothing: it nudges the settler, which bills the object once it is final.
- *
- * Creations of work finishing later (`defers`: a background response, a batch, a fine-tuning job,
- * a video) are admitted on what they can cost (batches, jobs and videos by proxy/deferred/) and
- * settled when the object is final (src/settlement/).
+ * - `batch`, `fine_tuning_job`, `video`: a creation of work finishing later, admitted on what it can
+ *   cost (proxy/deferred/) and settled when the object is final (src/settlement/).
  */
+/** The admissions of metered endpoints (see `Endpoint`). */
+export type EndpointAdmission = 'json' | 'multipart' | 'object' | 'batch' | 'fine_tuning_job' | 'video';
+
 export interface Endpoint {
   /** Path pattern; `:id` matches one path segment. */
   path: string;
   method: 'GET' | 'POST';
-  body: 'json' | 'multipart' | 'object';
+  /** How a request to it is admitted (proxy/admit.ts). */
+  admission: EndpointAdmission;
   /** What the response's output tokens are, for pricing. */
   output: OutputModality;
   /** The request field that caps output tokens, set by the `clamp` policy. */
@@ -44,7 +46,7 @@ export interface Endpoint {
   /**
    * The request starts upstream work of this kind that may finish later: when the answer names an
    * object still pending (`PENDING_STATUSES`), the row keeps its hold and the settler settles it
-   * (src/settlement/). Retrievals and cancels (`body: 'object'`) only nudge the settler.
+   * (src/settlement/). Retrievals and cancels (`admission: 'object'`) only nudge the settler.
    */
   defers?: DeferredKind;
 }
@@ -53,7 +55,7 @@ const ENDPOINTS: Endpoint[] = [
   {
     path: '/v1/chat/completions',
     method: 'POST',
-    body: 'json',
+    admission: 'json',
     output: 'text',
     ceilingParam: 'max_completion_tokens',
     streamUsageOption: true,
@@ -62,7 +64,7 @@ const ENDPOINTS: Endpoint[] = [
   {
     path: '/v1/completions',
     method: 'POST',
-    body: 'json',
+    admission: 'json',
     output: 'text',
     ceilingParam: 'max_tokens',
     streamUsageOption: true,
@@ -71,7 +73,7 @@ const ENDPOINTS: Endpoint[] = [
   {
     path: '/v1/responses',
     method: 'POST',
-    body: 'json',
+    admission: 'json',
     output: 'text',
     ceilingParam: 'max_output_tokens',
     streamMeter: responsesStreamMeter,
@@ -81,32 +83,38 @@ const ENDPOINTS: Endpoint[] = [
   {
     path: '/v1/responses/:id',
     method: 'GET',
-    body: 'object',
+    admission: 'object',
     output: 'text',
     streamMeter: responsesStreamMeter,
     billsObject: 'response',
   },
-  { path: '/v1/responses/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'response' },
-  { path: '/v1/embeddings', method: 'POST', body: 'json', output: 'text' },
-  { path: '/v1/moderations', method: 'POST', body: 'json', output: 'text', free: true },
-  { path: '/v1/images/generations', method: 'POST', body: 'json', output: 'image', streamMeter: imageStreamMeter },
-  { path: '/v1/images/edits', method: 'POST', body: 'multipart', output: 'image', streamMeter: imageStreamMeter },
-  { path: '/v1/images/variations', method: 'POST', body: 'multipart', output: 'image' },
-  { path: '/v1/audio/speech', method: 'POST', body: 'json', output: 'audio', streamMeter: speechStreamMeter },
+  { path: '/v1/responses/:id/cancel', method: 'POST', admission: 'object', output: 'text', billsObject: 'response' },
+  { path: '/v1/embeddings', method: 'POST', admission: 'json', output: 'text' },
+  { path: '/v1/moderations', method: 'POST', admission: 'json', output: 'text', free: true },
+  { path: '/v1/images/generations', method: 'POST', admission: 'json', output: 'image', streamMeter: imageStreamMeter },
+  { path: '/v1/images/edits', method: 'POST', admission: 'multipart', output: 'image', streamMeter: imageStreamMeter },
+  { path: '/v1/images/variations', method: 'POST', admission: 'multipart', output: 'image' },
+  { path: '/v1/audio/speech', method: 'POST', admission: 'json', output: 'audio', streamMeter: speechStreamMeter },
   {
     path: '/v1/audio/transcriptions',
     method: 'POST',
-    body: 'multipart',
+    admission: 'multipart',
     output: 'text',
     streamMeter: transcriptionStreamMeter,
   },
-  { path: '/v1/audio/translations', method: 'POST', body: 'multipart', output: 'text' },
+  { path: '/v1/audio/translations', method: 'POST', admission: 'multipart', output: 'text' },
   // Created work settled when final: held at creation (proxy/deferred/), the body sent unchanged.
-  { path: '/v1/batches', method: 'POST', body: 'json', output: 'text', defers: 'batch' },
-  { path: '/v1/fine_tuning/jobs', method: 'POST', body: 'json', output: 'text', defers: 'fine_tuning.job' },
-  { path: '/v1/videos', method: 'POST', body: 'json', output: 'text', defers: 'video' },
-  { path: '/v1/batches/:id', method: 'GET', body: 'object', output: 'text', billsObject: 'batch' },
-  { path: '/v1/batches/:id/cancel', method: 'POST', body: 'object', output: 'text', billsObject: 'batch' },
+  { path: '/v1/batches', method: 'POST', admission: 'batch', output: 'text', defers: 'batch' },
+  {
+    path: '/v1/fine_tuning/jobs',
+    method: 'POST',
+    admission: 'fine_tuning_job',
+    output: 'text',
+    defers: 'fine_tuning.job',
+  },
+  { path: '/v1/videos', method: 'POST', admission: 'video', output: 'text', defers: 'video' },
+  { path: '/v1/batches/:id', method: 'GET', admission: 'object', output: 'text', billsObject: 'batch' },
+  { path: '/v1/batches/:id/cancel', method: 'POST', admission: 'object', output: 'text', billsObject: 'batch' },
 ];
 
 /**

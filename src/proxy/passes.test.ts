@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { chatStreamMeter } from '../metering/stream-meter.js';
 import type { Admitted } from './admission.js';
-import { holdRequest, parseJsonObject, priceModel, rewriteBody, validateBody } from './admit-json.js';
+import { parseJsonBody } from '../http/json-body.js';
+import { holdRequest, priceModel, rewriteBody, validateBody } from './admit-json.js';
 import { findEndpoint } from './endpoints.js';
 import { requestHeadersFor, responseHeadersFor } from './headers.js';
 import { MeterTap } from './meter-tap.js';
@@ -19,16 +20,16 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe('admission steps', () => {
   it('parse: a JSON object, else a 400 denial; a body with its own `kind` stays a body', () => {
-    expect(parseJsonObject(bytes('{"kind":"not_found","model":"m"}'))).toEqual({
+    expect(parseJsonBody(bytes('{"kind":"not_found","model":"m"}'))).toEqual({
       json: { kind: 'not_found', model: 'm' },
     });
-    expect(parseJsonObject(bytes('[1]'))).toEqual({
+    expect(parseJsonBody(bytes('[1]'))).toEqual({
       kind: 'invalid_request',
       message: 'The request body must be a JSON object.',
       param: null,
       code: null,
     });
-    expect(parseJsonObject(bytes('{'))).toMatchObject({
+    expect(parseJsonBody(bytes('{'))).toMatchObject({
       kind: 'invalid_request',
       message: expect.stringMatching(/^We could not parse the JSON body of your request\./),
     });

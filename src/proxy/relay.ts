@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Dispatcher } from 'undici';
 import { invalidRequest } from '../http/denial.js';
-import { errorResponse } from '../http/openai-error.js';
+import { toOpenAIError } from '../http/openai-error.js';
+import { answer } from '../http/respond.js';
 import { BODY_TOO_LARGE } from '../metering/decode.js';
 import { EVENT_TOO_LARGE } from '../metering/sse.js';
 import type { Runtime } from '../runtime.js';
@@ -33,7 +33,7 @@ export type RelayDeps = FinishDeps & Pick<Runtime, 'upstream'>;
 /**
  * Forwards a request upstream and writes the response back to the client as it arrives, metering
  * it on the way, then settles (or voids) the request's ledger row exactly once (see `decide` for
- * what is charged). Returns hono's RESPONSE_ALREADY_SENT once the response has been written, or an
+ * what is charged). Resolves once the response has been written: the upstream's, or an
  * OpenAI-shaped error when the upstream gave no response. The passes, in order: request headers →
  * send → response headers → meter tap (each chunk) → finish.
  *
@@ -45,7 +45,7 @@ export type RelayDeps = FinishDeps & Pick<Runtime, 'upstream'>;
  *   `upstream.timeouts.idleMs` ends an SSE stream with a final error event.
  * - Back-pressure: a slow client pauses the reading of the upstream's body.
  */
-export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitted, started: number): Promise<Response> {
+export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitted, started: number): Promise<void> {
   const { requestId, body } = admitted;
   const { outgoing } = req;
   const abort = new UpstreamAbort();
@@ -90,19 +90,22 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
     });
     if (bodyCut) {
       rt.log.info({ requestId, err: sent.denial.message }, 'client left before its request was sent upstream');
-      return errorResponse(
-        invalidRequest('The request body was cut off before it was complete.', null, 'client_disconnected'),
+      return answer(
+        outgoing,
+        toOpenAIError(
+          invalidRequest('The request body was cut off before it was complete.', null, 'client_disconnected'),
+        ),
         requestId,
       );
     }
     rt.log.warn({ requestId, err: sent.denial.message, code }, 'upstream request failed');
-    return errorResponse(sent.denial, requestId);
+    return answer(outgoing, toOpenAIError(sent.denial), requestId);
   }
   const { res } = sent;
   const upstreamRequestId = firstHeader(res.headers, 'x-request-id');
   if (upstreamRefusedOurKey(res.statusCode)) {
     outgoing.off('close', onClientGone);
-    return refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode) =>
+    const refusal = await refuseUpstreamAuthFailure(rt, requestId, req.pathAndQuery, res, (errorCode) =>
       record(rt, admitted, req.pathAndQuery, {
         httpStatus: 502,
         ending: 'complete',
@@ -112,6 +115,7 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
         upstreamRequestId,
       }),
     );
+    return answer(outgoing, refusal, requestId);
   }
 
   const out = responseHeadersFor(res.headers, admitted);
@@ -203,7 +207,6 @@ export async function relay(rt: RelayDeps, req: ClientRequest, admitted: Admitte
       }
     }
   }
-  return RESPONSE_ALREADY_SENT;
 }
 
 /** The code of an error tollgate raised to cut a response (a body or an event past its bound). */

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { errorResponse } from '../http/openai-error.js';
+import { toOpenAIError, type OpenAIError } from '../http/openai-error.js';
 import type { Runtime } from '../runtime.js';
 
 /** Error code (and row `error_code`) when the upstream refuses tollgate's own credentials. */
@@ -21,7 +21,7 @@ export function upstreamRefusedOurKey(status: number): boolean {
  * Answers an upstream 401/403 without passing it on (its body names the operator's key and its
  * headers the operator's organisation): reads at most 2 KB of it for an error-level log line, counts
  * it (`tollgate_upstream_auth_failures_total`), records the row through `record` with code
- * `upstream_auth_failed`, and returns the caller's 502.
+ * `upstream_auth_failed`, and returns the caller's 502 to answer.
  */
 export async function refuseUpstreamAuthFailure(
   rt: Pick<Runtime, 'metrics' | 'log'>,
@@ -29,7 +29,7 @@ export async function refuseUpstreamAuthFailure(
   pathAndQuery: string,
   res: Dispatcher.ResponseData,
   record: (errorCode: string) => Promise<void>,
-): Promise<Response> {
+): Promise<OpenAIError> {
   let upstreamError = '';
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -46,5 +46,5 @@ export async function refuseUpstreamAuthFailure(
     { requestId, status: res.statusCode, path: pathAndQuery, upstreamError: upstreamError.slice(0, LOGGED_BODY) },
     "the upstream refused tollgate's API key: check upstream.apiKeyEnv and the key's organisation and project",
   );
-  return errorResponse({ kind: 'upstream_auth_failed' }, requestId);
+  return toOpenAIError({ kind: 'upstream_auth_failed' });
 }

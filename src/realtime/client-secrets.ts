@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import { readBody } from '../http/body.js';
-import { invalidRequest, type Denial } from '../http/denial.js';
+import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
+import { parseJsonBody } from '../http/json-body.js';
 import { modelFamily } from '../metering/model.js';
 import { openRow, type Admitted } from '../proxy/admission.js';
 import type { Runtime } from '../runtime.js';
@@ -45,12 +46,9 @@ export async function admitClientSecret(
   }
   const raw = await readBody(incoming, MAX_BODY);
   if (raw === 'too_large') return invalidRequest(`Request body too large: the limit for ${path} is ${MAX_BODY} bytes.`);
-  let body: { model?: unknown; session?: { model?: unknown } };
-  try {
-    body = raw.byteLength ? (JSON.parse(raw.toString('utf8')) as typeof body) : {};
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
+  const parsed = raw.byteLength ? parseJsonBody(raw) : { json: {} };
+  if (isDenial(parsed)) return parsed;
+  const body = parsed.json as { model?: unknown; session?: { model?: unknown } };
   const model =
     typeof body?.session?.model === 'string' ? body.session.model : typeof body?.model === 'string' ? body.model : null;
   if (!unlimitedFor(rt, principal.companyId, model, now)) {

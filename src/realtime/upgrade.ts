@@ -6,7 +6,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { authenticateBearer } from '../auth/authenticate.js';
 import { invalidRequest, type Denial } from '../http/denial.js';
 import { errorResponse } from '../http/openai-error.js';
-import { featureOf, FEATURE_HEADER } from '../middleware/feature-rate/index.js';
+import { featureOf, FEATURE_HEADER } from '../http/feature.js';
 import { priceBook } from '../pricing/price.js';
 import { errorCodeOfBody } from '../proxy/meter-tap.js';
 import { refused } from '../proxy/refused.js';
