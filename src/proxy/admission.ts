@@ -80,7 +80,7 @@ function randomHex10(): string {
  * `facts.sessionId` or else the principal's (the JWT's `sid`), and the principal's
  * `X-Client-Request-Id`. Every field is written out in one order: on Node 20 (V8 11.3) a spread
  * such as `{ ...facts, ...identity }` gives each request a hidden class of its own, old-generation
- * garbage that cost a major GC every few seconds at 1,000 RPS (see `UpstreamAbort`).
+ * garbage that cost a major GC every few seconds at 1,000 RPS (see `Exchange` in relay.ts).
  */
 export function requestRow(requestId: string, principal: Principal, facts: Facts): RequestFacts {
   return {

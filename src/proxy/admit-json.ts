@@ -136,7 +136,7 @@ export async function admitJson(
   const { model, stream } = valid;
   // The relay marks the row `forwarded` as it sends it (see the crash policy). Built whole, its
   // estimate filled in below: on Node 20, `{ ...facts, more }` gives every request a hidden class
-  // of its own, old-generation garbage (see `UpstreamAbort`).
+  // of its own, old-generation garbage (see `Exchange` in relay.ts).
   const facts: Facts = {
     endpoint: endpoint.path,
     requestedModel: model,
