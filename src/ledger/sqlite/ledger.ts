@@ -8,6 +8,7 @@ import {
   planHold,
   remaining,
   type GrantState,
+  type Part,
 } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
@@ -100,26 +101,29 @@ export class SyncLedger {
     return unlimited ? unlimitedFirst(out) : out;
   }
 
-  private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number): void {
-    this.sql.insertRequest.run({
-      id: facts.id,
-      createdAt: at,
-      companyId: facts.companyId,
-      keyId: facts.keyId,
-      userId: facts.userId ?? null,
-      sessionId: facts.sessionId ?? null,
-      feature: facts.feature ?? null,
-      endpoint: facts.endpoint,
-      requestedModel: facts.requestedModel,
-      stream: facts.stream ? 1 : 0,
-      estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
-      clientRequestId: facts.clientRequestId ?? null,
+  /** Inserts the `held` row; a hold on one grant (`onRow`) rides on it. */
+  private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number, onRow?: Part): void {
+    this.sql.insertRequest.run(
+      facts.id,
+      at,
+      facts.companyId,
+      facts.keyId,
+      facts.userId ?? null,
+      facts.sessionId ?? null,
+      facts.feature ?? null,
+      facts.endpoint,
+      facts.requestedModel,
+      facts.stream ? 1 : 0,
+      facts.estimatedPromptTokens ?? 0,
       holdTokens,
       holdMicroUsd,
-      instanceId: this.instanceId,
-      conversationId: facts.conversationId ?? null,
-      forwarded: facts.forwardedLater ? 0 : null,
-    });
+      onRow?.grantId ?? null,
+      onRow?.amount ?? null,
+      facts.conversationId ?? null,
+      facts.clientRequestId ?? null,
+      this.instanceId,
+      facts.forwardedLater ? 0 : null,
+    );
   }
 
   /**
@@ -132,6 +136,7 @@ export class SyncLedger {
       companyId: facts.companyId,
       requestedModel: facts.requestedModel,
       holds: [],
+      holdsOnRow: false,
       quotaHolds: [],
     });
   }
@@ -174,12 +179,14 @@ export class SyncLedger {
 
       const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
       const holdTokens = costOnly ? 0 : hold;
-      this.insertRequest(facts, at, holdTokens, holdMicroUsd);
       const parts = planHold(eligible, hold, pico);
+      // A hold on one grant (most requests) is written on the row itself; only a spread one needs `holds` rows.
+      const onRow = parts.length === 1 ? parts[0] : undefined;
+      this.insertRequest(facts, at, holdTokens, holdMicroUsd, onRow);
       // The standing is read before the hold is added to the totals (it subtracts `parts` itself).
       const standing = standingAfterHold(eligible, parts, quotas, counters, holdTokens, holdMicroUsd);
       for (const part of parts) {
-        this.sql.insertHold.run(facts.id, part.grantId, part.amount);
+        if (!onRow) this.sql.insertHold.run(facts.id, part.grantId, part.amount);
         this.state.addToGrant(this.state.grant(part.grantId)!, part.amount, 0);
       }
       const quotaHolds = quotas.map((check, i) => {
@@ -191,6 +198,7 @@ export class SyncLedger {
         companyId: facts.companyId,
         requestedModel: facts.requestedModel,
         holds: parts,
+        holdsOnRow: onRow !== undefined,
         quotaHolds,
       });
       return { ok: true, holdTokens, standing };
@@ -264,32 +272,33 @@ export class SyncLedger {
         o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
       const u = o.usage;
-      this.sql.finishRequest.run({
-        id: requestId,
+      this.sql.finishRequest.run(
         status,
-        httpStatus: o.httpStatus,
-        returnedModel: o.returnedModel ?? null,
-        model: o.model ?? null,
-        priceVersion: o.priceVersion ?? null,
-        inputTokens: u?.inputTokens ?? 0,
-        cachedInputTokens: u?.cachedInputTokens ?? 0,
-        outputTokens: u?.outputTokens ?? 0,
-        reasoningTokens: u?.reasoningTokens ?? 0,
-        totalTokens: u?.totalTokens ?? 0,
-        meteredTokens: o.meteredTokens,
-        costMicroUsd: o.costMicroUsd,
-        costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
-        toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
-        usageSource: o.usageSource,
-        latencyMs: o.latencyMs,
-        ttfbMs: o.ttfbMs ?? null,
-        upstreamRequestId: o.upstreamRequestId ?? null,
-        errorCode: o.errorCode ?? null,
-        settledAt: at,
-      });
+        o.httpStatus,
+        o.returnedModel ?? null,
+        o.model ?? null,
+        o.priceVersion ?? null,
+        u?.inputTokens ?? 0,
+        u?.cachedInputTokens ?? 0,
+        u?.outputTokens ?? 0,
+        u?.reasoningTokens ?? 0,
+        u?.totalTokens ?? 0,
+        o.meteredTokens,
+        o.costMicroUsd,
+        o.costNanoUsd ?? o.costMicroUsd * 1000,
+        o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        o.usageSource,
+        o.latencyMs,
+        o.ttfbMs ?? null,
+        o.upstreamRequestId ?? null,
+        o.errorCode ?? null,
+        at,
+        requestId,
+      );
 
       for (const h of row.holds) this.state.addToGrant(this.state.grant(h.grantId)!, -h.amount, 0);
-      if (row.holds.length) this.sql.deleteHolds.run(requestId);
+      // A hold kept on the row ends with its status; only a spread one has `holds` rows to delete.
+      if (row.holds.length && !row.holdsOnRow) this.sql.deleteHolds.run(requestId);
       const charged = status !== 'voided';
       const counters: CounterState[] = [];
       for (const h of row.quotaHolds) {

@@ -40,6 +40,8 @@ export interface OpenRow {
   companyId: string;
   requestedModel: string | null;
   holds: Part[];
+  /** Its one hold is on the row (`requests.hold_grant_id`): no `holds` rows to delete. */
+  holdsOnRow: boolean;
   quotaHolds: QuotaHold[];
 }
 
@@ -147,13 +149,23 @@ export class LedgerState {
       return known;
     }
     const head = this.sql.requestHead.get(requestId) as
-      | { companyId: string; requestedModel: string | null; status: string }
+      | {
+          companyId: string;
+          requestedModel: string | null;
+          status: string;
+          holdGrantId: string | null;
+          holdAmount: number | null;
+        }
       | undefined;
     if (!head || head.status !== 'held') return undefined;
+    const onRow = head.holdGrantId !== null;
     return {
       companyId: head.companyId,
       requestedModel: head.requestedModel,
-      holds: this.sql.holdsOf.all(requestId) as Part[],
+      holds: onRow
+        ? [{ grantId: head.holdGrantId!, amount: head.holdAmount ?? 0 }]
+        : (this.sql.holdsOf.all(requestId) as Part[]),
+      holdsOnRow: onRow,
       quotaHolds: this.sql.quotaHoldsOf.all(requestId) as QuotaHold[],
     };
   }
