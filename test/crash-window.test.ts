@@ -167,9 +167,10 @@ describe('a request the upstream never received', () => {
     expect(rows[0]).toMatchObject({ status: 'interrupted', usage_source: 'estimated', error_code: 'interrupted' });
     expect(rows[0]!.metered_tokens).toBe(rows[0]!.prompt);
     expect(rows[0]!.prompt).toBeGreaterThan(0);
+    // Its prompt was never counted: admission did not need it, and it never went upstream.
     expect(rows[1]).toEqual({
       status: 'interrupted',
-      prompt: rows[0]!.prompt,
+      prompt: 0,
       metered_tokens: 0,
       usage_source: 'none',
       error_code: 'interrupted_before_upstream',

@@ -68,20 +68,25 @@ function formatTokens(model: string, format: unknown): number {
 
 /**
  * Estimates a JSON request to one of the token-metered endpoints. `path` is the OpenAI path
- * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`).
+ * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`). With
+ * `countPrompt` false the prompt is not tokenised (`promptTokens` 0): everything else of the
+ * estimate costs next to nothing, the prompt's count most of it.
  */
-export function estimateRequest(path: string, model: string, body: Json): RequestEstimate {
+export function estimateRequest(path: string, model: string, body: Json, countPrompt = true): RequestEstimate {
   const modelMaxOutput = maxOutputTokens(model);
+  const counted = (count: () => number) => (countPrompt ? count() : 0);
   switch (path) {
     case '/v1/chat/completions': {
       const n = positiveInt(body.n) ?? 1;
       const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
       return {
-        promptTokens:
-          chatMessagesTokens(model, body.messages) +
-          REPLY_PRIMING +
-          toolDefinitionTokens(model, body.tools ?? body.functions) +
-          formatTokens(model, body.response_format),
+        promptTokens: counted(
+          () =>
+            chatMessagesTokens(model, body.messages) +
+            REPLY_PRIMING +
+            toolDefinitionTokens(model, body.tools ?? body.functions) +
+            formatTokens(model, body.response_format),
+        ),
         outputCeiling: ceiling && ceiling * n,
         modelMaxOutput,
         choices: n,
@@ -92,7 +97,7 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       const choices = Math.max(positiveInt(body.n) ?? 1, positiveInt(body.best_of) ?? 1);
       const ceiling = positiveInt(body.max_tokens) ?? 16;
       return {
-        promptTokens: countInput(model, body.prompt),
+        promptTokens: counted(() => countInput(model, body.prompt)),
         outputCeiling: ceiling * choices,
         modelMaxOutput,
         choices,
@@ -101,11 +106,13 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
     case '/v1/responses': {
       const text = body.text && typeof body.text === 'object' ? (body.text as Json) : {};
       return {
-        promptTokens:
-          responsesInputTokens(model, body.input, body.instructions) +
-          REPLY_PRIMING +
-          toolDefinitionTokens(model, body.tools) +
-          formatTokens(model, text.format),
+        promptTokens: counted(
+          () =>
+            responsesInputTokens(model, body.input, body.instructions) +
+            REPLY_PRIMING +
+            toolDefinitionTokens(model, body.tools) +
+            formatTokens(model, text.format),
+        ),
         outputCeiling: positiveInt(body.max_output_tokens),
         modelMaxOutput,
         choices: 1,
@@ -113,10 +120,15 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
     }
     case '/v1/embeddings':
     case '/v1/moderations':
-      return { promptTokens: countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
+      return {
+        promptTokens: counted(() => countInput(model, body.input)),
+        outputCeiling: 0,
+        modelMaxOutput: 0,
+        choices: 1,
+      };
     case '/v1/images/generations': {
       const n = positiveInt(body.n) ?? 1;
-      const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
+      const prompt = typeof body.prompt === 'string' ? counted(() => countTokens(model, body.prompt as string)) : 0;
       if (model.startsWith('dall-e'))
         return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
       return {
@@ -140,7 +152,7 @@ export function estimateRequest(path: string, model: string, body: Json): Reques
       // Audio out ≈ 1.4 tokens per input character: gpt-4o-mini-tts at OpenAI's estimated
       // $0.015/min and $12/1M audio tokens is 1,250 tokens/min, and speech runs ~15 characters/s.
       return {
-        promptTokens: countTokens(model, `${instructions}\n${text}`),
+        promptTokens: counted(() => countTokens(model, `${instructions}\n${text}`)),
         outputCeiling: Math.ceil(text.length * 1.4),
         modelMaxOutput: 0,
         choices: 1,

@@ -9,6 +9,7 @@ import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricin
 import { newRequestId, place, requestRow, type AdmissionDeps, type Admitted, type Facts } from './admission.js';
 import type { Endpoint } from './endpoints.js';
 import { hiddenContext } from './hidden-context.js';
+import { PromptCount, promptBound } from './prompt.js';
 import { beyondPrompt } from './worst-case.js';
 
 /**
@@ -167,18 +168,36 @@ export async function admitJson(
 
   const priced = priceModel(rt.config, model, now);
   if (isDenial(priced)) return priced;
-  const estimate = estimateRequest(endpoint.path, model, body);
+  // The prompt is tokenised only when the hold needs it: a bound of it is enough while the grants
+  // and quotas have room for the worst case on that bound (see `HoldRequest.exact`).
+  const bound = promptBound(endpoint.path, raw);
+  const estimate = estimateRequest(endpoint.path, model, body, bound === undefined);
   const context = await hiddenContext(rt.ledger.reader, principal.companyId, endpoint.path, model, body);
-  estimate.promptTokens += context.tokens;
   const beyond = beyondPrompt((m) => priceBook(rt.config).find(m, now), endpoint.path, model, body, priced?.price);
   const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
+  const prompt = new PromptCount(
+    () => estimateRequest(endpoint.path, model, body).promptTokens + context.tokens,
+    bound === undefined ? estimate.promptTokens + context.tokens : undefined,
+  );
+  estimate.promptTokens = prompt.known ? prompt.tokens() : bound! + context.tokens;
   const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
-  facts.estimatedPromptTokens = estimate.promptTokens;
+  let exact: HoldRequest | undefined;
+  if (!prompt.known) {
+    want.clamp = false;
+    want.exact = () => {
+      if (!exact) {
+        estimate.promptTokens = prompt.tokens();
+        exact = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
+      }
+      return { want: exact, promptTokens: estimate.promptTokens };
+    };
+  }
+  facts.estimatedPromptTokens = prompt.known ? prompt.tokens() : 0;
   facts.conversationId = context.conversationId ?? null;
   const placed = await place(rt, principal, facts, want, now);
   if (isDenial(placed)) return placed;
-  const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier, beyondTokens);
+  const sent = rewriteBody(raw, body, endpoint, exact ?? want, placed.holdTokens, estimate, multiplier, beyondTokens);
   return {
     requestId: placed.requestId,
     principal,
@@ -189,6 +208,7 @@ export async function admitJson(
     body: sent.body,
     hideUsage: sent.hideUsage,
     estimate,
+    prompt,
     priced,
     feature,
     quotas: placed.quotas,

@@ -124,8 +124,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.clientGone) return controller.abort(new Error('client disconnected'));
-    // From its first byte the upstream may have the request: a crash then charges it by the crash policy.
-    this.rt.ledger.forwarded(this.admitted.requestId);
+    // From its first byte the upstream may have the request: a crash then charges it by the crash
+    // policy, on its prompt (counted with the mark when admission did not need to).
+    const prompt = this.admitted.prompt;
+    this.rt.ledger.forwarded(this.admitted.requestId, prompt && !prompt.known ? prompt : undefined);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {

@@ -8,6 +8,7 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
+  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
@@ -159,7 +160,11 @@ export class PgLedger implements Ledger {
    * Once a company's last admission here was refused, the next ones first try a refusal on one
    * unlocked read of the committed balance (1 round trip), so a company out of tokens costs no locks.
    */
-  async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+  async admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+    // An uncounted prompt is counted up front: the decision is taken under locks, in SQL.
+    const exact = request.exact?.();
+    const want = exact ? exact.want : request;
+    if (exact) facts = { ...facts, estimatedPromptTokens: exact.promptTokens };
     const result = await this.lanes.run(facts.companyId, async () => {
       await this.ready;
       const early = this.refusing.has(facts.companyId)
@@ -188,12 +193,12 @@ export class PgLedger implements Ledger {
    * admission by a round trip): its row's admission has committed before its request is sent, and
    * a mark that lands after the settle matches no `held` row. Recovery and close wait for marks in flight.
    */
-  forwarded(requestId: string): void {
+  forwarded(requestId: string, prompt?: PromptTokens): void {
     const mark = this.ready
       .then(() =>
         this.pool.query(
-          "UPDATE requests SET forwarded = true WHERE id = $1 AND status = 'held' AND forwarded = false",
-          [requestId],
+          "UPDATE requests SET forwarded = true, estimated_prompt_tokens = COALESCE($2, estimated_prompt_tokens) WHERE id = $1 AND status = 'held' AND forwarded = false",
+          [requestId, prompt ? prompt.tokens() : null],
         ),
       )
       .catch(() => {

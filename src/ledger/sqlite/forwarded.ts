@@ -1,3 +1,4 @@
+import type { PromptTokens } from '../port.js';
 import type { LedgerQueue } from './queue.js';
 
 /**
@@ -12,24 +13,27 @@ export const FORWARDED_MARK_DELAY_MS = 10;
 /**
  * The `forwarded` marks of the SQLite adapter (see `LedgerWriter.forwarded`): collected for
  * `FORWARDED_MARK_DELAY_MS`, then written by one rider of the group commit (`LedgerQueue.later`)
- * with one UPDATE per row still held.
+ * with one UPDATE per row still held (its prompt's tokens with it, when admission did not count them).
  */
 export class ForwardedMarks {
-  private collecting: string[] = [];
+  private ids: string[] = [];
+  private prompts: (PromptTokens | undefined)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   /**
    * @param queue the ledger's group commit.
-   * @param write marks the rows of `ids` still held (runs inside a batch's transaction).
+   * @param write marks the rows of `ids` still held, with `prompts[i]` counted for `ids[i]` when
+   *   given (runs inside a batch's transaction).
    */
   constructor(
     private readonly queue: LedgerQueue,
-    private readonly write: (ids: readonly string[]) => void,
+    private readonly write: (ids: readonly string[], prompts: readonly (PromptTokens | undefined)[]) => void,
   ) {}
 
-  /** Notes that `requestId` went upstream. */
-  add(requestId: string): void {
-    this.collecting.push(requestId);
+  /** Notes that `requestId` went upstream (with its prompt, when it was not counted at admission). */
+  add(requestId: string, prompt?: PromptTokens): void {
+    this.ids.push(requestId);
+    this.prompts.push(prompt);
     if (this.timer) return;
     this.timer = setTimeout(() => this.handOver(), FORWARDED_MARK_DELAY_MS);
     this.timer.unref();
@@ -39,10 +43,12 @@ export class ForwardedMarks {
   handOver(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.collecting.length === 0) return;
-    // The same list if the rider is retried after a rollback.
-    const ids = this.collecting;
-    this.collecting = [];
-    this.queue.later(() => this.write(ids), FORWARDED_MARK_DELAY_MS);
+    if (this.ids.length === 0) return;
+    // The same lists if the rider is retried after a rollback.
+    const ids = this.ids;
+    const prompts = this.prompts;
+    this.ids = [];
+    this.prompts = [];
+    this.queue.later(() => this.write(ids, prompts), FORWARDED_MARK_DELAY_MS);
   }
 }

@@ -10,6 +10,7 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
+  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
@@ -60,7 +61,7 @@ export class SqliteLedger implements Ledger {
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
-    this.marks = new ForwardedMarks(this.queue, (ids) => this.book.markForwarded(ids));
+    this.marks = new ForwardedMarks(this.queue, (ids, prompts) => this.book.markForwarded(ids, prompts));
     checkpointer?.attach(handle.sqlite, this.queue);
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
@@ -79,8 +80,8 @@ export class SqliteLedger implements Ledger {
   }
 
   /** Marks are collected, then written with a group commit, 10–30 ms after the send (see `ForwardedMarks`). */
-  forwarded(requestId: string): void {
-    this.marks.add(requestId);
+  forwarded(requestId: string, prompt?: PromptTokens): void {
+    this.marks.add(requestId, prompt);
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

@@ -21,6 +21,7 @@ import type {
   InterruptedPolicy,
   Outcome,
   PriceOf,
+  PromptTokens,
   QuotaCheck,
   RequestFacts,
   Settled,
@@ -102,7 +103,14 @@ export class SyncLedger {
   }
 
   /** Inserts the `held` row; a hold on one grant (`onRow`) rides on it. */
-  private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number, onRow?: Part): void {
+  private insertRequest(
+    facts: RequestFacts,
+    at: string,
+    holdTokens: number,
+    holdMicroUsd: number,
+    onRow?: Part,
+    promptTokens = facts.estimatedPromptTokens ?? 0,
+  ): void {
     this.sql.insertRequest.run(
       facts.id,
       at,
@@ -114,7 +122,7 @@ export class SyncLedger {
       facts.endpoint,
       facts.requestedModel,
       facts.stream ? 1 : 0,
-      facts.estimatedPromptTokens ?? 0,
+      promptTokens,
       holdTokens,
       holdMicroUsd,
       onRow?.grantId ?? null,
@@ -141,9 +149,18 @@ export class SyncLedger {
     });
   }
 
-  /** Marks held rows as gone upstream (see `LedgerWriter.forwarded`); rows no longer held are left alone. */
-  markForwarded(ids: readonly string[]): void {
-    for (const id of ids) if (this.state.isOpen(id)) this.sql.markForwarded.run(id);
+  /**
+   * Marks held rows as gone upstream (see `LedgerWriter.forwarded`), each with its prompt's count
+   * when `prompts` has one for it; rows no longer held are left alone (and their prompts uncounted).
+   */
+  markForwarded(ids: readonly string[], prompts: readonly (PromptTokens | undefined)[] = []): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!this.state.isOpen(id)) continue;
+      const prompt = prompts[i];
+      if (prompt) this.sql.markForwardedCounted.run(prompt.tokens(), id);
+      else this.sql.markForwarded.run(id);
+    }
   }
 
   /**
@@ -151,9 +168,11 @@ export class SyncLedger {
    * places a hold (spread over them in burn order) and writes the request row with status `held`,
    * or refuses. A hold is at least 1 token, so a company with nothing left is refused.
    */
-  admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
+  admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
     const at = iso(now);
     return this.transaction((): AdmitResult => {
+      let want = request;
+      let promptTokens = facts.estimatedPromptTokens ?? 0;
       const costOnly = want.costOnly === true;
       // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
       const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
@@ -165,6 +184,12 @@ export class SyncLedger {
         quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico),
       );
       const available = quotaCapacity.length ? Math.min(grantCapacity, ...quotaCapacity) : grantCapacity;
+      // A hold on an uncounted prompt's bound that does not fit: decide on the counted prompt instead.
+      if (want.exact && available < Math.max(1, want.minTokens, want.maxTokens)) {
+        const exact = want.exact();
+        want = exact.want;
+        promptTokens = exact.promptTokens;
+      }
       const min = Math.max(1, want.minTokens);
       const max = Math.max(min, want.maxTokens);
       let hold: number;
@@ -182,7 +207,7 @@ export class SyncLedger {
       const parts = planHold(eligible, hold, pico);
       // A hold on one grant (most requests) is written on the row itself; only a spread one needs `holds` rows.
       const onRow = parts.length === 1 ? parts[0] : undefined;
-      this.insertRequest(facts, at, holdTokens, holdMicroUsd, onRow);
+      this.insertRequest(facts, at, holdTokens, holdMicroUsd, onRow, promptTokens);
       // The standing is read before the hold is added to the totals (it subtracts `parts` itself).
       const standing = standingAfterHold(eligible, parts, quotas, counters, holdTokens, holdMicroUsd);
       for (const part of parts) {

@@ -45,6 +45,10 @@ export function prepareStatements(db: Database.Database) {
     ),
 
     markForwarded: s("UPDATE requests SET forwarded = 1 WHERE id = ? AND status = 'held' AND forwarded = 0"),
+    /** The mark of a row whose prompt admission did not count: its count rides with it. */
+    markForwardedCounted: s(
+      "UPDATE requests SET forwarded = 1, estimated_prompt_tokens = ? WHERE id = ? AND status = 'held' AND forwarded = 0",
+    ),
     /** One grant's part of a hold spread over several grants. */
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),
     holdsOf: s('SELECT grant_id AS grantId, amount FROM holds WHERE request_id = ?'),
