@@ -13,7 +13,10 @@
  * (`TOLLGATE_SQL_STATS`), for the statements and commits per request.
  * *.cpuprofile is git-ignored; the summaries go to stdout and to bench/profile/out/PROFILE.md.
  *
- *   node --import tsx bench/profile/run.ts [--seconds 20] [--rps 1000]
+ *   node --import tsx bench/profile/run.ts [--seconds 20] [--rps 1000] [--quick]
+ *
+ * `--quick` leaves out the profiled runs: CPU (from /proc), allocation and SQL per request only,
+ * for A/B runs of two revisions taking turns on a shared machine.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +38,11 @@ import { SQL_STATS_ENV, type SqlStats } from '../../src/ledger/sqlite/sql-stats.
 import { summarise, summaryMarkdown, type Summary } from './summarise.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, rps: { type: 'string', default: '1000' } },
+  options: {
+    seconds: { type: 'string', default: '20' },
+    rps: { type: 'string', default: '1000' },
+    quick: { type: 'boolean', default: false },
+  },
 });
 const seconds = Number(values.seconds);
 const rps = Number(values.rps);
@@ -179,6 +186,14 @@ async function busiestProfile(dir: string): Promise<Summary> {
 
 try {
   for (const [name, label, load] of loads) {
+    if (values.quick) {
+      const md = [`### ${name}: ${label}`, await allocPerRequest(name, load), await sqlPerRequest(name, load), ''].join(
+        '\n\n',
+      );
+      console.log(md);
+      sections.push(md);
+      continue;
+    }
     const dir = join(out, name);
     rmSync(dir, { recursive: true, force: true });
     const t = await startTollgate(env, {
