@@ -83,6 +83,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Chunks received while an earlier one is still being taken. */
   private waiting: Buffer[] = [];
   private busy = false;
+  /** The client's buffer is full: the upstream stays paused until its 'drain'. */
+  private draining = false;
   private ended = false;
   private readonly onClientClose = () => {
     if (this.req.outgoing.writableFinished) return;
@@ -90,6 +92,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.controller?.abort(new Error('client disconnected'));
   };
   private readonly onDrain = () => {
+    this.draining = false;
     if (!this.busy) this.controller?.resume();
   };
 
@@ -226,7 +229,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     while (!this.over && !this.busy && this.waiting.length) this.take(this.waiting.shift()!);
     if (this.over || this.busy) return;
     if (this.ended) void this.complete();
-    else if (!this.req.outgoing.writableNeedDrain) this.controller?.resume();
+    else if (!this.draining) this.controller?.resume();
   }
 
   /** Passes a decoded chunk on to the client (held back at the end, see `Tail`); pauses the upstream when the client is full. */
@@ -241,7 +244,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (!bytes || rewrite) return;
     const more = (isSse ? tap.sawUsage : tail.completes(bytes)) ? tail.hold(bytes) : tail.write(bytes);
-    if (!more) {
+    if (!more && !this.draining) {
+      this.draining = true;
       this.controller?.pause();
       this.req.outgoing.once('drain', this.onDrain);
     }
