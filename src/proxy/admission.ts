@@ -142,9 +142,9 @@ export async function place(
   }
   const needed = request.maxTokens;
   const rateTokens = request.costOnly ? 0 : needed;
-  const rate = await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
+  const rate = rateChecks.length ? await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime()) : undefined;
   const model = facts.requestedModel ?? 'this endpoint';
-  if (rate.refused) {
+  if (rate?.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
     return {
       kind: 'rate_limited',
@@ -185,7 +185,7 @@ export async function place(
     requestId,
     holdTokens: result.holdTokens,
     quotas,
-    headers: { ...rate.headers, ...standingHeaders(result.standing) },
+    headers: rate ? Object.assign(rate.headers, standingHeaders(result.standing)) : standingHeaders(result.standing),
   };
 }
 
