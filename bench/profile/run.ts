@@ -122,15 +122,16 @@ function perRequest(s: Summary, requests: number, top = 12): string {
   ].join('\n');
 }
 
+/** A fresh, unprofiled tollgate for a measuring run, with extra node flags and environment variables. */
+function measured(tag: string, nodeFlags: string[], extra: NodeJS.ProcessEnv) {
+  const models = [modelOf(variant)];
+  return startTollgate(env, { upstreamUrl: upstream.url, models, tag, nodeFlags, env: { ...process.env, ...extra } });
+}
+
 /** Statements and commits per request on the ledger connection, from an unprofiled run of `load`. */
 async function sqlPerRequest(name: string, load: Load): Promise<string> {
   const file = join(env.work, `sql-${name}.json`);
-  const t = await startTollgate(env, {
-    upstreamUrl: upstream.url,
-    models: [modelOf(variant)],
-    tag: `sql-${name}`,
-    env: { ...process.env, [SQL_STATS_ENV]: file },
-  });
+  const t = await measured(`sql-${name}`, [], { [SQL_STATS_ENV]: file });
   const { requests } = await load(t.origin, t.headers, Math.min(5, seconds));
   await t.stop();
   const stats = JSON.parse(readFileSync(file, 'utf8')) as SqlStats;
@@ -147,13 +148,8 @@ interface AllocStats {
 /** V8 heap bytes allocated per request and the GC pauses, from an unprofiled run of `load` with alloc-preload.mjs. */
 async function allocPerRequest(name: string, load: Load): Promise<string> {
   const file = join(env.work, `alloc-${name}.json`);
-  const t = await startTollgate(env, {
-    upstreamUrl: upstream.url,
-    models: [modelOf(variant)],
-    tag: `alloc-${name}`,
-    nodeFlags: ['--import', join(root, 'bench', 'profile', 'alloc-preload.mjs')],
-    env: { ...process.env, TOLLGATE_ALLOC_FILE: file },
-  });
+  const preload = join(root, 'bench', 'profile', 'alloc-preload.mjs');
+  const t = await measured(`alloc-${name}`, ['--import', preload], { TOLLGATE_ALLOC_FILE: file });
   const runS = Math.min(10, seconds);
   const ticks = () => [cpuTicks(t.pid!) ?? 0, cpuTicks(t.pid!, true) ?? 0];
   const before = ticks();
