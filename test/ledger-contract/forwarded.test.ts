@@ -65,9 +65,9 @@ describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
     const counts: string[] = [];
     const lazy = (id: string, tokens: number) => ({ tokens: () => (counts.push(id), tokens) });
     const bound = (tokens: number) =>
-      hold(500, {
-        minTokens: 400,
-        exact: () => ({ want: hold(100, { minTokens: tokens }), promptTokens: tokens }),
+      hold(120, {
+        minTokens: 100,
+        exact: () => ({ want: hold(60, { minTokens: tokens }), promptTokens: tokens }),
       });
     const open = facts({ forwardedLater: true, estimatedPromptTokens: 0 });
     const done = facts({ forwardedLater: true, estimatedPromptTokens: 0 });

@@ -38,9 +38,10 @@ export interface HoldRequest {
   costOnly?: boolean;
   /**
    * Present when the prompt was not counted: min and max then rest on an upper bound of its tokens
-   * (and `clamp` is false). An adapter that finds the bound does not fit what is left must call it
-   * (it counts the prompt, once) and decide on the request it returns instead, recording
-   * `promptTokens` as the row's estimated prompt; one that cannot tell may call it up front.
+   * (and `clamp` is false). An adapter must call it (it counts the prompt, once) when the bound does
+   * not fit what is left, and may whenever it chooses (SQLite: unless ample room is left; Postgres:
+   * always), then decides on the request it returns instead and records `promptTokens` as the
+   * row's estimated prompt.
    */
   exact?: () => ExactHold;
 }

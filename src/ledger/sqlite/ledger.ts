@@ -34,6 +34,14 @@ export { models } from './state.js';
 const iso = (d: Date) => d.toISOString();
 
 /**
+ * A hold on a bound of an uncounted prompt (`HoldRequest.exact`) is placed only while the grants
+ * and quotas could take this many such holds more: near the end of a balance every admission
+ * counts its prompt, so bound holds (larger than counted ones) in flight seldom refuse a request
+ * that counted holds would have admitted.
+ */
+const AMPLE = 64;
+
+/**
  * The ledger's operations on one SQLite connection, synchronous: grants, two-phase holds and debits.
  * `SqliteLedger` (index.ts) runs them through group commit and exposes them as the async port.
  *
@@ -184,8 +192,9 @@ export class SyncLedger {
         quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico),
       );
       const available = quotaCapacity.length ? Math.min(grantCapacity, ...quotaCapacity) : grantCapacity;
-      // A hold on an uncounted prompt's bound that does not fit: decide on the counted prompt instead.
-      if (want.exact && available < Math.max(1, want.minTokens, want.maxTokens)) {
+      // A hold on an uncounted prompt's bound only where it leaves ample room (see `AMPLE`); else
+      // decide on the counted prompt.
+      if (want.exact && available < AMPLE * Math.max(1, want.minTokens, want.maxTokens)) {
         const exact = want.exact();
         want = exact.want;
         promptTokens = exact.promptTokens;
