@@ -22,11 +22,12 @@ WORKDIR /app
 
 # Dependencies first, so this layer is cached until the manifest or lockfile changes.
 COPY package.json package-lock.json ./
-# prebuild-install (better-sqlite3's install script) skips its prebuilt-binary download when
-# npm_config_build_from_source names the package, and node-gyp builds it against this image's
-# Node and glibc instead, the same ones the runtime stage uses. Install scripts must run (no
-# --ignore-scripts), or better-sqlite3 has no binary.
-RUN npm_config_build_from_source=better-sqlite3 npm ci
+# --ignore-scripts: the package's own `prepare` (the TypeScript build) needs src/, copied below.
+# better-sqlite3's install script is then run alone: prebuild-install skips its prebuilt-binary
+# download when npm_config_build_from_source names the package, and node-gyp builds it against
+# this image's Node and glibc instead, the same ones the runtime stage uses.
+ENV npm_config_build_from_source=better-sqlite3
+RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 
 COPY tsconfig.json ./
 COPY src ./src

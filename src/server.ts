@@ -67,7 +67,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const log = opts.log ?? createLogger();
   const clock = opts.clock ?? (() => new Date());
   const upstreamKey = opts.upstreamKey ?? process.env[config.upstream.apiKeyEnv];
-  if (!upstreamKey) throw new Error(`the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-...`);
+  if (!upstreamKey)
+    throw new Error(
+      `the upstream API key is not set: export ${config.upstream.apiKeyEnv}=sk-... (no OpenAI key? \`npx tollgate demo\` runs tollgate against a built-in mock upstream)`,
+    );
 
   const jwt = new JwtVerifier(config);
   await jwt.check();

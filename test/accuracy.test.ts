@@ -32,7 +32,7 @@ const within = (estimate: number, recorded: number) =>
 
 /**
  * Text requests whose count rests on a rule OpenAI does not publish, with the error measured
- * (README, "The worst case of a request"). The test pins them so a change that worsens them fails.
+ * (docs/budgets.md, "Counting the prompt"). The test pins them so a change that worsens them fails.
  */
 const UNPUBLISHED: Record<string, { bound: number; why: string }> = {
   'chat-jsonschema-01': {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { estimateRequest } from '../src/metering/estimate.js';
 import { dataUrlImageSize, imageSize } from '../src/metering/image-size.js';
 import { imageTokens, patchCount, tileCount } from '../src/metering/image-tokens.js';
+import { COOKBOOK_MESSAGES, COOKBOOK_TOOLS, WEATHER_MESSAGES } from './support/published-counts.js';
 
 /**
  * Each counting rule against OpenAI's own published examples: the cookbook "How to count tokens
@@ -9,49 +10,10 @@ import { imageTokens, patchCount, tileCount } from '../src/metering/image-tokens
  * guide's "Calculating costs" (tiles and patches).
  */
 
-/** The cookbook's `example_messages`: 129 prompt tokens on gpt-3.5-turbo and gpt-4, 124 on gpt-4o and gpt-4o-mini, as the API reported. */
-const cookbookMessages = [
-  {
-    role: 'system',
-    content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.',
-  },
-  { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
-  { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
-  {
-    role: 'system',
-    name: 'example_user',
-    content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
-  },
-  {
-    role: 'system',
-    name: 'example_assistant',
-    content: "Let's talk later when we're less busy about how to do better.",
-  },
-  { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
-];
-
-/** The cookbook's tool example: 105 prompt tokens on gpt-3.5-turbo and gpt-4, 101 on gpt-4o and gpt-4o-mini. */
-const cookbookTools = [
-  {
-    type: 'function',
-    function: {
-      name: 'get_current_weather',
-      description: 'Get the current weather in a given location',
-      parameters: {
-        type: 'object',
-        properties: {
-          location: { type: 'string', description: 'The city and state, e.g. San Francisco, CA' },
-          unit: { type: 'string', description: 'The unit of temperature to return', enum: ['celsius', 'fahrenheit'] },
-        },
-        required: ['location'],
-      },
-    },
-  },
-];
-const weatherMessages = [
-  { role: 'system', content: 'You are a helpful assistant that can answer to questions about the weather.' },
-  { role: 'user', content: "What's the weather like in San Francisco?" },
-];
+/** The cookbook's `example_messages` (129 prompt tokens on gpt-3.5-turbo and gpt-4, 124 on gpt-4o and gpt-4o-mini) and its weather tool example (105 / 101). */
+const cookbookMessages = COOKBOOK_MESSAGES;
+const cookbookTools = COOKBOOK_TOOLS;
+const weatherMessages = WEATHER_MESSAGES;
 
 const chat = (model: string, body: Record<string, unknown>) =>
   estimateRequest('/v1/chat/completions', model, { model, ...body }).promptTokens;

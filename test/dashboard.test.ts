@@ -7,17 +7,17 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dashboardLinkCommand } from '../src/cli/dashboard.js';
 import { startMockUpstream } from '../src/demo/mock-upstream.js';
 import { startFromFile, type FileTollgate } from './support/config-file.js';
+import { CHROMIUM } from './support/global-chromium.js';
 
 /**
  * The dashboard in a real browser (Debian's chromium driven by playwright-core; the test fails,
  * never skips, when it is missing): each role signs in and sees what the ledger holds, a new
  * request appears after the 30-second refresh, the CSV download equals the read API's export, a
  * member cannot reach another user's data by editing the URL, the phone viewport has no horizontal
- * scroll, and caller data is escaped. Writes the README's screenshots under docs/ when
+ * scroll, and caller data is escaped. Writes the documentation's screenshots under docs/ when
  * `TOLLGATE_SCREENSHOTS=1` (`npm run screenshots`), else into a temporary folder: a test run
  * never changes tracked files.
  */
-const CHROMIUM = '/usr/bin/chromium';
 // A browser on a shared 2-core machine: allow each test more than the suite's default 30 s.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 90_000 });
 const DOCS =
@@ -120,7 +120,7 @@ async function asPhone(page: Page): Promise<void> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(true);
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: the test setup installs it (.ci/chromium-up)`).toBe(true);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],

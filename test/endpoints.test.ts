@@ -61,7 +61,8 @@ describe('images', () => {
       output_tokens: 4160,
       metered_tokens: 4210,
       cost_micro_usd: 166_650,
-      price_version: 'gpt-image-1@2025-08-07',
+      price_version: expect.stringMatching(/^gpt-image-1@genai-prices-[\d.]+#[0-9a-f]{12}$/),
+      price_source: 'genai-prices',
     });
   });
 
@@ -340,9 +341,9 @@ describe('prices', () => {
     await t.client().chat.completions.create(chat.request.body as never, opts(chat.name));
     await settled(t);
     // 18 input + 4 output tokens: 15 micro-USD at $0.50/$1.50, 30 at $1/$3.
-    expect(t.rows().map((r) => [r.cost_micro_usd, r.price_version])).toEqual([
-      [15, 'gpt-3.5-turbo@2026-01-01'],
-      [30, 'gpt-3.5-turbo@2026-12-01'],
+    expect(t.rows().map((r) => [r.cost_micro_usd, r.price_version, r.price_source])).toEqual([
+      [15, expect.stringMatching(/^gpt-3\.5-turbo@2026-01-01#[0-9a-f]{12}$/), 'config'],
+      [30, expect.stringMatching(/^gpt-3\.5-turbo@2026-12-01#[0-9a-f]{12}$/), 'config'],
     ]);
   });
 });

@@ -52,31 +52,32 @@ describe('service tiers', () => {
 });
 
 describe('prices', () => {
-  it('never prices a fine-tuned model at its base model’s inference price', () => {
-    expect(book.find('ft:gpt-4o-mini-2024-07-18:acme::abc123', now)).toBeUndefined();
+  it('prices a fine-tuned model at its base model’s fine-tuned rates, never at the base inference price', () => {
+    // The price source has gpt-4o-mini's fine-tuned rates ($0.30 / $1.20), twice its base ($0.15 / $0.60).
+    const ft = book.find('ft:gpt-4o-mini-2024-07-18:acme::abc123', now)!;
+    expect(ft).toMatchObject({
+      resolvedAs: 'ft:gpt-4o-mini',
+      source: 'genai-prices',
+      price: { input: 0.3, output: 1.2 },
+    });
+    // No fine-tuned rates anywhere for gpt-4.1-mini: unpriced, not the base model's $0.40.
+    expect(book.find('ft:gpt-4.1-mini-2025-04-14:acme::abc123', now)).toBeUndefined();
     const config = parseConfig({
       ledger: { path: 'x.db' },
       companies: {},
       prices: {
-        'ft:gpt-4o-mini': {
-          input: 0.3,
-          cachedInput: 0.15,
-          output: 1.2,
+        'ft:gpt-4.1-mini': {
+          input: 0.8,
+          cachedInput: 0.2,
+          output: 3.2,
           source: 'https://platform.openai.com/docs/pricing',
           date: '2026-11-30',
         },
       },
     });
-    const found = new PriceBook(config.prices).find('ft:gpt-4o-mini-2024-07-18:acme::abc123', now);
-    expect(found?.version).toBe('ft:gpt-4o-mini@2026-11-30');
-  });
-
-  it('dates and sources every new entry', () => {
-    for (const model of ['gpt-5.1', 'gpt-image-1-mini', 'gpt-audio', 'gpt-realtime-1.5', 'gpt-realtime-2']) {
-      const p = price(model);
-      expect(p.source).toMatch(/^https:\/\/developers\.openai\.com\/api\/docs\/models\//);
-      expect(p.date).toBe('2026-11-30');
-    }
+    const found = new PriceBook(config.prices).find('ft:gpt-4.1-mini-2025-04-14:acme::abc123', now);
+    expect(found).toMatchObject({ source: 'config', resolvedAs: 'ft:gpt-4.1-mini' });
+    expect(found?.version).toMatch(/^ft:gpt-4\.1-mini@2026-11-30#[0-9a-f]{12}$/);
   });
 });
 

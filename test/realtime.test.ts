@@ -257,7 +257,7 @@ describe('Realtime sessions through tollgate', () => {
       transcription.output_tokens,
       transcription.cost_micro_usd,
       transcription.price_version,
-    ]).toEqual([50, 8, 380, 'gpt-4o-transcribe@2026-11-30']);
+    ]).toEqual([50, 8, 380, expect.stringMatching(/^gpt-4o-transcribe@2026-11-30#[0-9a-f]{12}$/)]);
     // Text 50 × $4 + audio 150 × $32 + cached text 50 × $0.40 + cached audio 150 × $0.40 + out text 50 × $16 + out audio 200 × $64 = 18,680.
     expect([
       response.input_tokens,

@@ -140,7 +140,7 @@ describe('a replica killed under load', () => {
       expect(new Set(interrupted.map((r) => r.instance_id)).size).toBe(1);
       // Billed at most once: by its counted prompt (charge_prompt) when its `forwarded` mark was
       // durable before the kill, else nothing (the mark is written after the first byte went
-      // upstream; README, "The crash window"). Never twice.
+      // upstream; docs/ledger.md, "Crashes"). Never twice.
       const debits = (
         await reader.query(
           'SELECT request_id, count(*)::int AS n FROM debits WHERE request_id = ANY($1) GROUP BY request_id',

@@ -1,15 +1,18 @@
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
-import type { Config, PriceConfig } from '../config/schema.js';
-import { checkPrices } from '../pricing/check.js';
-import { listPrices, PriceBook } from '../pricing/price.js';
+import type { Config } from '../config/schema.js';
 import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
+import { listPrices, priceSummary } from '../pricing/catalog.js';
+import { checkPrices, configuredModels } from '../pricing/check.js';
+import { modelLimits } from '../pricing/limits.js';
+import { lookupNames } from '../pricing/names.js';
+import { priceBook, type Price } from '../pricing/price.js';
 import { formatTable, parseInstant, type Column } from '../reports/index.js';
 
 /**
- * `tollgate prices list` and `tollgate prices check`: the prices a config puts in force (the
- * config's `prices` over the built-in table), and the models of the ledger's recent requests that
- * have no price or a price read too long ago. Exit codes: 0 fine, 1 `check` found a problem, 2 bad
- * input (config, ledger or option).
+ * `tollgate prices`: where prices come from (`prices`), every entry in reach (`prices list`), the
+ * price one model id gets (`prices show`), and the models whose price is missing or changed since
+ * they were billed (`prices check`). Exit codes: 0 fine, 1 `check` found a problem or `show` found
+ * no price, 2 bad input (config, ledger or option).
  */
 
 interface Opts {
@@ -19,6 +22,8 @@ interface Opts {
   days?: string;
   maxAge?: string;
   now?: string;
+  at?: string;
+  company?: string;
 }
 
 function fail(message: string): never {
@@ -34,50 +39,117 @@ function config(opts: Opts): Config {
   }
 }
 
+function instant(v: string | undefined, name: string): Date {
+  if (v === undefined) return new Date();
+  try {
+    return new Date(parseInstant(v, name));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
 const usd = (n: number | undefined) => (n === undefined ? '-' : String(n));
-const priority = (p: PriceConfig) =>
-  p.priority ? `${p.priority.input}/${p.priority.cachedInput ?? '-'}/${p.priority.output}` : '-';
-const units = (p: PriceConfig) =>
-  [
+const print = (s: string) => process.stdout.write(s);
+
+/** The fields of a price beyond input / cached / output, in words (USD per 1M tokens unless said). */
+function extras(p: Price): string {
+  const parts = [
+    p.cacheWrite !== undefined ? `cache write ${p.cacheWrite}` : '',
     p.audioInput !== undefined || p.audioOutput !== undefined ? `audio ${usd(p.audioInput)}/${usd(p.audioOutput)}` : '',
+    p.cachedAudioInput !== undefined ? `cached audio ${p.cachedAudioInput}` : '',
     p.imageInput !== undefined || p.imageOutput !== undefined ? `image ${usd(p.imageInput)}/${usd(p.imageOutput)}` : '',
+    p.cachedImageInput !== undefined ? `cached image ${p.cachedImageInput}` : '',
+    ...(p.longContext ?? []).map(
+      (t) =>
+        `from ${t.fromInputTokens} input tokens: ${Object.entries(t)
+          .filter(([k]) => k !== 'fromInputTokens')
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+    ),
+    p.priority ? `priority ${p.priority.input}/${p.priority.cachedInput ?? '-'}/${p.priority.output}` : '',
+    p.webSearch !== undefined ? `web search $${p.webSearch}/1k` : '',
+    p.fileSearch !== undefined ? `file search $${p.fileSearch}/1k` : '',
     p.perMinute !== undefined ? `$${p.perMinute}/min` : '',
+    p.perHour !== undefined ? `$${p.perHour}/hour of audio` : '',
     p.perMillionCharacters !== undefined ? `$${p.perMillionCharacters}/1M chars` : '',
-    p.perImage ? `${Object.keys(p.perImage).length} image sizes` : '',
+    p.perImage
+      ? `per image ${Object.entries(p.perImage)
+          .map(([k, v]) => `${k} $${v}`)
+          .join(' ')}`
+      : '',
     p.training !== undefined ? `training $${p.training}/1M` : '',
     p.perSecond === undefined
       ? ''
       : typeof p.perSecond === 'number'
         ? `$${p.perSecond}/s`
         : `video ${Object.entries(p.perSecond)
-            .map(([size, usdPerSecond]) => `${size} $${usdPerSecond}/s`)
+            .map(([size, v]) => `${size} $${v}/s`)
             .join(' ')}`,
-  ]
-    .filter(Boolean)
-    .join(', ') || '-';
+  ];
+  return parts.filter(Boolean).join('; ') || '-';
+}
 
-/** `tollgate prices list [--json]`: every price in force, USD per 1M tokens, with its origin, date and source. */
+/** `tollgate prices`: the price source and its version, and what each holder of prices holds. */
+export function pricesSummaryCommand(opts: Opts): void {
+  const s = priceSummary(config(opts));
+  if (opts.json) return void print(`${JSON.stringify(s, null, 2)}\n`);
+  print(
+    `Prices from ${s.source} ${s.version}: ${s.openaiModels} OpenAI models` +
+      (s.unbillable.length ? ` (not billable here: ${s.unbillable.join(', ')})` : '') +
+      `\ntollgate's own entries (what the source lacks): ${s.ownEntries}\nconfig "prices" entries: ${s.configEntries}\n` +
+      "Resolution order: config → tollgate → genai-prices → the company's fallbackPrices; unpriced models are refused.\n",
+  );
+}
+
+/** `tollgate prices list [--json]`: every entry in reach, in resolution order, USD per 1M tokens. */
 export function pricesListCommand(opts: Opts): void {
-  const rows = listPrices(config(opts).prices);
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    return;
-  }
+  const rows = listPrices(config(opts));
+  if (opts.json) return void print(`${JSON.stringify(rows, null, 2)}\n`);
   const columns: Column<(typeof rows)[number]>[] = [
-    { title: 'model', cell: (r) => r.model },
+    { title: 'model', cell: (r) => (r.company ? `${r.model} (${r.company})` : r.model) },
     { title: 'input', cell: (r) => usd(r.price.input), numeric: true },
     { title: 'cached', cell: (r) => usd(r.price.cachedInput), numeric: true },
     { title: 'output', cell: (r) => usd(r.price.output), numeric: true },
-    { title: 'priority in/cached/out', cell: (r) => priority(r.price) },
-    { title: 'other', cell: (r) => units(r.price) },
+    { title: 'other', cell: (r) => (r.unbilled ? `not billable: ${r.unbilled.join(', ')}` : extras(r.price)) },
     { title: 'from', cell: (r) => r.price.effectiveFrom ?? '-' },
-    { title: 'read', cell: (r) => r.price.date },
     { title: 'origin', cell: (r) => r.origin },
-    { title: 'source', cell: (r) => r.price.source },
+    { title: 'read', cell: (r) => r.price.date ?? '-' },
   ];
-  process.stdout.write(
-    `USD per 1M tokens; flex is billed at Batch rates (less batchDiscount).\n${formatTable(columns, rows)}`,
+  print(
+    `USD per 1M tokens; tollgate's supplements add to the source's entry; flex and Batch take off batchDiscount.\n${formatTable(columns, rows)}`,
   );
+}
+
+/** `tollgate prices show MODEL [--company ID] [--at INSTANT] [--json]`: the prices one id gets, who answered, what it resolved to. Exit 1 when none. */
+export function pricesShowCommand(model: string, opts: Opts): void {
+  const cfg = config(opts);
+  const at = instant(opts.at, '--at');
+  const priced = priceBook(cfg).find(model, at, opts.company);
+  const limits = modelLimits(model, priced);
+  if (opts.json) {
+    print(
+      `${JSON.stringify({ model, at: at.toISOString(), names: lookupNames(model), priced: priced ?? null, limits }, null, 2)}\n`,
+    );
+  } else if (!priced) {
+    print(
+      `${model}: no price (tried ${lookupNames(model).join(', ')}). Requests for it are refused (model_not_priced)` +
+        ` unless the config prices it ("prices") or allows it for a company ("fallbackPrices").\n`,
+    );
+  } else {
+    const p = priced.price;
+    print(
+      [
+        `${model} → ${priced.resolvedAs} (${priced.source})`,
+        `version: ${priced.version}`,
+        `source: ${p.source}${p.date ? ` (read ${p.date})` : ''}`,
+        `USD per 1M tokens: input ${p.input}, cached input ${usd(p.cachedInput)}, output ${p.output} (reasoning included)`,
+        `also: ${extras(p)}`,
+        `Batch and flex: ${Number(p.batchDiscount) * 100}% off`,
+        `context window ${limits.contextWindow} tokens, largest output ${limits.maxOutputTokens} tokens`,
+      ].join('\n') + '\n',
+    );
+  }
+  process.exit(priced ? 0 : 1);
 }
 
 const positive = (v: string | undefined, fallback: number, name: string) => {
@@ -88,22 +160,16 @@ const positive = (v: string | undefined, fallback: number, name: string) => {
 };
 
 /**
- * `tollgate prices check [--days 30] [--max-age 180] [--ledger file] [--json]`: the models the
- * ledger's requests of the last `--days` days named, with no price (`unpriced`) or a price read more
- * than `--max-age` days ago (`stale`). Exits 1 when it finds any.
+ * `tollgate prices check [--days 30] [--max-age 180] [--ledger file] [--json]`: the models seen
+ * in the ledger's settled rows of the last `--days` days or named in the config that have no price,
+ * whose rows were billed under another price than the one in force now, or whose dated price was
+ * read more than `--max-age` days ago. Exits 1 when it finds any.
  */
 export async function pricesCheckCommand(opts: Opts): Promise<void> {
   const cfg = config(opts);
   const days = positive(opts.days, 30, 'days');
   const maxAge = positive(opts.maxAge, 180, 'max-age');
-  let now = new Date();
-  if (opts.now) {
-    try {
-      now = new Date(parseInstant(opts.now, '--now'));
-    } catch (err) {
-      fail((err as Error).message);
-    }
-  }
+  const now = instant(opts.now, '--now');
   const where = locationOf(opts.ledger ?? cfg.ledger.path ?? cfg.ledger.url!);
   let ledger;
   try {
@@ -112,31 +178,36 @@ export async function pricesCheckCommand(opts: Opts): Promise<void> {
     fail(`cannot open the ledger ${describeLedger(where)}: ${(err as Error).message}`);
   }
   const since = new Date(now.getTime() - days * 86_400_000).toISOString();
-  const rows = await ledger.reader.usage({ since, until: now.toISOString() }, 'model');
+  const seen = await ledger.reader.priceVersions({ since, until: now.toISOString() });
   await ledger.close();
-  const models = new Map(rows.filter((r) => r.key !== null).map((r) => [r.key!, r.requests]));
-  const findings = checkPrices(new PriceBook(cfg.prices), models, now, maxAge);
+  const models = new Set(seen.map((r) => r.model).filter((m) => m !== null));
+  const { findings, uncompared } = checkPrices(priceBook(cfg), seen, configuredModels(cfg), now, maxAge);
   if (opts.json)
-    process.stdout.write(
-      `${JSON.stringify({ since, until: now.toISOString(), maxAgeDays: maxAge, models: models.size, findings }, null, 2)}\n`,
+    print(
+      `${JSON.stringify({ since, until: now.toISOString(), maxAgeDays: maxAge, models: models.size, uncompared, findings }, null, 2)}\n`,
     );
   else if (findings.length === 0)
-    process.stdout.write(
-      `${models.size} model(s) requested since ${since}: every one has a price read within ${maxAge} days\n`,
-    );
+    print(`${models.size} model(s) billed since ${since}, and every model the config names: priced, unchanged.\n`);
   else {
     const columns: Column<(typeof findings)[number]>[] = [
       { title: 'model', cell: (f) => f.model },
       { title: 'requests', cell: (f) => String(f.requests), numeric: true },
       {
         title: 'problem',
-        cell: (f) => (f.problem === 'unpriced' ? 'no price' : `price read ${f.readOn}, ${f.ageDays} days ago`),
+        cell: (f) =>
+          f.problem === 'unpriced'
+            ? 'no price'
+            : f.problem === 'changed'
+              ? `billed under ${f.billed}`
+              : `price read ${f.readOn}, ${f.ageDays} days ago`,
       },
-      { title: 'price', cell: (f) => f.version ?? '-' },
+      { title: 'price now', cell: (f) => f.current ?? '-' },
     ];
-    process.stdout.write(
-      `${formatTable(columns, findings)}Add or update these under "prices" in the config (USD per 1M tokens, with source and date).\n`,
+    print(
+      `${formatTable(columns, findings)}Price or update these under "prices" in the config, or update the price source (docs/prices.md).\n`,
     );
   }
+  if (uncompared > 0 && !opts.json)
+    print(`${uncompared} row(s) billed before price versions carried a content hash were not compared.\n`);
   process.exit(findings.length ? 1 : 0);
 }

@@ -8,12 +8,21 @@ import { z } from 'zod';
  * prices are USD per 1,000,000 tokens, as OpenAI publishes them.
  */
 
-export const instant = z
+const instantText = z
   .string()
   .refine((s) => /(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)), {
     message: 'expected an ISO 8601 instant with an offset, e.g. "2027-01-01T00:00:00Z"',
   })
-  .transform((s) => new Date(s));
+  .meta({ format: 'date-time' });
+
+/** An ISO 8601 instant with an offset, parsed to a `Date` (UTC). */
+export const instant = instantText.transform((s) => new Date(s));
+
+/**
+ * `instant` with the example the configuration reference shows: zod's JSON Schema drops examples
+ * given on a transform, so the example sits on the text before it.
+ */
+export const instantLike = (example: string) => instantText.meta({ examples: [example] }).transform((s) => new Date(s));
 
 export const identifier = z
   .string()
@@ -31,30 +40,67 @@ export const usd = z
 
 /** A limit in tokens and/or USD; both apply when both are given. */
 export const limit = z
-  .object({ tokens: tokens.optional(), usd: usd.optional() })
+  .object({
+    tokens: tokens
+      .optional()
+      .meta({ description: 'The limit in tokens (metered tokens).', unit: 'tokens', examples: [100000] }),
+    usd: usd.optional().meta({ description: 'The limit in money.', unit: 'USD', examples: [50] }),
+  })
   .strict()
-  .refine((l) => l.tokens !== undefined || l.usd !== undefined, { message: 'expected "tokens" and/or "usd"' });
+  .refine((l) => l.tokens !== undefined || l.usd !== undefined, { message: 'expected "tokens" and/or "usd"' })
+  .meta({ id: 'Limit', description: 'A limit in tokens and/or USD (at least one); both apply when both are given.' });
 
 /**
  * Quotas of one user or key: `daily` and `monthly` are calendar windows in the company's
  * `timeZone`; `hard` is for the lifetime of the user or key; `session` is per JWT session (`sid`).
  */
 export const quotasSchema = z
-  .object({ daily: limit.optional(), monthly: limit.optional(), hard: limit.optional(), session: limit.optional() })
-  .strict();
+  .object({
+    daily: limit.optional().meta({
+      description:
+        "A calendar day in the company's `timeZone`, local midnight to midnight (23 or 25 hours across a DST change).",
+    }),
+    monthly: limit.optional().meta({ description: "A calendar month in the company's `timeZone`, from the 1st." }),
+    hard: limit.optional().meta({ description: 'For the lifetime of the user or key.' }),
+    session: limit.optional().meta({ description: "Per user-token session (the JWT's `sid`)." }),
+  })
+  .strict()
+  .meta({
+    description:
+      'Quotas, checked and held in the same transaction as the grants. Exceeded: 429 `insufficient_quota`, naming the quota and when it resets.',
+  });
 
 /** Rate limits of one user or key, per rolling minute. Source of the shape: OpenAI's own RPM/TPM limits. */
 export const rateLimitsSchema = z
   .object({
-    requestsPerMinute: z.number().int().positive().optional(),
-    tokensPerMinute: z.number().int().positive().optional(),
+    requestsPerMinute: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'Requests admitted per rolling minute.', unit: 'requests per minute', examples: [60] }),
+    tokensPerMinute: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({
+        description: "Tokens admitted per rolling minute, counting each request's estimate.",
+        unit: 'tokens per minute',
+        examples: [100000],
+      }),
   })
-  .strict();
+  .strict()
+  .meta({
+    description:
+      'Token buckets that refill continuously. Exceeded: 429 `rate_limit_exceeded` with `retry-after` and `x-ratelimit-*` headers. Batches and fine-tuning jobs are not rate-limited.',
+  });
 
 /** Limits for a user or key: quotas and rate limits. */
 export const limitsSchema = z
   .object({ quotas: quotasSchema.optional(), rateLimits: rateLimitsSchema.optional() })
-  .strict();
+  .strict()
+  .meta({ id: 'Limits', description: 'Quotas and rate limits of one user or one key.' });
 
 export const jwtAlgorithm = z.enum([
   'HS256',
@@ -76,18 +122,45 @@ export const jwtAlgorithm = z.enum([
  */
 export const jwtSchema = z
   .object({
-    algorithms: z.array(jwtAlgorithm).min(1),
+    algorithms: z
+      .array(jwtAlgorithm)
+      .min(1)
+      .meta({
+        description:
+          'The signing algorithms accepted. A token signed with any other, or with `none`, is refused with 401 `invalid_api_key`.',
+        examples: [['HS256']],
+      }),
     secretEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-      .optional(),
+      .optional()
+      .meta({
+        description: 'The env var holding the HMAC secret (HS256, HS384, HS512).',
+        examples: ['ACME_JWT_SECRET'],
+      }),
     publicKey: z
       .string()
       .includes('BEGIN PUBLIC KEY', { message: 'expected a PEM public key (-----BEGIN PUBLIC KEY-----)' })
-      .optional(),
-    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
-    issuer: z.string().optional(),
-    audience: z.string().optional(),
+      .optional()
+      .meta({
+        description: 'A PEM public key (SPKI), for the asymmetric algorithms.',
+        examples: ['-----BEGIN PUBLIC KEY-----\\n…'],
+      }),
+    jwksUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .meta({
+        description: "A JWKS URL serving the identity provider's public keys.",
+        examples: ['https://idp.acme.com/.well-known/jwks.json'],
+      }),
+    issuer: z
+      .string()
+      .optional()
+      .meta({ description: 'The `iss` claim a token must carry.', examples: ['https://idp.acme.com'] }),
+    audience: z
+      .string()
+      .optional()
+      .meta({ description: 'The `aud` claim a token must carry.', examples: ['tollgate'] }),
   })
   .strict()
   .refine((j) => [j.secretEnv, j.publicKey, j.jwksUrl].filter((v) => v !== undefined).length === 1, {
@@ -100,31 +173,17 @@ export const jwtSchema = z
   .refine((j) => j.secretEnv || j.algorithms.every((a) => !a.startsWith('HS')), {
     message: 'HS* algorithms need "secretEnv"; a public key or JWKS verifies only asymmetric algorithms',
     path: ['algorithms'],
-  });
-
-/** USD per 1M tokens, with at most 6 decimals so that costs stay exact in integer micro-USD. */
-export const usdPerMillion = z
-  .number()
-  .nonnegative()
-  .refine((n) => Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, {
-    message: 'expected at most 6 decimal places (USD per 1M tokens)',
-  });
-
-/** A company API key as stored in the config: the SHA-256 of the key, never the key itself. */
-export const apiKeySchema = z
-  .object({
-    id: identifier,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the lowercase hex SHA-256 of the key (64 chars)'),
-    prefix: z.string().min(4).max(16).describe('The first characters of the key, shown in logs and reports.'),
-    expiresAt: instant.optional(),
-    revoked: z.boolean().default(false),
-    /** `admin` keys see their whole company's usage in the read API; `member` keys only their own. */
-    role: z.enum(['member', 'admin']).default('member'),
-    note: z.string().optional(),
-    /** Overrides of the company's `limits.key` for this key, window by window. */
-    limits: limitsSchema.optional(),
   })
-  .strict();
+  .meta({
+    description:
+      "How the company's user tokens (JWTs) are verified: exactly one of `secretEnv`, `publicKey` or `jwksUrl`, with the algorithms pinned. A token names the user (`sub`), the company (`company`), a `role` (`member` or `admin`), an `exp` (required) and optionally a session (`sid`).",
+  });
+
+/** A free-text note on an entry. */
+export const note = z
+  .string()
+  .optional()
+  .meta({ description: 'Free text, for people.', examples: ['Q4 allocation'] });
 
 /**
  * A grant (allocation) to a company. Exactly one of `tokens` (an amount of tokens), `usd` (an
@@ -136,15 +195,39 @@ export const apiKeySchema = z
  */
 export const allocationSchema = z
   .object({
-    id: identifier,
-    tokens: tokens.optional(),
-    usd: usd.optional(),
-    unlimited: z.literal(true).optional(),
-    models: z.array(z.string().min(1)).min(1).optional(),
-    startsAt: instant.optional(),
-    expiresAt: instant.optional(),
-    purchase: identifier.optional(),
-    note: z.string().optional(),
+    id: identifier.meta({
+      description:
+        'A name for the grant, unique in the config. Once used, it stays with its company and its unit: give a new grant a new id.',
+      examples: ['acme-2026-q4'],
+    }),
+    tokens: tokens.optional().meta({ description: 'An amount of tokens.', unit: 'tokens', examples: [1000000] }),
+    usd: usd
+      .optional()
+      .meta({ description: "An amount of money, charged at the model's price.", unit: 'USD', examples: [250] }),
+    unlimited: z
+      .literal(true)
+      .optional()
+      .meta({ description: "No limit for the grant's `models`; usage is still debited to it, so reports show it." }),
+    models: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'The models or families the grant covers (`gpt-4o` covers `gpt-4o-2024-08-06`). Absent: every model. Required with `unlimited`.',
+        examples: [['text-embedding-3-small']],
+      }),
+    startsAt: instantLike('2026-10-01T00:00:00Z')
+      .optional()
+      .meta({ description: 'When the grant starts counting (inclusive).' }),
+    expiresAt: instantLike('2027-01-01T00:00:00Z').optional().meta({
+      description: 'When the grant stops counting (exclusive: at that instant it has expired).',
+    }),
+    purchase: identifier.optional().meta({
+      description: 'The purchase record (under `purchases`) the grant comes from.',
+      examples: ['openai-2026-10'],
+    }),
+    note,
   })
   .strict()
   .refine((a) => [a.tokens, a.usd, a.unlimited].filter((v) => v !== undefined).length === 1, {
@@ -154,20 +237,38 @@ export const allocationSchema = z
   .refine((a) => !a.startsAt || !a.expiresAt || a.startsAt < a.expiresAt, {
     message: 'expiresAt must be after startsAt',
     path: ['expiresAt'],
+  })
+  .meta({
+    description:
+      'Each has exactly one of `tokens`, `usd` or `unlimited: true`. Editing or removing a grant never rewrites history: its past debits stay.',
   });
 
 /** A purchase record: where a company's tokens came from and what they cost. */
 export const purchaseSchema = z
   .object({
-    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
-    totalTokens: tokens,
-    /** USD per token paid to the provider, e.g. 0.00003. */
-    costPerTokenUsd: z.number().nonnegative(),
-    provider: z.string().min(1),
-    expiresAt: instant.optional(),
-    notes: z.string().optional(),
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
+      .meta({ description: 'The date of the purchase.', format: 'date', examples: ['2026-10-01'] }),
+    totalTokens: tokens.meta({ description: 'Tokens bought.', unit: 'tokens', examples: [1000000] }),
+    costPerTokenUsd: z
+      .number()
+      .nonnegative()
+      .meta({ description: 'What each token cost from the provider.', unit: 'USD per token', examples: [0.00003] }),
+    provider: z
+      .string()
+      .min(1)
+      .meta({ description: 'Who the tokens were bought from.', examples: ['openai'] }),
+    expiresAt: instantLike('2027-01-01T00:00:00Z')
+      .optional()
+      .meta({ description: "When the provider's tokens expire." }),
+    notes: z
+      .string()
+      .optional()
+      .meta({ description: 'Free text, for people.', examples: ['Q4 commitment'] }),
   })
-  .strict();
+  .strict()
+  .meta({ description: 'Each says where tokens came from and what they cost; grants name it in `purchase`.' });
 
 export const timeZone = z.string().refine(
   (tz) => {
@@ -180,98 +281,3 @@ export const timeZone = z.string().refine(
   },
   { message: 'expected an IANA time zone such as "Europe/Berlin"' },
 );
-
-/** A company: its keys, grants, user-token verification, limits (with per-user overrides) and time zone. */
-export const companySchema = z
-  .object({
-    name: z.string().min(1),
-    /** The zone whose calendar days and months bound daily and monthly quotas (default UTC). */
-    timeZone: timeZone.default('UTC'),
-    keys: z.array(apiKeySchema).default([]),
-    allocations: z.array(allocationSchema).default([]),
-    jwt: jwtSchema.optional(),
-    /** Defaults for every user (`user`) and every key (`key`) of the company. */
-    limits: z.object({ user: limitsSchema.optional(), key: limitsSchema.optional() }).strict().optional(),
-    /** Per-user overrides, by user id (the JWT's `sub`), window by window. */
-    users: z.record(z.string().min(1), limitsSchema).default({}),
-  })
-  .strict();
-
-/**
- * One model's price, USD per 1M tokens unless named otherwise, with its `source` and `date`.
- * Token prices: `input` (text), `cachedInput`, `output` (text; reasoning included), `audioInput`,
- * `audioOutput`, `imageInput`, `imageOutput` (each falls back to `input` / `output` when absent).
- * Other units: `perMinute` (USD per minute of audio, whisper), `perMillionCharacters` (USD per 1M
- * input characters, tts-1), `perImage` (USD per image by `"<size>/<quality>"`, e.g.
- * `"1024x1024/standard"`, DALL·E), `training` (USD per 1M training tokens of a fine-tuning job),
- * `perSecond` (USD per second of video, by size). `batchDiscount` is the fraction taken off for the Batch API
- * (OpenAI: 0.5), and also what `service_tier: "flex"` takes off (flex is billed at Batch rates);
- * `priority` the token prices of `service_tier: "priority"`. `effectiveFrom` (UTC date) lets a price take over from an older one on that day.
- */
-export const priceSchema = z
-  .object({
-    input: usdPerMillion.default(0),
-    cachedInput: usdPerMillion.optional(),
-    /** Cached audio / image input (Realtime models); each falls back to `cachedInput`. */
-    cachedAudioInput: usdPerMillion.optional(),
-    cachedImageInput: usdPerMillion.optional(),
-    output: usdPerMillion.default(0),
-    audioInput: usdPerMillion.optional(),
-    audioOutput: usdPerMillion.optional(),
-    imageInput: usdPerMillion.optional(),
-    imageOutput: usdPerMillion.optional(),
-    perMinute: z.number().nonnegative().optional(),
-    perMillionCharacters: usdPerMillion.optional(),
-    perImage: z
-      .record(z.string().regex(/^\d+x\d+\/[a-z]+$/, 'expected "<width>x<height>/<quality>"'), z.number().nonnegative())
-      .optional(),
-    /** USD per 1M training tokens of a fine-tuning job (a job's `trained_tokens`). */
-    training: usdPerMillion.optional(),
-    /**
-     * USD per second of generated video (sora): one price, or one per `size` (`"720x1280"`), the
-     * key `default` covering the sizes not named.
-     */
-    perSecond: z
-      .union([
-        z.number().nonnegative(),
-        z.record(
-          z.string().regex(/^(\d+x\d+|default)$/, 'expected "<width>x<height>" or "default"'),
-          z.number().nonnegative(),
-        ),
-      ])
-      .optional(),
-    batchDiscount: z.number().min(0).max(1).default(0.5),
-    /** Token prices for `service_tier: "priority"` (USD per 1M); absent: the model has no priority price. */
-    priority: z
-      .object({ input: usdPerMillion, cachedInput: usdPerMillion.optional(), output: usdPerMillion })
-      .strict()
-      .optional(),
-    effectiveFrom: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
-      .optional(),
-    source: z.string().min(1),
-    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD'),
-  })
-  .strict();
-
-/** A feature rate: requests naming the feature have their metered tokens multiplied. */
-export const featureSchema = z
-  .object({ multiplier: z.number().positive().max(1000), description: z.string().optional() })
-  .strict();
-
-/**
- * An operator credential: sees every company's usage through the read API (`/tollgate/v1/...`) and,
- * when `metrics.requireAuth` is set, may scrape `/metrics`. Stored hashed like company keys; an
- * operator key cannot call the proxy (`/v1/...`).
- */
-export const operatorSchema = z
-  .object({
-    id: identifier,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the lowercase hex SHA-256 of the key (64 chars)'),
-    prefix: z.string().min(4).max(16),
-    expiresAt: instant.optional(),
-    revoked: z.boolean().default(false),
-    note: z.string().optional(),
-  })
-  .strict();

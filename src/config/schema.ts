@@ -1,125 +1,83 @@
 import { z } from 'zod';
 import { realtimeSchema } from '../realtime/config.js';
 import { settlementSchema } from '../settlement/config.js';
+import { alertsSchema } from './schema-alerts.js';
+import { companySchema } from './schema-company.js';
+import { apiKeySchema, operatorSchema } from './schema-keys.js';
 import {
+  allocationSchema,
   identifier,
+  jwtSchema,
+  purchaseSchema,
+  quotasSchema,
+  rateLimitsSchema,
   tokens,
   usd,
-  quotasSchema,
-  rateLimitsSchema,
-  jwtSchema,
-  apiKeySchema,
-  allocationSchema,
-  purchaseSchema,
-  companySchema,
-  priceSchema,
-  featureSchema,
-  operatorSchema,
 } from './schema-parts.js';
+import { featureSchema, priceSchema } from './schema-prices.js';
+import { ledgerSchema, listenSchema, upstreamSchema } from './schema-startup.js';
 
-export {
-  allocationSchema,
-  apiKeySchema,
-  companySchema,
-  featureSchema,
-  jwtSchema,
-  operatorSchema,
-  priceSchema,
-  purchaseSchema,
-  quotasSchema,
-  rateLimitsSchema,
-} from './schema-parts.js';
+export { companySchema } from './schema-company.js';
+export { apiKeySchema, operatorSchema } from './schema-keys.js';
+export { allocationSchema, jwtSchema, purchaseSchema, quotasSchema, rateLimitsSchema } from './schema-parts.js';
+export { featureSchema, priceSchema } from './schema-prices.js';
 
-/** The whole `proxy.config.json` (see the README's config table); cross-field checks in `superRefine`. */
+/** The whole `proxy.config.json` (reference: docs/configuration.md, generated from it); cross-field checks in `superRefine`. */
 export const configSchema = z
   .object({
-    $schema: z.string().optional(),
-    listen: z
-      .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8787),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 8787 }),
-    upstream: z
-      .object({
-        baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.openai.com'),
-        apiKeyEnv: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-          .default('OPENAI_API_KEY'),
-        connections: z.number().int().positive().default(128),
-        /**
-         * Timeouts in ms: `connectMs` to open a connection, `firstByteMs` until response headers,
-         * `idleMs` between two chunks of a body (a stalled stream). 0 disables one.
-         */
-        timeouts: z
-          .object({
-            connectMs: z.number().int().nonnegative().default(10_000),
-            firstByteMs: z.number().int().nonnegative().default(600_000),
-            idleMs: z.number().int().nonnegative().default(300_000),
-          })
-          .strict()
-          .default({ connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 }),
-      })
-      .strict()
-      .default({
-        baseUrl: 'https://api.openai.com',
-        apiKeyEnv: 'OPENAI_API_KEY',
-        connections: 128,
-        timeouts: { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 },
+    $schema: z
+      .string()
+      .optional()
+      .meta({
+        description: 'The JSON Schema editors check the file against.',
+        examples: ['./proxy.config.schema.json'],
       }),
-    /**
-     * Where the ledger lives: `path`, a SQLite file (default `./data/ledger.db`; one process), or
-     * `url`, a Postgres database (`postgres://user:password@host:5432/db`; several replicas or
-     * `--workers`). Exactly one; with neither, `$TOLLGATE_DATABASE_URL` when set, else the default file.
-     */
-    ledger: z
-      .object({
-        path: z.string().min(1).optional(),
-        url: z
-          .string()
-          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-          .optional(),
-        /** Postgres: ms without a heartbeat after which a replica counts as gone and its holds are resolved (default 30,000; it heartbeats every sixth of that). */
-        lapseMs: z.number().int().min(600).optional(),
-      })
-      .strict()
-      .refine((l) => !(l.path && l.url), {
-        message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
-      })
-      .default({})
-      .transform(
-        (l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-          const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-          if (l.url) return { url: l.url, ...lapse };
-          if (l.path) return { path: l.path, ...lapse };
-          const env = process.env.TOLLGATE_DATABASE_URL;
-          return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
-        },
-      ),
+    listen: listenSchema,
+    upstream: upstreamSchema,
+    ledger: ledgerSchema,
     admission: z
       .object({
-        /**
-         * A request without an output ceiling: `clamp` holds the model's maximum output, or caps the
-         * request's ceiling at what the balance affords; `default` holds `defaultMaxOutputTokens`.
-         */
-        noCeilingPolicy: z.enum(['clamp', 'default']).default('clamp'),
-        defaultMaxOutputTokens: tokens.default(4096),
-        /** Holds found open at start (the process died): `charge_prompt` bills the counted prompt; `release` bills nothing. */
-        interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt'),
-        /** A model with no price: `reject` (400 `model_not_priced`) or `unbilled` (forwarded, tokens metered, cost 0, flagged). */
-        unpricedModels: z.enum(['reject', 'unbilled']).default('reject'),
-        /**
-         * Epochs held for a fine-tuning job with `n_epochs: "auto"` (or none): absent, the epochs
-         * OpenAI's documented default picks for the file's example count (see proxy/deferred/fine-tuning.ts).
-         */
-        fineTuningAutoEpochs: z.number().int().min(1).max(50).optional(),
-        /** What multipart requests (audio, image edits) hold before their model is known, in tokens and USD. */
+        noCeilingPolicy: z.enum(['clamp', 'default']).default('clamp').meta({
+          description:
+            "How a request without an output ceiling is held: `clamp` holds the model's largest output, or, when the balance cannot cover it, what is left, and caps the request's ceiling to match; `default` holds `defaultMaxOutputTokens` and leaves the request as sent.",
+        }),
+        defaultMaxOutputTokens: tokens
+          .default(4096)
+          .meta({ description: 'The output ceiling the `default` policy assumes.', unit: 'tokens', examples: [8192] }),
+        interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt').meta({
+          description:
+            'What rows left `held` by a crash are billed when resolved at the next start: `charge_prompt`, their counted prompt; `release`, nothing. Also applies to deferred objects gone upstream.',
+        }),
+        unpricedModels: z.enum(['reject', 'unbilled']).default('reject').meta({
+          description:
+            'A request for a model with no price: `reject` answers 400 `model_not_priced`; `unbilled` forwards it, meters its tokens at cost 0 and flags its row `model_not_priced`.',
+        }),
+        // Absent: the rule in src/proxy/deferred/fine-tuning.ts.
+        fineTuningAutoEpochs: z
+          .number()
+          .int()
+          .min(1)
+          .max(50)
+          .optional()
+          .meta({
+            description:
+              'Epochs held for a fine-tuning job with `n_epochs: "auto"` (or none). Absent: the epochs OpenAI\'s documented default picks for the training file\'s example count.',
+            unit: 'epochs',
+            examples: [3],
+          }),
         multipartHold: z
-          .object({ tokens: tokens.default(16_384), usd: usd.default(0.5) })
+          .object({
+            tokens: tokens
+              .default(16_384)
+              .meta({ description: 'Held on token grants.', unit: 'tokens', examples: [32768] }),
+            usd: usd.default(0.5).meta({ description: 'Held on USD grants.', unit: 'USD', examples: [1] }),
+          })
           .strict()
-          .default({ tokens: 16_384, usd: 0.5 }),
+          .default({ tokens: 16_384, usd: 0.5 })
+          .meta({
+            description:
+              'What an upload (audio transcriptions and translations, image edits and variations) holds before its model is known, on the grants that cover every model.',
+          }),
       })
       .strict()
       .default({
@@ -128,94 +86,110 @@ export const configSchema = z
         interruptedPolicy: 'charge_prompt',
         unpricedModels: 'reject',
         multipartHold: { tokens: 16_384, usd: 0.5 },
-      }),
-    /**
-     * Requests to `/v1/...` paths tollgate does not meter: `reject` answers OpenAI's 404 shape;
-     * `passthrough` forwards them (bodies streamed, not buffered) and records an unbilled row.
-     */
-    unknownPaths: z.enum(['reject', 'passthrough']).default('reject'),
-    /**
-     * Upstream objects (files, batches, fine-tuned models…) are visible only to the company that
-     * created them through tollgate. Objects tollgate never saw created (made before it, or directly
-     * with the upstream key) are hidden from everyone, except the company keys listed here
-     * (the operator's own keys): they may read, list and delete those.
-     */
+      })
+      .meta({ description: 'How requests are held before they go upstream.' }),
+    unknownPaths: z.enum(['reject', 'passthrough']).default('reject').meta({
+      description:
+        "Requests to `/v1/...` paths tollgate does not meter: `reject` answers OpenAI's 404; `passthrough` forwards them with the shared upstream key (bodies streamed) and records an unbilled row. Unsafe between tenants.",
+    }),
     objects: z
-      .object({ unrecordedVisibleTo: z.array(identifier).default([]) })
-      .strict()
-      .default({ unrecordedVisibleTo: [] }),
-    companies: z.record(identifier, companySchema),
-    purchases: z.record(identifier, purchaseSchema).default({}),
-    alerts: z
       .object({
-        /** Where alerts are POSTed as JSON; without it they are only logged and stored. */
-        webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
-        /** Env var holding the HMAC-SHA256 secret that signs webhook bodies (header `x-tollgate-signature`). */
-        webhookSecretEnv: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-          .optional(),
-        /** Fractions of a quota used at which a warning and a critical alert fire. */
-        quotaThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.8, 0.95]),
-        /** Fractions of a grant left at which a low-balance warning and critical alert fire. */
-        lowBalanceThresholds: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).default([0.1, 0.05]),
-        /**
-         * A spike: a user's tokens in one minute above `multiple` × their average minute over the trailing `windowMinutes`,
-         * once tollgate has seen that user for at least `minHistoryMinutes` (so a first try-out never fires one).
-         */
-        spike: z
-          .object({
-            multiple: z.number().gt(1).default(5),
-            windowMinutes: z.number().int().min(2).max(1440).default(60),
-            minTokens: tokens.default(1000),
-            minHistoryMinutes: z.number().int().min(1).max(1440).default(30),
-          })
-          .strict()
-          .default({ multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 }),
+        unrecordedVisibleTo: z
+          .array(identifier)
+          .default([])
+          .meta({
+            description:
+              'Company key ids that may read, list and delete upstream objects tollgate never saw created (made before it, or with the upstream key directly); they are hidden from everyone else.',
+            examples: [['ops-key']],
+          }),
       })
       .strict()
-      .default({
-        quotaThresholds: [0.8, 0.95],
-        lowBalanceThresholds: [0.1, 0.05],
-        spike: { multiple: 5, windowMinutes: 60, minTokens: 1000, minHistoryMinutes: 30 },
+      .default({ unrecordedVisibleTo: [] })
+      .meta({
+        description:
+          'Upstream objects (files, batches, fine-tuned models…) are visible only to the company that created them through tollgate.',
       }),
-    /**
-     * Price overrides and additions, by model name or family: one price, or several with
-     * `effectiveFrom` dates. They take precedence over tollgate's built-in table (src/pricing/table.ts).
-     */
-    prices: z.record(z.string().min(1), z.union([priceSchema, z.array(priceSchema).min(1)])).default({}),
-    /** Feature rates by name, chosen per request with the `x-tollgate-feature` header. */
+    companies: z
+      .record(identifier.meta({ title: 'company' }), companySchema)
+      .meta({ description: 'The tenants, by company id.' }),
+    purchases: z
+      .record(identifier.meta({ title: 'purchase' }), purchaseSchema)
+      .default({})
+      .meta({ description: 'Purchase records, by id.' }),
+    alerts: alertsSchema,
+    prices: z
+      .record(z.string().min(1).meta({ title: 'model' }), z.union([priceSchema, z.array(priceSchema).min(1)]))
+      .default({})
+      .meta({
+        description:
+          "Price overrides and additions, by model name or family (`gpt-4o` covers `gpt-4o-2024-08-06`): one price, or several with `effectiveFrom` dates. They take precedence over tollgate's own entries and the price source (`@pydantic/genai-prices`, pinned): see docs/prices.md.",
+        examples: [
+          {
+            'ft:gpt-4o-mini': {
+              input: 0.3,
+              cachedInput: 0.15,
+              output: 1.2,
+              source: 'fine-tune pricing',
+              date: '2026-11-01',
+            },
+          },
+        ],
+      }),
     features: z
-      .record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name'), featureSchema)
-      .default({}),
-    /** Operator credentials (see `operatorSchema`). */
-    operators: z.array(operatorSchema).default([]),
-    /** Realtime sessions (`/v1/realtime` over WebSocket): see `realtimeSchema` in src/realtime/config.ts. */
+      .record(
+        z
+          .string()
+          .regex(/^[a-z0-9_.-]{1,64}$/, 'expected a lowercase feature name')
+          .meta({ title: 'feature' }),
+        featureSchema,
+      )
+      .default({})
+      .meta({ description: 'Feature rates, by name.' }),
+    operators: z.array(operatorSchema).default([]).meta({ description: 'Operator keys, stored hashed.' }),
     realtime: realtimeSchema,
-    /** Deferred settlement (background responses, batches…): see `settlementSchema` in src/settlement/config.ts. */
     settlement: settlementSchema,
-    /** `/metrics`: open on the listen address by default; `requireAuth` asks for an operator key. */
     metrics: z
-      .object({ requireAuth: z.boolean().default(false) })
+      .object({
+        requireAuth: z.boolean().default(false).meta({
+          description: '`true`: `/metrics` asks for an operator key; `false`: it is open on the listen address.',
+        }),
+      })
       .strict()
-      .default({ requireAuth: false }),
-    /**
-     * The web dashboard at `/dashboard`: `sessionSecretEnv` names the env var holding the HS256
-     * secret that signs session cookies and sign-in links (unset or empty: a random secret per
-     * process, so sessions end at a restart and links from `tollgate dashboard link` do not work);
-     * `sessionMinutes` is a session's lifetime, `linkMinutes` a sign-in link's.
-     */
+      .default({ requireAuth: false })
+      .meta({ description: 'The Prometheus endpoint `/metrics`.' }),
     dashboard: z
       .object({
         sessionSecretEnv: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-          .optional(),
-        sessionMinutes: z.number().int().min(1).max(10_080).default(480),
-        linkMinutes: z.number().int().min(1).max(60).default(10),
+          .optional()
+          .meta({
+            description:
+              'The env var holding the HS256 secret that signs session cookies and sign-in links. Unset or empty: a random secret per process, so sessions end at a restart and `tollgate dashboard link` refuses to mint links.',
+            examples: ['TOLLGATE_SESSION_SECRET'],
+          }),
+        sessionMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_080)
+          .default(480)
+          .meta({
+            description: "A session's lifetime, never past the key or token it was exchanged for.",
+            unit: 'minutes',
+            examples: [60],
+          }),
+        linkMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(60)
+          .default(10)
+          .meta({ description: "A one-time sign-in link's lifetime.", unit: 'minutes', examples: [5] }),
       })
       .strict()
-      .default({ sessionMinutes: 480, linkMinutes: 10 }),
+      .default({ sessionMinutes: 480, linkMinutes: 10 })
+      .meta({ description: 'The web dashboard at `/dashboard`.' }),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -276,4 +250,4 @@ export type OperatorConfig = z.output<typeof operatorSchema>;
 export type QuotasConfig = z.output<typeof quotasSchema>;
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 export type JwtConfig = z.output<typeof jwtSchema>;
-export type AlertsConfig = z.output<typeof configSchema>['alerts'];
+export type AlertsConfig = z.output<typeof alertsSchema>;

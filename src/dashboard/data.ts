@@ -4,7 +4,7 @@ import type { AppEnv } from '../http/env.js';
 /**
  * The dashboard reads tollgate's read API (`/tollgate/v1/…`) in-process, with the caller's own
  * session cookie: the same JSON, authentication and visibility rules as any app gets, and nothing
- * read from the ledger directly. Shapes below are the read API's (see the README's "Read API").
+ * read from the ledger directly. Shapes below are the read API's (see docs/reports.md, "Read API").
  */
 
 /** A failed read: the read API's status and OpenAI-shaped error message. */

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { isDenial } from '../http/denial.js';
 import type { FileModelEstimate } from '../ledger/port.js';
 import { estimateRequest } from '../metering/estimate.js';
+import { modelLimits } from '../pricing/limits.js';
 import { chatMessagesTokens, REPLY_PRIMING } from '../metering/prompt-count.js';
 import { countTokens } from '../metering/tokenizer.js';
 import { toolDefinitionTokens } from '../metering/tool-schema.js';
@@ -91,8 +92,8 @@ export class BatchLines extends Totals {
     const valid = validateBody(body as Json, { free: url === '/v1/moderations' });
     if (isDenial(valid)) return ('message' in valid && valid.message) || 'invalid body';
     const model = valid.model;
-    const estimate = estimateRequest(url, model, body as Json);
     const priced = this.priceOf(model);
+    const estimate = estimateRequest(url, model, body as Json, modelLimits(model, priced));
     const beyond = beyondPrompt(this.priceOf, url, model, body as Json, priced?.price);
     const want = holdRequest(estimate, priced, 1, this.admission, beyond.toolTokens + beyond.feeTokens);
     return { model, promptTokens: estimate.promptTokens, maxTokens: want.maxTokens };

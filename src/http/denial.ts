@@ -70,7 +70,7 @@ export function isDenial(x: unknown): x is Denial {
 }
 
 /**
- * The `code` label of `tollgate_refusals_total` for each kind (README, "Metrics and logs"). These
+ * The `code` label of `tollgate_refusals_total` for each kind (docs/operations.md, "Metrics"). These
  * are the label values the metric has always had: the 400s share `invalid_request`.
  */
 const REFUSAL_LABELS: Record<DenialKind, string> = {

@@ -2,7 +2,7 @@ import type { Standing } from '../ledger/port.js';
 import { formatMicroUsd as usd } from '../utils/money.js';
 
 /**
- * Response headers with the caller's standing after admission (documented in the README):
+ * Response headers with the caller's standing after admission (documented in docs/budgets.md):
  * - `x-tollgate-balance-tokens`, `x-tollgate-balance-usd`: what is left on the company's active grants
  *   covering the model, per unit; `x-tollgate-balance-unlimited: true` when an unlimited grant covers it;
  * - `x-tollgate-quota-<user|key>-<daily|monthly|hard|session>`: `tokens=<left>/<limit>`,

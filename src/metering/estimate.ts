@@ -1,7 +1,7 @@
 import { imageOutputTokens } from './image-tokens.js';
-import { chatMessagesTokens, REPLY_PRIMING, responsesInputTokens } from './prompt-count.js';
-import { countTokens, EXACT_COUNT_LIMIT, maxOutputTokens } from './tokenizer.js';
-import { toolDefinitionTokens } from './tool-schema.js';
+import { chatPromptTokens, responsesPromptTokens } from './prompt.js';
+import { modelLimits, outputAllowance, type ModelLimits } from '../pricing/limits.js';
+import { countTokens, EXACT_COUNT_LIMIT } from './tokenizer.js';
 import { textOf } from './walk.js';
 import { NO_TOKENS, type Usage } from './usage.js';
 
@@ -11,7 +11,7 @@ import { NO_TOKENS, type Usage } from './usage.js';
  * Prompt tokens follow OpenAI's published rules: messages and input items by the cookbook "How to
  * count tokens with tiktoken" (src/metering/prompt-count.ts), function definitions by its
  * `num_tokens_for_tools` (tool-schema.ts), images by the vision guide's per-model rule
- * (image-tokens.ts). Approximations, documented in the README: audio and file parts count 0;
+ * (image-tokens.ts). Approximations, documented in docs/budgets.md: audio and file parts count 0;
  * structured-output schemas count as their text; an image by URL counts its model's worst case.
  */
 export interface RequestEstimate {
@@ -19,7 +19,10 @@ export interface RequestEstimate {
   promptTokens: number;
   /** The request's own output ceiling × the number of choices, or undefined when it set none. */
   outputCeiling?: number;
-  /** The model's largest possible output (tokens), used when the request set no ceiling. */
+  /**
+   * The most the model can produce for this prompt (tokens; `outputAllowance`: its largest output,
+   * capped by its context window less the prompt), held when the request set no ceiling.
+   */
   modelMaxOutput: number;
   /** How many outputs the ceiling applies to (`n`, `best_of`), for spreading a clamped ceiling. */
   choices: number;
@@ -68,27 +71,30 @@ function formatTokens(model: string, format: unknown): number {
 
 /**
  * Estimates a JSON request to one of the token-metered endpoints. `path` is the OpenAI path
- * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`). With
- * `countPrompt` false the prompt is not tokenised (`promptTokens` 0): everything else of the
- * estimate costs next to nothing, the prompt's count most of it.
+ * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`); `limits` the
+ * model's context window and largest output (default: the built-in tables', see pricing/limits.ts).
+ * `prompt`, when given, is taken as the prompt's tokens instead of counting them (a bound of them:
+ * the prompt's count is most of an estimate's cost, everything else next to nothing).
  */
-export function estimateRequest(path: string, model: string, body: Json, countPrompt = true): RequestEstimate {
-  const modelMaxOutput = maxOutputTokens(model);
-  const counted = (count: () => number) => (countPrompt ? count() : 0);
+export function estimateRequest(
+  path: string,
+  model: string,
+  body: Json,
+  limits: ModelLimits = modelLimits(model, undefined),
+  prompt?: number,
+): RequestEstimate {
   switch (path) {
     case '/v1/chat/completions': {
       const n = positiveInt(body.n) ?? 1;
       const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
+      const promptTokens =
+        prompt ??
+        chatPromptTokens(model, body.messages, body.tools ?? body.functions) +
+          formatTokens(model, body.response_format);
       return {
-        promptTokens: counted(
-          () =>
-            chatMessagesTokens(model, body.messages) +
-            REPLY_PRIMING +
-            toolDefinitionTokens(model, body.tools ?? body.functions) +
-            formatTokens(model, body.response_format),
-        ),
+        promptTokens,
         outputCeiling: ceiling && ceiling * n,
-        modelMaxOutput,
+        modelMaxOutput: outputAllowance(limits, promptTokens),
         choices: n,
       };
     }
@@ -96,39 +102,32 @@ export function estimateRequest(path: string, model: string, body: Json, countPr
       // The legacy endpoint's max_tokens defaults to 16 (openai-openapi, CreateCompletionRequest).
       const choices = Math.max(positiveInt(body.n) ?? 1, positiveInt(body.best_of) ?? 1);
       const ceiling = positiveInt(body.max_tokens) ?? 16;
+      const promptTokens = prompt ?? countInput(model, body.prompt);
       return {
-        promptTokens: counted(() => countInput(model, body.prompt)),
+        promptTokens,
         outputCeiling: ceiling * choices,
-        modelMaxOutput,
+        modelMaxOutput: outputAllowance(limits, promptTokens),
         choices,
       };
     }
     case '/v1/responses': {
       const text = body.text && typeof body.text === 'object' ? (body.text as Json) : {};
+      const promptTokens =
+        prompt ??
+        responsesPromptTokens(model, body.input, body.instructions, body.tools) + formatTokens(model, text.format);
       return {
-        promptTokens: counted(
-          () =>
-            responsesInputTokens(model, body.input, body.instructions) +
-            REPLY_PRIMING +
-            toolDefinitionTokens(model, body.tools) +
-            formatTokens(model, text.format),
-        ),
+        promptTokens,
         outputCeiling: positiveInt(body.max_output_tokens),
-        modelMaxOutput,
+        modelMaxOutput: outputAllowance(limits, promptTokens),
         choices: 1,
       };
     }
     case '/v1/embeddings':
     case '/v1/moderations':
-      return {
-        promptTokens: counted(() => countInput(model, body.input)),
-        outputCeiling: 0,
-        modelMaxOutput: 0,
-        choices: 1,
-      };
+      return { promptTokens: prompt ?? countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
     case '/v1/images/generations': {
       const n = positiveInt(body.n) ?? 1;
-      const prompt = typeof body.prompt === 'string' ? counted(() => countTokens(model, body.prompt as string)) : 0;
+      const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;
       if (model.startsWith('dall-e'))
         return { promptTokens: 0, outputCeiling: 0, modelMaxOutput: 0, choices: n, units: imageUnits(model, body, n) };
       return {
@@ -152,7 +151,7 @@ export function estimateRequest(path: string, model: string, body: Json, countPr
       // Audio out ≈ 1.4 tokens per input character: gpt-4o-mini-tts at OpenAI's estimated
       // $0.015/min and $12/1M audio tokens is 1,250 tokens/min, and speech runs ~15 characters/s.
       return {
-        promptTokens: counted(() => countTokens(model, `${instructions}\n${text}`)),
+        promptTokens: countTokens(model, `${instructions}\n${text}`),
         outputCeiling: Math.ceil(text.length * 1.4),
         modelMaxOutput: 0,
         choices: 1,

@@ -4,7 +4,7 @@ import { modelFamily } from './model.js';
  * Prompt tokens of an input image, by the model's own rule. Source: OpenAI's vision guide
  * ("Images and vision", section "Calculating costs", https://platform.openai.com/docs/guides/images-vision),
  * read 2026-11-30 through a copy of the guide (openai-hd4n6.mintlify.app/docs/guides/images) and
- * openai/openai-python issue 2851 (which models use which of the two systems):
+ * https://github.com/openai/openai-python/issues/2851 (which models use which of the two systems):
  *
  * - Tile-based models: `detail: "low"` costs the base tokens; otherwise the image is scaled to fit
  *   in 2048×2048, then so that its shortest side is 768 px (never enlarged), and costs the base
@@ -93,7 +93,7 @@ export function worstImageTokens(model: string, detail: unknown): number {
 /**
  * Tokens of one image for `model`. `size` is the image's real dimensions when the request carries
  * its bytes; without it (an image by URL or file id) the rule's worst case is assumed, so the hold
- * covers any image (README, "The worst case of a request"). `detail` `auto` or absent counts as `high`.
+ * covers any image (docs/budgets.md, "What a request holds"). `detail` `auto` or absent counts as `high`.
  */
 export function imageTokens(
   model: string,

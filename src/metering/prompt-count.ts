@@ -9,7 +9,7 @@ import { textOf } from './walk.js';
  * (models from gpt-3.5-turbo-0613 on): every message costs 3 tokens plus the tokens of each of its
  * values — its `role` included — and a `name` one more; every reply is primed with 3 tokens
  * (`<|start|>assistant<|message|>`). Where the cookbook is silent, rules measured on the recorded
- * exchanges (README, "The worst case of a request"): a tool call counts its function name and
+ * exchanges (docs/budgets.md, "Counting the prompt"): a tool call counts its function name and
  * arguments, its id is not shown to the model (`tool_call_id`, `call_id`, `id` count 0); audio and
  * file parts count 0 (their tokens are known only from the upstream's usage).
  */
@@ -42,28 +42,38 @@ function imagePart(model: string, part: Json): number {
   return imageTokens(model, detail, url ? dataUrlImageSize(url) : undefined);
 }
 
-/** Tokens of a message's `content`: a string, or an array of text, image, audio and file parts. */
+/**
+ * Tokens of a message's `content`: a string, or an array of text, image, audio and file parts.
+ * Consecutive text parts are counted as the one text the template renders them into (joined as
+ * they are, so a word split across two parts counts once); an image part ends the run.
+ */
 export function contentTokens(model: string, content: unknown): number {
   if (typeof content === 'string') return countTokens(model, content);
   if (!Array.isArray(content)) return content == null ? 0 : countTokens(model, textOf(content, false));
   let total = 0;
+  let run = '';
+  const flush = () => {
+    total += countTokens(model, run);
+    run = '';
+  };
   for (const raw of content) {
     const part = obj(raw);
     if (!part) {
-      if (typeof raw === 'string') total += countTokens(model, raw);
+      if (typeof raw === 'string') run += raw;
       continue;
     }
     switch (part.type) {
       case 'text':
       case 'input_text':
       case 'output_text':
-        total += countTokens(model, str(part.text));
+        run += str(part.text);
         break;
       case 'refusal':
-        total += countTokens(model, str(part.refusal));
+        run += str(part.refusal);
         break;
       case 'image_url':
       case 'input_image':
+        flush();
         total += imagePart(model, part);
         break;
       case 'input_audio':
@@ -71,9 +81,11 @@ export function contentTokens(model: string, content: unknown): number {
       case 'input_file':
         break;
       default:
+        flush();
         total += countTokens(model, textOf(part, false));
     }
   }
+  flush();
   return total;
 }
 
@@ -106,38 +118,52 @@ export function chatMessagesTokens(model: string, messages: unknown): number {
   return total;
 }
 
+/** How one chat template counts the parts of a Responses input (see `responsesItemsTokens`). */
+export interface ItemRules {
+  /** The role `instructions` are rendered as (`system`, or `developer` on the harmony template). */
+  instructionsRole: string;
+  message(item: Json): number;
+  /** A `function_call` or `custom_tool_call` item. */
+  call(item: Json): number;
+  /** A `*_call_output` item, its output as text. */
+  result(item: Json, output: string): number;
+}
+
 /**
- * Prompt tokens of a Responses `input` (a string, or items) and `instructions` (a system message),
- * without the reply priming. Items: messages as in Chat; `function_call` its name and arguments;
- * `function_call_output` (and the other `*_call_output` items) its output; `reasoning` its summary
- * text; `item_reference` 0 (an earlier item, hidden context); any other item the text of its values.
+ * Prompt tokens of a Responses `input` (a string, or items) and `instructions` (a message of
+ * `rules.instructionsRole`), without the reply priming, by a template's `rules`: messages, calls,
+ * results (`*_call_output`); `reasoning` its summary text; `item_reference` 0 (an earlier item,
+ * hidden context); any other item a message of the text of its values.
  */
-export function responsesInputTokens(model: string, input: unknown, instructions: unknown): number {
-  let total =
-    typeof instructions === 'string'
-      ? MESSAGE_OVERHEAD + countTokens(model, 'system') + countTokens(model, instructions)
-      : 0;
-  if (typeof input === 'string')
-    return total + MESSAGE_OVERHEAD + countTokens(model, 'user') + countTokens(model, input);
+export function responsesItemsTokens(model: string, input: unknown, instructions: unknown, rules: ItemRules): number {
+  const plain = (role: string, text: string) => MESSAGE_OVERHEAD + countTokens(model, role) + countTokens(model, text);
+  let total = typeof instructions === 'string' ? plain(rules.instructionsRole, instructions) : 0;
+  if (typeof input === 'string') return total + plain('user', input);
   if (!Array.isArray(input)) return total;
   for (const raw of input) {
     const item = obj(raw);
     if (!item) continue;
     const type = item.type ?? 'message';
-    if (type === 'message') total += messageTokens(model, item);
-    else if (type === 'function_call')
-      total +=
-        MESSAGE_OVERHEAD +
-        TOOL_CALL_OVERHEAD +
-        countTokens(model, str(item.name)) +
-        countTokens(model, str(item.arguments));
+    if (type === 'message') total += rules.message(item);
+    else if (type === 'function_call' || type === 'custom_tool_call') total += rules.call(item);
     else if (typeof type === 'string' && type.endsWith('_call_output'))
-      total +=
-        MESSAGE_OVERHEAD +
-        TOOL_RESULT_OVERHEAD +
-        countTokens(model, typeof item.output === 'string' ? item.output : textOf(item.output, false));
+      total += rules.result(item, typeof item.output === 'string' ? item.output : textOf(item.output, false));
     else if (type === 'reasoning') total += countTokens(model, textOf(item.summary, false));
     else if (type !== 'item_reference') total += MESSAGE_OVERHEAD + countTokens(model, textOf(item, false));
   }
   return total;
+}
+
+/** Prompt tokens of a Responses `input` and `instructions` on the cookbook's template (`responsesItemsTokens`). */
+export function responsesInputTokens(model: string, input: unknown, instructions: unknown): number {
+  return responsesItemsTokens(model, input, instructions, {
+    instructionsRole: 'system',
+    message: (item) => messageTokens(model, item),
+    call: (item) =>
+      MESSAGE_OVERHEAD +
+      TOOL_CALL_OVERHEAD +
+      countTokens(model, str(item.name)) +
+      countTokens(model, str(item.arguments ?? item.input)),
+    result: (_item, output) => MESSAGE_OVERHEAD + TOOL_RESULT_OVERHEAD + countTokens(model, output),
+  });
 }

@@ -81,3 +81,13 @@ export function maxInputTokens(model: string): number {
   const spec = specs[model] ?? specs[modelFamily(model)];
   return spec?.max_input_tokens ?? spec?.context_window ?? FALLBACK_MAX_INPUT;
 }
+
+/** The model's context window in tokens (input and output together; `context_window` of gpt-tokenizer's model table, 128,000 if unknown). */
+export function contextWindowOf(model: string): number {
+  return (specs[model] ?? specs[modelFamily(model)])?.context_window ?? FALLBACK_MAX_INPUT;
+}
+
+/** gpt-tokenizer's model table entry for exactly `model` (no family fallback), if it has one. */
+export function modelSpec(model: string): Spec | undefined {
+  return Object.hasOwn(specs, model) ? specs[model] : undefined;
+}

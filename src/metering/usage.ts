@@ -20,6 +20,8 @@ export interface Usage {
   audioOutputTokens?: number;
   imageInputTokens?: number;
   imageOutputTokens?: number;
+  /** Input tokens written to the prompt cache (`*_tokens_details.cache_write_tokens`), part of `inputTokens`, priced at `cacheWrite`. */
+  cacheWriteTokens?: number;
   /** Parts of `cachedInputTokens` in audio or images (Realtime), priced at the cached audio / image price. */
   cachedAudioInputTokens?: number;
   cachedImageInputTokens?: number;
@@ -92,10 +94,17 @@ export function parseUsage(u: unknown, output: OutputModality = 'text'): Usage |
   const audioIn = count(inDetails?.audio_tokens);
   const imageIn = count(inDetails?.image_tokens);
   const audioOut = output === 'audio' ? outputTokens : count(outDetails?.audio_tokens);
+  const cacheWrite = count(inDetails?.cache_write_tokens);
   if (audioIn) out.audioInputTokens = Math.min(audioIn, inputTokens);
   if (imageIn) out.imageInputTokens = Math.min(imageIn, inputTokens);
   if (audioOut) out.audioOutputTokens = Math.min(audioOut, outputTokens);
-  if (output === 'image' && outputTokens) out.imageOutputTokens = outputTokens;
+  if (cacheWrite) out.cacheWriteTokens = Math.min(cacheWrite, inputTokens - out.cachedInputTokens);
+  // Images: output tokens are image tokens unless the usage splits them (`output_tokens_details.text_tokens`).
+  if (output === 'image' && outputTokens)
+    out.imageOutputTokens = Math.min(
+      count(outDetails?.image_tokens) ?? outputTokens - (count(outDetails?.text_tokens) ?? 0),
+      outputTokens,
+    );
   return out;
 }
 

@@ -1,42 +1,112 @@
+import type { Config } from '../config/schema.js';
+import type { PriceVersionRow } from '../ledger/port.js';
 import type { PriceBook } from './price.js';
 
-/** What `tollgate prices check` found about one model the ledger saw. */
+/** What `tollgate prices check` found about one model. */
 export interface PriceFinding {
   model: string;
-  /** Requests for it in the period. */
+  /**
+   * `unpriced`: no price applies now (requests for it would be refused, `model_not_priced`);
+   * `changed`: rows were billed under a price other than the one that applies now, so the same
+   * usage would cost differently today; `stale`: the price in force is a dated entry (config or
+   * tollgate's own table) read more than `maxAgeDays` days ago.
+   */
+  problem: 'unpriced' | 'changed' | 'stale';
+  /** Settled requests for it in the period (0 for a model only the config names). */
   requests: number;
-  problem: 'unpriced' | 'stale';
-  /** The price version in force (`<name>@<date>`), for a stale price. */
-  version?: string;
-  /** The day the price was read (its `date`), for a stale price. */
+  /** `changed`: the version the rows were billed under. */
+  billed?: string;
+  /** `changed`, `stale`: the version that applies now. */
+  current?: string;
+  /** `stale`: the day the price was read, and its age in whole days at `now`. */
   readOn?: string;
-  /** Its age in whole days at `now`. */
   ageDays?: number;
+}
+
+/** The report: the findings, and how many rows could not be compared (billed before versions carried a content hash). */
+export interface PriceCheck {
+  findings: PriceFinding[];
+  uncompared: number;
 }
 
 const DAY_MS = 86_400_000;
 
+/** A version without its service-tier suffix (`…#abc/priority` → `…#abc`). */
+const base = (v: string) => v.replace(/\/(priority|flex)$/, '');
+/** The content hash of a version (`gpt-5.4@genai-prices-0.1.8#0123456789ab` → `0123456789ab`), if it has one. */
+const hashOf = (v: string) => /#([0-9a-f]{12})$/.exec(base(v))?.[1];
+
 /**
- * Checks the models a ledger saw against the prices in force at `now` (UTC): a model with no
- * price is `unpriced`; one whose price was read (`date`) more than `maxAgeDays` days before `now`
- * is `stale`. `models` maps each model name to its request count. Sorted by problem, then model.
+ * The model names a config refers to: its `prices` keys, the models its grants are scoped to, and
+ * the plain names (not patterns) of its companies' fallback prices.
+ */
+export function configuredModels(config: Config): string[] {
+  const names = new Set<string>(Object.keys(config.prices));
+  for (const c of Object.values(config.companies)) {
+    for (const a of c.allocations) for (const m of a.models ?? []) names.add(m);
+    for (const f of c.fallbackPrices ?? []) for (const m of f.models) if (!m.includes('*')) names.add(m);
+  }
+  return [...names].sort();
+}
+
+/**
+ * Checks the prices in force at `now` (UTC) against what a ledger billed (`seen`, from
+ * `LedgerReader.priceVersions`) and the models the config names (`named`): see `PriceFinding`.
+ * A version is compared by its content hash, so a new source release that leaves a model's prices
+ * alone raises nothing. Sorted by problem, then model.
  */
 export function checkPrices(
   book: PriceBook,
-  models: Map<string, number>,
+  seen: PriceVersionRow[],
+  named: string[],
   now: Date,
   maxAgeDays: number,
-): PriceFinding[] {
-  const out: PriceFinding[] = [];
-  for (const [model, requests] of models) {
-    const priced = book.find(model, now);
+): PriceCheck {
+  const found = new Map<string, PriceFinding>();
+  const add = (f: PriceFinding) => {
+    const key = `${f.problem}|${f.model}|${f.billed ?? ''}`;
+    const had = found.get(key);
+    if (had) had.requests += f.requests;
+    else found.set(key, f);
+  };
+  let uncompared = 0;
+  const current = new Set<string>();
+  for (const row of seen) {
+    if (row.model === null) continue;
+    const priced = book.find(row.model, now, row.companyId);
     if (!priced) {
-      out.push({ model, requests, problem: 'unpriced' });
+      add({ model: row.model, problem: 'unpriced', requests: row.requests });
       continue;
     }
-    const ageDays = Math.floor((now.getTime() - Date.parse(`${priced.price.date}T00:00:00Z`)) / DAY_MS);
-    if (ageDays > maxAgeDays)
-      out.push({ model, requests, problem: 'stale', version: priced.version, readOn: priced.price.date, ageDays });
+    current.add(row.model);
+    // Unpriced at the time (free endpoints, `unbilled` models) or billed before versions had a hash: not comparable.
+    if (row.priceVersion === null) continue;
+    const billed = hashOf(row.priceVersion);
+    if (billed === undefined) uncompared += row.requests;
+    else if (billed !== hashOf(priced.version))
+      add({
+        model: row.model,
+        problem: 'changed',
+        requests: row.requests,
+        billed: row.priceVersion,
+        current: priced.version,
+      });
   }
-  return out.sort((a, b) => a.problem.localeCompare(b.problem) || a.model.localeCompare(b.model));
+  for (const model of named) {
+    const priced = book.find(model, now);
+    if (!priced && !seen.some((r) => r.model === model)) add({ model, problem: 'unpriced', requests: 0 });
+    if (priced) current.add(model);
+  }
+  for (const model of current) {
+    const priced = book.find(model, now);
+    const date = priced?.source === 'config' || priced?.source === 'tollgate' ? priced.price.date : undefined;
+    if (!priced || !date) continue;
+    const ageDays = Math.floor((now.getTime() - Date.parse(`${date}T00:00:00Z`)) / DAY_MS);
+    if (ageDays > maxAgeDays)
+      add({ model, problem: 'stale', requests: 0, current: priced.version, readOn: date, ageDays });
+  }
+  const findings = [...found.values()].sort(
+    (a, b) => a.problem.localeCompare(b.problem) || a.model.localeCompare(b.model),
+  );
+  return { findings, uncompared };
 }

@@ -1,81 +1,143 @@
-import { priceSchema, type Config, type PriceConfig } from '../config/schema.js';
-import { modelFamily } from '../metering/model.js';
-import type { Usage } from '../metering/usage.js';
-import { PRICE_TABLE } from './table.js';
+import { createHash } from 'node:crypto';
+import type { Config, PriceConfig } from '../config/schema.js';
+import { lookupNames, matchesPattern } from './names.js';
+import { SOURCE_VERSION, sourceModel, type SourceModel } from './source.js';
+import { OWN_TABLE, type OwnEntry } from './table.js';
+import type { Price, Priced, PriceSource } from './types.js';
 
-/** A resolved price: the entry, and its version (`<priced name>@<effective date>`) for the ledger row. */
-export interface Priced {
-  price: PriceConfig;
-  version: string;
+export type { Price, Priced, PriceSource } from './types.js';
+export {
+  costMicroUsd,
+  costNanoUsd,
+  maxPicoPerToken,
+  nanoToMicro,
+  picoPerToken,
+  tierPrice,
+  videoSecondPrice,
+} from './cost.js';
+
+/** `genai-prices-0.1.8`: the source's tag in price versions. */
+const SOURCE_TAG = `genai-prices-${SOURCE_VERSION}`;
+
+const hashes = new WeakMap<object, string>();
+/** 12 hex digits of the SHA-256 of a price's fields (keys sorted): equal prices, equal hash. */
+function contentHash(price: object): string {
+  let h = hashes.get(price);
+  if (!h) {
+    const canonical = JSON.stringify(price, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+        : v,
+    );
+    h = createHash('sha256').update(canonical).digest('hex').slice(0, 12);
+    hashes.set(price, h);
+  }
+  return h;
 }
 
-type Dated = PriceConfig[];
+/** The entry of a dated list in force on `day` (`YYYY-MM-DD`): the latest whose `effectiveFrom` is on or before it. */
+function inForce<P extends { effectiveFrom?: string }>(list: readonly P[], day: string): P | undefined {
+  let best: P | undefined;
+  for (const p of list) {
+    const from = p.effectiveFrom ?? '0000-00-00';
+    if (from <= day && (!best || from >= (best.effectiveFrom ?? '0000-00-00'))) best = p;
+  }
+  return best;
+}
 
-const BUILT_IN: ReadonlyMap<string, Dated> = new Map(
-  Object.entries(PRICE_TABLE).map(([model, p]) => [model, [priceSchema.parse(p)]]),
-);
+/** An own supplement merged over the source's price: its fields win, the sources are both named. */
+function merge(base: Price, own: OwnEntry): Price {
+  const { supplements: _s, source, date, ...fields } = own;
+  return { ...base, ...fields, source: `${base.source}; ${source}`, date };
+}
+
+const priced = (price: Price, name: string, tag: string, source: PriceSource): Priced => ({
+  price,
+  version: `${name}@${tag}#${contentHash(price)}`,
+  source,
+  resolvedAs: name,
+});
 
 /**
- * The prices in force for one config: the config's `prices` over tollgate's built-in table
- * (src/pricing/table.ts). Built once per config object (`priceBook(config)`).
+ * The prices in force for one config, by one resolution order (docs/prices.md): the config's
+ * `prices` → tollgate's own entries (table.ts) → the price source (`@pydantic/genai-prices`,
+ * source.ts) → the company's `fallbackPrices`. Built once per config object (`priceBook(config)`).
  */
 export class PriceBook {
-  private readonly configured: ReadonlyMap<string, Dated>;
+  private readonly configured: ReadonlyMap<string, PriceConfig[]>;
+  private readonly fallbacks: ReadonlyMap<string, Config['companies'][string]['fallbackPrices']>;
+  private readonly sourceHits = new Map<string, { name: string; model: SourceModel } | null>();
+  /** Answers by model, UTC day and company: a price changes at most once a day, and `find` runs on every request. */
+  private readonly answers = new Map<string, Priced | null>();
 
-  constructor(prices: Config['prices']) {
+  constructor(prices: Config['prices'], companies: Config['companies'] = {}) {
     this.configured = new Map(Object.entries(prices).map(([model, p]) => [model, Array.isArray(p) ? p : [p]]));
+    this.fallbacks = new Map(Object.entries(companies).map(([id, c]) => [id, c.fallbackPrices ?? []]));
   }
 
   /**
-   * The price of `model` at `at` (UTC): by exact name, then by family (`gpt-4o-2024-08-06` →
-   * `gpt-4o`; a fine-tuned `ft:gpt-4o-mini-2024-07-18:acme::id` → `ft:gpt-4o-mini`, never the base
-   * model's inference price, which OpenAI does not charge for fine-tuned models), the config's
-   * entries before the built-in table's; among dated entries the latest
-   * whose `effectiveFrom` is on or before `at`. Undefined when the model has no price.
+   * The price of `model` at `at` (UTC), for `companyId` when given (its fallback prices), or
+   * undefined when nothing prices it (the request then fails closed, `model_not_priced`). Each
+   * source is asked by every name of `lookupNames` (the id, its alias's model, its snapshot's
+   * family, a fine-tuned id's `ft:<base>`), most specific first:
+   * 1. the config's `prices` (its dated entries: the latest `effectiveFrom` on or before `at`);
+   * 2. tollgate's standalone entries, and the source's model, with tollgate's supplements for the
+   *    same model merged over it; a source model with a price key tollgate cannot bill is skipped;
+   * 3. the company's first `fallbackPrices` entry naming the model (name or `*` pattern).
    */
-  find(model: string, at: Date): Priced | undefined {
-    const day = at.toISOString().slice(0, 10);
-    for (const name of lookupNames(model)) {
-      const list = this.configured.get(name) ?? BUILT_IN.get(name);
-      if (!list) continue;
-      let best: PriceConfig | undefined;
-      for (const p of list) {
-        const from = p.effectiveFrom ?? '0000-00-00';
-        if (from <= day && (!best || from >= (best.effectiveFrom ?? '0000-00-00'))) best = p;
-      }
-      if (best) return { price: best, version: `${name}@${best.effectiveFrom ?? best.date}` };
+  find(model: string, at: Date, companyId?: string): Priced | undefined {
+    const key = `${Math.floor(at.getTime() / 86_400_000)}\u0000${companyId ?? ''}\u0000${model}`;
+    const known = this.answers.get(key);
+    if (known !== undefined) return known ?? undefined;
+    const answer = this.resolve(model, at.toISOString().slice(0, 10), companyId);
+    if (this.answers.size >= 10_000) this.answers.clear();
+    this.answers.set(key, answer ?? null);
+    return answer;
+  }
+
+  /** `find` without its cache. */
+  private resolve(model: string, day: string, companyId: string | undefined): Priced | undefined {
+    const names = lookupNames(model);
+    for (const name of names) {
+      const list = this.configured.get(name);
+      const p = list && inForce(list, day);
+      if (p) return priced(p, name, p.effectiveFrom ?? p.date, 'config');
     }
+    const hit = this.sourceHit(model, names);
+    for (const name of names) {
+      const own = Object.hasOwn(OWN_TABLE, name) ? OWN_TABLE[name]! : undefined;
+      if (!own) continue;
+      if (!own.supplements) return priced(own as Price, name, `tollgate-${own.date}`, 'tollgate');
+      // A supplement applies only to the source model it was written for.
+      if (hit && this.sourceHit(name, [name])?.model === hit.model) {
+        const base = inForce(hit.model.prices, day);
+        if (base) return priced(merge(base, own), hit.name, `${SOURCE_TAG}+tollgate-${own.date}`, 'genai-prices');
+      }
+    }
+    const base = hit && inForce(hit.model.prices, day);
+    if (hit && base) return priced(base, hit.name, SOURCE_TAG, 'genai-prices');
+    const rule = companyId
+      ? this.fallbacks.get(companyId)?.find((f) => f.models.some((m) => matchesPattern(m, model)))
+      : undefined;
+    if (rule) return priced(rule.price, model, `fallback-${rule.price.date}`, 'fallback');
     return undefined;
   }
-}
 
-/** The names a model's price is looked up by, most specific first (see `PriceBook.find`). */
-function lookupNames(model: string): string[] {
-  if (model.startsWith('ft:')) return [...new Set([model, `ft:${modelFamily(model)}`])];
-  return [...new Set([model, modelFamily(model)])];
-}
-
-/** One entry of a price list: the name it is priced under (model or family) and its dated prices, config first. */
-export interface ListedPrice {
-  model: string;
-  origin: 'config' | 'built-in';
-  price: PriceConfig;
-}
-
-/**
- * Every price a config puts in force: the config's `prices` entries (each dated entry), then the
- * built-in table's entries the config does not override, sorted by model name.
- */
-export function listPrices(prices: Config['prices']): ListedPrice[] {
-  const out: ListedPrice[] = [];
-  for (const [model, p] of Object.entries(prices))
-    for (const price of Array.isArray(p) ? p : [p]) out.push({ model, origin: 'config', price });
-  for (const [model, list] of BUILT_IN)
-    if (!(model in prices)) for (const price of list) out.push({ model, origin: 'built-in', price });
-  return out.sort(
-    (a, b) =>
-      a.model.localeCompare(b.model) || (a.price.effectiveFrom ?? '').localeCompare(b.price.effectiveFrom ?? ''),
-  );
+  /** The source's billable model for the first of `names` it matches (cached per id). */
+  private sourceHit(model: string, names: string[]): { name: string; model: SourceModel } | undefined {
+    const cached = this.sourceHits.get(model);
+    if (cached !== undefined) return cached ?? undefined;
+    let hit: { name: string; model: SourceModel } | null = null;
+    for (const name of names) {
+      const m = sourceModel(name);
+      if (m && m.unbilled.length === 0 && m.prices.length > 0) {
+        hit = { name: m.id, model: m };
+        break;
+      }
+    }
+    if (this.sourceHits.size < 10_000) this.sourceHits.set(model, hit);
+    return hit ?? undefined;
+  }
 }
 
 const books = new WeakMap<Config, PriceBook>();
@@ -83,126 +145,6 @@ const books = new WeakMap<Config, PriceBook>();
 /** The PriceBook of a config, built on first use and kept as long as the config object lives. */
 export function priceBook(config: Config): PriceBook {
   let book = books.get(config);
-  if (!book) books.set(config, (book = new PriceBook(config.prices)));
+  if (!book) books.set(config, (book = new PriceBook(config.prices, config.companies)));
   return book;
-}
-
-/** USD per 1M → integer pico-USD per unit (1e-12 USD): exact for prices with ≤ 6 decimals. */
-export const picoPerToken = (usdPerMillion: number) => Math.round(usdPerMillion * 1e6);
-
-/**
- * The price a `service_tier` is billed at (OpenAI pricing page, "Processing tiers"):
- * - `flex`: Batch rates, i.e. the standard price less `batchDiscount` (OpenAI's flex processing
- *   guide: "priced similarly to Batch API"; o3 $10→$5 and o4-mini $1.10→$0.55 per 1M input);
- * - `priority`: the entry's `priority` token prices (openai.com/api-priority-processing); a model
- *   without them is billed at standard prices and the row says `service_tier_not_priced`;
- * - anything else (`default`, `auto`, `scale`, absent): the standard price.
- */
-export function tierPrice(
-  price: PriceConfig,
-  tier: string | undefined,
-): { price: PriceConfig; discount: boolean; unpriced: boolean } {
-  if (tier === 'flex') return { price, discount: true, unpriced: false };
-  if (tier !== 'priority') return { price, discount: false, unpriced: false };
-  if (!price.priority) return { price, discount: false, unpriced: true };
-  const { input, cachedInput, output } = price.priority;
-  return { price: { ...price, input, cachedInput: cachedInput ?? input, output }, discount: false, unpriced: false };
-}
-
-/** The model's highest per-token price in pico-USD (standard or priority): what a hold on a USD grant reserves per token. */
-export function maxPicoPerToken(price: PriceConfig): number {
-  const p = price.priority;
-  return picoPerToken(
-    Math.max(
-      price.input,
-      price.cachedInput ?? 0,
-      price.cachedAudioInput ?? 0,
-      price.cachedImageInput ?? 0,
-      price.output,
-      price.audioInput ?? 0,
-      price.audioOutput ?? 0,
-      price.imageInput ?? 0,
-      price.imageOutput ?? 0,
-      p?.input ?? 0,
-      p?.output ?? 0,
-    ),
-  );
-}
-
-const big = (n: number) => BigInt(Math.max(0, Math.round(n)));
-
-/**
- * Cost of a usage in integer nano-USD (1 USD = 1e9), summed exactly in pico-USD (BigInt) and
- * rounded once, half up:
- * - input tokens: cached at `cachedInput` (their audio and image parts at `cachedAudioInput` /
- *   `cachedImageInput`, falling back to `cachedInput`), audio at `audioInput`, image at `imageInput`,
- *   the rest at `input` (each absent price falls back to `input`);
- * - output tokens: audio at `audioOutput`, image at `imageOutput`, the rest (reasoning included) at
- *   `output` (fallback `output`);
- * - `seconds` of audio at `perMinute`, `characters` at `perMillionCharacters`, `images` at
- *   `perImage[imageKey]` (0 when that size/quality has no price);
- * - `trainedTokens` (a fine-tuning job) at `training` per 1M; `videoSeconds` at `perSecond` for
- *   the video's size (see `videoSecondPrice`);
- * - `batch` usage, and `tier` `flex`, with `batchDiscount` taken off; `tier` `priority` at the
- *   priority prices (see `tierPrice`);
- * - `feesNano`: built-in tool fees (see tool-fees.ts), added after any discount.
- * A cost beyond Number.MAX_SAFE_INTEGER nano-USD (about 9 million USD for one request) is capped there.
- */
-export function costNanoUsd(usage: Usage, standard: PriceConfig, tier?: string, feesNano = 0): number {
-  const { price, discount } = tierPrice(standard, tier);
-  const cached = usage.cachedInputTokens;
-  const cachedAudio = Math.min(usage.cachedAudioInputTokens ?? 0, cached);
-  const cachedImage = Math.min(usage.cachedImageInputTokens ?? 0, cached - cachedAudio);
-  const cachedText = cached - cachedAudio - cachedImage;
-  const audioIn = usage.audioInputTokens ?? 0;
-  const imageIn = usage.imageInputTokens ?? 0;
-  const audioOut = usage.audioOutputTokens ?? 0;
-  const imageOut = usage.imageOutputTokens ?? 0;
-  const textIn = Math.max(0, usage.inputTokens - cached - audioIn - imageIn);
-  const textOut = Math.max(0, usage.outputTokens - audioOut - imageOut);
-  const at = (tokens: number, usdPerMillion: number) => big(tokens) * big(picoPerToken(usdPerMillion));
-  let pico =
-    at(textIn, price.input) +
-    at(cachedText, price.cachedInput ?? price.input) +
-    at(cachedAudio, price.cachedAudioInput ?? price.cachedInput ?? price.input) +
-    at(cachedImage, price.cachedImageInput ?? price.cachedInput ?? price.input) +
-    at(audioIn, price.audioInput ?? price.input) +
-    at(imageIn, price.imageInput ?? price.input) +
-    at(textOut, price.output) +
-    at(audioOut, price.audioOutput ?? price.output) +
-    at(imageOut, price.imageOutput ?? price.output);
-  if (usage.seconds && price.perMinute) pico += big((usage.seconds * price.perMinute * 1e12) / 60);
-  if (usage.characters && price.perMillionCharacters) pico += at(usage.characters, price.perMillionCharacters);
-  if (usage.images && usage.imageKey && price.perImage?.[usage.imageKey])
-    pico += big(usage.images * price.perImage[usage.imageKey]! * 1e12);
-  if (usage.trainedTokens && price.training) pico += at(usage.trainedTokens, price.training);
-  if (usage.videoSeconds) pico += big(usage.videoSeconds * videoSecondPrice(price, usage.videoSize) * 1e12);
-  if (usage.batch || discount) pico = (pico * big((1 - price.batchDiscount) * 1e6) + 500_000n) / 1_000_000n;
-  const nano = (pico + 500n) / 1000n + big(feesNano);
-  // A usage no real request reaches (an upstream reporting absurd counts): capped, never a crash mid-settle.
-  return nano > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(nano);
-}
-
-/**
- * USD per second of video of `size` (`"1792x1024"`): `perSecond` itself when it is one number, else
- * its entry for the size, else its `default` entry, else 0 (no price).
- */
-export function videoSecondPrice(price: PriceConfig, size: string | undefined): number {
-  const p = price.perSecond;
-  if (p === undefined) return 0;
-  if (typeof p === 'number') return p;
-  // Own properties only: the size comes from the caller's request.
-  if (size !== undefined && Object.hasOwn(p, size)) return p[size]!;
-  return p.default ?? 0;
-}
-
-/** Nano-USD → micro-USD, rounded half up: what USD grants, quotas and balances are debited for a row. */
-export const nanoToMicro = (nano: number) => Math.floor((nano + 500) / 1000);
-
-/**
- * Cost of a usage in integer micro-USD: `costNanoUsd` rounded half up (the unit of USD grants and
- * quota counters; a row's exact cost is its nano-USD).
- */
-export function costMicroUsd(usage: Usage, price: PriceConfig, tier?: string, feesNano = 0): number {
-  return nanoToMicro(costNanoUsd(usage, price, tier, feesNano));
 }

@@ -5,6 +5,7 @@ import type { FeatureRate } from '../http/env.js';
 import type { JsonObject } from '../http/json-body.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
+import { modelLimits } from '../pricing/limits.js';
 import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricing/price.js';
 import { newRequestId, place, requestRow, type AdmissionDeps, type Admitted, type Facts } from './admission.js';
 import type { Endpoint } from './endpoints.js';
@@ -39,12 +40,13 @@ export function validateBody(
 }
 
 /**
- * The price of `model` at `now` (config `prices`, then the built-in table; by name, then family),
- * undefined when it has none and `admission.unpricedModels` is `unbilled`, or the 400
- * `model_not_priced` denial when it is `reject`.
+ * The price of `model` at `now` for `companyId` (the resolution order of `PriceBook.find`: config
+ * `prices`, tollgate's own entries, the price source, the company's fallback prices), undefined
+ * when it has none and `admission.unpricedModels` is `unbilled`, or the 400 `model_not_priced`
+ * denial when it is `reject`.
  */
-export function priceModel(config: Config, model: string, now: Date): Priced | undefined | Denial {
-  const priced = priceBook(config).find(model, now);
+export function priceModel(config: Config, model: string, now: Date, companyId?: string): Priced | undefined | Denial {
+  const priced = priceBook(config).find(model, now, companyId);
   if (!priced && config.admission.unpricedModels === 'reject') return { kind: 'model_not_priced', model };
   return priced;
 }
@@ -75,7 +77,10 @@ export function holdRequest(
     minTokens: Math.ceil(estimate.promptTokens * multiplier),
     maxTokens: Math.ceil((estimate.promptTokens + output + beyondTokens) * multiplier),
     clamp: estimate.outputCeiling === undefined && policy === 'clamp',
-    maxPicoPerToken: priced ? Math.ceil(maxPicoPerToken(priced.price) / multiplier) : 0,
+    // The long-context tier the request can reach (its counted input, with 5 % for the count's error).
+    maxPicoPerToken: priced
+      ? Math.ceil(maxPicoPerToken(priced.price, Math.ceil((estimate.promptTokens + beyondTokens) * 1.05)) / multiplier)
+      : 0,
   };
 }
 
@@ -166,38 +171,48 @@ export async function admitJson(
     };
   }
 
-  const priced = priceModel(rt.config, model, now);
+  const priced = priceModel(rt.config, model, now, principal.companyId);
   if (isDenial(priced)) return priced;
-  // The prompt is tokenised only when the hold needs it: a bound of it is enough while the grants
-  // and quotas have room for the worst case on that bound (see `HoldRequest.exact`).
-  const bound = promptBound(endpoint.path, raw);
-  const estimate = estimateRequest(endpoint.path, model, body, bound === undefined);
+  const limits = modelLimits(model, priced);
   const context = await hiddenContext(rt.ledger.reader, principal.companyId, endpoint.path, model, body);
-  const beyond = beyondPrompt((m) => priceBook(rt.config).find(m, now), endpoint.path, model, body, priced?.price);
+  const beyond = beyondPrompt(
+    (m) => priceBook(rt.config).find(m, now, principal.companyId),
+    endpoint.path,
+    model,
+    body,
+    priced?.price,
+  );
   const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
-  const prompt = new PromptCount(
-    () => estimateRequest(endpoint.path, model, body).promptTokens + context.tokens,
-    bound === undefined ? estimate.promptTokens + context.tokens : undefined,
-  );
-  estimate.promptTokens = prompt.known ? prompt.tokens() : bound! + context.tokens;
+  // The prompt is tokenised only when something needs its count: a bound of it is enough for a
+  // hold while the grants and quotas have ample room for the worst case on that bound (`HoldRequest.exact`).
+  const bound = promptBound(endpoint.path, raw);
+  const count = (): RequestEstimate => {
+    const e = estimateRequest(endpoint.path, model, body, limits);
+    e.promptTokens += context.tokens;
+    return e;
+  };
+  let counted = bound === undefined ? count() : undefined;
+  const prompt = new PromptCount(() => (counted ??= count()).promptTokens, counted?.promptTokens);
+  const estimate = counted ?? estimateRequest(endpoint.path, model, body, limits, bound);
+  if (!counted) estimate.promptTokens += context.tokens;
   const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
   let exact: HoldRequest | undefined;
-  if (!prompt.known) {
+  if (!counted) {
     want.clamp = false;
     want.exact = () => {
-      if (!exact) {
-        estimate.promptTokens = prompt.tokens();
-        exact = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
-      }
-      return { want: exact, promptTokens: estimate.promptTokens };
+      counted ??= count();
+      exact ??= holdRequest(counted, priced, multiplier, rt.config.admission, beyondTokens);
+      return { want: exact, promptTokens: counted.promptTokens };
     };
   }
-  facts.estimatedPromptTokens = prompt.known ? prompt.tokens() : 0;
+  facts.estimatedPromptTokens = counted ? counted.promptTokens : 0;
   facts.conversationId = context.conversationId ?? null;
   const placed = await place(rt, principal, facts, want, now);
   if (isDenial(placed)) return placed;
-  const sent = rewriteBody(raw, body, endpoint, exact ?? want, placed.holdTokens, estimate, multiplier, beyondTokens);
+  // The request the hold was placed on: on the counted prompt when admission needed it.
+  const held = exact ? counted! : estimate;
+  const sent = rewriteBody(raw, body, endpoint, exact ?? want, placed.holdTokens, held, multiplier, beyondTokens);
   return {
     requestId: placed.requestId,
     principal,
@@ -207,7 +222,7 @@ export async function admitJson(
     stream,
     body: sent.body,
     hideUsage: sent.hideUsage,
-    estimate,
+    estimate: held,
     prompt,
     priced,
     feature,

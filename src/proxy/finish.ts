@@ -19,7 +19,9 @@ export type FinishDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'metrics'
 export async function record(rt: FinishDeps, admitted: Admitted, pathAndQuery: string, seen: Observed): Promise<void> {
   const { requestId } = admitted;
   const upload = admitted.multipart ? await uploaded(admitted.multipart) : undefined;
-  const decision = decide(admitted, seen, upload, (model) => priceBook(rt.config).find(model, rt.clock()));
+  const decision = decide(admitted, seen, upload, (model) =>
+    priceBook(rt.config).find(model, rt.clock(), admitted.principal.companyId),
+  );
   const now = rt.clock();
   if ('defer' in decision && (await deferred(rt, admitted, decision.defer, now))) return;
   const outcome = 'settle' in decision ? decision.settle : 'void' in decision ? decision.void : decision.outcome;

@@ -4,7 +4,7 @@ import type { LedgerReader } from '../ledger/port.js';
 /**
  * Hidden context: a Responses request naming `previous_response_id` or `conversation` carries
  * earlier turns the request body does not show, and OpenAI bills them as input tokens. Admission
- * holds for them from what tollgate recorded (README, "The worst case of a request"):
+ * holds for them from what tollgate recorded (docs/budgets.md, "What a request holds"):
  * - `previous_response_id`: the input + output tokens of the row that billed that response;
  * - `conversation` (an id, or `{ "id": … }`): the input + output tokens of the conversation's newest
  *   settled row;

@@ -67,7 +67,7 @@ export function costOfUsage(
   priced: Priced,
   c: CostInputs,
 ): { nano: number; version: string; errorCode?: string } {
-  const fees = c.ok ? toolFeesNano(model, c.plan, c.toolCalls, imageToolPrice(priceOf, c.plan)) : 0;
+  const fees = c.ok ? toolFeesNano(model, c.plan, c.toolCalls, imageToolPrice(priceOf, c.plan), priced.price) : 0;
   const { unpriced } = tierPrice(priced.price, c.tier);
   const version =
     c.tier === 'flex' || (c.tier === 'priority' && !unpriced) ? `${priced.version}/${c.tier}` : priced.version;
@@ -101,7 +101,7 @@ export async function uploaded(summary: Promise<MultipartSummary> | undefined): 
 }
 
 /**
- * Decides what a finished exchange is charged (see README, "Every billable endpoint"). `upload`
+ * Decides what a finished exchange is charged (see docs/endpoints.md). `upload`
  * is what an upload carried (see `uploaded`), for uploads:
  * 1. usage reported by the upstream → that usage, priced (usage source `upstream`);
  * 2. a request priced per unit (DALL·E, tts-1) that succeeded → its units (images returned,
@@ -168,6 +168,7 @@ export function decide(
       costNanoUsd: cost?.nano ?? 0,
       toolCalls: m.toolCalls,
       priceVersion: cost?.version ?? priced?.version,
+      priceSource: priced?.source,
       errorCode: errorCode ?? (priced ? cost?.errorCode : 'model_not_priced'),
     };
     return { settle };

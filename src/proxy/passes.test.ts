@@ -49,7 +49,10 @@ describe('admission steps', () => {
     const now = new Date('2026-11-30T00:00:00Z');
     expect(priceModel(cfg(), 'no-such-model', now)).toEqual({ kind: 'model_not_priced', model: 'no-such-model' });
     expect(priceModel(cfg({ admission: { unpricedModels: 'unbilled' } }), 'no-such-model', now)).toBeUndefined();
-    expect(priceModel(cfg(), 'gpt-4o-2024-08-06', now)).toMatchObject({ version: expect.stringMatching(/^gpt-4o@/) });
+    expect(priceModel(cfg(), 'gpt-4o-2024-08-06', now)).toMatchObject({
+      version: expect.stringMatching(/^gpt-4o@genai-prices-/),
+      resolvedAs: 'gpt-4o',
+    });
   });
 
   it('hold request and body rewrite: a clamped hold writes the ceiling; a stream asks for usage', () => {

@@ -1,4 +1,4 @@
-import type { PriceConfig } from '../config/schema.js';
+import type { Price } from '../pricing/types.js';
 import { toolAllowance, toolPlanOf, type ToolPlan } from '../pricing/tool-fees.js';
 import { maxPicoPerToken, type Priced } from '../pricing/price.js';
 
@@ -6,8 +6,8 @@ import { maxPicoPerToken, type Priced } from '../pricing/price.js';
 export type PriceLookup = (model: string) => Priced | undefined;
 
 /**
- * What a request may cost beyond its counted prompt and output ceiling, for its hold (README,
- * "The worst case of a request"): the built-in tools it enables (their calls' fees and the input
+ * What a request may cost beyond its counted prompt and output ceiling, for its hold (docs/budgets.md,
+ * "What a request holds"): the built-in tools it enables (their calls' fees and the input
  * tokens they add) and the earlier turns it continues (`previous_response_id`, `conversation`).
  */
 export interface Beyond {
@@ -22,7 +22,7 @@ export interface Beyond {
 }
 
 /** The image tool's model price (default gpt-image-1), for its per-image fee. */
-export function imageToolPrice(priceOf: PriceLookup, plan: ToolPlan | undefined): PriceConfig | undefined {
+export function imageToolPrice(priceOf: PriceLookup, plan: ToolPlan | undefined): Price | undefined {
   return plan?.imageGeneration ? priceOf(plan.imageGeneration.model)?.price : undefined;
 }
 
@@ -36,12 +36,12 @@ export function beyondPrompt(
   path: string,
   model: string,
   body: Record<string, unknown>,
-  price: PriceConfig | undefined,
+  price: Price | undefined,
 ): Beyond {
   const serviceTier = typeof body.service_tier === 'string' ? body.service_tier : undefined;
   if (path !== '/v1/responses' && path !== '/v1/chat/completions') return { serviceTier, toolTokens: 0, feeTokens: 0 };
   const toolPlan = toolPlanOf(model, body);
-  const { inputTokens, feeNano } = toolAllowance(model, toolPlan, body, imageToolPrice(priceOf, toolPlan));
+  const { inputTokens, feeNano } = toolAllowance(model, toolPlan, body, imageToolPrice(priceOf, toolPlan), price);
   const pico = price ? maxPicoPerToken(price) : 0;
   const feeTokens = pico > 0 ? Math.ceil((feeNano * 1000) / pico) : 0;
   return { toolPlan, serviceTier, toolTokens: inputTokens, feeTokens };

@@ -15,13 +15,45 @@ import { z } from 'zod';
  */
 export const realtimeSchema = z
   .object({
-    leaseTokens: z.number().int().positive().default(16_384),
-    minLeaseTokens: z.number().int().positive().default(1_024),
-    maxSessionSeconds: z.number().int().positive().default(3_600),
-    clientSecrets: z.enum(['refuse', 'allow_unlimited']).default('refuse'),
+    leaseTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(16_384)
+      .meta({
+        description: 'The hold each response of a session is admitted on, renewed after every response.',
+        unit: 'tokens',
+        examples: [32768],
+      }),
+    minLeaseTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(1_024)
+      .meta({
+        description:
+          'When less than a lease is left, what is left is held, down to this; below it the session is cut off.',
+        unit: 'tokens',
+        examples: [2048],
+      }),
+    maxSessionSeconds: z
+      .number()
+      .int()
+      .positive()
+      .default(3_600)
+      .meta({
+        description: "A session is closed (after its response in flight) once this old; OpenAI's own limit is an hour.",
+        unit: 'seconds',
+        examples: [1800],
+      }),
+    clientSecrets: z.enum(['refuse', 'allow_unlimited']).default('refuse').meta({
+      description:
+        "Ephemeral secrets (`POST /v1/realtime/client_secrets`, `/v1/realtime/sessions`, `/v1/realtime/transcription_sessions`) let a browser talk to OpenAI directly, unmetered: `refuse` answers 400 `unmeterable_session`; `allow_unlimited` forwards them for a company whose active unlimited grant covers the session's model, on an unbilled row.",
+    }),
   })
   .strict()
-  .default({ leaseTokens: 16_384, minLeaseTokens: 1_024, maxSessionSeconds: 3_600, clientSecrets: 'refuse' });
+  .default({ leaseTokens: 16_384, minLeaseTokens: 1_024, maxSessionSeconds: 3_600, clientSecrets: 'refuse' })
+  .meta({ description: 'Realtime sessions (`/v1/realtime` over WebSocket): how they are held and cut off.' });
 
 /** The validated `realtime` section. */
 export type RealtimeConfig = z.output<typeof realtimeSchema>;

@@ -193,6 +193,7 @@ export class SessionLedger {
       costMicroUsd: nanoToMicro(nano),
       costNanoUsd: nano,
       priceVersion: priced?.version,
+      priceSource: priced?.source,
       errorCode: extra.errorCode ?? (priced ? undefined : 'model_not_priced'),
     };
   }

@@ -6,6 +6,14 @@ import { trainingPrice } from '../pricing/training.js';
 import { costOfUsage } from '../proxy/outcome.js';
 import type { FinalCharge } from './kinds.js';
 
+/** Resolution order of price sources (docs/prices.md), for a row whose parts were priced by several. */
+const SOURCE_RANK: Record<NonNullable<Priced['source']>, number> = {
+  config: 0,
+  tollgate: 1,
+  'genai-prices': 2,
+  fallback: 3,
+};
+
 /** Error code of a deferred row voided because the upstream no longer knows its object. */
 export const OBJECT_GONE = 'upstream_object_gone';
 
@@ -13,6 +21,7 @@ export const OBJECT_GONE = 'upstream_object_gone';
 interface PartCost {
   nano: number;
   version?: string;
+  source?: Priced['source'];
   errorCode?: string;
 }
 
@@ -22,9 +31,16 @@ interface PartCost {
  * (`costOfUsage`: service tier, built-in tool fees; a batch's usage carries `batch: true` and is
  * discounted). `model_not_priced` when the model has no price.
  */
-function partCost(config: Config, model: string, usage: Usage, charge: FinalCharge, now: Date): PartCost {
+function partCost(
+  config: Config,
+  companyId: string,
+  model: string,
+  usage: Usage,
+  charge: FinalCharge,
+  now: Date,
+): PartCost {
   const book = priceBook(config);
-  const lookup = (m: string) => book.find(m, now);
+  const lookup = (m: string) => book.find(m, now, companyId);
   const priced: Priced | undefined = usage.trainedTokens ? trainingPrice(config, model, now) : lookup(model);
   if (!priced) return { nano: 0, errorCode: 'model_not_priced' };
   const cost = costOfUsage(lookup, model, usage, priced, {
@@ -32,7 +48,7 @@ function partCost(config: Config, model: string, usage: Usage, charge: FinalChar
     toolCalls: charge.toolCalls,
     ok: true,
   });
-  return { nano: cost.nano, version: cost.version, errorCode: cost.errorCode };
+  return { nano: cost.nano, version: cost.version, source: priced.source, errorCode: cost.errorCode };
 }
 
 /**
@@ -61,7 +77,7 @@ export function finalOutcome(
   if (!usage) return { void: true, outcome: { ...base, usageSource: 'none', meteredTokens: 0, costMicroUsd: 0 } };
   const model = d.model ?? charge.model ?? null;
   const parts = charge.parts?.length ? charge.parts : model ? [{ model, usage }] : [];
-  const costs = parts.map((p) => partCost(config, p.model, p.usage, charge, now));
+  const costs = parts.map((p) => partCost(config, d.companyId, p.model, p.usage, charge, now));
   const nano = costs.reduce((sum, c) => sum + c.nano, 0);
   const priced = costs.length > 0 && costs.every((c) => c.errorCode !== 'model_not_priced');
   return {
@@ -76,6 +92,10 @@ export function finalOutcome(
       costNanoUsd: nano,
       toolCalls: charge.toolCalls,
       priceVersion: [...new Set(costs.map((c) => c.version).filter(Boolean))].join(' + ') || undefined,
+      // Parts priced by different sources: the least authoritative one (a fallback price) is the row's.
+      priceSource: costs
+        .map((c) => c.source)
+        .sort((a, b) => SOURCE_RANK[b ?? 'config'] - SOURCE_RANK[a ?? 'config'])[0],
       errorCode: charge.errorCode ?? (priced ? costs.find((c) => c.errorCode)?.errorCode : 'model_not_priced'),
     },
   };

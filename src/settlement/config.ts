@@ -13,16 +13,61 @@ import { z } from 'zod';
  *   lapse and another claims the object (default 60,000).
  * - `missesBeforeGone`: consecutive 404s after which an object is taken as gone upstream (default 3).
  */
+const positiveMs = z.number().int().positive();
+
 export const settlementSchema = z
   .object({
-    pollIntervalMs: z.number().int().positive().default(1_000),
-    firstPollMs: z.number().int().positive().optional(),
-    maxPollMs: z.number().int().positive().optional(),
-    leaseMs: z.number().int().positive().default(60_000),
-    missesBeforeGone: z.number().int().positive().default(3),
+    pollIntervalMs: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .meta({
+        description:
+          "How often the settler looks in the ledger for objects due (a ledger query, no upstream call); a client's retrieve or cancel wakes it at once.",
+        unit: 'ms',
+        examples: [5000],
+      }),
+    firstPollMs: positiveMs.optional().meta({
+      description:
+        "How long after it was deferred an object is first polled. Absent: its kind's own (a background response 2 s, a video 15 s, a batch or fine-tuning job 60 s).",
+      unit: 'ms',
+      examples: [10000],
+    }),
+    maxPollMs: positiveMs.optional().meta({
+      description:
+        "The longest wait between two polls of an object (the wait doubles up to it). Absent: its kind's own (60 s for responses and videos, 10 min for batches and fine-tuning jobs).",
+      unit: 'ms',
+      examples: [300000],
+    }),
+    leaseMs: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .meta({
+        description: "How long a replica's claim on an object lasts; one that dies mid-poll lets it lapse.",
+        unit: 'ms',
+        examples: [120000],
+      }),
+    missesBeforeGone: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .meta({
+        description:
+          'Consecutive 404s after which an object is taken as gone upstream and settled by `admission.interruptedPolicy`.',
+        unit: 'polls',
+        examples: [5],
+      }),
   })
   .strict()
-  .default({ pollIntervalMs: 1_000, leaseMs: 60_000, missesBeforeGone: 3 });
+  .default({ pollIntervalMs: 1_000, leaseMs: 60_000, missesBeforeGone: 3 })
+  .meta({
+    description:
+      'The settler of deferred work (background responses, batches, fine-tuning jobs, videos): how it polls the upstream.',
+  });
 
 /** The validated `settlement` section. */
 export type SettlementConfig = z.output<typeof settlementSchema>;

@@ -120,7 +120,11 @@ export function UsageSections(props: { data: UsageData }) {
   );
 }
 
-/** The recent calls (seed 003's columns); with `remaining`, the company's tokens left after each (seed 002's history). */
+/**
+ * The recent calls, as a usage log shows them (date, user, model, endpoint, tokens, cost in USD,
+ * response time, result); with `remaining`, the usage history's column: the company's tokens left
+ * after each.
+ */
 export function RecentCalls(props: {
   rows: RequestJson[];
   timeZone: string;

@@ -94,8 +94,19 @@ export interface Finding {
   detail: string;
 }
 
+/** Settled rows grouped by the model asked for, the company, and the price version they were billed under. */
+export interface PriceVersionRow {
+  model: string | null;
+  companyId: string;
+  /** `<priced name>@<origin>#<content hash>`, with `/priority` or `/flex` after it for those tiers; null when unpriced. */
+  priceVersion: string | null;
+  requests: number;
+}
+
 /** Reads for reports, the read API and the CLI. Never writes. */
 export interface LedgerReader {
+  /** The price versions the settled rows matching `filter` were billed under (`tollgate prices check`), sorted by model, company, version. */
+  priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]>;
   /** Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing matches). */
   usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]>;
   /** The rows matching `filter`, oldest first. */

@@ -135,8 +135,10 @@ export interface Outcome {
   returnedModel?: string;
   /** The model the charge was priced for, when the row did not know it at admission (uploads, object retrievals). */
   model?: string;
-  /** `<model>@<effective date>` of the price used. */
+  /** The version of the price used: `<priced name>@<origin>#<content hash>` (see src/pricing/types.ts). */
   priceVersion?: string;
+  /** Who answered the price: `config`, `tollgate` (its own table), `genai-prices` (the price source) or `fallback` (a company's fallback price). */
+  priceSource?: 'config' | 'tollgate' | 'genai-prices' | 'fallback';
   /** The upstream object this outcome bills (a response or batch id): billed once per id, whichever row sees it first. */
   billedObject?: { id: string; kind: BilledObjectKind };
   /** ms from arrival to the response's last byte. */

@@ -11,6 +11,7 @@ import type {
   RecentRow,
   RequestFilter,
   RequestRow,
+  PriceVersionRow,
   UsageRow,
 } from '../port.js';
 import { pgReads, type PgReads } from './reads.js';
@@ -68,6 +69,17 @@ export class PgReader implements LedgerReader {
     private readonly balanceOf: (companyId: string, now: Date) => Promise<Balance>,
   ) {
     this.reads = pgReads(pool);
+  }
+
+  async priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]> {
+    const w = where(filter);
+    const { rows } = await this.pool.query<PriceVersionRow>(
+      `SELECT r.requested_model AS model, r.company_id AS "companyId", r.price_version AS "priceVersion", count(*)::int AS requests
+       FROM requests r WHERE ${w.sql} AND r.status = 'settled'
+       GROUP BY 1, 2, 3 ORDER BY 1 COLLATE "C" NULLS FIRST, 2 COLLATE "C", 3 COLLATE "C" NULLS FIRST`,
+      w.params,
+    );
+    return rows;
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {

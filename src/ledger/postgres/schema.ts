@@ -111,6 +111,8 @@ export const requests = pgTable(
     /** Built-in tool calls billed on the row, JSON text (`{"web_search":2}`), as on SQLite; NULL when none. */
     toolCalls: text('tool_calls'),
     priceVersion: text('price_version'),
+    /** Who answered the price (as on SQLite): `config`, `tollgate`, `genai-prices` or `fallback`. */
+    priceSource: text('price_source', { enum: ['config', 'tollgate', 'genai-prices', 'fallback'] }),
     usageSource: text('usage_source', { enum: ['upstream', 'computed', 'estimated', 'none'] }),
     latencyMs: doublePrecision('latency_ms'),
     ttfbMs: doublePrecision('ttfb_ms'),

@@ -312,6 +312,7 @@ export class SyncLedger {
         o.returnedModel ?? null,
         o.model ?? null,
         o.priceVersion ?? null,
+        o.priceSource ?? null,
         u?.inputTokens ?? 0,
         u?.cachedInputTokens ?? 0,
         u?.outputTokens ?? 0,

@@ -11,6 +11,7 @@ import type {
   RecentRow,
   RequestFilter,
   RequestRow,
+  PriceVersionRow,
   UsageRow,
 } from '../port.js';
 import type { LedgerHandle } from './db.js';
@@ -103,6 +104,21 @@ export class SqliteReader implements LedgerReader {
       now: Date,
     ) => { tokens: number; grants: { id: string; active: boolean; unlimited: boolean; unit: string }[] },
   ) {}
+
+  async priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]> {
+    return this.db
+      .select({
+        model: requests.requestedModel,
+        companyId: requests.companyId,
+        priceVersion: requests.priceVersion,
+        requests: sql<number>`count(*)`.mapWith(Number),
+      })
+      .from(requests)
+      .where(and(requestWhere(filter), eq(requests.status, 'settled')))
+      .groupBy(requests.requestedModel, requests.companyId, requests.priceVersion)
+      .orderBy(asc(requests.requestedModel), asc(requests.companyId), asc(requests.priceVersion))
+      .all();
+  }
 
   async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
     const key = keyOf(groupBy);

@@ -107,8 +107,13 @@ export const requests = sqliteTable(
     costNanoUsd: integer('cost_nano_usd').notNull().default(0),
     /** Built-in tool calls billed on the row, JSON (`{"web_search":2,"code_interpreter":1}`); NULL when none. */
     toolCalls: text('tool_calls'),
-    /** Which price the cost used: `<priced model>@<effective date>` (e.g. `gpt-4o@2025-08-07`). */
+    /**
+     * Which price the cost used: `<priced name>@<origin>#<content hash>` (e.g.
+     * `gpt-5.4@genai-prices-0.1.8#1f2e3d4c5b6a`; rows written before the hash: `gpt-4o@2025-08-07`).
+     */
     priceVersion: text('price_version'),
+    /** Who answered the price: `config`, `tollgate` (its own table), `genai-prices` (the price source) or `fallback`; NULL when unpriced. */
+    priceSource: text('price_source', { enum: ['config', 'tollgate', 'genai-prices', 'fallback'] }),
     /**
      * `upstream`: the upstream's own usage; `computed`: units known from the request and response
      * (images, characters, a transcription's reported duration); `estimated`: counted with

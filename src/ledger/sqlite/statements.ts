@@ -31,9 +31,9 @@ export function prepareStatements(db: Database.Database) {
       `SELECT company_id AS companyId, requested_model AS requestedModel, status, hold_grant_id AS holdGrantId,
               hold_amount AS holdAmount FROM requests WHERE id = ?`,
     ),
-    /** Parameters in the order of `finishValues` (ledger.ts); the row must still be `held`. */
+    /** Parameters in the order of the `finish` call in ledger.ts; the row must still be `held`. */
     finishRequest: s(`UPDATE requests SET status = ?, http_status = ?, returned_model = ?,
-                        requested_model = COALESCE(requested_model, ?), price_version = ?,
+                        requested_model = COALESCE(requested_model, ?), price_version = ?, price_source = ?,
                         input_tokens = ?, cached_input_tokens = ?, output_tokens = ?,
                         reasoning_tokens = ?, total_tokens = ?, metered_tokens = ?,
                         cost_micro_usd = ?, cost_nano_usd = ?, tool_calls = ?, usage_source = ?, latency_ms = ?, ttfb_ms = ?,

@@ -28,7 +28,7 @@ const ALL_HOLDS = `SELECT grant_id, amount FROM holds
   UNION ALL SELECT hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL`;
 
 /**
- * The ledger's invariants as SQL (see README, "The ledger"). Each query names the rows that break
+ * The ledger's invariants as SQL (see docs/ledger.md). Each query names the rows that break
  * one. Running totals are checked against the rows they summarise, holds and debits against the
  * status of their request, overdrafts against the request's use beyond its hold.
  */

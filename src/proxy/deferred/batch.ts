@@ -36,7 +36,7 @@ export async function admitBatch(
   let pico = 0;
   let priced: Priced | undefined;
   for (const m of estimate.models) {
-    const p = priceModel(rt.config, m.model, now);
+    const p = priceModel(rt.config, m.model, now, principal.companyId);
     if (isDenial(p)) return p;
     priced = p;
     tokens += m.maxTokens;

@@ -89,7 +89,7 @@ export async function admitVideo(
 ): Promise<Admitted | Denial> {
   const asked = await videoRequest(raw, contentType, json);
   if (isDenial(asked)) return asked;
-  const priced = priceModel(rt.config, asked.model, now);
+  const priced = priceModel(rt.config, asked.model, now, principal.companyId);
   if (isDenial(priced)) return priced;
   const units: Usage = { ...NO_TOKENS, videoSeconds: asked.seconds, ...(asked.size ? { videoSize: asked.size } : {}) };
   const cost = priced ? costMicroUsd(units, priced.price) : 0;

@@ -1,0 +1,1 @@
+ALTER TABLE `requests` ADD `price_source` text;
