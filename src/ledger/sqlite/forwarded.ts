@@ -22,12 +22,14 @@ export class ForwardedMarks {
 
   /**
    * @param queue the ledger's group commit.
-   * @param write marks the rows of `ids` still held, with `prompts[i]` counted for `ids[i]` when
-   *   given (runs inside a batch's transaction).
+   * @param write marks the rows of `ids` still held, each with its prompt's tokens when
+   *   `promptTokens[i]` is given (runs inside a batch's transaction).
+   * @param isOpen whether a row this process admitted may still be held.
    */
   constructor(
     private readonly queue: LedgerQueue,
-    private readonly write: (ids: readonly string[], prompts: readonly (PromptTokens | undefined)[]) => void,
+    private readonly write: (ids: readonly string[], promptTokens: readonly (number | undefined)[]) => void,
+    private readonly isOpen: (requestId: string) => boolean,
   ) {}
 
   /** Notes that `requestId` went upstream (with its prompt, when it was not counted at admission). */
@@ -39,7 +41,11 @@ export class ForwardedMarks {
     this.timer.unref();
   }
 
-  /** Hands what was collected to the group commit now (before recovery or close, which flush it). */
+  /**
+   * Hands what was collected to the group commit now (before recovery or close, which flush it).
+   * The prompts of rows still open are counted here, outside any transaction: a batch's commit,
+   * which other requests' calls wait for, never waits on the tokenizer.
+   */
   handOver(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -49,6 +55,7 @@ export class ForwardedMarks {
     const prompts = this.prompts;
     this.ids = [];
     this.prompts = [];
-    this.queue.later(() => this.write(ids, prompts), FORWARDED_MARK_DELAY_MS);
+    const counts = prompts.map((p, i) => (p && this.isOpen(ids[i]!) ? p.tokens() : undefined));
+    this.queue.later(() => this.write(ids, counts), FORWARDED_MARK_DELAY_MS);
   }
 }

@@ -61,7 +61,11 @@ export class SqliteLedger implements Ledger {
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
-    this.marks = new ForwardedMarks(this.queue, (ids, prompts) => this.book.markForwarded(ids, prompts));
+    this.marks = new ForwardedMarks(
+      this.queue,
+      (ids, promptTokens) => this.book.markForwarded(ids, promptTokens),
+      (id) => this.book.isOpen(id),
+    );
     checkpointer?.attach(handle.sqlite, this.queue);
     this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
     this.quotaRequests = new SqliteQuotaRequests(handle.db);

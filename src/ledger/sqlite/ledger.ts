@@ -21,7 +21,6 @@ import type {
   InterruptedPolicy,
   Outcome,
   PriceOf,
-  PromptTokens,
   QuotaCheck,
   RequestFacts,
   Settled,
@@ -158,17 +157,22 @@ export class SyncLedger {
   }
 
   /**
-   * Marks held rows as gone upstream (see `LedgerWriter.forwarded`), each with its prompt's count
-   * when `prompts` has one for it; rows no longer held are left alone (and their prompts uncounted).
+   * Marks held rows as gone upstream (see `LedgerWriter.forwarded`), each with its prompt's tokens
+   * when `promptTokens` has them; rows no longer held are left alone.
    */
-  markForwarded(ids: readonly string[], prompts: readonly (PromptTokens | undefined)[] = []): void {
+  markForwarded(ids: readonly string[], promptTokens: readonly (number | undefined)[] = []): void {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (!this.state.isOpen(id)) continue;
-      const prompt = prompts[i];
-      if (prompt) this.sql.markForwardedCounted.run(prompt.tokens(), id);
+      const tokens = promptTokens[i];
+      if (tokens !== undefined) this.sql.markForwardedCounted.run(tokens, id);
       else this.sql.markForwarded.run(id);
     }
+  }
+
+  /** Whether a row this process admitted may still be held (see `LedgerState.isOpen`). */
+  isOpen(requestId: string): boolean {
+    return this.state.isOpen(requestId);
   }
 
   /**
