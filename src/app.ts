@@ -11,6 +11,7 @@ import { errorResponse } from './http/openai-error.js';
 import { strictTargets } from './http/target.js';
 import { sessionCookie } from './middleware/session-cookie/index.js';
 import { observabilityRoutes } from './observability/routes.js';
+import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
 const notFound = (c: Context) =>
@@ -37,6 +38,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   quotaRequestRoutes(app, rt);
   readRoutes(app, rt);
   standingRoutes(app, rt);
+  reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
   app.notFound(notFound);
   app.onError((err, c) => {

@@ -18,6 +18,7 @@ import { costMicroUsd, priceBook } from './pricing/price.js';
 import { serveProxy } from './proxy/serve.js';
 import { Upstream } from './proxy/upstream.js';
 import { attachRealtime } from './realtime/upgrade.js';
+import { ReconcileScheduler } from './reconcile/scheduler.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { Settler } from './settlement/settler.js';
 import { upstreamReader } from './settlement/upstream-reader.js';
@@ -56,6 +57,8 @@ export interface RunningServer {
   reloader?: ConfigReloader;
   /** The settler of deferred work (background responses, batches…), running until `close`. */
   settler: Settler;
+  /** The daily reconciliation with OpenAI (config `reconciliation.schedule`), checking until `close`. */
+  reconciler: ReconcileScheduler;
 }
 
 /**
@@ -149,6 +152,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const realtime = attachRealtime(server, runtime);
   settler.start();
+  const reconciler = new ReconcileScheduler(runtime);
+  reconciler.start();
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   log.info(
@@ -167,6 +172,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     runtime,
     reloader,
     settler,
+    reconciler,
     reload: () =>
       reloader
         ? reloader.reload()
@@ -184,6 +190,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await settler.stop();
+      await reconciler.stop();
       await upstream.close();
       await runtime.alerts.close();
       await ledger.close();

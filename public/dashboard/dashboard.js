@@ -55,7 +55,7 @@
             animation: false,
             responsive: true,
             maintainAspectRatio: false,
-            plugins: { legend: { display: round, position: 'bottom' } },
+            plugins: { legend: { display: round || spec.series.length > 1, position: 'bottom' } },
             scales: round ? {} : { y: { beginAtZero: true } },
           },
         }),

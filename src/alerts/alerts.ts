@@ -78,6 +78,14 @@ export class AlertService {
     this.fire(`quota_request:${String(request.id)}`, 'quota_increase_request', companyId, { request });
   }
 
+  /**
+   * Fires the alert for a reconciliation with OpenAI beyond its threshold (src/reconcile/): key
+   * `reconciliation:<run id>` (once per run), company `*` (it concerns every company's traffic).
+   */
+  reconciliationDrift(runId: string, details: Record<string, unknown>): void {
+    this.fire(`reconciliation:${runId}`, 'reconciliation_drift', '*', details);
+  }
+
   private checkQuotas(u: SettledUsage): void {
     const [warning, critical] = this.config.quotaThresholds;
     for (const q of u.quotas) {

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { keysCreateCommand, keysRevokeCommand } from './keys.js';
 import { ledgerVerifyCommand } from './ledger.js';
 import { ledgerCopyCommand } from './ledger-copy.js';
@@ -129,6 +129,28 @@ export function buildProgram(): Command {
     .option('--now <instant>', 'check as of this instant (ISO 8601), for scripts and tests')
     .option('--json', 'print JSON')
     .action(async (_opts, cmd) => (await import('./prices.js')).pricesCheckCommand(cmd.optsWithGlobals()));
+
+  program
+    .command('reconcile')
+    .description(
+      "compare the ledger with OpenAI's own usage and costs (Admin API key from reconciliation.adminKeyEnv, default $OPENAI_ADMIN_KEY): exit 1 when drift is beyond the threshold, 2 when it cannot compare",
+    )
+    .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+    .option('--ledger <file-or-url>', "the ledger to read instead of the config's")
+    .option('--from <day>', 'first UTC day, YYYY-MM-DD (default: 6 days before --to)')
+    .option('--to <day>', 'last UTC day, included (default: today, which is provisional)')
+    .option('--group-by <dims>', 'any of day, model, project, key, comma-separated', 'day,model')
+    .option('--format <format>', 'table, csv or json', 'table')
+    .option(
+      '--threshold <percent>',
+      "drift beyond this % of OpenAI's figure exits 1 (default: reconciliation.threshold.percent)",
+    )
+    .option(
+      '--save',
+      'keep the result in the ledger (shown on the dashboard); not while a tollgate serves a SQLite ledger',
+    )
+    .addOption(new Option('--now <instant>', 'evaluate as of this instant instead of the clock (ISO 8601)').hideHelp())
+    .action(async (opts) => (await import('./reconcile.js')).reconcileCommand(opts));
 
   program
     .command('mock-upstream')

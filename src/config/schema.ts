@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { realtimeSchema } from '../realtime/config.js';
+import { reconciliationSchema } from '../reconcile/config.js';
 import { settlementSchema } from '../settlement/config.js';
 import { alertsSchema } from './schema-alerts.js';
 import { companySchema } from './schema-company.js';
@@ -148,6 +149,7 @@ export const configSchema = z
     operators: z.array(operatorSchema).default([]).meta({ description: 'Operator keys, stored hashed.' }),
     realtime: realtimeSchema,
     settlement: settlementSchema,
+    reconciliation: reconciliationSchema,
     metrics: z
       .object({
         requireAuth: z.boolean().default(false).meta({
@@ -193,6 +195,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    for (const name of Object.keys(cfg.reconciliation.upstreamKeys))
+      if (name !== cfg.upstream.apiKeyEnv)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reconciliation', 'upstreamKeys', name],
+          message: `tollgate has no upstream key in $${name}: it reads its upstream key from $${cfg.upstream.apiKeyEnv} (upstream.apiKeyEnv)`,
+        });
     const seen = new Map<string, string>();
     cfg.operators.forEach((o, i) => {
       const owner = seen.get(`operator:${o.id}`) ?? seen.get(`hash:${o.sha256}`);

@@ -20,6 +20,7 @@ import { sessionOf, sessionsOf, type SessionReader } from './session-reader.js';
 import { loadAdmin, AdminView } from './views/admin.js';
 import { Content, ErrorPage, Page, SignIn, type Identity } from './views/layout.js';
 import { OperatorView } from './views/operator.js';
+import { loadReconciliation } from './views/reconciliation.js';
 import type { FilterState } from './views/parts.js';
 import { loadUser, UserView } from './views/user.js';
 
@@ -227,8 +228,15 @@ async function view(
   const lowBalance = rt.config.alerts.lowBalanceThresholds;
   if (reader.kind === 'operator') {
     if (!state.company) {
-      const companies = (await api<List<OverviewJson>>('/tollgate/v1/overview')).data;
-      return { title: 'All companies', body: <OperatorView companies={companies} />, timeZone: 'UTC' };
+      const [companies, reconciliation] = await Promise.all([
+        api<List<OverviewJson>>('/tollgate/v1/overview').then((l) => l.data),
+        loadReconciliation(api),
+      ]);
+      return {
+        title: 'All companies',
+        body: <OperatorView companies={companies} reconciliation={reconciliation} />,
+        timeZone: 'UTC',
+      };
     }
     const data = await loadAdmin(api, state, true, lowBalance);
     return {

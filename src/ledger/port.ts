@@ -1,4 +1,5 @@
 import type { LedgerReader } from './port/reader.js';
+import type { ReconciliationStore } from './port/reconciliations.js';
 import type {
   AlertStore,
   BucketStore,
@@ -27,6 +28,7 @@ import type { LedgerWriter } from './port/writer.js';
  */
 
 export * from './port/reader.js';
+export * from './port/reconciliations.js';
 export * from './port/stores.js';
 export * from './port/writer.js';
 
@@ -45,6 +47,8 @@ export interface Ledger extends LedgerWriter {
   readonly fileEstimates: FileEstimateStore;
   /** Held requests waiting for upstream work that finishes later (src/settlement/). */
   readonly deferred: DeferredStore;
+  /** The ledger's side of a reconciliation with OpenAI's usage and costs, and the runs' results (src/reconcile/). */
+  readonly reconciliations: ReconciliationStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */
   ping(): Promise<void>;
   /** Finishes queued writes and closes the store. */

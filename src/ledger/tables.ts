@@ -16,4 +16,5 @@ export const LEDGER_TABLES = [
   'objects',
   'file_estimates',
   'deferred_objects',
+  'reconciliations',
 ] as const;

@@ -2,9 +2,10 @@
 import type { OverviewJson } from '../data.js';
 import { compact, grouped, usd, when } from '../format.js';
 import { Card, Table } from './parts.js';
+import { ReconciliationPanel, type ReconciliationData } from './reconciliation.js';
 
-/** The operator's page body: every company at a glance, each linking to its admin view. */
-export function OperatorView(props: { companies: OverviewJson[] }) {
+/** The operator's page body: every company at a glance, each linking to its admin view, and the reconciliation with OpenAI. */
+export function OperatorView(props: { companies: OverviewJson[]; reconciliation?: ReconciliationData }) {
   const rows = props.companies;
   const sum = (f: (o: OverviewJson) => number) => rows.reduce((n, o) => n + f(o), 0);
   return (
@@ -79,6 +80,7 @@ export function OperatorView(props: { companies: OverviewJson[] }) {
           ]}
         />
       </section>
+      {props.reconciliation ? <ReconciliationPanel data={props.reconciliation} /> : null}
     </>
   );
 }

@@ -29,7 +29,8 @@ export type AlertKind =
   | 'low_balance_warning'
   | 'low_balance_critical'
   | 'usage_spike'
-  | 'quota_increase_request';
+  | 'quota_increase_request'
+  | 'reconciliation_drift';
 
 /** An alert as stored: `key` names the threshold and window, so each fires once. */
 export interface AlertRecord {

@@ -10,6 +10,7 @@ import {
   type GrantState,
 } from '../allocate.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
+import { unitsJson } from '../units.js';
 import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
@@ -274,7 +275,7 @@ export async function finishRow(
     `WITH r AS (UPDATE requests SET status = $2, http_status = $3, returned_model = $4, requested_model = COALESCE(requested_model, $5), price_version = $6,
           input_tokens = $7, cached_input_tokens = $8, output_tokens = $9, reasoning_tokens = $10, total_tokens = $11, metered_tokens = $12,
           cost_micro_usd = $13, usage_source = $14, latency_ms = $15, ttfb_ms = $16, upstream_request_id = $17, error_code = $18, settled_at = $19,
-          cost_nano_usd = $32, tool_calls = $33, price_source = $34
+          cost_nano_usd = $32, tool_calls = $33, units = $34, price_source = $35
         WHERE id = $1),
       dh AS (DELETE FROM holds WHERE request_id = $1),
       g AS (UPDATE grants SET held = held + t.dh, spent = spent + t.ds FROM unnest($20::text[], $21::bigint[], $22::bigint[]) AS t(id, dh, ds) WHERE grants.id = t.id),
@@ -317,6 +318,7 @@ export async function finishRow(
       quotaHeld.map((q) => q.microUsd),
       o.costNanoUsd ?? o.costMicroUsd * 1000,
       o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+      unitsJson(u),
       o.priceSource ?? null,
     ],
   );

@@ -34,6 +34,7 @@ import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
+import { PgReconciliations } from './reconciliations.js';
 import { PgSpikes } from './spikes.js';
 import { PgAlerts, PgQuotaRequests } from './stores.js';
 
@@ -69,6 +70,7 @@ export class PgLedger implements Ledger {
   readonly deferred: PgDeferredStore;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
+  readonly reconciliations: PgReconciliations;
   /** This process's instance id (`inst_…`), recorded on the rows it admits. */
   readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
@@ -104,6 +106,7 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+    this.reconciliations = new PgReconciliations(queries);
   }
 
   private async start(): Promise<void> {

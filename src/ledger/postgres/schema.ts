@@ -110,6 +110,8 @@ export const requests = pgTable(
     costNanoUsd: tokens('cost_nano_usd').notNull().default(0),
     /** Built-in tool calls billed on the row, JSON text (`{"web_search":2}`), as on SQLite; NULL when none. */
     toolCalls: text('tool_calls'),
+    /** Usage beyond the token columns, JSON text as on SQLite (src/ledger/units.ts); NULL when none. */
+    units: text('units'),
     priceVersion: text('price_version'),
     /** Who answered the price (as on SQLite): `config`, `tollgate`, `genai-prices` or `fallback`. */
     priceSource: text('price_source', { enum: ['config', 'tollgate', 'genai-prices', 'fallback'] }),
@@ -194,6 +196,7 @@ export const alerts = pgTable('alerts', {
       'low_balance_critical',
       'usage_spike',
       'quota_increase_request',
+      'reconciliation_drift',
     ],
   }).notNull(),
   companyId: text('company_id').notNull(),
@@ -292,4 +295,21 @@ export const deferredObjects = pgTable(
     claimedUntil: instant('claimed_until'),
   },
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);
+
+/** Reconciliations with OpenAI's usage and costs (see the SQLite schema's `reconciliations`). */
+export const reconciliations = pgTable(
+  'reconciliations',
+  {
+    id: text('id').primaryKey(),
+    trigger: text('trigger', { enum: ['cli', 'schedule'] }).notNull(),
+    startedAt: instant('started_at').notNull(),
+    finishedAt: instant('finished_at'),
+    fromDay: date('from_day', { mode: 'string' }).notNull(),
+    toDay: date('to_day', { mode: 'string' }).notNull(),
+    status: text('status', { enum: ['running', 'ok', 'drift', 'failed'] }).notNull(),
+    report: text('report'),
+    error: text('error'),
+  },
+  (t) => [index('reconciliations_started').on(t.startedAt)],
 );

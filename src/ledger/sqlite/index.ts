@@ -26,6 +26,7 @@ import { SqliteDeferredStore } from './deferred.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
+import { SqliteReconciliations } from './reconciliations.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -50,6 +51,7 @@ export class SqliteLedger implements Ledger {
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
   readonly deferred: SqliteDeferredStore;
+  readonly reconciliations: SqliteReconciliations;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
@@ -73,6 +75,7 @@ export class SqliteLedger implements Ledger {
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
+    this.reconciliations = new SqliteReconciliations(handle.sqlite);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {

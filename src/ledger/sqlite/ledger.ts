@@ -10,8 +10,8 @@ import {
   type GrantState,
   type Part,
 } from '../allocate.js';
-import { balanceFrom } from '../balance.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
+import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -25,8 +25,8 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
-import { LedgerState, recordToState, type OpenRow } from './state.js';
-import { prepareStatements, type GrantRecord, type Statements } from './statements.js';
+import { companyBalance, LedgerState, type OpenRow } from './state.js';
+import { prepareStatements, type Statements } from './statements.js';
 
 export { models } from './state.js';
 
@@ -326,6 +326,7 @@ export class SyncLedger {
         o.costMicroUsd,
         o.costNanoUsd ?? o.costMicroUsd * 1000,
         o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        unitsJson(u),
         o.usageSource,
         o.latencyMs,
         o.ttfbMs ?? null,
@@ -389,9 +390,6 @@ export class SyncLedger {
 
   /** The company's balance at `now`: every grant still in the config, with its standing (see `balanceFrom`). */
   balance(companyId: string, now: Date): Balance {
-    const grants = (this.sql.balanceOf.all(companyId) as (GrantRecord & { purchase_id: string | null })[]).map(
-      (row) => ({ state: recordToState(row), purchaseId: row.purchase_id }),
-    );
-    return balanceFrom(companyId, grants, iso(now));
+    return companyBalance(this.sql, companyId, iso(now));
   }
 }

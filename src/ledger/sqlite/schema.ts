@@ -107,6 +107,8 @@ export const requests = sqliteTable(
     costNanoUsd: integer('cost_nano_usd').notNull().default(0),
     /** Built-in tool calls billed on the row, JSON (`{"web_search":2,"code_interpreter":1}`); NULL when none. */
     toolCalls: text('tool_calls'),
+    /** Usage beyond the token columns (audio and image tokens, images, characters, seconds), JSON; NULL when none (see src/ledger/units.ts). */
+    units: text('units'),
     /**
      * Which price the cost used: `<priced name>@<origin>#<content hash>` (e.g.
      * `gpt-5.4@genai-prices-0.1.8#1f2e3d4c5b6a`; rows written before the hash: `gpt-4o@2025-08-07`).
@@ -220,6 +222,7 @@ export const alerts = sqliteTable('alerts', {
       'low_balance_critical',
       'usage_spike',
       'quota_increase_request',
+      'reconciliation_drift',
     ],
   }).notNull(),
   companyId: text('company_id').notNull(),
@@ -325,4 +328,27 @@ export const deferredObjects = sqliteTable(
     claimedUntil: text('claimed_until'),
   },
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);
+
+/**
+ * Reconciliations with OpenAI's usage and costs (src/reconcile/): one row per run, `report` the
+ * whole comparison as JSON. A scheduled run's id is `daily:<UTC day>`, so each day runs once.
+ */
+export const reconciliations = sqliteTable(
+  'reconciliations',
+  {
+    id: text('id').primaryKey(),
+    /** `cli` or `schedule`. */
+    trigger: text('trigger', { enum: ['cli', 'schedule'] }).notNull(),
+    startedAt: text('started_at').notNull(),
+    finishedAt: text('finished_at'),
+    /** First and last UTC day compared (`YYYY-MM-DD`, both included). */
+    fromDay: text('from_day').notNull(),
+    toDay: text('to_day').notNull(),
+    /** running → ok | drift | failed. */
+    status: text('status', { enum: ['running', 'ok', 'drift', 'failed'] }).notNull(),
+    report: text('report'),
+    error: text('error'),
+  },
+  (t) => [index('reconciliations_started').on(t.startedAt)],
 );

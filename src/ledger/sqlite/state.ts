@@ -1,5 +1,6 @@
 import type { GrantState, Part } from '../allocate.js';
-import type { CounterState } from '../port.js';
+import { balanceFrom } from '../balance.js';
+import type { Balance, CounterState } from '../port.js';
 import type { GrantRecord, Statements } from './statements.js';
 
 const parsedModels = new Map<string, string[]>();
@@ -26,6 +27,15 @@ export function recordToState(r: GrantRecord): GrantState {
     expiresAt: r.expires_at,
     removedAt: r.removed_at,
   };
+}
+
+/** The company's balance at `at` (ISO UTC): every grant still in the config, with its standing (see `balanceFrom`). */
+export function companyBalance(sql: Statements, companyId: string, at: string): Balance {
+  const grants = (sql.balanceOf.all(companyId) as (GrantRecord & { purchase_id: string | null })[]).map((row) => ({
+    state: recordToState(row),
+    purchaseId: row.purchase_id,
+  }));
+  return balanceFrom(companyId, grants, at);
 }
 
 /** A quota hold of an open row: the counter and what it holds (tokens, micro-USD). */

@@ -36,7 +36,7 @@ export function prepareStatements(db: Database.Database) {
                         requested_model = COALESCE(requested_model, ?), price_version = ?, price_source = ?,
                         input_tokens = ?, cached_input_tokens = ?, output_tokens = ?,
                         reasoning_tokens = ?, total_tokens = ?, metered_tokens = ?,
-                        cost_micro_usd = ?, cost_nano_usd = ?, tool_calls = ?, usage_source = ?, latency_ms = ?, ttfb_ms = ?,
+                        cost_micro_usd = ?, cost_nano_usd = ?, tool_calls = ?, units = ?, usage_source = ?, latency_ms = ?, ttfb_ms = ?,
                         upstream_request_id = ?, error_code = ?, settled_at = ?
                       WHERE id = ? AND status = 'held'`),
     openRequests: s(
