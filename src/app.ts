@@ -11,6 +11,7 @@ import { errorResponse } from './http/openai-error.js';
 import { strictTargets } from './http/target.js';
 import { sessionCookie } from './middleware/session-cookie/index.js';
 import { observabilityRoutes } from './observability/routes.js';
+import { realtimeRoutes } from './realtime/routes.js';
 import { reconcileRoutes } from './reconcile/routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -40,6 +41,8 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   standingRoutes(app, rt);
   reconcileRoutes(app, rt);
   dashboardRoutes(app, rt);
+  // Client secrets and WebRTC calls (`/v1/realtime/…` over HTTP): answered by tollgate itself, never passed through.
+  realtimeRoutes(app, rt);
   app.notFound(notFound);
   app.onError((err, c) => {
     if (isClientAbort(err)) {

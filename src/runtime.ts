@@ -1,4 +1,5 @@
 import type { AlertService } from './alerts/alerts.js';
+import type { GrantMirror } from './budgets/mirror.js';
 import type { KeyIndex } from './auth/api-key.js';
 import type { JwtVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
@@ -36,6 +37,8 @@ export interface Runtime {
   log: Logger;
   /** Prometheus metrics; absent in runtimes built without them (some tests). */
   metrics?: Metrics;
+  /** Mirrors the config's grants and renews recurring allocations (src/budgets/). */
+  grantMirror: GrantMirror;
   /** The settler of deferred work (src/settlement/); absent in runtimes built without it (some tests). */
   settler?: SettlerHandle;
   /**

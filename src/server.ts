@@ -2,11 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AlertService } from './alerts/alerts.js';
 import { WebhookSender, type WebhookOptions } from './alerts/webhook.js';
+import { GrantMirror } from './budgets/mirror.js';
 import { createApp } from './app.js';
 import { KeyIndex } from './auth/api-key.js';
 import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
-import { grantTerms } from './config/grants.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { describeLedger, openLedger } from './ledger/open.js';
@@ -78,14 +78,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const jwt = new JwtVerifier(config);
   await jwt.check();
   const ledger = openLedger(config.ledger);
+  const grantMirror = new GrantMirror(ledger, log);
   let interrupted: string[];
   try {
-    const terms = grantTerms(config);
-    await ledger.syncGrants(terms.grants, terms.purchases, clock());
-    interrupted = await ledger.recoverOpenHolds(clock(), config.admission.interruptedPolicy, (model, usage) => {
-      const priced = model ? priceBook(config).find(model, clock()) : undefined;
-      return priced ? costMicroUsd(usage, priced.price) : 0;
-    });
+    await grantMirror.sync(config, clock());
+    interrupted = await ledger.recoverOpenHolds(
+      clock(),
+      config.admission.interruptedPolicy,
+      (model, usage, company) => {
+        const priced = model ? priceBook(config).find(model, clock(), company) : undefined;
+        return priced ? costMicroUsd(usage, priced.price) : 0;
+      },
+    );
   } catch (err) {
     await ledger.close();
     throw err;
@@ -129,6 +133,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     clock,
     log,
     metrics,
+    grantMirror,
   });
   const reloader = opts.configFile
     ? new ConfigReloader(runtime, opts.configFile, {
@@ -152,6 +157,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const realtime = attachRealtime(server, runtime);
   settler.start();
+  grantMirror.start(clock, () => runtime.config);
   const reconciler = new ReconcileScheduler(runtime);
   reconciler.start();
   const { address, port } = server.address() as AddressInfo;
@@ -183,6 +189,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           }),
     async close(graceMs = 10_000) {
       reloader?.close();
+      grantMirror.stop();
       const sessionsClosed = realtime.close(graceMs);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

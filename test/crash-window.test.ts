@@ -1,16 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mintKey } from '../src/auth/api-key.js';
 import { verifyLedger } from '../src/ledger/sqlite/verify.js';
-import { kill9, serveChild } from './support/child.js';
+import { childConfig, kill9, serveChild } from './support/child.js';
 import { TEST_PRICES } from './support/harness.js';
-import { freePort } from './support/ports.js';
 import { json, ScriptedUpstream } from './support/scripted-upstream.js';
 import { waitUntil } from './support/wait.js';
 
@@ -47,37 +45,15 @@ afterAll(async () => {
 
 /** Writes a config for one company with one key on a fresh ledger; returns what the test needs. */
 async function setUp(name: string, connections = 8) {
-  const port = await freePort();
-  const key = mintKey();
-  const ledger = join(dir, `${name}.db`);
-  const configFile = join(dir, `${name}.json`);
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port },
-      upstream: { baseUrl: upstream.url, connections },
-      ledger: { path: ledger },
-      companies: {
-        acme: {
-          name: 'acme',
-          keys: [{ id: 'k', sha256: key.sha256, prefix: key.prefix }],
-          allocations: [{ id: 'g', tokens: 1_000_000 }],
-        },
-      },
-      prices: TEST_PRICES,
-    }),
+  const t = await childConfig(
+    dir,
+    name,
+    { baseUrl: upstream.url, connections },
+    { allocations: [{ id: 'g', tokens: 1_000_000 }] },
+    { prices: TEST_PRICES },
   );
-  const url = `http://127.0.0.1:${port}`;
-  const client = new OpenAI({ apiKey: key.key, baseURL: `${url}/v1`, maxRetries: 0 });
-  const rows = (sql: string) => {
-    const db = new Database(ledger, { readonly: true });
-    try {
-      return db.prepare(sql).all() as Record<string, unknown>[];
-    } finally {
-      db.close();
-    }
-  };
-  return { url, configFile, ledger, client, rows };
+  const client = new OpenAI({ apiKey: t.key.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
+  return { ...t, client };
 }
 
 describe('a response the client received in full', () => {

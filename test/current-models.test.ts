@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeRealtime, type FakeRealtime } from './support/fake-realtime.js';
 import { startTollgate, type Row, type Tollgate } from './support/harness.js';
 import { json, ScriptedUpstream } from './support/scripted-upstream.js';
+import { chatRow, chatUsage, echoUsage, responseRow, responsesUsage } from './support/usage-upstream.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -22,50 +23,11 @@ let tg: Tollgate;
 
 beforeAll(async () => {
   await upstream.start();
-  upstream.script = (req, res) => {
-    const body = JSON.parse(req.body.toString() || '{}') as { model?: string };
-    const usage = JSON.parse(String(req.headers['x-test-usage'] ?? '{}')) as Record<string, unknown>;
-    const extra = JSON.parse(String(req.headers['x-test-extra'] ?? '{}')) as Record<string, unknown>;
-    if (req.url.startsWith('/v1/responses'))
-      return json(res, 200, {
-        id: `resp_${upstream.seen.length}`,
-        object: 'response',
-        created_at: 1,
-        status: 'completed',
-        model: body.model,
-        output: [
-          {
-            type: 'message',
-            id: 'msg_1',
-            role: 'assistant',
-            status: 'completed',
-            content: [{ type: 'output_text', text: 'ok', annotations: [] }],
-          },
-        ],
-        usage,
-        ...extra,
-      });
-    if (req.url.startsWith('/v1/images/generations')) {
-      const rec = JSON.parse(readFileSync(IMAGE_RECORDING, 'utf8')) as { response: { body: unknown } };
-      return json(res, 200, rec.response.body);
-    }
-    return json(res, 200, {
-      id: 'chatcmpl-1',
-      object: 'chat.completion',
-      created: 1,
-      model: body.model,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: 'ok', refusal: null },
-          finish_reason: 'stop',
-          logprobs: null,
-        },
-      ],
-      usage,
-      ...extra,
-    });
-  };
+  upstream.script = echoUsage((req, res) => {
+    if (!req.url.startsWith('/v1/images/generations')) return json(res, 404, {});
+    const rec = JSON.parse(readFileSync(IMAGE_RECORDING, 'utf8')) as { response: { body: unknown } };
+    return json(res, 200, rec.response.body);
+  });
   // No `prices` for these models: the harness's test prices name none of them, so the source answers.
   tg = await startTollgate({
     upstreamUrl: upstream.url,
@@ -90,42 +52,15 @@ const IMAGE_RECORDING = fileURLToPath(
   new URL('../../shared/fixtures/openai-recorded-current/images-generations-01.json', import.meta.url),
 );
 
-const chatUsage = (prompt: number, cached: number, completion: number, reasoning = 0) => ({
-  prompt_tokens: prompt,
-  completion_tokens: completion,
-  total_tokens: prompt + completion,
-  prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
-  completion_tokens_details: { reasoning_tokens: reasoning, audio_tokens: 0 },
-});
-const responsesUsage = (input: number, cached: number, output: number, reasoning = 0) => ({
-  input_tokens: input,
-  input_tokens_details: { cached_tokens: cached },
-  output_tokens: output,
-  output_tokens_details: { reasoning_tokens: reasoning },
-  total_tokens: input + output,
-});
-
 async function lastRow(): Promise<Row> {
   await tg.settled();
   return tg.rows().at(-1)!;
 }
 
-async function chat(model: string, usage: object, extra: object = {}, body: object = {}): Promise<Row> {
-  await tg
-    .client()
-    .chat.completions.create(
-      { model, messages: [{ role: 'user', content: 'Hi' }], max_completion_tokens: 1000, ...body },
-      { headers: { 'x-test-usage': JSON.stringify(usage), 'x-test-extra': JSON.stringify(extra) } },
-    );
-  return lastRow();
-}
-
-async function respond(model: string, usage: object, extra: object = {}, body: object = {}): Promise<Row> {
-  await tg.client().responses.create({ model, input: 'Hi', max_output_tokens: 1000, ...body } as never, {
-    headers: { 'x-test-usage': JSON.stringify(usage), 'x-test-extra': JSON.stringify(extra) },
-  });
-  return lastRow();
-}
+const chat = (model: string, usage: object, extra: object = {}, body: object = {}) =>
+  chatRow(tg, model, { usage, extra, body });
+const respond = (model: string, usage: object, extra: object = {}, body: object = {}) =>
+  responseRow(tg, model, { usage, extra, body });
 
 const SOURCE_VERSION = /@genai-prices-\d+\.\d+\.\d+(\+tollgate-[\d-]+)?#[0-9a-f]{12}/;
 
@@ -215,13 +150,17 @@ describe('every dimension the source prices', () => {
     const flex = await chat('gpt-5.4', chatUsage(1000, 0, 100), { service_tier: 'flex' }, { service_tier: 'flex' });
     expect(flex).toMatchObject({ cost_nano_usd: 2_000_000 });
     expect(String(flex.price_version)).toMatch(/\/flex$/);
+    // gpt-5.4-nano has no published priority price: $0.20 / $1.25 standard, 1,000 × 200 + 100 × 1,250.
     const priority = await chat(
-      'gpt-5.5',
+      'gpt-5.4-nano',
       chatUsage(1000, 0, 100),
       { service_tier: 'priority' },
       { service_tier: 'priority' },
     );
-    expect(priority).toMatchObject({ cost_nano_usd: 8_000_000, error_code: 'service_tier_not_priced' });
+    expect(priority).toMatchObject({ cost_nano_usd: 325_000, error_code: 'priority_billed_at_standard' });
+    expect(String(priority.price_version)).toMatch(
+      /^gpt-5\.4-nano@genai-prices-[\d.]+#[0-9a-f]{12}\/priority-at-standard$/,
+    );
   });
 
   it('bills cache writes at their own price where the source has one (gpt-5.6-sol)', async () => {

@@ -37,9 +37,12 @@ const configJson = (ledger: string) => ({
   companies: {
     acme: {
       name: 'Acme',
-      allocations: [{ id: 'g', tokens: 1000, models: ['gpt-4o', 'gpt-9-preview'] }],
+      allocations: [{ id: 'g', tokens: 1000, models: ['gpt-4o', 'gpt-9-preview', 'house-llm'] }],
       fallbackPrices: [
-        { models: ['house-*'], price: { input: 1, output: 2, source: 'contract 42', date: '2026-11-01' } },
+        {
+          models: ['house-*', 'acme-router'],
+          price: { input: 1, output: 2, source: 'contract 42', date: '2026-11-01' },
+        },
       ],
     },
   },
@@ -64,13 +67,17 @@ beforeAll(() => {
   // Billed under another gpt-5.1 price than today's.
   insert.run('req_3', '2026-11-25T10:00:00.000Z', 'gpt-5.1', 'gpt-5.1@genai-prices-0.1.7#000000000000');
   insert.run('req_4', '2026-11-25T11:00:00.000Z', 'gpt-5.1', 'gpt-5.1@genai-prices-0.1.7#000000000000');
-  // No fine-tuned rates for gpt-4.1-mini anywhere (billed at a fallback price the config no longer has).
+  // No fine-tuned rates for gpt-5.4-mini anywhere (billed at a fallback price the config no longer has).
   insert.run(
     'req_5',
     '2026-11-26T10:00:00.000Z',
-    'ft:gpt-4.1-mini-2025-04-14:acme::abc',
+    'ft:gpt-5.4-mini-2026-03-17:acme::abc',
     'x@fallback-2026-01-01#0123456789ab',
   );
+  // Run at priority on a model with no priority price: billed at standard prices, and still none.
+  const nano = `${book.find('gpt-5.4-nano', now)!.version}/priority-at-standard`;
+  insert.run('req_9', '2026-11-26T11:00:00.000Z', 'gpt-5.4-nano', nano);
+  insert.run('req_10', '2026-11-26T12:00:00.000Z', 'gpt-5.4-nano-2026-03-17', nano);
   // A row written before versions carried a content hash: not compared.
   insert.run('req_6', '2026-11-27T10:00:00.000Z', 'gpt-4o', 'gpt-4o@2025-08-07');
   // A fallback-priced model, billed at today's fallback price.
@@ -98,6 +105,15 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(snapshot.stdout).toMatch(/from 272000 input tokens: input 5, cachedInput 0\.5, output 22\.5/);
     const alias = JSON.parse(tollgate(['prices', 'show', 'codex-mini-latest', '-c', configFile, '--json']).stdout);
     expect(alias).toMatchObject({ priced: { resolvedAs: 'codex-mini', source: 'genai-prices' } });
+    const priority = tollgate(['prices', 'show', 'gpt-5.4', '-c', configFile]);
+    expect(priority.stdout).toContain('priority 5/0.5/30');
+    const noPriority = tollgate(['prices', 'show', 'gpt-5.4-nano', '-c', configFile]);
+    expect(noPriority.stdout).toContain(
+      'priority: no price known; a request run at priority is billed at standard prices',
+    );
+    const fineTuned = tollgate(['prices', 'show', 'ft:gpt-4.1-mini-2025-04-14:acme::abc', '-c', configFile]);
+    expect(fineTuned.stdout).toContain('ft:gpt-4.1-mini-2025-04-14:acme::abc → ft:gpt-4.1-mini (tollgate)');
+    expect(fineTuned.stdout).toContain('Batch and flex: 50% off');
     const own = JSON.parse(tollgate(['prices', 'show', 'sora-2-pro', '-c', configFile, '--json']).stdout);
     expect(own.priced).toMatchObject({ source: 'tollgate', price: { date: '2026-11-30' } });
     const fallback = tollgate(['prices', 'show', 'house-llm', '-c', configFile, '--company', 'acme']);
@@ -112,16 +128,21 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
     expect(run.status).toBe(0);
     const rows = JSON.parse(run.stdout) as { model: string; origin: string; price: { source: string } }[];
     expect(rows[0]).toMatchObject({ model: 'gpt-3.5-turbo', origin: 'config' });
-    expect(rows.find((r) => r.model === 'house-*')).toMatchObject({ origin: 'fallback', company: 'acme' });
+    expect(rows.find((r) => r.model === 'house-* acme-router')).toMatchObject({ origin: 'fallback', company: 'acme' });
     expect(rows.find((r) => r.model === 'dall-e-3')).toMatchObject({ origin: 'tollgate' });
-    expect(rows.find((r) => r.model === 'gpt-5.5')).toMatchObject({ origin: 'genai-prices' });
+    expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'genai-prices')).toBeDefined();
+    expect(rows.find((r) => r.model === 'gpt-5.5' && r.origin === 'tollgate')).toMatchObject({
+      price: { priority: { input: 12.5, cachedInput: 1.25, output: 75 } },
+    });
   });
 
   it('names the models with no price, a changed price or a stale one, and exits 1', () => {
     const run = tollgate(['prices', 'check', '-c', configFile, '--now', NOW, '--json']);
     expect(run.status).toBe(1);
     const report = JSON.parse(run.stdout) as { models: number; uncompared: number; findings: unknown[] };
-    expect(report).toMatchObject({ models: 5, uncompared: 1 });
+    // The config's names are looked up for the company naming them: acme's `house-llm` and
+    // `acme-router` are priced by its fallback, `gpt-9-preview` by nothing.
+    expect(report).toMatchObject({ models: 7, uncompared: 1 });
     expect(report.findings).toEqual([
       {
         model: 'gpt-5.1',
@@ -131,6 +152,18 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
         current: expect.stringMatching(/^gpt-5\.1@genai-prices-.*\+tollgate-2026-11-30#[0-9a-f]{12}$/),
       },
       {
+        model: 'gpt-5.4-nano',
+        problem: 'priority_unpriced',
+        requests: 1,
+        current: expect.stringMatching(/^gpt-5\.4-nano@genai-prices-/),
+      },
+      {
+        model: 'gpt-5.4-nano-2026-03-17',
+        problem: 'priority_unpriced',
+        requests: 1,
+        current: expect.stringMatching(/^gpt-5\.4-nano@genai-prices-/),
+      },
+      {
         model: 'gpt-3.5-turbo',
         problem: 'stale',
         requests: 0,
@@ -138,7 +171,7 @@ describe('tollgate prices', { timeout: 120_000 }, () => {
         readOn: '2025-01-01',
         ageDays: 698,
       },
-      { model: 'ft:gpt-4.1-mini-2025-04-14:acme::abc', problem: 'unpriced', requests: 1 },
+      { model: 'ft:gpt-5.4-mini-2026-03-17:acme::abc', problem: 'unpriced', requests: 1 },
       { model: 'gpt-9-preview', problem: 'unpriced', requests: 0 },
     ]);
   });

@@ -60,24 +60,24 @@ describe('prices', () => {
       source: 'genai-prices',
       price: { input: 0.3, output: 1.2 },
     });
-    // No fine-tuned rates anywhere for gpt-4.1-mini: unpriced, not the base model's $0.40.
-    expect(book.find('ft:gpt-4.1-mini-2025-04-14:acme::abc123', now)).toBeUndefined();
+    // tollgate's own table has gpt-4.1-mini's fine-tuned rates ($0.80 / $0.20 / $3.20), twice its base.
+    expect(book.find('ft:gpt-4.1-mini-2025-04-14:acme::abc123', now)).toMatchObject({
+      resolvedAs: 'ft:gpt-4.1-mini',
+      source: 'tollgate',
+      price: { input: 0.8, cachedInput: 0.2, output: 3.2, batchDiscount: 0.5 },
+    });
+    // No fine-tuned rates anywhere for gpt-5.4-mini: unpriced, not the base model's $0.75.
+    expect(book.find('ft:gpt-5.4-mini-2026-03-17:acme::abc123', now)).toBeUndefined();
     const config = parseConfig({
       ledger: { path: 'x.db' },
       companies: {},
       prices: {
-        'ft:gpt-4.1-mini': {
-          input: 0.8,
-          cachedInput: 0.2,
-          output: 3.2,
-          source: 'https://platform.openai.com/docs/pricing',
-          date: '2026-11-30',
-        },
+        'ft:gpt-5.4-mini': { input: 1.5, output: 9, source: 'our contract', date: '2026-11-30' },
       },
     });
-    const found = new PriceBook(config.prices).find('ft:gpt-4.1-mini-2025-04-14:acme::abc123', now);
-    expect(found).toMatchObject({ source: 'config', resolvedAs: 'ft:gpt-4.1-mini' });
-    expect(found?.version).toMatch(/^ft:gpt-4\.1-mini@2026-11-30#[0-9a-f]{12}$/);
+    const found = new PriceBook(config.prices).find('ft:gpt-5.4-mini-2026-03-17:acme::abc123', now);
+    expect(found).toMatchObject({ source: 'config', resolvedAs: 'ft:gpt-5.4-mini' });
+    expect(found?.version).toMatch(/^ft:gpt-5\.4-mini@2026-11-30#[0-9a-f]{12}$/);
   });
 });
 

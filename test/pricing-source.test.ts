@@ -234,6 +234,8 @@ describe('tollgate’s own table holds only what the source lacks', () => {
     const src = sourceModel(name);
     if (!entry.supplements) {
       expect(src, `${name} is priced by the source: drop it from the own table`).toBeUndefined();
+      // A standalone entry is a complete price: Batch and flex take off its default 50 %.
+      expect(new PriceBook({}).find(name, new Date('2026-12-07T00:00:00Z'))?.price.batchDiscount).toBe(0.5);
       return;
     }
     expect(src, `${name} supplements a model the source does not price`).toBeDefined();
@@ -298,8 +300,10 @@ describe('resolution', () => {
     expect(book.find('house-llm', now, 'globex')).toBeUndefined();
     expect(book.find('house-llm', now, 'acme')).toMatchObject({ source: 'fallback', price: { input: 9 } });
     // A fine-tuned model with no fine-tuned rates anywhere: this company's pattern covers it.
-    expect(book.find('ft:gpt-4.1-nano-2025-04-14:acme::z9', now, 'acme')?.source).toBe('fallback');
-    expect(book.find('ft:gpt-4.1-nano-2025-04-14:other::z9', now, 'acme')).toBeUndefined();
+    expect(book.find('ft:gpt-5.4-nano-2026-03-17:acme::z9', now, 'acme')?.source).toBe('fallback');
+    expect(book.find('ft:gpt-5.4-nano-2026-03-17:other::z9', now, 'acme')).toBeUndefined();
+    // Fine-tuned rates the own table has win over a company's fallback.
+    expect(book.find('ft:gpt-4.1-nano-2025-04-14:acme::z9', now, 'acme')?.source).toBe('tollgate');
   });
 
   it('gives equal prices equal versions, and any change a new one', () => {

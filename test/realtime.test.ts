@@ -1,132 +1,24 @@
-import { connect as netConnect } from 'node:net';
-import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countTokens } from '../src/metering/tokenizer.js';
-import { startFakeRealtime, type FakeRealtime, type WireUsage } from './support/fake-realtime.js';
-import { startTollgate, UPSTREAM_KEY, type Row, type Tollgate } from './support/harness.js';
+import { UPSTREAM_KEY } from './support/harness.js';
+import {
+  allSettled,
+  grant,
+  MODEL,
+  open,
+  responseRows,
+  sessionRows,
+  realtimeTests,
+  until,
+  usage,
+} from './support/realtime-client.js';
 
 /**
  * The Realtime API through tollgate: the official SDK's `OpenAIRealtimeWS` against a fake upstream
  * Realtime server, every session metered per response on the ledger.
  */
-const MODEL = 'gpt-realtime-test';
-const SOURCE = 'https://developers.openai.com/api/docs/models/gpt-realtime-1.5';
-/** gpt-realtime-1.5's prices (USD per 1M tokens), under a test name. */
-const PRICES = {
-  [MODEL]: {
-    input: 4,
-    cachedInput: 0.4,
-    output: 16,
-    audioInput: 32,
-    cachedAudioInput: 0.4,
-    audioOutput: 64,
-    imageInput: 5,
-    cachedImageInput: 0.5,
-    source: SOURCE,
-    date: '2026-11-30',
-  },
-  'gpt-4o-transcribe': {
-    input: 2.5,
-    output: 10,
-    audioInput: 6,
-    source: 'https://developers.openai.com/api/docs/models/gpt-4o-transcribe',
-    date: '2026-11-30',
-  },
-};
-
-let tg: Tollgate | undefined;
-let fake: FakeRealtime | undefined;
-afterEach(async () => {
-  await tg?.close();
-  await fake?.close();
-  tg = fake = undefined;
-});
-
-async function setup(opts: { tokens?: number; realtime?: Record<string, unknown>; limits?: unknown } = {}) {
-  fake = await startFakeRealtime();
-  tg = await startTollgate({
-    upstreamUrl: fake.url,
-    prices: PRICES,
-    realtime: opts.realtime,
-    companies: {
-      acme: {
-        allocations: [{ id: 'acme-grant', tokens: opts.tokens ?? 10_000_000 }],
-        ...(opts.limits ? { limits: opts.limits } : {}),
-      },
-      globex: { allocations: [{ id: 'globex-unlimited', unlimited: true, models: [MODEL] }] },
-    },
-  });
-  return { tg, fake };
-}
-
-/** Polls `cond` every 5 ms; fails the test after 5 s. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-type Event = Record<string, any>;
-
-/**
- * Opens a session with the SDK. The SDK always dials `wss://`; tollgate here speaks plain HTTP on
- * 127.0.0.1, so the socket is handed over as a plain TCP connection (ws's `createConnection`).
- */
-async function open(t: Tollgate, key = t.keys['acme-key']!, model = MODEL) {
-  const port = Number(new URL(t.url).port);
-  const rt = new OpenAIRealtimeWS(
-    { model, options: { createConnection: () => netConnect(port, '127.0.0.1') } },
-    t.client(key),
-  );
-  const events: Event[] = [];
-  const errors: Error[] = [];
-  rt.on('event', (e) => events.push(e as Event));
-  rt.on('error', (err) => errors.push(err));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    rt.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  await until(() => events.some((e) => e.type === 'session.created') || errors.length > 0, 'session.created');
-  const count = (type: string) => events.filter((e) => e.type === type).length;
-  return { rt, events, errors, closed, count };
-}
-
-const usage = (
-  input: number,
-  output: number,
-  d: {
-    textIn?: number;
-    audioIn?: number;
-    cachedText?: number;
-    cachedAudio?: number;
-    textOut?: number;
-    audioOut?: number;
-  } = {},
-): WireUsage => ({
-  total_tokens: input + output,
-  input_tokens: input,
-  output_tokens: output,
-  input_token_details: {
-    text_tokens: d.textIn ?? input - (d.audioIn ?? 0),
-    audio_tokens: d.audioIn ?? 0,
-    image_tokens: 0,
-    cached_tokens: (d.cachedText ?? 0) + (d.cachedAudio ?? 0),
-    cached_tokens_details: { text_tokens: d.cachedText ?? 0, audio_tokens: d.cachedAudio ?? 0, image_tokens: 0 },
-  },
-  output_token_details: { text_tokens: d.textOut ?? output - (d.audioOut ?? 0), audio_tokens: d.audioOut ?? 0 },
-});
-
-const sessionRows = (t: Tollgate): Row[] => t.rows().filter((r) => r.endpoint === '/v1/realtime');
-const responseRows = (t: Tollgate) => sessionRows(t).filter((r) => Number(r.total_tokens) > 0);
-const grant = (t: Tollgate) => t.query("SELECT spent, held FROM grants WHERE id = 'acme-grant'")[0]!;
-async function allSettled(t: Tollgate) {
-  await until(
-    () => t.query("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'")[0]!.n === 0,
-    'every row settled',
-  );
-}
+const setup = realtimeTests();
 
 describe('Realtime sessions through tollgate', () => {
   it('meters a text session exactly, one row per response, events unchanged both ways, the caller key never upstream', async () => {
@@ -153,8 +45,17 @@ describe('Realtime sessions through tollgate', () => {
     await allSettled(tg);
 
     const conn = fake.connections[0]!;
-    // What the client sent reached the upstream byte for byte, in order.
-    expect(conn.frames).toEqual([...sent, { type: 'response.create' }].map((e) => JSON.stringify(e)));
+    // What the client sent reached the upstream, in order, as the canonical text of what tollgate
+    // read; each response.create carries an event_id tollgate set (the client sent none), so the
+    // upstream's answer to it can always be matched.
+    const ids = conn.received.filter((e) => e.type === 'response.create').map((e) => e.event_id as string);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(id).toMatch(/^evt_tg[\w-]+$/);
+    expect(conn.frames).toEqual(
+      [sent[0], sent[1], { ...sent[2], event_id: ids[0] }, { type: 'response.create', event_id: ids[1] }].map((e) =>
+        JSON.stringify(e),
+      ),
+    );
     // What the upstream sent reached the client unchanged, in order (tollgate added nothing).
     expect(s.events.map((e) => e.type)).toEqual([
       'session.created',
@@ -270,9 +171,9 @@ describe('Realtime sessions through tollgate', () => {
     expect(grant(tg)).toEqual({ spent: 58 + 650, held: 0 });
   });
 
-  it('cuts a session off when the grant runs out mid-conversation: error event, no new response.create, the one in flight finishes', async () => {
+  it('refuses a create the grant cannot lease with an insufficient_quota error event, and the session goes on', async () => {
     // Leases of 10,000 tokens: the opening one leaves 15,000; after the first response (8,000) the
-    // renewal leaves 7,000, so a second concurrent response cannot be leased.
+    // renewed standby leaves 7,000, so an out-of-band create beside the second response cannot be leased.
     const { tg, fake } = await setup({ tokens: 25_000, realtime: { leaseTokens: 10_000, minLeaseTokens: 10_000 } });
     fake.script.push(
       { text: 'One', usage: usage(7_000, 1_000) },
@@ -283,33 +184,36 @@ describe('Realtime sessions through tollgate', () => {
     await until(() => s.count('response.done') === 1, 'first response');
     await until(
       () => tg.query("SELECT COUNT(*) AS n FROM requests WHERE status = 'held'")[0]!.n === 1,
-      'the renewed lease',
+      'the renewed standby lease',
     );
     s.rt.send({ type: 'response.create' });
     await until(() => s.count('response.created') === 2, 'second response started');
-    s.rt.send({ type: 'response.create', event_id: 'evt_third' });
+    s.rt.send({ type: 'response.create', event_id: 'evt_third', response: { conversation: 'none' } });
     await until(() => s.count('error') === 1, 'the insufficient_quota error event');
-    const error = s.events.find((e) => e.type === 'error')!;
-    expect(error.error).toMatchObject({
+    expect(s.errorEvents()[0]).toMatchObject({
       type: 'insufficient_quota',
       code: 'insufficient_quota',
       param: null,
       event_id: 'evt_third',
     });
     expect(s.errors[0]?.message).toContain('insufficient_quota');
-    // Asked again while the cut-off waits: refused again, never forwarded.
-    s.rt.send({ type: 'response.create', event_id: 'evt_fourth' });
+    // The session goes on: other events pass, and the response in flight finishes.
     s.rt.send({
       type: 'conversation.item.create',
       item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'still here' }] },
     });
-    await until(() => s.count('error') === 2, 'the second error event');
     await until(() => fake.connections[0]!.received.length === 3, 'the item forwarded');
     expect(fake.connections[0]!.received.filter((e) => e.type === 'response.create')).toHaveLength(2);
-    // The response in flight finishes, then the session closes.
     fake.finish();
-    expect(await s.closed).toEqual({ code: 1008, reason: 'insufficient_quota' });
-    expect(s.events.some((e) => e.type === 'response.done')).toBe(true);
+    await until(() => s.count('response.done') === 2, 'the second response done');
+    await until(() => responseRows(tg).length === 2, 'the second response settled');
+    // With 9,000 left no lease can be had: the next create is refused too, the session stays open.
+    s.rt.send({ type: 'response.create', event_id: 'evt_fourth' });
+    await until(() => s.count('error') === 2, 'the second error event');
+    expect(s.errorEvents()[1]).toMatchObject({ code: 'insufficient_quota', event_id: 'evt_fourth' });
+    expect(s.rt.socket.readyState).toBe(WebSocket.OPEN);
+    s.rt.close();
+    expect((await s.closed).code).toBe(1000);
     await allSettled(tg);
     expect(responseRows(tg).map((r) => [r.total_tokens, r.usage_source])).toEqual([
       [8_000, 'upstream'],
@@ -361,65 +265,6 @@ describe('Realtime sessions through tollgate', () => {
     expect(grant(tg).held).toBe(0);
   });
 
-  it('accepts a browser-style key in the subprotocol, strips it and the beta opt-in before going upstream', async () => {
-    const { tg, fake } = await setup();
-    const key = tg.keys['acme-key']!;
-    const ws = new WebSocket(`${tg.url.replace('http', 'ws')}/v1/realtime?model=${MODEL}`, [
-      'realtime',
-      `openai-insecure-api-key.${key}`,
-      'openai-beta.realtime-v1',
-    ]);
-    const upgrade = new Promise<string | string[] | undefined>((resolve) =>
-      ws.once('upgrade', (res) => resolve(res.headers['x-tollgate-session-id'])),
-    );
-    const first = await new Promise<Event>((resolve, reject) => {
-      ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Event));
-      ws.once('error', reject);
-    });
-    expect(first.type).toBe('session.created');
-    expect(ws.protocol).toBe('realtime');
-    const conn = fake.connections[0]!;
-    expect(conn.protocols).toEqual(['realtime']);
-    expect(conn.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-    expect(conn.headers['openai-beta']).toBe('realtime=v1');
-    expect(JSON.stringify(conn.headers)).not.toContain(key);
-    ws.close();
-    await allSettled(tg);
-    expect(sessionRows(tg).map((r) => [r.key_id, r.status, r.session_id])).toEqual([
-      ['acme-key', 'settled', await upgrade],
-    ]);
-  });
-
-  it('refuses a wrong key with 401 before any upstream connection', async () => {
-    const { tg, fake } = await setup();
-    const s = await open(tg, 'sk-tg-wrong-0000000000000000000000000000000000000');
-    expect(s.errors[0]?.message).toContain('401');
-    const raw = await new Promise<{ status: number; body: string }>((resolve) => {
-      const ws = new WebSocket(`${tg.url.replace('http', 'ws')}/v1/realtime?model=${MODEL}`, [
-        'realtime',
-        'openai-insecure-api-key.sk-tg-nope',
-      ]);
-      ws.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      });
-      ws.on('error', () => undefined);
-    });
-    expect(raw.status).toBe(401);
-    expect(JSON.parse(raw.body).error.code).toBe('invalid_api_key');
-    expect(fake.attempts).toBe(0);
-    expect(tg.rows()).toEqual([]);
-  });
-
-  it('refuses a session the grants cannot open with 429 insufficient_quota, before any upstream connection', async () => {
-    const { tg, fake } = await setup({ tokens: 500, realtime: { leaseTokens: 10_000, minLeaseTokens: 1_000 } });
-    const s = await open(tg);
-    expect(s.errors[0]?.message).toContain('429');
-    expect(fake.attempts).toBe(0);
-    expect(tg.rows()).toEqual([]);
-  });
-
   it('keeps back-pressure: a client that stops reading stalls the upstream, and every event arrives unchanged and in order', async () => {
     const { tg, fake } = await setup();
     const s = await open(tg);
@@ -449,44 +294,6 @@ describe('Realtime sessions through tollgate', () => {
     expect(s.events.slice(1).map((e) => JSON.stringify(e))).toEqual(frames);
   });
 
-  it('refuses ephemeral client secrets by default, with the reason', async () => {
-    const { tg, fake } = await setup();
-    const res = await fetch(`${tg.url}/v1/realtime/client_secrets`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tg.keys['acme-key']}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ session: { type: 'realtime', model: MODEL } }),
-    });
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('unmeterable_session');
-    expect(body.error.message).toContain('cannot meter');
-    expect(fake.attempts).toBe(0);
-  });
-
-  it('forwards client secrets, when the config allows them, only for a company with an unlimited grant covering the model, on a row', async () => {
-    const { tg, fake } = await setup({ realtime: { clientSecrets: 'allow_unlimited' } });
-    const ask = (key: string) =>
-      fetch(`${tg.url}/v1/realtime/client_secrets`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ session: { type: 'realtime', model: MODEL } }),
-      });
-    const limited = await ask(tg.keys['acme-key']!);
-    expect(limited.status).toBe(400);
-    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('unmeterable_session');
-    expect(fake.secretRequests).toHaveLength(0);
-
-    const secret = await tg
-      .client(tg.keys['globex-key'])
-      .realtime.clientSecrets.create({ session: { type: 'realtime', model: MODEL } });
-    expect(secret.value).toBe('ek_test');
-    expect(fake.secretRequests[0]!.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-    await allSettled(tg);
-    expect(tg.rows().map((r) => [r.company_id, r.endpoint, r.status, r.cost_micro_usd])).toEqual([
-      ['globex', '/v1/realtime/client_secrets', 'settled', 0],
-    ]);
-  });
-
   it('applies the per-minute rate limit per response: a refused response.create gets an error event, the session goes on', async () => {
     // 2 requests a minute: the opening lease and the renewal after the first response; the renewal
     // after the second is refused, so a third response.create is refused without ending the session.
@@ -504,7 +311,7 @@ describe('Realtime sessions through tollgate', () => {
       item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'ok' }] },
     });
     await until(() => s.count('error') === 1, 'the rate-limit error event');
-    expect(s.events.find((e) => e.type === 'error')!.error).toMatchObject({
+    expect(s.errorEvents()[0]).toMatchObject({
       code: 'rate_limit_exceeded',
       event_id: 'evt_3',
     });

@@ -264,10 +264,10 @@ describe('report commands', () => {
       'acme: 1,038,735 tokens and 9.999250 USD left on active grants; unlimited: gpt-5-nano\n',
     );
     expect(table.stdout).toMatch(
-      /^acme-main\s+tokens\s+all\s+1,000,000\s+5,265\s+2,000\s+992,735\s+yes\s+never\s+openai-2026-10 \(openai, 2026-10-01\)$/m,
+      /^acme-main\s+tokens\s+all\s+1,000,000\s+5,265\s+2,000\s+992,735\s+yes\s+never\s+openai-2026-10 \(openai, 2026-10-01\)\s+1$/m,
     );
     expect(table.stdout).toMatch(
-      /^acme-usd\s+USD\s+gpt-4o\s+10\.000000\s+0\.000750\s+0\.000000\s+9\.999250\s+yes\s+2099-06-30T00:00:00\.000Z\s+-$/m,
+      /^acme-usd\s+USD\s+gpt-4o\s+10\.000000\s+0\.000750\s+0\.000000\s+9\.999250\s+yes\s+2099-06-30T00:00:00\.000Z\s+-\s+1$/m,
     );
     expect(table.stdout).toMatch(/^gpt-5-nano\s+0\s+0\.000000\s+yes\s+2099-12-31T00:00:00\.000Z\s+acme-nano$/m);
 
@@ -277,9 +277,9 @@ describe('report commands', () => {
 
     const csv = tollgate(args('balance', '--company', 'globex', '--csv'));
     expect(csv.stdout).toBe(
-      'company,grant,unit,unlimited,models,amount,spent,held,remaining,active,starts_at,expires_at,purchase\r\n' +
-        'globex,globex-main,tokens,false,,200000,1070,0,198930,true,,,\r\n' +
-        'globex,globex-next,tokens,false,,5000,0,0,5000,false,2099-01-01T00:00:00.000Z,,\r\n',
+      'company,grant,unit,unlimited,models,amount,spent,held,remaining,active,starts_at,expires_at,purchase,priority\r\n' +
+        'globex,globex-main,tokens,false,,200000,1070,0,198930,true,,,,1\r\n' +
+        'globex,globex-next,tokens,false,,5000,0,0,5000,false,2099-01-01T00:00:00.000Z,,,1\r\n',
     );
   });
 

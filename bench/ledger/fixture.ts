@@ -46,8 +46,9 @@ export function openBenchLedger(path: string): BenchLedger {
   const config = benchConfig(path);
   const opened = openLedgerDb(path);
   const ledger = new SyncLedger(opened.sqlite);
-  const terms = grantTerms(config);
-  syncGrants(opened.db, terms.grants, terms.purchases, new Date());
+  const now = new Date();
+  const terms = grantTerms(config, now);
+  syncGrants(opened.db, terms.grants, terms.purchases, now);
   return { ...opened, ledger, config };
 }
 

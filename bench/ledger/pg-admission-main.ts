@@ -22,8 +22,9 @@ const admits = Number(values.admits);
 
 const ledger = openPgLedger({ url: values.url });
 await ledger.ping();
-const terms = grantTerms(benchConfig(':memory:'));
-await ledger.syncGrants(terms.grants, terms.purchases, new Date());
+const now = new Date();
+const terms = grantTerms(benchConfig(':memory:'), now);
+await ledger.syncGrants(terms.grants, terms.purchases, now);
 const admit: number[] = [];
 const settle: number[] = [];
 const started = performance.now();

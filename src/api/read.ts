@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import type { Principal } from '../auth/principal.js';
-import type { OperatorConfig } from '../config/schema.js';
+import type { CompanyConfig, OperatorConfig } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppContext, AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
@@ -121,7 +121,7 @@ export function scopedFilter(
   return f;
 }
 
-function balanceJson(b: CompanyBalance) {
+function balanceJson(b: CompanyBalance, company: CompanyConfig | undefined) {
   return {
     object: 'balance',
     company_id: b.companyId,
@@ -140,7 +140,9 @@ function balanceJson(b: CompanyBalance) {
     })),
     grants: b.grants.map((g) => ({
       id: g.id,
+      ...recurrenceOf(company, g.id),
       unit: g.unit,
+      priority: g.priority,
       unlimited: g.unlimited,
       models: g.models,
       amount: g.unlimited ? null : g.amount,
@@ -153,6 +155,18 @@ function balanceJson(b: CompanyBalance) {
       purchase: g.purchase,
     })),
   };
+}
+
+/**
+ * Which allocation of the config a grant comes from (`allocation_id`: the grant's own id, or for a
+ * recurring allocation's period `<allocation>@<period>` the part before `@`), how often that
+ * allocation renews (`renews`: day, week, month or null) and whether the grant holds what a period
+ * carried over (`rollover`).
+ */
+function recurrenceOf(company: CompanyConfig | undefined, grantId: string) {
+  const allocationId = grantId.split('@')[0]!;
+  const every = company?.allocations.find((a) => a.id === allocationId)?.every ?? null;
+  return { allocation_id: allocationId, renews: every, rollover: grantId.endsWith('.rollover') };
 }
 
 /** A recent row as the read API shows it (snake_case, USD beside micro-USD). */
@@ -243,7 +257,8 @@ export async function authenticateReader(
 export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys' | 'jwt' | 'ledger' | 'clock'>): void {
   const route = readerRoute(app, rt);
 
-  const companyBalance = async (id: string, now: Date) => balanceJson((await balanceReport(rt.ledger, now, id))[0]!);
+  const companyBalance = async (id: string, now: Date) =>
+    balanceJson((await balanceReport(rt.ledger, now, id))[0]!, rt.config.companies[id]);
 
   route('/tollgate/v1/balance', ['company'], async (c, reader, q, now) => {
     if (reader.kind === 'principal') {

@@ -3,9 +3,12 @@ import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppEnv } from '../http/env.js';
-import { quotasFor } from '../limits/quotas.js';
+import { storedEndUser } from '../attribution/end-user.js';
+import { endUserQuotas, quotasFor } from '../limits/quotas.js';
 import { localMidnight, monthlyWindow } from '../limits/windows.js';
 import { balanceReport } from '../reports/balance.js';
+import { budgetReport } from '../reports/budgets.js';
+import { quotaStandings } from '../reports/quotas.js';
 import type { Runtime } from '../runtime.js';
 import { formatMicroUsd } from '../utils/money.js';
 import { permissionDenied, readerRoute, type Reader } from './read.js';
@@ -15,64 +18,61 @@ import { permissionDenied, readerRoute, type Reader } from './read.js';
  * read API's authentication (a bearer credential, or the dashboard's session cookie on GET) and
  * visibility rules:
  *
- * - `GET /tollgate/v1/quotas[?user=]` — a user's (or key's) quota windows: limit, spent, held,
- *   remaining, the share used against the alert thresholds, and when each resets. A member sees
- *   its own; a company admin any user of its company (`user`); an operator needs `company` and `user`.
+ * - `GET /tollgate/v1/quotas[?user=|key=|end_user=]` — a user's, key's (its budget) or end user's
+ *   quota windows: limit, spent, held, remaining, the share used against the alert thresholds, and
+ *   when each resets. A member sees its own; a company admin any user, key or end user of its
+ *   company; an operator names the company too.
  * - `GET /tollgate/v1/overview[?company=]` — per company: balance, spend this calendar month (in
  *   the company's time zone), open holds and the last 10 alerts. Company admins (their company)
  *   and operators (every company, or `company`); a member is refused (it would show others' spend).
+ * - `GET /tollgate/v1/budgets[?company=][&end_user=]` — per company: the allocations that renew
+ *   (this period's grant, what was carried over, when it renews) and every key's budget (its quota
+ *   windows), with an end user's when named. Company admins and operators.
  * - `GET /tollgate/v1/purchases[?company=]` — the purchase records the company's grants name, with
  *   those grants. Like the balance: everyone sees their own company's; an operator any company's.
  */
 export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
   const route = readerRoute(app, rt);
 
-  route('/tollgate/v1/quotas', ['company', 'user'], async (c, reader, q, now) => {
-    const who = quotaSubject(rt, reader, q);
-    if (isDenial(who)) return who;
+  route('/tollgate/v1/quotas', ['company', 'user', 'key', 'end_user'], async (c, reader, q, now) => {
+    const subject = quotaSubject(rt, reader, q);
+    if (isDenial(subject)) return subject;
+    const who = 'endUser' in subject ? subject.principal : subject;
     const company = rt.config.companies[who.companyId]!;
     const keyLimits = who.keyId ? rt.keys.key(who.keyId)?.limits : undefined;
-    const checks = who.userId === null && who.keyId === null ? [] : quotasFor(company, who, keyLimits, now);
-    const counters = new Map(
-      (await rt.ledger.reader.quotaCounters(checks.map((k) => k.counterId))).map((r) => [r.id, r]),
-    );
+    const checks =
+      'endUser' in subject
+        ? endUserQuotas(who.companyId, company, subject.endUser, now)
+        : who.userId === null && who.keyId === null
+          ? []
+          : quotasFor(company, who, keyLimits, now);
+    const standings = await quotaStandings(rt.ledger.reader, checks, rt.config.alerts.quotaThresholds);
     const [warning, critical] = rt.config.alerts.quotaThresholds;
     return c.json({
       object: 'list',
       company_id: who.companyId,
       user_id: who.userId,
       key_id: who.userId === null ? who.keyId : null,
+      end_user: 'endUser' in subject ? subject.endUser : null,
       time_zone: company.timeZone,
       thresholds: { warning, critical },
-      data: checks.map((k) => {
-        const r = counters.get(k.counterId);
-        const spentTokens = r?.spentTokens ?? 0;
-        const heldTokens = r?.heldTokens ?? 0;
-        const spentMicroUsd = r?.spentMicroUsd ?? 0;
-        const heldMicroUsd = r?.heldMicroUsd ?? 0;
-        const used = Math.max(
-          k.limitTokens ? spentTokens / k.limitTokens : 0,
-          k.limitMicroUsd ? spentMicroUsd / k.limitMicroUsd : 0,
-        );
-        return {
-          object: 'tollgate.quota',
-          window: k.window,
-          window_key: k.windowKey,
-          scope: k.scope,
-          limit_tokens: k.limitTokens ?? null,
-          spent_tokens: spentTokens,
-          held_tokens: heldTokens,
-          remaining_tokens: k.limitTokens === undefined ? null : Math.max(0, k.limitTokens - spentTokens - heldTokens),
-          limit_micro_usd: k.limitMicroUsd ?? null,
-          spent_micro_usd: spentMicroUsd,
-          held_micro_usd: heldMicroUsd,
-          remaining_micro_usd:
-            k.limitMicroUsd === undefined ? null : Math.max(0, k.limitMicroUsd - spentMicroUsd - heldMicroUsd),
-          used: Number(used.toFixed(4)),
-          level: used >= critical ? 'critical' : used >= warning ? 'warning' : 'ok',
-          resets_at: k.resetsAt?.toISOString() ?? null,
-        };
-      }),
+      data: standings.map((s) => ({
+        object: 'tollgate.quota',
+        window: s.check.window,
+        window_key: s.check.windowKey,
+        scope: s.check.scope,
+        limit_tokens: s.check.limitTokens ?? null,
+        spent_tokens: s.spentTokens,
+        held_tokens: s.heldTokens,
+        remaining_tokens: s.remainingTokens,
+        limit_micro_usd: s.check.limitMicroUsd ?? null,
+        spent_micro_usd: s.spentMicroUsd,
+        held_micro_usd: s.heldMicroUsd,
+        remaining_micro_usd: s.remainingMicroUsd,
+        used: s.used,
+        level: s.level,
+        resets_at: s.check.resetsAt?.toISOString() ?? null,
+      })),
     });
   });
 
@@ -110,6 +110,47 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
           kind: a.kind,
           fired_at: a.firedAt,
           details: JSON.parse(a.payload) as unknown,
+        })),
+      });
+    }
+    return c.json({ object: 'list', data });
+  });
+
+  route('/tollgate/v1/budgets', ['company', 'end_user'], async (c, reader, q, now) => {
+    const ids = visibleCompanies(rt, reader, q, 'admin');
+    if (isDenial(ids)) return ids;
+    const data = [];
+    for (const id of ids) {
+      const r = await budgetReport(rt.ledger, rt.config, id, q.end_user, now);
+      data.push({
+        object: 'tollgate.budgets',
+        company_id: id,
+        renewing: r.renewing.map((a) => ({
+          allocation: a.allocation,
+          every: a.every,
+          grant: a.grant,
+          unit: a.unit,
+          amount: a.amount,
+          carried: a.carried,
+          spent: a.spent,
+          held: a.held,
+          remaining: a.remaining,
+          renews_at: a.renewsAt,
+        })),
+        budgets: r.budgets.map((b) => ({
+          subject: b.subject,
+          scope: b.check.scope,
+          window: b.check.window,
+          window_key: b.check.windowKey,
+          limit_tokens: b.check.limitTokens ?? null,
+          limit_micro_usd: b.check.limitMicroUsd ?? null,
+          spent_tokens: b.spentTokens,
+          spent_micro_usd: b.spentMicroUsd,
+          remaining_tokens: b.remainingTokens,
+          remaining_micro_usd: b.remainingMicroUsd,
+          used: b.used,
+          level: b.level,
+          resets_at: b.check.resetsAt?.toISOString() ?? null,
         })),
       });
     }
@@ -180,33 +221,49 @@ function visibleCompanies(
   return [own];
 }
 
-/** Whose quotas a reader asks for: itself, or (admins, operators) the user named; or the 400/403/404. */
-function quotaSubject(rt: Runtime, reader: Reader, q: Record<string, string>): Principal | Denial {
-  const asUser = (companyId: string, userId: string): Principal => ({
-    companyId,
-    userId,
-    keyId: null,
-    role: 'member',
-    sessionId: null,
-  });
+/** Whose quotas a reader asks for: itself, or (admins, operators) the user, key or end user named; or the 400/403/404. */
+function quotaSubject(
+  rt: Runtime,
+  reader: Reader,
+  q: Record<string, string>,
+): Principal | { principal: Principal; endUser: string } | Denial {
+  const named = ['user', 'key', 'end_user'].filter((k) => q[k] !== undefined);
+  if (named.length > 1) return invalidRequest('Name one of user, key or end_user.', named[1]!);
+  const as = (companyId: string): Principal | { principal: Principal; endUser: string } | Denial => {
+    const subject = { companyId, userId: null, keyId: null, role: 'member' as const, sessionId: null };
+    if (q.user !== undefined) return { ...subject, userId: q.user };
+    if (q.key !== undefined) {
+      if (!rt.config.companies[companyId]!.keys.some((k) => k.id === q.key))
+        return {
+          kind: 'not_found',
+          message: `No key '${q.key}' in company '${companyId}'.`,
+          param: 'key',
+          code: 'not_found',
+        };
+      return { ...subject, keyId: q.key };
+    }
+    const company = rt.config.companies[companyId]!;
+    return { principal: subject, endUser: storedEndUser(companyId, company, q.end_user!) };
+  };
   if (reader.kind === 'operator') {
-    if (q.company === undefined || q.user === undefined)
+    if (q.company === undefined || named.length === 0)
       return invalidRequest(
-        'An operator names whose quotas to read: give company and user.',
+        'An operator names whose quotas to read: give company and one of user, key or end_user.',
         q.company === undefined ? 'company' : 'user',
       );
-    return Object.hasOwn(rt.config.companies, q.company) ? asUser(q.company, q.user) : notFound(q.company);
+    return Object.hasOwn(rt.config.companies, q.company) ? as(q.company) : notFound(q.company);
   }
   const p = reader.principal;
   if (q.company !== undefined && q.company !== p.companyId)
     return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
-  if (q.user === undefined || q.user === p.userId) return p;
+  if (named.length === 0 || (q.user !== undefined && q.user === p.userId) || (q.key !== undefined && q.key === p.keyId))
+    return p;
   if (p.role !== 'admin')
     return permissionDenied(
       p.userId === null
         ? `This key may only read its own quotas (key '${p.keyId}').`
         : `You may only read your own quotas (user '${p.userId}').`,
-      'user',
+      named[0]!,
     );
-  return asUser(p.companyId, q.user);
+  return as(p.companyId);
 }

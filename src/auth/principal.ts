@@ -10,6 +10,8 @@ export interface Principal {
   sessionId: string | null;
   /** The caller's own `X-Client-Request-Id` on this request (≤ 512 characters), recorded on its row. */
   clientRequestId?: string | null;
+  /** The spend tags of this request's `x-tollgate-tags` header (src/attribution/tags.ts), recorded on its row. */
+  tags?: readonly string[];
 }
 
 /** Why a credential was refused; each becomes a 401 `invalid_api_key`. */

@@ -84,7 +84,7 @@ export async function configCheckCommand(fileArg: string | undefined, opts: Conf
         return;
       }
     } else report.notes.push(`no ledger at ${ledger} yet: every allocation is new`);
-    const { changes, errors } = diffAgainstLedger(config, mirrored);
+    const { changes, errors } = diffAgainstLedger(config, mirrored, new Date());
     report.changes = changes;
     report.errors.push(...errors);
   }

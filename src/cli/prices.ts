@@ -2,7 +2,7 @@ import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import { listPrices, priceSummary } from '../pricing/catalog.js';
-import { checkPrices, configuredModels } from '../pricing/check.js';
+import { checkPrices, configuredModels, type PriceFinding } from '../pricing/check.js';
 import { modelLimits } from '../pricing/limits.js';
 import { lookupNames } from '../pricing/names.js';
 import { priceBook, type Price } from '../pricing/price.js';
@@ -144,6 +144,11 @@ export function pricesShowCommand(model: string, opts: Opts): void {
         `source: ${p.source}${p.date ? ` (read ${p.date})` : ''}`,
         `USD per 1M tokens: input ${p.input}, cached input ${usd(p.cachedInput)}, output ${p.output} (reasoning included)`,
         `also: ${extras(p)}`,
+        ...(p.priority || !p.output
+          ? []
+          : [
+              'priority: no price known; a request run at priority is billed at standard prices (row flagged priority_billed_at_standard)',
+            ]),
         `Batch and flex: ${Number(p.batchDiscount) * 100}% off`,
         `context window ${limits.contextWindow} tokens, largest output ${limits.maxOutputTokens} tokens`,
       ].join('\n') + '\n',
@@ -157,6 +162,14 @@ const positive = (v: string | undefined, fallback: number, name: string) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) fail(`--${name} expects a positive whole number of days, got '${v}'`);
   return n;
+};
+
+/** What each problem of `prices check` says, for one finding. */
+const PROBLEMS: Record<PriceFinding['problem'], (f: PriceFinding) => string> = {
+  unpriced: () => 'no price',
+  changed: (f) => `billed under ${f.billed}`,
+  stale: (f) => `price read ${f.readOn}, ${f.ageDays} days ago`,
+  priority_unpriced: () => 'run at priority, billed at standard prices: no priority price known',
 };
 
 /**
@@ -194,12 +207,7 @@ export async function pricesCheckCommand(opts: Opts): Promise<void> {
       { title: 'requests', cell: (f) => String(f.requests), numeric: true },
       {
         title: 'problem',
-        cell: (f) =>
-          f.problem === 'unpriced'
-            ? 'no price'
-            : f.problem === 'changed'
-              ? `billed under ${f.billed}`
-              : `price read ${f.readOn}, ${f.ageDays} days ago`,
+        cell: (f) => PROBLEMS[f.problem](f),
       },
       { title: 'price now', cell: (f) => f.current ?? '-' },
     ];

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { budgetsCommand } from './budgets.js';
 import { keysCreateCommand, keysRevokeCommand } from './keys.js';
 import { ledgerVerifyCommand } from './ledger.js';
 import { ledgerCopyCommand } from './ledger-copy.js';
@@ -51,6 +52,18 @@ export function buildProgram(): Command {
     .requiredOption('--id <id>', 'the key id')
     .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
     .action(keysRevokeCommand);
+
+  program
+    .command('budgets')
+    .description(
+      "per company: the allocations that renew (this period's grant, what was carried over, when it renews) and the keys' budgets",
+    )
+    .option('-c, --config <file>', 'config file (default: $TOLLGATE_CONFIG or ./proxy.config.json)')
+    .option('--company <id>', 'only this company')
+    .option('--end-user <id>', "also this end user's budget (the id as the app sends it)")
+    .option('--json', 'print JSON instead of tables')
+    .addOption(new Option('--now <instant>', 'evaluate as of this instant instead of the clock (ISO 8601)').hideHelp())
+    .action(budgetsCommand);
 
   const token = program.command('token').description('user tokens (JWT)');
   token

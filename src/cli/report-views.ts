@@ -40,6 +40,7 @@ const GRANT_COLUMNS: Column<GrantReport>[] = [
     title: 'purchase',
     cell: (g) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : (g.purchaseId ?? '-')),
   },
+  { title: 'priority', cell: (g) => String(g.priority), numeric: true },
 ];
 
 const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
@@ -76,6 +77,7 @@ export function balanceCsv(report: CompanyBalance[]): string {
     'starts_at',
     'expires_at',
     'purchase',
+    'priority',
   ];
   return toCsv(
     header,
@@ -94,6 +96,7 @@ export function balanceCsv(report: CompanyBalance[]): string {
         g.startsAt,
         g.expiresAt,
         g.purchaseId,
+        g.priority,
       ]),
     ),
   );

@@ -1,4 +1,5 @@
 import { JwtKeyError, JwtVerifier } from '../auth/jwt.js';
+import { DEFAULT_PRIORITY } from '../ledger/allocate.js';
 import type { MirroredGrant } from '../ledger/port.js';
 import { canonical, type ConfigChange } from './diff.js';
 import { grantTerms } from './grants.js';
@@ -25,25 +26,28 @@ export async function jwtProblems(config: Config, env: NodeJS.ProcessEnv = proce
 /**
  * The allocation changes `LedgerWriter.syncGrants` would make to a ledger holding `mirrored`, and the
  * errors it would refuse the config with (a grant moved to another company; a used grant whose unit
- * changed). Ids are `<company>/<grant>`.
+ * changed), at `now` (a recurring allocation mirrors its current period). Ids are `<company>/<grant>`.
  */
 export function diffAgainstLedger(
   config: Config,
   mirrored: readonly MirroredGrant[],
+  now: Date,
 ): { changes: ConfigChange[]; errors: string[] } {
-  const byId = new Map(mirrored.map((g) => [g.id, g]));
+  const byId = new Map(mirrored.map((g) => [g.id, { ...g, priority: g.priority ?? DEFAULT_PRIORITY }]));
   const changes: ConfigChange[] = [];
   const errors: string[] = [];
   const present = new Set<string>();
-  const index = new Map<string, number>();
-  for (const t of grantTerms(config).grants) {
-    const i = index.get(t.companyId) ?? 0;
-    index.set(t.companyId, i + 1);
+  for (const t of grantTerms(config, now, mirrored).grants) {
     present.add(t.id);
     const { id, companyId } = t;
-    const { id: _id, ...rest } = t;
+    // A recurring allocation's grants are `<allocation>@<period>`.
+    const allocationId = id.split('@')[0];
+    const i = config.companies[companyId]!.allocations.findIndex((a) => a.id === allocationId);
+    if (t.createOnly && byId.has(id)) continue;
+    const { id: _id, createOnly: _c, ...rest } = t;
     const terms: Omit<MirroredGrant, 'id' | 'removedAt' | 'spent' | 'held'> = {
       ...rest,
+      priority: rest.priority ?? DEFAULT_PRIORITY,
       models: t.models ? JSON.stringify(t.models) : null,
     };
     const g = byId.get(id);

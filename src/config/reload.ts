@@ -3,7 +3,6 @@ import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Runtime, RuntimeParts } from '../runtime.js';
 import { diffConfigs, formatChange, restartOnlyChanges, type ConfigChange } from './diff.js';
-import { grantTerms } from './grants.js';
 import { ConfigError, loadConfig } from './load.js';
 import type { Config } from './schema.js';
 
@@ -12,7 +11,7 @@ import type { Config } from './schema.js';
  *
  * A reload re-reads the file with `loadConfig` (the loader `serve` uses), builds everything that
  * depends on the config (key index, JWT verifiers with their public keys loaded, the alert service
- * when `alerts` changed), mirrors the grants into the ledger (`LedgerWriter.syncGrants`, which refuses a
+ * when `alerts` changed), mirrors the grants into the ledger (`GrantMirror.sync`, which refuses a
  * grant moved between companies), and then hands `config`, `keys`, `jwt` (and `alerts`) to
  * `rt.apply`, which swaps them in one synchronous step: a request sees either the old config or the new one, never a
  * mix. Anything that fails refuses the whole edit: the error is logged (level error, with each
@@ -32,7 +31,7 @@ export type ReloadResult =
 export type { RuntimeParts };
 
 /** What a reload reads and swaps: the running config, the ledger (grants), the clock, the log and metrics, and `apply`. */
-export type ReloadTarget = Pick<Runtime, 'config' | 'ledger' | 'clock' | 'log' | 'metrics' | 'apply'>;
+export type ReloadTarget = Pick<Runtime, 'config' | 'grantMirror' | 'clock' | 'log' | 'metrics' | 'apply'>;
 
 export interface ConfigReloaderOptions {
   /** Builds the config-dependent parts of the runtime for `next` (the running config is `prev`); may throw to refuse the config. */
@@ -132,8 +131,7 @@ export class ConfigReloader extends EventEmitter<{ reload: [ReloadResult] }> {
       parts = await this.opts.prepare(next, prev);
       // The SQLite ledger mirrors the grants synchronously before this await resumes, and the swap
       // follows in the same microtask: no request is admitted in between.
-      const terms = grantTerms(next);
-      await rt.ledger.syncGrants(terms.grants, terms.purchases, rt.clock());
+      await rt.grantMirror.sync(next, rt.clock());
       rt.apply({ ...parts, config: next });
       this.fileBaseline = { ...next, ...fileValues };
       const changes = diffConfigs(prev, next);

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { tagsSchema } from './schema-budgets.js';
+import { endUsersSchema } from './schema-end-users.js';
+import { companyRealtimeSchema } from '../realtime/config.js';
 import { apiKeySchema } from './schema-keys.js';
 import { fallbackPriceSchema } from './schema-prices.js';
 import { allocationSchema, jwtSchema, limitsSchema, timeZone } from './schema-parts.js';
@@ -36,6 +39,9 @@ export const companySchema = z
       description:
         "Models this company may call although tollgate has no price for them, each at an explicit price; the first entry naming a model applies, and its rows say `price_source = 'fallback'`.",
     }),
+    endUsers: endUsersSchema.optional(),
+    tags: tagsSchema.optional(),
+    realtime: companyRealtimeSchema.optional(),
   })
   .strict()
-  .meta({ description: 'Each has its keys, grants, user tokens, quotas and time zone.' });
+  .meta({ description: 'Each has its keys, grants, user tokens, quotas, end users, tags and time zone.' });

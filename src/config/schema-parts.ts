@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { everySchema, prioritySchema, rolloverSchema } from './schema-budgets.js';
 
 /**
  * The parts of `proxy.config.json`'s schema (schema.ts assembles them), validated at start with zod.
@@ -27,6 +28,9 @@ export const instantLike = (example: string) => instantText.meta({ examples: [ex
 export const identifier = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected an id of letters, digits, ".", "_" or "-" (1-64 chars)');
+
+/** The name of an environment variable (a secret is named, never written, in the config). */
+export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 
 export const tokens = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -228,11 +232,28 @@ export const allocationSchema = z
       examples: ['openai-2026-10'],
     }),
     note,
+    priority: prioritySchema.optional(),
+    every: everySchema.optional(),
+    rollover: rolloverSchema.optional(),
   })
   .strict()
   .refine((a) => [a.tokens, a.usd, a.unlimited].filter((v) => v !== undefined).length === 1, {
     message: 'expected exactly one of "tokens", "usd" or "unlimited": true',
   })
+  .refine((a) => !a.every || !a.unlimited, {
+    message: 'an unlimited grant does not renew: "every" needs "tokens" or "usd"',
+    path: ['every'],
+  })
+  .refine((a) => !a.rollover || a.every, { message: '"rollover" needs "every"', path: ['rollover'] })
+  .refine((a) => !a.rollover || a.usd !== undefined || Number.isInteger(a.rollover.max), {
+    message: 'expected a whole number of tokens',
+    path: ['rollover', 'max'],
+  })
+  .refine(
+    (a) =>
+      !a.rollover || a.tokens !== undefined || Math.abs(a.rollover.max * 1e6 - Math.round(a.rollover.max * 1e6)) < 1e-6,
+    { message: 'expected at most 6 decimal places (USD)', path: ['rollover', 'max'] },
+  )
   .refine((a) => !a.unlimited || a.models, { message: 'an unlimited grant must name its "models"', path: ['models'] })
   .refine((a) => !a.startsAt || !a.expiresAt || a.startsAt < a.expiresAt, {
     message: 'expiresAt must be after startsAt',

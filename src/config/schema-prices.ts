@@ -181,7 +181,7 @@ export const priceSchema = z
       .optional()
       .meta({
         description:
-          'Token prices for `service_tier: "priority"`. Absent: the model is billed at standard prices and its row says `service_tier_not_priced`.',
+          'Token prices for `service_tier: "priority"`. Absent: a request the upstream ran at priority is billed at standard prices and its row says `priority_billed_at_standard`.',
       }),
     effectiveFrom: z
       .string()

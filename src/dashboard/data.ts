@@ -69,7 +69,12 @@ export interface RequestJson {
 
 export interface GrantJson {
   id: string;
+  /** The config allocation it comes from, how often that renews, whether it holds a rollover. */
+  allocation_id: string;
+  renews: 'day' | 'week' | 'month' | null;
+  rollover: boolean;
   unit: 'tokens' | 'micro_usd';
+  priority: number;
   unlimited: boolean;
   models: string[] | null;
   amount: number | null;
@@ -79,6 +84,34 @@ export interface GrantJson {
   active: boolean;
   expires_at: string | null;
   purchase: { id: string; provider: string; date: string } | null;
+}
+
+/** A company's budgets (`/tollgate/v1/budgets`): the allocations that renew and the keys' (and an end user's) quota windows. */
+export interface BudgetsJson {
+  company_id: string;
+  renewing: {
+    allocation: string;
+    every: string;
+    grant: string | null;
+    unit: 'tokens' | 'micro_usd';
+    amount: number;
+    carried: number | null;
+    spent: number;
+    held: number;
+    remaining: number;
+    renews_at: string | null;
+  }[];
+  budgets: {
+    subject: string;
+    window: string;
+    limit_tokens: number | null;
+    limit_micro_usd: number | null;
+    spent_tokens: number;
+    spent_micro_usd: number;
+    used: number;
+    level: 'ok' | 'warning' | 'critical';
+    resets_at: string | null;
+  }[];
 }
 
 export interface BalanceJson {

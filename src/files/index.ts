@@ -21,6 +21,8 @@ export function watchFilesUpload(
   if (method !== 'POST' || path !== '/v1/files' || !/^multipart\/form-data/i.test(contentType)) return undefined;
   const config = rt.config;
   const now = rt.clock();
-  const watched = watchFileUpload(upload, contentType, config.admission, (m) => priceBook(config).find(m, now));
+  const watched = watchFileUpload(upload, contentType, config.admission, (m) =>
+    priceBook(config).find(m, now, principal.companyId),
+  );
   return { body: watched.body, observe: recordOnAnswer(rt, principal, watched.estimate) };
 }

@@ -1,32 +1,23 @@
-import { invalidRequest, type Denial } from './denial.js';
-import { jsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
+import { invalidRequest, isDenial, type Denial } from './denial.js';
+import { parseJsonBody as parseStrictBody } from './json-strict.js';
 
 /** A parsed JSON request body: an object, its members as sent. */
 export type JsonObject = Record<string, unknown>;
 
 /**
  * The one place a JSON request body is parsed (admission, the ownership guard, deferred creations,
- * Realtime client secrets, batch input lines): the body as a JSON object, wrapped so that a body's
- * own `kind` member is never taken for a denial, or the 400 `invalid_request_error` to answer —
- * nesting past `MAX_JSON_DEPTH` (code `json_too_deep`), text that is not JSON (RFC 8259), or JSON
- * that is not an object. Every check on what a body means belongs here, so no caller parses it
- * differently from another.
+ * batch input lines): the body as a JSON object, wrapped so that a body's own `kind` member is
+ * never taken for a denial, or the 400 `invalid_request_error` to answer — strict JSON's refusals
+ * (http/json-strict.ts: a key repeated at any depth, code `duplicate_key`; invalid UTF-8; nesting
+ * past `MAX_JSON_DEPTH`, code `json_too_deep`; text that is not JSON, RFC 8259), or JSON that is
+ * not an object. Every check on what a body means belongs here, so no caller parses it differently
+ * from another.
  */
 export function parseJsonBody(raw: Uint8Array): { json: JsonObject } | Denial {
-  // Checked on the bytes before parsing: JSON.parse of a million levels alone holds the event loop for seconds.
-  if (jsonDepth(raw) > MAX_JSON_DEPTH)
-    return invalidRequest(
-      `The JSON body of your request nests deeper than ${MAX_JSON_DEPTH} levels.`,
-      null,
-      'json_too_deep',
-    );
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch (err) {
-    return invalidRequest(`We could not parse the JSON body of your request. (${(err as Error).message})`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+  const parsed = parseStrictBody(raw);
+  if (isDenial(parsed)) return parsed;
+  const value = parsed.value;
+  if (!value || typeof value !== 'object' || Array.isArray(value))
     return invalidRequest('The request body must be a JSON object.');
-  return { json: parsed as JsonObject };
+  return { json: value as JsonObject };
 }

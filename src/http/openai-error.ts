@@ -51,7 +51,8 @@ const AUTH_MESSAGES: Record<AuthFailure | 'operator_required', string> = {
 const usd = (micro: number) => `$${formatMicroUsd(micro)}`;
 
 function quotaMessage(q: QuotaCheck, availableTokens: number, needed: number): string {
-  const who = q.scope === 'user' ? `user ${q.scopeId.slice(q.scopeId.indexOf('/') + 1)}` : `key ${q.scopeId}`;
+  const named = q.scopeId.slice(q.scopeId.indexOf('/') + 1);
+  const who = q.scope === 'user' ? `user ${named}` : q.scope === 'end_user' ? `end user ${named}` : `key ${q.scopeId}`;
   const limit = [
     q.limitTokens !== undefined ? `${q.limitTokens} tokens` : '',
     q.limitMicroUsd !== undefined ? usd(q.limitMicroUsd) : '',

@@ -10,9 +10,17 @@ type Fetch = Parameters<typeof getRequestListener>[0];
 /** Node's request listener. */
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** True for a target of the OpenAI API (`/v1`, `/v1/…`, `/v1?…`), served without the hono app. */
+/** True when `url` is `prefix`, or starts with it followed by `/` or `?`. */
+const under = (url: string, prefix: string) =>
+  url.startsWith(prefix) && (url.length === prefix.length || url[prefix.length] === '/' || url[prefix.length] === '?');
+
+/**
+ * True for a target of the OpenAI API (`/v1`, `/v1/…`, `/v1?…`), served without the hono app —
+ * but for `/v1/realtime…` over HTTP (client secrets, WebRTC calls): tollgate answers those itself
+ * (realtime/routes.ts), never passes them through.
+ */
 export function isApiTarget(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith('/v1') && (url.length === 3 || url[3] === '/' || url[3] === '?');
+  return url !== undefined && under(url, '/v1') && !under(url, '/v1/realtime');
 }
 
 /**

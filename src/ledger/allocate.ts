@@ -5,10 +5,15 @@ import { modelFamily } from '../metering/model.js';
  * Amounts are integers in each grant's unit: tokens, or micro-USD (1 USD = 1,000,000).
  */
 
+/** A grant's burn priority when its terms set none: lower burns first (OpenMeter's convention). */
+export const DEFAULT_PRIORITY = 1;
+
 /** A grant's standing as the ledger stores it. */
 export interface GrantState {
   id: string;
   unit: 'tokens' | 'micro_usd';
+  /** Burn order: lower burns first; absent: `DEFAULT_PRIORITY`. */
+  priority?: number;
   amount: number;
   unlimited: boolean;
   spent: number;
@@ -30,6 +35,37 @@ export interface Part {
 export interface DebitPart extends Part {
   unit: 'tokens' | 'micro_usd';
   overdraft: number;
+}
+
+/** What `compareBurnOrder` reads of a grant: ISO 8601 UTC instants; `createdAt` is when the ledger first mirrored it. */
+export interface BurnOrderKey {
+  id: string;
+  priority?: number;
+  expiresAt: string | null;
+  startsAt: string | null;
+  createdAt?: string | null;
+}
+
+/**
+ * The one burn order of limited grants, every adapter's: lower `priority` first; then the soonest to
+ * expire (no expiry last); then the oldest (`startsAt`, else when first mirrored); then `id`
+ * (bytewise). An unlimited grant covering the model burns before all of them (`unlimitedFirst` in
+ * capacity.ts): it never runs out, and limited grants are then kept for what they alone cover.
+ * Instants compare as ISO 8601 UTC text, which orders them in time.
+ */
+export function compareBurnOrder(a: BurnOrderKey, b: BurnOrderKey): number {
+  const pa = a.priority ?? DEFAULT_PRIORITY;
+  const pb = b.priority ?? DEFAULT_PRIORITY;
+  if (pa !== pb) return pa - pb;
+  if (a.expiresAt !== b.expiresAt) {
+    if (a.expiresAt === null) return 1;
+    if (b.expiresAt === null) return -1;
+    return a.expiresAt < b.expiresAt ? -1 : 1;
+  }
+  const oa = a.startsAt ?? a.createdAt ?? '';
+  const ob = b.startsAt ?? b.createdAt ?? '';
+  if (oa !== ob) return oa < ob ? -1 : 1;
+  return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
 }
 
 /** True when the grant counts at `at` (ISO UTC): not removed, started, not yet expired. */

@@ -1,4 +1,4 @@
-import { isActive, remaining, type GrantState } from './allocate.js';
+import { DEFAULT_PRIORITY, isActive, remaining, type GrantState } from './allocate.js';
 import type { Balance, GrantBalance } from './port.js';
 
 /**
@@ -17,6 +17,7 @@ export function balanceFrom(
     return {
       id: g.id,
       unit: g.unit,
+      priority: g.priority ?? DEFAULT_PRIORITY,
       unlimited: g.unlimited,
       models: g.models,
       amount: g.amount,

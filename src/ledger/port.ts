@@ -3,6 +3,7 @@ import type { ReconciliationStore } from './port/reconciliations.js';
 import type {
   AlertStore,
   BucketStore,
+  ClientSecretStore,
   DeferredStore,
   FileEstimateStore,
   ObjectStore,
@@ -47,6 +48,8 @@ export interface Ledger extends LedgerWriter {
   readonly fileEstimates: FileEstimateStore;
   /** Held requests waiting for upstream work that finishes later (src/settlement/). */
   readonly deferred: DeferredStore;
+  /** Realtime client secrets tollgate minted: single-use across every process on this ledger (src/realtime/). */
+  readonly clientSecrets: ClientSecretStore;
   /** The ledger's side of a reconciliation with OpenAI's usage and costs, and the runs' results (src/reconcile/). */
   readonly reconciliations: ReconciliationStore;
   /** Resolves when the store answers a trivial query; rejects with the reason otherwise (readiness). */

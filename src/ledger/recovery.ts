@@ -2,6 +2,8 @@ import type { InterruptedPolicy, Outcome, PriceOf } from './port.js';
 
 /** A row found `held` by crash recovery: what its outcome is decided from. */
 export interface OrphanRow {
+  /** The company the row bills (its fallback prices price a model nothing else does). */
+  companyId: string;
   requestedModel: string | null;
   /** Prompt tokens counted at admission. */
   estimatedPromptTokens: number;
@@ -12,7 +14,7 @@ export interface OrphanRow {
 /**
  * The outcome crash recovery writes on a row left `held` (status `interrupted`), shared by every
  * adapter: with `charge_prompt` its counted prompt tokens (usage source `estimated`, priced by
- * `priceOf` in micro-USD), with `release` nothing (error code `interrupted`). A row whose request
+ * `priceOf` in micro-USD for the row's model and company), with `release` nothing (error code `interrupted`). A row whose request
  * never left tollgate (`forwarded === false`) is charged nothing whatever the policy (error code
  * `interrupted_before_upstream`): the upstream never had it.
  */
@@ -25,7 +27,7 @@ export function interruptedOutcome(row: OrphanRow, policy: InterruptedPolicy, pr
     usage,
     usageSource: prompt > 0 ? 'estimated' : 'none',
     meteredTokens: prompt,
-    costMicroUsd: prompt > 0 ? priceOf(row.requestedModel, usage) : 0,
+    costMicroUsd: prompt > 0 ? priceOf(row.requestedModel, usage, row.companyId) : 0,
     latencyMs: 0,
     errorCode: unsent ? 'interrupted_before_upstream' : 'interrupted',
   };

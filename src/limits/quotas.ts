@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig, QuotasConfig, RateLimitsConfig } from '../config/schema.js';
+import { storedEndUser } from '../attribution/end-user.js';
 import { dailyWindow, monthlyWindow } from './windows.js';
 
 export type QuotaWindow = 'daily' | 'monthly' | 'hard' | 'session';
@@ -37,19 +38,15 @@ function limitsFor(
   } as const;
 }
 
-/**
- * The quotas that bound a request of `principal` at `now`: daily and monthly windows in the
- * company's time zone, the hard (lifetime) quota, and the session quota when the user token has a
- * session id. `keyLimits` is the key's own override, for key principals.
- */
-export function quotasFor(
-  company: CompanyConfig,
-  principal: Principal,
-  keyLimits: { quotas?: QuotasConfig } | undefined,
+/** The checks of `quotas` for one scope at `now`: calendar windows in `timeZone`, the hard quota, the session's (with `sessionId`). */
+function checksOf(
+  scope: QuotaCheck['scope'],
+  scopeId: string,
+  quotas: Partial<QuotasConfig>,
+  timeZone: string,
+  sessionId: string | null,
   now: Date,
 ): QuotaCheck[] {
-  const { scope, quotas } = limitsFor(company, principal, keyLimits);
-  const scopeId = scope === 'user' ? `${principal.companyId}/${principal.userId}` : principal.keyId!;
   const checks: QuotaCheck[] = [];
   for (const window of WINDOWS) {
     const limit = quotas[window];
@@ -57,12 +54,12 @@ export function quotasFor(
     let windowKey: string;
     let resetsAt: Date | null = null;
     if (window === 'daily' || window === 'monthly') {
-      const w = window === 'daily' ? dailyWindow(now, company.timeZone) : monthlyWindow(now, company.timeZone);
+      const w = window === 'daily' ? dailyWindow(now, timeZone) : monthlyWindow(now, timeZone);
       windowKey = w.key;
       resetsAt = w.resetsAt;
     } else if (window === 'session') {
-      if (!principal.sessionId) continue;
-      windowKey = principal.sessionId;
+      if (!sessionId) continue;
+      windowKey = sessionId;
     } else {
       windowKey = 'all';
     }
@@ -78,6 +75,41 @@ export function quotasFor(
     });
   }
   return checks;
+}
+
+/** Per company config: its end-user overrides by the id as stored (hashed ids hashed once). */
+const overridesByStored = new WeakMap<CompanyConfig, Map<string, Partial<QuotasConfig>>>();
+
+/** The quotas of end user `endUser` (as stored) of `companyId`: the company's `endUsers.quotas`, overridden window by window. */
+export function endUserQuotas(companyId: string, company: CompanyConfig, endUser: string, now: Date): QuotaCheck[] {
+  const e = company.endUsers;
+  if (!e) return [];
+  let overrides = overridesByStored.get(company);
+  if (!overrides) {
+    overrides = new Map(Object.entries(e.overrides).map(([id, q]) => [storedEndUser(companyId, company, id), q]));
+    overridesByStored.set(company, overrides);
+  }
+  const quotas = { ...e.quotas, ...overrides.get(endUser) };
+  return checksOf('end_user', `${companyId}/${endUser}`, quotas, company.timeZone, null, now);
+}
+
+/**
+ * The quotas that bound a request of `principal` at `now`: daily and monthly windows in the
+ * company's time zone, the hard (lifetime) quota, and the session quota when the user token has a
+ * session id. `keyLimits` is the key's own override, for key principals. With `endUser` (as
+ * stored), the end user's quotas too (`endUsers` in the company's config).
+ */
+export function quotasFor(
+  company: CompanyConfig,
+  principal: Principal,
+  keyLimits: { quotas?: QuotasConfig } | undefined,
+  now: Date,
+  endUser?: string | null,
+): QuotaCheck[] {
+  const { scope, quotas } = limitsFor(company, principal, keyLimits);
+  const scopeId = scope === 'user' ? `${principal.companyId}/${principal.userId}` : principal.keyId!;
+  const checks = checksOf(scope, scopeId, quotas, company.timeZone, principal.sessionId, now);
+  return endUser ? [...checks, ...endUserQuotas(principal.companyId, company, endUser, now)] : checks;
 }
 
 /** The rate limits that bound a request of `principal`, as one bucket (per user or per key). */

@@ -4,7 +4,8 @@
  * at local midnight. Uses Intl's time-zone data; no library.
  */
 
-interface LocalDate {
+/** A calendar date: `month` 1-12, `day` 1-31. */
+export interface LocalDate {
   year: number;
   month: number;
   day: number;
@@ -42,6 +43,12 @@ function offsetMs(instant: Date, timeZone: string): number {
   const l = localParts(instant, timeZone);
   const asUtc = Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second);
   return asUtc - Math.floor(instant.getTime() / 1000) * 1000;
+}
+
+/** The calendar date (year, month 1-12, day) in `timeZone` at `instant`. */
+export function localDateOf(instant: Date, timeZone: string): LocalDate {
+  const { year, month, day } = localParts(instant, timeZone);
+  return { year, month, day };
 }
 
 /** The UTC instant of local midnight starting `date` in `timeZone`. */

@@ -9,9 +9,12 @@ export interface PriceFinding {
    * `unpriced`: no price applies now (requests for it would be refused, `model_not_priced`);
    * `changed`: rows were billed under a price other than the one that applies now, so the same
    * usage would cost differently today; `stale`: the price in force is a dated entry (config or
-   * tollgate's own table) read more than `maxAgeDays` days ago.
+   * tollgate's own table) read more than `maxAgeDays` days ago; `priority_unpriced`: rows the
+   * upstream processed at `service_tier: "priority"` were billed at standard prices because no
+   * priority price is known for the model (none published by OpenAI, none in the config), and still
+   * none applies now: under-billed by the priority premium.
    */
-  problem: 'unpriced' | 'changed' | 'stale';
+  problem: 'unpriced' | 'changed' | 'stale' | 'priority_unpriced';
   /** Settled requests for it in the period (0 for a model only the config names). */
   requests: number;
   /** `changed`: the version the rows were billed under. */
@@ -31,34 +34,43 @@ export interface PriceCheck {
 
 const DAY_MS = 86_400_000;
 
-/** A version without its service-tier suffix (`…#abc/priority` → `…#abc`). */
-const base = (v: string) => v.replace(/\/(priority|flex)$/, '');
+/** A version without its service-tier suffix (`…#abc/priority` → `…#abc`; see `tierVersion`). */
+const base = (v: string) => v.replace(/\/(priority|flex|priority-at-standard)$/, '');
 /** The content hash of a version (`gpt-5.4@genai-prices-0.1.8#0123456789ab` → `0123456789ab`), if it has one. */
 const hashOf = (v: string) => /#([0-9a-f]{12})$/.exec(base(v))?.[1];
 
+/** A model name a config refers to, with the company that names it (whose fallback prices apply), if one does. */
+export interface NamedModel {
+  model: string;
+  companyId?: string;
+}
+
 /**
- * The model names a config refers to: its `prices` keys, the models its grants are scoped to, and
- * the plain names (not patterns) of its companies' fallback prices.
+ * The model names a config refers to: its `prices` keys, and per company the models its grants are
+ * scoped to and the plain names (not patterns) of its fallback prices. Sorted by model, then company.
  */
-export function configuredModels(config: Config): string[] {
-  const names = new Set<string>(Object.keys(config.prices));
-  for (const c of Object.values(config.companies)) {
-    for (const a of c.allocations) for (const m of a.models ?? []) names.add(m);
-    for (const f of c.fallbackPrices ?? []) for (const m of f.models) if (!m.includes('*')) names.add(m);
+export function configuredModels(config: Config): NamedModel[] {
+  const named = new Map<string, NamedModel>(Object.keys(config.prices).map((model) => [`\u0000${model}`, { model }]));
+  for (const [companyId, c] of Object.entries(config.companies)) {
+    const add = (model: string) => named.set(`${companyId}\u0000${model}`, { model, companyId });
+    for (const a of c.allocations) for (const m of a.models ?? []) add(m);
+    for (const f of c.fallbackPrices ?? []) for (const m of f.models) if (!m.includes('*')) add(m);
   }
-  return [...names].sort();
+  return [...named.values()].sort(
+    (a, b) => a.model.localeCompare(b.model) || (a.companyId ?? '').localeCompare(b.companyId ?? ''),
+  );
 }
 
 /**
  * Checks the prices in force at `now` (UTC) against what a ledger billed (`seen`, from
- * `LedgerReader.priceVersions`) and the models the config names (`named`): see `PriceFinding`.
- * A version is compared by its content hash, so a new source release that leaves a model's prices
- * alone raises nothing. Sorted by problem, then model.
+ * `LedgerReader.priceVersions`) and the models the config names (`named`, each looked up for the
+ * company that names it): see `PriceFinding`. A version is compared by its content hash, so a new
+ * source release that leaves a model's prices alone raises nothing. Sorted by problem, then model.
  */
 export function checkPrices(
   book: PriceBook,
   seen: PriceVersionRow[],
-  named: string[],
+  named: NamedModel[],
   now: Date,
   maxAgeDays: number,
 ): PriceCheck {
@@ -82,6 +94,8 @@ export function checkPrices(
     // Unpriced at the time (free endpoints, `unbilled` models) or billed before versions had a hash: not comparable.
     if (row.priceVersion === null) continue;
     const billed = hashOf(row.priceVersion);
+    if (row.priceVersion.endsWith('/priority-at-standard') && !priced.price.priority)
+      add({ model: row.model, problem: 'priority_unpriced', requests: row.requests, current: priced.version });
     if (billed === undefined) uncompared += row.requests;
     else if (billed !== hashOf(priced.version))
       add({
@@ -92,8 +106,8 @@ export function checkPrices(
         current: priced.version,
       });
   }
-  for (const model of named) {
-    const priced = book.find(model, now);
+  for (const { model, companyId } of named) {
+    const priced = book.find(model, now, companyId);
     if (!priced && !seen.some((r) => r.model === model)) add({ model, problem: 'unpriced', requests: 0 });
     if (priced) current.add(model);
   }

@@ -29,7 +29,8 @@ export function longContextPrice(price: Price, inputTokens: number): Price {
  * - `flex`: Batch rates, i.e. the standard price less `batchDiscount` (OpenAI's flex processing
  *   guide: "priced similarly to Batch API"; o3 $10→$5 and o4-mini $1.10→$0.55 per 1M input);
  * - `priority`: the entry's `priority` token prices (openai.com/api-priority-processing); a model
- *   without them is billed at standard prices and the row says `service_tier_not_priced`;
+ *   OpenAI publishes no priority price for is billed at standard prices (`unpriced`: the row says
+ *   `PRIORITY_AT_STANDARD`, its version `tierVersion`'s `/priority-at-standard`);
  * - anything else (`default`, `auto`, `scale`, absent): the standard price.
  */
 export function tierPrice<P extends Price>(
@@ -45,6 +46,24 @@ export function tierPrice<P extends Price>(
     discount: false,
     unpriced: false,
   };
+}
+
+/**
+ * The error code of a row the upstream processed at `service_tier: "priority"` but that was billed
+ * at standard prices, because no priority price is known for its model: it is under-billed by
+ * OpenAI's priority premium until one is added (`tollgate prices check` lists such models).
+ */
+export const PRIORITY_AT_STANDARD = 'priority_billed_at_standard';
+
+/**
+ * The price version a row billed at `tier` records: `version` at standard prices, with `/flex` or
+ * `/priority` appended when that tier's price was billed, and `/priority-at-standard` when the
+ * upstream processed it at priority but it was billed at standard prices (`tierPrice`'s `unpriced`).
+ */
+export function tierVersion(version: string, tier: string | undefined, unpriced: boolean): string {
+  if (tier === 'flex') return `${version}/flex`;
+  if (tier === 'priority') return `${version}/${unpriced ? 'priority-at-standard' : 'priority'}`;
+  return version;
 }
 
 /** USD per 1M → integer pico-USD per token (1e-12 USD), rounded up; exact for prices with ≤ 6 decimals. */

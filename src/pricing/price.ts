@@ -12,7 +12,9 @@ export {
   maxPicoPerToken,
   nanoToMicro,
   picoPerToken,
+  PRIORITY_AT_STANDARD,
   tierPrice,
+  tierVersion,
   videoSecondPrice,
 } from './cost.js';
 
@@ -49,6 +51,17 @@ function inForce<P extends { effectiveFrom?: string }>(list: readonly P[], day: 
 function merge(base: Price, own: OwnEntry): Price {
   const { supplements: _s, source, date, ...fields } = own;
   return { ...base, ...fields, source: `${base.source}; ${source}`, date };
+}
+
+const complete = new WeakMap<OwnEntry, Price>();
+/**
+ * A standalone own entry as the complete price it stands for: with the Batch and flex discount
+ * every entry defaults to (0.5, table.ts) unless it names its own.
+ */
+function standalone(own: OwnEntry): Price {
+  let price = complete.get(own);
+  if (!price) complete.set(own, (price = { ...(own as Price), batchDiscount: own.batchDiscount ?? 0.5 }));
+  return price;
 }
 
 const priced = (price: Price, name: string, tag: string, source: PriceSource): Priced => ({
@@ -107,7 +120,7 @@ export class PriceBook {
     for (const name of names) {
       const own = Object.hasOwn(OWN_TABLE, name) ? OWN_TABLE[name]! : undefined;
       if (!own) continue;
-      if (!own.supplements) return priced(own as Price, name, `tollgate-${own.date}`, 'tollgate');
+      if (!own.supplements) return priced(standalone(own), name, `tollgate-${own.date}`, 'tollgate');
       // A supplement applies only to the source model it was written for.
       if (hit && this.sourceHit(name, [name])?.model === hit.model) {
         const base = inForce(hit.model.prices, day);

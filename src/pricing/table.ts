@@ -6,9 +6,10 @@ import type { Price } from './types.js';
  * - *supplements*, merged field by field over the source's entry for the same model: priority
  *   processing prices, fine-tuning training prices, audio prices of the audio-preview models, the
  *   text vs image output prices of gpt-image-2;
- * - *standalone* entries for models the source does not price: DALL·E per image, tts-1 per
- *   character, sora per second of video, the Realtime transcription model per minute, the legacy
- *   completion models davinci-002 and babbage-002.
+ * - *standalone* entries for models the source does not price: fine-tuned gpt-4.1 / -mini / -nano
+ *   and o4-mini (`ft:<base>`), DALL·E per image, tts-1 per character, sora per second of video, the
+ *   Realtime transcription model per minute, the legacy completion models davinci-002 and
+ *   babbage-002.
  * A test (pricing-source.test.ts) holds the table to that: every supplement names a model the
  * source prices and adds fields the source lacks (or corrects one, said in its comment), every
  * standalone entry names a model the source lacks. The config's `prices` override both.
@@ -27,13 +28,38 @@ const PRICING = 'https://platform.openai.com/docs/pricing';
 const PRIORITY = 'https://openai.com/api-priority-processing/';
 const MODELS = 'https://developers.openai.com/api/docs/models/';
 const READ = '2026-11-30';
+/** The day the priority prices of the current models and the fine-tuned rates of gpt-4.1 and o4-mini were read. */
+const READ_DEC = '2026-12-07';
 
-/** Priority processing prices (USD per 1M: input, cached input, output), read on OpenAI's priority page. */
-const priority = (input: number, cachedInput: number | undefined, output: number): OwnEntry => ({
+/**
+ * Priority processing prices (USD per 1M: input, cached input, output), read on OpenAI's priority
+ * page `on` that day. Priority excludes long-context requests (the page's footnote): such a request
+ * is billed at the tier the upstream reports it ran at.
+ */
+const priority = (
+  input: number,
+  cachedInput: number | undefined,
+  output: number,
+  on = READ,
+  source = PRIORITY,
+): OwnEntry => ({
   priority: { input, ...(cachedInput === undefined ? {} : { cachedInput }), output },
-  source: PRIORITY,
-  date: READ,
+  source,
+  date: on,
   supplements: true,
+});
+
+/**
+ * A fine-tuned model's inference prices (USD per 1M: input, cached input, output) from OpenAI's
+ * pricing page, "Fine-tuning" (https://openai.com/api/pricing/, read 2026-12-07), billed for
+ * every `ft:<base>:<org>…` id of that base (names.ts). Batch and flex at 50 % like every entry.
+ */
+const fineTuned = (input: number, cachedInput: number, output: number): OwnEntry => ({
+  input,
+  cachedInput,
+  output,
+  source: 'https://openai.com/api/pricing/#fine-tuning',
+  date: READ_DEC,
 });
 
 /**
@@ -62,7 +88,16 @@ const listed = (fields: Partial<Price>): OwnEntry => ({ input: 0, output: 0, ...
 
 /** The own entries by model name or family (see the module comment). */
 export const OWN_TABLE: Readonly<Record<string, OwnEntry>> = {
-  // Priority processing (the source has no service tiers).
+  // Priority processing (the source has no service tiers). Read 2026-12-07 on the page's current
+  // edition (GPT-5.5 first): gpt-5.5, gpt-5.4-mini, gpt-5.4, gpt-5.2, GPT-5.1 codex, GPT-5 codex;
+  // o4-mini from the page's earlier edition (the current one's copies end before it).
+  'gpt-5.5': priority(12.5, 1.25, 75, READ_DEC),
+  'gpt-5.4': priority(5, 0.5, 30, READ_DEC),
+  'gpt-5.4-mini': priority(1.5, 0.15, 9, READ_DEC),
+  'gpt-5.2': priority(3.5, 0.35, 28, READ_DEC),
+  'gpt-5.1-codex': priority(2.5, 0.25, 20, READ_DEC),
+  'gpt-5-codex': priority(2.5, 0.25, 20, READ_DEC),
+  'o4-mini': priority(2, 0.5, 8, READ_DEC, `${PRIORITY} (earlier edition: o3, o4-mini)`),
   'gpt-5': priority(2.5, 0.25, 20),
   'gpt-5.1': priority(2.5, 0.25, 20),
   'gpt-5-mini': priority(0.45, 0.045, 3.6),
@@ -98,6 +133,16 @@ export const OWN_TABLE: Readonly<Record<string, OwnEntry>> = {
     date: '2026-12-07',
     supplements: true,
   },
+  // Fine-tuned models whose base the source has no fine-tuned rates for (it has ft:gpt-4o, ft:gpt-4o-mini,
+  // ft:gpt-3.5-turbo, ft:gpt-4-0…). Their training: gpt-4.1 $25, -mini $5, -nano $1.50 per 1M
+  // training tokens (on the base models above); o4-mini's reinforcement fine-tuning $100 per hour of
+  // training (OpenAI help center, "Billing guide for the Reinforcement Fine Tuning API",
+  // https://help.openai.com/en/articles/11323177, read 2026-12-07) is not metered: the job object
+  // reports no billable hours, so an o4-mini training job is refused unless priced under `prices`.
+  'ft:gpt-4.1': fineTuned(3, 0.75, 12),
+  'ft:gpt-4.1-mini': fineTuned(0.8, 0.2, 3.2),
+  'ft:gpt-4.1-nano': fineTuned(0.2, 0.05, 0.8),
+  'ft:o4-mini': fineTuned(4, 1, 16),
   // Models the source does not price.
   'davinci-002': listed({ input: 2, output: 2 }),
   'babbage-002': listed({ input: 0.4, output: 0.4 }),

@@ -54,8 +54,8 @@ export interface Admitted {
   headers: Record<string, string>;
 }
 
-/** What admission reads: the config, the key index (a key's own limits), the rate limiter, and the ledger. */
-export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger'>;
+/** What admission reads: the config, the key index (a key's own limits), the rate limiter, the ledger, and the grant mirror (renewals due). */
+export type AdmissionDeps = Pick<Runtime, 'config' | 'keys' | 'rateLimiter' | 'ledger' | 'grantMirror'>;
 
 /**
  * A new request id: `req_` + 32 hex digits, the first 12 the time in ms (UTC), the rest random
@@ -94,6 +94,8 @@ export function requestRow(requestId: string, principal: Principal, facts: Facts
     userId: principal.userId,
     sessionId: facts.sessionId ?? principal.sessionId,
     clientRequestId: principal.clientRequestId ?? null,
+    endUser: facts.endUser ?? null,
+    tags: facts.tags ?? principal.tags ?? null,
     endpoint: facts.endpoint,
     requestedModel: facts.requestedModel,
     stream: facts.stream,
@@ -156,7 +158,9 @@ export async function place(
       headers: { ...rate.headers },
     };
   }
-  const quotas = quotasFor(company, principal, keyLimits, now);
+  // The first admission past a recurring allocation's period renews it (see GrantMirror).
+  if (now.getTime() >= rt.grantMirror.dueAt) await rt.grantMirror.renewIfDue(rt.config, now);
+  const quotas = quotasFor(company, principal, keyLimits, now, facts.endUser);
   const requestId = newRequestId();
   const row = requestRow(requestId, principal, facts);
   const result = await rt.ledger.admit(row, request, now, quotas);

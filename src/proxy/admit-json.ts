@@ -1,3 +1,5 @@
+import { endUserOf } from '../attribution/end-user.js';
+import { requestTags } from '../attribution/tags.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
@@ -140,6 +142,11 @@ export async function admitJson(
   const valid = validateBody(body, endpoint);
   if (isDenial(valid)) return valid;
   const { model, stream } = valid;
+  const company = rt.config.companies[principal.companyId]!;
+  const endUser = endUserOf(principal.companyId, company, endpoint.path, body);
+  if (isDenial(endUser)) return endUser;
+  const tags = requestTags(company, principal.tags ?? [], body);
+  if (isDenial(tags)) return tags;
   // The relay marks the row `forwarded` as it sends it (see the crash policy). Built whole, its
   // estimate filled in below: on Node 20, `{ ...facts, more }` gives every request a hidden class
   // of its own, old-generation garbage (see `Exchange` in relay.ts).
@@ -151,6 +158,8 @@ export async function admitJson(
     forwardedLater: true,
     estimatedPromptTokens: 0,
     conversationId: null,
+    endUser,
+    tags,
   };
 
   if (endpoint.free) {

@@ -10,7 +10,6 @@ import { parseJsonBody, type JsonObject } from '../http/json-body.js';
 import type { OwnershipPlan } from '../ownership/guard.js';
 import { keepsObjects } from '../ownership/plan-request.js';
 import { mayReference, refuseForeignReferences } from '../ownership/references.js';
-import { admitClientSecret } from '../realtime/client-secrets.js';
 import type { Runtime } from '../runtime.js';
 import { admitMultipart, openRow, type Admitted } from './admission.js';
 import { admitJson } from './admit-json.js';
@@ -23,10 +22,10 @@ import type { Endpoint, EndpointAdmission } from './endpoints.js';
 export const MAX_BODY = 64 * 1024 * 1024;
 
 /**
- * How a `/v1` request is admitted: a metered endpoint's own (`Endpoint.admission`), an ephemeral
- * Realtime credential (`client_secret`), or a pass-through path (`passthrough`).
+ * How a `/v1` request is admitted: a metered endpoint's own (`Endpoint.admission`), or a
+ * pass-through path (`passthrough`).
  */
-export type Admission = EndpointAdmission | 'client_secret' | 'passthrough';
+export type Admission = EndpointAdmission | 'passthrough';
 
 /** A `/v1` request as admission sees it: authenticated, routed, its body not yet read. */
 export interface Call {
@@ -41,7 +40,7 @@ export interface Call {
   incoming: IncomingMessage;
   /** The request's `content-type` ('' when none). */
   contentType: string;
-  /** The metered endpoint; undefined for a client secret or a pass-through. */
+  /** The metered endpoint; undefined for a pass-through. */
   endpoint: Endpoint | undefined;
   feature: FeatureRate | undefined;
   /** The request's instant: one clock reading for its whole admission (UTC). */
@@ -140,7 +139,6 @@ const ADMITTERS: Readonly<Record<Admission, Admitter>> = {
     if (raw === 'too_large') return tooLarge;
     return admitVideo(c.rt, c.principal, c.endpoint!, raw, undefined, c.contentType, c.feature, c.now);
   },
-  client_secret: (c) => admitClientSecret(c.rt, c.principal, c.incoming, c.path, c.now),
   passthrough: passThrough,
 };
 

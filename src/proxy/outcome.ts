@@ -4,7 +4,14 @@ import type { MultipartSummary } from '../metering/multipart.js';
 import type { StreamMetered } from '../metering/stream-meter.js';
 import { countTokens } from '../metering/tokenizer.js';
 import { NO_TOKENS, type Metered, type Usage } from '../metering/usage.js';
-import { costNanoUsd, nanoToMicro, tierPrice, type Priced } from '../pricing/price.js';
+import {
+  costNanoUsd,
+  nanoToMicro,
+  PRIORITY_AT_STANDARD,
+  tierPrice,
+  tierVersion,
+  type Priced,
+} from '../pricing/price.js';
 import type { ToolCalls } from '../metering/tool-calls.js';
 import { toolFeesNano, type ToolPlan } from '../pricing/tool-fees.js';
 import { PENDING_STATUSES, type DeferredKind } from '../settlement/kinds.js';
@@ -57,7 +64,8 @@ export interface CostInputs {
  * A usage's exact cost (nano-USD) and the price version it used: the usage at the price of the
  * service tier `tier` (the one the upstream reported, else the one the request asked for), plus the
  * fees of the built-in tool calls reported, when the request succeeded. A tier other than the
- * standard one is named in the version (`gpt-5@2025-08-07/priority`). Used for live rows and by the
+ * standard one is named in the version (`tierVersion`: `gpt-5@2025-08-07/priority`); priority on a model
+ * without a priority price is billed at standard prices and says so (`PRIORITY_AT_STANDARD`). Used for live rows and by the
  * settler for deferred ones.
  */
 export function costOfUsage(
@@ -69,12 +77,10 @@ export function costOfUsage(
 ): { nano: number; version: string; errorCode?: string } {
   const fees = c.ok ? toolFeesNano(model, c.plan, c.toolCalls, imageToolPrice(priceOf, c.plan), priced.price) : 0;
   const { unpriced } = tierPrice(priced.price, c.tier);
-  const version =
-    c.tier === 'flex' || (c.tier === 'priority' && !unpriced) ? `${priced.version}/${c.tier}` : priced.version;
   return {
     nano: costNanoUsd(usage, priced.price, c.tier, fees),
-    version,
-    errorCode: unpriced ? 'service_tier_not_priced' : undefined,
+    version: tierVersion(priced.version, c.tier, unpriced),
+    errorCode: unpriced ? PRIORITY_AT_STANDARD : undefined,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { TAGS_HEADER, withTags } from '../attribution/tags.js';
 import { authenticateBearer } from '../auth/authenticate.js';
 import { isClientAbort } from '../http/body.js';
 import { withClientRequestId } from '../http/client-request-id.js';
@@ -10,7 +11,6 @@ import { forwardTarget, parseTarget, targetRefused } from '../http/target.js';
 import { FEATURE_HEADER, featureOf } from '../http/feature.js';
 import { planOwnership } from '../ownership/guard.js';
 import { keepsObjects } from '../ownership/plan-request.js';
-import { isEphemeralSecretRequest } from '../realtime/client-secrets.js';
 import type { Runtime } from '../runtime.js';
 import { admit, MAX_BODY, type Admission } from './admit.js';
 import { findEndpoint, isUnbilled } from './endpoints.js';
@@ -56,8 +56,7 @@ async function proxy(rt: Runtime, incoming: IncomingMessage, outgoing: ServerRes
   const now = rt.clock();
   // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
   const endpoint = findEndpoint(method, path);
-  const admission: Admission =
-    endpoint?.admission ?? (isEphemeralSecretRequest(method, path) ? 'client_secret' : 'passthrough');
+  const admission: Admission = endpoint?.admission ?? 'passthrough';
   if (admission === 'passthrough' && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough')
     return answer(
       outgoing,
@@ -81,7 +80,13 @@ async function proxy(rt: Runtime, incoming: IncomingMessage, outgoing: ServerRes
       companyId,
     );
 
-  const principal = withClientRequestId(authenticated, incoming.headers['x-client-request-id']);
+  // Spend tags are read with the credential: a bad header is refused before anything is held.
+  const principal = withTags(
+    withClientRequestId(authenticated, incoming.headers['x-client-request-id']),
+    rt.config.companies[companyId]!,
+    incoming.headers[TAGS_HEADER],
+  );
+  if (isDenial(principal)) return refuse(principal, companyId);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return refuse(owned, companyId);
   const contentType = header(incoming, 'content-type') ?? '';

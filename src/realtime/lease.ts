@@ -23,7 +23,7 @@ export interface Lease {
   headers: Record<string, string>;
 }
 
-/** Why a lease was refused, as an OpenAI error: `insufficient_quota` ends the session, `rate_limit_exceeded` refuses one response. */
+/** Why a lease was refused, as an OpenAI error: the `response.create` that asked is refused with an `error` event of this code. */
 export interface LeaseRefusal {
   code: 'insufficient_quota' | 'rate_limit_exceeded';
   message: string;
@@ -59,7 +59,11 @@ export class SessionLedger {
     private readonly rt: Runtime,
     readonly facts: SessionFacts,
   ) {
-    this.priced = priceBook(rt.config).find(facts.model ?? TRANSCRIPTION_HOLD_MODEL, rt.clock());
+    this.priced = priceBook(rt.config).find(
+      facts.model ?? TRANSCRIPTION_HOLD_MODEL,
+      rt.clock(),
+      facts.principal.companyId,
+    );
   }
 
   private get multiplier(): number {
@@ -122,7 +126,7 @@ export class SessionLedger {
    * on a row without a hold: the session must then be cut off).
    */
   async chargeTranscription(model: string, usage: Usage): Promise<boolean> {
-    const priced = priceBook(this.rt.config).find(model, this.rt.clock());
+    const priced = priceBook(this.rt.config).find(model, this.rt.clock(), this.facts.principal.companyId);
     const outcome = this.outcome(model, priced, usage, 'upstream', { latencyMs: 0 });
     const byUnit = usage.seconds !== undefined && usage.totalTokens === 0;
     const want = byUnit
@@ -161,10 +165,30 @@ export class SessionLedger {
     });
   }
 
+  /**
+   * A row without a hold, for a `response.create` forwarded while the conversation has a response
+   * in flight: the upstream refuses it (`conversation_already_has_active_response`), and the row is
+   * then voided; if the upstream ran it after all, the row is settled like any response's.
+   */
+  ticket(): Promise<Lease> {
+    return this.openRow(this.facts.model);
+  }
+
+  /** Voids the row of a `response.create` the upstream refused (its `error` event): nothing charged, `error_code` = the upstream's code. */
+  async refused(lease: Lease, latencyMs: number, errorCode: string): Promise<void> {
+    await this.void(lease, SWITCHING_PROTOCOLS, latencyMs, errorCode);
+  }
+
   /** Voids a lease when the upstream refused the session: nothing charged, with the upstream's status and code. */
   async void(lease: Lease, httpStatus: number | null, latencyMs: number, errorCode: string): Promise<void> {
     const now = this.rt.clock();
-    const outcome = { httpStatus, usageSource: 'none' as const, latencyMs, errorCode };
+    const outcome = {
+      httpStatus,
+      usageSource: 'none' as const,
+      latencyMs,
+      errorCode,
+      upstreamRequestId: this.upstreamSessionId,
+    };
     await this.rt.ledger.void(lease.requestId, outcome, now);
     this.rt.metrics?.finished(
       { companyId: this.facts.principal.companyId, model: this.facts.model },

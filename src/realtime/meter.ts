@@ -1,4 +1,5 @@
 import type { Usage } from '../metering/usage.js';
+import type { ResponseKind } from './responses.js';
 import { base64Bytes, responseUsage, transcriptionUsage, type PartialOutput } from './usage.js';
 
 /**
@@ -10,7 +11,7 @@ import { base64Bytes, responseUsage, transcriptionUsage, type PartialOutput } fr
 
 /** What one server event means for billing; undefined for the events billing ignores. */
 export type Signal =
-  | { kind: 'response.created'; responseId: string }
+  | { kind: 'response.created'; responseId: string; conversation: ResponseKind }
   | {
       kind: 'response.done';
       responseId: string;
@@ -19,7 +20,15 @@ export type Signal =
       errorCode?: string;
       seen: PartialOutput;
     }
-  | { kind: 'transcription'; model: string | undefined; usage?: Usage };
+  | { kind: 'transcription'; model: string | undefined; usage?: Usage }
+  /** An `error` event: `eventId` is the client event it answers (`error.event_id`), `code` its `error.code` (else `error.type`). */
+  | { kind: 'error'; eventId?: string; code?: string }
+  /**
+   * The session's configuration as the upstream confirmed it: `autoResponses` is whether the
+   * upstream starts responses by itself (turn detection on with `create_response` not false);
+   * undefined when the event does not say.
+   */
+  | { kind: 'session'; autoResponses?: boolean };
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined =>
@@ -63,9 +72,10 @@ export class RealtimeMeter {
       this.partial.set(id, seen);
       return undefined;
     }
-    if (SESSION_EVENTS.has(type)) {
-      this.readSession(obj(event.session));
-      return undefined;
+    if (SESSION_EVENTS.has(type)) return this.readSession(obj(event.session), type.startsWith('transcription_'));
+    if (type === 'error') {
+      const error = obj(event.error);
+      return { kind: 'error', eventId: str(error?.event_id), code: str(error?.code) ?? str(error?.type) };
     }
     if (type === 'response.created' || type === 'response.done') {
       const response = obj(event.response);
@@ -73,7 +83,13 @@ export class RealtimeMeter {
       if (!responseId) return undefined;
       if (type === 'response.created') {
         this.partial.set(responseId, { text: '', audioBytes: 0 });
-        return { kind: 'response.created', responseId };
+        const conversation =
+          response && 'conversation_id' in response
+            ? response.conversation_id === null
+              ? 'out_of_band'
+              : 'in_conversation'
+            : 'unknown';
+        return { kind: 'response.created', responseId, conversation };
       }
       const seen = this.partialOf(responseId);
       this.partial.delete(responseId);
@@ -98,12 +114,24 @@ export class RealtimeMeter {
     return this.partial.get(responseId) ?? { text: '', audioBytes: 0 };
   }
 
-  private readSession(session: Json | undefined): void {
-    if (!session) return;
+  /**
+   * Session facts: the upstream's id, the input transcription model, and whether turn detection
+   * starts responses (GA `audio.input.turn_detection`, beta `turn_detection`: null is off; an
+   * object starts responses unless its `create_response` is false; a transcription session never does).
+   */
+  private readSession(session: Json | undefined, transcriptionOnly: boolean): Signal | undefined {
+    if (!session) return undefined;
     this.upstreamSessionId = str(session.id) ?? this.upstreamSessionId;
-    const ga = obj(obj(obj(session.audio)?.input)?.transcription);
+    const input = obj(obj(session.audio)?.input);
+    const ga = obj(input?.transcription);
     const beta = obj(session.input_audio_transcription);
     if ('audio' in session || 'input_audio_transcription' in session)
       this.transcriptionModel = str(ga?.model) ?? str(beta?.model);
+    // A transcription session never runs responses.
+    if (transcriptionOnly || session.type === 'transcription') return { kind: 'session', autoResponses: false };
+    const holder = input && 'turn_detection' in input ? input : 'turn_detection' in session ? session : undefined;
+    if (!holder) return { kind: 'session' };
+    const detection = obj(holder.turn_detection);
+    return { kind: 'session', autoResponses: detection !== undefined && detection.create_response !== false };
   }
 }

@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import WebSocket, { type RawData } from 'ws';
 
 /** Bytes queued on a socket above which its source is paused, and below which it is resumed. */
 const HIGH_WATER = 1024 * 1024;
@@ -32,4 +32,9 @@ export class Pipe {
       this.src.pause();
     }
   }
+}
+
+/** A frame's data as one Buffer (ws hands over a Buffer, an array of them, or an ArrayBuffer). */
+export function asBuffer(data: RawData): Buffer {
+  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }

@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type WebSocket from 'ws';
-import type { RawData } from 'ws';
+import WebSocket from 'ws';
 import type { Runtime } from '../runtime.js';
+import type { ClientEvent, FrameRefusal } from './client-frame.js';
+import { createEventId, errorEvent } from './events.js';
 import type { Lease, LeaseRefusal, SessionLedger } from './lease.js';
 import { RealtimeMeter, type Signal } from './meter.js';
-import { Pipe } from './pipe.js';
+import { asBuffer, Pipe } from './pipe.js';
+import { ResponseBook, type ResponseKind } from './responses.js';
 import { estimateCutResponse } from './usage.js';
 
 /** Why a session is being ended by tollgate: the error event sent, then the close code. */
@@ -15,88 +17,118 @@ interface CutOff {
   closeCode: number;
 }
 
-/** A response the upstream is producing: its row (once its lease is known) and when it started. */
-interface InFlight {
-  lease: Promise<Lease | undefined>;
-  startedAt: number;
+/**
+ * The client's end of a session: a WebSocket tollgate relays (see `ws-client.ts`), or — for a
+ * WebRTC call, whose client talks to the upstream directly — nothing tollgate can write to.
+ */
+export interface ClientEnd {
+  /** Sends a frame to the client: an upstream frame as it came, or one of tollgate's events. */
+  send(data: Buffer | string, isBinary: boolean): void;
+  /** Ends the client's side (a call: hangs it up). */
+  close(code: number, reason: string): void;
+  /** Ends it at once. */
+  terminate(): void;
 }
 
 /** Close codes a peer may send (RFC 6455 §7.4); others (1005, 1006, 1015) are replaced by 1000. */
 const sendable = (code: number) =>
   (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 
-let eventSeq = 0;
+/** Client items waiting their turn: an event to forward (a create is admitted first), or a refused frame to answer. */
+type Queued = ClientEvent | { refused: FrameRefusal };
 
 /**
- * One relayed Realtime session: client ⇄ tollgate ⇄ upstream. Frames pass both ways unchanged and in
- * order (see `Pipe`); tollgate reads the upstream's events to bill (see `RealtimeMeter`) and the
- * client's `response.create` events to admit them:
- * - a response runs on a lease (see `SessionLedger`): the opening lease, or one admitted when the
- *   client asks for a response and none is free (the client's later frames wait, in order, until
- *   it is decided); a response the upstream starts by itself (voice activity) takes the free lease;
- * - after every `response.done` its row is settled and, if no lease is free, one is admitted: when
- *   the grants or a quota cannot cover it, the session is cut off — an `error` event with code
- *   `insufficient_quota` goes to the client, no `response.create` is forwarded any more, the
- *   responses in flight finish, then both sides are closed (client: 1008);
- * - a per-minute rate limit refuses that one `response.create` with an `error` event
- *   (`rate_limit_exceeded`), not forwarded; the session goes on;
- * - `realtime.maxSessionSeconds` after connecting the session is cut off the same way
- *   (`session_expired`, close 1000);
- * - either side closing closes the other with its code; then responses cut short are charged an
- *   estimate (usage source `estimated`) and leases no response used are settled at zero.
+ * One metered Realtime session: client ⇄ tollgate ⇄ upstream. Client events arrive decided (see
+ * `client-frame.ts`) and go upstream in order as their canonical text; upstream events go to the
+ * client unchanged (tollgate's `event_id` on a refused create is put back to the client's). Leases
+ * follow the upstream (see `ResponseBook`):
+ * - a `response.create` is leased before it is forwarded (the standby lease, else a new one) —
+ *   one per out-of-band create, at most one in-conversation create while the conversation has a
+ *   response pending or running (the others go on a row without a hold: the upstream refuses them);
+ *   a create that cannot be leased is refused with an `error` event (`insufficient_quota`,
+ *   `rate_limit_exceeded`), not forwarded, and the session goes on;
+ * - the upstream's `error` naming a pending create voids its row; `response.done` settles the
+ *   response's row from its usage (cancelled, failed and incomplete ones too);
+ * - a response the upstream starts by itself (turn detection) runs on the standby lease, kept while
+ *   the session's turn detection creates responses, or on one admitted as it starts; when none can
+ *   be had, that response is cancelled (`response.cancel`) and charged what it used, and — for
+ *   money — the session is cut off: the upstream, not the client, starts responses there, and
+ *   tollgate can no longer pay for them;
+ * - a cut-off (or `realtime.maxSessionSeconds`) sends an `error` event, refuses creates, cancels
+ *   responses the upstream starts, and closes both sides once no response is pending or running;
+ * - either side closing closes the other; responses cut short are charged an estimate (usage
+ *   source `estimated`), leases no response used are settled at zero.
  */
 export class RealtimeSession {
   private readonly meter = new RealtimeMeter();
-  private readonly toClient: Pipe;
-  private readonly toUpstream: Pipe;
-  /** Leases admitted and not yet taken by a response; `claims` of them are promised to `response.create`s forwarded. */
-  private readonly free: Lease[] = [];
-  private claims = 0;
-  private readonly inFlight = new Map<string, InFlight>();
+  private readonly book = new ResponseBook();
+  private readonly toUpstream?: Pipe;
   /** Ledger work under way (settles, admissions), awaited before the session's last rows are written. */
   private readonly work = new Set<Promise<unknown>>();
-  /** Client frames waiting while a `response.create` is being admitted. */
-  private readonly waiting: { data: Buffer; isBinary: boolean }[] = [];
-  private gated = false;
-  /** The settle and lease renewal after the last `response.done`, while under way. */
+  private readonly queue: Queued[] = [];
+  private draining = false;
+  /** The standby lease's admission, while under way. */
   private renewal?: Promise<void>;
+  /** Whether the upstream starts responses by itself (turn detection); OpenAI's default is on. */
+  private autoResponses = true;
+  /** `event_id`s tollgate set on pending creates → the client's own (null: it sent none). */
+  private readonly assigned = new Map<string, string | null>();
   private cutOff?: CutOff;
   private lastInputTokens = 0;
   private ended = false;
+  private finishing = false;
+  private endReason?: string;
+  private cutShortCode = 'client_disconnected';
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = performance.now();
-  /** Resolves once both sockets are closed and every row of the session is settled. */
+  /** Resolves once both sides are closed and every row of the session is settled. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
+  /**
+   * @param clientSocket the client's WebSocket when tollgate relays it (undefined for a call):
+   *   upstream frames are paused while it reads slowly, and its frames while the upstream does.
+   * @param initial client events sent upstream before any of the client's (a client secret's session settings).
+   */
   constructor(
     private readonly rt: Runtime,
-    private readonly client: WebSocket,
+    private readonly client: ClientEnd,
     private readonly upstream: WebSocket,
     private readonly ledger: SessionLedger,
     opening: Lease,
+    clientSocket?: WebSocket,
+    initial: string[] = [],
   ) {
     this.done = new Promise((r) => (this.resolveDone = r));
-    this.free.push(opening);
-    this.toClient = new Pipe(upstream, client);
-    this.toUpstream = new Pipe(client, upstream);
+    this.book.standby = opening;
+    if (clientSocket) this.toUpstream = new Pipe(clientSocket, upstream);
+    for (const text of initial) this.sendUpstream(text);
     upstream.on('message', (data, isBinary) => this.fromUpstream(asBuffer(data), isBinary));
-    client.on('message', (data, isBinary) => this.fromClient(asBuffer(data), isBinary));
-    client.on('close', (code, reason) => this.closed('client', code, reason));
     upstream.on('close', (code, reason) => this.closed('upstream', code, reason));
-    client.on('error', () => client.terminate());
     upstream.on('error', () => upstream.terminate());
-    const maxMs = rt.config.realtime.maxSessionSeconds * 1000;
+    upstream.resume(); // paused since it opened (see `whenOpen`)
+    const seconds = rt.config.realtime.maxSessionSeconds;
     this.timer = setTimeout(
       () =>
         this.cut({
           code: 'session_expired',
-          message: `Your session hit the maximum duration of ${rt.config.realtime.maxSessionSeconds} seconds allowed by tollgate.`,
+          message: `Your session hit the maximum duration of ${seconds} seconds allowed by tollgate.`,
           closeCode: 1000,
         }),
-      maxMs,
+      seconds * 1000,
     );
     this.timer.unref();
+  }
+
+  /** A client frame, decided: queued behind the frames before it, answered in order. */
+  fromClient(item: Queued): void {
+    this.queue.push(item);
+    if (!this.draining) void this.drain();
+  }
+
+  /** The client closed its side (code and reason as received). */
+  clientClosed(code: number, reason: Buffer): void {
+    this.closed('client', code, reason);
   }
 
   /**
@@ -113,203 +145,231 @@ export class RealtimeSession {
     return this.done.finally(() => clearTimeout(force));
   }
 
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length) {
+        const item = this.queue.shift()!;
+        if ('refused' in item) {
+          const { code, message, param, eventId } = item.refused;
+          this.client.send(errorEvent(code, message, eventId, param), false);
+        } else if (item.create) await this.track(this.create(item, item.create.outOfBand));
+        else this.sendUpstream(JSON.stringify(item.event));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Leases a `response.create` and forwards it, or refuses it with an `error` event. */
+  private async create(item: ClientEvent, outOfBand: boolean): Promise<void> {
+    if (this.ended) return;
+    if (this.cutOff) return this.client.send(errorEvent(this.cutOff.code, this.cutOff.message, item.eventId), false);
+    let eventId = item.eventId;
+    if (eventId === null || this.book.isPending(eventId) || eventId.length > 256) {
+      eventId = createEventId();
+      this.assigned.set(eventId, item.eventId);
+    }
+    let lease: Lease | LeaseRefusal;
+    const ticket = !outOfBand && this.book.inConversationBusy();
+    if (ticket) lease = await this.ledger.ticket();
+    else {
+      if (!outOfBand) await this.renewal;
+      const standby = outOfBand ? undefined : this.book.standby;
+      if (standby) this.book.standby = undefined;
+      lease = standby ?? (await this.ledger.lease());
+    }
+    if ('code' in lease) {
+      this.assigned.delete(eventId);
+      return this.client.send(errorEvent(lease.code, lease.message, item.eventId), false);
+    }
+    if (this.ended) return this.ledger.release(lease, this.elapsed(), this.endReason);
+    this.book.addPending({ eventId, clientEventId: item.eventId, outOfBand, lease, ticket, sentAt: performance.now() });
+    this.sendUpstream(JSON.stringify({ ...item.event, event_id: eventId }));
+  }
+
+  private sendUpstream(text: string): void {
+    if (this.toUpstream) this.toUpstream.send(text, false);
+    else if (this.upstream.readyState === WebSocket.OPEN) this.upstream.send(text);
+  }
+
   private fromUpstream(data: Buffer, isBinary: boolean): void {
-    this.toClient.send(data, isBinary);
-    if (isBinary) return;
+    if (isBinary) return this.client.send(data, true);
     const signal = this.meter.read(data.toString('utf8'));
+    if (signal?.kind === 'error' && signal.eventId !== undefined && this.assigned.has(signal.eventId)) {
+      // The client never saw the id tollgate gave its create: answer with its own (or none).
+      const event = JSON.parse(data.toString('utf8')) as { error: { event_id: string | null } };
+      event.error.event_id = this.assigned.get(signal.eventId)!;
+      this.client.send(JSON.stringify(event), false);
+    } else this.client.send(data, false);
     if (signal) this.bill(signal);
   }
 
   private bill(signal: Signal): void {
-    this.ledger.upstreamSessionId = this.meter.upstreamSessionId;
-    if (signal.kind === 'response.created') {
-      const lease = this.free.shift();
-      this.claims = Math.max(0, this.claims - 1);
-      // A response the upstream started while no lease was free (voice activity right after a
-      // refused renewal): admit one now; if none can be had, the session is cut off after it.
-      const pending = lease ? Promise.resolve(lease) : this.track(this.leaseLate());
-      this.inFlight.set(signal.responseId, { lease: pending, startedAt: performance.now() });
-      return;
-    }
-    if (signal.kind === 'response.done') {
-      const flight = this.inFlight.get(signal.responseId);
-      this.inFlight.delete(signal.responseId);
-      const latencyMs = flight ? Math.round((performance.now() - flight.startedAt) * 1000) / 1000 : 0;
-      if (signal.usage) this.lastInputTokens = signal.usage.inputTokens;
-      const usage =
-        signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, signal.seen);
-      const errorCode = signal.status === 'failed' ? (signal.errorCode ?? 'response_failed') : undefined;
-      const renewal = this.track(
-        (async () => {
-          await this.renewal;
-          const lease = await flight?.lease;
-          await this.ledger.chargeResponse(lease, usage, signal.usage ? 'upstream' : 'estimated', {
-            latencyMs,
-            errorCode,
-          });
-          if (!this.cutOff && !this.ended && this.free.length === 0) {
-            const renewed = await this.admit();
-            if (renewed && 'requestId' in renewed) this.free.push(renewed);
-          }
-          this.closeIfCut();
-        })(),
-      );
-      this.renewal = renewal;
-      void renewal.then(() => {
-        if (this.renewal === renewal) this.renewal = undefined;
-      });
-      return;
-    }
-    if (signal.usage) {
-      // The model comes from the session the upstream confirmed; unknown, the row is flagged model_not_priced.
-      const model = signal.model ?? 'unknown-transcription-model';
-      this.track(
-        this.ledger
-          .chargeTranscription(model, signal.usage)
-          .then(
-            (covered) =>
-              covered ||
-              this.cut(quotaCut("The grants or a quota could not cover this session's input transcription.")),
-          ),
-      );
+    this.ledger.upstreamSessionId ??= this.meter.upstreamSessionId;
+    switch (signal.kind) {
+      case 'response.created':
+        return this.started(signal.responseId, signal.conversation);
+      case 'response.done':
+        return this.finished(signal);
+      case 'error': {
+        const create = signal.eventId === undefined ? undefined : this.book.refused(signal.eventId);
+        if (!create) return;
+        this.assigned.delete(create.eventId);
+        const latencyMs = round(performance.now() - create.sentAt);
+        this.track(this.ledger.refused(create.lease, latencyMs, signal.code ?? 'upstream_error'));
+        return this.closeIfCut();
+      }
+      case 'session':
+        if (signal.autoResponses !== undefined) this.autoResponses = signal.autoResponses;
+        return this.renewStandby();
+      case 'transcription': {
+        if (!signal.usage) return;
+        // The model comes from the session the upstream confirmed; unknown, the row is flagged model_not_priced.
+        const model = signal.model ?? 'unknown-transcription-model';
+        const message = "The grants or a quota could not cover this session's input transcription.";
+        this.track(
+          this.ledger
+            .chargeTranscription(model, signal.usage)
+            .then((covered) => covered || this.cut(quotaCut(message))),
+        );
+      }
     }
   }
 
-  /** A lease for a response already running without one: the renewal's, once done, else a new one. */
-  private async leaseLate(): Promise<Lease | undefined> {
-    await this.renewal;
-    const free = this.free.shift();
-    if (free) return free;
-    const result = await this.admit();
-    return result && 'requestId' in result ? result : undefined;
+  /** A response the upstream started: on its create's lease, the standby, or one admitted now. */
+  private started(responseId: string, conversation: ResponseKind): void {
+    const create = this.book.started(conversation);
+    if (create) this.assigned.delete(create.eventId);
+    let lease: Promise<Lease | undefined>;
+    if (create && !create.ticket) lease = Promise.resolve(create.lease);
+    else if (this.book.standby && !this.cutOff) {
+      lease = Promise.resolve(this.book.standby);
+      this.book.standby = undefined;
+      if (create)
+        this.track(this.ledger.release(create.lease, round(performance.now() - create.sentAt), 'leased_late'));
+    } else lease = this.track(this.leaseLate(responseId, create?.lease));
+    this.book.run(responseId, { lease, outOfBand: conversation === 'out_of_band', startedAt: performance.now() });
   }
 
   /**
-   * Admits a lease; a refusal for money cuts the session off (the error event naming
-   * `clientEventId`, the `response.create` that asked). Resolves to the lease, or the refusal.
+   * A lease for a response that started without one — the upstream started it by itself, or ran a
+   * create forwarded on a `ticket` (its row without a hold) after all: the standby being admitted,
+   * else a new one (the ticket's row is then settled at zero, `leased_late`). Refused (or cut off),
+   * the response is cancelled and runs on the ticket's row, or a row without a hold; a refusal for
+   * money cuts the session off.
    */
-  private async admit(clientEventId: string | null = null): Promise<Lease | LeaseRefusal | undefined> {
-    if (this.ended) return undefined;
-    const result = await this.ledger.lease();
-    if ('code' in result && result.code === 'insufficient_quota') this.cut(quotaCut(result.message), clientEventId);
-    if (this.ended && 'requestId' in result) {
-      await this.ledger.release(result, this.elapsed(), this.endCode());
-      return undefined;
+  private async leaseLate(responseId: string, ticket?: Lease): Promise<Lease | undefined> {
+    if (!this.cutOff) {
+      await this.renewal;
+      let lease: Lease | LeaseRefusal | undefined = this.book.standby;
+      if (lease) this.book.standby = undefined;
+      else if (!this.ended) lease = await this.ledger.lease();
+      if (lease && 'requestId' in lease) {
+        if (ticket) await this.ledger.release(ticket, 0, 'leased_late');
+        return lease;
+      }
+      if (lease) {
+        this.client.send(errorEvent(lease.code, lease.message, null), false);
+        if (lease.code === 'insufficient_quota') this.cut(quotaCut(lease.message), false);
+      }
     }
-    return result;
+    this.sendUpstream(JSON.stringify({ type: 'response.cancel', event_id: createEventId(), response_id: responseId }));
+    return ticket;
   }
 
-  private fromClient(data: Buffer, isBinary: boolean): void {
-    if (this.gated) {
-      this.waiting.push({ data, isBinary });
-      return;
-    }
-    this.clientFrame(data, isBinary);
-  }
-
-  /** One client frame, in order: forwarded, or — for a `response.create` — admitted first. */
-  private clientFrame(data: Buffer, isBinary: boolean): void {
-    const create = !isBinary && responseCreate(data);
-    if (!create) return this.toUpstream.send(data, isBinary);
-    if (this.cutOff) return this.sendError(this.cutOff.code, this.cutOff.message, create.eventId);
-    if (this.free.length > this.claims) {
-      this.claims++;
-      return this.toUpstream.send(data, isBinary);
-    }
-    // No free lease: wait for the renewal under way, if any, else admit one. The frames that
-    // arrive meanwhile (a ledger commit: milliseconds) wait in order behind this one.
-    this.gated = true;
+  private finished(signal: Signal & { kind: 'response.done' }): void {
+    const flight = this.book.finished(signal.responseId);
+    const latencyMs = flight ? round(performance.now() - flight.startedAt) : 0;
+    if (signal.usage) this.lastInputTokens = signal.usage.inputTokens;
+    const usage = signal.usage ?? estimateCutResponse(this.ledger.facts.model ?? '', this.lastInputTokens, signal.seen);
+    const errorCode = signal.status === 'failed' ? (signal.errorCode ?? 'response_failed') : undefined;
     this.track(
       (async () => {
-        try {
-          await this.renewal;
-          if (this.cutOff) return this.sendError(this.cutOff.code, this.cutOff.message, create.eventId);
-          const result = this.free.length > this.claims ? this.free[0]! : await this.admit(create.eventId);
-          if (result && 'requestId' in result) {
-            if (!this.free.includes(result)) this.free.push(result);
-            this.claims++;
-            this.toUpstream.send(data, isBinary);
-          } else if (result?.code === 'rate_limit_exceeded') {
-            this.sendError(result.code, result.message, create.eventId);
-          }
-        } finally {
-          this.gated = false;
-          while (!this.gated && this.waiting.length) {
-            const next = this.waiting.shift()!;
-            this.clientFrame(next.data, next.isBinary);
-          }
-        }
+        const lease = await flight?.lease;
+        await this.ledger.chargeResponse(lease, usage, signal.usage ? 'upstream' : 'estimated', {
+          latencyMs,
+          errorCode,
+        });
+        this.renewStandby();
+        this.closeIfCut();
       })(),
     );
   }
 
-  /** Starts a cut-off (once): the error event now, the close once no response is in flight. */
-  private cut(c: CutOff, clientEventId: string | null = null): void {
+  /** Admits the standby lease when the upstream may start responses by itself and none is held. */
+  private renewStandby(): void {
+    if (this.renewal || this.book.standby || !this.autoResponses || this.cutOff || this.ended) return;
+    const renewal = this.track(
+      (async () => {
+        const result = await this.ledger.lease();
+        if (!('requestId' in result)) return; // refused: a later create or response tries again
+        if (this.ended || this.book.standby) await this.ledger.release(result, this.elapsed(), this.endReason);
+        else this.book.standby = result;
+      })(),
+    );
+    this.renewal = renewal;
+    void renewal.finally(() => {
+      if (this.renewal === renewal) this.renewal = undefined;
+    });
+  }
+
+  /** Starts a cut-off (once): the error event now (unless sent already), the close once nothing is pending or running. */
+  private cut(c: CutOff, tell = true): void {
     if (this.cutOff || this.ended) return;
     this.cutOff = c;
     this.rt.log.info({ sessionId: this.ledger.facts.sessionId, code: c.code }, 'realtime session cut off');
-    this.sendError(c.code, c.message, clientEventId);
+    if (tell) this.client.send(errorEvent(c.code, c.message, null), false);
     this.closeIfCut();
   }
 
   private closeIfCut(): void {
-    if (!this.cutOff || this.inFlight.size > 0) return;
+    if (!this.cutOff || this.book.runningCount > 0 || this.book.pendingCount > 0) return;
     this.client.close(this.cutOff.closeCode, this.cutOff.code);
     this.upstream.close(1000, 'session ended by the proxy');
   }
 
-  /** Sends the client an OpenAI-shaped `error` server event. */
-  private sendError(code: string, message: string, clientEventId: string | null): void {
-    const type =
-      code === 'session_expired'
-        ? 'invalid_request_error'
-        : code === 'rate_limit_exceeded'
-          ? 'requests'
-          : 'insufficient_quota';
-    const event = {
-      type: 'error',
-      event_id: `event_tollgate_${++eventSeq}`,
-      error: { type, code, message, param: null, event_id: clientEventId },
-    };
-    this.toClient.send(JSON.stringify(event), false);
-  }
-
+  /**
+   * One side closed: the other is closed with its code, and no create is forwarded any more. The
+   * last rows are written once the upstream's socket is closed too — until then it may still send
+   * a response it started (a create it got before the close).
+   */
   private closed(side: 'client' | 'upstream', code: number, reason: Buffer): void {
-    const other = side === 'client' ? this.upstream : this.client;
-    other.close(sendable(code) ? code : 1000, reason.byteLength <= 123 ? reason : undefined);
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.timer);
-    const normal = code === 1000 || code === 1001;
-    this.endReason =
-      this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
-    this.cutShortCode = this.cutOff?.code ?? (side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
-    void this.finish();
+    const why = sendable(code) ? code : 1000;
+    const text = reason.byteLength <= 123 ? reason.toString('utf8') : '';
+    if (side === 'client') this.upstream.close(why, text);
+    else this.client.close(why, text);
+    if (!this.ended) {
+      this.ended = true;
+      clearTimeout(this.timer);
+      const normal = code === 1000 || code === 1001;
+      this.endReason =
+        this.cutOff?.code ?? (normal ? undefined : side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
+      this.cutShortCode = this.cutOff?.code ?? (side === 'client' ? 'client_disconnected' : 'upstream_disconnected');
+    }
+    if (side === 'upstream' && !this.finishing) {
+      this.finishing = true;
+      void this.finish();
+    }
   }
 
-  private endReason?: string;
-  private cutShortCode = 'client_disconnected';
-  private endCode = () => this.endReason;
-  private elapsed = () => Math.round((performance.now() - this.startedAt) * 1000) / 1000;
+  private elapsed = () => round(performance.now() - this.startedAt);
 
-  /** Writes the session's last rows once both sides are gone: responses cut short, unused leases. */
+  /** Writes the session's last rows once both sides are gone: responses cut short, leases no response used. */
   private async finish(): Promise<void> {
     try {
       while (this.work.size) await Promise.allSettled([...this.work]);
-      for (const [id, flight] of this.inFlight) {
-        const usage = estimateCutResponse(
-          this.ledger.facts.model ?? '',
-          this.lastInputTokens,
-          this.meter.partialOf(id),
-        );
-        const latencyMs = Math.round((performance.now() - flight.startedAt) * 1000) / 1000;
+      const { running, pending, standby } = this.book.drain();
+      const model = this.ledger.facts.model ?? '';
+      for (const [id, flight] of running) {
+        const usage = estimateCutResponse(model, this.lastInputTokens, this.meter.partialOf(id));
         await this.ledger.chargeResponse(await flight.lease, usage, 'estimated', {
-          latencyMs,
+          latencyMs: round(performance.now() - flight.startedAt),
           errorCode: this.cutShortCode,
         });
       }
-      this.inFlight.clear();
-      for (const lease of this.free.splice(0)) await this.ledger.release(lease, this.elapsed(), this.endReason);
+      for (const p of pending) await this.ledger.release(p.lease, this.elapsed(), this.cutShortCode);
+      if (standby) await this.ledger.release(standby, this.elapsed(), this.endReason);
     } catch (err) {
       this.rt.log.error(
         { err, sessionId: this.ledger.facts.sessionId },
@@ -332,20 +392,4 @@ export class RealtimeSession {
 }
 
 const quotaCut = (message: string): CutOff => ({ code: 'insufficient_quota', message, closeCode: 1008 });
-
-function asBuffer(data: RawData): Buffer {
-  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}
-
-/** The `event_id` of a client `response.create` event (null when it has none); undefined for any other frame. */
-function responseCreate(data: Buffer): { eventId: string | null } | undefined {
-  if (!data.includes('response.create')) return undefined;
-  try {
-    const event = JSON.parse(data.toString('utf8')) as { type?: unknown; event_id?: unknown };
-    return event.type === 'response.create'
-      ? { eventId: typeof event.event_id === 'string' ? event.event_id : null }
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

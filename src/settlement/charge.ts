@@ -41,7 +41,7 @@ function partCost(
 ): PartCost {
   const book = priceBook(config);
   const lookup = (m: string) => book.find(m, now, companyId);
-  const priced: Priced | undefined = usage.trainedTokens ? trainingPrice(config, model, now) : lookup(model);
+  const priced: Priced | undefined = usage.trainedTokens ? trainingPrice(config, model, now, companyId) : lookup(model);
   if (!priced) return { nano: 0, errorCode: 'model_not_priced' };
   const cost = costOfUsage(lookup, model, usage, priced, {
     tier: charge.serviceTier,

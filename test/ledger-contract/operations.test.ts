@@ -60,6 +60,45 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     expect((await ledger.reader.verify()).filter((x) => x.severity === 'error')).toEqual([]);
   });
 
+  it('burns a lower priority first, before an earlier expiry; priority and create-only terms survive sync', async () => {
+    await ledger.syncGrants(
+      [
+        grant('a-expires-first', { amount: 100, expiresAt: '2027-01-01T00:00:00.000Z' }),
+        grant('b-topup', { amount: 100, priority: 0 }),
+        grant('c-reserve', { amount: 100, priority: 5, expiresAt: '2026-12-31T00:00:00.000Z' }),
+      ],
+      [],
+      NOW,
+    );
+    // A hold one grant covers sits on the grant the burn order picks first (the lowest priority).
+    const one = facts();
+    expect((await ledger.admit(one, want(60), NOW, [])).ok).toBe(true);
+    expect(await spentOf()).toEqual({ 'a-expires-first': [0, 0], 'b-topup': [0, 60], 'c-reserve': [0, 0] });
+    expect(await ledger.void(one.id, { httpStatus: 500, usageSource: 'none', latencyMs: 1 }, NOW)).toBe(true);
+    const f = facts();
+    expect((await ledger.admit(f, want(150), NOW, [])).ok).toBe(true);
+    expect(await spentOf()).toEqual({ 'a-expires-first': [0, 50], 'b-topup': [0, 100], 'c-reserve': [0, 0] });
+    await ledger.settle(f.id, used(250), LATER);
+    expect(await spentOf()).toEqual({ 'a-expires-first': [100, 0], 'b-topup': [100, 0], 'c-reserve': [50, 0] });
+    expect((await ledger.balance('acme', LATER)).grants.map((g) => [g.id, g.priority])).toEqual([
+      ['b-topup', 0],
+      ['a-expires-first', 1],
+      ['c-reserve', 5],
+    ]);
+    // A create-only grant is inserted once: later terms for it change nothing, yet it stays present.
+    await ledger.syncGrants([grant('r', { amount: 70, createOnly: true })], [], LATER);
+    await ledger.syncGrants([grant('r', { amount: 99, createOnly: true })], [], LATER);
+    expect((await ledger.reader.grants()).filter((g) => g.removedAt === null).map((g) => [g.id, g.amount])).toEqual([
+      ['r', 70],
+    ]);
+    // Removed (its allocation left the config), then back: restored as it was.
+    await ledger.syncGrants([], [], LATER);
+    await ledger.syncGrants([grant('r', { amount: 99, createOnly: true })], [], LATER);
+    expect((await ledger.reader.grants()).filter((g) => g.removedAt === null).map((g) => [g.id, g.amount])).toEqual([
+      ['r', 70],
+    ]);
+  });
+
   it('refuses what the grants cannot cover, clamps when asked, and holds at least one token', async () => {
     await ledger.syncGrants([grant('g', { amount: 100 })], [], NOW);
     expect(await ledger.admit(facts(), want(150), NOW, [])).toEqual({
@@ -116,9 +155,14 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     const a = facts({ estimatedPromptTokens: 25 });
     await ledger.admit(a, want(100), NOW, []);
     expect(await ledger.reader.openHolds()).toBe(1);
-    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2)).toEqual([
-      a.id,
-    ]);
+    // Priced for the row's model and company (whose fallback prices may be the only price it has).
+    const priced: [string | null, string][] = [];
+    const priceOf = (model: string | null, usage: { inputTokens: number }, company: string) => {
+      priced.push([model, company]);
+      return usage.inputTokens * 2;
+    };
+    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', priceOf)).toEqual([a.id]);
+    expect(priced).toEqual([[a.requestedModel, a.companyId]]);
     expect(await ledger.reader.openHolds()).toBe(0);
     const [row] = await ledger.reader.rows({});
     expect(row).toMatchObject({

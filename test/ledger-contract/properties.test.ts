@@ -66,6 +66,7 @@ const MAX_PICO = { m1: 8_000_000, m2: 1_000_000 };
 function syncAllocations(ledger: Ledger, allocations: Record<string, unknown>[], now: Date): Promise<void> {
   const { grants, purchases } = grantTerms(
     parseConfig({ ledger: { path: 'x' }, companies: { acme: { name: 'acme', allocations } }, prices: PRICES }),
+    now,
   );
   return ledger.syncGrants(grants, purchases, now);
 }

@@ -189,7 +189,7 @@ export const SEEDS: Seed[] = [
 
 /** Writes the grants and the seeded requests into an empty ledger. */
 export async function seedLedger(ledger: Ledger): Promise<void> {
-  const { grants, purchases } = grantTerms(config);
+  const { grants, purchases } = grantTerms(config, SYNC_AT);
   await ledger.syncGrants(grants, purchases, SYNC_AT);
   for (const s of SEEDS) {
     const at = new Date(s.at);

@@ -29,6 +29,7 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
       expect(grant('acme-main')).toEqual({
         id: 'acme-main',
         unit: 'tokens',
+        priority: 1,
         unlimited: false,
         models: null,
         amount: 1_000_000,

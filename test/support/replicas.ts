@@ -10,8 +10,8 @@ import { createDatabase, dropDatabase } from './postgres.js';
 /** Several tollgate replicas in this process, on one fresh Postgres ledger, with one company `acme` and its key. */
 export interface Replicas {
   servers: RunningServer[];
-  /** An SDK client of replica `i` (no retries). */
-  client(i: number): OpenAI;
+  /** An SDK client of replica `i` (no retries), with `fetch` when given (e.g. over a bounded connection pool). */
+  client(i: number, opts?: { fetch?: typeof fetch }): OpenAI;
   /** The ledger's request rows, admission order (snake_case columns, numbers). */
   rows(): Promise<Record<string, unknown>[]>;
   /** The ledger's database URL. */
@@ -54,7 +54,8 @@ export async function startReplicas(
   return {
     servers,
     url: db.url,
-    client: (i) => new OpenAI({ baseURL: `${servers[i]!.url}/v1`, apiKey: minted.key, maxRetries: 0 }),
+    client: (i, opts = {}) =>
+      new OpenAI({ baseURL: `${servers[i]!.url}/v1`, apiKey: minted.key, maxRetries: 0, fetch: opts.fetch }),
     rows: async () =>
       (await reader.query('SELECT * FROM requests ORDER BY created_at, seq')).rows.map((r) => ({
         ...r,

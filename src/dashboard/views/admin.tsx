@@ -1,5 +1,15 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
-import type { ApiGet, BalanceJson, GrantJson, List, OverviewJson, PurchaseJson, QuotaRequestJson } from '../data.js';
+import type {
+  ApiGet,
+  BalanceJson,
+  BudgetsJson,
+  GrantJson,
+  List,
+  OverviewJson,
+  PurchaseJson,
+  QuotaRequestJson,
+} from '../data.js';
+import { Budgets } from './budgets.js';
 import { compact, grouped, percent, usd, when } from '../format.js';
 import { Bar, Card, Filters, Table, exportHref, levelOf, type FilterState } from './parts.js';
 import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.js';
@@ -8,6 +18,7 @@ import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.j
 export interface AdminData {
   overview: OverviewJson;
   balance: BalanceJson;
+  budgets: BudgetsJson;
   purchases: PurchaseJson[];
   usage: UsageData;
   /** The users' quota-increase requests; null for an operator (they are the company admins' to answer). */
@@ -23,14 +34,15 @@ export async function loadAdmin(
   lowBalance: [number, number],
 ): Promise<AdminData> {
   const c = { company: s.company };
-  const [overview, balance, purchases, usage, requests] = await Promise.all([
+  const [overview, balance, budgets, purchases, usage, requests] = await Promise.all([
     api<List<OverviewJson>>('/tollgate/v1/overview', c).then((r) => r.data[0]!),
     api<BalanceJson>('/tollgate/v1/balance', c),
+    api<List<BudgetsJson>>('/tollgate/v1/budgets', c).then((r) => r.data[0]!),
     api<List<PurchaseJson>>('/tollgate/v1/purchases', c).then((r) => r.data),
     loadUsage(api, s, true, 50),
     operator ? Promise.resolve(null) : api<List<QuotaRequestJson>>('/tollgate/v1/quota-requests').then((r) => r.data),
   ]);
-  return { overview, balance, purchases, usage, requests, lowBalance };
+  return { overview, balance, budgets, purchases, usage, requests, lowBalance };
 }
 
 /** A grant's row: its models, a bar of what is left (critical/warning at the low-balance thresholds), the Unlimited badge, expiry and purchase. */
@@ -38,7 +50,18 @@ function grantColumns(timeZone: string, [warn, crit]: [number, number]) {
   const left = (g: GrantJson) => (g.unlimited || !g.amount ? 1 : Math.max(0, g.remaining ?? 0) / g.amount);
   const amount = (g: GrantJson, n: number) => (g.unit === 'tokens' ? grouped(n) : usd(n));
   return [
-    { title: 'Grant', cell: (g: GrantJson) => g.id },
+    {
+      title: 'Grant',
+      cell: (g: GrantJson) =>
+        g.renews ? (
+          <>
+            {g.id} <span class="badge">{g.rollover ? 'carried over' : `renews every ${g.renews}`}</span>
+          </>
+        ) : (
+          g.id
+        ),
+    },
+    { title: 'Priority', num: true, cell: (g: GrantJson) => String(g.priority) },
     { title: 'Models', cell: (g: GrantJson) => (g.models ? g.models.join(', ') : 'all models') },
     {
       title: 'Available',
@@ -163,6 +186,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           empty="No grants: add allocations in the config."
         />
       </section>
+      <Budgets data={d.budgets} timeZone={tz} />
       {d.overview.alerts.length ? (
         <section class="panel wide" aria-labelledby="h-alerts">
           <h2 id="h-alerts">Recent alerts</h2>

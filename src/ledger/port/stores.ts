@@ -90,7 +90,8 @@ export interface SpikeStore {
 
 /**
  * The kinds of upstream object tollgate records an owner for (OpenAI's `object` names, except
- * `model`, which stands for a fine-tuned model, and `chat.completion` for a stored one).
+ * `model`, which stands for a fine-tuned model, `chat.completion` for a stored one, and
+ * `realtime.call` for a WebRTC call, whose id only the answer's `Location` header gives).
  */
 export type ObjectKind =
   | 'file'
@@ -104,7 +105,8 @@ export type ObjectKind =
   | 'conversation'
   | 'container'
   | 'video'
-  | 'eval';
+  | 'eval'
+  | 'realtime.call';
 
 /** Who created an upstream object through tollgate. */
 export interface ObjectOwner {
@@ -245,4 +247,48 @@ export interface DeferredStore {
   remove(id: string): Promise<void>;
   /** The pending objects, earliest due first. */
   list(): Promise<DeferredObject[]>;
+}
+
+/**
+ * A Realtime client secret tollgate minted (`POST /v1/realtime/client_secrets`), as stored: only
+ * its SHA-256, who it acts for, and the session it opens.
+ */
+export interface ClientSecretRecord {
+  /** Lowercase hex SHA-256 of the secret (`ek_tg_…`); the secret itself is never stored. */
+  hash: string;
+  companyId: string;
+  /** The company key that minted it, or null when a user token did. */
+  keyId: string | null;
+  /** The user (JWT `sub`) it acts for, or null. */
+  userId: string | null;
+  /** The minting user token's role (`member`, `admin`); `member` for a key. */
+  role: 'member' | 'admin';
+  /** The minting user token's session (`sid`), for per-session quotas; null for a key. */
+  jwtSessionId: string | null;
+  /** The session's model (`session.model`). */
+  model: string;
+  /** The session settings, as canonical JSON text (sent upstream as the session's first `session.update`). */
+  session: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  /** ISO 8601 UTC: the secret opens no session from this instant on. */
+  expiresAt: string;
+}
+
+/** Why a secret could not be redeemed. */
+export type ClientSecretRefusal = 'unknown' | 'used' | 'expired';
+
+/**
+ * Realtime client secrets tollgate minted (src/realtime/client-secrets.ts): short-lived and
+ * single-use across every process sharing the store.
+ * - `add` resolves once durable; hashes are unique.
+ * - `redeem` marks the secret used at `now` and returns it, atomically: of any number of redeems of
+ *   one secret, in one process or several, exactly one succeeds; a secret expired at `now`, already
+ *   used or never added is refused, changing nothing.
+ */
+export interface ClientSecretStore {
+  add(secret: ClientSecretRecord): Promise<void>;
+  redeem(hash: string, now: Date): Promise<ClientSecretRecord | ClientSecretRefusal>;
+  /** Deletes the secrets that expired before `before` (used or not); resolves to how many. */
+  purge(before: Date): Promise<number>;
 }

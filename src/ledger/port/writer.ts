@@ -9,8 +9,8 @@ import type { GrantState } from '../allocate.js';
 export interface QuotaCheck {
   /** The counter's id: `<scope>:<scopeId>:<window>:<windowKey>`. */
   counterId: string;
-  scope: 'user' | 'key';
-  /** `<company>/<user>` for users, the key id for keys. */
+  scope: 'user' | 'key' | 'end_user';
+  /** `<company>/<user>` for users, the key id for keys, `<company>/<end user as stored>` for end users. */
   scopeId: string;
   window: 'daily' | 'monthly' | 'hard' | 'session';
   /** `2026-11-22` (daily, local date), `2026-11` (monthly), `all` (hard), the session id (session). */
@@ -80,6 +80,10 @@ export interface RequestFacts {
   feature?: string | null;
   /** The caller's `X-Client-Request-Id` (at most 512 characters), kept for joining with its logs; upstream gets `id`. */
   clientRequestId?: string | null;
+  /** The end user of the company's app (`safety_identifier`, else `user`), as stored: as sent or hashed (at most 512 characters). */
+  endUser?: string | null;
+  /** Spend tags (`x-tollgate-tags` and named `metadata` keys), distinct, in the order given; null or empty when none. */
+  tags?: readonly string[] | null;
   /**
    * The request goes upstream only after admission, and `forwarded(id)` will say when it did: until
    * then crash recovery resolves the row without charge (whatever the policy), as the upstream
@@ -168,6 +172,8 @@ export interface Settled {
 export interface GrantBalance {
   id: string;
   unit: 'tokens' | 'micro_usd';
+  /** Burn order: lower burns first (see `compareBurnOrder` in allocate.ts). */
+  priority: number;
   unlimited: boolean;
   models: string[] | null;
   amount: number;
@@ -212,6 +218,13 @@ export interface GrantTerms {
   expiresAt: string | null;
   purchaseId: string | null;
   note: string | null;
+  /** Burn order: lower burns first, then soonest expiry, then oldest (see `compareBurnOrder`); absent: `DEFAULT_PRIORITY`. */
+  priority?: number;
+  /**
+   * Insert the grant if the ledger has none with this id, and never update it (a rollover grant,
+   * whose amount is fixed by whichever replica creates it first). It still counts as present.
+   */
+  createOnly?: boolean;
 }
 
 /** A purchase record as the config states it. */
@@ -229,15 +242,18 @@ export interface PurchaseTerms {
 }
 
 /** A grant as the ledger mirrors it: its terms (models as a JSON array text, or null) plus its running totals. */
-export interface MirroredGrant extends Omit<GrantTerms, 'models'> {
+export interface MirroredGrant extends Omit<GrantTerms, 'models' | 'createOnly'> {
   models: string | null;
   removedAt: string | null;
   spent: number;
   held: number;
 }
 
-/** Prices a usage in micro-USD for the model a row names (null: unknown); used by crash recovery. */
-export type PriceOf = (model: string | null, usage: Usage) => number;
+/**
+ * Prices a usage in micro-USD for the model a row names (null: unknown), for the row's company
+ * (whose fallback prices apply to a model nothing else prices); used by crash recovery.
+ */
+export type PriceOf = (model: string | null, usage: Usage, companyId: string) => number;
 
 /** The hot path: admission, settlement, recovery and grant sync. */
 export interface LedgerWriter {

@@ -12,6 +12,7 @@ import {
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import { unitsJson } from '../units.js';
 import type { AdmitResult, CounterState, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
+import { tagsText } from '../tags.js';
 import { burnOrder, stateOf, type GrantRow } from './grants.js';
 
 /** Locks every grant of a company (removed ones too), in id order: the one lock order every writer follows (grants, then counters). */
@@ -61,7 +62,7 @@ async function lockCounters(
   return checks.map((q) => byId.get(q.counterId)!);
 }
 
-/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$17). */
+/** The request row's columns at admission, in `INSERT_REQUEST`'s order ($1…$19). */
 function requestValues(
   facts: RequestFacts,
   at: string,
@@ -87,11 +88,13 @@ function requestValues(
     facts.conversationId ?? null,
     facts.clientRequestId ?? null,
     facts.forwardedLater ? false : null,
+    facts.endUser ?? null,
+    tagsText(facts.tags),
   ];
 }
 
-const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16, $17)`;
+const INSERT_REQUEST = `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, instance_id, conversation_id, client_request_id, forwarded, end_user, tags)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
 
 /** Writes the `held` row of a request that is not billed on an estimate (one statement, no lock). */
 export async function openRow(
@@ -199,10 +202,10 @@ export async function admitRow(
   const counterIds = [...new Set(quotas.map((q) => q.counterId))];
   await c.query(
     `WITH r AS (${INSERT_REQUEST}),
-      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($18::text[], $19::bigint[]) AS t(g, a)),
-      u AS (UPDATE grants SET held = held + t.a FROM unnest($18::text[], $19::bigint[]) AS t(g, a) WHERE grants.id = t.g),
-      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($20::text[]) AS q),
-      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($20::text[]))
+      h AS (INSERT INTO holds (request_id, grant_id, amount) SELECT $1, g, a FROM unnest($20::text[], $21::bigint[]) AS t(g, a)),
+      u AS (UPDATE grants SET held = held + t.a FROM unnest($20::text[], $21::bigint[]) AS t(g, a) WHERE grants.id = t.g),
+      qh AS (INSERT INTO quota_holds (request_id, counter_id, tokens, micro_usd) SELECT $1, q, $12, $13 FROM unnest($22::text[]) AS q),
+      qu AS (UPDATE quota_counters SET held_tokens = held_tokens + $12, held_micro_usd = held_micro_usd + $13 WHERE id = ANY($22::text[]))
      SELECT 1`,
     [
       ...requestValues(facts, at, instanceId, holdTokens, holdMicroUsd),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DEFAULT_PRIORITY } from '../allocate.js';
 import type { GrantTerms, PurchaseTerms } from '../port.js';
 
 /** The transaction-level advisory lock key under which grant sync runs: replicas starting or reloading together sync one at a time. */
@@ -17,6 +18,7 @@ interface Existing {
   expires_at: string | null;
   purchase_id: string | null;
   note: string | null;
+  priority: number;
   removed_at: string | null;
 }
 
@@ -24,7 +26,9 @@ interface Existing {
  * Mirrors the config's grants and purchases (see `LedgerWriter.syncGrants`) inside the caller's
  * transaction, under an advisory lock, with every grant row locked in id order first (the lock order
  * admissions follow, so a sync never deadlocks with them). Idempotent: a replica syncing the same
- * config after another changes nothing.
+ * config after another changes nothing. A `createOnly` grant is inserted when absent and otherwise
+ * left as it is (only brought back if removed), so the first replica to create it (a rollover
+ * grant) fixes its amount.
  * @throws Error when a grant moved to another company, or changed unit after use (the caller rolls back).
  */
 export async function syncGrantsIn(
@@ -58,17 +62,22 @@ export async function syncGrantsIn(
       t.purchaseId,
       t.note,
       at,
+      t.priority ?? DEFAULT_PRIORITY,
     ];
     if (!existing) {
       await c.query(
-        `INSERT INTO grants (id, company_id, unit, amount, unlimited, models, starts_at, expires_at, purchase_id, note, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+        `INSERT INTO grants (id, company_id, unit, amount, unlimited, models, starts_at, expires_at, purchase_id, note, created_at, updated_at, priority)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)`,
         values,
       );
+    } else if (t.createOnly) {
+      // Kept as created; only brought back when it had been removed.
+      if (existing.removed_at !== null)
+        await c.query('UPDATE grants SET removed_at = NULL, updated_at = $2 WHERE id = $1', [t.id, at]);
     } else if (changed(existing, t, models)) {
       await c.query(
         `UPDATE grants SET company_id = $2, unit = $3, amount = $4, unlimited = $5, models = $6, starts_at = $7, expires_at = $8, purchase_id = $9, note = $10,
-           removed_at = NULL, updated_at = $11 WHERE id = $1`,
+           removed_at = NULL, updated_at = $11, priority = $12 WHERE id = $1`,
         values,
       );
     }
@@ -104,6 +113,7 @@ function changed(e: Existing, t: GrantTerms, models: string | null): boolean {
     !same(e.expires_at, t.expiresAt) ||
     e.purchase_id !== t.purchaseId ||
     e.note !== t.note ||
+    e.priority !== (t.priority ?? DEFAULT_PRIORITY) ||
     e.removed_at !== null
   );
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { GrantState } from '../allocate.js';
+import { compareBurnOrder, type GrantState } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
 import type { Balance } from '../port.js';
 
@@ -16,6 +16,7 @@ export interface GrantRow {
   starts_at: string | null;
   expires_at: string | null;
   purchase_id: string | null;
+  priority: number;
   removed_at: string | null;
   spent: number;
   held: number;
@@ -34,6 +35,7 @@ export function stateOf(r: GrantRow): GrantState {
   return {
     id: r.id,
     unit: r.unit,
+    priority: r.priority,
     amount: r.amount,
     unlimited: r.unlimited,
     spent: r.spent,
@@ -45,20 +47,17 @@ export function stateOf(r: GrantRow): GrantState {
   };
 }
 
-/** The grants in the order of the SQLite ledger's `grantsOf`: earliest expiry (none last), then the oldest start (or first mirrored), then id. */
+/** The grants in the order of `compareBurnOrder` (allocate.ts): priority, soonest expiry (none last), oldest start (or first mirrored), id. */
 export function expiryOrder(rows: GrantRow[]): GrantRow[] {
-  const key = (r: GrantRow) =>
-    [r.expires_at === null ? 1 : 0, r.expires_at ?? '', r.starts_at ?? r.created_at, r.id] as const;
-  const sorted = [...rows].sort((a, b) => {
-    const x = key(a);
-    const y = key(b);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-    return 0;
-  });
-  return sorted;
+  return [...rows].sort((a, b) =>
+    compareBurnOrder(
+      { id: a.id, priority: a.priority, expiresAt: a.expires_at, startsAt: a.starts_at, createdAt: a.created_at },
+      { id: b.id, priority: b.priority, expiresAt: b.expires_at, startsAt: b.starts_at, createdAt: b.created_at },
+    ),
+  );
 }
 
-/** Burn order: unlimited grants first (a model covered without limit never burns a limited grant), then `expiryOrder`. */
+/** Burn order: unlimited grants first (a model covered without limit never burns a limited grant), then `expiryOrder` (priority, expiry, age). */
 export function burnOrder(rows: GrantRow[]): GrantRow[] {
   const sorted = expiryOrder(rows);
   return [...sorted.filter((r) => r.unlimited), ...sorted.filter((r) => !r.unlimited)];

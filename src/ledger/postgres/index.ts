@@ -32,6 +32,7 @@ import {
 import { Lanes } from './lanes.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
+import { PgClientSecrets } from './client-secrets.js';
 import { PgObjectStore } from './objects.js';
 import { PgReader } from './reader.js';
 import { PgReconciliations } from './reconciliations.js';
@@ -68,6 +69,7 @@ export class PgLedger implements Ledger {
   readonly objects: PgObjectStore;
   readonly fileEstimates: PgFileEstimates;
   readonly deferred: PgDeferredStore;
+  readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
   readonly reconciliations: PgReconciliations;
@@ -106,6 +108,7 @@ export class PgLedger implements Ledger {
     this.deferred = new PgDeferredStore(queries, (requestId) => this.companyOf.delete(requestId));
     this.buckets = new PgBuckets(this.pool, this.ready);
     this.spikes = new PgSpikes(queries);
+    this.clientSecrets = new PgClientSecrets(queries);
     this.reconciliations = new PgReconciliations(queries);
   }
 

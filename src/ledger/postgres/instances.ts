@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import type { OrphanRow } from '../recovery.js';
 
 /** How often an instance heartbeats, and after how long without one it counts as gone (ms). */
 export interface Liveness {
@@ -44,18 +45,13 @@ export async function orphanedHolds(
   self: string,
   lapseMs: number,
   includeSelf: boolean,
-): Promise<{ id: string; requestedModel: string | null; estimatedPromptTokens: number; forwarded: boolean | null }[]> {
+): Promise<({ id: string } & OrphanRow)[]> {
   await pool.query(
     `UPDATE instances SET stopped_at = now() WHERE stopped_at IS NULL AND id <> $1 AND heartbeat_at < now() - make_interval(secs => $2::float8 / 1000)`,
     [self, lapseMs],
   );
-  const { rows } = await pool.query<{
-    id: string;
-    requestedModel: string | null;
-    estimatedPromptTokens: number;
-    forwarded: boolean | null;
-  }>(
-    `SELECT r.id, r.requested_model AS "requestedModel", r.estimated_prompt_tokens AS "estimatedPromptTokens", r.forwarded
+  const { rows } = await pool.query<{ id: string } & OrphanRow>(
+    `SELECT r.id, r.company_id AS "companyId", r.requested_model AS "requestedModel", r.estimated_prompt_tokens AS "estimatedPromptTokens", r.forwarded
      FROM requests r LEFT JOIN instances i ON i.id = r.instance_id
      WHERE r.status = 'held' AND NOT EXISTS (SELECT 1 FROM deferred_objects d WHERE d.request_id = r.id)
        AND (r.instance_id IS NULL OR i.id IS NULL OR i.stopped_at IS NOT NULL OR ($2 AND r.instance_id = $1))

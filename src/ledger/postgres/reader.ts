@@ -174,7 +174,7 @@ export class PgReader implements LedgerReader {
   async grants(): Promise<MirroredGrant[]> {
     const { rows } = await this.pool.query<MirroredGrant>(
       `SELECT id, company_id AS "companyId", unit, amount, unlimited, models, starts_at AS "startsAt", expires_at AS "expiresAt", purchase_id AS "purchaseId",
-         note, removed_at AS "removedAt", spent, held FROM grants ORDER BY company_id COLLATE "C", id COLLATE "C"`,
+         note, priority, removed_at AS "removedAt", spent, held FROM grants ORDER BY company_id COLLATE "C", id COLLATE "C"`,
     );
     return rows;
   }

@@ -40,6 +40,8 @@ export const grants = pgTable(
     expiresAt: instant('expires_at'),
     purchaseId: text('purchase_id'),
     note: text('note'),
+    /** Burn order between grants: lower burns first (then soonest expiry, then oldest); 1 unless the config sets it. */
+    priority: integer('priority').notNull().default(1),
     removedAt: instant('removed_at'),
     spent: tokens('spent').notNull().default(0),
     held: tokens('held').notNull().default(0),
@@ -85,6 +87,13 @@ export const requests = pgTable(
     /** The Responses conversation the request continues (`conversation`), to hold for its earlier turns. */
     conversationId: text('conversation_id'),
     feature: text('feature'),
+    /**
+     * The end user of the company's app the request was made for: its `safety_identifier` (else
+     * `user`), as sent or hashed per the company's `endUsers.store`; NULL when it carried none.
+     */
+    endUser: text('end_user'),
+    /** Spend tags, a JSON array of strings (`["search","team:growth"]`) from `x-tollgate-tags` and named `metadata` keys; NULL when none. */
+    tags: text('tags'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
@@ -161,7 +170,7 @@ export const quotaCounters = pgTable(
   {
     id: text('id').primaryKey(),
     companyId: text('company_id').notNull(),
-    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scope: text('scope', { enum: ['user', 'key', 'end_user'] }).notNull(),
     scopeId: text('scope_id').notNull(),
     window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
     windowKey: text('window_key').notNull(),
@@ -295,6 +304,25 @@ export const deferredObjects = pgTable(
     claimedUntil: instant('claimed_until'),
   },
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);
+
+/** Realtime client secrets tollgate minted, shared by every replica (see the SQLite schema's `realtime_client_secrets`). */
+export const realtimeClientSecrets = pgTable(
+  'realtime_client_secrets',
+  {
+    hash: text('hash').primaryKey(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    role: text('role').notNull(),
+    jwtSessionId: text('jwt_session_id'),
+    model: text('model').notNull(),
+    session: text('session').notNull(),
+    createdAt: instant('created_at').notNull(),
+    expiresAt: instant('expires_at').notNull(),
+    usedAt: instant('used_at'),
+  },
+  (t) => [index('realtime_client_secrets_expiry').on(t.expiresAt)],
 );
 
 /** Reconciliations with OpenAI's usage and costs (see the SQLite schema's `reconciliations`). */

@@ -1,4 +1,5 @@
 import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import { DEFAULT_PRIORITY } from '../allocate.js';
 import type { GrantTerms, PurchaseTerms } from '../port.js';
 import type { LedgerHandle } from './db.js';
 import { grants, purchases } from './schema.js';
@@ -7,8 +8,9 @@ type GrantRow = typeof grants.$inferSelect;
 
 /**
  * Mirrors the config's grants and purchases into `grants` and `purchases`, in one `BEGIN IMMEDIATE`
- * transaction: new grants are inserted, edited ones take their new terms from now on, and ones
- * absent are marked removed (they stop counting). Spent and held totals, debits and request rows
+ * transaction: new grants are inserted, edited ones take their new terms from now on (but a
+ * `createOnly` one keeps the terms it was created with, and is only brought back if removed), and
+ * ones absent are marked removed (they stop counting). Spent and held totals, debits and request rows
  * are never rewritten. Runs synchronously: the caller can swap its config before any other request
  * is admitted.
  * @throws Error when a grant moved to another company, or changed unit after use (nothing is written).
@@ -23,8 +25,14 @@ export function syncGrants(db: LedgerHandle, terms: GrantTerms[], purchaseTerms:
   db.transaction(
     (tx) => {
       for (const t of terms) {
-        const { id, ...rest } = t;
-        const row = { ...rest, models: t.models ? JSON.stringify(t.models) : null, removedAt: null, updatedAt: at };
+        const { id, createOnly, ...rest } = t;
+        const row = {
+          ...rest,
+          priority: t.priority ?? DEFAULT_PRIORITY,
+          models: t.models ? JSON.stringify(t.models) : null,
+          removedAt: null,
+          updatedAt: at,
+        };
         const existing = byId.get({ id });
         if (existing && existing.companyId !== t.companyId)
           throw new Error(
@@ -36,7 +44,11 @@ export function syncGrants(db: LedgerHandle, terms: GrantTerms[], purchaseTerms:
           tx.insert(grants)
             .values({ id, createdAt: at, ...row })
             .run();
-        else if (changed(existing, row)) tx.update(grants).set(row).where(eq(grants.id, id)).run();
+        else if (createOnly) {
+          // Kept as created; only brought back when it had been removed.
+          if (existing.removedAt !== null)
+            tx.update(grants).set({ removedAt: null, updatedAt: at }).where(eq(grants.id, id)).run();
+        } else if (changed(existing, row)) tx.update(grants).set(row).where(eq(grants.id, id)).run();
       }
       const present = terms.map((t) => t.id);
       tx.update(grants)

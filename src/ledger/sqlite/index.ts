@@ -23,6 +23,7 @@ import { syncGrants } from './grant-sync.js';
 import { SqliteFileEstimates } from './file-estimates.js';
 import { SyncLedger } from './ledger.js';
 import { SqliteDeferredStore } from './deferred.js';
+import { SqliteClientSecrets } from './client-secrets.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
 import { SqliteReader } from './reader.js';
@@ -50,6 +51,7 @@ export class SqliteLedger implements Ledger {
   readonly instanceId = `inst_${randomBytes(8).toString('hex')}`;
   readonly objects: SqliteObjectStore;
   readonly fileEstimates: SqliteFileEstimates;
+  readonly clientSecrets: SqliteClientSecrets;
   readonly deferred: SqliteDeferredStore;
   readonly reconciliations: SqliteReconciliations;
   private readonly book: SyncLedger;
@@ -75,6 +77,7 @@ export class SqliteLedger implements Ledger {
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
+    this.clientSecrets = new SqliteClientSecrets(handle.sqlite, this.queue);
     this.reconciliations = new SqliteReconciliations(handle.sqlite);
   }
 

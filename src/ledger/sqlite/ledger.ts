@@ -10,6 +10,7 @@ import {
   type GrantState,
   type Part,
 } from '../allocate.js';
+import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
 import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
@@ -46,9 +47,10 @@ const AMPLE = 64;
  *
  * Every mutation runs in one `BEGIN IMMEDIATE` transaction, so admissions racing on the same grants
  * are serialised by SQLite's write lock and two requests can never both take the last tokens.
- * Burn order: unlimited grants covering the model first (they never run out, and limited grants
- * are then kept for what they alone cover), then earliest `expires_at` (no expiry last), then the
- * oldest (earliest `starts_at`, or the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
+ * Burn order (`compareBurnOrder` in allocate.ts): unlimited grants covering the model first (they
+ * never run out, and limited grants are then kept for what they alone cover), then the lowest
+ * `priority`, then earliest `expires_at` (no expiry last), then the oldest (earliest `starts_at`, or
+ * the time the grant first appeared in the config), then `id`. Running totals on `grants` keep admission independent of the ledger's size: it reads
  * only the company's grants, never the history of requests or debits.
  */
 export class SyncLedger {
@@ -138,6 +140,8 @@ export class SyncLedger {
       facts.clientRequestId ?? null,
       this.instanceId,
       facts.forwardedLater ? 0 : null,
+      facts.endUser ?? null,
+      tagsText(facts.tags),
     );
   }
 

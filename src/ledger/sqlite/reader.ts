@@ -239,6 +239,7 @@ export class SqliteReader implements LedgerReader {
         expiresAt: grants.expiresAt,
         purchaseId: grants.purchaseId,
         note: grants.note,
+        priority: grants.priority,
         removedAt: grants.removedAt,
         spent: grants.spent,
         held: grants.held,

@@ -28,6 +28,8 @@ export const grants = sqliteTable(
     expiresAt: text('expires_at'),
     purchaseId: text('purchase_id'),
     note: text('note'),
+    /** Burn order between grants: lower burns first (then soonest expiry, then oldest); 1 unless the config sets it. */
+    priority: integer('priority').notNull().default(1),
     /** Set when the grant disappears from the config: it stops counting, its history stays. */
     removedAt: text('removed_at'),
     spent: integer('spent').notNull().default(0),
@@ -66,6 +68,13 @@ export const requests = sqliteTable(
     conversationId: text('conversation_id'),
     /** The feature named by the request's `x-tollgate-feature` header, whose rate scaled `metered_tokens`. */
     feature: text('feature'),
+    /**
+     * The end user of the company's app the request was made for: its `safety_identifier` (else
+     * `user`), as sent or hashed per the company's `endUsers.store`; NULL when it carried none.
+     */
+    endUser: text('end_user'),
+    /** Spend tags, a JSON array of strings (`["search","team:growth"]`) from `x-tollgate-tags` and named `metadata` keys; NULL when none. */
+    tags: text('tags'),
     endpoint: text('endpoint').notNull(),
     requestedModel: text('requested_model'),
     returnedModel: text('returned_model'),
@@ -176,7 +185,7 @@ export const debits = sqliteTable(
 );
 
 /**
- * Quota windows (per user or per key): one row per scope, window and window key — the local date
+ * Quota windows (per user, per key or per end user): one row per scope, window and window key — the local date
  * for `daily` (`2026-11-22`), the local month for `monthly` (`2026-11`), `all` for `hard`, the
  * session id for `session`. Running totals, kept in the admission and settle transactions.
  */
@@ -185,7 +194,7 @@ export const quotaCounters = sqliteTable(
   {
     id: text('id').primaryKey(),
     companyId: text('company_id').notNull(),
-    scope: text('scope', { enum: ['user', 'key'] }).notNull(),
+    scope: text('scope', { enum: ['user', 'key', 'end_user'] }).notNull(),
     scopeId: text('scope_id').notNull(),
     window: text('window', { enum: ['daily', 'monthly', 'hard', 'session'] }).notNull(),
     windowKey: text('window_key').notNull(),
@@ -328,6 +337,32 @@ export const deferredObjects = sqliteTable(
     claimedUntil: text('claimed_until'),
   },
   (t) => [index('deferred_objects_due').on(t.nextPollAt)],
+);
+
+/**
+ * Realtime client secrets tollgate minted (`POST /v1/realtime/client_secrets`): the secret's
+ * SHA-256 only, whom it acts for, the session it opens; `used_at` is set once, when a session or
+ * call redeems it. Expired rows are purged a day after they expire.
+ */
+export const realtimeClientSecrets = sqliteTable(
+  'realtime_client_secrets',
+  {
+    /** Lowercase hex SHA-256 of the secret. */
+    hash: text('hash').primaryKey(),
+    companyId: text('company_id').notNull(),
+    keyId: text('key_id'),
+    userId: text('user_id'),
+    role: text('role', { enum: ['member', 'admin'] }).notNull(),
+    jwtSessionId: text('jwt_session_id'),
+    model: text('model').notNull(),
+    /** The session settings, canonical JSON. */
+    session: text('session').notNull(),
+    createdAt: text('created_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** When a session redeemed it (ISO 8601 UTC); NULL while unused. */
+    usedAt: text('used_at'),
+  },
+  (t) => [index('realtime_client_secrets_expiry').on(t.expiresAt)],
 );
 
 /**

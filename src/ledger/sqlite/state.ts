@@ -18,6 +18,7 @@ export function recordToState(r: GrantRecord): GrantState {
   return {
     id: r.id,
     unit: r.unit,
+    priority: r.priority,
     amount: r.amount,
     unlimited: r.unlimited === 1,
     spent: r.spent,

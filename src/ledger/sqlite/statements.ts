@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /** The `grants` columns admission and settlement use (no `SELECT *`: fewer values to map per row). */
-const GRANT_COLUMNS = 'id, unit, amount, unlimited, models, starts_at, expires_at, removed_at, spent, held';
+const GRANT_COLUMNS = 'id, unit, priority, amount, unlimited, models, starts_at, expires_at, removed_at, spent, held';
 
 /**
  * The ledger's hot-path SQL, prepared once per connection. Admission and settlement run these on
@@ -12,12 +12,12 @@ const GRANT_COLUMNS = 'id, unit, amount, unlimited, models, starts_at, expires_a
 export function prepareStatements(db: Database.Database) {
   const s = (sql: string) => db.prepare(sql);
   return {
-    /** A company's grants still in the config, in burn order (see `Ledger`). */
+    /** A company's grants still in the config, in burn order (`compareBurnOrder` in allocate.ts; see `Ledger`). */
     grantsOf: s(`SELECT ${GRANT_COLUMNS} FROM grants WHERE company_id = ? AND removed_at IS NULL
-                 ORDER BY expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
+                 ORDER BY priority, expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
     /** For balance reports: the grants with their purchase, read from the file. */
     balanceOf: s(`SELECT ${GRANT_COLUMNS}, purchase_id FROM grants WHERE company_id = ? AND removed_at IS NULL
-                  ORDER BY expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
+                  ORDER BY priority, expires_at IS NULL, expires_at, COALESCE(starts_at, created_at), id`),
     grantById: s(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`),
     /** A grant's running totals, written once per transaction from the state in memory (see `LedgerState`). */
     setGrantTotals: s('UPDATE grants SET held = ?, spent = ? WHERE id = ?'),
@@ -25,8 +25,8 @@ export function prepareStatements(db: Database.Database) {
     /** A new `held` row; a hold on one grant rides on it (`hold_grant_id`, `hold_amount`), see `insertHold` for more. */
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
                         requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, hold_grant_id, hold_amount,
-                        conversation_id, client_request_id, instance_id, forwarded)
-                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+                        conversation_id, client_request_id, instance_id, forwarded, end_user, tags)
+                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     requestHead: s(
       `SELECT company_id AS companyId, requested_model AS requestedModel, status, hold_grant_id AS holdGrantId,
               hold_amount AS holdAmount FROM requests WHERE id = ?`,
@@ -40,7 +40,7 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = ?, error_code = ?, settled_at = ?
                       WHERE id = ? AND status = 'held'`),
     openRequests: s(
-      "SELECT id, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
+      "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
         ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
     ),
 
@@ -83,6 +83,7 @@ export type Statements = ReturnType<typeof prepareStatements>;
 export interface GrantRecord {
   id: string;
   unit: 'tokens' | 'micro_usd';
+  priority: number;
   amount: number;
   unlimited: number;
   models: string | null;

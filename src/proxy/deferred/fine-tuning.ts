@@ -60,7 +60,7 @@ export async function admitFineTuningJob(
   const valid = validateBody(body, {});
   if (isDenial(valid)) return valid;
   const model = valid.model;
-  const priced = trainingPrice(rt.config, model, now);
+  const priced = trainingPrice(rt.config, model, now, principal.companyId);
   if (!priced && rt.config.admission.unpricedModels === 'reject') return { kind: 'model_not_priced', model };
   const estimate = await fileEstimateFor(rt, principal, body, 'training_file', 'fine-tune');
   if (isDenial(estimate)) return estimate;
