@@ -1,5 +1,5 @@
 import { invalidRequest, isDenial, type Denial } from './denial.js';
-import { parseJsonBody as parseStrictBody } from './json-strict.js';
+import { jsonBodyOf, parseStrictJson, type StrictJson } from './json-strict.js';
 
 /** A parsed JSON request body: an object, its members as sent. */
 export type JsonObject = Record<string, unknown>;
@@ -14,7 +14,12 @@ export type JsonObject = Record<string, unknown>;
  * from another.
  */
 export function parseJsonBody(raw: Uint8Array): { json: JsonObject } | Denial {
-  const parsed = parseStrictBody(raw);
+  return jsonObjectOf(parseStrictJson(raw));
+}
+
+/** `parseJsonBody`'s answer from `parseStrictJson`'s (wherever that ran: see http/json-off-loop.ts). */
+export function jsonObjectOf(strict: StrictJson): { json: JsonObject } | Denial {
+  const parsed = jsonBodyOf(strict);
   if (isDenial(parsed)) return parsed;
   const value = parsed.value;
   if (!value || typeof value !== 'object' || Array.isArray(value))

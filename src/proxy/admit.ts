@@ -6,7 +6,8 @@ import { withFileEstimate } from '../files/record.js';
 import { readBody } from '../http/body.js';
 import { isDenial, type Denial } from '../http/denial.js';
 import type { FeatureRate } from '../http/env.js';
-import { parseJsonBody, type JsonObject } from '../http/json-body.js';
+import type { JsonObject } from '../http/json-body.js';
+import { parseJsonBodyOffLoop } from '../http/json-off-loop.js';
 import type { OwnershipPlan } from '../ownership/guard.js';
 import { keepsObjects } from '../ownership/plan-request.js';
 import { mayReference, refuseForeignReferences } from '../ownership/references.js';
@@ -62,14 +63,15 @@ type JsonAdmitter = (call: Call, raw: Buffer, json: JsonObject) => Promise<Admit
 const tooLarge: Denial = { kind: 'too_large', limitBytes: MAX_BODY };
 
 /**
- * Reads the body whole and parses it (`parseJsonBody`), refuses a reference to another company's
- * object (404, nothing held), then runs `admit` on it.
+ * Reads the body whole and parses it (`parseJsonBodyOffLoop`: strict JSON, off the event loop when
+ * large), refuses a reference to another company's object (404, nothing held), then runs `admit`.
  */
 function withJsonBody(admit: JsonAdmitter): Admitter {
   return async (call) => {
-    const raw = await readBody(call.incoming, MAX_BODY);
-    if (raw === 'too_large') return tooLarge;
-    const parsed = parseJsonBody(raw);
+    const read = await readBody(call.incoming, MAX_BODY);
+    if (read === 'too_large') return tooLarge;
+    // A large body is parsed off the event loop; its bytes come back with the answer.
+    const { raw, parsed } = await parseJsonBodyOffLoop(read);
     if (isDenial(parsed)) return parsed;
     return (await refuseForeignReferences(call.rt, call.principal, raw, parsed.json)) ?? admit(call, raw, parsed.json);
   };
@@ -89,9 +91,9 @@ const passThrough: Admitter = async (call) => {
   const fileUpload = watchFilesUpload(rt, principal, method, path, incoming, contentType);
   let body: Buffer | Readable | undefined = fileUpload?.body ?? upload(call);
   if (method === 'POST' && /^application\/json/i.test(contentType)) {
-    const raw = await readBody(incoming, MAX_BODY);
-    if (raw === 'too_large') return tooLarge;
-    const parsed = parseJsonBody(raw);
+    const read = await readBody(incoming, MAX_BODY);
+    if (read === 'too_large') return tooLarge;
+    const { raw, parsed } = await parseJsonBodyOffLoop(read);
     if (isDenial(parsed)) {
       if (mayReference(raw)) return parsed;
     } else {
