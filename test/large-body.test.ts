@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OFF_LOOP_BYTES } from '../src/http/json-off-loop.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import { rawRequest } from './support/raw-http.js';
-import { json, ScriptedUpstream } from './support/scripted-upstream.js';
+import { ScriptedUpstream } from './support/scripted-upstream.js';
+import { chatUsage, echoUsage } from './support/usage-upstream.js';
 
 /**
  * A JSON body of at least `OFF_LOOP_BYTES` is parsed on a worker thread: while it is, the event
@@ -12,13 +13,6 @@ import { json, ScriptedUpstream } from './support/scripted-upstream.js';
  * nothing held, nothing sent upstream). The worker's `tollgate:json-parse` diagnostics channel
  * says when a body is handed over and when its answer is back.
  */
-const CHAT = {
-  id: 'chatcmpl-1',
-  object: 'chat.completion',
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
-};
 
 let upstream: ScriptedUpstream;
 let tollgate: Tollgate;
@@ -51,12 +45,15 @@ afterAll(async () => {
 beforeEach(() => {
   events.length = 0;
   upstream.seen.length = 0;
-  upstream.script = (_req, res) => json(res, 200, CHAT);
+  upstream.script = echoUsage();
 });
+
+/** The usage the fake upstream reports for every chat request. */
+const USAGE = JSON.stringify(chatUsage(5, 0, 1));
 
 /** POSTs `body` on a fresh raw connection (a 60 MB upload on a reused socket can be reset). */
 async function post(body: Buffer, timeoutMs = 60_000) {
-  const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${tollgate.keys['acme-key']}\r\ncontent-type: application/json\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
+  const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${tollgate.keys['acme-key']}\r\ncontent-type: application/json\r\nx-test-usage: ${USAGE}\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
   const res = await rawRequest(tollgate.url, Buffer.concat([Buffer.from(head), body]), timeoutMs);
   // A refusal is tollgate's own JSON; a relayed answer may be chunked (only its status is read).
   return { status: res.status, error: () => (JSON.parse(res.body) as { error: Record<string, unknown> }).error };
