@@ -33,7 +33,7 @@ import { runRounds, warmUp, type RoundsResult } from './phases/rounds.js';
 import { runScale, type ScaleResult } from './phases/scale.js';
 import { compareMarkdown, compareTable } from './report/compare.js';
 import { resultsMarkdown, table } from './report/render.js';
-import { replicaEstimate, scaleMarkdown, scaleTable } from './report/scale.js';
+import { replicaEstimate, scaleMarkdown, scaleTable, scaleTargets } from './report/scale.js';
 import { section, writeSection } from './report/sections.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
@@ -221,7 +221,7 @@ function report(
   const rev = revision(root);
   const parts: { name: string; md: string }[] = [];
   if (scale) {
-    log(`\n${scaleTable(scale, plan)}\n\n${replicaEstimate(scale)}\n`);
+    log(`\n${scaleTable(scale, plan)}\n\n${scaleTargets(scale)}\n\n${replicaEstimate(scale)}\n`);
     parts.push({ name: 'scale', md: scaleMarkdown(scale, plan) });
   }
   if (beforeName && partial.rounds) {

@@ -7,6 +7,7 @@ import { sessionOf } from './dashboard/session-reader.js';
 import { isClientAbort } from './http/body.js';
 import { invalidRequest, type Denial } from './http/denial.js';
 import type { AppEnv } from './http/env.js';
+import { isLedgerUnavailable } from './ledger/unavailable.js';
 import { errorResponse } from './http/openai-error.js';
 import { strictTargets } from './http/target.js';
 import { sessionCookie } from './middleware/session-cookie/index.js';
@@ -45,6 +46,8 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   realtimeRoutes(app, rt);
   app.notFound(notFound);
   app.onError((err, c) => {
+    // A ledger that could not answer: 503 with retry-after (the guard logged the outage once).
+    if (isLedgerUnavailable(err)) return errorResponse(err);
     if (isClientAbort(err)) {
       rt.log.info(
         { method: c.req.method, path: c.req.path, err: err.message },

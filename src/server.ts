@@ -77,7 +77,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   const jwt = new JwtVerifier(config);
   await jwt.check();
-  const ledger = openLedger(config.ledger);
+  const ledger = openLedger(config.ledger, { log });
   const grantMirror = new GrantMirror(ledger, log);
   let interrupted: string[];
   try {

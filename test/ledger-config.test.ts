@@ -12,8 +12,8 @@ afterEach(() => {
 
 describe('ledger location', () => {
   it('takes a path or a postgres URL, and refuses both or another scheme', () => {
-    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toEqual({ path: './x.db' });
-    expect(parseConfig({ ...base, ledger: { url: 'postgres://u:p@db:5432/t', lapseMs: 5000 } }).ledger).toEqual({
+    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toMatchObject({ path: './x.db' });
+    expect(parseConfig({ ...base, ledger: { url: 'postgres://u:p@db:5432/t', lapseMs: 5000 } }).ledger).toMatchObject({
       url: 'postgres://u:p@db:5432/t',
       lapseMs: 5000,
     });
@@ -26,10 +26,25 @@ describe('ledger location', () => {
 
   it('falls back to $TOLLGATE_DATABASE_URL, then to ./data/ledger.db', () => {
     delete process.env.TOLLGATE_DATABASE_URL;
-    expect(parseConfig(base).ledger).toEqual({ path: './data/ledger.db' });
+    expect(parseConfig(base).ledger).toMatchObject({ path: './data/ledger.db' });
     process.env.TOLLGATE_DATABASE_URL = 'postgresql://db/tollgate';
-    expect(parseConfig(base).ledger).toEqual({ url: 'postgresql://db/tollgate' });
-    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toEqual({ path: './x.db' });
+    expect(parseConfig(base).ledger).toMatchObject({ url: 'postgresql://db/tollgate' });
+    expect(parseConfig({ ...base, ledger: { path: './x.db' } }).ledger).toMatchObject({ path: './x.db' });
+  });
+
+  it('bounds every wait on the ledger, with defaults, and keeps a spool of what it cannot take', () => {
+    const { ledger } = parseConfig({ ...base, ledger: { path: './x.db', timeouts: { admitMs: 800 } } });
+    expect(ledger.timeouts).toEqual({
+      connectMs: 5000,
+      statementMs: 10000,
+      idleInTransactionMs: 30000,
+      admitMs: 800,
+      settleMs: 5000,
+      readyMs: 1000,
+    });
+    expect(ledger.spool).toEqual({ maxEntries: 10000 });
+    expect(() => parseConfig({ ...base, ledger: { timeouts: { readyMs: 0 } } })).toThrow(ConfigError);
+    expect(() => parseConfig({ ...base, ledger: { timeouts: { statementMs: 'soon' } } })).toThrow(ConfigError);
   });
 
   it('names a Postgres ledger without its password', () => {

@@ -49,7 +49,7 @@ describe('two replicas on one Postgres ledger', () => {
     expect((await a.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
 
-  it('resolve the holds of a replica whose heartbeat lapsed exactly once, and never those of a live one', async () => {
+  it('resolve the holds of a replica whose heartbeat lapsed exactly once, never those of a live one, and take its late settlements once', async () => {
     await open().syncGrants([grant('g', 1_000_000)], [], NOW);
     // `dead` never heartbeats after registering: it stands for a process killed mid-request.
     const dead = open({ heartbeatMs: 3_600_000, lapseMs: 300 });
@@ -86,16 +86,34 @@ describe('two replicas on one Postgres ledger', () => {
           NOW,
         ),
       ).not.toBe(false);
-    // A late settle from the "dead" replica changes nothing: its rows were billed once, as interrupted.
-    expect(
-      await dead.settle(
-        deadIds[0]!,
-        { httpStatus: 200, usageSource: 'upstream', meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 },
-        NOW,
-      ),
-    ).toBe(false);
+    const resolvedRows = (await survivors[0]!.reader.rows({})).filter((r) => deadIds.includes(r.id));
+    expect(resolvedRows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
+    // The "dead" replica was only cut off: its late settlement lands, replacing the interrupted charge, exactly once.
+    const real = { httpStatus: 200, usageSource: 'upstream' as const, meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 };
+    expect(await dead.settle(deadIds[0]!, real, NOW)).not.toBe(false);
+    expect(await dead.settle(deadIds[0]!, real, NOW)).toBe(false);
     const rows = (await survivors[0]!.reader.rows({})).filter((r) => deadIds.includes(r.id));
-    expect(rows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
+    expect(rows.map((r) => [r.status, r.meteredTokens])).toEqual(
+      deadIds.map((_, i) => (i === 0 ? ['settled', 9] : ['interrupted', 7])),
+    );
+    const [g] = await live.reader.grants();
+    expect(g).toMatchObject({ held: 0, spent: 5 * 9 + 9 + 4 * 7 });
     expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('a withdrawn admission that reaches the store after its withdrawal writes nothing', async () => {
+    const a = open();
+    await a.syncGrants([grant('g', 1_000)], [], NOW);
+    const f = facts();
+    // The withdrawal (its request refused 503) lands first: the row is recorded voided…
+    expect(
+      await a.cancel(f, { httpStatus: 503, usageSource: 'none', latencyMs: 0, errorCode: 'ledger_unavailable' }, NOW),
+    ).toBe(true);
+    // …so the admission, held back on a stalled connection and delivered later, takes nothing.
+    await expect(a.admit(f, want, NOW, [])).rejects.toThrow();
+    const [g] = await a.reader.grants();
+    expect(g).toMatchObject({ held: 0, spent: 0 });
+    expect((await a.reader.rows({})).map((r) => [r.id, r.status])).toEqual([[f.id, 'voided']]);
+    expect((await a.reader.verify()).filter((x) => x.severity === 'error')).toEqual([]);
   });
 });

@@ -26,6 +26,7 @@ import { freshDatabase, type BenchPostgres } from '../lib/postgres.js';
 import { cpuBetween, cpuSeconds, firstMessage, spawnPinned, waitExit, waitIdle } from '../lib/proc.js';
 import { CHAT_PATH, startTollgate, type Env, type Target, type TargetName } from '../targets/start.js';
 import { describeRun, latencyRun, type LatencyRun } from './rounds.js';
+import { measureLedger, statementCounter, type LedgerPerRequest } from './scale-ledger.js';
 
 /** One layout's figures. */
 export interface ScaleTarget {
@@ -39,6 +40,8 @@ export interface ScaleTarget {
    * and a cluster's primary) and Postgres's (postmaster and backends; NaN when the bench did not start it).
    */
   cpuUs: { tollgate: number; postgres: number };
+  /** The ledger's statements, commits and lock waits per request during that run (Postgres layouts). */
+  ledger?: LedgerPerRequest;
 }
 
 /** Ledger.admit / settle on Postgres, one request in flight: [p50, p99] ms, and pairs per second. */
@@ -76,8 +79,12 @@ export interface ScaleDeps {
 
 function layouts(d: ScaleDeps): Layout[] {
   const base = { upstreamUrl: d.upstreamUrl, models: d.models, unpinned: true };
+  const counted = (name: TargetName, env: NodeJS.ProcessEnv = process.env) => ({
+    ...env,
+    ...statementCounter(d.env.work, name).env,
+  });
   const one = (ledger: string | undefined, tag: string, name: TargetName, env?: NodeJS.ProcessEnv) =>
-    startTollgate(d.env, { ...base, ledger, tag, name, env });
+    startTollgate(d.env, { ...base, ledger, tag, name, env: ledger ? counted(name, env) : env });
   return [
     {
       name: 'sqlite',
@@ -118,7 +125,14 @@ function layouts(d: ScaleDeps): Layout[] {
       label: 'tollgate, Postgres, serve --workers 2 (1 port)',
       postgres: true,
       start: (l) =>
-        startTollgate(d.env, { ...base, ledger: l, tag: 'scale-workers-2', name: 'pg-workers-2', workers: 2 }),
+        startTollgate(d.env, {
+          ...base,
+          ledger: l,
+          tag: 'scale-workers-2',
+          name: 'pg-workers-2',
+          workers: 2,
+          env: counted('pg-workers-2'),
+        }),
     },
   ];
 }
@@ -162,6 +176,9 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
         log(`  scale ${`${rps} RPS`.padEnd(10)} ${layout.name.padEnd(13)} ${describeRun(latency[rps]!)}`);
       }
       const tollgatePids = [...new Set([t.pid!, ...(t.pids ?? [])])];
+      const measuring = db
+        ? await measureLedger(d.postgres.url, db.url, statementCounter(d.env.work, layout.name).read)
+        : undefined;
       const before = [cpuSeconds(tollgatePids), cpuSeconds(d.postgres.pids())];
       const throughput = await closedLoop(d.autocannon, {
         origin: t.origin,
@@ -176,10 +193,15 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
         tollgate: perRequest(cpuBetween(before[0]!, cpuSeconds(tollgatePids))),
         postgres: d.postgres.pids().length ? perRequest(cpuBetween(before[1]!, cpuSeconds(d.postgres.pids()))) : NaN,
       };
+      const ledger = await measuring?.stop(throughput.ok);
       log(
         `  scale max throughput ${layout.name.padEnd(13)} ${Math.round(throughput.rps)} RPS  errors ${throughput.errors}  CPU per request: tollgate ${cpuUs.tollgate.toFixed(0)} µs, Postgres ${cpuUs.postgres.toFixed(0)} µs`,
       );
-      result.targets.push({ name: layout.name, label: layout.label, latency, throughput, cpuUs });
+      if (ledger)
+        log(
+          `  scale ledger per request ${layout.name.padEnd(13)} ${ledger.statements.toFixed(2)} statements (round trips), ${ledger.commits.toFixed(2)} commits; backends waiting on locks ${(ledger.lockWaitShare * 100).toFixed(1)}% of their busy time (${ledger.lockWaiters.toFixed(2)} of ${ledger.active.toFixed(2)} busy on average)`,
+        );
+      result.targets.push({ name: layout.name, label: layout.label, latency, throughput, cpuUs, ledger });
     } finally {
       await t.stop();
       await db?.drop().catch(() => {});

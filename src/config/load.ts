@@ -53,5 +53,6 @@ export function loadConfig(file: string): Config {
   }
   const config = parseConfig(raw, file);
   if (config.ledger.path !== undefined) config.ledger.path = resolve(file, '..', config.ledger.path);
+  if (config.ledger.spool.dir !== undefined) config.ledger.spool.dir = resolve(file, '..', config.ledger.spool.dir);
   return config;
 }

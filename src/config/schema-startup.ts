@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  LEDGER_SPOOL_MAX,
+  LEDGER_TIMEOUTS,
+  ledgerSpoolSchema,
+  ledgerTimeoutsSchema,
+  type LedgerTimeouts,
+} from './ledger-schema.js';
 
 /** The parts of `proxy.config.json` read at start only: where tollgate listens, its upstream and its ledger. */
 
@@ -140,20 +147,30 @@ export const ledgerSchema = z
         unit: 'ms',
         examples: [30000],
       }),
+    timeouts: ledgerTimeoutsSchema,
+    spool: ledgerSpoolSchema,
   })
   .strict()
   .refine((l) => !(l.path && l.url), {
     message: 'give either "path" (a SQLite file) or "url" (Postgres), not both',
   })
-  .default({})
+  .default({ timeouts: LEDGER_TIMEOUTS, spool: { maxEntries: LEDGER_SPOOL_MAX } })
   .meta({
     description:
       'Where the ledger lives: `path` (SQLite) or `url` (Postgres), not both. With neither, `$TOLLGATE_DATABASE_URL` when set, else `./data/ledger.db`. Read at start only.',
   })
-  .transform((l): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & { lapseMs?: number } => {
-    const lapse = l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs };
-    if (l.url) return { url: l.url, ...lapse };
-    if (l.path) return { path: l.path, ...lapse };
-    const env = process.env.TOLLGATE_DATABASE_URL;
-    return env ? { url: env, ...lapse } : { path: './data/ledger.db', ...lapse };
-  });
+  .transform(
+    (
+      l,
+    ): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
+      lapseMs?: number;
+      timeouts: LedgerTimeouts;
+      spool: { dir?: string; maxEntries: number };
+    } => {
+      const rest = { ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }), timeouts: l.timeouts, spool: l.spool };
+      if (l.url) return { url: l.url, ...rest };
+      if (l.path) return { path: l.path, ...rest };
+      const env = process.env.TOLLGATE_DATABASE_URL;
+      return env ? { url: env, ...rest } : { path: './data/ledger.db', ...rest };
+    },
+  );

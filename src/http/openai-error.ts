@@ -1,5 +1,6 @@
 import type { AuthFailure } from '../auth/principal.js';
 import type { QuotaCheck } from '../ledger/port.js';
+import { isLedgerUnavailable, type LedgerUnavailableError } from '../ledger/unavailable.js';
 import { formatMicroUsd } from '../utils/money.js';
 import type { Denial } from './denial.js';
 
@@ -164,11 +165,33 @@ const INTERNAL = new OpenAIError(500, {
 });
 
 /**
- * Maps a denial, an `OpenAIError` (as is) or any other thrown value (500 `internal_error`, the
- * details left to the log) to the `OpenAIError` to answer.
+ * 503 `ledger_unavailable` for a ledger that could not answer (src/ledger/unavailable.ts): a failing
+ * dependency, never the client's fault. `retry-after` (seconds, RFC 9110 §10.2.3) and
+ * `retry-after-ms` say when to retry; `x-should-retry: true` tells the OpenAI SDKs to.
+ */
+function ledgerUnavailable(err: LedgerUnavailableError): OpenAIError {
+  const ms = Math.max(1, Math.round(err.retryAfterMs ?? 1_000));
+  const s = Math.ceil(ms / 1000);
+  return new OpenAIError(
+    503,
+    {
+      message: `tollgate's ledger is not answering, so the request was neither forwarded nor charged. Please retry in ${s} s.`,
+      type: 'server_error',
+      param: null,
+      code: 'ledger_unavailable',
+    },
+    { 'retry-after': String(s), 'retry-after-ms': String(ms), 'x-should-retry': 'true' },
+  );
+}
+
+/**
+ * Maps a denial, an `OpenAIError` (as is), a ledger that could not answer (503, see
+ * `ledgerUnavailable`) or any other thrown value (500 `internal_error`, the details left to the
+ * log) to the `OpenAIError` to answer.
  */
 export function toOpenAIError(x: Denial | OpenAIError | unknown): OpenAIError {
   if (x instanceof OpenAIError) return x;
+  if (isLedgerUnavailable(x)) return ledgerUnavailable(x);
   if (typeof x === 'object' && x !== null && 'kind' in x && !(x instanceof Error)) return fromDenial(x as Denial);
   return INTERNAL;
 }

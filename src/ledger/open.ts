@@ -1,3 +1,7 @@
+import { dirname, join, resolve } from 'node:path';
+import { LEDGER_SPOOL_MAX, LEDGER_TIMEOUTS, type LedgerTimeouts } from '../config/ledger-schema.js';
+import type { Logger } from '../log.js';
+import { GuardedLedger } from './guarded.js';
 import type { Ledger } from './port.js';
 import { openPgLedger } from './postgres/index.js';
 import { openSqliteLedger } from './sqlite/index.js';
@@ -8,7 +12,21 @@ export type LedgerLocation = ({ path: string; url?: undefined } | { url: string;
   readonly?: boolean;
   /** Postgres: ms without a heartbeat after which a replica counts as gone (default 30,000); it heartbeats every sixth of that. */
   lapseMs?: number;
+  /** Bounded waits (ms); defaults `LEDGER_TIMEOUTS`. */
+  timeouts?: LedgerTimeouts;
+  /** Where settlements wait while the ledger cannot take them; see `spoolDir`. */
+  spool?: { dir?: string; maxEntries: number };
 };
+
+/**
+ * The spool's folder: `spool.dir`, else `spool/` beside a SQLite file, else `./data/spool` (from the
+ * working directory) for Postgres; none for a read-only or in-memory ledger (nothing to settle).
+ */
+export function spoolDir(location: LedgerLocation): string | undefined {
+  if (location.readonly || location.path === ':memory:') return undefined;
+  if (location.spool?.dir) return location.spool.dir;
+  return location.path !== undefined ? join(dirname(location.path), 'spool') : resolve('data', 'spool');
+}
 
 /** True for a `postgres://` or `postgresql://` URL. */
 export function isPostgresUrl(text: string): boolean {
@@ -29,17 +47,25 @@ export function describeLedger(location: { path?: string; url?: string }): strin
 }
 
 /**
- * Opens the ledger the config names, with the adapter for its engine: SQLite for a `path`,
- * Postgres for a `url` (opened asynchronously: connection and migration errors surface on its first call).
+ * Opens the ledger the config names, with the adapter for its engine (SQLite for a `path`,
+ * Postgres for a `url`, opened asynchronously: connection and migration errors surface on its
+ * first call), behind the guard every engine shares (`GuardedLedger`: bounded waits, errors
+ * classified by origin, settlements kept in a local spool while the ledger cannot take them).
  * @throws if a SQLite file cannot be opened, a read-only one does not exist, or a migration fails.
  */
-export function openLedger(location: LedgerLocation): Ledger {
+export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}): Ledger {
+  const timeouts = location.timeouts ?? LEDGER_TIMEOUTS;
+  let inner: Ledger;
   if (location.url !== undefined) {
     const liveness =
       location.lapseMs === undefined
         ? undefined
         : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
-    return openPgLedger({ url: location.url, readonly: location.readonly, liveness });
+    inner = openPgLedger({ url: location.url, readonly: location.readonly, liveness, timeouts, log: opts.log });
+  } else {
+    inner = openSqliteLedger({ path: location.path, readonly: location.readonly });
   }
-  return openSqliteLedger({ path: location.path, readonly: location.readonly });
+  const dir = spoolDir(location);
+  const spool = dir === undefined ? undefined : { dir, maxEntries: location.spool?.maxEntries ?? LEDGER_SPOOL_MAX };
+  return new GuardedLedger(inner, { timeouts, log: opts.log, spool });
 }

@@ -52,12 +52,17 @@ export interface RateLimits {
   refund(checks: RateLimitCheck[], tokens: number): void | Promise<void>;
 }
 
+/** Each bucket `checks` use (`<bucket>:requests`, `<bucket>:tokens`), its per-minute limit, and what a request of `tokens` takes from it. */
+export function bucketTakes(checks: RateLimitCheck[], tokens: number): { id: string; limit: number; amount: number }[] {
+  return checks.flatMap((c) => [
+    ...(c.requestsPerMinute ? [{ id: `${c.bucketId}:requests`, limit: c.requestsPerMinute, amount: 1 }] : []),
+    ...(c.tokensPerMinute ? [{ id: `${c.bucketId}:tokens`, limit: c.tokensPerMinute, amount: tokens }] : []),
+  ]);
+}
+
 /** The bucket ids `checks` use (`<bucket>:requests`, `<bucket>:tokens`), for locking them together. */
 export function bucketIds(checks: RateLimitCheck[]): string[] {
-  return checks.flatMap((c) => [
-    ...(c.requestsPerMinute ? [`${c.bucketId}:requests`] : []),
-    ...(c.tokensPerMinute ? [`${c.bucketId}:tokens`] : []),
-  ]);
+  return bucketTakes(checks, 0).map((b) => b.id);
 }
 
 function level(buckets: Map<string, Bucket>, id: string, limit: number, now: number): Bucket {

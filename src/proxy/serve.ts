@@ -11,6 +11,7 @@ import { forwardTarget, parseTarget, targetRefused } from '../http/target.js';
 import { FEATURE_HEADER, featureOf } from '../http/feature.js';
 import { planOwnership } from '../ownership/guard.js';
 import { keepsObjects } from '../ownership/plan-request.js';
+import { isLedgerUnavailable } from '../ledger/unavailable.js';
 import type { Runtime } from '../runtime.js';
 import { admit, MAX_BODY, type Admission } from './admit.js';
 import { findEndpoint, isUnbilled } from './endpoints.js';
@@ -28,14 +29,20 @@ function header(incoming: IncomingMessage, name: string): string | undefined {
  * `Request`/`Response` objects: the request walks the lifecycle once — target → route →
  * authenticate → body limit → feature rate → ownership → admit (the table in admit.ts) → forward,
  * meter and settle (relay.ts). Every refusal is a `Denial` until `refusal` turns it into OpenAI's
- * error, answered in one write. An error nobody expected answers 500 `internal_error` (logged), a
- * client that left mid-body 400 `client_disconnected`.
+ * error, answered in one write. A ledger that could not answer gets 503 `ledger_unavailable` with
+ * `retry-after`, an error nobody expected 500 `internal_error` (logged), a client that left mid-body
+ * 400 `client_disconnected`.
  */
 export function serveProxy(rt: Runtime): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
   return (incoming, outgoing) => {
     const started = performance.now();
     proxy(rt, incoming, outgoing, started).catch((err: unknown) => {
       const where = { method: incoming.method, path: incoming.url };
+      // A ledger that could not answer: 503 with retry-after (the guard logged the outage once).
+      if (isLedgerUnavailable(err)) {
+        answer(outgoing, toOpenAIError(err));
+        return;
+      }
       if (isClientAbort(err)) {
         rt.log.info({ ...where, err: (err as Error).message }, 'client left before its request was read');
         answer(outgoing, toOpenAIError(invalidRequest('The request body was cut off.', null, 'client_disconnected')));

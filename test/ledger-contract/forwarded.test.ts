@@ -79,8 +79,9 @@ describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
     const rows = new Map((await ledger.reader.rows({})).map((r) => [r.id, r]));
     expect(rows.get(open.id)).toMatchObject({ status: 'interrupted', meteredTokens: 40, costMicroUsd: 80 });
     expect(rows.get(done.id)).toMatchObject({ status: 'settled', meteredTokens: 30 });
-    // An adapter counts when it writes the mark of a row still held (SQLite), or as it sends it (Postgres).
-    expect(counts).toContain(open.id);
+    // SQLite counts when it writes the mark of a row still held; Postgres counted at admission
+    // (its decision is taken in SQL, on the counted estimate), so the mark has nothing to count.
+    if (adapter.name === 'sqlite') expect(counts).toEqual([open.id]);
     expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
 

@@ -134,6 +134,22 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
     ]);
   });
 
+  it('withdraws an admission it did not confirm: the row voided and its hold released, once', async () => {
+    await ledger.syncGrants([grant('g', { amount: 1000 })], [], NOW);
+    const a = facts();
+    await ledger.admit(a, want(100), NOW, []);
+    const withdrawn = { httpStatus: 503, usageSource: 'none' as const, latencyMs: 0, errorCode: 'ledger_unavailable' };
+    expect(await ledger.cancel(a, withdrawn, LATER)).toBe(true);
+    expect(await spentOf()).toEqual({ g: [0, 0] });
+    const before = await opened.raw.snapshot();
+    expect(await ledger.cancel(a, withdrawn, LATER)).toBe(false);
+    expect(await opened.raw.snapshot()).toEqual(before);
+    expect((await ledger.reader.rows({})).map((r) => [r.id, r.status, r.errorCode])).toEqual([
+      [a.id, 'voided', 'ledger_unavailable'],
+    ]);
+    expect((await ledger.reader.verify()).filter((x) => x.severity === 'error')).toEqual([]);
+  });
+
   it('bills an upstream object once, whichever row sees it first', async () => {
     await ledger.syncGrants([grant('g')], [], NOW);
     const first = facts({ endpoint: '/v1/responses/resp_1' });

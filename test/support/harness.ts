@@ -76,6 +76,8 @@ export interface TollgateOptions {
   settlement?: Record<string, unknown>;
   /** An existing ledger file to open (kept at `close`), e.g. to start tollgate again on it; default a fresh one. */
   ledgerPath?: string;
+  /** The config's `ledger.timeouts` (ms). */
+  ledgerTimeouts?: Record<string, number>;
 }
 
 /** Starts tollgate on 127.0.0.1 with a fresh SQLite file in a temp dir, configured by `opts`. */
@@ -97,7 +99,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { baseUrl: opts.upstreamUrl },
-    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db') },
+    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db'), timeouts: opts.ledgerTimeouts },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
     objects: opts.objects,

@@ -64,6 +64,14 @@ export interface BucketStore {
    * and writes back the buckets it leaves in the map. Resolves to what `plan` returned.
    */
   update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T>;
+  /**
+   * Optional, the hot path in one round trip: atomically across replicas, refills the buckets `ids`
+   * (distinct; absent: full) to `nowMs` (ms since the epoch) at `limits[i]` per minute, then takes
+   * `amounts[i]` from every one of them, or from none when one has less than its amount. Resolves
+   * to the refilled levels before the take, in `ids` order (see `takeFrom` in limits/rate-limiter.ts,
+   * whose arithmetic it follows).
+   */
+  take?(ids: string[], limits: number[], amounts: number[], nowMs: number): Promise<number[]>;
 }
 
 /** Tokens settled for one subject (`<company>/<user>` or `key:<id>`) in one minute (index since the epoch, UTC). */

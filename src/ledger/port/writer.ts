@@ -289,6 +289,15 @@ export interface LedgerWriter {
   /** Voids a held request: releases its hold, charges nothing, records the outcome. `false` when not `held`. */
   void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean>;
   /**
+   * Withdraws a request whose admission (`admit` or `open`) was never confirmed — it timed out or
+   * its connection failed, so the request was refused and never forwarded: its row, if written, is
+   * voided like `void` does; if it was not written, it is recorded `voided` (from `facts`, with
+   * `outcome`), so that the admission, should it still reach the store later, writes nothing. On a
+   * store that applies calls in order within one process (SQLite) the first case is the only one.
+   * Idempotent: `false` when it changed nothing.
+   */
+  cancel(facts: RequestFacts, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean>;
+  /**
    * Crash recovery, run at start before serving: every row still `held` by a process that is gone is
    * marked `interrupted` and its hold released; with `charge_prompt` it is billed its counted prompt
    * (usage source `estimated`, priced by `priceOf`), with `release` nothing. A row admitted with

@@ -6,13 +6,24 @@ import { transaction } from './db.js';
  * Rate-limit buckets in the Postgres `rate_buckets` table, shared by every replica. One transaction
  * per update: the rows are created if missing and locked in id order in one statement
  * (`INSERT … ON CONFLICT DO UPDATE … RETURNING` locks them), the plan runs, the levels are written
- * back. Round trips: BEGIN, lock, write, COMMIT.
+ * back. Round trips: BEGIN, lock, write, COMMIT. `take`, the hot path, is one call of
+ * `tollgate_rate_take` (migrations/postgres/0011_ledger_functions.sql): one round trip, one commit.
  */
 export class PgBuckets implements BucketStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly ready: Promise<void>,
   ) {}
+
+  async take(ids: string[], limits: number[], amounts: number[], nowMs: number): Promise<number[]> {
+    await this.ready;
+    const { rows } = await this.pool.query<{ levels: number[] }>({
+      name: 'tollgate_rate_take',
+      text: 'SELECT tollgate_rate_take($1, $2, $3, $4) AS levels',
+      values: [ids, limits, amounts, nowMs],
+    });
+    return rows[0]!.levels;
+  }
 
   async update<T>(ids: string[], plan: (buckets: Map<string, BucketLevel>) => T): Promise<T> {
     await this.ready;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { LEDGER_TIMEOUTS, type LedgerTimeouts } from '../../config/ledger-schema.js';
 
 /** The committed drizzle-kit migrations (`migrations/postgres/`), found by walking up from this module. */
 function migrationsFolder(): string {
@@ -15,7 +16,7 @@ function migrationsFolder(): string {
 
 /** What the reader and the small stores need of a connection: one parameterised query (a pool, or a pool that waits until the ledger opened). */
 export interface Queryable {
-  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 /** Postgres type OIDs the ledger reads (see `pg_type`). */
@@ -47,17 +48,41 @@ const types = {
 const POOL_SIZE = 10;
 
 /**
- * A connection pool to a Postgres ledger: bigints and numerics read as numbers, `timestamptz` as
- * ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC.
+ * The session settings and driver options that bound every wait on a Postgres ledger (ms): the
+ * connection (TCP and handshake, `connectMs`), the server's `statement_timeout` and
+ * `idle_in_transaction_session_timeout`, and the driver's own wait for an answer (`query_timeout`,
+ * a little longer than the statement's, for a server that does not answer at all). TCP keepalive
+ * finds a dead peer on an idle connection.
  */
-export function openPool(url: string, max = POOL_SIZE): pg.Pool {
-  const pool = new pg.Pool({
+export function boundedWaits(t: LedgerTimeouts): pg.PoolConfig {
+  return {
+    connectionTimeoutMillis: t.connectMs,
+    query_timeout: t.statementMs + 1_000,
+    statement_timeout: t.statementMs,
+    idle_in_transaction_session_timeout: t.idleInTransactionMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
+/**
+ * How every connection to a Postgres ledger is made: bigints and numerics read as numbers,
+ * `timestamptz` as ISO 8601 UTC strings, `date` as `YYYY-MM-DD`, every session in UTC, every wait
+ * bounded (`boundedWaits`).
+ */
+export function clientConfig(url: string, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.ClientConfig {
+  return {
     connectionString: url,
-    max,
     types,
     options: '-c TimeZone=UTC',
     application_name: 'tollgate',
-  });
+    ...boundedWaits(timeouts),
+  };
+}
+
+/** A connection pool to a Postgres ledger (see `clientConfig`). */
+export function openPool(url: string, max = POOL_SIZE, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(url, timeouts), max });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;
@@ -71,17 +96,20 @@ const MIGRATE_LOCK = 7_406_211_401;
  * @throws if a migration fails.
  */
 export async function migratePool(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
+  await withClient(pool, async (client) => {
+    // Another replica migrating holds the lock: wait for it, but not forever. A migration itself may
+    // take longer than one statement's timeout (an index on a large table).
+    await client.query("SET lock_timeout = '60s'");
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK]);
+    await client.query('SET statement_timeout = 0');
     try {
       await migrate(drizzle(client), { migrationsFolder: migrationsFolder() });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK]);
+      // Back to the bounds every session of the pool has.
+      await client.query('RESET statement_timeout; RESET lock_timeout');
     }
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Retries `fn` when Postgres aborts it as a deadlock or serialization failure (SQLSTATE 40P01, 40001). */
@@ -97,20 +125,40 @@ export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs `fn` in one transaction on a pooled connection: commits when it resolves, rolls back when it throws. */
+/**
+ * Runs `fn` in one transaction on a pooled connection: commits when it resolves, rolls back when it
+ * throws. A connection whose transaction failed is closed, not returned to the pool: after a
+ * timeout it may still be busy with the statement that did not answer.
+ */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return retrying(async () => {
-    const client = await pool.connect();
-    try {
+  return retrying(() =>
+    withClient(pool, async (client) => {
       await client.query('BEGIN');
       const value = await fn(client);
       await client.query('COMMIT');
       return value;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  });
+    }),
+  );
+}
+
+/**
+ * Runs `fn` on a connection checked out of `pool`: returned to the pool when `fn` resolves, closed
+ * when it throws (it may still be busy with a statement that timed out). While it is checked out,
+ * the connection's own `error` event (the server gone between two statements) is listened to, so
+ * that it fails `fn`'s next statement instead of the process.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const onError = () => {};
+  client.on('error', onError);
+  try {
+    const value = await fn(client);
+    client.off('error', onError);
+    client.release();
+    return value;
+  } catch (err) {
+    client.off('error', onError);
+    client.release(err as Error);
+    throw err;
+  }
 }

@@ -57,12 +57,6 @@ export function expiryOrder(rows: GrantRow[]): GrantRow[] {
   );
 }
 
-/** Burn order: unlimited grants first (a model covered without limit never burns a limited grant), then `expiryOrder` (priority, expiry, age). */
-export function burnOrder(rows: GrantRow[]): GrantRow[] {
-  const sorted = expiryOrder(rows);
-  return [...sorted.filter((r) => r.unlimited), ...sorted.filter((r) => !r.unlimited)];
-}
-
 /** The company's balance at `now` (no lock: a consistent snapshot of one statement). */
 export async function balanceOf(c: pg.Pool | pg.PoolClient, companyId: string, now: Date): Promise<Balance> {
   const { rows } = await c.query<GrantRow>('SELECT * FROM grants WHERE company_id = $1 AND removed_at IS NULL', [

@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import type { LedgerTimeouts } from '../../config/ledger-schema.js';
+import type { Logger } from '../../log.js';
+import { LedgerUnavailableError, ledgerErrorOrigin } from '../unavailable.js';
 import type {
   AdmitResult,
   Balance,
@@ -8,17 +11,16 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
-  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
   Settled,
 } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
-import { admitRow, finishRow, openRow, refusalWithoutLock } from './book.js';
+import { admitRow, cancelRow, finishRow, openRow } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
-import { migratePool, openPool, transaction, type Queryable } from './db.js';
+import { clientConfig, migratePool, openPool, retrying, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
 import {
   DEFAULT_LIVENESS,
@@ -29,7 +31,9 @@ import {
   stop,
   type Liveness,
 } from './instances.js';
-import { Lanes } from './lanes.js';
+import { ForwardedMarks } from './marks.js';
+import { countStatementsIfAsked } from './stats.js';
+import { Pipelines } from './pipeline.js';
 import { PgFileEstimates } from './file-estimates.js';
 import { PgDeferredStore } from './deferred.js';
 import { PgClientSecrets } from './client-secrets.js';
@@ -49,16 +53,26 @@ export interface PgLedgerOptions {
   liveness?: Liveness;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Bounded waits (ms); default `LEDGER_TIMEOUTS`. */
+  timeouts?: LedgerTimeouts;
+  /** Where fencing is reported (this replica declared gone, and registered again). */
+  log?: Logger;
 }
+
+/** Connections of the hot path (admit, open, settle, void), in pipeline mode; companies are spread over them. */
+const HOT_CONNECTIONS = 4;
 
 /**
  * The Postgres adapter of the ledger port, for several processes (replicas, `--workers`) on one
- * database. Each operation is one transaction on a pooled connection; admission locks the company's
- * grants, then its quota counters, each in id order (`SELECT … FOR UPDATE`), so two replicas can
- * never both take the last tokens and no two writers deadlock. Operations on one company run in
- * call order within a process (`Lanes`). Each process registers an instance that heartbeats; held
- * rows record their instance, and the rows of an instance whose heartbeat lapsed are resolved by
- * whichever live replica notices first, once (the row lock and its `held` status decide).
+ * database. Each admission and each settlement is one statement — a function the migrations own
+ * (`tollgate_admit`, `tollgate_finish`) that locks the company's grants, then its quota counters,
+ * each in id order (the one lock order of every writer), and commits — sent as a prepared statement
+ * on one of a few pipelined connections (`Pipelines`): one round trip and one commit each, and the
+ * statements of one company run in call order on its connection. `forwarded` marks are batched
+ * (`ForwardedMarks`). Each process registers an instance that heartbeats on the ledger's clock; held
+ * rows record their instance, and the rows of an instance another one watched lapse are resolved
+ * once (the row lock and its `held` status decide). An instance found declared gone registers again
+ * before admitting. Reads, the small stores and grant sync use a pool.
  * Opening is asynchronous behind a synchronous constructor: every call waits for the pool, the
  * migrations and the instance's registration; `ping()` rejects if they failed.
  */
@@ -72,32 +86,44 @@ export class PgLedger implements Ledger {
   readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
+  /** This process's instance (`inst_…`), recorded on the rows it admits; a new one after it was declared gone. */
+  private instance = newInstanceId();
+  /** Declared gone by another replica (its heartbeat lapsed): admissions wait until it registered again. */
+  private fenced: Promise<void> | undefined;
   readonly reconciliations: PgReconciliations;
-  /** This process's instance id (`inst_…`), recorded on the rows it admits. */
-  readonly instanceId = newInstanceId();
   private readonly pool: pg.Pool;
+  private readonly hot: Pipelines;
+  private readonly marks: ForwardedMarks;
   private readonly ready: Promise<void>;
-  private readonly lanes = new Lanes();
+  /** The company of each request admitted here and not yet settled (its connection; the rows to take over when fenced). */
   private readonly companyOf = new Map<string, string>();
-  /** Companies whose last admission in this process was refused. */
-  private readonly refusing = new Set<string>();
   private readonly liveness: Liveness;
   private timer: NodeJS.Timeout | undefined;
   private recovery: { policy: InterruptedPolicy; priceOf: PriceOf } | undefined;
   private closed = false;
-  /** `forwarded` marks in flight. */
-  private readonly marking = new Set<Promise<unknown>>();
   private ticking = false;
 
   constructor(private readonly opts: PgLedgerOptions) {
-    this.pool = openPool(opts.url, opts.poolSize);
+    countStatementsIfAsked();
+    this.pool = openPool(opts.url, opts.poolSize, opts.timeouts);
+    this.hot = new Pipelines(clientConfig(opts.url, opts.timeouts), HOT_CONNECTIONS);
+    this.marks = new ForwardedMarks((ids) =>
+      this.hot
+        .query('forwarded', {
+          name: 'tollgate_forwarded',
+          text: "UPDATE requests SET forwarded = true WHERE id = ANY($1) AND status = 'held' AND forwarded = false",
+          values: [ids],
+        })
+        // Best effort (see the port): a row left unmarked is resolved without charge after a crash.
+        .catch(() => {}),
+    );
     this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
     this.ready = opts.readonly ? Promise.resolve() : this.start();
     this.ready.catch(() => {});
     const queries: Queryable = {
-      query: async <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => {
+      query: async <R extends pg.QueryResultRow>(text: string | pg.QueryConfig, params?: unknown[]) => {
         await this.ready;
-        return this.pool.query<R>(text, params);
+        return this.pool.query<R>(text as string, params);
       },
     };
     this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
@@ -112,20 +138,39 @@ export class PgLedger implements Ledger {
     this.reconciliations = new PgReconciliations(queries);
   }
 
+  /** This process's instance id (`inst_…`), recorded on the rows it admits. */
+  get instanceId(): string {
+    return this.instance;
+  }
+
   private async start(): Promise<void> {
-    await migratePool(this.pool);
-    await register(this.pool, this.instanceId);
+    try {
+      await migratePool(this.pool);
+      await register(this.pool, this.instance);
+    } catch (err) {
+      if (ledgerErrorOrigin(err) === 'fault') throw err;
+      const u = new URL(this.opts.url);
+      if (u.password) u.password = '***';
+      throw new LedgerUnavailableError(
+        `the Postgres ledger at ${u.toString()} did not answer: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
+    }
     this.timer = setInterval(() => void this.tick(), this.liveness.heartbeatMs);
     this.timer.unref();
   }
 
-  /** One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. */
+  /**
+   * One heartbeat; then, once recovery ran at start, resolves the holds of instances gone since. A
+   * heartbeat that finds this instance declared gone fences it (see `reregister`).
+   */
   private async tick(): Promise<void> {
     // A tick still running (a slow database, many holds to resolve) is not overlapped by the next.
     if (this.ticking) return;
     this.ticking = true;
     try {
-      await heartbeat(this.pool, this.instanceId);
+      if (!(await heartbeat(this.pool, this.instance, this.liveness))) await this.reregister();
       if (this.recovery) await this.resolveOrphans(new Date(), this.recovery.policy, this.recovery.priceOf, false);
     } catch {
       // The database is unreachable: the next tick tries again; readiness reports it.
@@ -134,118 +179,126 @@ export class PgLedger implements Ledger {
     }
   }
 
+  /**
+   * This instance was declared gone by another replica (its heartbeat lapsed while it was cut off
+   * from the ledger): it stops admitting, registers again under a new id and takes over the rows it
+   * still serves, so that no sweep resolves them; a row a sweep resolved first is corrected by its
+   * late settlement (see `finishRow`). Admissions wait for this, then go on.
+   */
+  private reregister(): Promise<void> {
+    this.fenced ??= (async () => {
+      const old = this.instance;
+      const next = newInstanceId();
+      const adopted = await register(this.pool, next, [...this.companyOf.keys()]);
+      this.instance = next;
+      this.opts.log?.warn(
+        { declaredGone: old, instance: next, adopted },
+        'this replica was declared gone by another (its heartbeat lapsed): registered again, admitting',
+      );
+    })().finally(() => (this.fenced = undefined));
+    return this.fenced;
+  }
+
   private async resolveOrphans(
     now: Date,
     policy: InterruptedPolicy,
     priceOf: PriceOf,
     includeSelf: boolean,
   ): Promise<string[]> {
-    const open = await orphanedHolds(this.pool, this.instanceId, this.liveness.lapseMs, includeSelf);
+    const open = await orphanedHolds(this.pool, this.instance, includeSelf);
     const resolved: string[] = [];
     for (const r of open) {
       const outcome = interruptedOutcome(r, policy, priceOf);
-      if ((await transaction(this.pool, (c) => finishRow(c, r.id, 'interrupted', outcome, now))) !== false)
-        resolved.push(r.id);
+      if ((await finishRow(this.pool, r.id, 'interrupted', outcome, now, this.instance)) !== false) resolved.push(r.id);
     }
     return resolved;
   }
 
-  private write<T>(key: string, op: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.lanes.run(key, async () => {
-      await this.ready;
-      return transaction(this.pool, op);
-    });
+  /** Runs `write` as a live instance: declared gone, it registers again and runs it once more under its new id. */
+  private async live<T>(write: () => Promise<T | 'fenced'>): Promise<T> {
+    await this.ready;
+    if (this.fenced) await this.fenced;
+    const first = await write();
+    if (first !== 'fenced') return first;
+    await this.reregister();
+    const again = await write();
+    if (again === 'fenced')
+      throw new LedgerUnavailableError('this replica was declared gone and could not register again');
+    return again;
   }
 
-  private laneOf(requestId: string): string {
-    return this.companyOf.get(requestId) ?? `request:${requestId}`;
-  }
-
-  /**
-   * Decided under the row locks (4 round trips: BEGIN, lock grants, [lock counters,] write, COMMIT).
-   * Once a company's last admission here was refused, the next ones first try a refusal on one
-   * unlocked read of the committed balance (1 round trip), so a company out of tokens costs no locks.
-   */
+  /** One statement (`tollgate_admit`, see `admitRow`): one round trip, one commit. */
   async admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
-    // An uncounted prompt is counted up front: the decision is taken under locks, in SQL.
+    // An uncounted prompt is counted up front: the decision is taken in SQL, on the counted estimate.
     const exact = request.exact?.();
     const want = exact ? exact.want : request;
     if (exact) facts = { ...facts, estimatedPromptTokens: exact.promptTokens };
-    const result = await this.lanes.run(facts.companyId, async () => {
-      await this.ready;
-      const early = this.refusing.has(facts.companyId)
-        ? await refusalWithoutLock(this.pool, facts, want, now, quotas)
-        : null;
-      const decided =
-        early ?? (await transaction(this.pool, (c) => admitRow(c, facts, want, now, quotas, this.instanceId)));
-      if (decided.ok) this.refusing.delete(facts.companyId);
-      else this.refusing.add(facts.companyId);
-      return decided;
-    });
+    const result = await this.live(() => admitRow(this.hot, facts, want, now, quotas, this.instance));
     if (result.ok) this.companyOf.set(facts.id, facts.companyId);
     return result;
   }
 
   async open(facts: RequestFacts, now: Date): Promise<void> {
-    await this.lanes.run(facts.companyId, async () => {
-      await this.ready;
-      await openRow(this.pool, facts, now, this.instanceId);
-    });
+    await this.live(() => openRow(this.hot, facts, now, this.instance));
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /**
-   * One UPDATE, not awaited and outside the company's lane (it would delay the company's next
-   * admission by a round trip): its row's admission has committed before its request is sent, and
-   * a mark that lands after the settle matches no `held` row. Recovery and close wait for marks in flight.
-   */
-  forwarded(requestId: string, prompt?: PromptTokens): void {
-    const mark = this.ready
-      .then(() =>
-        this.pool.query(
-          "UPDATE requests SET forwarded = true, estimated_prompt_tokens = COALESCE($2, estimated_prompt_tokens) WHERE id = $1 AND status = 'held' AND forwarded = false",
-          [requestId, prompt ? prompt.tokens() : null],
-        ),
-      )
-      .catch(() => {
-        // Best effort (see the port): the row is then resolved without charge after a crash.
-      })
-      .finally(() => this.marking.delete(mark));
-    this.marking.add(mark);
+  /** Batched: written 10 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
+  forwarded(requestId: string): void {
+    this.marks.add(requestId);
   }
 
-  async settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
-    const lane = this.laneOf(requestId);
+  /** One statement (`tollgate_finish`) on the company's connection, after its admission; a deadlock or serialization failure is retried. */
+  private async finish(
+    requestId: string,
+    status: 'settled' | 'voided',
+    outcome: Outcome,
+    now: Date,
+  ): Promise<Settled | false> {
+    const key = this.companyOf.get(requestId) ?? requestId;
     this.companyOf.delete(requestId);
-    return this.write(lane, (c) => finishRow(c, requestId, 'settled', outcome, now));
+    this.marks.finished(requestId);
+    await this.ready;
+    return retrying(() => finishRow({ hot: this.hot, key }, requestId, status, outcome, now));
+  }
+
+  settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {
+    return this.finish(requestId, 'settled', outcome, now);
   }
 
   async void(requestId: string, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean> {
-    const lane = this.laneOf(requestId);
-    this.companyOf.delete(requestId);
-    return (
-      (await this.write(lane, (c) =>
-        finishRow(c, requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now),
-      )) !== false
-    );
+    return (await this.finish(requestId, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
+  }
+
+  /** One transaction on the pool; whichever of it and a late admission comes second finds the other's row. */
+  async cancel(
+    facts: RequestFacts,
+    outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>,
+    now: Date,
+  ): Promise<boolean> {
+    this.companyOf.delete(facts.id);
+    this.marks.finished(facts.id);
+    await this.ready;
+    return transaction(this.pool, (c) => cancelRow(c, facts, outcome, now));
   }
 
   /**
-   * Resolves the held rows of instances that are gone (stopped, or silent for `lapseMs`), rows with
-   * no known instance, and this instance's own (none at start); from then on, every heartbeat does
-   * the same for instances that go silent later, with this policy (never this instance's rows).
+   * Resolves the held rows of instances that are gone (stopped, or declared gone by a heartbeat
+   * that watched them lapse), rows with no known instance, and this instance's own (none at start);
+   * from then on, every heartbeat does the same for instances that go silent later, with this
+   * policy (never this instance's rows).
    */
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     await this.ready;
-    await this.lanes.drain();
-    await Promise.all(this.marking);
+    await this.hot.drain();
+    await this.marks.flush();
     this.recovery = { policy, priceOf };
     return this.resolveOrphans(now, policy, priceOf, true);
   }
 
   async syncGrants(grants: GrantTerms[], purchases: PurchaseTerms[], now: Date): Promise<void> {
     await this.ready;
-    await this.lanes.drain();
+    await this.hot.drain();
     await transaction(this.pool, (c) => syncGrantsIn(c, grants, purchases, now));
   }
 
@@ -264,11 +317,11 @@ export class PgLedger implements Ledger {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.lanes.drain();
-    await Promise.all(this.marking);
+    await this.marks.flush();
+    await this.hot.close();
     try {
       await this.ready;
-      if (!this.opts.readonly) await stop(this.pool, this.instanceId);
+      if (!this.opts.readonly) await stop(this.pool, this.instance);
     } catch {
       // It never opened: nothing to mark.
     }

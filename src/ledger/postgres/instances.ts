@@ -17,17 +17,34 @@ export function newInstanceId(): string {
   return `inst_${randomBytes(8).toString('hex')}`;
 }
 
-/** Registers this process as a live instance (its heartbeat stamped by the database clock, so replicas' clocks do not matter). */
-export async function register(pool: pg.Pool, id: string): Promise<void> {
-  await pool.query(
-    'INSERT INTO instances (id, pid, host, started_at, heartbeat_at) VALUES ($1, $2, $3, now(), now())',
-    [id, process.pid, hostname()],
-  );
+/**
+ * Registers instance `id` for this process (its heartbeat stamped by the database clock, so replicas'
+ * clocks do not matter), taking over the rows of `adopt` still held (an instance declared gone that
+ * registers again keeps the requests it still serves). Resolves to how many it took over.
+ */
+export async function register(pool: pg.Pool, id: string, adopt: readonly string[] = []): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT tollgate_register($1, $2, $3, $4) AS n', [
+    id,
+    process.pid,
+    hostname(),
+    adopt,
+  ]);
+  return rows[0]?.n ?? 0;
 }
 
-/** Stamps the heartbeat; also clears `stopped_at` should a stalled instance have been declared gone (its old holds stay resolved). */
-export async function heartbeat(pool: pg.Pool, id: string): Promise<void> {
-  await pool.query('UPDATE instances SET heartbeat_at = now(), stopped_at = NULL WHERE id = $1', [id]);
+/**
+ * One heartbeat (see `tollgate_heartbeat`): stamps it on the ledger's clock and, once this instance
+ * has been connected without a gap for a whole lapse, declares gone the instances silent for
+ * `liveness.lapseMs`. A gap longer than half the lapse (this instance cut off, or the ledger down)
+ * restarts that watch. Resolves false when this instance was itself declared gone.
+ */
+export async function heartbeat(pool: pg.Pool, id: string, liveness: Liveness): Promise<boolean> {
+  const { rows } = await pool.query<{ alive: boolean }>({
+    name: 'tollgate_heartbeat',
+    text: 'SELECT tollgate_heartbeat($1, $2, $3) AS alive',
+    values: [id, liveness.lapseMs / 2, liveness.lapseMs],
+  });
+  return rows[0]?.alive === true;
 }
 
 /** Marks this instance stopped (a clean close): its rows left held, if any, are resolved by the next recovery. */
@@ -37,19 +54,15 @@ export async function stop(pool: pg.Pool, id: string): Promise<void> {
 
 /**
  * The held rows whose instance is gone: no instance recorded (copied rows), an instance that is
- * unknown, stopped, or whose heartbeat is older than `lapseMs`; and, when `includeSelf`, this
- * instance's own rows (recovery at start); never rows deferred on upstream work (the settler's). Marks the lapsed instances stopped on the way.
+ * unknown or stopped (closed, or declared gone by a heartbeat that watched it lapse); and, when
+ * `includeSelf`, this instance's own rows (recovery at start); never rows deferred on upstream work
+ * (the settler's).
  */
 export async function orphanedHolds(
   pool: pg.Pool,
   self: string,
-  lapseMs: number,
   includeSelf: boolean,
 ): Promise<({ id: string } & OrphanRow)[]> {
-  await pool.query(
-    `UPDATE instances SET stopped_at = now() WHERE stopped_at IS NULL AND id <> $1 AND heartbeat_at < now() - make_interval(secs => $2::float8 / 1000)`,
-    [self, lapseMs],
-  );
   const { rows } = await pool.query<{ id: string } & OrphanRow>(
     `SELECT r.id, r.company_id AS "companyId", r.requested_model AS "requestedModel", r.estimated_prompt_tokens AS "estimatedPromptTokens", r.forwarded
      FROM requests r LEFT JOIN instances i ON i.id = r.instance_id

@@ -69,6 +69,12 @@ export const instances = pgTable('instances', {
   host: text('host').notNull(),
   startedAt: instant('started_at').notNull(),
   heartbeatAt: instant('heartbeat_at').notNull(),
+  /**
+   * Since when its heartbeats have come without a gap (the ledger's clock): reset by a heartbeat
+   * that follows a gap longer than half the lapse. It may declare others gone only once this is a
+   * whole lapse old: a lapse it watched while itself connected (see `tollgate_heartbeat`).
+   */
+  connectedSince: instant('connected_since').notNull().default(sql`now()`),
   /** Set when it closed cleanly, or when another instance found its heartbeat lapsed. */
   stoppedAt: instant('stopped_at'),
 });
@@ -132,6 +138,17 @@ export const requests = pgTable(
     clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: instant('settled_at'),
+    /**
+     * The quota counters an `interrupted` row was charged (NULL otherwise): a late settlement of the
+     * row (its replica was declared gone while serving it) corrects them by the difference.
+     */
+    chargedCounters: text('charged_counters').array(),
+    /**
+     * When a sweep resolved the row `interrupted` (its replica was declared gone). Kept when the
+     * replica's late settlement then replaced the interrupted charge: that burn came after the hold
+     * was released, so it may overdraw beyond the hold (see verify.ts).
+     */
+    interruptedAt: instant('interrupted_at'),
   },
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),

@@ -75,13 +75,16 @@ const CHECKS: Check[] = [
           WHERE r.status IN ('settled', 'interrupted') AND r.metered_tokens > 0 AND r.cost_micro_usd > 0
           AND NOT EXISTS (SELECT 1 FROM debits d WHERE d.request_id = r.id)`,
   },
+  // A late settlement of a row a sweep resolved (`interrupted_at` set, status no longer interrupted)
+  // burned after its hold had been released: it is not bounded by that hold.
   {
     name: 'overdraft_within_estimate_error',
     severity: 'error',
     detail: "a request's debits overdrew its grants by more than its charge beyond its hold (per unit)",
     sql: `SELECT r.id, 'overdraft=' || SUM(d.overdraft) || ' ' || d.unit
-          FROM debits d JOIN requests r ON r.id = d.request_id GROUP BY r.id, d.unit
-          HAVING SUM(d.overdraft) > GREATEST(0, CASE d.unit WHEN 'tokens' THEN r.metered_tokens - r.hold_tokens ELSE r.cost_micro_usd - r.hold_micro_usd END)`,
+          FROM debits d JOIN requests r ON r.id = d.request_id GROUP BY r.id, d.unit, r.interrupted_at, r.status
+          HAVING SUM(d.overdraft) > GREATEST(0, CASE d.unit WHEN 'tokens' THEN r.metered_tokens - r.hold_tokens ELSE r.cost_micro_usd - r.hold_micro_usd END)
+             AND NOT (r.interrupted_at IS NOT NULL AND r.status <> 'interrupted')`,
   },
   // '/v1/realtime' is REALTIME_ENDPOINT (src/realtime/lease.ts): a session's response that could no longer be held is charged on a row without a hold.
   {

@@ -102,6 +102,11 @@ export class SqliteLedger implements Ledger {
     return this.queue.run(() => this.book.void(requestId, outcome, now));
   }
 
+  /** Calls apply in order in this process, so the admission ran before: voiding its row is all there is to do. */
+  cancel(facts: RequestFacts, outcome: Omit<Outcome, 'meteredTokens' | 'costMicroUsd'>, now: Date): Promise<boolean> {
+    return this.void(facts.id, outcome, now);
+  }
+
   async recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): Promise<string[]> {
     this.marks.handOver();
     this.queue.flush();

@@ -1,0 +1,18 @@
+import { LedgerUnavailableError } from './unavailable.js';
+
+/**
+ * Waits for `work` at most `ms` milliseconds: resolves or rejects with it, or rejects with a
+ * `LedgerUnavailableError` naming `what` once the time is up. The work itself is not cancelled (the
+ * driver's own timeouts end it); its late failure is swallowed, its late success ignored.
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new LedgerUnavailableError(`the ledger did not answer ${what} within ${ms} ms`)),
+      ms,
+    );
+  });
+  work.catch(() => {});
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,46 @@
+/**
+ * How long (ms) a `forwarded` mark waits before it is written: a request that finishes sooner is
+ * settled first and needs no mark at all (most non-streamed requests), and the marks of one wait
+ * go in one statement. So a mark is durable 10–20 ms after its request's first byte went upstream;
+ * a crash before that resolves the row without charge (as on SQLite, see its `ForwardedMarks`).
+ */
+export const FORWARDED_MARK_DELAY_MS = 10;
+
+/**
+ * The `forwarded` marks of the Postgres adapter (see `LedgerWriter.forwarded`): collected for
+ * `FORWARDED_MARK_DELAY_MS`, dropped for a request settled meanwhile, then written with one
+ * statement for all (`write`, which must never reject and leaves rows no longer held alone).
+ */
+export class ForwardedMarks {
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly writing = new Set<Promise<unknown>>();
+
+  constructor(private readonly write: (ids: string[]) => Promise<unknown>) {}
+
+  /** Notes that `requestId` went upstream. */
+  add(requestId: string): void {
+    this.pending.add(requestId);
+    if (this.timer) return;
+    this.timer = setTimeout(() => void this.flush(), FORWARDED_MARK_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /** The request is being settled or voided: its mark, if not yet written, is no longer needed. */
+  finished(requestId: string): void {
+    this.pending.delete(requestId);
+  }
+
+  /** Writes the marks collected so far; resolves once they and every write before are done. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size > 0) {
+      const ids = [...this.pending];
+      this.pending = new Set();
+      const w = this.write(ids).finally(() => this.writing.delete(w));
+      this.writing.add(w);
+    }
+    await Promise.all(this.writing);
+  }
+}
