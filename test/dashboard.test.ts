@@ -1,17 +1,14 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dashboardLinkCommand } from '../src/cli/dashboard.js';
-import { startMockUpstream } from '../src/demo/mock-upstream.js';
-import { startFromFile, type FileTollgate } from './support/config-file.js';
-import { CHROMIUM } from './support/global-chromium.js';
+import { cardValue, cellValues, type DashboardWorld, HOSTILE, startDashboardWorld } from './support/dashboard.js';
 
 /**
  * The dashboard in a real browser (Debian's chromium driven by playwright-core; the test fails,
- * never skips, when it is missing): each role signs in and sees what the ledger holds, a new
+ * never skips, when it is missing; the world it reads is test/support/dashboard.ts): each role signs in and sees what the ledger holds, a new
  * request appears after the 30-second refresh, the CSV download equals the read API's export, a
  * member cannot reach another user's data by editing the URL, the phone viewport has no horizontal
  * scroll, and caller data is escaped. Writes the documentation's screenshots under docs/ when
@@ -24,80 +21,13 @@ const DOCS =
   process.env.TOLLGATE_SCREENSHOTS === '1'
     ? join(import.meta.dirname, '..', 'docs')
     : mkdtempSync(join(tmpdir(), 'tollgate-screenshots-'));
-process.env.DASH_JWT_SECRET = 'dashboard-jwt-secret-0123456789abcdef01234';
-process.env.DASH_SESSION_SECRET = 'dashboard-session-secret-0123456789abcdef';
-const JWT = { algorithms: ['HS256'], secretEnv: 'DASH_JWT_SECRET' };
-const HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script>';
-
-let mock: Awaited<ReturnType<typeof startMockUpstream>>;
-let t: FileTollgate;
-let browser: Browser;
-const tokens: Record<string, string> = {};
-
-const userToken = (company: string, sub: string, role: 'member' | 'admin' = 'member') =>
-  new SignJWT({ company, role })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-    .sign(new TextEncoder().encode(process.env.DASH_JWT_SECRET));
-
-/** One chat request through the proxy; `words` sets the prompt's size (the mock counts a token per word). */
-async function chat(credential: string, words = 20, model = 'gpt-4o-mini', feature?: string): Promise<void> {
-  const res = await fetch(`${t.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${credential}`,
-      'content-type': 'application/json',
-      ...(feature ? { 'x-tollgate-feature': feature } : {}),
-    },
-    body: JSON.stringify({
-      model,
-      max_tokens: 30,
-      messages: [{ role: 'user', content: Array.from({ length: words }, (_, i) => `w${i}`).join(' ') }],
-    }),
-  });
-  expect(res.status).toBe(200);
-  await res.arrayBuffer();
-}
-
-async function api<T = any>(path: string, credential: string): Promise<T> {
-  const res = await fetch(`${t.url}${path}`, { headers: { authorization: `Bearer ${credential}` } });
-  expect(res.status, path).toBe(200);
-  return (path.includes('.csv') ? await res.text() : await res.json()) as T;
-}
-
-/** A fresh browser context (own cookies) signed in through the form with `credential`. */
-async function signIn(
-  credential: string,
-  width = 1280,
-): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({
-    viewport: { width, height: 900 },
-    acceptDownloads: true,
-    timezoneId: 'UTC',
-  });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('dialog', (d) => {
-    errors.push(`dialog opened: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(`${t.url}/dashboard`);
-  expect(page.url()).toBe(`${t.url}/dashboard/sign-in`);
-  await page.getByLabel('API key, user token or operator key').fill(credential);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${t.url}/dashboard`);
-  return { context, page, errors };
-}
-
-const cardValue = (page: Page, name: string) =>
-  page.locator(`[data-card="${name}"] .big`).getAttribute('data-value').then(Number);
-const cellValues = (page: Page, table: string, column: number) =>
-  page
-    .locator(`table[data-table="${table}"] tbody tr td:nth-child(${column}) [data-value]`)
-    .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
+let world: DashboardWorld;
+let t: DashboardWorld['t'];
+let browser: DashboardWorld['browser'];
+let tokens: DashboardWorld['tokens'];
+const chat: DashboardWorld['chat'] = (...args) => world.chat(...args);
+const api: DashboardWorld['api'] = (...args) => world.api(...args);
+const signIn = (credential: string, width = 1280) => world.signIn(credential, { width });
 
 /** Full-page screenshot into `DOCS`, after the charts have drawn. */
 async function shoot(page: Page, name: string): Promise<void> {
@@ -107,7 +37,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(DOCS, `dashboard-${name}.png`), fullPage: true });
 }
 
-/** Reloads the page at a 375-px phone width: the document is no wider than the viewport (tables scroll inside their own box). */
+/** Reloads the page at a 375-px phone width: the document is no wider than the viewport (tables collapse into rows: see dashboard-views.test.ts). */
 async function asPhone(page: Page): Promise<void> {
   await page.setViewportSize({ width: 375, height: 800 });
   await page.reload();
@@ -120,71 +50,12 @@ async function asPhone(page: Page): Promise<void> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: the test setup installs it (.ci/chromium-up)`).toBe(true);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-  mock = await startMockUpstream();
-  t = await startFromFile({
-    upstreamUrl: mock.url,
-    watch: false,
-    config: ({ key, operator }) => ({
-      companies: {
-        acme: {
-          name: 'Acme Inc.',
-          timeZone: 'Europe/Berlin',
-          jwt: JWT,
-          keys: [key({ id: 'acme-web' }), key({ id: 'acme-admin', role: 'admin' })],
-          allocations: [
-            {
-              id: 'acme-2026-q4',
-              tokens: 1_000_000,
-              expiresAt: '2099-01-01T00:00:00Z',
-              purchase: 'openai-2026-10',
-              note: 'Q4',
-            },
-            { id: 'acme-nano', unlimited: true, models: ['gpt-5-mini'] },
-          ],
-          limits: { user: { quotas: { daily: { tokens: 1_000 }, monthly: { tokens: 300_000 } } } },
-        },
-        globex: {
-          name: 'Globex',
-          jwt: JWT,
-          keys: [key({ id: 'globex-key' })],
-          allocations: [{ id: 'globex-main', tokens: 200_000 }],
-        },
-      },
-      purchases: {
-        'openai-2026-10': {
-          date: '2026-10-01',
-          totalTokens: 1_000_000,
-          costPerTokenUsd: 0.0000006,
-          provider: 'openai',
-        },
-      },
-      operators: [operator('ops')],
-      features: { chatbot: { multiplier: 2 } },
-      dashboard: { sessionSecretEnv: 'DASH_SESSION_SECRET' },
-    }),
-  });
-  tokens.alice = await userToken('acme', 'alice');
-  tokens.bob = await userToken('acme', 'bob');
-  tokens[HOSTILE] = await userToken('acme', HOSTILE);
-  for (let i = 0; i < 3; i++) await chat(tokens.alice, 40 + i * 10);
-  await chat(tokens.alice, 30, 'gpt-5-mini');
-  await chat(tokens.alice, 30, 'gpt-4o-mini', 'chatbot');
-  await chat(tokens.bob, 100);
-  await chat(tokens[HOSTILE], 10);
-  await chat(t.keys['acme-web']!, 25);
-  await chat(t.keys['globex-key']!, 60);
-  await t.settled();
+  world = await startDashboardWorld();
+  ({ t, browser, tokens } = world);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await t?.close();
-  await mock?.close();
+  await world?.close();
 });
 
 describe('a user (member token)', () => {
@@ -213,13 +84,7 @@ describe('a user (member token)', () => {
   });
 
   it('sees a new request after the 30-second auto-refresh, with the filters kept', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    await page.clock.install();
-    await page.goto(`${t.url}/dashboard/sign-in`);
-    await page.getByLabel('API key, user token or operator key').fill(tokens.alice!);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${t.url}/dashboard`);
+    const { context, page } = await world.signIn(tokens.alice!, { clock: true });
     await page.locator('select[name="model"]').selectOption('gpt-4o-mini');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForURL(/model=gpt-4o-mini/);
@@ -288,7 +153,7 @@ describe('a company admin', () => {
     const acme = t.rows().filter((r) => r.company_id === 'acme');
     expect(await cardValue(page, 'available-tokens')).toBe(balance.tokens);
     expect(await cardValue(page, 'used-month')).toBe(acme.reduce((n, r) => n + Number(r.total_tokens), 0));
-    expect(await cardValue(page, 'active-allocations')).toBe(2);
+    expect(await cardValue(page, 'active-allocations')).toBe(3);
     expect(await page.locator('[data-table="allocations"] .badge.unlimited').count()).toBe(1);
     expect(await page.locator('[data-table="allocations"]').textContent()).toContain(
       'openai-2026-10 (openai, 2026-10-01)',
@@ -372,7 +237,7 @@ describe('security headers', () => {
     const res = await fetch(`${t.url}/dashboard/sign-in`);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    for (const asset of ['dashboard.js', 'dashboard.css', 'chart.umd.min.js'])
+    for (const asset of ['dashboard.js', 'dashboard.css', 'tables.css', 'chart.umd.min.js'])
       expect((await fetch(`${t.url}/dashboard/assets/${asset}`)).status).toBe(200);
     // Refused as a request target before any route (encoded slashes and dot segments are never served).
     expect((await fetch(`${t.url}/dashboard/assets/..%2Fpackage.json`)).status).toBe(400);

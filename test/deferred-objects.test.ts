@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchHandler } from '../src/settlement/handlers/batch.js';
 import { fineTuningHandler } from '../src/settlement/handlers/fine-tuning.js';
 import { videoHandler } from '../src/settlement/handlers/video.js';
-import type { DeferredHandler, ObjectState, UpstreamReader } from '../src/settlement/kinds.js';
+import type { DeferredHandler } from '../src/settlement/handler.js';
+import type { ObjectState, UpstreamReader } from '../src/settlement/kinds.js';
 import {
   batchLine,
   createBatch,
@@ -12,6 +13,7 @@ import {
 } from './support/batches.js';
 import type { DeferredUpstream } from './support/deferred-upstream.js';
 import { type Tollgate, UPSTREAM_KEY } from './support/harness.js';
+import { readWith } from './support/read-context.js';
 import type { ScriptedUpstream } from './support/scripted-upstream.js';
 
 /**
@@ -46,7 +48,7 @@ async function untilFinal(handler: DeferredHandler, id: string): Promise<{ statu
   for (let i = 0; i < 10; i++) {
     const res = await reader.get(handler.retrievePath(id));
     expect(res.status).toBe(200);
-    const state = await handler.read(JSON.parse(res.text) as Record<string, unknown>, reader);
+    const state = await readWith(handler, JSON.parse(res.text) as Record<string, unknown>, reader);
     statuses.push(state.final ? state.charge.status : state.status);
     if (state.final) return { statuses, state };
   }
@@ -57,7 +59,7 @@ const client = () => tollgate.client();
 /** One poll of a batch: its status as the handler reads it. */
 const pollOnce = async (id: string) => {
   const res = await reader.get(batchHandler.retrievePath(id));
-  const state = await batchHandler.read(JSON.parse(res.text) as Record<string, unknown>, reader);
+  const state = await readWith(batchHandler, JSON.parse(res.text) as Record<string, unknown>, reader);
   return state.final ? state.charge.status : state.status;
 };
 const batchOf = (lines: string[]) => createBatch(client(), lines);

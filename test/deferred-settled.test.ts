@@ -4,6 +4,9 @@ import {
   createBatch,
   createFineTuningJob,
   type DeferredSetup,
+  FAST_SETTLEMENT,
+  finished as finishedIn,
+  rowFor as rowIn,
   startDeferredTollgate,
 } from './support/batches.js';
 import type { DeferredUpstream } from './support/deferred-upstream.js';
@@ -19,27 +22,19 @@ import { waitUntil } from './support/wait.js';
  * price, a video on its seconds; a failed video is voided.
  */
 
-/** The settler looks every 20 ms; each object is first polled 5 ms after deferral, then every ≤ 20 ms. */
-const SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
-
 let setup: DeferredSetup;
 let fake: DeferredUpstream;
 let tollgate: Tollgate;
 
 beforeAll(async () => {
-  setup = await startDeferredTollgate(SETTLEMENT);
+  setup = await startDeferredTollgate(FAST_SETTLEMENT);
   ({ fake, tollgate } = setup);
 });
 afterAll(() => setup.close());
 
 const client = () => tollgate.client();
-/** The `index`-th row (in arrival order) of the requests to `endpoint`. */
-const rowFor = (endpoint: string, index: number) =>
-  tollgate.query('SELECT * FROM requests WHERE endpoint = ? ORDER BY id', endpoint)[index]!;
-const finished = (endpoint: string, n: number) => () => {
-  const rows = tollgate.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
-  return rows.length > n && rows[n]!.status !== 'held';
-};
+const rowFor = (endpoint: string, index: number) => rowIn(tollgate, endpoint, index);
+const finished = (endpoint: string, n: number) => finishedIn(tollgate, endpoint, n);
 const batchOf = (lines: string[]) => createBatch(client(), lines);
 
 describe('the settler settles deferred work once it is final', () => {

@@ -169,7 +169,7 @@ beforeAll(async () => {
     operator: t.keys.ops,
   });
   const erin = await userToken('globex', 'erin');
-  // The seed: every kind of caller in both companies.
+  // The ledger's rows: every kind of caller in both companies.
   for (let i = 0; i < 3; i++) await send(creds['member user (alice)']!, { feature: i === 0 ? 'chatbot' : undefined });
   await send(creds['member user (alice)']!, { embeddings: true });
   for (let i = 0; i < 2; i++) await send(creds['other member user (bob)']!);

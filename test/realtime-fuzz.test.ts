@@ -221,8 +221,10 @@ describe('Realtime relay under random frames', () => {
       },
     );
     expect(sent).toBe(RUNS * FRAMES);
-    // The runs went through the refusals they exist for.
-    for (const code of ['duplicate_key', 'binary_frame', 'invalid_json', 'invalid_event', 'insufficient_quota'])
+    // The runs went through the refusals their frames call for. Whether a session runs out of its grant
+    // depends on how many responses the upstream ran, which a random run need not reach: running out is
+    // held to its invariants here when it happens, and asserted outright in realtime-leases.test.ts.
+    for (const code of ['duplicate_key', 'binary_frame', 'invalid_json', 'invalid_event'])
       expect(refusals.get(code) ?? 0, code).toBeGreaterThan(0);
   });
 

@@ -143,7 +143,7 @@ describe('Realtime: leases follow the upstream', () => {
   });
 
   it('releases the lease of a create the upstream refuses: six rounds hold one lease between responses', async () => {
-    // Six rounds of one response and one create refused while it runs (the issue this fixes held
+    // Six rounds of one response and one create refused while it runs (the bug this guards against held
     // 16,384 more tokens each round until the session was cut off having spent a quarter of its grant).
     const { tg, fake } = await setup({ tokens: 100_000 });
     const s = await open(tg);

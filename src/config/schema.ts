@@ -47,7 +47,7 @@ export const configSchema = z
           .meta({ description: 'The output ceiling the `default` policy assumes.', unit: 'tokens', examples: [8192] }),
         interruptedPolicy: z.enum(['charge_prompt', 'release']).default('charge_prompt').meta({
           description:
-            'What rows left `held` by a crash are billed when resolved at the next start: `charge_prompt`, their counted prompt; `release`, nothing. Also applies to deferred objects gone upstream.',
+            'What rows left `held` by a crash are billed when resolved at the next start: `charge_prompt`, their counted prompt; `release`, nothing. Also applies to deferred work whose usage tollgate must estimate (an object gone upstream or past its deadline, a batch whose output file cannot be read): `charge_prompt` bills the estimate, `release` nothing.',
         }),
         unpricedModels: z.enum(['reject', 'unbilled']).default('reject').meta({
           description:

@@ -7,9 +7,9 @@ import type { AppEnv } from '../http/env.js';
 
 /**
  * The dashboard's static files, served by tollgate itself under `/dashboard/assets/` (no CDN: it
- * works offline and under `script-src 'self'`): the stylesheet and client script from the
- * project's `public/dashboard/`, and Chart.js's UMD build from the installed `chart.js` package.
- * Read once, on first request.
+ * works offline and under `script-src 'self'`): the stylesheets (the page's, the tables') and the
+ * client script from the project's `public/dashboard/`, and Chart.js's UMD build from the installed
+ * `chart.js` package. Read once, on first request.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 /** `public/dashboard/` at the repository root: two levels up from src/dashboard/ and from dist/dashboard/. */
@@ -17,6 +17,7 @@ const PUBLIC = join(here, '..', '..', 'public', 'dashboard');
 
 const FILES: Record<string, { path: () => string; type: string }> = {
   'dashboard.css': { path: () => join(PUBLIC, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  'tables.css': { path: () => join(PUBLIC, 'tables.css'), type: 'text/css; charset=utf-8' },
   'dashboard.js': { path: () => join(PUBLIC, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   'chart.umd.min.js': {
     path: () => join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),

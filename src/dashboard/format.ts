@@ -1,18 +1,9 @@
 /**
- * Numbers and instants formatted for people on the dashboard. Exact values stay available to
- * scripts and tests in `data-value` attributes; these are the visible text.
+ * Numbers and instants formatted for people on the dashboard: exact figures (1,045,881 tokens,
+ * never a bare "1M"). Exact values stay available to scripts and tests in `data-value` attributes;
+ * these are the visible text. Instants are formatted here in a given time zone; the client script
+ * rewrites them in the viewer's (public/dashboard/dashboard.js), in the same format.
  */
-
-/** Tokens (or any count) compactly: 950, 1.5K, 2.5M, 1.2B; negative numbers keep their sign. */
-export function compact(n: number): string {
-  const abs = Math.abs(n);
-  const sign = n < 0 ? '-' : '';
-  const unit = (v: number, s: string) => `${sign}${(Math.floor(v * 10) / 10).toFixed(1).replace(/\.0$/, '')}${s}`;
-  if (abs < 1000) return `${sign}${abs}`;
-  if (abs < 1e6) return unit(abs / 1e3, 'K');
-  if (abs < 1e9) return unit(abs / 1e6, 'M');
-  return unit(abs / 1e9, 'B');
-}
 
 /** A count with thousands separators: 1,234,567. */
 export function grouped(n: number): string {
@@ -33,23 +24,29 @@ export function usd(microUsd: number): string {
   return `${sign}$${Number(abs.toPrecision(2)).toString()}`;
 }
 
+/**
+ * How the dashboard writes an instant (`Intl.DateTimeFormat` options, locale `en-US`), zone aside:
+ * `Nov 30, 2026, 19:13 CET`. The page hands it to the client script (a `<meta>` in the layout), which
+ * writes every instant again in the viewer's zone with the same options.
+ */
+export const TIME_FORMAT: Intl.DateTimeFormatOptions = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short',
+};
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** An instant in the company's time zone: `Nov 30, 2026, 19:13 CET`; `never` for null. */
+/** An instant in `timeZone` (an IANA name) as `TIME_FORMAT` writes it; `never` for null. */
 export function when(iso: string | null, timeZone: string): string {
   if (iso === null) return 'never';
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: 'short',
-      day: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
+    f = new Intl.DateTimeFormat('en-US', { ...TIME_FORMAT, timeZone });
     formatters.set(timeZone, f);
   }
   return f.format(new Date(iso));

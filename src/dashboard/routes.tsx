@@ -14,7 +14,6 @@ import { fileQuotaRequest } from '../api/quota-requests.js';
 import type { Runtime } from '../runtime.js';
 import { assetRoutes } from './assets.js';
 import { ApiError, apiClient, type List, type OverviewJson } from './data.js';
-import { when } from './format.js';
 import { SESSION_COOKIE, type Session, type SessionSubject } from './session.js';
 import { sessionOf, sessionsOf, type SessionReader } from './session-reader.js';
 import { loadAdmin, AdminView } from './views/admin.js';
@@ -31,7 +30,8 @@ import { loadUser, UserView } from './views/user.js';
  *
  * - `GET /dashboard` — the caller's view (user, company admin, or operator; `?company=` opens a
  *   company's admin view for an operator), filtered by `period`, `user`, `model`, `endpoint`. With
- *   `x-tollgate-fragment: 1` only `main#content` is sent: the client script's 30-second refresh.
+ *   `x-tollgate-fragment: 1` only `main#content` is sent: the client script's 30-second refresh,
+ *   which patches its data regions in place.
  * - `GET|POST /dashboard/sign-in` — exchange a company key, user token or operator key for the
  *   session cookie; `POST /dashboard/sign-out`; `GET /dashboard/link?token=` — a one-time link.
  * - `POST /dashboard/quota-requests` — the quota-increase form.
@@ -185,7 +185,7 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     try {
       const { title, body, timeZone } = await view(rt, s.reader, api, state, s.session, now);
       const content = (
-        <Content title={title} updated={when(now.toISOString(), timeZone)}>
+        <Content title={title} updated={now.toISOString()} timeZone={timeZone}>
           {body}
         </Content>
       );

@@ -10,8 +10,7 @@ import type { OutputModality } from '../metering/usage.js';
 import type { DeferredKind } from '../settlement/kinds.js';
 
 /**
- * The OpenAI endpoints tollgate meters, and how: one entry per endpoint, naming its admission (the
- * table in proxy/admit.ts). Source for paths, parameters and response shapes: openai/openai-openapi.
+ * How a metered endpoint is admitted; proxy/admit.ts holds one admitter per kind.
  *
  * - `json`: a JSON request naming its `model`; admitted on an estimate (see metering/estimate.ts),
  *   metered from the response's `usage` (or its stream's).
@@ -19,18 +18,25 @@ import type { DeferredKind } from '../settlement/kinds.js';
  *   are read on the way, so it is admitted on the configured `admission.multipartHold`.
  * - `object`: a call that returns a Responses object or a batch (retrieve, cancel); it carries no
  *   estimate and bills nothing: it nudges the settler, which bills the object once it is final.
- * - `batch`, `fine_tuning_job`, `video`: a creation of work finishing later, admitted on what it can
- *   cost (proxy/deferred/) and settled when the object is final (src/settlement/).
+ * - `batch`, `fine_tuning.job`, `video`: the creation of work finishing later, held on what it can
+ *   cost (proxy/deferred/), its body sent unchanged.
  */
-/** The admissions of metered endpoints (see `Endpoint`). */
-export type EndpointAdmission = 'json' | 'multipart' | 'object' | 'batch' | 'fine_tuning_job' | 'video';
+export type Admission = 'json' | 'multipart' | 'object' | 'batch' | 'fine_tuning.job' | 'video';
 
+/**
+ * The OpenAI endpoints tollgate meters, and how: one entry per endpoint, from its method and path
+ * to its admission, metering and settlement. Source for paths, parameters and response shapes:
+ * openai/openai-openapi.
+ *
+ * Creations of work finishing later (`defers`: a background response, a batch, a fine-tuning job,
+ * a video) are settled when the object is final (src/settlement/).
+ */
 export interface Endpoint {
   /** Path pattern; `:id` matches one path segment. */
   path: string;
   method: 'GET' | 'POST';
-  /** How a request to it is admitted (proxy/admit.ts). */
-  admission: EndpointAdmission;
+  /** How it is admitted (proxy/admit.ts). */
+  admission: Admission;
   /** What the response's output tokens are, for pricing. */
   output: OutputModality;
   /** The request field that caps output tokens, set by the `clamp` policy. */
@@ -108,7 +114,7 @@ const ENDPOINTS: Endpoint[] = [
   {
     path: '/v1/fine_tuning/jobs',
     method: 'POST',
-    admission: 'fine_tuning_job',
+    admission: 'fine_tuning.job',
     output: 'text',
     defers: 'fine_tuning.job',
   },

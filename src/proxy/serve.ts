@@ -10,10 +10,9 @@ import { answer } from '../http/respond.js';
 import { forwardTarget, parseTarget, targetRefused } from '../http/target.js';
 import { FEATURE_HEADER, featureOf } from '../http/feature.js';
 import { planOwnership } from '../ownership/guard.js';
-import { keepsObjects } from '../ownership/plan-request.js';
 import { isLedgerUnavailable } from '../ledger/unavailable.js';
 import type { Runtime } from '../runtime.js';
-import { admit, MAX_BODY, type Admission } from './admit.js';
+import { admit, MAX_BODY } from './admit.js';
 import { findEndpoint, isUnbilled } from './endpoints.js';
 import { refusal } from './refused.js';
 import { relay, type ClientRequest } from './relay.js';
@@ -63,8 +62,7 @@ async function proxy(rt: Runtime, incoming: IncomingMessage, outgoing: ServerRes
   const now = rt.clock();
   // The route: a metered endpoint, a known free path, or (as `unknownPaths` says) a 404 or a pass-through.
   const endpoint = findEndpoint(method, path);
-  const admission: Admission = endpoint?.admission ?? 'passthrough';
-  if (admission === 'passthrough' && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough')
+  if (!endpoint && !isUnbilled(path) && rt.config.unknownPaths !== 'passthrough')
     return answer(
       outgoing,
       toOpenAIError({ kind: 'not_found', message: `Invalid URL (${method} ${path})`, param: null, code: null }),
@@ -96,23 +94,21 @@ async function proxy(rt: Runtime, incoming: IncomingMessage, outgoing: ServerRes
   if (isDenial(principal)) return refuse(principal, companyId);
   const owned = await planOwnership(rt, principal, method, path);
   if (isDenial(owned)) return refuse(owned, companyId);
-  const contentType = header(incoming, 'content-type') ?? '';
-  const call = {
+  // Admitted as its endpoint's entry in the endpoint table says (endpoints.ts → admit.ts).
+  const admitted = await admit({
     rt,
     principal,
+    endpoint,
     method,
     path,
     query: target.query,
     incoming,
-    contentType,
-    endpoint,
+    contentType: header(incoming, 'content-type') ?? '',
     feature,
+    ownership: owned,
     now,
-    owned,
-  };
-  const admitted = await admit(admission, call);
+  });
   if ('kind' in admitted) return refuse(admitted, companyId);
-  admitted.ownership ??= keepsObjects(owned, method, path, admitted.body);
   rt.metrics?.admission(path, performance.now() - started);
   const request: ClientRequest = {
     method: method as ClientRequest['method'],

@@ -11,7 +11,10 @@ import { z } from 'zod';
  *   schedule (a background response 2 s → 60 s; see its handler).
  * - `leaseMs`: how long a settler's claim on an object lasts; a replica that dies mid-poll lets it
  *   lapse and another claims the object (default 60,000).
- * - `missesBeforeGone`: consecutive 404s after which an object is taken as gone upstream (default 3).
+ * - `maxAgeMs`: how long after it was deferred an object is settled whatever the upstream answers
+ *   (its deadline). Absent: each kind's own (24 h for responses and videos, 72 h for batches, 7 days
+ *   for fine-tuning jobs).
+ * - `missesBeforeGone`: consecutive 404s (or 410s) after which an object is taken as gone upstream (default 3).
  */
 const positiveMs = z.number().int().positive();
 
@@ -40,6 +43,12 @@ export const settlementSchema = z
       unit: 'ms',
       examples: [300000],
     }),
+    maxAgeMs: positiveMs.optional().meta({
+      description:
+        "An object's deadline: this long after it was deferred it is settled whatever the upstream answers — still pending, it is charged what it reports so far (or an estimate, by `admission.interruptedPolicy`); unreadable, by `admission.interruptedPolicy` — with `upstream_object_unresolved`. Absent: its kind's own (24 h for responses and videos, 72 h for batches, 7 days for fine-tuning jobs).",
+      unit: 'ms',
+      examples: [172800000],
+    }),
     leaseMs: z
       .number()
       .int()
@@ -57,7 +66,7 @@ export const settlementSchema = z
       .default(3)
       .meta({
         description:
-          'Consecutive 404s after which an object is taken as gone upstream and settled by `admission.interruptedPolicy`.',
+          'Consecutive 404s (or 410s) after which an object is taken as gone upstream and settled by `admission.interruptedPolicy`.',
         unit: 'polls',
         examples: [5],
       }),

@@ -1,7 +1,8 @@
 import { batchHandler } from './handlers/batch.js';
 import { fineTuningHandler } from './handlers/fine-tuning.js';
 import { videoHandler } from './handlers/video.js';
-import type { DeferredHandler, DeferredKind } from './kinds.js';
+import type { DeferredHandler } from './handler.js';
+import type { DeferredKind } from './kinds.js';
 import { responseHandler } from './handlers/response.js';
 
 /**

@@ -9,7 +9,9 @@ import type { Usage } from '../metering/usage.js';
  * Lifecycle: the request that creates the object is admitted with a hold like any other; when its
  * answer names an object that is not final, its row is *deferred* (kept `held`, with the object's
  * id and kind in the ledger) instead of settled. The settler polls the object upstream until it is
- * final, then settles the row from the object's final usage, once per object id.
+ * final, then settles the row from the object's final usage, once per object id. Every object reaches
+ * a final state within its kind's `schedule.maxAgeMs` (see src/settlement/settler.ts and
+ * docs/ledger.md, "Deferred work", for what each ending is charged).
  */
 export type DeferredKind = 'response' | 'batch' | 'fine_tuning.job' | 'video';
 
@@ -25,11 +27,20 @@ export const PENDING_STATUSES: Record<DeferredKind, ReadonlySet<string>> = {
   video: new Set(['queued', 'in_progress']),
 };
 
+/** An upstream answer longer than the reader's bound: it will not get shorter, so reading it again is useless. */
+export class BodyTooLarge extends Error {
+  constructor(path: string, maxBytes: number) {
+    super(`the upstream answer to GET ${path} is over ${maxBytes} bytes`);
+    this.name = 'BodyTooLarge';
+  }
+}
+
 /** How the settler reaches the upstream: a GET with tollgate's own credentials. */
 export interface UpstreamReader {
   /**
    * GETs `path` (`/v1/files/file-abc/content`) from the upstream. Resolves to the status and the
-   * body as text (at most `maxBytes`, default 64 MiB; longer bodies reject). Rejects on network errors.
+   * body as text (at most `maxBytes`, default 64 MiB; a longer body rejects with `BodyTooLarge`).
+   * Rejects on network errors.
    */
   get(path: string, maxBytes?: number): Promise<{ status: number; text: string }>;
 }
@@ -48,8 +59,12 @@ export interface FinalCharge {
    * row's token columns) and `model` the model of the largest part. Absent: `usage` at `model`.
    */
   parts?: { model: string; usage: Usage }[];
-  /** `upstream` when the object reported its usage, `computed` when derived from its units. */
-  usageSource: 'upstream' | 'computed';
+  /**
+   * `upstream` when the object reported its usage, `computed` when derived from its units,
+   * `estimated` when tollgate had to estimate what was done (the object reports no usage, or its
+   * output cannot be read): such a charge follows `admission.interruptedPolicy` (`release` voids it).
+   */
+  usageSource: 'upstream' | 'computed' | 'estimated';
   /** Recorded on the row (for example the upstream's error code of a failed job). */
   errorCode?: string;
   /** The `service_tier` the object reports it ran at (priced as for a live request). */
@@ -60,24 +75,6 @@ export interface FinalCharge {
 
 /** A retrieved object read by its kind's handler: not final yet, or final with its charge. */
 export type ObjectState = { final: false; status: string } | { final: true; charge: FinalCharge };
-
-/**
- * How one kind of upstream object is retrieved, recognised as final and charged. One handler per
- * `DeferredKind`, registered in src/settlement/handlers.ts.
- */
-export interface DeferredHandler {
-  kind: DeferredKind;
-  /** The upstream path that retrieves object `id` (`/v1/batches/batch_abc`). */
-  retrievePath(id: string): string;
-  /**
-   * Reads a retrieved object (the parsed JSON of `retrievePath`'s answer). May GET more from the
-   * upstream (a batch's output file when the batch reports no usage).
-   * @throws Error when the object cannot be read (the settler retries later).
-   */
-  read(object: Record<string, unknown>, upstream: UpstreamReader): Promise<ObjectState>;
-  /** Poll schedule: the first poll `firstMs` after the object was deferred, doubling up to `maxMs` between polls. */
-  schedule: { firstMs: number; maxMs: number };
-}
 
 /** What the request path asks of the running settler (src/settlement/settler.ts). */
 export interface SettlerHandle {

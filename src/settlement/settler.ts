@@ -2,13 +2,14 @@ import type { DeferredObject, Outcome, Settled } from '../ledger/port.js';
 import { NO_TOKENS } from '../metering/usage.js';
 import type { Runtime } from '../runtime.js';
 import { finalOutcome, OBJECT_GONE } from './charge.js';
+import { OBJECT_UNRESOLVED, type DeferredHandler, type ReadContext } from './handler.js';
 import { HANDLERS } from './handlers.js';
-import type { DeferredHandler, DeferredKind, SettlerHandle, UpstreamReader } from './kinds.js';
+import type { DeferredKind, FinalCharge, SettlerHandle, UpstreamReader } from './kinds.js';
 
 /** Objects claimed per ledger query; a pass claims again while it gets a full batch. */
 const BATCH = 16;
-/** Wait between polls of an object whose kind has no handler (ms), unless `maxPollMs` is set. */
-const NO_HANDLER_MS = 60_000;
+/** Schedule of an object whose kind has no handler (ms), unless the config overrides it. */
+const NO_HANDLER = { firstMs: 60_000, maxMs: 60_000, maxAgeMs: 24 * 3_600_000 };
 
 /** What the settler reads: the config (`settlement`, prices), the clock, the ledger and the log. */
 export type SettlerDeps = Pick<Runtime, 'config' | 'clock' | 'ledger' | 'log' | 'metrics' | 'alerts'>;
@@ -29,13 +30,19 @@ const CREATED_AT: Record<DeferredKind, string> = {
  * - final → the row is settled with the object's usage, priced like a live row (`finalOutcome`),
  *   or voided when nothing billable was done; then the object is removed. `settle` changes nothing
  *   on a row no longer held and an object id is billed once, so a poll repeated after a crash never
- *   bills twice;
+ *   bills twice. A charge the handler had to estimate (usage source `estimated`) follows
+ *   `admission.interruptedPolicy`: `release` voids it;
  * - not final → polled again after a wait that doubles from the kind's `schedule.firstMs` (or
  *   `settlement.firstPollMs`) up to its `maxMs` (or `settlement.maxPollMs`);
- * - 404 → counted; after `settlement.missesBeforeGone` in a row the object is gone upstream (deleted,
- *   or never stored) and the row is settled by `admission.interruptedPolicy` (`missing`);
- * - network errors, other statuses, an unreadable body → retried on the same schedule.
- * Its state is the ledger's, so a restart resumes where it stopped.
+ * - 404 or 410 → counted; after `settlement.missesBeforeGone` in a row the object is gone upstream
+ *   (deleted, or never stored) and the row is settled by `admission.interruptedPolicy` (`unread`);
+ * - network errors, other statuses, a body that is not a JSON object, a handler's failed read →
+ *   retried on the same schedule.
+ * Every object has a deadline: `schedule.maxAgeMs` (or `settlement.maxAgeMs`) after it was
+ * deferred, the handler reads it as final whatever its status (`ReadContext.overdue`), and an
+ * object the upstream still does not answer for is settled by the interrupted policy with
+ * `upstream_object_unresolved`. So no row stays held for ever and each object is polled a bounded
+ * number of times. Its state is the ledger's, so a restart resumes where it stopped.
  */
 export class Settler implements SettlerHandle {
   private timer: NodeJS.Timeout | undefined;
@@ -79,11 +86,16 @@ export class Settler implements SettlerHandle {
   }
 
   /** The poll schedule of `kind` (ms), the config's overrides applied. */
-  private schedule(kind: DeferredKind): { firstMs: number; maxMs: number } {
+  private schedule(kind: DeferredKind): DeferredHandler['schedule'] {
     const s = this.deps.config.settlement;
-    const own = this.handlers[kind]?.schedule ?? { firstMs: NO_HANDLER_MS, maxMs: NO_HANDLER_MS };
+    const own = this.handlers[kind]?.schedule ?? NO_HANDLER;
     const firstMs = s.firstPollMs ?? own.firstMs;
-    return { firstMs, maxMs: Math.max(firstMs, s.maxPollMs ?? own.maxMs) };
+    return { firstMs, maxMs: Math.max(firstMs, s.maxPollMs ?? own.maxMs), maxAgeMs: s.maxAgeMs ?? own.maxAgeMs };
+  }
+
+  /** The instant (ms since the epoch) after which `d` is settled whatever the upstream answers. */
+  private deadline(d: DeferredObject): number {
+    return Date.parse(d.deferredAt) + this.schedule(d.kind).maxAgeMs;
   }
 
   /** Runs a pass now, or right after the one in progress. */
@@ -131,74 +143,104 @@ export class Settler implements SettlerHandle {
 
   /** Polls one claimed object and settles, voids or reschedules it; never throws. */
   private async poll(d: DeferredObject): Promise<void> {
-    const log = this.deps.log;
+    const { log, ledger, config } = this.deps;
+    const overdue = this.deps.clock().getTime() >= this.deadline(d);
     try {
       const handler = this.handlers[d.kind];
       if (!handler) {
-        log.warn({ object: d.id, kind: d.kind }, 'no settlement handler for this kind of object; it stays pending');
-        return await this.later(d, d.misses);
+        log.warn(
+          { object: d.id, kind: d.kind },
+          'no settlement handler for this kind of object; polled again until its deadline',
+        );
+        return await this.unsettled(d, d.misses, overdue);
       }
       let answer: { status: number; text: string };
       try {
         answer = await this.upstream.get(handler.retrievePath(d.id));
       } catch (err) {
         log.warn({ err, object: d.id }, 'could not reach the upstream to poll a deferred object; retrying later');
-        return await this.later(d, d.misses);
+        return await this.unsettled(d, d.misses, overdue);
       }
-      if (answer.status === 404) return await this.missing(d);
-      if (answer.status < 200 || answer.status >= 300) {
+      if (answer.status === 404 || answer.status === 410) return await this.missing(d, overdue);
+      const object = answer.status >= 200 && answer.status < 300 ? jsonObject(answer.text) : undefined;
+      if (!object) {
         log.warn({ object: d.id, status: answer.status }, 'the upstream refused a poll of a deferred object');
-        return await this.later(d, d.misses);
+        return await this.unsettled(d, d.misses, overdue);
       }
-      const state = await handler.read(JSON.parse(answer.text) as Record<string, unknown>, this.upstream);
-      if (!state.final) return await this.later(d, 0);
-      const now = this.deps.clock();
-      const { void: nothing, outcome } = finalOutcome(this.deps.config, d, state.charge, now);
-      const done = nothing
-        ? await this.deps.ledger.void(d.requestId, outcome, now)
-        : await this.deps.ledger.settle(d.requestId, outcome, now);
-      await this.deps.ledger.deferred.remove(d.id);
-      this.counted(d, outcome, done);
-      log.info(
-        {
-          requestId: d.requestId,
-          object: d.id,
-          status: state.charge.status,
-          tokens: outcome.meteredTokens,
-          costMicroUsd: outcome.costMicroUsd,
-          already: done === false || undefined,
+      const context: ReadContext = {
+        upstream: this.upstream,
+        row: d,
+        fileEstimate: async (id) => {
+          const e = await ledger.fileEstimates.get(id);
+          return e?.companyId === d.companyId ? e : undefined;
         },
-        nothing ? 'deferred request voided' : 'deferred request settled',
-      );
+        admission: config.admission,
+        overdue,
+      };
+      const state = await handler.read(object, context);
+      if (!state.final) return await this.unsettled(d, 0, overdue);
+      await this.finish(d, state.charge);
     } catch (err) {
       log.warn({ err, object: d.id }, 'could not read a deferred object; retrying later');
-      await this.later(d, d.misses).catch(() => {});
+      await this.unsettled(d, d.misses, overdue).catch(() => {});
     }
   }
 
   /**
-   * A 404: counts it. Once the object has been missing `missesBeforeGone` polls in a row it is gone
-   * upstream (deleted, or never stored): the row is settled as a crash leaves it, by
-   * `admission.interruptedPolicy` — `charge_prompt` bills its counted prompt (usage source
-   * `estimated`: the upstream had the request), `release` voids it — with `upstream_object_gone`.
+   * Settles (or voids) `d`'s row with a final charge and forgets the object. An estimated charge
+   * under `admission.interruptedPolicy: "release"` is voided.
    */
-  private async missing(d: DeferredObject): Promise<void> {
-    const misses = d.misses + 1;
+  private async finish(d: DeferredObject, final: FinalCharge, httpStatus?: number): Promise<void> {
     const { config, ledger, log } = this.deps;
-    if (misses < config.settlement.missesBeforeGone) return this.later(d, misses);
+    const release = final.usageSource === 'estimated' && config.admission.interruptedPolicy === 'release';
+    const charge = release ? { ...final, usage: undefined, parts: undefined } : final;
     const now = this.deps.clock();
-    const prompt = config.admission.interruptedPolicy === 'charge_prompt' ? d.promptTokens : 0;
-    const usage = { ...NO_TOKENS, inputTokens: prompt, totalTokens: prompt };
-    const charge = { status: 'gone', usage: prompt > 0 ? usage : undefined, usageSource: 'computed' as const };
-    const { void: nothing, outcome } = finalOutcome(config, d, { ...charge, errorCode: OBJECT_GONE }, now);
-    const gone = { ...outcome, httpStatus: 404, usageSource: nothing ? ('none' as const) : ('estimated' as const) };
-    const done = await (nothing ? ledger.void(d.requestId, gone, now) : ledger.settle(d.requestId, gone, now));
+    const built = finalOutcome(config, d, charge, now);
+    const outcome = httpStatus === undefined ? built.outcome : { ...built.outcome, httpStatus };
+    const done = await (built.void ? ledger.void(d.requestId, outcome, now) : ledger.settle(d.requestId, outcome, now));
     await ledger.deferred.remove(d.id);
-    this.counted(d, gone, done);
-    log.warn(
-      { requestId: d.requestId, object: d.id, misses, tokens: gone.meteredTokens },
-      'deferred object gone upstream; row settled by the interrupted policy',
-    );
+    this.counted(d, outcome, done);
+    const fields = {
+      requestId: d.requestId,
+      object: d.id,
+      status: charge.status,
+      usage: outcome.usageSource,
+      tokens: outcome.meteredTokens,
+      costMicroUsd: outcome.costMicroUsd,
+      errorCode: outcome.errorCode,
+      already: done === false || undefined,
+    };
+    if (charge.usageSource === 'estimated' || outcome.errorCode === OBJECT_GONE)
+      log.warn(fields, 'deferred request settled by the interrupted policy');
+    else log.info(fields, built.void ? 'deferred request voided' : 'deferred request settled');
+  }
+
+  /** A poll that did not settle: rescheduled, or, past the deadline, settled as unread (`upstream_object_unresolved`). */
+  private unsettled(d: DeferredObject, misses: number, overdue: boolean): Promise<void> {
+    return overdue ? this.unread(d, OBJECT_UNRESOLVED, 504) : this.later(d, misses);
+  }
+
+  /**
+   * A 404 or 410: counts it. Once the object has been missing `missesBeforeGone` polls in a row (or
+   * at its deadline) it is gone upstream (deleted, or never stored): settled as unread with
+   * `upstream_object_gone`.
+   */
+  private async missing(d: DeferredObject, overdue: boolean): Promise<void> {
+    const misses = d.misses + 1;
+    if (misses < this.deps.config.settlement.missesBeforeGone && !overdue) return this.later(d, misses);
+    return this.unread(d, OBJECT_GONE, 404);
+  }
+
+  /**
+   * Settles a row whose object tollgate could not read as a crash leaves a row, by
+   * `admission.interruptedPolicy`: `charge_prompt` bills its counted prompt (usage source
+   * `estimated`: the upstream had the request; batches, jobs and videos count none, so are voided),
+   * `release` voids it; with `errorCode` and `httpStatus` on the row.
+   */
+  private unread(d: DeferredObject, errorCode: string, httpStatus: number): Promise<void> {
+    const prompt = d.promptTokens;
+    const usage = prompt > 0 ? { ...NO_TOKENS, inputTokens: prompt, totalTokens: prompt } : undefined;
+    return this.finish(d, { status: errorCode, usage, usageSource: 'estimated', errorCode }, httpStatus);
   }
 
   /**
@@ -221,10 +263,25 @@ export class Settler implements SettlerHandle {
       });
   }
 
-  /** Reschedules after a poll that did not settle: the wait doubles with each poll, up to the schedule's maximum. */
+  /**
+   * Reschedules after a poll that did not settle: the wait doubles with each poll, up to the
+   * schedule's maximum, and no later than the deadline (but at least `firstMs` away).
+   */
   private later(d: DeferredObject, misses: number): Promise<void> {
     const { firstMs, maxMs } = this.schedule(d.kind);
-    const wait = Math.min(maxMs, firstMs * 2 ** Math.min(d.polls + 1, 30));
-    return this.deps.ledger.deferred.reschedule(d.id, new Date(this.deps.clock().getTime() + wait), misses);
+    const now = this.deps.clock().getTime();
+    const doubled = Math.min(maxMs, firstMs * 2 ** Math.min(d.polls + 1, 30));
+    const wait = Math.max(firstMs, Math.min(doubled, this.deadline(d) - now));
+    return this.deps.ledger.deferred.reschedule(d.id, new Date(now + wait), misses);
+  }
+}
+
+/** The JSON object `text` holds, or undefined when it is not JSON or not an object. */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

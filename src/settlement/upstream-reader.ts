@@ -1,5 +1,5 @@
 import type { Upstream } from '../proxy/upstream.js';
-import type { UpstreamReader } from './kinds.js';
+import { BodyTooLarge, type UpstreamReader } from './kinds.js';
 
 /** Default bound on a body the settler reads (64 MiB), as for a metered response. */
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -23,7 +23,7 @@ export function upstreamReader(upstream: Pick<Upstream, 'request' | 'apiKey'>): 
         size += chunk.length;
         if (size > maxBytes) {
           res.body.destroy();
-          throw new Error(`the upstream answer to GET ${path} is over ${maxBytes} bytes`);
+          throw new BodyTooLarge(path, maxBytes);
         }
         chunks.push(chunk);
       }

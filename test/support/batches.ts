@@ -1,6 +1,6 @@
 import { type OpenAI, toFile } from 'openai';
 import { DeferredUpstream } from './deferred-upstream.js';
-import { startTollgate, TEST_PRICES, type Tollgate } from './harness.js';
+import { startTollgate, TEST_PRICES, type Tollgate, type TollgateOptions } from './harness.js';
 import { ScriptedUpstream } from './scripted-upstream.js';
 
 /**
@@ -72,15 +72,19 @@ export interface DeferredSetup {
  * Starts a fake upstream running batches, fine-tuning jobs and videos ({@link DeferredUpstream}) and
  * tollgate in front of it with the config's `settlement` section as given, `gpt-4o-mini` priced for
  * training at $3 / 1M tokens, and company `acme` holding 10 000 000 tokens (`acme-tokens`) and
- * $100 (`acme-usd`).
+ * $100 (`acme-usd`); `extra` sets tollgate's clock and admission settings.
  */
-export async function startDeferredTollgate(settlement: Record<string, unknown>): Promise<DeferredSetup> {
+export async function startDeferredTollgate(
+  settlement: Record<string, unknown>,
+  extra: Pick<TollgateOptions, 'clock' | 'admission'> = {},
+): Promise<DeferredSetup> {
   const upstream = await new ScriptedUpstream().start();
   const fake = new DeferredUpstream();
   upstream.script = fake.handle;
   const tollgate = await startTollgate({
     upstreamUrl: upstream.url,
     settlement,
+    ...extra,
     prices: { 'gpt-4o-mini': { ...TEST_PRICES['gpt-4o-mini'], training: 3 } },
     companies: {
       acme: {
@@ -101,3 +105,16 @@ export async function startDeferredTollgate(settlement: Record<string, unknown>)
     },
   };
 }
+
+/** A settler that looks every 20 ms, polling each object 5 ms after deferral, then every ≤ 20 ms. */
+export const FAST_SETTLEMENT = { pollIntervalMs: 20, firstPollMs: 5, maxPollMs: 20 };
+
+/** The `index`-th row (in arrival order) of `t`'s requests to `endpoint`. */
+export const rowFor = (t: Tollgate, endpoint: string, index: number) =>
+  t.query('SELECT * FROM requests WHERE endpoint = ? ORDER BY id', endpoint)[index]!;
+
+/** A condition for `waitUntil`: `t` has more than `n` requests to `endpoint` and the `n`-th is no longer held. */
+export const finished = (t: Tollgate, endpoint: string, n: number) => () => {
+  const rows = t.query('SELECT status FROM requests WHERE endpoint = ? ORDER BY id', endpoint);
+  return rows.length > n && rows[n]!.status !== 'held';
+};

@@ -14,8 +14,10 @@ export class DeferredUpstream {
   readonly objects = new Map<string, Record<string, unknown>>();
   /** Batches report their `usage` when final (OpenAI does for chat batches); false: only the output file has it. */
   reportBatchUsage = true;
+  /** Finished batches keep their output file; false: they name one that answers 404 (expired or deleted). */
+  keepOutputFiles = true;
   /** What a finished fine-tuning job reports as `trained_tokens`. */
-  trainedTokens = 12_345;
+  trainedTokens: number | null = 12_345;
   private n = 0;
 
   handle = (req: Seen, res: ServerResponse): void => {
@@ -91,6 +93,7 @@ export class DeferredUpstream {
         model: sent.model,
         status: 'validating_files',
         training_file: sent.training_file,
+        hyperparameters: sent.hyperparameters ?? { n_epochs: 'auto' },
         trained_tokens: null,
         error: null,
       };
@@ -142,7 +145,7 @@ export class DeferredUpstream {
       });
     });
     const fileId = `file-out-${String(o.id)}`;
-    this.files.set(fileId, `${out.join('\n')}\n`);
+    if (this.keepOutputFiles) this.files.set(fileId, `${out.join('\n')}\n`);
     o.output_file_id = fileId;
     o.request_counts = { total: lines.length, completed: done.length, failed: 0 };
     o.usage = this.reportBatchUsage

@@ -10,8 +10,8 @@ import type {
   QuotaRequestJson,
 } from '../data.js';
 import { Budgets } from './budgets.js';
-import { compact, grouped, percent, usd, when } from '../format.js';
-import { Bar, Card, Filters, Table, exportHref, levelOf, type FilterState } from './parts.js';
+import { grouped, percent, usd } from '../format.js';
+import { Bar, Card, Filters, Table, Time, exportHref, levelOf, type FilterState } from './parts.js';
 import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.js';
 
 /** What a company admin (or an operator looking at one company) sees. */
@@ -82,9 +82,17 @@ function grantColumns(timeZone: string, [warn, crit]: [number, number]) {
     {
       title: 'Used',
       num: true,
-      cell: (g: GrantJson) => amount(g, g.spent) + (g.held ? ` (+${amount(g, g.held)} in flight)` : ''),
+      cell: (g: GrantJson) => (
+        <>
+          {amount(g, g.spent)}
+          {g.held ? <span class="held">+{amount(g, g.held)} in flight</span> : null}
+        </>
+      ),
     },
-    { title: 'Expires', cell: (g: GrantJson) => (g.expires_at ? when(g.expires_at, timeZone) : 'No expiration') },
+    {
+      title: 'Expires',
+      cell: (g: GrantJson) => (g.expires_at ? <Time iso={g.expires_at} timeZone={timeZone} /> : 'No expiration'),
+    },
     {
       title: 'Purchase',
       cell: (g: GrantJson) => (g.purchase ? `${g.purchase.id} (${g.purchase.provider}, ${g.purchase.date})` : '–'),
@@ -125,7 +133,7 @@ function UserRequests(props: { rows: QuotaRequestJson[]; timeZone: string }) {
         rows={props.rows}
         empty="No requests."
         columns={[
-          { title: 'Date', cell: (r) => when(r.created_at, props.timeZone) },
+          { title: 'Date', cell: (r) => <Time iso={r.created_at} timeZone={props.timeZone} /> },
           { title: 'User', cell: (r) => r.user_id },
           { title: 'Quota', cell: (r) => r.requested.window ?? 'any' },
           { title: 'Tokens', num: true, cell: (r) => (r.requested.tokens ? grouped(r.requested.tokens) : '–') },
@@ -144,18 +152,18 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
   const total = limited.reduce((n, g) => n + (g.amount ?? 0), 0);
   return (
     <>
-      <section class="cards" aria-label="Summary">
+      <section class="cards" aria-label="Summary" data-region="summary">
         <Card
           name="total-tokens"
           label="Total tokens"
-          value={compact(total)}
+          value={grouped(total)}
           exact={total}
           sub="on active token grants"
         />
         <Card
           name="available-tokens"
           label="Available tokens"
-          value={compact(d.balance.tokens)}
+          value={grouped(d.balance.tokens)}
           exact={d.balance.tokens}
           sub={
             d.balance.unlimited_models.length ? `plus unlimited: ${d.balance.unlimited_models.join(', ')}` : undefined
@@ -164,7 +172,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
         <Card
           name="used-month"
           label="Used this month"
-          value={compact(d.overview.month_tokens)}
+          value={grouped(d.overview.month_tokens)}
           exact={d.overview.month_tokens}
           sub={`${usd(d.overview.month_cost_micro_usd)} · resets on the 1st`}
         />
@@ -176,7 +184,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           sub={`${d.overview.open_holds} requests in flight`}
         />
       </section>
-      <section class="panel wide" aria-labelledby="h-allocations">
+      <section class="panel wide" aria-labelledby="h-allocations" data-region="allocations">
         <h2 id="h-allocations">Allocations</h2>
         <Table
           caption="Allocations per model scope"
@@ -186,21 +194,25 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           empty="No grants: add allocations in the config."
         />
       </section>
-      <Budgets data={d.budgets} timeZone={tz} />
-      {d.overview.alerts.length ? (
-        <section class="panel wide" aria-labelledby="h-alerts">
-          <h2 id="h-alerts">Recent alerts</h2>
-          <ul class="alerts">
-            {d.overview.alerts.map((a) => (
-              <li>
-                <time datetime={a.fired_at}>{when(a.fired_at, tz)}</time> <strong>{a.kind}</strong> <code>{a.key}</code>
-              </li>
-            ))}
-          </ul>
-        </section>
-      ) : null}
+      <div data-region="budgets">
+        <Budgets data={d.budgets} timeZone={tz} />
+      </div>
+      <div data-region="alerts">
+        {d.overview.alerts.length ? (
+          <section class="panel wide" aria-labelledby="h-alerts">
+            <h2 id="h-alerts">Recent alerts</h2>
+            <ul class="alerts">
+              {d.overview.alerts.map((a) => (
+                <li>
+                  <Time iso={a.fired_at} timeZone={tz} /> <strong>{a.kind}</strong> <code>{a.key}</code>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+      </div>
       <Filters state={props.state} choices={d.usage.choices} exportHref={exportHref(props.state)} />
-      <section class="cards" aria-label="This period">
+      <section class="cards" aria-label="This period" data-region="period">
         <Card
           name="requests-period"
           label="Requests"
@@ -211,7 +223,7 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
         <Card
           name="tokens-period"
           label="Tokens"
-          value={compact(d.usage.total.total_tokens)}
+          value={grouped(d.usage.total.total_tokens)}
           exact={d.usage.total.total_tokens}
         />
         <Card
@@ -221,9 +233,9 @@ export function AdminView(props: { data: AdminData; state: FilterState }) {
           exact={d.usage.total.cost_micro_usd}
         />
       </section>
-      <UsageSections data={d.usage} />
+      <UsageSections data={d.usage} timeZone={tz} />
       <RecentCalls rows={d.usage.recent} timeZone={tz} title="Usage history (last 50)" remaining showUser />
-      <div class="grid-2">
+      <div class="grid-2" data-region="purchases">
         <Purchases rows={d.purchases} timeZone={tz} />
         {d.requests ? <UserRequests rows={d.requests} timeZone={tz} /> : null}
       </div>

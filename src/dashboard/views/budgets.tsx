@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { BudgetsJson } from '../data.js';
-import { grouped, percent, usd, when } from '../format.js';
-import { Bar, Table } from './parts.js';
+import { grouped, percent, usd } from '../format.js';
+import { Bar, Table, Time } from './parts.js';
 
 type Renewing = BudgetsJson['renewing'][number];
 type KeyBudget = BudgetsJson['budgets'][number];
@@ -37,7 +37,7 @@ export function Budgets(props: { data: BudgetsJson; timeZone: string }) {
             { title: 'Left', num: true, cell: (r: Renewing) => amount(r.unit, r.remaining) },
             {
               title: 'Next period',
-              cell: (r: Renewing) => (r.renews_at ? when(r.renews_at, props.timeZone) : 'never'),
+              cell: (r: Renewing) => <Time iso={r.renews_at} timeZone={props.timeZone} />,
             },
           ]}
         />
@@ -61,7 +61,7 @@ export function Budgets(props: { data: BudgetsJson; timeZone: string }) {
                 </span>
               ),
             },
-            { title: 'Resets', cell: (b: KeyBudget) => (b.resets_at ? when(b.resets_at, props.timeZone) : 'never') },
+            { title: 'Resets', cell: (b: KeyBudget) => <Time iso={b.resets_at} timeZone={props.timeZone} /> },
           ]}
         />
       ) : null}

@@ -1,5 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx';
+import { TIME_FORMAT } from '../format.js';
+import { Time, Zone } from './parts.js';
 
 /** Who the page is for, shown in the header: e.g. `alice · acme (member)`. */
 export interface Identity {
@@ -10,8 +12,9 @@ export interface Identity {
 
 /**
  * The page shell: the stylesheet, Chart.js and the client script (all served by tollgate from
- * /dashboard/assets, nothing from a CDN), a skip link, the header with sign-out, and `main#content`,
- * the part the auto-refresh replaces.
+ * /dashboard/assets, nothing from a CDN), how instants are written (`TIME_FORMAT`, for the client
+ * script), a skip link, the header with sign-out, and `main#content`, whose data regions the
+ * auto-refresh replaces.
  */
 export function Page(props: { title: string; who?: Identity; children: Child }) {
   return (
@@ -21,7 +24,9 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · tollgate</title>
         <link rel="icon" href="data:," />
+        <meta name="tollgate-time-format" content={JSON.stringify(TIME_FORMAT)} />
         <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
+        <link rel="stylesheet" href="/dashboard/assets/tables.css" />
         {props.who ? <script src="/dashboard/assets/chart.umd.min.js" defer /> : null}
         {props.who ? <script src="/dashboard/assets/dashboard.js" defer /> : null}
       </head>
@@ -49,14 +54,22 @@ export function Page(props: { title: string; who?: Identity; children: Child }) 
   );
 }
 
-/** `main#content`: what the auto-refresh fetches again and swaps in. */
-export function Content(props: { title: string; updated: string; children: Child }) {
+/**
+ * `main#content`: what the auto-refresh fetches again. The client script swaps in only its data
+ * regions (`data-region`), never the forms. `updated` is the instant it was rendered (ISO 8601
+ * UTC), shown in `timeZone` until the client script shows it, like every time, in the viewer's.
+ */
+export function Content(props: { title: string; updated: string; timeZone: string; children: Child }) {
   return (
     <main id="content" tabindex={-1}>
       <div class="title-row">
         <h1>{props.title}</h1>
-        <p class="updated" aria-live="polite">
-          Updated <time data-updated>{props.updated}</time> · refreshes every 30 s
+        <p class="updated" data-region="updated">
+          Updated{' '}
+          <span data-updated>
+            <Time iso={props.updated} timeZone={props.timeZone} />
+          </span>{' '}
+          · times in <Zone timeZone={props.timeZone} /> · refreshes every 30 s
         </p>
       </div>
       {props.children}

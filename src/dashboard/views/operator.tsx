@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { OverviewJson } from '../data.js';
-import { compact, grouped, usd, when } from '../format.js';
-import { Card, Table } from './parts.js';
+import { grouped, usd } from '../format.js';
+import { Card, Table, Time } from './parts.js';
 import { ReconciliationPanel, type ReconciliationData } from './reconciliation.js';
 
 /** The operator's page body: every company at a glance, each linking to its admin view, and the reconciliation with OpenAI. */
@@ -10,8 +10,8 @@ export function OperatorView(props: { companies: OverviewJson[]; reconciliation?
   const sum = (f: (o: OverviewJson) => number) => rows.reduce((n, o) => n + f(o), 0);
   return (
     <>
-      <section class="cards" aria-label="All companies">
-        <Card name="companies" label="Companies" value={String(rows.length)} exact={rows.length} />
+      <section class="cards" aria-label="All companies" data-region="summary">
+        <Card name="companies" label="Companies" value={grouped(rows.length)} exact={rows.length} />
         <Card
           name="spend-month"
           label="Spend this month"
@@ -22,18 +22,18 @@ export function OperatorView(props: { companies: OverviewJson[]; reconciliation?
         <Card
           name="open-holds"
           label="Open holds"
-          value={String(sum((o) => o.open_holds))}
+          value={grouped(sum((o) => o.open_holds))}
           exact={sum((o) => o.open_holds)}
           sub="requests in flight"
         />
         <Card
           name="alerts"
           label="Recent alerts"
-          value={String(sum((o) => o.alerts.length))}
+          value={grouped(sum((o) => o.alerts.length))}
           exact={sum((o) => o.alerts.length)}
         />
       </section>
-      <section class="panel wide" aria-labelledby="h-companies">
+      <section class="panel wide" aria-labelledby="h-companies" data-region="companies">
         <h2 id="h-companies">Companies</h2>
         <Table
           caption="Every company at a glance"
@@ -51,11 +51,7 @@ export function OperatorView(props: { companies: OverviewJson[]; reconciliation?
             {
               title: 'Tokens left',
               num: true,
-              cell: (o) => (
-                <span data-value={String(o.tokens)} title={grouped(o.tokens)}>
-                  {compact(o.tokens)}
-                </span>
-              ),
+              cell: (o) => <span data-value={String(o.tokens)}>{grouped(o.tokens)}</span>,
             },
             { title: 'USD left', num: true, cell: (o) => usd(o.micro_usd) },
             {
@@ -66,7 +62,7 @@ export function OperatorView(props: { companies: OverviewJson[]; reconciliation?
             {
               title: 'Tokens this month',
               num: true,
-              cell: (o) => <span data-value={String(o.month_tokens)}>{compact(o.month_tokens)}</span>,
+              cell: (o) => <span data-value={String(o.month_tokens)}>{grouped(o.month_tokens)}</span>,
             },
             {
               title: 'Open holds',
@@ -75,7 +71,14 @@ export function OperatorView(props: { companies: OverviewJson[]; reconciliation?
             },
             {
               title: 'Latest alert',
-              cell: (o) => (o.alerts[0] ? `${o.alerts[0].kind}, ${when(o.alerts[0].fired_at, o.time_zone)}` : 'none'),
+              cell: (o) =>
+                o.alerts[0] ? (
+                  <>
+                    {o.alerts[0].kind}, <Time iso={o.alerts[0].fired_at} timeZone={o.time_zone} />
+                  </>
+                ) : (
+                  'none'
+                ),
             },
           ]}
         />

@@ -1,5 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx';
+import { when } from '../format.js';
 
 /**
  * Small building blocks of the dashboard's pages. Everything is rendered with hono/jsx, which
@@ -7,7 +8,10 @@ import type { Child } from 'hono/jsx';
  * written as raw HTML. No inline styles or scripts (the Content-Security-Policy forbids them).
  */
 
-/** A summary card: a label, a big value (its exact number in `data-value`), an optional line below. */
+/**
+ * A summary card: a label, a big value — the exact figure, never only a compact one (`1,045,881`,
+ * not `1M`) — with its number in `data-value`, and an optional line below.
+ */
 export function Card(props: { label: string; value: string; exact?: number | string; sub?: Child; name: string }) {
   return (
     <section class="card" data-card={props.name} aria-label={props.label}>
@@ -38,18 +42,21 @@ export interface Series {
 }
 
 /**
+ * What a chart shows: `labels` and `series`, or `hours` — tokens per UTC hour (`[hour start as ISO
+ * 8601, tokens]`) over the period from `since` — that the client script adds up into the
+ * viewer's local days, so the chart is in the viewer's time zone like every time on the page.
+ */
+export type ChartData =
+  | { labels: string[]; series: Series[] }
+  | { hours: [string, number][]; since: string | null; label: string };
+
+/**
  * A Chart.js chart drawn by the client script from its `data-chart` JSON (an attribute, so it is
  * escaped like any other and needs no inline script). The table next to it carries the same
  * numbers for screen readers and for people without script.
  */
-export function ChartBox(props: {
-  name: string;
-  label: string;
-  type: 'bar' | 'line' | 'doughnut';
-  labels: string[];
-  series: Series[];
-}) {
-  const spec = JSON.stringify({ type: props.type, labels: props.labels, series: props.series });
+export function ChartBox(props: { name: string; label: string; type: 'bar' | 'line' | 'doughnut'; data: ChartData }) {
+  const spec = JSON.stringify({ type: props.type, ...props.data });
   return (
     <div class="chart">
       <canvas data-chart={spec} data-chart-name={props.name} role="img" aria-label={props.label} />
@@ -57,40 +64,63 @@ export function ChartBox(props: {
   );
 }
 
-/** A table column: its header, how a row renders in it, and whether it holds numbers (right-aligned). */
+/**
+ * An instant: written in `timeZone` by the server (`Nov 30, 2026, 19:13 CET`), then rewritten by the
+ * client script in the viewer's own time zone, named the same way; `never` for null.
+ */
+export function Time(props: { iso: string | null; timeZone: string }) {
+  return props.iso === null ? <>never</> : <time datetime={props.iso}>{when(props.iso, props.timeZone)}</time>;
+}
+
+/** The time zone the page's times are in: `timeZone` as served, the viewer's once the client script runs. */
+export function Zone(props: { timeZone: string }) {
+  return <span data-viewer-zone>{props.timeZone}</span>;
+}
+
+/**
+ * A table column: its header, how a row renders in it, and whether it holds numbers (right-aligned,
+ * never wrapped).
+ */
 export interface Column<R> {
   title: string;
   cell: (row: R) => Child;
   num?: boolean;
 }
 
-/** A table with a caption, scrolling sideways inside its own box on narrow screens (never the page). */
+/**
+ * A table with a caption. Text wraps inside its cells, so the table fits the width it is given; in
+ * a box narrower than its columns need (a phone), each row becomes a block of `column: value`
+ * lines (each cell names its column in `data-label`; CSS container query in dashboard.css). The
+ * explicit ARIA roles keep it a table for screen readers in either layout.
+ */
 export function Table<R>(props: { caption: string; name: string; columns: Column<R>[]; rows: R[]; empty?: string }) {
   return (
     <div class="table-wrap" role="region" aria-label={props.caption} tabindex={0}>
-      <table data-table={props.name}>
+      <table data-table={props.name} role="table">
         <caption>{props.caption}</caption>
-        <thead>
-          <tr>
+        <thead role="rowgroup">
+          <tr role="row">
             {props.columns.map((c) => (
-              <th scope="col" class={c.num ? 'num' : undefined}>
+              <th scope="col" role="columnheader" class={c.num ? 'num' : undefined}>
                 {c.title}
               </th>
             ))}
           </tr>
         </thead>
-        <tbody>
+        <tbody role="rowgroup">
           {props.rows.length === 0 ? (
-            <tr>
-              <td colspan={props.columns.length} class="empty">
+            <tr role="row">
+              <td role="cell" colspan={props.columns.length} class="empty">
                 {props.empty ?? 'Nothing in this period.'}
               </td>
             </tr>
           ) : (
             props.rows.map((r) => (
-              <tr>
+              <tr role="row">
                 {props.columns.map((c) => (
-                  <td class={c.num ? 'num' : undefined}>{c.cell(r)}</td>
+                  <td role="cell" class={c.num ? 'num' : undefined} data-label={c.title}>
+                    <span class="v">{c.cell(r)}</span>
+                  </td>
                 ))}
               </tr>
             ))
@@ -135,7 +165,10 @@ function Select(props: { name: string; label: string; value: string | undefined;
   );
 }
 
-/** The filter form: a GET to the same page, so the filters live in the URL. */
+/**
+ * The filter form: a GET to the same page, so the filters live in the URL. It is outside every
+ * refreshed region: a choice not yet applied survives the 30-second refresh.
+ */
 export function Filters(props: { state: FilterState; choices: FilterChoices; exportHref: string }) {
   const s = props.state;
   return (

@@ -2,8 +2,8 @@
 import type { Line, ReconciliationReport } from '../../reconcile/report.js';
 import { formatNanoUsd } from '../../utils/money.js';
 import type { ApiGet, List } from '../data.js';
-import { grouped, when } from '../format.js';
-import { ChartBox, Table } from './parts.js';
+import { grouped } from '../format.js';
+import { ChartBox, Table, Time } from './parts.js';
 
 /** A run as `GET /tollgate/v1/reconciliations` lists it (see src/reconcile/routes.ts). */
 export interface ReconciliationRunJson {
@@ -62,7 +62,12 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
   const { runs, latest } = props.data;
   if (runs.length === 0)
     return (
-      <section class="panel wide" aria-labelledby="h-reconciliation" data-panel="reconciliation">
+      <section
+        class="panel wide"
+        aria-labelledby="h-reconciliation"
+        data-panel="reconciliation"
+        data-region="reconciliation"
+      >
         <h2 id="h-reconciliation">Reconciliation with OpenAI</h2>
         <p class="sub">
           No reconciliation yet. Set <code>reconciliation.schedule</code> in the config to run it daily, or run{' '}
@@ -80,10 +85,15 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
   const notMatching = (latest?.lines ?? []).filter((l) => l.status !== 'match');
   const last = runs[0]!;
   return (
-    <section class="panel wide" aria-labelledby="h-reconciliation" data-panel="reconciliation">
+    <section
+      class="panel wide"
+      aria-labelledby="h-reconciliation"
+      data-panel="reconciliation"
+      data-region="reconciliation"
+    >
       <h2 id="h-reconciliation">Reconciliation with OpenAI</h2>
       <p class="sub" data-last-run={last.status}>
-        Last run {when(last.started_at, 'UTC')} ({last.from} to {last.to}): {STATUS_TEXT[last.status]}
+        Last run <Time iso={last.started_at} timeZone="UTC" /> ({last.from} to {last.to}): {STATUS_TEXT[last.status]}
         {last.error ? `: ${last.error}` : ''}
         {last.summary
           ? `; ${last.summary.over} beyond the threshold, ${last.summary.match} of ${last.summary.lines} lines match.`
@@ -94,8 +104,7 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
           name="reconciliation-drift"
           label="Daily drift by model, % of OpenAI's figure (ledger minus OpenAI)"
           type="bar"
-          labels={days}
-          series={series}
+          data={{ labels: days, series }}
         />
       ) : null}
       {latest ? <h3>Lines that do not match</h3> : null}
@@ -130,7 +139,7 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
         name="reconciliation-runs"
         rows={runs}
         columns={[
-          { title: 'Started', cell: (r) => when(r.started_at, 'UTC') },
+          { title: 'Started', cell: (r) => <Time iso={r.started_at} timeZone="UTC" /> },
           { title: 'Days', cell: (r) => `${r.from} to ${r.to}` },
           { title: 'By', cell: (r) => (r.trigger === 'schedule' ? 'schedule' : 'command line') },
           { title: 'Result', cell: (r) => <span data-status={r.status}>{STATUS_TEXT[r.status]}</span> },

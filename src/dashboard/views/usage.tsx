@@ -1,11 +1,21 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
-import { compact, duration, grouped, usd, when } from '../format.js';
+import { duration, grouped, usd } from '../format.js';
 import type { ApiGet, List, RequestJson, UsageRowJson } from '../data.js';
-import { ChartBox, filterQuery, Table, type Column, type FilterChoices, type FilterState } from './parts.js';
+import {
+  ChartBox,
+  filterQuery,
+  Table,
+  Time,
+  Zone,
+  type Column,
+  type FilterChoices,
+  type FilterState,
+} from './parts.js';
 
 /**
  * The usage sections both a user and an admin see: usage by model, endpoint (and, for admins, user)
- * and day over the filtered period, as charts with their tables, and the recent calls.
+ * and day over the filtered period, as charts with their tables, and the recent calls. Days are the
+ * viewer's: the period's usage is read per UTC hour and added up by the client script.
  */
 
 /** The period's usage grouped several ways, the recent rows, and the choices for the filter selects. */
@@ -13,7 +23,10 @@ export interface UsageData {
   total: UsageRowJson;
   byModel: UsageRowJson[];
   byEndpoint: UsageRowJson[];
-  byDay: UsageRowJson[];
+  /** Usage per UTC hour (`key`: `2026-11-30T19:00Z`), for the chart of tokens per local day. */
+  byHour: UsageRowJson[];
+  /** The period's start (ISO 8601 UTC), as the read API resolved it. */
+  since: string | null;
   byUser?: UsageRowJson[];
   recent: RequestJson[];
   choices: FilterChoices;
@@ -25,11 +38,11 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
   const group = (by: string, query = q) =>
     api<List<UsageRowJson>>('/tollgate/v1/usage', { ...query, group_by: by }).then((r) => r.data);
   const unfiltered = { period: s.period, company: s.company };
-  const [total, byModel, byEndpoint, byDay, byUser, recent, models, endpoints] = await Promise.all([
+  const [total, byModel, byEndpoint, hourly, byUser, recent, models, endpoints] = await Promise.all([
     group('none'),
     group('model'),
     group('endpoint'),
-    group('day'),
+    api<List<UsageRowJson> & { since: string | null }>('/tollgate/v1/usage', { ...q, group_by: 'hour' }),
     admin ? group('user') : Promise.resolve(undefined),
     api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
     group('model', unfiltered),
@@ -43,7 +56,8 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     total: total[0]!,
     byModel,
     byEndpoint,
-    byDay,
+    byHour: hourly.data,
+    since: hourly.since,
     byUser,
     recent,
     choices: { users, models: keys(models), endpoints: keys(endpoints) },
@@ -58,11 +72,7 @@ function groupColumns(title: string): Column<UsageRowJson>[] {
     { title: 'Requests', cell: (r) => grouped(r.requests), num: true },
     {
       title: 'Tokens',
-      cell: (r) => (
-        <span data-value={String(r.total_tokens)} title={grouped(r.total_tokens)}>
-          {compact(r.total_tokens)}
-        </span>
-      ),
+      cell: (r) => <span data-value={String(r.total_tokens)}>{grouped(r.total_tokens)}</span>,
       num: true,
     },
     {
@@ -90,27 +100,40 @@ function Breakdown(props: {
         name={props.name}
         label={`${props.title}: tokens per ${props.column.toLowerCase()}`}
         type={props.type}
-        labels={rows.map((r) => r.key ?? '(none)')}
-        series={[{ label: 'Tokens', data: rows.map((r) => r.total_tokens) }]}
+        data={{
+          labels: rows.map((r) => r.key ?? '(none)'),
+          series: [{ label: 'Tokens', data: rows.map((r) => r.total_tokens) }],
+        }}
       />
       <Table caption={props.title} name={props.name} columns={groupColumns(props.column)} rows={rows} />
     </section>
   );
 }
 
-/** Usage by day (a line), then by model, endpoint and (admins) user. */
-export function UsageSections(props: { data: UsageData }) {
+/**
+ * Usage by day (in the viewer's time zone, named in the heading), then by model, endpoint and
+ * (admins) user: one refreshed region (`usage`).
+ */
+export function UsageSections(props: { data: UsageData; timeZone: string }) {
   const d = props.data;
   return (
-    <div class="grid-2">
+    <div class="grid-2" data-region="usage">
       <section class="panel wide" aria-labelledby="h-by-day">
-        <h2 id="h-by-day">Tokens per day (UTC)</h2>
+        <h2 id="h-by-day">
+          Tokens per day{' '}
+          <span class="zone">
+            (<Zone timeZone={props.timeZone} />)
+          </span>
+        </h2>
         <ChartBox
           name="by-day"
           label="Tokens per day"
           type="bar"
-          labels={d.byDay.map((r) => r.key ?? '')}
-          series={[{ label: 'Tokens', data: d.byDay.map((r) => r.total_tokens) }]}
+          data={{
+            hours: d.byHour.filter((r) => r.key !== null).map((r) => [r.key!, r.total_tokens]),
+            since: d.since,
+            label: 'Tokens',
+          }}
         />
       </section>
       <Breakdown name="by-model" title="Usage by model" column="Model" rows={d.byModel} type="doughnut" />
@@ -133,7 +156,7 @@ export function RecentCalls(props: {
   showUser?: boolean;
 }) {
   const cols: Column<RequestJson>[] = [
-    { title: 'Date', cell: (r) => <time datetime={r.created_at}>{when(r.created_at, props.timeZone)}</time> },
+    { title: 'Date', cell: (r) => <Time iso={r.created_at} timeZone={props.timeZone} /> },
     ...(props.showUser
       ? [{ title: 'User', cell: (r: RequestJson) => r.user_id ?? (r.key_id ? `key ${r.key_id}` : '–') }]
       : []),
@@ -170,7 +193,7 @@ export function RecentCalls(props: {
       : []),
   ];
   return (
-    <section class="panel wide" aria-labelledby="h-recent" id="history">
+    <section class="panel wide" aria-labelledby="h-recent" id="history" data-region="recent">
       <h2 id="h-recent">{props.title}</h2>
       <Table
         caption={props.title}

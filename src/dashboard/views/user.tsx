@@ -1,8 +1,8 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { localMidnight } from '../../limits/windows.js';
 import type { ApiGet, List, QuotaJson, QuotaRequestJson, QuotasJson, UsageRowJson } from '../data.js';
-import { compact, grouped, percent, usd, when } from '../format.js';
-import { Bar, Card, Filters, exportHref, type FilterState } from './parts.js';
+import { grouped, percent, usd } from '../format.js';
+import { Bar, Card, Filters, exportHref, Time, type FilterState } from './parts.js';
 import { loadUsage, RecentCalls, UsageSections, type UsageData } from './usage.js';
 
 /** What a user (or a member key) sees: quota cards, today, usage breakdowns, recent calls, quota-increase requests. */
@@ -13,6 +13,8 @@ export interface UserData {
   lastHour: UsageRowJson;
   /** Today's tokens at the rate so far, to the end of the local day. */
   projectedToday: number;
+  /** When today began: midnight in the company's time zone (ISO 8601 UTC). */
+  todayStart: string;
   usage: UsageData;
   requests: QuotaRequestJson[];
   timeZone: string;
@@ -43,7 +45,7 @@ export async function loadUser(api: ApiGet, s: FilterState, timeZone: string, no
   // Local days are 23 to 25 hours long; 24 h is close enough for a projection.
   const elapsed = Math.max(now.getTime() - Date.parse(start), 60_000);
   const projectedToday = Math.round((today.total_tokens * 86_400_000) / elapsed);
-  return { quotas, today, lastHour, projectedToday, usage, requests, timeZone };
+  return { quotas, today, lastHour, projectedToday, todayStart: start, usage, requests, timeZone };
 }
 
 const WINDOW_NAMES: Record<QuotaJson['window'], string> = {
@@ -57,7 +59,7 @@ function QuotaCard(props: { q: QuotaJson; timeZone: string }) {
   const q = props.q;
   const tokens = q.limit_tokens !== null;
   const used = tokens
-    ? `${compact(q.spent_tokens)} / ${compact(q.limit_tokens!)} tokens`
+    ? `${grouped(q.spent_tokens)} / ${grouped(q.limit_tokens!)} tokens`
     : `${usd(q.spent_micro_usd)} / ${usd(q.limit_micro_usd ?? 0)}`;
   const name = WINDOW_NAMES[q.window];
   return (
@@ -77,17 +79,24 @@ function QuotaCard(props: { q: QuotaJson; timeZone: string }) {
           <strong class={`badge ${q.level}`}> {q.level === 'critical' ? 'critical' : 'warning'}</strong>
         ) : null}
         <br />
-        {q.resets_at
-          ? `Resets ${when(q.resets_at, props.timeZone)}`
-          : q.window === 'hard'
-            ? 'Never resets'
-            : 'Ends with the session'}
+        {q.resets_at ? (
+          <>
+            Resets <Time iso={q.resets_at} timeZone={props.timeZone} />
+          </>
+        ) : q.window === 'hard' ? (
+          'Never resets'
+        ) : (
+          'Ends with the session'
+        )}
       </p>
     </section>
   );
 }
 
-/** The quota-increase form (POST with the session's CSRF token) and the status of the caller's requests. */
+/**
+ * The quota-increase form (POST with the session's CSRF token) and the status of the caller's
+ * requests. Only the list is a refreshed region: what is being typed into the form survives.
+ */
 function QuotaRequests(props: { csrf: string; requests: QuotaRequestJson[]; timeZone: string }) {
   return (
     <section class="panel" aria-labelledby="h-increase" id="increase">
@@ -114,20 +123,21 @@ function QuotaRequests(props: { csrf: string; requests: QuotaRequestJson[]; time
         <button type="submit">Send request</button>
       </form>
       <h3>Your requests</h3>
-      {props.requests.length === 0 ? (
-        <p class="sub">None yet.</p>
-      ) : (
-        <ul class="requests" data-table="quota-requests">
-          {props.requests.map((r) => (
-            <li>
-              <time datetime={r.created_at}>{when(r.created_at, props.timeZone)}</time>: {r.requested.window ?? 'any'}{' '}
-              quota
-              {r.requested.tokens ? `, ${grouped(r.requested.tokens)} tokens` : ''} — <q>{r.justification}</q>{' '}
-              <span class="badge">pending: an admin grants it in the config</span>
-            </li>
-          ))}
-        </ul>
-      )}
+      <div data-region="my-requests">
+        {props.requests.length === 0 ? (
+          <p class="sub">None yet.</p>
+        ) : (
+          <ul class="requests" data-table="quota-requests">
+            {props.requests.map((r) => (
+              <li>
+                <Time iso={r.created_at} timeZone={props.timeZone} />: {r.requested.window ?? 'any'} quota
+                {r.requested.tokens ? `, ${grouped(r.requested.tokens)} tokens` : ''} — <q>{r.justification}</q>{' '}
+                <span class="badge">pending: an admin grants it in the config</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
     </section>
   );
 }
@@ -138,7 +148,7 @@ export function UserView(props: { data: UserData; state: FilterState; csrf: stri
   const tz = d.timeZone;
   return (
     <>
-      <section class="cards" aria-label="Quotas">
+      <section class="cards" aria-label="Quotas" data-region="quotas">
         {d.quotas.data.map((q) => (
           <QuotaCard q={q} timeZone={tz} />
         ))}
@@ -151,33 +161,37 @@ export function UserView(props: { data: UserData; state: FilterState; csrf: stri
           />
         ) : null}
       </section>
-      <section class="cards" aria-label="Today and this period">
+      <section class="cards" aria-label="Today and this period" data-region="today">
         <Card
           name="tokens-today"
           label="Tokens today"
-          value={compact(d.today.total_tokens)}
+          value={grouped(d.today.total_tokens)}
           exact={d.today.total_tokens}
-          sub={`${grouped(d.today.requests)} requests`}
+          sub={
+            <>
+              {grouped(d.today.requests)} requests since <Time iso={d.todayStart} timeZone={tz} />
+            </>
+          }
         />
         <Card name="cost-today" label="Cost today" value={usd(d.today.cost_micro_usd)} exact={d.today.cost_micro_usd} />
         <Card
           name="rate"
           label="Rate, last hour"
-          value={`${compact(Math.round(d.lastHour.total_tokens / 60))} tokens/min`}
+          value={`${grouped(Math.round(d.lastHour.total_tokens / 60))} tokens/min`}
           exact={d.lastHour.total_tokens}
           sub={`${grouped(d.lastHour.total_tokens)} tokens in the last 60 minutes`}
         />
         <Card
           name="projected-today"
           label="Projected today"
-          value={compact(d.projectedToday)}
+          value={grouped(d.projectedToday)}
           exact={d.projectedToday}
           sub="at today's rate so far"
         />
         <Card
           name="tokens-period"
           label={`Tokens, last ${props.state.period.slice(0, -1)} days`}
-          value={compact(d.usage.total.total_tokens)}
+          value={grouped(d.usage.total.total_tokens)}
           exact={d.usage.total.total_tokens}
           sub={`${grouped(d.usage.total.requests)} requests`}
         />
@@ -189,7 +203,7 @@ export function UserView(props: { data: UserData; state: FilterState; csrf: stri
         />
       </section>
       <Filters state={props.state} choices={d.usage.choices} exportHref={exportHref(props.state)} />
-      <UsageSections data={d.usage} />
+      <UsageSections data={d.usage} timeZone={tz} />
       <RecentCalls rows={d.usage.recent} timeZone={tz} title="Your recent calls" />
       <QuotaRequests csrf={props.csrf} requests={d.requests} timeZone={tz} />
     </>

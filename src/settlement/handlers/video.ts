@@ -1,5 +1,6 @@
 import { NO_TOKENS } from '../../metering/usage.js';
-import type { DeferredHandler, ObjectState } from '../kinds.js';
+import { OBJECT_UNRESOLVED, type DeferredHandler, type ReadContext } from '../handler.js';
+import type { ObjectState } from '../kinds.js';
 
 /**
  * The `video` handler: settles a video (`POST /v1/videos`) once it is final. Source:
@@ -9,7 +10,8 @@ import type { DeferredHandler, ObjectState } from '../kinds.js';
  *
  * Charged when `completed`: its `seconds` of video (`videoSeconds`, priced per second for its
  * `size`, usage source `computed`: the upstream reports units, not a bill). A failed video is
- * voided (nothing charged).
+ * voided (nothing charged), and so is a video still pending at its deadline
+ * (`upstream_object_unresolved`): a video is billed only once delivered, and its prompt costs nothing.
  */
 
 type Json = Record<string, unknown>;
@@ -25,10 +27,12 @@ export function videoSeconds(v: unknown): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
-async function readVideo(video: Json): Promise<ObjectState> {
+async function readVideo(video: Json, ctx: ReadContext): Promise<ObjectState> {
   const status = typeof video.status === 'string' ? video.status : 'unknown';
-  if (!FINAL.has(status)) return { final: false, status };
+  const pending = !FINAL.has(status);
+  if (pending && !ctx.overdue) return { final: false, status };
   const model = typeof video.model === 'string' ? video.model : VIDEO_DEFAULTS.model;
+  if (pending) return { final: true, charge: { status, model, usageSource: 'computed', errorCode: OBJECT_UNRESOLVED } };
   if (status === 'failed') {
     const error = video.error && typeof video.error === 'object' ? (video.error as Json) : undefined;
     return {
@@ -58,6 +62,7 @@ export const videoHandler: DeferredHandler = {
   kind: 'video',
   retrievePath: (id) => `/v1/videos/${encodeURIComponent(id)}`,
   read: readVideo,
-  // A video takes about one to a few minutes: first look after 15 s, then at most every minute.
-  schedule: { firstMs: 15_000, maxMs: 60_000 },
+  // A video takes about one to a few minutes: first look after 15 s, then at most every minute;
+  // settled 24 hours after creation whatever happens.
+  schedule: { firstMs: 15_000, maxMs: 60_000, maxAgeMs: 24 * 3_600_000 },
 };
