@@ -7,6 +7,7 @@
  *   npm run bench -- --only scale                   # the Postgres layouts alone, ~5 min
  *   npm run bench -- --only compare --against <rev> # before/after alone, ~8 min
  *   npm run bench -- --only compare --against <rev> --with <rev2>   # the same, "now" being <rev2>
+ *   npm run bench -- --only reports                 # reports on a 10M-row ledger, SQLite then Postgres (bench/reports/)
  *
  * Pins itself (the load generator) to core 1, starts the fake upstream there, and each proxy on
  * core 0; runs the interleaved rounds, the concurrent-streams runs, tollgate's ledger benchmarks and
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureInstalled, installed } from './lib/install.js';
 import { machine } from './lib/machine.js';
-import { COMPARE, FULL, SCALE_ONLY, SMOKE, variantsOf } from './lib/plan.js';
+import { COMPARE, FULL, REPORTS_ONLY, SCALE_ONLY, SMOKE, variantsOf } from './lib/plan.js';
 import { startPostgres } from './lib/postgres.js';
 import { canPin, CORES, killLive, memoryMb, pinSelf } from './lib/proc.js';
 import { revision } from './lib/revision.js';
@@ -35,6 +36,7 @@ import { compareMarkdown, compareTable } from './report/compare.js';
 import { resultsMarkdown, table } from './report/render.js';
 import { replicaEstimate, scaleMarkdown, scaleTable, scaleTargets } from './report/scale.js';
 import { section, writeSection } from './report/sections.js';
+import { reportsBench } from './reports/phase.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
 import { buildRevision } from './targets/revision.js';
@@ -59,9 +61,9 @@ const { values: args } = parseArgs({
     with: { type: 'string' },
   },
 });
-if (args.only !== undefined && args.only !== 'scale' && args.only !== 'compare')
-  throw new Error(`--only takes scale or compare, got ${args.only}`);
-const only = args.only as 'scale' | 'compare' | undefined;
+if (args.only !== undefined && args.only !== 'scale' && args.only !== 'compare' && args.only !== 'reports')
+  throw new Error(`--only takes scale, compare or reports, got ${args.only}`);
+const only = args.only as 'scale' | 'compare' | 'reports' | undefined;
 /** The revision to compare with; the smoke run compares with HEAD so the comparison's path keeps working. */
 const against = args.compare ?? args.against ?? (args.smoke ? 'HEAD' : undefined);
 if (only === 'compare' && !against) throw new Error('--only compare needs --against <git revision>');
@@ -69,7 +71,16 @@ if (only === 'compare' && !against) throw new Error('--only compare needs --agai
 if (args.with !== undefined && only !== 'compare') throw new Error('--with goes with --only compare');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const plan = args.smoke ? SMOKE : only === 'compare' ? COMPARE : only === 'scale' ? SCALE_ONLY : FULL;
+const plan =
+  only === 'reports'
+    ? REPORTS_ONLY
+    : args.smoke
+      ? SMOKE
+      : only === 'compare'
+        ? COMPARE
+        : only === 'scale'
+          ? SCALE_ONLY
+          : FULL;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const startedAt = new Date();
 const m = machine();
@@ -99,6 +110,12 @@ async function started<T extends Target>(t: Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<number> {
+  if (only === 'reports') {
+    // Reports on a 10M-row ledger (bench/reports/): its own processes, pinning and section.
+    const markdown = await reportsBench(root, log, { smoke: args.smoke, engines: ['sqlite', 'postgres'] });
+    if (!args.smoke) writeSection(resultsFile, 'reports', markdown);
+    return markdown.includes('The run failed') ? 1 : 0;
+  }
   log(
     `tollgate bench (${plan.mode}${only ? `, only ${only}` : ''}) — ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; work dir ${env.work}`,
   );

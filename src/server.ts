@@ -9,6 +9,7 @@ import { createHttpServer } from './http/server-errors.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { ConfigReloader, type ReloadResult, type RuntimeParts } from './config/reload.js';
 import type { Config } from './config/schema.js';
+import { scheduleRetention } from './ledger/archive/retention.js';
 import { describeLedger, openLedger } from './ledger/open.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { SharedRateLimiter } from './limits/shared-rate-limiter.js';
@@ -157,6 +158,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const realtime = attachRealtime(server, runtime);
   settler.start();
+  const stopRetention = retention(runtime);
   grantMirror.start(clock, () => runtime.config);
   const reconciler = new ReconcileScheduler(runtime);
   reconciler.start();
@@ -197,10 +199,29 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await Promise.all([closed, sessionsClosed]);
       clearTimeout(force);
       await settler.stop();
+      await stopRetention?.();
       await reconciler.stop();
       await upstream.close();
       await runtime.alerts.close();
       await ledger.close();
     },
   };
+}
+
+/** `ledger.retention`: archive and delete old raw rows daily (see src/ledger/archive/retention.ts); a stop function, or none. */
+function retention(rt: Runtime): (() => Promise<void>) | undefined {
+  const r = rt.config.ledger.retention;
+  if (!r) return undefined;
+  return scheduleRetention(
+    rt.ledger.archive,
+    r,
+    rt.clock,
+    (done) =>
+      done &&
+      rt.log.info(
+        { file: done.file, before: done.before, requests: done.requests, debits: done.debits, bytes: done.bytes },
+        'archived and deleted raw ledger rows past retention',
+      ),
+    (err) => rt.log.error({ err }, 'the retention run failed; it runs again in 24 h'),
+  );
 }

@@ -54,3 +54,18 @@ describe('ledger location', () => {
     expect(describeLedger(locationOf('./data/ledger.db'))).toBe('./data/ledger.db');
   });
 });
+
+describe('ledger retention beside the daily reconciliation', () => {
+  const schedule = { reconciliation: { schedule: { at: '02:30', days: 7 } } };
+  it('refuses raw rows kept for fewer days than the reconciliation compares, and takes enough', () => {
+    expect(() => parseConfig({ ...base, ...schedule, ledger: { path: './x.db', retention: { rawDays: 5 } } })).toThrow(
+      /reconciliation compares 7 days .* keep rawDays at 6 or more/,
+    );
+    expect(
+      parseConfig({ ...base, ...schedule, ledger: { path: './x.db', retention: { rawDays: 6 } } }).ledger.retention,
+    ).toMatchObject({ rawDays: 6 });
+    expect(
+      parseConfig({ ...base, ledger: { path: './x.db', retention: { rawDays: 1 } } }).ledger.retention,
+    ).toMatchObject({ rawDays: 1 });
+  });
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveLedger } from '../src/ledger/archive/run.js';
 import { openLedger } from '../src/ledger/open.js';
 import { openSqliteLedger } from '../src/ledger/sqlite/index.js';
 import { NOW, seedLedger } from './ledger-contract/report-fixture.js';
@@ -101,5 +102,22 @@ describe('tollgate ledger copy', () => {
     expect(again.stderr).toContain('the target ledger is not empty: copy into a new database');
     expect(await target.reader.rows({})).toEqual(before);
     await target.close();
+  });
+
+  it('refuses a ledger whose old rows were archived (their usage lives only in its rollups), writing nothing', async () => {
+    const archived = join(dir, 'archived.db');
+    const ledger = openSqliteLedger({ path: archived, checkpointThread: false, foldIntervalMs: false });
+    await seedLedger(ledger);
+    await ledger.rollups.catchUp();
+    await archiveLedger(ledger.archive, { before: '2026-10-25T00:00:00.000Z', to: join(dir, 'a.ndjson.gz'), now: NOW });
+    await ledger.close();
+    const fresh = await createDatabase();
+    try {
+      const copy = cli('ledger', 'copy', '--from', archived, '--to', fresh.url);
+      expect(copy.status).toBe(2);
+      expect(copy.stderr).toMatch(/were archived .*a copy does not carry/);
+    } finally {
+      await dropDatabase(fresh.name);
+    }
   });
 });

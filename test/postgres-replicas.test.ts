@@ -88,6 +88,8 @@ describe('two replicas on one Postgres ledger', () => {
       ).not.toBe(false);
     const resolvedRows = (await survivors[0]!.reader.rows({})).filter((r) => deadIds.includes(r.id));
     expect(resolvedRows.map((r) => [r.status, r.meteredTokens])).toEqual(deadIds.map(() => ['interrupted', 7]));
+    // The interrupted outcomes are folded into the rollups before the late settlement replaces one of them.
+    await survivors[0]!.rollups.catchUp();
     // The "dead" replica was only cut off: its late settlement lands, replacing the interrupted charge, exactly once.
     const real = { httpStatus: 200, usageSource: 'upstream' as const, meteredTokens: 9, costMicroUsd: 9, latencyMs: 1 };
     expect(await dead.settle(deadIds[0]!, real, NOW)).not.toBe(false);
@@ -98,6 +100,9 @@ describe('two replicas on one Postgres ledger', () => {
     );
     const [g] = await live.reader.grants();
     expect(g).toMatchObject({ held: 0, spent: 5 * 9 + 9 + 4 * 7 });
+    // The rollups hold the settled outcome in place of the interrupted one, counted once.
+    await survivors[0]!.rollups.catchUp();
+    expect((await live.rollups.status()).waiting).toBe(0);
     expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
 

@@ -35,7 +35,8 @@ let sqlite: Database.Database;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-reports-'));
   file = join(dir, 'ledger.db');
-  const writer = openSqliteLedger({ path: file, checkpointThread: false });
+  // Nothing folded yet: the views and reports read the raw rows (a test below folds them).
+  const writer = openSqliteLedger({ path: file, checkpointThread: false, foldIntervalMs: false });
   await seedLedger(writer);
   await writer.close();
   ledger = openSqliteLedger({ path: file, readonly: true });
@@ -122,6 +123,9 @@ describe('operator views (migration 0002)', () => {
       output_tokens: output,
       total_tokens: total,
       cost_micro_usd: cost,
+      reasoning_tokens: model === 'gpt-5-nano' ? 600 : 0,
+      cost_nano_usd: cost * 1000,
+      errors: day === '2026-10-29' && user === 'alice' ? 1 : 0,
     });
     expect(rows).toEqual([
       row('2026-10-10', 'acme', 'alice', 'gpt-4o-mini', 1, 1000, 200, 500, 1500, 450),

@@ -108,6 +108,8 @@ export const COMPARE: Plan = {
 
 /** `--only scale`: the scale phase alone (about 5 minutes). */
 export const SCALE_ONLY: Plan = { ...FULL, deadlineMs: 15 * 60_000 };
+/** `--only reports`: loading the 10M-row ledgers the first time takes most of it (bench/reports/). */
+export const REPORTS_ONLY: Plan = { ...FULL, deadlineMs: 180 * 60_000 };
 
 /** Every upstream variant the plan uses (tollgate must price each as a model). */
 export const variantsOf = (p: Plan): Variant[] => [

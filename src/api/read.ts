@@ -4,13 +4,13 @@ import type { CompanyConfig, OperatorConfig } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppContext, AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
-import { GROUP_BYS, type GroupBy, type RecentRow } from '../ledger/port.js';
+import { GROUP_BYS, ReadTimeoutError, type GroupBy, type RecentRow, type RequestRow } from '../ledger/port.js';
 import { authenticateBearer } from '../auth/authenticate.js';
 import { operatorOf } from '../auth/operator.js';
 import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import { operatorAuth } from '../middleware/operator-auth/index.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
-import { exportCsv, succeeded } from '../reports/export.js';
+import { exportCsvChunks, succeeded } from '../reports/export.js';
 import { PERIODS, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
 import { formatMicroUsd } from '../utils/money.js';
 import type { Runtime } from '../runtime.js';
@@ -32,7 +32,8 @@ import type { Runtime } from '../runtime.js';
  * A filter naming something outside what the caller may see (another company, another user for a
  * member, another key for a member key, a key of another company) is refused with 403
  * `permission_denied`, never silently narrowed. Everyone sees their own company's balance and the
- * feature rates. Errors are OpenAI-shaped.
+ * feature rates. Errors are OpenAI-shaped; a report that runs past the ledger's read budget is
+ * answered 503 `report_timeout` with `retry-after`.
  */
 
 /** Who is reading. */
@@ -231,7 +232,13 @@ export function readerRoute(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'key
         : { kind: 'principal', principal: c.get('principal') };
       const q = queryOf(c, allowed);
       if (isDenial(q)) return errorResponse(q);
-      const out = await body(c, reader, q, now);
+      let out: Response | Denial;
+      try {
+        out = await body(c, reader, q, now);
+      } catch (err) {
+        if (err instanceof ReadTimeoutError) return errorResponse({ kind: 'report_timeout', budgetMs: err.budgetMs });
+        throw err;
+      }
       return isDenial(out) ? errorResponse(out) : out;
     });
 }
@@ -281,13 +288,16 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
     return c.json({ object: 'list', data: await Promise.all(ids.map((id) => companyBalance(id, now))) });
   });
 
-  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by'], async (c, reader, q, now) => {
+  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by', 'limit'], async (c, reader, q, now) => {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
     if (!GROUP_BYS.includes(groupBy))
       return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
+    const top = q.limit === undefined ? undefined : Number(q.limit);
+    if (top !== undefined && (!Number.isSafeInteger(top) || top < 1 || top > MAX_LIMIT))
+      return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
-    const rows = await rt.ledger.reader.usage(filter, groupBy);
+    const rows = await rt.ledger.reader.usage(filter, groupBy, top);
     return c.json({
       object: 'list',
       group_by: groupBy,
@@ -322,8 +332,7 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
   route('/tollgate/v1/export.csv', FILTER_PARAMS, async (_c, reader, q, now) => {
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
-    const csv = exportCsv(await rt.ledger.reader.rows(filter));
-    return new Response(csv, {
+    return new Response(await csvStream(rt.ledger.reader.exportRows(filter)), {
       status: 200,
       headers: {
         'content-type': 'text/csv; charset=utf-8',
@@ -345,5 +354,35 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
           description: f.description ?? null,
         })),
     });
+  });
+}
+
+/**
+ * The CSV export as a byte stream read page by page as the client reads it (constant memory, the
+ * ledger's read budget per page). The first page is read before answering, so a first page past the
+ * budget is still a 503; a later failure cuts the stream (the client sees an incomplete transfer).
+ */
+async function csvStream(pages: AsyncIterable<RequestRow[]>): Promise<ReadableStream<Uint8Array>> {
+  const chunks = exportCsvChunks(pages)[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  const header = await chunks.next();
+  const first = await chunks.next();
+  let started = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode(header.value as string));
+        if (first.done) return controller.close();
+        controller.enqueue(encoder.encode(first.value));
+        return;
+      }
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      await chunks.return?.(undefined);
+    },
   });
 }

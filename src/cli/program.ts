@@ -90,6 +90,23 @@ export function buildProgram(): Command {
     .requiredOption('--from <file>', 'the SQLite ledger file (stop the proxy first)')
     .requiredOption('--to <url>', 'the Postgres ledger: postgres://user:password@host:5432/database (empty)')
     .action(ledgerCopyCommand);
+  ledger
+    .command('archive')
+    .description(
+      'write the request rows (and debits) admitted before a date to a gzip NDJSON file, then delete them from the ledger; usage rollups stay',
+    )
+    .requiredOption(
+      '--before <date>',
+      'archive rows admitted before this UTC date (2026-09-01) or instant (rounded down to its hour)',
+    )
+    .requiredOption('--to <file>', 'the archive file to write, e.g. requests-2026-08.ndjson.gz (must not exist)')
+    .option(
+      '-c, --config <file>',
+      'config file whose ledger to archive (default: $TOLLGATE_CONFIG or ./proxy.config.json)',
+    )
+    .option('--ledger <file or url>', "the ledger to archive instead of the config's")
+    .addOption(new Option('--now <instant>', 'evaluate as of this instant').hideHelp())
+    .action(async (opts) => (await import('./ledger-archive.js')).ledgerArchiveCommand(opts));
 
   const configCmd = program.command('config').description('the config file (proxy.config.json)');
   configCmd

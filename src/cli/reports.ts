@@ -1,11 +1,13 @@
-import { writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
 import {
   balanceReport,
-  exportCsv,
+  exportCsvChunks,
   formatTable,
   GROUP_BYS,
   historyReport,
@@ -16,6 +18,7 @@ import {
   type Period,
   type RequestFilter,
 } from '../reports/index.js';
+import type { RequestRow } from '../ledger/port.js';
 import {
   balanceCsv,
   HISTORY_COLUMNS,
@@ -170,6 +173,31 @@ function positiveInt(text: string): number {
   return n;
 }
 
+/**
+ * Writes the CSV export page by page to `file` (or stdout), waiting for the output to drain between
+ * pages (constant memory at any size), with a progress line on stderr when it is a terminal.
+ * Resolves with the rows written.
+ */
+async function writeExport(pages: AsyncIterable<RequestRow[]>, file: string | undefined): Promise<number> {
+  const sink: Writable = file === undefined ? process.stdout : createWriteStream(file);
+  const progress = process.stderr.isTTY === true && (file !== undefined || process.stdout.isTTY !== true);
+  let written = 0;
+  const started = Date.now();
+  for await (const chunk of exportCsvChunks(pages, (n) => (written = n))) {
+    if (!sink.write(chunk)) await once(sink, 'drain');
+    if (progress && written > 0)
+      process.stderr.write(
+        `\rexporting: ${written.toLocaleString('en-US')} rows, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
+  }
+  if (progress) process.stderr.write('\r\x1b[K');
+  if (file !== undefined) {
+    sink.end();
+    await once(sink, 'finish');
+  }
+  return written;
+}
+
 /** Adds `balance`, `usage`, `export` and `history` to the tollgate command. */
 export function registerReportCommands(program: Command): void {
   withFormat(
@@ -227,11 +255,9 @@ export function registerReportCommands(program: Command): void {
     ),
   ).action(
     run<SourceOpts & FilterOpts & { output?: string }>(async (ledger, now, opts) => {
-      const rows = await ledger.reader.rows(filterOf(opts, now));
-      const csv = exportCsv(rows);
-      if (opts.output === undefined) return void out(csv);
-      writeFileSync(opts.output, csv);
-      process.stderr.write(`wrote ${rows.length} rows to ${opts.output}\n`);
+      const rows = await writeExport(ledger.reader.exportRows(filterOf(opts, now)), opts.output);
+      if (opts.output !== undefined)
+        process.stderr.write(`wrote ${rows.toLocaleString('en-US')} rows to ${opts.output}\n`);
     }),
   );
 

@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import {
-  LEDGER_SPOOL_MAX,
-  LEDGER_TIMEOUTS,
-  ledgerSpoolSchema,
-  ledgerTimeoutsSchema,
-  type LedgerTimeouts,
-} from './ledger-schema.js';
+import { ledgerReports, ledgerRetention, type LedgerSection } from './ledger-options.js';
+import { LEDGER_SPOOL_MAX, LEDGER_TIMEOUTS, ledgerSpoolSchema, ledgerTimeoutsSchema } from './ledger-schema.js';
 
 /** The parts of `proxy.config.json` read at start only: where tollgate listens, its upstream and its ledger. */
 
@@ -149,6 +144,8 @@ export const ledgerSchema = z
       }),
     timeouts: ledgerTimeoutsSchema,
     spool: ledgerSpoolSchema,
+    reports: ledgerReports.optional(),
+    retention: ledgerRetention.optional(),
   })
   .strict()
   .refine((l) => !(l.path && l.url), {
@@ -159,18 +156,16 @@ export const ledgerSchema = z
     description:
       'Where the ledger lives: `path` (SQLite) or `url` (Postgres), not both. With neither, `$TOLLGATE_DATABASE_URL` when set, else `./data/ledger.db`. Read at start only.',
   })
-  .transform(
-    (
-      l,
-    ): ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
-      lapseMs?: number;
-      timeouts: LedgerTimeouts;
-      spool: { dir?: string; maxEntries: number };
-    } => {
-      const rest = { ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }), timeouts: l.timeouts, spool: l.spool };
-      if (l.url) return { url: l.url, ...rest };
-      if (l.path) return { path: l.path, ...rest };
-      const env = process.env.TOLLGATE_DATABASE_URL;
-      return env ? { url: env, ...rest } : { path: './data/ledger.db', ...rest };
-    },
-  );
+  .transform((l): LedgerSection => {
+    const rest = {
+      ...(l.lapseMs === undefined ? {} : { lapseMs: l.lapseMs }),
+      timeouts: l.timeouts,
+      spool: l.spool,
+      ...(l.reports === undefined ? {} : { reports: l.reports }),
+      ...(l.retention === undefined ? {} : { retention: l.retention }),
+    };
+    if (l.url) return { url: l.url, ...rest };
+    if (l.path) return { path: l.path, ...rest };
+    const env = process.env.TOLLGATE_DATABASE_URL;
+    return env ? { url: env, ...rest } : { path: './data/ledger.db', ...rest };
+  });

@@ -202,6 +202,15 @@ export const configSchema = z
           path: ['reconciliation', 'upstreamKeys', name],
           message: `tollgate has no upstream key in $${name}: it reads its upstream key from $${cfg.upstream.apiKeyEnv} (upstream.apiKeyEnv)`,
         });
+    // Retention keeps today and `rawDays` whole UTC days before it; a reconciliation reads `days` (today included) from raw rows.
+    const rawDays = cfg.ledger.retention?.rawDays;
+    const reconciled = cfg.reconciliation.schedule?.days;
+    if (rawDays !== undefined && reconciled !== undefined && rawDays + 1 < reconciled)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ledger', 'retention', 'rawDays'],
+        message: `the daily reconciliation compares ${reconciled} days (reconciliation.schedule.days), but raw rows are kept for ${rawDays} days before today: archived days would read as drift; keep rawDays at ${reconciled - 1} or more`,
+      });
     const seen = new Map<string, string>();
     cfg.operators.forEach((o, i) => {
       const owner = seen.get(`operator:${o.id}`) ?? seen.get(`hash:${o.sha256}`);

@@ -39,6 +39,34 @@ export interface List<T> {
   data: T[];
 }
 
+/** Groups a dashboard lists at most (users by usage): the read API's `limit`, the rest summed in one line. */
+export const SHOWN_GROUPS = 25;
+
+/**
+ * `top` (the groups with the most tokens, from the read API's `limit`) then, when they do not add
+ * up to `total`, one row keyed `(others)` with the difference: what a dashboard lists of a
+ * breakdown with thousands of groups (a company's users), so that its page — rendered on
+ * tollgate's event loop at every refresh — stays the same size however many there are.
+ */
+export function withRest(top: UsageRowJson[], total: UsageRowJson): UsageRowJson[] {
+  const sum = (f: (r: UsageRowJson) => number) => f(total) - top.reduce((t, r) => t + f(r), 0);
+  if (sum((r) => r.requests) <= 0) return top;
+  return [
+    ...top,
+    {
+      key: '(others)',
+      company_id: null,
+      requests: sum((r) => r.requests),
+      input_tokens: sum((r) => r.input_tokens),
+      output_tokens: sum((r) => r.output_tokens),
+      total_tokens: sum((r) => r.total_tokens),
+      cost_micro_usd: sum((r) => r.cost_micro_usd),
+      errors: sum((r) => r.errors),
+      avg_latency_ms: null,
+    },
+  ];
+}
+
 export interface UsageRowJson {
   key: string | null;
   company_id: string | null;

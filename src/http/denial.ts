@@ -48,7 +48,9 @@ export type Denial =
   /** 502 `upstream_auth_failed`: the upstream refused tollgate's own key (401/403); its answer is never shown to the caller. */
   | { kind: 'upstream_auth_failed' }
   /** 405: a method the route does not serve (`allow` lists those it does). */
-  | { kind: 'method_not_allowed'; message: string; allow: string };
+  | { kind: 'method_not_allowed'; message: string; allow: string }
+  /** 503 `report_timeout`: a report ran past its time budget (`budgetMs`, ms); retrying later may succeed. */
+  | { kind: 'report_timeout'; budgetMs: number };
 
 /** The kinds of `Denial`. */
 export type DenialKind = Denial['kind'];
@@ -86,6 +88,7 @@ const REFUSAL_LABELS: Record<DenialKind, string> = {
   upstream_failed: 'upstream_failed',
   upstream_auth_failed: 'upstream_auth_failed',
   method_not_allowed: 'invalid_request',
+  report_timeout: 'report_timeout',
 };
 
 /** The metric label of a denial (see `REFUSAL_LABELS`). */

@@ -153,6 +153,17 @@ function fromDenial(d: Denial): OpenAIError {
         { message: d.message, type: 'invalid_request_error', param: null, code: 'method_not_allowed' },
         { allow: d.allow },
       );
+    case 'report_timeout':
+      return new OpenAIError(
+        503,
+        {
+          message: `The report did not finish within ${d.budgetMs} ms: the ledger is busy or the report covers too much. Retry, or narrow the period or filters.`,
+          type: 'server_error',
+          param: null,
+          code: 'report_timeout',
+        },
+        { 'retry-after': '1' },
+      );
   }
 }
 

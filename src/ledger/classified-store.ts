@@ -7,12 +7,13 @@ import { ledgerError } from './unavailable.js';
  * pass through unchanged.
  */
 export function classifiedStore<T extends object>(store: T): T {
-  const wrapped = new Map<PropertyKey, unknown>();
+  // Keyed by the method itself, so a method replaced on the store is wrapped afresh.
+  const wrapped = new WeakMap<object, unknown>();
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
-      let fn = wrapped.get(key);
+      let fn = wrapped.get(value);
       if (!fn) {
         fn = (...args: unknown[]) => {
           let result: unknown;
@@ -27,7 +28,7 @@ export function classifiedStore<T extends object>(store: T): T {
               })
             : result;
         };
-        wrapped.set(key, fn);
+        wrapped.set(value, fn);
       }
       return fn;
     },

@@ -21,9 +21,13 @@ export interface CopyReport {
  * its spent and held totals, usage per company and per model, the request log, the open holds and
  * the owner of every upstream object.
  * The source is opened read-only: stop the proxy first so that nothing changes during the copy.
- * @throws Error when the source cannot be read or the target is not empty (nothing is written).
+ * The rollups are not copied: the target folds the copied rows itself (in the background, once it
+ * serves). So a source whose old rows were archived is refused: its usage before the cut-off lives
+ * only in its rollups.
+ * @throws Error when the source cannot be read, was archived, or the target is not empty (nothing is written).
  */
 export async function copySqliteToPostgres(from: string, to: string): Promise<CopyReport> {
+  await refuseArchived(from);
   const objectIds: string[] = [];
   function* noting() {
     for (const t of exportSqliteLedger(from)) {
@@ -52,5 +56,19 @@ export async function copySqliteToPostgres(from: string, to: string): Promise<Co
   } finally {
     await source.close();
     await target.close();
+  }
+}
+
+/** Refuses a source ledger with archive runs (see `copySqliteToPostgres`). */
+async function refuseArchived(from: string): Promise<void> {
+  const source = openLedger({ path: from, readonly: true });
+  try {
+    const runs = await source.archive.runs().catch(() => []);
+    if (runs.length > 0)
+      throw new Error(
+        `its rows admitted before ${runs[0]!.before} were archived (${runs[0]!.file}): their usage lives only in its rollups, which a copy does not carry. Copy a ledger before archiving it, or keep the SQLite file for reports of the archived period.`,
+      );
+  } finally {
+    await source.close();
   }
 }

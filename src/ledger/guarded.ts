@@ -68,6 +68,8 @@ export class GuardedLedger implements Ledger {
   readonly deferred: Ledger['deferred'];
   readonly clientSecrets: Ledger['clientSecrets'];
   readonly reconciliations: Ledger['reconciliations'];
+  readonly rollups: Ledger['rollups'];
+  readonly archive: Ledger['archive'];
   /** Why the ledger counts as down (the last failure), or undefined while it answers. */
   private down: string | undefined;
   private probe: NodeJS.Timeout | undefined;
@@ -94,6 +96,10 @@ export class GuardedLedger implements Ledger {
     this.fileEstimates = classifiedStore(inner.fileEstimates);
     this.clientSecrets = classifiedStore(inner.clientSecrets);
     this.reconciliations = classifiedStore(inner.reconciliations);
+    // Maintenance (folding, archiving) runs in the background or from the CLI, never on a request's
+    // path: its failures are classified, its waits are its own (a fold or an archive batch).
+    this.rollups = classifiedStore(inner.rollups);
+    this.archive = classifiedStore(inner.archive);
     const deferred = classifiedStore(inner.deferred);
     this.deferred = Object.assign(Object.create(deferred) as Ledger['deferred'], {
       defer: (request: DeferredRequest, firstPollAt: Date, now: Date) =>

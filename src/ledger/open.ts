@@ -2,9 +2,10 @@ import { dirname, join, resolve } from 'node:path';
 import { LEDGER_SPOOL_MAX, LEDGER_TIMEOUTS, type LedgerTimeouts } from '../config/ledger-schema.js';
 import type { Logger } from '../log.js';
 import { GuardedLedger } from './guarded.js';
-import type { Ledger } from './port.js';
+import type { ArchiveStore, Ledger } from './port.js';
 import { openPgLedger } from './postgres/index.js';
-import { openSqliteLedger } from './sqlite/index.js';
+import { openSqliteLedger, sqliteArchiveBeside } from './sqlite/index.js';
+import { LedgerBusyError } from './sqlite/writer-lock.js';
 
 /** Where the ledger lives, as the config's `ledger` section says: a SQLite `path` or a Postgres `url`. */
 export type LedgerLocation = ({ path: string; url?: undefined } | { url: string; path?: undefined }) & {
@@ -12,6 +13,8 @@ export type LedgerLocation = ({ path: string; url?: undefined } | { url: string;
   readonly?: boolean;
   /** Postgres: ms without a heartbeat after which a replica counts as gone (default 30,000); it heartbeats every sixth of that. */
   lapseMs?: number;
+  /** Reports' read budget (ms) and threads (SQLite) or connections (Postgres); see the config's `ledger.reports`. */
+  reports?: { timeoutMs?: number; threads?: number };
   /** Bounded waits (ms); defaults `LEDGER_TIMEOUTS`. */
   timeouts?: LedgerTimeouts;
   /** Where settlements wait while the ledger cannot take them; see `spoolDir`. */
@@ -61,11 +64,59 @@ export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}
       location.lapseMs === undefined
         ? undefined
         : { lapseMs: location.lapseMs, heartbeatMs: Math.max(100, Math.round(location.lapseMs / 6)) };
-    inner = openPgLedger({ url: location.url, readonly: location.readonly, liveness, timeouts, log: opts.log });
+    inner = openPgLedger({
+      url: location.url,
+      readonly: location.readonly,
+      liveness,
+      timeouts,
+      log: opts.log,
+      reads: location.reports,
+    });
   } else {
-    inner = openSqliteLedger({ path: location.path, readonly: location.readonly });
+    inner = openSqliteLedger({ path: location.path, readonly: location.readonly, reads: location.reports });
   }
   const dir = spoolDir(location);
   const spool = dir === undefined ? undefined : { dir, maxEntries: location.spool?.maxEntries ?? LEDGER_SPOOL_MAX };
   return new GuardedLedger(inner, { timeouts, log: opts.log, spool });
+}
+
+/** A ledger opened to archive from (see `openForArchive`). */
+export interface ArchiveAccess {
+  store: ArchiveStore;
+  /** Folds every settled row first, when this process can (null when a running server folds). */
+  catchUp: (() => Promise<number>) | null;
+  /** True when a server writes the ledger meanwhile (a SQLite ledger archived beside `serve`). */
+  beside: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a ledger for `tollgate ledger archive`: writable, migrated. A SQLite file a running
+ * `serve` writes is archived beside it, on a connection of its own (its deletes are short
+ * transactions between the server's commits; the server keeps folding).
+ * @throws if the ledger cannot be opened.
+ */
+export function openForArchive(location: { path: string } | { url: string }): ArchiveAccess {
+  if ('url' in location) {
+    const ledger = openPgLedger({ url: location.url, foldIntervalMs: false });
+    return {
+      store: ledger.archive,
+      catchUp: () => ledger.rollups.catchUp(),
+      beside: false,
+      close: () => ledger.close(),
+    };
+  }
+  try {
+    const ledger = openSqliteLedger({ path: location.path, foldIntervalMs: false, checkpointThread: false });
+    return {
+      store: ledger.archive,
+      catchUp: () => ledger.rollups.catchUp(),
+      beside: false,
+      close: () => ledger.close(),
+    };
+  } catch (err) {
+    if (!(err instanceof LedgerBusyError)) throw err;
+    const side = sqliteArchiveBeside(location.path);
+    return { store: side.archive, catchUp: null, beside: true, close: side.close };
+  }
 }

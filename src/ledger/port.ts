@@ -1,3 +1,4 @@
+import type { ArchiveStore, RollupStore } from './port/maintenance.js';
 import type { LedgerReader } from './port/reader.js';
 import type { ReconciliationStore } from './port/reconciliations.js';
 import type {
@@ -28,6 +29,7 @@ import type { LedgerWriter } from './port/writer.js';
  *   admitted after its previous one settled).
  */
 
+export * from './port/maintenance.js';
 export * from './port/reader.js';
 export * from './port/reconciliations.js';
 export * from './port/stores.js';
@@ -48,6 +50,10 @@ export interface Ledger extends LedgerWriter {
   readonly fileEstimates: FileEstimateStore;
   /** Held requests waiting for upstream work that finishes later (src/settlement/). */
   readonly deferred: DeferredStore;
+  /** Usage per UTC hour and day, folded in from settled rows (reports read them). */
+  readonly rollups: RollupStore;
+  /** Old raw rows written to a file and deleted (src/ledger/archive/). */
+  readonly archive: ArchiveStore;
   /** Realtime client secrets tollgate minted: single-use across every process on this ledger (src/realtime/). */
   readonly clientSecrets: ClientSecretStore;
   /** The ledger's side of a reconciliation with OpenAI's usage and costs, and the runs' results (src/reconcile/). */

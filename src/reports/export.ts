@@ -1,5 +1,5 @@
 import type { RequestRow } from '../ledger/port.js';
-import { toCsv } from './csv.js';
+import { csvRecord, toCsv } from './csv.js';
 import { formatMicroUsd } from '../utils/money.js';
 
 /**
@@ -29,23 +29,45 @@ export function succeeded(r: Pick<RequestRow, 'status' | 'httpStatus'>): boolean
   return r.status === 'settled' && r.httpStatus !== null && r.httpStatus < 400;
 }
 
+/** A row's values in `EXPORT_COLUMNS` order. */
+function exportValues(r: RequestRow) {
+  return [
+    r.createdAt,
+    r.userId,
+    r.endpoint,
+    r.requestedModel,
+    r.inputTokens,
+    r.outputTokens,
+    r.totalTokens,
+    formatMicroUsd(r.costMicroUsd),
+    succeeded(r),
+    r.latencyMs === null ? null : Math.round(r.latencyMs),
+    r.companyId,
+    r.id,
+  ];
+}
+
 /** The rows as an RFC 4180 CSV document (CRLF line ends, header first) with `EXPORT_COLUMNS`. */
 export function exportCsv(rows: readonly RequestRow[]): string {
-  return toCsv(
-    EXPORT_COLUMNS,
-    rows.map((r) => [
-      r.createdAt,
-      r.userId,
-      r.endpoint,
-      r.requestedModel,
-      r.inputTokens,
-      r.outputTokens,
-      r.totalTokens,
-      formatMicroUsd(r.costMicroUsd),
-      succeeded(r),
-      r.latencyMs === null ? null : Math.round(r.latencyMs),
-      r.companyId,
-      r.id,
-    ]),
-  );
+  return toCsv(EXPORT_COLUMNS, rows.map(exportValues));
+}
+
+/**
+ * The same CSV document as `exportCsv`, as text chunks: the header, then one chunk per page of rows
+ * as `pages` yields them (`LedgerReader.exportRows`), so an export of any size holds one page in
+ * memory. `onPage` is told the rows written so far.
+ */
+export async function* exportCsvChunks(
+  pages: AsyncIterable<readonly RequestRow[]>,
+  onPage?: (rows: number) => void,
+): AsyncGenerator<string> {
+  yield csvRecord(EXPORT_COLUMNS);
+  let rows = 0;
+  for await (const page of pages) {
+    let chunk = '';
+    for (const r of page) chunk += csvRecord(exportValues(r));
+    rows += page.length;
+    onPage?.(rows);
+    yield chunk;
+  }
 }

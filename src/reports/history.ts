@@ -16,8 +16,8 @@ export interface HistoryRow {
   tokensUsed: number;
   /** Its cost, integer micro-USD. */
   costMicroUsd: number;
-  /** The company's tokens left right after this request; see `LedgerReader.recent`. */
-  remainingTokens: number;
+  /** The company's tokens left right after this request (null when too far back to replay); see `LedgerReader.recent`. */
+  remainingTokens: number | null;
 }
 
 /**

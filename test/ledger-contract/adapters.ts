@@ -21,6 +21,10 @@ export interface RawView {
   overdrawn(): Promise<number>;
   /** Σ of the overdrafts recorded on debits. */
   recordedOverdraft(): Promise<number>;
+  /** Runs one statement on the store itself, bypassing the port (to break it on purpose in verify tests). */
+  exec(sql: string): Promise<void>;
+  /** The rows of a query on the store itself (the operator views). */
+  query(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 export interface OpenedLedger {
@@ -65,6 +69,16 @@ const sqlite: AdapterUnderTest = {
         overdrawn: async () =>
           one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+        query: async (sql) => all(sql) as Record<string, unknown>[],
+        exec: async (sql) => {
+          const w = new Database(path);
+          try {
+            w.pragma('busy_timeout = 5000');
+            w.exec(sql);
+          } finally {
+            w.close();
+          }
+        },
       },
       async close() {
         db.close();
@@ -103,6 +117,8 @@ const postgres: AdapterUnderTest = {
         overdrawn: () =>
           one('SELECT COALESCE(SUM(GREATEST(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
         recordedOverdraft: () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+        exec: async (sql) => void (await client.query(sql)),
+        query: async (sql) => (await client.query(sql)).rows,
       },
       async close() {
         await ledger.close();

@@ -76,6 +76,8 @@ export interface TollgateOptions {
   settlement?: Record<string, unknown>;
   /** An existing ledger file to open (kept at `close`), e.g. to start tollgate again on it; default a fresh one. */
   ledgerPath?: string;
+  /** More of the config's `ledger` section (`reports`, `retention`). */
+  ledger?: Record<string, unknown>;
   /** The config's `ledger.timeouts` (ms). */
   ledgerTimeouts?: Record<string, number>;
 }
@@ -99,7 +101,7 @@ export async function startTollgate(opts: TollgateOptions): Promise<Tollgate> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     upstream: { baseUrl: opts.upstreamUrl },
-    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db'), timeouts: opts.ledgerTimeouts },
+    ledger: { path: opts.ledgerPath ?? join(dir, 'ledger.db'), timeouts: opts.ledgerTimeouts, ...opts.ledger },
     admission: opts.admission,
     unknownPaths: opts.unknownPaths,
     objects: opts.objects,

@@ -1,6 +1,6 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { duration, grouped, usd } from '../format.js';
-import type { ApiGet, List, RequestJson, UsageRowJson } from '../data.js';
+import { SHOWN_GROUPS, withRest, type ApiGet, type List, type RequestJson, type UsageRowJson } from '../data.js';
 import {
   ChartBox,
   filterQuery,
@@ -35,21 +35,24 @@ export interface UsageData {
 /** Reads the usage sections' data through the read API; `admin` adds usage by user and the user filter. */
 export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, recentLimit: number): Promise<UsageData> {
   const q = filterQuery(s);
-  const group = (by: string, query = q) =>
+  const group = (by: string, query: Record<string, string | undefined> = q) =>
     api<List<UsageRowJson>>('/tollgate/v1/usage', { ...query, group_by: by }).then((r) => r.data);
+  // By user: the most active ones only (a company may have thousands); the rest are summed from the total below.
+  const top = (query: Record<string, string | undefined>, n: number) => group('user', { ...query, limit: String(n) });
   const unfiltered = { period: s.period, company: s.company };
   const [total, byModel, byEndpoint, hourly, byUser, recent, models, endpoints] = await Promise.all([
     group('none'),
     group('model'),
     group('endpoint'),
     api<List<UsageRowJson> & { since: string | null }>('/tollgate/v1/usage', { ...q, group_by: 'hour' }),
-    admin ? group('user') : Promise.resolve(undefined),
+    admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
     api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
     group('model', unfiltered),
     group('endpoint', unfiltered),
   ]);
+  // The users a filter offers: the most active ones.
   const users = admin
-    ? (await group('user', unfiltered)).map((r) => r.key).filter((k): k is string => k !== null)
+    ? (await top(unfiltered, 4 * SHOWN_GROUPS)).map((r) => r.key).filter((k): k is string => k !== null)
     : undefined;
   const keys = (rows: UsageRowJson[]) => rows.map((r) => r.key).filter((k): k is string => k !== null);
   return {
@@ -58,7 +61,7 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     byEndpoint,
     byHour: hourly.data,
     since: hourly.since,
-    byUser,
+    byUser: byUser && withRest(byUser, total[0]!),
     recent,
     choices: { users, models: keys(models), endpoints: keys(endpoints) },
   };

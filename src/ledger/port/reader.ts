@@ -73,7 +73,8 @@ export interface RequestRow {
 
 /** A recent row with the company's tokens left right after it (see `LedgerReader.recent`). */
 export interface RecentRow extends RequestRow {
-  remainingTokens: number;
+  /** Null when more than 20,000 newer rows of the company would have to be replayed (a filtered history reaching far back). */
+  remainingTokens: number | null;
 }
 
 /** Where a grant's tokens came from (the config's `purchases` entry it names). */
@@ -107,14 +108,27 @@ export interface PriceVersionRow {
 export interface LedgerReader {
   /** The price versions the settled rows matching `filter` were billed under (`tollgate prices check`), sorted by model, company, version. */
   priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]>;
-  /** Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing matches). */
-  usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]>;
-  /** The rows matching `filter`, oldest first. */
+  /**
+   * Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing
+   * matches), from the rollups for whole UTC hours and days and from the raw rows for the rest;
+   * with `top`, only the `top` groups with the most tokens, those first.
+   * @throws ReadTimeoutError past the reader's time budget.
+   */
+  usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]>;
+  /** The rows matching `filter`, oldest first (all in memory: for small sets; `exportRows` streams). */
   rows(filter: RequestFilter): Promise<RequestRow[]>;
+  /**
+   * The rows matching `filter`, oldest first, in pages of `pageSize` rows (default 1,000): each page
+   * is read when the previous one was consumed, so an export of any size holds one page in memory.
+   */
+  exportRows(filter: RequestFilter, pageSize?: number): AsyncIterable<RequestRow[]>;
   /**
    * The newest `limit` rows matching `filter`, newest first, each with the company's tokens left
    * right after it: the tokens left now on its active limited tokens grants plus what every newer
-   * row of the company (matching the filter or not) debited from those grants.
+   * row of the company (matching the filter or not) debited from those grants — null when more
+   * than 20,000 newer rows of the company stand between it and now. Reads in proportion to the
+   * rows returned (and, for a filter on more than the company, the hours holding them), not to the
+   * ledger's size.
    */
   recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]>;
   /** Companies with a grant still in the config, sorted. */
@@ -140,4 +154,16 @@ export interface LedgerReader {
   openHoldsByCompany(): Promise<Record<string, number>>;
   /** The company's most recent alerts, newest first, at most `limit`. */
   recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]>;
+}
+
+/**
+ * A read that did not finish within its time budget (a report over too much data, or too many
+ * reports at once): nothing is wrong with the request or the ledger, so the read API answers 503
+ * and the caller may retry. `budgetMs` is the budget it ran past (ms).
+ */
+export class ReadTimeoutError extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`the ledger read did not finish within ${budgetMs} ms`);
+    this.name = 'ReadTimeoutError';
+  }
 }

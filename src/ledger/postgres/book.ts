@@ -140,8 +140,8 @@ export async function cancelRow(
 ): Promise<boolean> {
   const at = now.toISOString();
   const inserted = await c.query(
-    `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, instance_id, conversation_id, client_request_id, forwarded, end_user, tags, hold_tokens, hold_micro_usd, http_status, error_code, latency_ms, usage_source, settled_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'voided', $11, $12, $13, $14, $15, $16, $17, 0, 0, $18, $19, $20, 'none', $2)
+    `INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint, requested_model, stream, status, estimated_prompt_tokens, instance_id, conversation_id, client_request_id, forwarded, end_user, tags, hold_tokens, hold_micro_usd, http_status, error_code, latency_ms, usage_source, settled_at, settle_xid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'voided', $11, $12, $13, $14, $15, $16, $17, 0, 0, $18, $19, $20, 'none', $2, pg_current_xact_id())
      ON CONFLICT (id) DO NOTHING`,
     [...requestValues(facts, at, null), outcome.httpStatus, outcome.errorCode ?? null, outcome.latencyMs],
   );
@@ -149,7 +149,10 @@ export async function cancelRow(
   return (await finishRow(c, facts.id, 'voided', { ...outcome, meteredTokens: 0, costMicroUsd: 0 }, now)) !== false;
 }
 
-/** The parameters of `tollgate_finish` ($1…$26, see migrations/postgres/0011_ledger_functions.sql). */
+/**
+ * The parameters of `tollgate_finish` ($1…$26; see migrations/postgres/0011_ledger_functions.sql,
+ * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`).
+ */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**

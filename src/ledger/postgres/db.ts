@@ -80,9 +80,17 @@ export function clientConfig(url: string, timeouts: LedgerTimeouts = LEDGER_TIME
   };
 }
 
-/** A connection pool to a Postgres ledger (see `clientConfig`). */
-export function openPool(url: string, max = POOL_SIZE, timeouts: LedgerTimeouts = LEDGER_TIMEOUTS): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(url, timeouts), max });
+/**
+ * A connection pool to a Postgres ledger (see `clientConfig`). `extra` adds to (or overrides) the
+ * pool's settings (the reports' pool sets its own `statement_timeout`, the reports' budget).
+ */
+export function openPool(
+  url: string,
+  max = POOL_SIZE,
+  timeouts: LedgerTimeouts = LEDGER_TIMEOUTS,
+  extra: Partial<pg.PoolConfig> = {},
+): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(url, timeouts), max, ...extra });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;

@@ -16,7 +16,12 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
+import { ReadTimeoutError } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
+import { PgArchive } from './archive.js';
+import { PgFold } from './fold.js';
+import { pgRollupStatus } from './rollups.js';
+import { FoldLoop, Rollups } from '../rollups/folding.js';
 import { admitRow, cancelRow, finishRow, openRow } from './book.js';
 import { balanceOf } from './grants.js';
 import { PgBuckets } from './buckets.js';
@@ -53,10 +58,20 @@ export interface PgLedgerOptions {
   liveness?: Liveness;
   /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Reports: connections of their own (default 2) and each statement's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000; one replica at a time); false: only when asked. */
+  foldIntervalMs?: number | false;
   /** Bounded waits (ms); default `LEDGER_TIMEOUTS`. */
   timeouts?: LedgerTimeouts;
   /** Where fencing is reported (this replica declared gone, and registered again). */
   log?: Logger;
+}
+
+/** A Postgres error meaning a report ran past its budget: a statement cancelled by `statement_timeout`, or no connection in time. */
+function timedOut(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '57014' || /timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
 
 /** Connections of the hot path (admit, open, settle, void), in pipeline mode; companies are spread over them. */
@@ -86,12 +101,17 @@ export class PgLedger implements Ledger {
   readonly clientSecrets: PgClientSecrets;
   readonly buckets: PgBuckets;
   readonly spikes: PgSpikes;
+  readonly rollups: Rollups;
+  readonly archive: PgArchive;
   /** This process's instance (`inst_…`), recorded on the rows it admits; a new one after it was declared gone. */
   private instance = newInstanceId();
   /** Declared gone by another replica (its heartbeat lapsed): admissions wait until it registered again. */
   private fenced: Promise<void> | undefined;
   readonly reconciliations: PgReconciliations;
   private readonly pool: pg.Pool;
+  /** The reports' own connections (each statement bounded by `statement_timeout`); the serving pool when read-only. */
+  private readonly readPool: pg.Pool | undefined;
+  private readonly folder: FoldLoop | undefined;
   private readonly hot: Pipelines;
   private readonly marks: ForwardedMarks;
   private readonly ready: Promise<void>;
@@ -126,7 +146,38 @@ export class PgLedger implements Ledger {
         return this.pool.query<R>(text as string, params);
       },
     };
-    this.reader = new PgReader(queries, (companyId, now) => this.balance(companyId, now));
+    // The reports' connections: the ledger's bounded waits, with the reports' budget for each
+    // statement and for a free connection (the driver's own wait a little longer, as for the ledger's).
+    const budget = opts.reads?.timeoutMs ?? 5_000;
+    this.readPool = opts.readonly
+      ? undefined
+      : openPool(opts.url, opts.reads?.threads ?? 2, opts.timeouts, {
+          statement_timeout: budget,
+          query_timeout: budget + 1_000,
+          connectionTimeoutMillis: budget,
+        });
+    const readPool = this.readPool;
+    const reports: Queryable = readPool
+      ? {
+          query: async <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => {
+            await this.ready;
+            try {
+              return await readPool.query<R>(text, params);
+            } catch (err) {
+              throw timedOut(err) ? new ReadTimeoutError(budget) : err;
+            }
+          },
+        }
+      : queries;
+    this.reader = new PgReader(reports, (companyId, now) => this.balance(companyId, now), queries);
+    const connect = async () => {
+      await this.ready;
+      return this.pool.connect();
+    };
+    const fold = new PgFold(connect);
+    this.folder = opts.readonly ? undefined : new FoldLoop(() => fold.once());
+    this.rollups = new Rollups(this.folder, pgRollupStatus(queries));
+    this.archive = new PgArchive(queries, connect);
     this.quotaRequests = new PgQuotaRequests(queries);
     this.alerts = new PgAlerts(queries);
     this.objects = new PgObjectStore(queries);
@@ -159,6 +210,7 @@ export class PgLedger implements Ledger {
     }
     this.timer = setInterval(() => void this.tick(), this.liveness.heartbeatMs);
     this.timer.unref();
+    if (this.opts.foldIntervalMs !== false) this.folder?.start(this.opts.foldIntervalMs ?? 1_000);
   }
 
   /**
@@ -317,6 +369,8 @@ export class PgLedger implements Ledger {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.folder?.stop();
+    await this.readPool?.end().catch(() => {});
     await this.marks.flush();
     await this.hot.close();
     try {

@@ -14,48 +14,13 @@ import type {
   PriceVersionRow,
   UsageRow,
 } from '../port.js';
+import { planUsage } from '../rollups/plan.js';
+import { usageRowOf, usageSql, type UsageSums } from '../rollups/usage-sql.js';
 import { pgReads, type PgReads } from './reads.js';
+import { recentRows } from './request-rows.js';
+import { ROW, strip, where, type Selected } from './rows-sql.js';
+import { USAGE } from './rollup-sql.js';
 import { verifyPg } from './verify.js';
-
-/** The SQL condition for a filter over `requests r` (rows still `held` left out), with its parameters. */
-function where(f: RequestFilter): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const parts = ["r.status <> 'held'"];
-  const add = (column: string, value: string | undefined, op = '=') => {
-    if (value === undefined) return;
-    params.push(value);
-    parts.push(`r.${column} ${op} $${params.length}`);
-  };
-  add('company_id', f.companyId);
-  add('user_id', f.userId);
-  add('key_id', f.keyId);
-  add('requested_model', f.model);
-  add('endpoint', f.endpoint);
-  add('feature', f.feature);
-  add('created_at', f.since, '>=');
-  add('created_at', f.until, '<');
-  return { sql: parts.join(' AND '), params };
-}
-
-const KEY: Record<GroupBy, string | null> = {
-  none: null,
-  company: 'r.company_id',
-  user: 'r.user_id',
-  model: 'r.requested_model',
-  endpoint: 'r.endpoint',
-  day: `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
-  hour: `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00Z"')`,
-};
-
-const ROW = `r.id, r.created_at AS "createdAt", r.company_id AS "companyId", r.user_id AS "userId", r.key_id AS "keyId", r.endpoint,
-  r.requested_model AS "requestedModel", r.returned_model AS "returnedModel", r.feature, r.stream, r.status, r.http_status AS "httpStatus",
-  r.input_tokens AS "inputTokens", r.cached_input_tokens AS "cachedInputTokens", r.output_tokens AS "outputTokens", r.reasoning_tokens AS "reasoningTokens",
-  r.total_tokens AS "totalTokens", r.metered_tokens AS "meteredTokens", r.cost_micro_usd AS "costMicroUsd", r.usage_source AS "usageSource",
-  r.latency_ms AS "latencyMs", r.error_code AS "errorCode"`;
-
-type Selected = RequestRow & { seq: number };
-
-const strip = ({ seq: _seq, ...row }: Selected): RequestRow => row;
 
 /**
  * The Postgres reader (`LedgerReader`): the same queries as the SQLite reader, in Postgres SQL.
@@ -64,11 +29,17 @@ const strip = ({ seq: _seq, ...row }: Selected): RequestRow => row;
 export class PgReader implements LedgerReader {
   private readonly reads: PgReads;
 
+  /**
+   * @param pool where reports run: the ledger's read pool (its own connections, each statement
+   *   bounded by `statement_timeout`), so reports never take a connection from admissions.
+   * @param hot the serving pool, for the one read on a request's path (a conversation's context).
+   */
   constructor(
     private readonly pool: Queryable,
     private readonly balanceOf: (companyId: string, now: Date) => Promise<Balance>,
+    hot: Queryable = pool,
   ) {
-    this.reads = pgReads(pool);
+    this.reads = pgReads(pool, hot);
   }
 
   async priceVersions(filter: RequestFilter): Promise<PriceVersionRow[]> {
@@ -82,77 +53,39 @@ export class PgReader implements LedgerReader {
     return rows;
   }
 
-  async usage(filter: RequestFilter, groupBy: GroupBy): Promise<UsageRow[]> {
-    const key = KEY[groupBy];
-    const company = groupBy === 'user' ? 'r.company_id' : null;
-    const groups = [company, key].filter((g): g is string => g !== null);
-    const w = where(filter);
-    const { rows } = await this.pool.query<UsageRow>(
-      `SELECT ${key ?? 'NULL'} AS key, ${company ?? 'NULL'} AS "companyId", count(*) AS requests,
-         coalesce(sum(r.input_tokens), 0) AS "inputTokens", coalesce(sum(r.cached_input_tokens), 0) AS "cachedInputTokens",
-         coalesce(sum(r.output_tokens), 0) AS "outputTokens", coalesce(sum(r.reasoning_tokens), 0) AS "reasoningTokens",
-         coalesce(sum(r.total_tokens), 0) AS "totalTokens", div(coalesce(sum(r.cost_nano_usd), 0) + 500, 1000) AS "costMicroUsd",
-         coalesce(sum(CASE WHEN r.http_status >= 400 OR r.status = 'voided' THEN 1 ELSE 0 END), 0) AS errors,
-         avg(r.latency_ms) AS "avgLatencyMs"
-       FROM requests r WHERE ${w.sql}
-       ${groups.length ? `GROUP BY ${groups.join(', ')} ORDER BY ${groups.map((g) => `${g} COLLATE "C" NULLS FIRST`).join(', ')}` : ''}`,
-      w.params,
-    );
-    return rows.map((r) => ({
-      ...r,
-      avgLatencyMs: r.avgLatencyMs === null ? null : Math.round(r.avgLatencyMs * 10) / 10,
-    }));
+  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
+    const cut = await this.pool.query<{ before: string | null }>('SELECT max(before) AS before FROM archives');
+    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy, cut.rows[0]!.before), top);
+    const { rows } = await this.pool.query<UsageSums>(q.text, q.params);
+    return rows.map(usageRowOf);
   }
 
   async rows(filter: RequestFilter): Promise<RequestRow[]> {
-    const w = where(filter);
-    const { rows } = await this.pool.query<Selected>(
-      `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at, r.seq`,
-      w.params,
-    );
-    return rows.map(strip);
+    const all: RequestRow[] = [];
+    for await (const page of this.exportRows(filter)) all.push(...page);
+    return all;
   }
 
-  async recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
+  async *exportRows(filter: RequestFilter, pageSize = 1_000): AsyncGenerator<RequestRow[]> {
     const w = where(filter);
-    const { rows } = await this.pool.query<Selected>(
-      `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} ORDER BY r.created_at DESC, r.seq DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
-      w.params,
-    );
-    const remaining = new Map<string, number>();
-    for (const companyId of new Set(rows.map((r) => r.companyId)))
-      await this.remainingAfter(
-        companyId,
-        rows.filter((r) => r.companyId === companyId),
-        now,
-        remaining,
+    let after: [string, number] | undefined;
+    for (;;) {
+      const n = w.params.length;
+      const { rows } = await this.pool.query<Selected>(
+        `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql}${after ? ` AND (r.created_at, r.seq) > ($${n + 1}, $${n + 2})` : ''}
+         ORDER BY r.created_at, r.seq LIMIT ${Math.max(1, Math.floor(pageSize))}`,
+        [...w.params, ...(after ?? [])],
       );
-    return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id)! }));
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1]!;
+      after = [last.createdAt, last.seq];
+      yield rows.map(strip);
+      if (rows.length < pageSize) return;
+    }
   }
 
-  /** See the SQLite reader's `remainingAfter`: tokens left now plus what every newer row of the company debited from those grants. */
-  private async remainingAfter(
-    companyId: string,
-    mine: Selected[],
-    now: Date,
-    out: Map<string, number>,
-  ): Promise<void> {
-    const oldest = mine[mine.length - 1]!;
-    const b = await this.balanceOf(companyId, now);
-    const counted = b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id);
-    const visible = new Set(mine.map((r) => r.id));
-    const { rows } = await this.pool.query<{ id: string; burned: number }>(
-      `SELECT r.id, COALESCE(SUM(CASE WHEN d.grant_id = ANY($2::text[]) THEN d.amount END), 0) AS burned
-       FROM requests r LEFT JOIN debits d ON d.request_id = r.id
-       WHERE r.company_id = $1 AND r.status <> 'held' AND (r.created_at > $3 OR (r.created_at = $3 AND r.seq >= $4))
-       GROUP BY r.id, r.created_at, r.seq ORDER BY r.created_at DESC, r.seq DESC`,
-      [companyId, counted, oldest.createdAt, oldest.seq],
-    );
-    let later = 0;
-    for (const r of rows) {
-      if (visible.has(r.id)) out.set(r.id, b.tokens + later);
-      later += r.burned;
-    }
+  recent(filter: RequestFilter, limit: number, now: Date): Promise<RecentRow[]> {
+    return recentRows(this.pool, this.balanceOf, filter, limit, now);
   }
 
   async companies(): Promise<string[]> {

@@ -4,8 +4,12 @@ import type { Queryable } from './db.js';
 /** The Postgres reader's lookups added with the dashboard and context holds (`PgReader` delegates to them). */
 export type PgReads = Pick<LedgerReader, 'contextTokens' | 'quotaCounters' | 'openHoldsByCompany' | 'recentAlerts'>;
 
-/** Implements those reads on a pool (or client) of the Postgres ledger, with the SQLite adapter's semantics (src/ledger/sqlite/reads.ts, reader.ts). Read-only. */
-export function pgReads(pool: Queryable): PgReads {
+/**
+ * Implements those reads on a pool (or client) of the Postgres ledger, with the SQLite adapter's
+ * semantics (src/ledger/sqlite/reads.ts, reader.ts); `contextTokens`, read on a request's path, on
+ * `hot` (the serving pool). Read-only.
+ */
+export function pgReads(pool: Queryable, hot: Queryable = pool): PgReads {
   return {
     async contextTokens(
       companyId: string,
@@ -13,13 +17,13 @@ export function pgReads(pool: Queryable): PgReads {
     ): Promise<number | undefined> {
       let rows: { tokens: number }[] = [];
       if (ref.responseId) {
-        ({ rows } = await pool.query<{ tokens: number }>(
+        ({ rows } = await hot.query<{ tokens: number }>(
           `SELECT r.input_tokens + r.output_tokens AS tokens FROM billed_objects b JOIN requests r ON r.id = b.request_id
            WHERE b.object_id = $1 AND b.kind = 'response' AND r.company_id = $2`,
           [ref.responseId, companyId],
         ));
       } else if (ref.conversationId) {
-        ({ rows } = await pool.query<{ tokens: number }>(
+        ({ rows } = await hot.query<{ tokens: number }>(
           `SELECT input_tokens + output_tokens AS tokens FROM requests
            WHERE company_id = $1 AND conversation_id = $2 AND status = 'settled' ORDER BY created_at DESC, seq DESC LIMIT 1`,
           [companyId, ref.conversationId],

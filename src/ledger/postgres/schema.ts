@@ -12,6 +12,9 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
+import { xid8 } from './schema-rollups.js';
+
+export * from './schema-rollups.js';
 
 /**
  * The ledger's tables on Postgres (drizzle pg-core; migrations in `migrations/postgres/`). The same
@@ -149,9 +152,18 @@ export const requests = pgTable(
      * was released, so it may overdraw beyond the hold (see verify.ts).
      */
     interruptedAt: instant('interrupted_at'),
+    /**
+     * The transaction that finished the row (`pg_current_xact_id()` in the settle), NULL while held:
+     * the rollups fold rows in this order (see schema-rollups.ts); a finished row left NULL (copied
+     * in, written by an older tollgate) is given one by the folder.
+     */
+    settleXid: xid8('settle_xid'),
   },
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),
+    // Every company's rows by time: the operator's history, reports' partial hours, archiving.
+    index('requests_created').on(t.createdAt, t.seq),
+    index('requests_settle_xid').on(t.settleXid),
     index('requests_held').on(t.instanceId).where(sql`${t.status} = 'held'`),
     index('requests_conversation')
       .on(t.companyId, t.conversationId, t.createdAt)
@@ -211,25 +223,29 @@ export const quotaHolds = pgTable(
   (t) => [primaryKey({ columns: [t.requestId, t.counterId] })],
 );
 
-export const alerts = pgTable('alerts', {
-  key: text('key').primaryKey(),
-  firedAt: instant('fired_at').notNull(),
-  kind: text('kind', {
-    enum: [
-      'quota_warning',
-      'quota_critical',
-      'low_balance_warning',
-      'low_balance_critical',
-      'usage_spike',
-      'quota_increase_request',
-      'reconciliation_drift',
-    ],
-  }).notNull(),
-  companyId: text('company_id').notNull(),
-  payload: text('payload').notNull(),
-  deliveredAt: instant('delivered_at'),
-  attempts: integer('attempts').notNull().default(0),
-});
+export const alerts = pgTable(
+  'alerts',
+  {
+    key: text('key').primaryKey(),
+    firedAt: instant('fired_at').notNull(),
+    kind: text('kind', {
+      enum: [
+        'quota_warning',
+        'quota_critical',
+        'low_balance_warning',
+        'low_balance_critical',
+        'usage_spike',
+        'quota_increase_request',
+        'reconciliation_drift',
+      ],
+    }).notNull(),
+    companyId: text('company_id').notNull(),
+    payload: text('payload').notNull(),
+    deliveredAt: instant('delivered_at'),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [index('alerts_company_fired').on(t.companyId, t.firedAt)],
+);
 
 export const quotaRequests = pgTable('quota_requests', {
   id: text('id').primaryKey(),

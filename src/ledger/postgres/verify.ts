@@ -1,5 +1,7 @@
 import type { Queryable } from './db.js';
 import type { Finding } from '../port.js';
+import { rollupChecks } from '../rollups/verify-sql.js';
+import { FOLD, FOLDED, LATENCY_US } from './rollup-sql.js';
 
 interface Check {
   name: string;
@@ -25,9 +27,10 @@ const CHECKS: Check[] = [
   {
     name: 'grant_spent_matches_debits',
     severity: 'error',
-    detail: 'grants.spent differs from the sum of its debits',
-    sql: `SELECT g.id, 'spent=' || g.spent || ' debits=' || COALESCE(SUM(d.amount), 0)
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id GROUP BY g.id HAVING g.spent <> COALESCE(SUM(d.amount), 0)`,
+    detail: 'grants.spent differs from the sum of its debits (those archived included)',
+    sql: `SELECT g.id, 'spent=' || g.spent || ' debits=' || (COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0))
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          GROUP BY g.id HAVING g.spent <> COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0)`,
   },
   {
     name: 'quota_held_matches_holds',
@@ -102,8 +105,9 @@ const CHECKS: Check[] = [
     severity: 'warning',
     detail:
       "a grant has spent more than its amount: by recorded overdrafts (each within its request's charge beyond its hold), or because an admin lowered the amount after use",
-    sql: `SELECT g.id, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0)
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
+    sql: `SELECT g.id, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || (COALESCE(SUM(d.overdraft), 0) + COALESCE(MAX(a.overdraft), 0))
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
   },
   {
     name: 'held_requests_have_holds',
@@ -140,6 +144,14 @@ const CHECKS: Check[] = [
     detail: 'requests still held: in flight, or left by a crash and resolved by the next start or a surviving replica',
     sql: `SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM requests WHERE status = 'held' AND id NOT IN (SELECT request_id FROM deferred_objects)`,
   },
+  ...rollupChecks({
+    hourOf: FOLD.hourOf,
+    latencyUs: LATENCY_US,
+    folded: `r.settle_xid < ${FOLDED}`,
+    dayOfHour: "(h.hour AT TIME ZONE 'UTC')::date",
+    cut: "coalesce((SELECT max(before) FROM archives), 'epoch'::timestamptz)",
+    text: (e) => `(${e})::text`,
+  }),
 ];
 
 /** Every check in one statement (one round trip): `(check index, row, info)`, in check order. */

@@ -26,10 +26,30 @@ import { SqliteDeferredStore } from './deferred.js';
 import { SqliteClientSecrets } from './client-secrets.js';
 import { SqliteObjectStore } from './objects.js';
 import { LedgerQueue } from './queue.js';
+import { SqliteArchive } from './archive.js';
+import { SqliteFold } from './fold.js';
+import { FoldLoop, Rollups } from '../rollups/folding.js';
+import { SharedGate } from './gate.js';
+import { ReadPool } from './read-pool.js';
 import { SqliteReader } from './reader.js';
+import { sqliteRollupStatus } from './rollups.js';
+import { inline, pooled, type ReadRunner } from './runner.js';
 import { SqliteReconciliations } from './reconciliations.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
+import { LazySqlThread, SqlThread } from './thread.js';
 import { WriterLock } from './writer-lock.js';
+
+/** What runs beside a writable ledger file: read threads for reports, and the folder. */
+export interface SqliteBackground {
+  /** The ledger file: reads and folds go to threads of their own on it (none for `:memory:`). */
+  path?: string;
+  /** Reports: read threads (default 2) and each read's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000); false: only when asked (`rollups.fold()`). */
+  foldIntervalMs?: number | false;
+  /** Open read-only: nothing folds, nothing can be archived. */
+  readonly?: boolean;
+}
 
 /**
  * The SQLite adapter of the ledger port: one file, one writing process, WAL mode.
@@ -53,15 +73,21 @@ export class SqliteLedger implements Ledger {
   readonly fileEstimates: SqliteFileEstimates;
   readonly clientSecrets: SqliteClientSecrets;
   readonly deferred: SqliteDeferredStore;
+  readonly rollups: Rollups;
+  readonly archive: SqliteArchive;
   readonly reconciliations: SqliteReconciliations;
   private readonly book: SyncLedger;
   private readonly queue: LedgerQueue;
   private readonly marks: ForwardedMarks;
+  private readonly runner: ReadRunner;
+  private readonly side: LazySqlThread | undefined;
+  private readonly folder: FoldLoop | undefined;
 
   constructor(
     private readonly handle: LedgerDb,
     private readonly checkpointer?: Checkpointer,
     private readonly lock?: WriterLock,
+    background: SqliteBackground = {},
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
@@ -70,15 +96,35 @@ export class SqliteLedger implements Ledger {
       (ids, promptTokens) => this.book.markForwarded(ids, promptTokens),
       (id) => this.book.isOpen(id),
     );
-    checkpointer?.attach(handle.sqlite, this.queue);
-    this.reader = new SqliteReader(handle.db, handle.sqlite, (companyId, now) => this.book.balance(companyId, now));
+    const gate = new SharedGate(this.queue);
+    checkpointer?.attach(handle.sqlite, gate.lease());
+    const here = inline(handle.sqlite);
+    const threaded = background.path !== undefined && !background.readonly;
+    this.runner = threaded
+      ? pooled(new ReadPool(background.path!, background.reads?.threads ?? 2, background.reads?.timeoutMs ?? 5_000))
+      : here;
+    this.side = threaded ? new LazySqlThread(background.path!, { readonly: false }) : undefined;
+    const exec = this.side ?? here;
+    if (!background.readonly) {
+      const fold = new SqliteFold(exec, this.side ? gate.lease() : undefined);
+      this.folder = new FoldLoop(() => fold.once());
+      if (background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);
+    }
+    this.rollups = new Rollups(this.folder, sqliteRollupStatus(exec));
+    this.archive = new SqliteArchive(exec, this.side ? gate.lease() : undefined, background.path);
+    this.reader = new SqliteReader(
+      handle.db,
+      handle.sqlite,
+      (companyId, now) => this.book.balance(companyId, now),
+      this.runner,
+    );
     this.quotaRequests = new SqliteQuotaRequests(handle.db);
     this.alerts = new SqliteAlerts(handle.db);
     this.objects = new SqliteObjectStore(handle.sqlite, this.queue);
     this.fileEstimates = new SqliteFileEstimates(handle.sqlite, this.queue);
     this.deferred = new SqliteDeferredStore(handle.sqlite, this.queue);
     this.clientSecrets = new SqliteClientSecrets(handle.sqlite, this.queue);
-    this.reconciliations = new SqliteReconciliations(handle.sqlite);
+    this.reconciliations = new SqliteReconciliations(handle.sqlite, this.runner);
   }
 
   admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
@@ -139,6 +185,9 @@ export class SqliteLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    await this.folder?.stop();
+    await this.runner.close();
+    await this.side?.close();
     this.marks.handOver();
     this.queue.flush();
     await this.checkpointer?.stop();
@@ -157,6 +206,10 @@ export interface SqliteLedgerOptions {
   checkpointThread?: boolean;
   /** WAL pages past which the checkpoint thread resets the WAL (default ~32 MiB worth; tests use fewer). */
   walResetPages?: number;
+  /** Reports: read threads (default 2) and each read's time budget in ms (default 5,000). */
+  reads?: { threads?: number; timeoutMs?: number };
+  /** Fold settled rows into the rollups every this many ms (default 1,000); false: only when asked. */
+  foldIntervalMs?: number | false;
 }
 
 /**
@@ -167,8 +220,9 @@ export interface SqliteLedgerOptions {
  *   does not exist (read-only), or a migration fails.
  */
 export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
-  if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path));
-  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path));
+  if (opts.readonly) return new SqliteLedger(openLedgerDbReadOnly(opts.path), undefined, undefined, { readonly: true });
+  const background = { reads: opts.reads, foldIntervalMs: opts.foldIntervalMs };
+  if (opts.path === ':memory:') return new SqliteLedger(openLedgerDb(opts.path), undefined, undefined, background);
   mkdirSync(dirname(opts.path), { recursive: true });
   const lock = WriterLock.acquire(opts.path);
   try {
@@ -177,9 +231,20 @@ export function openSqliteLedger(opts: SqliteLedgerOptions): SqliteLedger {
       handle,
       opts.checkpointThread === false ? undefined : new Checkpointer(opts.path, opts.walResetPages),
       lock,
+      { ...background, path: opts.path },
     );
   } catch (err) {
     lock.release();
     throw err;
   }
+}
+
+/**
+ * Archiving a ledger file that a running server writes (`tollgate ledger archive` beside `serve`):
+ * its own writable connection on a thread, no writer lock; each delete is one short transaction
+ * that the server's commits wait for at most once (SQLite's busy timeout).
+ */
+export function sqliteArchiveBeside(path: string): { archive: SqliteArchive; close(): Promise<void> } {
+  const thread = new SqlThread(path, { readonly: false });
+  return { archive: new SqliteArchive(thread, undefined, path), close: () => thread.close() };
 }

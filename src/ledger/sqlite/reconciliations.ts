@@ -9,6 +9,10 @@ import type {
   ReconciliationStore,
 } from '../port.js';
 import { COMPANIES_CTE, mergeDayUsage } from '../reconciliation-sums.js';
+import { inline, type ReadRunner } from './runner.js';
+
+/** A company's month of rows read by one statement: a background job's budget (ms), not a report's. */
+const USAGE_BUDGET_MS = 120_000;
 
 const unit = (key: string) => `COALESCE(SUM(json_extract(units, '$.${key}')), 0)`;
 
@@ -34,28 +38,26 @@ const COLUMNS = `id, trigger, started_at AS startedAt, finished_at AS finishedAt
 
 /**
  * `ReconciliationStore` on the SQLite ledger (table `reconciliations`). `usage` reads each company's
- * rows through the `(company_id, created_at)` index and hands the event loop back between
- * companies, so a month of a busy ledger never holds up the requests being served for long.
+ * rows through the `(company_id, created_at)` index, one statement per company, on `reads`: the
+ * ledger's read threads while serving (never on the event loop; up to 120 s per statement), the
+ * connection itself for the CLI and an in-memory ledger.
  */
 export class SqliteReconciliations implements ReconciliationStore {
-  private readonly companies: Database.Statement;
-  private readonly usageOf: Database.Statement;
-  private readonly heldOf: Database.Statement;
-
-  constructor(private readonly sqlite: Database.Database) {
-    this.companies = sqlite.prepare(`${COMPANIES_CTE} SELECT id FROM c WHERE id IS NOT NULL`).pluck();
-    this.usageOf = sqlite.prepare(USAGE);
-    this.heldOf = sqlite.prepare(HELD);
-  }
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly reads: ReadRunner = inline(sqlite),
+  ) {}
 
   async usage(since: string, until: string): Promise<LedgerUsageRange> {
     const parts: LedgerDayUsage[][] = [];
     const held = new Map<string, number>();
-    for (const company of this.companies.all() as string[]) {
-      parts.push(this.usageOf.all(company, since, until) as LedgerDayUsage[]);
-      for (const h of this.heldOf.all(company, since, until) as HeldOnDay[])
+    const all = <T>(sql: string, params: unknown[] = []) =>
+      this.reads.run<T[]>({ sql, params, mode: 'all' }, USAGE_BUDGET_MS);
+    const companies = await all<{ id: string }>(`${COMPANIES_CTE} SELECT id FROM c WHERE id IS NOT NULL`);
+    for (const { id: company } of companies) {
+      parts.push(await all<LedgerDayUsage>(USAGE, [company, since, until]));
+      for (const h of await all<HeldOnDay>(HELD, [company, since, until]))
         held.set(h.day, (held.get(h.day) ?? 0) + h.rows);
-      await new Promise((resolve) => setImmediate(resolve));
     }
     return {
       days: mergeDayUsage(parts.flat()),

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
+export * from './schema-rollups.js';
+
 /**
  * The ledger's tables (SQLite, via drizzle). Conventions an operator can rely on:
  * times are ISO 8601 UTC text (`2026-11-22T01:02:03.456Z`), tokens and money are integers,
@@ -139,11 +141,20 @@ export const requests = sqliteTable(
     clientRequestId: text('client_request_id'),
     errorCode: text('error_code'),
     settledAt: text('settled_at'),
+    /**
+     * Finish order: set when the row leaves `held` (greater than any committed before it), NULL
+     * while held. The rollups fold rows in this order (see schema-rollups.ts); a finished row left
+     * NULL (copied in, written by an older tollgate) is given one by the folder.
+     */
+    settleSeq: integer('settle_seq'),
   },
   // Only open holds are looked up by status (recovery, metrics, verify): a partial index keeps it
   // as small as the number of requests in flight, instead of one entry per row ever written.
   (t) => [
     index('requests_company_created').on(t.companyId, t.createdAt),
+    // Every company's rows by time: the operator's history, reports' partial hours, archiving.
+    index('requests_created').on(t.createdAt),
+    index('requests_settle_seq').on(t.settleSeq),
     index('requests_held').on(t.status).where(sql`${t.status} = 'held'`),
     index('requests_conversation')
       .on(t.companyId, t.conversationId, t.createdAt)
@@ -220,27 +231,31 @@ export const quotaHolds = sqliteTable(
 );
 
 /** Threshold and spike alerts, each fired once: `key` names the threshold and the window it fired in. */
-export const alerts = sqliteTable('alerts', {
-  key: text('key').primaryKey(),
-  firedAt: text('fired_at').notNull(),
-  kind: text('kind', {
-    enum: [
-      'quota_warning',
-      'quota_critical',
-      'low_balance_warning',
-      'low_balance_critical',
-      'usage_spike',
-      'quota_increase_request',
-      'reconciliation_drift',
-    ],
-  }).notNull(),
-  companyId: text('company_id').notNull(),
-  /** JSON body sent to the webhook. */
-  payload: text('payload').notNull(),
-  /** Set when the webhook answered 2xx; NULL while undelivered (or when no webhook is configured). */
-  deliveredAt: text('delivered_at'),
-  attempts: integer('attempts').notNull().default(0),
-});
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    key: text('key').primaryKey(),
+    firedAt: text('fired_at').notNull(),
+    kind: text('kind', {
+      enum: [
+        'quota_warning',
+        'quota_critical',
+        'low_balance_warning',
+        'low_balance_critical',
+        'usage_spike',
+        'quota_increase_request',
+        'reconciliation_drift',
+      ],
+    }).notNull(),
+    companyId: text('company_id').notNull(),
+    /** JSON body sent to the webhook. */
+    payload: text('payload').notNull(),
+    /** Set when the webhook answered 2xx; NULL while undelivered (or when no webhook is configured). */
+    deliveredAt: text('delivered_at'),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [index('alerts_company_fired').on(t.companyId, t.firedAt)],
+);
 
 /** Quota-increase requests filed by users; an admin grants one by editing the config. */
 export const quotaRequests = sqliteTable('quota_requests', {

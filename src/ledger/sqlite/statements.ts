@@ -31,13 +31,17 @@ export function prepareStatements(db: Database.Database) {
       `SELECT company_id AS companyId, requested_model AS requestedModel, status, hold_grant_id AS holdGrantId,
               hold_amount AS holdAmount FROM requests WHERE id = ?`,
     ),
-    /** Parameters in the order of the `finish` call in ledger.ts; the row must still be `held`. */
+    /**
+     * Parameters in the order of the `finish` call in ledger.ts; the row must still be `held`.
+     * `settle_seq` orders finished rows for the rollups' folder (see fold.ts): one past the highest, an index seek.
+     */
     finishRequest: s(`UPDATE requests SET status = ?, http_status = ?, returned_model = ?,
                         requested_model = COALESCE(requested_model, ?), price_version = ?, price_source = ?,
                         input_tokens = ?, cached_input_tokens = ?, output_tokens = ?,
                         reasoning_tokens = ?, total_tokens = ?, metered_tokens = ?,
                         cost_micro_usd = ?, cost_nano_usd = ?, tool_calls = ?, units = ?, usage_source = ?, latency_ms = ?, ttfb_ms = ?,
-                        upstream_request_id = ?, error_code = ?, settled_at = ?
+                        upstream_request_id = ?, error_code = ?, settled_at = ?,
+                        settle_seq = (SELECT coalesce(max(settle_seq), 0) + 1 FROM requests)
                       WHERE id = ? AND status = 'held'`),
     openRequests: s(
       "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +

@@ -1,4 +1,7 @@
 import type Database from 'better-sqlite3';
+import { rollupChecks } from '../rollups/verify-sql.js';
+import { ROLLUP_TABLES } from '../rollups/dimensions.js';
+import { FOLD, FOLDED, LATENCY_US } from './rollup-sql.js';
 
 /** One broken invariant: which check, which rows, and what was found. */
 export interface Finding {
@@ -44,9 +47,10 @@ const CHECKS: Check[] = [
   {
     name: 'grant_spent_matches_debits',
     severity: 'error',
-    detail: 'grants.spent differs from the sum of its debits',
-    sql: `SELECT g.id AS row, 'spent=' || g.spent || ' debits=' || COALESCE(SUM(d.amount), 0) AS info
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id GROUP BY g.id HAVING g.spent != COALESCE(SUM(d.amount), 0)`,
+    detail: 'grants.spent differs from the sum of its debits (those archived included)',
+    sql: `SELECT g.id AS row, 'spent=' || g.spent || ' debits=' || (COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0)) AS info
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          GROUP BY g.id HAVING g.spent != COALESCE(SUM(d.amount), 0) + COALESCE(MAX(a.amount), 0)`,
   },
   {
     name: 'quota_held_matches_holds',
@@ -118,8 +122,9 @@ const CHECKS: Check[] = [
     severity: 'warning',
     detail:
       "a grant has spent more than its amount: by recorded overdrafts (each within its request's charge beyond its hold), or because an admin lowered the amount after use",
-    sql: `SELECT g.id AS row, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || COALESCE(SUM(d.overdraft), 0) AS info
-          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
+    sql: `SELECT g.id AS row, 'amount=' || g.amount || ' spent=' || g.spent || ' overdrafts=' || (COALESCE(SUM(d.overdraft), 0) + COALESCE(MAX(a.overdraft), 0)) AS info
+          FROM grants g LEFT JOIN debits d ON d.grant_id = g.id LEFT JOIN debits_archived a ON a.grant_id = g.id
+          WHERE NOT g.unlimited GROUP BY g.id HAVING g.spent > g.amount`,
   },
   {
     name: 'held_requests_have_holds',
@@ -177,6 +182,33 @@ const CHECKS: Check[] = [
   },
 ];
 
+/** The rollup checks (see rollups/verify-sql.ts), run when anything was folded or archived. */
+const ROLLUP_CHECKS: Check[] = [
+  ...rollupChecks({
+    hourOf: FOLD.hourOf,
+    latencyUs: LATENCY_US,
+    folded: `r.settle_seq <= ${FOLDED}`,
+    dayOfHour: 'substr(h.hour, 1, 10)',
+    cut: "coalesce((SELECT max(before) FROM archives), '')",
+    text: (e) => `CAST(${e} AS TEXT)`,
+  }),
+];
+
+/**
+ * True when nothing was folded or archived and every rollup table is empty: the rollup checks can
+ * then find nothing (no row is folded, no bucket exists), so they are skipped (a test verifies after
+ * every step of hundreds of fresh ledgers).
+ */
+const UNTOUCHED = `SELECT ${FOLDED} = 0 AND NOT EXISTS (SELECT 1 FROM archives) AND ${ROLLUP_TABLES.map(
+  (t) => `NOT EXISTS (SELECT 1 FROM ${t.table})`,
+).join(' AND ')} AS untouched`;
+
+/** The checks prepared once per connection (a test verifies after every step). */
+const prepared = new WeakMap<
+  Database.Database,
+  { base: Database.Statement[]; rollups?: Database.Statement[]; untouched: Database.Statement }
+>();
+
 /**
  * Checks every ledger invariant on an open database (read-only is enough) and returns the
  * findings, empty when the ledger is sound. Each finding names up to 20 offending rows (with what
@@ -184,8 +216,21 @@ const CHECKS: Check[] = [
  */
 export function verifyLedger(db: Database.Database): Finding[] {
   const findings: Finding[] = [];
-  for (const check of CHECKS) {
-    const rows = db.prepare(check.sql).all() as { row: string; info: string }[];
+  let s = prepared.get(db);
+  if (!s)
+    prepared.set(
+      db,
+      (s = {
+        base: CHECKS.map((c) => db.prepare(c.sql)),
+        untouched: db.prepare(UNTOUCHED),
+      }),
+    );
+  const untouched = (s.untouched.get() as { untouched: number }).untouched === 1;
+  const checks = untouched ? CHECKS : [...CHECKS, ...ROLLUP_CHECKS];
+  if (!untouched) s.rollups ??= ROLLUP_CHECKS.map((c) => db.prepare(c.sql));
+  const statements = untouched ? s.base : [...s.base, ...s.rollups!];
+  for (const [i, check] of checks.entries()) {
+    const rows = statements[i]!.all() as { row: string; info: string }[];
     if (rows.length === 0) continue;
     const shown = rows.slice(0, 20);
     findings.push({

@@ -29,11 +29,12 @@ export class WriterLock {
   ) {}
 
   /**
-   * Takes the lock for the ledger at `path`.
+   * Takes the lock for the ledger at `path` (`role` names the companion file: `writer`, or
+   * `archive` for the one archive run at a time).
    * @throws LedgerBusyError when another process holds it.
    */
-  static acquire(path: string): WriterLock {
-    const lockPath = `${path}.writer`;
+  static acquire(path: string, role = 'writer'): WriterLock {
+    const lockPath = `${path}.${role}`;
     const pidFile = `${lockPath}.pid`;
     const db = new Database(lockPath);
     db.pragma('busy_timeout = 0');

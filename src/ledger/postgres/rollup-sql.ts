@@ -1,0 +1,42 @@
+import type { FoldDialect } from '../rollups/fold-sql.js';
+import type { UsageDialect } from '../rollups/usage-sql.js';
+
+/** A row's latency rounded to whole µs, half up (as the SQLite ledger rounds it). */
+export const LATENCY_US = 'floor(r.latency_ms * 1000 + 0.5)::bigint';
+
+/** The fold watermark: finished rows whose `settle_xid` is below it are in the rollups. */
+export const FOLDED = "coalesce((SELECT folded_xid FROM rollup_state WHERE id = 1), '0'::xid8)";
+
+/** `x` (a timestamptz) formatted in UTC. */
+const utc = (x: string, format: string) => `to_char(${x} AT TIME ZONE 'UTC', '${format}')`;
+
+/** Postgres's fold of the rows with `settle_xid` in [$1, $2) (hours and days in UTC). */
+export const FOLD: FoldDialect = {
+  hourOf: "date_trunc('hour', r.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+  dayOf: "(r.created_at AT TIME ZONE 'UTC')::date",
+  latencyUs: LATENCY_US,
+  batch: 'r.settle_xid >= $1::xid8 AND r.settle_xid < $2::xid8',
+};
+
+/** Postgres's usage queries over the rollups and the raw rows; keys sort bytewise, NULL first, as on SQLite. */
+export const USAGE: UsageDialect = {
+  param: (n) => `$${n}`,
+  key(groupBy, table) {
+    const at = table === 'raw' ? 'r.created_at' : 't.hour';
+    if (groupBy === 'day') return table === 'day' ? "to_char(t.day, 'YYYY-MM-DD')" : utc(at, 'YYYY-MM-DD');
+    return utc(at, 'YYYY-MM-DD"T"HH24":00Z"');
+  },
+  bound: (table, iso) => (table === 'day' ? iso.slice(0, 10) : iso),
+  latencyUs: LATENCY_US,
+  unfolded: [
+    { from: 'requests r', where: `r.settle_xid >= ${FOLDED}` },
+    { from: 'requests r', where: 'r.settle_xid IS NULL' },
+  ],
+  microOfNano: (e) => `div(${e} + 500, 1000)`,
+  orderKey: (e) => `${e} COLLATE "C" NULLS FIRST`,
+};
+
+/** Gives finished rows that have none a `settle_xid` (this transaction's), at most $1 of them: rows copied in or written before rollups. */
+export const MARK_UNSEQUENCED = `UPDATE requests SET settle_xid = pg_current_xact_id()
+  WHERE id IN (SELECT id FROM requests WHERE settle_xid IS NULL AND status <> 'held' LIMIT $1)
+    AND settle_xid IS NULL AND status <> 'held'`;

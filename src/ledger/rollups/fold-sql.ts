@@ -1,0 +1,46 @@
+import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures, type RollupTable } from './dimensions.js';
+
+export { ROLLUP_TABLES } from './dimensions.js';
+
+/** What differs between engines in folding rows into the rollups (each adapter gives one). */
+export interface FoldDialect {
+  /** The UTC hour of `r.created_at`, as the `usage_hours.hour` column stores it. */
+  hourOf: string;
+  /** The UTC day of `r.created_at`, as the `usage_days.day` column stores it. */
+  dayOf: string;
+  /** A row's latency rounded to whole µs, over `r.latency_ms` (not NULL). */
+  latencyUs: string;
+  /** The condition selecting the raw rows `r` of one fold (with its parameters' placeholders). */
+  batch: string;
+}
+
+/**
+ * `INSERT … SELECT … ON CONFLICT DO UPDATE` adding the finished rows the dialect's `batch`
+ * selects to `table`, one rollup row per bucket and dimensions (a missing dimension stored as '').
+ * Run in the transaction that moves the fold watermark, so each row is counted exactly once.
+ */
+export function foldSql(d: FoldDialect, target: RollupTable): string {
+  const dims = ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
+  const key = ['company_id', target.bucket, ...dims.map((x) => x.column).filter((c) => c !== 'company_id')];
+  const select = [
+    target.bucket === 'hour' ? d.hourOf : d.dayOf,
+    ...dims.map((x) => `coalesce(r.${x.source}, '')`),
+    ...rollupMeasures(d.latencyUs).map((m) => `coalesce(${m.raw}, 0)`),
+  ];
+  const columns = [target.bucket, ...dims.map((x) => x.column), ...MEASURE_COLUMNS];
+  const groups = Array.from({ length: 1 + dims.length }, (_, i) => i + 1).join(', ');
+  const add = MEASURE_COLUMNS.map((m) => `${m} = ${target.table}.${m} + excluded.${m}`).join(', ');
+  return (
+    `INSERT INTO ${target.table} (${columns.join(', ')}) SELECT ${select.join(', ')} FROM requests r ` +
+    `WHERE r.status <> 'held' AND ${d.batch} GROUP BY ${groups} ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${add}`
+  );
+}
+
+/**
+ * Σ of every rollup measure of the raw rows `r` matching `where` (for the archive's totals), as
+ * one row of snake_case columns.
+ */
+export function totalsSql(latencyUs: string, where: string): string {
+  const sums = rollupMeasures(latencyUs).map((m) => `coalesce(${m.raw}, 0) AS ${m.column}`);
+  return `SELECT ${sums.join(', ')} FROM requests r WHERE ${where}`;
+}

@@ -1,0 +1,81 @@
+import type { GroupBy, RequestFilter } from '../port/reader.js';
+
+/** A half-open time range [since, until) of ISO 8601 UTC instants; an absent bound is open. */
+export interface Span {
+  since?: string;
+  until?: string;
+}
+
+/**
+ * Where a usage report reads each part of its window (see `planUsage`): whole UTC days from
+ * `usage_days`, whole UTC hours from `usage_hours`, the partial hours at either edge from the raw
+ * rows, and, inside the span the rollups cover, the finished rows not folded yet.
+ */
+export interface UsagePlan {
+  /** Day-aligned spans read from `usage_days` (bounds at UTC midnight). */
+  days: Span[];
+  /** Hour-aligned spans read from `usage_hours`. */
+  hours: Span[];
+  /** Spans read from every finished raw row (the partial hours at the edges). */
+  raw: Span[];
+  /** The span the rollup parts cover, in which finished rows not folded yet are read raw; null when none. */
+  covered: Span | null;
+}
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
+const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
+
+/**
+ * Splits a report's window into rollup and raw parts. Rollups hold whole UTC hours (and days), so
+ * a window starting at local midnight in a zone with a whole-hour offset reads no raw row at all;
+ * a window starting at an arbitrary instant (`period=7d` is "the last 7 × 24 h") reads the partial
+ * hour at each edge raw — at most two hours of one company's rows, found by index. `group_by=hour`
+ * reads hours only; otherwise whole days come from `usage_days` (24 times fewer rows).
+ * A filter naming '' for a dimension is answered from raw rows alone (the rollups keep a missing
+ * dimension as ''). Before `archivedBefore` (the latest archive run's cut-off, ISO UTC) the raw
+ * rows are gone: an edge there is widened to its whole hour, read from the rollups.
+ */
+export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefore: string | null = null): UsagePlan {
+  const whole: Span = {
+    ...(filter.since !== undefined ? { since: filter.since } : {}),
+    ...(filter.until !== undefined ? { until: filter.until } : {}),
+  };
+  const rawOnly: UsagePlan = { days: [], hours: [], raw: [whole], covered: null };
+  for (const key of ['companyId', 'userId', 'keyId', 'model', 'endpoint', 'feature'] as const)
+    if (filter[key] === '') return rawOnly;
+  const since = filter.since === undefined ? undefined : Date.parse(filter.since);
+  const until = filter.until === undefined ? undefined : Date.parse(filter.until);
+  // Before the archive cut-off only the rollups remain: an edge there widens to its whole hour.
+  const cut = archivedBefore === null ? -Infinity : Date.parse(archivedBefore);
+  const h0 = since === undefined ? -Infinity : since < cut ? floorTo(since, HOUR) : ceilTo(since, HOUR);
+  const h1 = until === undefined ? Infinity : until <= cut ? ceilTo(until, HOUR) : floorTo(until, HOUR);
+  if (h0 >= h1) return rawOnly;
+
+  const plan: UsagePlan = { days: [], hours: [], raw: [], covered: span(h0, h1) };
+  if (since !== undefined && since < h0) plan.raw.push(span(since, h0));
+  if (until !== undefined && h1 < until) plan.raw.push(span(h1, until));
+  if (groupBy === 'hour') {
+    plan.hours.push(span(h0, h1));
+    return plan;
+  }
+  const d0 = h0 === -Infinity ? -Infinity : ceilTo(h0, DAY);
+  const d1 = h1 === Infinity ? Infinity : floorTo(h1, DAY);
+  if (d0 >= d1) {
+    plan.hours.push(span(h0, h1));
+    return plan;
+  }
+  plan.days.push(span(d0, d1));
+  if (h0 < d0) plan.hours.push(span(h0, d0));
+  if (d1 < h1) plan.hours.push(span(d1, h1));
+  return plan;
+}
+
+function span(from: number, to: number): Span {
+  return {
+    ...(Number.isFinite(from) ? { since: iso(from) } : {}),
+    ...(Number.isFinite(to) ? { until: iso(to) } : {}),
+  };
+}

@@ -1,0 +1,137 @@
+import type { FoldResult } from '../port.js';
+import { foldSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
+import type { CommitGate } from './checkpointer.js';
+import { ANY_UNSEQUENCED, FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
+import type { SqlExecutor } from './runner.js';
+import { SqlThreadConflict, type Step } from './thread.js';
+
+/** Longest the commit queue stays held if a transaction on the thread does not come back (ms). */
+const HOLD_LIMIT_MS = 1_000;
+/** What one transaction on the thread should take (ms): the commits queued behind it wait that long. */
+const TARGET_MS = 3;
+
+/** Rows per transaction, sized so that each takes about `TARGET_MS` (between `min` and `max`). */
+export class BatchSize {
+  constructor(
+    private rows: number,
+    private readonly min: number,
+    private readonly max: number,
+  ) {}
+  get value(): number {
+    return Math.round(this.rows);
+  }
+  /** Learns from a transaction of `rows` rows that took `ms`. */
+  took(rows: number, ms: number): void {
+    if (rows < this.rows / 2) return;
+    const next = (this.rows * TARGET_MS) / Math.max(ms, 0.1);
+    this.rows = Math.min(this.max, Math.max(this.min, 0.5 * this.rows + 0.5 * next));
+  }
+}
+
+/**
+ * Folds settled rows into every rollup table (`ROLLUP_TABLES`), on its own thread and
+ * connection, in the order rows finished (`requests.settle_seq`): each transaction adds the rows
+ * with `settle_seq` in (folded_seq, hi] and moves `rollup_state.folded_seq` to hi, so every row is
+ * counted exactly once, crash or not. Finished rows with no `settle_seq` (copied in, or written
+ * before rollups existed) are given one first, in small batches. While a transaction runs, the
+ * serving connection's commit queue is held (`gate`), so no commit on the event loop waits on
+ * SQLite's lock; batches are sized to hold it about 3 ms. Reports never depend on how far it got:
+ * they read the rows not folded yet raw.
+ */
+export class SqliteFold {
+  private readonly foldRows = new BatchSize(1_000, 50, 50_000);
+  private readonly markRows = new BatchSize(500, 50, 20_000);
+
+  /**
+   * @param thread a writable SQL thread on the ledger file (or, in memory, the connection itself).
+   * @param gate the serving connection's commit queue (a lease of it), held while a transaction runs; none when nothing else writes.
+   * @param clock the current instant, for `rollup_state.folded_at`.
+   */
+  constructor(
+    private readonly thread: SqlExecutor,
+    private readonly gate: CommitGate | undefined,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** One fold: sequences a batch of unsequenced rows, then folds one batch (see `FoldLoop` for when). */
+  async once(): Promise<FoldResult> {
+    let sequenced = 0;
+    if (await this.thread.query<{ n: number } | undefined>({ sql: ANY_UNSEQUENCED, mode: 'get' })) {
+      const rows = this.markRows.value;
+      const started = performance.now();
+      const [r] = (await this.held([{ sql: MARK_UNSEQUENCED, params: [rows], mode: 'run' }])) as { changes: number }[];
+      sequenced = r!.changes;
+      this.markRows.took(sequenced, performance.now() - started);
+    }
+    const state = await this.thread.query<{ folded_seq: number } | undefined>({
+      sql: 'SELECT folded_seq FROM rollup_state WHERE id = 1',
+      mode: 'get',
+    });
+    if (!state)
+      await this.held([{ sql: 'INSERT OR IGNORE INTO rollup_state (id, folded_seq) VALUES (1, 0)', mode: 'run' }]);
+    const lo = state?.folded_seq ?? 0;
+    const limit = this.foldRows.value;
+    const nth = await this.thread.query<{ s: number } | undefined>({
+      sql: 'SELECT settle_seq AS s FROM requests WHERE settle_seq > ? ORDER BY settle_seq LIMIT 1 OFFSET ?',
+      params: [lo, limit - 1],
+      mode: 'get',
+    });
+    const hi =
+      nth?.s ??
+      (await this.thread.query<{ s: number | null }>({ sql: 'SELECT max(settle_seq) AS s FROM requests', mode: 'get' }))
+        .s;
+    if (hi === null || hi <= lo) return { folded: 0, sequenced, more: sequenced > 0 };
+    const started = performance.now();
+    const steps = [
+      ...ROLLUP_TABLES.map((t) => ({ sql: foldSql(FOLD, t), params: [lo, hi], mode: 'run' as const })),
+      {
+        sql: `UPDATE rollup_state SET folded_seq = ?, folded_at = ?,
+                folded_rows = folded_rows + (SELECT count(*) FROM requests WHERE settle_seq > ? AND settle_seq <= ?)
+              WHERE id = 1 AND folded_seq = ?`,
+        params: [hi, this.clock().toISOString(), lo, hi, lo],
+        mode: 'run' as const,
+        expect: 1,
+      },
+      {
+        sql: 'SELECT count(*) AS n FROM requests WHERE settle_seq > ? AND settle_seq <= ?',
+        params: [lo, hi],
+        mode: 'get' as const,
+      },
+    ];
+    let results: unknown[];
+    try {
+      results = await this.held(steps);
+    } catch (err) {
+      if (err instanceof SqlThreadConflict) return { folded: 0, sequenced, more: true };
+      throw err;
+    }
+    const folded = (results[results.length - 1] as { n: number }).n;
+    this.foldRows.took(folded, performance.now() - started);
+    return { folded, sequenced, more: nth !== undefined || sequenced > 0 };
+  }
+
+  /** Runs `steps` in one transaction on the thread, with the serving connection's commits held meanwhile. */
+  private held(steps: Step[]): Promise<unknown[]> {
+    return heldTransaction(this.thread, this.gate, steps);
+  }
+}
+
+/**
+ * Runs `steps` in one transaction on `thread`, with the serving connection's commits held meanwhile
+ * (so none waits on SQLite's lock on the event loop), for at most `HOLD_LIMIT_MS`.
+ */
+export async function heldTransaction(
+  thread: SqlExecutor,
+  gate: CommitGate | undefined,
+  steps: Step[],
+): Promise<unknown[]> {
+  if (!gate) return thread.transaction(steps);
+  gate.hold();
+  const limit = setTimeout(() => gate.release(), HOLD_LIMIT_MS);
+  try {
+    return await thread.transaction(steps);
+  } finally {
+    clearTimeout(limit);
+    gate.release();
+  }
+}
