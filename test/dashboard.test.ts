@@ -161,6 +161,19 @@ describe('a company admin', () => {
     expect(await cellValues(page, 'recent', 5)).toEqual([...acme].reverse().map((r) => Number(r.total_tokens)));
     const users = await page.locator('table[data-table="by-user"] tbody tr td:first-child').allTextContents();
     expect(users.sort()).toEqual([HOSTILE, 'alice', 'bob', '(none)'].sort());
+    // By tag (requests per tag): a request with several tags counts under each; tags are escaped like any caller
+    // data. The tag filter narrows every section, the export link too.
+    const byTag = await page
+      .locator('table[data-table="by-tag"] tbody tr')
+      .evaluateAll((trs) =>
+        Object.fromEntries(trs.map((tr) => [tr.children[0]!.textContent, Number(tr.children[1]!.textContent)])),
+      );
+    expect(byTag).toEqual({ search: 2, beta: 1, [HOSTILE]: 1, '(untagged)': acme.filter((r) => !r.tags).length });
+    await page.locator('select[name="tag"]').selectOption('search');
+    await Promise.all([page.waitForURL(/tag=search/), page.getByRole('button', { name: 'Apply' }).click()]);
+    expect(await cellValues(page, 'recent', 5)).toHaveLength(2);
+    expect(await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href')).toContain('tag=search');
+    await page.goto(`${t.url}/dashboard`);
     expect(await page.locator('[data-table="quota-requests"]').textContent()).toContain(`need more ${HOSTILE}`);
     expect(await page.locator('#content script, #content img').count()).toBe(0);
     const download = page.waitForEvent('download');

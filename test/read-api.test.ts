@@ -87,7 +87,8 @@ async function seen(credential: string, query: Record<string, string> = {}) {
   expect(csvRes.headers.get('content-type')).toMatch(/^text\/csv/);
   const lines = (await csvRes.text()).split('\r\n').filter(Boolean);
   expect(lines[0]).toBe(EXPORT_COLUMNS.join(','));
-  const csvIds = lines.slice(1).map((l) => l.split(',').at(-1)!);
+  // Request ID, then End User and Tags (empty here: no request named an end user or tags).
+  const csvIds = lines.slice(1).map((l) => l.split(',').at(-3)!);
   const usage = await json<{ data: { requests: number; total_tokens: number; cost_micro_usd: number }[] }>(
     '/tollgate/v1/usage',
     credential,

@@ -311,8 +311,8 @@ describe('report commands', () => {
     const csv = tollgate(args('export', '--user', DAVE));
     expect(csv.status).toBe(0);
     expect(csv.stdout).toBe(
-      'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID\r\n' +
-        '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07\r\n',
+      'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID,End User,Tags\r\n' +
+        '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07,,\r\n',
     );
     const out = join(dir, 'acme.csv');
     const toFile = tollgate(args('export', '--company', 'acme', '--period', '30d', '-o', out));
@@ -329,14 +329,14 @@ describe('report commands', () => {
     expect(table.status).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /^date\s+company\s+user\s+model\s+endpoint\s+status\s+tokens used\s+remaining\s+cost USD$/,
+      /^date\s+company\s+user\s+model\s+endpoint\s+status\s+tags\s+tokens used\s+remaining\s+cost USD$/,
     );
     expect(lines.slice(2)).toHaveLength(2);
     expect(lines[2]).toMatch(
-      /^2026-10-31T11:00:00\.000Z\s+acme\s+dave, "the boss"\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+settled\s+15\s+1,038,735\s+0\.000005$/,
+      /^2026-10-31T11:00:00\.000Z\s+acme\s+dave, "the boss"\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+settled\s+-\s+15\s+1,038,735\s+0\.000005$/,
     );
     expect(lines[3]).toMatch(
-      /^2026-10-29T09:10:00\.000Z\s+acme\s+alice\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+voided\s+0\s+1,038,750\s+0\.000000$/,
+      /^2026-10-29T09:10:00\.000Z\s+acme\s+alice\s+gpt-4o-mini\s+\/v1\/chat\/completions\s+voided\s+-\s+0\s+1,038,750\s+0\.000000$/,
     );
 
     const json = tollgate(args('history', '-n', '5', '--json'));
@@ -352,9 +352,9 @@ describe('report commands', () => {
     );
     const viaConfig = tollgate(['history', '-c', cfg, '--company', 'globex', '--csv', '--now', NOW.toISOString()]);
     expect(viaConfig.stdout).toBe(
-      'date,company,user,model,endpoint,feature,status,tokens_used,remaining_tokens,cost_micro_usd,request_id\r\n' +
-        '2026-10-28T23:59:59.999Z,globex,erin,gpt-3.5-turbo-instruct,/v1/completions,,settled,70,198930,115,g02\r\n' +
-        '2026-10-25T14:00:00.000Z,globex,erin,gpt-4o-mini,/v1/chat/completions,summary,settled,1000,199000,375,g01\r\n',
+      'date,company,user,model,endpoint,feature,end_user,tags,status,tokens_used,remaining_tokens,cost_micro_usd,request_id\r\n' +
+        '2026-10-28T23:59:59.999Z,globex,erin,gpt-3.5-turbo-instruct,/v1/completions,,,,settled,70,198930,115,g02\r\n' +
+        '2026-10-25T14:00:00.000Z,globex,erin,gpt-4o-mini,/v1/chat/completions,summary,,,settled,1000,199000,375,g01\r\n',
     );
   });
 

@@ -1,6 +1,5 @@
 import type { Hono } from 'hono';
-import type { Principal } from '../auth/principal.js';
-import type { CompanyConfig, OperatorConfig } from '../config/schema.js';
+import type { CompanyConfig } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppContext, AppEnv } from '../http/env.js';
 import { errorResponse } from '../http/openai-error.js';
@@ -11,7 +10,7 @@ import { bearerAuth } from '../middleware/bearer-auth/index.js';
 import { operatorAuth } from '../middleware/operator-auth/index.js';
 import { balanceReport, type CompanyBalance } from '../reports/balance.js';
 import { exportCsvChunks, succeeded } from '../reports/export.js';
-import { PERIODS, resolveWindow, type Period, type RequestFilter } from '../reports/filters.js';
+import { FILTER_PARAMS, permissionDenied, scopedFilter, type Reader } from './read-filter.js';
 import { formatMicroUsd } from '../utils/money.js';
 import type { Runtime } from '../runtime.js';
 
@@ -36,16 +35,9 @@ import type { Runtime } from '../runtime.js';
  * answered 503 `report_timeout` with `retry-after`.
  */
 
-/** Who is reading. */
-export type Reader = { kind: 'operator'; operator: OperatorConfig } | { kind: 'principal'; principal: Principal };
+export { permissionDenied, scopedFilter, type Reader } from './read-filter.js';
 
-const FILTER_PARAMS = ['company', 'user', 'key', 'model', 'endpoint', 'feature', 'period', 'since', 'until'] as const;
 const MAX_LIMIT = 1000;
-
-/** 403 `permission_denied`, OpenAI's shape for a request the credential may not make. */
-export function permissionDenied(message: string, param: string | null = null): Denial {
-  return { kind: 'permission_denied', message, param };
-}
 
 /** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
 export function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
@@ -58,68 +50,6 @@ export function queryOf(c: AppContext, allowed: readonly string[]): Record<strin
     out[name] = values[0]!;
   }
   return out;
-}
-
-/** The company a key id belongs to in the running config. */
-function companyOfKey(rt: Pick<Runtime, 'config'>, keyId: string): string | undefined {
-  for (const [companyId, company] of Object.entries(rt.config.companies))
-    if (company.keys.some((k) => k.id === keyId)) return companyId;
-  return undefined;
-}
-
-/**
- * The ledger filter for a reader and the query's filters, narrowed to what the reader may see, or
- * the 400 / 403 to answer.
- */
-export function scopedFilter(
-  rt: Pick<Runtime, 'config'>,
-  reader: Reader,
-  q: Record<string, string>,
-  now: Date,
-): RequestFilter | Denial {
-  let window: { since?: string; until?: string };
-  if (q.period !== undefined && !(q.period in PERIODS))
-    return invalidRequest(`period: expected one of ${Object.keys(PERIODS).join(', ')}, got "${q.period}"`, 'period');
-  try {
-    window = resolveWindow({ period: q.period as Period | undefined, since: q.since, until: q.until }, now);
-  } catch (err) {
-    const param =
-      q.period !== undefined && (q.since !== undefined || q.until !== undefined)
-        ? 'period'
-        : /^until/.test((err as Error).message)
-          ? 'until'
-          : 'since';
-    return invalidRequest((err as Error).message, param);
-  }
-  const f: RequestFilter = { ...window };
-  if (q.model !== undefined) f.model = q.model;
-  if (q.endpoint !== undefined) f.endpoint = q.endpoint;
-  if (q.feature !== undefined) f.feature = q.feature;
-  if (q.company !== undefined) f.companyId = q.company;
-  if (q.user !== undefined) f.userId = q.user;
-  if (q.key !== undefined) f.keyId = q.key;
-  if (reader.kind === 'operator') return f;
-
-  const p = reader.principal;
-  if (q.company !== undefined && q.company !== p.companyId)
-    return permissionDenied(`You may only read company '${p.companyId}'.`, 'company');
-  f.companyId = p.companyId;
-  if (q.key !== undefined) {
-    const owner = companyOfKey(rt, q.key);
-    if (owner !== undefined && owner !== p.companyId)
-      return permissionDenied(`Key '${q.key}' is not a key of company '${p.companyId}'.`, 'key');
-  }
-  if (p.role === 'admin') return f;
-  if (p.userId !== null) {
-    if (q.user !== undefined && q.user !== p.userId)
-      return permissionDenied(`You may only read your own usage (user '${p.userId}').`, 'user');
-    f.userId = p.userId;
-  } else {
-    if (q.key !== undefined && q.key !== p.keyId)
-      return permissionDenied(`This key may only read its own usage (key '${p.keyId}').`, 'key');
-    f.keyId = p.keyId ?? '\u0000';
-  }
-  return f;
 }
 
 function balanceJson(b: CompanyBalance, company: CompanyConfig | undefined) {
@@ -183,6 +113,8 @@ function requestJson(r: RecentRow) {
     model: r.requestedModel,
     returned_model: r.returnedModel,
     feature: r.feature,
+    end_user: r.endUser,
+    tags: r.tags,
     stream: r.stream,
     status: r.status,
     http_status: r.httpStatus,

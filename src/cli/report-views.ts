@@ -2,6 +2,7 @@ import {
   formatMicroUsd,
   formatTable,
   int,
+  tagsCell,
   toCsv,
   type Column,
   type CompanyBalance,
@@ -104,9 +105,12 @@ export function balanceCsv(report: CompanyBalance[]): string {
 
 // usage
 
+/** Groupings whose groups are per company (a user id or end-user id means something only within its company). */
+const perCompany = (groupBy: GroupBy) => groupBy === 'user' || groupBy === 'end_user';
+
 export function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
   const cols: Column<UsageRow>[] = [];
-  if (groupBy === 'user') cols.push({ title: 'company', cell: (r) => r.companyId ?? '-' });
+  if (perCompany(groupBy)) cols.push({ title: 'company', cell: (r) => r.companyId ?? '-' });
   if (groupBy !== 'none') cols.push({ title: groupBy, cell: (r) => r.key ?? '-' });
   return [
     ...cols,
@@ -123,7 +127,7 @@ export function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
 }
 
 export function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
-  const lead = [...(groupBy === 'user' ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
+  const lead = [...(perCompany(groupBy) ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
   const header = [
     ...lead,
     'requests',
@@ -140,7 +144,7 @@ export function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
   return toCsv(
     header,
     rows.map((r) => [
-      ...(groupBy === 'user' ? [r.companyId] : []),
+      ...(perCompany(groupBy) ? [r.companyId] : []),
       ...(groupBy !== 'none' ? [r.key] : []),
       r.requests,
       r.inputTokens,
@@ -165,6 +169,7 @@ export const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { title: 'model', cell: (r) => r.model ?? '-' },
   { title: 'endpoint', cell: (r) => r.endpoint },
   { title: 'status', cell: (r) => r.status },
+  { title: 'tags', cell: (r) => r.tags.join(', ') || '-' },
   { title: 'tokens used', cell: (r) => int(r.tokensUsed), numeric: true },
   { title: 'remaining', cell: (r) => int(r.remainingTokens), numeric: true },
   { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
@@ -179,6 +184,8 @@ export function historyCsv(rows: HistoryRow[]): string {
       'model',
       'endpoint',
       'feature',
+      'end_user',
+      'tags',
       'status',
       'tokens_used',
       'remaining_tokens',
@@ -192,6 +199,8 @@ export function historyCsv(rows: HistoryRow[]): string {
       r.model,
       r.endpoint,
       r.feature,
+      r.endUser,
+      tagsCell(r.tags),
       r.status,
       r.tokensUsed,
       r.remainingTokens,

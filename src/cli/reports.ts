@@ -2,7 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
+import { storedEndUser } from '../attribution/end-user.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { describeLedger, locationOf, openLedger } from '../ledger/open.js';
 import type { Ledger } from '../ledger/port.js';
 import {
@@ -52,9 +54,18 @@ interface FilterOpts {
   model?: string;
   endpoint?: string;
   feature?: string;
+  tag?: string;
+  endUser?: string;
   period?: Period;
   since?: string;
   until?: string;
+}
+
+interface HistoryOpts {
+  company?: string;
+  tag?: string;
+  endUser?: string;
+  limit: string;
 }
 
 /** Thrown for a problem the user can fix (bad option, missing ledger); printed without a stack. */
@@ -84,6 +95,8 @@ function withFilters(cmd: Command): Command {
     .option('--model <name>', 'only this requested model (exact name)')
     .option('--endpoint <path>', 'only this endpoint, e.g. /v1/chat/completions')
     .option('--feature <name>', 'only this feature (x-tollgate-feature)')
+    .option('--tag <tag>', 'only requests carrying this spend tag')
+    .option('--end-user <id>', endUserHelp)
     .addOption(
       new Option('--period <period>', 'the last 7, 30 or 90 days (24 h each) before now')
         .choices(Object.keys(PERIODS))
@@ -93,8 +106,11 @@ function withFilters(cmd: Command): Command {
     .option('--until <instant>', 'until this instant, exclusive');
 }
 
-/** Runs a command body with the ledger open; prints user errors on stderr and exits 2. */
-function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) => Promise<void>) {
+const endUserHelp =
+  "only this end user (the app's safety_identifier or user, as sent; hashed like the ledger for a --company that stores hashed ids)";
+
+/** Runs a command body with the ledger open (and the config, when it came from one); prints user errors on stderr and exits 2. */
+function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O, config?: Config) => Promise<void>) {
   return async (opts: O): Promise<void> => {
     let ledger: Ledger | undefined;
     try {
@@ -107,7 +123,7 @@ function run<O extends SourceOpts>(body: (ledger: Ledger, now: Date, opts: O) =>
           `no company "${company}" in ${opened.source} (companies: ${opened.companies.join(', ') || 'none'})`,
         );
       }
-      await body(ledger, now, opts);
+      await body(ledger, now, opts, opened.config);
     } catch (err) {
       if (!(err instanceof UsageError || err instanceof ConfigError || isStoreError(err))) throw err;
       process.stderr.write(`${(err as Error).message}\n`);
@@ -127,7 +143,9 @@ const isStoreError = (err: unknown) =>
  * Opens the ledger the options name, and lists the companies a `--company` may name: the config's
  * (when the ledger came from it), else those with a grant in the ledger.
  */
-async function openReadOnly(opts: SourceOpts): Promise<{ ledger: Ledger; companies: string[]; source: string }> {
+async function openReadOnly(
+  opts: SourceOpts,
+): Promise<{ ledger: Ledger; companies: string[]; source: string; config?: Config }> {
   const config = opts.ledger === undefined ? loadConfig(configPath(opts.config)) : undefined;
   const path = opts.ledger ?? config!.ledger.path ?? config!.ledger.url!;
   let ledger: Ledger;
@@ -137,7 +155,12 @@ async function openReadOnly(opts: SourceOpts): Promise<{ ledger: Ledger; compani
     throw new UsageError(`cannot open the ledger ${describeLedger(locationOf(path))}: ${(err as Error).message}`);
   }
   if (config)
-    return { ledger, companies: Object.keys(config.companies).sort(), source: `the config ${configPath(opts.config)}` };
+    return {
+      ledger,
+      companies: Object.keys(config.companies).sort(),
+      source: `the config ${configPath(opts.config)}`,
+      config,
+    };
   return {
     ledger,
     companies: await ledger.reader.companies(),
@@ -154,7 +177,13 @@ function userInput<T>(parse: () => T): T {
   }
 }
 
-function filterOf(opts: FilterOpts, now: Date): RequestFilter {
+/** An end user as the ledger stores it: hashed per the company's `endUsers.store` when the config and the company are known, else as given. */
+function storedAs(endUser: string, companyId: string | undefined, config: Config | undefined): string {
+  const company = companyId === undefined ? undefined : config?.companies[companyId];
+  return company ? storedEndUser(companyId!, company, endUser) : endUser;
+}
+
+function filterOf(opts: FilterOpts, now: Date, config?: Config): RequestFilter {
   const f: RequestFilter = {
     ...userInput(() => resolveWindow({ period: opts.period, since: opts.since, until: opts.until }, now)),
   };
@@ -164,6 +193,8 @@ function filterOf(opts: FilterOpts, now: Date): RequestFilter {
   if (opts.model !== undefined) f.model = opts.model;
   if (opts.endpoint !== undefined) f.endpoint = opts.endpoint;
   if (opts.feature !== undefined) f.feature = opts.feature;
+  if (opts.tag !== undefined) f.tag = opts.tag;
+  if (opts.endUser !== undefined) f.endUser = storedAs(opts.endUser, opts.company, config);
   return f;
 }
 
@@ -228,7 +259,7 @@ export function registerReportCommands(program: Command): void {
           .addOption(
             new Option(
               '--group-by <field>',
-              'one row per company, user, model, endpoint, day or hour (UTC); none: one total row',
+              'one row per company, user, model, endpoint, day or hour (UTC), spend tag (a request with several counts in each; untagged: "-") or end user; none: one total row',
             )
               .choices(GROUP_BYS)
               .default('none'),
@@ -236,8 +267,8 @@ export function registerReportCommands(program: Command): void {
       ),
     ),
   ).action(
-    run<SourceOpts & FormatOpts & FilterOpts & { groupBy: GroupBy }>(async (ledger, now, opts) => {
-      const rows = await ledger.reader.usage(filterOf(opts, now), opts.groupBy);
+    run<SourceOpts & FormatOpts & FilterOpts & { groupBy: GroupBy }>(async (ledger, now, opts, config) => {
+      const rows = await ledger.reader.usage(filterOf(opts, now, config), opts.groupBy);
       if (opts.json) json(rows);
       else if (opts.csv) out(usageCsv(rows, opts.groupBy));
       else out(formatTable(usageColumns(opts.groupBy), rows));
@@ -249,13 +280,13 @@ export function registerReportCommands(program: Command): void {
       program
         .command('export')
         .description(
-          "the ledger's requests as CSV (Date, User ID, Endpoint, Model, Input/Output/Total Tokens, Total Cost (USD), Success, Response Time (ms), then Company and Request ID), oldest first",
+          "the ledger's requests as CSV (Date, User ID, Endpoint, Model, Input/Output/Total Tokens, Total Cost (USD), Success, Response Time (ms), then Company, Request ID, End User and Tags), oldest first",
         )
         .option('-o, --output <file>', 'write the CSV to this file instead of stdout'),
     ),
   ).action(
-    run<SourceOpts & FilterOpts & { output?: string }>(async (ledger, now, opts) => {
-      const rows = await writeExport(ledger.reader.exportRows(filterOf(opts, now)), opts.output);
+    run<SourceOpts & FilterOpts & { output?: string }>(async (ledger, now, opts, config) => {
+      const rows = await writeExport(ledger.reader.exportRows(filterOf(opts, now, config)), opts.output);
       if (opts.output !== undefined)
         process.stderr.write(`wrote ${rows.toLocaleString('en-US')} rows to ${opts.output}\n`);
     }),
@@ -267,11 +298,18 @@ export function registerReportCommands(program: Command): void {
         .command('history')
         .description('the last requests, newest first, with the tokens remaining after each')
         .option('--company <id>', 'only this company')
+        .option('--tag <tag>', 'only requests carrying this spend tag')
+        .option('--end-user <id>', endUserHelp)
         .option('-n, --limit <n>', 'how many requests', '50'),
     ),
   ).action(
-    run<SourceOpts & FormatOpts & { company?: string; limit: string }>(async (ledger, now, opts) => {
-      const rows = await historyReport(ledger.reader, now, { companyId: opts.company, limit: positiveInt(opts.limit) });
+    run<SourceOpts & FormatOpts & HistoryOpts>(async (ledger, now, opts, config) => {
+      const rows = await historyReport(ledger.reader, now, {
+        companyId: opts.company,
+        limit: positiveInt(opts.limit),
+        ...(opts.tag !== undefined ? { tag: opts.tag } : {}),
+        ...(opts.endUser !== undefined ? { endUser: storedAs(opts.endUser, opts.company, config) } : {}),
+      });
       if (opts.json) json(rows);
       else if (opts.csv) out(historyCsv(rows));
       else out(formatTable(HISTORY_COLUMNS, rows));

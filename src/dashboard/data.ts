@@ -87,6 +87,8 @@ export interface RequestJson {
   key_id: string | null;
   endpoint: string;
   model: string | null;
+  end_user: string | null;
+  tags: string[];
   status: string;
   success: boolean;
   total_tokens: number;

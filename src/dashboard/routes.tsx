@@ -179,6 +179,7 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       user: q.user || undefined,
       model: q.model || undefined,
       endpoint: q.endpoint || undefined,
+      tag: q.tag || undefined,
       company: q.company || undefined,
     };
     const api = apiClient(app, getCookie(c, SESSION_COOKIE)!);

@@ -4,7 +4,8 @@ import { formatMicroUsd } from '../utils/money.js';
 
 /**
  * The CSV columns: the usage log's ten (Date, User ID, Endpoint, Model, Input Tokens, Output Tokens,
- * Total Tokens, Total Cost (USD), Success, Response Time (ms)), then the company and the ledger row's id.
+ * Total Tokens, Total Cost (USD), Success, Response Time (ms)), then the company, the ledger row's
+ * id, the end user (as stored: sent or hashed) and the spend tags (`tagsCell`).
  * Date is the admission instant (ISO 8601 UTC), Model the requested model, tokens are counts,
  * Total Cost (USD) has 6 decimals (exact, from integer micro-USD), Success is `true` when the row
  * settled with an HTTP status below 400, Response Time (ms) is the latency rounded to whole ms.
@@ -22,11 +23,18 @@ export const EXPORT_COLUMNS = [
   'Response Time (ms)',
   'Company',
   'Request ID',
+  'End User',
+  'Tags',
 ] as const;
 
 /** A request succeeded: it settled with an HTTP status below 400 (the usage log's Success). */
 export function succeeded(r: Pick<RequestRow, 'status' | 'httpStatus'>): boolean {
   return r.status === 'settled' && r.httpStatus !== null && r.httpStatus < 400;
+}
+
+/** A row's spend tags in one CSV cell: their JSON array (`["search","team:growth"]`, unambiguous whatever a tag holds); empty when none. */
+export function tagsCell(tags: readonly string[]): string | null {
+  return tags.length ? JSON.stringify(tags) : null;
 }
 
 /** A row's values in `EXPORT_COLUMNS` order. */
@@ -44,6 +52,8 @@ function exportValues(r: RequestRow) {
     r.latencyMs === null ? null : Math.round(r.latencyMs),
     r.companyId,
     r.id,
+    r.endUser,
+    tagsCell(r.tags),
   ];
 }
 

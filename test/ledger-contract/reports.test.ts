@@ -240,20 +240,20 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
 
   describe('export', () => {
     const HEADER =
-      'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID\r\n';
+      'Date,User ID,Endpoint,Model,Input Tokens,Output Tokens,Total Tokens,Total Cost (USD),Success,Response Time (ms),Company,Request ID,End User,Tags\r\n';
 
-    it('writes the usage-log columns, then Company and Request ID, quoting a user id with a comma and quotes', async () => {
+    it('writes the usage-log columns, then Company, Request ID, End User and Tags, quoting a user id with a comma and quotes', async () => {
       expect(exportCsv(await ledger.reader.rows({ userId: DAVE }))).toBe(
         HEADER +
-          '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07\r\n',
+          '2026-10-31T11:00:00.000Z,"dave, ""the boss""",/v1/chat/completions,gpt-4o-mini,10,5,15,0.000005,true,100,acme,r07,,\r\n',
       );
     });
 
     it('exports oldest first, a voided request as Success false, never a held one', async () => {
       expect(exportCsv(await ledger.reader.rows({ companyId: 'globex' }))).toBe(
         HEADER +
-          '2026-10-25T14:00:00.000Z,erin,/v1/chat/completions,gpt-4o-mini,500,500,1000,0.000375,true,300,globex,g01\r\n' +
-          '2026-10-28T23:59:59.999Z,erin,/v1/completions,gpt-3.5-turbo-instruct,50,20,70,0.000115,true,250,globex,g02\r\n',
+          '2026-10-25T14:00:00.000Z,erin,/v1/chat/completions,gpt-4o-mini,500,500,1000,0.000375,true,300,globex,g01,,\r\n' +
+          '2026-10-28T23:59:59.999Z,erin,/v1/completions,gpt-3.5-turbo-instruct,50,20,70,0.000115,true,250,globex,g02,,\r\n',
       );
       const acme = await ledger.reader.rows({ companyId: 'acme', userId: 'alice' });
       expect(acme.map((r) => [r.id, succeeded(r)])).toEqual([
@@ -263,7 +263,7 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
         ['r06', false],
       ]);
       expect(exportCsv(acme).split('\r\n')[4]).toBe(
-        '2026-10-29T09:10:00.000Z,alice,/v1/chat/completions,gpt-4o-mini,0,0,0,0.000000,false,30,acme,r06',
+        '2026-10-29T09:10:00.000Z,alice,/v1/chat/completions,gpt-4o-mini,0,0,0,0.000000,false,30,acme,r06,,',
       );
     });
   });
@@ -292,6 +292,8 @@ describe.each(ADAPTERS)('report queries ($name)', (adapter) => {
         endpoint: CHAT,
         model: 'gpt-4o-mini',
         feature: 'chat',
+        endUser: null,
+        tags: [],
         status: 'settled',
         tokensUsed: 15,
         costMicroUsd: 5,

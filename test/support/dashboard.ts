@@ -27,8 +27,8 @@ export interface DashboardWorld {
   browser: Browser;
   /** User tokens (JWT) by user id: alice, bob and HOSTILE. */
   tokens: Record<string, string>;
-  /** One chat request through the proxy; `words` sets the prompt's size (the mock counts a token per word). */
-  chat(credential: string, words?: number, model?: string, feature?: string): Promise<void>;
+  /** One chat request through the proxy; `words` sets the prompt's size (the mock counts a token per word); `tags` the `x-tollgate-tags` header. */
+  chat(credential: string, words?: number, model?: string, feature?: string, tags?: string): Promise<void>;
   /** A GET of the read API with `credential`, which must answer 200: its JSON, or text for CSV. */
   api<T = any>(path: string, credential: string): Promise<T>;
   /**
@@ -111,13 +111,14 @@ export async function startDashboardWorld(): Promise<DashboardWorld> {
     [HOSTILE]: await userToken('acme', HOSTILE),
   };
 
-  const chat: DashboardWorld['chat'] = async (credential, words = 20, model = 'gpt-4o-mini', feature) => {
+  const chat: DashboardWorld['chat'] = async (credential, words = 20, model = 'gpt-4o-mini', feature, tags) => {
     const res = await fetch(`${t.url}/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${credential}`,
         'content-type': 'application/json',
         ...(feature ? { 'x-tollgate-feature': feature } : {}),
+        ...(tags ? { 'x-tollgate-tags': tags } : {}),
       },
       body: JSON.stringify({
         model,
@@ -160,9 +161,9 @@ export async function startDashboardWorld(): Promise<DashboardWorld> {
 
   for (let i = 0; i < 3; i++) await chat(tokens.alice!, 40 + i * 10);
   await chat(tokens.alice!, 30, 'gpt-5-mini');
-  await chat(tokens.alice!, 30, 'gpt-4o-mini', 'chatbot');
-  await chat(tokens.bob!, 100);
-  await chat(tokens[HOSTILE]!, 10);
+  await chat(tokens.alice!, 30, 'gpt-4o-mini', 'chatbot', 'search, beta');
+  await chat(tokens.bob!, 100, 'gpt-4o-mini', undefined, 'search');
+  await chat(tokens[HOSTILE]!, 10, 'gpt-4o-mini', undefined, HOSTILE);
   await chat(t.keys['acme-web']!, 25);
   await chat(t.keys['globex-key']!, 60);
   await t.settled();

@@ -137,6 +137,8 @@ export interface FilterState {
   user?: string;
   model?: string;
   endpoint?: string;
+  /** A spend tag: the requests carrying it. */
+  tag?: string;
   /** An operator's company view. */
   company?: string;
 }
@@ -146,6 +148,8 @@ export interface FilterChoices {
   users?: string[];
   models: string[];
   endpoints: string[];
+  /** The period's most used tags. */
+  tags: string[];
 }
 
 function Select(props: { name: string; label: string; value: string | undefined; choices: string[] }) {
@@ -187,6 +191,9 @@ export function Filters(props: { state: FilterState; choices: FilterChoices; exp
       {props.choices.users ? <Select name="user" label="User" value={s.user} choices={props.choices.users} /> : null}
       <Select name="model" label="Model" value={s.model} choices={props.choices.models} />
       <Select name="endpoint" label="Endpoint" value={s.endpoint} choices={props.choices.endpoints} />
+      {props.choices.tags.length || s.tag ? (
+        <Select name="tag" label="Tag" value={s.tag} choices={props.choices.tags} />
+      ) : null}
       <button type="submit">Apply</button>
       <a class="button" href={props.exportHref} download="tollgate-usage.csv" data-export>
         Export CSV
@@ -197,7 +204,7 @@ export function Filters(props: { state: FilterState; choices: FilterChoices; exp
 
 /** The read-API query of a filter state (for usage, requests and the CSV export). */
 export function filterQuery(s: FilterState): Record<string, string | undefined> {
-  return { period: s.period, user: s.user, model: s.model, endpoint: s.endpoint, company: s.company };
+  return { period: s.period, user: s.user, model: s.model, endpoint: s.endpoint, tag: s.tag, company: s.company };
 }
 
 /** The CSV export URL of a filter state (the read API's `export.csv`, read with the session cookie). */

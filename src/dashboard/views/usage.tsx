@@ -28,6 +28,10 @@ export interface UsageData {
   /** The period's start (ISO 8601 UTC), as the read API resolved it. */
   since: string | null;
   byUser?: UsageRowJson[];
+  /** By spend tag: a request with several tags counts in each, untagged ones under a null key. */
+  byTag: UsageRowJson[];
+  /** By end user (admins): the app's own users, as the ledger stores them. */
+  byEndUser?: UsageRowJson[];
   recent: RequestJson[];
   choices: FilterChoices;
 }
@@ -40,16 +44,21 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
   // By user: the most active ones only (a company may have thousands); the rest are summed from the total below.
   const top = (query: Record<string, string | undefined>, n: number) => group('user', { ...query, limit: String(n) });
   const unfiltered = { period: s.period, company: s.company };
-  const [total, byModel, byEndpoint, hourly, byUser, recent, models, endpoints] = await Promise.all([
-    group('none'),
-    group('model'),
-    group('endpoint'),
-    api<List<UsageRowJson> & { since: string | null }>('/tollgate/v1/usage', { ...q, group_by: 'hour' }),
-    admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
-    api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
-    group('model', unfiltered),
-    group('endpoint', unfiltered),
-  ]);
+  const [total, byModel, byEndpoint, hourly, byUser, byTag, byEndUser, recent, models, endpoints, tags] =
+    await Promise.all([
+      group('none'),
+      group('model'),
+      group('endpoint'),
+      api<List<UsageRowJson> & { since: string | null }>('/tollgate/v1/usage', { ...q, group_by: 'hour' }),
+      admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
+      // The most used tags and end users, like users (a company may have thousands of either).
+      group('tag', { ...q, limit: String(SHOWN_GROUPS) }),
+      admin ? group('end_user', { ...q, limit: String(SHOWN_GROUPS) }) : Promise.resolve(undefined),
+      api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
+      group('model', unfiltered),
+      group('endpoint', unfiltered),
+      group('tag', { ...unfiltered, limit: String(4 * SHOWN_GROUPS) }),
+    ]);
   // The users a filter offers: the most active ones.
   const users = admin
     ? (await top(unfiltered, 4 * SHOWN_GROUPS)).map((r) => r.key).filter((k): k is string => k !== null)
@@ -62,8 +71,11 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     byHour: hourly.data,
     since: hourly.since,
     byUser: byUser && withRest(byUser, total[0]!),
+    byTag,
+    // A request has one end user (or none): the rest sum up like users'. Tags overlap, so they do not.
+    byEndUser: byEndUser && withRest(byEndUser, total[0]!),
     recent,
-    choices: { users, models: keys(models), endpoints: keys(endpoints) },
+    choices: { users, models: keys(models), endpoints: keys(endpoints), tags: keys(tags).sort() },
   };
 }
 
@@ -113,9 +125,29 @@ function Breakdown(props: {
   );
 }
 
+/** A breakdown as a table alone (groups sorted by tokens), `none` naming the null group; nothing when there are no groups. */
+function GroupTable(props: {
+  name: string;
+  title: string;
+  column: string;
+  none: string;
+  note?: string;
+  rows: UsageRowJson[];
+}) {
+  if (props.rows.length === 0) return null;
+  const rows = byTokens(props.rows).map((r) => (r.key === null ? { ...r, key: props.none } : r));
+  return (
+    <section class="panel" aria-labelledby={`h-${props.name}`}>
+      <h2 id={`h-${props.name}`}>{props.title}</h2>
+      {props.note ? <p class="sub">{props.note}</p> : null}
+      <Table caption={props.title} name={props.name} columns={groupColumns(props.column)} rows={rows} />
+    </section>
+  );
+}
+
 /**
- * Usage by day (in the viewer's time zone, named in the heading), then by model, endpoint and
- * (admins) user: one refreshed region (`usage`).
+ * Usage by day (in the viewer's time zone, named in the heading), then by model, endpoint, spend tag
+ * and (admins) user and end user: one refreshed region (`usage`).
  */
 export function UsageSections(props: { data: UsageData; timeZone: string }) {
   const d = props.data;
@@ -142,6 +174,17 @@ export function UsageSections(props: { data: UsageData; timeZone: string }) {
       <Breakdown name="by-model" title="Usage by model" column="Model" rows={d.byModel} type="doughnut" />
       <Breakdown name="by-endpoint" title="Usage by endpoint" column="Endpoint" rows={d.byEndpoint} type="bar" />
       {d.byUser ? <Breakdown name="by-user" title="Usage by user" column="User" rows={d.byUser} type="bar" /> : null}
+      <GroupTable
+        name="by-tag"
+        title="Usage by tag"
+        column="Tag"
+        none="(untagged)"
+        note="A request with several tags counts under each of them."
+        rows={d.byTag}
+      />
+      {d.byEndUser ? (
+        <GroupTable name="by-end-user" title="Usage by end user" column="End user" none="(none)" rows={d.byEndUser} />
+      ) : null}
     </div>
   );
 }

@@ -16,20 +16,28 @@ export interface RequestFilter {
   endpoint?: string;
   /** The `x-tollgate-feature` header. */
   feature?: string;
+  /** The end user the request was made for (`requests.end_user`: the app's `safety_identifier` or `user`, as the ledger stores it). */
+  endUser?: string;
+  /** A spend tag: rows whose `requests.tags` hold it (among others). */
+  tag?: string;
   /** ISO 8601 UTC instants compared with the admission time: `since` inclusive, `until` exclusive. */
   since?: string;
   until?: string;
 }
 
-/** How usage rows are grouped. `user` groups by company and user; `day` and `hour` are UTC. */
-export const GROUP_BYS = ['none', 'company', 'user', 'model', 'endpoint', 'day', 'hour'] as const;
+/**
+ * How usage rows are grouped. `user` and `end_user` group by company and user; `day` and `hour` are
+ * UTC. `tag` gives one group per spend tag: a row with several tags counts in each of its tags'
+ * groups (so the groups sum to more than the total), a row without tags in the null group.
+ */
+export const GROUP_BYS = ['none', 'company', 'user', 'model', 'endpoint', 'day', 'hour', 'tag', 'end_user'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 /** One group of usage. Tokens as OpenAI reported them (cached in input, reasoning in output); cost integer micro-USD. */
 export interface UsageRow {
-  /** The group's value (company, user, model, endpoint, `2026-11-24` day or `2026-11-24T10:00Z` hour, UTC); null for `none` or a missing field. */
+  /** The group's value (company, user, model, endpoint, `2026-11-24` day or `2026-11-24T10:00Z` hour (UTC), tag, end user); null for `none` or a missing field (untagged rows for `tag`). */
   key: string | null;
-  /** The company, when grouping by user; otherwise null. */
+  /** The company, when grouping by user or end user; otherwise null. */
   companyId: string | null;
   requests: number;
   inputTokens: number;
@@ -56,6 +64,10 @@ export interface RequestRow {
   requestedModel: string | null;
   returnedModel: string | null;
   feature: string | null;
+  /** The end user the request was made for, as stored (sent or hashed); null when none. */
+  endUser: string | null;
+  /** Its spend tags, in the order recorded; empty when none. */
+  tags: string[];
   stream: boolean;
   status: 'settled' | 'voided' | 'interrupted';
   httpStatus: number | null;

@@ -47,7 +47,7 @@ export class PgReader implements LedgerReader {
     const { rows } = await this.pool.query<PriceVersionRow>(
       `SELECT r.requested_model AS model, r.company_id AS "companyId", r.price_version AS "priceVersion", count(*)::int AS requests
        FROM requests r WHERE ${w.sql} AND r.status = 'settled'
-       GROUP BY 1, 2, 3 ORDER BY 1 COLLATE "C" NULLS FIRST, 2 COLLATE "C", 3 COLLATE "C" NULLS FIRST`,
+       GROUP BY 1, 2, 3 ORDER BY r.requested_model COLLATE "C" NULLS FIRST, r.company_id COLLATE "C", r.price_version COLLATE "C" NULLS FIRST`,
       w.params,
     );
     return rows;

@@ -34,6 +34,8 @@ export const USAGE: UsageDialect = {
   ],
   microOfNano: (e) => `div(${e} + 500, 1000)`,
   orderKey: (e) => `${e} COLLATE "C" NULLS FIRST`,
+  hasTag: (param) => `r.tags::jsonb ? ${param}`,
+  eachTag: 'LEFT JOIN LATERAL jsonb_array_elements_text(r.tags::jsonb) AS tg(value) ON true',
 };
 
 /** Gives finished rows that have none a `settle_xid` (this transaction's), at most $1 of them: rows copied in or written before rollups. */

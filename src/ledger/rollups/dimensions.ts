@@ -1,4 +1,4 @@
-import type { RequestFilter } from '../port/reader.js';
+import type { GroupBy, RequestFilter } from '../port/reader.js';
 
 /**
  * The rollups' shape, shared by every engine (src/ledger/sqlite/schema-rollups.ts and
@@ -28,6 +28,15 @@ export const ROLLUP_DIMENSIONS: readonly RollupDimension[] = [
   { column: 'endpoint', source: 'endpoint', filter: 'endpoint' },
   { column: 'feature', source: 'feature', filter: 'feature' },
 ];
+
+/**
+ * What the rollups do not keep: spend tags (a row has several, so a row would have to count in
+ * several rollup rows) and end users (as many as an app has users). A usage report filtered or
+ * grouped by one reads raw rows only (see `planUsage`); history guides its walk by the rollups'
+ * other dimensions and filters the rows it reads.
+ */
+export const RAW_ONLY_FILTERS = ['tag', 'endUser'] as const satisfies readonly (keyof RequestFilter)[];
+export const RAW_ONLY_GROUPS: readonly GroupBy[] = ['tag', 'end_user'];
 
 /** The rollup columns a `UsageRow` is built from, each with the SQL summing it over raw rows `r` (`latencyUs`: the engine's rounding to whole µs). */
 export function rollupMeasures(latencyUs: string): readonly { column: string; raw: string }[] {

@@ -1,4 +1,5 @@
 import type { GroupBy, RequestFilter } from '../port/reader.js';
+import { RAW_ONLY_FILTERS, RAW_ONLY_GROUPS } from './dimensions.js';
 
 /** A half-open time range [since, until) of ISO 8601 UTC instants; an absent bound is open. */
 export interface Span {
@@ -34,7 +35,8 @@ const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
  * a window starting at an arbitrary instant (`period=7d` is "the last 7 × 24 h") reads the partial
  * hour at each edge raw — at most two hours of one company's rows, found by index. `group_by=hour`
  * reads hours only; otherwise whole days come from `usage_days` (24 times fewer rows).
- * A filter naming '' for a dimension is answered from raw rows alone (the rollups keep a missing
+ * A filter or grouping by spend tag or end user (not rollup dimensions), or a filter naming '' for
+ * a dimension, is answered from raw rows alone (the rollups keep a missing
  * dimension as ''). Before `archivedBefore` (the latest archive run's cut-off, ISO UTC) the raw
  * rows are gone: an edge there is widened to its whole hour, read from the rollups.
  */
@@ -44,6 +46,8 @@ export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefor
     ...(filter.until !== undefined ? { until: filter.until } : {}),
   };
   const rawOnly: UsagePlan = { days: [], hours: [], raw: [whole], covered: null };
+  // Spend tags and end users are not rollup dimensions: a report on either reads the raw rows.
+  if (RAW_ONLY_GROUPS.includes(groupBy) || RAW_ONLY_FILTERS.some((k) => filter[k] !== undefined)) return rawOnly;
   for (const key of ['companyId', 'userId', 'keyId', 'model', 'endpoint', 'feature'] as const)
     if (filter[key] === '') return rawOnly;
   const since = filter.since === undefined ? undefined : Date.parse(filter.since);

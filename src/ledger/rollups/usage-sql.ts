@@ -1,5 +1,12 @@
 import type { GroupBy, RequestFilter, UsageRow } from '../port/reader.js';
-import { MEASURE_COLUMNS, ROLLUP_DIMENSIONS, rollupMeasures, tableFor } from './dimensions.js';
+import {
+  MEASURE_COLUMNS,
+  RAW_ONLY_FILTERS,
+  RAW_ONLY_GROUPS,
+  ROLLUP_DIMENSIONS,
+  rollupMeasures,
+  tableFor,
+} from './dimensions.js';
 import type { Span, UsagePlan } from './plan.js';
 
 /** What differs between engines in a usage query (each adapter gives one). */
@@ -21,6 +28,10 @@ export interface UsageDialect {
   microOfNano(expr: string): string;
   /** How a key sorts: bytewise, NULL first. */
   orderKey(expr: string): string;
+  /** The condition that raw row `r` carries the spend tag in parameter `param` (one of the JSON array `r.tags`). */
+  hasTag(param: string): string;
+  /** The join giving one row per tag of `r` as `tg.value` (a row without tags: one, with NULL): what `group_by=tag` sums. */
+  eachTag: string;
 }
 
 /** A query and its parameters. */
@@ -54,15 +65,31 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     const dim = GROUP_DIMENSION[groupBy];
     const column = (name: string) =>
       table === 'raw' ? `r.${ROLLUP_DIMENSIONS.find((x) => x.column === name)!.source}` : `NULLIF(t.${name}, '')`;
+    if (table !== 'raw' && RAW_ONLY_GROUPS.includes(groupBy))
+      throw new Error(`usage by ${groupBy} reads raw rows only`);
     const key =
-      groupBy === 'none' ? 'NULL' : groupBy === 'day' || groupBy === 'hour' ? d.key(groupBy, table) : column(dim!);
-    return { key, company: groupBy === 'user' ? `${alias}.company_id` : 'NULL' };
+      groupBy === 'none'
+        ? 'NULL'
+        : groupBy === 'day' || groupBy === 'hour'
+          ? d.key(groupBy, table)
+          : groupBy === 'tag'
+            ? 'tg.value'
+            : groupBy === 'end_user'
+              ? 'r.end_user'
+              : column(dim!);
+    return { key, company: groupBy === 'user' || groupBy === 'end_user' ? `${alias}.company_id` : 'NULL' };
   };
-  const dims = (alias: 't' | 'r') =>
-    ROLLUP_DIMENSIONS.flatMap((x) => {
+  const dims = (alias: 't' | 'r') => {
+    if (alias === 't' && RAW_ONLY_FILTERS.some((k) => filter[k] !== undefined))
+      throw new Error('a usage filter on a tag or an end user reads raw rows only');
+    const conds = ROLLUP_DIMENSIONS.flatMap((x) => {
       const v = filter[x.filter];
       return v === undefined ? [] : [`${alias}.${alias === 't' ? x.column : x.source} = ${p(v)}`];
     });
+    if (alias === 'r' && filter.endUser !== undefined) conds.push(`r.end_user = ${p(filter.endUser)}`);
+    if (alias === 'r' && filter.tag !== undefined) conds.push(d.hasTag(p(filter.tag)));
+    return conds;
+  };
   const range = (column: string, table: 'day' | 'hour' | 'raw', s: Span) => [
     ...(s.since !== undefined ? [`${column} >= ${p(d.bound(table, s.since))}`] : []),
     ...(s.until !== undefined ? [`${column} < ${p(d.bound(table, s.until))}`] : []),
@@ -95,17 +122,17 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     if (extra) conds.push(extra);
     return grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM ${from}${where(conds)}`, k);
   };
-  for (const s of plan.raw) parts.push(rawPart(s, 'requests r', null));
+  for (const s of plan.raw) parts.push(rawPart(s, groupBy === 'tag' ? `requests r ${d.eachTag}` : 'requests r', null));
   if (plan.covered) for (const u of d.unfolded) parts.push(rawPart(plan.covered, u.from, u.where));
 
   const total = (m: string) => `coalesce(sum(u.${m}), 0)`;
   const outer = [
     groupBy === 'none' ? 'NULL AS key' : 'u.key AS key',
-    groupBy === 'user' ? 'u.company AS "companyId"' : 'NULL AS "companyId"',
+    groupBy === 'user' || groupBy === 'end_user' ? 'u.company AS "companyId"' : 'NULL AS "companyId"',
     ...MEASURE_COLUMNS.map((m) => `${total(m)} AS ${m}`),
     `${d.microOfNano(total('cost_nano_usd'))} AS cost_micro_usd`,
   ].join(', ');
-  const byKey = `${groupBy === 'user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
+  const byKey = `${groupBy === 'user' || groupBy === 'end_user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
   const order =
     groupBy === 'none'
       ? ''

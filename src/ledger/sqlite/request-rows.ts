@@ -1,7 +1,8 @@
 import type { RecentRow, RequestFilter, RequestRow } from '../port.js';
+import { tagsOf } from '../tags.js';
 import type { RollupTable } from '../rollups/dimensions.js';
 import { guidedBy, newestGuided, nextHour, rollupFilter } from '../rollups/recent-plan.js';
-import { FOLDED } from './rollup-sql.js';
+import { FOLDED, USAGE } from './rollup-sql.js';
 import type { ReadRunner } from './runner.js';
 
 /**
@@ -13,14 +14,18 @@ import type { ReadRunner } from './runner.js';
 
 /** The columns of a `RequestRow`, and the rowid that orders rows admitted in the same millisecond. */
 const COLUMNS = `r.id, r.created_at AS createdAt, r.company_id AS companyId, r.user_id AS userId, r.key_id AS keyId, r.endpoint,
-  r.requested_model AS requestedModel, r.returned_model AS returnedModel, r.feature, r.stream, r.status, r.http_status AS httpStatus,
+  r.requested_model AS requestedModel, r.returned_model AS returnedModel, r.feature, r.end_user AS endUser, r.tags, r.stream, r.status, r.http_status AS httpStatus,
   r.input_tokens AS inputTokens, r.cached_input_tokens AS cachedInputTokens, r.output_tokens AS outputTokens,
   r.reasoning_tokens AS reasoningTokens, r.total_tokens AS totalTokens, r.metered_tokens AS meteredTokens,
   r.cost_micro_usd AS costMicroUsd, r.usage_source AS usageSource, r.latency_ms AS latencyMs, r.error_code AS errorCode, r.rowid AS _rowid`;
 
-type Selected = Omit<RequestRow, 'stream'> & { stream: number | boolean; _rowid: number };
+type Selected = Omit<RequestRow, 'stream' | 'tags'> & { stream: number | boolean; tags: string | null; _rowid: number };
 
-const strip = ({ _rowid, ...row }: Selected): RequestRow => ({ ...row, stream: Boolean(row.stream) });
+const strip = ({ _rowid, ...row }: Selected): RequestRow => ({
+  ...row,
+  stream: Boolean(row.stream),
+  tags: tagsOf(row.tags),
+});
 
 /** The condition for a filter over `requests r` (rows still `held` left out), with its parameters. */
 export function rowWhere(f: RequestFilter): { sql: string; params: unknown[] } {
@@ -37,6 +42,8 @@ export function rowWhere(f: RequestFilter): { sql: string; params: unknown[] } {
   add('r.requested_model = ?', f.model);
   add('r.endpoint = ?', f.endpoint);
   add('r.feature = ?', f.feature);
+  add('r.end_user = ?', f.endUser);
+  add(USAGE.hasTag('?'), f.tag);
   add('r.created_at >= ?', f.since);
   add('r.created_at < ?', f.until);
   return { sql: conds.join(' AND '), params };

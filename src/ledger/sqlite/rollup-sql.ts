@@ -32,6 +32,8 @@ export const USAGE: UsageDialect = {
   ],
   microOfNano: (e) => `(${e} + 500) / 1000`,
   orderKey: (e) => e,
+  hasTag: (param) => `EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = ${param})`,
+  eachTag: 'LEFT JOIN json_each(r.tags) AS tg',
 };
 
 /** Gives finished rows that have none a `settle_seq` (one past the highest), at most `?` of them: rows copied in or written before rollups. */
