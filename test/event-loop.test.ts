@@ -14,7 +14,8 @@ import { json, ScriptedUpstream } from './support/scripted-upstream.js';
  * case refused or cut as designed, and no stall over 1 s for the three cases whose work tollgate
  * keeps off the loop or linear (`EVENT_LOOP_BOUND_MS=50` asserts the 50 ms target on an idle
  * machine). The 60 MB prompt's stall is only reported unless `EVENT_LOOP_PROMPT_BOUND_MS` is set:
- * parsing 60 MB of JSON is itself one synchronous step (docs/security.md).
+ * its parse runs on a worker thread, but joining its chunks and the prompt bound's byte search still
+ * run on the loop (docs/performance.md, large bodies).
  */
 const BOUND_MS = Number(process.env.EVENT_LOOP_BOUND_MS ?? 1000);
 const PROMPT_BOUND_MS = Number(process.env.EVENT_LOOP_PROMPT_BOUND_MS ?? Infinity);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
 import { grantTerms, hold, NOW, requestFacts, tokensUsed } from './ledger-contract/fixtures.js';
@@ -59,5 +60,47 @@ it('a grant sync is seen by the next admission; held and spent carry over', asyn
   expect(await ledger.admit(facts('req_c'), want, NOW, [])).toMatchObject({ ok: true, standing: { tokens: 200 } });
   await ledger.settle('req_a', used(100), NOW);
   expect(await standing()).toEqual([[100, 100]]);
+  expect(await errors()).toEqual([]);
+});
+
+it('keeps a hold on one grant on its row and a spread one in holds; both count, end with the row, and survive a restart', async () => {
+  const path = join(dir, 'ledger.db');
+  const q = (sql: string) => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare(sql).all();
+    } finally {
+      db.close();
+    }
+  };
+  await ledger.syncGrants([grantTerms({ id: 'g1', amount: 100 }), grantTerms({ id: 'g2', amount: 1000 })], [], NOW);
+  await ledger.admit(facts('req_one'), hold(60), NOW, []);
+  await ledger.admit(facts('req_two'), hold(100), NOW, []);
+  expect(q('SELECT id, hold_grant_id, hold_amount FROM requests ORDER BY id')).toEqual([
+    { id: 'req_one', hold_grant_id: 'g1', hold_amount: 60 },
+    { id: 'req_two', hold_grant_id: null, hold_amount: null },
+  ]);
+  expect(q('SELECT request_id, grant_id, amount FROM holds ORDER BY grant_id')).toEqual([
+    { request_id: 'req_two', grant_id: 'g1', amount: 40 },
+    { request_id: 'req_two', grant_id: 'g2', amount: 60 },
+  ]);
+  expect(q('SELECT request_id, grant_id, amount FROM open_holds ORDER BY request_id, grant_id')).toEqual([
+    { request_id: 'req_one', grant_id: 'g1', amount: 60 },
+    { request_id: 'req_two', grant_id: 'g1', amount: 40 },
+    { request_id: 'req_two', grant_id: 'g2', amount: 60 },
+  ]);
+  expect(await errors()).toEqual([]);
+  // A restart forgets what memory carried: the holds are read back from the row and from holds.
+  await ledger.close();
+  ledger = openSqliteLedger({ path, checkpointThread: false });
+  expect(await ledger.settle('req_one', used(50), NOW)).not.toBe(false);
+  expect(await ledger.settle('req_two', used(70), NOW)).not.toBe(false);
+  expect(q('SELECT COUNT(*) AS n FROM open_holds')).toEqual([{ n: 0 }]);
+  expect(q('SELECT COUNT(*) AS n FROM holds')).toEqual([{ n: 0 }]);
+  const both = (await ledger.reader.grants()).filter((g) => g.id !== 'g');
+  expect(both.map((g) => [g.id, g.spent, g.held])).toEqual([
+    ['g1', 100, 0],
+    ['g2', 20, 0],
+  ]);
   expect(await errors()).toEqual([]);
 });

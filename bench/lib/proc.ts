@@ -141,11 +141,15 @@ export function memoryMb(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefi
   }
 }
 
-/** CPU time the process has used so far (user + system), in clock ticks (usually 1/100 s). */
-export function cpuTicks(pid: number): number | undefined {
+/**
+ * CPU time the process has used so far (user + system, every thread), in clock ticks (usually
+ * 1/100 s); with `mainThread`, its main thread's alone. Time the process waited for a core shared
+ * with others is not counted, so this holds on a busy machine where a profile's wall-clock samples do not.
+ */
+export function cpuTicks(pid: number, mainThread = false): number | undefined {
   try {
     // Fields after the command name (which may contain spaces), from field 3 on; utime and stime are fields 14 and 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(f[11]) + Number(f[12]);
   } catch {

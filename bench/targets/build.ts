@@ -6,6 +6,7 @@
  * and its memory. The file sits two folders below the root, like `dist/ledger/sqlite/db.js`, so tollgate
  * finds `migrations/` at the same relative path.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -32,5 +33,18 @@ export function buildTollgate(root: string, tree = root): string {
     sourcemap: 'linked',
     logLevel: 'error',
   });
+  // Large JSON bodies are parsed on a worker thread whose module sits beside the launcher.
+  const worker = join(tree, 'src', 'http', 'json-parse-worker.ts');
+  if (existsSync(worker))
+    esbuild.buildSync({
+      entryPoints: [worker],
+      outfile: join(tree, 'bench', '.build', 'json-parse-worker.js'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'error',
+    });
   return outfile;
 }

@@ -3,7 +3,7 @@ import busboy from 'busboy';
 import type { Config } from '../config/schema.js';
 import { isDenial } from '../http/denial.js';
 import type { FileModelEstimate } from '../ledger/port.js';
-import { parseJsonObject } from '../proxy/admit-json.js';
+import { parseJsonBody } from '../http/json-body.js';
 import type { PriceLookup } from '../proxy/worst-case.js';
 import { BatchLines, TrainingLines } from './line-estimates.js';
 
@@ -96,7 +96,7 @@ class LineReader {
     const text = raw.toString('utf8').trim();
     if (text === '') return;
     this.lines += 1;
-    const parsed = parseJsonObject(Buffer.from(text));
+    const parsed = parseJsonBody(Buffer.from(text));
     if (isDenial(parsed)) return this.fail(`line ${this.n}: ${'message' in parsed ? parsed.message : 'not JSON'}`);
     this.batch.add(parsed.json, this.n);
     this.training.add(parsed.json, this.n);

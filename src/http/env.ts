@@ -2,7 +2,6 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { Principal } from '../auth/principal.js';
 import type { OperatorConfig } from '../config/schema.js';
-import type { Endpoint } from '../proxy/endpoints.js';
 import type { Denial } from './denial.js';
 
 /** A feature rate applied to a request (`x-tollgate-feature`): its name and token multiplier. */
@@ -16,18 +15,10 @@ export interface FeatureRate {
  * middleware named, and read only on routes that run it.
  */
 export interface AppVariables {
-  /** `performance.now()` when the request arrived (request-timing), ms. */
-  started: number;
-  /** The request's instant (request-timing): one clock reading for its whole admission, UTC. */
-  now: Date;
   /** The caller a company key or user token resolved to (bearer-auth). */
   principal: Principal;
   /** The operator an operator key resolved to (operator-auth); undefined for any other credential. */
   operator: OperatorConfig | undefined;
-  /** The metered endpoint the request's method and path match; undefined for a pass-through. */
-  endpoint: Endpoint | undefined;
-  /** The feature rate named by `x-tollgate-feature` (feature-rate); undefined when none is named. */
-  feature: FeatureRate | undefined;
 }
 
 /** The app's hono environment: Node's request and response as bindings, and the variables above. */
@@ -39,13 +30,12 @@ export interface AppEnv {
 /** The context every handler and middleware of the app receives. */
 export type AppContext = Context<AppEnv>;
 
-/** Answers a denial: the app's routes count and log it on the way (see proxy/refused.ts); the default only answers. */
+/** Answers a middleware's denial (default `answerDenial`: the OpenAI-shaped error only). */
 export type OnDenied = (c: AppContext, denial: Denial) => Response;
 
 /**
  * A request header, read from Node's `IncomingMessage` when the app runs on @hono/node-server (no
- * web `Headers` object is built on the hot path), else from the web request (tests with
- * `app.request`). The first value when a header was sent more than once.
+ * web `Headers` object is built for it), else from the web request (tests with `app.request`). The first value when a header was sent more than once.
  */
 export function requestHeader(c: AppContext, name: string): string | undefined {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;

@@ -268,7 +268,11 @@ export function parseStrictJson(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): S
  * never read two different values of one field. Nothing is changed by a refused body.
  */
 export function parseJsonBody(raw: Uint8Array): { value: unknown } | Denial {
-  const parsed = parseStrictJson(raw);
+  return jsonBodyOf(parseStrictJson(raw));
+}
+
+/** `parseJsonBody`'s answer from `parseStrictJson`'s (wherever that ran: see http/json-off-loop.ts). */
+export function jsonBodyOf(parsed: StrictJson): { value: unknown } | Denial {
   if ('value' in parsed) return parsed;
   const { code, message, param } = parsed.error;
   switch (code) {

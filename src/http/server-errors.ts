@@ -7,9 +7,27 @@ import { errorResponse } from './openai-error.js';
 
 type Fetch = Parameters<typeof getRequestListener>[0];
 
+/** Node's request listener. */
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** True when `url` is `prefix`, or starts with it followed by `/` or `?`. */
+const under = (url: string, prefix: string) =>
+  url.startsWith(prefix) && (url.length === prefix.length || url[prefix.length] === '/' || url[prefix.length] === '?');
+
 /**
- * Node's HTTP server running the hono app, with OpenAI-shaped errors where Node or
- * @hono/node-server would otherwise answer an empty body:
+ * True for a target of the OpenAI API (`/v1`, `/v1/…`, `/v1?…`), served without the hono app —
+ * but for `/v1/realtime…` over HTTP (client secrets, WebRTC calls): tollgate answers those itself
+ * (realtime/routes.ts), never passes them through.
+ */
+export function isApiTarget(url: string | undefined): boolean {
+  return url !== undefined && under(url, '/v1') && !under(url, '/v1/realtime');
+}
+
+/**
+ * Node's HTTP server: the OpenAI API (`/v1`) served by `api` on Node's own request and response
+ * (proxy/serve.ts), everything else (tollgate's own API, the dashboard, health and metrics) by the
+ * hono app, with OpenAI-shaped errors where Node or @hono/node-server would otherwise answer an
+ * empty body:
  * - a request node-server cannot turn into a fetch `Request` (a GET or HEAD with a body, an unknown
  *   method, a malformed target) gets 400 `invalid_request_error`; any other failure outside the
  *   app 500 `internal_error` (logged at error);
@@ -19,7 +37,7 @@ type Fetch = Parameters<typeof getRequestListener>[0];
  *   A connection that is already gone is just destroyed;
  * - an `Expect` header other than `100-continue` gets 417 with the same JSON shape.
  */
-export function createHttpServer(fetch: Fetch, hostname: string, log: Logger): Server {
+export function createHttpServer(api: Listener, fetch: Fetch, hostname: string, log: Logger): Server {
   const listener = getRequestListener(fetch, {
     hostname,
     errorHandler: (err) => {
@@ -33,7 +51,7 @@ export function createHttpServer(fetch: Fetch, hostname: string, log: Logger): S
       return errorResponse(err);
     },
   });
-  const server = createServer(listener);
+  const server = createServer((req, res) => (isApiTarget(req.url) ? api(req, res) : listener(req, res)));
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, log));
   // An `Expect` other than 100-continue: Node would answer an empty 417 (RFC 9110 §10.1.1).
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {

@@ -24,13 +24,19 @@ export interface Target {
 const SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]+$/;
 const QUERY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%[\]]*$/;
 
+/** A path of non-empty `pchar` segments (dot segments are checked apart): what nearly every request has. */
+const PATH = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
 /** Parses a raw request target (Node's `incoming.url`); returns the `Target`, or why it is refused. */
 export function parseTarget(raw: string): Target | { refused: string } {
   if (!raw.startsWith('/')) return { refused: 'only origin-form request targets (starting with "/") are accepted' };
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = q < 0 ? '' : raw.slice(q + 1);
-  if (path === '/') return { path, query };
+  if (path === '/') return QUERY.test(query) ? { path, query } : queryRefused;
+  // One pass for a well-formed path; segment by segment only to say what is wrong with another.
+  if (PATH.test(path) && !DOT_SEGMENT.test(path)) return QUERY.test(query) ? { path, query } : queryRefused;
   const segments = path.slice(1).split('/');
   for (const s of segments) {
     if (s === '') return { refused: 'empty path segments ("//" or a trailing "/") are not accepted' };
@@ -41,9 +47,10 @@ export function parseTarget(raw: string): Target | { refused: string } {
           "the path may contain only letters, digits and -._~!$&'()*+,;=:@ (no percent-encoding, backslashes or spaces)",
       };
   }
-  if (!QUERY.test(query)) return { refused: 'the query string contains characters that must be percent-encoded' };
-  return { path, query };
+  return QUERY.test(query) ? { path, query } : queryRefused;
 }
+
+const queryRefused = { refused: 'the query string contains characters that must be percent-encoded' };
 
 /** The 400 denial for a refused target (code `invalid_request_target`). */
 export function targetRefused(reason: string): Denial {

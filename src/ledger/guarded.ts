@@ -10,6 +10,7 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
+  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
@@ -259,8 +260,8 @@ export class GuardedLedger implements Ledger {
     }
   }
 
-  forwarded(requestId: string): void {
-    this.inner.forwarded(requestId);
+  forwarded(requestId: string, prompt?: PromptTokens): void {
+    this.inner.forwarded(requestId, prompt);
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

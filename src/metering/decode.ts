@@ -70,14 +70,15 @@ export class BodyDecoder {
   }
 
   /**
-   * Feeds one chunk of the body as received. For a compressed body, resolves once zlib has inflated
-   * it (or decoding stopped), so that the caller learns of an overflow before passing the chunk on.
+   * Feeds one chunk of the body as received. For a compressed body, returns a promise that resolves
+   * once zlib has inflated it (or decoding stopped), so that the caller learns of an overflow before
+   * passing the chunk on; an identity body is kept at once (undefined: no promise per chunk).
    */
-  async push(chunk: Buffer): Promise<void> {
-    if (this.failed || this.overflowed) return;
+  push(chunk: Buffer): Promise<void> | undefined {
+    if (this.failed || this.overflowed) return undefined;
     if (this.zlib) {
       const z = this.zlib;
-      await new Promise<void>((resolve) => {
+      return new Promise<void>((resolve) => {
         const stop = () => resolve();
         z.once('close', stop);
         z.write(chunk, () => {
@@ -85,16 +86,16 @@ export class BodyDecoder {
           resolve();
         });
       });
-      return;
     }
-    if (this.rawTooLarge) return;
+    if (this.rawTooLarge) return undefined;
     this.size += chunk.byteLength;
     if (this.size > this.maxBytes) {
       this.rawTooLarge = true;
       this.chunks.length = 0;
-      return;
+      return undefined;
     }
     this.chunks.push(chunk);
+    return undefined;
   }
 
   /**

@@ -73,20 +73,24 @@ function formatTokens(model: string, format: unknown): number {
  * Estimates a JSON request to one of the token-metered endpoints. `path` is the OpenAI path
  * (`/v1/chat/completions`, `/v1/completions`, `/v1/responses`, `/v1/embeddings`); `limits` the
  * model's context window and largest output (default: the built-in tables', see pricing/limits.ts).
+ * `prompt`, when given, is taken as the prompt's tokens instead of counting them (a bound of them:
+ * the prompt's count is most of an estimate's cost, everything else next to nothing).
  */
 export function estimateRequest(
   path: string,
   model: string,
   body: Json,
   limits: ModelLimits = modelLimits(model, undefined),
+  prompt?: number,
 ): RequestEstimate {
   switch (path) {
     case '/v1/chat/completions': {
       const n = positiveInt(body.n) ?? 1;
       const ceiling = positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens);
       const promptTokens =
+        prompt ??
         chatPromptTokens(model, body.messages, body.tools ?? body.functions) +
-        formatTokens(model, body.response_format);
+          formatTokens(model, body.response_format);
       return {
         promptTokens,
         outputCeiling: ceiling && ceiling * n,
@@ -98,7 +102,7 @@ export function estimateRequest(
       // The legacy endpoint's max_tokens defaults to 16 (openai-openapi, CreateCompletionRequest).
       const choices = Math.max(positiveInt(body.n) ?? 1, positiveInt(body.best_of) ?? 1);
       const ceiling = positiveInt(body.max_tokens) ?? 16;
-      const promptTokens = countInput(model, body.prompt);
+      const promptTokens = prompt ?? countInput(model, body.prompt);
       return {
         promptTokens,
         outputCeiling: ceiling * choices,
@@ -109,6 +113,7 @@ export function estimateRequest(
     case '/v1/responses': {
       const text = body.text && typeof body.text === 'object' ? (body.text as Json) : {};
       const promptTokens =
+        prompt ??
         responsesPromptTokens(model, body.input, body.instructions, body.tools) + formatTokens(model, text.format);
       return {
         promptTokens,
@@ -119,7 +124,7 @@ export function estimateRequest(
     }
     case '/v1/embeddings':
     case '/v1/moderations':
-      return { promptTokens: countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
+      return { promptTokens: prompt ?? countInput(model, body.input), outputCeiling: 0, modelMaxOutput: 0, choices: 1 };
     case '/v1/images/generations': {
       const n = positiveInt(body.n) ?? 1;
       const prompt = typeof body.prompt === 'string' ? countTokens(model, body.prompt) : 0;

@@ -12,6 +12,7 @@ import type { Priced } from '../pricing/price.js';
 import type { Runtime } from '../runtime.js';
 import type { OwnershipPlan } from '../ownership/guard.js';
 import type { Endpoint } from './endpoints.js';
+import type { PromptCount } from './prompt.js';
 import type { Beyond } from './worst-case.js';
 
 /**
@@ -33,7 +34,10 @@ export interface Admitted {
   body?: Uint8Array | string | Readable;
   /** tollgate added `stream_options.include_usage`, so the usage chunk must be hidden from the client. */
   hideUsage: boolean;
+  /** The estimate made at admission; its `promptTokens` may be a bound (ask `prompt`). */
   estimate?: RequestEstimate;
+  /** The prompt's tokens, counted when first asked (JSON requests; see `PromptCount`). */
+  prompt?: PromptCount;
   /** The price found at admission (JSON requests). */
   priced?: Priced;
   /** What an upload carried, once it has been read. */
@@ -80,7 +84,7 @@ function randomHex10(): string {
  * `facts.sessionId` or else the principal's (the JWT's `sid`), and the principal's
  * `X-Client-Request-Id`. Every field is written out in one order: on Node 20 (V8 11.3) a spread
  * such as `{ ...facts, ...identity }` gives each request a hidden class of its own, old-generation
- * garbage that cost a major GC every few seconds at 1,000 RPS (see `UpstreamAbort`).
+ * garbage that cost a major GC every few seconds at 1,000 RPS (see `Exchange` in relay.ts).
  */
 export function requestRow(requestId: string, principal: Principal, facts: Facts): RequestFacts {
   return {
@@ -128,14 +132,21 @@ export async function place(
   now: Date,
   rateLimited = true,
 ): Promise<Placed | Denial> {
-  const needed = want.maxTokens;
   const company = rt.config.companies[principal.companyId]!;
   const keyLimits = principal.keyId ? rt.keys.key(principal.keyId)?.limits : undefined;
   const rateChecks = rateLimited ? rateLimitsFor(company, principal, keyLimits) : [];
-  const rateTokens = want.costOnly ? 0 : needed;
-  const rate = await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime());
+  // A tokens-per-minute bucket takes the worst case on the counted prompt, never on a bound of it.
+  let request = want;
+  if (request.exact && rateChecks.some((c) => c.tokensPerMinute)) {
+    const exact = request.exact();
+    request = exact.want;
+    facts.estimatedPromptTokens = exact.promptTokens;
+  }
+  const needed = request.maxTokens;
+  const rateTokens = request.costOnly ? 0 : needed;
+  const rate = rateChecks.length ? await rt.rateLimiter.take(rateChecks, rateTokens, now.getTime()) : undefined;
   const model = facts.requestedModel ?? 'this endpoint';
-  if (rate.refused) {
+  if (rate?.refused) {
     const { type, limit, retryAfterMs } = rate.refused;
     return {
       kind: 'rate_limited',
@@ -152,25 +163,33 @@ export async function place(
   const quotas = quotasFor(company, principal, keyLimits, now, facts.endUser);
   const requestId = newRequestId();
   const row = requestRow(requestId, principal, facts);
-  const result = await rt.ledger.admit(row, want, now, quotas);
+  const result = await rt.ledger.admit(row, request, now, quotas);
   if (!result.ok) {
     await rt.rateLimiter.refund(rateChecks, rateTokens);
+    // Refused on the counted prompt (a bound that did not fit was counted first).
+    const worst = request.exact ? request.exact().want.maxTokens : needed;
     return result.reason === 'quota'
-      ? { kind: 'insufficient_quota', by: 'quota', quota: result.quota, available: result.availableTokens, needed }
+      ? {
+          kind: 'insufficient_quota',
+          by: 'quota',
+          quota: result.quota,
+          available: result.availableTokens,
+          needed: worst,
+        }
       : {
           kind: 'insufficient_quota',
           by: 'balance',
           model,
-          needed,
+          needed: worst,
           available: result.availableTokens,
-          costOnly: want.costOnly === true,
+          costOnly: request.costOnly === true,
         };
   }
   return {
     requestId,
     holdTokens: result.holdTokens,
     quotas,
-    headers: { ...rate.headers, ...standingHeaders(result.standing) },
+    headers: rate ? Object.assign(rate.headers, standingHeaders(result.standing)) : standingHeaders(result.standing),
   };
 }
 

@@ -3,8 +3,8 @@ import { requestTags } from '../attribution/tags.js';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/schema.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
-import { parseJsonBody } from '../http/json-strict.js';
 import type { FeatureRate } from '../http/env.js';
+import type { JsonObject } from '../http/json-body.js';
 import type { HoldRequest } from '../ledger/port.js';
 import { estimateRequest, type RequestEstimate } from '../metering/estimate.js';
 import { modelLimits } from '../pricing/limits.js';
@@ -12,24 +12,17 @@ import { costMicroUsd, maxPicoPerToken, priceBook, type Priced } from '../pricin
 import { newRequestId, place, requestRow, type AdmissionDeps, type Admitted, type Facts } from './admission.js';
 import type { Endpoint } from './endpoints.js';
 import { hiddenContext } from './hidden-context.js';
+import { PromptCount, promptBound } from './prompt.js';
 import { beyondPrompt } from './worst-case.js';
 
 /**
- * Admission of a JSON request as pure steps — parse → validate → price → estimate → hold request →
- * body rewrite — around one ledger call (`place`, or `open` for a free endpoint). Each step returns
- * its result or the `Denial` to answer; none touches the ledger or the network.
+ * Admission of a JSON request as pure steps — validate → price → estimate → hold request → body
+ * rewrite — around one ledger call (`place`, or `open` for a free endpoint), on a body parsed once
+ * by `parseJsonBody` (http/json-body.ts). Each step returns its result or the `Denial` to answer;
+ * none touches the ledger or the network.
  */
 
-type Json = Record<string, unknown>;
-
-/** Parses the body as a JSON object (wrapped, so that a body's own `kind` field is never taken for a denial), or the 400 denial (strict JSON: see http/json-strict.ts). */
-export function parseJsonObject(raw: Uint8Array): { json: Json } | Denial {
-  const parsed = parseJsonBody(raw);
-  if (isDenial(parsed)) return parsed;
-  if (!parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value))
-    return invalidRequest('The request body must be a JSON object.');
-  return { json: parsed.value as Json };
-}
+type Json = JsonObject;
 
 /**
  * The model and stream flag of a parsed body, or the 400 denial: every endpoint but moderations
@@ -131,7 +124,8 @@ export function rewriteBody(
 }
 
 /**
- * Admission of a JSON request to a metered endpoint (the steps above, then the hold). Returns the
+ * Admission of a JSON request to a metered endpoint (the steps above, then the hold): `raw` is the
+ * body as received, `body` the same parsed. Returns the
  * `Admitted` request, or the denial to answer: `invalid_request` for a bad body, `model_not_priced`,
  * `rate_limited` when a per-minute limit is reached, `insufficient_quota` when a quota or the grants
  * cannot cover the worst case. Nothing reaches the upstream unless this returns `Admitted`.
@@ -141,12 +135,10 @@ export async function admitJson(
   principal: Principal,
   endpoint: Endpoint,
   raw: Uint8Array,
+  body: Json,
   feature: FeatureRate | undefined,
   now: Date,
 ): Promise<Admitted | Denial> {
-  const parsed = parseJsonObject(raw);
-  if (isDenial(parsed)) return parsed;
-  const body = parsed.json;
   const valid = validateBody(body, endpoint);
   if (isDenial(valid)) return valid;
   const { model, stream } = valid;
@@ -157,7 +149,7 @@ export async function admitJson(
   if (isDenial(tags)) return tags;
   // The relay marks the row `forwarded` as it sends it (see the crash policy). Built whole, its
   // estimate filled in below: on Node 20, `{ ...facts, more }` gives every request a hidden class
-  // of its own, old-generation garbage (see `UpstreamAbort`).
+  // of its own, old-generation garbage (see `Exchange` in relay.ts).
   const facts: Facts = {
     endpoint: endpoint.path,
     requestedModel: model,
@@ -190,9 +182,8 @@ export async function admitJson(
 
   const priced = priceModel(rt.config, model, now, principal.companyId);
   if (isDenial(priced)) return priced;
-  const estimate = estimateRequest(endpoint.path, model, body, modelLimits(model, priced));
+  const limits = modelLimits(model, priced);
   const context = await hiddenContext(rt.ledger.reader, principal.companyId, endpoint.path, model, body);
-  estimate.promptTokens += context.tokens;
   const beyond = beyondPrompt(
     (m) => priceBook(rt.config).find(m, now, principal.companyId),
     endpoint.path,
@@ -202,12 +193,35 @@ export async function admitJson(
   );
   const beyondTokens = beyond.toolTokens + beyond.feeTokens;
   const multiplier = feature?.multiplier ?? 1;
+  // The prompt is tokenised only when something needs its count: a bound of it is enough for a
+  // hold while the grants and quotas have ample room for the worst case on that bound (`HoldRequest.exact`).
+  const bound = promptBound(endpoint.path, raw);
+  const count = (): RequestEstimate => {
+    const e = estimateRequest(endpoint.path, model, body, limits);
+    e.promptTokens += context.tokens;
+    return e;
+  };
+  let counted = bound === undefined ? count() : undefined;
+  const prompt = new PromptCount(() => (counted ??= count()).promptTokens, counted?.promptTokens);
+  const estimate = counted ?? estimateRequest(endpoint.path, model, body, limits, bound);
+  if (!counted) estimate.promptTokens += context.tokens;
   const want = holdRequest(estimate, priced, multiplier, rt.config.admission, beyondTokens);
-  facts.estimatedPromptTokens = estimate.promptTokens;
+  let exact: HoldRequest | undefined;
+  if (!counted) {
+    want.clamp = false;
+    want.exact = () => {
+      counted ??= count();
+      exact ??= holdRequest(counted, priced, multiplier, rt.config.admission, beyondTokens);
+      return { want: exact, promptTokens: counted.promptTokens };
+    };
+  }
+  facts.estimatedPromptTokens = counted ? counted.promptTokens : 0;
   facts.conversationId = context.conversationId ?? null;
   const placed = await place(rt, principal, facts, want, now);
   if (isDenial(placed)) return placed;
-  const sent = rewriteBody(raw, body, endpoint, want, placed.holdTokens, estimate, multiplier, beyondTokens);
+  // The request the hold was placed on: on the counted prompt when admission needed it.
+  const held = exact ? counted! : estimate;
+  const sent = rewriteBody(raw, body, endpoint, exact ?? want, placed.holdTokens, held, multiplier, beyondTokens);
   return {
     requestId: placed.requestId,
     principal,
@@ -217,7 +231,8 @@ export async function admitJson(
     stream,
     body: sent.body,
     hideUsage: sent.hideUsage,
-    estimate,
+    estimate: held,
+    prompt,
     priced,
     feature,
     quotas: placed.quotas,

@@ -68,7 +68,7 @@ async function deferred(
     companyId: a.principal.companyId,
     model: a.model,
     multiplier: a.feature?.multiplier ?? 1,
-    promptTokens: a.estimate?.promptTokens ?? 0,
+    promptTokens: a.prompt ? a.prompt.tokens() : (a.estimate?.promptTokens ?? 0),
     subject: subjectOf(a.principal),
   };
   if (!(await rt.ledger.deferred.defer(request, firstPollAt, now))) return false;

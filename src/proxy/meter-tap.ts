@@ -64,13 +64,17 @@ export class MeterTap {
   }
 
   /**
-   * Feeds `chunk` to the body's decoder (a kept, non-SSE body), resolving once it is decoded.
-   * @throws the `upstream_body_too_large` error when the decoded body passed `MAX_METERED_BODY`.
+   * Feeds `chunk` to the body's decoder (a kept, non-SSE body). Returns undefined when it is done
+   * with it (no decoder, or an identity body), else a promise that resolves once zlib has inflated
+   * it. The promise rejects with the `upstream_body_too_large` error when the decoded body passed
+   * `MAX_METERED_BODY`.
    */
-  async decode(chunk: Buffer): Promise<void> {
-    if (!this.decoder) return;
-    await this.decoder.push(chunk);
-    if (this.decoder.overflowed) throw bodyTooLarge();
+  decode(chunk: Buffer): Promise<void> | undefined {
+    const decoder = this.decoder;
+    const inflating = decoder?.push(chunk);
+    return inflating?.then(() => {
+      if (decoder!.overflowed) throw bodyTooLarge();
+    });
   }
 
   /**

@@ -211,7 +211,7 @@ export function decide(
     );
   }
   if (ok && model) {
-    const prompt = a.estimate?.promptTokens ?? 0;
+    const prompt = a.prompt ? a.prompt.tokens() : (a.estimate?.promptTokens ?? 0);
     const outputTokens = countTokens(model, m.outputText ?? '');
     return charge({ ...NO_TOKENS, inputTokens: prompt, outputTokens, totalTokens: prompt + outputTokens }, 'estimated');
   }

@@ -1,7 +1,4 @@
-import type { Dispatcher } from 'undici';
 import type { Denial } from '../http/denial.js';
-import type { UpstreamAbort } from './abort.js';
-import type { Upstream, UpstreamRequest } from './upstream.js';
 
 /** `upstream_timeout` for undici's connect, headers (first byte) and body (idle) timeouts. */
 export function timeoutCode(err: unknown): 'upstream_timeout' | undefined {
@@ -18,22 +15,14 @@ export interface SendFailure {
 }
 
 /**
- * The send pass: one request upstream. Resolves to the upstream's response, or to the failure when
- * none came (unreachable, timed out, or the client left and `signal` aborted it). Never throws.
+ * The failure of a request the upstream never answered: `err` is undici's error (unreachable,
+ * timed out, or aborted); `clientLeft` says the client left first, which aborted it.
  */
-export async function send(
-  upstream: Pick<Upstream, 'request'>,
-  req: UpstreamRequest,
-  signal: AbortSignal | UpstreamAbort,
-): Promise<{ res: Dispatcher.ResponseData } | SendFailure> {
-  try {
-    return { res: await upstream.request(req, signal) };
-  } catch (err) {
-    const code = signal.aborted ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
-    const status = code === 'upstream_timeout' ? 504 : 502;
-    return {
-      denial: { kind: 'upstream_failed', code, message: (err as Error).message },
-      httpStatus: signal.aborted ? 0 : status,
-    };
-  }
+export function sendFailure(err: unknown, clientLeft: boolean): SendFailure {
+  const code = clientLeft ? 'client_disconnected' : (timeoutCode(err) ?? 'upstream_unreachable');
+  const status = code === 'upstream_timeout' ? 504 : 502;
+  return {
+    denial: { kind: 'upstream_failed', code, message: (err as Error).message },
+    httpStatus: clientLeft ? 0 : status,
+  };
 }

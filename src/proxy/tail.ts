@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
  * the settle has committed and writes what was held, then ends the body (for a chunked body, its
  * terminating chunk is its last byte). Held: the chunk that completes a body of known
  * `content-length` (`completes`), and chunks passed to `hold`, kept one behind (each is written
- * when the next arrives). Writes respect back-pressure.
+ * when the next arrives). Writes report back-pressure (false: wait for the response's 'drain').
  */
 export class Tail {
   private held: Buffer | undefined;
@@ -26,16 +26,16 @@ export class Tail {
     return this.length !== undefined && this.received >= this.length;
   }
 
-  /** Writes `bytes` now; resolves once the client can take more (or has gone). */
-  async write(bytes: Buffer): Promise<void> {
-    if (!this.out.write(bytes)) await drained(this.out);
+  /** Writes `bytes` now; false when the client's buffer is full (wait for 'drain'). */
+  write(bytes: Buffer): boolean {
+    return this.out.write(bytes);
   }
 
-  /** Holds `bytes` back and writes the chunk held before it. */
-  async hold(bytes: Buffer): Promise<void> {
+  /** Holds `bytes` back and writes the chunk held before it; false as `write`. */
+  hold(bytes: Buffer): boolean {
     const before = this.held;
     this.held = bytes;
-    if (before) await this.write(before);
+    return before ? this.out.write(before) : true;
   }
 
   /** Writes the chunk held, if any (the response goes on: an error event follows). */
@@ -44,22 +44,12 @@ export class Tail {
     this.held = undefined;
   }
 
-  /** Writes the chunk held and `rest`, and ends the response. */
+  /**
+   * Writes the chunk held and `rest`, and ends the response. Node sends what one turn writes
+   * together: a body that arrived whole leaves in one write with its headers and its end.
+   */
   end(rest?: Buffer): void {
     this.release();
     this.out.end(rest);
   }
-}
-
-/** Resolves when `out` can take more data again, or has closed. */
-function drained(out: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
 }

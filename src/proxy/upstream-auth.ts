@@ -1,5 +1,4 @@
-import type { Dispatcher } from 'undici';
-import { errorResponse } from '../http/openai-error.js';
+import { toOpenAIError, type OpenAIError } from '../http/openai-error.js';
 import type { Runtime } from '../runtime.js';
 
 /** Error code (and row `error_code`) when the upstream refuses tollgate's own credentials. */
@@ -9,42 +8,48 @@ export const UPSTREAM_AUTH_FAILED = 'upstream_auth_failed';
 const LOGGED_BODY = 2048;
 
 /**
- * True for the statuses with which an upstream refuses the key it was sent: 401 (wrong, revoked or
- * missing key) and 403 (the key's organisation or project may not do this). tollgate always sends
- * its own key, so these describe the operator's account, never the caller's.
+ * An upstream 401/403 to tollgate's own key, answered without passing it on (its body names the
+ * operator's key and its headers the operator's organisation): the relay feeds it at most 2 KB of
+ * the refusal's body (`read`), then `refuse` logs it at error level, counts it
+ * (`tollgate_upstream_auth_failures_total`), records the row with code `upstream_auth_failed` and
+ * returns the caller's 502.
  */
-export function upstreamRefusedOurKey(status: number): boolean {
-  return status === 401 || status === 403;
-}
+export class UpstreamAuthFailure {
+  private text = '';
 
-/**
- * Answers an upstream 401/403 without passing it on (its body names the operator's key and its
- * headers the operator's organisation): reads at most 2 KB of it for an error-level log line, counts
- * it (`tollgate_upstream_auth_failures_total`), records the row through `record` with code
- * `upstream_auth_failed`, and returns the caller's 502.
- */
-export async function refuseUpstreamAuthFailure(
-  rt: Pick<Runtime, 'metrics' | 'log'>,
-  requestId: string,
-  pathAndQuery: string,
-  res: Dispatcher.ResponseData,
-  record: (errorCode: string) => Promise<void>,
-): Promise<Response> {
-  let upstreamError = '';
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      if (upstreamError.length < LOGGED_BODY) upstreamError += chunk.toString('utf8');
-      if (upstreamError.length >= LOGGED_BODY) break;
-    }
-  } catch {
-    // The refusal's body is only logged.
+  /** @param status the upstream's status (401 or 403). */
+  constructor(private readonly status: number) {}
+
+  /**
+   * True for the statuses with which an upstream refuses the key it was sent: 401 (wrong, revoked or
+   * missing key) and 403 (the key's organisation or project may not do this). tollgate always sends
+   * its own key, so these describe the operator's account, never the caller's.
+   */
+  static is(status: number): boolean {
+    return status === 401 || status === 403;
   }
-  res.body.destroy();
-  await record(UPSTREAM_AUTH_FAILED);
-  rt.metrics?.upstreamAuthFailed(res.statusCode);
-  rt.log.error(
-    { requestId, status: res.statusCode, path: pathAndQuery, upstreamError: upstreamError.slice(0, LOGGED_BODY) },
-    "the upstream refused tollgate's API key: check upstream.apiKeyEnv and the key's organisation and project",
-  );
-  return errorResponse({ kind: 'upstream_auth_failed' }, requestId);
+
+  /** Keeps a chunk of the refusal's body for the log; true once enough is kept (stop reading). */
+  read(chunk: Buffer): boolean {
+    if (this.text.length < LOGGED_BODY) this.text += chunk.toString('utf8');
+    return this.text.length >= LOGGED_BODY;
+  }
+
+  /** Records the row through `record`, counts and logs the refusal, and returns the 502 to answer. */
+  async refuse(
+    rt: Pick<Runtime, 'metrics' | 'log'>,
+    requestId: string,
+    pathAndQuery: string,
+    record: (errorCode: string) => Promise<void>,
+  ): Promise<OpenAIError> {
+    await record(UPSTREAM_AUTH_FAILED).catch((err: unknown) =>
+      rt.log.error({ err, requestId }, 'could not record the request'),
+    );
+    rt.metrics?.upstreamAuthFailed(this.status);
+    rt.log.error(
+      { requestId, status: this.status, path: pathAndQuery, upstreamError: this.text.slice(0, LOGGED_BODY) },
+      "the upstream refused tollgate's API key: check upstream.apiKeyEnv and the key's organisation and project",
+    );
+    return toOpenAIError({ kind: 'upstream_auth_failed' });
+  }
 }

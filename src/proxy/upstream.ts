@@ -1,7 +1,5 @@
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
-import type { UpstreamAbort } from './abort.js';
-import { markSent, type SentOptions } from './sent-mark.js';
 
 /** Settings for the upstream connection pool. */
 export interface UpstreamOptions {
@@ -14,26 +12,22 @@ export interface UpstreamOptions {
   timeouts?: { connectMs: number; firstByteMs: number; idleMs: number };
 }
 
-/** One request to the upstream, as `Upstream.request` sends it. */
+/** One request to the upstream, as `Upstream.request` and `Upstream.dispatch` send it. */
 export interface UpstreamRequest {
   method: Dispatcher.HttpMethod;
   /** The client's path and query, `/v1/...?...`. */
   pathAndQuery: string;
   headers: Record<string, string>;
   body?: Uint8Array | string | Readable;
-  /** Called once as the request's first byte is written upstream. */
-  onSent?: () => void;
 }
 
 /**
  * The upstream OpenAI-compatible API, reached through one undici keep-alive pool.
- * Paths given to `request` start with `/v1/`.
+ * Paths given to `request` and `dispatch` start with `/v1/`.
  */
 export class Upstream {
   readonly apiKey: string;
   private readonly pool: Pool;
-  /** The pool, with `onSent` (see sent-mark.ts). */
-  private readonly dispatcher: Dispatcher;
   private readonly prefix: string;
 
   constructor(opts: UpstreamOptions) {
@@ -48,26 +42,36 @@ export class Upstream {
       headersTimeout: t.firstByteMs,
       bodyTimeout: t.idleMs,
     });
-    this.dispatcher = this.pool.compose(markSent);
     this.apiKey = opts.apiKey;
   }
 
   /**
-   * Sends one request. `pathAndQuery` is the client's path (`/v1/...?...`). Resolves when response
-   * headers arrive; the body is read by the caller. Rejects on connection errors and when `signal`
-   * aborts (an `AbortSignal`, or an `UpstreamAbort`). `onSent` is called once, as the request's
-   * first byte is written (not while it waits for a connection).
+   * Sends one request and resolves when response headers arrive; the body (a stream) is read by the
+   * caller. Rejects on connection errors and when `signal` aborts. For tollgate's own calls (the
+   * settler's polls); the proxy path uses `dispatch`.
    */
-  request(opts: UpstreamRequest, signal?: AbortSignal | UpstreamAbort): Promise<Dispatcher.ResponseData> {
-    const options: Dispatcher.RequestOptions & SentOptions = {
+  request(opts: UpstreamRequest, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return this.pool.request({
       method: opts.method,
       path: this.prefix + opts.pathAndQuery,
       headers: opts.headers,
       body: opts.body,
       signal,
-      onSent: opts.onSent,
-    };
-    return this.dispatcher.request(options);
+    });
+  }
+
+  /**
+   * Sends one request with `handler` receiving undici's events as they happen (no stream object
+   * between the socket and the handler): `onRequestStart` as the request gets its connection and
+   * its first byte is written next (its controller aborts, pauses and resumes it), then the
+   * response's start, each body chunk, its end, or an error. Errors, a synchronous refusal of the
+   * options included, reach `onResponseError`.
+   */
+  dispatch(opts: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    this.pool.dispatch(
+      { method: opts.method, path: this.prefix + opts.pathAndQuery, headers: opts.headers, body: opts.body ?? null },
+      handler,
+    );
   }
 
   /** Closes pooled connections; in-flight requests finish first. */

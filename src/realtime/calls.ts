@@ -6,7 +6,7 @@ import { TAGS_HEADER, withTags } from '../attribution/tags.js';
 import type { Principal } from '../auth/principal.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppContext } from '../http/env.js';
-import { featureOf, FEATURE_HEADER } from '../middleware/feature-rate/index.js';
+import { featureOf, FEATURE_HEADER } from '../http/feature.js';
 import { priceBook } from '../pricing/price.js';
 import { refused } from '../proxy/refused.js';
 import type { Runtime } from '../runtime.js';

@@ -9,7 +9,7 @@ import { authenticateBearer } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import { errorResponse } from '../http/openai-error.js';
-import { featureOf, FEATURE_HEADER } from '../middleware/feature-rate/index.js';
+import { featureOf, FEATURE_HEADER } from '../http/feature.js';
 import { priceBook } from '../pricing/price.js';
 import { refused } from '../proxy/refused.js';
 import type { Runtime } from '../runtime.js';

@@ -56,7 +56,12 @@ const sqlite: AdapterUnderTest = {
         requestIds: async () => (all('SELECT id FROM requests ORDER BY id') as { id: string }[]).map((r) => r.id),
         snapshot: async () => ({
           grants: all('SELECT * FROM grants ORDER BY id'),
-          holds: all('SELECT * FROM holds ORDER BY request_id, grant_id'),
+          // Open holds in one shape whichever table keeps them: a hold on one grant rides on its request row.
+          holds: all(
+            `SELECT request_id, grant_id, amount FROM holds
+             UNION ALL SELECT id, hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL
+             ORDER BY request_id, grant_id`,
+          ),
           debits: all('SELECT * FROM debits ORDER BY request_id, grant_id'),
           requests: all('SELECT * FROM requests ORDER BY id'),
           counters: all('SELECT * FROM quota_counters ORDER BY id'),

@@ -59,4 +59,44 @@ describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
     expect(await opened.raw.snapshot()).toEqual(before);
     expect((await ledger.reader.rows({}))[0]).toMatchObject({ status: 'settled', meteredTokens: 30 });
   });
+
+  it('a prompt admission did not count is counted with the mark of a row still held, and only then', async () => {
+    // Held on a bound of its prompt (`exact` not needed: the grant has room), its row records no prompt.
+    const counts: string[] = [];
+    const lazy = (id: string, tokens: number) => ({ tokens: () => (counts.push(id), tokens) });
+    const bound = (tokens: number) =>
+      hold(120, {
+        minTokens: 100,
+        exact: () => ({ want: hold(60, { minTokens: tokens }), promptTokens: tokens }),
+      });
+    const open = facts({ forwardedLater: true, estimatedPromptTokens: 0 });
+    const done = facts({ forwardedLater: true, estimatedPromptTokens: 0 });
+    for (const f of [open, done]) expect(await ledger.admit(f, bound(40), NOW, [])).toMatchObject({ ok: true });
+    expect(await ledger.settle(done.id, used, NOW)).not.toBe(false);
+    ledger.forwarded(open.id, lazy(open.id, 40));
+    ledger.forwarded(done.id, lazy(done.id, 40));
+    await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2);
+    const rows = new Map((await ledger.reader.rows({})).map((r) => [r.id, r]));
+    expect(rows.get(open.id)).toMatchObject({ status: 'interrupted', meteredTokens: 40, costMicroUsd: 80 });
+    expect(rows.get(done.id)).toMatchObject({ status: 'settled', meteredTokens: 30 });
+    // SQLite counts when it writes the mark of a row still held; Postgres counted at admission
+    // (its decision is taken in SQL, on the counted estimate), so the mark has nothing to count.
+    if (adapter.name === 'sqlite') expect(counts).toEqual([open.id]);
+    expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('a bound that does not fit what is left is decided on the counted prompt', async () => {
+    const f = facts({ forwardedLater: true, estimatedPromptTokens: 0 });
+    let counted = 0;
+    const want = hold(20_000, {
+      minTokens: 19_000,
+      exact: () => ((counted += 1), { want: hold(9_000, { minTokens: 60 }), promptTokens: 60 }),
+    });
+    expect(await ledger.admit(f, want, NOW, [])).toMatchObject({ ok: true, holdTokens: 9_000 });
+    expect(counted).toBeGreaterThanOrEqual(1);
+    // Its row records the counted prompt: once sent, a crash charges it.
+    ledger.forwarded(f.id);
+    await ledger.recoverOpenHolds(LATER, 'charge_prompt', () => 0);
+    expect((await ledger.reader.rows({}))[0]).toMatchObject({ status: 'interrupted', meteredTokens: 60 });
+  });
 });

@@ -70,8 +70,14 @@ describe.each(ADAPTERS)('ledger operations ($name)', (adapter) => {
       [],
       NOW,
     );
+    // A hold one grant covers sits on the grant the burn order picks first (the lowest priority).
+    const one = facts();
+    expect((await ledger.admit(one, want(60), NOW, [])).ok).toBe(true);
+    expect(await spentOf()).toEqual({ 'a-expires-first': [0, 0], 'b-topup': [0, 60], 'c-reserve': [0, 0] });
+    expect(await ledger.void(one.id, { httpStatus: 500, usageSource: 'none', latencyMs: 1 }, NOW)).toBe(true);
     const f = facts();
     expect((await ledger.admit(f, want(150), NOW, [])).ok).toBe(true);
+    expect(await spentOf()).toEqual({ 'a-expires-first': [0, 50], 'b-topup': [0, 100], 'c-reserve': [0, 0] });
     await ledger.settle(f.id, used(250), LATER);
     expect(await spentOf()).toEqual({ 'a-expires-first': [100, 0], 'b-topup': [100, 0], 'c-reserve': [50, 0] });
     expect((await ledger.balance('acme', LATER)).grants.map((g) => [g.id, g.priority])).toEqual([

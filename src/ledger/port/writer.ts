@@ -36,6 +36,26 @@ export interface HoldRequest {
    * micro-USD, only USD and unlimited grants and USD quota limits can cover it, and no tokens are held.
    */
   costOnly?: boolean;
+  /**
+   * Present when the prompt was not counted: min and max then rest on an upper bound of its tokens
+   * (and `clamp` is false). An adapter must call it (it counts the prompt, once) when the bound does
+   * not fit what is left, and may whenever it chooses (SQLite: unless ample room is left; Postgres:
+   * always), then decides on the request it returns instead and records `promptTokens` as the
+   * row's estimated prompt.
+   */
+  exact?: () => ExactHold;
+}
+
+/** A hold request on the counted prompt (see `HoldRequest.exact`). */
+export interface ExactHold {
+  want: HoldRequest;
+  /** The prompt's tokens, counted: the row's `estimatedPromptTokens`. */
+  promptTokens: number;
+}
+
+/** A prompt's tokens, counted when first asked (gpt-tokenizer) and remembered. */
+export interface PromptTokens {
+  tokens(): number;
 }
 
 /** The fixed facts of a request, recorded on its row at admission. */
@@ -48,7 +68,10 @@ export interface RequestFacts {
   endpoint: string;
   requestedModel: string | null;
   stream: boolean;
-  /** Prompt tokens counted at admission. */
+  /**
+   * Prompt tokens counted at admission; 0 when admission needed no count (see `HoldRequest.exact`):
+   * `forwarded` then records it should the request still be open.
+   */
   estimatedPromptTokens?: number;
   /** The Responses conversation (`conversation`) the request continues, recorded for `contextTokens`. */
   conversationId?: string | null;
@@ -250,9 +273,11 @@ export interface LedgerWriter {
    * and not at all for a row settled sooner — see `FORWARDED_MARK_DELAY_MS`; `recoverOpenHolds`
    * and `close` apply the marks made before them); a crash before that resolves the row without charge. A row
    * no longer held is left as it is. Never throws: a mark that could not be written only leaves
-   * its row to be resolved without charge.
+   * its row to be resolved without charge. `prompt`, given for a row admitted without counting its
+   * prompt, is asked for its tokens only when the mark is written on a row still held, and they are
+   * written with it (`estimatedPromptTokens`, what `charge_prompt` charges after a crash).
    */
-  forwarded(requestId: string): void;
+  forwarded(requestId: string, prompt?: PromptTokens): void;
   /**
    * Settles a held request: releases its hold and burns `outcome.meteredTokens` (tokens grants) or
    * `outcome.costMicroUsd` (USD grants), first from the grants it held, then the company's other

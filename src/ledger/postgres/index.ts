@@ -280,7 +280,11 @@ export class PgLedger implements Ledger {
   }
 
   /** One statement (`tollgate_admit`, see `admitRow`): one round trip, one commit. */
-  async admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+  async admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
+    // An uncounted prompt is counted up front: the decision is taken in SQL, on the counted estimate.
+    const exact = request.exact?.();
+    const want = exact ? exact.want : request;
+    if (exact) facts = { ...facts, estimatedPromptTokens: exact.promptTokens };
     const result = await this.live(() => admitRow(this.hot, facts, want, now, quotas, this.instance));
     if (result.ok) this.companyOf.set(facts.id, facts.companyId);
     return result;

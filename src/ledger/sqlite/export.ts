@@ -22,6 +22,15 @@ export function* exportSqliteLedger(path: string, batch = 2_000): Generator<Expo
         for (const r of rows) delete r._rowid;
         yield { table, rows };
       }
+      // Holds kept on a held request's row (one grant) are `holds` rows in every other engine.
+      if (table === 'holds') {
+        const rows = db
+          .prepare(
+            "SELECT id AS request_id, hold_grant_id AS grant_id, hold_amount AS amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL",
+          )
+          .all() as Record<string, unknown>[];
+        if (rows.length) yield { table, rows };
+      }
     }
   } finally {
     db.close();

@@ -1,3 +1,4 @@
+import type { PromptTokens } from '../port.js';
 import type { LedgerQueue } from './queue.js';
 
 /**
@@ -12,37 +13,49 @@ export const FORWARDED_MARK_DELAY_MS = 10;
 /**
  * The `forwarded` marks of the SQLite adapter (see `LedgerWriter.forwarded`): collected for
  * `FORWARDED_MARK_DELAY_MS`, then written by one rider of the group commit (`LedgerQueue.later`)
- * with one UPDATE per row still held.
+ * with one UPDATE per row still held (its prompt's tokens with it, when admission did not count them).
  */
 export class ForwardedMarks {
-  private collecting: string[] = [];
+  private ids: string[] = [];
+  private prompts: (PromptTokens | undefined)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   /**
    * @param queue the ledger's group commit.
-   * @param write marks the rows of `ids` still held (runs inside a batch's transaction).
+   * @param write marks the rows of `ids` still held, each with its prompt's tokens when
+   *   `promptTokens[i]` is given (runs inside a batch's transaction).
+   * @param isOpen whether a row this process admitted may still be held.
    */
   constructor(
     private readonly queue: LedgerQueue,
-    private readonly write: (ids: readonly string[]) => void,
+    private readonly write: (ids: readonly string[], promptTokens: readonly (number | undefined)[]) => void,
+    private readonly isOpen: (requestId: string) => boolean,
   ) {}
 
-  /** Notes that `requestId` went upstream. */
-  add(requestId: string): void {
-    this.collecting.push(requestId);
+  /** Notes that `requestId` went upstream (with its prompt, when it was not counted at admission). */
+  add(requestId: string, prompt?: PromptTokens): void {
+    this.ids.push(requestId);
+    this.prompts.push(prompt);
     if (this.timer) return;
     this.timer = setTimeout(() => this.handOver(), FORWARDED_MARK_DELAY_MS);
     this.timer.unref();
   }
 
-  /** Hands what was collected to the group commit now (before recovery or close, which flush it). */
+  /**
+   * Hands what was collected to the group commit now (before recovery or close, which flush it).
+   * The prompts of rows still open are counted here, outside any transaction: a batch's commit,
+   * which other requests' calls wait for, never waits on the tokenizer.
+   */
   handOver(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.collecting.length === 0) return;
-    // The same list if the rider is retried after a rollback.
-    const ids = this.collecting;
-    this.collecting = [];
-    this.queue.later(() => this.write(ids), FORWARDED_MARK_DELAY_MS);
+    if (this.ids.length === 0) return;
+    // The same lists if the rider is retried after a rollback.
+    const ids = this.ids;
+    const prompts = this.prompts;
+    this.ids = [];
+    this.prompts = [];
+    const counts = prompts.map((p, i) => (p && this.isOpen(ids[i]!) ? p.tokens() : undefined));
+    this.queue.later(() => this.write(ids, counts), FORWARDED_MARK_DELAY_MS);
   }
 }

@@ -10,6 +10,7 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
+  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
@@ -90,7 +91,11 @@ export class SqliteLedger implements Ledger {
   ) {
     this.book = new SyncLedger(handle.sqlite, this.instanceId);
     this.queue = new LedgerQueue((fn) => this.book.transaction(fn));
-    this.marks = new ForwardedMarks(this.queue, (ids) => this.book.markForwarded(ids));
+    this.marks = new ForwardedMarks(
+      this.queue,
+      (ids, promptTokens) => this.book.markForwarded(ids, promptTokens),
+      (id) => this.book.isOpen(id),
+    );
     const gate = new SharedGate(this.queue);
     checkpointer?.attach(handle.sqlite, gate.lease());
     const here = inline(handle.sqlite);
@@ -131,8 +136,8 @@ export class SqliteLedger implements Ledger {
   }
 
   /** Marks are collected, then written with a group commit, 10–30 ms after the send (see `ForwardedMarks`). */
-  forwarded(requestId: string): void {
-    this.marks.add(requestId);
+  forwarded(requestId: string, prompt?: PromptTokens): void {
+    this.marks.add(requestId, prompt);
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

@@ -8,8 +8,8 @@ import {
   planHold,
   remaining,
   type GrantState,
+  type Part,
 } from '../allocate.js';
-import { balanceFrom } from '../balance.js';
 import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
 import { unitsJson } from '../units.js';
@@ -26,12 +26,20 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
-import { LedgerState, recordToState, type OpenRow } from './state.js';
-import { prepareStatements, type GrantRecord, type Statements } from './statements.js';
+import { companyBalance, LedgerState, type OpenRow } from './state.js';
+import { prepareStatements, type Statements } from './statements.js';
 
 export { models } from './state.js';
 
 const iso = (d: Date) => d.toISOString();
+
+/**
+ * A hold on a bound of an uncounted prompt (`HoldRequest.exact`) is placed only while the grants
+ * and quotas could take this many such holds more: near the end of a balance every admission
+ * counts its prompt, so bound holds (larger than counted ones) in flight seldom refuse a request
+ * that counted holds would have admitted.
+ */
+const AMPLE = 64;
 
 /**
  * The ledger's operations on one SQLite connection, synchronous: grants, two-phase holds and debits.
@@ -103,28 +111,38 @@ export class SyncLedger {
     return unlimited ? unlimitedFirst(out) : out;
   }
 
-  private insertRequest(facts: RequestFacts, at: string, holdTokens: number, holdMicroUsd: number): void {
-    this.sql.insertRequest.run({
-      id: facts.id,
-      createdAt: at,
-      companyId: facts.companyId,
-      keyId: facts.keyId,
-      userId: facts.userId ?? null,
-      sessionId: facts.sessionId ?? null,
-      feature: facts.feature ?? null,
-      endpoint: facts.endpoint,
-      requestedModel: facts.requestedModel,
-      stream: facts.stream ? 1 : 0,
-      estimatedPromptTokens: facts.estimatedPromptTokens ?? 0,
-      clientRequestId: facts.clientRequestId ?? null,
+  /** Inserts the `held` row; a hold on one grant (`onRow`) rides on it. */
+  private insertRequest(
+    facts: RequestFacts,
+    at: string,
+    holdTokens: number,
+    holdMicroUsd: number,
+    onRow?: Part,
+    promptTokens = facts.estimatedPromptTokens ?? 0,
+  ): void {
+    this.sql.insertRequest.run(
+      facts.id,
+      at,
+      facts.companyId,
+      facts.keyId,
+      facts.userId ?? null,
+      facts.sessionId ?? null,
+      facts.feature ?? null,
+      facts.endpoint,
+      facts.requestedModel,
+      facts.stream ? 1 : 0,
+      promptTokens,
       holdTokens,
       holdMicroUsd,
-      instanceId: this.instanceId,
-      conversationId: facts.conversationId ?? null,
-      forwarded: facts.forwardedLater ? 0 : null,
-      endUser: facts.endUser ?? null,
-      tags: tagsText(facts.tags),
-    });
+      onRow?.grantId ?? null,
+      onRow?.amount ?? null,
+      facts.conversationId ?? null,
+      facts.clientRequestId ?? null,
+      this.instanceId,
+      facts.forwardedLater ? 0 : null,
+      facts.endUser ?? null,
+      tagsText(facts.tags),
+    );
   }
 
   /**
@@ -137,13 +155,28 @@ export class SyncLedger {
       companyId: facts.companyId,
       requestedModel: facts.requestedModel,
       holds: [],
+      holdsOnRow: false,
       quotaHolds: [],
     });
   }
 
-  /** Marks held rows as gone upstream (see `LedgerWriter.forwarded`); rows no longer held are left alone. */
-  markForwarded(ids: readonly string[]): void {
-    for (const id of ids) if (this.state.isOpen(id)) this.sql.markForwarded.run(id);
+  /**
+   * Marks held rows as gone upstream (see `LedgerWriter.forwarded`), each with its prompt's tokens
+   * when `promptTokens` has them; rows no longer held are left alone.
+   */
+  markForwarded(ids: readonly string[], promptTokens: readonly (number | undefined)[] = []): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!this.state.isOpen(id)) continue;
+      const tokens = promptTokens[i];
+      if (tokens !== undefined) this.sql.markForwardedCounted.run(tokens, id);
+      else this.sql.markForwarded.run(id);
+    }
+  }
+
+  /** Whether a row this process admitted may still be held (see `LedgerState.isOpen`). */
+  isOpen(requestId: string): boolean {
+    return this.state.isOpen(requestId);
   }
 
   /**
@@ -151,9 +184,11 @@ export class SyncLedger {
    * places a hold (spread over them in burn order) and writes the request row with status `held`,
    * or refuses. A hold is at least 1 token, so a company with nothing left is refused.
    */
-  admit(facts: RequestFacts, want: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
+  admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[] = []): AdmitResult {
     const at = iso(now);
     return this.transaction((): AdmitResult => {
+      let want = request;
+      let promptTokens = facts.estimatedPromptTokens ?? 0;
       const costOnly = want.costOnly === true;
       // A money-only request counts in micro-USD: 1 unit = 1 micro-USD = 1e6 pico-USD.
       const pico = costOnly ? 1_000_000 : want.maxPicoPerToken;
@@ -165,6 +200,13 @@ export class SyncLedger {
         quotaCapacityTokens(costOnly ? { ...check, limitTokens: undefined } : check, counters[i]!, pico),
       );
       const available = quotaCapacity.length ? Math.min(grantCapacity, ...quotaCapacity) : grantCapacity;
+      // A hold on an uncounted prompt's bound only where it leaves ample room (see `AMPLE`); else
+      // decide on the counted prompt.
+      if (want.exact && available < AMPLE * Math.max(1, want.minTokens, want.maxTokens)) {
+        const exact = want.exact();
+        want = exact.want;
+        promptTokens = exact.promptTokens;
+      }
       const min = Math.max(1, want.minTokens);
       const max = Math.max(min, want.maxTokens);
       let hold: number;
@@ -179,12 +221,14 @@ export class SyncLedger {
 
       const holdMicroUsd = costOnly ? hold : microUsdOf(hold, pico);
       const holdTokens = costOnly ? 0 : hold;
-      this.insertRequest(facts, at, holdTokens, holdMicroUsd);
       const parts = planHold(eligible, hold, pico);
+      // A hold on one grant (most requests) is written on the row itself; only a spread one needs `holds` rows.
+      const onRow = parts.length === 1 ? parts[0] : undefined;
+      this.insertRequest(facts, at, holdTokens, holdMicroUsd, onRow, promptTokens);
       // The standing is read before the hold is added to the totals (it subtracts `parts` itself).
       const standing = standingAfterHold(eligible, parts, quotas, counters, holdTokens, holdMicroUsd);
       for (const part of parts) {
-        this.sql.insertHold.run(facts.id, part.grantId, part.amount);
+        if (!onRow) this.sql.insertHold.run(facts.id, part.grantId, part.amount);
         this.state.addToGrant(this.state.grant(part.grantId)!, part.amount, 0);
       }
       const quotaHolds = quotas.map((check, i) => {
@@ -196,6 +240,7 @@ export class SyncLedger {
         companyId: facts.companyId,
         requestedModel: facts.requestedModel,
         holds: parts,
+        holdsOnRow: onRow !== undefined,
         quotaHolds,
       });
       return { ok: true, holdTokens, standing };
@@ -269,34 +314,35 @@ export class SyncLedger {
         o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
       const u = o.usage;
-      this.sql.finishRequest.run({
-        id: requestId,
+      this.sql.finishRequest.run(
         status,
-        httpStatus: o.httpStatus,
-        returnedModel: o.returnedModel ?? null,
-        model: o.model ?? null,
-        priceVersion: o.priceVersion ?? null,
-        priceSource: o.priceSource ?? null,
-        inputTokens: u?.inputTokens ?? 0,
-        cachedInputTokens: u?.cachedInputTokens ?? 0,
-        outputTokens: u?.outputTokens ?? 0,
-        reasoningTokens: u?.reasoningTokens ?? 0,
-        totalTokens: u?.totalTokens ?? 0,
-        meteredTokens: o.meteredTokens,
-        costMicroUsd: o.costMicroUsd,
-        costNanoUsd: o.costNanoUsd ?? o.costMicroUsd * 1000,
-        toolCalls: o.toolCalls ? JSON.stringify(o.toolCalls) : null,
-        units: unitsJson(u),
-        usageSource: o.usageSource,
-        latencyMs: o.latencyMs,
-        ttfbMs: o.ttfbMs ?? null,
-        upstreamRequestId: o.upstreamRequestId ?? null,
-        errorCode: o.errorCode ?? null,
-        settledAt: at,
-      });
+        o.httpStatus,
+        o.returnedModel ?? null,
+        o.model ?? null,
+        o.priceVersion ?? null,
+        o.priceSource ?? null,
+        u?.inputTokens ?? 0,
+        u?.cachedInputTokens ?? 0,
+        u?.outputTokens ?? 0,
+        u?.reasoningTokens ?? 0,
+        u?.totalTokens ?? 0,
+        o.meteredTokens,
+        o.costMicroUsd,
+        o.costNanoUsd ?? o.costMicroUsd * 1000,
+        o.toolCalls ? JSON.stringify(o.toolCalls) : null,
+        unitsJson(u),
+        o.usageSource,
+        o.latencyMs,
+        o.ttfbMs ?? null,
+        o.upstreamRequestId ?? null,
+        o.errorCode ?? null,
+        at,
+        requestId,
+      );
 
       for (const h of row.holds) this.state.addToGrant(this.state.grant(h.grantId)!, -h.amount, 0);
-      if (row.holds.length) this.sql.deleteHolds.run(requestId);
+      // A hold kept on the row ends with its status; only a spread one has `holds` rows to delete.
+      if (row.holds.length && !row.holdsOnRow) this.sql.deleteHolds.run(requestId);
       const charged = status !== 'voided';
       const counters: CounterState[] = [];
       for (const h of row.quotaHolds) {
@@ -348,9 +394,6 @@ export class SyncLedger {
 
   /** The company's balance at `now`: every grant still in the config, with its standing (see `balanceFrom`). */
   balance(companyId: string, now: Date): Balance {
-    const grants = (this.sql.balanceOf.all(companyId) as (GrantRecord & { purchase_id: string | null })[]).map(
-      (row) => ({ state: recordToState(row), purchaseId: row.purchase_id }),
-    );
-    return balanceFrom(companyId, grants, iso(now));
+    return companyBalance(this.sql, companyId, iso(now));
   }
 }

@@ -1,5 +1,6 @@
 import type { GrantState, Part } from '../allocate.js';
-import type { CounterState } from '../port.js';
+import { balanceFrom } from '../balance.js';
+import type { Balance, CounterState } from '../port.js';
 import type { GrantRecord, Statements } from './statements.js';
 
 const parsedModels = new Map<string, string[]>();
@@ -29,6 +30,15 @@ export function recordToState(r: GrantRecord): GrantState {
   };
 }
 
+/** The company's balance at `at` (ISO UTC): every grant still in the config, with its standing (see `balanceFrom`). */
+export function companyBalance(sql: Statements, companyId: string, at: string): Balance {
+  const grants = (sql.balanceOf.all(companyId) as (GrantRecord & { purchase_id: string | null })[]).map((row) => ({
+    state: recordToState(row),
+    purchaseId: row.purchase_id,
+  }));
+  return balanceFrom(companyId, grants, at);
+}
+
 /** A quota hold of an open row: the counter and what it holds (tokens, micro-USD). */
 export interface QuotaHold {
   counterId: string;
@@ -41,6 +51,8 @@ export interface OpenRow {
   companyId: string;
   requestedModel: string | null;
   holds: Part[];
+  /** Its one hold is on the row (`requests.hold_grant_id`): no `holds` rows to delete. */
+  holdsOnRow: boolean;
   quotaHolds: QuotaHold[];
 }
 
@@ -148,13 +160,23 @@ export class LedgerState {
       return known;
     }
     const head = this.sql.requestHead.get(requestId) as
-      | { companyId: string; requestedModel: string | null; status: string }
+      | {
+          companyId: string;
+          requestedModel: string | null;
+          status: string;
+          holdGrantId: string | null;
+          holdAmount: number | null;
+        }
       | undefined;
     if (!head || head.status !== 'held') return undefined;
+    const onRow = head.holdGrantId !== null;
     return {
       companyId: head.companyId,
       requestedModel: head.requestedModel,
-      holds: this.sql.holdsOf.all(requestId) as Part[],
+      holds: onRow
+        ? [{ grantId: head.holdGrantId!, amount: head.holdAmount ?? 0 }]
+        : (this.sql.holdsOf.all(requestId) as Part[]),
+      holdsOnRow: onRow,
       quotaHolds: this.sql.quotaHoldsOf.all(requestId) as QuotaHold[],
     };
   }

@@ -22,28 +22,38 @@ export function prepareStatements(db: Database.Database) {
     /** A grant's running totals, written once per transaction from the state in memory (see `LedgerState`). */
     setGrantTotals: s('UPDATE grants SET held = ?, spent = ? WHERE id = ?'),
 
+    /** A new `held` row; a hold on one grant rides on it (`hold_grant_id`, `hold_amount`), see `insertHold` for more. */
     insertRequest: s(`INSERT INTO requests (id, created_at, company_id, key_id, user_id, session_id, feature, endpoint,
-                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, conversation_id, client_request_id, instance_id, forwarded, end_user, tags)
-                      VALUES (@id, @createdAt, @companyId, @keyId, @userId, @sessionId, @feature, @endpoint,
-                        @requestedModel, @stream, 'held', @estimatedPromptTokens, @holdTokens, @holdMicroUsd, @conversationId, @clientRequestId, @instanceId, @forwarded, @endUser, @tags)`),
+                        requested_model, stream, status, estimated_prompt_tokens, hold_tokens, hold_micro_usd, hold_grant_id, hold_amount,
+                        conversation_id, client_request_id, instance_id, forwarded, end_user, tags)
+                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     requestHead: s(
-      'SELECT company_id AS companyId, requested_model AS requestedModel, status FROM requests WHERE id = ?',
+      `SELECT company_id AS companyId, requested_model AS requestedModel, status, hold_grant_id AS holdGrantId,
+              hold_amount AS holdAmount FROM requests WHERE id = ?`,
     ),
-    /** `settle_seq` orders finished rows for the rollups' folder (see fold.ts): one past the highest, an index seek. */
-    finishRequest: s(`UPDATE requests SET status = @status, http_status = @httpStatus, returned_model = @returnedModel,
-                        requested_model = COALESCE(requested_model, @model), price_version = @priceVersion, price_source = @priceSource,
-                        input_tokens = @inputTokens, cached_input_tokens = @cachedInputTokens, output_tokens = @outputTokens,
-                        reasoning_tokens = @reasoningTokens, total_tokens = @totalTokens, metered_tokens = @meteredTokens,
-                        cost_micro_usd = @costMicroUsd, cost_nano_usd = @costNanoUsd, tool_calls = @toolCalls, units = @units, usage_source = @usageSource, latency_ms = @latencyMs, ttfb_ms = @ttfbMs,
-                        upstream_request_id = @upstreamRequestId, error_code = @errorCode, settled_at = @settledAt,
+    /**
+     * Parameters in the order of the `finish` call in ledger.ts; the row must still be `held`.
+     * `settle_seq` orders finished rows for the rollups' folder (see fold.ts): one past the highest, an index seek.
+     */
+    finishRequest: s(`UPDATE requests SET status = ?, http_status = ?, returned_model = ?,
+                        requested_model = COALESCE(requested_model, ?), price_version = ?, price_source = ?,
+                        input_tokens = ?, cached_input_tokens = ?, output_tokens = ?,
+                        reasoning_tokens = ?, total_tokens = ?, metered_tokens = ?,
+                        cost_micro_usd = ?, cost_nano_usd = ?, tool_calls = ?, units = ?, usage_source = ?, latency_ms = ?, ttfb_ms = ?,
+                        upstream_request_id = ?, error_code = ?, settled_at = ?,
                         settle_seq = (SELECT coalesce(max(settle_seq), 0) + 1 FROM requests)
-                      WHERE id = @id AND status = 'held'`),
+                      WHERE id = ? AND status = 'held'`),
     openRequests: s(
       "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
         ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
     ),
 
     markForwarded: s("UPDATE requests SET forwarded = 1 WHERE id = ? AND status = 'held' AND forwarded = 0"),
+    /** The mark of a row whose prompt admission did not count: its count rides with it. */
+    markForwardedCounted: s(
+      "UPDATE requests SET forwarded = 1, estimated_prompt_tokens = ? WHERE id = ? AND status = 'held' AND forwarded = 0",
+    ),
+    /** One grant's part of a hold spread over several grants. */
     insertHold: s('INSERT INTO holds (request_id, grant_id, amount) VALUES (?, ?, ?)'),
     holdsOf: s('SELECT grant_id AS grantId, amount FROM holds WHERE request_id = ?'),
     deleteHolds: s('DELETE FROM holds WHERE request_id = ?'),

@@ -24,6 +24,13 @@ interface Check {
 const ISO_UTC = "'[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9]Z'";
 
 /**
+ * Every open hold, one row per request and grant (`grant_id`, `amount` in the grant's unit): the
+ * `holds` rows of holds spread over several grants, and the hold a `held` request keeps on its row.
+ */
+const ALL_HOLDS = `SELECT grant_id, amount FROM holds
+  UNION ALL SELECT hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL`;
+
+/**
  * The ledger's invariants as SQL (see docs/ledger.md). Each query names the rows that break
  * one. Running totals are checked against the rows they summarise, holds and debits against the
  * status of their request, overdrafts against the request's use beyond its hold.
@@ -33,8 +40,9 @@ const CHECKS: Check[] = [
     name: 'grant_held_matches_holds',
     severity: 'error',
     detail: 'grants.held differs from the sum of its open holds',
-    sql: `SELECT g.id AS row, 'held=' || g.held || ' holds=' || COALESCE(SUM(h.amount), 0) AS info
-          FROM grants g LEFT JOIN holds h ON h.grant_id = g.id GROUP BY g.id HAVING g.held != COALESCE(SUM(h.amount), 0)`,
+    sql: `WITH h AS (${ALL_HOLDS})
+          SELECT g.id AS row, 'held=' || g.held || ' holds=' || COALESCE(SUM(h.amount), 0) AS info
+          FROM grants g LEFT JOIN h ON h.grant_id = g.id GROUP BY g.id HAVING g.held != COALESCE(SUM(h.amount), 0)`,
   },
   {
     name: 'grant_spent_matches_debits',
@@ -123,7 +131,15 @@ const CHECKS: Check[] = [
     severity: 'error',
     detail: 'a held, billable request has no hold',
     sql: `SELECT r.id AS row, 'hold_tokens=' || r.hold_tokens AS info FROM requests r
-          WHERE r.status = 'held' AND r.hold_tokens > 0 AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
+          WHERE r.status = 'held' AND r.hold_tokens > 0 AND r.hold_grant_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
+  },
+  {
+    name: 'hold_on_row_or_in_holds',
+    severity: 'error',
+    detail: 'a request holds a grant both on its row and in holds (a hold is in one place)',
+    sql: `SELECT r.id AS row, 'hold_grant_id=' || r.hold_grant_id AS info FROM requests r
+          WHERE r.hold_grant_id IS NOT NULL AND EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
   },
   {
     name: 'integers_and_signs',

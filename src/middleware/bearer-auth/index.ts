@@ -13,7 +13,7 @@ export interface Credentials {
 
 export interface BearerAuthOptions {
   credentials: Credentials;
-  /** The current instant (UTC), when request-timing has not set `now`. */
+  /** The current instant (UTC). */
   clock: () => Date;
   /** Answers the 401; default: the OpenAI-shaped error only. */
   onDenied?: OnDenied;
@@ -30,7 +30,7 @@ export function bearerAuth(opts: BearerAuthOptions) {
   const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if (opts.skip?.(c)) return next();
-    const now = c.get('now') ?? opts.clock();
+    const now = opts.clock();
     const result = await authenticateBearer(
       opts.credentials.keys,
       opts.credentials.jwt,

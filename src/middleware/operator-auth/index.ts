@@ -28,7 +28,7 @@ export function operatorAuth(opts: OperatorAuthOptions) {
   const onDenied = opts.onDenied ?? answerDenial;
   return createMiddleware<AppEnv>(async (c, next) => {
     if ((opts.when && !opts.when()) || opts.skip?.(c)) return next();
-    const op = operatorOf(opts.operators(), requestHeader(c, 'authorization'), c.get('now') ?? opts.clock());
+    const op = operatorOf(opts.operators(), requestHeader(c, 'authorization'), opts.clock());
     if (op && 'kind' in op) return onDenied(c, op);
     const required = typeof opts.required === 'function' ? opts.required() : opts.required;
     if (!op && required) return onDenied(c, { kind: 'invalid_api_key', reason: 'operator_required' });

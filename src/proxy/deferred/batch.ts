@@ -1,10 +1,11 @@
 import type { Principal } from '../../auth/principal.js';
 import { isDenial, type Denial } from '../../http/denial.js';
 import type { FeatureRate } from '../../http/env.js';
+import type { JsonObject } from '../../http/json-body.js';
 import type { HoldRequest } from '../../ledger/port.js';
 import { maxPicoPerToken, type Priced } from '../../pricing/price.js';
 import type { AdmissionDeps, Admitted } from '../admission.js';
-import { parseJsonObject, priceModel } from '../admit-json.js';
+import { priceModel } from '../admit-json.js';
 import type { Endpoint } from '../endpoints.js';
 import { admitHeld, fileEstimateFor } from './common.js';
 
@@ -17,18 +18,18 @@ import { admitHeld, fileEstimateFor } from './common.js';
  * Refusals: 400 for a missing or unestimated input file (see `fileEstimateFor`), 400
  * `model_not_priced` for a line's unpriced model, 429 `insufficient_quota` when the grants or a
  * quota cannot cover the total. The batch id in the answer defers the row (`defers: 'batch'`).
+ * `raw` is the body as received (sent on unchanged), `body` the same parsed.
  */
 export async function admitBatch(
   rt: AdmissionDeps,
   principal: Principal,
   endpoint: Endpoint,
   raw: Uint8Array,
+  body: JsonObject,
   feature: FeatureRate | undefined,
   now: Date,
 ): Promise<Admitted | Denial> {
-  const parsed = parseJsonObject(raw);
-  if (isDenial(parsed)) return parsed;
-  const estimate = await fileEstimateFor(rt, principal, parsed.json, 'input_file_id', 'batch');
+  const estimate = await fileEstimateFor(rt, principal, body, 'input_file_id', 'batch');
   if (isDenial(estimate)) return estimate;
   const multiplier = feature?.multiplier ?? 1;
   let tokens = 0;

@@ -6,7 +6,7 @@ import type { HoldRequest } from '../../ledger/port.js';
 import { picoPerToken } from '../../pricing/price.js';
 import { trainingPrice } from '../../pricing/training.js';
 import type { AdmissionDeps, Admitted } from '../admission.js';
-import { parseJsonObject, validateBody } from '../admit-json.js';
+import { validateBody } from '../admit-json.js';
 import type { Endpoint } from '../endpoints.js';
 import { admitHeld, fileEstimateFor } from './common.js';
 
@@ -46,19 +46,17 @@ export function epochsOf(body: Json, examples: number, admission: Config['admiss
  * × the job's epochs, at the model's training price (USD grants reserve tokens × `training`). A
  * model without a training price is refused (400 `model_not_priced`) unless unpriced models are
  * `unbilled`. The job id in the answer defers the row (`defers: 'fine_tuning.job'`), settled from
- * its `trained_tokens`.
+ * its `trained_tokens`. `raw` is the body as received (sent on unchanged), `body` the same parsed.
  */
 export async function admitFineTuningJob(
   rt: AdmissionDeps,
   principal: Principal,
   endpoint: Endpoint,
   raw: Uint8Array,
+  body: Json,
   feature: FeatureRate | undefined,
   now: Date,
 ): Promise<Admitted | Denial> {
-  const parsed = parseJsonObject(raw);
-  if (isDenial(parsed)) return parsed;
-  const body = parsed.json;
   const valid = validateBody(body, {});
   if (isDenial(valid)) return valid;
   const model = valid.model;

@@ -2,14 +2,18 @@ import busboy from 'busboy';
 import type { Principal } from '../../auth/principal.js';
 import { invalidRequest, isDenial, type Denial } from '../../http/denial.js';
 import type { FeatureRate } from '../../http/env.js';
+import { parseJsonBody, type JsonObject } from '../../http/json-body.js';
 import type { HoldRequest } from '../../ledger/port.js';
 import { NO_TOKENS, type Usage } from '../../metering/usage.js';
 import { costMicroUsd } from '../../pricing/price.js';
 import { VIDEO_DEFAULTS, videoSeconds } from '../../settlement/handlers/video.js';
 import type { AdmissionDeps, Admitted } from '../admission.js';
-import { parseJsonObject, priceModel } from '../admit-json.js';
+import { priceModel } from '../admit-json.js';
 import type { Endpoint } from '../endpoints.js';
 import { admitHeld } from './common.js';
+
+/** True for a `multipart/form-data` content type (any case). */
+export const isMultipart = (contentType: string): boolean => /^multipart\/form-data/i.test(contentType);
 
 /** The text fields of a multipart/form-data body (first value of each; files skipped), or undefined when it is not one. */
 export function formFields(raw: Uint8Array, contentType: string): Promise<Map<string, string> | undefined> {
@@ -34,19 +38,21 @@ export function formFields(raw: Uint8Array, contentType: string): Promise<Map<st
 /**
  * What a video request asks for: `model` (default sora-2), `seconds` (`"4"`, `"8"`, `"12"`; default
  * 4) and `size`, from a JSON body or a multipart form (a reference image), or the 400 to answer.
+ * `json` is the body already parsed, when it was (else a JSON body is parsed here).
  * Source: openai/openai-openapi, CreateVideoBody.
  */
 export async function videoRequest(
   raw: Uint8Array,
   contentType: string,
+  json?: JsonObject,
 ): Promise<{ model: string; seconds: number; size?: string } | Denial> {
   let get: (name: string) => unknown;
-  if (/^multipart\/form-data/i.test(contentType)) {
+  if (isMultipart(contentType)) {
     const fields = await formFields(raw, contentType);
     if (!fields) return invalidRequest('The multipart/form-data body could not be read.');
     get = (name) => fields.get(name);
   } else {
-    const parsed = parseJsonObject(raw);
+    const parsed = json ? { json } : parseJsonBody(raw);
     if (isDenial(parsed)) return parsed;
     get = (name) => (Object.hasOwn(parsed.json, name) ? parsed.json[name] : undefined);
   }
@@ -68,18 +74,20 @@ export async function videoRequest(
  * for its size (`perSecond`), in micro-USD (`costOnly`: payable by USD and unlimited grants only,
  * like DALL·E images). A model without a price is refused (400 `model_not_priced`) unless
  * unpriced models are `unbilled`. The video id in the answer defers the row (`defers: 'video'`),
- * settled from the completed video's `seconds`.
+ * settled from the completed video's `seconds`. `raw` is the body as received (sent on unchanged),
+ * `json` the same parsed when it is JSON.
  */
 export async function admitVideo(
   rt: AdmissionDeps,
   principal: Principal,
   endpoint: Endpoint,
   raw: Uint8Array,
+  json: JsonObject | undefined,
   contentType: string,
   feature: FeatureRate | undefined,
   now: Date,
 ): Promise<Admitted | Denial> {
-  const asked = await videoRequest(raw, contentType);
+  const asked = await videoRequest(raw, contentType, json);
   if (isDenial(asked)) return asked;
   const priced = priceModel(rt.config, asked.model, now, principal.companyId);
   if (isDenial(priced)) return priced;
