@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { modelFamily } from '../../metering/model.js';
-import { unitsJson } from '../units.js';
+import { outcomeValues } from '../outcome-values.js';
 import type { Pipelines } from './pipeline.js';
 import { tagsText } from '../tags.js';
 
@@ -172,7 +172,7 @@ export async function finishRow(
   now: Date,
   sweeper: string | null = null,
 ): Promise<Settled | false> {
-  const u = o.usage;
+  const v = outcomeValues(o);
   const q = {
     name: 'tollgate_finish',
     text: FINISH,
@@ -181,28 +181,28 @@ export async function finishRow(
       status,
       now.toISOString(),
       sweeper,
-      o.httpStatus,
-      o.returnedModel ?? null,
-      o.model ?? null,
-      o.priceVersion ?? null,
-      u?.inputTokens ?? 0,
-      u?.cachedInputTokens ?? 0,
-      u?.outputTokens ?? 0,
-      u?.reasoningTokens ?? 0,
-      u?.totalTokens ?? 0,
-      o.meteredTokens,
-      o.costMicroUsd,
-      o.costNanoUsd ?? o.costMicroUsd * 1000,
-      o.toolCalls ? JSON.stringify(o.toolCalls) : null,
-      o.usageSource,
-      o.latencyMs,
-      o.ttfbMs ?? null,
-      o.upstreamRequestId ?? null,
-      o.errorCode ?? null,
+      v.httpStatus,
+      v.returnedModel,
+      v.model,
+      v.priceVersion,
+      v.inputTokens,
+      v.cachedInputTokens,
+      v.outputTokens,
+      v.reasoningTokens,
+      v.totalTokens,
+      v.meteredTokens,
+      v.costMicroUsd,
+      v.costNanoUsd,
+      v.toolCalls,
+      v.usageSource,
+      v.latencyMs,
+      v.ttfbMs,
+      v.upstreamRequestId,
+      v.errorCode,
       o.billedObject?.id ?? null,
       o.billedObject?.kind ?? null,
-      unitsJson(u),
-      o.priceSource ?? null,
+      v.units,
+      v.priceSource,
     ],
   };
   const { rows } =

@@ -12,7 +12,7 @@ import {
 } from '../allocate.js';
 import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
-import { unitsJson } from '../units.js';
+import { outcomeValues } from '../outcome-values.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -313,29 +313,29 @@ export class SyncLedger {
         // Already billed on another row: record what was seen, charge nothing.
         o = { ...o, meteredTokens: 0, costMicroUsd: 0, costNanoUsd: 0, errorCode: o.errorCode ?? 'already_billed' };
       }
-      const u = o.usage;
+      const v = outcomeValues(o);
       this.sql.finishRequest.run(
         status,
-        o.httpStatus,
-        o.returnedModel ?? null,
-        o.model ?? null,
-        o.priceVersion ?? null,
-        o.priceSource ?? null,
-        u?.inputTokens ?? 0,
-        u?.cachedInputTokens ?? 0,
-        u?.outputTokens ?? 0,
-        u?.reasoningTokens ?? 0,
-        u?.totalTokens ?? 0,
-        o.meteredTokens,
-        o.costMicroUsd,
-        o.costNanoUsd ?? o.costMicroUsd * 1000,
-        o.toolCalls ? JSON.stringify(o.toolCalls) : null,
-        unitsJson(u),
-        o.usageSource,
-        o.latencyMs,
-        o.ttfbMs ?? null,
-        o.upstreamRequestId ?? null,
-        o.errorCode ?? null,
+        v.httpStatus,
+        v.returnedModel,
+        v.model,
+        v.priceVersion,
+        v.priceSource,
+        v.inputTokens,
+        v.cachedInputTokens,
+        v.outputTokens,
+        v.reasoningTokens,
+        v.totalTokens,
+        v.meteredTokens,
+        v.costMicroUsd,
+        v.costNanoUsd,
+        v.toolCalls,
+        v.units,
+        v.usageSource,
+        v.latencyMs,
+        v.ttfbMs,
+        v.upstreamRequestId,
+        v.errorCode,
         at,
         requestId,
       );
