@@ -4,6 +4,31 @@ import { foldSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
 import { FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
 
 /**
+ * One fold batch in one statement (one round trip, one snapshot: the statement's, in which every
+ * transaction below its xmin has finished): the rows with `settle_xid` in [folded_xid, hi), where hi
+ * is that xmin, or for a full batch (FOLD_ROWS, $1 = FOLD_ROWS - 1) the end of its last
+ * transaction's rows; read once, added to every rollup table, and the watermark moved to hi — all or
+ * nothing, in the statement's transaction. The watermark row is locked first, so that it cannot move
+ * under the fold. Answers the rows folded, whether more are waiting, and whether the watermark moved.
+ */
+const FOLD_BATCH = `WITH b AS MATERIALIZED (
+    SELECT folded_xid AS lo, pg_snapshot_xmin(pg_current_snapshot()) AS xmin FROM rollup_state WHERE id = 1 FOR UPDATE),
+  nth AS (SELECT r.settle_xid FROM requests r, b WHERE r.settle_xid >= b.lo AND r.settle_xid < b.xmin
+    ORDER BY r.settle_xid OFFSET $1 LIMIT 1),
+  bounds AS MATERIALIZED (
+    SELECT b.lo, coalesce((SELECT (settle_xid::text::numeric + 1)::text::xid8 FROM nth), b.xmin) AS hi,
+      EXISTS (SELECT 1 FROM nth) AS more FROM b),
+  batch AS MATERIALIZED (
+    SELECT r.* FROM requests r, bounds WHERE bounds.hi > bounds.lo AND r.status <> 'held'
+      AND r.settle_xid >= bounds.lo AND r.settle_xid < bounds.hi),
+  ${ROLLUP_TABLES.map((t, i) => `f${i} AS (${foldSql({ ...FOLD, batch: 'true' }, t, 'batch r')})`).join(',\n  ')},
+  moved AS (
+    UPDATE rollup_state s SET folded_xid = bounds.hi, folded_at = now(), folded_rows = s.folded_rows + (SELECT count(*) FROM batch)
+    FROM bounds WHERE s.id = 1 AND s.folded_xid = bounds.lo AND bounds.hi > bounds.lo RETURNING 1)
+SELECT (SELECT count(*) FROM batch) AS folded, coalesce((SELECT more FROM bounds), false) AS more,
+  EXISTS (SELECT 1 FROM moved) AS moved`;
+
+/**
  * The advisory lock a replica holds while it folds (one replica folds at a time); a late settlement
  * (`tollgate_finish`, migrations/postgres/0012_rollups.sql) takes it shared while it corrects the rollups.
  */
@@ -18,7 +43,7 @@ const MARK_ROWS = 5_000;
  * [folded_xid, xmin) where xmin is the oldest transaction still running in its snapshot, so every
  * transaction below it has committed (or aborted) and is visible, and none can later commit a row
  * below it; it adds them to every rollup table and moves `folded_xid` in the same
- * REPEATABLE READ transaction — exactly once, whichever replica folds and whatever crashes. One
+ * statement (`FOLD_BATCH`) — exactly once, whichever replica folds and whatever crashes. One
  * replica at a time (a session advisory lock, taken before the transaction's snapshot); the others
  * skip. Finished rows with no `settle_xid` (copied in, or written before rollups) are given one first.
  */
@@ -49,40 +74,15 @@ export class PgFold {
     }
   }
 
-  /** One REPEATABLE READ transaction folding up to about FOLD_ROWS rows. */
+  /** One statement folding up to about FOLD_ROWS rows (see `FOLD_BATCH`). */
   private async foldBatch(c: pg.PoolClient): Promise<{ folded: number; more: boolean }> {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    try {
-      const { rows } = await c.query<{ lo: string; xmin: string }>(
-        'SELECT folded_xid::text AS lo, pg_snapshot_xmin(pg_current_snapshot())::text AS xmin FROM rollup_state WHERE id = 1',
-      );
-      const { lo, xmin } = rows[0]!;
-      const nth = await c.query<{ x: string }>(
-        'SELECT settle_xid::text AS x FROM requests WHERE settle_xid >= $1::xid8 AND settle_xid < $2::xid8 ORDER BY settle_xid OFFSET $3 LIMIT 1',
-        [lo, xmin, FOLD_ROWS - 1],
-      );
-      // A full batch ends after every row of its last transaction; otherwise at xmin.
-      const hi = nth.rows[0] ? (BigInt(nth.rows[0].x) + 1n).toString() : xmin;
-      if (BigInt(hi) <= BigInt(lo)) {
-        await c.query('COMMIT');
-        return { folded: 0, more: false };
-      }
-      for (const t of ROLLUP_TABLES) await c.query(foldSql(FOLD, t), [lo, hi]);
-      const counted = await c.query<{ n: number }>(
-        "SELECT count(*) AS n FROM requests r WHERE r.status <> 'held' AND r.settle_xid >= $1::xid8 AND r.settle_xid < $2::xid8",
-        [lo, hi],
-      );
-      const n = counted.rows[0]!.n;
-      const moved = await c.query(
-        'UPDATE rollup_state SET folded_xid = $2::xid8, folded_at = now(), folded_rows = folded_rows + $3 WHERE id = 1 AND folded_xid = $1::xid8',
-        [lo, hi, n],
-      );
-      if (moved.rowCount !== 1) throw new Error('the fold watermark moved under this fold');
-      await c.query('COMMIT');
-      return { folded: n, more: nth.rows.length > 0 };
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    const { rows } = await c.query<{ folded: number; more: boolean; moved: boolean }>({
+      name: 'tollgate_fold',
+      text: FOLD_BATCH,
+      values: [FOLD_ROWS - 1],
+    });
+    const r = rows[0]!;
+    if (!r.moved) return { folded: 0, more: false };
+    return { folded: r.folded, more: r.more };
   }
 }

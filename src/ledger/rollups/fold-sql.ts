@@ -18,8 +18,9 @@ export interface FoldDialect {
  * `INSERT … SELECT … ON CONFLICT DO UPDATE` adding the finished rows the dialect's `batch`
  * selects to `table`, one rollup row per bucket and dimensions (a missing dimension stored as '').
  * Run in the transaction that moves the fold watermark, so each row is counted exactly once.
+ * `source`: where the rows `r` come from (default the `requests` table; a CTE of the batch's rows).
  */
-export function foldSql(d: FoldDialect, target: RollupTable): string {
+export function foldSql(d: FoldDialect, target: RollupTable, source = 'requests r'): string {
   const dims = ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
   const key = ['company_id', target.bucket, ...dims.map((x) => x.column).filter((c) => c !== 'company_id')];
   const select = [
@@ -31,7 +32,7 @@ export function foldSql(d: FoldDialect, target: RollupTable): string {
   const groups = Array.from({ length: 1 + dims.length }, (_, i) => i + 1).join(', ');
   const add = MEASURE_COLUMNS.map((m) => `${m} = ${target.table}.${m} + excluded.${m}`).join(', ');
   return (
-    `INSERT INTO ${target.table} (${columns.join(', ')}) SELECT ${select.join(', ')} FROM requests r ` +
+    `INSERT INTO ${target.table} (${columns.join(', ')}) SELECT ${select.join(', ')} FROM ${source} ` +
     `WHERE r.status <> 'held' AND ${d.batch} GROUP BY ${groups} ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${add}`
   );
 }
