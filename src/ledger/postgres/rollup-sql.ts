@@ -37,8 +37,3 @@ export const USAGE: UsageDialect = {
   hasTag: (param) => `r.tags::jsonb ? ${param}`,
   eachTag: 'LEFT JOIN LATERAL jsonb_array_elements_text(r.tags::jsonb) AS tg(value) ON true',
 };
-
-/** Gives finished rows that have none a `settle_xid` (this transaction's), at most $1 of them: rows copied in or written before rollups. */
-export const MARK_UNSEQUENCED = `UPDATE requests SET settle_xid = pg_current_xact_id()
-  WHERE id IN (SELECT id FROM requests WHERE settle_xid IS NULL AND status <> 'held' LIMIT $1)
-    AND settle_xid IS NULL AND status <> 'held'`;
