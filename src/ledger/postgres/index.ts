@@ -295,7 +295,7 @@ export class PgLedger implements Ledger {
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /** Batched: written 10 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
+  /** Batched: written 20 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
   forwarded(requestId: string): void {
     this.marks.add(requestId);
   }
