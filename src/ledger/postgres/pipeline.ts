@@ -13,8 +13,6 @@ import pg from 'pg';
 export class Pipelines {
   private readonly slots: { client?: pg.Client; connecting?: Promise<pg.Client> }[];
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Connections whose socket is corked until the next check phase (see `cork`). */
-  private readonly corked = new Set<pg.Client>();
   private closed = false;
 
   /**
@@ -28,36 +26,15 @@ export class Pipelines {
     this.slots = Array.from({ length: Math.max(1, count) }, () => ({}));
   }
 
-  /**
-   * Runs one statement on `key`'s connection, after every statement sent there before it. The
-   * statements sent to one connection in one turn of the event loop leave in one write (the socket
-   * is corked until the turn's I/O callbacks have run): one system call here, and one read for
-   * Postgres, instead of one each.
-   */
+  /** Runs one statement on `key`'s connection, after every statement sent there before it. */
   query<R extends pg.QueryResultRow>(key: string, q: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    const run = this.connection(key).then((c) => {
-      this.cork(c);
-      return c.query<R>(q);
-    });
+    const run = this.connection(key).then((c) => c.query<R>(q));
     this.inFlight.add(run);
     void run.then(
       () => this.inFlight.delete(run),
       () => this.inFlight.delete(run),
     );
     return run;
-  }
-
-  /** Corks `c`'s socket until the event loop's next check phase (node-postgres writes each statement corked, then uncorks). */
-  private cork(c: pg.Client): void {
-    if (this.corked.has(c)) return;
-    const stream = (c as unknown as { connection?: { stream?: Corkable } }).connection?.stream;
-    if (typeof stream?.cork !== 'function') return;
-    stream.cork();
-    this.corked.add(c);
-    setImmediate(() => {
-      this.corked.delete(c);
-      stream.uncork();
-    });
   }
 
   /** Resolves once every statement sent so far has been answered (or failed). */
@@ -107,12 +84,6 @@ export class Pipelines {
       }),
     );
   }
-}
-
-/** The part of a socket `cork` uses. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
 }
 
 /** FNV-1a of a key, to spread keys over the connections. */
