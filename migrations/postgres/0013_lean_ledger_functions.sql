@@ -442,3 +442,22 @@ BEGIN
   END IF;
   RETURN json_build_object('grants', coalesce(out_grants, '[]'::json), 'counters', coalesce(out_counters, '[]'::json));
 END $$;
+--> statement-breakpoint
+-- tollgate_finish, after marking `forwarded` the held rows `p_marks` admitted with `forwardedLater` (src/ledger/postgres/
+-- marks.ts): the marks collected since the last write ride the next settlement instead of a statement of their own. The
+-- marks come first, before the settled row and its grants: each mark is sent once, and a writer that holds a marked row
+-- (its own settlement) never waits on this one, so no lock order is reversed.
+CREATE OR REPLACE FUNCTION tollgate_finish_marking(
+  p_marks text[], p_id text, p_status text, p_at timestamptz, p_sweeper text,
+  p_http_status integer, p_returned_model text, p_model text, p_price_version text,
+  p_input bigint, p_cached bigint, p_output bigint, p_reasoning bigint, p_total bigint,
+  p_metered bigint, p_cost_micro bigint, p_cost_nano bigint, p_tool_calls text, p_usage_source text,
+  p_latency double precision, p_ttfb double precision, p_upstream_request_id text, p_error_code text,
+  p_billed_object text, p_billed_kind text, p_units text, p_price_source text
+) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE requests SET forwarded = true WHERE id = ANY (p_marks) AND status = 'held' AND forwarded = false;
+  RETURN tollgate_finish(p_id, p_status, p_at, p_sweeper, p_http_status, p_returned_model, p_model, p_price_version,
+    p_input, p_cached, p_output, p_reasoning, p_total, p_metered, p_cost_micro, p_cost_nano, p_tool_calls, p_usage_source,
+    p_latency, p_ttfb, p_upstream_request_id, p_error_code, p_billed_object, p_billed_kind, p_units, p_price_source);
+END $$;

@@ -47,6 +47,22 @@ describe.each(ADAPTERS)('the forwarded mark ($name)', (adapter) => {
     expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
 
+  it('a mark made before another request settles is kept (Postgres: it rides that settlement)', async () => {
+    const running = facts({ forwardedLater: true });
+    const done = facts({ forwardedLater: true });
+    for (const f of [running, done]) expect((await ledger.admit(f, want, NOW, [])).ok).toBe(true);
+    ledger.forwarded(running.id);
+    ledger.forwarded(done.id);
+    expect(await ledger.settle(done.id, used, LATER)).not.toBe(false);
+    expect(await ledger.recoverOpenHolds(LATER, 'charge_prompt', (_model, usage) => usage.inputTokens * 2)).toEqual([
+      running.id,
+    ]);
+    const rows = new Map((await ledger.reader.rows({})).map((r) => [r.id, r]));
+    expect(rows.get(running.id)).toMatchObject({ status: 'interrupted', meteredTokens: 25, errorCode: 'interrupted' });
+    expect(rows.get(done.id)).toMatchObject({ status: 'settled', meteredTokens: 30 });
+    expect((await ledger.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
   it('a mark on a row settled, or unknown, changes nothing; a marked row settles as usual', async () => {
     const f = facts({ forwardedLater: true });
     await ledger.admit(f, want, NOW, []);

@@ -154,6 +154,8 @@ export async function cancelRow(
  * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`).
  */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+/** `tollgate_finish` after writing `forwarded` marks ($1, see migrations/postgres/0013_lean_ledger_functions.sql). */
+const FINISH_MARKING = `SELECT tollgate_finish_marking(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**
  * Settles, voids or interrupts a held request in one statement (one round trip): `tollgate_finish`
@@ -162,7 +164,8 @@ const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$
  * `false` when the row is not held — except a late settlement of a row a sweep resolved while its
  * replica still served it (`interrupted`), which replaces the interrupted charge by the real one,
  * once. `sweeper` (a sweep by that instance): leaves a row another live instance holds (one that
- * registered again and took it over).
+ * registered again and took it over). `marks`: held rows to mark `forwarded` first, in the same
+ * statement (see `ForwardedMarks.carry`).
  */
 export async function finishRow(
   c: pg.Pool | pg.PoolClient | { hot: Pipelines; key: string },
@@ -171,12 +174,14 @@ export async function finishRow(
   o: Outcome,
   now: Date,
   sweeper: string | null = null,
+  marks: string[] = [],
 ): Promise<Settled | false> {
   const v = outcomeValues(o);
   const q = {
-    name: 'tollgate_finish',
-    text: FINISH,
+    name: marks.length ? 'tollgate_finish_marking' : 'tollgate_finish',
+    text: marks.length ? FINISH_MARKING : FINISH,
     values: [
+      ...(marks.length ? [marks] : []),
       requestId,
       status,
       now.toISOString(),

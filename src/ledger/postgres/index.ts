@@ -295,7 +295,7 @@ export class PgLedger implements Ledger {
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /** Batched: written 20 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
+  /** Batched: written with the next settlement, else 20 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
   forwarded(requestId: string): void {
     this.marks.add(requestId);
   }
@@ -311,7 +311,10 @@ export class PgLedger implements Ledger {
     this.companyOf.delete(requestId);
     this.marks.finished(requestId);
     await this.ready;
-    return retrying(() => finishRow({ hot: this.hot, key }, requestId, status, outcome, now));
+    // The marks waiting to be written ride this statement (one round trip for both).
+    return this.marks.carry((marks) =>
+      retrying(() => finishRow({ hot: this.hot, key }, requestId, status, outcome, now, null, marks)),
+    );
   }
 
   settle(requestId: string, outcome: Outcome, now: Date): Promise<Settled | false> {

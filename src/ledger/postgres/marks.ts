@@ -10,8 +10,9 @@ export const FORWARDED_MARK_DELAY_MS = 20;
 
 /**
  * The `forwarded` marks of the Postgres adapter (see `LedgerWriter.forwarded`): collected for
- * `FORWARDED_MARK_DELAY_MS`, dropped for a request settled meanwhile, then written with one
- * statement for all (`write`, which must never reject and leaves rows no longer held alone).
+ * `FORWARDED_MARK_DELAY_MS`, dropped for a request settled meanwhile, carried by the next
+ * settlement sent meanwhile (`carry`), or else written with one statement for all (`write`, which
+ * must never reject and leaves rows no longer held alone).
  */
 export class ForwardedMarks {
   private pending = new Set<string>();
@@ -31,6 +32,24 @@ export class ForwardedMarks {
   /** The request is being settled or voided: its mark, if not yet written, is no longer needed. */
   finished(requestId: string): void {
     this.pending.delete(requestId);
+  }
+
+  /**
+   * Hands the marks collected so far to `send` (a statement that writes them with its own work, see
+   * `tollgate_finish_marking`) instead of a statement of their own; `send` gets `[]` when there are
+   * none. `flush` waits for that statement too.
+   */
+  carry<T>(send: (ids: string[]) => Promise<T>): Promise<T> {
+    if (this.pending.size === 0) return send([]);
+    const ids = [...this.pending];
+    this.pending = new Set();
+    const sent = send(ids);
+    const w: Promise<unknown> = sent.then(
+      () => this.writing.delete(w),
+      () => this.writing.delete(w),
+    );
+    this.writing.add(w);
+    return sent;
   }
 
   /** Writes the marks collected so far; resolves once they and every write before are done. */
