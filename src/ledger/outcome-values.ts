@@ -59,3 +59,21 @@ export function outcomeValues(o: Outcome): OutcomeValues {
     errorCode: o.errorCode ?? null,
   };
 }
+
+/**
+ * The run of columns both adapters bind in this order: the five token counts, tokens metered,
+ * micro-USD, nano-USD and the tool calls' JSON text.
+ */
+export function chargeColumns(v: OutcomeValues): (number | string | null)[] {
+  return [
+    v.inputTokens,
+    v.cachedInputTokens,
+    v.outputTokens,
+    v.reasoningTokens,
+    v.totalTokens,
+    v.meteredTokens,
+    v.costMicroUsd,
+    v.costNanoUsd,
+    v.toolCalls,
+  ];
+}

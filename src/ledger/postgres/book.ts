@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { modelFamily } from '../../metering/model.js';
-import { outcomeValues } from '../outcome-values.js';
+import { chargeColumns, outcomeValues } from '../outcome-values.js';
 import type { Pipelines } from './pipeline.js';
 import { tagsText } from '../tags.js';
 
@@ -190,15 +190,7 @@ export async function finishRow(
       v.returnedModel,
       v.model,
       v.priceVersion,
-      v.inputTokens,
-      v.cachedInputTokens,
-      v.outputTokens,
-      v.reasoningTokens,
-      v.totalTokens,
-      v.meteredTokens,
-      v.costMicroUsd,
-      v.costNanoUsd,
-      v.toolCalls,
+      ...chargeColumns(v),
       v.usageSource,
       v.latencyMs,
       v.ttfbMs,

@@ -12,7 +12,7 @@ import {
 } from '../allocate.js';
 import { tagsText } from '../tags.js';
 import { interruptedOutcome, type OrphanRow } from '../recovery.js';
-import { outcomeValues } from '../outcome-values.js';
+import { chargeColumns, outcomeValues } from '../outcome-values.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
@@ -321,15 +321,7 @@ export class SyncLedger {
         v.model,
         v.priceVersion,
         v.priceSource,
-        v.inputTokens,
-        v.cachedInputTokens,
-        v.outputTokens,
-        v.reasoningTokens,
-        v.totalTokens,
-        v.meteredTokens,
-        v.costMicroUsd,
-        v.costNanoUsd,
-        v.toolCalls,
+        ...chargeColumns(v),
         v.units,
         v.usageSource,
         v.latencyMs,
