@@ -62,3 +62,25 @@ export class WriterLock {
     this.db.close();
   }
 }
+
+/**
+ * Runs `fn` holding the `role` companion lock of the ledger at `path` (none for `:memory:` or no
+ * path), released when `fn` settles; resolves with null, without running `fn`, while another
+ * process holds it (one archive run at a time across every process on a file).
+ */
+export async function underLock<T>(path: string | undefined, role: string, fn: () => Promise<T>): Promise<T | null> {
+  let lock: WriterLock | undefined;
+  if (path !== undefined && path !== ':memory:') {
+    try {
+      lock = WriterLock.acquire(path, role);
+    } catch (err) {
+      if (err instanceof LedgerBusyError) return null;
+      throw err;
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    lock?.release();
+  }
+}
