@@ -15,7 +15,7 @@ import { waitUntil } from './support/wait.js';
 /**
  * `tollgate serve --workers N` on a SQLite ledger: the primary owns the file and writes it for the
  * workers. Both workers serve and write their own rows; racing admissions across workers never
- * overspend a grant beyond one estimate; kill -9 of a worker mid-stream leaves its rows resolved
+ * overspend a grant beyond one estimate; a rate limit holds once across workers; kill -9 of a worker mid-stream leaves its rows resolved
  * once by its replacement while the other worker's streams finish; kill -9 of the primary loses
  * nothing and a restart resolves everything.
  */
@@ -173,6 +173,38 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
     const [grant] = c.rows("SELECT spent, held FROM grants WHERE id = 'tight'");
     expect(grant).toMatchObject({ spent, held: 0 });
     await verified(c);
+  });
+
+  it('a limit of 60 requests per minute holds once across the workers, not once per worker', {
+    timeout: 120_000,
+  }, async () => {
+    const c = await childConfig(
+      dir,
+      'rpm',
+      { baseUrl: upstream.url },
+      { allocations: [{ id: 'big', tokens: 1e7 }], limits: { key: { rateLimits: { requestsPerMinute: 60 } } } },
+      { prices: TEST_PRICES },
+    );
+    await serveWorkers(c);
+    const sdk = client(c);
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      Array.from({ length: 150 }, () =>
+        sdk.chat.completions.create(chat.request.body as never, {
+          headers: { 'x-test-recording': chat.name, ...spread },
+        }),
+      ),
+    );
+    // The bucket refills one request a second while the burst runs: at most that many more.
+    const refilled = Math.ceil((Date.now() - started) / 1_000);
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    for (const r of results)
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    expect(ok).toBeGreaterThanOrEqual(60);
+    expect(ok).toBeLessThanOrEqual(60 + refilled);
+    expect(refilled).toBeLessThan(60); // else the bound above says nothing
+    await waitUntil(() => held(c) === 0, { timeoutMs: 10_000, what: 'every row to settle' });
+    expect(c.rows('SELECT id FROM requests')).toHaveLength(ok);
   });
 
   it('kill -9 of a worker mid-stream: its rows are resolved once by its replacement, the other worker streams on', {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HoldRequest } from '../port.js';
 import type { SqliteLedger } from './index.js';
 import { isLedgerMessage, NEEDS_COUNT, toWire, type LedgerReply } from './ipc.js';
+import { OwnerBuckets, OwnerSpikes } from './owner-memory.js';
 import type { HeldRow } from './state.js';
 
 /** `HoldRequest.exact` of a worker's uncounted prompt: the worker counts it (see `RemoteLedger.admit`). */
@@ -35,11 +36,15 @@ const STORES = new Set([
  * Each worker says `hello` with its instance id first; its rows carry that id. A worker that
  * ended (`gone`) is forgotten: calls of it still in the pipe are dropped, and its held rows become
  * orphans that the next worker to start resolves (`orphans`, then `recover`, priced by that worker's
- * config) while the others keep serving theirs.
+ * config) while the others keep serving theirs. The rate-limit buckets and usage-spike minutes the
+ * workers share live here too, in memory (`OwnerBuckets`, `OwnerSpikes`), so a limit holds once
+ * across the workers, not once per worker.
  */
 export class LedgerOwner {
   private readonly live = new Map<string | number, string>();
   private readonly gone = new Set<string | number>();
+  private readonly buckets = new OwnerBuckets();
+  private readonly spikes = new OwnerSpikes();
 
   constructor(
     private readonly ledger: SqliteLedger,
@@ -74,6 +79,7 @@ export class LedgerOwner {
   forget(worker: string | number): void {
     this.live.delete(worker);
     this.gone.add(worker);
+    this.buckets.release(worker);
   }
 
   /** The instances of the workers alive now but `instance` (the worker recovering at its start, which holds nothing yet). */
@@ -108,6 +114,16 @@ export class LedgerOwner {
         );
       case 'read':
         return l.read(a[0], a[1]);
+      case 'buckets.take':
+        return this.buckets.take(a[0], a[1], a[2], a[3]);
+      case 'buckets.lock':
+        return this.buckets.lock(worker, a[0]);
+      case 'buckets.unlock':
+        return this.buckets.unlock(worker, a[0]);
+      case 'spikes.add':
+        return this.spikes.add(a[0], a[1]);
+      case 'spikes.forget':
+        return this.spikes.forget(a[0]);
     }
     const [store, method, more] = path.split('.');
     if (method === undefined && METHODS.has(store!))

@@ -4,6 +4,8 @@ import type {
   AlertStore,
   ArchiveStore,
   Balance,
+  BucketLevel,
+  BucketStore,
   ClientSecretStore,
   DeferredStore,
   FileEstimateStore,
@@ -23,6 +25,7 @@ import type {
   RequestFacts,
   RollupStore,
   Settled,
+  SpikeStore,
 } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
 import { LedgerUnavailableError } from '../unavailable.js';
@@ -89,6 +92,10 @@ export class RemoteLedger implements Ledger {
   readonly archive: ArchiveStore;
   readonly clientSecrets: ClientSecretStore;
   readonly reconciliations: ReconciliationStore;
+  /** Shared by every worker, kept by the owner (see `OwnerBuckets`). */
+  readonly buckets: BucketStore;
+  /** Shared by every worker, kept by the owner (see `OwnerSpikes`). */
+  readonly spikes: SpikeStore;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private next = 1;
   private readonly unlisten: () => void;
@@ -130,6 +137,21 @@ export class RemoteLedger implements Ledger {
     });
     this.clientSecrets = remoteStore(call, 'clientSecrets');
     this.reconciliations = remoteStore(call, 'reconciliations');
+    this.spikes = remoteStore(call, 'spikes');
+    this.buckets = {
+      take: (ids, limits, amounts, nowMs) => call('buckets.take', [ids, limits, amounts, nowMs]),
+      update: async (ids, plan) => {
+        const buckets = new Map(await call<[string, BucketLevel][]>('buckets.lock', [ids]));
+        let written: [string, BucketLevel][] = [];
+        try {
+          const value = plan(buckets);
+          written = [...buckets];
+          return value;
+        } finally {
+          await call('buckets.unlock', [written]); // a plan that threw writes nothing
+        }
+      },
+    };
     this.marks = new RemoteMarks((ids, counts) => this.tell('marks', [ids, counts]));
     this.call('hello', [this.instanceId]).catch(() => {});
   }
