@@ -45,9 +45,45 @@ export interface WireError {
  */
 export const NEEDS_COUNT = 'PromptCountNeeded';
 
-/** True for a message of this wire (anything else on the channel is left alone). */
-export function isLedgerMessage(m: unknown): m is LedgerCall | LedgerReply {
-  return typeof m === 'object' && m !== null && (m as { tg?: unknown }).tg === 'ledger';
+/**
+ * What crosses the channel: the calls (worker → owner) or the replies (owner → worker) of one turn
+ * of the event loop, in order, as one message — a message costs both processes far more than its
+ * size (measured: ~35 µs of CPU on each side per admit+settle pair sent one call a message, ~8 µs
+ * batched).
+ */
+export interface LedgerBatch<T> {
+  tg: 'ledger';
+  batch: T[];
+}
+
+/** True for a batch of this wire (anything else on the channel is left alone). */
+export function isLedgerBatch(m: unknown): m is LedgerBatch<unknown> {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    (m as { tg?: unknown }).tg === 'ledger' &&
+    Array.isArray((m as LedgerBatch<unknown>).batch)
+  );
+}
+
+/** Collects items and hands them to `flush` as one batch once this turn of the event loop is over. */
+export class Batcher<T> {
+  private items: T[] = [];
+
+  constructor(private readonly flush: (items: T[]) => void) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    if (this.items.length === 1) setImmediate(() => this.now());
+  }
+
+  /** Hands over what is collected now. */
+  now(): void {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    this.flush(items);
+  }
 }
 
 /** An error thrown in the owner, for the wire. */

@@ -1,7 +1,15 @@
 import type { Logger } from 'pino';
 import type { HoldRequest } from '../port.js';
 import type { SqliteLedger } from './index.js';
-import { isLedgerMessage, NEEDS_COUNT, toWire, type LedgerReply } from './ipc.js';
+import {
+  Batcher,
+  isLedgerBatch,
+  NEEDS_COUNT,
+  toWire,
+  type LedgerBatch,
+  type LedgerCall,
+  type LedgerReply,
+} from './ipc.js';
 import { OwnerBuckets, OwnerSpikes } from './owner-memory.js';
 import type { HeldRow } from './state.js';
 
@@ -44,6 +52,7 @@ export class LedgerOwner {
   private readonly live = new Map<string | number, string>();
   private readonly gone = new Set<string | number>();
   private readonly buckets = new OwnerBuckets();
+  private readonly outboxes = new Map<string | number, Batcher<LedgerReply>>();
   private readonly spikes = new OwnerSpikes();
 
   constructor(
@@ -52,13 +61,23 @@ export class LedgerOwner {
   ) {}
 
   /**
-   * Handles `message` from `worker` when it is a ledger call (returns false otherwise), answering
-   * through `reply` once the call resolved (a write: once committed).
+   * Handles `message` from `worker` when it is a batch of ledger calls (returns false otherwise),
+   * in order, answering each through `reply` once it resolved (a write: once committed); the
+   * answers of one turn go back as one batch.
    */
-  receive(worker: string | number, message: unknown, reply: (m: LedgerReply) => void): boolean {
-    if (!isLedgerMessage(message) || !('path' in message)) return false;
+  receive(worker: string | number, message: unknown, reply: (m: LedgerBatch<LedgerReply>) => void): boolean {
+    if (!isLedgerBatch(message)) return false;
     if (this.gone.has(worker)) return true;
-    const { id, path, args } = message;
+    let out = this.outboxes.get(worker);
+    if (!out) {
+      out = new Batcher<LedgerReply>((batch) => reply({ tg: 'ledger', batch }));
+      this.outboxes.set(worker, out);
+    }
+    for (const call of message.batch as LedgerCall[]) this.one(worker, call, out);
+    return true;
+  }
+
+  private one(worker: string | number, { id, path, args }: LedgerCall, out: Batcher<LedgerReply>): void {
     let result: Promise<unknown>;
     try {
       result = Promise.resolve(this.dispatch(worker, path, args));
@@ -66,13 +85,12 @@ export class LedgerOwner {
       result = Promise.reject(err);
     }
     result.then(
-      (value) => id !== 0 && reply({ tg: 'ledger', id, ok: true, value }),
+      (value) => id !== 0 && out.push({ tg: 'ledger', id, ok: true, value }),
       (err) => {
-        if (id !== 0) reply({ tg: 'ledger', id, ok: false, error: toWire(err) });
+        if (id !== 0) out.push({ tg: 'ledger', id, ok: false, error: toWire(err) });
         else this.log?.warn({ err, path }, 'a ledger call from a worker failed');
       },
     );
-    return true;
   }
 
   /** The worker ended (however): its rows are orphans from now on. */
@@ -80,6 +98,7 @@ export class LedgerOwner {
     this.live.delete(worker);
     this.gone.add(worker);
     this.buckets.release(worker);
+    this.outboxes.delete(worker);
   }
 
   /** The instances of the workers alive now but `instance` (the worker recovering at its start, which holds nothing yet). */

@@ -29,7 +29,15 @@ import type {
 } from '../port.js';
 import { interruptedOutcome } from '../recovery.js';
 import { LedgerUnavailableError } from '../unavailable.js';
-import { fromWire, isLedgerMessage, NEEDS_COUNT, type LedgerCall, type LedgerReply } from './ipc.js';
+import {
+  Batcher,
+  fromWire,
+  isLedgerBatch,
+  NEEDS_COUNT,
+  type LedgerBatch,
+  type LedgerCall,
+  type LedgerReply,
+} from './ipc.js';
 import { RemoteMarks } from './remote-marks.js';
 import { rowPages } from './request-rows.js';
 import type { HeldRow } from './state.js';
@@ -37,7 +45,7 @@ import { underLock } from './writer-lock.js';
 
 /** How a worker reaches the ledger owner: an ordered, two-way message channel (node:cluster's IPC in `serve`). */
 export interface OwnerChannel {
-  send(message: LedgerCall): void;
+  send(message: LedgerBatch<LedgerCall>): void;
   /** Subscribes to the owner's messages; returns the unsubscribe. */
   listen(onMessage: (message: unknown) => void): () => void;
 }
@@ -102,6 +110,7 @@ export class RemoteLedger implements Ledger {
   private archiving = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly marks: RemoteMarks;
+  private readonly outbox = new Batcher<LedgerCall>((batch) => this.send(batch));
 
   /**
    * @param path the ledger file (for the archive's run lock, which every process takes on the file).
@@ -157,34 +166,38 @@ export class RemoteLedger implements Ledger {
   }
 
   private answer(m: unknown): void {
-    if (!isLedgerMessage(m) || !('ok' in m)) return;
-    const reply = m as LedgerReply;
-    const p = this.pending.get(reply.id);
-    if (!p) return;
-    this.pending.delete(reply.id);
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(fromWire(reply.error!));
+    if (!isLedgerBatch(m)) return;
+    for (const reply of m.batch as LedgerReply[]) {
+      const p = this.pending.get(reply.id);
+      if (!p) continue;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(fromWire(reply.error!));
+    }
+  }
+
+  /** Sends the calls of this turn as one message; when the owner is gone, they fail (those awaited, as unavailable). */
+  private send(batch: LedgerCall[]): void {
+    try {
+      this.channel.send({ tg: 'ledger', batch });
+    } catch (err) {
+      for (const { id } of batch) {
+        this.pending.get(id)?.reject(err as Error);
+        this.pending.delete(id);
+      }
+    }
   }
 
   /** A message that wants no answer; dropped once the owner is gone (recovery at the next start reads the rows as they are). */
   private tell(path: string, args: unknown[]): void {
-    try {
-      this.channel.send({ tg: 'ledger', id: 0, path, args });
-    } catch {
-      // The owner is gone.
-    }
+    this.outbox.push({ tg: 'ledger', id: 0, path, args });
   }
 
   private call<T>(path: string, args: unknown[] = []): Promise<T> {
     const id = this.next++;
     const promise = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      try {
-        this.channel.send({ tg: 'ledger', id, path, args });
-      } catch (err) {
-        this.pending.delete(id);
-        reject(err);
-      }
+      this.outbox.push({ tg: 'ledger', id, path, args });
     });
     this.inflight.add(promise);
     const done = () => this.inflight.delete(promise);
@@ -264,6 +277,7 @@ export class RemoteLedger implements Ledger {
   /** Waits for the calls in flight (the owner keeps the file open for the other workers). */
   async close(): Promise<void> {
     this.marks.handOver();
+    this.outbox.now();
     await Promise.allSettled(this.inflight);
     this.unlisten();
   }
