@@ -92,21 +92,17 @@ async function verified(c: ChildConfig): Promise<void> {
   }
 }
 
+/** A config on a fresh ledger file `<name>.db`, with acme's fields `acme` (its allocations, limits). */
+const setup = (name: string, acme: Record<string, unknown>) =>
+  childConfig(dir, name, { baseUrl: upstream.url }, acme, { prices: TEST_PRICES });
+
 /** An SDK client on its own connections (`connection: close`: the primary spreads connections over the workers). */
 const client = (c: ChildConfig) => new OpenAI({ baseURL: `${c.url}/v1`, apiKey: c.key.key, maxRetries: 0 });
 const spread = { connection: 'close' };
 
 describe('tollgate serve --workers 2 on a SQLite ledger', () => {
   it('both workers serve and write their own rows; SIGTERM stops all cleanly', { timeout: 120_000 }, async () => {
-    const c = await childConfig(
-      dir,
-      'two',
-      { baseUrl: upstream.url },
-      { allocations: [{ id: 'big', tokens: 1e7 }] },
-      {
-        prices: TEST_PRICES,
-      },
-    );
+    const c = await setup('two', { allocations: [{ id: 'big', tokens: 1e7 }] });
     const { child } = await serveWorkers(c);
     const sdk = client(c);
     const results = await Promise.all(
@@ -133,15 +129,7 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
     timeout: 120_000,
   }, async () => {
     const GRANT = 2_000;
-    const c = await childConfig(
-      dir,
-      'race',
-      { baseUrl: upstream.url },
-      { allocations: [{ id: 'tight', tokens: GRANT }] },
-      {
-        prices: TEST_PRICES,
-      },
-    );
+    const c = await setup('race', { allocations: [{ id: 'tight', tokens: GRANT }] });
     await serveWorkers(c);
     const body = { ...(chat.request.body as object), max_tokens: 14 };
     const hold = estimateRequest('/v1/chat/completions', 'gpt-3.5-turbo', body).promptTokens + 14;
@@ -178,13 +166,10 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
   it('a limit of 60 requests per minute holds once across the workers, not once per worker', {
     timeout: 120_000,
   }, async () => {
-    const c = await childConfig(
-      dir,
-      'rpm',
-      { baseUrl: upstream.url },
-      { allocations: [{ id: 'big', tokens: 1e7 }], limits: { key: { rateLimits: { requestsPerMinute: 60 } } } },
-      { prices: TEST_PRICES },
-    );
+    const c = await setup('rpm', {
+      allocations: [{ id: 'big', tokens: 1e7 }],
+      limits: { key: { rateLimits: { requestsPerMinute: 60 } } },
+    });
     await serveWorkers(c);
     const sdk = client(c);
     const started = Date.now();
@@ -210,15 +195,7 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
   it('kill -9 of a worker mid-stream: its rows are resolved once by its replacement, the other worker streams on', {
     timeout: 120_000,
   }, async () => {
-    const c = await childConfig(
-      dir,
-      'worker-crash',
-      { baseUrl: upstream.url },
-      { allocations: [{ id: 'big', tokens: 1e7 }] },
-      {
-        prices: TEST_PRICES,
-      },
-    );
+    const c = await setup('worker-crash', { allocations: [{ id: 'big', tokens: 1e7 }] });
     const { child, log } = await serveWorkers(c);
     upstream.delayMs = 150; // SSE pieces 150 ms apart: the streams are still running when the worker dies
     const sdk = client(c);
@@ -266,15 +243,7 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
   it('kill -9 of the primary mid-stream loses nothing: the workers stop, and a restart resolves every row', {
     timeout: 120_000,
   }, async () => {
-    const c = await childConfig(
-      dir,
-      'primary-crash',
-      { baseUrl: upstream.url },
-      { allocations: [{ id: 'big', tokens: 1e7 }] },
-      {
-        prices: TEST_PRICES,
-      },
-    );
+    const c = await setup('primary-crash', { allocations: [{ id: 'big', tokens: 1e7 }] });
     const { child } = await serveWorkers(c);
     upstream.delayMs = 150;
     const sdk = client(c);
