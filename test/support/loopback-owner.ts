@@ -6,14 +6,15 @@ import type { OwnerChannel } from '../../src/ledger/sqlite/remote.js';
 /**
  * A worker's channel to a `LedgerOwner` in this process, behaving as node:cluster's IPC does for
  * `serve --workers N`: messages are structured-cloned (`advanced` serialization), delivered in
- * order, a later turn of the event loop, in batches per direction.
+ * order, a later turn of the event loop, in batches per direction. Several workers: pass the
+ * first one's `owner` and another `worker` number.
  */
 export function loopbackChannel(
   ledger: SqliteLedger,
   worker = 1,
   log?: Logger,
+  owner = new LedgerOwner(ledger, log),
 ): { channel: OwnerChannel; owner: LedgerOwner } {
-  const owner = new LedgerOwner(ledger, log);
   const listeners = new Set<(m: unknown) => void>();
   const pipe = (deliver: (m: unknown) => void) => {
     let queue: unknown[] = [];

@@ -9,7 +9,7 @@ export class LedgerBusyError extends Error {
   ) {
     super(
       `another tollgate (${holderPid !== undefined ? `pid ${holderPid}` : 'pid unknown'}) is already serving the ledger ${path}; ` +
-        'a SQLite ledger has one writing process. Stop it first, give this one another ledger.path, or move to a shared Postgres ledger to run several.',
+        'a SQLite ledger has one writing process. Stop it first, give this one another ledger.path, serve more cores of this machine with `tollgate serve --workers N`, or move to a shared Postgres ledger to run several machines.',
     );
     this.name = 'LedgerBusyError';
   }
