@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -59,10 +59,14 @@ function workerPids(primary: ChildProcess): number[] {
 
 /** `serve --workers 2` on `c`; resolves once `listening` workers have said they listen, with the log so far. */
 async function serveWorkers(c: ChildConfig, listening = 2): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '-c', c.configFile, '--workers', '2'], {
-    env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-child', LOG_LEVEL: 'info', TOLLGATE_DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'serve', '-c', c.configFile, '--workers', '2', '--no-watch'],
+    {
+      env: { ...process.env, OPENAI_API_KEY: 'sk-upstream-child', LOG_LEVEL: 'info', TOLLGATE_DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -123,6 +127,36 @@ describe('tollgate serve --workers 2 on a SQLite ledger', () => {
     await exited(child);
     expect(child.exitCode).toBe(0);
     await verified(c);
+  });
+
+  it('SIGHUP reloads the config in every worker: a grant added to the file admits on both', {
+    timeout: 120_000,
+  }, async () => {
+    const c = await setup('reload', { allocations: [{ id: 'small', tokens: 1 }] });
+    const { child, log } = await serveWorkers(c);
+    const sdk = client(c);
+    const once = () =>
+      sdk.chat.completions.create(chat.request.body as never, {
+        headers: { 'x-test-recording': chat.name, ...spread },
+      });
+    await expect(once()).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    const config = JSON.parse(readFileSync(c.configFile, 'utf8'));
+    config.companies.acme.allocations = [
+      { id: 'small', tokens: 1 },
+      { id: 'more', tokens: 1e7 },
+    ];
+    writeFileSync(c.configFile, JSON.stringify(config));
+    child.kill('SIGHUP');
+    await waitUntil(() => (log().match(/config reloaded|reloaded the config/g) ?? []).length >= 2, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: 'both workers to reload',
+    });
+    // Connections alternate between the workers: both admit now.
+    const results = await Promise.all(Array.from({ length: 6 }, once));
+    expect(results).toHaveLength(6);
+    await waitUntil(() => held(c) === 0, { timeoutMs: 10_000, what: 'every row to settle' });
+    expect(c.rows("SELECT DISTINCT instance_id FROM requests WHERE status = 'settled'")).toHaveLength(2);
   });
 
   it('racing admissions on two workers never take more than the grant plus one estimate', {
