@@ -71,7 +71,7 @@ describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
 
   it('plans any report on a tag or an end user on raw rows alone, whole days included', () => {
     const window = { since: '2026-10-01T00:00:00.000Z', until: '2026-11-01T00:00:00.000Z' };
-    const rawOnly = { months: [], days: [], daysOut: [], hours: [], raw: [window], covered: null };
+    const rawOnly = { months: [], days: [], daysOut: [], hours: [], hoursOut: [], raw: [window], covered: null };
     expect(planUsage({ ...window, tag: 'search' }, 'day')).toEqual(rawOnly);
     expect(planUsage({ ...window, endUser: 'u-1' }, 'model')).toEqual(rawOnly);
     expect(planUsage(window, 'tag')).toEqual(rawOnly);

@@ -21,6 +21,8 @@ export interface UsagePlan {
   daysOut: Span[];
   /** Hour-aligned spans read from `usage_hours`. */
   hours: Span[];
+  /** Hour-aligned spans subtracted: the hours of a day read whole (in `days`) that lie outside the window. */
+  hoursOut: Span[];
   /** Spans read from every finished raw row (the partial hours at the edges). */
   raw: Span[];
   /** The span the rollup parts cover, in which finished rows not folded yet are read raw; null when none. */
@@ -43,6 +45,8 @@ const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
  * a dimension, is answered from raw rows alone (the rollups keep a missing
  * dimension as ''). Before `archivedBefore` (the latest archive run's cut-off, ISO UTC) the raw
  * rows are gone: an edge there is widened to its whole hour, read from the rollups.
+ * A day partly inside the window is read as its hours inside, or as the whole day minus its hours
+ * outside (`hoursOut`) when those are fewer: a 90-day window starting at 05:30 reads 5 hours, not 18.
  * When a month table keeps what the report needs (`monthTableFor`) and it is not by day or hour, the whole
  * UTC calendar months inside the days are read from the month table instead (about 30 times fewer
  * rows), the days of the partial months at either edge from the day table.
@@ -52,7 +56,15 @@ export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefor
     ...(filter.since !== undefined ? { since: filter.since } : {}),
     ...(filter.until !== undefined ? { until: filter.until } : {}),
   };
-  const rawOnly: UsagePlan = { months: [], days: [], daysOut: [], hours: [], raw: [whole], covered: null };
+  const rawOnly: UsagePlan = {
+    months: [],
+    days: [],
+    daysOut: [],
+    hours: [],
+    hoursOut: [],
+    raw: [whole],
+    covered: null,
+  };
   // Spend tags and end users are not rollup dimensions: a report on either reads the raw rows.
   if (RAW_ONLY_GROUPS.includes(groupBy) || RAW_ONLY_FILTERS.some((k) => filter[k] !== undefined)) return rawOnly;
   for (const key of ['companyId', 'userId', 'keyId', 'model', 'endpoint', 'feature'] as const)
@@ -65,7 +77,15 @@ export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefor
   const h1 = until === undefined ? Infinity : until <= cut ? ceilTo(until, HOUR) : floorTo(until, HOUR);
   if (h0 >= h1) return rawOnly;
 
-  const plan: UsagePlan = { months: [], days: [], daysOut: [], hours: [], raw: [], covered: span(h0, h1) };
+  const plan: UsagePlan = {
+    months: [],
+    days: [],
+    daysOut: [],
+    hours: [],
+    hoursOut: [],
+    raw: [],
+    covered: span(h0, h1),
+  };
   if (since !== undefined && since < h0) plan.raw.push(span(since, h0));
   if (until !== undefined && h1 < until) plan.raw.push(span(h1, until));
   if (groupBy === 'hour') {
@@ -78,10 +98,23 @@ export function planUsage(filter: RequestFilter, groupBy: GroupBy, archivedBefor
     plan.hours.push(span(h0, h1));
     return plan;
   }
-  if (groupBy !== 'day' && monthTableFor(neededDims(filter, groupBy)) !== undefined) monthsAndDays(plan, d0, d1);
-  else plan.days.push(span(d0, d1));
-  if (h0 < d0) plan.hours.push(span(h0, d0));
-  if (d1 < h1) plan.hours.push(span(d1, h1));
+  // A day partly in the window: its hours inside, or the whole day minus its hours outside when fewer.
+  let lo = d0;
+  let hi = d1;
+  if (h0 < d0) {
+    if (h0 - (d0 - DAY) < d0 - h0) {
+      lo = d0 - DAY;
+      plan.hoursOut.push(span(lo, h0));
+    } else plan.hours.push(span(h0, d0));
+  }
+  if (d1 < h1) {
+    if (d1 + DAY - h1 < h1 - d1) {
+      hi = d1 + DAY;
+      plan.hoursOut.push(span(h1, hi));
+    } else plan.hours.push(span(d1, h1));
+  }
+  if (groupBy !== 'day' && monthTableFor(neededDims(filter, groupBy)) !== undefined) monthsAndDays(plan, lo, hi);
+  else plan.days.push(span(lo, hi));
   return plan;
 }
 

@@ -116,6 +116,7 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     ['day', plan.days, ''],
     ['day', plan.daysOut, '-'],
     ['hour', plan.hours, ''],
+    ['hour', plan.hoursOut, '-'],
   ] as const) {
     for (const s of spans) {
       const k = keys(table);
@@ -143,8 +144,8 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     `${d.microOfNano(total('cost_nano_usd'))} AS cost_micro_usd`,
   ].join(', ');
   const byKey = `${groupBy === 'user' || groupBy === 'end_user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
-  // Days subtracted from a month can cancel a group out entirely: it had no request in the window.
-  const having = plan.daysOut.length > 0 ? ' HAVING coalesce(sum(u.requests), 0) <> 0' : '';
+  // Days (hours) subtracted from a month (day) can cancel a group out entirely: it had no request in the window.
+  const having = plan.daysOut.length + plan.hoursOut.length > 0 ? ' HAVING coalesce(sum(u.requests), 0) <> 0' : '';
   const order =
     groupBy === 'none'
       ? ''

@@ -64,6 +64,7 @@ export class SqliteReader implements LedgerReader {
       days: [],
       daysOut: [],
       hours: [],
+      hoursOut: [],
       raw: [{ since: filter.since, until: filter.until }],
       covered: null,
     };
