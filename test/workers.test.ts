@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { createDatabase, dropDatabase } from './support/postgres.js';
 import { waitUntil } from './support/wait.js';
 
 /**
- * `tollgate serve --workers N`: N processes share the listen port on a Postgres ledger; with a
- * SQLite ledger and N > 1 it refuses to start and says to use Postgres.
+ * `tollgate serve --workers N`: N processes share the listen port on a Postgres ledger (SQLite:
+ * sqlite-workers.test.ts).
  */
 const recordings = new Map(loadRecordings().map((r) => [r.name, r]));
 const chat = recordings.get('chat-nonstream-01')!;
@@ -57,17 +57,6 @@ afterAll(async () => {
 });
 
 describe('tollgate serve --workers', () => {
-  it('refuses more than one worker on a SQLite ledger, and says to use Postgres', () => {
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', CLI, 'serve', '-c', config({ path: join(dir, 'ledger.db') }), '--workers', '2', '--no-watch'],
-      { encoding: 'utf8', env, timeout: 60_000 },
-    );
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('--workers 2 needs a Postgres ledger');
-    expect(r.stderr).toContain('"ledger": { "url": "postgres://…" }');
-  });
-
   it('runs two workers on one port over a Postgres ledger; both serve and write their own rows', {
     timeout: 120_000,
   }, async () => {

@@ -1,9 +1,11 @@
 /**
- * The scale phase: tollgate on a Postgres ledger in the layouts a team moving off one process would
+ * The scale phase: tollgate on SQLite and on a Postgres ledger in the layouts a team moving off one process would
  * run, each on a fresh database, one after another, with short runs so the phase stays within a few
  * minutes (`npm run bench -- --only scale` runs it alone):
  *
  * - `sqlite`: tollgate on its SQLite file, one process (the embedded default, for reference);
+ * - `sqlite-workers-2`: `serve --workers 2` on a SQLite file: two workers behind one port, the
+ *   primary owning the file and writing it for both over node:cluster IPC;
  * - `pg-1`: one replica on Postgres;
  * - `pg-2`: two replicas, each on its own port, the load driver sending every other request to each
  *   (what an L4 load balancer in front of them does, without a balancer process of its own taking
@@ -37,9 +39,10 @@ export interface ScaleTarget {
   throughput: ClosedLoopResult;
   /**
    * CPU per request during the closed-loop run, µs: tollgate's processes (every replica or worker,
-   * and a cluster's primary) and Postgres's (postmaster and backends; NaN when the bench did not start it).
+   * and a cluster's primary) and Postgres's (postmaster and backends; NaN when the bench did not start it);
+   * `primary`: the cluster primary's share of tollgate's (on SQLite, the ledger owner's; absent with one process).
    */
-  cpuUs: { tollgate: number; postgres: number };
+  cpuUs: { tollgate: number; postgres: number; primary?: number };
   /** The ledger's statements, commits and lock waits per request during that run (Postgres layouts). */
   ledger?: LedgerPerRequest;
 }
@@ -91,6 +94,13 @@ function layouts(d: ScaleDeps): Layout[] {
       label: 'tollgate, SQLite, 1 process',
       postgres: false,
       start: (l) => one(l, 'scale-sqlite', 'sqlite'),
+    },
+    {
+      name: 'sqlite-workers-2',
+      label: 'tollgate, SQLite, serve --workers 2 (1 port; the primary writes the file)',
+      postgres: false,
+      start: () =>
+        startTollgate(d.env, { ...base, tag: 'scale-sqlite-workers-2', name: 'sqlite-workers-2', workers: 2 }),
     },
     {
       name: 'pg-1',
@@ -179,7 +189,8 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
       const measuring = db
         ? await measureLedger(d.postgres.url, db.url, statementCounter(d.env.work, layout.name).read)
         : undefined;
-      const before = [cpuSeconds(tollgatePids), cpuSeconds(d.postgres.pids())];
+      const clustered = t.pids !== undefined && t.pids.length > 0 && !t.pids.includes(t.pid!);
+      const before = [cpuSeconds(tollgatePids), cpuSeconds(d.postgres.pids()), cpuSeconds([t.pid!])];
       const throughput = await closedLoop(d.autocannon, {
         origin: t.origin,
         origins: t.origins,
@@ -192,10 +203,11 @@ export async function runScale(d: ScaleDeps): Promise<ScaleResult> {
       const cpuUs = {
         tollgate: perRequest(cpuBetween(before[0]!, cpuSeconds(tollgatePids))),
         postgres: d.postgres.pids().length ? perRequest(cpuBetween(before[1]!, cpuSeconds(d.postgres.pids()))) : NaN,
+        ...(clustered ? { primary: perRequest(cpuBetween(before[2]!, cpuSeconds([t.pid!]))) } : {}),
       };
       const ledger = await measuring?.stop(throughput.ok);
       log(
-        `  scale max throughput ${layout.name.padEnd(13)} ${Math.round(throughput.rps)} RPS  errors ${throughput.errors}  CPU per request: tollgate ${cpuUs.tollgate.toFixed(0)} µs, Postgres ${cpuUs.postgres.toFixed(0)} µs`,
+        `  scale max throughput ${layout.name.padEnd(13)} ${Math.round(throughput.rps)} RPS  errors ${throughput.errors}  CPU per request: tollgate ${cpuUs.tollgate.toFixed(0)} µs${cpuUs.primary !== undefined ? ` (primary ${cpuUs.primary.toFixed(0)})` : ''}, Postgres ${cpuUs.postgres.toFixed(0)} µs`,
       );
       if (ledger)
         log(

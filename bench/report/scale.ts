@@ -20,6 +20,7 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
     'Postgres backends waiting on locks (share of busy time)',
   ];
   const one = r.targets.find((t) => t.name === 'pg-1')?.throughput.rps ?? NaN;
+  const alone = r.targets.find((t) => t.name === 'sqlite')?.throughput.rps ?? NaN;
   const rows = [
     [
       'direct (absolute)',
@@ -43,13 +44,16 @@ export function scaleTable(r: ScaleResult, plan: Plan): string {
       const vsOne =
         t.name.startsWith('pg-') && t.name !== 'pg-1' && Number.isFinite(one)
           ? ` (${(t.throughput.rps / one).toFixed(2)}× 1 replica)`
-          : '';
+          : t.name === 'sqlite-workers-2' && Number.isFinite(alone)
+            ? ` (${(t.throughput.rps / alone).toFixed(2)}× 1 process)`
+            : '';
+      const primary = t.cpuUs.primary !== undefined ? ` (primary ${int(t.cpuUs.primary)})` : '';
       return [
         t.label,
         ...added,
         `${int(errors)} / ${int(sent)}`,
         `${int(t.throughput.rps)}${vsOne}`,
-        `${int(t.cpuUs.tollgate)} / ${int(t.cpuUs.postgres)}`,
+        `${int(t.cpuUs.tollgate)}${primary} / ${int(t.cpuUs.postgres)}`,
         t.ledger ? `${n2(t.ledger.statements)} / ${n2(t.ledger.commits)}` : '–',
         t.ledger ? `${(t.ledger.lockWaitShare * 100).toFixed(1)}%` : '–',
       ];
@@ -84,6 +88,29 @@ export function replicaEstimate(r: ScaleResult): string {
 }
 
 /**
+ * What `serve --workers N` on SQLite would reach with a core per worker and one for the primary,
+ * which owns the file and runs every worker's ledger calls: min(N × 10⁶ / a worker's CPU per
+ * request, 10⁶ / the primary's), from the CPU per request measured with two workers. An upper
+ * bound: the primary's share grows a little with N (more IPC channels), and the disk's fsync rate
+ * is not in it (group commit makes it one per batch).
+ */
+export function sqliteWorkersEstimate(r: ScaleResult): string {
+  const t = r.targets.find((x) => x.name === 'sqlite-workers-2');
+  const primary = t?.cpuUs.primary;
+  if (!t || primary === undefined || !Number.isFinite(t.cpuUs.tollgate) || !Number.isFinite(primary)) return '';
+  const worker = t.cpuUs.tollgate - primary; // µs of worker CPU per request, whichever worker served it
+  const rps = (cores: number) => Math.min(((cores - 1) * 1e6) / worker, 1e6 / primary);
+  const rows = [2, 4, 8, 16].map((c) => `| ${c} | ${c - 1} | ${int(rps(c))} |`);
+  return [
+    `Estimate for SQLite from the CPU per request of \`${t.name}\` (workers ${int(worker)} µs, primary ${int(primary)} µs): on C cores, C − 1 workers and the primary reach about min((C − 1) × 10⁶ / the workers' µs, 10⁶ / the primary's µs) requests/s — the primary, which writes the file for every worker, is the ceiling at about ${int(1e6 / primary)} requests/s.`,
+    '',
+    '| Cores | Workers | SQLite, serve --workers (RPS) |',
+    '| --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+/**
  * The scale targets as ratios of one run: Postgres with one replica against SQLite in one process
  * (max throughput ≥ 50%, tollgate's CPU per request ≤ 1.5×), Postgres's CPU per request (≤ 500 µs),
  * round trips per request (≤ 2), and two replicas against one estimated from tollgate's CPU per
@@ -94,6 +121,7 @@ export function scaleTargets(r: ScaleResult): string {
   const sqlite = by('sqlite');
   const one = by('pg-1');
   const two = by('pg-2');
+  const workers = by('sqlite-workers-2');
   if (!sqlite || !one) return '';
   const pass = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const share = one.throughput.rps / sqlite.throughput.rps;
@@ -107,6 +135,10 @@ export function scaleTargets(r: ScaleResult): string {
     `| round trips per request, admit → settle (1 replica) | ${n2(trips)} | ≤ 2 | ${pass(trips <= 2)} |`,
     `| 2 replicas / 1, from tollgate's CPU per request | ${n2(est)}× | ≥ 1.8× | ${pass(est >= 1.8)} |`,
   ];
+  if (workers) {
+    const x = workers.throughput.rps / sqlite.throughput.rps;
+    lines.push(`| SQLite, serve --workers 2 / 1 process, max throughput | ${n2(x)}× | ≥ 1.7× | ${pass(x >= 1.7)} |`);
+  }
   return ['| Target | This run | Goal | |', '| --- | --- | --- | --- |', ...lines].join('\n');
 }
 
@@ -114,9 +146,9 @@ export function scaleTargets(r: ScaleResult): string {
 export function scaleMarkdown(r: ScaleResult, plan: Plan): string {
   const s = plan.scale;
   const a = r.admission;
-  return `## Scaling out: tollgate on Postgres
+  return `## Scaling out: tollgate on SQLite with workers, and on Postgres
 
-\`npm run bench -- --only scale\` runs this section alone (about 5 minutes). Postgres: ${r.postgres}; every layout on a fresh database. The proxies and Postgres run unpinned on every core (the layouts exist to use more than one); the load generator and the fake upstream stay pinned to their core, so on a 2-core machine they share it with whatever else runs there. Per layout: warm-up, then ${s.rates.map((x) => x.toLocaleString('en-US')).join(' and ')} RPS open loop for ${s.ms / 1000} s each (added = layout − direct at the same rate), then closed loop with ${s.closedLoop.connections} connections for ${s.closedLoop.durationS} s. Two replicas listen on two ports and the load driver alternates between them (an L4 balancer's job, without a balancer process taking CPU); \`--workers 2\` shares one port through node:cluster. CPU per request: the CPU time (user + system, from /proc) of tollgate's processes and of Postgres's during the closed-loop run, divided by the requests answered. Ledger per request, same run: the statements tollgate's processes sent to Postgres (counted in the driver; each is one round trip, BEGIN and COMMIT included), the transactions Postgres committed in the layout's database (\`pg_stat_database\`; heartbeats included), and the share of its busy backends' time spent waiting on a lock (\`pg_stat_activity\` sampled every 10 ms: one company's grant row is locked by every admission and settlement).
+\`npm run bench -- --only scale\` runs this section alone (about 5 minutes). Postgres: ${r.postgres}; every layout on a fresh database. The proxies and Postgres run unpinned on every core (the layouts exist to use more than one); the load generator and the fake upstream stay pinned to their core, so on a 2-core machine they share it with whatever else runs there. Per layout: warm-up, then ${s.rates.map((x) => x.toLocaleString('en-US')).join(' and ')} RPS open loop for ${s.ms / 1000} s each (added = layout − direct at the same rate), then closed loop with ${s.closedLoop.connections} connections for ${s.closedLoop.durationS} s. Two replicas listen on two ports and the load driver alternates between them (an L4 balancer's job, without a balancer process taking CPU); \`--workers 2\` shares one port through node:cluster (on SQLite the primary owns the file and runs the workers' ledger calls over the cluster's IPC channel). CPU per request: the CPU time (user + system, from /proc) of tollgate's processes and of Postgres's during the closed-loop run, divided by the requests answered. Ledger per request, same run: the statements tollgate's processes sent to Postgres (counted in the driver; each is one round trip, BEGIN and COMMIT included), the transactions Postgres committed in the layout's database (\`pg_stat_database\`; heartbeats included), and the share of its busy backends' time spent waiting on a lock (\`pg_stat_activity\` sampled every 10 ms: one company's grant row is locked by every admission and settlement).
 
 ${scaleTable(r, plan)}
 
@@ -125,5 +157,7 @@ ${a ? `Ledger on Postgres, one request in flight (${s.admits.toLocaleString('en-
 ${scaleTargets(r)}
 
 ${replicaEstimate(r)}
+
+${sqliteWorkersEstimate(r)}
 `;
 }

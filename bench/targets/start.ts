@@ -11,7 +11,15 @@ import { CORES, firstMessage, freePort, spawnPinned, stopChild, waitForHttp } fr
  * The targets: the four of every round, `tollgate@<rev>` (another revision, see `compare.ts`) and
  * the scale phase's `pg-…` targets (tollgate on Postgres, see `phases/scale.ts`).
  */
-export type TargetName = 'direct' | 'floor' | 'tollgate' | 'portkey' | `tollgate@${string}` | `pg-${string}` | 'sqlite';
+export type TargetName =
+  | 'direct'
+  | 'floor'
+  | 'tollgate'
+  | 'portkey'
+  | `tollgate@${string}`
+  | `pg-${string}`
+  | 'sqlite'
+  | 'sqlite-workers-2';
 
 /** Something the load generator sends requests to. */
 export interface Target {
@@ -117,7 +125,7 @@ export interface TollgateOptions {
   env?: NodeJS.ProcessEnv;
   /** The ledger: a `postgres://` URL (default: a SQLite file in the work dir named by `tag`). */
   ledger?: string;
-  /** Processes sharing one port (node:cluster, Postgres only; default 1). */
+  /** Processes sharing one port (node:cluster; default 1). */
   workers?: number;
   /** Run unpinned, on every core (the scale phase: replicas and Postgres share the machine). */
   unpinned?: boolean;

@@ -5,9 +5,10 @@
  *   node --import tsx bench/targets/tollgate-main.ts --upstream http://127.0.0.1:PORT \
  *     --ledger /tmp/…/ledger.db --connections 128 --models bench-d0-c20-i10,… [--port N] [--workers N]
  *
- * `--ledger` is a SQLite file or a `postgres://` URL. `--workers N` (Postgres only, needs `--port`)
- * runs N processes sharing the port through node:cluster, as `tollgate serve --workers N` does
- * (src/cli/workers.ts): the primary mints the key and hands it to the workers in the environment.
+ * `--ledger` is a SQLite file or a `postgres://` URL. `--workers N` (needs `--port`) runs N
+ * processes sharing the port through node:cluster, as `tollgate serve --workers N` does
+ * (src/cli/workers.ts; on SQLite the primary owns the file and writes it for the workers): the
+ * primary mints the key and hands it to the workers in the environment.
  *
  * One company `bench` with one freshly minted key and a 10^15-token allocation; every model given
  * is priced. Listens on 127.0.0.1 (a free port unless `--port`), logs at `LOG_LEVEL` (default
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { mintKey } from '../../src/auth/api-key.js';
 import { runPrimary } from '../../src/cli/workers.js';
 import { parseConfig } from '../../src/config/load.js';
-import { isPostgresUrl } from '../../src/ledger/open.js';
+import { isPostgresUrl, ownLedgerForWorkers } from '../../src/ledger/open.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
 import { stopOnSignals } from '../lib/stop.js';
@@ -40,8 +41,7 @@ if (!values.upstream || !values.ledger)
   );
 const workers = Number(values.workers);
 const port = Number(values.port);
-if (workers > 1 && (port === 0 || !isPostgresUrl(values.ledger)))
-  throw new Error('--workers above 1 needs --port and a postgres:// --ledger');
+if (workers > 1 && port === 0) throw new Error('--workers above 1 needs --port');
 
 /** The key every process of this target accepts: minted once, passed to cluster workers in the environment. */
 const key = process.env.BENCH_TOLLGATE_KEY
@@ -50,7 +50,10 @@ const key = process.env.BENCH_TOLLGATE_KEY
 
 if (workers > 1 && cluster.isPrimary) {
   process.env.BENCH_TOLLGATE_KEY = JSON.stringify(key);
-  runPrimary(workers, createLogger());
+  const log = createLogger();
+  // A SQLite file is owned by the primary, which writes it for the workers (as `serve` does).
+  const owned = isPostgresUrl(values.ledger) ? undefined : ownLedgerForWorkers(values.ledger, undefined, log);
+  runPrimary(workers, log, async () => owned?.close());
   let listening = 0;
   cluster.on('listening', () => {
     if (++listening < workers) return;

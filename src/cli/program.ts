@@ -24,7 +24,10 @@ export function buildProgram(): Command {
     .option('--host <host>', 'listen host, overriding listen.host')
     .option('--upstream <url>', 'upstream base URL, overriding upstream.baseUrl (e.g. the mock: http://127.0.0.1:9999)')
     .option('--no-watch', 'do not reload the config when its file changes (SIGHUP still reloads it)')
-    .option('-w, --workers <n>', 'processes sharing the listen port (default 1; above 1 needs a Postgres ledger)')
+    .option(
+      '-w, --workers <n>',
+      'processes sharing the listen port (default 1; on a SQLite ledger the primary process writes the file for them)',
+    )
     .action(serveCommand);
 
   const keys = program.command('keys').description('company API keys');

@@ -1,14 +1,16 @@
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
+import { ownLedgerForWorkers } from '../ledger/open.js';
 import { isPrimary, runPrimary } from './workers.js';
 
 /**
  * `tollgate serve`: loads and validates the config, starts the proxy, and shuts down cleanly on
  * SIGINT/SIGTERM (in-flight requests finish and settle first). Exits 1 on an invalid config.
  * The config file is watched and reloaded when it changes (unless `--no-watch`); SIGHUP reloads it
- * too. A bad edit is refused and logged, and the running config keeps serving. `--workers N`
- * (Postgres ledger only) runs N processes sharing the listen port (see workers.ts).
+ * too. A bad edit is refused and logged, and the running config keeps serving. `--workers N` runs
+ * N processes sharing the listen port (see workers.ts); on a SQLite ledger the primary owns the
+ * file and writes it for them (see `ownLedgerForWorkers`).
  */
 export async function serveCommand(opts: {
   config?: string;
@@ -35,14 +37,18 @@ export async function serveCommand(opts: {
     process.stderr.write(`--workers must be a whole number of at least 1, got ${opts.workers}\n`);
     process.exit(1);
   }
-  if (workers > 1 && config.ledger.url === undefined) {
-    // One writer per SQLite ledger: several processes on one file would corrupt its live rows.
-    process.stderr.write(
-      `--workers ${workers} needs a Postgres ledger: a SQLite ledger (${config.ledger.path}) has exactly one writing process. Set "ledger": { "url": "postgres://…" } in the config (or $TOLLGATE_DATABASE_URL), or serve with one worker.\n`,
-    );
-    process.exit(1);
+  if (workers > 1 && isPrimary()) {
+    if (config.ledger.url !== undefined) return runPrimary(workers, log);
+    // SQLite: this process owns the file and writes it for every worker (one writer per file).
+    let owned;
+    try {
+      owned = ownLedgerForWorkers(config.ledger.path, config.ledger.reports, log);
+    } catch (err) {
+      process.stderr.write(`tollgate could not start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    return runPrimary(workers, log, () => owned.close());
   }
-  if (workers > 1 && isPrimary()) return runPrimary(workers, log);
   if (opts.port !== undefined) config.listen.port = Number(opts.port);
   if (opts.host !== undefined) config.listen.host = opts.host;
   if (opts.upstream !== undefined) {

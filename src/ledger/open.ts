@@ -4,7 +4,12 @@ import type { Logger } from '../log.js';
 import { GuardedLedger } from './guarded.js';
 import type { ArchiveStore, Ledger } from './port.js';
 import { openPgLedger } from './postgres/index.js';
+import { primaryOwnsLedger } from './sqlite/cluster-owner.js';
+
+/** The primary of `serve --workers N` on a SQLite ledger owns the file for its workers. */
+export { ownLedgerForWorkers } from './sqlite/cluster-owner.js';
 import { openSqliteLedger, sqliteArchiveBeside } from './sqlite/index.js';
+import { primaryChannel, RemoteLedger } from './sqlite/remote.js';
 import { LedgerBusyError } from './sqlite/writer-lock.js';
 
 /** Where the ledger lives, as the config's `ledger` section says: a SQLite `path` or a Postgres `url`. */
@@ -50,7 +55,8 @@ export function describeLedger(location: { path?: string; url?: string }): strin
 }
 
 /**
- * Opens the ledger the config names, with the adapter for its engine (SQLite for a `path`,
+ * Opens the ledger the config names, with the adapter for its engine (SQLite for a `path`, or in a
+ * worker of `serve --workers N` calls to the primary that owns the file, `RemoteLedger`;
  * Postgres for a `url`, opened asynchronously: connection and migration errors surface on its
  * first call), behind the guard every engine shares (`GuardedLedger`: bounded waits, errors
  * classified by origin, settlements kept in a local spool while the ledger cannot take them).
@@ -73,7 +79,10 @@ export function openLedger(location: LedgerLocation, opts: { log?: Logger } = {}
       reads: location.reports,
     });
   } else {
-    inner = openSqliteLedger({ path: location.path, readonly: location.readonly, reads: location.reports });
+    inner =
+      !location.readonly && primaryOwnsLedger()
+        ? new RemoteLedger(location.path, primaryChannel())
+        : openSqliteLedger({ path: location.path, readonly: location.readonly, reads: location.reports });
   }
   const dir = spoolDir(location);
   const spool = dir === undefined ? undefined : { dir, maxEntries: location.spool?.maxEntries ?? LEDGER_SPOOL_MAX };

@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import type { Ledger } from '../../src/ledger/port.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/index.js';
 import { openPgLedger } from '../../src/ledger/postgres/index.js';
+import { RemoteLedger } from '../../src/ledger/sqlite/remote.js';
+import { loopbackChannel } from '../support/loopback-owner.js';
 import { databaseOfThisFile, emptyLedgerTables } from '../support/postgres.js';
 
 /**
@@ -41,6 +43,39 @@ export interface AdapterUnderTest {
   propertyRuns?: number;
 }
 
+/** A raw view of the SQLite file at `path`, read through `db` (read-only). */
+function sqliteRaw(path: string, db: Database.Database): RawView {
+  const all = (sql: string) => db.prepare(sql).all();
+  const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  return {
+    requestIds: async () => (all('SELECT id FROM requests ORDER BY id') as { id: string }[]).map((r) => r.id),
+    snapshot: async () => ({
+      grants: all('SELECT * FROM grants ORDER BY id'),
+      // Open holds in one shape whichever table keeps them: a hold on one grant rides on its request row.
+      holds: all(
+        `SELECT request_id, grant_id, amount FROM holds
+         UNION ALL SELECT id, hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL
+         ORDER BY request_id, grant_id`,
+      ),
+      debits: all('SELECT * FROM debits ORDER BY request_id, grant_id'),
+      requests: all('SELECT * FROM requests ORDER BY id'),
+      counters: all('SELECT * FROM quota_counters ORDER BY id'),
+    }),
+    overdrawn: async () => one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
+    recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
+    query: async (sql) => all(sql) as Record<string, unknown>[],
+    exec: async (sql) => {
+      const w = new Database(path);
+      try {
+        w.pragma('busy_timeout = 5000');
+        w.exec(sql);
+      } finally {
+        w.close();
+      }
+    },
+  };
+}
+
 const sqlite: AdapterUnderTest = {
   name: 'sqlite',
   async open() {
@@ -48,41 +83,38 @@ const sqlite: AdapterUnderTest = {
     const path = join(dir, 'ledger.db');
     const ledger = openSqliteLedger({ path, checkpointThread: false });
     const db = new Database(path, { readonly: true });
-    const all = (sql: string) => db.prepare(sql).all();
-    const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     return {
       ledger,
-      raw: {
-        requestIds: async () => (all('SELECT id FROM requests ORDER BY id') as { id: string }[]).map((r) => r.id),
-        snapshot: async () => ({
-          grants: all('SELECT * FROM grants ORDER BY id'),
-          // Open holds in one shape whichever table keeps them: a hold on one grant rides on its request row.
-          holds: all(
-            `SELECT request_id, grant_id, amount FROM holds
-             UNION ALL SELECT id, hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL
-             ORDER BY request_id, grant_id`,
-          ),
-          debits: all('SELECT * FROM debits ORDER BY request_id, grant_id'),
-          requests: all('SELECT * FROM requests ORDER BY id'),
-          counters: all('SELECT * FROM quota_counters ORDER BY id'),
-        }),
-        overdrawn: async () =>
-          one('SELECT COALESCE(SUM(MAX(0, spent - amount)), 0) AS n FROM grants WHERE NOT unlimited'),
-        recordedOverdraft: async () => one('SELECT COALESCE(SUM(overdraft), 0) AS n FROM debits'),
-        query: async (sql) => all(sql) as Record<string, unknown>[],
-        exec: async (sql) => {
-          const w = new Database(path);
-          try {
-            w.pragma('busy_timeout = 5000');
-            w.exec(sql);
-          } finally {
-            w.close();
-          }
-        },
-      },
+      raw: sqliteRaw(path, db),
       async close() {
         db.close();
         await ledger.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/**
+ * A worker of `serve --workers N` on SQLite: the port spoken over a message channel to the
+ * process that owns the file (here in this process, messages cloned and delivered later as
+ * node:cluster's IPC does).
+ */
+const sqliteWorker: AdapterUnderTest = {
+  name: 'sqlite-worker',
+  async open() {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-contract-'));
+    const path = join(dir, 'ledger.db');
+    const owned = openSqliteLedger({ path, checkpointThread: false });
+    const ledger = new RemoteLedger(path, loopbackChannel(owned).channel);
+    const db = new Database(path, { readonly: true });
+    return {
+      ledger,
+      raw: sqliteRaw(path, db),
+      async close() {
+        db.close();
+        await ledger.close();
+        await owned.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
@@ -130,4 +162,4 @@ const postgres: AdapterUnderTest = {
 };
 
 /** Every adapter of the ledger port. */
-export const ADAPTERS: AdapterUnderTest[] = [sqlite, postgres];
+export const ADAPTERS: AdapterUnderTest[] = [sqlite, sqliteWorker, postgres];

@@ -5,7 +5,7 @@ import type { CommitGate } from './checkpointer.js';
 import { heldTransaction } from './fold.js';
 import { LATENCY_US } from './rollup-sql.js';
 import type { SqlExecutor } from './runner.js';
-import { LedgerBusyError, WriterLock } from './writer-lock.js';
+import { underLock } from './writer-lock.js';
 
 /** SQLite stores these 0/1; the archive writes them as booleans. */
 const BOOLEANS = new Set(['stream', 'forwarded', 'unlimited']);
@@ -57,21 +57,11 @@ export class SqliteArchive implements ArchiveStore {
 
   async exclusive<T>(fn: () => Promise<T>): Promise<T | null> {
     if (this.running) return null;
-    let lock: WriterLock | undefined;
-    if (this.path !== undefined && this.path !== ':memory:') {
-      try {
-        lock = WriterLock.acquire(this.path, 'archive');
-      } catch (err) {
-        if (err instanceof LedgerBusyError) return null;
-        throw err;
-      }
-    }
     this.running = true;
     try {
-      return await fn();
+      return await underLock(this.path, 'archive', fn);
     } finally {
       this.running = false;
-      lock?.release();
     }
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type {
@@ -18,7 +19,7 @@ import type {
 } from '../port.js';
 import { Checkpointer } from './checkpointer.js';
 import { openLedgerDb, openLedgerDbReadOnly, type LedgerDb } from './db.js';
-import { ForwardedMarks } from './forwarded.js';
+import { FORWARDED_MARK_DELAY_MS, ForwardedMarks } from './forwarded.js';
 import { syncGrants } from './grant-sync.js';
 import { SqliteFileEstimates } from './file-estimates.js';
 import { SyncLedger } from './ledger.js';
@@ -36,7 +37,9 @@ import { sqliteRollupStatus } from './rollups.js';
 import { inline, pooled, type ReadRunner } from './runner.js';
 import { SqliteReconciliations } from './reconciliations.js';
 import { SqliteAlerts, SqliteQuotaRequests } from './stores.js';
-import { LazySqlThread, SqlThread } from './thread.js';
+import { LazySqlThread, SqlThread, type Step } from './thread.js';
+import type { HeldRow } from './state.js';
+import { OPEN_REQUESTS } from './statements.js';
 import { WriterLock } from './writer-lock.js';
 
 /** What runs beside a writable ledger file: read threads for reports, and the folder. */
@@ -82,6 +85,7 @@ export class SqliteLedger implements Ledger {
   private readonly runner: ReadRunner;
   private readonly side: LazySqlThread | undefined;
   private readonly folder: FoldLoop | undefined;
+  private openRows: Database.Statement | undefined;
 
   constructor(
     private readonly handle: LedgerDb,
@@ -160,6 +164,68 @@ export class SqliteLedger implements Ledger {
       this.deferred.releaseClaims();
       return this.book.recoverOpenHolds(now, policy, priceOf);
     });
+  }
+
+  /**
+   * The ledger owner of `serve --workers N` (see `LedgerOwner`): `admit`/`open` on behalf of the
+   * worker whose instance is `instance`, recorded on the row.
+   */
+  admitAs(
+    instance: string,
+    facts: RequestFacts,
+    want: HoldRequest,
+    now: Date,
+    quotas: QuotaCheck[],
+  ): Promise<AdmitResult> {
+    return this.queue.run(this.as(instance, () => this.book.admit(facts, want, now, quotas)));
+  }
+
+  /** `open` for the worker whose instance is `instance` (see `admitAs`). */
+  openAs(instance: string, facts: RequestFacts, now: Date): Promise<void> {
+    return this.queue.run(this.as(instance, () => this.book.open(facts, now)));
+  }
+
+  /** A worker's `forwarded` marks, with its counted prompts (see `RemoteMarks`): written by the next group commit. */
+  markForwarded(ids: readonly string[], promptTokens: readonly (number | undefined)[]): void {
+    this.queue.later(() => this.book.markForwarded(ids, promptTokens), FORWARDED_MARK_DELAY_MS);
+  }
+
+  private as<T>(instance: string, fn: () => T): () => T {
+    return () => {
+      const own = this.book.instanceId;
+      this.book.instanceId = instance;
+      try {
+        return fn();
+      } finally {
+        this.book.instanceId = own;
+      }
+    };
+  }
+
+  /**
+   * Held rows (not deferred) whose instance `spare` does not name, after the `forwarded` marks
+   * called before: what a worker that died left open (`LedgerOwner`), for its successor to price.
+   */
+  orphans(spare: ReadonlySet<string>): HeldRow[] {
+    this.marks.handOver();
+    this.queue.flush();
+    this.openRows ??= this.handle.sqlite.prepare(OPEN_REQUESTS);
+    return (this.openRows.all() as HeldRow[]).filter((r) => !spare.has(r.instanceId ?? ''));
+  }
+
+  /**
+   * Recovery of some rows only (`which`), leaving deferred claims alone: the workers of one owner
+   * resolve the rows of a worker that died while the others keep serving theirs.
+   */
+  recoverSome(now: Date, policy: InterruptedPolicy, priceOf: PriceOf, which: (r: HeldRow) => boolean): string[] {
+    this.marks.handOver();
+    this.queue.flush();
+    return this.book.transaction(() => this.book.recoverOpenHolds(now, policy, priceOf, which));
+  }
+
+  /** One statement on the report threads (the owner answers a worker's paged export with it). */
+  read<T>(step: Step, budgetMs?: number): Promise<T> {
+    return this.runner.run<T>(step, budgetMs);
   }
 
   /** Runs synchronously before resolving (see `syncGrants`), so a config swap after it races no admission. */

@@ -11,7 +11,7 @@ import {
   type Part,
 } from '../allocate.js';
 import { tagsText } from '../tags.js';
-import { interruptedOutcome, type OrphanRow } from '../recovery.js';
+import { interruptedOutcome } from '../recovery.js';
 import { unitsJson } from '../units.js';
 import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
@@ -26,7 +26,7 @@ import type {
   RequestFacts,
   Settled,
 } from '../port.js';
-import { companyBalance, LedgerState, type OpenRow } from './state.js';
+import { companyBalance, LedgerState, type HeldRow, type OpenRow } from './state.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 export { models } from './state.js';
@@ -59,11 +59,11 @@ export class SyncLedger {
 
   /**
    * @param sqlite an open ledger connection (see `openLedgerDb`), migrated.
-   * @param instanceId this process, recorded on the rows it admits (`inst_` + 16 hex digits).
+   * @param instanceId the process recorded on the rows it admits (`inst_` + 16 hex digits; see `SqliteLedger.as`).
    */
   constructor(
     private readonly sqlite: Database.Database,
-    private readonly instanceId: string | null = null,
+    public instanceId: string | null = null,
   ) {
     this.sql = prepareStatements(sqlite);
     this.state = new LedgerState(this.sql);
@@ -283,10 +283,10 @@ export class SyncLedger {
    * Crash recovery, run at start before serving. Every request still `held` belonged to a process
    * that died mid-request; no usage was read for it. It is marked `interrupted` and its hold
    * released; with `charge_prompt` it is billed its counted prompt tokens (usage source
-   * `estimated`, priced by `priceOf`), with `release` nothing. Returns the ids it resolved.
+   * `estimated`, priced by `priceOf`), with `release` nothing; `which` picks the rows (default all). Returns the ids it resolved.
    */
-  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf): string[] {
-    const open = this.sql.openRequests.all() as (OrphanRow & { id: string; forwarded: number | null })[];
+  recoverOpenHolds(now: Date, policy: InterruptedPolicy, priceOf: PriceOf, which = (_r: HeldRow) => true): string[] {
+    const open = (this.sql.openRequests.all() as HeldRow[]).filter(which);
     for (const r of open) {
       const forwarded = r.forwarded === null ? null : r.forwarded === 1;
       this.finish(r.id, 'interrupted', interruptedOutcome({ ...r, forwarded }, policy, priceOf), now);

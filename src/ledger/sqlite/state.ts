@@ -1,6 +1,7 @@
 import type { GrantState, Part } from '../allocate.js';
 import { balanceFrom } from '../balance.js';
 import type { Balance, CounterState } from '../port.js';
+import type { OrphanRow } from '../recovery.js';
 import type { GrantRecord, Statements } from './statements.js';
 
 const parsedModels = new Map<string, string[]>();
@@ -40,6 +41,9 @@ export function companyBalance(sql: Statements, companyId: string, at: string): 
 }
 
 /** A quota hold of an open row: the counter and what it holds (tokens, micro-USD). */
+/** A row still `held` (not deferred), as recovery reads it; `instanceId` is the process that admitted it. */
+export type HeldRow = OrphanRow & { id: string; forwarded: number | null; instanceId: string | null };
+
 export interface QuotaHold {
   counterId: string;
   tokens: number;

@@ -1,6 +1,11 @@
 import type Database from 'better-sqlite3';
 
 /** The `grants` columns admission and settlement use (no `SELECT *`: fewer values to map per row). */
+/** The rows still `held` and not deferred (recovery's input; see `HeldRow`). */
+export const OPEN_REQUESTS =
+  "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded, instance_id AS instanceId FROM requests WHERE status = 'held'" +
+  ' AND id NOT IN (SELECT request_id FROM deferred_objects)';
+
 const GRANT_COLUMNS = 'id, unit, priority, amount, unlimited, models, starts_at, expires_at, removed_at, spent, held';
 
 /**
@@ -43,10 +48,7 @@ export function prepareStatements(db: Database.Database) {
                         upstream_request_id = ?, error_code = ?, settled_at = ?,
                         settle_seq = (SELECT coalesce(max(settle_seq), 0) + 1 FROM requests)
                       WHERE id = ? AND status = 'held'`),
-    openRequests: s(
-      "SELECT id, company_id AS companyId, requested_model AS requestedModel, estimated_prompt_tokens AS estimatedPromptTokens, forwarded FROM requests WHERE status = 'held'" +
-        ' AND id NOT IN (SELECT request_id FROM deferred_objects)',
-    ),
+    openRequests: s(OPEN_REQUESTS),
 
     markForwarded: s("UPDATE requests SET forwarded = 1 WHERE id = ? AND status = 'held' AND forwarded = 0"),
     /** The mark of a row whose prompt admission did not count: its count rides with it. */

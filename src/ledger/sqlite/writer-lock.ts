@@ -9,7 +9,7 @@ export class LedgerBusyError extends Error {
   ) {
     super(
       `another tollgate (${holderPid !== undefined ? `pid ${holderPid}` : 'pid unknown'}) is already serving the ledger ${path}; ` +
-        'a SQLite ledger has one writing process. Stop it first, give this one another ledger.path, or move to a shared Postgres ledger to run several.',
+        'a SQLite ledger has one writing process. Stop it first, give this one another ledger.path, serve more cores of this machine with `tollgate serve --workers N`, or move to a shared Postgres ledger to run several machines.',
     );
     this.name = 'LedgerBusyError';
   }
@@ -60,5 +60,27 @@ export class WriterLock {
   release(): void {
     rmSync(this.pidFile, { force: true });
     this.db.close();
+  }
+}
+
+/**
+ * Runs `fn` holding the `role` companion lock of the ledger at `path` (none for `:memory:` or no
+ * path), released when `fn` settles; resolves with null, without running `fn`, while another
+ * process holds it (one archive run at a time across every process on a file).
+ */
+export async function underLock<T>(path: string | undefined, role: string, fn: () => Promise<T>): Promise<T | null> {
+  let lock: WriterLock | undefined;
+  if (path !== undefined && path !== ':memory:') {
+    try {
+      lock = WriterLock.acquire(path, role);
+    } catch (err) {
+      if (err instanceof LedgerBusyError) return null;
+      throw err;
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    lock?.release();
   }
 }
