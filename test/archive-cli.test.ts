@@ -1,18 +1,22 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPgLedger } from '../src/ledger/postgres/index.js';
 import { openSqliteLedger } from '../src/ledger/sqlite/index.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import { waitUntil } from './support/wait.js';
 import { json, ScriptedUpstream } from './support/scripted-upstream.js';
 import { NOW, seedLedger } from './ledger-contract/report-fixture.js';
+import { createDatabase, dropDatabase } from './support/postgres.js';
 
 /**
  * `tollgate ledger archive` on a SQLite ledger: alone (it folds what is left, then archives), and
- * beside a running `serve` that keeps answering proxied requests meanwhile; its refusals.
+ * beside a running `serve` that keeps answering proxied requests meanwhile; its refusals. On
+ * Postgres: its waits bounded by the config's `ledger.timeouts`.
  */
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli.ts')];
 
@@ -170,5 +174,67 @@ describe('tollgate ledger archive beside a running serve', () => {
     expect(answers.every((a) => a === 'hi')).toBe(true);
     await proxy.settled();
     expect(proxy.query("SELECT count(*) AS n FROM requests WHERE created_at < '2026-10-25'")).toEqual([{ n: 0 }]);
+  }, 120_000);
+});
+
+describe('tollgate ledger archive on Postgres', () => {
+  it("bounds its waits by the config's ledger.timeouts, not the defaults", async () => {
+    const db = await createDatabase();
+    const holder = new pg.Client({ connectionString: db.url });
+    // Watches from outside the holder's transaction (which sees one snapshot of pg_stat_activity).
+    const watcher = new pg.Client({ connectionString: db.url });
+    try {
+      const writer = openPgLedger({ url: db.url, foldIntervalMs: false });
+      await seedLedger(writer);
+      await writer.rollups.catchUp();
+      await writer.close();
+      const config = join(dir, 'postgres.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          ledger: { url: db.url, timeouts: { statementMs: 500 } },
+          companies: { acme: { name: 'Acme', allocations: [{ id: 'acme-g', tokens: 1 }] } },
+        }),
+      );
+      // Another session holds a row the run must delete: its delete waits on the row lock.
+      await holder.connect();
+      await watcher.connect();
+      await holder.query('BEGIN');
+      await holder.query("SELECT id FROM requests WHERE id = 'r01' FOR UPDATE");
+      let exited = false;
+      const archiving = tollgate([
+        'ledger',
+        'archive',
+        '--config',
+        config,
+        '--before',
+        '2026-10-25',
+        '--to',
+        join(dir, 'postgres.ndjson.gz'),
+        '--now',
+        NOW.toISOString(),
+      ]).finally(() => (exited = true));
+      // With the config's 500 ms the blocked delete is cancelled well before Postgres has seen it wait
+      // 3 s; with the defaults (10 s) it would still be waiting then, and is let through instead.
+      const waited = async () =>
+        (
+          await watcher.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+               AND wait_event_type = 'Lock' AND clock_timestamp() - query_start > interval '3 seconds'`,
+          )
+        ).rows[0]!.n > 0;
+      await waitUntil(async () => exited || (await waited()), {
+        timeoutMs: 60_000,
+        what: 'the run ended or waited 3 s',
+      });
+      await holder.query('ROLLBACK');
+      const result = await archiving;
+      expect(result.stderr).toMatch(/archive failed: .*statement timeout/);
+      expect(result.status).toBe(1);
+    } finally {
+      await holder.end().catch(() => {});
+      await watcher.end().catch(() => {});
+      await dropDatabase(db.name);
+    }
   }, 120_000);
 });

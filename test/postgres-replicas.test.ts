@@ -101,8 +101,14 @@ describe('two replicas on one Postgres ledger', () => {
     const [g] = await live.reader.grants();
     expect(g).toMatchObject({ held: 0, spent: 5 * 9 + 9 + 4 * 7 });
     // The rollups hold the settled outcome in place of the interrupted one, counted once.
-    await survivors[0]!.rollups.catchUp();
-    expect((await live.rollups.status()).waiting).toBe(0);
+    // A catch-up finds nothing to do while the other replica holds the fold lock: fold until none waits.
+    await waitUntil(
+      async () => {
+        await survivors[0]!.rollups.catchUp();
+        return (await live.rollups.status()).waiting === 0;
+      },
+      { what: 'every finished row folded' },
+    );
     expect((await live.reader.verify()).filter((f) => f.severity === 'error')).toEqual([]);
   });
 

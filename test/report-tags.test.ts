@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storedEndUser } from '../src/attribution/end-user.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
@@ -170,6 +171,46 @@ describe('CLI', () => {
       ['acme', hashed('u-1'), '2'],
       ['globex', 'u-1', '1'],
     ]);
+  });
+
+  it('hashes --end-user exactly as the proxy stored it, for the --company of a config that keeps ids hashed', {
+    timeout: 120_000,
+  }, () => {
+    // The CLI reads the companies' end-user settings from a config (with --ledger alone it cannot know them).
+    const config = join(dirname(ledgerPath()), 'cli-end-users.json');
+    const company = (name: string, extra: object = {}) => ({
+      name,
+      allocations: [{ id: `${name}-g`, tokens: 1 }],
+      ...extra,
+    });
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ledger: { path: ledgerPath() },
+        companies: { acme: company('acme', { endUsers: { store: 'hashed' } }), globex: company('globex') },
+      }),
+    );
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [...CLI, ...args, '--config', config], {
+        encoding: 'utf8',
+        env: { ...process.env, LOG_LEVEL: 'silent' },
+        timeout: 30_000,
+      });
+    const usage = cli(['usage', '--company', 'acme', '--end-user', 'u-1', '--json']);
+    expect(usage.stderr).toBe('');
+    expect(
+      (JSON.parse(usage.stdout) as { requests: number; totalTokens: number }[]).map((r) => [r.requests, r.totalTokens]),
+    ).toEqual([[2, 30]]);
+    const history = cli(['history', '--company', 'acme', '--end-user', 'u-2', '--csv']);
+    expect(history.stdout.split('\r\n').slice(1, -1)).toHaveLength(1);
+    expect(history.stdout).toContain(hashed('u-2'));
+    // Stored as sent for globex: the same id matches its own rows only.
+    const plain = cli(['usage', '--company', 'globex', '--end-user', 'u-1', '--json']);
+    expect((JSON.parse(plain.stdout) as { totalTokens: number }[]).map((r) => r.totalTokens)).toEqual([160]);
+    // Which company's hash? Refused, naming the choice, rather than matching nothing.
+    const ambiguous = cli(['usage', '--end-user', 'u-1']);
+    expect(ambiguous.status).toBe(2);
+    expect(ambiguous.stderr).toContain('--end-user needs --company: acme stores end-user ids hashed');
   });
 
   it('history and export carry tags and the end user and filter by them', () => {

@@ -11,7 +11,9 @@
  * 4. proxied latency while 30 days of raw rows are archived inside tollgate — target: no request
  *    waiting over 10 ms.
  *
- *   node --import tsx bench/reports/run.ts [--engine sqlite|postgres] [--rows N] [--rps N] [--seconds N] [--rounds N] [--smoke]
+ *   node --import tsx bench/reports/run.ts [--engine sqlite|postgres] [--rows N] [--rps N] [--seconds N] [--rounds N] [--smoke] [--reports-only]
+ *
+ * `--reports-only` stops after step 2 (the read API timed alone): what a change to the reports' queries needs.
  *
  * Postgres: `$TOLLGATE_BENCH_DATABASE_URL` (the loaded ledger is kept there as a database named by
  * its size) or a throwaway cluster (`.ci/postgres-up`). The proxy is pinned to core 0, the load
@@ -43,6 +45,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '2' },
     cache: { type: 'string', default: join(tmpdir(), 'tollgate-bench-reports') },
     smoke: { type: 'boolean', default: false },
+    'reports-only': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -165,6 +168,7 @@ async function main(): Promise<void> {
   const reports = await timeReports(url, cases);
   for (const r of reports)
     log(`  ${r.name.padEnd(44)} ${r.medianMs.toFixed(1).padStart(8)} ms (max ${r.maxMs.toFixed(1)}), ${r.rows} rows`);
+  if (args['reports-only']) return;
 
   // 4. Proxied latency with and without dashboards.
   const load = {

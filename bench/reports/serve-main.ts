@@ -19,6 +19,7 @@ import { isPostgresUrl } from '../../src/ledger/open.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
 import { benchReportsConfig } from './config.js';
+import { stopOnSignals } from '../lib/stop.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,12 +54,4 @@ process.on('message', (m: { archive?: { before: string; to: string } }) => {
   );
 });
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await server.close(1_000);
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('disconnect', () => void stop());
+stopOnSignals(server);

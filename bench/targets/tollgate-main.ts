@@ -23,6 +23,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { isPostgresUrl, ownLedgerForWorkers } from '../../src/ledger/open.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
+import { stopOnSignals } from '../lib/stop.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,14 +85,5 @@ if (workers > 1 && cluster.isPrimary) {
   const server = await startServer(config, { upstreamKey: 'sk-bench-upstream' });
   if (cluster.isPrimary) process.send?.({ url: server.url, key: key.key });
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await server.close(1_000);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  process.on('disconnect', () => void stop());
+  stopOnSignals(server);
 }

@@ -1,3 +1,4 @@
+import type { LedgerTimeouts } from '../config/ledger-schema.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import { archiveLedger, ArchiveBusyError } from '../ledger/archive/run.js';
 import { describeLedger, locationOf, openForArchive } from '../ledger/open.js';
@@ -24,15 +25,20 @@ export async function ledgerArchiveCommand(opts: {
   let now: Date;
   let before: string;
   let location: { path: string } | { url: string };
+  // The config's bounded waits (`ledger.timeouts`), when a config is read; the defaults with `--ledger` alone.
+  let timeouts: LedgerTimeouts | undefined;
   try {
     now = opts.now === undefined ? new Date() : new Date(parseInstant(opts.now, '--now'));
     const at = Date.parse(parseInstant(opts.before, '--before'));
     before = new Date(Math.floor(at / HOUR) * HOUR).toISOString();
     if (Date.parse(before) > now.getTime()) throw new Error(`--before ${opts.before} is in the future`);
-    if (opts.ledger !== undefined) location = locationOf(opts.ledger);
-    else {
+    if (opts.ledger !== undefined) {
+      location = locationOf(opts.ledger);
+      if (opts.config !== undefined) timeouts = loadConfig(configPath(opts.config)).ledger.timeouts;
+    } else {
       const { ledger } = loadConfig(configPath(opts.config));
       location = ledger.url !== undefined ? { url: ledger.url } : { path: ledger.path };
+      timeouts = ledger.timeouts;
     }
   } catch (e) {
     err(e instanceof ConfigError ? e.message : (e as Error).message);
@@ -41,7 +47,7 @@ export async function ledgerArchiveCommand(opts: {
   const where = describeLedger(location);
   let access;
   try {
-    access = openForArchive(location);
+    access = openForArchive(location, timeouts);
   } catch (e) {
     err(`cannot open the ledger ${where}: ${(e as Error).message}`);
     return void (process.exitCode = 2);

@@ -19,7 +19,9 @@ import {
  * separators, micro-USD as USD with six decimals.
  */
 
+/** Writes `text` to stdout as is. */
 export const out = (text: string) => process.stdout.write(text);
+/** Writes `value` to stdout as JSON, indented two spaces, with a final newline. */
 export const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
 /** An amount in a grant's unit, for tables: tokens with separators, micro-USD as USD. */
 const amount = (unit: 'tokens' | 'micro_usd', n: number | null) =>
@@ -53,6 +55,7 @@ const SCOPE_COLUMNS: Column<ScopeBalance>[] = [
   { title: 'grants', cell: (s) => s.grantIds.join(' ') },
 ];
 
+/** Prints a company's balance as text: what is left (tokens, USD), its grants, then what is left by model. */
 export function printBalance(b: CompanyBalance): void {
   const unlimited = b.unlimitedModels.length ? `; unlimited: ${b.unlimitedModels.join(', ')}` : '';
   out(
@@ -63,6 +66,7 @@ export function printBalance(b: CompanyBalance): void {
   out(formatTable(SCOPE_COLUMNS, b.byModel));
 }
 
+/** The balance of each company as CSV (see `toCsv`): one line per grant, amounts as integers in the grant's `unit` (tokens or micro-USD), instants ISO 8601 UTC. */
 export function balanceCsv(report: CompanyBalance[]): string {
   const header = [
     'company',
@@ -108,6 +112,7 @@ export function balanceCsv(report: CompanyBalance[]): string {
 /** Groupings whose groups are per company (a user id or end-user id means something only within its company). */
 const perCompany = (groupBy: GroupBy) => groupBy === 'user' || groupBy === 'end_user';
 
+/** The text table's columns of a usage report grouped by `groupBy` (the company first for per-company groups; tokens, USD, errors, mean latency in ms). */
 export function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
   const cols: Column<UsageRow>[] = [];
   if (perCompany(groupBy)) cols.push({ title: 'company', cell: (r) => r.companyId ?? '-' });
@@ -126,6 +131,7 @@ export function usageColumns(groupBy: GroupBy): Column<UsageRow>[] {
   ];
 }
 
+/** A usage report as CSV (see `toCsv`): the group's column(s) (the company first for per-company groups), then tokens, cost in micro-USD and in USD, errors and mean latency in ms. */
 export function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
   const lead = [...(perCompany(groupBy) ? ['company'] : []), ...(groupBy !== 'none' ? [groupBy] : [])];
   const header = [
@@ -162,6 +168,7 @@ export function usageCsv(rows: UsageRow[], groupBy: GroupBy): string {
 
 // history
 
+/** The text table's columns of the request log: instant (ISO 8601 UTC), who, what, status, tags, tokens used and remaining, cost in USD. */
 export const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { title: 'date', cell: (r) => r.createdAt },
   { title: 'company', cell: (r) => r.companyId },
@@ -175,6 +182,7 @@ export const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { title: 'cost USD', cell: (r) => formatMicroUsd(r.costMicroUsd), numeric: true },
 ];
 
+/** The request log as CSV (see `toCsv`): one line per request, its instant ISO 8601 UTC, tokens used and remaining, cost in micro-USD, end user as stored, tags as a JSON array. */
 export function historyCsv(rows: HistoryRow[]): string {
   return toCsv(
     [

@@ -177,10 +177,31 @@ function userInput<T>(parse: () => T): T {
   }
 }
 
-/** An end user as the ledger stores it: hashed per the company's `endUsers.store` when the config and the company are known, else as given. */
+/**
+ * An end user as the ledger stores it (`storedEndUser`, the proxy's own function): hashed per the
+ * company's `endUsers.store` when the config and the company are known, else as given.
+ * @throws UsageError when the config has a company storing hashed ids and no `--company` says which
+ * company's hash to match, or when that company's `hashKeyEnv` is not set here (the hash would differ
+ * from the proxy's).
+ */
 function storedAs(endUser: string, companyId: string | undefined, config: Config | undefined): string {
-  const company = companyId === undefined ? undefined : config?.companies[companyId];
-  return company ? storedEndUser(companyId!, company, endUser) : endUser;
+  if (!config) return endUser;
+  if (companyId === undefined) {
+    const hashing = Object.entries(config.companies).filter(([, c]) => c.endUsers?.store === 'hashed');
+    if (hashing.length > 0)
+      throw new UsageError(
+        `--end-user needs --company: ${hashing.map(([id]) => id).join(', ')} store${hashing.length === 1 ? 's' : ''} end-user ids hashed per company`,
+      );
+    return endUser;
+  }
+  const company = config.companies[companyId];
+  if (!company) return endUser;
+  const env = company.endUsers?.store === 'hashed' ? company.endUsers.hashKeyEnv : undefined;
+  if (env !== undefined && !process.env[env])
+    throw new UsageError(
+      `--end-user: ${companyId} hashes end-user ids with the key in $${env}; set it as the server has it`,
+    );
+  return storedEndUser(companyId, company, endUser);
 }
 
 function filterOf(opts: FilterOpts, now: Date, config?: Config): RequestFilter {

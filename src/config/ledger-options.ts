@@ -63,7 +63,7 @@ export const ledgerRetention = z
       .default('./data/archive')
       .meta({
         description:
-          'Where the archive files go (created if missing): `tollgate-requests-before-<date>.ndjson.gz`, gzip NDJSON (see docs/reports.md).',
+          'Where the archive files go (created if missing): `tollgate-requests-before-<date>.ndjson.gz`, gzip NDJSON (see docs/retention.md).',
         examples: ['./data/archive'],
       }),
   })

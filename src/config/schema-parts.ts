@@ -25,6 +25,7 @@ export const instant = instantText.transform((s) => new Date(s));
  */
 export const instantLike = (example: string) => instantText.meta({ examples: [example] }).transform((s) => new Date(s));
 
+/** An id (company, key, grant…): 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
 export const identifier = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected an id of letters, digits, ".", "_" or "-" (1-64 chars)');
@@ -32,6 +33,7 @@ export const identifier = z
 /** The name of an environment variable (a secret is named, never written, in the config). */
 export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 
+/** A count of tokens: a non-negative integer no larger than `Number.MAX_SAFE_INTEGER`. */
 export const tokens = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** An amount in USD with at most 6 decimals, so that it is exact in integer micro-USD. */
@@ -106,6 +108,7 @@ export const limitsSchema = z
   .strict()
   .meta({ id: 'Limits', description: 'Quotas and rate limits of one user or one key.' });
 
+/** The JWS algorithms accepted on user tokens (RFC 7518 names; `alg: none` is never accepted). */
 export const jwtAlgorithm = z.enum([
   'HS256',
   'HS384',
@@ -291,6 +294,7 @@ export const purchaseSchema = z
   .strict()
   .meta({ description: 'Each says where tokens came from and what they cost; grants name it in `purchase`.' });
 
+/** An IANA time zone name (`Europe/Paris`), as `Intl.DateTimeFormat` knows it. */
 export const timeZone = z.string().refine(
   (tz) => {
     try {

@@ -258,14 +258,25 @@ export const configSchema = z
 
 /** The validated config, with defaults filled in and instants as `Date`. */
 export type Config = z.output<typeof configSchema>;
+/** One company of `companies` (validated: keys, allocations, quotas, limits, end users, tags; see schema-company.ts). */
 export type CompanyConfig = z.output<typeof companySchema>;
+/** A company's API key: its id, the SHA-256 of the key (hex) and display prefix, role, expiry and revocation (see schema-keys.ts). */
 export type ApiKeyConfig = z.output<typeof apiKeySchema>;
+/** An allocation: a grant of tokens or USD (held as micro-USD) to a company, for some models, possibly renewing (see schema-parts.ts). */
 export type AllocationConfig = z.output<typeof allocationSchema>;
+/** A model's price: USD per million tokens of each kind (text, cached, audio, image…), with its source and date (see schema-prices.ts). */
 export type PriceConfig = z.output<typeof priceSchema>;
+/** A purchase of upstream credit: its date, tokens bought and their cost in USD per token, provider, expiry (see schema-parts.ts). */
 export type PurchaseConfig = z.output<typeof purchaseSchema>;
+/** A feature rate (chosen by the `x-tollgate-feature` header): the multiplier on its requests' metered tokens (see schema-prices.ts). */
 export type FeatureConfig = z.output<typeof featureSchema>;
+/** An operator key: reads every company's reports (see schema-keys.ts). */
 export type OperatorConfig = z.output<typeof operatorSchema>;
+/** Per-user and per-key token and USD quotas by window (daily, monthly in the company's time zone, hard, session; see schema-parts.ts). */
 export type QuotasConfig = z.output<typeof quotasSchema>;
+/** Rate limits of a user or key: requests and estimated tokens per rolling minute (see schema-parts.ts). */
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
+/** How per-user JWTs are verified: issuer, audience, keys or JWKS URL, algorithms, claims (see schema-parts.ts). */
 export type JwtConfig = z.output<typeof jwtSchema>;
+/** Where alerts are sent (a webhook, signed with a secret named by env var) and when quota and low-balance alerts fire (thresholds as fractions 0–1; see schema-alerts.ts). */
 export type AlertsConfig = z.output<typeof alertsSchema>;

@@ -35,6 +35,7 @@ export function apiClient(app: Hono<AppEnv>, cookie: string): ApiGet {
   };
 }
 
+/** A read-API list answer (`{ data: [...] }`). */
 export interface List<T> {
   data: T[];
 }
@@ -67,6 +68,12 @@ export function withRest(top: UsageRowJson[], total: UsageRowJson): UsageRowJson
   ];
 }
 
+/**
+ * One group of a usage report as `/tollgate/v1/usage` answers it: `key` the group (a day `YYYY-MM-DD`
+ * or hour in UTC, a user, model, endpoint…; null for the total or rows without it), `company_id` for
+ * per-company groups (users, end users), tokens, cost in micro-USD (1 USD = 1,000,000), errors (HTTP ≥ 400
+ * or voided) and the mean latency in ms (null without any).
+ */
 export interface UsageRowJson {
   key: string | null;
   company_id: string | null;
@@ -79,6 +86,11 @@ export interface UsageRowJson {
   avg_latency_ms: number | null;
 }
 
+/**
+ * One request of the request log (`/tollgate/v1/requests`): instants ISO 8601 UTC, tokens, cost in
+ * micro-USD, latency in ms; `end_user` as the ledger stores it (hashed when the company says so);
+ * `remaining_tokens` what the company had left after it, when known.
+ */
 export interface RequestJson {
   id: string;
   created_at: string;
@@ -97,6 +109,7 @@ export interface RequestJson {
   remaining_tokens: number | null;
 }
 
+/** A grant of a company's balance (`/tollgate/v1/balance`): amounts in its `unit` (tokens or micro-USD; null amount: unlimited), instants ISO 8601 UTC. */
 export interface GrantJson {
   id: string;
   /** The config allocation it comes from, how often that renews, whether it holds a rollover. */
@@ -144,6 +157,7 @@ export interface BudgetsJson {
   }[];
 }
 
+/** A company's balance (`/tollgate/v1/balance`): tokens and micro-USD left on active grants, the models without limit, and every grant. */
 export interface BalanceJson {
   company_id: string;
   tokens: number;
@@ -152,6 +166,11 @@ export interface BalanceJson {
   grants: GrantJson[];
 }
 
+/**
+ * One quota window of a user or key (`/tollgate/v1/quotas`): limits and spend in tokens and micro-USD
+ * (null limit: none), `used` the fraction of the tighter limit used (0–1), `level` against the
+ * thresholds, `resets_at` ISO 8601 UTC (null for a hard quota).
+ */
 export interface QuotaJson {
   window: 'daily' | 'monthly' | 'hard' | 'session';
   scope: 'user' | 'key';
@@ -166,6 +185,7 @@ export interface QuotaJson {
   resets_at: string | null;
 }
 
+/** The quota windows of the caller's user or key (`/tollgate/v1/quotas`), in the company's time zone, with the warning thresholds (fractions 0–1). */
 export interface QuotasJson extends List<QuotaJson> {
   user_id: string | null;
   key_id: string | null;
@@ -173,6 +193,11 @@ export interface QuotasJson extends List<QuotaJson> {
   thresholds: { warning: number; critical: number };
 }
 
+/**
+ * One company in the operator's overview (`/tollgate/v1/overview`): what it has left (tokens,
+ * micro-USD), its active grants, this month's use in its time zone (`month` `YYYY-MM`, `month_since`
+ * ISO 8601 UTC; tokens, micro-USD), its open holds and recent alerts.
+ */
 export interface OverviewJson {
   company_id: string;
   name: string;
@@ -190,6 +215,7 @@ export interface OverviewJson {
   alerts: { key: string; kind: string; fired_at: string }[];
 }
 
+/** A purchase of upstream credit (`/tollgate/v1/purchases`): its date (`YYYY-MM-DD`), tokens and micro-USD bought, provider, expiry (ISO 8601 UTC) and the grants it funds. */
 export interface PurchaseJson {
   id: string;
   date: string;
@@ -201,6 +227,7 @@ export interface PurchaseJson {
   grants: string[];
 }
 
+/** A user's request for more quota (`/tollgate/v1/quota-requests`): when (ISO 8601 UTC), who, what (a window, tokens or USD) and why. */
 export interface QuotaRequestJson {
   id: string;
   created_at: string;

@@ -102,12 +102,16 @@ export interface ArchiveAccess {
 /**
  * Opens a ledger for `tollgate ledger archive`: writable, migrated. A SQLite file a running
  * `serve` writes is archived beside it, on a connection of its own (its deletes are short
- * transactions between the server's commits; the server keeps folding).
+ * transactions between the server's commits; the server keeps folding). Postgres waits are bounded
+ * by `timeouts` (the config's `ledger.timeouts`; `LEDGER_TIMEOUTS` when none is given).
  * @throws if the ledger cannot be opened.
  */
-export function openForArchive(location: { path: string } | { url: string }): ArchiveAccess {
+export function openForArchive(
+  location: { path: string } | { url: string },
+  timeouts: LedgerTimeouts = LEDGER_TIMEOUTS,
+): ArchiveAccess {
   if ('url' in location) {
-    const ledger = openPgLedger({ url: location.url, foldIntervalMs: false });
+    const ledger = openPgLedger({ url: location.url, foldIntervalMs: false, timeouts });
     return {
       store: ledger.archive,
       catchUp: () => ledger.rollups.catchUp(),

@@ -168,7 +168,7 @@ describe.each(ADAPTERS)('archive ($name)', (adapter) => {
     await bump('usage_hours', -1, kept);
     expect(await errors()).toEqual([]);
     await bump('usage_days_users', 1, "day = '2026-09-03'");
-    expect(await errors()).toEqual(['rollup_days_match_hours']);
+    expect(await errors()).toEqual(['rollup_days_match_hours', 'rollup_months_match_days']);
     await bump('usage_days_users', -1, "day = '2026-09-03'");
     await bump('usage_hours_users', 1, kept);
     expect(await errors()).toEqual(['rollup_days_match_hours', 'rollup_tables_agree']);

@@ -71,12 +71,13 @@ describe.each(ADAPTERS)('tags and end users in reports ($name)', (adapter) => {
 
   it('plans any report on a tag or an end user on raw rows alone, whole days included', () => {
     const window = { since: '2026-10-01T00:00:00.000Z', until: '2026-11-01T00:00:00.000Z' };
-    const rawOnly = { days: [], hours: [], raw: [window], covered: null };
+    const rawOnly = { months: [], days: [], daysOut: [], hours: [], hoursOut: [], raw: [window], covered: null };
     expect(planUsage({ ...window, tag: 'search' }, 'day')).toEqual(rawOnly);
     expect(planUsage({ ...window, endUser: 'u-1' }, 'model')).toEqual(rawOnly);
     expect(planUsage(window, 'tag')).toEqual(rawOnly);
     expect(planUsage(window, 'end_user')).toEqual(rawOnly);
-    expect(planUsage(window, 'user').days).toEqual([window]);
+    expect(planUsage(window, 'user').months).toEqual([window]);
+    expect(planUsage(window, 'day').days).toEqual([window]);
   });
 
   it('groups by tag: a row counts in each of its tags, untagged rows in the null group', async () => {

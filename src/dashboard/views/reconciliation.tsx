@@ -1,4 +1,5 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
+import type { Child } from 'hono/jsx';
 import type { Line, ReconciliationReport } from '../../reconcile/report.js';
 import { formatNanoUsd } from '../../utils/money.js';
 import type { ApiGet, List } from '../data.js';
@@ -62,18 +63,12 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
   const { runs, latest } = props.data;
   if (runs.length === 0)
     return (
-      <section
-        class="panel wide"
-        aria-labelledby="h-reconciliation"
-        data-panel="reconciliation"
-        data-region="reconciliation"
-      >
-        <h2 id="h-reconciliation">Reconciliation with OpenAI</h2>
+      <Frame>
         <p class="sub">
           No reconciliation yet. Set <code>reconciliation.schedule</code> in the config to run it daily, or run{' '}
           <code>tollgate reconcile --save</code>.
         </p>
-      </section>
+      </Frame>
     );
   const lines = (latest?.lines ?? []).filter((l) => l.day !== null && l.model !== null && l.status !== 'openai_only');
   const days = [...new Set(lines.map((l) => l.day!))].sort();
@@ -85,13 +80,7 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
   const notMatching = (latest?.lines ?? []).filter((l) => l.status !== 'match');
   const last = runs[0]!;
   return (
-    <section
-      class="panel wide"
-      aria-labelledby="h-reconciliation"
-      data-panel="reconciliation"
-      data-region="reconciliation"
-    >
-      <h2 id="h-reconciliation">Reconciliation with OpenAI</h2>
+    <Frame>
       <p class="sub" data-last-run={last.status}>
         Last run <Time iso={last.started_at} timeZone="UTC" /> ({last.from} to {last.to}): {STATUS_TEXT[last.status]}
         {last.error ? `: ${last.error}` : ''}
@@ -147,6 +136,21 @@ export function ReconciliationPanel(props: { data: ReconciliationData }) {
           { title: 'Error', cell: (r) => r.error ?? '' },
         ]}
       />
+    </Frame>
+  );
+}
+
+/** The panel's section and heading, the same whether any run exists or not. */
+function Frame(props: { children: Child }) {
+  return (
+    <section
+      class="panel wide"
+      aria-labelledby="h-reconciliation"
+      data-panel="reconciliation"
+      data-region="reconciliation"
+    >
+      <h2 id="h-reconciliation">Reconciliation with OpenAI</h2>
+      {props.children}
     </section>
   );
 }

@@ -55,6 +55,9 @@ export class PgArchive implements ArchiveStore {
 
   async exclusive<T>(fn: () => Promise<T>): Promise<T | null> {
     const c = await this.connect();
+    // As in the fold: a connection lost while held is an error on the client, not an uncaught exception.
+    const lost = () => {};
+    c.on('error', lost);
     try {
       const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ARCHIVE_LOCK]);
       if (!rows[0]!.ok) return null;
@@ -64,6 +67,7 @@ export class PgArchive implements ArchiveStore {
         await c.query('SELECT pg_advisory_unlock($1)', [ARCHIVE_LOCK]).catch(() => {});
       }
     } finally {
+      c.off('error', lost);
       c.release();
     }
   }

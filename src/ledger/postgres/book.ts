@@ -154,7 +154,7 @@ export async function cancelRow(
  * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`).
  */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
-/** `tollgate_finish` after writing `forwarded` marks ($1, see migrations/postgres/0013_lean_ledger_functions.sql). */
+/** `tollgate_finish` after writing `forwarded` marks ($1, see migrations/postgres/0014_lean_ledger_functions.sql). */
 const FINISH_MARKING = `SELECT tollgate_finish_marking(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /**

@@ -64,6 +64,10 @@ export class PgFold {
   /** One fold: folds one batch and gives a batch of unmarked rows a `settle_xid`; another replica folding: nothing (see `FoldLoop` for when). */
   async once(): Promise<FoldResult> {
     const c = await this.connect();
+    // A connection lost while checked out is emitted on the client (the pool listens only while it is
+    // idle): without a listener that is an uncaught exception. The failure reaches the fold as its query's error.
+    const lost = () => {};
+    c.on('error', lost);
     let broken = false;
     try {
       const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FOLD_LOCK]);
@@ -88,6 +92,7 @@ export class PgFold {
       broken = true;
       throw err;
     } finally {
+      c.off('error', lost);
       c.release(broken);
     }
   }

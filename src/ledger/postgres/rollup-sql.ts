@@ -10,10 +10,11 @@ export const FOLDED = "coalesce((SELECT folded_xid FROM rollup_state WHERE id = 
 /** `x` (a timestamptz) formatted in UTC. */
 const utc = (x: string, format: string) => `to_char(${x} AT TIME ZONE 'UTC', '${format}')`;
 
-/** Postgres's fold of the rows with `settle_xid` in [$1, $2) (hours and days in UTC). */
+/** Postgres's fold of the rows with `settle_xid` in [$1, $2) (hours, days and months in UTC; a month as the date of its first day). */
 export const FOLD: FoldDialect = {
   hourOf: "date_trunc('hour', r.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
   dayOf: "(r.created_at AT TIME ZONE 'UTC')::date",
+  monthOf: "date_trunc('month', r.created_at AT TIME ZONE 'UTC')::date",
   latencyUs: LATENCY_US,
   batch: 'r.settle_xid >= $1::xid8 AND r.settle_xid < $2::xid8',
 };
@@ -26,7 +27,7 @@ export const USAGE: UsageDialect = {
     if (groupBy === 'day') return table === 'day' ? "to_char(t.day, 'YYYY-MM-DD')" : utc(at, 'YYYY-MM-DD');
     return utc(at, 'YYYY-MM-DD"T"HH24":00Z"');
   },
-  bound: (table, iso) => (table === 'day' ? iso.slice(0, 10) : iso),
+  bound: (table, iso) => (table === 'day' || table === 'month' ? iso.slice(0, 10) : iso),
   latencyUs: LATENCY_US,
   unfolded: [
     { from: 'requests r', where: `r.settle_xid >= ${FOLDED}` },

@@ -3,7 +3,7 @@ import { bigint, customType, date, index, pgTable, primaryKey, serial, text, tim
 /**
  * The ledger's rollups and archive bookkeeping on Postgres: the same tables as the SQLite ledger's
  * (src/ledger/sqlite/schema-rollups.ts documents each), with `hour` a `timestamptz` and `day` a
- * `date` (UTC). Rows are folded in by whichever replica holds the fold lock (src/ledger/postgres/fold.ts)
+ * `date` (UTC), `month` the `date` of the month's first day (UTC). Rows are folded in by whichever replica holds the fold lock (src/ledger/postgres/fold.ts)
  * in the order of the transaction that finished them (`requests.settle_xid`).
  */
 
@@ -104,6 +104,27 @@ export const usageDaysUsers = pgTable(
     primaryKey({ columns: [t.companyId, t.day, t.userId] }),
     index('usage_days_users_user').on(t.companyId, t.userId, t.day),
   ],
+);
+
+/** A UTC calendar month, as the date of its first day (`2026-11-01`). */
+const month = () => date('month', { mode: 'string' }).notNull();
+
+export const usageMonthsTotals = pgTable(
+  'usage_months_totals',
+  {
+    month: month(),
+    companyId: dimensions.companyId,
+    model: dimensions.model,
+    endpoint: dimensions.endpoint,
+    ...measures,
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.month, t.model, t.endpoint] })],
+);
+
+export const usageMonthsUsers = pgTable(
+  'usage_months_users',
+  { month: month(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.month, t.userId] })],
 );
 
 /** Every finished row whose `settle_xid` is below `folded_xid` is in the rollups (one row, id 1). */

@@ -168,6 +168,9 @@ export const requests = pgTable(
     index('requests_conversation')
       .on(t.companyId, t.conversationId, t.createdAt)
       .where(sql`${t.conversationId} IS NOT NULL`),
+    // Reports and history filtered by end user (not a rollup dimension) find that end user's rows by
+    // time; partial, so rows naming no end user cost no index write.
+    index('requests_end_user').on(t.endUser, t.createdAt).where(sql`${t.endUser} IS NOT NULL`),
   ],
 );
 

@@ -149,6 +149,7 @@ const CHECKS: Check[] = [
     latencyUs: LATENCY_US,
     folded: `r.settle_xid < ${FOLDED}`,
     dayOfHour: "(h.hour AT TIME ZONE 'UTC')::date",
+    monthOfDay: "date_trunc('month', h.day)::date",
     cut: "coalesce((SELECT max(before) FROM archives), 'epoch'::timestamptz)",
     text: (e) => `(${e})::text`,
   }),

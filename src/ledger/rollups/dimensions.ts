@@ -58,10 +58,13 @@ export function rollupMeasures(latencyUs: string): readonly { column: string; ra
 /** The names of the rollup measures, in table order. */
 export const MEASURE_COLUMNS = rollupMeasures('0').map((m) => m.column);
 
-/** A rollup table: its bucket (UTC hour or day) and the dimensions it keeps (rollup columns, `company_id` first). */
+/** A rollup bucket: a UTC hour, day or calendar month. */
+export type RollupBucket = 'hour' | 'day' | 'month';
+
+/** A rollup table: its bucket (UTC hour, day or month) and the dimensions it keeps (rollup columns, `company_id` first). */
 export interface RollupTable {
   table: string;
-  bucket: 'hour' | 'day';
+  bucket: RollupBucket;
   dims: readonly string[];
 }
 
@@ -78,8 +81,11 @@ const TOTALS = ['company_id', 'model', 'endpoint'];
  * company read the per-company tables (one row per company and hour or day); reports by model or
  * endpoint read the totals tables (4% of the detail days);
  * those by key or feature the summary tables (everything but the user); those by user the per-user
- * tables. All are folded together and kept for ever; a new dimension is a column of the detail
- * tables (and of the summary tables unless `fine`).
+ * tables. Reports by user and by model or endpoint are the ones whose rows grow with the days of
+ * the window (one per user, or per model and endpoint, and day): their tiers also have a table per
+ * UTC calendar month, so a 90-day report reads about 3 month rows and the days at the window's
+ * edges per user instead of 90 day rows. All are folded together and kept for ever; a new
+ * dimension is a column of the detail tables (and of the summary tables unless `fine`).
  */
 export const ROLLUP_TABLES: readonly RollupTable[] = [
   { table: 'usage_hours_companies', bucket: 'hour', dims: ['company_id'] },
@@ -90,16 +96,44 @@ export const ROLLUP_TABLES: readonly RollupTable[] = [
   { table: 'usage_days_summary', bucket: 'day', dims: SUMMARY },
   { table: 'usage_hours_users', bucket: 'hour', dims: ['company_id', 'user_id'] },
   { table: 'usage_days_users', bucket: 'day', dims: ['company_id', 'user_id'] },
+  { table: 'usage_months_totals', bucket: 'month', dims: TOTALS },
+  { table: 'usage_months_users', bucket: 'month', dims: ['company_id', 'user_id'] },
   { table: 'usage_hours', bucket: 'hour', dims: ALL },
   { table: 'usage_days', bucket: 'day', dims: ALL },
 ];
 
-/** The detail table (every dimension) of a bucket. */
+/** The detail table (every dimension) of an hour or day bucket. */
 export const detailTable = (bucket: 'hour' | 'day'): RollupTable =>
   ROLLUP_TABLES.find((t) => t.bucket === bucket && t.dims.length === ALL.length)!;
 
 /** The cheapest table of `bucket` keeping every one of `dims` (rollup columns). */
 export function tableFor(bucket: 'hour' | 'day', dims: Iterable<string>): RollupTable {
+  return firstKeeping(bucket, dims)!;
+}
+
+/** The cheapest month table keeping every one of `dims` (rollup columns); undefined when none does. */
+export function monthTableFor(dims: Iterable<string>): RollupTable | undefined {
+  return firstKeeping('month', dims);
+}
+
+function firstKeeping(bucket: RollupBucket, dims: Iterable<string>): RollupTable | undefined {
   const need = [...dims];
-  return ROLLUP_TABLES.find((t) => t.bucket === bucket && need.every((d) => t.dims.includes(d)))!;
+  return ROLLUP_TABLES.find((t) => t.bucket === bucket && need.every((d) => t.dims.includes(d)));
+}
+
+/** The rollup column a report grouped by `groupBy` keys on (none for time, tags, end users and totals). */
+export const GROUP_DIMENSION: Partial<Record<GroupBy, string>> = {
+  company: 'company_id',
+  user: 'user_id',
+  model: 'model',
+  endpoint: 'endpoint',
+};
+
+/** The rollup columns a report filters or groups by, `company_id` always among them: it reads a table keeping them all. */
+export function neededDims(filter: RequestFilter, groupBy: GroupBy): Set<string> {
+  const needed = new Set(['company_id']);
+  for (const x of ROLLUP_DIMENSIONS) if (filter[x.filter] !== undefined) needed.add(x.column);
+  const g = GROUP_DIMENSION[groupBy];
+  if (g) needed.add(g);
+  return needed;
 }

@@ -8,6 +8,8 @@ export interface FoldDialect {
   hourOf: string;
   /** The UTC day of `r.created_at`, as the `usage_days.day` column stores it. */
   dayOf: string;
+  /** The UTC calendar month of `r.created_at`, as the month tables' `month` column stores it. */
+  monthOf: string;
   /** A row's latency rounded to whole µs, over `r.latency_ms` (not NULL). */
   latencyUs: string;
   /** The condition selecting the raw rows `r` of one fold (with its parameters' placeholders). */
@@ -24,7 +26,7 @@ export function foldSql(d: FoldDialect, target: RollupTable, source = 'requests 
   const dims = ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
   const key = ['company_id', target.bucket, ...dims.map((x) => x.column).filter((c) => c !== 'company_id')];
   const select = [
-    target.bucket === 'hour' ? d.hourOf : d.dayOf,
+    target.bucket === 'hour' ? d.hourOf : target.bucket === 'day' ? d.dayOf : d.monthOf,
     ...dims.map((x) => `coalesce(r.${x.source}, '')`),
     ...rollupMeasures(d.latencyUs).map((m) => `coalesce(${m.raw}, 0)`),
   ];

@@ -1,9 +1,13 @@
 import type { GroupBy, RequestFilter, UsageRow } from '../port/reader.js';
 import {
+  GROUP_DIMENSION,
   MEASURE_COLUMNS,
+  monthTableFor,
+  neededDims,
   RAW_ONLY_FILTERS,
   RAW_ONLY_GROUPS,
   ROLLUP_DIMENSIONS,
+  type RollupTable,
   rollupMeasures,
   tableFor,
 } from './dimensions.js';
@@ -15,8 +19,8 @@ export interface UsageDialect {
   param(n: number): string;
   /** The group key over a rollup table aliased `t` (`day`: usage_days, `hour`: usage_hours), or over raw rows `r` (`raw`). */
   key(groupBy: 'day' | 'hour', table: 'day' | 'hour' | 'raw'): string;
-  /** A bound's parameter value for a `day` column, an `hour` column or `created_at`, from an ISO 8601 UTC instant. */
-  bound(table: 'day' | 'hour' | 'raw', iso: string): unknown;
+  /** A bound's parameter value for a `month`, `day` or `hour` column or `created_at`, from an ISO 8601 UTC instant (a month's or day's first instant for those). */
+  bound(table: 'month' | 'day' | 'hour' | 'raw', iso: string): unknown;
   /** A row's latency rounded to whole µs, over `r.latency_ms` (not NULL). */
   latencyUs: string;
   /**
@@ -40,13 +44,6 @@ export interface Sql {
   params: unknown[];
 }
 
-const GROUP_DIMENSION: Partial<Record<GroupBy, string>> = {
-  company: 'company_id',
-  user: 'user_id',
-  model: 'model',
-  endpoint: 'endpoint',
-};
-
 /**
  * The one SQL statement (one snapshot) answering `usage(filter, groupBy)` by `plan`: each part
  * summed per group, then the parts summed; with `top`, only the `top` groups with the most tokens
@@ -60,18 +57,22 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     return d.param(params.length);
   };
   const raw = rollupMeasures(d.latencyUs);
-  const keys = (table: 'day' | 'hour' | 'raw') => {
+  const keys = (table: 'month' | 'day' | 'hour' | 'raw') => {
     const alias = table === 'raw' ? 'r' : 't';
     const dim = GROUP_DIMENSION[groupBy];
     const column = (name: string) =>
       table === 'raw' ? `r.${ROLLUP_DIMENSIONS.find((x) => x.column === name)!.source}` : `NULLIF(t.${name}, '')`;
+    const timeKey = (g: 'day' | 'hour', t: typeof table) => {
+      if (t === 'month') throw new Error(`usage by ${g} reads no month table`);
+      return d.key(g, t);
+    };
     if (table !== 'raw' && RAW_ONLY_GROUPS.includes(groupBy))
       throw new Error(`usage by ${groupBy} reads raw rows only`);
     const key =
       groupBy === 'none'
         ? 'NULL'
         : groupBy === 'day' || groupBy === 'hour'
-          ? d.key(groupBy, table)
+          ? timeKey(groupBy, table)
           : groupBy === 'tag'
             ? 'tg.value'
             : groupBy === 'end_user'
@@ -90,7 +91,7 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     if (alias === 'r' && filter.tag !== undefined) conds.push(d.hasTag(p(filter.tag)));
     return conds;
   };
-  const range = (column: string, table: 'day' | 'hour' | 'raw', s: Span) => [
+  const range = (column: string, table: 'month' | 'day' | 'hour' | 'raw', s: Span) => [
     ...(s.since !== undefined ? [`${column} >= ${p(d.bound(table, s.since))}`] : []),
     ...(s.until !== undefined ? [`${column} < ${p(d.bound(table, s.until))}`] : []),
   ];
@@ -99,18 +100,28 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
   const where = (conds: string[]) => (conds.length ? ` WHERE ${conds.join(' AND ')}` : '');
 
   // The dimensions the report filters or groups by: it reads the cheapest table that keeps them.
-  const needed = new Set(['company_id']);
-  for (const x of ROLLUP_DIMENSIONS) if (filter[x.filter] !== undefined) needed.add(x.column);
-  if (GROUP_DIMENSION[groupBy]) needed.add(GROUP_DIMENSION[groupBy]!);
+  const needed = neededDims(filter, groupBy);
+  const tables: Record<'month' | 'day' | 'hour', () => RollupTable> = {
+    month: () => {
+      const t = monthTableFor(needed);
+      if (!t) throw new Error(`no month table keeps ${[...needed].join(', ')}`);
+      return t;
+    },
+    day: () => tableFor('day', needed),
+    hour: () => tableFor('hour', needed),
+  };
   const parts: string[] = [];
-  for (const [table, spans] of [
-    ['day', plan.days],
-    ['hour', plan.hours],
+  for (const [table, spans, sign] of [
+    ['month', plan.months, ''],
+    ['day', plan.days, ''],
+    ['day', plan.daysOut, '-'],
+    ['hour', plan.hours, ''],
+    ['hour', plan.hoursOut, '-'],
   ] as const) {
     for (const s of spans) {
       const k = keys(table);
-      const sums = MEASURE_COLUMNS.map((m) => `sum(t.${m}) AS ${m}`).join(', ');
-      const from = `${tableFor(table, needed).table} t`;
+      const sums = MEASURE_COLUMNS.map((m) => `${sign}sum(t.${m}) AS ${m}`).join(', ');
+      const from = `${tables[table]().table} t`;
       const conds = [...dims('t'), ...range(`t.${table}`, table, s)];
       parts.push(grouped(`SELECT ${k.key} AS key, ${k.company} AS company, ${sums} FROM ${from}${where(conds)}`, k));
     }
@@ -133,12 +144,14 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
     `${d.microOfNano(total('cost_nano_usd'))} AS cost_micro_usd`,
   ].join(', ');
   const byKey = `${groupBy === 'user' || groupBy === 'end_user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
+  // Days (hours) subtracted from a month (day) can cancel a group out entirely: it had no request in the window.
+  const having = plan.daysOut.length + plan.hoursOut.length > 0 ? ' HAVING coalesce(sum(u.requests), 0) <> 0' : '';
   const order =
     groupBy === 'none'
       ? ''
       : top === undefined
-        ? ` GROUP BY u.company, u.key ORDER BY ${byKey}`
-        : ` GROUP BY u.company, u.key ORDER BY coalesce(sum(u.total_tokens), 0) DESC, ${byKey} LIMIT ${Math.max(1, Math.floor(top))}`;
+        ? ` GROUP BY u.company, u.key${having} ORDER BY ${byKey}`
+        : ` GROUP BY u.company, u.key${having} ORDER BY coalesce(sum(u.total_tokens), 0) DESC, ${byKey} LIMIT ${Math.max(1, Math.floor(top))}`;
   const union = parts.map((x, i) => `SELECT * FROM (${x}) AS p${i}`).join(' UNION ALL ');
   return { text: `SELECT ${outer} FROM (${union}) u${order}`, params };
 }

@@ -14,6 +14,8 @@ export interface RollupCheckDialect extends Pick<FoldDialect, 'hourOf' | 'latenc
   folded: string;
   /** The UTC day of a `usage_hours.hour` value `h.hour`, as `usage_days.day` stores it. */
   dayOfHour: string;
+  /** The UTC month of a `usage_days.day` value `h.day`, as the month tables' `month` stores it. */
+  monthOfDay: string;
   /** The archive cut-off (hour-aligned, the latest `archives.before`), comparable with `hour` and `created_at`; the epoch when nothing was archived. */
   cut: string;
   /** `expr` as text, for the finding's `info`. */
@@ -33,7 +35,7 @@ const differs = (alias: string) => MEASURE_COLUMNS.map((m) => `${alias}.${m} <> 
 /**
  * The rollup checks of `ledger verify`, on any engine: the detail hours against the folded raw rows
  * they cover (hours after the last archive cut-off); every other hourly table against the detail
- * hours; every daily table against its hourly table; and the detail hours before the cut-off
+ * hours; every daily table against its hourly table, every monthly one against its daily table; and the detail hours before the cut-off
  * against what the archive runs recorded plus the rows still there. Differences are summed with a
  * sign (rollup minus what it should be), so a bucket is named when any measure differs or only one
  * side has it.
@@ -86,18 +88,20 @@ export function rollupChecks(d: RollupCheckDialect): RollupCheck[] {
       ),
     });
   }
-  for (const t of ROLLUP_TABLES.filter((x) => x.bucket === 'day')) {
-    const hours = ROLLUP_TABLES.find((x) => x.bucket === 'hour' && x.dims.join() === t.dims.join())!;
-    const key = ['day', ...t.dims];
+  for (const t of ROLLUP_TABLES.filter((x) => x.bucket !== 'hour')) {
+    // A day sums its hours; a month its days.
+    const [finer, of] = t.bucket === 'day' ? (['hour', d.dayOfHour] as const) : (['day', d.monthOfDay] as const);
+    const parts = ROLLUP_TABLES.find((x) => x.bucket === finer && x.dims.join() === t.dims.join())!;
+    const key = [t.bucket, ...t.dims];
     checks.push({
-      name: 'rollup_days_match_hours',
+      name: t.bucket === 'day' ? 'rollup_days_match_hours' : 'rollup_months_match_days',
       severity: 'error',
-      detail: `a day of ${t.table} (day minus its hours) differs from the sum of its ${hours.table}`,
+      detail: `a ${t.bucket} of ${t.table} (${t.bucket} minus its ${finer}s) differs from the sum of its ${parts.table}`,
       sql: diff(
         key,
         select(t, key),
-        `SELECT ${d.dayOfHour} AS day, ${t.dims.map((c) => `h.${c}`).join(', ')}, ${MEASURE_COLUMNS.map((m) => `-sum(h.${m})`).join(', ')}
-         FROM ${hours.table} h GROUP BY ${d.dayOfHour}, ${t.dims.map((c) => `h.${c}`).join(', ')}`,
+        `SELECT ${of} AS ${t.bucket}, ${t.dims.map((c) => `h.${c}`).join(', ')}, ${MEASURE_COLUMNS.map((m) => `-sum(h.${m})`).join(', ')}
+         FROM ${parts.table} h GROUP BY ${of}, ${t.dims.map((c) => `h.${c}`).join(', ')}`,
       ),
     });
   }

@@ -59,7 +59,15 @@ export class SqliteReader implements LedgerReader {
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
-    let plan: UsagePlan = { days: [], hours: [], raw: [{ since: filter.since, until: filter.until }], covered: null };
+    let plan: UsagePlan = {
+      months: [],
+      days: [],
+      daysOut: [],
+      hours: [],
+      hoursOut: [],
+      raw: [{ since: filter.since, until: filter.until }],
+      covered: null,
+    };
     if (this.rollups) {
       const cut = await this.runner.run<{ before: string | null }>({
         sql: 'SELECT max(before) AS before FROM archives',

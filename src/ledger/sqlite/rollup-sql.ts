@@ -7,10 +7,11 @@ export const LATENCY_US = 'CAST(r.latency_ms * 1000 + 0.5 AS INTEGER)';
 /** The fold watermark: finished rows with `settle_seq` at or below it are in the rollups. */
 export const FOLDED = 'coalesce((SELECT folded_seq FROM rollup_state WHERE id = 1), 0)';
 
-/** SQLite's fold of the rows with `settle_seq` in (?, ?] (hours as `2026-11-24T10:00:00.000Z`, days as `2026-11-24`). */
+/** SQLite's fold of the rows with `settle_seq` in (?, ?] (hours as `2026-11-24T10:00:00.000Z`, days as `2026-11-24`, months as `2026-11`). */
 export const FOLD: FoldDialect = {
   hourOf: "substr(r.created_at, 1, 13) || ':00:00.000Z'",
   dayOf: 'substr(r.created_at, 1, 10)',
+  monthOf: 'substr(r.created_at, 1, 7)',
   latencyUs: LATENCY_US,
   batch: 'r.settle_seq > ? AND r.settle_seq <= ?',
 };
@@ -23,7 +24,7 @@ export const USAGE: UsageDialect = {
       return table === 'day' ? 't.day' : table === 'hour' ? 'substr(t.hour, 1, 10)' : 'substr(r.created_at, 1, 10)';
     return table === 'raw' ? "substr(r.created_at, 1, 13) || ':00Z'" : "substr(t.hour, 1, 13) || ':00Z'";
   },
-  bound: (table, iso) => (table === 'day' ? iso.slice(0, 10) : iso),
+  bound: (table, iso) => (table === 'day' ? iso.slice(0, 10) : table === 'month' ? iso.slice(0, 7) : iso),
   latencyUs: LATENCY_US,
   // Always by the fold-order index: SQLite would otherwise walk a company's rows in time order to save a sort.
   unfolded: [

@@ -4,7 +4,7 @@ import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlit
  * The ledger's rollups and archive bookkeeping (SQLite). Rollups sum the finished rows of
  * `requests` per UTC hour and per UTC day and per dimension (company, user, key, requested model,
  * endpoint, feature): `usage_hours`/`usage_days` keep every dimension, `*_summary` all but the user,
- * `*_companies` the company alone, `*_totals` the company, model and endpoint, `*_users` the company and user (see `ROLLUP_TABLES` in src/ledger/rollups/dimensions.ts). They are folded in from settled rows
+ * `*_companies` the company alone, `*_totals` the company, model and endpoint, `*_users` the company and user, and `usage_months_*` the totals and users per UTC calendar month (see `ROLLUP_TABLES` in src/ledger/rollups/dimensions.ts). They are folded in from settled rows
  * by a background job a few seconds behind the writes (see src/ledger/sqlite/fold.ts), kept for
  * ever (archiving raw rows never touches them), and checked against the raw rows they cover by
  * `ledger verify`. A dimension a row lacks (a request without a user) is '' here, NULL in
@@ -142,6 +142,30 @@ export const usageDaysUsers = sqliteTable(
     primaryKey({ columns: [t.companyId, t.day, t.userId] }),
     index('usage_days_users_user').on(t.companyId, t.userId, t.day),
   ],
+);
+
+/**
+ * Usage per UTC calendar month (`month` = `2026-11`) × company × model × endpoint: Σ of the month's
+ * `usage_days_totals`, so that a 90-day report by model reads about 3 rows per model and endpoint
+ * and the days of the partial months at the window's edges, not 90.
+ */
+export const usageMonthsTotals = sqliteTable(
+  'usage_months_totals',
+  {
+    month: text('month').notNull(),
+    companyId: dimensions.companyId,
+    model: dimensions.model,
+    endpoint: dimensions.endpoint,
+    ...measures,
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.month, t.model, t.endpoint] })],
+);
+
+/** Usage per UTC calendar month × company × user: Σ of the month's `usage_days_users` (reports by user). */
+export const usageMonthsUsers = sqliteTable(
+  'usage_months_users',
+  { month: text('month').notNull(), companyId: dimensions.companyId, userId: dimensions.userId, ...measures },
+  (t) => [primaryKey({ columns: [t.companyId, t.month, t.userId] })],
 );
 
 /**

@@ -189,6 +189,7 @@ const ROLLUP_CHECKS: Check[] = [
     latencyUs: LATENCY_US,
     folded: `r.settle_seq <= ${FOLDED}`,
     dayOfHour: 'substr(h.hour, 1, 10)',
+    monthOfDay: 'substr(h.day, 1, 7)',
     cut: "coalesce((SELECT max(before) FROM archives), '')",
     text: (e) => `CAST(${e} AS TEXT)`,
   }),
