@@ -65,9 +65,18 @@ export function bucketIds(checks: RateLimitCheck[]): string[] {
   return bucketTakes(checks, 0).map((b) => b.id);
 }
 
+/**
+ * The level of bucket `b` (absent: full) refilled to `now` (ms) at `limit` per minute, capped at
+ * `limit`: the refill rule every bucket store uses (in memory, the SQLite workers' owner; Postgres's
+ * `tollgate_rate_take` states it in SQL).
+ */
+export function refilled(b: Bucket | undefined, limit: number, now: number): number {
+  return b ? Math.min(limit, b.level + ((now - b.at) * limit) / 60_000) : limit;
+}
+
 function level(buckets: Map<string, Bucket>, id: string, limit: number, now: number): Bucket {
   const b = buckets.get(id) ?? { level: limit, at: now };
-  b.level = Math.min(limit, b.level + ((now - b.at) * limit) / 60_000);
+  b.level = refilled(b, limit, now);
   b.at = now;
   buckets.set(id, b);
   return b;

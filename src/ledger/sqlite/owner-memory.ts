@@ -1,3 +1,4 @@
+import { refilled } from '../../limits/rate-limiter.js';
 import type { BucketLevel, SpikeMinute } from '../port.js';
 
 /**
@@ -24,11 +25,7 @@ export class OwnerBuckets {
    */
   async take(ids: string[], limits: number[], amounts: number[], nowMs: number): Promise<number[]> {
     await this.free();
-    const before = ids.map((id, i) => {
-      const b = this.levels.get(id);
-      const limit = limits[i]!;
-      return b ? Math.min(limit, b.level + ((nowMs - b.at) * limit) / 60_000) : limit;
-    });
+    const before = ids.map((id, i) => refilled(this.levels.get(id), limits[i]!, nowMs));
     const ok = before.every((level, i) => level >= amounts[i]!);
     ids.forEach((id, i) => this.levels.set(id, { level: before[i]! - (ok ? amounts[i]! : 0), at: nowMs }));
     return before;
