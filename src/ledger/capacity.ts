@@ -2,6 +2,15 @@ import { remaining, type GrantState, type Part } from './allocate.js';
 import type { CounterState, QuotaCheck, Standing } from './port.js';
 
 /**
+ * A hold on a bound of an uncounted prompt (`HoldRequest.exact`) is placed only while the grants
+ * and quotas could take this many such holds more: near the end of a balance every admission
+ * counts its prompt, so bound holds (larger than counted ones) in flight seldom refuse a request
+ * that counted holds would have admitted. Every adapter's admission (Postgres: `tollgate_admit`'s
+ * `p_ample`) applies it.
+ */
+export const AMPLE = 64;
+
+/**
  * How many tokens of a request a quota window can still take (tokens): its tightest limit, what is
  * left of a USD limit (micro-USD) priced at `maxPicoPerToken` (pico-USD per token). Infinity when
  * the window limits nothing that applies. Shared by every ledger adapter's admission.

@@ -141,7 +141,12 @@ const postgres: AdapterUnderTest = {
           (await all('SELECT id FROM requests ORDER BY id COLLATE "C"')).map((r) => r.id as string),
         snapshot: async () => ({
           grants: await all('SELECT * FROM grants ORDER BY id COLLATE "C"'),
-          holds: await all('SELECT * FROM holds ORDER BY request_id COLLATE "C", grant_id COLLATE "C"'),
+          // Open holds in one shape whichever place keeps them: a hold on one grant rides on its request row.
+          holds: await all(
+            `SELECT * FROM (SELECT request_id, grant_id, amount FROM holds
+             UNION ALL SELECT id, hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL) h
+             ORDER BY request_id COLLATE "C", grant_id COLLATE "C"`,
+          ),
           debits: await all('SELECT * FROM debits ORDER BY request_id COLLATE "C", grant_id COLLATE "C"'),
           requests: await all('SELECT * FROM requests ORDER BY id COLLATE "C"'),
           counters: await all('SELECT * FROM quota_counters ORDER BY id COLLATE "C"'),

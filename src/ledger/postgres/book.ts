@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AdmitResult, HoldRequest, Outcome, QuotaCheck, RequestFacts, Settled } from '../port.js';
 import { modelFamily } from '../../metering/model.js';
 import { chargeColumns, outcomeValues } from '../outcome-values.js';
+import type { Marks } from './marks.js';
 import type { Pipelines } from './pipeline.js';
 import { tagsText } from '../tags.js';
 
@@ -35,11 +36,12 @@ function requestValues(facts: RequestFacts, at: string, instanceId: string | nul
   ];
 }
 
-const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 30 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+const ADMIT = `SELECT tollgate_admit(${Array.from({ length: 31 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 
 /** What `tollgate_admit` answers. */
 type AdmitAnswer =
   | { fenced: true }
+  | { count: true }
   | {
       ok: true;
       hold: number;
@@ -54,7 +56,9 @@ type AdmitAnswer =
  * Admission in one statement (`tollgate_admit`): locks the company's grants, then the quota
  * counters of `quotas` (each in id order, the one lock order of every writer), decides with the
  * arithmetic of `allocate.ts` and writes the row, its holds and the running totals — or refuses,
- * writing nothing. `'fenced'` (nothing written) when `instanceId` was declared gone.
+ * writing nothing. `'fenced'` (nothing written) when `instanceId` was declared gone. `ample` > 0 (a
+ * request on a bound of its uncounted prompt): `'count'` (nothing written) when what is left is under
+ * `ample` times the most it would hold — ask again on the counted prompt (see `AMPLE`).
  * @throws the driver's error; a unique violation when the admission was withdrawn before it arrived.
  */
 export async function admitRow(
@@ -64,9 +68,10 @@ export async function admitRow(
   now: Date,
   quotas: QuotaCheck[],
   instanceId: string,
-): Promise<AdmitResult | 'fenced'> {
+  ample = 0,
+): Promise<AdmitResult | 'fenced' | 'count'> {
   const { rows } = await hot.query<{ r: AdmitAnswer }>(facts.companyId, {
-    name: 'tollgate_admit',
+    name: 'tollgate_admit_ample',
     text: ADMIT,
     values: [
       ...requestValues(facts, now.toISOString(), instanceId),
@@ -83,10 +88,12 @@ export async function admitRow(
       quotas.map((q) => q.windowKey),
       quotas.map((q) => q.limitTokens ?? null),
       quotas.map((q) => q.limitMicroUsd ?? null),
+      ample,
     ],
   });
   const r = rows[0]!.r;
   if ('fenced' in r) return 'fenced';
+  if ('count' in r) return 'count';
   if (!r.ok)
     return r.quota === null
       ? { ok: false, reason: 'balance', availableTokens: r.available }
@@ -154,8 +161,29 @@ export async function cancelRow(
  * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`).
  */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
-/** `tollgate_finish` after writing `forwarded` marks ($1, see migrations/postgres/0014_lean_ledger_functions.sql). */
-const FINISH_MARKING = `SELECT tollgate_finish_marking(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+/**
+ * `tollgate_finish` after writing `forwarded` marks ($1 the rows, $2 their prompts' tokens or NULL; see
+ * migrations/postgres/0015_hold_on_row.sql).
+ */
+const FINISH_MARKING = `SELECT tollgate_finish_marking(${Array.from({ length: 28 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
+
+/** See `markForwarded`. */
+const MARK_FORWARDED = `UPDATE requests SET forwarded = true, estimated_prompt_tokens = coalesce(t.prompt, requests.estimated_prompt_tokens)
+  FROM unnest($1::text[], $2::bigint[]) AS t(id, prompt)
+  WHERE requests.id = t.id AND requests.status = 'held' AND requests.forwarded = false`;
+
+/**
+ * Writes `forwarded` marks in a statement of their own (each with its prompt's tokens when admission did not
+ * count them): only rows still held and not yet marked, as `tollgate_finish_marking` does.
+ * @throws the driver's error.
+ */
+export async function markForwarded(hot: Pipelines, marks: Marks): Promise<void> {
+  await hot.query('forwarded', {
+    name: 'tollgate_forwarded_counted',
+    text: MARK_FORWARDED,
+    values: [marks.ids, marks.prompts],
+  });
+}
 
 /**
  * Settles, voids or interrupts a held request in one statement (one round trip): `tollgate_finish`
@@ -164,8 +192,8 @@ const FINISH_MARKING = `SELECT tollgate_finish_marking(${Array.from({ length: 27
  * `false` when the row is not held — except a late settlement of a row a sweep resolved while its
  * replica still served it (`interrupted`), which replaces the interrupted charge by the real one,
  * once. `sweeper` (a sweep by that instance): leaves a row another live instance holds (one that
- * registered again and took it over). `marks`: held rows to mark `forwarded` first, in the same
- * statement (see `ForwardedMarks.carry`).
+ * registered again and took it over). `marks`: held rows to mark `forwarded` first (with their
+ * prompts' tokens when given), in the same statement (see `ForwardedMarks.carry`).
  */
 export async function finishRow(
   c: pg.Pool | pg.PoolClient | { hot: Pipelines; key: string },
@@ -174,14 +202,15 @@ export async function finishRow(
   o: Outcome,
   now: Date,
   sweeper: string | null = null,
-  marks: string[] = [],
+  marks: Marks = { ids: [], prompts: [] },
 ): Promise<Settled | false> {
   const v = outcomeValues(o);
+  const marking = marks.ids.length > 0;
   const q = {
-    name: marks.length ? 'tollgate_finish_marking' : 'tollgate_finish',
-    text: marks.length ? FINISH_MARKING : FINISH,
+    name: marking ? 'tollgate_finish_marking_counted' : 'tollgate_finish',
+    text: marking ? FINISH_MARKING : FINISH,
     values: [
-      ...(marks.length ? [marks] : []),
+      ...(marking ? [marks.ids, marks.prompts] : []),
       requestId,
       status,
       now.toISOString(),

@@ -11,6 +11,7 @@ import type {
   Ledger,
   Outcome,
   PriceOf,
+  PromptTokens,
   PurchaseTerms,
   QuotaCheck,
   RequestFacts,
@@ -22,8 +23,9 @@ import { PgArchive } from './archive.js';
 import { PgFold } from './fold.js';
 import { pgRollupStatus } from './rollups.js';
 import { FoldLoop, Rollups } from '../rollups/folding.js';
-import { admitRow, cancelRow, finishRow, openRow } from './book.js';
+import { admitRow, cancelRow, finishRow, markForwarded, openRow } from './book.js';
 import { balanceOf } from './grants.js';
+import { AMPLE } from '../capacity.js';
 import { PgBuckets } from './buckets.js';
 import { clientConfig, migratePool, openPool, retrying, transaction, type Queryable } from './db.js';
 import { syncGrantsIn } from './grant-sync.js';
@@ -127,16 +129,8 @@ export class PgLedger implements Ledger {
     countStatementsIfAsked();
     this.pool = openPool(opts.url, opts.poolSize, opts.timeouts);
     this.hot = new Pipelines(clientConfig(opts.url, opts.timeouts), HOT_CONNECTIONS);
-    this.marks = new ForwardedMarks((ids) =>
-      this.hot
-        .query('forwarded', {
-          name: 'tollgate_forwarded',
-          text: "UPDATE requests SET forwarded = true WHERE id = ANY($1) AND status = 'held' AND forwarded = false",
-          values: [ids],
-        })
-        // Best effort (see the port): a row left unmarked is resolved without charge after a crash.
-        .catch(() => {}),
-    );
+    // Best effort (see the port): a row left unmarked is resolved without charge after a crash.
+    this.marks = new ForwardedMarks((marks) => markForwarded(this.hot, marks).catch(() => {}));
     this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
     this.ready = opts.readonly ? Promise.resolve() : this.start();
     this.ready.catch(() => {});
@@ -279,13 +273,20 @@ export class PgLedger implements Ledger {
     return again;
   }
 
-  /** One statement (`tollgate_admit`, see `admitRow`): one round trip, one commit. */
+  /**
+   * One statement (`tollgate_admit`, see `admitRow`): one round trip, one commit. A request on a bound of its uncounted
+   * prompt is held on the bound where that leaves ample room (as on SQLite, `AMPLE`), else counted and asked again.
+   */
   async admit(facts: RequestFacts, request: HoldRequest, now: Date, quotas: QuotaCheck[]): Promise<AdmitResult> {
-    // An uncounted prompt is counted up front: the decision is taken in SQL, on the counted estimate.
-    const exact = request.exact?.();
-    const want = exact ? exact.want : request;
-    if (exact) facts = { ...facts, estimatedPromptTokens: exact.promptTokens };
-    const result = await this.live(() => admitRow(this.hot, facts, want, now, quotas, this.instance));
+    const ample = request.exact ? AMPLE : 0;
+    let result = await this.live(() => admitRow(this.hot, facts, request, now, quotas, this.instance, ample));
+    if (result === 'count') {
+      const exact = request.exact!();
+      const counted = { ...facts, estimatedPromptTokens: exact.promptTokens };
+      result = (await this.live(() =>
+        admitRow(this.hot, counted, exact.want, now, quotas, this.instance),
+      )) as AdmitResult;
+    }
     if (result.ok) this.companyOf.set(facts.id, facts.companyId);
     return result;
   }
@@ -295,9 +296,10 @@ export class PgLedger implements Ledger {
     this.companyOf.set(facts.id, facts.companyId);
   }
 
-  /** Batched: written with the next settlement, else 20 ms later with the other marks of that moment, or not at all for a row settled sooner (see `ForwardedMarks`). */
-  forwarded(requestId: string): void {
-    this.marks.add(requestId);
+  /** Batched, `prompt` counted as the mark is written (see `ForwardedMarks`): with the next settlement, else 20 ms later. */
+  forwarded(requestId: string, prompt?: PromptTokens): void {
+    // A row no longer open here (settled, voided) needs no count.
+    this.marks.add(requestId, this.companyOf.has(requestId) ? prompt : undefined);
   }
 
   /** One statement (`tollgate_finish`) on the company's connection, after its admission; a deadlock or serialization failure is retried. */

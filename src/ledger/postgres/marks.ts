@@ -1,3 +1,5 @@
+import type { PromptTokens } from '../port.js';
+
 /**
  * How long (ms) a `forwarded` mark waits before it is written: a request that finishes sooner is
  * settled first and needs no mark at all (most non-streamed requests), and the marks of one wait
@@ -9,21 +11,31 @@
 export const FORWARDED_MARK_DELAY_MS = 20;
 
 /**
+ * `forwarded` marks to write: the rows (`ids`) and, at the same index, each one's prompt tokens when
+ * admission did not count them (`prompts`, null: counted then, the row's estimate is kept).
+ */
+export interface Marks {
+  ids: string[];
+  prompts: (number | null)[];
+}
+
+/**
  * The `forwarded` marks of the Postgres adapter (see `LedgerWriter.forwarded`): collected for
  * `FORWARDED_MARK_DELAY_MS`, dropped for a request settled meanwhile, carried by the next
  * settlement sent meanwhile (`carry`), or else written with one statement for all (`write`, which
- * must never reject and leaves rows no longer held alone).
+ * must never reject and leaves rows no longer held alone). A mark given its prompt counts it as it is
+ * written (outside the statement), as on SQLite: a row settled before its mark is due is never counted.
  */
 export class ForwardedMarks {
-  private pending = new Set<string>();
+  private pending = new Map<string, PromptTokens | undefined>();
   private timer: NodeJS.Timeout | undefined;
   private readonly writing = new Set<Promise<unknown>>();
 
-  constructor(private readonly write: (ids: string[]) => Promise<unknown>) {}
+  constructor(private readonly write: (marks: Marks) => Promise<unknown>) {}
 
-  /** Notes that `requestId` went upstream. */
-  add(requestId: string): void {
-    this.pending.add(requestId);
+  /** Notes that `requestId` went upstream (with its prompt, when admission did not count it). */
+  add(requestId: string, prompt?: PromptTokens): void {
+    this.pending.set(requestId, prompt);
     if (this.timer) return;
     this.timer = setTimeout(() => void this.flush(), FORWARDED_MARK_DELAY_MS);
     this.timer.unref();
@@ -36,14 +48,12 @@ export class ForwardedMarks {
 
   /**
    * Hands the marks collected so far to `send` (a statement that writes them with its own work, see
-   * `tollgate_finish_marking`) instead of a statement of their own; `send` gets `[]` when there are
-   * none. `flush` waits for that statement too.
+   * `tollgate_finish_marking`) instead of a statement of their own; `send` gets no ids when there
+   * are none. `flush` waits for that statement too.
    */
-  carry<T>(send: (ids: string[]) => Promise<T>): Promise<T> {
-    if (this.pending.size === 0) return send([]);
-    const ids = [...this.pending];
-    this.pending = new Set();
-    const sent = send(ids);
+  carry<T>(send: (marks: Marks) => Promise<T>): Promise<T> {
+    if (this.pending.size === 0) return send({ ids: [], prompts: [] });
+    const sent = send(this.take());
     const w: Promise<unknown> = sent.then(
       () => this.writing.delete(w),
       () => this.writing.delete(w),
@@ -57,11 +67,17 @@ export class ForwardedMarks {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.size > 0) {
-      const ids = [...this.pending];
-      this.pending = new Set();
-      const w = this.write(ids).finally(() => this.writing.delete(w));
+      const w = this.write(this.take()).finally(() => this.writing.delete(w));
       this.writing.add(w);
     }
     await Promise.all(this.writing);
+  }
+
+  /** The marks collected so far, their prompts counted (the rows are still open: a finished one left `pending`). */
+  private take(): Marks {
+    const ids = [...this.pending.keys()];
+    const prompts = [...this.pending.values()].map((p) => (p ? p.tokens() : null));
+    this.pending = new Map();
+    return { ids, prompts };
   }
 }

@@ -115,6 +115,13 @@ export const requests = pgTable(
     estimatedPromptTokens: tokens('estimated_prompt_tokens').notNull().default(0),
     holdTokens: tokens('hold_tokens').notNull(),
     holdMicroUsd: tokens('hold_micro_usd').notNull().default(0),
+    /**
+     * A hold on one grant rides on its row (as on SQLite): the grant and the amount held (in the
+     * grant's unit), NULL otherwise and once the row is finished. A hold spread over several
+     * grants is in `holds`; a row never has both (`tollgate_admit`, `tollgate_finish`).
+     */
+    holdGrantId: text('hold_grant_id'),
+    holdAmount: tokens('hold_amount'),
     httpStatus: integer('http_status'),
     inputTokens: tokens('input_tokens').notNull().default(0),
     cachedInputTokens: tokens('cached_input_tokens').notNull().default(0),

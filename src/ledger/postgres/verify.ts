@@ -12,6 +12,13 @@ interface Check {
 }
 
 /**
+ * Every open hold, one row per request and grant (`grant_id`, `amount` in the grant's unit): the
+ * `holds` rows of holds spread over several grants, and the hold a `held` request keeps on its row.
+ */
+const ALL_HOLDS = `SELECT grant_id, amount FROM holds
+  UNION ALL SELECT hold_grant_id, hold_amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL`;
+
+/**
  * The ledger's invariants in Postgres SQL: the same checks as the SQLite ledger's verify.ts (whose
  * names, severities and details they share). Column types already guarantee integers (`bigint`)
  * and UTC instants (`timestamptz`), so those checks reduce to the signs of the amounts.
@@ -21,8 +28,8 @@ const CHECKS: Check[] = [
     name: 'grant_held_matches_holds',
     severity: 'error',
     detail: 'grants.held differs from the sum of its open holds',
-    sql: `SELECT g.id, 'held=' || g.held || ' holds=' || COALESCE(SUM(h.amount), 0)
-          FROM grants g LEFT JOIN holds h ON h.grant_id = g.id GROUP BY g.id HAVING g.held <> COALESCE(SUM(h.amount), 0)`,
+    sql: `WITH h AS (${ALL_HOLDS}) SELECT g.id, 'held=' || g.held || ' holds=' || COALESCE(SUM(h.amount), 0)
+          FROM grants g LEFT JOIN h ON h.grant_id = g.id GROUP BY g.id HAVING g.held <> COALESCE(SUM(h.amount), 0)`,
   },
   {
     name: 'grant_spent_matches_debits',
@@ -114,7 +121,15 @@ const CHECKS: Check[] = [
     severity: 'error',
     detail: 'a held, billable request has no hold',
     sql: `SELECT r.id, 'hold_tokens=' || r.hold_tokens FROM requests r
-          WHERE r.status = 'held' AND r.hold_tokens > 0 AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
+          WHERE r.status = 'held' AND r.hold_tokens > 0 AND r.hold_grant_id IS NULL
+          AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
+  },
+  {
+    name: 'hold_on_row_or_in_holds',
+    severity: 'error',
+    detail: 'a request holds a grant both on its row and in holds (a hold is in one place)',
+    sql: `SELECT r.id, 'hold_grant_id=' || r.hold_grant_id FROM requests r
+          WHERE r.hold_grant_id IS NOT NULL AND EXISTS (SELECT 1 FROM holds h WHERE h.request_id = r.id)`,
   },
   {
     name: 'integers_and_signs',

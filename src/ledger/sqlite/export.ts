@@ -6,7 +6,8 @@ export type ExportedTable = { table: string; rows: Record<string, unknown>[] };
 
 /**
  * Reads every ledger table of a SQLite ledger file, read-only, in batches of `batch` rows, for a
- * copy to another engine (`tollgate ledger copy`). Rows come in admission order (rowid).
+ * copy to another engine (`tollgate ledger copy`). Rows come in admission order (rowid). A hold on
+ * one grant travels on its request row (`hold_grant_id`, `hold_amount`), where Postgres keeps it too.
  * @throws if the file does not exist or is not a tollgate ledger.
  */
 export function* exportSqliteLedger(path: string, batch = 2_000): Generator<ExportedTable> {
@@ -21,15 +22,6 @@ export function* exportSqliteLedger(path: string, batch = 2_000): Generator<Expo
         after = rows[rows.length - 1]!._rowid as number;
         for (const r of rows) delete r._rowid;
         yield { table, rows };
-      }
-      // Holds kept on a held request's row (one grant) are `holds` rows in every other engine.
-      if (table === 'holds') {
-        const rows = db
-          .prepare(
-            "SELECT id AS request_id, hold_grant_id AS grant_id, hold_amount AS amount FROM requests WHERE status = 'held' AND hold_grant_id IS NOT NULL",
-          )
-          .all() as Record<string, unknown>[];
-        if (rows.length) yield { table, rows };
       }
     }
   } finally {

@@ -13,7 +13,7 @@ import {
 import { tagsText } from '../tags.js';
 import { interruptedOutcome } from '../recovery.js';
 import { chargeColumns, outcomeValues } from '../outcome-values.js';
-import { quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
+import { AMPLE, quotaCapacityTokens, standingAfterHold, unlimitedFirst } from '../capacity.js';
 import type {
   AdmitResult,
   Balance,
@@ -32,14 +32,6 @@ import { prepareStatements, type Statements } from './statements.js';
 export { models } from './state.js';
 
 const iso = (d: Date) => d.toISOString();
-
-/**
- * A hold on a bound of an uncounted prompt (`HoldRequest.exact`) is placed only while the grants
- * and quotas could take this many such holds more: near the end of a balance every admission
- * counts its prompt, so bound holds (larger than counted ones) in flight seldom refuse a request
- * that counted holds would have admitted.
- */
-const AMPLE = 64;
 
 /**
  * The ledger's operations on one SQLite connection, synchronous: grants, two-phase holds and debits.
