@@ -96,7 +96,9 @@ export class ForwardedMarks {
     const oldest = this.pending.values().next();
     if (oldest.done) return;
     const wait = oldest.value.at + FORWARDED_MARK_DELAY_MS + FORWARDED_MARK_SLACK_MS - performance.now();
-    this.timer = setTimeout(() => this.writeDue(performance.now() - FORWARDED_MARK_DELAY_MS), Math.max(0, wait));
+    // Only the marks no settlement could carry within their slack: the others still may.
+    const late = () => this.writeDue(performance.now() - FORWARDED_MARK_DELAY_MS - FORWARDED_MARK_SLACK_MS);
+    this.timer = setTimeout(late, Math.max(0, wait));
     this.timer.unref();
   }
 
