@@ -5,7 +5,7 @@ import type { OwnerChannel } from '../../src/ledger/sqlite/remote.js';
 
 /**
  * A worker's channel to a `LedgerOwner` in this process, behaving as node:cluster's IPC does for
- * `serve --workers N`: messages are structured-cloned (`advanced` serialization), delivered in
+ * `serve --workers N`: messages cross as JSON (its `json` serialization), delivered in
  * order, a later turn of the event loop, in batches per direction. Several workers: pass the
  * first one's `owner` and another `worker` number.
  */
@@ -19,7 +19,7 @@ export function loopbackChannel(
   const pipe = (deliver: (m: unknown) => void) => {
     let queue: unknown[] = [];
     return (m: unknown) => {
-      queue.push(structuredClone(m));
+      queue.push(JSON.parse(JSON.stringify(m)));
       if (queue.length > 1) return;
       setImmediate(() => {
         const batch = queue;

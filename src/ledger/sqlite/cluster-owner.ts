@@ -21,7 +21,7 @@ export function ownLedgerForWorkers(
   ledger.deferred.releaseClaims();
   const owner = new LedgerOwner(ledger, log);
   process.env[LEDGER_OWNER_ENV] = 'primary';
-  cluster.setupPrimary({ serialization: 'advanced' });
+  cluster.setupPrimary({ serialization: 'json' }); // node's default, stated: the wire packs its values for it (wire-value.ts)
   cluster.on('message', (worker, message) =>
     owner.receive(worker.id, message, (reply) => {
       if (worker.isConnected()) worker.send(reply, undefined, () => {});

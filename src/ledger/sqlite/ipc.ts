@@ -1,10 +1,12 @@
 import { ReadTimeoutError } from '../port.js';
 import { SqlThreadConflict } from './thread.js';
+import type { Packed } from './wire-value.js';
 
 /**
  * The wire between the workers of `tollgate serve --workers N` on a SQLite ledger and the process
- * that owns the file (`LedgerOwner`): node:cluster's IPC channel with `advanced` serialization
- * (structured clone: `Date`s, `undefined` and nested objects cross as they are).
+ * that owns the file (`LedgerOwner`): node:cluster's IPC channel with its default `json`
+ * serialization, every argument list and answer packed (`pack`: JSON as it is, `Date`s marked, the
+ * rare value JSON cannot carry as V8's structured serialisation), so they cross as they were.
  */
 
 /** Set (to `primary`) in the workers' environment by a primary that owns their SQLite ledger. */
@@ -15,18 +17,17 @@ export const LEDGER_OWNER_ENV = 'TOLLGATE_LEDGER_OWNER';
  * one of the owner's own (`hello`, `orphans`, `recover`, `read`); `id` 0 wants no reply.
  */
 export interface LedgerCall {
-  tg: 'ledger';
   id: number;
   path: string;
-  args: unknown[];
+  /** The arguments (`unknown[]`), packed. */
+  args: Packed;
 }
 
-/** The owner's answer to call `id`: its value, or the error it threw (see `toWire`). */
+/** The owner's answer to call `id`: its value (packed; absent: `undefined`), or the error it threw (see `toWire`). */
 export interface LedgerReply {
-  tg: 'ledger';
   id: number;
   ok: boolean;
-  value?: unknown;
+  value?: Packed;
   error?: WireError;
 }
 

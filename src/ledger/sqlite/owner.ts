@@ -12,6 +12,7 @@ import {
 } from './ipc.js';
 import { OwnerBuckets, OwnerSpikes } from './owner-memory.js';
 import type { HeldRow } from './state.js';
+import { pack, unpack } from './wire-value.js';
 
 /** `HoldRequest.exact` of a worker's uncounted prompt: the worker counts it (see `RemoteLedger.admit`). */
 const needsCount = (): never => {
@@ -80,14 +81,14 @@ export class LedgerOwner {
   private one(worker: string | number, { id, path, args }: LedgerCall, out: Batcher<LedgerReply>): void {
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(this.dispatch(worker, path, args));
+      result = Promise.resolve(this.dispatch(worker, path, unpack(args) as unknown[]));
     } catch (err) {
       result = Promise.reject(err);
     }
     result.then(
-      (value) => id !== 0 && out.push({ tg: 'ledger', id, ok: true, value }),
+      (value) => id !== 0 && out.push(value === undefined ? { id, ok: true } : { id, ok: true, value: pack(value) }),
       (err) => {
-        if (id !== 0) out.push({ tg: 'ledger', id, ok: false, error: toWire(err) });
+        if (id !== 0) out.push({ id, ok: false, error: toWire(err) });
         else this.log?.warn({ err, path }, 'a ledger call from a worker failed');
       },
     );

@@ -40,6 +40,7 @@ import {
 } from './ipc.js';
 import { RemoteMarks } from './remote-marks.js';
 import { rowPages } from './request-rows.js';
+import { pack, unpack } from './wire-value.js';
 import type { HeldRow } from './state.js';
 import { underLock } from './writer-lock.js';
 
@@ -171,7 +172,7 @@ export class RemoteLedger implements Ledger {
       const p = this.pending.get(reply.id);
       if (!p) continue;
       this.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.value);
+      if (reply.ok) p.resolve(reply.value === undefined ? undefined : unpack(reply.value));
       else p.reject(fromWire(reply.error!));
     }
   }
@@ -190,14 +191,14 @@ export class RemoteLedger implements Ledger {
 
   /** A message that wants no answer; dropped once the owner is gone (recovery at the next start reads the rows as they are). */
   private tell(path: string, args: unknown[]): void {
-    this.outbox.push({ tg: 'ledger', id: 0, path, args });
+    this.outbox.push({ id: 0, path, args: pack(args) });
   }
 
   private call<T>(path: string, args: unknown[] = []): Promise<T> {
     const id = this.next++;
     const promise = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.outbox.push({ tg: 'ledger', id, path, args });
+      this.outbox.push({ id, path, args: pack(args) });
     });
     this.inflight.add(promise);
     const done = () => this.inflight.delete(promise);
