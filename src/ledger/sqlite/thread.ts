@@ -29,6 +29,7 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { readonly: workerData.readonly, fileMustExist: true });
 db.pragma('busy_timeout = ' + workerData.busyMs);
 if (!workerData.readonly) db.pragma('synchronous = NORMAL');
+if (workerData.walAutocheckpoint !== undefined) db.pragma('wal_autocheckpoint = ' + workerData.walAutocheckpoint);
 db.pragma('cache_size = -' + workerData.cacheKiB);
 const cache = new Map();
 const prepared = (sql) => {
@@ -61,6 +62,24 @@ parentPort.on('message', (m) => {
 parentPort.postMessage({ id: 0, ok: true });
 `;
 
+/**
+ * How a `SqlThread` opens its connection. `walAutocheckpoint: 0` for a writable thread beside a
+ * `Checkpointer`: with SQLite's default, a commit on the thread that finds the WAL past 1,000 pages
+ * checkpoints inside that commit (copies the WAL into the database file and fsyncs both), and the
+ * folder's and archiver's commits run while the serving connection's commit queue is held, so every
+ * request queued meanwhile waited for that checkpoint and its fsyncs (at 1,000 RPS about one fold in
+ * ten did, holding the queue three times as long; bench/profile/tail.ts with strace).
+ */
+export interface SqlThreadOptions {
+  readonly: boolean;
+  /** SQLite's busy timeout (ms; default 5,000). */
+  busyMs?: number;
+  /** Page cache (KiB; default 65,536). */
+  cacheKiB?: number;
+  /** WAL pages past which a commit checkpoints (0: never; absent: SQLite's default of 1,000). */
+  walAutocheckpoint?: number;
+}
+
 type Reply = { id: number; ok: boolean; value?: unknown; error?: { name: string; message: string; code?: string } };
 
 /**
@@ -79,9 +98,11 @@ export class SqlThread {
 
   /**
    * @param path the ledger file (it must exist).
-   * @param opts `readonly` for reports; `busyMs` SQLite's busy timeout; `cacheKiB` its page cache.
+   * @param opts `readonly` for reports; `busyMs` SQLite's busy timeout; `cacheKiB` its page cache;
+   *   `walAutocheckpoint` the WAL pages (4 KiB) past which a commit of this connection checkpoints
+   *   (0: never; absent: SQLite's default, 1,000 pages). See `SqlThreadOptions`.
    */
-  constructor(path: string, opts: { readonly: boolean; busyMs?: number; cacheKiB?: number }) {
+  constructor(path: string, opts: SqlThreadOptions) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER, {
       eval: true,
@@ -91,6 +112,7 @@ export class SqlThread {
         readonly: opts.readonly,
         busyMs: opts.busyMs ?? 5_000,
         cacheKiB: opts.cacheKiB ?? 65_536,
+        walAutocheckpoint: opts.walAutocheckpoint,
       },
     });
     this.worker.unref();
@@ -181,7 +203,7 @@ export class LazySqlThread {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { readonly: boolean; busyMs?: number; cacheKiB?: number },
+    private readonly opts: SqlThreadOptions,
   ) {}
 
   private get started(): SqlThread {
