@@ -9,6 +9,18 @@ import { SqlThreadConflict, type Step } from './thread.js';
 const HOLD_LIMIT_MS = 1_000;
 /** What one transaction on the thread should take (ms): the commits queued behind it wait that long. */
 const TARGET_MS = 3;
+/**
+ * Most rows one fold transaction folds from the batch size (`BatchSize` learns toward TARGET_MS
+ * within it): a bound on how long one transaction holds the commit queue whatever it learned (at
+ * 20–45 µs a row into the twelve rollup tables, 20–90 ms at worst).
+ */
+export const MAX_FOLD_ROWS = 2_000;
+/**
+ * Most finished rows without a `settle_seq` given one per transaction. They share it, and a fold
+ * takes every row of a `settle_seq` at once, so a fold transaction takes at most
+ * MAX_FOLD_ROWS + MAX_MARK_ROWS rows.
+ */
+export const MAX_MARK_ROWS = 1_000;
 
 /** Rows per transaction, sized so that each takes about `TARGET_MS` (between `min` and `max`). */
 export class BatchSize {
@@ -39,8 +51,8 @@ export class BatchSize {
  * they read the rows not folded yet raw.
  */
 export class SqliteFold {
-  private readonly foldRows = new BatchSize(1_000, 50, 50_000);
-  private readonly markRows = new BatchSize(500, 50, 20_000);
+  private readonly foldRows = new BatchSize(1_000, 50, MAX_FOLD_ROWS);
+  private readonly markRows = new BatchSize(500, 50, MAX_MARK_ROWS);
 
   /**
    * @param thread a writable SQL thread on the ledger file (or, in memory, the connection itself).
