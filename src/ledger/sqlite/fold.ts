@@ -1,5 +1,5 @@
 import type { FoldResult } from '../port.js';
-import { foldSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
+import { foldAddSql, foldSelectSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
 import type { CommitGate } from './checkpointer.js';
 import { ANY_UNSEQUENCED, FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
 import type { SqlExecutor } from './runner.js';
@@ -93,31 +93,42 @@ export class SqliteFold {
       (await this.thread.query<{ s: number | null }>({ sql: 'SELECT max(settle_seq) AS s FROM requests', mode: 'get' }))
         .s;
     if (hi === null || hi <= lo) return { folded: 0, sequenced, more: sequenced > 0 };
-    const started = performance.now();
-    const steps = [
-      ...ROLLUP_TABLES.map((t) => ({ sql: foldSql(FOLD, t), params: [lo, hi], mode: 'run' as const })),
-      {
-        sql: `UPDATE rollup_state SET folded_seq = ?, folded_at = ?,
-                folded_rows = folded_rows + (SELECT count(*) FROM requests WHERE settle_seq > ? AND settle_seq <= ?)
-              WHERE id = 1 AND folded_seq = ?`,
-        params: [hi, this.clock().toISOString(), lo, hi, lo],
-        mode: 'run' as const,
-        expect: 1,
-      },
+    // The sums are taken before the commit queue is held, into temp tables (no lock on the ledger):
+    // the rows with settle_seq in (lo, hi] are all there once hi is (a settle_seq is set once, by the
+    // transaction finishing its row, one past the highest) and never change after, so the held
+    // transaction only adds the sums — a few rollup rows per table, not every row twelve times.
+    const summed = await this.thread.sequence([
+      ...ROLLUP_TABLES.flatMap((t, i): Step[] => [
+        {
+          sql: `CREATE TEMP TABLE IF NOT EXISTS fold_${i} AS ${foldSelectSql(FOLD, t)} LIMIT 0`,
+          params: [0, 0],
+          mode: 'run',
+        },
+        { sql: `DELETE FROM temp.fold_${i}`, mode: 'run' },
+        { sql: `INSERT INTO temp.fold_${i} ${foldSelectSql(FOLD, t)}`, params: [lo, hi], mode: 'run' },
+      ]),
       {
         sql: 'SELECT count(*) AS n FROM requests WHERE settle_seq > ? AND settle_seq <= ?',
         params: [lo, hi],
-        mode: 'get' as const,
+        mode: 'get',
       },
-    ];
-    let results: unknown[];
+    ]);
+    const folded = (summed[summed.length - 1] as { n: number }).n;
+    const started = performance.now();
     try {
-      results = await this.held(steps);
+      await this.held([
+        ...ROLLUP_TABLES.map((t, i): Step => ({ sql: foldAddSql(t, `temp.fold_${i}`), mode: 'run' })),
+        {
+          sql: 'UPDATE rollup_state SET folded_seq = ?, folded_at = ?, folded_rows = folded_rows + ? WHERE id = 1 AND folded_seq = ?',
+          params: [hi, this.clock().toISOString(), folded, lo],
+          mode: 'run',
+          expect: 1,
+        },
+      ]);
     } catch (err) {
       if (err instanceof SqlThreadConflict) return { folded: 0, sequenced, more: true };
       throw err;
     }
-    const folded = (results[results.length - 1] as { n: number }).n;
     this.foldRows.took(folded, performance.now() - started);
     return { folded, sequenced, more: nth !== undefined || sequenced > 0 };
   }

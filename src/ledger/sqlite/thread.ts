@@ -21,7 +21,8 @@ export class SqlThreadConflict extends Error {
 /**
  * The thread: one better-sqlite3 connection on the ledger file (read-only, or writable for the
  * folder and the archiver), statements prepared once per SQL text. `query` runs one statement
- * (reads see one WAL snapshot each); `tx` runs steps in one `BEGIN IMMEDIATE` transaction.
+ * (reads see one WAL snapshot each); `tx` runs steps in one `BEGIN IMMEDIATE` transaction; `seq` runs
+ * steps one after another, each on its own (no write lock on the ledger unless a step writes it).
  */
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -53,7 +54,8 @@ const exec = (step) => {
 parentPort.on('message', (m) => {
   if (m.kind === 'close') { db.close(); parentPort.postMessage({ id: m.id, ok: true }); return; }
   try {
-    const value = m.kind === 'tx' ? db.transaction(() => m.steps.map(exec)).immediate() : exec(m.step);
+    const value =
+      m.kind === 'tx' ? db.transaction(() => m.steps.map(exec)).immediate() : m.kind === 'seq' ? m.steps.map(exec) : exec(m.step);
     parentPort.postMessage({ id: m.id, ok: true, value });
   } catch (err) {
     parentPort.postMessage({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } });
@@ -168,6 +170,11 @@ export class SqlThread {
     return this.call<unknown[]>({ kind: 'tx', steps });
   }
 
+  /** Runs the steps one after another in one call, each in its own implicit transaction; stops at the first that throws. */
+  sequence(steps: Step[]): Promise<unknown[]> {
+    return this.call<unknown[]>({ kind: 'seq', steps });
+  }
+
   /**
    * Closes the connection and ends the thread, after the calls queued before; a thread still busy
    * after `graceMs` (a statement that runs on) is left to end on its own (it does not keep the
@@ -217,6 +224,10 @@ export class LazySqlThread {
 
   transaction(steps: Step[]): Promise<unknown[]> {
     return this.started.transaction(steps);
+  }
+
+  sequence(steps: Step[]): Promise<unknown[]> {
+    return this.started.sequence(steps);
   }
 
   /** Closes the thread if it was started. */
