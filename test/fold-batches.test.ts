@@ -25,6 +25,9 @@ describe('the fold', () => {
     const size = new BatchSize(1_000, 50, MAX_FOLD_ROWS);
     for (let i = 0; i < 50; i++) size.took(size.value, 0.01);
     expect(size.value).toBe(MAX_FOLD_ROWS);
+    // What came in since the last fold (a partial batch) that took long enough shrinks it too.
+    size.took(500, 15);
+    expect(size.value).toBeLessThan(MAX_FOLD_ROWS);
     for (let i = 0; i < 50; i++) size.took(size.value, 1_000);
     expect(size.value).toBe(50);
   });

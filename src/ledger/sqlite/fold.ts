@@ -32,10 +32,14 @@ export class BatchSize {
   get value(): number {
     return Math.round(this.rows);
   }
-  /** Learns from a transaction of `rows` rows that took `ms`. */
+  /**
+   * Learns from a transaction of `rows` rows that took `ms`, full or not: a batch smaller than the
+   * size (a fold of what came in since the last one) tells as much about the time per row. Fewer
+   * rows than the minimum tell mostly the fixed cost, and are not learnt from.
+   */
   took(rows: number, ms: number): void {
-    if (rows < this.rows / 2) return;
-    const next = (this.rows * TARGET_MS) / Math.max(ms, 0.1);
+    if (rows < this.min) return;
+    const next = (rows * TARGET_MS) / Math.max(ms, 0.1);
     this.rows = Math.min(this.max, Math.max(this.min, 0.5 * this.rows + 0.5 * next));
   }
 }
