@@ -146,7 +146,7 @@ async function main(): Promise<number> {
     const now = args.with !== undefined ? buildRevision(root, args.with, env.work) : undefined;
     if (now) log(`"now" is tollgate at ${args.with} (${now.commit}), built in ${now.tree}`);
     const nowAt = now ? { main: now.main, cwd: now.tree } : {};
-    targets.push(await started(startTollgate(env, { upstreamUrl: upstream.url, models, ...nowAt })));
+    targets.push(await started(startTollgate(env, { upstreamUrl: upstream.url, models, loopDelay: true, ...nowAt })));
     if (before && beforeName)
       targets.push(
         await started(
@@ -156,6 +156,7 @@ async function main(): Promise<number> {
             main: before.main,
             cwd: before.tree,
             tag: before.commit,
+            loopDelay: true,
             name: beforeName,
           }),
         ),

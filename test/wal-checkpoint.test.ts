@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Outcome } from '../src/ledger/port.js';
 import type { Checkpointer } from '../src/ledger/sqlite/checkpointer.js';
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
+import { SqlThread } from '../src/ledger/sqlite/thread.js';
 import { hold, requestFacts } from './ledger-contract/fixtures.js';
 import { waitUntil } from './support/wait.js';
 
@@ -14,7 +15,9 @@ import { waitUntil } from './support/wait.js';
  * serving connection's auto-checkpoint is off, and the thread keeps the WAL bounded under steady
  * writes by restarting it (holding the group-commit queue, not the event loop, while it does): the
  * next commit writes the WAL from its start, so the file stops growing — and no admitted or
- * settled row is lost on the way.
+ * settled row is lost on the way. The folder's and archiver's thread never checkpoints either: its
+ * commits run while the queue is held, and a checkpoint (copy and two fsyncs) inside one made every
+ * request queued meanwhile wait for it.
  */
 const NOW = new Date('2026-11-30T10:00:00.000Z');
 const RESET_PAGES = 16; // 64 KiB: each burst below writes several times that
@@ -95,5 +98,41 @@ describe('WAL checkpoints', () => {
     const rows = db.prepare("SELECT id FROM requests WHERE status = 'settled' ORDER BY id").all() as { id: string }[];
     db.close();
     expect(rows.map((r) => r.id)).toEqual(ids);
+  });
+
+  it("never run inside a commit of the folder's or archiver's thread, which holds the commit queue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-wal-'));
+    dirs.push(dir);
+    const ledger = openSqliteLedger({ path: join(dir, 'ledger.db') });
+    open.push(ledger);
+    const side = (ledger as unknown as { side: { query<T>(s: object): Promise<T> } }).side;
+    expect(await side.query({ sql: 'PRAGMA wal_autocheckpoint', mode: 'get' })).toEqual({ wal_autocheckpoint: 0 });
+  });
+
+  it("a thread opened with walAutocheckpoint 0 leaves the database file alone past SQLite's 1,000 pages", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-wal-'));
+    dirs.push(dir);
+    const grown = async (walAutocheckpoint: number | undefined) => {
+      const path = join(dir, `t${walAutocheckpoint ?? 'default'}.db`);
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (x BLOB)');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      const before = statSync(path).size;
+      const thread = new SqlThread(path, { readonly: false, walAutocheckpoint });
+      // 1,500 rows of 4 KiB: about 3,000 WAL pages in one commit.
+      await thread.transaction([
+        {
+          sql: 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) INSERT INTO t SELECT randomblob(4000) FROM n',
+          mode: 'run',
+        },
+      ]);
+      const after = statSync(path).size;
+      await thread.close();
+      db.close();
+      return after - before;
+    };
+    expect(await grown(0)).toBe(0);
+    expect(await grown(undefined)).toBeGreaterThan(1_000 * PAGE);
   });
 });

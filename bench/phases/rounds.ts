@@ -30,6 +30,8 @@ export interface LatencyRun {
   sent: number;
   errors: number;
   firstError?: string;
+  /** The longest stall of the proxy's event loop during the run (ms; tollgate only, see `Target.loopDelay`). */
+  loopDelayMax?: number;
 }
 
 /** One stream run: TTFB and read gaps (ms), and how the writes arrived. */
@@ -71,7 +73,7 @@ export function latencyRun(r: OpenLoopResult): LatencyRun {
 
 /** One line of the console log for a latency run. */
 export const describeRun = (run: LatencyRun): string =>
-  `p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`;
+  `p50 ${run.p50.toFixed(3)} ms  p99 ${run.p99.toFixed(3)} ms  p99.9 ${run.p999.toFixed(3)} ms  max ${run.max.toFixed(1)} ms${run.loopDelayMax !== undefined ? `  event-loop stall max ${run.loopDelayMax.toFixed(1)} ms` : ''}  errors ${run.errors}/${run.sent}${run.firstError ? ` (${run.firstError})` : ''}`;
 
 /** The plan's open-loop scenarios: each rate on the instant upstream, then the delayed one (none when `delayedRate` is 0). */
 export function scenariosOf(plan: Plan): Scenario[] {
@@ -146,6 +148,7 @@ export async function runRounds(
     log(`round ${round + 1}/${plan.rounds}: ${order.map((t) => t.name).join(' → ')}`);
     for (const s of scenarios) {
       for (const t of order) {
+        await t.loopDelay?.(); // starts its count over
         const r = await openLoop({
           origin: t.origin,
           origins: t.origins,
@@ -156,6 +159,8 @@ export async function runRounds(
           durationMs: plan.openLoop.ms,
         });
         const run = latencyRun(r);
+        const stalled = await t.loopDelay?.();
+        if (stalled) run.loopDelayMax = stalled.maxMs;
         push(result.latency[s.key]!, t.name, run);
         if (t.pid) await waitIdle(t.pid);
         log(`  ${s.label.padEnd(28)} ${t.name.padEnd(8)} ${describeRun(run)}`);

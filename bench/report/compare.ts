@@ -26,6 +26,11 @@ export function compareTable(rounds: RoundsResult, before: TargetName): string {
       const [then, now] = [added(runs, before, pick), added(runs, 'tollgate', pick)];
       rows.push([`added latency ${name} @ ${s.label} (ms)`, signed(then), signed(now), signed(now - then)]);
     }
+    const stalls = (t: TargetName) => {
+      const each = (runs[t] ?? []).map((r) => r.loopDelayMax);
+      return each.every((x) => x !== undefined) && each.length > 0 ? each.map((x) => x!.toFixed(1)).join(' / ') : '–';
+    };
+    rows.push([`longest event-loop stall @ ${s.label} (ms, each round)`, stalls(before), stalls('tollgate'), '']);
     const [eThen, eNow] = [errors(runs[before]), errors(runs.tollgate)];
     if (eThen + eNow > 0) rows.push([`unfinished @ ${s.label}`, int(eThen), int(eNow), '']);
   }
@@ -56,7 +61,7 @@ export function compareMarkdown(rounds: RoundsResult, before: TargetName, plan: 
   const rates = plan.openLoop.rates.map((r) => r.toLocaleString('en-US')).join(' / ');
   return `## Before and after
 
-tollgate at ${before.slice('tollgate@'.length)} against this checkout (${revision}), both built the same way and run in the same rounds with direct (\`npm run bench -- --only compare --against <rev>\`, about 8 minutes): ${plan.rounds} rounds × ${rates} RPS × ${plan.openLoop.ms / 1000} s, then ${plan.closedLoop.durationS} s closed loop and ${plan.stream.count} streams per target and round, the order rotating by round, each proxy pinned to the proxy core. Figures are added to direct of the same round, medians over rounds.
+tollgate at ${before.slice('tollgate@'.length)} against this checkout (${revision}), both built the same way and run in the same rounds with direct (\`npm run bench -- --only compare --against <rev>\`, about 8 minutes): ${plan.rounds} rounds × ${rates} RPS × ${plan.openLoop.ms / 1000} s, then ${plan.closedLoop.durationS} s closed loop and ${plan.stream.count} streams per target and round, the order rotating by round, each proxy pinned to the proxy core. Figures are added to direct of the same round, medians over rounds. The longest event-loop stall is how late a 2 ms timer inside the proxy fired at worst during the run (\`perf_hooks.monitorEventLoopDelay\`, bench/lib/loop-delay-preload.mjs), per round: a stall there is every request of those milliseconds waiting.
 
 ${compareTable(rounds, before)}
 `;

@@ -37,7 +37,19 @@ export interface Target {
   pid?: number;
   /** Every process serving the target when there are several (replicas, cluster workers), for `waitIdle`. */
   pids?: number[];
+  /**
+   * The event loop's delay since the previous call (ms; see lib/loop-delay-preload.mjs), for a
+   * tollgate started with `loopDelay`; undefined when it did not answer within a second.
+   */
+  loopDelay?: () => Promise<LoopDelay | undefined>;
   stop(): Promise<void>;
+}
+
+/** How late the event loop's timer fired over a run (ms): the longest, p99.9 and p99. */
+export interface LoopDelay {
+  maxMs: number;
+  p999Ms: number;
+  p99Ms: number;
 }
 
 /** Where the bench keeps its files and whether it pins processes. */
@@ -135,6 +147,26 @@ export interface TollgateOptions {
   cwd?: string;
   /** The target's name in the results (default `tollgate`). */
   name?: TargetName;
+  /** Record the event loop's delay (`Target.loopDelay`; one process only). */
+  loopDelay?: boolean;
+}
+
+/** Asks a tollgate started with lib/loop-delay-preload.mjs for its event loop's delay since the last ask. */
+function askLoopDelay(child: ChildProcess): Promise<LoopDelay | undefined> {
+  return new Promise((resolve) => {
+    const done = (v: LoopDelay | undefined) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(v);
+    };
+    const onMessage = (m: { loopDelay?: LoopDelay }) => {
+      if (m && typeof m === 'object' && 'loopDelay' in m) done(m.loopDelay);
+    };
+    const timer = setTimeout(() => done(undefined), 1_000);
+    child.on('message', onMessage);
+    if (!child.connected) return done(undefined);
+    child.send({ loopDelay: 'read' });
+  });
 }
 
 /**
@@ -144,7 +176,9 @@ export interface TollgateOptions {
 export async function startTollgate(env: Env, o: TollgateOptions): Promise<Target & { child: ChildProcess }> {
   const tag = o.tag ?? 'main';
   const workers = o.workers ?? 1;
+  const probe = o.loopDelay === true && workers === 1;
   const args = [
+    ...(probe ? ['--import', join(env.root, 'bench', 'lib', 'loop-delay-preload.mjs')] : []),
     ...(o.nodeFlags ?? []),
     o.main ?? env.tollgateMain,
     '--upstream',
@@ -176,6 +210,7 @@ export async function startTollgate(env: Env, o: TollgateOptions): Promise<Targe
     pid: child.pid,
     pids,
     child,
+    ...(probe ? { loopDelay: () => askLoopDelay(child) } : {}),
     stop: () => stopChild(child),
   };
 }

@@ -23,20 +23,45 @@ export interface FoldDialect {
  * `source`: where the rows `r` come from (default the `requests` table; a CTE of the batch's rows).
  */
 export function foldSql(d: FoldDialect, target: RollupTable, source = 'requests r'): string {
-  const dims = ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
-  const key = ['company_id', target.bucket, ...dims.map((x) => x.column).filter((c) => c !== 'company_id')];
+  return `${insertInto(target)} ${foldSelectSql(d, target, source)} ${onConflictAdd(target)}`;
+}
+
+/**
+ * The `SELECT` of `foldSql`: the batch's rows summed per bucket and dimensions, one row per rollup
+ * row to add, in the columns' order of `foldAddSql` (bucket, the table's dimensions, then every
+ * measure).
+ */
+export function foldSelectSql(d: FoldDialect, target: RollupTable, source = 'requests r'): string {
+  const dims = dimsOf(target);
   const select = [
     target.bucket === 'hour' ? d.hourOf : target.bucket === 'day' ? d.dayOf : d.monthOf,
     ...dims.map((x) => `coalesce(r.${x.source}, '')`),
     ...rollupMeasures(d.latencyUs).map((m) => `coalesce(${m.raw}, 0)`),
   ];
-  const columns = [target.bucket, ...dims.map((x) => x.column), ...MEASURE_COLUMNS];
   const groups = Array.from({ length: 1 + dims.length }, (_, i) => i + 1).join(', ');
+  return `SELECT ${select.join(', ')} FROM ${source} WHERE r.status <> 'held' AND ${d.batch} GROUP BY ${groups}`;
+}
+
+/** Adds rows already summed by `foldSelectSql` (kept in table `from`) to `target`'s rows, creating missing ones. */
+export function foldAddSql(target: RollupTable, from: string): string {
+  return `${insertInto(target)} SELECT * FROM ${from} WHERE true ${onConflictAdd(target)}`;
+}
+
+const dimsOf = (target: RollupTable) => ROLLUP_DIMENSIONS.filter((x) => target.dims.includes(x.column));
+
+const insertInto = (target: RollupTable) =>
+  `INSERT INTO ${target.table} (${[target.bucket, ...dimsOf(target).map((x) => x.column), ...MEASURE_COLUMNS].join(', ')})`;
+
+function onConflictAdd(target: RollupTable): string {
+  const key = [
+    'company_id',
+    target.bucket,
+    ...dimsOf(target)
+      .map((x) => x.column)
+      .filter((c) => c !== 'company_id'),
+  ];
   const add = MEASURE_COLUMNS.map((m) => `${m} = ${target.table}.${m} + excluded.${m}`).join(', ');
-  return (
-    `INSERT INTO ${target.table} (${columns.join(', ')}) SELECT ${select.join(', ')} FROM ${source} ` +
-    `WHERE r.status <> 'held' AND ${d.batch} GROUP BY ${groups} ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${add}`
-  );
+  return `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${add}`;
 }
 
 /**

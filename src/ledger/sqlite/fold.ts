@@ -1,5 +1,5 @@
 import type { FoldResult } from '../port.js';
-import { foldSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
+import { foldAddSql, foldSelectSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
 import type { CommitGate } from './checkpointer.js';
 import { ANY_UNSEQUENCED, FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
 import type { SqlExecutor } from './runner.js';
@@ -9,6 +9,18 @@ import { SqlThreadConflict, type Step } from './thread.js';
 const HOLD_LIMIT_MS = 1_000;
 /** What one transaction on the thread should take (ms): the commits queued behind it wait that long. */
 const TARGET_MS = 3;
+/**
+ * Most rows one fold transaction folds from the batch size (`BatchSize` learns toward TARGET_MS
+ * within it): a bound on how long one transaction holds the commit queue whatever it learned (at
+ * 20–45 µs a row into the twelve rollup tables, 20–90 ms at worst).
+ */
+export const MAX_FOLD_ROWS = 2_000;
+/**
+ * Most finished rows without a `settle_seq` given one per transaction. They share it, and a fold
+ * takes every row of a `settle_seq` at once, so a fold transaction takes at most
+ * MAX_FOLD_ROWS + MAX_MARK_ROWS rows.
+ */
+export const MAX_MARK_ROWS = 1_000;
 
 /** Rows per transaction, sized so that each takes about `TARGET_MS` (between `min` and `max`). */
 export class BatchSize {
@@ -20,10 +32,14 @@ export class BatchSize {
   get value(): number {
     return Math.round(this.rows);
   }
-  /** Learns from a transaction of `rows` rows that took `ms`. */
+  /**
+   * Learns from a transaction of `rows` rows that took `ms`, full or not: a batch smaller than the
+   * size (a fold of what came in since the last one) tells as much about the time per row. Fewer
+   * rows than the minimum tell mostly the fixed cost, and are not learnt from.
+   */
   took(rows: number, ms: number): void {
-    if (rows < this.rows / 2) return;
-    const next = (this.rows * TARGET_MS) / Math.max(ms, 0.1);
+    if (rows < this.min) return;
+    const next = (rows * TARGET_MS) / Math.max(ms, 0.1);
     this.rows = Math.min(this.max, Math.max(this.min, 0.5 * this.rows + 0.5 * next));
   }
 }
@@ -39,8 +55,8 @@ export class BatchSize {
  * they read the rows not folded yet raw.
  */
 export class SqliteFold {
-  private readonly foldRows = new BatchSize(1_000, 50, 50_000);
-  private readonly markRows = new BatchSize(500, 50, 20_000);
+  private readonly foldRows = new BatchSize(1_000, 50, MAX_FOLD_ROWS);
+  private readonly markRows = new BatchSize(500, 50, MAX_MARK_ROWS);
 
   /**
    * @param thread a writable SQL thread on the ledger file (or, in memory, the connection itself).
@@ -81,31 +97,42 @@ export class SqliteFold {
       (await this.thread.query<{ s: number | null }>({ sql: 'SELECT max(settle_seq) AS s FROM requests', mode: 'get' }))
         .s;
     if (hi === null || hi <= lo) return { folded: 0, sequenced, more: sequenced > 0 };
-    const started = performance.now();
-    const steps = [
-      ...ROLLUP_TABLES.map((t) => ({ sql: foldSql(FOLD, t), params: [lo, hi], mode: 'run' as const })),
-      {
-        sql: `UPDATE rollup_state SET folded_seq = ?, folded_at = ?,
-                folded_rows = folded_rows + (SELECT count(*) FROM requests WHERE settle_seq > ? AND settle_seq <= ?)
-              WHERE id = 1 AND folded_seq = ?`,
-        params: [hi, this.clock().toISOString(), lo, hi, lo],
-        mode: 'run' as const,
-        expect: 1,
-      },
+    // The sums are taken before the commit queue is held, into temp tables (no lock on the ledger):
+    // the rows with settle_seq in (lo, hi] are all there once hi is (a settle_seq is set once, by the
+    // transaction finishing its row, one past the highest) and never change after, so the held
+    // transaction only adds the sums — a few rollup rows per table, not every row twelve times.
+    const summed = await this.thread.sequence([
+      ...ROLLUP_TABLES.flatMap((t, i): Step[] => [
+        {
+          sql: `CREATE TEMP TABLE IF NOT EXISTS fold_${i} AS ${foldSelectSql(FOLD, t)} LIMIT 0`,
+          params: [0, 0],
+          mode: 'run',
+        },
+        { sql: `DELETE FROM temp.fold_${i}`, mode: 'run' },
+        { sql: `INSERT INTO temp.fold_${i} ${foldSelectSql(FOLD, t)}`, params: [lo, hi], mode: 'run' },
+      ]),
       {
         sql: 'SELECT count(*) AS n FROM requests WHERE settle_seq > ? AND settle_seq <= ?',
         params: [lo, hi],
-        mode: 'get' as const,
+        mode: 'get',
       },
-    ];
-    let results: unknown[];
+    ]);
+    const folded = (summed[summed.length - 1] as { n: number }).n;
+    const started = performance.now();
     try {
-      results = await this.held(steps);
+      await this.held([
+        ...ROLLUP_TABLES.map((t, i): Step => ({ sql: foldAddSql(t, `temp.fold_${i}`), mode: 'run' })),
+        {
+          sql: 'UPDATE rollup_state SET folded_seq = ?, folded_at = ?, folded_rows = folded_rows + ? WHERE id = 1 AND folded_seq = ?',
+          params: [hi, this.clock().toISOString(), folded, lo],
+          mode: 'run',
+          expect: 1,
+        },
+      ]);
     } catch (err) {
       if (err instanceof SqlThreadConflict) return { folded: 0, sequenced, more: true };
       throw err;
     }
-    const folded = (results[results.length - 1] as { n: number }).n;
     this.foldRows.took(folded, performance.now() - started);
     return { folded, sequenced, more: nth !== undefined || sequenced > 0 };
   }

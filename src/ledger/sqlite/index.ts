@@ -107,12 +107,16 @@ export class SqliteLedger implements Ledger {
     this.runner = threaded
       ? pooled(new ReadPool(background.path!, background.reads?.threads ?? 2, background.reads?.timeoutMs ?? 5_000))
       : here;
-    this.side = threaded ? new LazySqlThread(background.path!, { readonly: false }) : undefined;
+    // Checkpoints are the checkpointer's (or, without it, the serving connection's): never inside a fold or archive commit, which holds the queue.
+    this.side = threaded
+      ? new LazySqlThread(background.path!, { readonly: false, walAutocheckpoint: checkpointer ? 0 : undefined })
+      : undefined;
     const exec = this.side ?? here;
     if (!background.readonly) {
       const fold = new SqliteFold(exec, this.side ? gate.lease() : undefined);
       this.folder = new FoldLoop(() => fold.once());
-      if (background.foldIntervalMs !== false) this.folder.start(background.foldIntervalMs ?? 1_000);
+      if (background.foldIntervalMs !== false && !process.env.TG_NOFOLD)
+        this.folder.start(background.foldIntervalMs ?? 1_000);
     }
     this.rollups = new Rollups(this.folder, sqliteRollupStatus(exec));
     this.archive = new SqliteArchive(exec, this.side ? gate.lease() : undefined, background.path);

@@ -21,6 +21,8 @@ export interface SqlExecutor {
   query<T>(step: Step): Promise<T>;
   /** The steps in one `BEGIN IMMEDIATE` transaction; rejects with `SqlThreadConflict` when a step's `expect` fails. */
   transaction(steps: Step[]): Promise<unknown[]>;
+  /** The steps one after another, each in its own implicit transaction (a temp table's writes take no lock on the ledger). */
+  sequence(steps: Step[]): Promise<unknown[]>;
 }
 
 /** A runner on threads (see `ReadPool`). */
@@ -50,6 +52,7 @@ export function inline(sqlite: Database.Database): ReadRunner & SqlExecutor {
     run: async <T>(step: Step) => exec(step) as T,
     query: async <T>(step: Step) => exec(step) as T,
     transaction: async (steps: Step[]) => sqlite.transaction(() => steps.map(exec)).immediate(),
+    sequence: async (steps: Step[]) => steps.map(exec),
     async close() {},
   };
 }

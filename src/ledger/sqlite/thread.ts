@@ -21,7 +21,8 @@ export class SqlThreadConflict extends Error {
 /**
  * The thread: one better-sqlite3 connection on the ledger file (read-only, or writable for the
  * folder and the archiver), statements prepared once per SQL text. `query` runs one statement
- * (reads see one WAL snapshot each); `tx` runs steps in one `BEGIN IMMEDIATE` transaction.
+ * (reads see one WAL snapshot each); `tx` runs steps in one `BEGIN IMMEDIATE` transaction; `seq` runs
+ * steps one after another, each on its own (no write lock on the ledger unless a step writes it).
  */
 const WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -29,6 +30,7 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path, { readonly: workerData.readonly, fileMustExist: true });
 db.pragma('busy_timeout = ' + workerData.busyMs);
 if (!workerData.readonly) db.pragma('synchronous = NORMAL');
+if (workerData.walAutocheckpoint !== undefined) db.pragma('wal_autocheckpoint = ' + workerData.walAutocheckpoint);
 db.pragma('cache_size = -' + workerData.cacheKiB);
 const cache = new Map();
 const prepared = (sql) => {
@@ -52,7 +54,8 @@ const exec = (step) => {
 parentPort.on('message', (m) => {
   if (m.kind === 'close') { db.close(); parentPort.postMessage({ id: m.id, ok: true }); return; }
   try {
-    const value = m.kind === 'tx' ? db.transaction(() => m.steps.map(exec)).immediate() : exec(m.step);
+    const value =
+      m.kind === 'tx' ? db.transaction(() => m.steps.map(exec)).immediate() : m.kind === 'seq' ? m.steps.map(exec) : exec(m.step);
     parentPort.postMessage({ id: m.id, ok: true, value });
   } catch (err) {
     parentPort.postMessage({ id: m.id, ok: false, error: { name: err.name, message: err.message, code: err.code } });
@@ -60,6 +63,24 @@ parentPort.on('message', (m) => {
 });
 parentPort.postMessage({ id: 0, ok: true });
 `;
+
+/**
+ * How a `SqlThread` opens its connection. `walAutocheckpoint: 0` for a writable thread beside a
+ * `Checkpointer`: with SQLite's default, a commit on the thread that finds the WAL past 1,000 pages
+ * checkpoints inside that commit (copies the WAL into the database file and fsyncs both), and the
+ * folder's and archiver's commits run while the serving connection's commit queue is held, so every
+ * request queued meanwhile waited for that checkpoint and its fsyncs (at 1,000 RPS about one fold in
+ * ten did, holding the queue three times as long; bench/profile/tail.ts with strace).
+ */
+export interface SqlThreadOptions {
+  readonly: boolean;
+  /** SQLite's busy timeout (ms; default 5,000). */
+  busyMs?: number;
+  /** Page cache (KiB; default 65,536). */
+  cacheKiB?: number;
+  /** WAL pages past which a commit checkpoints (0: never; absent: SQLite's default of 1,000). */
+  walAutocheckpoint?: number;
+}
 
 type Reply = { id: number; ok: boolean; value?: unknown; error?: { name: string; message: string; code?: string } };
 
@@ -79,9 +100,11 @@ export class SqlThread {
 
   /**
    * @param path the ledger file (it must exist).
-   * @param opts `readonly` for reports; `busyMs` SQLite's busy timeout; `cacheKiB` its page cache.
+   * @param opts `readonly` for reports; `busyMs` SQLite's busy timeout; `cacheKiB` its page cache;
+   *   `walAutocheckpoint` the WAL pages (4 KiB) past which a commit of this connection checkpoints
+   *   (0: never; absent: SQLite's default, 1,000 pages). See `SqlThreadOptions`.
    */
-  constructor(path: string, opts: { readonly: boolean; busyMs?: number; cacheKiB?: number }) {
+  constructor(path: string, opts: SqlThreadOptions) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER, {
       eval: true,
@@ -91,6 +114,7 @@ export class SqlThread {
         readonly: opts.readonly,
         busyMs: opts.busyMs ?? 5_000,
         cacheKiB: opts.cacheKiB ?? 65_536,
+        walAutocheckpoint: opts.walAutocheckpoint,
       },
     });
     this.worker.unref();
@@ -146,6 +170,11 @@ export class SqlThread {
     return this.call<unknown[]>({ kind: 'tx', steps });
   }
 
+  /** Runs the steps one after another in one call, each in its own implicit transaction; stops at the first that throws. */
+  sequence(steps: Step[]): Promise<unknown[]> {
+    return this.call<unknown[]>({ kind: 'seq', steps });
+  }
+
   /**
    * Closes the connection and ends the thread, after the calls queued before; a thread still busy
    * after `graceMs` (a statement that runs on) is left to end on its own (it does not keep the
@@ -181,7 +210,7 @@ export class LazySqlThread {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { readonly: boolean; busyMs?: number; cacheKiB?: number },
+    private readonly opts: SqlThreadOptions,
   ) {}
 
   private get started(): SqlThread {
@@ -195,6 +224,10 @@ export class LazySqlThread {
 
   transaction(steps: Step[]): Promise<unknown[]> {
     return this.started.transaction(steps);
+  }
+
+  sequence(steps: Step[]): Promise<unknown[]> {
+    return this.started.sequence(steps);
   }
 
   /** Closes the thread if it was started. */
