@@ -19,7 +19,7 @@ import { usageRowOf, usageSql, type UsageDialect, type UsageSums } from '../roll
 import { pgReads, type PgReads } from './reads.js';
 import { recentRows } from './request-rows.js';
 import { ROW, strip, where, type Selected } from './rows-sql.js';
-import { FOLDED, USAGE } from './rollup-sql.js';
+import { behindFold, USAGE, watermark } from './rollup-sql.js';
 import { verifyPg } from './verify.js';
 
 /**
@@ -140,22 +140,8 @@ export class PgReader implements LedgerReader {
   }
 }
 
-/**
- * The usage dialect with the unfolded rows' part bounded below by `folded` too, the fold watermark
- * (an xid8 as decimal text) read before the report: the watermark only moves forward, so the
- * statement's own watermark (`FOLDED`, one snapshot with the rollups) still decides which rows are
- * read, but the planner, which cannot see through that subquery and guesses a third of the table
- * (3.3 million rows on a 10M-row ledger: a parallel scan, 5 s), now estimates from the literal
- * and reads the few rows behind the fold by index.
- */
+/** The usage dialect with the unfolded rows' part also bounded by `folded`, a watermark read before the report (see `behindFold`). */
 function unfoldedFrom(folded: string | null): UsageDialect {
-  const xid = folded !== null && /^\d+$/.test(folded) ? folded : '0';
   const [behind, unmarked] = USAGE.unfolded;
-  return {
-    ...USAGE,
-    unfolded: [
-      { from: behind!.from, where: `r.settle_xid >= '${xid}'::xid8 AND r.settle_xid >= ${FOLDED}` },
-      unmarked!,
-    ],
-  };
+  return { ...USAGE, unfolded: [{ from: behind!.from, where: behindFold(watermark(folded)) }, unmarked!] };
 }
