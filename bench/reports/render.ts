@@ -14,7 +14,8 @@ export interface ReportsResult {
   size: LedgerSize;
   reports: ReportTiming[];
   dashboards: DashboardRound[];
-  archive: ArchiveUnderLoad;
+  /** Absent when the run skipped it (`--skip-archive`). */
+  archive?: ArchiveUnderLoad;
 }
 
 const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '–');
@@ -78,6 +79,10 @@ export function reportMarkdown(r: ReportsResult): string {
     '',
   );
   const a = r.archive;
+  if (!a) {
+    lines.push('### Archiving 30 days of raw rows under the same load', '', 'Not run (`--skip-archive`).');
+    return lines.join('\n');
+  }
   lines.push('### Archiving 30 days of raw rows under the same load', '');
   if ('error' in a.archived) lines.push(`The archive failed: ${a.archived.error}`, '');
   else

@@ -15,11 +15,11 @@ import { FOLD } from './rollup-sql.js';
  */
 const FOLD_BATCH = `WITH b AS MATERIALIZED (
     SELECT folded_xid AS lo, pg_snapshot_xmin(pg_current_snapshot()) AS xmin FROM rollup_state WHERE id = 1 FOR UPDATE),
-  nth AS (SELECT r.settle_xid FROM requests r, b WHERE r.settle_xid >= b.lo AND r.settle_xid < b.xmin
-    ORDER BY r.settle_xid OFFSET $1 LIMIT 1),
+  nth AS (SELECT (SELECT r.settle_xid FROM requests r WHERE r.settle_xid >= b.lo AND r.settle_xid < b.xmin
+    ORDER BY r.settle_xid OFFSET $1 LIMIT 1) AS settle_xid FROM b),
   bounds AS MATERIALIZED (
     SELECT b.lo, coalesce((SELECT (settle_xid::text::numeric + 1)::text::xid8 FROM nth), b.xmin) AS hi,
-      EXISTS (SELECT 1 FROM nth) AS more FROM b),
+      (SELECT settle_xid IS NOT NULL FROM nth) AS more FROM b),
   batch AS MATERIALIZED (
     SELECT r.* FROM requests r, bounds WHERE bounds.hi > bounds.lo AND r.status <> 'held'
       AND r.settle_xid >= bounds.lo AND r.settle_xid < bounds.hi),

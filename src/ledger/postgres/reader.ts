@@ -15,11 +15,11 @@ import type {
   UsageRow,
 } from '../port.js';
 import { planUsage } from '../rollups/plan.js';
-import { usageRowOf, usageSql, type UsageSums } from '../rollups/usage-sql.js';
+import { usageRowOf, usageSql, type UsageDialect, type UsageSums } from '../rollups/usage-sql.js';
 import { pgReads, type PgReads } from './reads.js';
 import { recentRows } from './request-rows.js';
 import { ROW, strip, where, type Selected } from './rows-sql.js';
-import { USAGE } from './rollup-sql.js';
+import { behindFold, USAGE, watermark } from './rollup-sql.js';
 import { verifyPg } from './verify.js';
 
 /**
@@ -54,8 +54,12 @@ export class PgReader implements LedgerReader {
   }
 
   async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
-    const cut = await this.pool.query<{ before: string | null }>('SELECT max(before) AS before FROM archives');
-    const q = usageSql(USAGE, filter, groupBy, planUsage(filter, groupBy, cut.rows[0]!.before), top);
+    const cut = await this.pool.query<{ before: string | null; folded: string | null }>(
+      'SELECT (SELECT max(before) FROM archives) AS before, (SELECT folded_xid::text FROM rollup_state WHERE id = 1) AS folded',
+    );
+    const { before, folded } = cut.rows[0]!;
+    const plan = planUsage(filter, groupBy, before);
+    const q = usageSql(unfoldedFrom(folded), filter, groupBy, plan, top);
     const { rows } = await this.pool.query<UsageSums>(q.text, q.params);
     return rows.map(usageRowOf);
   }
@@ -134,4 +138,10 @@ export class PgReader implements LedgerReader {
   recentAlerts(companyId: string, limit: number): Promise<AlertRecord[]> {
     return this.reads.recentAlerts(companyId, limit);
   }
+}
+
+/** The usage dialect with the unfolded rows' part also bounded by `folded`, a watermark read before the report (see `behindFold`). */
+function unfoldedFrom(folded: string | null): UsageDialect {
+  const [behind, unmarked] = USAGE.unfolded;
+  return { ...USAGE, unfolded: [{ from: behind!.from, where: behindFold(watermark(folded)) }, unmarked!] };
 }

@@ -3,7 +3,7 @@ import type { RollupTable } from '../rollups/dimensions.js';
 import { guidedBy, newestGuided, nextHour, rollupFilter } from '../rollups/recent-plan.js';
 import type { Queryable } from './db.js';
 import { ROW, strip, where, type Selected } from './rows-sql.js';
-import { FOLDED } from './rollup-sql.js';
+import { behindFold, foldedXid } from './rollup-sql.js';
 
 /** Company rows newer than a history's oldest row past which its remaining tokens are not replayed (null), as on SQLite. */
 const REMAINING_REPLAY_LIMIT = 20_000;
@@ -53,7 +53,10 @@ function guided(db: Queryable, table: RollupTable, filter: RequestFilter, n: num
   return newestGuided<Selected>(
     {
       unfolded: async () => [
-        ...(await all(`SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} AND r.settle_xid >= ${FOLDED}`, w.params)),
+        ...(await all(
+          `SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} AND ${behindFold(await foldedXid(db))}`,
+          w.params,
+        )),
         ...(await all(`SELECT ${ROW}, r.seq FROM requests r WHERE ${w.sql} AND r.settle_xid IS NULL`, w.params)),
       ],
       async hours(low, before) {

@@ -5,6 +5,10 @@ import { bigint, customType, date, index, pgTable, primaryKey, serial, text, tim
  * (src/ledger/sqlite/schema-rollups.ts documents each), with `hour` a `timestamptz` and `day` a
  * `date` (UTC), `month` the `date` of the month's first day (UTC). Rows are folded in by whichever replica holds the fold lock (src/ledger/postgres/fold.ts)
  * in the order of the transaction that finished them (`requests.settle_xid`).
+ *
+ * Every hour and day table has an index leading with its bucket beside its primary key (which leads
+ * with the company): an operator's report over every company reads the hours and days at a
+ * window's edges by it, where Postgres (before 18, no skip scan) would otherwise read the whole table.
  */
 
 /** A 64-bit transaction id (`xid8`, Postgres 13+), read and written as its decimal text. */
@@ -43,31 +47,35 @@ const { userId: _user, ...summary } = dimensions;
 export const usageHours = pgTable('usage_hours', { hour: hour(), ...dimensions, ...measures }, (t) => [
   primaryKey({ columns: [t.companyId, t.hour, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
   index('usage_hours_user').on(t.companyId, t.userId, t.hour),
+  index('usage_hours_hour').on(t.hour),
 ]);
 
 export const usageDays = pgTable('usage_days', { day: day(), ...dimensions, ...measures }, (t) => [
   primaryKey({ columns: [t.companyId, t.day, t.userId, t.keyId, t.model, t.endpoint, t.feature] }),
   index('usage_days_user').on(t.companyId, t.userId, t.day),
+  index('usage_days_day').on(t.day),
 ]);
 
 export const usageHoursSummary = pgTable('usage_hours_summary', { hour: hour(), ...summary, ...measures }, (t) => [
   primaryKey({ columns: [t.companyId, t.hour, t.keyId, t.model, t.endpoint, t.feature] }),
+  index('usage_hours_summary_hour').on(t.hour),
 ]);
 
 export const usageDaysSummary = pgTable('usage_days_summary', { day: day(), ...summary, ...measures }, (t) => [
   primaryKey({ columns: [t.companyId, t.day, t.keyId, t.model, t.endpoint, t.feature] }),
+  index('usage_days_summary_day').on(t.day),
 ]);
 
 export const usageHoursCompanies = pgTable(
   'usage_hours_companies',
   { hour: hour(), companyId: dimensions.companyId, ...measures },
-  (t) => [primaryKey({ columns: [t.companyId, t.hour] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.hour] }), index('usage_hours_companies_hour').on(t.hour)],
 );
 
 export const usageDaysCompanies = pgTable(
   'usage_days_companies',
   { day: day(), companyId: dimensions.companyId, ...measures },
-  (t) => [primaryKey({ columns: [t.companyId, t.day] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.day] }), index('usage_days_companies_day').on(t.day)],
 );
 
 export const usageHoursTotals = pgTable(
@@ -79,13 +87,16 @@ export const usageHoursTotals = pgTable(
     endpoint: dimensions.endpoint,
     ...measures,
   },
-  (t) => [primaryKey({ columns: [t.companyId, t.hour, t.model, t.endpoint] })],
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.hour, t.model, t.endpoint] }),
+    index('usage_hours_totals_hour').on(t.hour),
+  ],
 );
 
 export const usageDaysTotals = pgTable(
   'usage_days_totals',
   { day: day(), companyId: dimensions.companyId, model: dimensions.model, endpoint: dimensions.endpoint, ...measures },
-  (t) => [primaryKey({ columns: [t.companyId, t.day, t.model, t.endpoint] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.day, t.model, t.endpoint] }), index('usage_days_totals_day').on(t.day)],
 );
 
 export const usageHoursUsers = pgTable(
@@ -94,6 +105,7 @@ export const usageHoursUsers = pgTable(
   (t) => [
     primaryKey({ columns: [t.companyId, t.hour, t.userId] }),
     index('usage_hours_users_user').on(t.companyId, t.userId, t.hour),
+    index('usage_hours_users_hour').on(t.hour),
   ],
 );
 
@@ -103,6 +115,7 @@ export const usageDaysUsers = pgTable(
   (t) => [
     primaryKey({ columns: [t.companyId, t.day, t.userId] }),
     index('usage_days_users_user').on(t.companyId, t.userId, t.day),
+    index('usage_days_users_day').on(t.day),
   ],
 );
 

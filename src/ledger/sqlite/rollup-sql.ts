@@ -35,6 +35,9 @@ export const USAGE: UsageDialect = {
   orderKey: (e) => e,
   hasTag: (param) => `EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = ${param})`,
   eachTag: 'LEFT JOIN json_each(r.tags) AS tg',
+  // Without statistics (tollgate never runs ANALYZE) SQLite cannot skip-scan a primary key leading
+  // with the company: an operator's report read whole rollup tables (5× slower on 200,000 rows).
+  everyCompany: 'SELECT DISTINCT company_id FROM usage_days_companies',
 };
 
 /** Gives finished rows that have none a `settle_seq` (one past the highest), at most `?` of them: rows copied in or written before rollups. */
