@@ -35,7 +35,7 @@ import { runScale, type ScaleResult } from './phases/scale.js';
 import { compareMarkdown, compareTable } from './report/compare.js';
 import { resultsMarkdown, table } from './report/render.js';
 import { replicaEstimate, scaleMarkdown, scaleTable, scaleTargets } from './report/scale.js';
-import { section, writeSection } from './report/sections.js';
+import { otherSections, section, writeSection } from './report/sections.js';
 import { reportsBench } from './reports/phase.js';
 import { summarise, tally, type RunResults } from './report/summary.js';
 import { buildTollgate } from './targets/build.js';
@@ -253,7 +253,11 @@ function report(
     log(`\n${table(rows)}\n`);
     const md = resultsMarkdown(results, rows, { machine: m, revision: rev, pinned: pin, startedAt, tookS });
     if (plan.mode === 'full') {
-      writeFileSync(resultsFile, [md, ...parts.map((p) => section(p.name, p.md))].join('\n'));
+      const kept = otherSections(
+        resultsFile,
+        parts.map((p) => p.name),
+      );
+      writeFileSync(resultsFile, [md, ...parts.map((p) => section(p.name, p.md)), ...kept].join('\n'));
       log(`wrote bench/RESULTS.md; took ${Math.round(tookS)} s`);
     }
     failed = (['direct', 'floor', 'tollgate'] as const).filter((t) => tally(results, t).errors > 0);
