@@ -158,7 +158,9 @@ export async function cancelRow(
 
 /**
  * The parameters of `tollgate_finish` ($1…$26; see migrations/postgres/0011_ledger_functions.sql,
- * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`).
+ * replaced by 0012_rollups.sql, which also writes the rollups' fold mark `settle_xid`; since
+ * 0017_lean_settle.sql the common case — one grant held, which covers the charge — runs in a few small
+ * statements, every other case in 0015's body, `tollgate_finish_general`).
  */
 const FINISH = `SELECT tollgate_finish(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')}) AS r`;
 /**
