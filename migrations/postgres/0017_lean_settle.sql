@@ -51,7 +51,9 @@ BEGIN
   IF FOUND AND r_status = 'held' AND g_id IS NOT NULL THEN
     PERFORM 1 FROM grants WHERE company_id = r_company ORDER BY id COLLATE "C" FOR UPDATE;
     SELECT * INTO g FROM grants WHERE id = g_id;
-    IF charge THEN
+    IF NOT FOUND THEN
+      g_id := NULL;
+    ELSIF charge THEN
       -- allocate.ts, planBurn: a tokens grant takes the tokens (and with them all the micro-USD), a micro-USD grant
       -- the reverse, an unlimited one whatever is asked; covered when that is at least 1 and within what the grant
       -- has left with this request's hold given back.
