@@ -105,8 +105,9 @@ async function main(): Promise<void> {
     size = await postgresSize(at(name));
     const copy = `tollgate_bench_reports_run_${process.pid}`;
     await admin.query(`CREATE DATABASE ${copy} TEMPLATE ${name}`);
-    cleanups.push(async () => void (await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)));
+    // Cleanups run last first: the copy is dropped before the admin connection ends.
     cleanups.push(() => admin.end());
+    cleanups.push(async () => void (await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)));
     ledger = at(copy);
   }
   log(
