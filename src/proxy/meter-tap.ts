@@ -135,7 +135,14 @@ export class MeterTap {
       return whole;
     }
     let out = '';
-    for (const e of events) out += meter.event(e) ?? '';
+    let changed = false;
+    for (const e of events) {
+      const kept = meter.event(e);
+      if (kept !== e) changed = true;
+      out += kept ?? '';
+    }
+    // Events passed on as they came: the same bytes, not a copy of them.
+    if (!changed) return whole;
     return out ? Buffer.from(out) : undefined;
   }
 }
