@@ -22,12 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine } from '../lib/machine.js';
 import { canPin, CORES, killLive, pinSelf } from '../lib/proc.js';
-import { percentile } from '../lib/stats.js';
-import { modelOf, type Variant } from '../lib/variants.js';
-import { openLoop } from '../load/open-loop.js';
-import { chatBody, streamBody } from '../load/requests.js';
+import { modelOf } from '../lib/variants.js';
+import { ALLOC_BODIES, ALLOC_VARIANT, allocRun, allocTargets, loadWith, type Start } from '../phases/alloc.js';
 import { buildTollgate } from '../targets/build.js';
-import { CHAT_PATH, startFloor, startTollgate, startUpstream, type Env, type Target } from '../targets/start.js';
+import { startTollgate, startUpstream, type Env } from '../targets/start.js';
 import { areaOf, original } from './summarise.js';
 
 const { values } = parseArgs({
@@ -46,21 +44,8 @@ const rps = Number(values.rps);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const here = join(root, 'bench', 'profile');
 const m = machine();
 const env: Env = { root, work: mkdtempSync(join(tmpdir(), 'tollgate-alloc-')), pin: canPin(m.nproc), tollgateMain: '' };
-const variant: Variant = { delayMs: 0, chunks: 20, intervalMs: 10 };
-const bodies: [string, string][] = [
-  ['json', chatBody(variant)],
-  ['stream', streamBody(variant)],
-];
-
-/** What alloc-preload.mjs writes. */
-interface AllocStats {
-  requests: number;
-  allocatedBytes: number;
-  gcs: { type: string; ms: number }[];
-}
 
 /** Chrome DevTools' SamplingHeapProfile, as HeapProfiler.stopSampling returns it. */
 interface HeapNode {
@@ -69,23 +54,12 @@ interface HeapNode {
   children: HeapNode[];
 }
 
-type Start = (nodeFlags: string[], extra: NodeJS.ProcessEnv) => Promise<Target>;
-
 if (env.pin) pinSelf(CORES.load);
 env.tollgateMain = buildTollgate(root);
 const upstream = await startUpstream(env);
+const { tollgate, floor } = allocTargets(env, upstream.url);
 const starts: [string, Start][] = [
-  [
-    'tollgate',
-    (nodeFlags, extra) =>
-      startTollgate(env, {
-        upstreamUrl: upstream.url,
-        models: [modelOf(variant)],
-        tag: `alloc-${Math.random().toString(36).slice(2)}`,
-        nodeFlags,
-        env: { ...process.env, ...extra },
-      }),
-  ],
+  ['tollgate', tollgate],
   ...(values.against
     ? ([
         [
@@ -93,7 +67,7 @@ const starts: [string, Start][] = [
           (nodeFlags, extra) =>
             startTollgate(env, {
               upstreamUrl: upstream.url,
-              models: [modelOf(variant)],
+              models: [modelOf(ALLOC_VARIANT)],
               tag: `against-${Math.random().toString(36).slice(2)}`,
               nodeFlags,
               env: { ...process.env, ...extra },
@@ -103,23 +77,8 @@ const starts: [string, Start][] = [
         ],
       ] as [string, Start][])
     : []),
-  ['floor', (nodeFlags, extra) => startFloor(env, upstream.url, 128, { nodeFlags, env: { ...process.env, ...extra } })],
+  ['floor', floor],
 ];
-
-/** Runs the open loop against a fresh target started with `preload`, which writes its result to `file`. */
-async function run(start: Start, body: string, preload: string, fileEnv: string, file: string) {
-  const t = await start(['--import', join(here, preload)], { [fileEnv]: file });
-  const r = await openLoop({
-    origin: t.origin,
-    path: CHAT_PATH,
-    headers: t.headers,
-    body,
-    rps,
-    durationMs: seconds * 1000,
-  });
-  await t.stop();
-  return { r, data: readFileSync(file, 'utf8') };
-}
 
 /** Bytes per request by area and by function (self), from a sampled heap profile. */
 function ranked(head: HeapNode, requests: number): string {
@@ -131,7 +90,14 @@ function ranked(head: HeapNode, requests: number): string {
     const area = areaOf(o.url, n.callFrame.functionName);
     return { area, fn: `${n.callFrame.functionName || '(anonymous)'}  ${area}:${o.line + 1}` };
   };
+  // tollgate's functions with their callees' bytes (each sample once per distinct function on its stack).
+  const byTotal = new Map<string, number>();
+  const stack: string[] = [];
   const walk = (n: HeapNode, parent?: HeapNode) => {
+    const mine = label(n);
+    const pushed = mine.area.startsWith('src/') && !stack.includes(mine.fn);
+    if (pushed) stack.push(mine.fn);
+    if (n.selfSize) for (const f of stack) byTotal.set(f, (byTotal.get(f) ?? 0) + n.selfSize);
     if (n.selfSize) {
       const { area, fn: own } = label(n);
       // A builtin's bytes are named with its caller's function (which `next`, which `split`).
@@ -141,6 +107,7 @@ function ranked(head: HeapNode, requests: number): string {
       total += n.selfSize;
     }
     for (const c of n.children) walk(c, n);
+    if (pushed) stack.pop();
   };
   walk(head);
   const rows = (mp: Map<string, number>, k: number) =>
@@ -158,37 +125,39 @@ function ranked(head: HeapNode, requests: number): string {
     '| B/request | % | function  area:line |',
     '|---:|---:|---|',
     ...rows(byFn, top),
+    '',
+    '| B/request | % | tollgate function with its callees  area:line |',
+    '|---:|---:|---|',
+    ...rows(byTotal, top),
   ].join('\n');
 }
 
 try {
   console.log(`${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; open loop ${rps} RPS, ${seconds} s per run`);
   for (let round = 0; round < Number(values.rounds); round++)
-    for (const [name, body] of bodies) {
+    for (const [name, body] of ALLOC_BODIES) {
       if (values.body && values.body !== name) continue;
       for (const [target, start] of starts) {
         if (values.only && !values.only.split(',').includes(target)) continue;
         const file = join(env.work, `alloc-${target}-${name}.json`);
-        const { r, data } = await run(start, body, 'alloc-preload.mjs', 'TOLLGATE_ALLOC_FILE', file);
-        const a = JSON.parse(data) as AllocStats;
-        const kinds = new Map<string, number[]>();
-        for (const g of a.gcs) kinds.set(g.type, [...(kinds.get(g.type) ?? []), g.ms]);
-        const gcs = [...kinds]
+        const a = await allocRun(root, start, body, { rps, seconds, file });
+        const gcs = [...a.gcs]
           .map(([k, ms]) => `${k} ${ms.length}× (longest ${Math.max(...ms).toFixed(1)} ms)`)
           .join(', ');
         console.log(
-          `${target} ${name}: ${(a.allocatedBytes / a.requests / 1024).toFixed(1)} KiB per request (${a.requests} requests); GC: ${gcs || 'none'}; ${r.ok}/${r.sent} ok, p50 ${percentile(r.latencyMs, 50).toFixed(2)} ms, p99 ${percentile(r.latencyMs, 99).toFixed(2)} ms`,
+          `${target} ${name}: ${a.kibPerRequest.toFixed(1)} KiB per request (${a.requests} requests); GC: ${gcs || 'none'}; ${a.ok}/${a.sent} ok, p50 ${a.p50Ms.toFixed(2)} ms, p99 ${a.p99Ms.toFixed(2)} ms`,
         );
       }
       if (values.sample && values.only !== 'floor') {
         const file = join(env.work, `sample-${name}.json`);
-        const { r, data } = await run(
-          starts[0]![1],
-          body,
-          'heap-sample-preload.mjs',
-          'TOLLGATE_HEAP_SAMPLE_FILE',
+        const { r } = await loadWith(root, tollgate, body, {
+          rps,
+          seconds,
+          preload: 'heap-sample-preload.mjs',
+          fileEnv: 'TOLLGATE_HEAP_SAMPLE_FILE',
           file,
-        );
+        });
+        const data = readFileSync(file, 'utf8');
         console.log(
           `\n### tollgate ${name}, sampled allocations (${r.ok} requests)\n\n${ranked((JSON.parse(data) as { head: HeapNode }).head, r.ok)}\n`,
         );
