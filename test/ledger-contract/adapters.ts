@@ -125,13 +125,53 @@ const sqliteWorker: AdapterUnderTest = {
 const pgDatabase = databaseOfThisFile();
 pgDatabase.catch(() => {});
 
+/**
+ * Resolves when the last Postgres ledger opened on this file's database is closed. Ledgers of one
+ * file share one database, so a second one may only empty it once the first is done: a property
+ * test that outlives its timeout keeps running in the background, and without this its next run
+ * would empty the tables under the test after it.
+ */
+let pgInUse: Promise<void> = Promise.resolve();
+
+/** Waits (at most 60 s) until no other Postgres ledger of this file is open; returns the release. */
+async function takePgDatabase(): Promise<() => void> {
+  const previous = pgInUse;
+  let release!: () => void;
+  pgInUse = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error('a Postgres ledger of this test file was never closed: close each opened ledger')),
+      60_000,
+    );
+  });
+  try {
+    await Promise.race([previous, stuck]);
+  } catch (err) {
+    release();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return release;
+}
+
 const postgres: AdapterUnderTest = {
   name: 'postgres',
   async open() {
     const { url, client } = await pgDatabase;
-    await emptyLedgerTables(client);
-    const ledger = openPgLedger({ url, poolSize: 4 });
-    await ledger.ping();
+    const release = await takePgDatabase();
+    let ledger: ReturnType<typeof openPgLedger>;
+    try {
+      await emptyLedgerTables(client);
+      ledger = openPgLedger({ url, poolSize: 4 });
+      await ledger.ping();
+    } catch (err) {
+      release();
+      throw err;
+    }
     const all = async (sql: string) => (await client.query(sql)).rows;
     const one = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
     return {
@@ -158,7 +198,11 @@ const postgres: AdapterUnderTest = {
         query: async (sql) => (await client.query(sql)).rows,
       },
       async close() {
-        await ledger.close();
+        try {
+          await ledger.close();
+        } finally {
+          release();
+        }
       },
     };
   },
