@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BatchSize, MAX_FOLD_ROWS, MAX_MARK_ROWS } from '../src/ledger/sqlite/fold.js';
+import { BatchSize } from '../src/ledger/rollups/folding.js';
+import { MAX_FOLD_ROWS, MAX_MARK_ROWS } from '../src/ledger/sqlite/fold.js';
 import { openSqliteLedger, type SqliteLedger } from '../src/ledger/sqlite/index.js';
 
 /**
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 describe('the fold', () => {
   it('never learns a batch above its bound, however fast the batches were', () => {
-    const size = new BatchSize(1_000, 50, MAX_FOLD_ROWS);
+    const size = new BatchSize(1_000, 50, MAX_FOLD_ROWS, 3);
     for (let i = 0; i < 50; i++) size.took(size.value, 0.01);
     expect(size.value).toBe(MAX_FOLD_ROWS);
     // What came in since the last fold (a partial batch) that took long enough shrinks it too.

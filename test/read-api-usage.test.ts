@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creds, json, rows, startReadApiWorld, stopReadApiWorld, t } from './support/read-api-world.js';
+import { creds, get, json, rows, startReadApiWorld, stopReadApiWorld, t } from './support/read-api-world.js';
 
 /**
  * What the read API says was spent: the request list with the balance after each row, usage grouped
@@ -63,6 +63,38 @@ describe('GET /tollgate/v1/usage', () => {
     const day = await json('/tollgate/v1/usage', creds['admin key (acme-admin)'], { group_by: 'day' });
     expect(day.data.reduce((s: number, g: any) => s + g.requests, 0)).toBe(11);
     expect(day.group_by).toBe('day');
+  });
+
+  it('pages groups by tokens with limit and offset, saying whether more follow', async () => {
+    const op = creds.operator;
+    const all = await json('/tollgate/v1/usage', op, { group_by: 'user' });
+    // Few users: every group, by key, nothing more to page.
+    expect(all).toMatchObject({ has_more: false, next_offset: null });
+    expect(all.data.length).toBeGreaterThanOrEqual(3);
+    const byTokens = [...all.data].sort(
+      (a: any, b: any) =>
+        b.total_tokens - a.total_tokens ||
+        (a.company_id < b.company_id ? -1 : a.company_id > b.company_id ? 1 : 0) ||
+        (a.key === null ? -1 : b.key === null ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    const pages: any[] = [];
+    let offset: number | null = 0;
+    for (let i = 0; offset !== null && i < 50; i++) {
+      const page: any = await json('/tollgate/v1/usage', op, { group_by: 'user', limit: '2', offset: String(offset) });
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      pages.push(...page.data);
+      expect(page.has_more).toBe(page.next_offset !== null);
+      offset = page.next_offset;
+    }
+    expect(pages).toEqual(byTokens);
+    // Past the end: an empty last page.
+    const past = await json('/tollgate/v1/usage', op, { group_by: 'user', limit: '2', offset: '1000' });
+    expect(past).toMatchObject({ data: [], has_more: false, next_offset: null });
+    for (const bad of ['-1', '1.5', 'x', '10000001']) {
+      const res = await get('/tollgate/v1/usage', op, { group_by: 'user', offset: bad });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', param: 'offset' });
+    }
   });
 });
 

@@ -105,8 +105,9 @@ async function main(): Promise<void> {
     size = await postgresSize(at(name));
     const copy = `tollgate_bench_reports_run_${process.pid}`;
     await admin.query(`CREATE DATABASE ${copy} TEMPLATE ${name}`);
-    cleanups.push(async () => void (await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)));
+    // Cleanups run last first: the copy is dropped before the admin connection ends.
     cleanups.push(() => admin.end());
+    cleanups.push(async () => void (await admin.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`)));
     ledger = at(copy);
   }
   log(
@@ -150,7 +151,13 @@ async function main(): Promise<void> {
   const u = (q: string) => `/tollgate/v1/usage?${q}`;
   const cases: ReportCase[] = [
     { name: 'operator: 90 days by day', key: op, path: u('period=90d&group_by=day') },
-    { name: 'operator: 90 days by user', key: op, path: u('period=90d&group_by=user') },
+    { name: 'operator: 90 days by user (a page of 1,000)', key: op, path: u('period=90d&group_by=user') },
+    { name: 'operator: 90 days, top 25 users', key: op, path: u('period=90d&group_by=user&limit=25') },
+    {
+      name: 'operator: 90 days by user, 2nd page of 100',
+      key: op,
+      path: u('period=90d&group_by=user&limit=100&offset=100'),
+    },
     { name: 'operator: 90 days by model', key: op, path: u('period=90d&group_by=model') },
     { name: 'operator: 90 days total', key: op, path: u('period=90d') },
     { name: 'operator: 30 days by company', key: op, path: u('period=30d&group_by=company') },

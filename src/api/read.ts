@@ -38,6 +38,10 @@ import type { Runtime } from '../runtime.js';
 export { permissionDenied, scopedFilter, type Reader } from './read-filter.js';
 
 const MAX_LIMIT = 1000;
+/** Most groups a usage page may skip (`offset`). */
+const MAX_OFFSET = 10_000_000;
+/** Usage groups with one group per user or end user: answered a page at a time even without `limit`. */
+const PAGED_GROUPS: readonly GroupBy[] = ['user', 'end_user'];
 
 /** The query parameters, refusing unknown and repeated ones (a typo must not widen or change a report). */
 export function queryOf(c: AppContext, allowed: readonly string[]): Record<string, string> | Denial {
@@ -220,21 +224,35 @@ export function readRoutes(app: Hono<AppEnv>, rt: Pick<Runtime, 'config' | 'keys
     return c.json({ object: 'list', data: await Promise.all(ids.map((id) => companyBalance(id, now))) });
   });
 
-  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by', 'limit'], async (c, reader, q, now) => {
+  route('/tollgate/v1/usage', [...FILTER_PARAMS, 'group_by', 'limit', 'offset'], async (c, reader, q, now) => {
     const groupBy = (q.group_by ?? 'none') as GroupBy;
     if (!GROUP_BYS.includes(groupBy))
       return invalidRequest(`group_by: expected one of ${GROUP_BYS.join(', ')}, got "${q.group_by}"`, 'group_by');
     const top = q.limit === undefined ? undefined : Number(q.limit);
     if (top !== undefined && (!Number.isSafeInteger(top) || top < 1 || top > MAX_LIMIT))
       return invalidRequest(`limit: expected an integer from 1 to ${MAX_LIMIT}, got "${q.limit}"`, 'limit');
+    const offset = q.offset === undefined ? 0 : Number(q.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_OFFSET)
+      return invalidRequest(`offset: expected an integer from 0 to ${MAX_OFFSET}, got "${q.offset}"`, 'offset');
     const filter = scopedFilter(rt, reader, q, now);
     if (isDenial(filter)) return filter;
-    const rows = await rt.ledger.reader.usage(filter, groupBy, top);
+    // One group more than the page, to tell whether another page follows. Groups of one per user or
+    // end user come a page of MAX_LIMIT at a time even without `limit` (by key), so that a report
+    // over thousands of users never answers megabytes.
+    const size = top ?? (PAGED_GROUPS.includes(groupBy) ? MAX_LIMIT : undefined);
+    const rows = await rt.ledger.reader.usage(filter, groupBy, top === undefined ? undefined : top + 1, {
+      offset,
+      ...(size === undefined ? {} : { limit: size + 1 }),
+    });
+    const hasMore = size !== undefined && rows.length > size;
+    if (hasMore) rows.length = size;
     return c.json({
       object: 'list',
       group_by: groupBy,
       since: filter.since ?? null,
       until: filter.until ?? null,
+      has_more: hasMore,
+      next_offset: hasMore ? offset + rows.length : null,
       data: rows.map((r) => ({
         key: r.key,
         company_id: r.companyId,

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { Principal } from '../auth/principal.js';
 import type { CompanyConfig } from '../config/schema.js';
+import type { UsageRow } from '../ledger/port.js';
 import { invalidRequest, isDenial, type Denial } from '../http/denial.js';
 import type { AppEnv } from '../http/env.js';
 import { storedEndUser } from '../attribution/end-user.js';
@@ -80,15 +81,20 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     const ids = visibleCompanies(rt, reader, q, 'admin');
     if (isDenial(ids)) return ids;
     const reads = rt.ledger.reader;
-    const holds = await reads.openHoldsByCompany();
-    const data = [];
-    for (const id of ids) {
+    // Every read at once, and one usage report per distinct month start (companies in one time zone
+    // share it), not a round trip per company after another: 20 companies took 60 reads in a row.
+    const [holds, spend, balances, alerts] = await Promise.all([
+      reads.openHoldsByCompany(),
+      monthSpend(rt, ids, now),
+      Promise.all(ids.map(async (id) => (await balanceReport(rt.ledger, now, id))[0]!)),
+      Promise.all(ids.map((id) => reads.recentAlerts(id, 10))),
+    ]);
+    const data = ids.map((id, i) => {
       const company = rt.config.companies[id]!;
       const month = monthStart(company, now);
-      const b = (await balanceReport(rt.ledger, now, id))[0]!;
-      const spend = (await reads.usage({ companyId: id, since: month.since }, 'none'))[0]!;
-      const alerts = await reads.recentAlerts(id, 10);
-      data.push({
+      const b = balances[i]!;
+      const s = spend.get(id) ?? { requests: 0, totalTokens: 0, costMicroUsd: 0 };
+      return {
         object: 'tollgate.company_overview',
         company_id: id,
         name: company.name,
@@ -100,19 +106,19 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
         active_grants: b.grants.filter((g) => g.active).length,
         month: month.key,
         month_since: month.since,
-        month_requests: spend.requests,
-        month_tokens: spend.totalTokens,
-        month_cost_micro_usd: spend.costMicroUsd,
-        month_cost_usd: formatMicroUsd(spend.costMicroUsd),
+        month_requests: s.requests,
+        month_tokens: s.totalTokens,
+        month_cost_micro_usd: s.costMicroUsd,
+        month_cost_usd: formatMicroUsd(s.costMicroUsd),
         open_holds: holds[id] ?? 0,
-        alerts: alerts.map((a) => ({
+        alerts: alerts[i]!.map((a) => ({
           key: a.key,
           kind: a.kind,
           fired_at: a.firedAt,
           details: JSON.parse(a.payload) as unknown,
         })),
-      });
-    }
+      };
+    });
     return c.json({ object: 'list', data });
   });
 
@@ -186,6 +192,27 @@ export function standingRoutes(app: Hono<AppEnv>, rt: Runtime): void {
     data.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : a.id < b.id ? -1 : 1));
     return c.json({ object: 'list', data });
   });
+}
+
+/**
+ * Each of `ids`' usage this calendar month (in its time zone, `monthStart`) by company id: one
+ * usage report grouped by company per distinct month start (one company: filtered to it).
+ */
+async function monthSpend(rt: Runtime, ids: string[], now: Date): Promise<Map<string, UsageRow>> {
+  const bySince = new Map<string, string[]>();
+  for (const id of ids) {
+    const { since } = monthStart(rt.config.companies[id]!, now);
+    bySince.set(since, [...(bySince.get(since) ?? []), id]);
+  }
+  const out = new Map<string, UsageRow>();
+  await Promise.all(
+    [...bySince].map(async ([since, group]) => {
+      const filter = group.length === 1 ? { companyId: group[0]!, since } : { since };
+      for (const r of await rt.ledger.reader.usage(filter, 'company'))
+        if (r.key !== null && group.includes(r.key)) out.set(r.key, r);
+    }),
+  );
+  return out;
 }
 
 /** The calendar month containing `now` in the company's time zone: its key (`2026-11`) and first instant (UTC ISO). */

@@ -116,6 +116,16 @@ export interface PriceVersionRow {
   requests: number;
 }
 
+/**
+ * A page of a grouped usage report, in the report's order (by key; by tokens with `top`): the
+ * groups after the first `offset` (default 0), at most `limit` of them (default all; with `top`,
+ * `top` is the page's size).
+ */
+export interface UsagePage {
+  offset?: number;
+  limit?: number;
+}
+
 /** Reads for reports, the read API and the CLI. Never writes. */
 export interface LedgerReader {
   /** The price versions the settled rows matching `filter` were billed under (`tollgate prices check`), sorted by model, company, version. */
@@ -123,10 +133,11 @@ export interface LedgerReader {
   /**
    * Usage summed per group over the rows matching `filter` (one all-zero row for `none` when nothing
    * matches), from the rollups for whole UTC hours and days and from the raw rows for the rest;
-   * with `top`, only the `top` groups with the most tokens, those first.
+   * with `top`, only the `top` groups with the most tokens, those first; with `page`, a page of the
+   * groups in that order (by tokens with `top`, else by key).
    * @throws ReadTimeoutError past the reader's time budget.
    */
-  usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]>;
+  usage(filter: RequestFilter, groupBy: GroupBy, top?: number, page?: UsagePage): Promise<UsageRow[]>;
   /** The rows matching `filter`, oldest first (all in memory: for small sets; `exportRows` streams). */
   rows(filter: RequestFilter): Promise<RequestRow[]>;
   /**

@@ -12,6 +12,7 @@ import type {
   RequestFilter,
   RequestRow,
   PriceVersionRow,
+  UsagePage,
   UsageRow,
 } from '../port.js';
 import { planUsage } from '../rollups/plan.js';
@@ -53,13 +54,13 @@ export class PgReader implements LedgerReader {
     return rows;
   }
 
-  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
+  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number, page?: UsagePage): Promise<UsageRow[]> {
     const cut = await this.pool.query<{ before: string | null; folded: string | null }>(
       'SELECT (SELECT max(before) FROM archives) AS before, (SELECT folded_xid::text FROM rollup_state WHERE id = 1) AS folded',
     );
     const { before, folded } = cut.rows[0]!;
     const plan = planUsage(filter, groupBy, before);
-    const q = usageSql(unfoldedFrom(folded), filter, groupBy, plan, top);
+    const q = usageSql(unfoldedFrom(folded), filter, groupBy, plan, top, page);
     const { rows } = await this.pool.query<UsageSums>(q.text, q.params);
     return rows.map(usageRowOf);
   }

@@ -27,13 +27,17 @@ export async function recentRows(
   const table = guidedBy(filter);
   const rows = table ? await guided(db, table, filter, n, now) : await newest(db, filter, n);
   const remaining = new Map<string, number>();
-  for (const companyId of new Set(rows.map((r) => r.companyId)))
-    await remainingAfter(
-      db,
-      await balanceOf(companyId, now),
-      rows.filter((r) => r.companyId === companyId),
-      remaining,
-    );
+  // The companies at once (an operator's last 50 rows span every company: one after another, that was 60 round trips).
+  await Promise.all(
+    [...new Set(rows.map((r) => r.companyId))].map(async (companyId) =>
+      remainingAfter(
+        db,
+        await balanceOf(companyId, now),
+        rows.filter((r) => r.companyId === companyId),
+        remaining,
+      ),
+    ),
+  );
   return rows.map((r) => ({ ...strip(r), remainingTokens: remaining.get(r.id) ?? null }));
 }
 
@@ -86,22 +90,21 @@ function guided(db: Queryable, table: RollupTable, filter: RequestFilter, n: num
   );
 }
 
-/** See the SQLite reader's `remainingAfter`: tokens left now plus what every newer row of the company debited from those grants. */
+/**
+ * See the SQLite reader's `remainingAfter`: tokens left now plus what every newer row of the
+ * company debited from those grants. One statement: the newer rows (the oldest shown is one of
+ * them), each with what it debited — none when there are more than the replay limit (not replayed).
+ */
 async function remainingAfter(db: Queryable, b: Balance, mine: Selected[], out: Map<string, number>): Promise<void> {
   const oldest = mine[mine.length - 1]!;
-  const newer = await db.query<{ n: number }>(
-    `SELECT count(*) AS n FROM (SELECT 1 FROM requests r WHERE r.company_id = $1 AND r.status <> 'held'
-       AND (r.created_at, r.seq) >= ($2, $3) LIMIT ${REMAINING_REPLAY_LIMIT + 1}) AS x`,
-    [oldest.companyId, oldest.createdAt, oldest.seq],
-  );
-  if (newer.rows[0]!.n > REMAINING_REPLAY_LIMIT) return;
   const counted = b.grants.filter((g) => g.active && !g.unlimited && g.unit === 'tokens').map((g) => g.id);
   const visible = new Set(mine.map((r) => r.id));
   const { rows } = await db.query<{ id: string; burned: number }>(
-    `SELECT r.id, COALESCE(SUM(CASE WHEN d.grant_id = ANY($2::text[]) THEN d.amount END), 0) AS burned
-     FROM requests r LEFT JOIN debits d ON d.request_id = r.id
-     WHERE r.company_id = $1 AND r.status <> 'held' AND (r.created_at, r.seq) >= ($3, $4)
-     GROUP BY r.id, r.created_at, r.seq ORDER BY r.created_at DESC, r.seq DESC`,
+    `WITH newer AS MATERIALIZED (SELECT r.id, r.created_at, r.seq FROM requests r
+       WHERE r.company_id = $1 AND r.status <> 'held' AND (r.created_at, r.seq) >= ($3, $4) LIMIT ${REMAINING_REPLAY_LIMIT + 1})
+     SELECT n.id, (SELECT COALESCE(SUM(d.amount), 0) FROM debits d WHERE d.request_id = n.id AND d.grant_id = ANY($2::text[])) AS burned
+     FROM newer n WHERE (SELECT count(*) FROM newer) <= ${REMAINING_REPLAY_LIMIT}
+     ORDER BY n.created_at DESC, n.seq DESC`,
     [oldest.companyId, counted, oldest.createdAt, oldest.seq],
   );
   let later = 0;

@@ -1,6 +1,37 @@
 import type { FoldResult, RollupStatus, RollupStore } from '../port/maintenance.js';
 
 /**
+ * Rows per fold transaction, learnt so that each takes about `targetMs` (ms), between `min` and
+ * `max` rows: an engine's folder sizes its batches by it, so that a batch stays short however slow
+ * the store is, and never grows past a bound however fast the last ones were.
+ */
+export class BatchSize {
+  constructor(
+    private rows: number,
+    private readonly min: number,
+    private readonly max: number,
+    private readonly targetMs = 3,
+  ) {}
+  get value(): number {
+    return Math.round(this.rows);
+  }
+  /**
+   * Learns from a transaction of `rows` rows that took `ms`, full or not: a batch smaller than the
+   * size (a fold of what came in since the last one) tells as much about the time per row. Fewer
+   * rows than the minimum tell mostly the fixed cost, and are not learnt from.
+   */
+  took(rows: number, ms: number): void {
+    if (rows < this.min) return;
+    const next = (rows * this.targetMs) / Math.max(ms, 0.1);
+    this.rows = Math.min(this.max, Math.max(this.min, 0.5 * this.rows + 0.5 * next));
+  }
+  /** A transaction of this size failed (a statement timeout, a lost connection): the next one is a quarter the size. */
+  failed(): void {
+    this.rows = Math.max(this.min, this.rows / 4);
+  }
+}
+
+/**
  * Runs an engine's fold (`once`, one batch): on demand and, while serving, every interval — one
  * at a time, back to back while a backlog remains (`more`). A failed fold is kept in `lastError`
  * and retried at the next tick.

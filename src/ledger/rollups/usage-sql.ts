@@ -1,4 +1,4 @@
-import type { GroupBy, RequestFilter, UsageRow } from '../port/reader.js';
+import type { GroupBy, RequestFilter, UsagePage, UsageRow } from '../port/reader.js';
 import {
   GROUP_DIMENSION,
   MEASURE_COLUMNS,
@@ -53,10 +53,18 @@ export interface Sql {
 /**
  * The one SQL statement (one snapshot) answering `usage(filter, groupBy)` by `plan`: each part
  * summed per group, then the parts summed; with `top`, only the `top` groups with the most tokens
- * (then by key). Columns: `key`, `companyId`, the rollup measures, and `cost_micro_usd` (Σ nano-USD
+ * (then by key); with `page`, the groups after its `offset` in that order, at most `top` (or its
+ * `limit`) of them. Columns: `key`, `companyId`, the rollup measures, and `cost_micro_usd` (Σ nano-USD
  * rounded once, half up).
  */
-export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupBy, plan: UsagePlan, top?: number): Sql {
+export function usageSql(
+  d: UsageDialect,
+  filter: RequestFilter,
+  groupBy: GroupBy,
+  plan: UsagePlan,
+  top?: number,
+  page?: UsagePage,
+): Sql {
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -154,12 +162,17 @@ export function usageSql(d: UsageDialect, filter: RequestFilter, groupBy: GroupB
   const byKey = `${groupBy === 'user' || groupBy === 'end_user' ? `${d.orderKey('u.company')}, ` : ''}${d.orderKey('u.key')}`;
   // Days (hours) subtracted from a month (day) can cancel a group out entirely: it had no request in the window.
   const having = plan.daysOut.length + plan.hoursOut.length > 0 ? ' HAVING coalesce(sum(u.requests), 0) <> 0' : '';
+  const count = (n: number | undefined, least: number) =>
+    n === undefined ? undefined : Math.max(least, Math.floor(n));
+  const limit = count(top ?? page?.limit, 1);
+  const offset = count(page?.offset, 0);
+  const window = `${limit === undefined ? '' : ` LIMIT ${limit}`}${offset ? ` OFFSET ${offset}` : ''}`;
   const order =
     groupBy === 'none'
       ? ''
       : top === undefined
-        ? ` GROUP BY u.company, u.key${having} ORDER BY ${byKey}`
-        : ` GROUP BY u.company, u.key${having} ORDER BY coalesce(sum(u.total_tokens), 0) DESC, ${byKey} LIMIT ${Math.max(1, Math.floor(top))}`;
+        ? ` GROUP BY u.company, u.key${having} ORDER BY ${byKey}${window}`
+        : ` GROUP BY u.company, u.key${having} ORDER BY coalesce(sum(u.total_tokens), 0) DESC, ${byKey}${window}`;
   const union = parts.map((x, i) => `SELECT * FROM (${x}) AS p${i}`).join(' UNION ALL ');
   return { text: `SELECT ${outer} FROM (${union}) u${order}`, params };
 }

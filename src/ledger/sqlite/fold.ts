@@ -1,4 +1,5 @@
 import type { FoldResult } from '../port.js';
+import { BatchSize } from '../rollups/folding.js';
 import { foldAddSql, foldSelectSql, ROLLUP_TABLES } from '../rollups/fold-sql.js';
 import type { CommitGate } from './checkpointer.js';
 import { ANY_UNSEQUENCED, FOLD, MARK_UNSEQUENCED } from './rollup-sql.js';
@@ -22,28 +23,6 @@ export const MAX_FOLD_ROWS = 2_000;
  */
 export const MAX_MARK_ROWS = 1_000;
 
-/** Rows per transaction, sized so that each takes about `TARGET_MS` (between `min` and `max`). */
-export class BatchSize {
-  constructor(
-    private rows: number,
-    private readonly min: number,
-    private readonly max: number,
-  ) {}
-  get value(): number {
-    return Math.round(this.rows);
-  }
-  /**
-   * Learns from a transaction of `rows` rows that took `ms`, full or not: a batch smaller than the
-   * size (a fold of what came in since the last one) tells as much about the time per row. Fewer
-   * rows than the minimum tell mostly the fixed cost, and are not learnt from.
-   */
-  took(rows: number, ms: number): void {
-    if (rows < this.min) return;
-    const next = (rows * TARGET_MS) / Math.max(ms, 0.1);
-    this.rows = Math.min(this.max, Math.max(this.min, 0.5 * this.rows + 0.5 * next));
-  }
-}
-
 /**
  * Folds settled rows into every rollup table (`ROLLUP_TABLES`), on its own thread and
  * connection, in the order rows finished (`requests.settle_seq`): each transaction adds the rows
@@ -55,8 +34,8 @@ export class BatchSize {
  * they read the rows not folded yet raw.
  */
 export class SqliteFold {
-  private readonly foldRows = new BatchSize(1_000, 50, MAX_FOLD_ROWS);
-  private readonly markRows = new BatchSize(500, 50, MAX_MARK_ROWS);
+  private readonly foldRows = new BatchSize(1_000, 50, MAX_FOLD_ROWS, TARGET_MS);
+  private readonly markRows = new BatchSize(500, 50, MAX_MARK_ROWS, TARGET_MS);
 
   /**
    * @param thread a writable SQL thread on the ledger file (or, in memory, the connection itself).

@@ -12,6 +12,7 @@ import type {
   RequestFilter,
   RequestRow,
   PriceVersionRow,
+  UsagePage,
   UsageRow,
 } from '../port.js';
 import { planUsage, type UsagePlan } from '../rollups/plan.js';
@@ -58,7 +59,7 @@ export class SqliteReader implements LedgerReader {
     });
   }
 
-  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number): Promise<UsageRow[]> {
+  async usage(filter: RequestFilter, groupBy: GroupBy, top?: number, page?: UsagePage): Promise<UsageRow[]> {
     let plan: UsagePlan = {
       months: [],
       days: [],
@@ -75,7 +76,7 @@ export class SqliteReader implements LedgerReader {
       });
       plan = planUsage(filter, groupBy, cut.before);
     }
-    const q = usageSql(USAGE, filter, groupBy, plan, top);
+    const q = usageSql(USAGE, filter, groupBy, plan, top, page);
     const rows = await this.runner.run<UsageSums[]>({ sql: q.text, params: q.params, mode: 'all' });
     return rows.map(usageRowOf);
   }
