@@ -35,6 +35,21 @@ export function apiClient(app: Hono<AppEnv>, cookie: string): ApiGet {
   };
 }
 
+/**
+ * `read`'s answer, or `null` when the read API answered 503 (the report ran past the ledger's read
+ * budget, or the ledger could not answer): for the breakdowns summed from raw rows (tags, end
+ * users), which a long period on a large ledger can take past the budget — the rest of the page
+ * is still shown. Any other error is thrown.
+ */
+export async function unlessUnavailable<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 503) return null;
+    throw err;
+  }
+}
+
 /** A read-API list answer (`{ data: [...] }`). */
 export interface List<T> {
   data: T[];

@@ -201,7 +201,8 @@ export function dashboardRoutes(app: Hono<AppEnv>, rt: Runtime): void {
       );
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const status = err.status === 403 ? 403 : err.status === 404 ? 404 : 400;
+      // The ledger's failures (a report past its budget, a ledger that cannot answer) are not the reader's.
+      const status = err.status >= 500 ? 503 : err.status === 403 ? 403 : err.status === 404 ? 404 : 400;
       return c.html(<ErrorPage status={status} message={err.message} who={who} />, status);
     }
   });

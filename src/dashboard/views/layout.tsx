@@ -110,12 +110,18 @@ export function SignIn(props: { csrf: string; error?: string }) {
   );
 }
 
-/** An error page (403 for a filter beyond what the caller may see, 400 for a bad one). */
+/** The heading of an error page by its status: the reader's filter (400, 403) or the ledger (503). */
+const ERROR_HEADINGS: Record<number, string> = {
+  403: 'Not allowed',
+  503: 'The ledger could not answer in time: try again, or choose a shorter period',
+};
+
+/** An error page (403 for a filter beyond what the caller may see, 400 for a bad one, 503 when the ledger could not answer). */
 export function ErrorPage(props: { status: number; message: string; who?: Identity }) {
   return (
     <Page title={props.status === 403 ? 'Not allowed' : 'Error'} who={props.who}>
       <main id="content">
-        <h1>{props.status === 403 ? 'Not allowed' : 'Something is wrong with this request'}</h1>
+        <h1>{ERROR_HEADINGS[props.status] ?? 'Something is wrong with this request'}</h1>
         <p class="error" role="alert" data-error-status={String(props.status)}>
           {props.message}
         </p>

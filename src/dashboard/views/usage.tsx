@@ -1,6 +1,14 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { duration, grouped, usd } from '../format.js';
-import { SHOWN_GROUPS, withRest, type ApiGet, type List, type RequestJson, type UsageRowJson } from '../data.js';
+import {
+  SHOWN_GROUPS,
+  unlessUnavailable,
+  withRest,
+  type ApiGet,
+  type List,
+  type RequestJson,
+  type UsageRowJson,
+} from '../data.js';
 import {
   ChartBox,
   filterQuery,
@@ -28,10 +36,13 @@ export interface UsageData {
   /** The period's start (ISO 8601 UTC), as the read API resolved it. */
   since: string | null;
   byUser?: UsageRowJson[];
-  /** By spend tag: a request with several tags counts in each, untagged ones under a null key. */
-  byTag: UsageRowJson[];
-  /** By end user (admins): the app's own users, as the ledger stores them. */
-  byEndUser?: UsageRowJson[];
+  /**
+   * By spend tag: a request with several tags counts in each, untagged ones under a null key;
+   * `null` when the read API could not sum it within its read budget (tags are summed from raw rows).
+   */
+  byTag: UsageRowJson[] | null;
+  /** By end user (admins): the app's own users, as the ledger stores them; `null` as for `byTag`. */
+  byEndUser?: UsageRowJson[] | null;
   recent: RequestJson[];
   choices: FilterChoices;
 }
@@ -52,12 +63,12 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
       api<List<UsageRowJson> & { since: string | null }>('/tollgate/v1/usage', { ...q, group_by: 'hour' }),
       admin ? top(q, SHOWN_GROUPS) : Promise.resolve(undefined),
       // The most used tags and end users, like users (a company may have thousands of either).
-      group('tag', { ...q, limit: String(SHOWN_GROUPS) }),
-      admin ? group('end_user', { ...q, limit: String(SHOWN_GROUPS) }) : Promise.resolve(undefined),
+      unlessUnavailable(group('tag', { ...q, limit: String(SHOWN_GROUPS) })),
+      admin ? unlessUnavailable(group('end_user', { ...q, limit: String(SHOWN_GROUPS) })) : Promise.resolve(undefined),
       api<List<RequestJson>>('/tollgate/v1/requests', { ...q, limit: String(recentLimit) }).then((r) => r.data),
       group('model', unfiltered),
       group('endpoint', unfiltered),
-      group('tag', { ...unfiltered, limit: String(4 * SHOWN_GROUPS) }),
+      unlessUnavailable(group('tag', { ...unfiltered, limit: String(4 * SHOWN_GROUPS) })),
     ]);
   // The users a filter offers: the most active ones.
   const users = admin
@@ -75,7 +86,7 @@ export async function loadUsage(api: ApiGet, s: FilterState, admin: boolean, rec
     // A request has one end user (or none): the rest sum up like users'. Tags overlap, so they do not.
     byEndUser: byEndUser && withRest(byEndUser, total[0]!),
     recent,
-    choices: { users, models: keys(models), endpoints: keys(endpoints), tags: keys(tags).sort() },
+    choices: { users, models: keys(models), endpoints: keys(endpoints), tags: keys(tags ?? []).sort() },
   };
 }
 
@@ -125,6 +136,10 @@ function Breakdown(props: {
   );
 }
 
+/** What a breakdown summed from raw rows says when it took longer than the ledger's read budget. */
+const UNAVAILABLE =
+  'Not shown for this period: it is summed from every request in it, which took longer than the ledger allows a report. Choose a shorter period.';
+
 /** A breakdown as a table alone (groups sorted by tokens), `none` naming the null group; nothing when there are no groups. */
 function GroupTable(props: {
   name: string;
@@ -132,8 +147,16 @@ function GroupTable(props: {
   column: string;
   none: string;
   note?: string;
-  rows: UsageRowJson[];
+  /** `null`: not summed within the read budget (said so in the panel). */
+  rows: UsageRowJson[] | null;
 }) {
+  if (props.rows === null)
+    return (
+      <section class="panel" aria-labelledby={`h-${props.name}`} data-unavailable="">
+        <h2 id={`h-${props.name}`}>{props.title}</h2>
+        <p class="sub">{UNAVAILABLE}</p>
+      </section>
+    );
   if (props.rows.length === 0) return null;
   const rows = byTokens(props.rows).map((r) => (r.key === null ? { ...r, key: props.none } : r));
   return (
@@ -182,7 +205,7 @@ export function UsageSections(props: { data: UsageData; timeZone: string }) {
         note="A request with several tags counts under each of them."
         rows={d.byTag}
       />
-      {d.byEndUser ? (
+      {d.byEndUser !== undefined ? (
         <GroupTable name="by-end-user" title="Usage by end user" column="End user" none="(none)" rows={d.byEndUser} />
       ) : null}
     </div>
