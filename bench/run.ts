@@ -28,6 +28,7 @@ import { canPin, CORES, killLive, memoryMb, pinSelf } from './lib/proc.js';
 import { revision } from './lib/revision.js';
 import { modelOf } from './lib/variants.js';
 import { loadAutocannon } from './load/closed-loop.js';
+import { allocCheck } from './phases/alloc.js';
 import { concurrentStreams } from './phases/concurrent.js';
 import { admissionScaling, settleThroughput } from './phases/ledger.js';
 import { runRounds, warmUp, type RoundsResult } from './phases/rounds.js';
@@ -180,8 +181,23 @@ async function main(): Promise<number> {
     cleanups.push(postgres.stop);
     scale = await runScale({ env, plan, upstreamUrl: upstream.url, models, postgres, autocannon, log });
   }
+  // Heap per request against the floor's: a regression there shows in no short latency figure.
+  let allocOver: string[] = [];
+  if (plan.mode === 'smoke') {
+    log('heap per request (tollgate against the floor, 200 RPS × 3 s each)…');
+    const check = await allocCheck(env, upstream.url, { rps: 200, seconds: 3 });
+    for (const line of check.lines) log(`  ${line}`);
+    allocOver = check.over;
+  }
   await upstream.stop();
-  return report(results, scale, beforeName);
+  const code = report(results, scale, beforeName);
+  if (allocOver.length) {
+    log(
+      `bench: tollgate allocates more per request than its budget allows (${allocOver.join(', ')}; bench/phases/alloc.ts)`,
+    );
+    return 1;
+  }
+  return code;
 }
 
 /**

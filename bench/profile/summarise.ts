@@ -47,7 +47,7 @@ export interface Summary {
 const maps = new Map<string, { map: SourceMap; dir: string } | null>();
 
 /** A call frame's source file URL and 0-based line, through the bundle's source map when there is one. */
-function original(f: ProfileNode['callFrame']): { url: string; line: number } {
+export function original(f: ProfileNode['callFrame']): { url: string; line: number } {
   // Only the bench's own build is mapped: packages' maps point outside their folders (drizzle-orm's to ../src).
   if (!f.url.startsWith('file:') || f.url.includes('/node_modules/')) return { url: f.url, line: f.lineNumber };
   let m = maps.get(f.url);

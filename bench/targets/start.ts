@@ -99,8 +99,15 @@ export function directTarget(upstreamUrl: string): Target {
  * The floor: a bare node:http + undici pass-through (`floor-main.mjs`), pinned to the proxy core
  * and run with plain `node`, as tollgate is. What it adds over `direct` is the cost of any Node proxy.
  */
-export async function startFloor(env: Env, upstreamUrl: string, connections = 128): Promise<Target> {
+export async function startFloor(
+  env: Env,
+  upstreamUrl: string,
+  connections = 128,
+  /** Extra node flags (e.g. a measuring `--import`) and the process's environment (default: the bench's own). */
+  extra: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<Target> {
   const args = [
+    ...(extra.nodeFlags ?? []),
     join(env.root, 'bench', 'targets', 'floor-main.mjs'),
     '--upstream',
     upstreamUrl,
@@ -112,6 +119,7 @@ export async function startFloor(env: Env, upstreamUrl: string, connections = 12
     logFile: join(env.work, 'floor.log'),
     ipc: true,
     cwd: env.root,
+    env: extra.env,
   });
   const { url } = await firstMessage<{ url: string }>(child, 20_000, 'floor');
   return {

@@ -87,7 +87,7 @@ export class AlertService {
   }
 
   private checkQuotas(u: SettledUsage): void {
-    const [warning, critical] = this.config.quotaThresholds;
+    const thresholds = this.config.quotaThresholds;
     for (const q of u.quotas) {
       const row = u.settled.counters.find((c) => c.id === q.counterId);
       if (!row) continue;
@@ -95,6 +95,8 @@ export class AlertService {
         q.limitTokens ? row.spentTokens / q.limitTokens : 0,
         q.limitMicroUsd ? row.spentMicroUsd / q.limitMicroUsd : 0,
       );
+      if (used < thresholds[0] && used < thresholds[1]) continue;
+      const [warning, critical] = thresholds;
       for (const [threshold, kind] of [
         [critical, 'quota_critical'],
         [warning, 'quota_warning'],
@@ -118,10 +120,13 @@ export class AlertService {
   }
 
   private checkBalance(u: SettledUsage): void {
-    const [warning, critical] = this.config.lowBalanceThresholds;
+    const thresholds = this.config.lowBalanceThresholds;
     for (const g of u.settled.grants) {
       if (g.unlimited || g.amount === 0) continue;
       const left = Math.max(0, g.amount - g.spent) / g.amount;
+      // Nothing is built for a grant above both thresholds (every settle checks every grant it touched).
+      if (left > thresholds[0] && left > thresholds[1]) continue;
+      const [warning, critical] = thresholds;
       for (const [threshold, kind] of [
         [critical, 'low_balance_critical'],
         [warning, 'low_balance_warning'],

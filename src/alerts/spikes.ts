@@ -35,7 +35,10 @@ export function spikeAt(
   c: SpikeConfig,
 ): { tokens: number; average: number } | undefined {
   let trailing = 0;
-  for (const [m, t] of minutes) if (m > minute - c.windowMinutes && m < minute) trailing += t;
+  // forEach, not for…of: no [minute, tokens] array per entry (this runs on every settle).
+  minutes.forEach((t, m) => {
+    if (m > minute - c.windowMinutes && m < minute) trailing += t;
+  });
   const tokens = minutes.get(minute) ?? 0;
   const average = trailing / (c.windowMinutes - 1);
   // A try-out's first minutes have no baseline worth comparing with: wait for minHistoryMinutes of history.

@@ -60,8 +60,8 @@ export function withFileEstimate(
 ): OwnershipPlan {
   return {
     ...plan,
-    observe: (text, requestId) => {
-      plan?.observe?.(text, requestId);
+    observe: (text, requestId, parsed) => {
+      plan?.observe?.(text, requestId, parsed);
       observe(text, requestId);
     },
   };

@@ -6,13 +6,21 @@ import { LedgerUnavailableError } from './unavailable.js';
  * driver's own timeouts end it); its late failure is swallowed, its late success ignored.
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+  // One promise and one timer per call (no race, no `finally`): this bounds every ledger call.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new LedgerUnavailableError(`the ledger did not answer ${what} within ${ms} ms`)),
       ms,
     );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  work.catch(() => {});
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

@@ -128,16 +128,26 @@ export class GuardedLedger implements Ledger {
   }
 
   /** Runs one bounded call; a failure of the store marks the ledger down and is raised classified. */
-  private async bounded<T>(work: () => Promise<T>, ms: number, what: string): Promise<T> {
+  private bounded<T>(work: () => Promise<T>, ms: number, what: string): Promise<T> {
+    let started: Promise<T>;
     try {
-      const value = await withDeadline(work(), ms, what);
-      this.answered = true;
-      return value;
+      started = work();
     } catch (err) {
-      if (ledgerErrorOrigin(err) === 'unavailable') this.markDown(err);
-      throw ledgerError(err, Math.max(PROBE_MS, 1_000));
+      started = Promise.reject(err);
     }
+    // Handlers made once per ledger, not an async function's state per call (every admit and settle).
+    return withDeadline(started, ms, what).then(this.onAnswer as (v: T) => T, this.onFailure);
   }
+
+  private readonly onAnswer = <T>(value: T): T => {
+    this.answered = true;
+    return value;
+  };
+
+  private readonly onFailure = (err: unknown): never => {
+    if (ledgerErrorOrigin(err) === 'unavailable') this.markDown(err);
+    throw ledgerError(err, Math.max(PROBE_MS, 1_000));
+  };
 
   /** Refuses an admission at once while the ledger is down or the spool is full. */
   private refuseWhileDown(): void {
@@ -212,7 +222,8 @@ export class GuardedLedger implements Ledger {
       }
     })();
     this.inFlight.add(run);
-    void run.catch(() => {}).finally(() => this.inFlight.delete(run));
+    const settled = () => this.inFlight.delete(run);
+    run.then(settled, settled);
     return run;
   }
 

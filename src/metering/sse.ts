@@ -88,6 +88,9 @@ function lastBytes(chunks: Buffer[], n: number): Buffer {
 
 /** Splits whole events (as `SseFramer` passes them) into event blocks, each with its blank line. */
 export function splitEvents(text: string): string[] {
+  // The usual chunk holds one LF-framed event: no regex split, no second array.
+  const first = text.indexOf('\n\n');
+  if (first === text.length - 2 && !text.includes('\r')) return [text];
   return text.split(/(?<=\r\n\r\n|\n\n)/).filter((e) => e.length > 0);
 }
 
@@ -106,4 +109,12 @@ export function parseSseEvent(block: string): SseEvent {
     else if (line.startsWith('event:')) event = line.slice(line.charAt(6) === ' ' ? 7 : 6);
   }
   return { event, data: data.join('\n') };
+}
+
+/** An event block's `data:` lines joined by LF (`parseSseEvent`'s `data`), without building the event. */
+export function sseData(block: string): string {
+  // The usual block, `data: …\n\n` with one data line: its value, sliced once.
+  if (block.startsWith('data: ') && block.indexOf('\n') === block.length - 2 && !block.includes('\r'))
+    return block.slice(6, -2);
+  return parseSseEvent(block).data;
 }

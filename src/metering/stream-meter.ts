@@ -1,4 +1,4 @@
-import { parseSseEvent } from './sse.js';
+import { sseData } from './sse.js';
 import { ToolCallCounter } from './tool-calls.js';
 import { parseUsage, type Metered, type OutputModality } from './usage.js';
 
@@ -57,7 +57,7 @@ export function chatStreamMeter(hideUsage: boolean): StreamMeter {
   const out: StreamMetered = { outputText: '' };
   return {
     event(block) {
-      const j = parseData(parseSseEvent(block).data);
+      const j = parseData(sseData(block));
       if (!j) return block;
       if (out.model === undefined && typeof j.model === 'string') out.model = j.model;
       if (typeof j.service_tier === 'string') out.serviceTier = j.service_tier;
@@ -103,7 +103,7 @@ function observingMeter(onEvent: (j: Json, type: string, out: StreamMetered) => 
   const out: StreamMetered = { outputText: '' };
   return {
     event(block) {
-      const j = parseData(parseSseEvent(block).data);
+      const j = parseData(sseData(block));
       if (j) onEvent(j, typeof j.type === 'string' ? j.type : '', out);
       return block;
     },

@@ -58,9 +58,12 @@ export function estimateLongText(text: string, count: (t: string) => number): nu
   return Math.ceil((tokens / (3 * SAMPLE)) * text.length * 1.05);
 }
 
+/** Special-token strings count as plain text (none disallowed); one options object for every count (gpt-tokenizer only reads it). */
+const COUNT_SPECIAL_AS_TEXT = { disallowedSpecial: new Set<string>() };
+
 function countExactly(model: string, text: string): number {
   const encoder = encodingOf(model) === 'cl100k' ? loadCl100k() : o200k;
-  return encoder.countTokens(text, { disallowedSpecial: new Set() });
+  return encoder.countTokens(text, COUNT_SPECIAL_AS_TEXT);
 }
 
 /** The model's encoding family: `cl100k` (cl100k, p50k or r50k in gpt-tokenizer's map) or `o200k` (everything else). */

@@ -137,12 +137,18 @@ const OBJECT_KINDS: ReadonlySet<string> = new Set(['response', 'batch', 'fine_tu
  * Never throws: a body that is not JSON yields `{}`.
  */
 export function meterJsonBody(text: string, output: OutputModality = 'text'): Metered {
-  let body: Json | undefined;
+  let parsed: unknown;
   try {
-    body = obj(JSON.parse(text));
+    parsed = JSON.parse(text);
   } catch {
     return {};
   }
+  return meterJsonValue(parsed, output);
+}
+
+/** `meterJsonBody` of a body already parsed (`JSON.parse`'s value; undefined for a body that was not JSON). */
+export function meterJsonValue(parsed: unknown, output: OutputModality = 'text'): Metered {
+  const body = obj(parsed);
   if (!body) return {};
   const out: Metered = {
     usage: parseUsage(body.usage, output),

@@ -11,8 +11,11 @@ import { namedObjects, type Named } from './named.js';
  * `rt.ledger.objects`, whose writes are queued synchronously (so they land before the response's last byte).
  */
 export interface OwnershipPlan {
-  /** Records the objects a 2xx JSON answer created or names (a batch's output files, a job's model). */
-  observe?: (text: string, requestId: string) => void;
+  /**
+   * Records the objects a 2xx JSON answer created or names (a batch's output files, a job's model).
+   * `parsed`: the answer already parsed by whoever read it (undefined: not parsed yet, or not JSON).
+   */
+  observe?: (text: string, requestId: string, parsed?: unknown) => void;
   /** Records the object a streamed creation announces; true once done. */
   observeEvent?: (block: string, requestId: string) => boolean;
   /** Filters a 2xx list answer to the caller's objects; resolves to the JSON to send instead. */
@@ -59,8 +62,8 @@ export async function planOwnership(
           })),
       )
       .catch((err: unknown) => rt.log.error({ err, requestId }, 'could not record object owners'));
-  const observeText = (skipId?: string) => (text: string, requestId: string) =>
-    record(namedObjects(parse(text)), requestId, skipId);
+  const observeText = (skipId?: string) => (text: string, requestId: string, parsed?: unknown) =>
+    record(namedObjects(parsed ?? parse(text)), requestId, skipId);
 
   switch (action.kind) {
     case 'create':

@@ -75,28 +75,29 @@ export const picoPerToken = (usdPerMillion: number) => picoPerTokenCeil(usdPerMi
  * grant reserves per token.
  */
 export function maxPicoPerToken(price: Price, inputTokens?: number): number {
-  const tiers =
-    inputTokens === undefined
-      ? (price.longContext ?? [])
-      : (price.longContext ?? []).filter((t) => t.fromInputTokens <= inputTokens);
-  const all = [price, ...tiers, price.priority ?? {}] as Partial<TokenPrices>[];
-  let max = 0;
-  for (const p of all)
-    for (const v of [
-      p.input,
-      p.cachedInput,
-      p.cacheWrite,
-      p.output,
-      p.audioInput,
-      p.audioOutput,
-      p.imageInput,
-      p.imageOutput,
-      (p as Price).cachedAudioInput,
-      (p as Price).cachedImageInput,
-    ])
-      if (v !== undefined && v > max) max = v;
+  // Field by field, without building lists: this runs on every held request.
+  let max = highestTokenPrice(price, 0);
+  for (const t of price.longContext ?? [])
+    if (inputTokens === undefined || t.fromInputTokens <= inputTokens) max = highestTokenPrice(t, max);
+  if (price.priority) max = highestTokenPrice(price.priority, max);
   return picoPerToken(max);
 }
+
+/** The larger of `max` and every per-token price `p` names (USD per 1M tokens). */
+function highestTokenPrice(p: Partial<Price>, max: number): number {
+  max = larger(max, p.input);
+  max = larger(max, p.cachedInput);
+  max = larger(max, p.cacheWrite);
+  max = larger(max, p.output);
+  max = larger(max, p.audioInput);
+  max = larger(max, p.audioOutput);
+  max = larger(max, p.imageInput);
+  max = larger(max, p.imageOutput);
+  max = larger(max, p.cachedAudioInput);
+  return larger(max, p.cachedImageInput);
+}
+
+const larger = (max: number, v: number | undefined) => (v !== undefined && v > max ? v : max);
 
 /**
  * USD per second of video of `size` (`"1792x1024"`): `perSecond` itself when it is one number, else

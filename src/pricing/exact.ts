@@ -37,9 +37,17 @@ export function decimalOf(n: number): Decimal {
 }
 
 const gcd = (a: bigint, b: bigint): bigint => {
-  while (b) [a, b] = [b, a % b];
+  while (b) {
+    const r = a % b;
+    a = b;
+    b = r;
+  }
   return a;
 };
+
+/** 10^0 … 10^40 as BigInts, made once (every cost term divides by one). */
+const POW10: readonly bigint[] = Array.from({ length: 41 }, (_, i) => 10n ** BigInt(i));
+const pow10 = (n: number): bigint => POW10[n] ?? 10n ** BigInt(n);
 
 /** A non-negative fraction being summed: terms are added exactly, then `nano()` rounds once. */
 export class ExactSum {
@@ -51,7 +59,7 @@ export class ExactSum {
     if (!quantity || !price) return this;
     const q = decimalOf(quantity);
     const p = decimalOf(price);
-    return this.addFraction(q.units * p.units, 10n ** BigInt(q.scale + p.scale) * per);
+    return this.addFraction(q.units * p.units, pow10(q.scale + p.scale) * per);
   }
 
   /** Adds `num` ÷ `den` USD. */

@@ -1,7 +1,7 @@
 import { BODY_TOO_LARGE, BodyDecoder } from '../metering/decode.js';
 import { SseFramer, splitEvents } from '../metering/sse.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
-import { meterJsonBody, type OutputModality } from '../metering/usage.js';
+import { meterJsonValue, type OutputModality } from '../metering/usage.js';
 import type { Observed } from './outcome.js';
 
 /**
@@ -55,6 +55,7 @@ export class MeterTap {
   private readonly decoder?: BodyDecoder;
   /** The kept body's text, once `endBody` has decoded it. */
   text?: string;
+  private parsed?: { value: unknown };
 
   constructor(
     private readonly plan: TapPlan,
@@ -105,6 +106,21 @@ export class MeterTap {
     return this.text;
   }
 
+  /**
+   * The kept body parsed as JSON, once for every reader (metering, ownership): undefined when there
+   * is no kept body or it is not JSON.
+   */
+  json(): unknown {
+    if (this.parsed === undefined && this.text !== undefined) {
+      try {
+        this.parsed = { value: JSON.parse(this.text) };
+      } catch {
+        this.parsed = { value: undefined };
+      }
+    }
+    return this.parsed?.value;
+  }
+
   /** An SSE stream's meter has seen its usage (the events from there on end the stream). */
   get sawUsage(): boolean {
     return this.plan.meter?.result().usage !== undefined;
@@ -120,7 +136,7 @@ export class MeterTap {
     const { meter, output } = this.plan;
     let metered: Observed['metered'] = {};
     if (meter) metered = meter.result();
-    else if (this.text !== undefined) metered = meterJsonBody(this.text, output);
+    else if (this.text !== undefined) metered = meterJsonValue(this.json(), output);
     const errorCode = metered.errorCode ?? (httpStatus >= 400 ? errorCodeOfBody(this.text) : undefined);
     return { metered, errorCode };
   }
@@ -135,7 +151,14 @@ export class MeterTap {
       return whole;
     }
     let out = '';
-    for (const e of events) out += meter.event(e) ?? '';
+    let changed = false;
+    for (const e of events) {
+      const kept = meter.event(e);
+      if (kept !== e) changed = true;
+      out += kept ?? '';
+    }
+    // Events passed on as they came: the same bytes, not a copy of them.
+    if (!changed) return whole;
     return out ? Buffer.from(out) : undefined;
   }
 }

@@ -281,7 +281,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { rt, admitted, req } = this;
     req.outgoing.off('close', this.onClientClose);
     const { tap, status } = this.passes!;
-    if (tap.text !== undefined && status < 300) admitted.ownership?.observe?.(tap.text, admitted.requestId);
+    if (tap.text !== undefined && status < 300) admitted.ownership?.observe?.(tap.text, admitted.requestId, tap.json());
     const seen = tap.observed(status);
     return settleLater(rt, admitted, req.pathAndQuery, {
       httpStatus: status,
