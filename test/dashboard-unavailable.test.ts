@@ -3,6 +3,7 @@ import type { GroupBy } from '../src/ledger/port.js';
 import { ReadTimeoutError } from '../src/ledger/port.js';
 import { startTollgate, type Tollgate } from './support/harness.js';
 import { json, ScriptedUpstream } from './support/scripted-upstream.js';
+import { sessionCookie } from './support/sign-in.js';
 
 /**
  * A report past the ledger's read budget on the dashboard: the breakdowns summed from raw rows
@@ -29,19 +30,7 @@ afterAll(async () => {
 });
 
 /** Signs in to the dashboard with `credential` through its form; returns the session cookie. */
-async function signIn(credential: string): Promise<string> {
-  const page = await fetch(`${t.url}/dashboard/sign-in`);
-  const signin = /tg_signin=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  const res = await fetch(`${t.url}/dashboard/sign-in`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: `tg_signin=${signin}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, credential }),
-  });
-  expect(res.status).toBe(303);
-  return /tg_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!;
-}
+const signIn = (credential: string) => sessionCookie(t.url, credential);
 
 /** Makes the ledger's usage report run past its budget for the groupings in `slow`, for the length of `fn`. */
 async function withSlowUsage<T>(slow: GroupBy[], fn: () => Promise<T>): Promise<T> {

@@ -10,6 +10,7 @@ import {
   stopReadApiWorld,
   t,
 } from './support/read-api-world.js';
+import { sessionCookie as signIn } from './support/sign-in.js';
 
 /**
  * Who may use the read API: a credential on every path, strict query parameters, and the dashboard's
@@ -70,19 +71,7 @@ describe('authentication', () => {
 
 describe("the dashboard's session cookie on the read API", () => {
   /** Signs in through the dashboard's form and returns the `tg_session` cookie. */
-  async function sessionCookie(credential: string): Promise<string> {
-    const page = await fetch(`${t.url}/dashboard/sign-in`);
-    const signin = /tg_signin=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
-    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const res = await fetch(`${t.url}/dashboard/sign-in`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie: `tg_signin=${signin}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, credential }),
-    });
-    expect(res.status).toBe(303);
-    return /tg_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!;
-  }
+  const sessionCookie = (credential: string) => signIn(t.url, credential);
   const withCookie = (path: string, cookie: string, init: RequestInit = {}) =>
     fetch(`${t.url}${path}`, { ...init, headers: { cookie: `tg_session=${cookie}`, ...(init.headers ?? {}) } });
 
