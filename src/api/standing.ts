@@ -202,7 +202,9 @@ async function monthSpend(rt: Runtime, ids: string[], now: Date): Promise<Map<st
   const bySince = new Map<string, string[]>();
   for (const id of ids) {
     const { since } = monthStart(rt.config.companies[id]!, now);
-    bySince.set(since, [...(bySince.get(since) ?? []), id]);
+    const group = bySince.get(since);
+    if (group) group.push(id);
+    else bySince.set(since, [id]);
   }
   const out = new Map<string, UsageRow>();
   await Promise.all(

@@ -6,12 +6,14 @@ import type { FoldResult, RollupStatus, RollupStore } from '../port/maintenance.
  * the store is, and never grows past a bound however fast the last ones were.
  */
 export class BatchSize {
+  /** @param rows the first size (rows); @param min, @param max its bounds (rows); @param targetMs what one transaction should take (ms). */
   constructor(
     private rows: number,
     private readonly min: number,
     private readonly max: number,
-    private readonly targetMs = 3,
+    private readonly targetMs: number,
   ) {}
+  /** Rows the next transaction takes (a whole number between `min` and `max`). */
   get value(): number {
     return Math.round(this.rows);
   }
